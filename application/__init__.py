@@ -1,0 +1,1 @@
+"""Use cases: one Application class per bounded context; commands in, events saved."""

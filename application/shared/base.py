@@ -1,0 +1,78 @@
+"""Base Application: shared event store, positions for read-your-writes, conflicts as errors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.shared.errors import ConcurrencyConflictError, NotFoundError, StaleVersionError
+from infrastructure.eventstore.store import EventStore, SharedStoreFactory
+
+A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What every command returns: the aggregate touched, its new version and the event
+    position to wait for when reading back (read-your-writes)."""
+
+    id: UUID
+    version: int
+    position: int
+
+
+class LedgerApplication(Application[UUID]):
+    env = {"AGGREGATE_CACHE_MAXSIZE": "0"}
+
+    def __init__(self, store: EventStore):
+        self._store = store
+        super().__init__(env={})
+
+    def construct_factory(self, env: Any) -> SharedStoreFactory:
+        return SharedStoreFactory(env, self._store)
+
+    def construct_transcoder(self) -> Any:
+        return self._store.transcoder
+
+    def save_all(self, *aggregates: Any) -> int:
+        """Save and return the highest position written; a lost race becomes a 409."""
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError as exc:
+            raise ConcurrencyConflictError(
+                "another command changed this record at the same time; reload it and retry"
+            ) from exc
+        return max((r.notification.id for r in recordings), default=self._store.head())
+
+    def save_one(self, aggregate: Any) -> CommandResult:
+        position = self.save_all(aggregate)
+        return CommandResult(aggregate.id, aggregate.version, position)
+
+    def load(self, aggregate_id: UUID, kind: type[A], *, expected_version: int | None = None,
+             version: int | None = None) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{kind.__name__} {aggregate_id} does not exist") from None
+        if not isinstance(aggregate, kind):
+            raise NotFoundError(f"{kind.__name__} {aggregate_id} does not exist")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise StaleVersionError(
+                f"{kind.__name__} {aggregate_id} is at version {aggregate.version}, "
+                f"not {expected_version}: reload it and retry", field="If-Match")
+        return aggregate
+
+    def load_as_of(self, aggregate_id: UUID, kind: type[A], at: datetime) -> A:
+        """The aggregate as it stood at a moment: replay only events stamped up to it."""
+        version = None
+        for domain_event in self.events.get(aggregate_id):
+            if domain_event.timestamp > at:
+                break
+            version = domain_event.originator_version
+        if version is None:
+            raise NotFoundError(f"{kind.__name__} {aggregate_id} did not exist at {at.isoformat()}")
+        return self.load(aggregate_id, kind, version=version)

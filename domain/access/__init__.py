@@ -1,0 +1,1 @@
+"""access: departments, operators, roles, menus, business lines, data scopes, field rules."""

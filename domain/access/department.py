@@ -1,0 +1,40 @@
+"""Department: a node of the organisation tree (head office, branches, groups, IB units)."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import RuleViolationError
+
+DEPARTMENT_KINDS = ("head_office", "branch", "business_group", "online_finance", "ib_unit", "other")
+
+
+class Department(LedgerAggregate):
+    @event("Created")
+    def __init__(self, code: str, name: str, kind: str, parent_id: UUID | None):
+        self.code = code
+        self.name = name
+        self.kind = kind
+        self.parent_id = parent_id
+        self.closed = False
+
+    @classmethod
+    def create(cls, code: str, name: str, kind: str, parent_id: UUID | None) -> "Department":
+        if kind not in DEPARTMENT_KINDS:
+            raise RuleViolationError(f"unknown department kind {kind!r}; one of {', '.join(DEPARTMENT_KINDS)}",
+                                     field="kind")
+        return cls(code=code, name=name.strip(), kind=kind, parent_id=parent_id)
+
+    def rename(self, name: str) -> None:
+        name = name.strip()
+        if self.closed:
+            raise RuleViolationError("a closed department cannot be renamed")
+        if name == self.name:
+            raise RuleViolationError("the new name is the current name", field="name")
+        self._renamed(old_name=self.name, name=name)
+
+    @event("Renamed")
+    def _renamed(self, old_name: str, name: str) -> None:
+        self.name = name

@@ -1,0 +1,41 @@
+"""Typed domain errors. The HTTP layer maps each family to one status code in one place."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a command or query may raise on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFoundError(DomainError):
+    code = "not_found"
+
+
+class RuleViolationError(DomainError):
+    """The command is well-formed but breaks a business rule (HTTP 422)."""
+
+    code = "rule_violation"
+
+
+class ConflictError(DomainError):
+    """The command raced another writer or named a stale version (HTTP 409)."""
+
+    code = "conflict"
+
+
+class ConcurrencyConflictError(ConflictError):
+    code = "concurrent_modification"
+
+
+class StaleVersionError(ConflictError):
+    code = "stale_version"
+
+
+class PermissionDeniedError(DomainError):
+    code = "forbidden"

@@ -1,0 +1,1 @@
+"""Adapters to the engines (PostgreSQL, Redis, ClickHouse), embedded engines and settings."""

@@ -1,0 +1,1 @@
+"""Engines: external servers from URLs, or embedded ones under the data directory."""

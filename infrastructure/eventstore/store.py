@@ -1,0 +1,135 @@
+"""Builds the shared event store: one datastore, one recorder, one mapper for every context.
+
+All bounded contexts write to one table so that a single position orders every
+fact in the system: read-your-writes, projections and the audit chain use it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import (
+    AggregateRecorder, ApplicationRecorder, InfrastructureFactory, Mapper, ProcessRecorder,
+    TrackingRecorder,
+)
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.conninfo import conninfo_to_dict
+
+from infrastructure.eventstore.recorder import LedgerRecorder
+from infrastructure.eventstore.transcoder import OrjsonTranscoder
+
+
+def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int) -> PostgresDatastore:
+    params = conninfo_to_dict(url)
+    return PostgresDatastore(
+        dbname=params.get("dbname", "postgres"),
+        host=params.get("host", "127.0.0.1"),
+        port=params.get("port", 5432),
+        user=params.get("user", "postgres"),
+        password=params.get("password", ""),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        lock_timeout=lock_timeout,
+        pre_ping=True,
+        connect_timeout=10,
+    )
+
+
+class EventStore:
+    """The one event store of a process (owned by the composition root)."""
+
+    def __init__(self, database_url: str, *, events_table: str, chain_key: bytes, pool_size: int = 8,
+                 group_commit: bool = True, max_batch_events: int = 2000, lock_timeout: int = 10):
+        self.datastore = datastore_from_url(database_url, pool_size=pool_size, lock_timeout=lock_timeout)
+        self.recorder = LedgerRecorder(
+            self.datastore, events_table_name=events_table, chain_key=chain_key,
+            group_commit=group_commit, max_batch_events=max_batch_events,
+        )
+        self.recorder.create_table()
+        self.transcoder = OrjsonTranscoder()
+        self.mapper: Mapper[Any] = Mapper(transcoder=self.transcoder)
+        self.chain_key = chain_key
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+class SharedStoreFactory(InfrastructureFactory[TrackingRecorder]):
+    """Hands every Application the shared recorder and mapper instead of building its own."""
+
+    def __init__(self, env: Any, store: EventStore):
+        super().__init__(env)
+        self.store = store
+
+    def mapper(self, transcoder: Any = None, mapper_class: Any = None) -> Mapper[Any]:
+        return self.store.mapper
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        raise NotImplementedError("snapshots are not used; aggregates are short-lived")
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return self.store.recorder
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> TrackingRecorder:
+        raise NotImplementedError("projections track positions in projection_tracking")
+
+    def process_recorder(self) -> ProcessRecorder:
+        raise NotImplementedError
+
+    def close(self) -> None:  # the composition root closes the shared store once
+        pass
+
+
+class EventLog:
+    """Read access to stored events for audit: positions, trails and chain verification."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        schema = store.datastore.schema
+        table = store.recorder.events_table_name
+        from psycopg.sql import SQL, Identifier
+
+        self._trail = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {e}"
+            " WHERE originator_id = %s ORDER BY originator_version"
+        ).format(e=Identifier(schema, table))
+        self._walk = store.recorder.chain.walk_sql
+
+    def trail(self, aggregate_id: Any) -> list[tuple[int, Any]]:
+        """(position, domain event) of one aggregate, oldest first."""
+        from eventsourcing.persistence import StoredEvent
+
+        with self.store.datastore.get_connection() as conn:
+            rows = conn.execute(self._trail, (aggregate_id,)).fetchall()
+        return [
+            (r["notification_id"], self.store.mapper.to_domain_event(StoredEvent(
+                originator_id=r["originator_id"], originator_version=r["originator_version"],
+                topic=r["topic"], state=bytes(r["state"]))))
+            for r in rows
+        ]
+
+    def verify(self, progress: Any = None) -> Any:
+        from infrastructure.eventstore.chain import ChainProblem, VerifyReport, verify_rows
+
+        problems: list[ChainProblem] = []
+        checked = 0
+        with self.store.datastore.get_connection() as conn, conn.transaction():
+            # A named (server-side) cursor streams the whole log in constant memory.
+            with conn.cursor(name="audit_verify") as cur:
+                cur.itersize = 5000
+                cur.execute(self._walk)
+
+                def rows() -> Any:
+                    for i, row in enumerate(cur, 1):
+                        if progress and i % 5000 == 0:
+                            progress(i)
+                        yield row
+
+                for item in verify_rows(self.store.chain_key, rows()):
+                    if isinstance(item, int):
+                        checked = item
+                    else:
+                        problems.append(item)
+        return VerifyReport(checked=checked, problems=problems)

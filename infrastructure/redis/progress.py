@@ -1,0 +1,88 @@
+"""Projection progress: who has reached which position, for read-your-writes waits.
+
+Positions are published in-process at once and through Redis pub/sub to other
+processes; Redis also keeps them in a hash (derived state, rebuilt from the
+tracking table). Waiters always confirm against PostgreSQL, so a lost message
+only costs a poll interval.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import redis
+
+from infrastructure.redis.supervisor import RedisSupervisor
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "progress"
+POSITIONS = "projection:positions"
+
+
+class ProgressBoard:
+    def __init__(self, supervisor: RedisSupervisor, read_position: Callable[[str], int],
+                 poll_seconds: float = 0.05):
+        self.supervisor = supervisor
+        self.read_position = read_position
+        self.poll_seconds = poll_seconds
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def publish(self, name: str, position: int) -> None:
+        with self._cv:
+            self._cv.notify_all()
+        if not self.supervisor.available:
+            return
+        try:
+            pipe = self.supervisor.client.pipeline(transaction=False)
+            pipe.hset(self.supervisor.key(POSITIONS), name, position)
+            pipe.publish(self.supervisor.key(CHANNEL), f"{name}={position}")
+            pipe.execute()
+        except redis.RedisError:
+            self.supervisor.available = False
+
+    def wait_for(self, names: list[str], position: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if all(self.read_position(name) >= position for name in names):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._cv:
+                self._cv.wait(min(remaining, self.poll_seconds if not self.supervisor.available else 0.25))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._listen, name="progress-listener", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            if not self.supervisor.available:
+                self._stop.wait(self.supervisor.check_seconds)
+                continue
+            try:
+                pubsub = self.supervisor.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.supervisor.key(CHANNEL))
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=0.5) is not None:
+                        with self._cv:
+                            self._cv.notify_all()
+            except redis.RedisError:
+                self._stop.wait(self.supervisor.check_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def rebuilder(self, positions: Callable[[], dict[str, int]]) -> Callable[[redis.Redis], None]:
+        def rebuild(client: redis.Redis) -> None:
+            current = positions()
+            if current:
+                client.hset(self.supervisor.key(POSITIONS), mapping=current)
+        return rebuild

@@ -1,0 +1,84 @@
+"""All settings in one place (prefix ``LEDGERFLOW_``); see docs/settings.md."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
+DEV_AUDIT_CHAIN_KEY = "dev-audit-chain-key-change-me"
+
+
+class Mode(str, Enum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class InsecureSettingsError(ValueError):
+    pass
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGERFLOW_", env_file=".env", extra="ignore")
+
+    mode: Mode = Field(Mode.development, description="development, test or production.")
+    data_dir: Path = Field(Path("var"), description="Where embedded engines and blobs keep their files.")
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL; unset = embedded PostgreSQL under data_dir/postgres."
+    )
+    redis_url: str | None = Field(None, description="Redis URL; unset = embedded redis-server.")
+    clickhouse_url: str | None = Field(
+        None,
+        description="http(s)://user:pass@host:8123/db for a server, chdb:///dir for embedded; "
+        "unset = chdb:///<data_dir>/clickhouse.",
+    )
+    clickhouse_database: str = Field("ledgerflow", description="ClickHouse database for analytics sinks.")
+    redis_prefix: str = Field("ledgerflow:", description="Prefix of every Redis key this service writes.")
+    events_table: str = Field("ledgerflow_events", description="Name of the event store table.")
+
+    bootstrap_admin_token: SecretStr = Field(
+        SecretStr(DEV_ADMIN_TOKEN), description="Bearer token with full rights (bootstrap administration)."
+    )
+    audit_chain_key: SecretStr = Field(
+        SecretStr(DEV_AUDIT_CHAIN_KEY), description="HMAC key of the tamper-evidence hash chain."
+    )
+
+    host: str = Field("127.0.0.1", description="HTTP listen address.")
+    port: int = Field(8000, description="HTTP listen port.")
+    max_body_bytes: int = Field(1_048_576, description="Largest accepted request body, in bytes.")
+    db_pool_size: int = Field(8, description="PostgreSQL connections per process.")
+    group_commit: bool = Field(True, description="Save concurrent commands in one transaction (ADR 0002).")
+    group_commit_max_events: int = Field(2000, description="Most events in one group commit.")
+    lock_timeout_seconds: int = Field(10, description="Longest wait for the event table lock.")
+    projection_batch_size: int = Field(500, description="Events per projection transaction.")
+    projection_poll_seconds: float = Field(1.0, description="Polling interval when no wake-up arrives.")
+    read_wait_max_seconds: float = Field(10.0, description="Longest wait a read may ask for (wait_for_position).")
+    redis_check_seconds: float = Field(1.0, description="How often Redis health is checked.")
+    run_workers: bool = Field(True, description="serve: run projection workers in the API process.")
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets(self) -> "Settings":
+        if self.mode is Mode.production:
+            weak = [
+                name
+                for name, default in (
+                    ("LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN", DEV_ADMIN_TOKEN),
+                    ("LEDGERFLOW_AUDIT_CHAIN_KEY", DEV_AUDIT_CHAIN_KEY),
+                )
+                if getattr(self, name.removeprefix("LEDGERFLOW_").lower()).get_secret_value() == default
+                or len(getattr(self, name.removeprefix("LEDGERFLOW_").lower()).get_secret_value()) < 24
+            ]
+            if weak:
+                raise InsecureSettingsError(
+                    "refusing to start in production with development-default or short secrets: "
+                    + ", ".join(weak)
+                    + " (set each to a random value of at least 24 characters)"
+                )
+        return self
+
+    @property
+    def effective_clickhouse_url(self) -> str:
+        return self.clickhouse_url or f"chdb:///{self.data_dir.resolve() / 'clickhouse'}"

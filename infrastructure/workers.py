@@ -1,0 +1,85 @@
+"""Projection workers: one thread per projection, woken by PostgreSQL NOTIFY on commit
+(and at once by commits made in this process), polling as the fallback."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import psycopg
+from psycopg.sql import SQL, Identifier
+
+from infrastructure.eventstore.store import EventStore
+from infrastructure.projections import ProjectionRunner
+from infrastructure.redis.progress import ProgressBoard
+
+log = logging.getLogger(__name__)
+
+
+class ProjectionWorkers:
+    def __init__(self, store: EventStore, runners: list[ProjectionRunner], board: ProgressBoard | None,
+                 database_url: str, poll_seconds: float = 1.0):
+        self.store = store
+        self.runners = runners
+        self.board = board
+        self.database_url = database_url
+        self.poll_seconds = poll_seconds
+        self._wake = {r.name: threading.Event() for r in runners}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.notifications_received = 0
+
+    def wake(self, *_: object) -> None:
+        for event in self._wake.values():
+            event.set()
+
+    def start(self) -> None:
+        self.store.recorder.stats.listeners.append(self.wake)
+        for runner in self.runners:
+            t = threading.Thread(target=self._run, args=(runner,), name=f"projection:{runner.name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        t = threading.Thread(target=self._listen, name="projection-listen", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _run(self, runner: ProjectionRunner) -> None:
+        wake = self._wake[runner.name]
+        backoff = self.poll_seconds
+        while not self._stop.is_set():
+            wake.clear()
+            try:
+                progressed = False
+                while not self._stop.is_set() and runner.run_batch():
+                    progressed = True
+                if progressed and self.board is not None:
+                    self.board.publish(runner.name, runner.position())
+                backoff = self.poll_seconds
+            except Exception as exc:  # noqa: BLE001 - a failing projection must not stop the others
+                runner.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("projection %s failed; retrying in %.1fs", runner.name, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            wake.wait(self.poll_seconds)
+
+    def _listen(self) -> None:
+        channel = self.store.recorder.channel_name
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.database_url, autocommit=True) as conn:
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self.notifications_received += 1
+                            self.wake()
+            except psycopg.Error:
+                log.warning("LISTEN connection lost; projections poll until it is back")
+                self._stop.wait(self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake()
+        for t in self._threads:
+            t.join(timeout=10)
+        if self.wake in self.store.recorder.stats.listeners:
+            self.store.recorder.stats.listeners.remove(self.wake)

@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI), CLI (typer) and the composition root."""

@@ -1,0 +1,117 @@
+"""Composition root: settings -> engines -> event store -> applications -> projections.
+
+Nothing else opens a connection. Tests call ``Container.start`` with other settings.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from application.access.departments import AccessApplication
+from application.audit.service import AuditService
+from infrastructure.engines.clickhouse import ClickHouse
+from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
+from infrastructure.eventstore.store import EventLog, EventStore
+from infrastructure.projections import ProjectionRunner
+from infrastructure.redis.progress import ProgressBoard
+from infrastructure.redis.supervisor import RedisSupervisor
+from infrastructure.settings import Settings
+from infrastructure.workers import ProjectionWorkers
+from projections.framework import ClickHouseSink
+from projections.registry import all_projections
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engines:
+    database_url: str
+    redis_url: str
+    clickhouse_url: str
+    embedded_postgres: EmbeddedPostgres | None = None
+    embedded_redis: EmbeddedRedis | None = None
+
+    @classmethod
+    def start(cls, settings: Settings) -> "Engines":
+        quiet_platformdirs_warning()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        pg = redis_server = None
+        database_url = settings.database_url
+        if not database_url:
+            pg = EmbeddedPostgres(settings.data_dir)
+            database_url = pg.start()
+        redis_url = settings.redis_url
+        if not redis_url:
+            redis_server = EmbeddedRedis(settings.data_dir)
+            redis_url = redis_server.start()
+        return cls(database_url, redis_url, settings.effective_clickhouse_url, pg, redis_server)
+
+    def stop(self) -> None:
+        if self.embedded_redis:
+            self.embedded_redis.stop()
+        if self.embedded_postgres:
+            self.embedded_postgres.stop()
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engines: Engines
+    store: EventStore
+    clickhouse: ClickHouse
+    redis: RedisSupervisor
+    progress: ProgressBoard
+    runners: dict[str, ProjectionRunner]
+    access: AccessApplication
+    audit: AuditService
+    workers: ProjectionWorkers | None = None
+    owns_engines: bool = True
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, settings: Settings, *, engines: Engines | None = None, workers: bool = False) -> "Container":
+        owns = engines is None
+        engines = engines or Engines.start(settings)
+        store = EventStore(
+            engines.database_url, events_table=settings.events_table,
+            chain_key=settings.audit_chain_key.get_secret_value().encode(),
+            pool_size=settings.db_pool_size, group_commit=settings.group_commit,
+            max_batch_events=settings.group_commit_max_events, lock_timeout=settings.lock_timeout_seconds,
+        )
+        clickhouse = ClickHouse(engines.clickhouse_url, settings.clickhouse_database)
+        runners = {}
+        for projection in all_projections():
+            runner = ProjectionRunner(store, projection, batch_size=settings.projection_batch_size,
+                                      clickhouse=clickhouse if isinstance(projection, ClickHouseSink) else None)
+            runner.create()
+            runners[runner.name] = runner
+        supervisor = RedisSupervisor(engines.redis_url, settings.redis_prefix, settings.redis_check_seconds)
+        board = ProgressBoard(supervisor, lambda name: runners[name].position())
+        supervisor.register("projection-positions",
+                            board.rebuilder(lambda: {n: r.position() for n, r in runners.items()}))
+        container = cls(
+            settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
+            progress=board, runners=runners, access=AccessApplication(store),
+            audit=AuditService(EventLog(store)), owns_engines=owns,
+        )
+        supervisor.start()
+        board.start()
+        if workers:
+            container.start_workers()
+        return container
+
+    def start_workers(self) -> None:
+        self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
+                                         self.engines.database_url, self.settings.projection_poll_seconds)
+        self.workers.start()
+
+    def close(self) -> None:
+        if self.workers:
+            self.workers.stop()
+        self.progress.stop()
+        self.redis.stop()
+        self.clickhouse.close()
+        self.store.close()
+        if self.owns_engines:
+            self.engines.stop()

@@ -1,0 +1,1 @@
+"""Read models (PostgreSQL) and analytics sinks (ClickHouse) built from events."""

@@ -1,0 +1,10 @@
+"""Every projection the service runs, by name. Later contexts append theirs."""
+from __future__ import annotations
+
+from projections.access.departments import DepartmentsProjection
+from projections.analytics.event_facts import EventFactsSink
+from projections.framework import ClickHouseSink, PostgresProjection
+
+
+def all_projections() -> list[PostgresProjection | ClickHouseSink]:
+    return [DepartmentsProjection(), EventFactsSink()]
