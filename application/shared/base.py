@@ -1,18 +1,35 @@
 """Base Application: shared event store, positions for read-your-writes, conflicts as errors."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import ConcurrencyConflictError, NotFoundError, StaleVersionError
 from infrastructure.eventstore.store import EventStore, SharedStoreFactory
 
 A = TypeVar("A")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(method: F) -> F:
+    """Marks an application method as a command: its first argument is the CommandContext,
+    made current while the method runs so every event it records says who acted."""
+
+    @functools.wraps(method)
+    def run(self: Any, ctx: CommandContext, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(ctx, CommandContext):
+            raise TypeError(f"{method.__qualname__} needs a CommandContext first")
+        with acting_as(ctx):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

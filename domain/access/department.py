@@ -21,11 +21,14 @@ class Department(LedgerAggregate):
         self.closed = False
 
     @classmethod
-    def create(cls, code: str, name: str, kind: str, parent_id: UUID | None) -> "Department":
+    def create(cls, code: str, name: str, kind: str, parent_id: UUID | None, *, id: UUID | None = None) -> "Department":  # noqa: A002
         if kind not in DEPARTMENT_KINDS:
             raise RuleViolationError(f"unknown department kind {kind!r}; one of {', '.join(DEPARTMENT_KINDS)}",
                                      field="kind")
-        return cls(code=code, name=name.strip(), kind=kind, parent_id=parent_id)
+        fields = {"code": code, "name": name.strip(), "kind": kind, "parent_id": parent_id}
+        if id is not None:  # fixed ids make imports and demo data idempotent
+            return cls._create(cls.Created, id=id, **fields)
+        return cls(**fields)
 
     def rename(self, name: str) -> None:
         name = name.strip()

@@ -1,6 +1,9 @@
 """Read model: the department list (the organisation tree as rows)."""
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from domain.access.department import Department
 from projections.framework import PostgresProjection, SqlWriter, handles
 
@@ -32,4 +35,28 @@ class DepartmentsProjection(PostgresProjection):
             "UPDATE access_departments SET name = %s, version = %s, updated_at = %s, position = %s"
             " WHERE id = %s",
             (e.name, e.originator_version, e.timestamp, position, e.originator_id),
+        )
+
+
+class DepartmentQueries:
+    """Queries over the department read model; ``db`` is a ReadModelDb."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def get(self, department_id: UUID) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT * FROM access_departments WHERE id = %s", (department_id,))
+
+    def list(self, *, parent_id: UUID | None = None, kind: str | None = None, q: str | None = None,
+             after: tuple[str, UUID] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        # Keyset pagination on (name, id): stable under concurrent inserts, O(limit) per page.
+        return self.db.fetch_all(
+            "SELECT * FROM access_departments"
+            " WHERE (%(parent)s::uuid IS NULL OR parent_id = %(parent)s)"
+            " AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
+            " AND (%(q)s::text IS NULL OR name ILIKE '%%' || %(q)s || '%%' OR code ILIKE %(q)s || '%%')"
+            " AND (%(after_name)s::text IS NULL OR (name, id) > (%(after_name)s, %(after_id)s::uuid))"
+            " ORDER BY name, id LIMIT %(limit)s",
+            {"parent": parent_id, "kind": kind, "q": q, "after_name": after[0] if after else None,
+             "after_id": after[1] if after else None, "limit": limit},
         )

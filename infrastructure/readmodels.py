@@ -1,0 +1,19 @@
+"""Read access to PostgreSQL read models (parameterised statements only)."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from eventsourcing.postgres import PostgresDatastore
+
+
+class ReadModelDb:
+    def __init__(self, datastore: PostgresDatastore):
+        self.datastore = datastore
+
+    def fetch_all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+        with self.datastore.get_connection() as conn:
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+    def fetch_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
+        rows = self.fetch_all(sql, params)
+        return rows[0] if rows else None

@@ -1,0 +1,82 @@
+"""ASGI middleware: request/correlation ids, body size limit, request metrics."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from interfaces.api.problems import problem
+
+_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    """Gives every request an id, a correlation id (taken from the caller when well-formed),
+    a bounded body, and a latency observation."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Any):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = uuid.uuid4().hex
+        correlation_id = headers.get("x-correlation-id", "")
+        if not _ID.match(correlation_id):
+            correlation_id = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [
+                    (b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation_id.encode())]
+            await send(message)
+
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            response = problem(None, 413, "payload_too_large",
+                               f"request body exceeds {self.max_body_bytes} bytes")
+            await response(scope, receive, send_with_ids)
+            self._observe(scope, status_holder["status"], started)
+            return
+
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, bounded_receive, send_with_ids)
+        except BodyTooLarge:
+            response = problem(None, 413, "payload_too_large", f"request body exceeds {self.max_body_bytes} bytes")
+            await response(scope, receive, send_with_ids)
+        finally:
+            self._observe(scope, status_holder["status"], started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        self.metrics.observe_request(scope["method"], path, status, time.perf_counter() - started)

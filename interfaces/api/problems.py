@@ -1,0 +1,102 @@
+"""One error format for the whole API: RFC 9457 problem details (application/problem+json).
+
+Every error names a machine-readable ``code`` and, where one field is at fault,
+the ``field``. Domain errors are mapped to status codes here and nowhere else.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.shared.errors import (
+    ConflictError, DomainError, NotFoundError, PermissionDeniedError, RuleViolationError,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (PermissionDeniedError, 403),
+    (RuleViolationError, 422),
+    (DomainError, 400),
+]
+
+HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+              415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
+              503: "unavailable", 504: "timeout"}
+
+
+class ApiProblem(Exception):
+    """Raised by routes and dependencies for errors that are not domain errors."""
+
+    def __init__(self, status: int, code: str, detail: str, *, field: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.field, self.headers = status, code, detail, field, headers
+
+
+def problem(request: Request | None, status: int, code: str, detail: str, *, field: str | None = None,
+            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://docs.ledgerflow.dev/problems/{code}",
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if field:
+        body["field"] = field
+    if errors:
+        body["errors"] = errors
+    if request is not None and getattr(request.state, "request_id", None):
+        body["request_id"] = request.state.request_id
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
+        return problem(request, status, exc.code, exc.message, field=exc.field)
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem(request, exc.status, exc.code, exc.detail, field=exc.field, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _loc(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
+                  for e in exc.errors()]
+        first = errors[0] if errors else {"field": None, "message": "invalid request"}
+        return problem(request, 422, "validation_failed", f"{first['field']}: {first['message']}",
+                       field=first["field"], errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "error")
+        return problem(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from eventsourcing.persistence import OperationalError, InterfaceError
+
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            log.warning("database unavailable: %s", exc)
+            return problem(request, 503, "unavailable", "the database is unavailable; retry shortly",
+                           headers={"Retry-After": "2"})
+        log.exception("unhandled error (request %s)", getattr(request.state, "request_id", "-"))
+        return problem(request, 500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -1,0 +1,72 @@
+"""Audit: the ordered trail of any aggregate, its state as of a time, chain verification."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from interfaces.api.deps import ContainerDep, CurrentPrincipal
+from interfaces.api.problems import ApiProblem
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+class TrailEntryPublic(BaseModel):
+    position: int = Field(description="Global event position")
+    version: int = Field(description="Aggregate version after this event")
+    event_type: str = Field(examples=["Renamed"])
+    aggregate_type: str = Field(examples=["Department"])
+    occurred_at: datetime
+    actor: str | None = Field(examples=["admin:bootstrap"])
+    business_line: str | None = None
+    correlation_id: str | None = None
+    data: dict[str, Any] = Field(description="The event's own fields")
+    changes: dict[str, dict[str, Any]] = Field(description="Fields whose value changed: {field: {old, new}}")
+
+
+class StatePublic(BaseModel):
+    aggregate_type: str
+    state: dict[str, Any]
+
+
+class ChainProblemPublic(BaseModel):
+    position: int
+    kind: str = Field(description="modified | deleted | broken_link | unchained")
+    detail: str
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    checked: int
+    first_break: int | None = Field(description="Position where the chain first breaks")
+    problems: list[ChainProblemPublic]
+
+
+@router.get("/aggregates/{aggregate_id}/trail", response_model=list[TrailEntryPublic],
+            summary="Ordered event trail of one aggregate: who, when, what changed.")
+def trail(aggregate_id: UUID, container: ContainerDep, _: CurrentPrincipal) -> list[TrailEntryPublic]:
+    return [TrailEntryPublic(**vars(e)) for e in container.audit.trail(aggregate_id)]
+
+
+@router.get("/aggregates/{aggregate_id}/state", response_model=StatePublic,
+            summary="State of one aggregate as of a time or a version (default: now).")
+def state(aggregate_id: UUID, container: ContainerDep, _: CurrentPrincipal,
+          at: Annotated[datetime | None, Query(description="ISO-8601 instant with time zone")] = None,
+          version: Annotated[int | None, Query(ge=1)] = None) -> StatePublic:
+    if at is not None and at.tzinfo is None:
+        raise ApiProblem(422, "validation_failed", "at must include a time zone, e.g. 2026-01-31T09:00:00+08:00",
+                         field="at")
+    return StatePublic(**container.audit.state_as_of(aggregate_id, at=at, version=version))
+
+
+@router.post("/verify", response_model=VerifyPublic,
+             summary="Re-compute the tamper-evidence hash chain over every stored event.")
+def verify(container: ContainerDep, principal: CurrentPrincipal) -> VerifyPublic:
+    if not principal.is_admin:
+        raise ApiProblem(403, "forbidden", "only administrators may verify the audit chain")
+    report = container.audit.verify()
+    return VerifyPublic(ok=report.ok, checked=report.checked, first_break=report.first_break,
+                        problems=[ChainProblemPublic(**vars(p)) for p in report.problems])

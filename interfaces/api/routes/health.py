@@ -1,0 +1,49 @@
+"""Liveness, readiness and metrics."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from interfaces.api.deps import ContainerDep, CurrentPrincipal
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@router.get("/health", response_model=Health, summary="Liveness: the process answers (no authentication).")
+def health() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/ready", response_model=Readiness, summary="Readiness of PostgreSQL, Redis and ClickHouse, each checked.",
+            responses={503: {"description": "At least one engine is down; see `checks`."}})
+def ready(container: ContainerDep, response: Response) -> Readiness:
+    checks: dict[str, str] = {}
+    try:
+        with container.store.datastore.get_connection() as conn:
+            conn.execute("SELECT 1")
+        checks["postgres"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports each engine
+        checks["postgres"] = f"down: {type(exc).__name__}"
+    checks["redis"] = "ok" if container.redis.check() else "down"
+    checks["clickhouse"] = "ok" if container.clickhouse.ping() else "down"
+    # Redis holds only derived state: the service keeps working without it, degraded.
+    status = "ok" if all(v == "ok" for v in checks.values()) else (
+        "degraded" if checks["postgres"] == "ok" and checks["clickhouse"] == "ok" else "down")
+    if status != "ok":
+        response.status_code = 503
+    return Readiness(status=status, checks=checks)
+
+
+@router.get("/metrics", summary="Prometheus metrics (bearer token required).",
+            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(container: ContainerDep, _: CurrentPrincipal) -> Response:
+    return Response(container.extras["metrics"].render(), media_type="text/plain; version=0.0.4")

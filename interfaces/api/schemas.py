@@ -1,0 +1,28 @@
+"""Schemas shared by several routers."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import Response
+from pydantic import BaseModel, Field
+
+from application.shared.base import CommandResult
+
+
+class CommandAccepted(BaseModel):
+    """What every command answers. Pass ``position`` as ``wait_for_position`` to a read
+    endpoint to read your own write; send ``version`` back as ``If-Match``."""
+
+    id: UUID
+    version: int = Field(examples=[2])
+    position: int = Field(description="Event position of the last event this command stored.", examples=[1042])
+
+
+def accepted(result: CommandResult, response: Response) -> CommandAccepted:
+    response.headers["ETag"] = f'"{result.version}"'
+    response.headers["X-Event-Position"] = str(result.position)
+    return CommandAccepted(id=result.id, version=result.version, position=result.position)
+
+
+class Page(BaseModel):
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to fetch the next page; null at the end.")

@@ -1,0 +1,189 @@
+"""The ``ledgerflow`` command line."""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from importlib.metadata import PackageNotFoundError, version as dist_version
+from typing import Annotated, Optional
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from infrastructure.settings import Settings
+
+app = typer.Typer(help="Ledgerflow: approval flows, leads, image archive, audit.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+projections_app = typer.Typer(help="Inspect and rebuild projections.", no_args_is_help=True)
+audit_app = typer.Typer(help="Replay and verify the event history.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _container(workers: bool = False):  # noqa: ANN202 - imported lazily to keep `version` instant
+    from interfaces.bootstrap import Container
+
+    return Container.start(_settings(), workers=workers)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    try:
+        console.print(dist_version("ledgerflow"))
+    except PackageNotFoundError:
+        console.print("unknown (not installed)")
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Listen address (default LEDGERFLOW_HOST)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Listen port (default LEDGERFLOW_PORT)")] = None,
+    demo: Annotated[bool, typer.Option(help="Load the demo data first (idempotent)")] = False,
+) -> None:
+    """Run the HTTP API with projection workers in one process (embedded engines by default)."""
+    import uvicorn
+
+    from interfaces.api.app import create_app_from_settings
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if demo:
+        from interfaces.bootstrap import Container
+        from interfaces.demo import load_demo
+
+        container = Container.start(settings)
+        try:
+            console.print(load_demo(container))
+        finally:
+            container.close()
+    uvicorn.run(create_app_from_settings(settings), host=host or settings.host, port=port or settings.port,
+                log_level="info", access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run projection workers only (production: scale them apart from the API)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    container = _container(workers=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print(f"projection workers running: {', '.join(container.runners)}")
+    try:
+        stop.wait()
+    finally:
+        container.close()
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data (idempotent: running it twice adds nothing)."""
+    from interfaces.demo import load_demo
+
+    container = _container()
+    try:
+        summary = load_demo(container)
+        for runner in container.runners.values():
+            runner.catch_up()
+        console.print(summary)
+    finally:
+        container.close()
+
+
+@projections_app.command("status")
+def projections_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List projections with their position and lag."""
+    container = _container()
+    try:
+        rows = [runner.status() for runner in container.runners.values()]
+    finally:
+        container.close()
+    if as_json:
+        print(json.dumps([{"name": s.name, "kind": s.kind, "position": s.position, "head": s.head, "lag": s.lag}
+                          for s in rows]))
+        return
+    table = Table("projection", "kind", "position", "head", "lag")
+    for s in rows:
+        table.add_row(s.name, s.kind, str(s.position), str(s.head), str(s.lag))
+    console.print(table)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(name: str) -> None:
+    """Empty one projection and replay every event into it, with a progress bar."""
+    container = _container()
+    try:
+        runner = container.runners.get(name)
+        if runner is None:
+            console.print(f"[red]unknown projection {name!r}[/red]; known: {', '.join(container.runners)}")
+            raise typer.Exit(2)
+        runner.reset()
+        head = container.store.head()
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console) as progress:
+            task = progress.add_task(f"rebuilding {name}", total=head)
+            runner.catch_up(lambda position, h: progress.update(task, completed=position, total=h))
+            progress.update(task, completed=progress.tasks[0].total)
+        console.print(f"{name} rebuilt up to position {runner.position()}")
+    finally:
+        container.close()
+
+
+@audit_app.command("trail")
+def audit_trail(aggregate_id: UUID, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the ordered event trail of one aggregate: who, when, what changed."""
+    from domain.shared.errors import NotFoundError
+
+    container = _container()
+    try:
+        entries = container.audit.trail(aggregate_id)
+    except NotFoundError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    if as_json:
+        print(json.dumps([vars(e) for e in entries], default=str))
+        return
+    table = Table("pos", "v", "event", "when", "who", "line", "changes")
+    for e in entries:
+        changes = "; ".join(f"{k}: {v['old']!r} → {v['new']!r}" for k, v in e.changes.items())
+        table.add_row(str(e.position), str(e.version), f"{e.aggregate_type}.{e.event_type}",
+                      e.occurred_at.isoformat(timespec="seconds"), e.actor or "", e.business_line or "", changes)
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain over every stored event; exit 1 when it is broken."""
+    container = _container()
+    try:
+        with console.status("verifying the event chain…") as status:
+            report = container.audit.verify(lambda n: status.update(f"verified {n} events…"))
+    finally:
+        container.close()
+    if report.ok:
+        console.print(f"[green]chain intact[/green]: {report.checked} events verified")
+        return
+    console.print(f"[red]chain broken at position {report.first_break}[/red] ({report.checked} rows checked)")
+    for p in report.problems:
+        console.print(f"  position {p.position}: {p.kind}: {p.detail}")
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()
