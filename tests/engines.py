@@ -1,0 +1,102 @@
+"""Engines for tests: embedded always; external servers too when LEDGERFLOW_TEST_*_URL are set.
+
+When CI asks for servers and they are unreachable the suite fails instead of skipping.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import redis
+
+from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
+from infrastructure.settings import Mode, Settings
+from interfaces.bootstrap import Container, Engines
+
+
+@dataclass
+class EngineSet:
+    mode: str
+    admin_database_url: str
+    redis_url: str
+    clickhouse_url: str
+    embedded_redis: EmbeddedRedis | None = None
+
+
+def server_mode_requested() -> bool:
+    return bool(os.environ.get("LEDGERFLOW_TEST_DATABASE_URL"))
+
+
+def check_servers(database_url: str, redis_url: str) -> None:
+    try:
+        psycopg.connect(database_url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        raise RuntimeError(f"LEDGERFLOW_TEST_DATABASE_URL={database_url} is unreachable: {exc}") from exc
+    try:
+        redis.Redis.from_url(redis_url, socket_timeout=5).ping()
+    except redis.RedisError as exc:
+        raise RuntimeError(f"LEDGERFLOW_TEST_REDIS_URL={redis_url} is unreachable: {exc}") from exc
+
+
+def start_embedded(root: Path) -> tuple[EngineSet, EmbeddedPostgres]:
+    quiet_platformdirs_warning()
+    pg = EmbeddedPostgres(root)
+    url = pg.start()
+    rs = EmbeddedRedis(root)
+    rs.start()
+    return EngineSet("embedded", url, rs.url, f"chdb:///{root / 'clickhouse'}", rs), pg
+
+
+def server_engines(clickhouse_url: str) -> EngineSet:
+    db = os.environ["LEDGERFLOW_TEST_DATABASE_URL"]
+    rd = os.environ.get("LEDGERFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    check_servers(db, rd)
+    return EngineSet("server", db, rd, clickhouse_url)
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+@contextmanager
+def fresh_database(engines: EngineSet) -> Iterator[str]:
+    name = f"lf_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(engines.admin_database_url, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    try:
+        yield _with_dbname(engines.admin_database_url, name)
+    finally:
+        with psycopg.connect(engines.admin_database_url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    suffix = uuid.uuid4().hex[:10]
+    values: dict[str, object] = dict(
+        mode=Mode.test, data_dir=tmp_path, redis_prefix=f"lf-test-{suffix}:",
+        clickhouse_database=f"lf_test_{suffix}", projection_poll_seconds=0.2, redis_check_seconds=0.2,
+    )
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def running_container(engines: EngineSet, tmp_path: Path, *, workers: bool = False,
+                      redis_url: str | None = None, **overrides: object) -> Iterator[Container]:
+    with fresh_database(engines) as database_url:
+        settings = make_settings(tmp_path, **overrides)
+        container = Container.start(
+            settings, engines=Engines(database_url, redis_url or engines.redis_url, engines.clickhouse_url),
+            workers=workers)
+        try:
+            yield container
+        finally:
+            container.clickhouse.command(f"DROP DATABASE IF EXISTS {container.clickhouse.db}")
+            container.close()
