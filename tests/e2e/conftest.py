@@ -1,0 +1,17 @@
+import pytest
+from starlette.testclient import TestClient
+
+from interfaces.api.app import create_app
+
+TOKEN = "dev-admin-token-change-me"
+
+
+@pytest.fixture
+def auth():
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def client(live_container):
+    with TestClient(create_app(live_container)) as c:
+        yield c
