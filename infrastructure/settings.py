@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis URL; unset = embedded redis-server.")
     clickhouse_url: str | None = Field(
         None,
-        description="http(s)://user:pass@host:8123/db for a server, chdb:///dir for embedded; "
+        description="http(s)://user:pass@host:8123 for a server, chdb:///dir for embedded; "
         "unset = chdb:///<data_dir>/clickhouse.",
     )
     clickhouse_database: str = Field("ledgerflow", description="ClickHouse database for analytics sinks.")
