@@ -114,6 +114,7 @@ class Result:
     calls: int
     elapsed: float
     latencies: list[float] = field(default_factory=list)
+    warm_events: int = 0  # written during the untimed warm-up (still in the table)
     extra: str = ""
 
     @property
@@ -200,10 +201,8 @@ def measure(factory: WorkerFactory, *, writers: int, per_call: int, seconds: flo
     if errors:
         raise errors[0]
     calls = sum(counts)
-    result = Result(events=calls * per_call, calls=calls, elapsed=elapsed,
-                    latencies=[x for lat in lats for x in lat])
-    result.warm_events = sum(warm_events)  # type: ignore[attr-defined]
-    return result
+    return Result(events=calls * per_call, calls=calls, elapsed=elapsed,
+                  latencies=[x for lat in lats for x in lat], warm_events=sum(warm_events))
 
 
 # -- database helpers ----------------------------------------------------------------------
@@ -305,7 +304,7 @@ class Bench:
         committed = recorder.stats.events - snap["events"]
         if txns:
             result.extra = f"{txns} txns, {committed / txns:.1f} ev/txn"
-        expected = result.events + result.warm_events  # type: ignore[attr-defined]
+        expected = result.events + result.warm_events
         got_events, got_chain = count_rows(self.url, table), count_rows(self.url, chain)
         if not (got_events == got_chain == expected):
             result.extra += f" ROW MISMATCH events={got_events} chain={got_chain} expected={expected}"
@@ -357,7 +356,7 @@ class Bench:
         return result
 
     def _check_raw(self, result: Result, table: str) -> None:
-        expected = result.events + result.warm_events  # type: ignore[attr-defined]
+        expected = result.events + result.warm_events
         got = count_rows(self.url, table)
         if got != expected:
             result.extra += f" ROW MISMATCH rows={got} expected={expected}"
