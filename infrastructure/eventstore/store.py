@@ -29,7 +29,7 @@ def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int) -> Postgr
         pool_size=pool_size,
         max_overflow=pool_size,
         lock_timeout=lock_timeout,
-        pre_ping=True,
+        pre_ping=False,  # a broken connection fails one call and is discarded by the pool
         connect_timeout=10,
     )
 
