@@ -114,3 +114,26 @@ def test_events_record_actor_and_correlation_id(container):
     dept = container.access.create_department(ctx, "SH01", "Shanghai", "branch", None)
     (entry,) = container.audit.trail(dept.id)
     assert (entry.actor, entry.correlation_id) == ("op:42", "req-abc")
+
+
+def test_two_processes_appending_to_one_store_keep_one_intact_chain(container, ctx):
+    """A second EventStore stands for another API process: each one's cached chain head goes
+    stale when the other writes, and the append must notice and redo the batch under the lock."""
+    from application.access.departments import AccessApplication
+    from infrastructure.eventstore.store import EventStore
+
+    other_store = EventStore(container.engines.database_url, events_table=container.settings.events_table,
+                             chain_key=container.settings.audit_chain_key.get_secret_value().encode(), pool_size=4)
+    other = AccessApplication(other_store)
+    try:
+        apps = [container.access, other]
+        results = _race(8, lambda i: [apps[i % 2].create_department(ctx, f"P{i}-{k}", "x", "other", None)
+                                      for k in range(15)])
+        assert all(r[0] == "ok" for r in results), results
+        positions = sorted(c.position for r in results for c in r[1])
+        assert positions == list(range(1, 121))
+        assert container.store.recorder.stats.head_misses + other_store.recorder.stats.head_misses > 2
+        report = container.audit.verify()
+        assert report.ok and report.checked == 120
+    finally:
+        other_store.close()
