@@ -8,16 +8,19 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.access.departments import AccessApplication
+from application.access.principals import PrincipalResolver
+from application.access.service import AccessApplication
 from application.audit.service import AuditService
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.projections import ProjectionRunner
+from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
 from infrastructure.redis.supervisor import RedisSupervisor
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
+from projections.access.queries import AccessQueries
 from projections.framework import ClickHouseSink
 from projections.registry import all_projections
 
@@ -65,6 +68,9 @@ class Container:
     runners: dict[str, ProjectionRunner]
     access: AccessApplication
     audit: AuditService
+    readmodels: ReadModelDb
+    access_queries: AccessQueries
+    principals: PrincipalResolver
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -90,10 +96,14 @@ class Container:
         board = ProgressBoard(supervisor, lambda name: runners[name].position())
         supervisor.register("projection-positions",
                             board.rebuilder(lambda: {n: r.position() for n, r in runners.items()}))
+        readmodels = ReadModelDb(store.datastore)
+        access_queries = AccessQueries(readmodels)
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),
-            audit=AuditService(EventLog(store)), owns_engines=owns,
+            audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
+            principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
+            owns_engines=owns,
         )
         supervisor.start()
         board.start()

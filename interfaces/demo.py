@@ -1,30 +1,94 @@
-"""Demo data. Each context adds its part; loading twice adds nothing."""
+"""Demo data: a small futures firm. Each context adds its part; loading twice adds nothing
+(natural-key ids make every creation idempotent)."""
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, uuid5
+from eventsourcing.utils import get_topic
 
+from domain.access.business_line import STANDARD_LINES
+from domain.access.field_rule import FieldRule
 from domain.shared.context import CommandContext
+from domain.shared.errors import AlreadyExistsError
+from domain.shared.ids import natural_id
+from infrastructure.settings import Mode
 from interfaces.bootstrap import Container
 
 DEMO = CommandContext.system("demo", correlation_id="demo-load")
+DEMO_PASSWORD = "Ledgerflow-2026!"  # development data only; demo loading is refused in production
+
+DEPARTMENTS = [
+    ("HQ", "总部 Head Office", "head_office", None),
+    ("SH01", "上海分公司 Shanghai Branch", "branch", "HQ"),
+    ("SH01-S1", "上海营业一部 Shanghai Sales 1", "business_group", "SH01"),
+    ("BJ01", "北京分公司 Beijing Branch", "branch", "HQ"),
+    ("NETFIN", "网络金融部 Online Finance", "online_finance", "HQ"),
+    ("OPS", "运营管理部 Operations", "other", "HQ"),
+    ("CLEAR", "结算部 Clearing", "other", "HQ"),
+    ("FIN", "财务部 Finance", "other", "HQ"),
+]
+
+ALL_ACCESS = ["access.departments.view", "access.operators.view"]
+ROLES = [
+    ("admin", "系统管理员 Administrator", None),
+    ("sales", "销售 Sales", ALL_ACCESS),
+    ("account_manager", "客户经理 Account manager", ALL_ACCESS),
+    ("ops", "运营 Operations", ALL_ACCESS + ["access.operators.export"]),
+    ("clearing", "清算 Clearing", ALL_ACCESS),
+    ("finance", "财务 Finance", ALL_ACCESS + ["access.operators.export"]),
+    ("auditor", "合规稽核 Compliance auditor", ALL_ACCESS + ["audit.view", "audit.verify"]),
+]
+
+# login, name, department, roles, lines, jurisdiction (department, with children)
+OPERATORS = [
+    ("admin", "系统管理员", "HQ", ["admin"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
+    ("wang.fang", "王芳", "SH01", ["sales"], ["brokerage"], [("SH01", True)]),
+    ("li.na", "李娜", "SH01-S1", ["account_manager"], ["brokerage"], [("SH01-S1", False)]),
+    ("zhang.wei", "张伟", "BJ01", ["sales"], ["brokerage", "ib"], [("BJ01", True)]),
+    ("liu.yang", "刘洋", "BJ01", ["account_manager"], ["brokerage"], [("BJ01", False)]),
+    ("chen.jing", "陈静", "NETFIN", ["sales"], ["brokerage", "fund_distribution"], [("NETFIN", True)]),
+    ("zhao.lei", "赵磊", "OPS", ["ops"], ["brokerage", "asset_management"], [("HQ", True)]),
+    ("sun.li", "孙丽", "OPS", ["ops"], ["brokerage"], [("HQ", True)]),
+    ("zhou.qiang", "周强", "CLEAR", ["clearing"], ["brokerage"], [("HQ", True)]),
+    ("wu.min", "吴敏", "FIN", ["finance"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
+    ("zheng.hao", "郑浩", "FIN", ["finance"], ["brokerage"], [("HQ", True)]),
+    ("qian.yu", "钱宇", "HQ", ["auditor"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
+]
 
 
-def _exists(container: Container, aggregate_id) -> bool:  # noqa: ANN001
-    return bool(container.store.recorder.select_events(aggregate_id, limit=1))
+def _once(action, *args) -> int:  # noqa: ANN001
+    try:
+        action(DEMO, *args)
+        return 1
+    except AlreadyExistsError:
+        return 0
 
 
 def load_demo(container: Container) -> str:
-    created = 0
-    departments = [
-        ("HQ", "总部 Head Office", "head_office", None),
-        ("SH01", "上海分公司 Shanghai Branch", "branch", "HQ"),
-        ("BJ01", "北京分公司 Beijing Branch", "branch", "HQ"),
-        ("NETFIN", "网络金融部 Online Finance", "online_finance", "HQ"),
-    ]
-    ids = {code: uuid5(NAMESPACE_URL, f"ledgerflow:demo:department:{code}") for code, *_ in departments}
-    for code, name, kind, parent in departments:
-        if _exists(container, ids[code]):
+    if container.settings.mode is Mode.production:
+        raise RuntimeError("demo data is never loaded in production mode")
+    from domain.access.catalogue import ACTION_KEYS
+
+    access = container.access
+    created = sum(_once(access.create_business_line, code, name) for code, name in STANDARD_LINES)
+    dept = {code: natural_id("department", code) for code, *_ in DEPARTMENTS}
+    created += sum(_once(access.create_department, code, name, kind, dept[parent] if parent else None)
+                   for code, name, kind, parent in DEPARTMENTS)
+    created += sum(_once(access.create_role, key, name, sorted(ACTION_KEYS) if perms is None else perms)
+                   for key, name, perms in ROLES)
+    for login, name, department, roles, lines, scope in OPERATORS:
+        if not _once(access.create_operator, login, name, dept[department], "13800000000", f"{login}@example.com",
+                     DEMO_PASSWORD):
             continue
-        container.access.create_department(DEMO, code, name, kind, ids[parent] if parent else None, id=ids[code])
         created += 1
-    return f"demo data: {created} departments created ({len(departments) - created} already present)"
+        operator_id = natural_id("operator", login)
+        access.grant_roles(DEMO, operator_id, roles)
+        access.set_business_lines(DEMO, operator_id, lines)
+        access.set_data_scope(DEMO, operator_id, [{"department_id": str(dept[d]), "include_children": c}
+                                                  for d, c in scope], [])
+    rules = [("access.operator", "phone", "masked", "phone", ["admin"]),
+             ("access.operator", "email", "masked", "email", ["admin", "finance"])]
+    # Field rules have no natural key: define the demo's only if none was ever defined.
+    if not container.store.recorder.select_notifications(start=1, limit=1, topics=[get_topic(FieldRule.Defined)]):
+        for resource, field, effect, mask, exempt in rules:
+            access.define_field_rule(DEMO, resource, field, effect, mask, [], [], exempt, [])
+            created += 1
+    return f"demo data: {created} records created; operators log in with password {DEMO_PASSWORD!r}"

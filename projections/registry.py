@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from projections.access.departments import DepartmentsProjection
+from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
 from projections.framework import ClickHouseSink, PostgresProjection
 
 
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
-    return [DepartmentsProjection(), EventFactsSink()]
+    return [DepartmentsProjection(), PrincipalsProjection(), EventFactsSink()]

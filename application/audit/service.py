@@ -6,6 +6,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from application.access.policy import SECRET_FIELDS, Policy
+from application.audit.resources import resource_of
+from domain.access.masking import apply_rules
 from domain.shared.errors import NotFoundError
 from infrastructure.eventstore.chain import VerifyReport
 from infrastructure.eventstore.store import EventLog
@@ -38,10 +41,36 @@ class AuditService:
     def __init__(self, log: EventLog):
         self.log = log
 
-    def trail(self, aggregate_id: UUID) -> list[TrailEntry]:
+    def _require_visible(self, aggregate_id: UUID, aggregate: Any, lines: set[str | None], policy: Policy) -> None:
+        audited = resource_of(aggregate)
+        if audited.admin_only:  # catalogue records: auditors with an unrestricted scope
+            visible = policy.principal.departments is None
+        else:
+            visible = policy.sees(department_id=audited.department_of(aggregate),
+                                  investor_account=audited.account_of(aggregate))
+        if not visible or not all(policy.sees_line(line) for line in lines):
+            raise NotFoundError(f"no events recorded for {aggregate_id}")
+
+    def trail(self, aggregate_id: UUID, policy: Policy | None = None) -> list[TrailEntry]:
         events = self.log.trail(aggregate_id)
         if not events:
             raise NotFoundError(f"no events recorded for {aggregate_id}")
+        entries = self._trail(events)
+        if policy is None:  # trusted callers: the CLI run by an operator of the service
+            return entries
+        final = None
+        for _, event in events:
+            final = event.mutate(final)
+        self._require_visible(aggregate_id, final, {e.business_line for e in entries}, policy)
+        rules = policy.rules(resource_of(final).resource)
+        for entry in entries:
+            entry.data = apply_rules(entry.data, rules)
+            shown = apply_rules({k: c["new"] for k, c in entry.changes.items()}, rules)
+            was = apply_rules({k: c["old"] for k, c in entry.changes.items()}, rules)
+            entry.changes = {k: {"old": was.get(k), "new": shown[k]} for k in shown}
+        return entries
+
+    def _trail(self, events: list) -> list[TrailEntry]:
         entries, aggregate, before = [], None, {}
         for position, event in events:
             aggregate = event.mutate(aggregate)
@@ -49,7 +78,8 @@ class AuditService:
             changes = {
                 k: {"old": before.get(k), "new": v}
                 for k, v in after.items()
-                if k not in ("id", "version", "created_on", "modified_on") and before.get(k) != v
+                if k not in ("id", "version", "created_on", "modified_on") and k not in SECRET_FIELDS
+                and before.get(k) != v
             }
             cls = type(event)
             aggregate_type, _, event_type = cls.__qualname__.rpartition(".")
@@ -58,14 +88,14 @@ class AuditService:
                 aggregate_type=aggregate_type, occurred_at=event.timestamp,
                 actor=getattr(event, "actor", None), business_line=getattr(event, "business_line", None),
                 correlation_id=getattr(event, "correlation_id", None),
-                data={k: v for k, v in vars(event).items() if k not in METADATA},
+                data={k: v for k, v in vars(event).items() if k not in METADATA and k not in SECRET_FIELDS},
                 changes=changes,
             ))
             before = after
         return entries
 
-    def state_as_of(self, aggregate_id: UUID, at: datetime | None = None,
-                    version: int | None = None) -> dict[str, Any]:
+    def state_as_of(self, aggregate_id: UUID, at: datetime | None = None, version: int | None = None,
+                    policy: Policy | None = None) -> dict[str, Any]:
         aggregate = None
         for _, event in self.log.trail(aggregate_id):
             if (at is not None and event.timestamp > at) or (version is not None and event.originator_version > version):
@@ -74,7 +104,13 @@ class AuditService:
         if aggregate is None:
             when = f"at {at.isoformat()}" if at else f"at version {version}" if version else ""
             raise NotFoundError(f"{aggregate_id} has no recorded state {when}".strip())
-        return {"aggregate_type": type(aggregate).__qualname__, "state": public_state(aggregate)}
+        state = public_state(aggregate)
+        if policy is not None:
+            lines = {getattr(e, "business_line", None) for _, e in self.log.trail(aggregate_id)}
+            self._require_visible(aggregate_id, aggregate, lines, policy)
+            state = policy.present(resource_of(aggregate).resource, state)
+        return {"aggregate_type": type(aggregate).__qualname__,
+                "state": {k: v for k, v in state.items() if k not in SECRET_FIELDS}}
 
     def verify(self, progress: Any = None) -> VerifyReport:
         return self.log.verify(progress)

@@ -11,7 +11,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.shared.context import CommandContext, acting_as
-from domain.shared.errors import ConcurrencyConflictError, NotFoundError, StaleVersionError
+from domain.shared.errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError, StaleVersionError
 from infrastructure.eventstore.store import EventStore, SharedStoreFactory
 
 A = TypeVar("A")
@@ -68,6 +68,18 @@ class LedgerApplication(Application[UUID]):
     def save_one(self, aggregate: Any) -> CommandResult:
         position = self.save_all(aggregate)
         return CommandResult(aggregate.id, aggregate.version, position)
+
+    def create_unique(self, aggregate: Any, what: str) -> CommandResult:
+        """Save a new aggregate whose id derives from its natural key; a duplicate is a 409."""
+        if self.exists(aggregate.id):
+            raise AlreadyExistsError(f"{what} already exists")
+        try:
+            return self.save_one(aggregate)
+        except ConcurrencyConflictError:
+            raise AlreadyExistsError(f"{what} already exists") from None
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
 
     def load(self, aggregate_id: UUID, kind: type[A], *, expected_version: int | None = None,
              version: int | None = None) -> A:

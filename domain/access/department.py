@@ -41,3 +41,28 @@ class Department(LedgerAggregate):
     @event("Renamed")
     def _renamed(self, old_name: str, name: str) -> None:
         self.name = name
+
+    def move(self, new_parent_id: UUID | None, new_parent_ancestors: list[UUID]) -> None:
+        """Move under another parent; ``new_parent_ancestors`` is the new parent's chain up
+        to the root, which the application reads from the event store."""
+        if self.closed:
+            raise RuleViolationError("a closed department cannot be moved")
+        if new_parent_id == self.parent_id:
+            raise RuleViolationError("the department is already under that parent", field="parent_id")
+        if new_parent_id == self.id or self.id in new_parent_ancestors:
+            raise RuleViolationError("moving a department under itself or one of its sub-departments "
+                                     "would create a cycle", field="parent_id")
+        self._moved(old_parent_id=self.parent_id, parent_id=new_parent_id)
+
+    @event("Moved")
+    def _moved(self, old_parent_id: UUID | None, parent_id: UUID | None) -> None:
+        self.parent_id = parent_id
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            raise RuleViolationError("the department is already closed")
+        self._closed(reason=reason)
+
+    @event("Closed")
+    def _closed(self, reason: str) -> None:
+        self.closed = True

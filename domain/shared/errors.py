@@ -39,3 +39,17 @@ class StaleVersionError(ConflictError):
 
 class PermissionDeniedError(DomainError):
     code = "forbidden"
+
+
+class AlreadyExistsError(ConflictError):
+    code = "already_exists"
+
+
+class AuthenticationError(DomainError):
+    """Credentials are wrong, expired, revoked or locked (HTTP 401)."""
+
+    code = "unauthenticated"
+
+    def __init__(self, message: str, *, code: str = "unauthenticated", field: str | None = None):
+        super().__init__(message, field=field)
+        self.code = code

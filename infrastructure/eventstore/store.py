@@ -8,7 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.persistence import (
-    AggregateRecorder, ApplicationRecorder, InfrastructureFactory, Mapper, ProcessRecorder,
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    Mapper,
+    ProcessRecorder,
     TrackingRecorder,
 )
 from eventsourcing.postgres import PostgresDatastore

@@ -13,8 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Transcoder, Transcoding
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Transcoder, Transcoding, UUIDAsHex
 
 
 class DateAsISO(Transcoding):

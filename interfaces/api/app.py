@@ -6,12 +6,11 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 
-from infrastructure.readmodels import ReadModelDb
 from infrastructure.settings import Settings
 from interfaces.api import problems
 from interfaces.api.metrics import Metrics
 from interfaces.api.middleware import RequestContextMiddleware
-from interfaces.api.routes import audit, departments, health, projections
+from interfaces.api.routes import access_admin, audit, auth, departments, health, operators, projections
 from interfaces.bootstrap import Container
 
 DESCRIPTION = """
@@ -69,11 +68,10 @@ class _LateMetrics:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    for module in (health, projections, audit, departments):
+    for module in (health, auth, departments, operators, access_admin, audit, projections):
         app.include_router(module.router)
 
 
 def _attach(app: FastAPI, container: Container) -> None:
     app.state.container = container
     container.extras.setdefault("metrics", Metrics(container))
-    container.extras.setdefault("readmodels", ReadModelDb(container.store.datastore))

@@ -1,18 +1,23 @@
-"""Dependencies shared by routes: the container, the authenticated caller, command context,
+"""Dependencies shared by routes: the container, the caller's policy, command context,
 optimistic-concurrency headers and read-your-writes waits."""
 from __future__ import annotations
 
-import hmac
+import logging
 import re
-from dataclasses import dataclass
 from typing import Annotated, Callable
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from application.access.policy import Policy, Principal
 from domain.shared.context import CommandContext
 from interfaces.api.problems import ApiProblem
 from interfaces.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+# The read models authentication and authorisation read (ADR 0006).
+ACCESS_PROJECTIONS = ("access.departments", "access.principals")
 
 
 def get_container(request: Request) -> Container:
@@ -21,13 +26,8 @@ def get_container(request: Request) -> Container:
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
-_bearer = HTTPBearer(auto_error=False, description="Bearer token (bootstrap admin token until operators exist)")
-
-
-@dataclass(frozen=True)
-class Principal:
-    id: str
-    is_admin: bool
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login, an API token, "
+                                                   "or the bootstrap admin token")
 
 
 def current_principal(
@@ -37,17 +37,31 @@ def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiProblem(401, "unauthenticated", "missing bearer token (Authorization: Bearer <token>)",
                          headers={"WWW-Authenticate": "Bearer"})
-    expected = container.settings.bootstrap_admin_token.get_secret_value()
-    if hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        return Principal(id="admin:bootstrap", is_admin=True)
-    raise ApiProblem(401, "invalid_token", "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
+    return container.principals.resolve(credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def command_context(request: Request, principal: CurrentPrincipal) -> CommandContext:
-    return CommandContext(actor=principal.id, correlation_id=request.state.correlation_id)
+def current_policy(container: ContainerDep, principal: CurrentPrincipal) -> Policy:
+    return Policy(principal, container.access_queries.field_rules)
+
+
+CurrentPolicy = Annotated[Policy, Depends(current_policy)]
+
+
+def requires(action: str) -> Callable[..., Policy]:
+    """Dependency: the caller's policy, after checking it grants ``action``."""
+
+    def check(policy: CurrentPolicy) -> Policy:
+        policy.require(action)
+        return policy
+
+    return check
+
+
+def command_context(request: Request, policy: CurrentPolicy) -> CommandContext:
+    return policy.context(request.state.correlation_id)
 
 
 Acting = Annotated[CommandContext, Depends(command_context)]
@@ -67,6 +81,16 @@ def if_match(if_match: Annotated[str | None, Header(
 
 
 ExpectedVersion = Annotated[int | None, Depends(if_match)]
+
+
+def security_barrier(container: Container, position: int) -> None:
+    """Return only once authentication sees this change: a disabled operator or a revoked
+    token must fail on the very next request, from any API process."""
+    timeout = container.settings.read_wait_max_seconds
+    if not container.progress.wait_for(list(ACCESS_PROJECTIONS), position, timeout):
+        log.warning("access read models did not reach position %d within %.0fs", position, timeout)
+        raise ApiProblem(503, "read_model_lagging", "the change is recorded but not yet effective; "
+                         "authorisation read models are lagging", headers={"Retry-After": "1"})
 
 
 def consistent_with(*projections: str) -> Callable[..., None]:

@@ -14,7 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.shared.errors import (
-    ConflictError, DomainError, NotFoundError, PermissionDeniedError, RuleViolationError,
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    PermissionDeniedError,
+    RuleViolationError,
 )
 
 log = logging.getLogger(__name__)
@@ -22,6 +27,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
+    (AuthenticationError, 401),
     (NotFoundError, 404),
     (ConflictError, 409),
     (PermissionDeniedError, 403),
@@ -71,7 +77,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
-        return problem(request, status, exc.code, exc.message, field=exc.field)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem(request, status, exc.code, exc.message, field=exc.field, headers=headers)
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
@@ -92,7 +99,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        from eventsourcing.persistence import OperationalError, InterfaceError
+        from eventsourcing.persistence import InterfaceError, OperationalError
 
         if isinstance(exc, (OperationalError, InterfaceError)):
             log.warning("database unavailable: %s", exc)

@@ -5,7 +5,8 @@ import json
 import logging
 import signal
 import threading
-from importlib.metadata import PackageNotFoundError, version as dist_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
 from typing import Annotated, Optional
 from uuid import UUID
 

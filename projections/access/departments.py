@@ -38,6 +38,17 @@ class DepartmentsProjection(PostgresProjection):
         )
 
 
+    @handles(Department.Moved)
+    def moved(self, w: SqlWriter, e: Department.Moved, position: int) -> None:
+        w.execute("UPDATE access_departments SET parent_id = %s, version = %s, updated_at = %s, position = %s"
+                  " WHERE id = %s", (e.parent_id, e.originator_version, e.timestamp, position, e.originator_id))
+
+    @handles(Department.Closed)
+    def closed(self, w: SqlWriter, e: Department.Closed, position: int) -> None:
+        w.execute("UPDATE access_departments SET closed = true, version = %s, updated_at = %s, position = %s"
+                  " WHERE id = %s", (e.originator_version, e.timestamp, position, e.originator_id))
+
+
 class DepartmentQueries:
     """Queries over the department read model; ``db`` is a ReadModelDb."""
 
@@ -47,16 +58,32 @@ class DepartmentQueries:
     def get(self, department_id: UUID) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM access_departments WHERE id = %s", (department_id,))
 
+    def open_children(self, department_id: UUID) -> int:
+        row = self.db.fetch_one("SELECT count(*) AS n FROM access_departments WHERE parent_id = %s AND NOT closed",
+                                (department_id,))
+        return row["n"] if row else 0
+
+    def subtree(self, roots: list[UUID]) -> set[UUID]:
+        """The given departments and every department below them."""
+        rows = self.db.fetch_all(
+            "WITH RECURSIVE t(id) AS (SELECT id FROM access_departments WHERE id = ANY(%s)"
+            " UNION SELECT d.id FROM access_departments d JOIN t ON d.parent_id = t.id) SELECT id FROM t",
+            (list(roots),))
+        return {r["id"] for r in rows}
+
     def list(self, *, parent_id: UUID | None = None, kind: str | None = None, q: str | None = None,
-             after: tuple[str, UUID] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+             after: tuple[str, UUID] | None = None, limit: int = 50,
+             scope: list[UUID] | None = None) -> list[dict[str, Any]]:
         # Keyset pagination on (name, id): stable under concurrent inserts, O(limit) per page.
         return self.db.fetch_all(
             "SELECT * FROM access_departments"
             " WHERE (%(parent)s::uuid IS NULL OR parent_id = %(parent)s)"
+            " AND (%(all)s OR id = ANY(%(scope)s))"
             " AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
             " AND (%(q)s::text IS NULL OR name ILIKE '%%' || %(q)s || '%%' OR code ILIKE %(q)s || '%%')"
             " AND (%(after_name)s::text IS NULL OR (name, id) > (%(after_name)s, %(after_id)s::uuid))"
             " ORDER BY name, id LIMIT %(limit)s",
             {"parent": parent_id, "kind": kind, "q": q, "after_name": after[0] if after else None,
+             "all": scope is None, "scope": list(scope or []),
              "after_id": after[1] if after else None, "limit": limit},
         )

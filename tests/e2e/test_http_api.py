@@ -1,21 +1,25 @@
 """The HTTP API end to end: authentication, problem details, concurrency, read-your-writes."""
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 
 OPEN = {"/health", "/ready"}
+CREDENTIAL_EXCHANGE = {"/api/v1/auth/login", "/api/v1/auth/refresh"}  # public by nature: they take credentials
 
 
 def test_every_endpoint_but_health_requires_a_bearer_token(client):
     spec = client.get("/openapi.json").json()
     assert len(spec["paths"]) >= 8
     for template, operations in spec["paths"].items():
-        path = template.replace("{department_id}", str(uuid.uuid4())).replace("{aggregate_id}", str(uuid.uuid4()))
+        path = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), template)
         for method in operations:
             response = client.request(method.upper(), path, json={})
             if template in OPEN:
                 assert response.status_code in (200, 503), (method, path)
+            elif template in CREDENTIAL_EXCHANGE:
+                assert response.status_code == 422, (method, path)  # no credentials in the body
             else:
                 assert response.status_code == 401, (method, path, response.status_code)
                 assert response.headers["content-type"] == "application/problem+json"
@@ -126,7 +130,7 @@ def test_readiness_metrics_and_projection_status(client, auth):
                  "ledgerflow_events_appended_total 1.0"):
         assert name in metrics
     names = {p["name"] for p in client.get("/api/v1/projections", headers=auth).json()}
-    assert names == {"access.departments", "analytics.event_facts"}
+    assert names == {"access.departments", "access.principals", "analytics.event_facts"}
 
 
 def test_audit_state_as_of_and_verify(client, auth):

@@ -86,7 +86,7 @@ def test_cli_lists_and_rebuilds_projections(container, ctx):
     status = runner.invoke(cli, ["projections", "status", "--json"], env=env)
     assert status.exit_code == 0, status.output
     assert {p["name"]: p["lag"] for p in json.loads(status.output)} == {
-        "access.departments": 3, "analytics.event_facts": 3}
+        "access.departments": 3, "access.principals": 3, "analytics.event_facts": 3}
     rebuilt = runner.invoke(cli, ["projections", "rebuild", "access.departments"], env=env)
     assert rebuilt.exit_code == 0, rebuilt.output
     assert container.runners["access.departments"].status().lag == 0

@@ -119,7 +119,7 @@ def test_events_record_actor_and_correlation_id(container):
 def test_two_processes_appending_to_one_store_keep_one_intact_chain(container, ctx):
     """A second EventStore stands for another API process: each one's cached chain head goes
     stale when the other writes, and the append must notice and redo the batch under the lock."""
-    from application.access.departments import AccessApplication
+    from application.access.service import AccessApplication
     from infrastructure.eventstore.store import EventStore
 
     other_store = EventStore(container.engines.database_url, events_table=container.settings.events_table,

@@ -5,13 +5,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from interfaces.api.deps import ContainerDep, CurrentPrincipal
+from application.access.policy import Policy
+from interfaces.api.deps import ContainerDep, requires
 from interfaces.api.problems import ApiProblem
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+Auditor = Annotated[Policy, Depends(requires("audit.view"))]
 
 
 class TrailEntryPublic(BaseModel):
@@ -47,26 +49,24 @@ class VerifyPublic(BaseModel):
 
 @router.get("/aggregates/{aggregate_id}/trail", response_model=list[TrailEntryPublic],
             summary="Ordered event trail of one aggregate: who, when, what changed.")
-def trail(aggregate_id: UUID, container: ContainerDep, _: CurrentPrincipal) -> list[TrailEntryPublic]:
-    return [TrailEntryPublic(**vars(e)) for e in container.audit.trail(aggregate_id)]
+def trail(aggregate_id: UUID, container: ContainerDep, policy: Auditor) -> list[TrailEntryPublic]:
+    return [TrailEntryPublic(**vars(e)) for e in container.audit.trail(aggregate_id, policy)]
 
 
 @router.get("/aggregates/{aggregate_id}/state", response_model=StatePublic,
             summary="State of one aggregate as of a time or a version (default: now).")
-def state(aggregate_id: UUID, container: ContainerDep, _: CurrentPrincipal,
+def state(aggregate_id: UUID, container: ContainerDep, policy: Auditor,
           at: Annotated[datetime | None, Query(description="ISO-8601 instant with time zone")] = None,
           version: Annotated[int | None, Query(ge=1)] = None) -> StatePublic:
     if at is not None and at.tzinfo is None:
         raise ApiProblem(422, "validation_failed", "at must include a time zone, e.g. 2026-01-31T09:00:00+08:00",
                          field="at")
-    return StatePublic(**container.audit.state_as_of(aggregate_id, at=at, version=version))
+    return StatePublic(**container.audit.state_as_of(aggregate_id, at=at, version=version, policy=policy))
 
 
 @router.post("/verify", response_model=VerifyPublic,
              summary="Re-compute the tamper-evidence hash chain over every stored event.")
-def verify(container: ContainerDep, principal: CurrentPrincipal) -> VerifyPublic:
-    if not principal.is_admin:
-        raise ApiProblem(403, "forbidden", "only administrators may verify the audit chain")
+def verify(container: ContainerDep, _: Annotated[Policy, Depends(requires("audit.verify"))]) -> VerifyPublic:
     report = container.audit.verify()
     return VerifyPublic(ok=report.ok, checked=report.checked, first_break=report.first_break,
                         problems=[ChainProblemPublic(**vars(p)) for p in report.problems])

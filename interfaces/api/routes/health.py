@@ -1,10 +1,13 @@
 """Liveness, readiness and metrics."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
-from interfaces.api.deps import ContainerDep, CurrentPrincipal
+from application.access.policy import Policy
+from interfaces.api.deps import ContainerDep, requires
 
 router = APIRouter(tags=["operations"])
 
@@ -45,5 +48,5 @@ def ready(container: ContainerDep, response: Response) -> Readiness:
 
 @router.get("/metrics", summary="Prometheus metrics (bearer token required).",
             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(container: ContainerDep, _: CurrentPrincipal) -> Response:
+def metrics(container: ContainerDep, _: Annotated[Policy, Depends(requires("ops.metrics.view"))]) -> Response:
     return Response(container.extras["metrics"].render(), media_type="text/plain; version=0.0.4")

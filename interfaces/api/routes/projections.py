@@ -1,10 +1,13 @@
 """Projection status and lag."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from interfaces.api.deps import ContainerDep, CurrentPrincipal
+from application.access.policy import Policy
+from interfaces.api.deps import ContainerDep, requires
 
 router = APIRouter(prefix="/api/v1/projections", tags=["operations"])
 
@@ -19,7 +22,7 @@ class ProjectionPublic(BaseModel):
 
 
 @router.get("", response_model=list[ProjectionPublic], summary="Every projection with its position and lag.")
-def list_projections(container: ContainerDep, _: CurrentPrincipal) -> list[ProjectionPublic]:
+def list_projections(container: ContainerDep, _: Annotated[Policy, Depends(requires("ops.projections.view"))]) -> list[ProjectionPublic]:
     out = []
     for runner in container.runners.values():
         s = runner.status()

@@ -1,0 +1,115 @@
+"""Authentication: password logins with lockout, sessions with refresh, API tokens."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from application.access.catalogue_admin import CatalogueCommands
+from application.access.secrets import (
+    ACCESS_PREFIX,
+    API_PREFIX,
+    REFRESH_PREFIX,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from application.shared.base import CommandResult, command
+from domain.access.catalogue import unknown_actions
+from domain.access.credentials import ApiToken, Session
+from domain.access.operator import Operator
+from domain.shared.errors import AuthenticationError, NotFoundError, RuleViolationError
+from domain.shared.ids import natural_id
+
+ACCESS_TTL = timedelta(minutes=30)
+REFRESH_TTL = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    session_id: UUID
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+    position: int
+
+
+@dataclass(frozen=True)
+class IssuedApiToken:
+    id: UUID
+    token: str
+    position: int
+
+
+class AuthCommands(CatalogueCommands):
+    @command
+    def login(self, login_name: str, password: str) -> IssuedTokens:
+        now = self.now()
+        operator_id = natural_id("operator", login_name)
+        operator = self.load(operator_id, Operator) if self.exists(operator_id) else None
+        if operator is None:
+            verify_password(None, password)  # same cost as a real check
+            raise AuthenticationError("invalid login name or password", code="invalid_credentials")
+        if operator.is_locked(now):
+            raise AuthenticationError(
+                f"too many failed logins; locked until {operator.locked_until.isoformat(timespec='seconds')}",
+                code="account_locked")
+        if not verify_password(operator.password_hash, password):
+            operator.record_failed_login(now)
+            self.save_all(operator)
+            raise AuthenticationError("invalid login name or password", code="invalid_credentials")
+        if operator.status != "active":
+            raise AuthenticationError("this operator is disabled", code="account_disabled")
+        operator.record_login()
+        access, refresh = new_token(ACCESS_PREFIX), new_token(REFRESH_PREFIX)
+        session = Session(operator_id=operator.id, access_hash=token_hash(access), refresh_hash=token_hash(refresh),
+                          access_expires_at=now + ACCESS_TTL, refresh_expires_at=now + REFRESH_TTL)
+        position = self.save_all(operator, session)
+        return IssuedTokens(session.id, access, refresh, now + ACCESS_TTL, now + REFRESH_TTL, position)
+
+    @command
+    def refresh_session(self, session_id: UUID, refresh_token: str) -> IssuedTokens:
+        now = self.now()
+        try:
+            session = self.load(session_id, Session)
+        except NotFoundError:
+            raise AuthenticationError("unknown session", code="invalid_token", field="refresh_token") from None
+        if session.refresh_hash != token_hash(refresh_token):
+            raise AuthenticationError("the refresh token is not valid", code="invalid_token", field="refresh_token")
+        operator = self.load(session.operator_id, Operator)
+        if operator.status != "active":
+            raise AuthenticationError("this operator is disabled", code="account_disabled")
+        access, refresh = new_token(ACCESS_PREFIX), new_token(REFRESH_PREFIX)
+        try:
+            session.refresh(token_hash(access), token_hash(refresh), now + ACCESS_TTL, now + REFRESH_TTL, now)
+        except RuleViolationError as exc:
+            raise AuthenticationError(exc.message, code="session_ended", field="refresh_token") from None
+        position = self.save_all(session)
+        return IssuedTokens(session.id, access, refresh, now + ACCESS_TTL, now + REFRESH_TTL, position)
+
+    @command
+    def revoke_session(self, session_id: UUID, reason: str) -> CommandResult:
+        session = self.load(session_id, Session)
+        session.revoke(reason)
+        return self.save_one(session)
+
+    @command
+    def issue_api_token(self, name: str, scopes: list[str], permissions: list[str], business_lines: list[str],
+                        expires_at: datetime | None) -> IssuedApiToken:
+        unknown = unknown_actions(set(permissions))
+        if unknown:
+            raise RuleViolationError(f"unknown action keys: {', '.join(unknown)}", field="permissions")
+        self._known("business_line", business_lines, "business_lines")
+        token = new_token(API_PREFIX)
+        api_token = ApiToken(name=name, token_hash=token_hash(token), scopes=sorted(set(scopes)),
+                             permissions=sorted(set(permissions)), business_lines=sorted(set(business_lines)),
+                             expires_at=expires_at)
+        position = self.save_all(api_token)
+        return IssuedApiToken(api_token.id, token, position)
+
+    @command
+    def revoke_api_token(self, token_id: UUID, reason: str) -> CommandResult:
+        api_token = self.load(token_id, ApiToken)
+        api_token.revoke(reason)
+        return self.save_one(api_token)

@@ -1,0 +1,104 @@
+"""Operators: profile, password, status, roles, business lines, data scope."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from uuid import UUID
+
+from application.access.departments import DepartmentCommands
+from application.access.secrets import hash_password
+from application.shared.base import CommandResult, command
+from domain.access.business_line import BusinessLine
+from domain.access.operator import Operator, check_password_strength
+from domain.access.role import Role
+from domain.shared.errors import NotFoundError
+from domain.shared.ids import natural_id
+
+
+class OperatorCommands(DepartmentCommands):
+    def _known(self, kind: str, keys: list[str], field: str) -> None:
+        missing = [k for k in keys if not self.exists(natural_id(kind, k))]
+        if missing:
+            raise NotFoundError(f"unknown {kind.replace('_', ' ')}s: {', '.join(missing)}", field=field)
+
+    @command
+    def create_operator(self, login_name: str, display_name: str, department_id: UUID, phone: str | None,
+                        email: str | None, password: str | None) -> CommandResult:
+        self.department(department_id)
+        operator = Operator.create(login_name, display_name, department_id, phone, email)
+        if password is not None:
+            check_password_strength(password, login_name)
+            operator.set_password_hash(hash_password(password))
+        return self.create_unique(operator, f"login name {login_name!r}")
+
+    @command
+    def change_operator_profile(self, operator_id: UUID, display_name: str, department_id: UUID,
+                                phone: str | None, email: str | None, expected_version: int | None) -> CommandResult:
+        operator = self.load(operator_id, Operator, expected_version=expected_version)
+        self.department(department_id)
+        operator.change_profile(display_name, department_id, phone, email)
+        return self.save_one(operator)
+
+    @command
+    def set_operator_password(self, operator_id: UUID, password: str) -> CommandResult:
+        operator = self.load(operator_id, Operator)
+        check_password_strength(password, operator.login_name)
+        operator.set_password_hash(hash_password(password))
+        return self.save_one(operator)
+
+    @command
+    def disable_operator(self, operator_id: UUID, reason: str) -> CommandResult:
+        operator = self.load(operator_id, Operator)
+        operator.disable(reason)
+        return self.save_one(operator)
+
+    @command
+    def enable_operator(self, operator_id: UUID) -> CommandResult:
+        operator = self.load(operator_id, Operator)
+        operator.enable()
+        return self.save_one(operator)
+
+    @command
+    def unlock_operator(self, operator_id: UUID) -> CommandResult:
+        operator = self.load(operator_id, Operator)
+        operator.unlock()
+        return self.save_one(operator)
+
+    @command
+    def grant_roles(self, operator_id: UUID, roles: list[str]) -> CommandResult:
+        self._known("role", roles, "roles")
+        operator = self.load(operator_id, Operator)
+        operator.grant_roles(roles)
+        return self.save_one(operator)
+
+    @command
+    def revoke_roles(self, operator_id: UUID, roles: list[str]) -> CommandResult:
+        operator = self.load(operator_id, Operator)
+        operator.revoke_roles(roles)
+        return self.save_one(operator)
+
+    @command
+    def set_business_lines(self, operator_id: UUID, lines: list[str]) -> CommandResult:
+        self._known("business_line", lines, "business_lines")
+        operator = self.load(operator_id, Operator)
+        operator.set_business_lines(lines)
+        return self.save_one(operator)
+
+    @command
+    def set_data_scope(self, operator_id: UUID, jurisdiction: list[dict], investor_accounts: list[str]) -> CommandResult:
+        for item in jurisdiction:
+            self.department(UUID(str(item["department_id"])), "jurisdiction")
+        operator = self.load(operator_id, Operator)
+        operator.set_data_scope([{"department_id": str(j["department_id"]),
+                                  "include_children": bool(j.get("include_children", True))} for j in jurisdiction],
+                                investor_accounts)
+        return self.save_one(operator)
+
+    def role(self, key: str) -> Role:
+        return self.load(natural_id("role", key), Role)
+
+    def business_line(self, code: str) -> BusinessLine:
+        return self.load(natural_id("business_line", code), BusinessLine)
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(timezone.utc)

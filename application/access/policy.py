@@ -1,0 +1,120 @@
+"""The one policy module: every command and query asks it about business lines, data scope,
+action permissions and field rules. No endpoint decides access on its own.
+
+Invisible records (another business line, outside the data scope) answer 404, exactly like
+records that do not exist, so nobody learns what they may not see; records the caller may
+see but not act on answer 403 (ADR 0006).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from uuid import UUID
+
+from domain.access.catalogue import ACTION_KEYS, MENUS
+from domain.access.masking import FieldRuleView, apply_rules
+from domain.shared.context import CommandContext
+from domain.shared.errors import NotFoundError, PermissionDeniedError
+
+# Values that never leave the API, whoever asks (credentials).
+SECRET_FIELDS = frozenset({"password_hash", "access_hash", "refresh_hash", "token_hash"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    actor: str                      # recorded on events: operator:<login>, api_token:<id>, admin:bootstrap
+    kind: str                       # operator | api_token | bootstrap
+    permissions: frozenset[str]
+    business_lines: frozenset[str] | None = None   # None: every line
+    departments: frozenset[UUID] | None = None     # None: every department
+    investor_accounts: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    operator_id: UUID | None = None
+    department_id: UUID | None = None
+    display_name: str | None = None
+    session_id: UUID | None = None
+    scopes: frozenset[str] = frozenset()
+    jurisdiction: tuple[dict, ...] = ()
+
+    @staticmethod
+    def bootstrap() -> "Principal":
+        return Principal(actor="admin:bootstrap", kind="bootstrap", permissions=ACTION_KEYS)
+
+
+@dataclass
+class Policy:
+    principal: Principal
+    load_rules: Callable[[str], list[FieldRuleView]] = field(default=lambda resource: [])
+
+    # -- who acts ------------------------------------------------------------------------
+    def context(self, correlation_id: str, business_line: str | None = None) -> CommandContext:
+        return CommandContext(actor=self.principal.actor, correlation_id=correlation_id, business_line=business_line)
+
+    # -- actions ---------------------------------------------------------------------------
+    def can(self, action: str) -> bool:
+        return action in self.principal.permissions
+
+    def require(self, action: str) -> None:
+        if action not in ACTION_KEYS:
+            raise ValueError(f"unknown action {action!r}")  # a programming error, never user input
+        if not self.can(action):
+            raise PermissionDeniedError(f"you lack the permission {action!r}")
+
+    def menus(self) -> list[dict[str, Any]]:
+        out = []
+        for menu in MENUS:
+            actions = [a.key for a in menu.actions if self.can(a.key)]
+            if actions:
+                out.append({"key": menu.key, "title": menu.title, "actions": actions})
+        return out
+
+    # -- records ---------------------------------------------------------------------------
+    def sees_line(self, line: str | None) -> bool:
+        lines = self.principal.business_lines
+        return line is None or lines is None or line in lines
+
+    def sees(self, *, business_line: str | None = None, department_id: UUID | None = None,
+             investor_account: str | None = None) -> bool:
+        if not self.sees_line(business_line):
+            return False
+        departments = self.principal.departments
+        if departments is None:
+            return True
+        return (department_id is not None and department_id in departments) or (
+            investor_account is not None and investor_account in self.principal.investor_accounts)
+
+    def require_visible(self, what: str, **record: Any) -> None:
+        if not self.sees(**record):
+            raise NotFoundError(f"{what} does not exist")
+
+    def scope_params(self) -> dict[str, Any]:
+        """Parameters for the standard scope predicate of read-model queries:
+        ``(%(all_lines)s OR business_line = ANY(%(lines)s)) AND (%(all_departments)s OR
+        department_id = ANY(%(departments)s) OR investor_account = ANY(%(accounts)s))``."""
+        p = self.principal
+        return {
+            "all_lines": p.business_lines is None, "lines": sorted(p.business_lines or ()),
+            "all_departments": p.departments is None, "departments": sorted(p.departments or ()),
+            "accounts": sorted(p.investor_accounts),
+        }
+
+    # -- fields ----------------------------------------------------------------------------
+    def rules(self, resource: str) -> list[FieldRuleView]:
+        departments = [str(self.principal.department_id)] if self.principal.department_id else []
+        return [r for r in self.load_rules(resource) if r.applies(self.principal.roles, departments)]
+
+    def present(self, resource: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as this caller may see it: secrets dropped, hidden fields removed,
+        masked fields masked. Every list, detail, export, diff and trail goes through it."""
+        clean = {k: v for k, v in record.items() if k not in SECRET_FIELDS}
+        return apply_rules(clean, self.rules(resource))
+
+    def present_all(self, resource: str, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        rules = self.rules(resource)
+        return [apply_rules({k: v for k, v in r.items() if k not in SECRET_FIELDS}, rules) for r in records]
+
+    def require_editable(self, resource: str, fields: Iterable[str]) -> None:
+        read_only = {r.field for r in self.rules(resource) if r.effect in ("read_only", "hidden", "masked")}
+        blocked = sorted(set(fields) & read_only)
+        if blocked:
+            raise PermissionDeniedError(f"field {blocked[0]!r} is read-only for you", field=blocked[0])

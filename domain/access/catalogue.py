@@ -1,0 +1,48 @@
+"""The catalogue of menus and action keys the API exposes, so a UI can render menus and
+buttons and an administrator can build roles from them. Later contexts add their entries."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Menu:
+    key: str
+    title: str
+    actions: tuple[Action, ...]
+
+
+MENUS: tuple[Menu, ...] = (
+    Menu("access", "权限管理 Access control", (
+        Action("access.departments.view", "View departments"),
+        Action("access.departments.manage", "Create, rename, move and close departments"),
+        Action("access.operators.view", "View operators"),
+        Action("access.operators.manage", "Create and edit operators, reset passwords"),
+        Action("access.operators.export", "Export operators"),
+        Action("access.roles.manage", "Define roles and grant them"),
+        Action("access.scopes.manage", "Grant business lines and data scopes"),
+        Action("access.field_rules.manage", "Define field rules"),
+        Action("access.business_lines.manage", "Define business lines"),
+        Action("access.api_tokens.manage", "Issue and revoke API tokens"),
+    )),
+    Menu("audit", "审计 Audit", (
+        Action("audit.view", "View event trails and past states"),
+        Action("audit.verify", "Verify the tamper-evidence chain"),
+    )),
+    Menu("operations", "运维 Operations", (
+        Action("ops.projections.view", "View projection status and lag"),
+        Action("ops.metrics.view", "Scrape metrics"),
+    )),
+)
+
+ACTION_KEYS: frozenset[str] = frozenset(a.key for m in MENUS for a in m.actions)
+
+
+def unknown_actions(keys: set[str] | frozenset[str]) -> list[str]:
+    return sorted(k for k in keys if k not in ACTION_KEYS)

@@ -1,0 +1,50 @@
+"""Field rule: a field of a resource hidden, masked or read-only for some operators."""
+from __future__ import annotations
+
+import re
+
+from eventsourcing.domain import event
+
+from domain.access.masking import EFFECTS, MASKS
+from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import RuleViolationError
+
+RESOURCE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class FieldRule(LedgerAggregate):
+    @event("Defined")
+    def __init__(self, resource: str, field: str, effect: str, mask: str | None, applies_to_roles: list[str],
+                 applies_to_departments: list[str], exempt_roles: list[str], exempt_departments: list[str]):
+        self.resource, self.field, self.effect, self.mask = resource, field, effect, mask
+        self.applies_to_roles, self.applies_to_departments = applies_to_roles, applies_to_departments
+        self.exempt_roles, self.exempt_departments = exempt_roles, exempt_departments
+        self.active = True
+
+    @classmethod
+    def define(cls, resource: str, field: str, effect: str, mask: str | None, applies_to_roles: list[str],
+               applies_to_departments: list[str], exempt_roles: list[str],
+               exempt_departments: list[str]) -> "FieldRule":
+        if not RESOURCE.match(resource):
+            raise RuleViolationError("resource must look like 'context.resource', e.g. access.operator",
+                                     field="resource")
+        if not FIELD.match(field):
+            raise RuleViolationError("field must be a name or dotted path", field="field")
+        if effect not in EFFECTS:
+            raise RuleViolationError(f"effect must be one of {', '.join(EFFECTS)}", field="effect")
+        if effect == "masked" and mask not in MASKS:
+            raise RuleViolationError(f"a masked field needs mask one of {', '.join(MASKS)}", field="mask")
+        return cls(resource=resource, field=field, effect=effect, mask=mask if effect == "masked" else None,
+                   applies_to_roles=sorted(set(applies_to_roles)),
+                   applies_to_departments=sorted(set(applies_to_departments)),
+                   exempt_roles=sorted(set(exempt_roles)), exempt_departments=sorted(set(exempt_departments)))
+
+    def withdraw(self) -> None:
+        if not self.active:
+            raise RuleViolationError("field rule already withdrawn")
+        self._withdrawn()
+
+    @event("Withdrawn")
+    def _withdrawn(self) -> None:
+        self.active = False

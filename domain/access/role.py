@@ -1,0 +1,48 @@
+"""Role: a named set of menu/action keys."""
+from __future__ import annotations
+
+import re
+
+from eventsourcing.domain import event
+
+from domain.access.catalogue import unknown_actions
+from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import RuleViolationError
+from domain.shared.ids import natural_id
+
+ROLE_KEY = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+
+
+def _check(permissions: list[str]) -> list[str]:
+    unknown = unknown_actions(set(permissions))
+    if unknown:
+        raise RuleViolationError(f"unknown action keys: {', '.join(unknown)}", field="permissions")
+    return sorted(set(permissions))
+
+
+class Role(LedgerAggregate):
+    @event("Created")
+    def __init__(self, key: str, name: str, permissions: list[str]):
+        self.key = key
+        self.name = name
+        self.permissions = permissions
+
+    @classmethod
+    def create(cls, key: str, name: str, permissions: list[str]) -> "Role":
+        if not ROLE_KEY.match(key):
+            raise RuleViolationError("role key must be 2-32 of a-z, 0-9, '_' starting with a letter", field="key")
+        return cls._create(cls.Created, id=natural_id("role", key), key=key, name=name.strip(),
+                           permissions=_check(permissions))
+
+    def set_permissions(self, permissions: list[str]) -> None:
+        permissions = _check(permissions)
+        if permissions != self.permissions:
+            self._permissions_set(permissions=permissions, previous=self.permissions)
+
+    @event("PermissionsSet")
+    def _permissions_set(self, permissions: list[str], previous: list[str]) -> None:
+        self.permissions = permissions
+
+    @event("Renamed")
+    def rename(self, name: str) -> None:
+        self.name = name

@@ -1,0 +1,213 @@
+"""access: the menu catalogue, roles, business lines, field rules and API tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from application.access.policy import Policy
+from domain.access.catalogue import MENUS, unknown_actions
+from domain.access.masking import EFFECTS, MASKS
+from domain.shared.errors import PermissionDeniedError, RuleViolationError
+from interfaces.api.deps import (
+    ACCESS_PROJECTIONS,
+    Acting,
+    ContainerDep,
+    CurrentPolicy,
+    ExpectedVersion,
+    consistent_with,
+    requires,
+    security_barrier,
+)
+from interfaces.api.schemas import CommandAccepted, accepted
+
+router = APIRouter(prefix="/api/v1/access", tags=["access"])
+Consistent = Depends(consistent_with(*ACCESS_PROJECTIONS))
+RoleAdmin = Annotated[Policy, Depends(requires("access.roles.manage"))]
+LineAdmin = Annotated[Policy, Depends(requires("access.business_lines.manage"))]
+RuleAdmin = Annotated[Policy, Depends(requires("access.field_rules.manage"))]
+TokenAdmin = Annotated[Policy, Depends(requires("access.api_tokens.manage"))]
+Key = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class MenuPublic(BaseModel):
+    key: str
+    title: str
+    actions: list[dict[str, str]]
+
+
+class RoleCreate(BaseModel):
+    key: Key = Field(examples=["clearing"])
+    name: str = Field(min_length=1, max_length=64, examples=["清算 Clearing"])
+    permissions: list[str] = Field(max_length=500, description="Action keys from GET /api/v1/access/menus")
+
+
+class RolePermissions(BaseModel):
+    permissions: list[str] = Field(max_length=500)
+
+
+class RolePublic(BaseModel):
+    id: UUID
+    key: str
+    name: str
+    permissions: list[str]
+    version: int
+
+
+class LineCreate(BaseModel):
+    code: Key = Field(examples=["brokerage"])
+    name: str = Field(min_length=1, max_length=64, examples=["经纪 Brokerage"])
+
+
+class LinePublic(BaseModel):
+    id: UUID
+    code: str
+    name: str
+    active: bool
+
+
+class FieldRuleCreate(BaseModel):
+    resource: str = Field(max_length=64, examples=["access.operator"], description="context.resource")
+    field: str = Field(max_length=128, examples=["phone"], description="Field name or dotted path")
+    effect: str = Field(examples=["masked"], description="One of: " + ", ".join(EFFECTS))
+    mask: str | None = Field(None, examples=["phone"], description="For masked: one of " + ", ".join(MASKS))
+    applies_to_roles: list[Key] = Field(default_factory=list, description="Empty with no departments: everyone")
+    applies_to_departments: list[UUID] = Field(default_factory=list)
+    exempt_roles: list[Key] = Field(default_factory=list, description="Never applies to these roles")
+    exempt_departments: list[UUID] = Field(default_factory=list)
+
+
+class FieldRulePublic(BaseModel):
+    id: UUID
+    resource: str
+    field: str
+    effect: str
+    mask: str | None
+    applies_to_roles: list[str]
+    applies_to_departments: list[str]
+    exempt_roles: list[str]
+    exempt_departments: list[str]
+
+
+class ApiTokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64, examples=["douyin-intake"])
+    scopes: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50,
+                                                               examples=[["leads.intake:douyin"]])
+    permissions: list[str] = Field(default_factory=list, max_length=100)
+    business_lines: list[Key] = Field(default_factory=list, max_length=50)
+    expires_at: datetime | None = None
+
+
+class ApiTokenIssued(BaseModel):
+    id: UUID
+    token: str = Field(description="Shown once; only its hash is stored")
+    position: int
+
+
+class ApiTokenPublic(BaseModel):
+    id: UUID
+    name: str
+    scopes: list[str]
+    permissions: list[str]
+    business_lines: list[str]
+    expires_at: datetime | None
+    revoked: bool
+    created_by: str
+    created_at: datetime
+
+
+def _secured(container: ContainerDep, response: Response, result: Any) -> CommandAccepted:
+    security_barrier(container, result.position)
+    return accepted(result, response)
+
+
+@router.get("/menus", response_model=list[MenuPublic], summary="The catalogue of menus and action keys.")
+def menus(_: CurrentPolicy) -> list[MenuPublic]:
+    return [MenuPublic(key=m.key, title=m.title, actions=[{"key": a.key, "title": a.title} for a in m.actions])
+            for m in MENUS]
+
+
+@router.post("/roles", status_code=201, response_model=CommandAccepted, summary="Define a role.")
+def create_role(body: RoleCreate, container: ContainerDep, _: RoleAdmin, ctx: Acting,
+                response: Response) -> CommandAccepted:
+    return _secured(container, response, container.access.create_role(ctx, body.key, body.name, body.permissions))
+
+
+@router.put("/roles/{key}/permissions", response_model=CommandAccepted, summary="Replace a role's action keys.")
+def set_role_permissions(key: str, body: RolePermissions, container: ContainerDep, _: RoleAdmin, ctx: Acting,
+                         expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    return _secured(container, response, container.access.set_role_permissions(ctx, key, body.permissions, expected))
+
+
+@router.get("/roles", response_model=list[RolePublic], dependencies=[Consistent], summary="Every role.")
+def list_roles(container: ContainerDep, _: RoleAdmin) -> list[RolePublic]:
+    return [RolePublic(**r) for r in container.access_queries.roles()]
+
+
+@router.post("/business-lines", status_code=201, response_model=CommandAccepted, summary="Define a business line.")
+def create_line(body: LineCreate, container: ContainerDep, _: LineAdmin, ctx: Acting,
+                response: Response) -> CommandAccepted:
+    return _secured(container, response, container.access.create_business_line(ctx, body.code, body.name))
+
+
+@router.get("/business-lines", response_model=list[LinePublic], dependencies=[Consistent],
+            summary="Business lines (all of them for administrators, else yours).")
+def list_lines(container: ContainerDep, policy: CurrentPolicy) -> list[LinePublic]:
+    return [LinePublic(**r) for r in container.access_queries.business_lines() if policy.sees_line(r["code"])
+            or policy.can("access.business_lines.manage")]
+
+
+@router.post("/field-rules", status_code=201, response_model=CommandAccepted,
+             summary="Hide, mask or make read-only a field of a resource, for roles or departments.")
+def define_rule(body: FieldRuleCreate, container: ContainerDep, _: RuleAdmin, ctx: Acting,
+                response: Response) -> CommandAccepted:
+    result = container.access.define_field_rule(
+        ctx, body.resource, body.field, body.effect, body.mask, body.applies_to_roles,
+        [str(d) for d in body.applies_to_departments], body.exempt_roles, [str(d) for d in body.exempt_departments])
+    return _secured(container, response, result)
+
+
+@router.get("/field-rules", response_model=list[FieldRulePublic], dependencies=[Consistent],
+            summary="Active field rules.")
+def list_rules(container: ContainerDep, _: RuleAdmin) -> list[FieldRulePublic]:
+    return [FieldRulePublic(**r) for r in container.access_queries.field_rule_rows()]
+
+
+@router.delete("/field-rules/{rule_id}", response_model=CommandAccepted, summary="Withdraw a field rule.")
+def withdraw_rule(rule_id: UUID, container: ContainerDep, _: RuleAdmin, ctx: Acting,
+                  response: Response) -> CommandAccepted:
+    return _secured(container, response, container.access.withdraw_field_rule(ctx, rule_id))
+
+
+@router.post("/api-tokens", status_code=201, response_model=ApiTokenIssued,
+             summary="Issue a long-lived API token for a system; the token is shown only in this answer.")
+def issue_token(body: ApiTokenCreate, container: ContainerDep, policy: TokenAdmin, ctx: Acting) -> ApiTokenIssued:
+    # Nobody hands a system more than they hold themselves.
+    unknown = unknown_actions(set(body.permissions))
+    if unknown:
+        raise RuleViolationError(f"unknown action keys: {', '.join(unknown)}", field="permissions")
+    excess = sorted(p for p in body.permissions if not policy.can(p))
+    excess += sorted(line for line in body.business_lines if not policy.sees_line(line))
+    if excess:
+        raise PermissionDeniedError(f"you cannot grant what you do not hold: {', '.join(excess)}",
+                                    field="permissions")
+    issued = container.access.issue_api_token(ctx, body.name, body.scopes, body.permissions, body.business_lines,
+                                              body.expires_at)
+    security_barrier(container, issued.position)
+    return ApiTokenIssued(id=issued.id, token=issued.token, position=issued.position)
+
+
+@router.get("/api-tokens", response_model=list[ApiTokenPublic], dependencies=[Consistent],
+            summary="API tokens (never their values).")
+def list_tokens(container: ContainerDep, _: TokenAdmin) -> list[ApiTokenPublic]:
+    return [ApiTokenPublic(**r) for r in container.access_queries.api_tokens()]
+
+
+@router.delete("/api-tokens/{token_id}", response_model=CommandAccepted,
+               summary="Revoke an API token: it fails from the next request.")
+def revoke_token(token_id: UUID, container: ContainerDep, _: TokenAdmin, ctx: Acting,
+                 response: Response) -> CommandAccepted:
+    return _secured(container, response, container.access.revoke_api_token(ctx, token_id, "revoked by administrator"))

@@ -1,0 +1,252 @@
+"""access: operators — profiles, passwords, status, roles, business lines, data scope, export."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, EmailStr, Field
+
+from application.access.policy import Policy
+from domain.shared.errors import NotFoundError
+from interfaces.api.deps import (
+    ACCESS_PROJECTIONS,
+    Acting,
+    ContainerDep,
+    ExpectedVersion,
+    consistent_with,
+    requires,
+    security_barrier,
+)
+from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.schemas import CommandAccepted, Page, accepted
+
+router = APIRouter(prefix="/api/v1/access/operators", tags=["access"])
+RESOURCE = "access.operator"
+Consistent = Depends(consistent_with(*ACCESS_PROJECTIONS))
+Viewer = Annotated[Policy, Depends(requires("access.operators.view"))]
+Manager = Annotated[Policy, Depends(requires("access.operators.manage"))]
+RoleAdmin = Annotated[Policy, Depends(requires("access.roles.manage"))]
+ScopeAdmin = Annotated[Policy, Depends(requires("access.scopes.manage"))]
+Exporter = Annotated[Policy, Depends(requires("access.operators.export"))]
+
+Phone = Annotated[str | None, Field(None, pattern=r"^1[3-9]\d{9}$", examples=["13812345678"],
+                                    description="Mainland mobile number")]
+Key = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class OperatorCreate(BaseModel):
+    login_name: str = Field(min_length=3, max_length=32, examples=["zhang.wei"],
+                            description="Unique and permanent; lower-case letters, digits, '.', '_', '-'")
+    display_name: str = Field(min_length=1, max_length=64, examples=["张伟"])
+    department_id: UUID
+    phone: Phone = None
+    email: EmailStr | None = None
+    password: str | None = Field(None, min_length=1, max_length=256,
+                                 description="Initial password: ≥ 10 characters, three character classes")
+
+
+class OperatorProfile(BaseModel):
+    display_name: str = Field(min_length=1, max_length=64)
+    department_id: UUID
+    phone: Phone = None
+    email: EmailStr | None = None
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Roles(BaseModel):
+    roles: list[Key] = Field(min_length=1, max_length=50)
+
+
+class BusinessLines(BaseModel):
+    business_lines: list[Key] = Field(max_length=50)
+
+
+class JurisdictionItem(BaseModel):
+    department_id: UUID
+    include_children: bool = Field(True, description="Whether the sub-departments are in scope too")
+
+
+class DataScope(BaseModel):
+    jurisdiction: list[JurisdictionItem] = Field(max_length=200)
+    investor_accounts: list[Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4,32}$")]] = Field(
+        default_factory=list, max_length=5000, description="Fund accounts visible beyond the jurisdiction")
+
+
+class OperatorPublic(BaseModel):
+    """Fields hidden by a field rule are absent; masked ones are masked."""
+
+    id: UUID
+    login_name: str
+    display_name: str | None = None
+    department_id: UUID | None = None
+    phone: str | None = None
+    email: str | None = None
+    status: str
+    roles: list[str] = []
+    business_lines: list[str] = []
+    jurisdiction: list[dict[str, Any]] = []
+    investor_accounts: list[str] = []
+    locked_until: datetime | None = None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OperatorPage(Page):
+    items: list[OperatorPublic]
+
+
+def _visible(container: ContainerDep, policy: Policy, operator_id: UUID) -> dict[str, Any]:
+    row = container.access_queries.operator(operator_id)
+    if row is None or not policy.sees(department_id=row["department_id"]):
+        raise NotFoundError(f"operator {operator_id} does not exist")
+    return row
+
+
+def _in_scope_department(policy: Policy, department_id: UUID) -> None:
+    policy.require_visible(f"department {department_id}", department_id=department_id)
+
+
+def _secured(container: ContainerDep, response: Response, result: Any) -> CommandAccepted:
+    security_barrier(container, result.position)
+    return accepted(result, response)
+
+
+@router.post("", status_code=201, response_model=CommandAccepted, summary="Create an operator.",
+             responses={409: {"description": "The login name is taken."}})
+def create_operator(body: OperatorCreate, container: ContainerDep, policy: Manager, ctx: Acting,
+                    response: Response) -> CommandAccepted:
+    _in_scope_department(policy, body.department_id)
+    result = container.access.create_operator(ctx, body.login_name, body.display_name, body.department_id,
+                                              body.phone, body.email, body.password)
+    response.headers["Location"] = f"{router.prefix}/{result.id}"
+    return _secured(container, response, result)
+
+
+@router.get("", response_model=OperatorPage, dependencies=[Consistent],
+            summary="Operators in your data scope, by login name, keyset-paginated (field rules applied).")
+def list_operators(container: ContainerDep, policy: Viewer, department_id: UUID | None = None,
+                   status: Annotated[str | None, Query(pattern="^(active|disabled)$")] = None,
+                   q: Annotated[str | None, Query(max_length=64)] = None, cursor: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> OperatorPage:
+    after = decode_cursor(cursor, 1)
+    rows = container.access_queries.operators(policy.scope_params(), department_id=department_id, status=status,
+                                              q=q, after=str(after[0]) if after else None, limit=limit + 1)
+    items = [OperatorPublic(**r) for r in policy.present_all(RESOURCE, rows[:limit])]
+    return OperatorPage(items=items, next_cursor=encode_cursor([items[-1].login_name]) if len(rows) > limit else None)
+
+
+@router.get("/export", summary="Export the operators in your scope as CSV (field rules applied).",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}}, dependencies=[Consistent])
+def export_operators(container: ContainerDep, policy: Exporter) -> Response:
+    rows, after = [], None
+    while True:  # page through the scope so a large firm never loads in one query
+        page = container.access_queries.operators(policy.scope_params(), after=after, limit=1000)
+        rows += policy.present_all(RESOURCE, page)
+        if len(page) < 1000:
+            break
+        after = page[-1]["login_name"]
+    columns = ["login_name", "display_name", "department_id", "phone", "email", "status", "roles", "business_lines"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow(["|".join(r[c]) if isinstance(r.get(c), list) else ("" if r.get(c) is None else r[c])
+                         for c in columns if c in columns])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="operators.csv"'})
+
+
+@router.get("/{operator_id}", response_model=OperatorPublic, dependencies=[Consistent],
+            summary="One operator (field rules applied; ETag = version).")
+def get_operator(operator_id: UUID, container: ContainerDep, policy: Viewer, response: Response) -> OperatorPublic:
+    row = _visible(container, policy, operator_id)
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return OperatorPublic(**policy.present(RESOURCE, row))
+
+
+@router.patch("/{operator_id}", response_model=CommandAccepted, summary="Change an operator's profile.")
+def change_profile(operator_id: UUID, body: OperatorProfile, container: ContainerDep, policy: Manager, ctx: Acting,
+                   expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    row = _visible(container, policy, operator_id)
+    changed = [f for f in ("display_name", "department_id", "phone", "email")
+               if getattr(body, f) != row[f]]
+    policy.require_editable(RESOURCE, changed)
+    _in_scope_department(policy, body.department_id)
+    result = container.access.change_operator_profile(ctx, operator_id, body.display_name, body.department_id,
+                                                      body.phone, body.email, expected)
+    return _secured(container, response, result)
+
+
+@router.post("/{operator_id}/password", response_model=CommandAccepted, summary="Set a new password.")
+def set_password(operator_id: UUID, body: PasswordReset, container: ContainerDep, policy: Manager, ctx: Acting,
+                 response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    return _secured(container, response, container.access.set_operator_password(ctx, operator_id, body.password))
+
+
+@router.post("/{operator_id}/disable", response_model=CommandAccepted,
+             summary="Disable an operator: every token of theirs fails from the next request.")
+def disable(operator_id: UUID, body: Reason, container: ContainerDep, policy: Manager, ctx: Acting,
+            response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    return _secured(container, response, container.access.disable_operator(ctx, operator_id, body.reason))
+
+
+@router.post("/{operator_id}/enable", response_model=CommandAccepted, summary="Enable a disabled operator.")
+def enable(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
+           response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    return _secured(container, response, container.access.enable_operator(ctx, operator_id))
+
+
+@router.post("/{operator_id}/unlock", response_model=CommandAccepted, summary="Lift a login lockout.")
+def unlock(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
+           response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    return _secured(container, response, container.access.unlock_operator(ctx, operator_id))
+
+
+@router.post("/{operator_id}/roles", response_model=CommandAccepted, summary="Grant roles.")
+def grant_roles(operator_id: UUID, body: Roles, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
+                response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    return _secured(container, response, container.access.grant_roles(ctx, operator_id, body.roles))
+
+
+@router.post("/{operator_id}/roles/revoke", response_model=CommandAccepted, summary="Revoke roles.")
+def revoke_roles(operator_id: UUID, body: Roles, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
+                 response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    return _secured(container, response, container.access.revoke_roles(ctx, operator_id, body.roles))
+
+
+@router.put("/{operator_id}/business-lines", response_model=CommandAccepted,
+            summary="Set the business lines an operator may work in.")
+def set_lines(operator_id: UUID, body: BusinessLines, container: ContainerDep, policy: ScopeAdmin, ctx: Acting,
+              response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    return _secured(container, response, container.access.set_business_lines(ctx, operator_id, body.business_lines))
+
+
+@router.put("/{operator_id}/data-scope", response_model=CommandAccepted,
+            summary="Set an operator's jurisdiction departments and explicit investor accounts.")
+def set_scope(operator_id: UUID, body: DataScope, container: ContainerDep, policy: ScopeAdmin, ctx: Acting,
+              response: Response) -> CommandAccepted:
+    _visible(container, policy, operator_id)
+    for item in body.jurisdiction:  # nobody grants a scope wider than their own
+        _in_scope_department(policy, item.department_id)
+    result = container.access.set_data_scope(ctx, operator_id, [j.model_dump(mode="json") for j in body.jurisdiction],
+                                             body.investor_accounts)
+    return _secured(container, response, result)

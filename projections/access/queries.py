@@ -1,0 +1,71 @@
+"""Queries over the access read models (used by the policy's principal resolution and the API)."""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain.access.masking import FieldRuleView
+
+SCOPE_BY_DEPARTMENT = "(%(all_departments)s OR department_id = ANY(%(departments)s))"
+
+
+class AccessQueries:
+    def __init__(self, db: Any):
+        self.db = db
+
+    # -- authentication lookups ----------------------------------------------------------------
+    def session_by_access_hash(self, access_hash: str) -> dict[str, Any] | None:
+        return self.db.fetch_one(
+            "SELECT s.id AS session_id, s.revoked, s.access_expires_at, o.* FROM access_sessions s"
+            " JOIN access_operators o ON o.id = s.operator_id WHERE s.access_hash = %s", (access_hash,))
+
+    def api_token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT * FROM access_api_tokens WHERE token_hash = %s", (token_hash,))
+
+    def permissions_of(self, roles: list[str]) -> set[str]:
+        rows = self.db.fetch_all("SELECT unnest(permissions) AS p FROM access_roles WHERE key = ANY(%s)", (roles,))
+        return {r["p"] for r in rows}
+
+    def expand_jurisdiction(self, jurisdiction: list[dict]) -> set[UUID]:
+        with_children = [UUID(j["department_id"]) for j in jurisdiction if j.get("include_children", True)]
+        only = {UUID(j["department_id"]) for j in jurisdiction if not j.get("include_children", True)}
+        if not with_children:
+            return only
+        rows = self.db.fetch_all(
+            "WITH RECURSIVE t(id) AS (SELECT id FROM access_departments WHERE id = ANY(%s)"
+            " UNION SELECT d.id FROM access_departments d JOIN t ON d.parent_id = t.id) SELECT id FROM t",
+            (with_children,))
+        return only | {r["id"] for r in rows}
+
+    def field_rules(self, resource: str) -> list[FieldRuleView]:
+        rows = self.db.fetch_all("SELECT * FROM access_field_rules WHERE resource = %s AND active", (resource,))
+        return [FieldRuleView(r["resource"], r["field"], r["effect"], r["mask"], frozenset(r["applies_to_roles"]),
+                              frozenset(r["applies_to_departments"]), frozenset(r["exempt_roles"]),
+                              frozenset(r["exempt_departments"])) for r in rows]
+
+    # -- administration lists ------------------------------------------------------------------
+    def operator(self, operator_id: UUID) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT * FROM access_operators WHERE id = %s", (operator_id,))
+
+    def operators(self, scope: dict[str, Any], *, department_id: UUID | None = None, status: str | None = None,
+                  q: str | None = None, after: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        return self.db.fetch_all(
+            "SELECT * FROM access_operators WHERE " + SCOPE_BY_DEPARTMENT +
+            " AND (%(dept)s::uuid IS NULL OR department_id = %(dept)s)"
+            " AND (%(status)s::text IS NULL OR status = %(status)s)"
+            " AND (%(q)s::text IS NULL OR login_name ILIKE %(q)s || '%%' OR display_name ILIKE '%%' || %(q)s || '%%')"
+            " AND (%(after)s::text IS NULL OR login_name > %(after)s)"
+            " ORDER BY login_name LIMIT %(limit)s",
+            {**scope, "dept": department_id, "status": status, "q": q, "after": after, "limit": limit})
+
+    def roles(self) -> list[dict[str, Any]]:
+        return self.db.fetch_all("SELECT * FROM access_roles ORDER BY key")
+
+    def business_lines(self) -> list[dict[str, Any]]:
+        return self.db.fetch_all("SELECT * FROM access_business_lines ORDER BY code")
+
+    def field_rule_rows(self) -> list[dict[str, Any]]:
+        return self.db.fetch_all("SELECT * FROM access_field_rules WHERE active ORDER BY resource, field, id")
+
+    def api_tokens(self) -> list[dict[str, Any]]:
+        return self.db.fetch_all("SELECT * FROM access_api_tokens ORDER BY created_at, id")
