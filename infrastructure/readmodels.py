@@ -1,7 +1,8 @@
 """Read access to PostgreSQL read models (parameterised statements only)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     run_workers: bool = Field(True, description="serve: run projection workers in the API process.")
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets(self) -> "Settings":
+    def _refuse_dev_secrets(self) -> Settings:
         if self.mode is Mode.production:
             weak = [
                 name

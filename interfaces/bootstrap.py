@@ -36,7 +36,7 @@ class Engines:
     embedded_redis: EmbeddedRedis | None = None
 
     @classmethod
-    def start(cls, settings: Settings) -> "Engines":
+    def start(cls, settings: Settings) -> Engines:
         quiet_platformdirs_warning()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         pg = redis_server = None
@@ -76,7 +76,7 @@ class Container:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, settings: Settings, *, engines: Engines | None = None, workers: bool = False) -> "Container":
+    def start(cls, settings: Settings, *, engines: Engines | None = None, workers: bool = False) -> Container:
         owns = engines is None
         engines = engines or Engines.start(settings)
         store = EventStore(

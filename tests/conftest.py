@@ -3,8 +3,8 @@ and against external servers as well when LEDGERFLOW_TEST_DATABASE_URL is set.""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -84,7 +84,8 @@ class OperatorCommands(DepartmentCommands):
         return self.save_one(operator)
 
     @command
-    def set_data_scope(self, operator_id: UUID, jurisdiction: list[dict], investor_accounts: list[str]) -> CommandResult:
+    def set_data_scope(self, operator_id: UUID, jurisdiction: list[dict],
+                       investor_accounts: list[str]) -> CommandResult:
         for item in jurisdiction:
             self.department(UUID(str(item["department_id"])), "jurisdiction")
         operator = self.load(operator_id, Operator)

@@ -7,8 +7,9 @@ see but not act on answer 403 (ADR 0006).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 from uuid import UUID
 
 from domain.access.catalogue import ACTION_KEYS, MENUS
@@ -37,7 +38,7 @@ class Principal:
     jurisdiction: tuple[dict, ...] = ()
 
     @staticmethod
-    def bootstrap() -> "Principal":
+    def bootstrap() -> Principal:
         return Principal(actor="admin:bootstrap", kind="bootstrap", permissions=ACTION_KEYS)
 
 

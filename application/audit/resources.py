@@ -3,8 +3,9 @@ so that trails and past states are filtered exactly like the context's own reads
 Contexts register their aggregates here."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from domain.access.business_line import BusinessLine

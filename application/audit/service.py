@@ -98,7 +98,8 @@ class AuditService:
                     policy: Policy | None = None) -> dict[str, Any]:
         aggregate = None
         for _, event in self.log.trail(aggregate_id):
-            if (at is not None and event.timestamp > at) or (version is not None and event.originator_version > version):
+            too_late = at is not None and event.timestamp > at
+            if too_late or (version is not None and event.originator_version > version):
                 break
             aggregate = event.mutate(aggregate)
         if aggregate is None:

@@ -25,7 +25,7 @@ class FieldRule(LedgerAggregate):
     @classmethod
     def define(cls, resource: str, field: str, effect: str, mask: str | None, applies_to_roles: list[str],
                applies_to_departments: list[str], exempt_roles: list[str],
-               exempt_departments: list[str]) -> "FieldRule":
+               exempt_departments: list[str]) -> FieldRule:
         if not RESOURCE.match(resource):
             raise RuleViolationError("resource must look like 'context.resource', e.g. access.operator",
                                      field="resource")

@@ -1,8 +1,9 @@
 """Field rules: hidden, masked or read-only fields, by role or department (pure logic)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 EFFECTS = ("hidden", "masked", "read_only")
 MASKS = ("bank_card", "id_card", "phone", "name", "email", "all")

@@ -49,7 +49,7 @@ class Operator(LedgerAggregate):
 
     @classmethod
     def create(cls, login_name: str, display_name: str, department_id: UUID, phone: str | None,
-               email: str | None) -> "Operator":
+               email: str | None) -> Operator:
         if not LOGIN_NAME.match(login_name):
             raise RuleViolationError("login name must be 3-32 of a-z, 0-9, '.', '_', '-', starting with a letter",
                                      field="login_name")

@@ -28,7 +28,7 @@ class Role(LedgerAggregate):
         self.permissions = permissions
 
     @classmethod
-    def create(cls, key: str, name: str, permissions: list[str]) -> "Role":
+    def create(cls, key: str, name: str, permissions: list[str]) -> Role:
         if not ROLE_KEY.match(key):
             raise RuleViolationError("role key must be 2-32 of a-z, 0-9, '_' starting with a letter", field="key")
         return cls._create(cls.Created, id=natural_id("role", key), key=key, name=name.strip(),

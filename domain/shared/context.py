@@ -7,10 +7,10 @@ need not thread them through every signature.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class CommandContext:
     business_line: str | None = None
 
     @staticmethod
-    def system(component: str, correlation_id: str | None = None) -> "CommandContext":
+    def system(component: str, correlation_id: str | None = None) -> CommandContext:
         return CommandContext(
             actor=f"system:{component}",
             correlation_id=correlation_id or uuid.uuid4().hex,

@@ -71,7 +71,7 @@ class EmbeddedRedis:
                     return self.url
             except OSError:
                 if self._proc.poll() is not None:
-                    raise RuntimeError(f"redis-server exited early; see {self.dir / 'redis.log'}")
+                    raise RuntimeError(f"redis-server exited early; see {self.dir / 'redis.log'}") from None
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start within 10 s")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 from uuid import UUID
 
 from psycopg.sql import SQL, Identifier

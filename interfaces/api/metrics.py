@@ -1,7 +1,8 @@
 """Prometheus metrics: request latency, events appended, projection lag, Redis availability."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 class _LiveCollector(Collector):
     """Reads lag and Redis state at scrape time, so the figures are never stale."""
 
-    def __init__(self, container: "Container"):
+    def __init__(self, container: Container):
         self.container = container
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -35,7 +36,7 @@ class _LiveCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, container: "Container"):
+    def __init__(self, container: Container):
         self.registry = CollectorRegistry()
         self.latency = Histogram("ledgerflow_http_request_duration_seconds", "HTTP request latency",
                                  ["method", "route", "status"], registry=self.registry)

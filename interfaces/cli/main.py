@@ -7,7 +7,7 @@ import signal
 import threading
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
-from typing import Annotated, Optional
+from typing import Annotated
 from uuid import UUID
 
 import typer
@@ -51,8 +51,8 @@ def version() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Listen address (default LEDGERFLOW_HOST)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Listen port (default LEDGERFLOW_PORT)")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default LEDGERFLOW_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default LEDGERFLOW_PORT)")] = None,
     demo: Annotated[bool, typer.Option(help="Load the demo data first (idempotent)")] = False,
 ) -> None:
     """Run the HTTP API with projection workers in one process (embedded engines by default)."""

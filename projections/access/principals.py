@@ -37,12 +37,13 @@ class PrincipalsProjection(PostgresProjection):
         " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, position bigint NOT NULL)",
         "CREATE INDEX IF NOT EXISTS access_operators_dept ON access_operators (department_id, login_name)",
         "CREATE TABLE IF NOT EXISTS access_roles (id uuid PRIMARY KEY, key text UNIQUE NOT NULL, name text NOT NULL,"
-        " permissions text[] NOT NULL, version int NOT NULL, updated_at timestamptz NOT NULL, position bigint NOT NULL)",
+        " permissions text[] NOT NULL, version int NOT NULL, updated_at timestamptz NOT NULL,"
+        " position bigint NOT NULL)",
         "CREATE TABLE IF NOT EXISTS access_business_lines (id uuid PRIMARY KEY, code text UNIQUE NOT NULL,"
         " name text NOT NULL, active boolean NOT NULL DEFAULT true, version int NOT NULL,"
         " updated_at timestamptz NOT NULL, position bigint NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS access_field_rules (id uuid PRIMARY KEY, resource text NOT NULL, field text NOT NULL,"
-        " effect text NOT NULL, mask text, applies_to_roles text[] NOT NULL, applies_to_departments text[] NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS access_field_rules (id uuid PRIMARY KEY, resource text NOT NULL,"
+        " field text NOT NULL, effect text NOT NULL, mask text, applies_to_roles text[] NOT NULL, applies_to_departments text[] NOT NULL,"
         " exempt_roles text[] NOT NULL, exempt_departments text[] NOT NULL, active boolean NOT NULL DEFAULT true,"
         " version int NOT NULL, updated_at timestamptz NOT NULL, position bigint NOT NULL)",
         "CREATE TABLE IF NOT EXISTS access_sessions (id uuid PRIMARY KEY, operator_id uuid NOT NULL,"

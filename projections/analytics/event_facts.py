@@ -1,7 +1,8 @@
 """ClickHouse: one row per stored event, for BI (activity per context, type, actor, line, day)."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from projections.framework import ClickHouseSink
 

@@ -137,7 +137,8 @@ def close_department(department_id: UUID, body: DepartmentClose, container: Cont
 def list_departments(queries: Queries, policy: Viewer,
                      parent_id: UUID | None = None,
                      kind: str | None = None,
-                     q: Annotated[str | None, Query(max_length=100, description="Name contains / code starts with")] = None,
+                     q: Annotated[str | None, Query(max_length=100,
+                                                    description="Name contains / code starts with")] = None,
                      cursor: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DepartmentPage:
     after = decode_cursor(cursor, 2)

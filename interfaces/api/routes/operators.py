@@ -22,6 +22,7 @@ from interfaces.api.deps import (
     security_barrier,
 )
 from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 
 router = APIRouter(prefix="/api/v1/access/operators", tags=["access"])
@@ -50,8 +51,10 @@ class OperatorCreate(BaseModel):
 
 
 class OperatorProfile(BaseModel):
-    display_name: str = Field(min_length=1, max_length=64)
-    department_id: UUID
+    """Only the fields sent are changed; a field you may not see or edit cannot be sent."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=64)
+    department_id: UUID | None = None
     phone: Phone = None
     email: EmailStr | None = None
 
@@ -134,7 +137,7 @@ def create_operator(body: OperatorCreate, container: ContainerDep, policy: Manag
     return _secured(container, response, result)
 
 
-@router.get("", response_model=OperatorPage, dependencies=[Consistent],
+@router.get("", response_model=OperatorPage, dependencies=[Consistent], response_model_exclude_unset=True,
             summary="Operators in your data scope, by login name, keyset-paginated (field rules applied).")
 def list_operators(container: ContainerDep, policy: Viewer, department_id: UUID | None = None,
                    status: Annotated[str | None, Query(pattern="^(active|disabled)$")] = None,
@@ -145,6 +148,7 @@ def list_operators(container: ContainerDep, policy: Viewer, department_id: UUID 
                                               q=q, after=str(after[0]) if after else None, limit=limit + 1)
     items = [OperatorPublic(**r) for r in policy.present_all(RESOURCE, rows[:limit])]
     return OperatorPage(items=items, next_cursor=encode_cursor([items[-1].login_name]) if len(rows) > limit else None)
+    # (next_cursor is set explicitly, so it stays in the answer even when null)
 
 
 @router.get("/export", summary="Export the operators in your scope as CSV (field rules applied).",
@@ -169,6 +173,7 @@ def export_operators(container: ContainerDep, policy: Exporter) -> Response:
 
 
 @router.get("/{operator_id}", response_model=OperatorPublic, dependencies=[Consistent],
+            response_model_exclude_unset=True,
             summary="One operator (field rules applied; ETag = version).")
 def get_operator(operator_id: UUID, container: ContainerDep, policy: Viewer, response: Response) -> OperatorPublic:
     row = _visible(container, policy, operator_id)
@@ -180,12 +185,17 @@ def get_operator(operator_id: UUID, container: ContainerDep, policy: Viewer, res
 def change_profile(operator_id: UUID, body: OperatorProfile, container: ContainerDep, policy: Manager, ctx: Acting,
                    expected: ExpectedVersion, response: Response) -> CommandAccepted:
     row = _visible(container, policy, operator_id)
-    changed = [f for f in ("display_name", "department_id", "phone", "email")
-               if getattr(body, f) != row[f]]
+    sent = body.model_dump(include=body.model_fields_set)
+    changed = [f for f, value in sent.items() if value != row[f]]
     policy.require_editable(RESOURCE, changed)
-    _in_scope_department(policy, body.department_id)
-    result = container.access.change_operator_profile(ctx, operator_id, body.display_name, body.department_id,
-                                                      body.phone, body.email, expected)
+    profile = {f: sent.get(f, row[f]) for f in ("display_name", "department_id", "phone", "email")}
+    if profile["display_name"] is None or profile["department_id"] is None:
+        raise ApiProblem(422, "validation_failed", "display_name and department_id cannot be null",
+                         field="display_name" if profile["display_name"] is None else "department_id")
+    _in_scope_department(policy, profile["department_id"])
+    result = container.access.change_operator_profile(ctx, operator_id, profile["display_name"],
+                                                      profile["department_id"], profile["phone"], profile["email"],
+                                                      expected)
     return _secured(container, response, result)
 
 

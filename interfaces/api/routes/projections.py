@@ -22,7 +22,8 @@ class ProjectionPublic(BaseModel):
 
 
 @router.get("", response_model=list[ProjectionPublic], summary="Every projection with its position and lag.")
-def list_projections(container: ContainerDep, _: Annotated[Policy, Depends(requires("ops.projections.view"))]) -> list[ProjectionPublic]:
+def list_projections(container: ContainerDep,
+                     _: Annotated[Policy, Depends(requires("ops.projections.view"))]) -> list[ProjectionPublic]:
     out = []
     for runner in container.runners.values():
         s = runner.status()

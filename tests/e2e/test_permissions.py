@@ -1,0 +1,323 @@
+"""Access control, table-driven: business lines, jurisdiction (with and without
+sub-departments), explicit investor accounts, field rules in lists, details, exports and
+trails, and credentials that stop working at once. Invisible records answer 404 exactly like
+missing ones; visible records the caller may not act on answer 403 (ADR 0006)."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from application.access.policy import Policy
+from domain.shared.ids import natural_id
+from interfaces.api.app import create_app
+from tests.engines import running_container
+
+ADMIN = {"Authorization": "Bearer dev-admin-token-change-me"}
+PASSWORD = "Correct-Horse-42"
+VIEW = ["access.departments.view", "access.operators.view"]
+
+
+def ok(r, status=200):  # noqa: ANN001
+    assert r.status_code == status, (r.status_code, r.text)
+    return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
+
+
+@pytest.fixture(scope="module")
+def firm(engines, tmp_path_factory):
+    """A small firm, built through the API as an administrator would."""
+    with running_container(engines, tmp_path_factory.mktemp("firm"), workers=True) as container:
+        client = TestClient(create_app(container))
+        dept = {}
+        for code, parent in [("HQ", None), ("SH", "HQ"), ("SHS1", "SH"), ("BJ", "HQ"), ("FIN", "HQ")]:
+            body = {"code": code, "name": code, "kind": "branch" if code != "HQ" else "head_office",
+                    "parent_id": dept.get(parent)}
+            dept[code] = ok(client.post("/api/v1/access/departments", json=body, headers=ADMIN), 201)["id"]
+        for code in ("brokerage", "ib"):
+            ok(client.post("/api/v1/access/business-lines", json={"code": code, "name": code}, headers=ADMIN), 201)
+        roles = {
+            "viewer": VIEW, "exporter": VIEW + ["access.operators.export"], "auditor": VIEW + ["audit.view"],
+            "manager": VIEW + ["access.operators.manage"],
+            "finance": VIEW + ["access.operators.export", "audit.view"],
+            "tokens": VIEW + ["access.api_tokens.manage"],
+        }
+        for key, perms in roles.items():
+            ok(client.post("/api/v1/access/roles", json={"key": key, "name": key, "permissions": perms},
+                           headers=ADMIN), 201)
+        people = {  # login: (department, roles, lines, jurisdiction [(dept, with children)], accounts)
+            "alice": ("SH", ["viewer", "exporter", "auditor"], ["brokerage"], [("SH", True)], []),
+            "bob": ("SH", ["viewer", "auditor"], ["brokerage"], [("SH", False)], []),
+            "carol": ("BJ", ["viewer"], ["brokerage", "ib"], [("BJ", True)], ["88001234"]),
+            "dave": ("FIN", ["finance"], ["brokerage", "ib"], [("HQ", True)], []),
+            "erin": ("SHS1", ["manager"], ["brokerage"], [("SHS1", True)], []),
+            "frank": ("SH", ["tokens"], ["brokerage"], [("SH", True)], []),
+            "target_sh": ("SH", [], [], [], []), "target_shs1": ("SHS1", [], [], [], []),
+            "target_bj": ("BJ", [], [], [], []), "target_fin": ("FIN", [], [], [], []),
+        }
+        ids = {}
+        for login, (department, granted, lines, scope, accounts) in people.items():
+            ids[login] = ok(client.post("/api/v1/access/operators", headers=ADMIN, json={
+                "login_name": login.replace("_", "-"), "display_name": login.title(), "department_id": dept[department],
+                "phone": "13812345678", "email": f"{login}@firm.cn", "password": PASSWORD}), 201)["id"]
+            if granted:
+                ok(client.post(f"/api/v1/access/operators/{ids[login]}/roles", json={"roles": granted}, headers=ADMIN))
+            ok(client.put(f"/api/v1/access/operators/{ids[login]}/business-lines", json={"business_lines": lines},
+                          headers=ADMIN))
+            ok(client.put(f"/api/v1/access/operators/{ids[login]}/data-scope", headers=ADMIN, json={
+                "jurisdiction": [{"department_id": dept[d], "include_children": c} for d, c in scope],
+                "investor_accounts": accounts}))
+        for rule in (
+            {"resource": "access.operator", "field": "phone", "effect": "masked", "mask": "phone",
+             "exempt_roles": ["finance", "manager"]},
+            {"resource": "access.operator", "field": "email", "effect": "hidden", "exempt_roles": ["finance"]},
+            {"resource": "access.operator", "field": "display_name", "effect": "read_only",
+             "applies_to_roles": ["manager"]},
+        ):
+            ok(client.post("/api/v1/access/field-rules", json=rule, headers=ADMIN), 201)
+        tokens = {}
+        for login in ("alice", "bob", "carol", "dave", "erin", "frank"):
+            tokens[login] = ok(client.post("/api/v1/auth/login",
+                                           json={"login_name": login, "password": PASSWORD}))["access_token"]
+        yield {"client": client, "container": container, "dept": dept, "ids": ids, "tokens": tokens}
+
+
+def as_(firm: dict, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {firm['tokens'][who]}"}
+
+
+@dataclass
+class Case:
+    name: str
+    who: str
+    method: str
+    path: str                    # may name {ids.x} / {dept.X}
+    status: int
+    check: Callable[[Any, dict], None] | None = None
+    body: dict | None = None
+
+    def url(self, firm: dict) -> str:
+        return self.path.format(ids=type("I", (), firm["ids"]), dept=type("D", (), firm["dept"]))
+
+
+def logins(r, firm):  # noqa: ANN001
+    return sorted(o["login_name"] for o in r.json()["items"])
+
+
+def masked_no_email(r, firm):  # noqa: ANN001
+    body = r.json()
+    assert body["phone"] == "138****5678" and "email" not in body
+
+
+def clear(r, firm):  # noqa: ANN001
+    body = r.json()
+    assert body["phone"] == "13812345678" and body["email"].endswith("@firm.cn")
+
+
+def csv_rows(r):  # noqa: ANN001
+    assert r.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(r.text)))
+
+
+def trail_masked(r, firm):  # noqa: ANN001
+    created = r.json()[0]
+    assert created["data"]["phone"] == "138****5678" and "email" not in created["data"]
+    assert created["changes"]["phone"]["new"] == "138****5678" and "email" not in created["changes"]
+    assert "password_hash" not in str(r.json())
+
+
+def trail_clear(r, firm):  # noqa: ANN001
+    created = r.json()[0]
+    assert created["data"]["phone"] == "13812345678" and created["data"]["email"] == "target_sh@firm.cn"
+    assert "password_hash" not in str(r.json())
+
+
+CASES = [
+    # jurisdiction with sub-departments (alice: SH and below)
+    Case("with children: own department", "alice", "GET", "/api/v1/access/operators/{ids.target_sh}", 200),
+    Case("with children: sub-department", "alice", "GET", "/api/v1/access/operators/{ids.target_shs1}", 200),
+    Case("with children: other branch is invisible", "alice", "GET", "/api/v1/access/operators/{ids.target_bj}", 404),
+    Case("with children: list", "alice", "GET", "/api/v1/access/operators", 200,
+         lambda r, f: logins(r, f) == ["alice", "bob", "erin", "frank", "target-sh", "target-shs1"] or
+         pytest.fail(logins(r, f))),
+    # jurisdiction without sub-departments (bob: SH only)
+    Case("without children: own department", "bob", "GET", "/api/v1/access/operators/{ids.target_sh}", 200),
+    Case("without children: sub-department invisible", "bob", "GET",
+         "/api/v1/access/operators/{ids.target_shs1}", 404),
+    Case("without children: list", "bob", "GET", "/api/v1/access/operators", 200,
+         lambda r, f: logins(r, f) == ["alice", "bob", "frank", "target-sh"] or pytest.fail(logins(r, f))),
+    Case("without children: departments list", "bob", "GET", "/api/v1/access/departments", 200,
+         lambda r, f: [d["code"] for d in r.json()["items"]] == ["SH"] or pytest.fail(r.text)),
+    # the whole tree (dave: HQ and below)
+    Case("head office scope sees every branch", "dave", "GET", "/api/v1/access/operators/{ids.target_bj}", 200),
+    Case("head office scope lists all", "dave", "GET", "/api/v1/access/operators?limit=200", 200,
+         lambda r, f: len(r.json()["items"]) == 10 or pytest.fail(logins(r, f))),
+    Case("carol sees only Beijing departments", "carol", "GET", "/api/v1/access/departments", 200,
+         lambda r, f: [d["code"] for d in r.json()["items"]] == ["BJ"] or pytest.fail(r.text)),
+    # field rules in details, lists, exports and trails
+    Case("detail: phone masked, email hidden", "alice", "GET", "/api/v1/access/operators/{ids.target_sh}", 200,
+         masked_no_email),
+    Case("detail: finance sees both", "dave", "GET", "/api/v1/access/operators/{ids.target_sh}", 200, clear),
+    Case("list: every phone masked, no emails", "alice", "GET", "/api/v1/access/operators", 200,
+         lambda r, f: all(o["phone"] == "138****5678" and "email" not in o for o in r.json()["items"])
+         or pytest.fail(r.text)),
+    Case("export: masked for alice", "alice", "GET", "/api/v1/access/operators/export", 200,
+         lambda r, f: all(row["phone"] == "138****5678" and row["email"] == "" for row in csv_rows(r))
+         or pytest.fail(r.text)),
+    Case("export: clear for finance", "dave", "GET", "/api/v1/access/operators/export", 200,
+         lambda r, f: {row["email"] for row in csv_rows(r)} >= {"target_bj@firm.cn"} or pytest.fail(r.text)),
+    Case("export needs the export permission", "bob", "GET", "/api/v1/access/operators/export", 403),
+    Case("trail: masked for alice", "alice", "GET", "/api/v1/audit/aggregates/{ids.target_sh}/trail", 200,
+         trail_masked),
+    Case("trail: clear for finance", "dave", "GET", "/api/v1/audit/aggregates/{ids.target_sh}/trail", 200,
+         trail_clear),
+    Case("trail outside the scope is invisible", "alice", "GET",
+         "/api/v1/audit/aggregates/{ids.target_bj}/trail", 404),
+    Case("past state: masked too", "alice", "GET", "/api/v1/audit/aggregates/{ids.target_sh}/state", 200,
+         lambda r, f: (r.json()["state"]["phone"] == "138****5678" and "email" not in r.json()["state"]
+                       and "password_hash" not in r.json()["state"]) or pytest.fail(r.text)),
+    Case("trail needs audit.view", "carol", "GET", "/api/v1/audit/aggregates/{ids.target_bj}/trail", 403),
+    # writes: invisible = 404, visible without permission = 403, read-only fields = 403
+    Case("write to an invisible record is 404", "erin", "POST", "/api/v1/access/operators/{ids.target_bj}/disable",
+         404, body={"reason": "x"}),
+    Case("write without the permission is 403 (decided before any lookup)", "carol", "POST",
+         "/api/v1/access/operators/{ids.target_sh}/disable", 403, body={"reason": "x"}),
+    Case("write without permission on a visible record is 403", "carol", "POST",
+         "/api/v1/access/operators/{ids.target_bj}/disable", 403, body={"reason": "x"}),
+    Case("read-only field for managers", "erin", "PATCH", "/api/v1/access/operators/{ids.target_shs1}", 403,
+         lambda r, f: r.json()["field"] == "display_name" or pytest.fail(r.text),
+         body={"display_name": "Renamed", "department_id": "{dept.SHS1}", "phone": "13812345678"}),
+    Case("editable field for managers", "erin", "PATCH", "/api/v1/access/operators/{ids.target_shs1}", 200,
+         body={"phone": "13900001111"}),
+    Case("manager cannot move someone out of their scope", "erin", "PATCH",
+         "/api/v1/access/operators/{ids.target_shs1}", 404, body={"department_id": "{dept.BJ}"}),
+    # business lines
+    Case("lines: a broker sees only brokerage", "alice", "GET", "/api/v1/access/business-lines", 200,
+         lambda r, f: [x["code"] for x in r.json()] == ["brokerage"] or pytest.fail(r.text)),
+    Case("lines: two-line operator sees both", "carol", "GET", "/api/v1/access/business-lines", 200,
+         lambda r, f: [x["code"] for x in r.json()] == ["brokerage", "ib"] or pytest.fail(r.text)),
+    Case("lines: cannot issue a token for a line one lacks", "frank", "POST", "/api/v1/access/api-tokens", 403,
+         body={"name": "ib-feed", "business_lines": ["ib"]}),
+    Case("lines: may issue within one's own line", "frank", "POST", "/api/v1/access/api-tokens", 201,
+         body={"name": "sh-feed", "business_lines": ["brokerage"], "permissions": ["access.operators.view"]}),
+    # me
+    Case("me: menus follow permissions", "alice", "GET", "/api/v1/me", 200,
+         lambda r, f: ({m["key"] for m in r.json()["menus"]} == {"access", "audit"} and
+                       "access.operators.manage" not in r.json()["permissions"]) or pytest.fail(r.text)),
+]
+
+
+def _fill(value: Any, firm: dict) -> Any:
+    if isinstance(value, str):
+        return value.format(ids=type("I", (), firm["ids"]), dept=type("D", (), firm["dept"]))
+    if isinstance(value, dict):
+        return {k: _fill(v, firm) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_permission(firm, case: Case):
+    headers = as_(firm, case.who)
+    if case.method in ("PATCH", "PUT"):
+        target = case.url(firm)
+        headers["If-Match"] = firm["client"].get(target, headers=ADMIN).headers.get("etag", '"0"')
+    r = firm["client"].request(case.method, case.url(firm), headers=headers, json=_fill(case.body, firm))
+    assert r.status_code == case.status, (case.name, r.status_code, r.text)
+    if case.check:
+        case.check(r, firm)
+
+
+# -- the policy itself, for records that carry a business line and an investor account ----------
+def _policy(firm: dict, who: str) -> Policy:
+    container = firm["container"]
+    return Policy(container.principals.resolve(firm["tokens"][who]), container.access_queries.field_rules)
+
+
+@pytest.mark.parametrize("who,record,visible", [
+    ("alice", {"business_line": "brokerage", "department_id": "SH"}, True),
+    ("alice", {"business_line": "ib", "department_id": "SH"}, False),           # other line
+    ("alice", {"business_line": "brokerage", "department_id": "BJ"}, False),    # other branch
+    ("carol", {"business_line": "ib", "department_id": "BJ"}, True),
+    ("carol", {"business_line": "brokerage", "department_id": "SH", "investor_account": "88001234"}, True),
+    ("carol", {"business_line": "brokerage", "department_id": "SH", "investor_account": "88009999"}, False),
+    ("bob", {"business_line": "brokerage", "department_id": "SHS1"}, False),    # no sub-departments
+    ("dave", {"business_line": "ib", "department_id": "SHS1"}, True),
+])
+def test_policy_decides_visibility_of_line_and_account_records(firm, who, record, visible):
+    record = dict(record, department_id=__import__("uuid").UUID(firm["dept"][record["department_id"]]))
+    assert _policy(firm, who).sees(**record) is visible
+
+
+# -- credentials that must stop working at once ------------------------------------------------------
+def test_a_disabled_operators_token_fails_on_the_next_request(firm):
+    client, ids = firm["client"], firm["ids"]
+    token = ok(client.post("/api/v1/auth/login", json={"login_name": "target-bj", "password": PASSWORD}))
+    me = {"Authorization": f"Bearer {token['access_token']}"}
+    ok(client.get("/api/v1/me", headers=me))
+    ok(client.post(f"/api/v1/access/operators/{ids['target_bj']}/disable", json={"reason": "left"}, headers=ADMIN))
+    r = client.get("/api/v1/me", headers=me)
+    assert r.status_code == 401 and r.json()["code"] == "account_disabled"
+    refreshed = client.post("/api/v1/auth/refresh", json={"session_id": token["session_id"],
+                                                          "refresh_token": token["refresh_token"]})
+    assert refreshed.status_code == 401
+    ok(client.post(f"/api/v1/access/operators/{ids['target_bj']}/enable", headers=ADMIN))
+
+
+def test_a_revoked_api_token_fails_on_the_next_request(firm):
+    client = firm["client"]
+    issued = ok(client.post("/api/v1/access/api-tokens", headers=ADMIN, json={
+        "name": "cloud-sync", "permissions": ["access.departments.view"], "business_lines": ["brokerage"]}), 201)
+    system = {"Authorization": f"Bearer {issued['token']}"}
+    assert ok(client.get("/api/v1/me", headers=system))["kind"] == "api_token"
+    listed = ok(client.get("/api/v1/access/api-tokens", headers=ADMIN))
+    assert issued["token"] not in str(listed)  # shown once, stored hashed
+    ok(client.delete(f"/api/v1/access/api-tokens/{issued['id']}", headers=ADMIN))
+    r = client.get("/api/v1/me", headers=system)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+
+
+def test_logout_and_refresh(firm):
+    client = firm["client"]
+    t = ok(client.post("/api/v1/auth/login", json={"login_name": "target-fin", "password": PASSWORD}))
+    new = ok(client.post("/api/v1/auth/refresh", json={"session_id": t["session_id"], "refresh_token": t["refresh_token"]}))
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {t['access_token']}"}).status_code == 401
+    fresh = {"Authorization": f"Bearer {new['access_token']}"}
+    ok(client.get("/api/v1/me", headers=fresh))
+    assert client.post("/api/v1/auth/logout", headers=fresh).status_code == 204
+    assert client.get("/api/v1/me", headers=fresh).status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Bearer lfa_not-a-real-token", "Bearer lft_" + "x" * 43, "Bearer lfa_ has spaces",
+                                    "Bearer " + "a" * 300, "Token abc", "Bearer"])
+def test_malformed_tokens_are_401(firm, header):
+    r = firm["client"].get("/api/v1/me", headers={"Authorization": header})
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_repeated_login_failures_lock_the_account(firm):
+    client = firm["client"]
+    for _ in range(5):
+        r = client.post("/api/v1/auth/login", json={"login_name": "target-sh", "password": "wrong-Password-1"})
+        assert r.json()["code"] == "invalid_credentials"
+    r = client.post("/api/v1/auth/login", json={"login_name": "target-sh", "password": PASSWORD})
+    assert r.status_code == 401 and r.json()["code"] == "account_locked"
+    ok(client.post(f"/api/v1/access/operators/{firm['ids']['target_sh']}/unlock", headers=ADMIN))
+    ok(client.post("/api/v1/auth/login", json={"login_name": "target-sh", "password": PASSWORD}))
+
+
+def test_every_permission_change_is_in_the_audit_trail(firm):
+    client, ids = firm["client"], firm["ids"]
+    trail = ok(client.get(f"/api/v1/audit/aggregates/{ids['alice']}/trail", headers=ADMIN))
+    granted = next(e for e in trail if e["event_type"] == "RolesGranted")
+    assert granted["actor"] == "admin:bootstrap" and granted["data"]["roles"] == ["auditor", "exporter", "viewer"]
+    lines = next(e for e in trail if e["event_type"] == "BusinessLinesSet")
+    assert lines["changes"]["business_lines"] == {"old": [], "new": ["brokerage"]}
+    scope = next(e for e in trail if e["event_type"] == "DataScopeSet")
+    assert scope["data"]["jurisdiction"] == [{"department_id": firm["dept"]["SH"], "include_children": True}]
+    login = next(e for e in trail if e["event_type"] == "Created")
+    assert login["aggregate_type"] == "Operator"
+    assert natural_id("operator", "alice") == __import__("uuid").UUID(ids["alice"])
