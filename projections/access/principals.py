@@ -43,7 +43,8 @@ class PrincipalsProjection(PostgresProjection):
         " name text NOT NULL, active boolean NOT NULL DEFAULT true, version int NOT NULL,"
         " updated_at timestamptz NOT NULL, position bigint NOT NULL)",
         "CREATE TABLE IF NOT EXISTS access_field_rules (id uuid PRIMARY KEY, resource text NOT NULL,"
-        " field text NOT NULL, effect text NOT NULL, mask text, applies_to_roles text[] NOT NULL, applies_to_departments text[] NOT NULL,"
+        " field text NOT NULL, effect text NOT NULL, mask text, applies_to_roles text[] NOT NULL,"
+        " applies_to_departments text[] NOT NULL,"
         " exempt_roles text[] NOT NULL, exempt_departments text[] NOT NULL, active boolean NOT NULL DEFAULT true,"
         " version int NOT NULL, updated_at timestamptz NOT NULL, position bigint NOT NULL)",
         "CREATE TABLE IF NOT EXISTS access_sessions (id uuid PRIMARY KEY, operator_id uuid NOT NULL,"
