@@ -18,9 +18,11 @@ from application.shared.base import CommandResult, command
 from domain.access.catalogue import unknown_actions
 from domain.access.credentials import ApiToken, Session
 from domain.access.operator import Operator
-from domain.shared.errors import AuthenticationError, NotFoundError, RuleViolationError
+from domain.shared.errors import AuthenticationError, ConflictError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
+FAILED_LOGIN = ("invalid login name or password (after 5 failures in a row an account is locked for "
+                "15 minutes)")
 ACCESS_TTL = timedelta(minutes=30)
 REFRESH_TTL = timedelta(hours=12)
 
@@ -48,17 +50,13 @@ class AuthCommands(CatalogueCommands):
         now = self.now()
         operator_id = natural_id("operator", login_name)
         operator = self.load(operator_id, Operator) if self.exists(operator_id) else None
-        if operator is None:
-            verify_password(None, password)  # same cost as a real check
-            raise AuthenticationError("invalid login name or password", code="invalid_credentials")
-        if operator.is_locked(now):
-            raise AuthenticationError(
-                f"too many failed logins; locked until {operator.locked_until.isoformat(timespec='seconds')}",
-                code="account_locked")
-        if not verify_password(operator.password_hash, password):
-            operator.record_failed_login(now)
-            self.save_all(operator)
-            raise AuthenticationError("invalid login name or password", code="invalid_credentials")
+        # Unknown names, wrong passwords and locked accounts cost one argon2 check each and
+        # answer the same words, so the answer does not tell which login names exist.
+        valid = verify_password(operator.password_hash if operator else None, password)
+        if operator is None or operator.is_locked(now) or not valid:
+            if operator is not None and not operator.is_locked(now):
+                self._count_failure(operator_id, now)
+            raise AuthenticationError(FAILED_LOGIN, code="invalid_credentials")
         if operator.status != "active":
             raise AuthenticationError("this operator is disabled", code="account_disabled")
         operator.record_login()
@@ -67,6 +65,19 @@ class AuthCommands(CatalogueCommands):
                           access_expires_at=now + ACCESS_TTL, refresh_expires_at=now + REFRESH_TTL)
         position = self.save_all(operator, session)
         return IssuedTokens(session.id, access, refresh, now + ACCESS_TTL, now + REFRESH_TTL, position)
+
+    def _count_failure(self, operator_id: UUID, now: datetime) -> None:
+        # Parallel guesses race on the operator's version: retry so that every one counts.
+        for _ in range(50):
+            operator = self.load(operator_id, Operator)
+            if operator.is_locked(now):
+                return
+            operator.record_failed_login(now)
+            try:
+                self.save_all(operator)
+                return
+            except ConflictError:
+                continue
 
     @command
     def refresh_session(self, session_id: UUID, refresh_token: str) -> IssuedTokens:
@@ -96,7 +107,7 @@ class AuthCommands(CatalogueCommands):
 
     @command
     def issue_api_token(self, name: str, scopes: list[str], permissions: list[str], business_lines: list[str],
-                        expires_at: datetime | None) -> IssuedApiToken:
+                        expires_at: datetime | None, issuer: dict) -> IssuedApiToken:
         unknown = unknown_actions(set(permissions))
         if unknown:
             raise RuleViolationError(f"unknown action keys: {', '.join(unknown)}", field="permissions")
@@ -104,7 +115,7 @@ class AuthCommands(CatalogueCommands):
         token = new_token(API_PREFIX)
         api_token = ApiToken(name=name, token_hash=token_hash(token), scopes=sorted(set(scopes)),
                              permissions=sorted(set(permissions)), business_lines=sorted(set(business_lines)),
-                             expires_at=expires_at)
+                             expires_at=expires_at, issuer=issuer)
         position = self.save_all(api_token)
         return IssuedApiToken(api_token.id, token, position)
 

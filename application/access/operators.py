@@ -8,6 +8,7 @@ from application.access.departments import DepartmentCommands
 from application.access.secrets import hash_password
 from application.shared.base import CommandResult, command
 from domain.access.business_line import BusinessLine
+from domain.access.credentials import Session
 from domain.access.operator import Operator, check_password_strength
 from domain.access.role import Role
 from domain.shared.errors import NotFoundError
@@ -39,11 +40,18 @@ class OperatorCommands(DepartmentCommands):
         return self.save_one(operator)
 
     @command
-    def set_operator_password(self, operator_id: UUID, password: str) -> CommandResult:
+    def set_operator_password(self, operator_id: UUID, password: str, open_sessions: list[UUID]) -> CommandResult:
+        """A new password ends every open session of the operator, in the same transaction."""
+
+
         operator = self.load(operator_id, Operator)
         check_password_strength(password, operator.login_name)
         operator.set_password_hash(hash_password(password))
-        return self.save_one(operator)
+        sessions = [self.load(session_id, Session) for session_id in open_sessions]
+        for session in sessions:
+            session.revoke("password changed")
+        position = self.save_all(operator, *sessions)
+        return CommandResult(operator.id, operator.version, position)
 
     @command
     def disable_operator(self, operator_id: UUID, reason: str) -> CommandResult:

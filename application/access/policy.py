@@ -99,6 +99,38 @@ class Policy:
             "accounts": sorted(p.investor_accounts),
         }
 
+    # -- administering other operators --------------------------------------------------------
+    def require_grantable(self, permissions: Iterable[str] = (), lines: Iterable[str] = ()) -> None:
+        """Nobody hands out permissions or business lines they do not hold themselves."""
+        excess = sorted(set(permissions) - self.principal.permissions)
+        if self.principal.business_lines is not None:
+            excess += sorted(set(lines) - self.principal.business_lines)
+        if excess:
+            raise PermissionDeniedError(f"you cannot grant what you do not hold: {', '.join(excess)}")
+
+    def require_may_administer(self, target_id: UUID, target_permissions: Iterable[str],
+                               target_lines: Iterable[str], *, self_allowed: bool = False) -> None:
+        """Changing another operator's credentials, status or grants needs at least their power:
+        otherwise a manager could reset an administrator's password and become them."""
+        if not self_allowed and target_id == self.principal.operator_id:
+            raise PermissionDeniedError("you cannot change your own access; ask another administrator")
+        try:
+            self.require_grantable(target_permissions, target_lines)
+        except PermissionDeniedError:
+            raise PermissionDeniedError("this operator holds permissions or business lines you do not hold") from None
+
+    def require_scope_covers(self, departments: Iterable[UUID], accounts: Iterable[str] = ()) -> None:
+        """Every department (and investor account) must already be in the caller's scope."""
+        if self.principal.departments is None:
+            return
+        departments_out = sum(1 for d in departments if d not in self.principal.departments)
+        accounts_out = sorted(a for a in accounts if a not in self.principal.investor_accounts)
+        if departments_out or accounts_out:
+            # Count, never name, departments the caller cannot see: names would reveal them.
+            parts = [f"{departments_out} department(s)"] if departments_out else []
+            parts += [f"investor accounts {', '.join(accounts_out)}"] if accounts_out else []
+            raise PermissionDeniedError(f"outside your data scope: {' and '.join(parts)}")
+
     # -- fields ----------------------------------------------------------------------------
     def rules(self, resource: str) -> list[FieldRuleView]:
         departments = [str(self.principal.department_id)] if self.principal.department_id else []
@@ -115,6 +147,8 @@ class Policy:
         return [apply_rules({k: v for k, v in r.items() if k not in SECRET_FIELDS}, rules) for r in records]
 
     def require_editable(self, resource: str, fields: Iterable[str]) -> None:
+        """Refuse every *sent* field that is hidden, masked or read-only for the caller, whatever
+        its value: answering differently for a right guess would reveal the hidden value."""
         read_only = {r.field for r in self.rules(resource) if r.effect in ("read_only", "hidden", "masked")}
         blocked = sorted(set(fields) & read_only)
         if blocked:

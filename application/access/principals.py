@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timezone
+from uuid import UUID
 
 from application.access.policy import Principal
 from application.access.secrets import ACCESS_PREFIX, API_PREFIX, token_hash
@@ -55,7 +56,16 @@ class PrincipalResolver:
             raise AuthenticationError("the API token is not valid", code="invalid_token")
         if row["expires_at"] is not None and row["expires_at"] <= now:
             raise AuthenticationError("the API token has expired", code="token_expired")
-        # System tokens act within their business lines, on every department.
+        issuer = row["issuer"]
+        if issuer.get("operator_id") and row["issuer_status"] != "active":
+            raise AuthenticationError("the operator who issued this API token is disabled", code="invalid_token")
+        # A token acts within its own lines and its issuer's data scope, and field rules aimed
+        # at the issuer's roles and department apply to it as well.
+        jurisdiction = issuer.get("jurisdiction")
+        departments = None if jurisdiction is None else frozenset(self.queries.expand_jurisdiction(jurisdiction))
         return Principal(actor=f"api_token:{row['id']}", kind="api_token", permissions=frozenset(row["permissions"]),
-                         business_lines=frozenset(row["business_lines"]), departments=None,
+                         business_lines=frozenset(row["business_lines"]), departments=departments,
+                         investor_accounts=frozenset(issuer.get("investor_accounts", [])),
+                         roles=frozenset(issuer.get("roles", [])),
+                         department_id=UUID(issuer["department_id"]) if issuer.get("department_id") else None,
                          scopes=frozenset(row["scopes"]), display_name=row["name"])

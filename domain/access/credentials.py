@@ -44,9 +44,13 @@ class Session(LedgerAggregate):
 class ApiToken(LedgerAggregate):
     @event("Issued")
     def __init__(self, name: str, token_hash: str, scopes: list[str], permissions: list[str],
-                 business_lines: list[str], expires_at: datetime | None):
+                 business_lines: list[str], expires_at: datetime | None, issuer: dict):
+        """``issuer`` freezes who stands behind the token: their actor, roles, department and
+        data scope (``jurisdiction`` None = unrestricted). A token never sees more than its
+        issuer, and field rules aimed at the issuer's roles apply to it too."""
         self.name, self.token_hash, self.scopes = name, token_hash, scopes
         self.permissions, self.business_lines, self.expires_at = permissions, business_lines, expires_at
+        self.issuer = issuer
         self.revoked = False
 
     def revoke(self, reason: str) -> None:

@@ -5,7 +5,7 @@ import re
 
 from eventsourcing.domain import event
 
-from domain.access.masking import EFFECTS, MASKS
+from domain.access.masking import EFFECTS, MASKS, RULE_FIELDS
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import RuleViolationError
 
@@ -26,11 +26,12 @@ class FieldRule(LedgerAggregate):
     def define(cls, resource: str, field: str, effect: str, mask: str | None, applies_to_roles: list[str],
                applies_to_departments: list[str], exempt_roles: list[str],
                exempt_departments: list[str]) -> FieldRule:
-        if not RESOURCE.match(resource):
-            raise RuleViolationError("resource must look like 'context.resource', e.g. access.operator",
+        if not RESOURCE.match(resource) or resource not in RULE_FIELDS:
+            raise RuleViolationError(f"unknown resource {resource!r}; one of {', '.join(sorted(RULE_FIELDS))}",
                                      field="resource")
-        if not FIELD.match(field):
-            raise RuleViolationError("field must be a name or dotted path", field="field")
+        if not FIELD.match(field) or field not in RULE_FIELDS[resource]:
+            raise RuleViolationError(f"rules on {resource} may target: {', '.join(sorted(RULE_FIELDS[resource]))}",
+                                     field="field")
         if effect not in EFFECTS:
             raise RuleViolationError(f"effect must be one of {', '.join(EFFECTS)}", field="effect")
         if effect == "masked" and mask not in MASKS:

@@ -6,6 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 EFFECTS = ("hidden", "masked", "read_only")
+
+# The fields each resource lets rules target: optional text fields only, so hiding or masking
+# them can never break a record's shape. Contexts register their resources here.
+RULE_FIELDS: dict[str, frozenset[str]] = {
+    "access.operator": frozenset({"display_name", "phone", "email"}),
+    "access.department": frozenset({"name"}),
+}
 MASKS = ("bank_card", "id_card", "phone", "name", "email", "all")
 
 
@@ -19,12 +26,13 @@ def mask_value(value: Any, style: str) -> Any:
         return None
     if not isinstance(value, str):
         return "****"
+    # Show at most half of the characters, never the whole value.
     if style == "bank_card" or style == "id_card":
-        return value[:4] + "****" + value[-4:] if len(value) > 8 else "****"
+        return value[:4] + "****" + value[-4:] if len(value) >= 16 else "****"
     if style == "phone":
-        return value[:3] + "****" + value[-4:] if len(value) > 7 else "****"
+        return value[:3] + "****" + value[-4:] if len(value) >= 11 else "****"
     if style == "name":
-        return value[:1] + "*" * max(len(value) - 1, 1)
+        return value[:1] + "*" * max(len(value) - 1, 1) if len(value) > 1 else "*"
     if style == "email":
         local, _, domain = value.partition("@")
         return (local[:1] + "***@" + domain) if domain else "****"
@@ -58,6 +66,10 @@ def apply_rules(record: dict[str, Any], rules: Iterable[FieldRuleView]) -> dict[
     dotted paths into nested dicts."""
     out = dict(record)
     for rule in rules:
+        for key in (f"old_{rule.field}",):  # events keep prior values as old_<field>
+            if key in out:
+                out = apply_rules(out, [FieldRuleView(rule.resource, key, rule.effect, rule.mask, frozenset(),
+                                                      frozenset(), frozenset(), frozenset())])
         head, _, rest = rule.field.partition(".")
         if head not in out:
             continue

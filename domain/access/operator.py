@@ -108,10 +108,10 @@ class Operator(LedgerAggregate):
     def set_business_lines(self, lines: list[str]) -> None:
         lines = sorted(set(lines))
         if lines != self.business_lines:
-            self._lines_set(business_lines=lines, previous=self.business_lines)
+            self._lines_set(business_lines=lines, old_business_lines=self.business_lines)
 
     @event("BusinessLinesSet")
-    def _lines_set(self, business_lines: list[str], previous: list[str]) -> None:
+    def _lines_set(self, business_lines: list[str], old_business_lines: list[str]) -> None:
         self.business_lines = business_lines
 
     def set_data_scope(self, jurisdiction: list[dict], investor_accounts: list[str]) -> None:

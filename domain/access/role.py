@@ -37,10 +37,10 @@ class Role(LedgerAggregate):
     def set_permissions(self, permissions: list[str]) -> None:
         permissions = _check(permissions)
         if permissions != self.permissions:
-            self._permissions_set(permissions=permissions, previous=self.permissions)
+            self._permissions_set(permissions=permissions, old_permissions=self.permissions)
 
     @event("PermissionsSet")
-    def _permissions_set(self, permissions: list[str], previous: list[str]) -> None:
+    def _permissions_set(self, permissions: list[str], old_permissions: list[str]) -> None:
         self.permissions = permissions
 
     @event("Renamed")

@@ -17,6 +17,9 @@ class BodyTooLarge(Exception):
     pass
 
 
+
+
+
 class RequestContextMiddleware:
     """Gives every request an id, a correlation id (taken from the caller when well-formed),
     a bounded body, and a latency observation."""
@@ -57,24 +60,64 @@ class RequestContextMiddleware:
             self._observe(scope, status_holder["status"], started)
             return
 
-        received = 0
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            response = problem(None, 422, "nul_character", "NUL characters are not allowed in URLs")
+            await response(scope, receive, send_with_ids)
+            self._observe(scope, 422, started)
+            return
 
-        async def bounded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge()
-            return message
+        receive_app = receive
+        if "json" in headers.get("content-type", ""):
+            # JSON bodies are small (bounded above) and read whole, so they can be screened
+            # before any route sees them: PostgreSQL text cannot hold NUL, and an event that
+            # no read model can apply must never be stored. In JSON, NUL arrives as \\u0000.
+            body, more = b"", True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > self.max_body_bytes:
+                    await self._refuse(scope, receive, send_with_ids, 413, "payload_too_large",
+                                       f"request body exceeds {self.max_body_bytes} bytes", started, status_holder)
+                    return
+            if b"\\u0000" in body:
+                await self._refuse(scope, receive, send_with_ids, 422, "nul_character",
+                                   "NUL characters (\\u0000) are not allowed in text", started, status_holder)
+                return
+            replayed = False
+
+            async def receive_app() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+        else:
+            received = 0
+
+            async def receive_app() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise BodyTooLarge()
+                return message
 
         try:
-            await self.app(scope, bounded_receive, send_with_ids)
+            await self.app(scope, receive_app, send_with_ids)
         except BodyTooLarge:
             response = problem(None, 413, "payload_too_large", f"request body exceeds {self.max_body_bytes} bytes")
             await response(scope, receive, send_with_ids)
         finally:
             self._observe(scope, status_holder["status"], started)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str,
+                      started: float, status_holder: dict) -> None:
+        await problem(None, status, code, detail)(scope, receive, send)
+        self._observe(scope, status, started)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         route = scope.get("route")

@@ -72,7 +72,7 @@ class DepartmentQueries:
         return {r["id"] for r in rows}
 
     def list(self, *, parent_id: UUID | None = None, kind: str | None = None, q: str | None = None,
-             after: tuple[str, UUID] | None = None, limit: int = 50,
+             after: UUID | None = None, limit: int = 50,
              scope: list[UUID] | None = None) -> list[dict[str, Any]]:
         # Keyset pagination on (name, id): stable under concurrent inserts, O(limit) per page.
         return self.db.fetch_all(
@@ -81,9 +81,12 @@ class DepartmentQueries:
             " AND (%(all)s OR id = ANY(%(scope)s))"
             " AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
             " AND (%(q)s::text IS NULL OR name ILIKE '%%' || %(q)s || '%%' OR code ILIKE %(q)s || '%%')"
-            " AND (%(after_name)s::text IS NULL OR (name, id) > (%(after_name)s, %(after_id)s::uuid))"
+            # The cursor is the last id only; its name is looked up here, so a cursor never
+            # carries a value that a field rule may hide from the caller.
+            " AND (%(after_id)s::uuid IS NULL OR (name, id) > (SELECT name, id FROM access_departments"
+            " WHERE id = %(after_id)s::uuid))"
             " ORDER BY name, id LIMIT %(limit)s",
-            {"parent": parent_id, "kind": kind, "q": q, "after_name": after[0] if after else None,
+            {"parent": parent_id, "kind": kind, "q": q,
              "all": scope is None, "scope": list(scope or []),
-             "after_id": after[1] if after else None, "limit": limit},
+             "after_id": after, "limit": limit},
         )

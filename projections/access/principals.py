@@ -55,7 +55,7 @@ class PrincipalsProjection(PostgresProjection):
         "CREATE TABLE IF NOT EXISTS access_api_tokens (id uuid PRIMARY KEY, name text NOT NULL,"
         " token_hash text UNIQUE NOT NULL, scopes text[] NOT NULL, permissions text[] NOT NULL,"
         " business_lines text[] NOT NULL, expires_at timestamptz, revoked boolean NOT NULL DEFAULT false,"
-        " created_by text NOT NULL, created_at timestamptz NOT NULL, version int NOT NULL,"
+        " created_by text NOT NULL, issuer jsonb NOT NULL, created_at timestamptz NOT NULL, version int NOT NULL,"
         " updated_at timestamptz NOT NULL, position bigint NOT NULL)",
     )
 
@@ -168,9 +168,10 @@ class PrincipalsProjection(PostgresProjection):
 
     @handles(ApiToken.Issued)
     def token_issued(self, w: SqlWriter, e: ApiToken.Issued, position: int) -> None:
-        w.execute("INSERT INTO access_api_tokens VALUES (%s,%s,%s,%s,%s,%s,%s,false,%s,%s,%s,%s,%s)",
+        w.execute("INSERT INTO access_api_tokens VALUES (%s,%s,%s,%s,%s,%s,%s,false,%s,%s::jsonb,%s,%s,%s,%s)",
                   (e.originator_id, e.name, e.token_hash, e.scopes, e.permissions, e.business_lines,
-                   e.expires_at, e.actor, e.timestamp, e.originator_version, e.timestamp, position))
+                   e.expires_at, e.actor, orjson.dumps(e.issuer).decode(), e.timestamp, e.originator_version,
+                   e.timestamp, position))
 
     @handles(ApiToken.Revoked)
     def token_revoked(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -20,7 +20,15 @@ class AccessQueries:
             " JOIN access_operators o ON o.id = s.operator_id WHERE s.access_hash = %s", (access_hash,))
 
     def api_token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
-        return self.db.fetch_one("SELECT * FROM access_api_tokens WHERE token_hash = %s", (token_hash,))
+        return self.db.fetch_one(
+            "SELECT t.*, o.status AS issuer_status FROM access_api_tokens t"
+            " LEFT JOIN access_operators o ON o.id = (t.issuer->>'operator_id')::uuid WHERE t.token_hash = %s",
+            (token_hash,))
+
+    def active_sessions_of(self, operator_id: UUID) -> list[UUID]:
+        rows = self.db.fetch_all("SELECT id FROM access_sessions WHERE operator_id = %s AND NOT revoked"
+                                 " AND refresh_expires_at > now()", (operator_id,))
+        return [r["id"] for r in rows]
 
     def permissions_of(self, roles: list[str]) -> set[str]:
         rows = self.db.fetch_all("SELECT unnest(permissions) AS p FROM access_roles WHERE key = ANY(%s)", (roles,))

@@ -304,7 +304,8 @@ def test_repeated_login_failures_lock_the_account(firm):
         r = client.post("/api/v1/auth/login", json={"login_name": "target-sh", "password": "wrong-Password-1"})
         assert r.json()["code"] == "invalid_credentials"
     r = client.post("/api/v1/auth/login", json={"login_name": "target-sh", "password": PASSWORD})
-    assert r.status_code == 401 and r.json()["code"] == "account_locked"
+    # Locked: even the right password fails, with the same words as a wrong one.
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
     ok(client.post(f"/api/v1/access/operators/{firm['ids']['target_sh']}/unlock", headers=ADMIN))
     ok(client.post("/api/v1/auth/login", json={"login_name": "target-sh", "password": PASSWORD}))
 
@@ -321,3 +322,141 @@ def test_every_permission_change_is_in_the_audit_trail(firm):
     login = next(e for e in trail if e["event_type"] == "Created")
     assert login["aggregate_type"] == "Operator"
     assert natural_id("operator", "alice") == __import__("uuid").UUID(ids["alice"])
+
+
+def test_parallel_guesses_all_count_towards_the_lockout(firm):
+    import threading
+
+    client = firm["client"]
+    barrier = threading.Barrier(8)
+
+    def guess():
+        barrier.wait()
+        client.post("/api/v1/auth/login", json={"login_name": "target-fin", "password": "Wrong-Guess-123"})
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    detail = ok(client.get(f"/api/v1/access/operators/{firm['ids']['target_fin']}", headers=ADMIN))
+    assert detail["locked_until"] is not None
+    ok(client.post(f"/api/v1/access/operators/{firm['ids']['target_fin']}/unlock", headers=ADMIN))
+
+
+def test_nul_characters_are_refused_before_anything_is_stored(firm):
+    client, container = firm["client"], firm["container"]
+    head = container.store.head()
+    r = client.patch(f"/api/v1/access/operators/{firm['ids']['target_sh']}", json={"display_name": "a\u0000b"},
+                     headers=ADMIN)
+    assert r.status_code == 422 and r.json()["code"] == "nul_character", r.text
+    assert client.get("/api/v1/access/operators", params={"q": "\x00"}, headers=ADMIN).status_code == 422
+    assert container.store.head() == head
+    assert all(p["error"] is None for p in ok(client.get("/api/v1/projections", headers=ADMIN)))
+
+
+def _operator(firm, login, department, roles, lines, scope):
+    client = firm["client"]
+    oid = ok(client.post("/api/v1/access/operators", headers=ADMIN, json={
+        "login_name": login, "display_name": login, "department_id": firm["dept"][department],
+        "phone": "13812345678", "password": PASSWORD}), 201)["id"]
+    if roles:
+        ok(client.post(f"/api/v1/access/operators/{oid}/roles", json={"roles": roles}, headers=ADMIN))
+    ok(client.put(f"/api/v1/access/operators/{oid}/business-lines", json={"business_lines": lines}, headers=ADMIN))
+    ok(client.put(f"/api/v1/access/operators/{oid}/data-scope", headers=ADMIN, json={
+        "jurisdiction": [{"department_id": firm["dept"][d], "include_children": c} for d, c in scope]}))
+    token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))["access_token"]
+    return oid, {"Authorization": f"Bearer {token}"}
+
+
+def test_nobody_grants_more_than_they_hold(firm):
+    client = firm["client"]
+    ok(client.post("/api/v1/access/roles", json={"key": "roleadmin", "name": "r",
+                                                 "permissions": VIEW + ["access.roles.manage"]}, headers=ADMIN), 201)
+    me_id, me = _operator(firm, "roleadm", "SH", ["roleadmin"], ["brokerage"], [("SH", True)])
+    r = client.post("/api/v1/access/roles", json={"key": "god", "name": "g", "permissions": ["audit.view"]},
+                    headers=me)
+    assert r.status_code == 403 and "audit.view" in r.json()["detail"]
+    r = client.post(f"/api/v1/access/operators/{me_id}/roles", json={"roles": ["viewer"]}, headers=me)
+    assert r.status_code == 403 and "your own" in r.json()["detail"]
+    r = client.post(f"/api/v1/access/operators/{firm['ids']['target_sh']}/roles", json={"roles": ["finance"]},
+                    headers=me)
+    assert r.status_code == 403
+
+
+def test_a_manager_cannot_take_over_a_more_powerful_operator(firm):
+    boss, _ = _operator(firm, "boss-s1", "SHS1", ["finance"], ["brokerage"], [("SHS1", True)])
+    erin = as_(firm, "erin")
+    for path, body in [("password", {"password": "Taken-Over-2026"}), ("disable", {"reason": "x"})]:
+        r = firm["client"].post(f"/api/v1/access/operators/{boss}/{path}", json=body, headers=erin)
+        assert r.status_code == 403, (path, r.text)
+
+
+def test_api_tokens_see_no_more_than_their_issuer(firm):
+    client = firm["client"]
+    issued = ok(client.post("/api/v1/access/api-tokens", headers=as_(firm, "frank"), json={
+        "name": "frank-feed", "permissions": ["access.operators.view"], "business_lines": ["brokerage"]}), 201)
+    token = {"Authorization": f"Bearer {issued['token']}"}
+    assert client.get(f"/api/v1/access/operators/{firm['ids']['target_bj']}", headers=token).status_code == 404
+    seen = ok(client.get(f"/api/v1/access/operators/{firm['ids']['target_sh']}", headers=token))
+    assert seen["phone"] == "138****5678" and "email" not in seen
+    ok(client.post(f"/api/v1/access/operators/{firm['ids']['frank']}/disable", json={"reason": "x"}, headers=ADMIN))
+    assert client.get("/api/v1/me", headers=token).status_code == 401
+    ok(client.post(f"/api/v1/access/operators/{firm['ids']['frank']}/enable", headers=ADMIN))
+
+
+def test_a_scope_cannot_be_widened_by_its_holder(firm):
+    client = firm["client"]
+    ok(client.post("/api/v1/access/roles", json={"key": "scoper", "name": "s",
+                                                 "permissions": VIEW + ["access.scopes.manage"]}, headers=ADMIN), 201)
+    _, scoper = _operator(firm, "scoper", "SH", ["scoper"], ["brokerage"], [("SH", False)])
+    target = firm["ids"]["target_sh"]
+    wider = {"jurisdiction": [{"department_id": firm["dept"]["SH"], "include_children": True}]}
+    assert client.put(f"/api/v1/access/operators/{target}/data-scope", json=wider, headers=scoper).status_code == 403
+    accounts = {"jurisdiction": [{"department_id": firm["dept"]["SH"], "include_children": False}],
+                "investor_accounts": ["88001234"]}
+    assert client.put(f"/api/v1/access/operators/{target}/data-scope", json=accounts, headers=scoper).status_code == 403
+
+
+def test_a_move_cannot_pull_foreign_sub_departments_into_view(firm):
+    client = firm["client"]
+    bjx = ok(client.post("/api/v1/access/departments", headers=ADMIN, json={
+        "code": "BJX", "name": "BJX", "kind": "business_group", "parent_id": firm["dept"]["BJ"]}), 201)["id"]
+    ok(client.post("/api/v1/access/roles", json={"key": "mover", "name": "m",
+                                                 "permissions": VIEW + ["access.departments.manage"]}, headers=ADMIN), 201)
+    _, mover = _operator(firm, "mover", "SH", ["mover"], ["brokerage"], [("SH", True), ("BJ", False)])
+    r = client.post(f"/api/v1/access/departments/{firm['dept']['BJ']}/move", json={"parent_id": firm["dept"]["SH"]},
+                    headers=mover)
+    assert r.status_code == 403 and bjx not in r.text
+    r = client.post(f"/api/v1/access/departments/{firm['dept']['SHS1']}/move", json={"parent_id": None}, headers=mover)
+    assert r.status_code == 403 and r.json()["field"] == "parent_id"
+
+
+def test_sending_a_hidden_field_is_refused_whatever_its_value(firm):
+    erin = as_(firm, "erin")
+    target = firm["ids"]["target_shs1"]
+    for guess in ("target_shs1@firm.cn", "wrong@firm.cn"):  # a right guess must not answer differently
+        r = firm["client"].patch(f"/api/v1/access/operators/{target}", json={"email": guess}, headers=erin)
+        assert r.status_code == 403 and r.json()["field"] == "email"
+
+
+def test_trails_mask_old_values_too(firm):
+    client = firm["client"]
+    rule = ok(client.post("/api/v1/access/field-rules", headers=ADMIN, json={
+        "resource": "access.department", "field": "name", "effect": "masked", "mask": "name",
+        "applies_to_roles": ["auditor"]}), 201)
+    try:
+        ok(client.patch(f"/api/v1/access/departments/{firm['dept']['SH']}", json={"name": "Shanghai"}, headers=ADMIN))
+        trail = ok(client.get(f"/api/v1/audit/aggregates/{firm['dept']['SH']}/trail", headers=as_(firm, "alice")))
+        renamed = trail[-1]
+        assert renamed["data"] == {"old_name": "S*", "name": "S*******"}
+        assert renamed["changes"]["name"] == {"old": "S*", "new": "S*******"}
+        listed = ok(client.get(f"/api/v1/access/departments/{firm['dept']['SH']}", headers=as_(firm, "alice")))
+        assert listed["name"] == "S*******"
+    finally:
+        ok(client.delete(f"/api/v1/access/field-rules/{rule['id']}", headers=ADMIN))
+        ok(client.patch(f"/api/v1/access/departments/{firm['dept']['SH']}", json={"name": "SH"}, headers=ADMIN))
+
+
+def test_field_rules_only_target_registered_optional_text_fields(firm):
+    r = firm["client"].post("/api/v1/access/field-rules", headers=ADMIN, json={
+        "resource": "access.operator", "field": "roles", "effect": "masked", "mask": "all"})
+    assert r.status_code == 422 and r.json()["field"] == "field"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
-from domain.access.catalogue import MENUS, unknown_actions
+from domain.access.catalogue import ACTION_KEYS, MENUS, unknown_actions
 from domain.access.masking import EFFECTS, MASKS
 from domain.shared.errors import PermissionDeniedError, RuleViolationError
 from interfaces.api.deps import (
@@ -131,14 +131,17 @@ def menus(_: CurrentPolicy) -> list[MenuPublic]:
 
 
 @router.post("/roles", status_code=201, response_model=CommandAccepted, summary="Define a role.")
-def create_role(body: RoleCreate, container: ContainerDep, _: RoleAdmin, ctx: Acting,
+def create_role(body: RoleCreate, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
                 response: Response) -> CommandAccepted:
+    policy.require_grantable(set(body.permissions) & ACTION_KEYS)
     return _secured(container, response, container.access.create_role(ctx, body.key, body.name, body.permissions))
 
 
 @router.put("/roles/{key}/permissions", response_model=CommandAccepted, summary="Replace a role's action keys.")
-def set_role_permissions(key: str, body: RolePermissions, container: ContainerDep, _: RoleAdmin, ctx: Acting,
+def set_role_permissions(key: str, body: RolePermissions, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
                          expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    # Unknown keys are named by the command (422); known ones must be the caller's own.
+    policy.require_grantable(set(body.permissions) & ACTION_KEYS)
     return _secured(container, response, container.access.set_role_permissions(ctx, key, body.permissions, expected))
 
 
@@ -194,8 +197,13 @@ def issue_token(body: ApiTokenCreate, container: ContainerDep, policy: TokenAdmi
     if excess:
         raise PermissionDeniedError(f"you cannot grant what you do not hold: {', '.join(excess)}",
                                     field="permissions")
+    p = policy.principal
+    issuer = {"actor": p.actor, "operator_id": str(p.operator_id) if p.operator_id else None,
+              "roles": sorted(p.roles), "department_id": str(p.department_id) if p.department_id else None,
+              "jurisdiction": None if p.departments is None else list(p.jurisdiction),
+              "investor_accounts": sorted(p.investor_accounts)}
     issued = container.access.issue_api_token(ctx, body.name, body.scopes, body.permissions, body.business_lines,
-                                              body.expires_at)
+                                              body.expires_at, issuer)
     security_barrier(container, issued.position)
     return ApiTokenIssued(id=issued.id, token=issued.token, position=issued.position)
 

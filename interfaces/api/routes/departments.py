@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from domain.access.department import DEPARTMENT_KINDS
-from domain.shared.errors import NotFoundError
+from domain.shared.errors import NotFoundError, PermissionDeniedError
 from interfaces.api.deps import (
     ACCESS_PROJECTIONS,
     Acting,
@@ -26,6 +26,7 @@ from interfaces.api.schemas import CommandAccepted, Page, accepted
 from projections.access.departments import DepartmentQueries
 
 router = APIRouter(prefix="/api/v1/access/departments", tags=["access"])
+RESOURCE = "access.department"
 Consistent = Depends(consistent_with(*ACCESS_PROJECTIONS))
 Viewer = Annotated[Policy, Depends(requires("access.departments.view"))]
 Manager = Annotated[Policy, Depends(requires("access.departments.manage"))]
@@ -56,7 +57,7 @@ class DepartmentClose(BaseModel):
 class DepartmentPublic(BaseModel):
     id: UUID
     code: str
-    name: str
+    name: str | None = Field(None, description="Absent when a field rule hides it")
     kind: str
     parent_id: UUID | None
     closed: bool
@@ -117,6 +118,13 @@ def rename_department(department_id: UUID, body: DepartmentRename, container: Co
 def move_department(department_id: UUID, body: DepartmentMove, container: ContainerDep, policy: Manager,
                     queries: Queries, ctx: Acting, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     _visible(policy, queries, department_id)
+    if policy.principal.departments is not None:
+        # A scoped manager moves only what lies wholly in their scope, and never to the root:
+        # otherwise a move could pull someone else's sub-departments into their view.
+        if body.parent_id is None:
+            raise PermissionDeniedError("only operators with an unrestricted scope may move a department to the root",
+                                        field="parent_id")
+        policy.require_scope_covers(queries.subtree([department_id]))
     if body.parent_id is not None:
         _visible(policy, queries, body.parent_id, "parent department", "parent_id")
     return _done(container, response, container.access.move_department(ctx, department_id, body.parent_id, expected))
@@ -132,7 +140,7 @@ def close_department(department_id: UUID, body: DepartmentClose, container: Cont
     return _done(container, response, result)
 
 
-@router.get("", response_model=DepartmentPage, dependencies=[Consistent],
+@router.get("", response_model=DepartmentPage, dependencies=[Consistent], response_model_exclude_unset=True,
             summary="List the departments in your data scope, sorted by name, keyset-paginated.")
 def list_departments(queries: Queries, policy: Viewer,
                      parent_id: UUID | None = None,
@@ -141,22 +149,23 @@ def list_departments(queries: Queries, policy: Viewer,
                                                     description="Name contains / code starts with")] = None,
                      cursor: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DepartmentPage:
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, 1)
     try:
-        key = (str(after[0]), UUID(str(after[1]))) if after else None
+        key = UUID(str(after[0])) if after else None
     except ValueError:
         raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor") from None
     scope = policy.principal.departments
     rows = queries.list(parent_id=parent_id, kind=kind, q=q, after=key, limit=limit + 1,
                         scope=list(scope) if scope is not None else None)
-    items = [DepartmentPublic(**r) for r in rows[:limit]]
-    nxt = encode_cursor([items[-1].name, str(items[-1].id)]) if len(rows) > limit else None
+    items = [DepartmentPublic(**r) for r in policy.present_all(RESOURCE, rows[:limit])]
+    nxt = encode_cursor([str(items[-1].id)]) if len(rows) > limit else None
     return DepartmentPage(items=items, next_cursor=nxt)
 
 
 @router.get("/{department_id}", response_model=DepartmentPublic, dependencies=[Consistent],
+            response_model_exclude_unset=True,
             summary="One department (ETag = its version).")
 def get_department(department_id: UUID, queries: Queries, policy: Viewer, response: Response) -> DepartmentPublic:
     row = _visible(policy, queries, department_id)
     response.headers["ETag"] = f'"{row["version"]}"'
-    return DepartmentPublic(**row)
+    return DepartmentPublic(**policy.present(RESOURCE, row))

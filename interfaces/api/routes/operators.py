@@ -121,6 +121,14 @@ def _in_scope_department(policy: Policy, department_id: UUID) -> None:
     policy.require_visible(f"department {department_id}", department_id=department_id)
 
 
+def _administrable(container: ContainerDep, policy: Policy, operator_id: UUID, *,
+                   self_allowed: bool = False) -> dict[str, Any]:
+    row = _visible(container, policy, operator_id)
+    policy.require_may_administer(row["id"], container.access_queries.permissions_of(list(row["roles"])),
+                                  row["business_lines"], self_allowed=self_allowed)
+    return row
+
+
 def _secured(container: ContainerDep, response: Response, result: Any) -> CommandAccepted:
     security_barrier(container, result.position)
     return accepted(result, response)
@@ -151,6 +159,12 @@ def list_operators(container: ContainerDep, policy: Viewer, department_id: UUID 
     # (next_cursor is set explicitly, so it stays in the answer even when null)
 
 
+def _cell(value: Any) -> str:
+    text = "|".join(value) if isinstance(value, list) else "" if value is None else str(value)
+    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @router.get("/export", summary="Export the operators in your scope as CSV (field rules applied).",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}}, dependencies=[Consistent])
 def export_operators(container: ContainerDep, policy: Exporter) -> Response:
@@ -166,8 +180,7 @@ def export_operators(container: ContainerDep, policy: Exporter) -> Response:
     writer = csv.writer(out)
     writer.writerow(columns)
     for r in rows:
-        writer.writerow(["|".join(r[c]) if isinstance(r.get(c), list) else ("" if r.get(c) is None else r[c])
-                         for c in columns if c in columns])
+        writer.writerow([_cell(r.get(c)) for c in columns])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="operators.csv"'})
 
@@ -184,10 +197,9 @@ def get_operator(operator_id: UUID, container: ContainerDep, policy: Viewer, res
 @router.patch("/{operator_id}", response_model=CommandAccepted, summary="Change an operator's profile.")
 def change_profile(operator_id: UUID, body: OperatorProfile, container: ContainerDep, policy: Manager, ctx: Acting,
                    expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    row = _visible(container, policy, operator_id)
+    row = _administrable(container, policy, operator_id, self_allowed=True)
     sent = body.model_dump(include=body.model_fields_set)
-    changed = [f for f, value in sent.items() if value != row[f]]
-    policy.require_editable(RESOURCE, changed)
+    policy.require_editable(RESOURCE, sent)
     profile = {f: sent.get(f, row[f]) for f in ("display_name", "department_id", "phone", "email")}
     if profile["display_name"] is None or profile["department_id"] is None:
         raise ApiProblem(422, "validation_failed", "display_name and department_id cannot be null",
@@ -202,43 +214,45 @@ def change_profile(operator_id: UUID, body: OperatorProfile, container: Containe
 @router.post("/{operator_id}/password", response_model=CommandAccepted, summary="Set a new password.")
 def set_password(operator_id: UUID, body: PasswordReset, container: ContainerDep, policy: Manager, ctx: Acting,
                  response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
-    return _secured(container, response, container.access.set_operator_password(ctx, operator_id, body.password))
+    _administrable(container, policy, operator_id)
+    return _secured(container, response, container.access.set_operator_password(
+        ctx, operator_id, body.password, container.access_queries.active_sessions_of(operator_id)))
 
 
 @router.post("/{operator_id}/disable", response_model=CommandAccepted,
              summary="Disable an operator: every token of theirs fails from the next request.")
 def disable(operator_id: UUID, body: Reason, container: ContainerDep, policy: Manager, ctx: Acting,
             response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
+    _administrable(container, policy, operator_id)
     return _secured(container, response, container.access.disable_operator(ctx, operator_id, body.reason))
 
 
 @router.post("/{operator_id}/enable", response_model=CommandAccepted, summary="Enable a disabled operator.")
 def enable(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
            response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
+    _administrable(container, policy, operator_id)
     return _secured(container, response, container.access.enable_operator(ctx, operator_id))
 
 
 @router.post("/{operator_id}/unlock", response_model=CommandAccepted, summary="Lift a login lockout.")
 def unlock(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
            response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
+    _administrable(container, policy, operator_id)
     return _secured(container, response, container.access.unlock_operator(ctx, operator_id))
 
 
 @router.post("/{operator_id}/roles", response_model=CommandAccepted, summary="Grant roles.")
 def grant_roles(operator_id: UUID, body: Roles, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
                 response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
+    _administrable(container, policy, operator_id)
+    policy.require_grantable(container.access_queries.permissions_of(body.roles))
     return _secured(container, response, container.access.grant_roles(ctx, operator_id, body.roles))
 
 
 @router.post("/{operator_id}/roles/revoke", response_model=CommandAccepted, summary="Revoke roles.")
 def revoke_roles(operator_id: UUID, body: Roles, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
                  response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
+    _administrable(container, policy, operator_id)
     return _secured(container, response, container.access.revoke_roles(ctx, operator_id, body.roles))
 
 
@@ -246,17 +260,27 @@ def revoke_roles(operator_id: UUID, body: Roles, container: ContainerDep, policy
             summary="Set the business lines an operator may work in.")
 def set_lines(operator_id: UUID, body: BusinessLines, container: ContainerDep, policy: ScopeAdmin, ctx: Acting,
               response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
-    return _secured(container, response, container.access.set_business_lines(ctx, operator_id, body.business_lines))
+    row = _administrable(container, policy, operator_id)
+    policy.require_grantable(lines=body.business_lines)
+    # Lines the caller cannot see stay as they are: one cannot revoke what one cannot see.
+    kept = [line for line in row["business_lines"] if not policy.sees_line(line)]
+    result = container.access.set_business_lines(ctx, operator_id, sorted(set(body.business_lines) | set(kept)))
+    return _secured(container, response, result)
 
 
 @router.put("/{operator_id}/data-scope", response_model=CommandAccepted,
             summary="Set an operator's jurisdiction departments and explicit investor accounts.")
 def set_scope(operator_id: UUID, body: DataScope, container: ContainerDep, policy: ScopeAdmin, ctx: Acting,
               response: Response) -> CommandAccepted:
-    _visible(container, policy, operator_id)
-    for item in body.jurisdiction:  # nobody grants a scope wider than their own
+    _administrable(container, policy, operator_id)
+    # Nobody grants a scope wider than their own: a department "with sub-departments" needs
+    # its whole subtree in the caller's scope, and investor accounts must be the caller's too.
+    granted = set()
+    for item in body.jurisdiction:
         _in_scope_department(policy, item.department_id)
+        granted |= container.access_queries.expand_jurisdiction(
+            [{"department_id": str(item.department_id), "include_children": item.include_children}])
+    policy.require_scope_covers(granted, body.investor_accounts)
     result = container.access.set_data_scope(ctx, operator_id, [j.model_dump(mode="json") for j in body.jurisdiction],
                                              body.investor_accounts)
     return _secured(container, response, result)
