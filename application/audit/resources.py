@@ -35,5 +35,5 @@ RESOURCES: dict[type, AuditedResource] = {
 }
 
 
-def resource_of(aggregate: Any) -> AuditedResource:
-    return RESOURCES.get(type(aggregate), AuditedResource("unknown.resource", admin_only=True))
+def resource_of(aggregate: Any) -> AuditedResource | None:
+    return RESOURCES.get(type(aggregate))

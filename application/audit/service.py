@@ -43,6 +43,8 @@ class AuditService:
 
     def _require_visible(self, aggregate_id: UUID, aggregate: Any, lines: set[str | None], policy: Policy) -> None:
         audited = resource_of(aggregate)
+        if audited is None:  # a type nobody registered has no field rules: show it to nobody
+            raise NotFoundError(f"no events recorded for {aggregate_id}")
         if audited.admin_only:  # catalogue records: auditors with an unrestricted scope
             visible = policy.principal.departments is None
         else:
@@ -102,13 +104,21 @@ class AuditService:
             if too_late or (version is not None and event.originator_version > version):
                 break
             aggregate = event.mutate(aggregate)
+        if policy is not None:
+            # Visibility follows the record as it is now, as for trails, and is decided before
+            # saying whether a past state exists, so both 404s read the same.
+            events = self.log.trail(aggregate_id)
+            if not events:
+                raise NotFoundError(f"no events recorded for {aggregate_id}")
+            current = None
+            for _, event in events:
+                current = event.mutate(current)
+            self._require_visible(aggregate_id, current, {getattr(e, "business_line", None) for _, e in events},
+                                  policy)
         if aggregate is None:
-            when = f"at {at.isoformat()}" if at else f"at version {version}" if version else ""
-            raise NotFoundError(f"{aggregate_id} has no recorded state {when}".strip())
+            raise NotFoundError(f"no events recorded for {aggregate_id} at that time or version")
         state = public_state(aggregate)
         if policy is not None:
-            lines = {getattr(e, "business_line", None) for _, e in self.log.trail(aggregate_id)}
-            self._require_visible(aggregate_id, aggregate, lines, policy)
             state = policy.present(resource_of(aggregate).resource, state)
         return {"aggregate_type": type(aggregate).__qualname__,
                 "state": {k: v for k, v in state.items() if k not in SECRET_FIELDS}}

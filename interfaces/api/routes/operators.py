@@ -272,7 +272,7 @@ def set_lines(operator_id: UUID, body: BusinessLines, container: ContainerDep, p
             summary="Set an operator's jurisdiction departments and explicit investor accounts.")
 def set_scope(operator_id: UUID, body: DataScope, container: ContainerDep, policy: ScopeAdmin, ctx: Acting,
               response: Response) -> CommandAccepted:
-    _administrable(container, policy, operator_id)
+    row = _administrable(container, policy, operator_id)
     # Nobody grants a scope wider than their own: a department "with sub-departments" needs
     # its whole subtree in the caller's scope, and investor accounts must be the caller's too.
     granted = set()
@@ -281,6 +281,11 @@ def set_scope(operator_id: UUID, body: DataScope, container: ContainerDep, polic
         granted |= container.access_queries.expand_jurisdiction(
             [{"department_id": str(item.department_id), "include_children": item.include_children}])
     policy.require_scope_covers(granted, body.investor_accounts)
-    result = container.access.set_data_scope(ctx, operator_id, [j.model_dump(mode="json") for j in body.jurisdiction],
-                                             body.investor_accounts)
+    # What the caller cannot see stays as it is: one cannot revoke what one cannot see.
+    kept = [j for j in row["jurisdiction"] if not policy.sees(department_id=UUID(j["department_id"]))]
+    kept_accounts = [a for a in row["investor_accounts"]
+                     if policy.principal.departments is not None and a not in policy.principal.investor_accounts]
+    jurisdiction = [j.model_dump(mode="json") for j in body.jurisdiction] + kept
+    result = container.access.set_data_scope(ctx, operator_id, jurisdiction,
+                                             sorted(set(body.investor_accounts) | set(kept_accounts)))
     return _secured(container, response, result)
