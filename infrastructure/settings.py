@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     read_wait_max_seconds: float = Field(10.0, description="Longest wait a read may ask for (wait_for_position).")
     redis_check_seconds: float = Field(1.0, description="How often Redis health is checked.")
     run_workers: bool = Field(True, description="serve: run projection workers in the API process.")
+    datasource_tables: str = Field(
+        "forms_customers", description="Comma-separated tables SQL data sources may read (schema.table or table).")
+    datasource_timeout_ms: int = Field(2000, description="Longest a SQL data source may run (statement timeout).")
+    datasource_row_limit: int = Field(500, description="Most rows a SQL data source may return.")
+    customer_directory: str | None = Field(
+        None, description="Account-opening system: http(s)://... for its API, or a JSON file path; "
+        "unset = <data_dir>/customers.json.")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:

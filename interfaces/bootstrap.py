@@ -11,9 +11,11 @@ from typing import Any
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
 from application.audit.service import AuditService
+from application.forms.service import FormsApplication
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
+from infrastructure.forms.sql_source import SqlSourceRunner
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -21,6 +23,7 @@ from infrastructure.redis.supervisor import RedisSupervisor
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
+from projections.forms.queries import FormsQueries
 from projections.framework import ClickHouseSink
 from projections.registry import all_projections
 
@@ -70,6 +73,8 @@ class Container:
     audit: AuditService
     readmodels: ReadModelDb
     access_queries: AccessQueries
+    forms: FormsApplication
+    forms_queries: FormsQueries
     principals: PrincipalResolver
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
@@ -98,10 +103,17 @@ class Container:
                             board.rebuilder(lambda: {n: r.position() for n, r in runners.items()}))
         readmodels = ReadModelDb(store.datastore)
         access_queries = AccessQueries(readmodels)
+        forms_queries = FormsQueries(readmodels)
+        forms = FormsApplication(
+            store, allowed_tables={t.strip() for t in settings.datasource_tables.split(",") if t.strip()},
+            sql_runner=SqlSourceRunner({"main": store.datastore}, supervisor),
+            customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
+            max_rows=settings.datasource_row_limit)
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
+            forms=forms, forms_queries=forms_queries,
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
             owns_engines=owns,
         )

@@ -4,8 +4,11 @@ from __future__ import annotations
 from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
+from projections.forms.catalogue import FormsCatalogueProjection
+from projections.forms.records import FormRecordsProjection
 from projections.framework import ClickHouseSink, PostgresProjection
 
 
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
-    return [DepartmentsProjection(), PrincipalsProjection(), EventFactsSink()]
+    return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
+            EventFactsSink()]

@@ -14,6 +14,16 @@ from domain.access.department import Department
 from domain.access.field_rule import FieldRule
 from domain.access.operator import Operator
 from domain.access.role import Role
+from domain.forms.business_type import BusinessType
+from domain.forms.customer import Customer
+from domain.forms.data_source import DataSource
+from domain.forms.record import FormRecord
+from domain.shared.ids import natural_id
+
+
+def _customer_department(customer: Customer) -> UUID | None:
+    code = customer.profile.get("department_code")
+    return natural_id("department", code) if code else None
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,7 @@ class AuditedResource:
     department_of: Callable[[Any], UUID | None] = lambda aggregate: None
     account_of: Callable[[Any], str | None] = lambda aggregate: None
     admin_only: bool = False  # catalogue records: visible to whoever may audit, not scope-bound
+    line_only: bool = False   # configuration of a business line: visible to that line's auditors
 
 
 RESOURCES: dict[type, AuditedResource] = {
@@ -32,6 +43,12 @@ RESOURCES: dict[type, AuditedResource] = {
     FieldRule: AuditedResource("access.field_rule", admin_only=True),
     Session: AuditedResource("access.session", admin_only=True),
     ApiToken: AuditedResource("access.api_token", admin_only=True),
+    BusinessType: AuditedResource("forms.business_type", line_only=True),
+    DataSource: AuditedResource("forms.data_source", admin_only=True),
+    FormRecord: AuditedResource("forms.record", department_of=lambda a: a.department_id,
+                                account_of=lambda a: a.fund_account),
+    Customer: AuditedResource("forms.customer", department_of=_customer_department,
+                              account_of=lambda a: a.fund_account),
 }
 
 

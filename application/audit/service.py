@@ -47,6 +47,8 @@ class AuditService:
             raise NotFoundError(f"no events recorded for {aggregate_id}")
         if audited.admin_only:  # catalogue records: auditors with an unrestricted scope
             visible = policy.principal.departments is None
+        elif audited.line_only:
+            visible = True  # the business-line check below decides
         else:
             visible = policy.sees(department_id=audited.department_of(aggregate),
                                   investor_account=audited.account_of(aggregate))

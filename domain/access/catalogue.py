@@ -31,6 +31,15 @@ MENUS: tuple[Menu, ...] = (
         Action("access.business_lines.manage", "Define business lines"),
         Action("access.api_tokens.manage", "Issue and revoke API tokens"),
     )),
+    Menu("forms", "业务与表单 Business types and forms", (
+        Action("forms.business_types.view", "View business types and their forms"),
+        Action("forms.business_types.manage", "Create business types, edit drafts, publish versions"),
+        Action("forms.data_sources.manage", "Define data sources (static, customer, SQL)"),
+        Action("forms.data_sources.query", "Query data sources while filling forms"),
+        Action("forms.records.view", "View form records and their change history"),
+        Action("forms.records.edit", "Start and edit form records"),
+        Action("forms.customers.view", "Look customers up by fund account"),
+    )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),

@@ -12,6 +12,7 @@ EFFECTS = ("hidden", "masked", "read_only")
 RULE_FIELDS: dict[str, frozenset[str]] = {
     "access.operator": frozenset({"display_name", "phone", "email"}),
     "access.department": frozenset({"name"}),
+    "forms.customer": frozenset({"name", "id_number", "phone", "bank_account", "address"}),
 }
 MASKS = ("bank_card", "id_card", "phone", "name", "email", "all")
 
@@ -62,9 +63,15 @@ class FieldRuleView:
 
 
 def apply_rules(record: dict[str, Any], rules: Iterable[FieldRuleView]) -> dict[str, Any]:
-    """Hidden fields are removed, masked fields masked. Works on top-level keys and on
-    dotted paths into nested dicts."""
-    out = dict(record)
+    """Hidden fields are removed, masked fields masked: on top-level keys, dotted paths, and the
+    same names inside nested objects (an event's ``profile``, a trail's ``data``), so a value
+    hidden in a record stays hidden wherever the record is embedded."""
+    rules = list(rules)
+    if not rules:
+        return record
+    out = {k: (apply_rules(v, rules) if isinstance(v, dict) else
+               [apply_rules(i, rules) if isinstance(i, dict) else i for i in v] if isinstance(v, list) else v)
+           for k, v in record.items()}
     for rule in rules:
         for key in (f"old_{rule.field}",):  # events keep prior values as old_<field>
             if key in out:

@@ -53,3 +53,15 @@ class AuthenticationError(DomainError):
     def __init__(self, message: str, *, code: str = "unauthenticated", field: str | None = None):
         super().__init__(message, field=field)
         self.code = code
+
+
+class InvalidInputError(RuleViolationError):
+    """Several field-level problems at once (a form submission, a form schema): HTTP 422 with
+    one entry per field in ``errors``."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, errors: list[dict], *, code: str = "invalid_input"):
+        super().__init__(message, field=errors[0].get("path") if errors else None)
+        self.errors = errors
+        self.code = code

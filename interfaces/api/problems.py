@@ -78,7 +78,8 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return problem(request, status, exc.code, exc.message, field=exc.field, headers=headers)
+        return problem(request, status, exc.code, exc.message, field=exc.field, headers=headers,
+                       errors=getattr(exc, "errors", None))
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:

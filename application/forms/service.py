@@ -1,0 +1,243 @@
+"""The forms context's Application: business types and versions, data sources, form records,
+customer directory sync."""
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import jsonpointer
+
+from application.forms.engine.diff import make_patch
+from application.forms.engine.schema import CompiledForm, FormSchemaError, compile_form, validate
+from application.forms.engine.sql_guard import DataSourceLimitError, UnsafeSqlError, check_select
+from application.shared.base import CommandResult, LedgerApplication, command
+from domain.forms.business_type import BusinessType
+from domain.forms.customer import Customer
+from domain.forms.data_source import DataSource
+from domain.forms.record import FormRecord
+from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError
+from domain.shared.ids import natural_id
+
+MAX_TIMEOUT_MS, MAX_ROWS, MAX_CACHE_SECONDS = 10_000, 5_000, 86_400
+
+
+class FormsApplication(LedgerApplication):
+    name = "forms"
+
+    def __init__(self, store: Any, *, allowed_tables: set[str], sql_runner: Any = None,
+                 customer_lookup: Callable[[str], dict[str, Any] | None] | None = None,
+                 max_timeout_ms: int = 2000, max_rows: int = 500):
+        super().__init__(store)
+        self.allowed_tables = allowed_tables
+        self.sql_runner = sql_runner
+        self.customer_lookup = customer_lookup
+        self.max_timeout_ms, self.max_rows = max_timeout_ms, max_rows
+        self._compiled: dict[tuple[str, int, str], CompiledForm] = {}
+        self._lock = threading.Lock()
+
+    # -- business types ---------------------------------------------------------------------
+    def business_type(self, code: str, expected_version: int | None = None) -> BusinessType:
+        try:
+            return self.load(natural_id("business_type", code), BusinessType, expected_version=expected_version)
+        except NotFoundError:
+            raise NotFoundError(f"business type {code!r} does not exist") from None
+
+    @command
+    def create_business_type(self, code: str, name: str, business_line: str, description: str,
+                             subjects: list[str]) -> CommandResult:
+        return self._create_business_type(code, name, business_line, description, subjects)
+
+    def _create_business_type(self, code: str, name: str, business_line: str, description: str,
+                              subjects: list[str]) -> CommandResult:
+        if not self.exists(natural_id("business_line", business_line)):
+            raise NotFoundError(f"unknown business line {business_line!r}", field="business_line")
+        business_type = BusinessType.create(code, name, business_line, description, subjects)
+        return self.create_unique(business_type, f"business type {code!r}")
+
+    @command
+    def save_draft(self, code: str, subject: str, schema: dict[str, Any], expected_version: int | None,
+                   check: bool = False) -> CommandResult:
+        """Drafts may be incomplete while an admin designs them; ``check`` reports problems now."""
+        if check:
+            self._check(schema, subject)
+        business_type = self.business_type(code, expected_version)
+        business_type.save_draft(subject, schema)
+        return self.save_one(business_type)
+
+    @command
+    def publish(self, code: str, expected_version: int | None) -> tuple[CommandResult, int]:
+        business_type = self.business_type(code, expected_version)
+        problems: list[dict[str, str]] = []
+        for subject, schema in sorted(business_type.drafts.items()):
+            try:
+                self._check(schema, subject)
+            except InvalidInputError as exc:
+                problems += exc.errors
+        if problems:
+            raise InvalidInputError(f"{len(problems)} problem(s) in the drafts; nothing was published", problems,
+                                    code="invalid_form_schema")
+        number = business_type.publish()
+        return self.save_one(business_type), number
+
+    @staticmethod
+    def _check(schema: Any, subject: str) -> CompiledForm:
+        try:
+            return compile_form(schema)
+        except FormSchemaError as exc:
+            raise InvalidInputError(
+                f"the {subject} form has {len(exc.problems)} problem(s)",
+                [{"path": f"{subject}:{p.path}", "subject": subject, "field": p.path, "message": p.message}
+                 for p in exc.problems], code="invalid_form_schema") from None
+
+    def compiled(self, code: str, number: int, subject: str) -> CompiledForm:
+        """Compiled once per published version (versions never change, so the cache is exact)."""
+        key = (code, number, subject)
+        with self._lock:
+            if key not in self._compiled:
+                self._compiled[key] = compile_form(self.business_type(code).form(number, subject))
+            return self._compiled[key]
+
+    @command
+    def import_business_type(self, exported: dict[str, Any]) -> CommandResult:
+        """Create a business type from an export, with its latest forms as drafts."""
+        try:
+            code, forms = exported["code"], exported["forms"]
+            result = self._create_business_type(code, exported["name"], exported["business_line"],
+                                                exported.get("description", ""), sorted(forms))
+        except (KeyError, TypeError) as exc:
+            raise RuleViolationError(f"not a business-type export: missing {exc}") from None
+        business_type = self.business_type(code)
+        for subject, schema in forms.items():
+            business_type.save_draft(subject, schema)
+        return self.save_one(business_type) if business_type.pending_events else result
+
+    # -- validation and records -------------------------------------------------------------------
+    def check_submission(self, code: str, number: int, subject: str, data: Any,
+                         context: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        cleaned, errors = validate(self.compiled(code, number, subject), data, context)
+        return cleaned, [vars(e) for e in errors]
+
+    def _valid(self, code: str, number: int, subject: str, data: Any, context: dict[str, Any]) -> dict[str, Any]:
+        cleaned, errors = self.check_submission(code, number, subject, data, context)
+        if errors:
+            raise InvalidInputError(f"{len(errors)} field(s) need attention", errors, code="invalid_form_data")
+        return cleaned
+
+    @command
+    def start_record(self, code: str, subject: str, data: dict[str, Any], *, version: int | None = None,
+                     fund_account: str | None = None, department_id: UUID | None = None,
+                     node: str | None = None, context: dict[str, Any] | None = None) -> CommandResult:
+        business_type = self.business_type(code)
+        if not business_type.versions:
+            raise RuleViolationError(f"business type {code!r} has no published version yet")
+        number = version or business_type.versions[-1]["number"]
+        business_type.version(number)
+        context = context or {}
+        cleaned = self._valid(code, number, subject, data, context)
+        record = FormRecord(business_type_id=business_type.id, business_type=code, version=number, subject=subject,
+                            business_line=business_type.business_line, fund_account=fund_account,
+                            department_id=department_id, data=cleaned, node=node, inputs=context.get("ds", {}))
+        return self.save_one(record)
+
+    def record(self, record_id: UUID, expected_version: int | None = None) -> FormRecord:
+        return self.load(record_id, FormRecord, expected_version=expected_version)
+
+    @command
+    def save_record(self, record_id: UUID, data: dict[str, Any], node: str | None, expected_version: int | None,
+                    context: dict[str, Any] | None = None) -> CommandResult:
+        record = self.record(record_id, expected_version)
+        context = context or {}
+        cleaned = self._valid(record.business_type, record.version, record.subject, data, context)
+        patch = make_patch(record.data, cleaned)
+        if not patch:
+            raise RuleViolationError("nothing changed")
+        old_values = {}
+        for op in patch:  # the values the patch replaced or removed, by pointer
+            if op["op"] in ("replace", "remove"):
+                old_values[op["path"]] = copy.deepcopy(jsonpointer.resolve_pointer(record.data, op["path"]))
+        record.save(patch=patch, old_values=old_values, data=cleaned, node=node, inputs=context.get("ds", {}))
+        return self.save_one(record)
+
+    # -- data sources ---------------------------------------------------------------------------
+    def _checked_config(self, kind: str, config: dict[str, Any]) -> dict[str, Any]:
+        if kind == "static":
+            options = config.get("options")
+            if not isinstance(options, list) or not all(isinstance(o, dict) and "value" in o for o in options):
+                raise RuleViolationError("static options are [{value, label}]", field="config.options")
+            return {"options": options}
+        if kind == "customer":
+            return {}
+        sql = config.get("sql")
+        if not isinstance(sql, str):
+            raise RuleViolationError("an SQL data source needs config.sql", field="config.sql")
+        try:
+            check_select(sql, self.allowed_tables)
+        except UnsafeSqlError as exc:
+            raise RuleViolationError(f"unsafe SQL: {exc}", field="config.sql") from None
+        timeout = int(config.get("timeout_ms", self.max_timeout_ms))
+        rows = int(config.get("row_limit", self.max_rows))
+        if not 1 <= timeout <= self.max_timeout_ms:
+            raise RuleViolationError(f"timeout_ms must be 1..{self.max_timeout_ms}", field="config.timeout_ms")
+        if not 1 <= rows <= self.max_rows:
+            raise RuleViolationError(f"row_limit must be 1..{self.max_rows}", field="config.row_limit")
+        cache = int(config.get("cache_seconds", 60))
+        if not 0 <= cache <= MAX_CACHE_SECONDS:
+            raise RuleViolationError(f"cache_seconds must be 0..{MAX_CACHE_SECONDS}", field="config.cache_seconds")
+        return {"sql": sql, "connection": config.get("connection", "main"), "timeout_ms": timeout,
+                "row_limit": rows, "cache_seconds": cache}
+
+    @command
+    def define_data_source(self, key: str, name: str, kind: str, config: dict[str, Any]) -> CommandResult:
+        source = DataSource.define(key, name, kind, {} if kind not in ("static", "customer", "sql")
+                                   else self._checked_config(kind, config))
+        return self.create_unique(source, f"data source {key!r}")
+
+    def query_data_source(self, key: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            source = self.load(natural_id("data_source", key), DataSource)
+        except NotFoundError:
+            raise NotFoundError(f"data source {key!r} does not exist") from None
+        if source.kind == "static":
+            return {"rows": source.config["options"], "cached": False}
+        if source.kind == "customer":
+            account = str(params.get("fund_account", ""))
+            customer = self.customer_lookup(account) if self.customer_lookup else None
+            return {"rows": [customer] if customer else [], "cached": False}
+        config = source.config
+        checked = check_select(config["sql"], self.allowed_tables)  # re-checked: the allow-list may have shrunk
+        try:
+            rows, cached = self.sql_runner.run(key, checked, params, connection=config["connection"],
+                                               timeout_ms=config["timeout_ms"], row_limit=config["row_limit"],
+                                               cache_seconds=config["cache_seconds"])
+        except DataSourceLimitError as exc:
+            raise RuleViolationError(str(exc), field="params") from None
+        return {"rows": rows, "cached": cached}
+
+    # -- customers ------------------------------------------------------------------------------
+    @command
+    def sync_customers(self, profiles: Any, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+        counts = {"registered": 0, "updated": 0, "unchanged": 0}
+        batch: list[Customer] = []
+        for i, profile in enumerate(profiles, 1):
+            customer_id = natural_id("customer", profile["fund_account"])
+            if self.exists(customer_id):
+                customer = self.load(customer_id, Customer)
+                if customer.sync(profile):
+                    batch.append(customer)
+                    counts["updated"] += 1
+                else:
+                    counts["unchanged"] += 1
+            else:
+                batch.append(Customer.register(profile["fund_account"], profile))
+                counts["registered"] += 1
+            if len(batch) >= 200:
+                self.save_all(*batch)
+                batch = []
+            if progress:
+                progress(i)
+        if batch:
+            self.save_all(*batch)
+        return counts

@@ -1,0 +1,1 @@
+"""forms: business types and their versioned form schemas, data sources, form records."""

@@ -1,0 +1,86 @@
+"""Read models of the forms context: business types, published versions, data sources, customers."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from domain.forms.business_type import BusinessType
+from domain.forms.customer import Customer
+from domain.forms.data_source import DataSource
+from domain.shared.ids import natural_id
+from projections.framework import PostgresProjection, SqlWriter, handles
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class FormsCatalogueProjection(PostgresProjection):
+    name = "forms.catalogue"
+    tables = ("forms_business_types", "forms_versions", "forms_data_sources", "forms_customers")
+    schema = (
+        "CREATE TABLE IF NOT EXISTS forms_business_types (id uuid PRIMARY KEY, code text UNIQUE NOT NULL,"
+        " name text NOT NULL, business_line text NOT NULL, description text NOT NULL, subjects text[] NOT NULL,"
+        " drafts jsonb NOT NULL DEFAULT '{}', latest_version int NOT NULL DEFAULT 0, version int NOT NULL,"
+        " updated_at timestamptz NOT NULL, position bigint NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS forms_versions (business_type_id uuid NOT NULL, number int NOT NULL,"
+        " forms jsonb NOT NULL, published_at timestamptz NOT NULL, published_by text NOT NULL,"
+        " PRIMARY KEY (business_type_id, number))",
+        "CREATE TABLE IF NOT EXISTS forms_data_sources (id uuid PRIMARY KEY, key text UNIQUE NOT NULL,"
+        " name text NOT NULL, kind text NOT NULL, config jsonb NOT NULL, version int NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS forms_customers (fund_account text PRIMARY KEY, name text, subject text,"
+        " id_type text, id_number text, phone text, department_id uuid, account_manager text, opened_on text,"
+        " status text, risk_level text, updated_at timestamptz NOT NULL, position bigint NOT NULL)",
+    )
+
+    @handles(BusinessType.Created)
+    def created(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO forms_business_types (id, code, name, business_line, description, subjects, version,"
+                  " updated_at, position) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                  (e.originator_id, e.code, e.name, e.business_line, e.description, e.subjects,
+                   e.originator_version, e.timestamp, position))
+
+    @handles(BusinessType.DetailsChanged)
+    def details(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE forms_business_types SET name = %s, description = %s, version = %s, updated_at = %s,"
+                  " position = %s WHERE id = %s",
+                  (e.name, e.description, e.originator_version, e.timestamp, position, e.originator_id))
+
+    @handles(BusinessType.DraftSaved)
+    def draft(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE forms_business_types SET drafts = jsonb_set(drafts, ARRAY[%s], %s::jsonb), version = %s,"
+                  " updated_at = %s, position = %s WHERE id = %s",
+                  (e.subject, _json(e.schema), e.originator_version, e.timestamp, position, e.originator_id))
+
+    @handles(BusinessType.Published)
+    def published(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO forms_versions VALUES (%s, %s, %s::jsonb, %s, %s)",
+                  (e.originator_id, e.number, _json(e.forms), e.timestamp, e.actor))
+        w.execute("UPDATE forms_business_types SET latest_version = %s, version = %s, updated_at = %s,"
+                  " position = %s WHERE id = %s",
+                  (e.number, e.originator_version, e.timestamp, position, e.originator_id))
+
+    @handles(DataSource.Defined)
+    def source_defined(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO forms_data_sources VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
+                  (e.originator_id, e.key, e.name, e.kind, _json(e.config), e.originator_version))
+
+    @handles(DataSource.Reconfigured)
+    def source_changed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE forms_data_sources SET name = %s, config = %s::jsonb, version = %s WHERE id = %s",
+                  (e.name, _json(e.config), e.originator_version, e.originator_id))
+
+    @handles(Customer.Registered, Customer.Updated)
+    def customer(self, w: SqlWriter, e: Any, position: int) -> None:
+        p = e.profile
+        department = natural_id("department", p["department_code"]) if p.get("department_code") else None
+        w.execute("INSERT INTO forms_customers VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                  " ON CONFLICT (fund_account) DO UPDATE SET name = EXCLUDED.name, subject = EXCLUDED.subject,"
+                  " id_type = EXCLUDED.id_type, id_number = EXCLUDED.id_number, phone = EXCLUDED.phone,"
+                  " department_id = EXCLUDED.department_id, account_manager = EXCLUDED.account_manager,"
+                  " opened_on = EXCLUDED.opened_on, status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,"
+                  " updated_at = EXCLUDED.updated_at, position = EXCLUDED.position",
+                  (p["fund_account"], p.get("name"), p.get("subject"), p.get("id_type"), p.get("id_number"),
+                   p.get("phone"), department, p.get("account_manager"), p.get("opened_on"), p.get("status"),
+                   p.get("risk_level"), e.timestamp, position))
