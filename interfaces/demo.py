@@ -91,4 +91,35 @@ def load_demo(container: Container) -> str:
         for resource, field, effect, mask, exempt in rules:
             access.define_field_rule(DEMO, resource, field, effect, mask, [], [], exempt, [])
             created += 1
+    created += _load_forms(container)
     return f"demo data: {created} records created; operators log in with password {DEMO_PASSWORD!r}"
+
+
+def _load_forms(container: Container) -> int:
+    import json
+
+    from infrastructure.forms.customers import FileCustomerDirectory
+    from interfaces.demo_forms import BUSINESS_TYPES, CUSTOMERS
+
+    forms, created = container.forms, 0
+    for code, name, line, description, subject_forms in BUSINESS_TYPES:
+        if not _once(forms.create_business_type, code, name, line, description, sorted(subject_forms)):
+            continue
+        for subject, schema in subject_forms.items():
+            forms.save_draft(DEMO, code, subject, schema, None, True)
+        forms.publish(DEMO, code, None)
+        created += 1
+    created += sum(_once(forms.define_data_source, key, name, kind, config) for key, name, kind, config in [
+        ("customer", "客户查询 Customer lookup", "customer", {}),
+        ("exchanges", "交易所 Exchanges", "static", {"options": [
+            {"value": v, "label": v} for v in ("SHFE", "DCE", "CZCE", "CFFEX", "INE", "GFEX")]}),
+        ("customers_of_manager", "客户经理名下客户 Customers of a manager", "sql", {
+            "sql": "SELECT fund_account, name FROM forms_customers WHERE account_manager = :manager"
+                   " ORDER BY fund_account", "timeout_ms": 1000, "row_limit": 200, "cache_seconds": 60}),
+    ])
+    # The embedded account-opening system is a JSON file under the data directory.
+    directory = container.settings.data_dir / "customers.json"
+    if not directory.exists():
+        directory.write_text(json.dumps(CUSTOMERS, ensure_ascii=False, indent=1), encoding="utf-8")
+    counts = forms.sync_customers(DEMO, FileCustomerDirectory(directory).customers())
+    return created + counts["registered"]

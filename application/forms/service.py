@@ -134,10 +134,10 @@ class FormsApplication(LedgerApplication):
         if not business_type.versions:
             raise RuleViolationError(f"business type {code!r} has no published version yet")
         number = version or business_type.versions[-1]["number"]
-        business_type.version(number)
+        business_type.published_version(number)
         context = context or {}
         cleaned = self._valid(code, number, subject, data, context)
-        record = FormRecord(business_type_id=business_type.id, business_type=code, version=number, subject=subject,
+        record = FormRecord(business_type_id=business_type.id, business_type=code, form_version=number, subject=subject,
                             business_line=business_type.business_line, fund_account=fund_account,
                             department_id=department_id, data=cleaned, node=node, inputs=context.get("ds", {}))
         return self.save_one(record)
@@ -150,7 +150,7 @@ class FormsApplication(LedgerApplication):
                     context: dict[str, Any] | None = None) -> CommandResult:
         record = self.record(record_id, expected_version)
         context = context or {}
-        cleaned = self._valid(record.business_type, record.version, record.subject, data, context)
+        cleaned = self._valid(record.business_type, record.form_version, record.subject, data, context)
         patch = make_patch(record.data, cleaned)
         if not patch:
             raise RuleViolationError("nothing changed")

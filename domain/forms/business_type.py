@@ -66,13 +66,13 @@ class BusinessType(LedgerAggregate):
     def _published(self, number: int, forms: dict[str, dict[str, Any]]) -> None:
         self.versions = [*self.versions, {"number": number, "forms": forms}]
 
-    def version(self, number: int) -> dict[str, Any]:
+    def published_version(self, number: int) -> dict[str, Any]:
         if not 1 <= number <= len(self.versions):
             raise NotFoundError(f"{self.code} has no version {number}", field="version")
         return self.versions[number - 1]
 
     def form(self, number: int, subject: str) -> dict[str, Any]:
-        forms = self.version(number)["forms"]
+        forms = self.published_version(number)["forms"]
         if subject not in forms:
             raise NotFoundError(f"{self.code} v{number} has no form for subject {subject!r}", field="subject")
         return forms[subject]

@@ -13,11 +13,11 @@ from domain.shared.aggregate import LedgerAggregate
 
 class FormRecord(LedgerAggregate):
     @event("Started")
-    def __init__(self, business_type_id: UUID, business_type: str, version: int, subject: str,
+    def __init__(self, business_type_id: UUID, business_type: str, form_version: int, subject: str,
                  business_line: str, fund_account: str | None, department_id: UUID | None,
                  data: dict[str, Any], node: str | None, inputs: dict[str, Any]):
         self.business_type_id, self.business_type = business_type_id, business_type
-        self.version, self.subject, self.business_line = version, subject, business_line
+        self.form_version, self.subject, self.business_line = form_version, subject, business_line
         self.fund_account, self.department_id = fund_account, department_id
         self.data, self.node = data, node
 

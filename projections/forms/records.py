@@ -33,7 +33,7 @@ class FormRecordsProjection(PostgresProjection):
     @handles(FormRecord.Started)
     def started(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("INSERT INTO forms_records VALUES (%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s)",
-                  (e.originator_id, e.business_type, e.version, e.subject, e.business_line, e.fund_account,
+                  (e.originator_id, e.business_type, e.form_version, e.subject, e.business_line, e.fund_account,
                    e.department_id, _json(e.data), e.node, e.originator_version, e.actor, e.timestamp,
                    e.timestamp, position))
 

@@ -115,9 +115,14 @@ def compile_form(schema: Any) -> CompiledForm:
         raise FormSchemaError([Problem("$", 'the root of a form must be {"type": "object", "properties": {...}}')])
     compiled = CompiledForm(schema=schema, validator=Draft202012Validator(schema, format_checker=format_checker()))
     top_level = set(schema["properties"])
+    opaque: list[tuple[str, ...]] = []  # attachments hold document references, not fields
     for path, node in _walk(schema, ()):
         where = _dotted(path)
+        if any(path[:len(o)] == o for o in opaque):
+            continue
         component = node.get("x-component")
+        if component == "Attachment":
+            opaque.append(path)
         if component is None:
             if path[-1] != "*":
                 problems.append(Problem(where, "every field needs an x-component"))

@@ -160,7 +160,8 @@ def publish(code: str, request: Request, container: ContainerDep, policy: Design
 @router.get("/business-types/{code}/versions/{number}", summary="A published version's forms.")
 def get_version(code: str, number: int, container: ContainerDep, policy: Viewer) -> dict[str, Any]:
     _business_type(container, policy, code)
-    return {"code": code, "number": number, "forms": container.forms.business_type(code).version(number)["forms"]}
+    forms = container.forms.business_type(code).published_version(number)["forms"]
+    return {"code": code, "number": number, "forms": forms}
 
 
 @router.post("/business-types/{code}/versions/{number}/validate", response_model=Validated,
