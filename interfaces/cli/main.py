@@ -23,6 +23,8 @@ projections_app = typer.Typer(help="Inspect and rebuild projections.", no_args_i
 audit_app = typer.Typer(help="Replay and verify the event history.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
+customers_app = typer.Typer(help="The customer directory (from the account-opening system).", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
 console = Console()
 
 
@@ -184,6 +186,28 @@ def audit_verify() -> None:
     for p in report.problems:
         console.print(f"  position {p.position}: {p.kind}: {p.detail}")
     raise typer.Exit(1)
+
+
+@customers_app.command("sync")
+def customers_sync(
+    source: Annotated[Optional[str], typer.Option(help="http(s) URL of the account-opening system or a JSON "
+                                                        "file (default LEDGERFLOW_CUSTOMER_DIRECTORY)")] = None,
+) -> None:
+    """Import customer profiles; every new or changed customer is recorded as an event."""
+    from domain.shared.context import CommandContext
+    from infrastructure.forms.customers import directory_from_setting
+
+    container = _container()
+    try:
+        directory = directory_from_setting(source or container.settings.customer_directory,
+                                           container.settings.data_dir)
+        with console.status("syncing customers…") as status:
+            counts = container.forms.sync_customers(CommandContext.system("customer-sync"), directory.customers(),
+                                                    lambda n: status.update(f"synced {n} customers…"))
+        console.print(f"customers: {counts['registered']} registered, {counts['updated']} updated, "
+                      f"{counts['unchanged']} unchanged")
+    finally:
+        container.close()
 
 
 if __name__ == "__main__":
