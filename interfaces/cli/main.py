@@ -190,7 +190,7 @@ def audit_verify() -> None:
 
 @customers_app.command("sync")
 def customers_sync(
-    source: Annotated[Optional[str], typer.Option(help="http(s) URL of the account-opening system or a JSON "
+    source: Annotated[str | None, typer.Option(help="http(s) URL of the account-opening system or a JSON "
                                                         "file (default LEDGERFLOW_CUSTOMER_DIRECTORY)")] = None,
 ) -> None:
     """Import customer profiles; every new or changed customer is recorded as an event."""
