@@ -11,6 +11,7 @@ from typing import Any
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
 from application.audit.service import AuditService
+from application.flows.service import FlowsApplication
 from application.forms.service import FormsApplication
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
@@ -23,6 +24,7 @@ from infrastructure.redis.supervisor import RedisSupervisor
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
+from projections.flows.definitions import FlowQueries
 from projections.forms.queries import FormsQueries
 from projections.framework import ClickHouseSink
 from projections.registry import all_projections
@@ -75,6 +77,8 @@ class Container:
     access_queries: AccessQueries
     forms: FormsApplication
     forms_queries: FormsQueries
+    flows: FlowsApplication
+    flow_queries: FlowQueries
     principals: PrincipalResolver
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
@@ -113,7 +117,8 @@ class Container:
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
-            forms=forms, forms_queries=forms_queries,
+            forms=forms, forms_queries=forms_queries, flows=FlowsApplication(store),
+            flow_queries=FlowQueries(readmodels),
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
             owns_engines=owns,
         )

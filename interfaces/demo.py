@@ -122,4 +122,18 @@ def _load_forms(container: Container) -> int:
     if not directory.exists():
         directory.write_text(json.dumps(CUSTOMERS, ensure_ascii=False, indent=1), encoding="utf-8")
     counts = forms.sync_customers(DEMO, FileCustomerDirectory(directory).customers())
-    return created + counts["registered"]
+    return created + counts["registered"] + _load_flows(container)
+
+
+def _load_flows(container: Container) -> int:
+    from interfaces.demo_flows import FLOWS
+
+    created = 0
+    for key, name, business_type, graph in FLOWS:
+        if not _once(container.flows.create_definition, key, name, business_type, "brokerage", ""):
+            continue
+        container.flows.save_draft(DEMO, key, graph, {"deduplication": "approve_consecutive",
+                                                      "empty_assignee": "to_admin"}, None)
+        container.flows.publish(DEMO, key, None)
+        created += 1
+    return created

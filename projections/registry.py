@@ -4,6 +4,7 @@ from __future__ import annotations
 from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
+from projections.flows.definitions import FlowDefinitionsProjection
 from projections.forms.catalogue import FormsCatalogueProjection
 from projections.forms.records import FormRecordsProjection
 from projections.framework import ClickHouseSink, PostgresProjection
@@ -11,4 +12,4 @@ from projections.framework import ClickHouseSink, PostgresProjection
 
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
-            EventFactsSink()]
+            FlowDefinitionsProjection(), EventFactsSink()]

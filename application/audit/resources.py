@@ -14,6 +14,7 @@ from domain.access.department import Department
 from domain.access.field_rule import FieldRule
 from domain.access.operator import Operator
 from domain.access.role import Role
+from domain.flows.definition import FlowDefinition
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
@@ -44,6 +45,7 @@ RESOURCES: dict[type, AuditedResource] = {
     Session: AuditedResource("access.session", admin_only=True),
     ApiToken: AuditedResource("access.api_token", admin_only=True),
     BusinessType: AuditedResource("forms.business_type", line_only=True),
+    FlowDefinition: AuditedResource("flows.definition", line_only=True),
     DataSource: AuditedResource("forms.data_source", admin_only=True),
     FormRecord: AuditedResource("forms.record", department_of=lambda a: a.department_id,
                                 account_of=lambda a: a.fund_account),

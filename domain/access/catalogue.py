@@ -40,6 +40,10 @@ MENUS: tuple[Menu, ...] = (
         Action("forms.records.edit", "Start and edit form records"),
         Action("forms.customers.view", "Look customers up by fund account"),
     )),
+    Menu("flows", "流程 Flows", (
+        Action("flows.definitions.view", "View flow definitions and diagrams"),
+        Action("flows.definitions.manage", "Design and publish flow definitions"),
+    )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),

@@ -10,7 +10,17 @@ from infrastructure.settings import Settings
 from interfaces.api import problems
 from interfaces.api.metrics import Metrics
 from interfaces.api.middleware import RequestContextMiddleware
-from interfaces.api.routes import access_admin, audit, auth, departments, forms, health, operators, projections
+from interfaces.api.routes import (
+    access_admin,
+    audit,
+    auth,
+    departments,
+    flows,
+    forms,
+    health,
+    operators,
+    projections,
+)
 from interfaces.bootstrap import Container
 
 DESCRIPTION = """
@@ -68,7 +78,7 @@ class _LateMetrics:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    for module in (health, auth, departments, operators, access_admin, forms, audit, projections):
+    for module in (health, auth, departments, operators, access_admin, forms, flows, audit, projections):
         app.include_router(module.router)
 
 

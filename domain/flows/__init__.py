@@ -1,0 +1,1 @@
+"""flows: flow definitions (versioned graphs) and flow instances (tasks, transitions, timers)."""

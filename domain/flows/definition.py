@@ -1,0 +1,68 @@
+"""Flow definition: the versioned graph a business type runs through. Designers edit a draft;
+publishing freezes it as version N (checked first), and instances pin their version."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from eventsourcing.domain import event
+
+from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import NotFoundError, RuleViolationError
+from domain.shared.ids import natural_id
+
+KEY = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
+EMPTY_ASSIGNEE_RULES = ("skip", "to_admin", "block")
+DEDUPLICATION = ("none", "approve_all", "approve_consecutive")
+
+
+class FlowDefinition(LedgerAggregate):
+    @event("Created")
+    def __init__(self, key: str, name: str, business_type: str, business_line: str, description: str):
+        self.key, self.name, self.business_type = key, name, business_type
+        self.business_line, self.description = business_line, description
+        self.draft: dict[str, Any] | None = None
+        self.settings = {"deduplication": "none", "empty_assignee": "to_admin"}
+        self.versions: list[dict[str, Any]] = []
+
+    @classmethod
+    def create(cls, key: str, name: str, business_type: str, business_line: str, description: str
+               ) -> FlowDefinition:
+        if not KEY.match(key):
+            raise RuleViolationError("key must be 2-48 of a-z, 0-9, '_' starting with a letter", field="key")
+        return cls._create(cls.Created, id=natural_id("flow_definition", key), key=key, name=name.strip(),
+                           business_type=business_type, business_line=business_line, description=description)
+
+    def save_draft(self, graph: dict[str, Any], settings: dict[str, str]) -> None:
+        if settings.get("deduplication") not in DEDUPLICATION:
+            raise RuleViolationError(f"deduplication must be one of {', '.join(DEDUPLICATION)}",
+                                     field="settings.deduplication")
+        if settings.get("empty_assignee") not in EMPTY_ASSIGNEE_RULES:
+            raise RuleViolationError(f"empty_assignee must be one of {', '.join(EMPTY_ASSIGNEE_RULES)}",
+                                     field="settings.empty_assignee")
+        if (graph, settings) != (self.draft, self.settings):
+            self._draft_saved(graph=graph, settings=settings)
+
+    @event("DraftSaved")
+    def _draft_saved(self, graph: dict[str, Any], settings: dict[str, str]) -> None:
+        self.draft, self.settings = graph, settings
+
+    def publish(self) -> int:
+        """Freeze the draft (already checked by the application) as the next version."""
+        if self.draft is None:
+            raise RuleViolationError("there is no draft to publish")
+        if self.versions and (self.versions[-1]["graph"], self.versions[-1]["settings"]) == (self.draft,
+                                                                                             self.settings):
+            raise RuleViolationError("the draft is unchanged since the last published version")
+        number = len(self.versions) + 1
+        self._published(number=number, graph=self.draft, settings=dict(self.settings))
+        return number
+
+    @event("Published")
+    def _published(self, number: int, graph: dict[str, Any], settings: dict[str, str]) -> None:
+        self.versions = [*self.versions, {"number": number, "graph": graph, "settings": settings}]
+
+    def published_version(self, number: int) -> dict[str, Any]:
+        if not 1 <= number <= len(self.versions):
+            raise NotFoundError(f"flow {self.key} has no version {number}", field="version")
+        return self.versions[number - 1]

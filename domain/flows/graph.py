@@ -1,0 +1,199 @@
+"""Flow graphs: the nodes and edges of a flow definition, and the structural checks that must
+pass before a version is published. Pure: conditions are compiled by a function the
+application passes in (CEL lives outside the domain)."""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NodeType = Literal["start", "approval", "exclusive", "parallel_split", "parallel_join", "inclusive",
+                   "inclusive_join", "pause", "system", "end"]
+ApprovalMode = Literal["single", "any", "all", "sequential", "vote"]
+FieldAccess = Literal["editable", "readonly", "hidden"]
+NodeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+
+
+class Assignee(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["operator", "role", "department", "initiator", "initiator_department_head", "form_field"]
+    value: str | None = Field(None, max_length=128, description="login, role key, department id or field path")
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: NodeId
+    type: NodeType
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=2000, description="Shown to the initiator at launch")
+    mode: ApprovalMode | None = None
+    vote_threshold: float | None = Field(None, gt=0, le=1, description="vote: share of approvals needed")
+    assignees: list[Assignee] = Field(default_factory=list)
+    field_permissions: dict[str, FieldAccess] = Field(default_factory=dict)
+    return_targets: list[str] | Literal["any_earlier"] = Field(default_factory=list)
+    pause_seconds: int | None = Field(None, gt=0, le=366 * 86400)
+    pause_until_field: str | None = Field(None, max_length=128)
+    hook: str | None = Field(None, max_length=64, description="system task: notify, archive, export, ...")
+    sla_seconds: int | None = Field(None, gt=0)
+
+
+class Edge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: NodeId
+    target: NodeId
+    condition: str | None = Field(None, max_length=2000, description="CEL over form, initiator and ds")
+    default: bool = False
+    label: str | None = Field(None, max_length=100)
+
+
+class Graph(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nodes: list[Node] = Field(min_length=2, max_length=500)
+    edges: list[Edge] = Field(min_length=1, max_length=2000)
+
+    def node(self, node_id: str) -> Node:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def outgoing(self) -> dict[str, list[Edge]]:
+        out: dict[str, list[Edge]] = defaultdict(list)
+        for e in self.edges:
+            out[e.source].append(e)
+        return out
+
+    def incoming(self) -> dict[str, list[Edge]]:
+        inc: dict[str, list[Edge]] = defaultdict(list)
+        for e in self.edges:
+            inc[e.target].append(e)
+        return inc
+
+
+BRANCHING = {"exclusive", "inclusive"}
+SPLIT_JOIN = {"parallel_split": "parallel_join", "inclusive": "inclusive_join"}
+
+
+def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """Every problem as (where, what). ``compile_condition`` returns an error message or None."""
+    problems: list[tuple[str, str]] = []
+    ids = [n.id for n in graph.nodes]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    problems += [(f"nodes.{i}", "duplicate node id") for i in duplicates]
+    known = set(ids)
+    for i, e in enumerate(graph.edges):
+        for end in (e.source, e.target):
+            if end not in known:
+                problems.append((f"edges[{i}]", f"dangling edge: no node {end!r}"))
+    starts = [n.id for n in graph.nodes if n.type == "start"]
+    if len(starts) != 1:
+        problems.append(("nodes", f"a flow has exactly one start node, found {len(starts)}"))
+    if not any(n.type == "end" for n in graph.nodes):
+        problems.append(("nodes", "a flow needs at least one end node"))
+    if problems:
+        return problems
+    out, inc = graph.outgoing(), graph.incoming()
+    reachable, queue = {starts[0]}, deque(starts)
+    while queue:
+        for e in out[queue.popleft()]:
+            if e.target not in reachable:
+                reachable.add(e.target)
+                queue.append(e.target)
+    problems += [(f"nodes.{n}", "unreachable from the start node") for n in ids if n not in reachable]
+    for n in graph.nodes:
+        where = f"nodes.{n.id}"
+        if n.type == "start" and inc[n.id]:
+            problems.append((where, "the start node cannot have incoming edges"))
+        if n.type == "end" and out[n.id]:
+            problems.append((where, "an end node cannot have outgoing edges"))
+        if n.type != "end" and not out[n.id]:
+            problems.append((where, "dead end: no outgoing edge (connect it to an end node)"))
+        if n.type not in BRANCHING | {"parallel_split"} and len(out[n.id]) > 1:
+            problems.append((where, f"a {n.type} node has one outgoing edge; branch with a gateway"))
+        if n.type == "approval":
+            if not n.assignees:
+                problems.append((where, "an approval node needs assignees"))
+            if n.mode is None:
+                problems.append((where, "an approval node needs a mode: single, any, all, sequential or vote"))
+            if n.mode == "vote" and n.vote_threshold is None:
+                problems.append((where, "a vote node needs vote_threshold (e.g. 0.5)"))
+            if isinstance(n.return_targets, list):
+                problems += [(where, f"return target {t!r} is not a node") for t in n.return_targets if t not in known]
+        if n.type == "pause" and (n.pause_seconds is None) == (n.pause_until_field is None):
+            problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))
+        if n.type == "system" and not n.hook:
+            problems.append((where, "a system task names its hook"))
+        if n.type in BRANCHING:
+            defaults = [e for e in out[n.id] if e.default]
+            if n.type == "exclusive" and len(defaults) != 1:
+                problems.append((where, "an exclusive gateway needs exactly one default branch, "
+                                        f"found {len(defaults)}"))
+            for e in out[n.id]:
+                if not e.default and not e.condition:
+                    problems.append((where, f"branch to {e.target!r} needs a condition or default: true"))
+        for e in out[n.id]:
+            if e.condition is not None:
+                if n.type not in BRANCHING:
+                    problems.append((where, f"only gateways have conditions (edge to {e.target!r})"))
+                error = compile_condition(e.condition)
+                if error:
+                    problems.append((f"{where}.edges[{e.target}]", f"condition does not compile: {error}"))
+    problems += _check_splits(graph, out)
+    return problems
+
+
+def _check_splits(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, str]]:
+    """Every split's branches must meet again at one join of the matching kind before the end."""
+    problems = []
+    for split in (n for n in graph.nodes if n.type in SPLIT_JOIN):
+        join_type = SPLIT_JOIN[split.type]
+        joins_per_branch = []
+        for e in out[split.id]:
+            joins_per_branch.append(_first_join(graph, out, e.target, join_type))
+        found = set(joins_per_branch)
+        if None in found or len(found) != 1:
+            problems.append((f"nodes.{split.id}", f"the branches of this {split.type} must all meet at one "
+                                                 f"{join_type} node"))
+    return problems
+
+
+def _first_join(graph: Graph, out: dict[str, list[Edge]], start: str, join_type: str) -> str | None:
+    depth, seen, node_id = 0, set(), start
+    queue = deque([(start, 0)])
+    while queue:
+        node_id, depth = queue.popleft()
+        if (node_id, depth) in seen or depth > len(graph.nodes):  # loops cannot nest splits forever
+            continue
+        seen.add((node_id, depth))
+        node = graph.node(node_id)
+        if node.type == join_type:
+            if depth == 0:
+                return node_id
+            depth -= 1
+        elif node.type in SPLIT_JOIN and SPLIT_JOIN[node.type] == join_type:
+            depth += 1
+        for e in out[node_id]:
+            queue.append((e.target, depth))
+    return None
+
+
+def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[str] | None = None) -> str:
+    """Mermaid flowchart text; the instance's current nodes and visited path are styled."""
+    shapes = {"start": "(({}))", "end": "(({}))", "exclusive": "{{{{{}}}}}", "inclusive": "{{{{{}}}}}",
+              "parallel_split": "[/{}/]", "parallel_join": "[\\{}\\]", "inclusive_join": "[\\{}\\]",
+              "pause": "[({})]", "system": "[[{}]]", "approval": "[{}]"}
+    lines = ["flowchart TD"]
+    for n in graph.nodes:
+        label = n.name.replace('"', "'")
+        lines.append(f'  {n.id}{shapes[n.type].format(chr(34) + label + chr(34))}')
+    for e in graph.edges:
+        label = e.label or ("default" if e.default else e.condition)
+        text = f'|"{label.replace(chr(34), chr(39))}"|' if label else ""
+        lines.append(f"  {e.source} -->{text} {e.target}")
+    lines.append("  classDef current fill:#fde68a,stroke:#d97706,stroke-width:2px")
+    lines.append("  classDef visited fill:#d1fae5,stroke:#059669")
+    past = sorted((visited or set()) - (current or set()))
+    if past:
+        lines.append(f"  class {','.join(past)} visited")
+    if current:
+        lines.append(f"  class {','.join(sorted(current))} current")
+    return "\n".join(lines)

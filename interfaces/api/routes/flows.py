@@ -1,0 +1,110 @@
+"""flows: flow definitions — versioned graphs, checked publishing, diagrams."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from application.access.policy import Policy
+from application.flows.service import parse_graph
+from domain.flows.graph import to_mermaid
+from domain.shared.errors import NotFoundError, PermissionDeniedError
+from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
+from interfaces.api.schemas import CommandAccepted, accepted
+
+router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
+Consistent = Depends(consistent_with("flows.definitions"))
+Viewer = Annotated[Policy, Depends(requires("flows.definitions.view"))]
+Designer = Annotated[Policy, Depends(requires("flows.definitions.manage"))]
+Key = Annotated[str, Field(min_length=2, max_length=48, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class DefinitionCreate(BaseModel):
+    key: Key = Field(examples=["fee_rate_change"])
+    name: str = Field(min_length=1, max_length=100)
+    business_type: Key
+    description: str = Field("", max_length=2000)
+
+
+class DefinitionDraft(BaseModel):
+    graph: dict[str, Any] = Field(description="{nodes: [...], edges: [...]} — see docs/flows.md")
+    settings: dict[str, str] = Field(default_factory=lambda: {"deduplication": "none", "empty_assignee": "to_admin"},
+                                     description="deduplication: none|approve_all|approve_consecutive; "
+                                                 "empty_assignee: skip|to_admin|block")
+
+
+def _definition(container: ContainerDep, policy: Policy, key: str) -> dict[str, Any]:
+    row = container.flow_queries.definition(key)
+    if row is None or not policy.sees_line(row["business_line"]):
+        raise NotFoundError(f"flow {key!r} does not exist")
+    return row
+
+
+@router.post("/definitions", status_code=201, response_model=CommandAccepted,
+             summary="Create a flow definition for a business type.")
+def create_definition(body: DefinitionCreate, request: Request, container: ContainerDep, policy: Designer,
+                      response: Response) -> CommandAccepted:
+    business_type = container.forms_queries.business_type(body.business_type)
+    if business_type is None or not policy.sees_line(business_type["business_line"]):
+        raise NotFoundError(f"business type {body.business_type!r} does not exist", field="business_type")
+    line = business_type["business_line"]
+    if not policy.sees_line(line):
+        raise PermissionDeniedError(f"you do not work in business line {line!r}")
+    ctx = policy.context(request.state.correlation_id, line)
+    return accepted(container.flows.create_definition(ctx, body.key, body.name, body.business_type, line,
+                                                      body.description), response)
+
+
+@router.put("/definitions/{key}/draft", response_model=CommandAccepted,
+            summary="Save the draft graph (its shape is checked now, its structure at publish).")
+def save_draft(key: str, body: DefinitionDraft, request: Request, container: ContainerDep, policy: Designer,
+               expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    row = _definition(container, policy, key)
+    ctx = policy.context(request.state.correlation_id, row["business_line"])
+    return accepted(container.flows.save_draft(ctx, key, body.graph, body.settings, expected), response)
+
+
+@router.post("/definitions/{key}/publish", summary="Check the draft graph and publish it as the next version.",
+             responses={422: {"description": "`invalid_flow_graph`: every problem, with the node or edge"}})
+def publish(key: str, request: Request, container: ContainerDep, policy: Designer, expected: ExpectedVersion,
+            response: Response) -> dict[str, Any]:
+    row = _definition(container, policy, key)
+    ctx = policy.context(request.state.correlation_id, row["business_line"])
+    result, number = container.flows.publish(ctx, key, expected)
+    return {**accepted(result, response).model_dump(mode="json"), "published_version": number}
+
+
+@router.get("/definitions", dependencies=[Consistent], summary="Flow definitions of your business lines.")
+def list_definitions(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
+    return container.flow_queries.definitions(policy.scope_params())
+
+
+@router.get("/definitions/{key}", dependencies=[Consistent], summary="A flow definition with its versions.")
+def get_definition(key: str, container: ContainerDep, policy: Viewer, response: Response) -> dict[str, Any]:
+    row = _definition(container, policy, key)
+    row.pop("position", None)
+    if not policy.can("flows.definitions.manage"):
+        row.pop("draft", None)
+    row["versions"] = container.flow_queries.versions(row["id"])
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return row
+
+
+@router.get("/definitions/{key}/versions/{number}", summary="A published version: graph, settings and Mermaid.")
+def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) -> dict[str, Any]:
+    _definition(container, policy, key)
+    version = container.flows.definition(key).published_version(number)
+    graph = parse_graph(version["graph"])
+    return {"key": key, "number": number, "graph": version["graph"], "settings": version["settings"],
+            "mermaid": to_mermaid(graph),
+            "launch_notes": [{"node": n.id, "name": n.name, "description": n.description}
+                             for n in graph.nodes if n.description]}
+
+
+@router.get("/definitions/{key}/versions/{number}/diagram.mmd", response_class=PlainTextResponse,
+            summary="The version's diagram as Mermaid text (for the launch page).")
+def diagram(key: str, number: int, container: ContainerDep, policy: Viewer) -> str:
+    _definition(container, policy, key)
+    return to_mermaid(parse_graph(container.flows.definition(key).published_version(number)["graph"]))

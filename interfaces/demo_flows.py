@@ -1,0 +1,92 @@
+"""Demo flows from the seeds: fee-rate change (000, 001 §1.1: a branch for special rates with
+parallel OPS and CLEARING review), account opening with the 24-hour cooling-off pause, and the
+tenant signing of seed 004 (§3 participants, §6 state machine, §7.3 edit rights per section)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def approval(node_id: str, name: str, mode: str, role: str, **extra: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "approval", "name": name, "mode": mode,
+            "assignees": [{"kind": "role", "value": role}], **extra}
+
+
+def edge(source: str, target: str, **extra: Any) -> dict[str, Any]:
+    return {"source": source, "target": target, **extra}
+
+
+SECTIONS = ("basic", "commercial", "rates", "settlement")
+
+
+def owns(section: str) -> dict[str, str]:
+    """004 §7.3: every department sees everything; each edits only its own section."""
+    return {s: "editable" if s == section else "readonly" for s in SECTIONS}
+
+
+FEE_RATE_FLOW = {
+    "nodes": [
+        {"id": "start", "type": "start", "name": "客户经理发起 Account manager starts"},
+        {"id": "branch_review", "type": "approval", "name": "营业部负责人审核 Branch head review", "mode": "single",
+         "assignees": [{"kind": "initiator_department_head"}], "return_targets": ["start"]},
+        {"id": "rate_check", "type": "exclusive", "name": "是否特殊费率 Special rate?"},
+        {"id": "special_split", "type": "parallel_split", "name": "并行审核 Parallel review"},
+        approval("ops_review", "运营审核 OPS review", "any", "ops"),
+        approval("clearing_review", "清算会签 CLEARING countersign", "all", "clearing"),
+        {"id": "special_join", "type": "parallel_join", "name": "汇合 Join"},
+        {"id": "counter_writeback", "type": "system", "name": "回写柜台 Write back to CTP", "hook": "export"},
+        {"id": "end", "type": "end", "name": "完成 Done"},
+    ],
+    "edges": [
+        edge("start", "branch_review"), edge("branch_review", "rate_check"),
+        edge("rate_check", "special_split", condition="special_rows > 0", label="特殊费率 special"),
+        edge("rate_check", "counter_writeback", default=True),
+        edge("special_split", "ops_review"), edge("special_split", "clearing_review"),
+        edge("ops_review", "special_join"), edge("clearing_review", "special_join"),
+        edge("special_join", "counter_writeback"), edge("counter_writeback", "end"),
+    ],
+}
+
+ACCOUNT_OPENING_FLOW = {
+    "nodes": [
+        {"id": "start", "type": "start", "name": "开户申请 Application"},
+        approval("ops_review", "运营审核 OPS review", "single", "ops", return_targets=["start"]),
+        {"id": "cooling_off", "type": "pause", "name": "开户冷静期24小时 24-hour cooling-off",
+         "pause_seconds": 86400, "description": "开户新规：审核通过后等待24小时再生效"},
+        approval("compliance_review", "合规复核 Compliance review", "single", "auditor"),
+        {"id": "archive", "type": "system", "name": "影像归档 Archive documents", "hook": "archive"},
+        {"id": "end", "type": "end", "name": "开户完成 Opened"},
+    ],
+    "edges": [edge("start", "ops_review"), edge("ops_review", "cooling_off"), edge("cooling_off", "compliance_review"),
+              edge("compliance_review", "archive"), edge("archive", "end")],
+}
+
+TENANT_SIGNING_FLOW = {
+    "nodes": [
+        {"id": "start", "type": "start", "name": "销售发起 SALES starts",
+         "field_permissions": owns("commercial")},
+        approval("ops_entry", "运营录入 OPS entry", "single", "ops", field_permissions=owns("basic")),
+        approval("ops_review", "运营审核 OPS review", "single", "ops", return_targets=["ops_entry"],
+                 field_permissions=owns("none")),
+        approval("clearing_entry", "清算配置 CLEARING entry", "single", "clearing", field_permissions=owns("rates")),
+        approval("clearing_review", "清算审核 CLEARING review", "single", "clearing",
+                 return_targets=["clearing_entry", "start"], field_permissions=owns("none")),
+        approval("finance_entry", "财务配置 FINANCE entry", "single", "finance", field_permissions=owns("settlement")),
+        approval("finance_review", "财务审核 FINANCE final approval", "single", "finance",
+                 return_targets=["finance_entry"], field_permissions=owns("none")),
+        {"id": "generate_contract", "type": "system", "name": "生成协议 Generate the contract", "hook": "export"},
+        {"id": "tenant_sign", "type": "approval", "name": "租户签署 Tenant signs", "mode": "single",
+         "assignees": [{"kind": "initiator"}]},
+        {"id": "archive", "type": "system", "name": "协议归档 Archive", "hook": "archive"},
+        {"id": "end", "type": "end", "name": "协议生效 In force"},
+    ],
+    "edges": [edge("start", "ops_entry"), edge("ops_entry", "ops_review"), edge("ops_review", "clearing_entry"),
+              edge("clearing_entry", "clearing_review"), edge("clearing_review", "finance_entry"),
+              edge("finance_entry", "finance_review"), edge("finance_review", "generate_contract"),
+              edge("generate_contract", "tenant_sign"), edge("tenant_sign", "archive"), edge("archive", "end")],
+}
+
+FLOWS = [
+    ("fee_rate_change", "手续费率审批 Fee-rate approval", "fee_rate_change", FEE_RATE_FLOW),
+    ("account_opening", "开户审批 Account opening", "account_opening", ACCOUNT_OPENING_FLOW),
+    ("tenant_signing", "租户签约 Tenant signing", "tenant_signing", TENANT_SIGNING_FLOW),
+]
