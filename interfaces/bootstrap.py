@@ -11,7 +11,8 @@ from typing import Any
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
 from application.audit.service import AuditService
-from application.flows.service import FlowsApplication
+from application.flows.assignees import AssigneeResolver
+from application.flows.instances import FlowInstancesApplication
 from application.forms.service import FormsApplication
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
@@ -77,7 +78,7 @@ class Container:
     access_queries: AccessQueries
     forms: FormsApplication
     forms_queries: FormsQueries
-    flows: FlowsApplication
+    flows: FlowInstancesApplication
     flow_queries: FlowQueries
     principals: PrincipalResolver
     workers: ProjectionWorkers | None = None
@@ -117,7 +118,8 @@ class Container:
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
-            forms=forms, forms_queries=forms_queries, flows=FlowsApplication(store),
+            forms=forms, forms_queries=forms_queries,
+            flows=FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries)),
             flow_queries=FlowQueries(readmodels),
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
             owns_engines=owns,

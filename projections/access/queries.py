@@ -77,3 +77,23 @@ class AccessQueries:
 
     def api_tokens(self) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT * FROM access_api_tokens ORDER BY created_at, id")
+
+    # -- flow assignees ---------------------------------------------------------------------------
+    def assignees(self, kind: str, value: str | None, business_line: str | None) -> list[str]:
+        """Active operators a flow node may be given to, as actors (operator:<login>), who work in
+        the record's business line."""
+        where = {"role": "%(value)s = ANY(roles)", "department": "department_id = %(value)s::uuid",
+                 "operator": "login_name = %(value)s"}[kind]
+        rows = self.db.fetch_all(
+            "SELECT login_name FROM access_operators WHERE status = 'active' AND " + where +
+            " AND (%(line)s::text IS NULL OR %(line)s = ANY(business_lines)) ORDER BY login_name",
+            {"value": value, "line": business_line})
+        return [f"operator:{r['login_name']}" for r in rows]
+
+    def department_heads(self, login_name: str, business_line: str | None) -> list[str]:
+        rows = self.db.fetch_all(
+            "SELECT h.login_name FROM access_operators o JOIN access_operators h ON h.department_id = o.department_id"
+            " WHERE o.login_name = %(login)s AND h.status = 'active' AND 'department_head' = ANY(h.roles)"
+            " AND (%(line)s::text IS NULL OR %(line)s = ANY(h.business_lines)) ORDER BY h.login_name",
+            {"login": login_name, "line": business_line})
+        return [f"operator:{r['login_name']}" for r in rows]

@@ -1,0 +1,186 @@
+"""Flow instances: start, decide, return, withdraw, transfer, pause ends, admin actions.
+
+Assignees are resolved here (read models), conditions evaluated with CEL, and both results
+are recorded in the instance's events, so replaying never asks again."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+import cel
+
+from application.flows.service import FlowsApplication, parse_graph
+from application.shared.base import CommandResult, command
+from domain.flows.graph import Graph, Node
+from domain.flows.instance import FlowInstance
+from domain.shared.context import current_context
+from domain.shared.errors import ConcurrencyConflictError, NotFoundError, RuleViolationError
+
+Clock = Callable[[], datetime]
+
+
+def _evaluate(condition: str, data: dict[str, Any]) -> bool:
+    try:
+        return cel.evaluate(condition, data) is True
+    except (ValueError, RuntimeError, TypeError):
+        return False  # a condition over missing or mistyped fields does not hold
+
+
+def _retrying(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
+    """Actions that commute (two all-sign approvals) retry on a lost race; the domain refuses
+    the ones that do not (an any-sign task decided meanwhile answers 409)."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> CommandResult:
+        for attempt in range(8):
+            try:
+                return method(self, *args, **kwargs)
+            except ConcurrencyConflictError:
+                if attempt == 7:
+                    raise
+        raise AssertionError("unreachable")
+
+    return run
+
+
+class FlowInstancesApplication(FlowsApplication):
+    def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
+                 clock: Clock | None = None):
+        super().__init__(store)
+        self.forms = forms
+        self.candidates = candidates
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def _graph(self, instance: FlowInstance) -> Graph:
+        return parse_graph(self.definition(instance.definition_key).published_version(
+            instance.definition_version)["graph"])
+
+    def _resolver(self, instance: FlowInstance) -> Callable[[Node], list[str]]:
+        facts = {"initiator": instance.initiator, "department_id": instance.department_id, "data": instance.data,
+                 "business_line": instance.business_line}
+
+        def resolve(node: Node) -> list[str]:
+            found = self.candidates(node, facts)
+            if not found and instance.empty_assignee == "to_admin":
+                found = self.candidates(Node(id="admins", type="approval", name="admins", assignees=[
+                    {"kind": "role", "value": "admin"}]), facts)
+            return found
+
+        return resolve
+
+    def _run(self, instance: FlowInstance, action: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        action(*args, graph=self._graph(instance), resolve=self._resolver(instance), evaluate=_evaluate,
+               now=self.clock(), **kwargs)
+
+    def instance(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
+        try:
+            return self.load(instance_id, FlowInstance, expected_version=expected_version)
+        except NotFoundError:
+            raise NotFoundError(f"flow instance {instance_id} does not exist") from None
+
+    @command
+    def start_instance(self, key: str, subject: str, data: dict[str, Any], *, title: str,
+                       fund_account: str | None = None, department_id: UUID | None = None) -> CommandResult:
+        definition = self.definition(key)
+        if not definition.versions:
+            raise RuleViolationError(f"flow {key!r} has no published version")
+        business_type = self.forms.business_type(definition.business_type)
+        if not business_type.versions:
+            raise RuleViolationError(f"business type {definition.business_type!r} has no published form")
+        form_version = business_type.versions[-1]["number"]
+        cleaned = self.forms._valid(business_type.code, form_version, subject, data, {})  # noqa: SLF001
+        version = definition.versions[-1]
+        instance = FlowInstance(
+            definition_key=key, definition_version=version["number"], empty_assignee=version["settings"][
+                "empty_assignee"],
+            business_type=business_type.code, form_version=form_version, subject=subject,
+            business_line=definition.business_line, fund_account=fund_account, department_id=department_id,
+            initiator=current_context().actor, title=title, data=cleaned)
+        self._run(instance, instance.advance)
+        return self.save_one(instance)
+
+    @command
+    @_retrying
+    def approve(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        self._run(instance, instance.approve, task_id, current_context().actor, comment)
+        return self.save_one(instance)
+
+    @command
+    @_retrying
+    def reject(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.reject(task_id, current_context().actor, comment)
+        return self.save_one(instance)
+
+    @command
+    def return_to(self, instance_id: UUID, task_id: str, target: str, comment: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        self._run(instance, instance.return_to, task_id, current_context().actor, target, comment)
+        return self.save_one(instance)
+
+    @command
+    def resubmit(self, instance_id: UUID, data: dict[str, Any] | None = None) -> CommandResult:
+        instance = self.instance(instance_id)
+        if data is not None:
+            self._edit(instance, "start", data)
+        self._run(instance, instance.resubmit, current_context().actor)
+        return self.save_one(instance)
+
+    @command
+    def withdraw(self, instance_id: UUID, reason: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.withdraw(current_context().actor, reason)
+        return self.save_one(instance)
+
+    @command
+    def terminate(self, instance_id: UUID, reason: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.terminate(current_context().actor, reason)
+        return self.save_one(instance)
+
+    @command
+    def transfer(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.transfer(task_id, current_context().actor, to, comment)
+        return self.save_one(instance)
+
+    @command
+    def remark(self, instance_id: UUID, text: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.remark(current_context().actor, text)
+        return self.save_one(instance)
+
+    @command
+    def edit_form(self, instance_id: UUID, node: str, data: dict[str, Any],
+                  expected_version: int | None) -> CommandResult:
+        instance = self.instance(instance_id, expected_version)
+        self._edit(instance, node, data)
+        return self.save_one(instance)
+
+    def _edit(self, instance: FlowInstance, node: str, data: dict[str, Any]) -> None:
+        import copy
+
+        import jsonpointer
+
+        from application.forms.engine.diff import make_patch
+
+        cleaned = self.forms._valid(instance.business_type, instance.form_version, instance.subject,  # noqa: SLF001
+                                    data, {})
+        patch = make_patch(instance.data, cleaned)
+        if patch:
+            old = {op["path"]: copy.deepcopy(jsonpointer.resolve_pointer(instance.data, op["path"]))
+                   for op in patch if op["op"] in ("replace", "remove")}
+            instance.edit_form(node=node, patch=patch, old_values=old, data=cleaned)
+
+    @command
+    def end_pause(self, instance_id: UUID, token: str, *, early: bool = False,
+                  reason: str = "") -> CommandResult | None:
+        """Fired by the scheduler when due (or by an admin, early). Firing twice has one effect."""
+        instance = self.instance(instance_id)
+        ended = instance.end_pause(token, self._graph(instance), self._resolver(instance), _evaluate, self.clock(),
+                                   early_by=current_context().actor if early else None, reason=reason)
+        return self.save_one(instance) if ended else None

@@ -1,0 +1,358 @@
+"""Flow instance: one run of a published flow version. Every action is an event; the state is
+their replay. The engine walks tokens through the graph: gateways, splits, joins, pauses and
+system tasks advance on their own; approval nodes open tasks that people decide.
+
+Decisions that must not change on replay are recorded, not recomputed: which branch a gateway
+took, who the assignees were when a task opened, when a pause is due."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.flows.graph import Graph, Node
+from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import ConflictError, PermissionDeniedError, RuleViolationError
+
+Resolve = Callable[[Node], list[str]]           # node -> candidate actors (operator:<login>)
+Evaluate = Callable[[str, dict[str, Any]], bool]  # CEL condition over the form data
+
+
+class TaskAlreadyDecidedError(ConflictError):
+    code = "task_already_decided"
+
+
+class FlowInstance(LedgerAggregate):
+    @event("Started")
+    def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
+                 subject: str, business_line: str, fund_account: str | None, department_id: UUID | None,
+                 initiator: str, title: str, data: dict[str, Any], empty_assignee: str = "block"):
+        self.definition_key, self.definition_version = definition_key, definition_version
+        self.business_type, self.form_version, self.subject = business_type, form_version, subject
+        self.business_line, self.fund_account, self.department_id = business_line, fund_account, department_id
+        self.initiator, self.title, self.data = initiator, title, data
+        self.empty_assignee = empty_assignee      # skip | to_admin | block (to_admin is resolved upstream)
+        self.status = "running"
+        self.tokens: dict[str, str] = {}          # token -> node
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.arrivals: dict[str, list[str]] = {}  # join node -> tokens arrived
+        self.expected: dict[str, int] = {}        # inclusive join -> branches taken
+        self.pauses: dict[str, str] = {}          # token -> due at (ISO)
+        self.visited: list[str] = []
+        self.decisions = 0                         # approvals so far (withdrawal allowed while 0)
+        self.awaiting_resubmit = False             # returned to the initiator
+        self._seq = 0
+
+    # -- the engine ----------------------------------------------------------------------------
+    def _next_id(self, prefix: str) -> str:
+        return f"{prefix}{self._seq + 1}"
+
+    def advance(self, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime) -> None:
+        """Move every token that is not waiting on people or time as far as it can go."""
+        if self.status != "running":
+            return
+        if not self.tokens and not self.visited:
+            start = next(n for n in graph.nodes if n.type == "start")
+            self._entered(token=self._next_id("t"), node=start.id)
+        out = graph.outgoing()
+        moved = True
+        while moved and self.status == "running":
+            moved = False
+            for token, node_id in list(self.tokens.items()):
+                node = graph.node(node_id)
+                if node.type == "start" and self.awaiting_resubmit:
+                    continue
+                if node.type == "approval" and self._open_task(token) is None:
+                    candidates = resolve(node)
+                    if not candidates and self.empty_assignee == "skip":
+                        self._skipped(token=token, node=node.id, reason="no assignee")
+                        self._move(token, out[node.id][0].target)
+                        moved = True
+                        continue
+                    if not candidates:
+                        raise RuleViolationError(f"nobody can take node {node.name!r}: no assignee resolved")
+                    mode = node.mode or "single"
+                    self._task_opened(task=self._next_id("k"), token=token, node=node.id, mode=mode,
+                                      candidates=candidates, threshold=node.vote_threshold)
+                    moved = True
+                elif node.type in ("start", "system"):
+                    if node.type == "system":
+                        self._system_done(token=token, node=node.id, hook=node.hook or "")
+                    self._move(token, out[node.id][0].target)
+                    moved = True
+                elif node.type == "exclusive":
+                    edges = out[node.id]
+                    chosen = next((e for e in edges if not e.default and e.condition
+                                   and evaluate(e.condition, self.data)), None)
+                    target = (chosen or next(e for e in edges if e.default)).target
+                    self._branch_taken(token=token, gateway=node.id, targets=[target])
+                    self._move(token, target)
+                    moved = True
+                elif node.type in ("parallel_split", "inclusive"):
+                    edges = out[node.id]
+                    if node.type == "inclusive":
+                        taken = [e.target for e in edges if not e.default and e.condition
+                                 and evaluate(e.condition, self.data)]
+                        taken = taken or [e.target for e in edges if e.default]
+                        self._branch_taken(token=token, gateway=node.id, targets=taken)
+                    else:
+                        taken = [e.target for e in edges]
+                    self._forked(token=token, node=node.id, children={
+                        f"{token}.{i}": target for i, target in enumerate(taken, 1)})
+                    moved = True
+                elif node.type in ("parallel_join", "inclusive_join"):
+                    arrived = self.arrivals.get(node.id, [])
+                    needed = self.expected.get(node.id) or len(graph.incoming()[node.id])
+                    if token not in arrived:
+                        arrived = arrived + [token]
+                    if len(arrived) >= needed:
+                        self._joined(node=node.id, tokens=arrived, token=self._next_id("t"))
+                        moved = True
+                    elif token not in self.arrivals.get(node.id, []):
+                        self._arrived(node=node.id, token=token)
+                elif node.type == "pause" and token not in self.pauses:
+                    if node.pause_seconds:
+                        due = now + timedelta(seconds=node.pause_seconds)
+                    else:
+                        raw = str(self.data.get(node.pause_until_field or "", ""))
+                        try:
+                            due = datetime.fromisoformat(raw)
+                        except ValueError:
+                            raise RuleViolationError(f"pause needs a date in field {node.pause_until_field!r}") \
+                                from None
+                        if due.tzinfo is None:
+                            due = due.replace(tzinfo=now.tzinfo)
+                    self._pause_started(token=token, node=node.id, due_at=due.isoformat())
+                elif node.type == "end":
+                    self._token_ended(token=token, node=node.id)
+                    moved = True
+            if not self.tokens and self.status == "running":
+                self._completed()
+
+    def _open_task(self, token: str) -> dict[str, Any] | None:
+        return next((t for t in self.tasks.values() if t["token"] == token and t["status"] == "open"), None)
+
+    def _move(self, token: str, target: str) -> None:
+        self._entered(token=token, node=target)
+
+    @event("NodeEntered")
+    def _entered(self, token: str, node: str) -> None:
+        self._seq += 1
+        self.tokens = {**self.tokens, token: node}
+        self.visited = [*self.visited, node]
+
+    @event("NodeSkipped")
+    def _skipped(self, token: str, node: str, reason: str) -> None:
+        pass
+
+    @event("SystemTaskDone")
+    def _system_done(self, token: str, node: str, hook: str) -> None:
+        pass
+
+    @event("BranchTaken")
+    def _branch_taken(self, token: str, gateway: str, targets: list[str]) -> None:
+        pass
+
+    @event("Forked")
+    def _forked(self, token: str, node: str, children: dict[str, str]) -> None:
+        tokens = {k: v for k, v in self.tokens.items() if k != token}
+        self.tokens = {**tokens, **children}
+        self.visited = [*self.visited, *children.values()]
+
+    @event("ArrivedAtJoin")
+    def _arrived(self, node: str, token: str) -> None:
+        self.arrivals = {**self.arrivals, node: [*self.arrivals.get(node, []), token]}
+
+    @event("Joined")
+    def _joined(self, node: str, tokens: list[str], token: str) -> None:
+        self._seq += 1
+        remaining = {k: v for k, v in self.tokens.items() if k not in tokens}
+        self.tokens = {**remaining, token: node}
+        self.arrivals = {k: v for k, v in self.arrivals.items() if k != node}
+
+    @event("PauseStarted")
+    def _pause_started(self, token: str, node: str, due_at: str) -> None:
+        self.pauses = {**self.pauses, token: due_at}
+
+    @event("TokenEnded")
+    def _token_ended(self, token: str, node: str) -> None:
+        self.tokens = {k: v for k, v in self.tokens.items() if k != token}
+
+    @event("Completed")
+    def _completed(self) -> None:
+        self.status = "completed"
+
+    # -- people -------------------------------------------------------------------------------
+    @event("TaskOpened")
+    def _task_opened(self, task: str, token: str, node: str, mode: str, candidates: list[str],
+                     threshold: float | None) -> None:
+        self._seq += 1
+        self.tasks = {**self.tasks, task: {"id": task, "token": token, "node": node, "mode": mode,
+                                           "candidates": candidates, "threshold": threshold, "status": "open",
+                                           "approvals": [], "rejections": []}}
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        if task_id not in self.tasks:
+            raise RuleViolationError(f"no task {task_id!r} in this instance", field="task_id")
+        return self.tasks[task_id]
+
+    def current_handlers(self, task: dict[str, Any]) -> list[str]:
+        """Who may act on the task now (sequential: only the next in line)."""
+        done = set(task["approvals"])
+        pending = [c for c in task["candidates"] if c not in done]
+        return pending[:1] if task["mode"] == "sequential" else pending
+
+    def _require_handler(self, task_id: str, actor: str) -> dict[str, Any]:
+        if self.status != "running":
+            raise TaskAlreadyDecidedError(f"the flow is {self.status}")
+        task = self.task(task_id)
+        if task["status"] != "open":
+            raise TaskAlreadyDecidedError("this task has already been decided by someone else")
+        if actor not in self.current_handlers(task):
+            raise PermissionDeniedError("you are not a current handler of this task")
+        return task
+
+    def approve(self, task_id: str, actor: str, comment: str, graph: Graph, resolve: Resolve,
+                evaluate: Evaluate, now: datetime) -> None:
+        self._require_handler(task_id, actor)
+        self._approved(task=task_id, by=actor, comment=comment)
+        task = self.tasks[task_id]
+        if self._node_passes(task):
+            self._task_closed(task=task_id, outcome="approved")
+            self._move(task["token"], graph.outgoing()[task["node"]][0].target)
+            self.advance(graph, resolve, evaluate, now)
+
+    def _node_passes(self, task: dict[str, Any]) -> bool:
+        approvals, candidates = len(task["approvals"]), len(task["candidates"])
+        if task["mode"] in ("single", "any"):
+            return approvals >= 1
+        if task["mode"] == "vote":
+            return approvals / candidates >= (task["threshold"] or 1.0)
+        return approvals >= candidates  # all, sequential
+
+    @event("TaskApproved")
+    def _approved(self, task: str, by: str, comment: str) -> None:
+        self.tasks[task] = {**self.tasks[task], "approvals": [*self.tasks[task]["approvals"], by]}
+        self.decisions += 1
+
+    @event("TaskClosed")
+    def _task_closed(self, task: str, outcome: str) -> None:
+        self.tasks[task] = {**self.tasks[task], "status": outcome}
+
+    def reject(self, task_id: str, actor: str, comment: str) -> None:
+        """拒绝: the flow ends as rejected (a vote only fails once the threshold is out of reach)."""
+        self._require_handler(task_id, actor)
+        self._rejected_task(task=task_id, by=actor, comment=comment)
+        task = self.tasks[task_id]
+        if task["mode"] == "vote":
+            remaining = len(task["candidates"]) - len(task["approvals"]) - len(task["rejections"])
+            if (len(task["approvals"]) + remaining) / len(task["candidates"]) >= (task["threshold"] or 1.0):
+                return
+        self._task_closed(task=task_id, outcome="rejected")
+        self._finished(status="rejected", reason=comment)
+
+    @event("TaskRejected")
+    def _rejected_task(self, task: str, by: str, comment: str) -> None:
+        self.tasks[task] = {**self.tasks[task], "rejections": [*self.tasks[task]["rejections"], by]}
+
+    @event("Finished")
+    def _finished(self, status: str, reason: str) -> None:
+        self.status = status
+        self.tokens, self.pauses = {}, {}
+        self.tasks = {k: ({**t, "status": "cancelled"} if t["status"] == "open" else t) for k, t in self.tasks.items()}
+
+    def return_to(self, task_id: str, actor: str, target: str, comment: str, graph: Graph, resolve: Resolve,
+                  evaluate: Evaluate, now: datetime) -> None:
+        """驳回/退回 to the initiator (start), the previous node or any allowed earlier node."""
+        task = self._require_handler(task_id, actor)
+        node = graph.node(task["node"])
+        allowed = [n for n in self.visited if n != node.id] if node.return_targets == "any_earlier" \
+            else list(node.return_targets)
+        if target == "previous":  # the last person-facing node before this one
+            here = len(self.visited) - 1 - self.visited[::-1].index(node.id)
+            earlier = [n for n in self.visited[:here] if graph.node(n).type in ("approval", "start") and n != node.id]
+            target = earlier[-1] if earlier else "start"
+            allowed.append(target)
+        if target not in allowed or target not in self.visited:
+            raise RuleViolationError(f"this node may return to: {', '.join(allowed) or 'nowhere'}", field="target")
+        self._returned(task=task_id, by=actor, target=target, comment=comment, token=self._next_id("t"))
+        self.advance(graph, resolve, evaluate, now)  # a start token waits for the initiator to resubmit
+
+    @event("Returned")
+    def _returned(self, task: str, by: str, target: str, comment: str, token: str) -> None:
+        self._seq += 1
+        self.tasks = {k: ({**t, "status": "returned" if k == task else "cancelled"} if t["status"] == "open" else t)
+                      for k, t in self.tasks.items()}
+        self.tokens, self.pauses, self.arrivals = {token: target}, {}, {}
+        self.visited = [*self.visited, target]
+        self.decisions = 0
+        self.awaiting_resubmit = target == "start"
+
+    def resubmit(self, actor: str, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime) -> None:
+        if actor != self.initiator or self.status != "running" or "start" not in self.tokens.values():
+            raise RuleViolationError("only the initiator resubmits a flow returned to them")
+        token = next(t for t, n in self.tokens.items() if n == "start")
+        self._resubmitted(by=actor)
+        self._move(token, graph.outgoing()["start"][0].target)
+        self.advance(graph, resolve, evaluate, now)
+
+    @event("Resubmitted")
+    def _resubmitted(self, by: str) -> None:
+        self.awaiting_resubmit = False
+
+    def withdraw(self, actor: str, reason: str) -> None:
+        if actor != self.initiator:
+            raise PermissionDeniedError("only the initiator may withdraw")
+        if self.status != "running" or self.decisions:
+            raise RuleViolationError("too late to withdraw: someone has already decided")
+        self._finished(status="withdrawn", reason=reason)
+
+    def terminate(self, actor: str, reason: str) -> None:
+        if self.status != "running":
+            raise TaskAlreadyDecidedError(f"the flow is already {self.status}")
+        self._finished(status="terminated", reason=reason)
+
+    def transfer(self, task_id: str, actor: str, to: str, comment: str) -> None:
+        self._require_handler(task_id, actor)
+        if to in self.tasks[task_id]["candidates"]:
+            raise RuleViolationError(f"{to} already holds this task", field="to")
+        self._transferred(task=task_id, by=actor, to=to, comment=comment)
+
+    @event("TaskTransferred")
+    def _transferred(self, task: str, by: str, to: str, comment: str) -> None:
+        t = self.tasks[task]
+        self.tasks[task] = {**t, "candidates": [to if c == by else c for c in t["candidates"]]}
+
+    def remark(self, actor: str, text: str) -> None:
+        self._remarked(by=actor, text=text)
+
+    @event("Remarked")
+    def _remarked(self, by: str, text: str) -> None:
+        pass
+
+    # -- time -------------------------------------------------------------------------------------
+    def end_pause(self, token: str, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime, *,
+                  early_by: str | None = None, reason: str = "") -> bool:
+        """The scheduler (or an admin, early) ends a pause. Ending one twice has one effect."""
+        if token not in self.pauses or self.status != "running":
+            return False
+        if early_by is None and now < datetime.fromisoformat(self.pauses[token]):
+            return False
+        node = self.tokens[token]
+        self._pause_ended(token=token, node=node, early_by=early_by, reason=reason)
+        self._move(token, graph.outgoing()[node][0].target)
+        self.advance(graph, resolve, evaluate, now)
+        return True
+
+    @event("PauseEnded")
+    def _pause_ended(self, token: str, node: str, early_by: str | None, reason: str) -> None:
+        self.pauses = {k: v for k, v in self.pauses.items() if k != token}
+
+    # -- form -------------------------------------------------------------------------------------
+    @event("FormEdited")
+    def edit_form(self, node: str, patch: list[dict[str, Any]], old_values: dict[str, Any],
+                  data: dict[str, Any]) -> None:
+        self.data = data

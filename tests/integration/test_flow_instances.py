@@ -1,0 +1,200 @@
+"""Flow instances through the application layer on real engines: the tenant signing of seed 004
+(happy path, returns), all-sign and any-sign races, and the cooling-off pause with a test clock."""
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from domain.flows.instance import FlowInstance, TaskAlreadyDecidedError
+from domain.shared.context import CommandContext
+from domain.shared.errors import PermissionDeniedError, RuleViolationError
+from interfaces.demo_flows import ACCOUNT_OPENING_FLOW, FEE_RATE_FLOW, TENANT_SIGNING_FLOW
+from interfaces.demo_forms import FEE_RATE, OPENING_INDIVIDUAL, TENANT_SIGNING
+
+ADMIN = CommandContext("admin:test", "setup")
+TENANT = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",
+                    "contact_phone": "13812345678"},
+          "commercial": {"products": ["VCC"], "term_months": 12}}
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+
+def as_(login):
+    return CommandContext(f"operator:{login}", f"req-{login}")
+
+
+@pytest.fixture
+def firm(container):
+    access, forms, flows = container.access, container.forms, container.flows
+    flows.clock = clock = Clock()
+    access.create_business_line(ADMIN, "brokerage", "Brokerage")
+    hq = access.create_department(ADMIN, "HQ", "HQ", "head_office", None).id
+    for key in ("sales", "ops", "clearing", "finance", "department_head", "admin"):
+        access.create_role(ADMIN, key, key, ["access.departments.view"])
+    people = {"sam": ["sales"], "olga": ["ops"], "oscar": ["ops"], "clara": ["clearing"], "carl": ["clearing"],
+              "fiona": ["finance"], "hank": ["department_head"], "ada": ["admin"]}
+    for login, roles in people.items():
+        op = access.create_operator(ADMIN, login, login, hq, None, None, None).id
+        access.grant_roles(ADMIN, op, roles)
+        access.set_business_lines(ADMIN, op, ["brokerage"])
+    for code, forms_by_subject, flow in [("tenant_signing", {"institution": TENANT_SIGNING}, TENANT_SIGNING_FLOW),
+                                         ("fee_rate_change", {"individual": FEE_RATE}, FEE_RATE_FLOW),
+                                         ("account_opening", {"individual": OPENING_INDIVIDUAL},
+                                          ACCOUNT_OPENING_FLOW)]:
+        forms.create_business_type(ADMIN, code, code, "brokerage", "", sorted(forms_by_subject))
+        for subject, schema in forms_by_subject.items():
+            forms.save_draft(ADMIN, code, subject, schema, None)
+        forms.publish(ADMIN, code, None)
+        flows.create_definition(ADMIN, code, code, code, "brokerage", "")
+        rule = "to_admin" if code == "account_opening" else "block"  # nobody holds 'auditor' here
+        flows.save_draft(ADMIN, code, flow, {"deduplication": "none", "empty_assignee": rule}, None)
+        flows.publish(ADMIN, code, None)
+    container.runners["access.principals"].catch_up()
+    return container, clock
+
+
+def open_task(instance: FlowInstance):
+    (task,) = [t for t in instance.tasks.values() if t["status"] == "open"]
+    return task
+
+
+def test_tenant_signing_runs_with_returns_until_finance_approves(firm):
+    container, _ = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="甲公司签约")
+    inst = flows.instance(started.id)
+    task = open_task(inst)
+    assert task["node"] == "ops_entry" and task["candidates"] == ["operator:olga", "operator:oscar"]
+    flows.approve(as_("olga"), started.id, task["id"], "录入完成")
+    task = open_task(flows.instance(started.id))
+    assert task["node"] == "ops_review"
+    flows.return_to(as_("oscar"), started.id, task["id"], "ops_entry", "证照不清晰")  # OPS review → OPS entry
+    task = open_task(flows.instance(started.id))
+    assert task["node"] == "ops_entry"
+    flows.approve(as_("oscar"), started.id, task["id"], "补充完成")
+    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "通过")
+    flows.approve(as_("clara"), started.id, open_task(flows.instance(started.id))["id"], "费率已配置")
+    task = open_task(flows.instance(started.id))
+    assert task["node"] == "clearing_review"
+    with pytest.raises(RuleViolationError, match="may return to"):
+        flows.return_to(as_("carl"), started.id, task["id"], "finance_entry", "x")
+    flows.return_to(as_("carl"), started.id, task["id"], "start", "费率超出授权范围")  # back to SALES
+    inst = flows.instance(started.id)
+    assert inst.awaiting_resubmit and not [t for t in inst.tasks.values() if t["status"] == "open"]
+    with pytest.raises(RuleViolationError):
+        flows.resubmit(as_("olga"), started.id)
+    flows.resubmit(as_("sam"), started.id)
+    for login in ("olga", "oscar", "clara", "carl", "fiona", "fiona"):
+        flows.approve(as_(login), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    task = open_task(flows.instance(started.id))
+    assert task["node"] == "tenant_sign" and task["candidates"] == ["operator:sam"]
+    flows.approve(as_("sam"), started.id, task["id"], "已签署")
+    inst = flows.instance(started.id)
+    assert inst.status == "completed"
+    assert inst.visited[-3:] == ["tenant_sign", "archive", "end"]
+
+
+def test_only_current_handlers_act_and_the_initiator_may_withdraw_before_any_decision(firm):
+    container, _ = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="t")
+    task = open_task(flows.instance(started.id))
+    with pytest.raises(PermissionDeniedError):
+        flows.approve(as_("fiona"), started.id, task["id"], "not mine")
+    flows.withdraw(as_("sam"), started.id, "客户改期")
+    assert flows.instance(started.id).status == "withdrawn"
+    with pytest.raises(TaskAlreadyDecidedError):
+        flows.approve(as_("olga"), started.id, task["id"], "too late")
+
+
+def _special_fee_rate(flows):
+    data = {"customer": {"fund_account": "88001234"}, "exchange": "SHFE", "effective_date": "2026-12-01",
+            "special_reason": "大客户", "rates": [{"id": "r1", "product": "cu", "rate": 0.5}]}
+    started = flows.start_instance(as_("sam"), "fee_rate_change", "individual", data, title="特殊费率")
+    flows.approve(as_("hank"), started.id, open_task(flows.instance(started.id))["id"], "ok")  # branch head
+    return started.id
+
+
+def _race(actions):
+    barrier, results = threading.Barrier(len(actions)), [None] * len(actions)
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = ("ok", actions[i]())
+        except Exception as exc:  # noqa: BLE001
+            results[i] = ("error", exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return results
+
+
+def test_two_all_sign_approvers_at_once_both_count(firm):
+    container, _ = firm
+    flows = container.flows
+    instance_id = _special_fee_rate(flows)
+    inst = flows.instance(instance_id)
+    clearing = next(t for t in inst.tasks.values() if t["node"] == "clearing_review")
+    assert clearing["mode"] == "all" and sorted(clearing["candidates"]) == ["operator:carl", "operator:clara"]
+    results = _race([lambda: flows.approve(as_("clara"), instance_id, clearing["id"], "ok"),
+                     lambda: flows.approve(as_("carl"), instance_id, clearing["id"], "ok")])
+    assert [r[0] for r in results] == ["ok", "ok"], results
+    task = flows.instance(instance_id).tasks[clearing["id"]]
+    assert sorted(task["approvals"]) == ["operator:carl", "operator:clara"] and task["status"] == "approved"
+
+
+def test_two_any_sign_approvers_at_once_one_wins_the_other_gets_a_conflict(firm):
+    container, _ = firm
+    flows = container.flows
+    instance_id = _special_fee_rate(flows)
+    ops = next(t for t in flows.instance(instance_id).tasks.values() if t["node"] == "ops_review")
+    results = _race([lambda: flows.approve(as_("olga"), instance_id, ops["id"], "ok"),
+                     lambda: flows.approve(as_("oscar"), instance_id, ops["id"], "ok")])
+    outcomes = sorted(r[0] for r in results)
+    assert outcomes == ["error", "ok"], results
+    error = next(r[1] for r in results if r[0] == "error")
+    assert isinstance(error, TaskAlreadyDecidedError) and "already been decided" in error.message
+    assert len(flows.instance(instance_id).tasks[ops["id"]]["approvals"]) == 1
+
+
+def test_a_cooling_off_pause_holds_until_the_clock_passes_it(firm):
+    container, clock = firm
+    flows = container.flows
+    data = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
+            "bank_card": "6222021234567890128", "risk_level": "C3"}
+    started = flows.start_instance(as_("sam"), "account_opening", "individual", data, title="开户")
+    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    inst = flows.instance(started.id)
+    ((token, due),) = inst.pauses.items()
+    assert datetime.fromisoformat(due) == clock.now + timedelta(hours=24)
+    clock.now += timedelta(hours=23, minutes=59)
+    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) is None  # not yet
+    assert flows.instance(started.id).pauses
+    clock.now += timedelta(minutes=2)
+    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) is not None
+    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) is None  # twice: one effect
+    inst = flows.instance(started.id)
+    task = open_task(inst)
+    assert not inst.pauses and task["node"] == "compliance_review" and task["candidates"] == ["operator:ada"]
+
+
+def test_form_data_is_validated_at_start(firm):
+    container, _ = firm
+    bad = copy.deepcopy(TENANT)
+    bad["basic"]["uscc"] = "123"
+    from domain.shared.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as err:
+        container.flows.start_instance(as_("sam"), "tenant_signing", "institution", bad, title="t")
+    assert err.value.errors[0]["path"] == "basic.uscc"
