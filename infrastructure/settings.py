@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     read_wait_max_seconds: float = Field(10.0, description="Longest wait a read may ask for (wait_for_position).")
     redis_check_seconds: float = Field(1.0, description="How often Redis health is checked.")
     run_workers: bool = Field(True, description="serve: run projection workers in the API process.")
+    scheduler_poll_seconds: float = Field(1.0, description="How often the scheduler looks for due timers.")
     datasource_tables: str = Field(
         "forms_customers", description="Comma-separated tables SQL data sources may read (schema.table or table).")
     datasource_timeout_ms: int = Field(2000, description="Longest a SQL data source may run (statement timeout).")

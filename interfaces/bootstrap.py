@@ -17,6 +17,7 @@ from application.forms.service import FormsApplication
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
+from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.sql_source import SqlSourceRunner
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
@@ -26,6 +27,7 @@ from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
 from projections.flows.definitions import FlowQueries
+from projections.flows.queries import FlowInstanceQueries
 from projections.forms.queries import FormsQueries
 from projections.framework import ClickHouseSink
 from projections.registry import all_projections
@@ -80,6 +82,8 @@ class Container:
     forms_queries: FormsQueries
     flows: FlowInstancesApplication
     flow_queries: FlowQueries
+    instance_queries: FlowInstanceQueries
+    scheduler: Scheduler
     principals: PrincipalResolver
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
@@ -114,13 +118,17 @@ class Container:
             sql_runner=SqlSourceRunner({"main": store.datastore}, supervisor),
             customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
             max_rows=settings.datasource_row_limit)
+        flows = FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries))
+        flows.due_queue = due_queue = DueQueue(supervisor)
+        instance_queries = FlowInstanceQueries(readmodels)
+        supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.pauses))
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
             forms=forms, forms_queries=forms_queries,
-            flows=FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries)),
-            flow_queries=FlowQueries(readmodels),
+            flows=flows, flow_queries=FlowQueries(readmodels), instance_queries=instance_queries,
+            scheduler=Scheduler(due_queue, flows, instance_queries, settings.scheduler_poll_seconds),
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
             owns_engines=owns,
         )
@@ -131,11 +139,13 @@ class Container:
         return container
 
     def start_workers(self) -> None:
+        self.scheduler.start()
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
                                          self.engines.database_url, self.settings.projection_poll_seconds)
         self.workers.start()
 
     def close(self) -> None:
+        self.scheduler.stop()
         if self.workers:
             self.workers.stop()
         self.progress.stop()

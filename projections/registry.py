@@ -5,6 +5,7 @@ from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
 from projections.flows.definitions import FlowDefinitionsProjection
+from projections.flows.instances import FlowInstancesProjection
 from projections.forms.catalogue import FormsCatalogueProjection
 from projections.forms.records import FormRecordsProjection
 from projections.framework import ClickHouseSink, PostgresProjection
@@ -12,4 +13,4 @@ from projections.framework import ClickHouseSink, PostgresProjection
 
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
-            FlowDefinitionsProjection(), EventFactsSink()]
+            FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink()]

@@ -15,6 +15,7 @@ from domain.access.field_rule import FieldRule
 from domain.access.operator import Operator
 from domain.access.role import Role
 from domain.flows.definition import FlowDefinition
+from domain.flows.instance import FlowInstance
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
@@ -46,6 +47,8 @@ RESOURCES: dict[type, AuditedResource] = {
     ApiToken: AuditedResource("access.api_token", admin_only=True),
     BusinessType: AuditedResource("forms.business_type", line_only=True),
     FlowDefinition: AuditedResource("flows.definition", line_only=True),
+    FlowInstance: AuditedResource("flows.instance", department_of=lambda a: a.department_id,
+                                  account_of=lambda a: a.fund_account),
     DataSource: AuditedResource("forms.data_source", admin_only=True),
     FormRecord: AuditedResource("forms.record", department_of=lambda a: a.department_id,
                                 account_of=lambda a: a.fund_account),

@@ -29,6 +29,11 @@ def _evaluate(condition: str, data: dict[str, Any]) -> bool:
         return False  # a condition over missing or mistyped fields does not hold
 
 
+class _NoQueue:
+    def schedule(self, instance_id: UUID, token: str, due: datetime) -> None:
+        pass
+
+
 def _retrying(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
     """Actions that commute (two all-sign approvals) retry on a lost race; the domain refuses
     the ones that do not (an any-sign task decided meanwhile answers 409)."""
@@ -53,6 +58,7 @@ class FlowInstancesApplication(FlowsApplication):
         self.forms = forms
         self.candidates = candidates
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.due_queue: Any = _NoQueue()
 
     def _graph(self, instance: FlowInstance) -> Graph:
         return parse_graph(self.definition(instance.definition_key).published_version(
@@ -100,14 +106,18 @@ class FlowInstancesApplication(FlowsApplication):
             business_line=definition.business_line, fund_account=fund_account, department_id=department_id,
             initiator=current_context().actor, title=title, data=cleaned)
         self._run(instance, instance.advance)
-        return self.save_one(instance)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
 
     @command
     @_retrying
     def approve(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
         instance = self.instance(instance_id)
         self._run(instance, instance.approve, task_id, current_context().actor, comment)
-        return self.save_one(instance)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
 
     @command
     @_retrying
@@ -177,10 +187,18 @@ class FlowInstancesApplication(FlowsApplication):
             instance.edit_form(node=node, patch=patch, old_values=old, data=cleaned)
 
     @command
-    def end_pause(self, instance_id: UUID, token: str, *, early: bool = False,
-                  reason: str = "") -> CommandResult | None:
-        """Fired by the scheduler when due (or by an admin, early). Firing twice has one effect."""
+    def end_pause(self, instance_id: UUID, token: str, *, early: bool = False, reason: str = "") -> str:
+        """Fired by the scheduler when due (or by an admin, early): "ended", "not_due" or "gone".
+        Firing twice has one effect; two schedulers racing lose one save to the other (409)."""
         instance = self.instance(instance_id)
-        ended = instance.end_pause(token, self._graph(instance), self._resolver(instance), _evaluate, self.clock(),
-                                   early_by=current_context().actor if early else None, reason=reason)
-        return self.save_one(instance) if ended else None
+        if early and not reason.strip():
+            raise RuleViolationError("ending a pause early needs a reason", field="reason")
+        outcome = instance.end_pause(token, self._graph(instance), self._resolver(instance), _evaluate, self.clock(),
+                                     early_by=current_context().actor if early else None, reason=reason)
+        if outcome == "ended":
+            self.save_one(instance)
+        return outcome
+
+    def schedule_pauses(self, instance: FlowInstance) -> None:
+        for token, due in instance.pauses.items():
+            self.due_queue.schedule(instance.id, token, datetime.fromisoformat(due))

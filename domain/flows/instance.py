@@ -335,17 +335,18 @@ class FlowInstance(LedgerAggregate):
 
     # -- time -------------------------------------------------------------------------------------
     def end_pause(self, token: str, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime, *,
-                  early_by: str | None = None, reason: str = "") -> bool:
-        """The scheduler (or an admin, early) ends a pause. Ending one twice has one effect."""
+                  early_by: str | None = None, reason: str = "") -> str:
+        """The scheduler (or an admin, early) ends a pause: "ended", "not_due" or "gone" (already
+        ended, returned or finished). Ending one twice has one effect."""
         if token not in self.pauses or self.status != "running":
-            return False
+            return "gone"
         if early_by is None and now < datetime.fromisoformat(self.pauses[token]):
-            return False
+            return "not_due"
         node = self.tokens[token]
         self._pause_ended(token=token, node=node, early_by=early_by, reason=reason)
         self._move(token, graph.outgoing()[node][0].target)
         self.advance(graph, resolve, evaluate, now)
-        return True
+        return "ended"
 
     @event("PauseEnded")
     def _pause_ended(self, token: str, node: str, early_by: str | None, reason: str) -> None:

@@ -179,11 +179,11 @@ def test_a_cooling_off_pause_holds_until_the_clock_passes_it(firm):
     ((token, due),) = inst.pauses.items()
     assert datetime.fromisoformat(due) == clock.now + timedelta(hours=24)
     clock.now += timedelta(hours=23, minutes=59)
-    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) is None  # not yet
+    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) == "not_due"
     assert flows.instance(started.id).pauses
     clock.now += timedelta(minutes=2)
-    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) is not None
-    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) is None  # twice: one effect
+    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) == "ended"
+    assert flows.end_pause(CommandContext.system("scheduler"), started.id, token) == "gone"  # twice: one effect
     inst = flows.instance(started.id)
     task = open_task(inst)
     assert not inst.pauses and task["node"] == "compliance_review" and task["candidates"] == ["operator:ada"]
@@ -198,3 +198,53 @@ def test_form_data_is_validated_at_start(firm):
     with pytest.raises(InvalidInputError) as err:
         container.flows.start_instance(as_("sam"), "tenant_signing", "institution", bad, title="t")
     assert err.value.errors[0]["path"] == "basic.uscc"
+
+
+def test_the_scheduler_fires_a_due_pause_once_even_after_redis_is_flushed(firm):
+    container, clock = firm
+    flows, scheduler = container.flows, container.scheduler
+    data = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
+            "bank_card": "6222021234567890128", "risk_level": "C3"}
+    started = flows.start_instance(as_("sam"), "account_opening", "individual", data, title="开户")
+    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    assert scheduler.tick() == 0
+    # Redis loses everything (restart or flush) during the wait: the queue is rebuilt from events.
+    container.runners["flows.instances"].catch_up()
+    keys = container.redis.client.keys(container.redis.key("*"))
+    container.redis.client.delete(*keys)
+    assert container.redis.check() and container.redis.client.zcard(container.redis.key("flows:due")) == 1
+    clock.now += timedelta(hours=25)
+    assert scheduler.tick() == 1
+    assert scheduler.tick() == 0  # fired once
+    assert open_task(flows.instance(started.id))["node"] == "compliance_review"
+
+
+def test_due_pauses_still_fire_from_postgresql_when_redis_is_down(firm):
+    container, clock = firm
+    flows = container.flows
+    data = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
+            "bank_card": "6222021234567890128", "risk_level": "C3"}
+    started = flows.start_instance(as_("sam"), "account_opening", "individual", data, title="开户")
+    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    container.runners["flows.instances"].catch_up()
+    container.redis.available = False  # as the supervisor marks it when Redis stops answering
+    clock.now += timedelta(hours=25)
+    assert container.scheduler.tick() == 1
+    container.redis.available = True
+
+
+def test_the_todo_list_and_detail_read_models(firm):
+    container, _ = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="甲公司签约")
+    container.runners["flows.instances"].catch_up()
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+    todo = container.instance_queries.todo("operator:olga", everyone, filters={})
+    assert [(t["title"], t["node"], t["current_nodes"]) for t in todo] == [("甲公司签约", "ops_entry", ["ops_entry"])]
+    assert container.instance_queries.todo("operator:fiona", everyone, filters={}) == []
+    flows.approve(as_("olga"), started.id, todo[0]["task_id"], "done")
+    container.runners["flows.instances"].catch_up()
+    assert container.instance_queries.todo("operator:olga", everyone, filters={})[0]["node"] == "ops_review"
+    timeline = [(e["kind"], e["actor"]) for e in container.instance_queries.timeline(started.id)]
+    assert ("approved", "operator:olga") in timeline and timeline[0] == ("started", "operator:sam")
+    assert container.instance_queries.instance(started.id)["current_nodes"] == ["ops_review"]

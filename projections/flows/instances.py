@@ -1,0 +1,185 @@
+"""Read models of flow instances: the instance list and detail (current nodes and handlers), the
+todo/done lists (tasks with their candidates), the timeline, and the due pauses the scheduler
+rebuilds its Redis queue from."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from domain.flows.instance import FlowInstance
+from projections.framework import PostgresProjection, SqlWriter, handles
+
+FI = FlowInstance
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class FlowInstancesProjection(PostgresProjection):
+    name = "flows.instances"
+    tables = ("flows_instances", "flows_tasks", "flows_timeline", "flows_pauses")
+    schema = (
+        "CREATE TABLE IF NOT EXISTS flows_instances (id uuid PRIMARY KEY, definition_key text NOT NULL,"
+        " definition_version int NOT NULL, business_type text NOT NULL, title text NOT NULL, status text NOT NULL,"
+        " business_line text NOT NULL, department_id uuid, fund_account text, initiator text NOT NULL,"
+        " tokens jsonb NOT NULL DEFAULT '{}', current_nodes text[] NOT NULL DEFAULT '{}',"
+        " visited text[] NOT NULL DEFAULT '{}',"
+        " started_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, version int NOT NULL,"
+        " position bigint NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS flows_instances_initiator ON flows_instances (initiator, started_at DESC)",
+        "CREATE TABLE IF NOT EXISTS flows_tasks (instance_id uuid NOT NULL, task_id text NOT NULL, node text NOT NULL,"
+        " mode text NOT NULL, status text NOT NULL, candidates text[] NOT NULL, decided_by text[] NOT NULL"
+        " DEFAULT '{}', business_type text NOT NULL, business_line text NOT NULL, department_id uuid,"
+        " fund_account text, initiator text NOT NULL, title text NOT NULL, urgent boolean NOT NULL DEFAULT false,"
+        " opened_at timestamptz NOT NULL, closed_at timestamptz, PRIMARY KEY (instance_id, task_id))",
+        "CREATE INDEX IF NOT EXISTS flows_tasks_open ON flows_tasks USING gin (candidates) WHERE status = 'open'",
+        "CREATE INDEX IF NOT EXISTS flows_tasks_opened ON flows_tasks (opened_at DESC, instance_id, task_id)",
+        "CREATE TABLE IF NOT EXISTS flows_timeline (instance_id uuid NOT NULL, seq int NOT NULL, kind text NOT NULL,"
+        " node text, task_id text, actor text NOT NULL, comment text, detail jsonb, occurred_at timestamptz NOT NULL,"
+        " PRIMARY KEY (instance_id, seq))",
+        "CREATE TABLE IF NOT EXISTS flows_pauses (instance_id uuid NOT NULL, token text NOT NULL, node text NOT NULL,"
+        " due_at timestamptz NOT NULL, PRIMARY KEY (instance_id, token))",
+        "CREATE INDEX IF NOT EXISTS flows_pauses_due ON flows_pauses (due_at)",
+    )
+
+    def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
+              comment: str | None = None, detail: Any = None) -> None:
+        w.execute("INSERT INTO flows_timeline VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)",
+                  (e.originator_id, e.originator_version, kind, node, task, e.actor, comment,
+                   _json(detail) if detail is not None else None, e.timestamp))
+
+    def _tokens(self, w: SqlWriter, e: Any, expression: str, params: tuple) -> None:
+        """Update the token map (token -> node); current nodes are derived from it."""
+        w.execute(f"UPDATE flows_instances SET tokens = {expression} WHERE id = %s", (*params, e.originator_id))
+        w.execute("UPDATE flows_instances SET current_nodes = ARRAY(SELECT DISTINCT value FROM"
+                  " jsonb_each_text(tokens) ORDER BY 1) WHERE id = %s", (e.originator_id,))
+
+    def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_instances SET updated_at = %s, version = %s, position = %s WHERE id = %s",
+                  (e.timestamp, e.originator_version, position, e.originator_id))
+
+    @handles(FI.Started)
+    def started(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO flows_instances (id, definition_key, definition_version, business_type, title, status,"
+                  " business_line, department_id, fund_account, initiator, started_at, updated_at, version, position)"
+                  " VALUES (%s,%s,%s,%s,%s,'running',%s,%s,%s,%s,%s,%s,%s,%s)",
+                  (e.originator_id, e.definition_key, e.definition_version, e.business_type, e.title,
+                   e.business_line, e.department_id, e.fund_account, e.initiator, e.timestamp, e.timestamp,
+                   e.originator_version, position))
+        self._line(w, e, "started", comment=e.title)
+
+    @handles(FI.NodeEntered)
+    def entered(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_instances SET visited = array_append(visited, %s) WHERE id = %s",
+                  (e.node, e.originator_id))
+        self._tokens(w, e, "tokens || jsonb_build_object(%s::text, %s::text)", (e.token, e.node))
+        self._touch(w, e, position)
+
+    @handles(FI.TaskOpened)
+    def task_opened(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO flows_tasks (instance_id, task_id, node, mode, status, candidates, business_type,"
+                  " business_line, department_id, fund_account, initiator, title, opened_at)"
+                  " SELECT id, %s, %s, %s, 'open', %s, business_type, business_line, department_id, fund_account,"
+                  " initiator, title, %s FROM flows_instances WHERE id = %s",
+                  (e.task, e.node, e.mode, e.candidates, e.timestamp, e.originator_id))
+        self._line(w, e, "task_opened", node=e.node, task=e.task, detail={"candidates": e.candidates})
+        self._touch(w, e, position)
+
+    @handles(FI.TaskApproved, FI.TaskRejected)
+    def decided(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET decided_by = array_append(decided_by, %s) WHERE instance_id = %s"
+                  " AND task_id = %s", (e.by, e.originator_id, e.task))
+        kind = "approved" if isinstance(e, FI.TaskApproved) else "rejected"
+        self._line(w, e, kind, task=e.task, comment=e.comment)
+        self._touch(w, e, position)
+
+    @handles(FI.TaskClosed)
+    def closed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET status = %s, closed_at = %s WHERE instance_id = %s AND task_id = %s",
+                  (e.outcome, e.timestamp, e.originator_id, e.task))
+        self._touch(w, e, position)
+
+    @handles(FI.TaskTransferred)
+    def transferred(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET candidates = array_replace(candidates, %s, %s) WHERE instance_id = %s"
+                  " AND task_id = %s", (e.by, e.to, e.originator_id, e.task))
+        self._line(w, e, "transferred", task=e.task, comment=e.comment, detail={"to": e.to})
+        self._touch(w, e, position)
+
+    @handles(FI.Returned)
+    def returned(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET status = CASE WHEN task_id = %s THEN 'returned' ELSE 'cancelled' END,"
+                  " closed_at = %s WHERE instance_id = %s AND status = 'open'", (e.task, e.timestamp, e.originator_id))
+        w.execute("DELETE FROM flows_pauses WHERE instance_id = %s", (e.originator_id,))
+        w.execute("UPDATE flows_instances SET visited = array_append(visited, %s) WHERE id = %s",
+                  (e.target, e.originator_id))
+        self._tokens(w, e, "jsonb_build_object(%s::text, %s::text)", (e.token, e.target))
+        self._line(w, e, "returned", node=e.target, task=e.task, comment=e.comment)
+        self._touch(w, e, position)
+
+    @handles(FI.PauseStarted)
+    def pause_started(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO flows_pauses VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                  (e.originator_id, e.token, e.node, e.due_at))
+        self._line(w, e, "paused", node=e.node, detail={"due_at": e.due_at})
+        self._touch(w, e, position)
+
+    @handles(FI.PauseEnded)
+    def pause_ended(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("DELETE FROM flows_pauses WHERE instance_id = %s AND token = %s", (e.originator_id, e.token))
+        self._line(w, e, "pause_ended", node=e.node, comment=e.reason or None,
+                   detail={"early_by": e.early_by} if e.early_by else None)
+        self._touch(w, e, position)
+
+    @handles(FI.SystemTaskDone, FI.NodeSkipped, FI.TokenEnded)
+    def passed_through(self, w: SqlWriter, e: Any, position: int) -> None:
+        if isinstance(e, FI.TokenEnded):
+            self._tokens(w, e, "tokens - %s::text", (e.token,))
+        kinds = {FI.SystemTaskDone: "system_task", FI.NodeSkipped: "skipped", FI.TokenEnded: "ended"}
+        self._line(w, e, kinds[type(e)], node=e.node, detail={"hook": e.hook} if hasattr(e, "hook") else None)
+        self._touch(w, e, position)
+
+    @handles(FI.BranchTaken)
+    def branch(self, w: SqlWriter, e: Any, position: int) -> None:
+        self._line(w, e, "branch_taken", node=e.gateway, detail={"targets": e.targets})
+
+    @handles(FI.Forked)
+    def forked(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_instances SET visited = visited || %s::text[] WHERE id = %s",
+                  (list(e.children.values()), e.originator_id))
+        self._tokens(w, e, "(tokens - %s::text) || %s::jsonb", (e.token, _json(e.children)))
+
+    @handles(FI.ArrivedAtJoin)
+    def arrived(self, w: SqlWriter, e: Any, position: int) -> None:
+        pass  # the token stays on the join node until the others arrive
+
+    @handles(FI.Joined)
+    def joined(self, w: SqlWriter, e: Any, position: int) -> None:
+        self._tokens(w, e, "(tokens - %s::text[]) || jsonb_build_object(%s::text, %s::text)",
+                     (e.tokens, e.token, e.node))
+
+    @handles(FI.Completed, FI.Finished)
+    def finished(self, w: SqlWriter, e: Any, position: int) -> None:
+        status = getattr(e, "status", "completed")
+        w.execute("UPDATE flows_instances SET status = %s, tokens = '{}', current_nodes = '{}' WHERE id = %s",
+                  (status, e.originator_id))
+        w.execute("UPDATE flows_tasks SET status = 'cancelled', closed_at = %s WHERE instance_id = %s"
+                  " AND status = 'open'", (e.timestamp, e.originator_id))
+        w.execute("DELETE FROM flows_pauses WHERE instance_id = %s", (e.originator_id,))
+        self._line(w, e, status, comment=getattr(e, "reason", None))
+        self._touch(w, e, position)
+
+    @handles(FI.Remarked)
+    def remarked(self, w: SqlWriter, e: Any, position: int) -> None:
+        self._line(w, e, "remark", comment=e.text)
+
+    @handles(FI.Resubmitted)
+    def resubmitted(self, w: SqlWriter, e: Any, position: int) -> None:
+        self._line(w, e, "resubmitted")
+
+    @handles(FI.FormEdited)
+    def form_edited(self, w: SqlWriter, e: Any, position: int) -> None:
+        self._line(w, e, "form_edited", node=e.node, detail={"patch": e.patch, "old_values": e.old_values})
+        self._touch(w, e, position)
