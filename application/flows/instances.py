@@ -17,7 +17,7 @@ from application.shared.base import CommandResult, command
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
 from domain.shared.context import current_context
-from domain.shared.errors import ConcurrencyConflictError, NotFoundError, RuleViolationError
+from domain.shared.errors import ConcurrencyConflictError, NotFoundError, PermissionDeniedError, RuleViolationError
 
 Clock = Callable[[], datetime]
 
@@ -167,8 +167,25 @@ class FlowInstancesApplication(FlowsApplication):
     @command
     def edit_form(self, instance_id: UUID, node: str, data: dict[str, Any],
                   expected_version: int | None) -> CommandResult:
+        """Monitoring: an administrator edits the form whatever the node."""
         instance = self.instance(instance_id, expected_version)
         self._edit(instance, node, data)
+        return self.save_one(instance)
+
+    @command
+    def edit_at_task(self, instance_id: UUID, task_id: str, data: dict[str, Any],
+                     expected_version: int | None) -> CommandResult:
+        """A handler edits the form at their node, within the node's field permissions: a field
+        not marked editable there (read-only, hidden or unlisted) cannot change."""
+        instance = self.instance(instance_id, expected_version)
+        task = instance._require_handler(task_id, current_context().actor)  # noqa: SLF001
+        node = self._graph(instance).node(task["node"])
+        permissions = node.field_permissions
+        changed = sorted({k for k in set(data) | set(instance.data) if data.get(k) != instance.data.get(k)})
+        blocked = [k for k in changed if permissions and permissions.get(k) != "editable"]
+        if blocked:
+            raise PermissionDeniedError(f"at {node.name} you may not change {blocked[0]!r}", field=blocked[0])
+        self._edit(instance, node.id, data)
         return self.save_one(instance)
 
     def _edit(self, instance: FlowInstance, node: str, data: dict[str, Any]) -> None:

@@ -43,6 +43,10 @@ MENUS: tuple[Menu, ...] = (
     Menu("flows", "流程 Flows", (
         Action("flows.definitions.view", "View flow definitions and diagrams"),
         Action("flows.definitions.manage", "Design and publish flow definitions"),
+        Action("flows.instances.start", "Start flows"),
+        Action("flows.instances.view", "View flow instances in your lines and scope"),
+        Action("flows.tasks.handle", "Handle tasks: approve, reject, return, transfer"),
+        Action("flows.instances.admin", "Monitor flows: terminate, end pauses early"),
     )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),

@@ -15,6 +15,7 @@ from interfaces.api.routes import (
     audit,
     auth,
     departments,
+    flow_instances,
     flows,
     forms,
     health,
@@ -78,7 +79,8 @@ class _LateMetrics:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    for module in (health, auth, departments, operators, access_admin, forms, flows, audit, projections):
+    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_instances, audit, projections)
+    for module in routers:
         app.include_router(module.router)
 
 

@@ -1,0 +1,252 @@
+"""flows: starting instances, the todo list, task actions, monitoring."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from application.access.policy import Policy
+from application.flows.service import parse_graph
+from domain.flows.graph import to_mermaid
+from domain.shared.errors import DomainError, NotFoundError
+from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
+from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.problems import STATUS_BY_ERROR, ApiProblem
+from interfaces.api.schemas import CommandAccepted, accepted
+
+router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
+READS = Depends(consistent_with("flows.instances"))
+Starter = Annotated[Policy, Depends(requires("flows.instances.start"))]
+Viewer = Annotated[Policy, Depends(requires("flows.instances.view"))]
+Handler = Annotated[Policy, Depends(requires("flows.tasks.handle"))]
+Admin = Annotated[Policy, Depends(requires("flows.instances.admin"))]
+RESOURCE = "flows.instance"
+Comment = Annotated[str, Field("", max_length=2000)]
+
+
+class InstanceStart(BaseModel):
+    definition: str = Field(max_length=48, examples=["tenant_signing"])
+    subject: str = Field(max_length=32, examples=["institution"])
+    title: str = Field(min_length=1, max_length=200)
+    data: dict[str, Any]
+    fund_account: str | None = Field(None, pattern=r"^\d{6,20}$")
+
+
+class Decision(BaseModel):
+    comment: Comment
+
+
+class ReturnTo(BaseModel):
+    target: str = Field(max_length=48, description="A node id, 'start' (the initiator) or 'previous'")
+    comment: Comment
+
+
+class Transfer(BaseModel):
+    to: str = Field(pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")
+    comment: Comment
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Remark(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Resubmit(BaseModel):
+    data: dict[str, Any] | None = None
+
+
+class BatchItem(BaseModel):
+    instance_id: UUID
+    task_id: str = Field(max_length=32)
+
+
+class Batch(BaseModel):
+    action: Literal["approve", "reject"]
+    comment: Comment
+    items: list[BatchItem] = Field(min_length=1, max_length=200)
+
+
+def _instance(container: ContainerDep, policy: Policy, instance_id: UUID) -> dict[str, Any]:
+    row = container.instance_queries.instance(instance_id)
+    if row is None or not policy.sees(business_line=row["business_line"], department_id=row["department_id"],
+                                      investor_account=row["fund_account"]):
+        raise NotFoundError(f"flow instance {instance_id} does not exist")
+    return row
+
+
+def _ctx(request: Request, policy: Policy, line: str | None = None):  # noqa: ANN202
+    return policy.context(request.state.correlation_id, line)
+
+
+@router.post("/instances", status_code=201, response_model=CommandAccepted,
+             summary="Start a flow: the form is validated against the pinned version (422 per field).")
+def start(body: InstanceStart, request: Request, container: ContainerDep, policy: Starter,
+          response: Response) -> CommandAccepted:
+    definition = container.flow_queries.definition(body.definition)
+    if definition is None or not policy.sees_line(definition["business_line"]):
+        raise NotFoundError(f"flow {body.definition!r} does not exist", field="definition")
+    department = policy.principal.department_id
+    if body.fund_account:
+        customer = container.forms_queries.customer(body.fund_account)
+        department = customer["department_id"] if customer else department
+    ctx = _ctx(request, policy, definition["business_line"])
+    result = container.flows.start_instance(ctx, body.definition, body.subject, body.data, title=body.title,
+                                            fund_account=body.fund_account, department_id=department)
+    response.headers["Location"] = f"{router.prefix}/instances/{result.id}"
+    return accepted(result, response)
+
+
+@router.get("/todo", dependencies=[READS], summary="Your open tasks: filterable, sortable, keyset-paginated.")
+def todo(container: ContainerDep, policy: Handler, business_type: str | None = None,
+         business_line: str | None = None, initiator: str | None = None, fund_account: str | None = None,
+         node: str | None = None, urgent: bool | None = None, since: datetime | None = None,
+         until: datetime | None = None, sort: Literal["opened_desc", "opened_asc"] = "opened_desc",
+         cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    after = decode_cursor(cursor, 3)
+    try:
+        key = (datetime.fromisoformat(str(after[0])), UUID(str(after[1])), str(after[2])) if after else None
+    except ValueError:
+        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor") from None
+    filters = {"bt": business_type, "line": business_line, "initiator": initiator, "account": fund_account,
+               "node": node, "urgent": urgent, "since": since, "until": until}
+    rows = container.instance_queries.todo(policy.principal.actor, policy.scope_params(), filters=filters, sort=sort,
+                                           after=key, limit=limit + 1)
+    items = rows[:limit]
+    nxt = encode_cursor([items[-1]["opened_at"].isoformat(), str(items[-1]["instance_id"]), items[-1]["task_id"]]) \
+        if len(rows) > limit else None
+    return {"items": items, "next_cursor": nxt,
+            "counts": container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params())}
+
+
+@router.get("/done", dependencies=[READS], summary="Tasks you have decided.")
+def done(container: ContainerDep, policy: Handler) -> list[dict[str, Any]]:
+    return container.instance_queries.done(policy.principal.actor, policy.scope_params())
+
+
+@router.get("/initiated", dependencies=[READS], summary="Flows you started.")
+def initiated(container: ContainerDep, policy: Starter) -> list[dict[str, Any]]:
+    return container.instance_queries.initiated(policy.principal.actor)
+
+
+@router.get("/instances/{instance_id}", dependencies=[READS],
+            summary="One instance: current nodes and handlers, tasks, timeline, form data, diagram.")
+def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response: Response) -> dict[str, Any]:
+    row = _instance(container, policy, instance_id)
+    instance = container.flows.instance(instance_id)
+    graph = parse_graph(container.flows.definition(row["definition_key"]).published_version(
+        row["definition_version"])["graph"])
+    tasks = container.instance_queries.tasks(instance_id)
+    response.headers["ETag"] = f'"{instance.version}"'
+    return {**{k: v for k, v in row.items() if k not in ("tokens", "position")},
+            "current_handlers": sorted({h for t in instance.tasks.values() if t["status"] == "open"
+                                        for h in instance.current_handlers(t)}),
+            "data": policy.present(RESOURCE, {"data": instance.data})["data"],
+            "tasks": tasks, "timeline": container.instance_queries.timeline(instance_id),
+            "mermaid": to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"]))}
+
+
+def _act(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID, response: Response,
+         action: str, *args: Any) -> CommandAccepted:
+    row = _instance(container, policy, instance_id)
+    result = getattr(container.flows, action)(_ctx(request, policy, row["business_line"]), instance_id, *args)
+    return accepted(result, response)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/approve", response_model=CommandAccepted,
+             summary="Approve a task (all-sign approvals made at once all count).",
+             responses={409: {"description": "`task_already_decided`: another handler decided first"}})
+def approve(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
+            policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "approve", task_id, body.comment)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/reject", response_model=CommandAccepted,
+             summary="Reject: the flow ends as rejected (a vote only once its threshold is out of reach).")
+def reject(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
+           policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "reject", task_id, body.comment)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/return", response_model=CommandAccepted,
+             summary="Return to the initiator, the previous node or an allowed earlier node.")
+def return_to(instance_id: UUID, task_id: str, body: ReturnTo, request: Request, container: ContainerDep,
+              policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "return_to", task_id, body.target, body.comment)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/transfer", response_model=CommandAccepted,
+             summary="Hand your part of a task to another operator.")
+def transfer(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
+             policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "transfer", task_id, body.to, body.comment)
+
+
+class FormEdit(BaseModel):
+    data: dict[str, Any]
+
+
+@router.put("/instances/{instance_id}/tasks/{task_id}/form", response_model=CommandAccepted,
+            summary="Edit the form at your node, within its field permissions (send the ETag as If-Match).")
+def edit_form(instance_id: UUID, task_id: str, body: FormEdit, request: Request, container: ContainerDep,
+              policy: Handler, expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "edit_at_task", task_id, body.data, expected)
+
+
+@router.post("/instances/{instance_id}/resubmit", response_model=CommandAccepted,
+             summary="The initiator resubmits a flow returned to them (optionally with new data).")
+def resubmit(instance_id: UUID, body: Resubmit, request: Request, container: ContainerDep, policy: Starter,
+             response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "resubmit", body.data)
+
+
+@router.post("/instances/{instance_id}/withdraw", response_model=CommandAccepted,
+             summary="The initiator withdraws before anyone has decided.")
+def withdraw(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Starter,
+             response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "withdraw", body.reason)
+
+
+@router.post("/instances/{instance_id}/remarks", response_model=CommandAccepted, summary="Add a remark (备注).")
+def remark(instance_id: UUID, body: Remark, request: Request, container: ContainerDep, policy: Viewer,
+           response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "remark", body.text)
+
+
+@router.post("/instances/{instance_id}/terminate", response_model=CommandAccepted,
+             summary="Monitoring: terminate a running flow.")
+def terminate(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Admin,
+              response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "terminate", body.reason)
+
+
+@router.post("/instances/{instance_id}/pauses/{token}/end", summary="Monitoring: end a pause early, with a reason.")
+def end_pause(instance_id: UUID, token: str, body: Reason, request: Request, container: ContainerDep,
+              policy: Admin) -> dict[str, str]:
+    row = _instance(container, policy, instance_id)
+    outcome = container.flows.end_pause(_ctx(request, policy, row["business_line"]), instance_id, token, early=True,
+                                        reason=body.reason)
+    if outcome != "ended":
+        raise ApiProblem(409, "pause_not_running", "that pause is not running", field="token")
+    return {"outcome": outcome}
+
+
+@router.post("/tasks/batch", summary="Approve or reject many tasks; each item succeeds or fails on its own.")
+def batch(body: Batch, request: Request, container: ContainerDep, policy: Handler) -> list[dict[str, Any]]:
+    results = []
+    for item in body.items:
+        try:
+            row = _instance(container, policy, item.instance_id)
+            result = getattr(container.flows, body.action)(_ctx(request, policy, row["business_line"]),
+                                                           item.instance_id, item.task_id, body.comment)
+            results.append({**item.model_dump(mode="json"), "status": 200, "position": result.position})
+        except DomainError as exc:
+            status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
+            results.append({**item.model_dump(mode="json"), "status": status, "code": exc.code,
+                            "detail": exc.message})
+    return results

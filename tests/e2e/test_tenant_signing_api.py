@@ -1,0 +1,155 @@
+"""The tenant signing of seed 004 through the HTTP API: SALES starts, OPS enters and reviews,
+CLEARING configures and reviews, FINANCE approves; with the §7.3 matrix enforced (OPS cannot
+edit the rate section; only FINANCE sees bank data unmasked)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from domain.shared.context import CommandContext
+from interfaces.demo_flows import TENANT_SIGNING_FLOW
+from interfaces.demo_forms import TENANT_SIGNING
+
+ADMIN = {"Authorization": "Bearer dev-admin-token-change-me"}
+SETUP = CommandContext("admin:bootstrap", "setup")
+PASSWORD = "Signing-Flow-2026"
+BASE = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",
+                  "contact_phone": "13812345678"},
+        "commercial": {"products": ["VCC"], "term_months": 12}}
+
+
+def ok(r, status=200):  # noqa: ANN001
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+@pytest.fixture
+def signing(client, live_container):
+    c, app = client, live_container
+    app.access.create_business_line(SETUP, "brokerage", "Brokerage")
+    hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
+    handle = ["flows.instances.view", "flows.tasks.handle"]
+    roles = {"sales": handle + ["flows.instances.start"], "ops": handle, "clearing": handle, "finance": handle}
+    for key, permissions in roles.items():
+        app.access.create_role(SETUP, key, key, permissions)
+    tokens = {}
+    for login, role in [("sam", "sales"), ("olga", "ops"), ("clara", "clearing"), ("fiona", "finance")]:
+        op = app.access.create_operator(SETUP, login, login, hq, None, None, PASSWORD).id
+        app.access.grant_roles(SETUP, op, [role])
+        app.access.set_business_lines(SETUP, op, ["brokerage"])
+        app.access.set_data_scope(SETUP, op, [{"department_id": str(hq), "include_children": True}], [])
+    app.access.define_field_rule(SETUP, "flows.instance", "bank_account", "masked", "bank_card", [], [],
+                                 ["finance"], [])
+    app.forms.create_business_type(SETUP, "tenant_signing", "Tenant signing", "brokerage", "", ["institution"])
+    app.forms.save_draft(SETUP, "tenant_signing", "institution", TENANT_SIGNING, None)
+    app.forms.publish(SETUP, "tenant_signing", None)
+    app.flows.create_definition(SETUP, "tenant_signing", "Tenant signing", "tenant_signing", "brokerage", "")
+    app.flows.save_draft(SETUP, "tenant_signing", TENANT_SIGNING_FLOW,
+                         {"deduplication": "none", "empty_assignee": "block"}, None)
+    published = app.flows.publish(SETUP, "tenant_signing", None)[0]
+    assert app.progress.wait_for(list(app.runners), published.position, 10)
+    for login in ("sam", "olga", "clara", "fiona"):
+        t = ok(c.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))
+        tokens[login] = {"Authorization": f"Bearer {t['access_token']}"}
+    return tokens
+
+
+def _task(client, who, headers, position):  # noqa: ANN001
+    todo = ok(client.get("/api/v1/flows/todo", params={"wait_for_position": position}, headers=headers))
+    assert len(todo["items"]) == 1, (who, todo)
+    return todo["items"][0]
+
+
+def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
+    t = signing
+    started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约", "data": BASE}), 201)
+    iid, pos = started["id"], started["position"]
+
+    # OPS entry: fills the basic section; may not touch the rate section (§7.3).
+    task = _task(client, "olga", t["olga"], pos)
+    assert task["node"] == "ops_entry"
+    sneaky = copy.deepcopy(BASE)
+    sneaky["rates"] = {"fee_items": [{"id": "r1", "product": "VCC", "item": "开卡费", "percent": 0.1}]}
+    refused = client.put(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/form", json={"data": sneaky},
+                         headers=t["olga"])
+    assert refused.status_code == 403 and refused.json()["field"] == "rates"
+    edited = copy.deepcopy(BASE)
+    edited["basic"]["registered_address"] = "上海市浦东新区"
+    ok(client.put(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/form", json={"data": edited},
+                  headers=t["olga"]))
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve",
+                         json={"comment": "录入完成"}, headers=t["olga"]))["position"]
+
+    # OPS review rejects back to OPS entry, which resubmits.
+    task = _task(client, "olga", t["olga"], pos)
+    assert task["node"] == "ops_review"
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/return",
+                         json={"target": "ops_entry", "comment": "证照不清晰"}, headers=t["olga"]))["position"]
+    task = _task(client, "olga", t["olga"], pos)
+    assert task["node"] == "ops_entry"
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
+                         headers=t["olga"]))["position"]
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{_task(client, 'olga', t['olga'], pos)['task_id']}"
+                         "/approve", json={}, headers=t["olga"]))["position"]
+
+    # CLEARING configures rates, then its review sends it back to SALES: rate beyond authority.
+    task = _task(client, "clara", t["clara"], pos)
+    rates = copy.deepcopy(edited)
+    rates["rates"] = {"fee_items": [{"id": "r1", "product": "VCC", "item": "交易手续费", "percent": 2.5}]}
+    ok(client.put(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/form", json={"data": rates},
+                  headers=t["clara"]))
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
+                         headers=t["clara"]))["position"]
+    task = _task(client, "clara", t["clara"], pos)
+    assert task["node"] == "clearing_review"
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/return",
+                         json={"target": "start", "comment": "费率超出授权范围"}, headers=t["clara"]))["position"]
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/resubmit", json={}, headers=t["sam"]))["position"]
+    for who in ("olga", "olga", "clara", "clara"):
+        task = _task(client, who, t[who], pos)
+        pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
+                             headers=t[who]))["position"]
+
+    # FINANCE enters the bank account; only FINANCE sees it unmasked.
+    task = _task(client, "fiona", t["fiona"], pos)
+    assert task["node"] == "finance_entry"
+    bank = copy.deepcopy(rates)
+    bank["settlement"] = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
+    pos = ok(client.put(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/form", json={"data": bank},
+                        headers=t["fiona"]))["position"]
+    seen = {who: ok(client.get(f"/api/v1/flows/instances/{iid}", params={"wait_for_position": pos},
+                               headers=t[who]))["data"]["settlement"]["bank_account"] for who in ("fiona", "olga")}
+    assert seen == {"fiona": "6222021234567890128", "olga": "6222****0128"}
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
+                         headers=t["fiona"]))["position"]
+    task = _task(client, "fiona", t["fiona"], pos)
+    assert task["node"] == "finance_review"
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve",
+                         json={"comment": "最终审批通过"}, headers=t["fiona"]))["position"]
+    task = _task(client, "sam", t["sam"], pos)  # the tenant signs (the initiator's task here)
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
+                         headers=t["sam"]))["position"]
+    detail = ok(client.get(f"/api/v1/flows/instances/{iid}", params={"wait_for_position": pos}, headers=t["sam"]))
+    assert detail["status"] == "completed" and detail["current_nodes"] == []
+    kinds = [e["kind"] for e in detail["timeline"]]
+    assert kinds.count("returned") == 2 and "form_edited" in kinds and kinds[-1] == "completed"
+    assert "class end visited" in detail["mermaid"] or "end" in detail["mermaid"]
+    olga_trail = ok(client.get(f"/api/v1/audit/aggregates/{iid}/trail", headers=ADMIN))
+    assert any(e["event_type"] == "FormEdited" for e in olga_trail)
+
+
+def test_batch_approval_answers_per_item(client, signing):
+    t = signing
+    ids = [ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": f"T{i}", "data": BASE}), 201)
+        for i in range(3)]
+    todo = ok(client.get("/api/v1/flows/todo", params={"wait_for_position": ids[-1]["position"]},
+                         headers=t["olga"]))
+    items = [{"instance_id": i["instance_id"], "task_id": i["task_id"]} for i in todo["items"]]
+    items.append({"instance_id": ids[0]["id"], "task_id": "k999"})
+    results = ok(client.post("/api/v1/flows/tasks/batch", json={"action": "approve", "items": items},
+                             headers=t["olga"]))
+    assert [r["status"] for r in results] == [200, 200, 200, 422]
+    assert todo["counts"] == [{"business_type": "tenant_signing", "open": 3, "urgent": 0}]
