@@ -100,8 +100,8 @@ class FlowInstancesApplication(FlowsApplication):
         cleaned = self.forms._valid(business_type.code, form_version, subject, data, {})  # noqa: SLF001
         version = definition.versions[-1]
         instance = FlowInstance(
-            definition_key=key, definition_version=version["number"], empty_assignee=version["settings"][
-                "empty_assignee"],
+            definition_key=key, definition_version=version["number"],
+            empty_assignee=version["settings"]["empty_assignee"], deduplication=version["settings"]["deduplication"],
             business_type=business_type.code, form_version=form_version, subject=subject,
             business_line=definition.business_line, fund_account=fund_account, department_id=department_id,
             initiator=current_context().actor, title=title, data=cleaned)
@@ -156,6 +156,26 @@ class FlowInstancesApplication(FlowsApplication):
     def transfer(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
         instance = self.instance(instance_id)
         instance.transfer(task_id, current_context().actor, to, comment)
+        return self.save_one(instance)
+
+    @command
+    def delegate(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.delegate(task_id, current_context().actor, to, comment)
+        return self.save_one(instance)
+
+    @command
+    @_retrying
+    def urge(self, instance_id: UUID, task_id: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.urge(current_context().actor, task_id)
+        return self.save_one(instance)
+
+    @command
+    @_retrying
+    def cc(self, instance_id: UUID, to: list[str], note: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.cc(current_context().actor, to, note)
         return self.save_one(instance)
 
     @command

@@ -29,12 +29,16 @@ class FlowInstance(LedgerAggregate):
     @event("Started")
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
                  subject: str, business_line: str, fund_account: str | None, department_id: UUID | None,
-                 initiator: str, title: str, data: dict[str, Any], empty_assignee: str = "block"):
+                 initiator: str, title: str, data: dict[str, Any], empty_assignee: str = "block",
+                 deduplication: str = "none"):
         self.definition_key, self.definition_version = definition_key, definition_version
         self.business_type, self.form_version, self.subject = business_type, form_version, subject
         self.business_line, self.fund_account, self.department_id = business_line, fund_account, department_id
         self.initiator, self.title, self.data = initiator, title, data
         self.empty_assignee = empty_assignee      # skip | to_admin | block (to_admin is resolved upstream)
+        self.deduplication = deduplication        # none | approve_all | approve_consecutive
+        self.approvers: list[str] = []            # who approved, in order (for de-duplication)
+        self.delegations: dict[str, dict[str, str]] = {}  # task -> {delegate: delegator}
         self.status = "running"
         self.tokens: dict[str, str] = {}          # token -> node
         self.tasks: dict[str, dict[str, Any]] = {}
@@ -75,8 +79,14 @@ class FlowInstance(LedgerAggregate):
                     if not candidates:
                         raise RuleViolationError(f"nobody can take node {node.name!r}: no assignee resolved")
                     mode = node.mode or "single"
-                    self._task_opened(task=self._next_id("k"), token=token, node=node.id, mode=mode,
+                    task_id = self._next_id("k")
+                    self._task_opened(task=task_id, token=token, node=node.id, mode=mode,
                                       candidates=candidates, threshold=node.vote_threshold)
+                    if mode in ("single", "any") and self._dedup_approver(candidates):
+                        who = self._dedup_approver(candidates)
+                        self._approved(task=task_id, by=who, comment="approved earlier in this flow (de-duplicated)")
+                        self._task_closed(task=task_id, outcome="approved")
+                        self._move(token, out[node.id][0].target)
                     moved = True
                 elif node.type in ("start", "system"):
                     if node.type == "system":
@@ -131,6 +141,15 @@ class FlowInstance(LedgerAggregate):
                     moved = True
             if not self.tokens and self.status == "running":
                 self._completed()
+
+    def _dedup_approver(self, candidates: list[str]) -> str | None:
+        """approve_all: someone who already approved in this flow; approve_consecutive: whoever
+        approved the step just before."""
+        if self.deduplication == "approve_all":
+            return next((c for c in candidates if c in self.approvers), None)
+        if self.deduplication == "approve_consecutive" and self.approvers and self.approvers[-1] in candidates:
+            return self.approvers[-1]
+        return None
 
     def _open_task(self, token: str) -> dict[str, Any] | None:
         return next((t for t in self.tasks.values() if t["token"] == token and t["status"] == "open"), None)
@@ -218,6 +237,10 @@ class FlowInstance(LedgerAggregate):
     def approve(self, task_id: str, actor: str, comment: str, graph: Graph, resolve: Resolve,
                 evaluate: Evaluate, now: datetime) -> None:
         self._require_handler(task_id, actor)
+        if actor in self.delegations.get(task_id, {}):
+            # 委派: the delegate gives an opinion; the task goes back to the delegator to decide.
+            self._delegation_answered(task=task_id, by=actor, comment=comment)
+            return
         self._approved(task=task_id, by=actor, comment=comment)
         task = self.tasks[task_id]
         if self._node_passes(task):
@@ -237,6 +260,7 @@ class FlowInstance(LedgerAggregate):
     def _approved(self, task: str, by: str, comment: str) -> None:
         self.tasks[task] = {**self.tasks[task], "approvals": [*self.tasks[task]["approvals"], by]}
         self.decisions += 1
+        self.approvers = [*self.approvers, by]
 
     @event("TaskClosed")
     def _task_closed(self, task: str, outcome: str) -> None:
@@ -325,6 +349,43 @@ class FlowInstance(LedgerAggregate):
     def _transferred(self, task: str, by: str, to: str, comment: str) -> None:
         t = self.tasks[task]
         self.tasks[task] = {**t, "candidates": [to if c == by else c for c in t["candidates"]]}
+
+    def delegate(self, task_id: str, actor: str, to: str, comment: str) -> None:
+        self._require_handler(task_id, actor)
+        if to in self.tasks[task_id]["candidates"]:
+            raise RuleViolationError(f"{to} already holds this task", field="to")
+        self._delegated(task=task_id, by=actor, to=to, comment=comment)
+
+    @event("TaskDelegated")
+    def _delegated(self, task: str, by: str, to: str, comment: str) -> None:
+        t = self.tasks[task]
+        self.tasks[task] = {**t, "candidates": [to if c == by else c for c in t["candidates"]]}
+        self.delegations = {**self.delegations, task: {**self.delegations.get(task, {}), to: by}}
+
+    @event("DelegationAnswered")
+    def _delegation_answered(self, task: str, by: str, comment: str) -> None:
+        delegator = self.delegations[task][by]
+        t = self.tasks[task]
+        self.tasks[task] = {**t, "candidates": [delegator if c == by else c for c in t["candidates"]]}
+        self.delegations = {**self.delegations, task: {k: v for k, v in self.delegations[task].items() if k != by}}
+
+    def urge(self, actor: str, task_id: str) -> None:
+        if self.task(task_id)["status"] != "open":
+            raise TaskAlreadyDecidedError("this task is no longer open")
+        self._urged(task=task_id, by=actor)
+
+    @event("Urged")
+    def _urged(self, task: str, by: str) -> None:
+        pass
+
+    def cc(self, actor: str, to: list[str], note: str) -> None:
+        if not to:
+            raise RuleViolationError("name at least one operator to copy", field="to")
+        self._copied(by=actor, to=sorted(set(to)), note=note)
+
+    @event("CarbonCopied")
+    def _copied(self, by: str, to: list[str], note: str) -> None:
+        pass
 
     def remark(self, actor: str, text: str) -> None:
         self._remarked(by=actor, text=text)

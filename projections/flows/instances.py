@@ -19,7 +19,7 @@ def _json(value: Any) -> str:
 
 class FlowInstancesProjection(PostgresProjection):
     name = "flows.instances"
-    tables = ("flows_instances", "flows_tasks", "flows_timeline", "flows_pauses")
+    tables = ("flows_instances", "flows_tasks", "flows_timeline", "flows_pauses", "flows_cc")
     schema = (
         "CREATE TABLE IF NOT EXISTS flows_instances (id uuid PRIMARY KEY, definition_key text NOT NULL,"
         " definition_version int NOT NULL, business_type text NOT NULL, title text NOT NULL, status text NOT NULL,"
@@ -42,6 +42,10 @@ class FlowInstancesProjection(PostgresProjection):
         "CREATE TABLE IF NOT EXISTS flows_pauses (instance_id uuid NOT NULL, token text NOT NULL, node text NOT NULL,"
         " due_at timestamptz NOT NULL, PRIMARY KEY (instance_id, token))",
         "CREATE INDEX IF NOT EXISTS flows_pauses_due ON flows_pauses (due_at)",
+        "CREATE TABLE IF NOT EXISTS flows_cc (instance_id uuid NOT NULL, recipient text NOT NULL, by text NOT NULL,"
+        " note text, title text NOT NULL, business_line text NOT NULL, department_id uuid, fund_account text,"
+        " copied_at timestamptz NOT NULL, PRIMARY KEY (instance_id, recipient, copied_at))",
+        "CREATE INDEX IF NOT EXISTS flows_cc_recipient ON flows_cc (recipient, copied_at DESC)",
     )
 
     def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
@@ -100,6 +104,36 @@ class FlowInstancesProjection(PostgresProjection):
         w.execute("UPDATE flows_tasks SET status = %s, closed_at = %s WHERE instance_id = %s AND task_id = %s",
                   (e.outcome, e.timestamp, e.originator_id, e.task))
         self._touch(w, e, position)
+
+    @handles(FI.TaskDelegated)
+    def delegated(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET candidates = array_replace(candidates, %s, %s) WHERE instance_id = %s"
+                  " AND task_id = %s", (e.by, e.to, e.originator_id, e.task))
+        self._line(w, e, "delegated", task=e.task, comment=e.comment, detail={"to": e.to})
+        self._touch(w, e, position)
+
+    @handles(FI.DelegationAnswered)
+    def delegation_answered(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET candidates = array_replace(candidates, %s, (SELECT actor FROM flows_timeline"
+                  " WHERE instance_id = %s AND task_id = %s AND kind = 'delegated' AND detail->>'to' = %s"
+                  " ORDER BY seq DESC LIMIT 1)) WHERE instance_id = %s AND task_id = %s",
+                  (e.by, e.originator_id, e.task, e.by, e.originator_id, e.task))
+        self._line(w, e, "delegation_answered", task=e.task, comment=e.comment)
+        self._touch(w, e, position)
+
+    @handles(FI.Urged)
+    def urged(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET urgent = true WHERE instance_id = %s AND task_id = %s",
+                  (e.originator_id, e.task))
+        self._line(w, e, "urged", task=e.task)
+
+    @handles(FI.CarbonCopied)
+    def copied(self, w: SqlWriter, e: Any, position: int) -> None:
+        for recipient in e.to:
+            w.execute("INSERT INTO flows_cc SELECT id, %s, %s, %s, title, business_line, department_id, fund_account,"
+                      " %s FROM flows_instances WHERE id = %s ON CONFLICT DO NOTHING",
+                      (recipient, e.by, e.note, e.timestamp, e.originator_id))
+        self._line(w, e, "cc", comment=e.note, detail={"to": e.to})
 
     @handles(FI.TaskTransferred)
     def transferred(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -48,6 +48,12 @@ class FlowInstanceQueries:
             "SELECT t.* FROM flows_tasks t WHERE t.decided_by @> ARRAY[%(actor)s]::text[] AND " + SCOPE +
             " ORDER BY t.closed_at DESC NULLS FIRST LIMIT %(limit)s", {**scope, "actor": actor, "limit": limit})
 
+    def copied_to(self, actor: str, scope: dict[str, Any], limit: int = 50) -> list[dict[str, Any]]:
+        return self.db.fetch_all(
+            "SELECT t.* FROM flows_cc t WHERE t.recipient = %(actor)s AND " + SCOPE +
+            " ORDER BY t.copied_at DESC LIMIT %(limit)s",
+            {**scope, "actor": actor, "limit": limit})
+
     def initiated(self, actor: str, limit: int = 50) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT * FROM flows_instances WHERE initiator = %s ORDER BY started_at DESC"
                                  " LIMIT %s", (actor, limit))

@@ -248,3 +248,38 @@ def test_the_todo_list_and_detail_read_models(firm):
     timeline = [(e["kind"], e["actor"]) for e in container.instance_queries.timeline(started.id)]
     assert ("approved", "operator:olga") in timeline and timeline[0] == ("started", "operator:sam")
     assert container.instance_queries.instance(started.id)["current_nodes"] == ["ops_review"]
+
+
+def test_delegate_urge_and_cc(firm):
+    container, _ = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="委派")
+    task = open_task(flows.instance(started.id))
+    flows.delegate(as_("olga"), started.id, task["id"], "operator:fiona", "请财务看一下")
+    assert open_task(flows.instance(started.id))["candidates"] == ["operator:fiona", "operator:oscar"]
+    flows.approve(as_("fiona"), started.id, task["id"], "没问题")  # an opinion, not a decision
+    task = open_task(flows.instance(started.id))
+    assert task["node"] == "ops_entry" and task["candidates"] == ["operator:olga", "operator:oscar"]
+    flows.urge(as_("sam"), started.id, task["id"])
+    flows.cc(as_("sam"), started.id, ["operator:clara"], "知悉")
+    container.runners["flows.instances"].catch_up()
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+    (todo,) = container.instance_queries.todo("operator:olga", everyone, filters={"urgent": True})
+    assert todo["urgent"] and todo["task_id"] == task["id"]
+    assert [c["title"] for c in container.instance_queries.copied_to("operator:clara", everyone)] == ["委派"]
+    kinds = [e["kind"] for e in container.instance_queries.timeline(started.id)]
+    assert {"delegated", "delegation_answered", "urged", "cc"} <= set(kinds)
+
+
+def test_consecutive_approvals_by_the_same_person_are_de_duplicated(firm):
+    container, _ = firm
+    flows = container.flows
+    flows.save_draft(ADMIN, "tenant_signing", TENANT_SIGNING_FLOW,
+                     {"deduplication": "approve_consecutive", "empty_assignee": "block"}, None)
+    flows.publish(ADMIN, "tenant_signing", None)
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="去重")
+    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "录入")
+    inst = flows.instance(started.id)
+    review = next(t for t in inst.tasks.values() if t["node"] == "ops_review")
+    assert review["status"] == "approved" and review["approvals"] == ["operator:olga"]
+    assert open_task(inst)["node"] == "clearing_entry"

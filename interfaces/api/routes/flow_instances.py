@@ -129,6 +129,11 @@ def done(container: ContainerDep, policy: Handler) -> list[dict[str, Any]]:
     return container.instance_queries.done(policy.principal.actor, policy.scope_params())
 
 
+@router.get("/copied", dependencies=[READS], summary="Flows copied (CC'd) to you.")
+def copied(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
+    return container.instance_queries.copied_to(policy.principal.actor, policy.scope_params())
+
+
 @router.get("/initiated", dependencies=[READS], summary="Flows you started.")
 def initiated(container: ContainerDep, policy: Starter) -> list[dict[str, Any]]:
     return container.instance_queries.initiated(policy.principal.actor)
@@ -196,6 +201,32 @@ class FormEdit(BaseModel):
 def edit_form(instance_id: UUID, task_id: str, body: FormEdit, request: Request, container: ContainerDep,
               policy: Handler, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "edit_at_task", task_id, body.data, expected)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/delegate", response_model=CommandAccepted,
+             summary="Delegate (委派): the delegate gives an opinion and the task comes back to you.")
+def delegate(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
+             policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "delegate", task_id, body.to, body.comment)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/urge", response_model=CommandAccepted,
+             summary="Urge (催办): marks the task urgent in its handlers' todo lists.")
+def urge(instance_id: UUID, task_id: str, request: Request, container: ContainerDep, policy: Viewer,
+         response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "urge", task_id)
+
+
+class Copy(BaseModel):
+    to: list[Annotated[str, Field(pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")]] = Field(min_length=1,
+                                                                                            max_length=50)
+    note: Comment
+
+
+@router.post("/instances/{instance_id}/cc", response_model=CommandAccepted, summary="CC (抄送) operators.")
+def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep, policy: Viewer,
+       response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "cc", body.to, body.note)
 
 
 @router.post("/instances/{instance_id}/resubmit", response_model=CommandAccepted,
