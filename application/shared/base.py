@@ -44,7 +44,9 @@ class CommandResult:
 
 
 class LedgerApplication(Application[UUID]):
-    env = {"AGGREGATE_CACHE_MAXSIZE": "0"}
+    # No aggregate cache: every command reloads from the store, so processes never diverge.
+    # (eventsourcing reads AGGREGATE_CACHE_MAXSIZE=0 as "unbounded", not "off".)
+    env: dict[str, str] = {}
 
     def __init__(self, store: EventStore):
         self._store = store
@@ -64,7 +66,9 @@ class LedgerApplication(Application[UUID]):
             raise ConcurrencyConflictError(
                 "another command changed this record at the same time; reload it and retry"
             ) from exc
-        return max((r.notification.id for r in recordings), default=self._store.head())
+        if not recordings:  # nothing new was recorded
+            return self._store.head()
+        return max(r.notification.id for r in recordings)
 
     def save_one(self, aggregate: Any) -> CommandResult:
         position = self.save_all(aggregate)
