@@ -7,6 +7,9 @@ from uuid import UUID
 
 SCOPE = ("(%(all_lines)s OR t.business_line = ANY(%(lines)s)) AND (%(all_departments)s"
          " OR t.department_id = ANY(%(departments)s) OR t.fund_account = ANY(%(accounts)s))")
+INBOX_COLUMNS = ", ".join(f"t.{c}" for c in (
+    "instance_id", "task_id", "node", "mode", "status", "candidates", "decided_by", "business_type", "business_line",
+    "department_id", "fund_account", "initiator", "title", "urgent", "opened_at", "closed_at", "current_nodes"))
 SORTS = {"opened_desc": ("t.opened_at DESC, t.instance_id DESC, t.task_id DESC", "<"),
          "opened_asc": ("t.opened_at ASC, t.instance_id ASC, t.task_id ASC", ">")}
 
@@ -18,9 +21,9 @@ class FlowInstanceQueries:
     def todo(self, actor: str, scope: dict[str, Any], *, filters: dict[str, Any], sort: str = "opened_desc",
              after: tuple[datetime, UUID, str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
         order, cmp = SORTS[sort]
+        # The inbox holds one row per (open task, candidate) with a covering index (ADR 0008).
         return self.db.fetch_all(
-            "SELECT t.*, i.current_nodes FROM flows_tasks t JOIN flows_instances i ON i.id = t.instance_id"
-            " WHERE t.status = 'open' AND t.candidates @> ARRAY[%(actor)s]::text[] AND " + SCOPE +
+            "SELECT " + INBOX_COLUMNS + " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE +
             " AND (%(bt)s::text IS NULL OR t.business_type = %(bt)s)"
             " AND (%(line)s::text IS NULL OR t.business_line = %(line)s)"
             " AND (%(initiator)s::text IS NULL OR t.initiator = %(initiator)s)"
@@ -39,8 +42,8 @@ class FlowInstanceQueries:
 
     def todo_counts(self, actor: str, scope: dict[str, Any]) -> list[dict[str, Any]]:
         return self.db.fetch_all(
-            "SELECT t.business_type, count(*) AS open, count(*) FILTER (WHERE t.urgent) AS urgent FROM flows_tasks t"
-            " WHERE t.status = 'open' AND t.candidates @> ARRAY[%(actor)s]::text[] AND " + SCOPE +
+            "SELECT t.business_type, count(*) AS open, count(*) FILTER (WHERE t.urgent) AS urgent"
+            " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE +
             " GROUP BY t.business_type ORDER BY t.business_type", {**scope, "actor": actor})
 
     def done(self, actor: str, scope: dict[str, Any], limit: int = 50) -> list[dict[str, Any]]:
