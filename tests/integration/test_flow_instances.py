@@ -62,6 +62,16 @@ def firm(container):
     return container, clock
 
 
+OPENING = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
+           "bank_card": "6222021234567890128", "risk_level": "C3"}
+
+
+def _opening_in_cooling_off(flows):
+    started = flows.start_instance(as_("sam"), "account_opening", "individual", OPENING, title="开户")
+    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    return started
+
+
 def open_task(instance: FlowInstance):
     (task,) = [t for t in instance.tasks.values() if t["status"] == "open"]
     return task
@@ -171,10 +181,7 @@ def test_two_any_sign_approvers_at_once_one_wins_the_other_gets_a_conflict(firm)
 def test_a_cooling_off_pause_holds_until_the_clock_passes_it(firm):
     container, clock = firm
     flows = container.flows
-    data = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
-            "bank_card": "6222021234567890128", "risk_level": "C3"}
-    started = flows.start_instance(as_("sam"), "account_opening", "individual", data, title="开户")
-    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    started = _opening_in_cooling_off(flows)
     inst = flows.instance(started.id)
     ((token, due),) = inst.pauses.items()
     assert datetime.fromisoformat(due) == clock.now + timedelta(hours=24)
@@ -203,10 +210,7 @@ def test_form_data_is_validated_at_start(firm):
 def test_the_scheduler_fires_a_due_pause_once_even_after_redis_is_flushed(firm):
     container, clock = firm
     flows, scheduler = container.flows, container.scheduler
-    data = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
-            "bank_card": "6222021234567890128", "risk_level": "C3"}
-    started = flows.start_instance(as_("sam"), "account_opening", "individual", data, title="开户")
-    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    started = _opening_in_cooling_off(flows)
     assert scheduler.tick() == 0
     # Redis loses everything (restart or flush) during the wait: the queue is rebuilt from events.
     container.runners["flows.instances"].catch_up()
@@ -222,10 +226,7 @@ def test_the_scheduler_fires_a_due_pause_once_even_after_redis_is_flushed(firm):
 def test_due_pauses_still_fire_from_postgresql_when_redis_is_down(firm):
     container, clock = firm
     flows = container.flows
-    data = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
-            "bank_card": "6222021234567890128", "risk_level": "C3"}
-    started = flows.start_instance(as_("sam"), "account_opening", "individual", data, title="开户")
-    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    _opening_in_cooling_off(flows)
     container.runners["flows.instances"].catch_up()
     container.redis.available = False  # as the supervisor marks it when Redis stops answering
     clock.now += timedelta(hours=25)
@@ -283,3 +284,24 @@ def test_consecutive_approvals_by_the_same_person_are_de_duplicated(firm):
     review = next(t for t in inst.tasks.values() if t["node"] == "ops_review")
     assert review["status"] == "approved" and review["approvals"] == ["operator:olga"]
     assert open_task(inst)["node"] == "clearing_entry"
+
+
+def test_a_restart_during_the_wait_loses_nothing(firm, tmp_path):
+    from interfaces.bootstrap import Container, Engines
+    from tests.engines import make_settings
+
+    container, clock = firm
+    started = _opening_in_cooling_off(container.flows)
+    container.runners["flows.instances"].catch_up()
+    settings = make_settings(tmp_path, redis_prefix=container.settings.redis_prefix + "restarted:",
+                             clickhouse_database=container.settings.clickhouse_database)
+    engines = Engines(container.engines.database_url, container.engines.redis_url, container.engines.clickhouse_url)
+    restarted = Container.start(settings, engines=engines)  # a new process: empty Redis namespace, rebuilt
+    try:
+        restarted.flows.clock = clock
+        assert restarted.redis.client.zcard(restarted.redis.key("flows:due")) == 1
+        clock.now += timedelta(hours=25)
+        assert restarted.scheduler.tick() == 1 and restarted.scheduler.tick() == 0
+        assert open_task(restarted.flows.instance(started.id))["node"] == "compliance_review"
+    finally:
+        restarted.close()
