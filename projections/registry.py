@@ -4,6 +4,7 @@ from __future__ import annotations
 from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
+from projections.analytics.flow_decisions import FlowDecisionsSink
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
 from projections.forms.catalogue import FormsCatalogueProjection
@@ -13,4 +14,4 @@ from projections.framework import ClickHouseSink, PostgresProjection
 
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
-            FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink()]
+            FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink()]

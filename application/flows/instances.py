@@ -185,6 +185,13 @@ class FlowInstancesApplication(FlowsApplication):
         return self.save_one(instance)
 
     @command
+    def reassign(self, instance_id: UUID, task_id: str, assignees: list[dict[str, Any]], reason: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        node = Node(id="reassigned", type="approval", name="reassigned", assignees=assignees)
+        instance.reassign(task_id, current_context().actor, self._resolver(instance)(node), reason)
+        return self.save_one(instance)
+
+    @command
     def remark(self, instance_id: UUID, text: str) -> CommandResult:
         instance = self.instance(instance_id)
         instance.remark(current_context().actor, text)

@@ -84,7 +84,8 @@ class FlowInstance(LedgerAggregate):
                                       candidates=candidates, threshold=node.vote_threshold)
                     if mode in ("single", "any") and self._dedup_approver(candidates):
                         who = self._dedup_approver(candidates)
-                        self._approved(task=task_id, by=who, comment="approved earlier in this flow (de-duplicated)")
+                        self._approved(task=task_id, node=node.id, by=who,
+                                       comment="approved earlier in this flow (de-duplicated)")
                         self._task_closed(task=task_id, outcome="approved")
                         self._move(token, out[node.id][0].target)
                     moved = True
@@ -241,7 +242,7 @@ class FlowInstance(LedgerAggregate):
             # 委派: the delegate gives an opinion; the task goes back to the delegator to decide.
             self._delegation_answered(task=task_id, by=actor, comment=comment)
             return
-        self._approved(task=task_id, by=actor, comment=comment)
+        self._approved(task=task_id, node=self.tasks[task_id]["node"], by=actor, comment=comment)
         task = self.tasks[task_id]
         if self._node_passes(task):
             self._task_closed(task=task_id, outcome="approved")
@@ -257,7 +258,7 @@ class FlowInstance(LedgerAggregate):
         return approvals >= candidates  # all, sequential
 
     @event("TaskApproved")
-    def _approved(self, task: str, by: str, comment: str) -> None:
+    def _approved(self, task: str, node: str, by: str, comment: str) -> None:
         self.tasks[task] = {**self.tasks[task], "approvals": [*self.tasks[task]["approvals"], by]}
         self.decisions += 1
         self.approvers = [*self.approvers, by]
@@ -269,7 +270,7 @@ class FlowInstance(LedgerAggregate):
     def reject(self, task_id: str, actor: str, comment: str) -> None:
         """拒绝: the flow ends as rejected (a vote only fails once the threshold is out of reach)."""
         self._require_handler(task_id, actor)
-        self._rejected_task(task=task_id, by=actor, comment=comment)
+        self._rejected_task(task=task_id, node=self.tasks[task_id]["node"], by=actor, comment=comment)
         task = self.tasks[task_id]
         if task["mode"] == "vote":
             remaining = len(task["candidates"]) - len(task["approvals"]) - len(task["rejections"])
@@ -279,7 +280,7 @@ class FlowInstance(LedgerAggregate):
         self._finished(status="rejected", reason=comment)
 
     @event("TaskRejected")
-    def _rejected_task(self, task: str, by: str, comment: str) -> None:
+    def _rejected_task(self, task: str, node: str, by: str, comment: str) -> None:
         self.tasks[task] = {**self.tasks[task], "rejections": [*self.tasks[task]["rejections"], by]}
 
     @event("Finished")
@@ -302,11 +303,12 @@ class FlowInstance(LedgerAggregate):
             allowed.append(target)
         if target not in allowed or target not in self.visited:
             raise RuleViolationError(f"this node may return to: {', '.join(allowed) or 'nowhere'}", field="target")
-        self._returned(task=task_id, by=actor, target=target, comment=comment, token=self._next_id("t"))
+        self._returned(task=task_id, node=node.id, by=actor, target=target, comment=comment,
+                       token=self._next_id("t"))
         self.advance(graph, resolve, evaluate, now)  # a start token waits for the initiator to resubmit
 
     @event("Returned")
-    def _returned(self, task: str, by: str, target: str, comment: str, token: str) -> None:
+    def _returned(self, task: str, node: str, by: str, target: str, comment: str, token: str) -> None:
         self._seq += 1
         self.tasks = {k: ({**t, "status": "returned" if k == task else "cancelled"} if t["status"] == "open" else t)
                       for k, t in self.tasks.items()}
@@ -368,6 +370,19 @@ class FlowInstance(LedgerAggregate):
         t = self.tasks[task]
         self.tasks[task] = {**t, "candidates": [delegator if c == by else c for c in t["candidates"]]}
         self.delegations = {**self.delegations, task: {k: v for k, v in self.delegations[task].items() if k != by}}
+
+    def reassign(self, task_id: str, actor: str, candidates: list[str], reason: str) -> None:
+        """流程监控: an administrator gives an open task to another role or department."""
+        if self.task(task_id)["status"] != "open":
+            raise TaskAlreadyDecidedError("this task is no longer open")
+        if not candidates:
+            raise RuleViolationError("nobody matches the new assignees", field="assignees")
+        self._reassigned(task=task_id, by=actor, candidates=candidates, reason=reason)
+
+    @event("TaskReassigned")
+    def _reassigned(self, task: str, by: str, candidates: list[str], reason: str) -> None:
+        self.tasks[task] = {**self.tasks[task], "candidates": candidates}
+        self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
     def urge(self, actor: str, task_id: str) -> None:
         if self.task(task_id)["status"] != "open":

@@ -147,6 +147,14 @@ class FlowInstancesProjection(PostgresProjection):
         self._line(w, e, "delegation_answered", task=e.task, comment=e.comment)
         self._touch(w, e, position)
 
+    @handles(FI.TaskReassigned)
+    def reassigned(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET candidates = %s WHERE instance_id = %s AND task_id = %s",
+                  (e.candidates, e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "reassigned", task=e.task, comment=e.reason, detail={"candidates": e.candidates})
+        self._touch(w, e, position)
+
     @handles(FI.Urged)
     def urged(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE flows_tasks SET urgent = true WHERE instance_id = %s AND task_id = %s",

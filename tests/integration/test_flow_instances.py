@@ -305,3 +305,31 @@ def test_a_restart_during_the_wait_loses_nothing(firm, tmp_path):
         assert open_task(restarted.flows.instance(started.id))["node"] == "compliance_review"
     finally:
         restarted.close()
+
+
+def test_decisions_per_node_and_handler_reach_clickhouse_for_assessment(firm):
+    container, _ = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="考核")
+    flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    flows.return_to(as_("oscar"), started.id, open_task(flows.instance(started.id))["id"], "ops_entry", "驳回")
+    sink = container.runners["analytics.flow_decisions"]
+    sink.catch_up()
+    rows = container.clickhouse.query(
+        f"SELECT node, handler, decision, target_node FROM {container.clickhouse.db}.flow_decisions FINAL"
+        " ORDER BY position")
+    assert rows == [("ops_entry", "operator:olga", "approved", ""),
+                    ("ops_review", "operator:oscar", "returned", "ops_entry")]
+
+
+def test_an_administrator_reassigns_a_task_to_another_role(firm):
+    container, _ = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="改派")
+    task = open_task(flows.instance(started.id))
+    flows.reassign(ADMIN, started.id, task["id"], [{"kind": "role", "value": "finance"}], "运营人手不足")
+    assert open_task(flows.instance(started.id))["candidates"] == ["operator:fiona"]
+    with pytest.raises(PermissionDeniedError):
+        flows.approve(as_("olga"), started.id, task["id"], "no longer mine")
+    with pytest.raises(RuleViolationError, match="nobody matches"):
+        flows.reassign(ADMIN, started.id, task["id"], [{"kind": "role", "value": "nobody"}], "x")

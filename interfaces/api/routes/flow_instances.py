@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
-from domain.flows.graph import to_mermaid
+from domain.flows.graph import Assignee, to_mermaid
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
@@ -254,6 +254,19 @@ def remark(instance_id: UUID, body: Remark, request: Request, container: Contain
 def terminate(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Admin,
               response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "terminate", body.reason)
+
+
+class Reassign(BaseModel):
+    assignees: list[Assignee] = Field(min_length=1, max_length=20, examples=[[{"kind": "role", "value": "ops"}]])
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/reassign", response_model=CommandAccepted,
+             summary="Monitoring: give an open task to another role, department or operator.")
+def reassign(instance_id: UUID, task_id: str, body: Reassign, request: Request, container: ContainerDep,
+             policy: Admin, response: Response) -> CommandAccepted:
+    assignees = [a.model_dump() for a in body.assignees]
+    return _act(request, container, policy, instance_id, response, "reassign", task_id, assignees, body.reason)
 
 
 @router.post("/instances/{instance_id}/pauses/{token}/end", summary="Monitoring: end a pause early, with a reason.")
