@@ -69,22 +69,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:
-        if self.mode is Mode.production:
-            weak = [
-                name
-                for name, default in (
-                    ("LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN", DEV_ADMIN_TOKEN),
-                    ("LEDGERFLOW_AUDIT_CHAIN_KEY", DEV_AUDIT_CHAIN_KEY),
-                )
-                if getattr(self, name.removeprefix("LEDGERFLOW_").lower()).get_secret_value() == default
-                or len(getattr(self, name.removeprefix("LEDGERFLOW_").lower()).get_secret_value()) < 24
-            ]
-            if weak:
-                raise InsecureSettingsError(
-                    "refusing to start in production with development-default or short secrets: "
-                    + ", ".join(weak)
-                    + " (set each to a random value of at least 24 characters)"
-                )
+        """Development-default secrets are refused outside development mode; in production every
+        secret must also be at least 24 characters."""
+        secrets = {"LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN": (self.bootstrap_admin_token, DEV_ADMIN_TOKEN),
+                   "LEDGERFLOW_AUDIT_CHAIN_KEY": (self.audit_chain_key, DEV_AUDIT_CHAIN_KEY)}
+        if self.mode is Mode.development:
+            return self
+        weak = [name for name, (secret, default) in secrets.items() if secret.get_secret_value() == default
+                or (self.mode is Mode.production and len(secret.get_secret_value()) < 24)]
+        if weak:
+            raise InsecureSettingsError(
+                f"refusing to start in {self.mode.value} mode with development-default or short secrets: "
+                + ", ".join(weak) + " (set each to a random value of at least 24 characters)")
         return self
 
     @property

@@ -18,6 +18,8 @@ from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, qui
 from infrastructure.settings import Mode, Settings
 from interfaces.bootstrap import Container, Engines
 
+TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+
 
 @dataclass
 class EngineSet:
@@ -82,6 +84,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         mode=Mode.test, data_dir=tmp_path, redis_prefix=f"lf-test-{suffix}:",
         clickhouse_database=f"lf_test_{suffix}", projection_poll_seconds=0.2, redis_check_seconds=0.2,
+        bootstrap_admin_token=TEST_ADMIN_TOKEN, audit_chain_key="test-audit-chain-key-0123456789abcdef",
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ from starlette.testclient import TestClient
 
 from interfaces.api.app import create_app
 
-TOKEN = "dev-admin-token-change-me"
+TOKEN = "test-admin-token-0123456789abcdef"
 
 
 @pytest.fixture

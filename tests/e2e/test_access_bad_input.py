@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-ADMIN = {"Authorization": "Bearer dev-admin-token-change-me"}
+ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 
 
 def _dept(client, code, parent=None):  # noqa: ANN001

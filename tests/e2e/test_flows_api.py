@@ -6,7 +6,7 @@ import copy
 from interfaces.demo_flows import TENANT_SIGNING_FLOW
 from interfaces.demo_forms import TENANT_SIGNING
 
-ADMIN = {"Authorization": "Bearer dev-admin-token-change-me"}
+ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 
 
 def ok(r, status=200):  # noqa: ANN001

@@ -7,7 +7,7 @@ import pytest
 
 from interfaces.demo_forms import CUSTOMERS, FEE_RATE
 
-ADMIN = {"Authorization": "Bearer dev-admin-token-change-me"}
+ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 
 
 def ok(r, status=200):  # noqa: ANN001

@@ -18,7 +18,7 @@ from domain.shared.ids import natural_id
 from interfaces.api.app import create_app
 from tests.engines import running_container
 
-ADMIN = {"Authorization": "Bearer dev-admin-token-change-me"}
+ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 PASSWORD = "Correct-Horse-42"
 VIEW = ["access.departments.view", "access.operators.view"]
 

@@ -11,7 +11,7 @@ from domain.shared.context import CommandContext
 from interfaces.demo_flows import TENANT_SIGNING_FLOW
 from interfaces.demo_forms import TENANT_SIGNING
 
-ADMIN = {"Authorization": "Bearer dev-admin-token-change-me"}
+ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 SETUP = CommandContext("admin:bootstrap", "setup")
 PASSWORD = "Signing-Flow-2026"
 BASE = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",

@@ -23,6 +23,8 @@ def _cli_env(container):
         "LEDGERFLOW_REDIS_PREFIX": s.redis_prefix,
         "LEDGERFLOW_DATA_DIR": str(s.data_dir),
         "LEDGERFLOW_MODE": "test",
+        "LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN": s.bootstrap_admin_token.get_secret_value(),
+        "LEDGERFLOW_AUDIT_CHAIN_KEY": s.audit_chain_key.get_secret_value(),
     }
 
 

@@ -10,7 +10,7 @@ from infrastructure.redis.progress import POSITIONS
 from interfaces.api.app import create_app
 from tests.engines import running_container
 
-AUTH = {"Authorization": "Bearer dev-admin-token-change-me"}
+AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 
 
 def _eventually(check, timeout=10.0):

@@ -32,3 +32,10 @@ def test_settings_come_from_prefixed_environment(monkeypatch):
 
 def test_insecure_settings_error_is_a_value_error():
     assert issubclass(InsecureSettingsError, ValueError)
+
+
+def test_test_mode_also_refuses_development_default_secrets(monkeypatch):
+    monkeypatch.delenv("LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="test mode"):
+        Settings(mode=Mode.test)
+    assert Settings(mode=Mode.test, bootstrap_admin_token="t", audit_chain_key="k").mode is Mode.test
