@@ -80,6 +80,18 @@ def _instance(container: ContainerDep, policy: Policy, instance_id: UUID) -> dic
     return row
 
 
+def _instance_line(container: ContainerDep, policy: Policy, instance_id: UUID) -> str:
+    """For commands: visibility from the aggregate, so acting right after starting works."""
+    try:
+        instance = container.flows.instance(instance_id)
+    except NotFoundError:
+        raise NotFoundError(f"flow instance {instance_id} does not exist") from None
+    if not policy.sees(business_line=instance.business_line, department_id=instance.department_id,
+                       investor_account=instance.fund_account):
+        raise NotFoundError(f"flow instance {instance_id} does not exist")
+    return instance.business_line
+
+
 def _ctx(request: Request, policy: Policy, line: str | None = None):  # noqa: ANN202
     return policy.context(request.state.correlation_id, line)
 
@@ -88,14 +100,17 @@ def _ctx(request: Request, policy: Policy, line: str | None = None):  # noqa: AN
              summary="Start a flow: the form is validated against the pinned version (422 per field).")
 def start(body: InstanceStart, request: Request, container: ContainerDep, policy: Starter,
           response: Response) -> CommandAccepted:
-    definition = container.flow_queries.definition(body.definition)
-    if definition is None or not policy.sees_line(definition["business_line"]):
+    try:  # the aggregate, not the read model: starting right after publishing must work
+        line = container.flows.definition(body.definition).business_line
+    except NotFoundError:
+        raise NotFoundError(f"flow {body.definition!r} does not exist", field="definition") from None
+    if not policy.sees_line(line):
         raise NotFoundError(f"flow {body.definition!r} does not exist", field="definition")
     department = policy.principal.department_id
     if body.fund_account:
         customer = container.forms_queries.customer(body.fund_account)
         department = customer["department_id"] if customer else department
-    ctx = _ctx(request, policy, definition["business_line"])
+    ctx = _ctx(request, policy, line)
     result = container.flows.start_instance(ctx, body.definition, body.subject, body.data, title=body.title,
                                             fund_account=body.fund_account, department_id=department)
     response.headers["Location"] = f"{router.prefix}/instances/{result.id}"
@@ -158,8 +173,8 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
 
 def _act(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID, response: Response,
          action: str, *args: Any) -> CommandAccepted:
-    row = _instance(container, policy, instance_id)
-    result = getattr(container.flows, action)(_ctx(request, policy, row["business_line"]), instance_id, *args)
+    line = _instance_line(container, policy, instance_id)
+    result = getattr(container.flows, action)(_ctx(request, policy, line), instance_id, *args)
     return accepted(result, response)
 
 
@@ -272,8 +287,8 @@ def reassign(instance_id: UUID, task_id: str, body: Reassign, request: Request, 
 @router.post("/instances/{instance_id}/pauses/{token}/end", summary="Monitoring: end a pause early, with a reason.")
 def end_pause(instance_id: UUID, token: str, body: Reason, request: Request, container: ContainerDep,
               policy: Admin) -> dict[str, str]:
-    row = _instance(container, policy, instance_id)
-    outcome = container.flows.end_pause(_ctx(request, policy, row["business_line"]), instance_id, token, early=True,
+    line = _instance_line(container, policy, instance_id)
+    outcome = container.flows.end_pause(_ctx(request, policy, line), instance_id, token, early=True,
                                         reason=body.reason)
     if outcome != "ended":
         raise ApiProblem(409, "pause_not_running", "that pause is not running", field="token")
@@ -285,8 +300,8 @@ def batch(body: Batch, request: Request, container: ContainerDep, policy: Handle
     results = []
     for item in body.items:
         try:
-            row = _instance(container, policy, item.instance_id)
-            result = getattr(container.flows, body.action)(_ctx(request, policy, row["business_line"]),
+            line = _instance_line(container, policy, item.instance_id)
+            result = getattr(container.flows, body.action)(_ctx(request, policy, line),
                                                            item.instance_id, item.task_id, body.comment)
             results.append({**item.model_dump(mode="json"), "status": 200, "position": result.position})
         except DomainError as exc:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from application.flows.service import parse_graph
 from domain.flows.graph import to_mermaid
-from domain.shared.errors import NotFoundError, PermissionDeniedError
+from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.schemas import CommandAccepted, accepted
 
@@ -35,6 +35,14 @@ class DefinitionDraft(BaseModel):
                                                  "empty_assignee: skip|to_admin|block")
 
 
+def _definition_line(container: ContainerDep, policy: Policy, key: str) -> str:
+    """For commands: the aggregate, never a lagging read model."""
+    line = container.flows.definition(key).business_line
+    if not policy.sees_line(line):
+        raise NotFoundError(f"flow {key!r} does not exist")
+    return line
+
+
 def _definition(container: ContainerDep, policy: Policy, key: str) -> dict[str, Any]:
     row = container.flow_queries.definition(key)
     if row is None or not policy.sees_line(row["business_line"]):
@@ -46,12 +54,12 @@ def _definition(container: ContainerDep, policy: Policy, key: str) -> dict[str, 
              summary="Create a flow definition for a business type.")
 def create_definition(body: DefinitionCreate, request: Request, container: ContainerDep, policy: Designer,
                       response: Response) -> CommandAccepted:
-    business_type = container.forms_queries.business_type(body.business_type)
-    if business_type is None or not policy.sees_line(business_type["business_line"]):
-        raise NotFoundError(f"business type {body.business_type!r} does not exist", field="business_type")
-    line = business_type["business_line"]
+    try:
+        line = container.forms.business_type(body.business_type).business_line
+    except NotFoundError:
+        raise NotFoundError(f"business type {body.business_type!r} does not exist", field="business_type") from None
     if not policy.sees_line(line):
-        raise PermissionDeniedError(f"you do not work in business line {line!r}")
+        raise NotFoundError(f"business type {body.business_type!r} does not exist", field="business_type")
     ctx = policy.context(request.state.correlation_id, line)
     return accepted(container.flows.create_definition(ctx, body.key, body.name, body.business_type, line,
                                                       body.description), response)
@@ -61,8 +69,7 @@ def create_definition(body: DefinitionCreate, request: Request, container: Conta
             summary="Save the draft graph (its shape is checked now, its structure at publish).")
 def save_draft(key: str, body: DefinitionDraft, request: Request, container: ContainerDep, policy: Designer,
                expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    row = _definition(container, policy, key)
-    ctx = policy.context(request.state.correlation_id, row["business_line"])
+    ctx = policy.context(request.state.correlation_id, _definition_line(container, policy, key))
     return accepted(container.flows.save_draft(ctx, key, body.graph, body.settings, expected), response)
 
 
@@ -70,8 +77,7 @@ def save_draft(key: str, body: DefinitionDraft, request: Request, container: Con
              responses={422: {"description": "`invalid_flow_graph`: every problem, with the node or edge"}})
 def publish(key: str, request: Request, container: ContainerDep, policy: Designer, expected: ExpectedVersion,
             response: Response) -> dict[str, Any]:
-    row = _definition(container, policy, key)
-    ctx = policy.context(request.state.correlation_id, row["business_line"])
+    ctx = policy.context(request.state.correlation_id, _definition_line(container, policy, key))
     result, number = container.flows.publish(ctx, key, expected)
     return {**accepted(result, response).model_dump(mode="json"), "published_version": number}
 
@@ -94,7 +100,7 @@ def get_definition(key: str, container: ContainerDep, policy: Viewer, response: 
 
 @router.get("/definitions/{key}/versions/{number}", summary="A published version: graph, settings and Mermaid.")
 def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) -> dict[str, Any]:
-    _definition(container, policy, key)
+    _definition_line(container, policy, key)
     version = container.flows.definition(key).published_version(number)
     graph = parse_graph(version["graph"])
     return {"key": key, "number": number, "graph": version["graph"], "settings": version["settings"],
@@ -106,5 +112,5 @@ def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) 
 @router.get("/definitions/{key}/versions/{number}/diagram.mmd", response_class=PlainTextResponse,
             summary="The version's diagram as Mermaid text (for the launch page).")
 def diagram(key: str, number: int, container: ContainerDep, policy: Viewer) -> str:
-    _definition(container, policy, key)
+    _definition_line(container, policy, key)
     return to_mermaid(parse_graph(container.flows.definition(key).published_version(number)["graph"]))

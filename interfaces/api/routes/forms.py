@@ -104,10 +104,20 @@ class RecordPage(Page):
 
 # -- business types ---------------------------------------------------------------------------
 def _business_type(container: ContainerDep, policy: Policy, code: str) -> dict[str, Any]:
+    """For reads: the read model (callers pass wait_for_position to read their writes)."""
     row = container.forms_queries.business_type(code)
     if row is None or not policy.sees_line(row["business_line"]):
         raise NotFoundError(f"business type {code!r} does not exist")
     return row
+
+
+def _business_type_line(container: ContainerDep, policy: Policy, code: str) -> str:
+    """For commands: the aggregate itself, so a command right after creating the business type
+    never trips over a read model that has not caught up yet."""
+    line = container.forms.business_type(code).business_line
+    if not policy.sees_line(line):
+        raise NotFoundError(f"business type {code!r} does not exist")
+    return line
 
 
 @router.post("/business-types", status_code=201, response_model=CommandAccepted, summary="Create a business type.")
@@ -142,8 +152,7 @@ def get_business_type(code: str, container: ContainerDep, policy: Viewer, respon
             summary="Save the draft form of one subject (send the business type's ETag as If-Match).")
 def save_draft(code: str, subject: str, body: Draft, request: Request, container: ContainerDep, policy: Designer,
                expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    row = _business_type(container, policy, code)
-    ctx = policy.context(request.state.correlation_id, row["business_line"])
+    ctx = policy.context(request.state.correlation_id, _business_type_line(container, policy, code))
     return accepted(container.forms.save_draft(ctx, code, subject, body.form, expected, body.check), response)
 
 
@@ -151,15 +160,14 @@ def save_draft(code: str, subject: str, body: Draft, request: Request, container
              responses={422: {"description": "`invalid_form_schema`: every problem, with subject and field"}})
 def publish(code: str, request: Request, container: ContainerDep, policy: Designer, expected: ExpectedVersion,
             response: Response) -> dict[str, Any]:
-    row = _business_type(container, policy, code)
-    ctx = policy.context(request.state.correlation_id, row["business_line"])
+    ctx = policy.context(request.state.correlation_id, _business_type_line(container, policy, code))
     result, number = container.forms.publish(ctx, code, expected)
     return {**accepted(result, response).model_dump(mode="json"), "published_version": number}
 
 
 @router.get("/business-types/{code}/versions/{number}", summary="A published version's forms.")
 def get_version(code: str, number: int, container: ContainerDep, policy: Viewer) -> dict[str, Any]:
-    _business_type(container, policy, code)
+    _business_type_line(container, policy, code)
     forms = container.forms.business_type(code).published_version(number)["forms"]
     return {"code": code, "number": number, "forms": forms}
 
@@ -168,14 +176,14 @@ def get_version(code: str, number: int, container: ContainerDep, policy: Viewer)
              summary="Validate a submission: every error with its field path and the rule it broke.")
 def validate_submission(code: str, number: int, body: Submission, container: ContainerDep,
                         policy: Viewer) -> Validated:
-    _business_type(container, policy, code)
+    _business_type_line(container, policy, code)
     data, errors = container.forms.check_submission(code, number, body.subject, body.data, body.context)
     return Validated(valid=not errors, errors=errors, data=data)
 
 
 @router.get("/business-types/{code}/export", summary="Export a business type (latest version, else drafts).")
 def export(code: str, container: ContainerDep, policy: Designer) -> dict[str, Any]:
-    _business_type(container, policy, code)
+    _business_type_line(container, policy, code)
     bt = container.forms.business_type(code)
     forms = bt.versions[-1]["forms"] if bt.versions else bt.drafts
     return {"format": "ledgerflow.business_type/1", "code": bt.code, "name": bt.name,
@@ -241,15 +249,14 @@ def _record(container: ContainerDep, policy: Policy, record_id: UUID) -> dict[st
              summary="Start a form record pinned to a version (validated; 422 lists every field error).")
 def start_record(body: RecordStart, request: Request, container: ContainerDep, policy: RecordEditor,
                  response: Response) -> CommandAccepted:
-    bt = _business_type(container, policy, body.business_type)
+    line = _business_type_line(container, policy, body.business_type)
     department = policy.principal.department_id
     if body.fund_account:
         known = container.forms_queries.customer(body.fund_account)
         department = known["department_id"] if known else department
-    if not policy.sees(business_line=bt["business_line"], department_id=department,
-                       investor_account=body.fund_account):
+    if not policy.sees(business_line=line, department_id=department, investor_account=body.fund_account):
         raise PermissionDeniedError("the record would fall outside your data scope", field="fund_account")
-    ctx = policy.context(request.state.correlation_id, bt["business_line"])
+    ctx = policy.context(request.state.correlation_id, line)
     result = container.forms.start_record(ctx, body.business_type, body.subject, body.data, version=body.version,
                                           fund_account=body.fund_account, department_id=department, node=body.node)
     response.headers["Location"] = f"{router.prefix}/records/{result.id}"
@@ -260,8 +267,11 @@ def start_record(body: RecordStart, request: Request, container: ContainerDep, p
             summary="Save new data; the change is recorded as a JSON Patch with the old values.")
 def save_record(record_id: UUID, body: RecordSave, request: Request, container: ContainerDep, policy: RecordEditor,
                 expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    row = _record(container, policy, record_id)
-    ctx = policy.context(request.state.correlation_id, row["business_line"])
+    record = container.forms.record(record_id)  # the aggregate: saving right after starting must work
+    if not policy.sees(business_line=record.business_line, department_id=record.department_id,
+                       investor_account=record.fund_account):
+        raise NotFoundError(f"form record {record_id} does not exist")
+    ctx = policy.context(request.state.correlation_id, record.business_line)
     return accepted(container.forms.save_record(ctx, record_id, body.data, body.node, expected), response)
 
 
