@@ -153,3 +153,20 @@ def test_batch_approval_answers_per_item(client, signing):
                              headers=t["olga"]))
     assert [r["status"] for r in results] == [200, 200, 200, 422]
     assert todo["counts"] == [{"business_type": "tenant_signing", "open": 3, "urgent": 0}]
+
+
+def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
+    t = signing
+    flow = copy.deepcopy(TENANT_SIGNING_FLOW)
+    ops_entry = next(n for n in flow["nodes"] if n["id"] == "ops_entry")
+    ops_entry["field_permissions"] = {**ops_entry["field_permissions"], "commercial": "hidden"}
+    live_container.flows.save_draft(SETUP, "tenant_signing", flow, {"deduplication": "none",
+                                                                    "empty_assignee": "block"}, None)
+    live_container.flows.publish(SETUP, "tenant_signing", None)
+    started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "hidden", "data": BASE}), 201)
+    olga = ok(client.get(f"/api/v1/flows/instances/{started['id']}",
+                         params={"wait_for_position": started["position"]}, headers=t["olga"]))
+    assert "commercial" not in olga["data"] and olga["hidden_fields"] == ["commercial"]
+    sam = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=t["sam"]))
+    assert sam["data"]["commercial"] == BASE["commercial"] and sam["hidden_fields"] == []

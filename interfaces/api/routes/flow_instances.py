@@ -163,10 +163,15 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
         row["definition_version"])["graph"])
     tasks = container.instance_queries.tasks(instance_id)
     response.headers["ETag"] = f'"{instance.version}"'
+    # Fields a node hides from its handlers (节点字段权限) are removed for a viewer acting there.
+    hidden = {field for t in instance.tasks.values() if t["status"] == "open"
+              and policy.principal.actor in instance.current_handlers(t)
+              for field, access in graph.node(t["node"]).field_permissions.items() if access == "hidden"}
+    data = {k: v for k, v in instance.data.items() if k not in hidden}
     return {**{k: v for k, v in row.items() if k not in ("tokens", "position")},
             "current_handlers": sorted({h for t in instance.tasks.values() if t["status"] == "open"
                                         for h in instance.current_handlers(t)}),
-            "data": policy.present(RESOURCE, {"data": instance.data})["data"],
+            "data": policy.present(RESOURCE, {"data": data})["data"], "hidden_fields": sorted(hidden),
             "tasks": tasks, "timeline": container.instance_queries.timeline(instance_id),
             "mermaid": to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"]))}
 
