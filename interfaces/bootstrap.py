@@ -121,7 +121,7 @@ class Container:
         flows = FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries))
         flows.due_queue = due_queue = DueQueue(supervisor)
         instance_queries = FlowInstanceQueries(readmodels)
-        supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.pauses))
+        supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),

@@ -30,7 +30,7 @@ def _evaluate(condition: str, data: dict[str, Any]) -> bool:
 
 
 class _NoQueue:
-    def schedule(self, instance_id: UUID, token: str, due: datetime) -> None:
+    def schedule(self, instance_id: UUID, token: str, due: datetime, kind: str = "pause") -> None:
         pass
 
 
@@ -136,7 +136,9 @@ class FlowInstancesApplication(FlowsApplication):
     def return_to(self, instance_id: UUID, task_id: str, target: str, comment: str) -> CommandResult:
         instance = self.instance(instance_id)
         self._run(instance, instance.return_to, task_id, current_context().actor, target, comment)
-        return self.save_one(instance)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
 
     @command
     def resubmit(self, instance_id: UUID, data: dict[str, Any] | None = None) -> CommandResult:
@@ -144,7 +146,9 @@ class FlowInstancesApplication(FlowsApplication):
         if data is not None:
             self._edit(instance, "start", data)
         self._run(instance, instance.resubmit, current_context().actor)
-        return self.save_one(instance)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
 
     @command
     def withdraw(self, instance_id: UUID, reason: str) -> CommandResult:
@@ -247,8 +251,21 @@ class FlowInstancesApplication(FlowsApplication):
                                      early_by=current_context().actor if early else None, reason=reason)
         if outcome == "ended":
             self.save_one(instance)
+            self.schedule_pauses(instance)
         return outcome
 
     def schedule_pauses(self, instance: FlowInstance) -> None:
+        """Hand new timers (pause ends, SLA deadlines) to the scheduler's queue."""
         for token, due in instance.pauses.items():
             self.due_queue.schedule(instance.id, token, datetime.fromisoformat(due))
+        for task in instance.tasks.values():
+            if task["status"] == "open" and task.get("sla_due_at") and not task["overdue"]:
+                self.due_queue.schedule(instance.id, task["id"], datetime.fromisoformat(task["sla_due_at"]), "sla")
+
+    @command
+    def check_sla(self, instance_id: UUID, task_id: str) -> str:
+        instance = self.instance(instance_id)
+        outcome = instance.check_sla(task_id, self.clock())
+        if outcome == "breached":
+            self.save_one(instance)
+        return outcome

@@ -80,8 +80,9 @@ class FlowInstance(LedgerAggregate):
                         raise RuleViolationError(f"nobody can take node {node.name!r}: no assignee resolved")
                     mode = node.mode or "single"
                     task_id = self._next_id("k")
+                    sla = (now + timedelta(seconds=node.sla_seconds)).isoformat() if node.sla_seconds else None
                     self._task_opened(task=task_id, token=token, node=node.id, mode=mode,
-                                      candidates=candidates, threshold=node.vote_threshold)
+                                      candidates=candidates, threshold=node.vote_threshold, sla_due_at=sla)
                     if mode in ("single", "any") and self._dedup_approver(candidates):
                         who = self._dedup_approver(candidates)
                         self._approved(task=task_id, node=node.id, by=who,
@@ -208,11 +209,27 @@ class FlowInstance(LedgerAggregate):
     # -- people -------------------------------------------------------------------------------
     @event("TaskOpened")
     def _task_opened(self, task: str, token: str, node: str, mode: str, candidates: list[str],
-                     threshold: float | None) -> None:
+                     threshold: float | None, sla_due_at: str | None = None) -> None:
         self._seq += 1
         self.tasks = {**self.tasks, task: {"id": task, "token": token, "node": node, "mode": mode,
                                            "candidates": candidates, "threshold": threshold, "status": "open",
-                                           "approvals": [], "rejections": []}}
+                                           "approvals": [], "rejections": [], "sla_due_at": sla_due_at,
+                                           "overdue": False}}
+
+    def check_sla(self, task_id: str, now: datetime) -> str:
+        """The scheduler asks when a task's SLA falls due: "breached", "not_due" or "gone"."""
+        task = self.tasks.get(task_id)
+        if task is None or task["status"] != "open" or task["overdue"] or not task.get("sla_due_at") \
+                or self.status != "running":
+            return "gone"
+        if now < datetime.fromisoformat(task["sla_due_at"]):
+            return "not_due"
+        self._sla_breached(task=task_id, node=task["node"], due_at=task["sla_due_at"])
+        return "breached"
+
+    @event("SlaBreached")
+    def _sla_breached(self, task: str, node: str, due_at: str) -> None:
+        self.tasks[task] = {**self.tasks[task], "overdue": True}
 
     def task(self, task_id: str) -> dict[str, Any]:
         if task_id not in self.tasks:

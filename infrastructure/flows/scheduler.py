@@ -1,4 +1,4 @@
-"""The scheduler: a Redis sorted set of due pauses (and later SLA warnings, lead recycling),
+"""The scheduler: a Redis sorted set of timers (pause ends, SLA deadlines; later lead recycling),
 derived from events and rebuilt from the read model at start and whenever Redis comes back
 empty. A worker fires due items as commands; firing is idempotent (the aggregate ends a pause
 once), and when Redis is down the worker reads the due items from PostgreSQL instead."""
@@ -28,29 +28,31 @@ class DueQueue:
         self.supervisor = supervisor
 
     @staticmethod
-    def member(instance_id: UUID | str, token: str) -> str:
-        return f"{instance_id}|{token}"
+    def member(kind: str, instance_id: UUID | str, key: str) -> str:
+        return f"{kind}|{instance_id}|{key}"
 
-    def schedule(self, instance_id: UUID, token: str, due: datetime) -> None:
+    def schedule(self, instance_id: UUID, key: str, due: datetime, kind: str = "pause") -> None:
         if not self.supervisor.available:
             return  # the worker falls back to PostgreSQL; a rebuild restores the queue
         try:
-            self.supervisor.client.zadd(self.supervisor.key(DUE), {self.member(instance_id, token): due.timestamp()})
+            member = self.member(kind, instance_id, key)
+            self.supervisor.client.zadd(self.supervisor.key(DUE), {member: due.timestamp()})
         except redis.RedisError:
             self.supervisor.available = False
 
-    def rebuilder(self, pauses: Callable[[], list[dict[str, Any]]]) -> Callable[[redis.Redis], None]:
+    def rebuilder(self, timers: Callable[[], list[dict[str, Any]]]) -> Callable[[redis.Redis], None]:
         def rebuild(client: redis.Redis) -> None:
             key = self.supervisor.key(DUE)
-            rows = pauses()
+            rows = timers()
             pipe = client.pipeline()
             pipe.delete(key)
             if rows:
-                pipe.zadd(key, {self.member(r["instance_id"], r["token"]): r["due_at"].timestamp() for r in rows})
+                pipe.zadd(key, {self.member(r["kind"], r["instance_id"], r["key"]): r["due_at"].timestamp()
+                                for r in rows})
             pipe.execute()
         return rebuild
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]] | None:
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str, str]] | None:
         """Due members, or None when Redis cannot answer."""
         if not self.supervisor.available:
             return None
@@ -59,11 +61,11 @@ class DueQueue:
                                                            start=0, num=limit)
         except redis.RedisError:
             return None
-        return [tuple(m.decode().split("|", 1)) for m in members]  # type: ignore[misc]
+        return [tuple(m.decode().split("|", 2)) for m in members]  # type: ignore[misc]
 
-    def done(self, instance_id: str, token: str) -> None:
+    def done(self, kind: str, instance_id: str, key: str) -> None:
         with contextlib.suppress(redis.RedisError):  # the item stays and fires as "gone" next time
-            self.supervisor.client.zrem(self.supervisor.key(DUE), self.member(instance_id, token))
+            self.supervisor.client.zrem(self.supervisor.key(DUE), self.member(kind, instance_id, key))
 
 
 class Scheduler:
@@ -75,25 +77,29 @@ class Scheduler:
         self._thread: threading.Thread | None = None
 
     def tick(self) -> int:
-        """Fire everything due now; returns how many pauses ended."""
+        """Fire every timer due now (pause ends, SLA deadlines); returns how many took effect."""
         now = self.flows.clock()
         items = self.queue.due(now)
         from_redis = items is not None
         if items is None:
-            items = [(str(r["instance_id"]), r["token"]) for r in self.queries.due(now)]
-        ended = 0
-        for instance_id, token in items:
+            items = [(r["kind"], str(r["instance_id"]), r["key"]) for r in self.queries.due(now)]
+        fired = 0
+        ctx = CommandContext.system("scheduler")
+        for kind, instance_id, key in items:
             try:
-                outcome = self.flows.end_pause(CommandContext.system("scheduler"), UUID(instance_id), token)
+                if kind == "sla":
+                    outcome = self.flows.check_sla(ctx, UUID(instance_id), key)
+                else:
+                    outcome = self.flows.end_pause(ctx, UUID(instance_id), key)
             except DomainError as exc:  # a concurrent scheduler won (409) or the instance is gone
-                log.info("scheduler: %s/%s not fired: %s", instance_id, token, exc)
+                log.info("scheduler: %s %s/%s not fired: %s", kind, instance_id, key, exc)
                 outcome = "gone"
-            if outcome == "ended":
-                ended += 1
+            if outcome in ("ended", "breached"):
+                fired += 1
             if from_redis and outcome != "not_due":
-                self.queue.done(instance_id, token)
-        self.fired += ended
-        return ended
+                self.queue.done(kind, instance_id, key)
+        self.fired += fired
+        return fired
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)

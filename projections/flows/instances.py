@@ -33,7 +33,9 @@ class FlowInstancesProjection(PostgresProjection):
         " mode text NOT NULL, status text NOT NULL, candidates text[] NOT NULL, decided_by text[] NOT NULL"
         " DEFAULT '{}', business_type text NOT NULL, business_line text NOT NULL, department_id uuid,"
         " fund_account text, initiator text NOT NULL, title text NOT NULL, urgent boolean NOT NULL DEFAULT false,"
-        " opened_at timestamptz NOT NULL, closed_at timestamptz, PRIMARY KEY (instance_id, task_id))",
+        " opened_at timestamptz NOT NULL, closed_at timestamptz, sla_due_at timestamptz,"
+        " overdue boolean NOT NULL DEFAULT false, PRIMARY KEY (instance_id, task_id))",
+        "CREATE INDEX IF NOT EXISTS flows_tasks_sla ON flows_tasks (sla_due_at) WHERE status = 'open' AND NOT overdue",
         "CREATE INDEX IF NOT EXISTS flows_tasks_open ON flows_tasks USING gin (candidates) WHERE status = 'open'",
         "CREATE INDEX IF NOT EXISTS flows_tasks_opened ON flows_tasks (opened_at DESC, instance_id, task_id)",
         # The todo inbox: one row per (open task, candidate) with a covering index, so an operator's
@@ -105,10 +107,11 @@ class FlowInstancesProjection(PostgresProjection):
     @handles(FI.TaskOpened)
     def task_opened(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("INSERT INTO flows_tasks (instance_id, task_id, node, mode, status, candidates, business_type,"
-                  " business_line, department_id, fund_account, initiator, title, opened_at)"
+                  " business_line, department_id, fund_account, initiator, title, opened_at, sla_due_at)"
                   " SELECT id, %s, %s, %s, 'open', %s, business_type, business_line, department_id, fund_account,"
-                  " initiator, title, %s FROM flows_instances WHERE id = %s",
-                  (e.task, e.node, e.mode, e.candidates, e.timestamp, e.originator_id))
+                  " initiator, title, %s, %s FROM flows_instances WHERE id = %s",
+                  (e.task, e.node, e.mode, e.candidates, e.timestamp, getattr(e, "sla_due_at", None),
+                   e.originator_id))
         self._inbox(w, e, e.task)
         self._line(w, e, "task_opened", node=e.node, task=e.task, detail={"candidates": e.candidates})
         self._touch(w, e, position)
@@ -154,6 +157,13 @@ class FlowInstancesProjection(PostgresProjection):
         self._inbox(w, e, e.task)
         self._line(w, e, "reassigned", task=e.task, comment=e.reason, detail={"candidates": e.candidates})
         self._touch(w, e, position)
+
+    @handles(FI.SlaBreached)
+    def sla_breached(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET overdue = true, urgent = true WHERE instance_id = %s AND task_id = %s",
+                  (e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "sla_breached", node=e.node, task=e.task, detail={"due_at": e.due_at})
 
     @handles(FI.Urged)
     def urged(self, w: SqlWriter, e: Any, position: int) -> None:

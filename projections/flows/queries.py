@@ -73,9 +73,14 @@ class FlowInstanceQueries:
         return self.db.fetch_all("SELECT seq, kind, node, task_id, actor, comment, detail, occurred_at"
                                  " FROM flows_timeline WHERE instance_id = %s ORDER BY seq", (instance_id,))
 
-    def pauses(self) -> list[dict[str, Any]]:
-        return self.db.fetch_all("SELECT instance_id, token, due_at FROM flows_pauses ORDER BY due_at")
+    TIMERS = ("SELECT 'pause' AS kind, instance_id, token AS key, due_at FROM flows_pauses"
+              " UNION ALL SELECT 'sla', instance_id, task_id, sla_due_at FROM flows_tasks"
+              " WHERE status = 'open' AND NOT overdue AND sla_due_at IS NOT NULL")
+
+    def timers(self) -> list[dict[str, Any]]:
+        """Every running timer (pause ends, SLA deadlines): what the scheduler's queue is rebuilt from."""
+        return self.db.fetch_all(f"SELECT * FROM ({self.TIMERS}) t ORDER BY due_at")
 
     def due(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        return self.db.fetch_all("SELECT instance_id, token, due_at FROM flows_pauses WHERE due_at <= %s"
-                                 " ORDER BY due_at LIMIT %s", (now, limit))
+        return self.db.fetch_all(f"SELECT * FROM ({self.TIMERS}) t WHERE due_at <= %s ORDER BY due_at LIMIT %s",
+                                 (now, limit))

@@ -333,3 +333,21 @@ def test_an_administrator_reassigns_a_task_to_another_role(firm):
         flows.approve(as_("olga"), started.id, task["id"], "no longer mine")
     with pytest.raises(RuleViolationError, match="nobody matches"):
         flows.reassign(ADMIN, started.id, task["id"], [{"kind": "role", "value": "nobody"}], "x")
+
+
+def test_a_missed_sla_marks_the_task_urgent_and_overdue(firm):
+    container, clock = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "account_opening", "individual", OPENING, title="SLA")
+    task = open_task(flows.instance(started.id))
+    assert datetime.fromisoformat(task["sla_due_at"]) == clock.now + timedelta(hours=4)
+    clock.now += timedelta(hours=3)
+    assert container.scheduler.tick() == 0
+    clock.now += timedelta(hours=2)
+    assert container.scheduler.tick() == 1 and container.scheduler.tick() == 0
+    assert flows.instance(started.id).tasks[task["id"]]["overdue"]
+    container.runners["flows.instances"].catch_up()
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+    (todo,) = container.instance_queries.todo("operator:olga", everyone, filters={"urgent": True})
+    assert todo["task_id"] == task["id"]
+    assert "sla_breached" in [e["kind"] for e in container.instance_queries.timeline(started.id)]
