@@ -16,8 +16,14 @@ from application.flows.service import FlowsApplication, parse_graph
 from application.shared.base import CommandResult, command
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
-from domain.shared.context import current_context
-from domain.shared.errors import ConcurrencyConflictError, NotFoundError, PermissionDeniedError, RuleViolationError
+from domain.shared.context import CommandContext, acting_as, current_context
+from domain.shared.errors import (
+    ConcurrencyConflictError,
+    DomainError,
+    NotFoundError,
+    PermissionDeniedError,
+    RuleViolationError,
+)
 
 Clock = Callable[[], datetime]
 
@@ -96,6 +102,11 @@ class FlowInstancesApplication(FlowsApplication):
     @command
     def start_instance(self, key: str, subject: str, data: dict[str, Any], *, title: str,
                        fund_account: str | None = None, department_id: UUID | None = None) -> CommandResult:
+        return self._start(key, subject, data, title=title, fund_account=fund_account, department_id=department_id,
+                           initiator=current_context().actor)
+
+    def _start(self, key: str, subject: str, data: dict[str, Any], *, title: str, fund_account: str | None,
+               department_id: UUID | None, initiator: str, chained_from: UUID | None = None) -> CommandResult:
         definition = self.definition(key)
         if not definition.versions:
             raise RuleViolationError(f"flow {key!r} has no published version")
@@ -110,7 +121,7 @@ class FlowInstancesApplication(FlowsApplication):
             empty_assignee=version["settings"]["empty_assignee"], deduplication=version["settings"]["deduplication"],
             business_type=business_type.code, form_version=form_version, subject=subject,
             business_line=definition.business_line, fund_account=fund_account, department_id=department_id,
-            initiator=current_context().actor, title=title, data=cleaned)
+            initiator=initiator, title=title, data=cleaned, chained_from=chained_from)
         self._run(instance, instance.advance)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
@@ -255,12 +266,32 @@ class FlowInstancesApplication(FlowsApplication):
         return outcome
 
     def schedule_pauses(self, instance: FlowInstance) -> None:
-        """Hand new timers (pause ends, SLA deadlines) to the scheduler's queue."""
+        """After a save: hand new timers (pause ends, SLA deadlines) to the scheduler's queue, and
+        start the follow-up flow when this one has just completed (流程接龙)."""
+        if instance.status == "completed" and instance.chain is None:
+            self._chain(instance)
         for token, due in instance.pauses.items():
             self.due_queue.schedule(instance.id, token, datetime.fromisoformat(due))
         for task in instance.tasks.values():
             if task["status"] == "open" and task.get("sla_due_at") and not task["overdue"]:
                 self.due_queue.schedule(instance.id, task["id"], datetime.fromisoformat(task["sla_due_at"]), "sla")
+
+    def _chain(self, instance: FlowInstance) -> None:
+        settings = self.definition(instance.definition_key).published_version(instance.definition_version)["settings"]
+        next_flow = settings.get("chain_to")
+        if not next_flow:
+            return
+        started, problem = None, None
+        # The follow-up belongs to the same initiator; the system records that it started it.
+        with acting_as(CommandContext.system("flow-chaining", current_context().correlation_id)):
+            try:
+                started = self._start(next_flow, instance.subject, instance.data, title=instance.title,
+                                      fund_account=instance.fund_account, department_id=instance.department_id,
+                                      initiator=instance.initiator, chained_from=instance.id).id
+            except DomainError as exc:  # e.g. the follow-up's form needs more: recorded, not lost
+                problem = exc.message
+            instance.record_chain(next_flow, started, problem)
+            self.save_one(instance)
 
     @command
     def check_sla(self, instance_id: UUID, task_id: str) -> str:

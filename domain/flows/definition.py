@@ -40,6 +40,12 @@ class FlowDefinition(LedgerAggregate):
         if settings.get("empty_assignee") not in EMPTY_ASSIGNEE_RULES:
             raise RuleViolationError(f"empty_assignee must be one of {', '.join(EMPTY_ASSIGNEE_RULES)}",
                                      field="settings.empty_assignee")
+        unknown = sorted(set(settings) - {"deduplication", "empty_assignee", "chain_to"})
+        if unknown:
+            raise RuleViolationError(f"unknown settings: {', '.join(unknown)}", field="settings")
+        chain = settings.get("chain_to")
+        if chain is not None and (not KEY.match(chain) or chain == self.key):
+            raise RuleViolationError("chain_to names another flow's key (流程接龙)", field="settings.chain_to")
         if (graph, settings) != (self.draft, self.settings):
             self._draft_saved(graph=graph, settings=settings)
 

@@ -30,13 +30,15 @@ class FlowInstance(LedgerAggregate):
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
                  subject: str, business_line: str, fund_account: str | None, department_id: UUID | None,
                  initiator: str, title: str, data: dict[str, Any], empty_assignee: str = "block",
-                 deduplication: str = "none"):
+                 deduplication: str = "none", chained_from: UUID | None = None):
         self.definition_key, self.definition_version = definition_key, definition_version
         self.business_type, self.form_version, self.subject = business_type, form_version, subject
         self.business_line, self.fund_account, self.department_id = business_line, fund_account, department_id
         self.initiator, self.title, self.data = initiator, title, data
         self.empty_assignee = empty_assignee      # skip | to_admin | block (to_admin is resolved upstream)
         self.deduplication = deduplication        # none | approve_all | approve_consecutive
+        self.chained_from = chained_from          # the flow whose completion started this one
+        self.chain: dict[str, Any] | None = None  # what happened to the follow-up flow
         self.approvers: list[str] = []            # who approved, in order (for de-duplication)
         self.delegations: dict[str, dict[str, str]] = {}  # task -> {delegate: delegator}
         self.status = "running"
@@ -421,6 +423,16 @@ class FlowInstance(LedgerAggregate):
 
     def remark(self, actor: str, text: str) -> None:
         self._remarked(by=actor, text=text)
+
+    def record_chain(self, next_flow: str, next_instance: UUID | None, problem: str | None) -> None:
+        """流程接龙: the follow-up flow started (or could not start) when this one completed."""
+        if self.status != "completed" or self.chain is not None:
+            raise RuleViolationError("only a completed flow chains, and only once")
+        self._chained(next_flow=next_flow, next_instance=next_instance, problem=problem)
+
+    @event("Chained")
+    def _chained(self, next_flow: str, next_instance: UUID | None, problem: str | None) -> None:
+        self.chain = {"next_flow": next_flow, "next_instance": next_instance, "problem": problem}
 
     @event("Remarked")
     def _remarked(self, by: str, text: str) -> None:

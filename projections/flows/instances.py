@@ -253,6 +253,11 @@ class FlowInstancesProjection(PostgresProjection):
         self._line(w, e, status, comment=getattr(e, "reason", None))
         self._touch(w, e, position)
 
+    @handles(FI.Chained)
+    def chained(self, w: SqlWriter, e: Any, position: int) -> None:
+        following = str(e.next_instance) if e.next_instance else None
+        self._line(w, e, "chained", comment=e.problem, detail={"next_flow": e.next_flow, "next_instance": following})
+
     @handles(FI.Remarked)
     def remarked(self, w: SqlWriter, e: Any, position: int) -> None:
         self._line(w, e, "remark", comment=e.text)

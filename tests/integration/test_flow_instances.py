@@ -351,3 +351,31 @@ def test_a_missed_sla_marks_the_task_urgent_and_overdue(firm):
     (todo,) = container.instance_queries.todo("operator:olga", everyone, filters={"urgent": True})
     assert todo["task_id"] == task["id"]
     assert "sla_breached" in [e["kind"] for e in container.instance_queries.timeline(started.id)]
+
+
+def test_a_completed_flow_starts_its_follow_up(firm):
+    container, _ = firm
+    flows = container.flows
+    chained = copy.deepcopy(TENANT_SIGNING_FLOW)
+    flows.save_draft(ADMIN, "tenant_signing", chained, {"deduplication": "none", "empty_assignee": "block",
+                                                         "chain_to": "tenant_signing_followup"}, None)
+    flows.publish(ADMIN, "tenant_signing", None)
+    flows.create_definition(ADMIN, "tenant_signing_followup", "原件跟进 Originals follow-up", "tenant_signing",
+                            "brokerage", "")
+    followup = {"nodes": [{"id": "start", "type": "start", "name": "start"},
+                          {"id": "collect", "type": "approval", "name": "原件收回", "mode": "single",
+                           "assignees": [{"kind": "role", "value": "ops"}]},
+                          {"id": "end", "type": "end", "name": "end"}],
+                "edges": [{"source": "start", "target": "collect"}, {"source": "collect", "target": "end"}]}
+    flows.save_draft(ADMIN, "tenant_signing_followup", followup, {"deduplication": "none",
+                                                                  "empty_assignee": "block"}, None)
+    flows.publish(ADMIN, "tenant_signing_followup", None)
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="接龙")
+    for login in ("olga", "olga", "clara", "clara", "fiona", "fiona", "sam"):
+        flows.approve(as_(login), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    done = flows.instance(started.id)
+    assert done.status == "completed" and done.chain["problem"] is None
+    follow = flows.instance(done.chain["next_instance"])
+    assert follow.definition_key == "tenant_signing_followup" and follow.initiator == "operator:sam"
+    assert follow.chained_from == started.id and open_task(follow)["node"] == "collect"
+    assert container.audit.trail(follow.id)[0].actor == "system:flow-chaining"
