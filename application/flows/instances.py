@@ -186,6 +186,12 @@ class FlowInstancesApplication(FlowsApplication):
         return self.save_one(instance)
 
     @command
+    def add_signer(self, instance_id: UUID, task_id: str, signer: str, position: str, comment: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.add_signer(task_id, current_context().actor, signer, position, comment)
+        return self.save_one(instance)
+
+    @command
     @_retrying
     def urge(self, instance_id: UUID, task_id: str) -> CommandResult:
         instance = self.instance(instance_id)

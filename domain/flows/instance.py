@@ -216,7 +216,7 @@ class FlowInstance(LedgerAggregate):
         self.tasks = {**self.tasks, task: {"id": task, "token": token, "node": node, "mode": mode,
                                            "candidates": candidates, "threshold": threshold, "status": "open",
                                            "approvals": [], "rejections": [], "sla_due_at": sla_due_at,
-                                           "overdue": False}}
+                                           "overdue": False, "before": [], "after": [], "after_phase": False}}
 
     def check_sla(self, task_id: str, now: datetime) -> str:
         """The scheduler asks when a task's SLA falls due: "breached", "not_due" or "gone"."""
@@ -239,7 +239,12 @@ class FlowInstance(LedgerAggregate):
         return self.tasks[task_id]
 
     def current_handlers(self, task: dict[str, Any]) -> list[str]:
-        """Who may act on the task now (sequential: only the next in line)."""
+        """Who may act on the task now: a signer added before comes first, one added after comes
+        once the node's own rule is met; otherwise the candidates (sequential: the next in line)."""
+        if task.get("before"):
+            return task["before"][:1]
+        if task.get("after_phase"):
+            return task["after"][:1]
         done = set(task["approvals"])
         pending = [c for c in task["candidates"] if c not in done]
         return pending[:1] if task["mode"] == "sequential" else pending
@@ -261,12 +266,53 @@ class FlowInstance(LedgerAggregate):
             # 委派: the delegate gives an opinion; the task goes back to the delegator to decide.
             self._delegation_answered(task=task_id, by=actor, comment=comment)
             return
-        self._approved(task=task_id, node=self.tasks[task_id]["node"], by=actor, comment=comment)
+        task = self.tasks[task_id]
+        if task.get("before") or task.get("after_phase"):
+            # 加签: an added signer approves; the task returns to its candidates or goes on.
+            self._signer_approved(task=task_id, by=actor, comment=comment)
+            task = self.tasks[task_id]
+            if task["after_phase"] and not task["after"]:
+                self._finish_task(task_id, graph, resolve, evaluate, now)
+            return
+        self._approved(task=task_id, node=task["node"], by=actor, comment=comment)
         task = self.tasks[task_id]
         if self._node_passes(task):
-            self._task_closed(task=task_id, outcome="approved")
-            self._move(task["token"], graph.outgoing()[task["node"]][0].target)
-            self.advance(graph, resolve, evaluate, now)
+            if task["after"]:
+                self._after_phase(task=task_id)
+                return
+            self._finish_task(task_id, graph, resolve, evaluate, now)
+
+    def _finish_task(self, task_id: str, graph: Graph, resolve: Resolve, evaluate: Evaluate,
+                     now: datetime) -> None:
+        task = self.tasks[task_id]
+        self._task_closed(task=task_id, outcome="approved")
+        self._move(task["token"], graph.outgoing()[task["node"]][0].target)
+        self.advance(graph, resolve, evaluate, now)
+
+    def add_signer(self, task_id: str, actor: str, signer: str, position: str, comment: str) -> None:
+        """加签: someone else signs before (then it comes back) or after (before the flow goes on)."""
+        task = self._require_handler(task_id, actor)
+        if position not in ("before", "after"):
+            raise RuleViolationError("position is before or after", field="position")
+        if signer in task["candidates"] or signer in task["before"] or signer in task["after"]:
+            raise RuleViolationError(f"{signer} already signs this task", field="signer")
+        self._signer_added(task=task_id, by=actor, signer=signer, position=position, comment=comment)
+
+    @event("SignerAdded")
+    def _signer_added(self, task: str, by: str, signer: str, position: str, comment: str) -> None:
+        t = self.tasks[task]
+        self.tasks[task] = {**t, position: [*t[position], signer]}
+
+    @event("SignerApproved")
+    def _signer_approved(self, task: str, by: str, comment: str) -> None:
+        t = self.tasks[task]
+        key = "before" if t["before"] else "after"
+        self.tasks[task] = {**t, key: t[key][1:]}
+        self.approvers = [*self.approvers, by]
+
+    @event("AfterSignersPending")
+    def _after_phase(self, task: str) -> None:
+        self.tasks[task] = {**self.tasks[task], "after_phase": True}
 
     def _node_passes(self, task: dict[str, Any]) -> bool:
         approvals, candidates = len(task["approvals"]), len(task["candidates"])

@@ -150,6 +150,23 @@ class FlowInstancesProjection(PostgresProjection):
         self._line(w, e, "delegation_answered", task=e.task, comment=e.comment)
         self._touch(w, e, position)
 
+    @handles(FI.SignerAdded)
+    def signer_added(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET candidates = array_append(candidates, %s) WHERE instance_id = %s"
+                  " AND task_id = %s", (e.signer, e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "signer_added", task=e.task, comment=e.comment,
+                   detail={"signer": e.signer, "position": e.position})
+        self._touch(w, e, position)
+
+    @handles(FI.SignerApproved)
+    def signer_approved(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET decided_by = array_append(decided_by, %s) WHERE instance_id = %s"
+                  " AND task_id = %s", (e.by, e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "signer_approved", task=e.task, comment=e.comment)
+        self._touch(w, e, position)
+
     @handles(FI.TaskReassigned)
     def reassigned(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE flows_tasks SET candidates = %s WHERE instance_id = %s AND task_id = %s",

@@ -379,3 +379,25 @@ def test_a_completed_flow_starts_its_follow_up(firm):
     assert follow.definition_key == "tenant_signing_followup" and follow.initiator == "operator:sam"
     assert follow.chained_from == started.id and open_task(follow)["node"] == "collect"
     assert container.audit.trail(follow.id)[0].actor == "system:flow-chaining"
+
+
+def test_signers_added_before_and_after(firm):
+    container, _ = firm
+    flows = container.flows
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="加签")
+    task = open_task(flows.instance(started.id))
+    flows.add_signer(as_("olga"), started.id, task["id"], "operator:fiona", "before", "先请财务看")
+    inst = flows.instance(started.id)
+    assert inst.current_handlers(inst.tasks[task["id"]]) == ["operator:fiona"]
+    with pytest.raises(PermissionDeniedError):
+        flows.approve(as_("olga"), started.id, task["id"], "not yet")
+    flows.approve(as_("fiona"), started.id, task["id"], "财务意见")
+    flows.add_signer(as_("olga"), started.id, task["id"], "operator:clara", "after", "再请清算确认")
+    flows.approve(as_("olga"), started.id, task["id"], "录入完成")
+    inst = flows.instance(started.id)
+    assert inst.tasks[task["id"]]["status"] == "open"
+    assert inst.current_handlers(inst.tasks[task["id"]]) == ["operator:clara"]
+    flows.approve(as_("clara"), started.id, task["id"], "确认")
+    assert open_task(flows.instance(started.id))["node"] == "ops_review"
+    kinds = [e.event_type for e in container.audit.trail(started.id)]
+    assert kinds.count("SignerAdded") == 2 and kinds.count("SignerApproved") == 2

@@ -230,6 +230,21 @@ def delegate(instance_id: UUID, task_id: str, body: Transfer, request: Request, 
     return _act(request, container, policy, instance_id, response, "delegate", task_id, body.to, body.comment)
 
 
+class AddSigner(BaseModel):
+    signer: str = Field(pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")
+    position: Literal["before", "after"] = Field(description="before: they sign first, then it comes back to "
+                                                             "you; after: they sign before the flow goes on")
+    comment: Comment
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/signers", response_model=CommandAccepted,
+             summary="Add a signer (加签) before or after yourself.")
+def add_signer(instance_id: UUID, task_id: str, body: AddSigner, request: Request, container: ContainerDep,
+               policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "add_signer", task_id, body.signer, body.position,
+                body.comment)
+
+
 @router.post("/instances/{instance_id}/tasks/{task_id}/urge", response_model=CommandAccepted,
              summary="Urge (催办): marks the task urgent in its handlers' todo lists.")
 def urge(instance_id: UUID, task_id: str, request: Request, container: ContainerDep, policy: Viewer,
