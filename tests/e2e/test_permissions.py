@@ -337,7 +337,10 @@ def test_parallel_guesses_all_count_towards_the_lockout(firm):
     threads = [threading.Thread(target=guess) for _ in range(8)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    detail = ok(client.get(f"/api/v1/access/operators/{firm['ids']['target_fin']}", headers=ADMIN))
+    # Failed logins are not security-barrier commands: read the lock back with read-your-writes.
+    head = firm["container"].store.head()
+    detail = ok(client.get(f"/api/v1/access/operators/{firm['ids']['target_fin']}",
+                           params={"wait_for_position": head}, headers=ADMIN))
     assert detail["locked_until"] is not None
     ok(client.post(f"/api/v1/access/operators/{firm['ids']['target_fin']}/unlock", headers=ADMIN))
 
