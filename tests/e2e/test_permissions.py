@@ -447,12 +447,14 @@ def test_trails_mask_old_values_too(firm):
         "resource": "access.department", "field": "name", "effect": "masked", "mask": "name",
         "applies_to_roles": ["auditor"]}), 201)
     try:
-        ok(client.patch(f"/api/v1/access/departments/{firm['dept']['SH']}", json={"name": "Shanghai"}, headers=ADMIN))
+        renamed_at = ok(client.patch(f"/api/v1/access/departments/{firm['dept']['SH']}", json={"name": "Shanghai"},
+                                     headers=ADMIN))["position"]
         trail = ok(client.get(f"/api/v1/audit/aggregates/{firm['dept']['SH']}/trail", headers=as_(firm, "alice")))
         renamed = trail[-1]
         assert renamed["data"] == {"old_name": "S*", "name": "S*******"}
         assert renamed["changes"]["name"] == {"old": "S*", "new": "S*******"}
-        listed = ok(client.get(f"/api/v1/access/departments/{firm['dept']['SH']}", headers=as_(firm, "alice")))
+        listed = ok(client.get(f"/api/v1/access/departments/{firm['dept']['SH']}",
+                               params={"wait_for_position": renamed_at}, headers=as_(firm, "alice")))
         assert listed["name"] == "S*******"
     finally:
         ok(client.delete(f"/api/v1/access/field-rules/{rule['id']}", headers=ADMIN))
