@@ -5,6 +5,7 @@ are recorded in the instance's events, so replaying never asks again."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -28,11 +29,16 @@ from domain.shared.errors import (
 Clock = Callable[[], datetime]
 
 
-def _evaluate(condition: str, data: dict[str, Any]) -> bool:
-    try:
-        return cel.evaluate(condition, data) is True
-    except (ValueError, RuntimeError, TypeError):
-        return False  # a condition over missing or mistyped fields does not hold
+DS_REF = re.compile(r"\bds\.([a-z][a-z0-9_]*)")
+
+
+def _plain(value: Any) -> Any:
+    """Values CEL can take: UUIDs, dates and decimals as strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
 class _NoQueue:
@@ -59,10 +65,11 @@ def _retrying(method: Callable[..., CommandResult]) -> Callable[..., CommandResu
 
 class FlowInstancesApplication(FlowsApplication):
     def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None):
         super().__init__(store)
         self.forms = forms
         self.candidates = candidates
+        self.facts = facts or (lambda actor: {})  # initiator attributes for branch conditions
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.due_queue: Any = _NoQueue()
         self._graphs: dict[tuple[str, int], Graph] = {}
@@ -89,8 +96,25 @@ class FlowInstancesApplication(FlowsApplication):
 
         return resolve
 
+    def _evaluate(self, condition: str, activation: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Evaluate a branch condition. Data sources it names (``ds.<key>``) are queried with the
+        parameters of the same names from the activation; their rows are returned so the branch
+        decision records what it saw (分支节点可动态判断走向：SQL取值)."""
+        used: dict[str, Any] = {}
+        for key in dict.fromkeys(DS_REF.findall(condition)):
+            params = {k: v for k, v in activation.items() if isinstance(v, (str, int, float, bool))}
+            try:
+                used[key] = _plain(self.forms.query_data_source(key, params)["rows"])
+            except DomainError as exc:
+                used[key] = {"error": exc.message}
+        try:
+            holds = cel.evaluate(condition, {**_plain(activation), "ds": used}) is True
+        except (ValueError, RuntimeError, TypeError):
+            holds = False  # a condition over missing or mistyped values does not hold
+        return holds, used
+
     def _run(self, instance: FlowInstance, action: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        action(*args, graph=self._graph(instance), resolve=self._resolver(instance), evaluate=_evaluate,
+        action(*args, graph=self._graph(instance), resolve=self._resolver(instance), evaluate=self._evaluate,
                now=self.clock(), **kwargs)
 
     def instance(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
@@ -121,7 +145,8 @@ class FlowInstancesApplication(FlowsApplication):
             empty_assignee=version["settings"]["empty_assignee"], deduplication=version["settings"]["deduplication"],
             business_type=business_type.code, form_version=form_version, subject=subject,
             business_line=definition.business_line, fund_account=fund_account, department_id=department_id,
-            initiator=initiator, title=title, data=cleaned, chained_from=chained_from)
+            initiator=initiator, title=title, data=cleaned, chained_from=chained_from,
+            initiator_facts=self.facts(initiator))
         self._run(instance, instance.advance)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
@@ -264,7 +289,8 @@ class FlowInstancesApplication(FlowsApplication):
         instance = self.instance(instance_id)
         if early and not reason.strip():
             raise RuleViolationError("ending a pause early needs a reason", field="reason")
-        outcome = instance.end_pause(token, self._graph(instance), self._resolver(instance), _evaluate, self.clock(),
+        outcome = instance.end_pause(token, self._graph(instance), self._resolver(instance), self._evaluate,
+                                     self.clock(),
                                      early_by=current_context().actor if early else None, reason=reason)
         if outcome == "ended":
             self.save_one(instance)

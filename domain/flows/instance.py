@@ -18,7 +18,9 @@ from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConflictError, PermissionDeniedError, RuleViolationError
 
 Resolve = Callable[[Node], list[str]]           # node -> candidate actors (operator:<login>)
-Evaluate = Callable[[str, dict[str, Any]], bool]  # CEL condition over the form data
+# A CEL condition over the activation (form fields, initiator, fund_account); answers whether it
+# holds and the data-source values it consulted, which the branch decision records.
+Evaluate = Callable[[str, dict[str, Any]], tuple[bool, dict[str, Any]]]
 
 
 class TaskAlreadyDecidedError(ConflictError):
@@ -30,7 +32,8 @@ class FlowInstance(LedgerAggregate):
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
                  subject: str, business_line: str, fund_account: str | None, department_id: UUID | None,
                  initiator: str, title: str, data: dict[str, Any], empty_assignee: str = "block",
-                 deduplication: str = "none", chained_from: UUID | None = None):
+                 deduplication: str = "none", chained_from: UUID | None = None,
+                 initiator_facts: dict[str, Any] | None = None):
         self.definition_key, self.definition_version = definition_key, definition_version
         self.business_type, self.form_version, self.subject = business_type, form_version, subject
         self.business_line, self.fund_account, self.department_id = business_line, fund_account, department_id
@@ -38,6 +41,7 @@ class FlowInstance(LedgerAggregate):
         self.empty_assignee = empty_assignee      # skip | to_admin | block (to_admin is resolved upstream)
         self.deduplication = deduplication        # none | approve_all | approve_consecutive
         self.chained_from = chained_from          # the flow whose completion started this one
+        self.initiator_facts = initiator_facts or {}  # department, roles... as they were at start
         self.chain: dict[str, Any] | None = None  # what happened to the follow-up flow
         self.approvers: list[str] = []            # who approved, in order (for de-duplication)
         self.delegations: dict[str, dict[str, str]] = {}  # task -> {delegate: delegator}
@@ -99,19 +103,31 @@ class FlowInstance(LedgerAggregate):
                     moved = True
                 elif node.type == "exclusive":
                     edges = out[node.id]
-                    chosen = next((e for e in edges if not e.default and e.condition
-                                   and evaluate(e.condition, self.data)), None)
+                    inputs: dict[str, Any] = {}
+                    chosen = None
+                    for e in edges:
+                        if not e.default and e.condition:
+                            holds, used = evaluate(e.condition, self._activation())
+                            inputs.update(used)
+                            if holds:
+                                chosen = e
+                                break
                     target = (chosen or next(e for e in edges if e.default)).target
-                    self._branch_taken(token=token, gateway=node.id, targets=[target])
+                    self._branch_taken(token=token, gateway=node.id, targets=[target], inputs=inputs)
                     self._move(token, target)
                     moved = True
                 elif node.type in ("parallel_split", "inclusive"):
                     edges = out[node.id]
                     if node.type == "inclusive":
-                        taken = [e.target for e in edges if not e.default and e.condition
-                                 and evaluate(e.condition, self.data)]
+                        inputs, taken = {}, []
+                        for e in edges:
+                            if not e.default and e.condition:
+                                holds, used = evaluate(e.condition, self._activation())
+                                inputs.update(used)
+                                if holds:
+                                    taken.append(e.target)
                         taken = taken or [e.target for e in edges if e.default]
-                        self._branch_taken(token=token, gateway=node.id, targets=taken)
+                        self._branch_taken(token=token, gateway=node.id, targets=taken, inputs=inputs)
                     else:
                         taken = [e.target for e in edges]
                     self._forked(token=token, node=node.id, children={
@@ -175,8 +191,12 @@ class FlowInstance(LedgerAggregate):
     def _system_done(self, token: str, node: str, hook: str) -> None:
         pass
 
+    def _activation(self) -> dict[str, Any]:
+        return {**self.data, "initiator": {"actor": self.initiator, **self.initiator_facts},
+                "fund_account": self.fund_account}
+
     @event("BranchTaken")
-    def _branch_taken(self, token: str, gateway: str, targets: list[str]) -> None:
+    def _branch_taken(self, token: str, gateway: str, targets: list[str], inputs: dict[str, Any]) -> None:
         pass
 
     @event("Forked")

@@ -97,3 +97,12 @@ class AccessQueries:
             " AND (%(line)s::text IS NULL OR %(line)s = ANY(h.business_lines)) ORDER BY h.login_name",
             {"login": login_name, "line": business_line})
         return [f"operator:{r['login_name']}" for r in rows]
+
+    def initiator_facts(self, actor: str) -> dict[str, Any]:
+        """What branch conditions may know about whoever starts a flow, as it is at that moment."""
+        row = self.db.fetch_one("SELECT department_id, roles, business_lines FROM access_operators"
+                                " WHERE login_name = %s", (actor.removeprefix("operator:"),))
+        if row is None:
+            return {}
+        return {"department_id": str(row["department_id"]), "roles": list(row["roles"]),
+                "business_lines": list(row["business_lines"])}

@@ -401,3 +401,33 @@ def test_signers_added_before_and_after(firm):
     assert open_task(flows.instance(started.id))["node"] == "ops_review"
     kinds = [e.event_type for e in container.audit.trail(started.id)]
     assert kinds.count("SignerAdded") == 2 and kinds.count("SignerApproved") == 2
+
+
+def test_branches_decide_on_initiator_attributes_and_sql_data_sources_and_record_them(firm):
+    container, _ = firm
+    flows, forms = container.flows, container.forms
+    forms.sync_customers(ADMIN, [{"fund_account": "88001234", "name": "大客户", "risk_level": "C5"}])
+    container.runners["forms.catalogue"].catch_up()
+    forms.define_data_source(ADMIN, "risk", "Risk level", "sql", {
+        "sql": "SELECT risk_level FROM forms_customers WHERE fund_account = :fund_account", "cache_seconds": 0})
+    graph = {"nodes": [{"id": "start", "type": "start", "name": "s"},
+                       {"id": "gw", "type": "exclusive", "name": "gw"},
+                       {"id": "strict", "type": "approval", "name": "strict", "mode": "single",
+                        "assignees": [{"kind": "role", "value": "finance"}]},
+                       {"id": "light", "type": "approval", "name": "light", "mode": "single",
+                        "assignees": [{"kind": "role", "value": "ops"}]},
+                       {"id": "end", "type": "end", "name": "e"}],
+             "edges": [{"source": "start", "target": "gw"},
+                       {"source": "gw", "target": "strict",
+                        "condition": 'ds.risk.exists(r, r.risk_level == "C5") && "sales" in initiator.roles'},
+                       {"source": "gw", "target": "light", "default": True},
+                       {"source": "strict", "target": "end"}, {"source": "light", "target": "end"}]}
+    flows.create_definition(ADMIN, "risky", "risky", "tenant_signing", "brokerage", "")
+    flows.save_draft(ADMIN, "risky", graph, {"deduplication": "none", "empty_assignee": "block"}, None)
+    flows.publish(ADMIN, "risky", None)
+    strict = flows.start_instance(as_("sam"), "risky", "institution", TENANT, title="r", fund_account="88001234")
+    light = flows.start_instance(as_("sam"), "risky", "institution", TENANT, title="r", fund_account="66009999")
+    assert open_task(flows.instance(strict.id))["node"] == "strict"
+    assert open_task(flows.instance(light.id))["node"] == "light"
+    taken = next(e for e in container.audit.trail(strict.id) if e.event_type == "BranchTaken")
+    assert taken.data["inputs"] == {"risk": [{"risk_level": "C5"}]} and taken.data["targets"] == ["strict"]
