@@ -88,6 +88,14 @@ class Policy:
         if not self.sees(**record):
             raise NotFoundError(f"{what} does not exist")
 
+    def require_scoped(self, what: str, record: Any) -> None:
+        """404 unless ``record`` exists and lies in the caller's lines and scope. ``record`` is a
+        read-model row or an aggregate carrying business_line, department_id and fund_account."""
+        get = record.get if isinstance(record, dict) else lambda key: getattr(record, key, None)
+        if record is None or not self.sees(business_line=get("business_line"), department_id=get("department_id"),
+                                           investor_account=get("fund_account")):
+            raise NotFoundError(f"{what} does not exist")
+
     def scope_params(self) -> dict[str, Any]:
         """Parameters for the standard scope predicate of read-model queries:
         ``(%(all_lines)s OR business_line = ANY(%(lines)s)) AND (%(all_departments)s OR

@@ -143,7 +143,10 @@ class FormsApplication(LedgerApplication):
         return self.save_one(record)
 
     def record(self, record_id: UUID, expected_version: int | None = None) -> FormRecord:
-        return self.load(record_id, FormRecord, expected_version=expected_version)
+        try:
+            return self.load(record_id, FormRecord, expected_version=expected_version)
+        except NotFoundError:  # worded as for an invisible record, so the two cannot be told apart
+            raise NotFoundError(f"form record {record_id} does not exist") from None
 
     @command
     def save_record(self, record_id: UUID, data: dict[str, Any], node: str | None, expected_version: int | None,

@@ -74,21 +74,14 @@ class Batch(BaseModel):
 
 def _instance(container: ContainerDep, policy: Policy, instance_id: UUID) -> dict[str, Any]:
     row = container.instance_queries.instance(instance_id)
-    if row is None or not policy.sees(business_line=row["business_line"], department_id=row["department_id"],
-                                      investor_account=row["fund_account"]):
-        raise NotFoundError(f"flow instance {instance_id} does not exist")
+    policy.require_scoped(f"flow instance {instance_id}", row)
     return row
 
 
 def _instance_line(container: ContainerDep, policy: Policy, instance_id: UUID) -> str:
     """For commands: visibility from the aggregate, so acting right after starting works."""
-    try:
-        instance = container.flows.instance(instance_id)
-    except NotFoundError:
-        raise NotFoundError(f"flow instance {instance_id} does not exist") from None
-    if not policy.sees(business_line=instance.business_line, department_id=instance.department_id,
-                       investor_account=instance.fund_account):
-        raise NotFoundError(f"flow instance {instance_id} does not exist")
+    instance = container.flows.instance(instance_id)  # NotFoundError names the instance
+    policy.require_scoped(f"flow instance {instance_id}", instance)
     return instance.business_line
 
 

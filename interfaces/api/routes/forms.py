@@ -239,9 +239,7 @@ def customer(fund_account: str, container: ContainerDep, policy: CustomerViewer)
 # -- records --------------------------------------------------------------------------------------
 def _record(container: ContainerDep, policy: Policy, record_id: UUID) -> dict[str, Any]:
     row = container.forms_queries.record(record_id)
-    if row is None or not policy.sees(business_line=row["business_line"], department_id=row["department_id"],
-                                      investor_account=row["fund_account"]):
-        raise NotFoundError(f"form record {record_id} does not exist")
+    policy.require_scoped(f"form record {record_id}", row)
     return row
 
 
@@ -268,9 +266,7 @@ def start_record(body: RecordStart, request: Request, container: ContainerDep, p
 def save_record(record_id: UUID, body: RecordSave, request: Request, container: ContainerDep, policy: RecordEditor,
                 expected: ExpectedVersion, response: Response) -> CommandAccepted:
     record = container.forms.record(record_id)  # the aggregate: saving right after starting must work
-    if not policy.sees(business_line=record.business_line, department_id=record.department_id,
-                       investor_account=record.fund_account):
-        raise NotFoundError(f"form record {record_id} does not exist")
+    policy.require_scoped(f"form record {record_id}", record)
     ctx = policy.context(request.state.correlation_id, record.business_line)
     return accepted(container.forms.save_record(ctx, record_id, body.data, body.node, expected), response)
 
