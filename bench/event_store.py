@@ -26,11 +26,11 @@ Timing code lives here only; the tests never time anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
 
 import orjson
 import psycopg
+from common import cpu_model, postgres_url
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Identifier
 
@@ -256,16 +257,6 @@ def server_info(url: str) -> dict[str, str]:
     return info
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 # -- scenarios ------------------------------------------------------------------------------
 
 class Bench:
@@ -412,15 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds = 6.0
     wanted = {s.strip() for s in args.only.split(",") if s.strip()}
 
-    embedded = tmp = None
-    url = args.database_url
-    if not url:
-        from infrastructure.engines.embedded import EmbeddedPostgres, quiet_platformdirs_warning
-
-        quiet_platformdirs_warning()
-        tmp = tempfile.TemporaryDirectory(prefix="ledgerflow-bench-")
-        embedded = EmbeddedPostgres(Path(tmp.name))
-        url = embedded.start()
+    engines = contextlib.ExitStack()
+    url, embedded = engines.enter_context(postgres_url(args.database_url))
 
     bench = Bench(url, args)
     try:
@@ -479,10 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         bench.cleanup()
-        if embedded is not None:
-            embedded.stop()
-        if tmp is not None:
-            tmp.cleanup()
+        engines.close()
 
 
 def _version(dist: str) -> str:

@@ -62,6 +62,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg
+from common import cpu_model
 from psycopg.sql import SQL, Identifier
 
 BPMN_FILE = Path(__file__).resolve().parent / "tenant_signing.bpmn"
@@ -158,7 +159,8 @@ class Ours:
 
         suffix = uuid.uuid4().hex[:10]
         settings = Settings(mode=Mode.test, data_dir=data_dir, redis_prefix=f"lf-bench-{suffix}:",
-                            clickhouse_database=f"lf_bench_{suffix}")
+                            clickhouse_database=f"lf_bench_{suffix}", bootstrap_admin_token=uuid.uuid4().hex * 2,
+                            audit_chain_key=uuid.uuid4().hex * 2)
         self.settings = settings
         self.container = Container.start(settings, engines=Engines(database_url, redis_url, clickhouse_url),
                                          workers=False)
@@ -387,16 +389,6 @@ def with_dbname(url: str, dbname: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(url)
     params["dbname"] = dbname
     return psycopg.conninfo.make_conninfo(**params)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def version_of(dist: str) -> str:

@@ -48,13 +48,13 @@ Timing code lives here only; the tests never time anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import math
 import os
 import platform
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -67,6 +67,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg
+from common import postgres_url
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
@@ -484,15 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan-lines", type=int, default=30, help="EXPLAIN lines to print (default 30)")
     args = parser.parse_args(argv)
 
-    embedded = tmp = None
-    url = args.database_url
-    if not url:
-        from infrastructure.engines.embedded import EmbeddedPostgres, quiet_platformdirs_warning
-
-        quiet_platformdirs_warning()
-        tmp = tempfile.TemporaryDirectory(prefix="ledgerflow-bench-")
-        embedded = EmbeddedPostgres(Path(tmp.name))
-        url = embedded.start()
+    engines = contextlib.ExitStack()
+    url, embedded = engines.enter_context(postgres_url(args.database_url))
 
     store = None
     created = False
@@ -664,10 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                 drop_database(url, BENCH_DB)
             except psycopg.Error as exc:
                 print(f"  (could not drop database {BENCH_DB}: {exc})")
-        if embedded is not None:
-            embedded.stop()
-        if tmp is not None:
-            tmp.cleanup()
+        engines.close()
 
 
 if __name__ == "__main__":
