@@ -21,7 +21,7 @@ from domain.forms.record import FormRecord
 from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
-MAX_TIMEOUT_MS, MAX_ROWS, MAX_CACHE_SECONDS = 10_000, 5_000, 86_400
+MAX_CACHE_SECONDS = 86_400
 
 
 class FormsApplication(LedgerApplication):

@@ -23,7 +23,6 @@ class BusinessType(LedgerAggregate):
         self.subjects = subjects
         self.drafts: dict[str, dict[str, Any]] = {}
         self.versions: list[dict[str, Any]] = []   # [{"number", "forms": {subject: schema}}]
-        self.archived = False
 
     @classmethod
     def create(cls, code: str, name: str, business_line: str, description: str, subjects: list[str]) -> BusinessType:

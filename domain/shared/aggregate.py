@@ -7,8 +7,6 @@ from eventsourcing.domain import Aggregate
 
 from domain.shared.context import current_context
 
-METADATA_FIELDS = ("actor", "correlation_id", "business_line", "timestamp")
-
 
 def _metadata(aggregate_line: str | None) -> dict[str, Any]:
     ctx = current_context()

