@@ -138,7 +138,7 @@ class FlowInstancesApplication(FlowsApplication):
         if not business_type.versions:
             raise RuleViolationError(f"business type {definition.business_type!r} has no published form")
         form_version = business_type.versions[-1]["number"]
-        cleaned = self.forms._valid(business_type.code, form_version, subject, data, {})  # noqa: SLF001
+        cleaned = self.forms.validated(business_type.code, form_version, subject, data, {})
         version = definition.versions[-1]
         instance = FlowInstance(
             definition_key=key, definition_version=version["number"],
@@ -257,7 +257,7 @@ class FlowInstancesApplication(FlowsApplication):
         """A handler edits the form at their node, within the node's field permissions: a field
         not marked editable there (read-only, hidden or unlisted) cannot change."""
         instance = self.instance(instance_id, expected_version)
-        task = instance._require_handler(task_id, current_context().actor)  # noqa: SLF001
+        task = instance._require_handler(task_id, current_context().actor)
         node = self._graph(instance).node(task["node"])
         permissions = node.field_permissions
         changed = sorted({k for k in set(data) | set(instance.data) if data.get(k) != instance.data.get(k)})
@@ -274,7 +274,7 @@ class FlowInstancesApplication(FlowsApplication):
 
         from application.forms.engine.diff import make_patch
 
-        cleaned = self.forms._valid(instance.business_type, instance.form_version, instance.subject,  # noqa: SLF001
+        cleaned = self.forms.validated(instance.business_type, instance.form_version, instance.subject,
                                     data, {})
         patch = make_patch(instance.data, cleaned)
         if patch:

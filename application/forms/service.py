@@ -120,7 +120,9 @@ class FormsApplication(LedgerApplication):
         cleaned, errors = validate(self.compiled(code, number, subject), data, context)
         return cleaned, [vars(e) for e in errors]
 
-    def _valid(self, code: str, number: int, subject: str, data: Any, context: dict[str, Any]) -> dict[str, Any]:
+    def validated(self, code: str, number: int, subject: str, data: Any,
+                  context: dict[str, Any]) -> dict[str, Any]:
+        """The data with computed values applied, or InvalidInputError listing every field error."""
         cleaned, errors = self.check_submission(code, number, subject, data, context)
         if errors:
             raise InvalidInputError(f"{len(errors)} field(s) need attention", errors, code="invalid_form_data")
@@ -136,7 +138,7 @@ class FormsApplication(LedgerApplication):
         number = version or business_type.versions[-1]["number"]
         business_type.published_version(number)
         context = context or {}
-        cleaned = self._valid(code, number, subject, data, context)
+        cleaned = self.validated(code, number, subject, data, context)
         record = FormRecord(business_type_id=business_type.id, business_type=code, form_version=number, subject=subject,
                             business_line=business_type.business_line, fund_account=fund_account,
                             department_id=department_id, data=cleaned, node=node, inputs=context.get("ds", {}))
@@ -153,7 +155,7 @@ class FormsApplication(LedgerApplication):
                     context: dict[str, Any] | None = None) -> CommandResult:
         record = self.record(record_id, expected_version)
         context = context or {}
-        cleaned = self._valid(record.business_type, record.form_version, record.subject, data, context)
+        cleaned = self.validated(record.business_type, record.form_version, record.subject, data, context)
         patch = make_patch(record.data, cleaned)
         if not patch:
             raise RuleViolationError("nothing changed")

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, EmailStr, Field
 
 from application.access.policy import Policy
-from domain.shared.errors import NotFoundError
 from interfaces.api.deps import (
     ACCESS_PROJECTIONS,
     Acting,
@@ -112,8 +111,7 @@ class OperatorPage(Page):
 
 def _visible(container: ContainerDep, policy: Policy, operator_id: UUID) -> dict[str, Any]:
     row = container.access_queries.operator(operator_id)
-    if row is None or not policy.sees(department_id=row["department_id"]):
-        raise NotFoundError(f"operator {operator_id} does not exist")
+    policy.require_scoped(f"operator {operator_id}", row)
     return row
 
 
