@@ -14,6 +14,7 @@ from uuid import UUID
 import cel
 
 from application.flows.service import FlowsApplication, parse_graph
+from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
@@ -268,19 +269,10 @@ class FlowInstancesApplication(FlowsApplication):
         return self.save_one(instance)
 
     def _edit(self, instance: FlowInstance, node: str, data: dict[str, Any]) -> None:
-        import copy
-
-        import jsonpointer
-
-        from application.forms.engine.diff import make_patch
-
-        cleaned = self.forms.validated(instance.business_type, instance.form_version, instance.subject,
-                                    data, {})
-        patch = make_patch(instance.data, cleaned)
+        cleaned = self.forms.validated(instance.business_type, instance.form_version, instance.subject, data, {})
+        patch, old_values = patch_with_old_values(instance.data, cleaned)
         if patch:
-            old = {op["path"]: copy.deepcopy(jsonpointer.resolve_pointer(instance.data, op["path"]))
-                   for op in patch if op["op"] in ("replace", "remove")}
-            instance.edit_form(node=node, patch=patch, old_values=old, data=cleaned)
+            instance.edit_form(node=node, patch=patch, old_values=old_values, data=cleaned)
 
     @command
     def end_pause(self, instance_id: UUID, token: str, *, early: bool = False, reason: str = "") -> str:

@@ -2,15 +2,12 @@
 customer directory sync."""
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-import jsonpointer
-
-from application.forms.engine.diff import make_patch
+from application.forms.engine.diff import patch_with_old_values
 from application.forms.engine.schema import CompiledForm, FormSchemaError, compile_form, validate
 from application.forms.engine.sql_guard import DataSourceLimitError, UnsafeSqlError, check_select
 from application.shared.base import CommandResult, LedgerApplication, command
@@ -156,13 +153,9 @@ class FormsApplication(LedgerApplication):
         record = self.record(record_id, expected_version)
         context = context or {}
         cleaned = self.validated(record.business_type, record.form_version, record.subject, data, context)
-        patch = make_patch(record.data, cleaned)
+        patch, old_values = patch_with_old_values(record.data, cleaned)
         if not patch:
             raise RuleViolationError("nothing changed")
-        old_values = {}
-        for op in patch:  # the values the patch replaced or removed, by pointer
-            if op["op"] in ("replace", "remove"):
-                old_values[op["path"]] = copy.deepcopy(jsonpointer.resolve_pointer(record.data, op["path"]))
         record.save(patch=patch, old_values=old_values, data=cleaned, node=node, inputs=context.get("ds", {}))
         return self.save_one(record)
 

@@ -7,16 +7,26 @@ removed, whatever its index was.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
+import jsonpointer
 
 ROW_ID = "id"
 
 
 def make_patch(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     return jsonpatch.make_patch(old, new).patch
+
+
+def patch_with_old_values(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """What an edit records: the RFC 6902 patch and the values it replaced or removed, by pointer."""
+    patch = make_patch(old, new)
+    replaced = {op["path"]: copy.deepcopy(jsonpointer.resolve_pointer(old, op["path"]))
+                for op in patch if op["op"] in ("replace", "remove")}
+    return patch, replaced
 
 
 def apply_patch(old: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
