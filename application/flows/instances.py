@@ -16,6 +16,7 @@ import cel
 from application.flows.service import FlowsApplication, parse_graph
 from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
+from application.shared.hot import HotAggregates
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
 from domain.shared.context import CommandContext, acting_as, current_context
@@ -64,9 +65,21 @@ def _retrying(method: Callable[..., CommandResult]) -> Callable[..., CommandResu
     return run
 
 
+def _hot(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
+    """Commands that always write or refuse may start from the instance kept in memory since
+    its last command (application/shared/hot.py explains why that is safe)."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> CommandResult:
+        return self.hot.run(lambda: method(self, *args, **kwargs))
+
+    return run
+
+
 class FlowInstancesApplication(FlowsApplication):
     def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
-                 clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None):
+                 clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None,
+                 hot_instances: int = 10_000):
         super().__init__(store)
         self.forms = forms
         self.candidates = candidates
@@ -74,15 +87,26 @@ class FlowInstancesApplication(FlowsApplication):
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.due_queue: Any = _NoQueue()
         self._graphs: dict[tuple[str, int], Graph] = {}
+        self._settings: dict[tuple[str, int], dict[str, Any]] = {}
+        self._scopes: dict[UUID, tuple[str, UUID | None, str | None]] = {}
+        self.hot = HotAggregates(hot_instances)
 
     def _graph(self, instance: FlowInstance) -> Graph:
         """Published versions never change, so their parsed graphs are cached exactly."""
         key = (instance.definition_key, instance.definition_version)
         graph = self._graphs.get(key)
         if graph is None:
-            graph = parse_graph(self.definition(key[0]).published_version(key[1])["graph"])
+            graph = parse_graph(self.current_definition(key[0]).published_version(key[1])["graph"])
             self._graphs[key] = graph
         return graph
+
+    def _published_settings(self, instance: FlowInstance) -> dict[str, Any]:
+        key = (instance.definition_key, instance.definition_version)
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = self.current_definition(key[0]).published_version(key[1])["settings"]
+            self._settings[key] = settings
+        return settings
 
     def _resolver(self, instance: FlowInstance) -> Callable[[Node], list[str]]:
         facts = {"initiator": instance.initiator, "department_id": instance.department_id, "data": instance.data,
@@ -124,6 +148,30 @@ class FlowInstancesApplication(FlowsApplication):
         except NotFoundError:
             raise NotFoundError(f"flow instance {instance_id} does not exist") from None
 
+    def _for_command(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
+        cached = self.hot.take(instance_id)
+        if cached is not None and expected_version in (None, cached.version):
+            return cached
+        return self.instance(instance_id, expected_version)
+
+    def save_one(self, aggregate: Any) -> CommandResult:
+        result = super().save_one(aggregate)
+        if isinstance(aggregate, FlowInstance):
+            self.hot.put(aggregate)
+        return result
+
+    def scope_of(self, instance_id: UUID) -> dict[str, Any]:
+        """An instance's business line, department and fund account, which never change after
+        its start: what visibility checks need, without replaying the instance."""
+        scope = self._scopes.get(instance_id)
+        if scope is None:
+            instance = self.instance(instance_id)
+            scope = (instance.business_line, instance.department_id, instance.fund_account)
+            if len(self._scopes) >= 100_000:
+                self._scopes.clear()
+            self._scopes[instance_id] = scope
+        return {"business_line": scope[0], "department_id": scope[1], "fund_account": scope[2]}
+
     @command
     def start_instance(self, key: str, subject: str, data: dict[str, Any], *, title: str,
                        fund_account: str | None = None, department_id: UUID | None = None) -> CommandResult:
@@ -132,10 +180,10 @@ class FlowInstancesApplication(FlowsApplication):
 
     def _start(self, key: str, subject: str, data: dict[str, Any], *, title: str, fund_account: str | None,
                department_id: UUID | None, initiator: str, chained_from: UUID | None = None) -> CommandResult:
-        definition = self.definition(key)
+        definition = self.current_definition(key)
         if not definition.versions:
             raise RuleViolationError(f"flow {key!r} has no published version")
-        business_type = self.forms.business_type(definition.business_type)
+        business_type = self.forms.current_business_type(definition.business_type)
         if not business_type.versions:
             raise RuleViolationError(f"business type {definition.business_type!r} has no published form")
         form_version = business_type.versions[-1]["number"]
@@ -155,8 +203,9 @@ class FlowInstancesApplication(FlowsApplication):
 
     @command
     @_retrying
+    @_hot
     def approve(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         self._run(instance, instance.approve, task_id, current_context().actor, comment)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
@@ -164,14 +213,16 @@ class FlowInstancesApplication(FlowsApplication):
 
     @command
     @_retrying
+    @_hot
     def reject(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.reject(task_id, current_context().actor, comment)
         return self.save_one(instance)
 
     @command
+    @_hot
     def return_to(self, instance_id: UUID, task_id: str, target: str, comment: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         self._run(instance, instance.return_to, task_id, current_context().actor, target, comment)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
@@ -188,59 +239,68 @@ class FlowInstancesApplication(FlowsApplication):
         return result
 
     @command
+    @_hot
     def withdraw(self, instance_id: UUID, reason: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.withdraw(current_context().actor, reason)
         return self.save_one(instance)
 
     @command
+    @_hot
     def terminate(self, instance_id: UUID, reason: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.terminate(current_context().actor, reason)
         return self.save_one(instance)
 
     @command
+    @_hot
     def transfer(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.transfer(task_id, current_context().actor, to, comment)
         return self.save_one(instance)
 
     @command
+    @_hot
     def delegate(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.delegate(task_id, current_context().actor, to, comment)
         return self.save_one(instance)
 
     @command
+    @_hot
     def add_signer(self, instance_id: UUID, task_id: str, signer: str, position: str, comment: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.add_signer(task_id, current_context().actor, signer, position, comment)
         return self.save_one(instance)
 
     @command
     @_retrying
+    @_hot
     def urge(self, instance_id: UUID, task_id: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.urge(current_context().actor, task_id)
         return self.save_one(instance)
 
     @command
     @_retrying
+    @_hot
     def cc(self, instance_id: UUID, to: list[str], note: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.cc(current_context().actor, to, note)
         return self.save_one(instance)
 
     @command
+    @_hot
     def reassign(self, instance_id: UUID, task_id: str, assignees: list[dict[str, Any]], reason: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         node = Node(id="reassigned", type="approval", name="reassigned", assignees=assignees)
         instance.reassign(task_id, current_context().actor, self._resolver(instance)(node), reason)
         return self.save_one(instance)
 
     @command
+    @_hot
     def remark(self, instance_id: UUID, text: str) -> CommandResult:
-        instance = self.instance(instance_id)
+        instance = self._for_command(instance_id)
         instance.remark(current_context().actor, text)
         return self.save_one(instance)
 
@@ -301,8 +361,7 @@ class FlowInstancesApplication(FlowsApplication):
                 self.due_queue.schedule(instance.id, task["id"], datetime.fromisoformat(task["sla_due_at"]), "sla")
 
     def _chain(self, instance: FlowInstance) -> None:
-        settings = self.definition(instance.definition_key).published_version(instance.definition_version)["settings"]
-        next_flow = settings.get("chain_to")
+        next_flow = self._published_settings(instance).get("chain_to")
         if not next_flow:
             return
         started, problem = None, None

@@ -40,6 +40,13 @@ class FlowsApplication(LedgerApplication):
         except NotFoundError:
             raise NotFoundError(f"flow {key!r} does not exist") from None
 
+    def current_definition(self, key: str) -> FlowDefinition:
+        """Read-only and shared (see LedgerApplication.read_current): for starts and chaining."""
+        try:
+            return self.read_current(natural_id("flow_definition", key), FlowDefinition)
+        except NotFoundError:
+            raise NotFoundError(f"flow {key!r} does not exist") from None
+
     @command
     def create_definition(self, key: str, name: str, business_type: str, business_line: str,
                           description: str) -> CommandResult:

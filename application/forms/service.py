@@ -42,6 +42,13 @@ class FormsApplication(LedgerApplication):
         except NotFoundError:
             raise NotFoundError(f"business type {code!r} does not exist") from None
 
+    def current_business_type(self, code: str) -> BusinessType:
+        """Read-only and shared (see LedgerApplication.read_current): for flow starts."""
+        try:
+            return self.read_current(natural_id("business_type", code), BusinessType)
+        except NotFoundError:
+            raise NotFoundError(f"business type {code!r} does not exist") from None
+
     @command
     def create_business_type(self, code: str, name: str, business_line: str, description: str,
                              subjects: list[str]) -> CommandResult:

@@ -17,6 +17,28 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+TASK_COLUMNS = ("instance_id, task_id, node, mode, status, candidates, decided_by, business_type, business_line,"
+                " department_id, fund_account, initiator, title, urgent, opened_at, closed_at, sla_due_at, overdue,"
+                " signers_before, signers_after, after_phase")
+# Who holds an open task now (当前处理人), as FlowInstance.current_handlers decides it: a signer
+# added before comes first, one added after once the node's rule is met; else the candidates
+# who have not decided yet (sequential: only the next in line).
+CURRENT_HANDLERS = (
+    "CASE WHEN cardinality(t.signers_before) > 0 THEN t.signers_before[1:1]"
+    " WHEN t.after_phase THEN t.signers_after[1:1]"
+    " WHEN t.mode = 'sequential' THEN ARRAY(SELECT x FROM unnest(t.candidates) WITH ORDINALITY u(x, o)"
+    "   WHERE x <> ALL(t.decided_by) ORDER BY o LIMIT 1)"
+    " ELSE ARRAY(SELECT x FROM unnest(t.candidates) x WHERE x <> ALL(t.decided_by)) END")
+INBOX_INSERT = (
+    f"INSERT INTO flows_todo_inbox (candidate, {TASK_COLUMNS}, current_nodes)"
+    f" SELECT c, {', '.join('t.' + col.strip() for col in TASK_COLUMNS.split(','))}, i.current_nodes"
+    f" FROM flows_tasks t JOIN flows_instances i ON i.id = t.instance_id, unnest({CURRENT_HANDLERS}) c"
+    " WHERE t.instance_id = %s AND t.task_id = %s AND t.status = 'open'")
+
+ADD_SIGNER = {position: f"UPDATE flows_tasks SET signers_{position} = array_append(signers_{position}, %s)"
+                        " WHERE instance_id = %s AND task_id = %s" for position in ("before", "after")}
+
+
 class FlowInstancesProjection(PostgresProjection):
     name = "flows.instances"
     tables = ("flows_instances", "flows_tasks", "flows_todo_inbox", "flows_timeline", "flows_pauses", "flows_cc")
@@ -34,7 +56,10 @@ class FlowInstancesProjection(PostgresProjection):
         " DEFAULT '{}', business_type text NOT NULL, business_line text NOT NULL, department_id uuid,"
         " fund_account text, initiator text NOT NULL, title text NOT NULL, urgent boolean NOT NULL DEFAULT false,"
         " opened_at timestamptz NOT NULL, closed_at timestamptz, sla_due_at timestamptz,"
-        " overdue boolean NOT NULL DEFAULT false, PRIMARY KEY (instance_id, task_id))",
+        " overdue boolean NOT NULL DEFAULT false, signers_before text[] NOT NULL DEFAULT '{}',"
+        " signers_after text[] NOT NULL DEFAULT '{}', after_phase boolean NOT NULL DEFAULT false,"
+        " PRIMARY KEY (instance_id, task_id))",
+
         "CREATE INDEX IF NOT EXISTS flows_tasks_sla ON flows_tasks (sla_due_at) WHERE status = 'open' AND NOT overdue",
         "CREATE INDEX IF NOT EXISTS flows_tasks_open ON flows_tasks USING gin (candidates) WHERE status = 'open'",
         "CREATE INDEX IF NOT EXISTS flows_tasks_opened ON flows_tasks (opened_at DESC, instance_id, task_id)",
@@ -60,6 +85,10 @@ class FlowInstancesProjection(PostgresProjection):
         " note text, title text NOT NULL, business_line text NOT NULL, department_id uuid, fund_account text,"
         " copied_at timestamptz NOT NULL, PRIMARY KEY (instance_id, recipient, copied_at))",
         "CREATE INDEX IF NOT EXISTS flows_cc_recipient ON flows_cc (recipient, copied_at DESC)",
+        # Databases made before 加签 was tracked (the inbox INSERT names its columns, so order is free).
+        *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c}" for t in ("flows_tasks", "flows_todo_inbox") for c in (
+            "signers_before text[] NOT NULL DEFAULT '{}'", "signers_after text[] NOT NULL DEFAULT '{}'",
+            "after_phase boolean NOT NULL DEFAULT false")),
     )
 
     def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
@@ -77,11 +106,9 @@ class FlowInstancesProjection(PostgresProjection):
                   " WHERE i.id = %s AND x.instance_id = i.id", (e.originator_id,))
 
     def _inbox(self, w: SqlWriter, e: Any, task: str) -> None:
-        """Re-derive one task's inbox rows from flows_tasks (open tasks only)."""
+        """Re-derive one task's inbox rows from flows_tasks: open tasks, one row per current handler."""
         w.execute("DELETE FROM flows_todo_inbox WHERE instance_id = %s AND task_id = %s", (e.originator_id, task))
-        w.execute("INSERT INTO flows_todo_inbox SELECT c, t.*, i.current_nodes FROM flows_tasks t"
-                  " JOIN flows_instances i ON i.id = t.instance_id, unnest(t.candidates) c"
-                  " WHERE t.instance_id = %s AND t.task_id = %s AND t.status = 'open'", (e.originator_id, task))
+        w.execute(INBOX_INSERT, (e.originator_id, task))
 
     def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE flows_instances SET updated_at = %s, version = %s, position = %s WHERE id = %s",
@@ -152,8 +179,7 @@ class FlowInstancesProjection(PostgresProjection):
 
     @handles(FI.SignerAdded)
     def signer_added(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE flows_tasks SET candidates = array_append(candidates, %s) WHERE instance_id = %s"
-                  " AND task_id = %s", (e.signer, e.originator_id, e.task))
+        w.execute(ADD_SIGNER[e.position], (e.signer, e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._line(w, e, "signer_added", task=e.task, comment=e.comment,
                    detail={"signer": e.signer, "position": e.position})
@@ -161,10 +187,21 @@ class FlowInstancesProjection(PostgresProjection):
 
     @handles(FI.SignerApproved)
     def signer_approved(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE flows_tasks SET decided_by = array_append(decided_by, %s) WHERE instance_id = %s"
-                  " AND task_id = %s", (e.by, e.originator_id, e.task))
+        w.execute("UPDATE flows_tasks SET decided_by = array_append(decided_by, %s),"
+                  " signers_before = CASE WHEN cardinality(signers_before) > 0 THEN signers_before[2:]"
+                  " ELSE signers_before END,"
+                  " signers_after = CASE WHEN cardinality(signers_before) = 0 THEN signers_after[2:]"
+                  " ELSE signers_after END WHERE instance_id = %s AND task_id = %s",
+                  (e.by, e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._line(w, e, "signer_approved", task=e.task, comment=e.comment)
+        self._touch(w, e, position)
+
+    @handles(FI.AfterSignersPending)
+    def after_signers_pending(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET after_phase = true WHERE instance_id = %s AND task_id = %s",
+                  (e.originator_id, e.task))
+        self._inbox(w, e, e.task)
         self._touch(w, e, position)
 
     @handles(FI.TaskReassigned)

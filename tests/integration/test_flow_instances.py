@@ -386,17 +386,29 @@ def test_signers_added_before_and_after(firm):
     flows = container.flows
     started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="加签")
     task = open_task(flows.instance(started.id))
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+
+    def todo_holders():  # whose todo list shows the task: exactly its current handlers
+        container.runners["flows.instances"].catch_up()
+        return [login for login in ("olga", "oscar", "fiona", "clara")
+                if any(t["task_id"] == task["id"] for t in
+                       container.instance_queries.todo(f"operator:{login}", everyone, filters={}))]
+
+    assert todo_holders() == ["olga", "oscar"]
     flows.add_signer(as_("olga"), started.id, task["id"], "operator:fiona", "before", "先请财务看")
     inst = flows.instance(started.id)
     assert inst.current_handlers(inst.tasks[task["id"]]) == ["operator:fiona"]
+    assert todo_holders() == ["fiona"]
     with pytest.raises(PermissionDeniedError):
         flows.approve(as_("olga"), started.id, task["id"], "not yet")
     flows.approve(as_("fiona"), started.id, task["id"], "财务意见")
+    assert todo_holders() == ["olga", "oscar"]
     flows.add_signer(as_("olga"), started.id, task["id"], "operator:clara", "after", "再请清算确认")
     flows.approve(as_("olga"), started.id, task["id"], "录入完成")
     inst = flows.instance(started.id)
     assert inst.tasks[task["id"]]["status"] == "open"
     assert inst.current_handlers(inst.tasks[task["id"]]) == ["operator:clara"]
+    assert todo_holders() == ["clara"]
     flows.approve(as_("clara"), started.id, task["id"], "确认")
     assert open_task(flows.instance(started.id))["node"] == "ops_review"
     kinds = [e.event_type for e in container.audit.trail(started.id)]
@@ -431,3 +443,62 @@ def test_branches_decide_on_initiator_attributes_and_sql_data_sources_and_record
     assert open_task(flows.instance(light.id))["node"] == "light"
     taken = next(e for e in container.audit.trail(strict.id) if e.event_type == "BranchTaken")
     assert taken.data["inputs"] == {"risk": [{"risk_level": "C5"}]} and taken.data["targets"] == ["strict"]
+
+
+def test_a_stale_in_memory_instance_never_decides_anything(firm):
+    """Process A keeps the instance in memory between commands (application/shared/hot.py);
+    process B moves it on meanwhile. A's next commands must act on the stored state."""
+    from application.flows.instances import FlowInstancesApplication
+
+    container, clock = firm
+    a = container.flows
+    b = FlowInstancesApplication(container.store, forms=container.forms, candidates=a.candidates,
+                                 facts=a.facts, clock=clock)
+    started = a.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="甲公司签约")
+    entry = open_task(b.instance(started.id))
+    # B decides OPS entry: the task A still holds as open is gone and a new one is open.
+    b.approve(as_("olga"), started.id, entry["id"], "录入完成")
+    review = open_task(b.instance(started.id))
+    assert review["node"] == "ops_review"
+    # On its stale copy A would refuse (no such task): the refusal is re-run on fresh state.
+    a.approve(as_("oscar"), started.id, review["id"], "通过")
+    assert a.hot.reruns == 1
+    # B remarks: A's copy is one event behind, its append takes a used version, the conflict
+    # is re-run on fresh state and both actions are kept.
+    b.remark(as_("sam"), started.id, "客户来电催办")
+    clearing = open_task(b.instance(started.id))
+    a.approve(as_("clara"), started.id, clearing["id"], "费率已配置")
+    assert a.hot.reruns == 2
+    kinds = [type(e).__name__ for e in a.events.get(started.id)]
+    assert kinds.count("Remarked") == 1
+    assert a.instance(started.id).tasks[clearing["id"]]["status"] == "approved"
+    # A late approver gets the same answer from the cached and from the stored state.
+    with pytest.raises(TaskAlreadyDecidedError):
+        a.approve(as_("carl"), started.id, clearing["id"], "late")
+
+
+@pytest.mark.parametrize("mode", ["all", "sequential"])
+def test_the_todo_list_shows_a_countersign_task_to_those_still_to_sign(firm, mode):
+    container, _ = firm
+    flows = container.flows
+    flow = copy.deepcopy(FEE_RATE_FLOW)
+    next(n for n in flow["nodes"] if n["id"] == "clearing_review")["mode"] = mode
+    flows.create_definition(ADMIN, f"fee_rate_{mode}", "fee rate", "fee_rate_change", "brokerage", "")
+    flows.save_draft(ADMIN, f"fee_rate_{mode}", flow, {"deduplication": "none", "empty_assignee": "block"}, None)
+    flows.publish(ADMIN, f"fee_rate_{mode}", None)
+    data = {"customer": {"fund_account": "88001234"}, "exchange": "SHFE", "effective_date": "2026-12-01",
+            "special_reason": "大客户", "rates": [{"id": "r1", "product": "cu", "rate": 0.5}]}
+    started = flows.start_instance(as_("sam"), f"fee_rate_{mode}", "individual", data, title="会签")
+    flows.approve(as_("hank"), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    task = next(t for t in flows.instance(started.id).tasks.values() if t["node"] == "clearing_review")
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+
+    def holders():
+        container.runners["flows.instances"].catch_up()
+        return [c for c in task["candidates"] if any(
+            t["task_id"] == task["id"] for t in container.instance_queries.todo(c, everyone, filters={}))]
+
+    first, second = task["candidates"]
+    assert holders() == ([first, second] if mode == "all" else [first])
+    flows.approve(CommandContext(first, "req"), started.id, task["id"], "ok")
+    assert holders() == [second]

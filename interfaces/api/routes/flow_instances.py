@@ -79,10 +79,11 @@ def _instance(container: ContainerDep, policy: Policy, instance_id: UUID) -> dic
 
 
 def _instance_line(container: ContainerDep, policy: Policy, instance_id: UUID) -> str:
-    """For commands: visibility from the aggregate, so acting right after starting works."""
-    instance = container.flows.instance(instance_id)  # NotFoundError names the instance
-    policy.require_scoped(f"flow instance {instance_id}", instance)
-    return instance.business_line
+    """For commands: visibility from the event store (not the read model), so acting right after
+    starting works; the scope facts never change, so they are cached."""
+    scope = container.flows.scope_of(instance_id)  # NotFoundError names the instance
+    policy.require_scoped(f"flow instance {instance_id}", scope)
+    return scope["business_line"]
 
 
 def _ctx(request: Request, policy: Policy, line: str | None = None):  # noqa: ANN202
