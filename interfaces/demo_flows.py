@@ -50,7 +50,7 @@ ACCOUNT_OPENING_FLOW = {
     "nodes": [
         {"id": "start", "type": "start", "name": "开户申请 Application"},
         approval("ops_review", "运营审核 OPS review", "single", "ops", return_targets=["start"],
-                 sla_seconds=4 * 3600),
+                 sla_seconds=4 * 3600, sla_warning_seconds=3600),
         {"id": "cooling_off", "type": "pause", "name": "开户冷静期24小时 24-hour cooling-off",
          "pause_seconds": 86400, "description": "开户新规：审核通过后等待24小时再生效"},
         approval("compliance_review", "合规复核 Compliance review", "single", "auditor"),

@@ -359,6 +359,9 @@ class FlowInstancesApplication(FlowsApplication):
         for task in instance.tasks.values():
             if task["status"] == "open" and task.get("sla_due_at") and not task["overdue"]:
                 self.due_queue.schedule(instance.id, task["id"], datetime.fromisoformat(task["sla_due_at"]), "sla")
+                if task.get("sla_warn_at") and not task.get("sla_warned"):
+                    self.due_queue.schedule(instance.id, task["id"], datetime.fromisoformat(task["sla_warn_at"]),
+                                            "sla_warn")
 
     def _chain(self, instance: FlowInstance) -> None:
         next_flow = self._published_settings(instance).get("chain_to")
@@ -381,5 +384,13 @@ class FlowInstancesApplication(FlowsApplication):
         instance = self.instance(instance_id)
         outcome = instance.check_sla(task_id, self.clock())
         if outcome == "breached":
+            self.save_one(instance)
+        return outcome
+
+    @command
+    def warn_sla(self, instance_id: UUID, task_id: str) -> str:
+        instance = self.instance(instance_id)
+        outcome = instance.warn_sla(task_id, self.clock())
+        if outcome == "warned":
             self.save_one(instance)
         return outcome

@@ -37,6 +37,7 @@ class Node(BaseModel):
     pause_until_field: str | None = Field(None, max_length=128)
     hook: str | None = Field(None, max_length=64, description="system task: notify, archive, export, ...")
     sla_seconds: int | None = Field(None, gt=0)
+    sla_warning_seconds: int | None = Field(None, gt=0, description="warn this long before the SLA deadline")
 
 
 class Edge(BaseModel):
@@ -116,6 +117,9 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                 problems.append((where, "an approval node needs a mode: single, any, all, sequential or vote"))
             if n.mode == "vote" and n.vote_threshold is None:
                 problems.append((where, "a vote node needs vote_threshold (e.g. 0.5)"))
+            if n.sla_warning_seconds is not None and (n.sla_seconds is None
+                                                      or n.sla_warning_seconds >= n.sla_seconds):
+                problems.append((where, "sla_warning_seconds needs sla_seconds and must be shorter than it"))
             if isinstance(n.return_targets, list):
                 problems += [(where, f"return target {t!r} is not a node") for t in n.return_targets if t not in known]
         if n.type == "pause" and (n.pause_seconds is None) == (n.pause_until_field is None):

@@ -86,9 +86,14 @@ class FlowInstance(LedgerAggregate):
                         raise RuleViolationError(f"nobody can take node {node.name!r}: no assignee resolved")
                     mode = node.mode or "single"
                     task_id = self._next_id("k")
-                    sla = (now + timedelta(seconds=node.sla_seconds)).isoformat() if node.sla_seconds else None
+                    sla = warn = None
+                    if node.sla_seconds:
+                        sla = (now + timedelta(seconds=node.sla_seconds)).isoformat()
+                        if node.sla_warning_seconds:
+                            warn = (now + timedelta(seconds=node.sla_seconds - node.sla_warning_seconds)).isoformat()
                     self._task_opened(task=task_id, token=token, node=node.id, mode=mode,
-                                      candidates=candidates, threshold=node.vote_threshold, sla_due_at=sla)
+                                      candidates=candidates, threshold=node.vote_threshold, sla_due_at=sla,
+                                      sla_warn_at=warn)
                     if mode in ("single", "any") and self._dedup_approver(candidates):
                         who = self._dedup_approver(candidates)
                         self._approved(task=task_id, node=node.id, by=who,
@@ -231,11 +236,12 @@ class FlowInstance(LedgerAggregate):
     # -- people -------------------------------------------------------------------------------
     @event("TaskOpened")
     def _task_opened(self, task: str, token: str, node: str, mode: str, candidates: list[str],
-                     threshold: float | None, sla_due_at: str | None = None) -> None:
+                     threshold: float | None, sla_due_at: str | None = None, sla_warn_at: str | None = None) -> None:
         self._seq += 1
         self.tasks = {**self.tasks, task: {"id": task, "token": token, "node": node, "mode": mode,
                                            "candidates": candidates, "threshold": threshold, "status": "open",
                                            "approvals": [], "rejections": [], "sla_due_at": sla_due_at,
+                                           "sla_warn_at": sla_warn_at, "sla_warned": False,
                                            "overdue": False, "before": [], "after": [], "after_phase": False}}
 
     def check_sla(self, task_id: str, now: datetime) -> str:
@@ -248,6 +254,21 @@ class FlowInstance(LedgerAggregate):
             return "not_due"
         self._sla_breached(task=task_id, node=task["node"], due_at=task["sla_due_at"])
         return "breached"
+
+    def warn_sla(self, task_id: str, now: datetime) -> str:
+        """The scheduler asks when a task's SLA is close: "warned", "not_due" or "gone"."""
+        task = self.tasks.get(task_id)
+        if task is None or task["status"] != "open" or task["overdue"] or task.get("sla_warned") \
+                or not task.get("sla_warn_at") or self.status != "running":
+            return "gone"
+        if now < datetime.fromisoformat(task["sla_warn_at"]):
+            return "not_due"
+        self._sla_warned(task=task_id, node=task["node"], due_at=task["sla_due_at"])
+        return "warned"
+
+    @event("SlaWarned")
+    def _sla_warned(self, task: str, node: str, due_at: str) -> None:
+        self.tasks[task] = {**self.tasks[task], "sla_warned": True}
 
     @event("SlaBreached")
     def _sla_breached(self, task: str, node: str, due_at: str) -> None:

@@ -1,4 +1,4 @@
-"""The scheduler: a Redis sorted set of timers (pause ends, SLA deadlines; later lead recycling),
+"""The scheduler: a Redis sorted set of timers (pause ends, SLA warnings and deadlines; later lead recycling),
 derived from events and rebuilt from the read model at start and whenever Redis comes back
 empty. A worker fires due items as commands; firing is idempotent (the aggregate ends a pause
 once), and when Redis is down the worker reads the due items from PostgreSQL instead."""
@@ -89,12 +89,14 @@ class Scheduler:
             try:
                 if kind == "sla":
                     outcome = self.flows.check_sla(ctx, UUID(instance_id), key)
+                elif kind == "sla_warn":
+                    outcome = self.flows.warn_sla(ctx, UUID(instance_id), key)
                 else:
                     outcome = self.flows.end_pause(ctx, UUID(instance_id), key)
             except DomainError as exc:  # a concurrent scheduler won (409) or the instance is gone
                 log.info("scheduler: %s %s/%s not fired: %s", kind, instance_id, key, exc)
                 outcome = "gone"
-            if outcome in ("ended", "breached"):
+            if outcome in ("ended", "breached", "warned"):
                 fired += 1
             if from_redis and outcome != "not_due":
                 self.queue.done(kind, instance_id, key)

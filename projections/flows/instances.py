@@ -19,7 +19,7 @@ def _json(value: Any) -> str:
 
 TASK_COLUMNS = ("instance_id, task_id, node, mode, status, candidates, decided_by, business_type, business_line,"
                 " department_id, fund_account, initiator, title, urgent, opened_at, closed_at, sla_due_at, overdue,"
-                " signers_before, signers_after, after_phase")
+                " signers_before, signers_after, after_phase, sla_warn_at, sla_warned")
 # Who holds an open task now (当前处理人), as FlowInstance.current_handlers decides it: a signer
 # added before comes first, one added after once the node's rule is met; else the candidates
 # who have not decided yet (sequential: only the next in line).
@@ -58,7 +58,7 @@ class FlowInstancesProjection(PostgresProjection):
         " opened_at timestamptz NOT NULL, closed_at timestamptz, sla_due_at timestamptz,"
         " overdue boolean NOT NULL DEFAULT false, signers_before text[] NOT NULL DEFAULT '{}',"
         " signers_after text[] NOT NULL DEFAULT '{}', after_phase boolean NOT NULL DEFAULT false,"
-        " PRIMARY KEY (instance_id, task_id))",
+        " sla_warn_at timestamptz, sla_warned boolean NOT NULL DEFAULT false, PRIMARY KEY (instance_id, task_id))",
 
         "CREATE INDEX IF NOT EXISTS flows_tasks_sla ON flows_tasks (sla_due_at) WHERE status = 'open' AND NOT overdue",
         "CREATE INDEX IF NOT EXISTS flows_tasks_open ON flows_tasks USING gin (candidates) WHERE status = 'open'",
@@ -71,7 +71,7 @@ class FlowInstancesProjection(PostgresProjection):
         "CREATE INDEX IF NOT EXISTS flows_todo_inbox_page ON flows_todo_inbox"
         " (candidate, opened_at DESC, instance_id DESC, task_id DESC) INCLUDE (node, mode, status, candidates,"
         " decided_by, business_type, business_line, department_id, fund_account, initiator, title, urgent,"
-        " closed_at, current_nodes)",
+        " closed_at, current_nodes, sla_due_at, sla_warned, overdue)",
         # Index-only scans need a fresh visibility map: vacuum the inbox early and often.
         "ALTER TABLE flows_todo_inbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000,"
         " autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 2000)",
@@ -88,7 +88,8 @@ class FlowInstancesProjection(PostgresProjection):
         # Databases made before 加签 was tracked (the inbox INSERT names its columns, so order is free).
         *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c}" for t in ("flows_tasks", "flows_todo_inbox") for c in (
             "signers_before text[] NOT NULL DEFAULT '{}'", "signers_after text[] NOT NULL DEFAULT '{}'",
-            "after_phase boolean NOT NULL DEFAULT false")),
+            "after_phase boolean NOT NULL DEFAULT false", "sla_warn_at timestamptz",
+            "sla_warned boolean NOT NULL DEFAULT false")),
     )
 
     def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
@@ -134,11 +135,11 @@ class FlowInstancesProjection(PostgresProjection):
     @handles(FI.TaskOpened)
     def task_opened(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("INSERT INTO flows_tasks (instance_id, task_id, node, mode, status, candidates, business_type,"
-                  " business_line, department_id, fund_account, initiator, title, opened_at, sla_due_at)"
+                  " business_line, department_id, fund_account, initiator, title, opened_at, sla_due_at, sla_warn_at)"
                   " SELECT id, %s, %s, %s, 'open', %s, business_type, business_line, department_id, fund_account,"
-                  " initiator, title, %s, %s FROM flows_instances WHERE id = %s",
+                  " initiator, title, %s, %s, %s FROM flows_instances WHERE id = %s",
                   (e.task, e.node, e.mode, e.candidates, e.timestamp, getattr(e, "sla_due_at", None),
-                   e.originator_id))
+                   getattr(e, "sla_warn_at", None), e.originator_id))
         self._inbox(w, e, e.task)
         self._line(w, e, "task_opened", node=e.node, task=e.task, detail={"candidates": e.candidates})
         self._touch(w, e, position)
@@ -211,6 +212,13 @@ class FlowInstancesProjection(PostgresProjection):
         self._inbox(w, e, e.task)
         self._line(w, e, "reassigned", task=e.task, comment=e.reason, detail={"candidates": e.candidates})
         self._touch(w, e, position)
+
+    @handles(FI.SlaWarned)
+    def sla_warned(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET sla_warned = true, urgent = true WHERE instance_id = %s AND task_id = %s",
+                  (e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "sla_warning", node=e.node, task=e.task, detail={"due_at": e.due_at})
 
     @handles(FI.SlaBreached)
     def sla_breached(self, w: SqlWriter, e: Any, position: int) -> None:

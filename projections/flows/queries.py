@@ -9,7 +9,8 @@ SCOPE = ("(%(all_lines)s OR t.business_line = ANY(%(lines)s)) AND (%(all_departm
          " OR t.department_id = ANY(%(departments)s) OR t.fund_account = ANY(%(accounts)s))")
 INBOX_COLUMNS = ", ".join(f"t.{c}" for c in (
     "instance_id", "task_id", "node", "mode", "status", "candidates", "decided_by", "business_type", "business_line",
-    "department_id", "fund_account", "initiator", "title", "urgent", "opened_at", "closed_at", "current_nodes"))
+    "department_id", "fund_account", "initiator", "title", "urgent", "opened_at", "closed_at", "current_nodes",
+    "sla_due_at", "sla_warned", "overdue"))
 SORTS = {"opened_desc": ("t.opened_at DESC, t.instance_id DESC, t.task_id DESC", "<"),
          "opened_asc": ("t.opened_at ASC, t.instance_id ASC, t.task_id ASC", ">")}
 
@@ -75,7 +76,9 @@ class FlowInstanceQueries:
 
     TIMERS = ("SELECT 'pause' AS kind, instance_id, token AS key, due_at FROM flows_pauses"
               " UNION ALL SELECT 'sla', instance_id, task_id, sla_due_at FROM flows_tasks"
-              " WHERE status = 'open' AND NOT overdue AND sla_due_at IS NOT NULL")
+              " WHERE status = 'open' AND NOT overdue AND sla_due_at IS NOT NULL"
+              " UNION ALL SELECT 'sla_warn', instance_id, task_id, sla_warn_at FROM flows_tasks"
+              " WHERE status = 'open' AND NOT overdue AND NOT sla_warned AND sla_warn_at IS NOT NULL")
 
     def timers(self) -> list[dict[str, Any]]:
         """Every running timer (pause ends, SLA deadlines): what the scheduler's queue is rebuilt from."""

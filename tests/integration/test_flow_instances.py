@@ -335,22 +335,31 @@ def test_an_administrator_reassigns_a_task_to_another_role(firm):
         flows.reassign(ADMIN, started.id, task["id"], [{"kind": "role", "value": "nobody"}], "x")
 
 
-def test_a_missed_sla_marks_the_task_urgent_and_overdue(firm):
+def test_an_sla_warns_before_its_deadline_and_marks_a_missed_one_overdue(firm):
     container, clock = firm
     flows = container.flows
     started = flows.start_instance(as_("sam"), "account_opening", "individual", OPENING, title="SLA")
     task = open_task(flows.instance(started.id))
     assert datetime.fromisoformat(task["sla_due_at"]) == clock.now + timedelta(hours=4)
-    clock.now += timedelta(hours=3)
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+    clock.now += timedelta(hours=2, minutes=59)
     assert container.scheduler.tick() == 0
+    container.runners["flows.instances"].catch_up()
+    assert container.instance_queries.todo("operator:olga", everyone, filters={"urgent": True}) == []
+    clock.now += timedelta(minutes=1)  # an hour before the deadline: the warning (sla_warning_seconds)
+    assert container.scheduler.tick() == 1 and container.scheduler.tick() == 0
+    assert flows.instance(started.id).tasks[task["id"]]["sla_warned"]
+    container.runners["flows.instances"].catch_up()
+    (todo,) = container.instance_queries.todo("operator:olga", everyone, filters={"urgent": True})
+    assert todo["sla_warned"] and not todo["overdue"]
     clock.now += timedelta(hours=2)
     assert container.scheduler.tick() == 1 and container.scheduler.tick() == 0
     assert flows.instance(started.id).tasks[task["id"]]["overdue"]
     container.runners["flows.instances"].catch_up()
-    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
     (todo,) = container.instance_queries.todo("operator:olga", everyone, filters={"urgent": True})
-    assert todo["task_id"] == task["id"]
-    assert "sla_breached" in [e["kind"] for e in container.instance_queries.timeline(started.id)]
+    assert todo["task_id"] == task["id"] and todo["overdue"]
+    kinds = [e["kind"] for e in container.instance_queries.timeline(started.id)]
+    assert kinds.index("sla_warning") < kinds.index("sla_breached")
 
 
 def test_a_completed_flow_starts_its_follow_up(firm):

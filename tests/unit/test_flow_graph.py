@@ -58,6 +58,16 @@ def test_gateways_need_exactly_one_default_and_approvals_need_assignees():
     assert found["nodes.branch_review"] == "an approval node needs assignees"
 
 
+def test_an_sla_warning_comes_before_its_deadline():
+    g = copy.deepcopy(FEE_RATE_FLOW)
+    g["nodes"][1].update(sla_seconds=3600, sla_warning_seconds=3600)
+    assert "must be shorter" in problems(g)["nodes.branch_review"]
+    g["nodes"][1].update(sla_seconds=None, sla_warning_seconds=600)
+    assert "needs sla_seconds" in problems(g)["nodes.branch_review"]
+    g["nodes"][1].update(sla_seconds=3600)
+    assert "nodes.branch_review" not in problems(g)
+
+
 def test_mermaid_marks_the_current_node_and_the_path_taken():
     text = to_mermaid(parse_graph(FEE_RATE_FLOW), current={"ops_review"}, visited={"start", "branch_review"})
     assert text.startswith("flowchart TD")
