@@ -8,6 +8,7 @@ import orjson
 
 from domain.archive.document import Document
 from domain.archive.export import ArchiveExport
+from domain.archive.sync import SyncBatch
 from projections.framework import PostgresProjection, SqlWriter, handles
 
 D = Document
@@ -19,7 +20,8 @@ def _json(value: Any) -> str:
 
 class ArchiveDocumentsProjection(PostgresProjection):
     name = "archive.documents"
-    tables = ("archive_documents", "archive_versions", "archive_history", "archive_exports")
+    tables = ("archive_documents", "archive_versions", "archive_history", "archive_exports", "archive_sync_batches",
+              "archive_sync_entries")
     schema = (
         "CREATE TABLE IF NOT EXISTS archive_documents (id uuid PRIMARY KEY, customer text, fund_account text,"
         " level text NOT NULL, business_line text NOT NULL, department_id uuid, business_type text,"
@@ -43,6 +45,15 @@ class ArchiveDocumentsProjection(PostgresProjection):
         "CREATE TABLE IF NOT EXISTS archive_exports (id uuid PRIMARY KEY, rule_key text, rule jsonb NOT NULL,"
         " business_line text, count int NOT NULL, zip_sha256 text NOT NULL, size bigint NOT NULL, purpose text"
         " NOT NULL, actor text NOT NULL, produced_at timestamptz NOT NULL, position bigint NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS archive_sync_batches (id uuid PRIMARY KEY, batch_id text NOT NULL, source text"
+        " NOT NULL, business_line text NOT NULL, imported int NOT NULL, anomalies int NOT NULL, open_anomalies int"
+        " NOT NULL, imported_by text NOT NULL, imported_at timestamptz NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS archive_sync_entries (batch uuid NOT NULL, index int NOT NULL, batch_id text"
+        " NOT NULL, business_line text NOT NULL, file text NOT NULL, customer text, fund_account text,"
+        " status text NOT NULL, document_id uuid, anomaly text, detail text, resolution text, note text,"
+        " resolved_by text, resolved_at timestamptz, PRIMARY KEY (batch, index))",
+        "CREATE INDEX IF NOT EXISTS archive_sync_open ON archive_sync_entries (anomaly)"
+        " WHERE status = 'anomaly' AND resolution IS NULL",
     )
 
     def _history(self, w: SqlWriter, e: Any, position: int, kind: str, detail: dict[str, Any]) -> None:
@@ -126,3 +137,24 @@ class ArchiveDocumentsProjection(PostgresProjection):
                   " ON CONFLICT DO NOTHING",
                   (e.originator_id, e.rule_key, _json(e.rule), e.business_line, e.count, e.zip_sha256, e.size,
                    e.purpose, e.actor, e.timestamp, position))
+
+    @handles(SyncBatch.Imported)
+    def sync_imported(self, w: SqlWriter, e: Any, position: int) -> None:
+        anomalies = sum(x["status"] == "anomaly" for x in e.entries)
+        w.execute("INSERT INTO archive_sync_batches VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                  (e.originator_id, e.batch_id, e.source, e.business_line, len(e.entries) - anomalies, anomalies,
+                   anomalies, e.actor, e.timestamp))
+        for x in e.entries:
+            w.execute("INSERT INTO archive_sync_entries (batch, index, batch_id, business_line, file, customer,"
+                      " fund_account, status, document_id, anomaly, detail) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                      " ON CONFLICT DO NOTHING",
+                      (e.originator_id, x["index"], e.batch_id, e.business_line, x["file"], x.get("customer"),
+                       x.get("fund_account"), x["status"], x.get("document_id"), x.get("anomaly"), x.get("detail")))
+
+    @handles(SyncBatch.AnomalyResolved)
+    def sync_resolved(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE archive_sync_entries SET resolution = %s, note = %s, resolved_by = %s, resolved_at = %s"
+                  " WHERE batch = %s AND index = %s", (e.resolution, e.note, e.actor, e.timestamp, e.originator_id,
+                                                       e.index))
+        w.execute("UPDATE archive_sync_batches SET open_anomalies = open_anomalies - 1 WHERE id = %s",
+                  (e.originator_id,))

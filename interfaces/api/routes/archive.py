@@ -33,6 +33,7 @@ Reader = Annotated[Policy, Depends(requires("archive.documents.read"))]
 Uploader = Annotated[Policy, Depends(requires("archive.documents.upload"))]
 Manager = Annotated[Policy, Depends(requires("archive.documents.manage"))]
 Exporter = Annotated[Policy, Depends(requires("archive.documents.export"))]
+Syncer = Annotated[Policy, Depends(requires("archive.sync"))]
 RESOURCE = "archive.document"
 Code = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-z][a-z0-9_]*$")]
 MULTIPART_OVERHEAD = 64 * 1024
@@ -328,3 +329,38 @@ def download_export(export_id: UUID, container: ContainerDep, policy: Exporter) 
     return StreamingResponse(body(), media_type="application/zip", headers={
         "ETag": f'"{export.zip_sha256}"', "Content-Length": str(export.size),
         "Content-Disposition": _disposition("attachment", f"archive-export-{export_id}.zip")})
+
+
+# -- cloud-platform sync view ------------------------------------------------------------------------------
+class Resolution(BaseModel):
+    resolution: str = Field(pattern="^(dismissed|fixed_at_source|imported_manually)$")
+    note: str = Field("", max_length=500)
+
+
+@router.get("/sync/batches", dependencies=[READS], summary="Cloud-platform batches imported, with anomaly counts.")
+def sync_batches(container: ContainerDep, policy: Syncer) -> list[dict[str, Any]]:
+    return container.archive_queries.sync_batches(policy.scope_params())
+
+
+@router.get("/sync/anomalies", dependencies=[READS],
+            summary="Anomalies found by the sync check (hash mismatch, missing file, unknown customer, duplicate, "
+                    "rejected content), open ones by default.")
+def sync_anomalies(container: ContainerDep, policy: Syncer, open_only: bool = True,
+                   kind: Annotated[str | None, Query(pattern="^(hash_mismatch|missing_file|unknown_customer|duplicate"
+                                                             "|rejected_content)$")] = None,
+                   batch_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+    return container.archive_queries.sync_anomalies(policy.scope_params(), open_only=open_only, kind=kind,
+                                                    batch_id=batch_id)
+
+
+@router.post("/sync/batches/{batch_id}/anomalies/{index}/resolve", response_model=CommandAccepted,
+             summary="Resolve one anomaly with a reason.")
+def resolve(batch_id: str, index: int, body: Resolution, request: Request, response: Response,
+            container: ContainerDep, policy: Syncer) -> CommandAccepted:
+    from application.archive.sync import resolve_anomaly
+
+    line = container.archive_queries.sync_line(batch_id)
+    if line is None or not policy.sees_line(line):
+        raise ApiProblem(404, "not_found", f"cloud batch {batch_id!r} does not exist")
+    return accepted(resolve_anomaly(container.archive, policy.context(request.state.correlation_id), batch_id, index,
+                                    body.resolution, body.note), response)
