@@ -173,3 +173,30 @@ def test_retention_purges_deleted_content_only_after_its_period(archive):
     assert not app.blobs.exists(lonely.sha256)
     assert archive.audit.trail(lonely.result.id)[-1].event_type.endswith("ContentPurged")
     assert app.purge_due(ADMIN, queries.purge_candidates(), later, queries.referenced) == []  # once only
+
+
+def test_the_cli_scans_mounts_and_exports(archive, tmp_path):
+    from typer.testing import CliRunner
+
+    from interfaces.cli.main import app as cli
+    from tests.integration.test_audit import _cli_env
+
+    env, runner = _cli_env(archive), CliRunner()
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    body = jpeg()
+    (folder / "a.jpg").write_bytes(body)
+    (folder / "manifest.csv").write_text("filename,customer,business_line,category\na.jpg,88001234,brokerage,opening\n")
+    mounted = runner.invoke(cli, ["archive", "mount", str(folder), "--report", str(tmp_path / "report.json")], env=env)
+    assert mounted.exit_code == 0, mounted.output
+    assert json.loads((tmp_path / "report.json").read_text())["imported"] == 1
+    clean = runner.invoke(cli, ["archive", "scan", "--json"], env=env)
+    assert clean.exit_code == 0 and json.loads(clean.output)["healthy"] is True
+    out = tmp_path / "export.zip"
+    exported = runner.invoke(cli, ["archive", "export", "--out", str(out), "--customer", "88001234"], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert "manifest.csv" in zipfile.ZipFile(out).namelist()
+    sha = hashlib.sha256(body).hexdigest()
+    archive.archive.blobs.path(sha).write_bytes(b"\xff\xd8\xff tampered")
+    broken = runner.invoke(cli, ["archive", "scan", "--json"], env=env)
+    assert broken.exit_code == 1 and json.loads(broken.output)["corrupted"][0]["sha256"] == sha
