@@ -200,3 +200,18 @@ def test_the_cli_scans_mounts_and_exports(archive, tmp_path):
     archive.archive.blobs.path(sha).write_bytes(b"\xff\xd8\xff tampered")
     broken = runner.invoke(cli, ["archive", "scan", "--json"], env=env)
     assert broken.exit_code == 1 and json.loads(broken.output)["corrupted"][0]["sha256"] == sha
+
+
+def test_the_demo_archive_loads_once_with_viewable_content(container):
+    from application.archive.media import sniff
+    from interfaces.demo import DEMO
+    from interfaces.demo_archive import DOCUMENTS, load_archive
+
+    container.access.create_business_line(ADMIN, "brokerage", "Brokerage")
+    assert load_archive(container.archive, container.store, DEMO) == len(DOCUMENTS)
+    assert load_archive(container.archive, container.store, DEMO) == 0
+    catch_up(container)
+    everything = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+    docs = container.archive_queries.by_customer(everything, "88001234", include_deleted=True)
+    assert len(docs) == 3 and max(len(d["versions"]) for d in docs) == 2
+    assert {sniff(d["body"]) for d in DOCUMENTS} == {"image/png", "application/pdf"}
