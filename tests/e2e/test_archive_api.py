@@ -213,3 +213,39 @@ def test_completing_a_flow_files_its_attachments_under_the_customer_and_the_busi
     assert app.progress.wait_for(["archive.filing"], head, 10) or runner.position() >= head
     time.sleep(0.5)
     assert app.store.head() == head
+
+
+def test_exports_and_scope_through_the_api(api):
+    client, app = api
+    app.access.create_business_line(SETUP, "futures_ib", "IB")
+    hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
+    app.access.create_role(SETUP, "reader", "reader", ["archive.documents.read"])
+    reader = app.access.create_operator(SETUP, "rita", "Rita", hq, None, None, PASSWORD).id
+    app.access.grant_roles(SETUP, reader, ["reader"])
+    app.access.set_business_lines(SETUP, reader, ["brokerage"])
+    app.access.set_data_scope(SETUP, reader, [{"department_id": str(hq), "include_children": True}], [])
+    mine = ok(send(client, png(), "a.png", "image/png", customer="88001234", department_id=str(hq)), 201)
+    other = ok(send(client, png(), "b.png", "image/png", customer="88001234", business_line="futures_ib",
+                    department_id=str(hq)), 201)
+    rita = {"Authorization": "Bearer " + ok(client.post("/api/v1/auth/login", json={
+        "login_name": "rita", "password": PASSWORD}))["access_token"]}
+    seen = ok(client.get("/api/v1/archive/customers/88001234/documents", headers=rita,
+                         params={"wait_for_position": other["position"]}))
+    assert [d["id"] for d in seen["customer_level"]] == [mine["id"]]
+    hidden = client.get(f"{DOCS}/{other['id']}/content", headers=rita)
+    assert hidden.status_code == 404  # another business line: as if it did not exist
+    assert client.post("/api/v1/archive/exports", headers=rita, json={"rule": {}}).status_code == 403
+
+    ok(client.post("/api/v1/archive/export-rules", headers=ADMIN, json={
+        "key": "csrc_2026", "name": "2026 报备", "business_line": "brokerage",
+        "rule": {"customers": ["88001234"], "date_from": "2026-01-01"}}), 201)
+    produced = ok(client.post("/api/v1/archive/exports", headers=ADMIN,
+                              json={"rule_key": "csrc_2026", "purpose": "年度报备"}), 201)
+    assert produced["count"] == 1  # the futures_ib document is outside the rule's line
+    package = client.get(produced["download"], headers=ADMIN)
+    assert hashlib.sha256(package.content).hexdigest() == produced["zip_sha256"]
+    listed = ok(client.get("/api/v1/archive/exports", headers=ADMIN,
+                           params={"wait_for_position": produced["position"]}))
+    assert listed[0]["actor"] == "admin:bootstrap" and listed[0]["rule_key"] == "csrc_2026"
+    bad = client.post("/api/v1/archive/exports", headers=ADMIN, json={"rule": {"date_from": "soon"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "date_from"
