@@ -250,3 +250,44 @@ def test_exports_and_scope_through_the_api(api):
     assert listed[0]["actor"] == "admin:bootstrap" and listed[0]["rule_key"] == "csrc_2026"
     bad = client.post("/api/v1/archive/exports", headers=ADMIN, json={"rule": {"date_from": "soon"}})
     assert bad.status_code == 422 and bad.json()["field"] == "date_from"
+
+
+def test_bulk_mount_and_cloud_batch_over_http(api):
+    import io
+    import json
+    import zipfile
+
+    client, app = api
+    app.forms.sync_customers(SETUP, [{"fund_account": "88001234", "name": "张三"}])
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.png", bytes(20 << 20))   # 20 MB of zeros, about 20 KB compressed
+        zf.writestr("manifest.csv", "filename,business_line\nzeros.png,brokerage\n")
+    refused = client.post("/api/v1/archive/mounts", headers=ADMIN,
+                          files={"file": ("history.zip", bomb.getvalue(), "application/zip")})
+    assert refused.status_code == 422 and refused.json()["code"] == "unsafe_archive"
+    assert "zeros.png" in refused.json()["detail"]
+
+    good = io.BytesIO()
+    body = jpeg()
+    with zipfile.ZipFile(good, "w") as zf:
+        zf.writestr("88001234_20190301_11.jpg", body)
+        zf.writestr("manifest.csv", "filename,customer,fund_account,business_line,category\n"
+                                    "88001234_20190301_11.jpg,88001234,88001234,brokerage,head_photo\n")
+    report = ok(client.post("/api/v1/archive/mounts", headers=ADMIN,
+                            files={"file": ("history.zip", good.getvalue(), "application/zip")}))
+    assert report["imported"] == 1 and report["files"][0]["sha256"] == hashlib.sha256(body).hexdigest()
+
+    batch = io.BytesIO()
+    with zipfile.ZipFile(batch, "w") as zf:
+        zf.writestr("a.png", png())
+        zf.writestr("manifest.json", json.dumps({"batch_id": "B-1", "business_line": "brokerage", "files": [
+            {"file": "a.png", "sha256": "0" * 64, "fund_account": "88001234"}]}))
+    imported = ok(client.post("/api/v1/archive/sync/batches", headers=ADMIN,
+                              files={"file": ("b.zip", batch.getvalue(), "application/zip")}), 201)
+    assert imported["anomalies"] == 1 and imported["entries"][0]["anomaly"] == "hash_mismatch"
+    anomalies = ok(client.get("/api/v1/archive/sync/anomalies", headers=ADMIN,
+                              params={"wait_for_position": imported["position"]}))
+    assert [(a["batch_id"], a["anomaly"]) for a in anomalies] == [("B-1", "hash_mismatch")]
+    ok(client.post("/api/v1/archive/sync/batches/B-1/anomalies/1/resolve", headers=ADMIN,
+                   json={"resolution": "fixed_at_source", "note": "平台重新推送"}))

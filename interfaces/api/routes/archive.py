@@ -3,8 +3,11 @@ preview, exports for regulators. The same upload endpoint is the third-party arc
 called with an API token holding ``archive.documents.upload``."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -34,6 +37,7 @@ Uploader = Annotated[Policy, Depends(requires("archive.documents.upload"))]
 Manager = Annotated[Policy, Depends(requires("archive.documents.manage"))]
 Exporter = Annotated[Policy, Depends(requires("archive.documents.export"))]
 Syncer = Annotated[Policy, Depends(requires("archive.sync"))]
+Mounter = Annotated[Policy, Depends(requires("archive.mount"))]
 RESOURCE = "archive.document"
 Code = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-z][a-z0-9_]*$")]
 MULTIPART_OVERHEAD = 64 * 1024
@@ -43,7 +47,8 @@ def upload_limits(settings: Settings) -> tuple[tuple[str, int], ...]:
     """Archive routes take files: their request bodies may reach the file limit (plus the
     multipart envelope); everything else keeps the small JSON limit."""
     limit = max(settings.max_body_bytes, settings.archive_max_file_bytes + MULTIPART_OVERHEAD)
-    return ((f"{PREFIX}/documents", limit),)
+    bulk = max(limit, settings.archive_mount_max_total_bytes + MULTIPART_OVERHEAD)
+    return ((f"{PREFIX}/documents", limit), (f"{PREFIX}/mounts", bulk), (f"{PREFIX}/sync/batches", bulk))
 
 
 class StoredAccepted(CommandAccepted):
@@ -364,3 +369,71 @@ def resolve(batch_id: str, index: int, body: Resolution, request: Request, respo
         raise ApiProblem(404, "not_found", f"cloud batch {batch_id!r} does not exist")
     return accepted(resolve_anomaly(container.archive, policy.context(request.state.correlation_id), batch_id, index,
                                     body.resolution, body.note), response)
+
+
+# -- bulk intake over HTTP: static mount and cloud batches (zip uploads) ------------------------------------
+@contextmanager
+def _saved_zip(container: ContainerDep, upload: UploadFile) -> Iterator[Path]:
+    """The uploaded zip on local disk (zipfile needs seeking); removed afterwards."""
+    staging = container.settings.data_dir / "blobs" / "tmp"
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=staging, prefix="bulk-", suffix=".zip", delete=False) as out:
+        shutil.copyfileobj(upload.file, out)
+        path = Path(out.name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@router.post("/mounts", summary="静态资料挂载: import a zip of historical documents with manifest.csv; "
+                                "answers the per-file report. Zip bombs and `..` members are refused (422).")
+def mount_zip(request: Request, container: ContainerDep, policy: Mounter,
+              file: Annotated[UploadFile, File(description="zip with manifest.csv and the files")]) -> dict[str, Any]:
+    from application.archive.mount import MountLimits, mount
+
+    settings = container.settings
+    limits = MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
+                         settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio)
+    with _saved_zip(container, file) as path:
+        lines = _manifest_lines(path)
+        if any(not policy.sees_line(line) for line in lines):
+            raise PermissionDeniedError("the manifest names a business line outside your scope",
+                                        field="business_line")
+        report = mount(container.archive, policy.context(request.state.correlation_id), path, limits)
+    return report.as_dict()
+
+
+def _manifest_lines(path: Path) -> set[str]:
+    """Business lines a mount manifest names (checked against the caller before importing)."""
+    import csv
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            text = zf.read("manifest.csv").decode("utf-8", "replace").lstrip("\ufeff")
+    except (zipfile.BadZipFile, KeyError):
+        return set()  # mount() explains what is wrong
+    return {row.get("business_line", "") for row in csv.DictReader(io.StringIO(text))}
+
+
+@router.post("/sync/batches", status_code=201, summary="云平台影像同步: import one cloud-platform batch (zip with "
+                                                       "manifest.json); answers the entries and their anomalies.")
+def sync_batch(request: Request, container: ContainerDep, policy: Syncer,
+               file: Annotated[UploadFile, File(description="zip with manifest.json and the files")]) -> dict[str, Any]:
+    from application.archive.sync import import_batch
+    from infrastructure.archive.cloud import CloudBatchError, ZipCloudBatch
+
+    with _saved_zip(container, file) as path:
+        try:
+            batch = ZipCloudBatch(path)
+        except CloudBatchError as exc:
+            raise ApiProblem(422, "invalid_batch", str(exc), field="file") from None
+        try:
+            if not policy.sees_line(batch.business_line):
+                raise PermissionDeniedError("the batch's business line is outside your scope", field="business_line")
+            return import_batch(container.archive, policy.context(request.state.correlation_id), batch,
+                                container.archive_queries.is_duplicate)
+        finally:
+            batch._zip.close()
