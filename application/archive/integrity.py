@@ -33,7 +33,7 @@ def scan(blobs: BlobStore, expected: dict[str, list[dict[str, Any]]],
     for i, (sha256, uses) in enumerate(sorted(expected.items()), 1):
         report.checked += 1
         actual = rehash(blobs, sha256)
-        users = [{"document_id": str(u["document_id"]), "version": u["number"]} for u in uses]
+        users = list(uses)
         if actual is None:
             report.missing.append({"sha256": sha256, "used_by": users})
         elif actual != sha256:

@@ -100,7 +100,9 @@ class ArchiveQueries:
         """Every stored content hash the read model expects, with the versions that use it."""
         out: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in self.db.fetch_all("SELECT document_id, number, sha256 FROM archive_versions WHERE NOT purged"):
-            out[r["sha256"]].append({"document_id": r["document_id"], "number": r["number"]})
+            out[r["sha256"]].append({"document_id": str(r["document_id"]), "version": r["number"]})
+        for r in self.db.fetch_all("SELECT id, zip_sha256 FROM archive_exports"):
+            out[r["zip_sha256"]].append({"export_id": str(r["id"])})
         return out
 
     # -- cloud-platform sync ------------------------------------------------------------------------
