@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     customer_directory: str | None = Field(
         None, description="Account-opening system: http(s)://... for its API, or a JSON file path; "
         "unset = <data_dir>/customers.json.")
+    archive_max_file_bytes: int = Field(
+        100 * 1_048_576, description="Largest archive file (upload, version, mount member), in bytes.")
+    archive_blob_store: str = Field("filesystem", pattern="^(filesystem|s3)$",
+                                    description="Archive content store: filesystem (<data_dir>/blobs) or s3.")
+    archive_s3_bucket: str | None = Field(None, description="S3 bucket for archive blobs (archive_blob_store=s3).")
+    archive_s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph...).")
+    archive_s3_region: str | None = Field(None, description="S3 region.")
+    archive_s3_access_key: str | None = Field(None, description="S3 access key id.")
+    archive_s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    archive_mount_max_files: int = Field(10_000, description="Most members a static-mount zip may hold.")
+    archive_mount_max_total_bytes: int = Field(
+        2 * 1024 * 1_048_576, description="Most uncompressed bytes a static-mount zip may expand to.")
+    archive_mount_max_ratio: int = Field(100, description="Highest compression ratio of a static-mount zip member.")
+    archive_retention_days: int | None = Field(
+        365 * 20, description="Days after deletion before a document's content may be purged; unset = never.")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:

@@ -10,10 +10,15 @@ from typing import Any
 
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
+from application.archive.exports import ArchiveExports
+from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
 from application.flows.assignees import AssigneeResolver
 from application.flows.instances import FlowInstancesApplication
 from application.forms.service import FormsApplication
+from domain.archive.rules import RetentionRule
+from domain.shared.context import CommandContext
+from infrastructure.archive.blobs import BlobStore, FilesystemBlobStore
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
@@ -26,6 +31,8 @@ from infrastructure.redis.supervisor import RedisSupervisor
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
+from projections.archive.filing import ArchiveFilingProcess
+from projections.archive.queries import ArchiveQueries
 from projections.flows.definitions import FlowQueries
 from projections.flows.queries import FlowInstanceQueries
 from projections.forms.queries import FormsQueries
@@ -85,6 +92,9 @@ class Container:
     instance_queries: FlowInstanceQueries
     scheduler: Scheduler
     principals: PrincipalResolver
+    archive: ArchiveApplication
+    archive_exports: ArchiveExports
+    archive_queries: ArchiveQueries
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -123,6 +133,12 @@ class Container:
         flows.due_queue = due_queue = DueQueue(supervisor)
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
+        blobs = blob_store(settings)
+        archive = ArchiveApplication(store, blobs=blobs, max_file_bytes=settings.archive_max_file_bytes,
+                                     retention=RetentionRule(default_days=settings.archive_retention_days))
+        for runner in runners.values():
+            if isinstance(runner.projection, ArchiveFilingProcess):
+                runner.projection.archiver = filing_archiver(archive)
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),
@@ -131,6 +147,8 @@ class Container:
             flows=flows, flow_queries=FlowQueries(readmodels), instance_queries=instance_queries,
             scheduler=Scheduler(due_queue, flows, instance_queries, settings.scheduler_poll_seconds),
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
+            archive=archive, archive_queries=ArchiveQueries(readmodels),
+            archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp"),
             owns_engines=owns,
         )
         supervisor.start()
@@ -155,3 +173,33 @@ class Container:
         self.store.close()
         if self.owns_engines:
             self.engines.stop()
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The archive's content store chosen by settings (ADR 0009)."""
+    root = settings.data_dir / "blobs"
+    if settings.archive_blob_store == "s3":
+        from infrastructure.archive.s3 import S3BlobStore
+
+        if not settings.archive_s3_bucket:
+            raise ValueError("LEDGERFLOW_ARCHIVE_S3_BUCKET is required when LEDGERFLOW_ARCHIVE_BLOB_STORE=s3")
+        secret = settings.archive_s3_secret_key
+        return S3BlobStore(root / "tmp", bucket=settings.archive_s3_bucket,
+                           endpoint_url=settings.archive_s3_endpoint_url, region=settings.archive_s3_region,
+                           access_key=settings.archive_s3_access_key,
+                           secret_key=secret.get_secret_value() if secret else None)
+    return FilesystemBlobStore(root)
+
+
+def filing_archiver(archive: ArchiveApplication) -> Any:
+    """The automatic-archiving process manager's command port: files as ``system:archive-filing``
+    under the completed flow's correlation id."""
+
+    def file(instance_id: Any, documents: list[Any], *, correlation_id: str, customer: str | None,
+             fund_account: str | None, business_type: str, department_id: Any) -> Any:
+        ctx = CommandContext.system("archive-filing", correlation_id)
+        return archive.file_flow_attachments(ctx, instance_id, documents, customer=customer,
+                                             fund_account=fund_account, business_type=business_type,
+                                             department_id=department_id)
+
+    return file

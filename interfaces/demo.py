@@ -92,6 +92,9 @@ def load_demo(container: Container) -> str:
             access.define_field_rule(DEMO, resource, field, effect, mask, [], [], exempt, [])
             created += 1
     created += _load_forms(container)
+    from interfaces.demo_archive import load_archive
+
+    created += load_archive(container.archive, container.store, DEMO)
     return f"demo data: {created} records created; operators log in with password {DEMO_PASSWORD!r}"
 
 

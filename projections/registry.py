@@ -5,6 +5,8 @@ from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
 from projections.analytics.flow_decisions import FlowDecisionsSink
+from projections.archive.documents import ArchiveDocumentsProjection
+from projections.archive.filing import ArchiveFilingProcess
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
 from projections.forms.catalogue import FormsCatalogueProjection
@@ -14,4 +16,5 @@ from projections.framework import ClickHouseSink, PostgresProjection
 
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
-            FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink()]
+            FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink(),
+            ArchiveDocumentsProjection(), ArchiveFilingProcess()]

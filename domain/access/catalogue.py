@@ -48,6 +48,14 @@ MENUS: tuple[Menu, ...] = (
         Action("flows.tasks.handle", "Handle tasks: approve, reject, return, transfer"),
         Action("flows.instances.admin", "Monitor flows: terminate, end pauses early"),
     )),
+    Menu("archive", "影像资料 Image archive", (
+        Action("archive.documents.read", "View and download documents by customer and by business"),
+        Action("archive.documents.upload", "Upload documents and new versions (also the third-party archive API)"),
+        Action("archive.documents.manage", "Reclassify, edit, delete and restore documents"),
+        Action("archive.documents.export", "Define export rules and produce packages for regulators"),
+        Action("archive.sync", "Import cloud-platform batches and resolve their anomalies"),
+        Action("archive.mount", "Mount historical loose documents in bulk"),
+    )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),

@@ -12,6 +12,7 @@ from interfaces.api.metrics import Metrics
 from interfaces.api.middleware import RequestContextMiddleware
 from interfaces.api.routes import (
     access_admin,
+    archive,
     audit,
     auth,
     departments,
@@ -42,7 +43,7 @@ def create_app(container: Container) -> FastAPI:
     _routes(app)
     _attach(app, container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes,
-                       metrics=container.extras["metrics"])
+                       metrics=container.extras["metrics"], upload_limits=archive.upload_limits(container.settings))
     return app
 
 
@@ -61,7 +62,7 @@ def create_app_from_settings(settings: Settings) -> FastAPI:
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     _routes(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=_LateMetrics(app))
+                       metrics=_LateMetrics(app), upload_limits=archive.upload_limits(settings))
     return app
 
 
@@ -79,7 +80,8 @@ class _LateMetrics:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_instances, audit, projections)
+    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_instances, audit, projections,
+               archive)
     for module in routers:
         app.include_router(module.router)
 

@@ -24,10 +24,16 @@ class RequestContextMiddleware:
     """Gives every request an id, a correlation id (taken from the caller when well-formed),
     a bounded body, and a latency observation."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Any):
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Any,
+                 upload_limits: tuple[tuple[str, int], ...] = ()):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        # (path prefix, body limit) for routes that take files (the archive), checked in order.
+        self.upload_limits = upload_limits
+
+    def _limit(self, path: str) -> int:
+        return next((limit for prefix, limit in self.upload_limits if path.startswith(prefix)), self.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,10 +58,11 @@ class RequestContextMiddleware:
                     (b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation_id.encode())]
             await send(message)
 
+        max_body_bytes = self._limit(scope.get("path", ""))
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
             response = problem(None, 413, "payload_too_large",
-                               f"request body exceeds {self.max_body_bytes} bytes")
+                               f"request body exceeds {max_body_bytes} bytes")
             await response(scope, receive, send_with_ids)
             self._observe(scope, status_holder["status"], started)
             return
@@ -102,14 +109,14 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > max_body_bytes:
                         raise BodyTooLarge()
                 return message
 
         try:
             await self.app(scope, receive_app, send_with_ids)
         except BodyTooLarge:
-            response = problem(None, 413, "payload_too_large", f"request body exceeds {self.max_body_bytes} bytes")
+            response = problem(None, 413, "payload_too_large", f"request body exceeds {max_body_bytes} bytes")
             await response(scope, receive, send_with_ids)
         finally:
             self._observe(scope, status_holder["status"], started)

@@ -1,0 +1,154 @@
+"""Pure archive rules: filename sanitising, the media-type allow-list, retention and export-rule
+matching. No I/O."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from domain.shared.errors import RuleViolationError
+
+# Sniffed media type -> extensions a declared filename may carry for it.
+ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
+    "application/pdf": ("pdf",),
+    "image/jpeg": ("jpg", "jpeg"),
+    "image/png": ("png",),
+    "image/tiff": ("tif", "tiff"),
+    "image/webp": ("webp",),
+    "video/mp4": ("mp4", "m4v"),
+    "audio/mpeg": ("mp3",),
+    "audio/x-wav": ("wav",),
+    "audio/wav": ("wav",),
+}
+# Declared Content-Type aliases that mean the same thing as the sniffed type.
+TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/wav": "audio/x-wav",
+                "audio/wave": "audio/x-wav", "audio/mp3": "audio/mpeg", "application/x-pdf": "application/pdf"}
+# Generic declarations that claim nothing about the type (browsers send them for unknown files).
+GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
+
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_UNSAFE = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
+MAX_FILENAME = 200
+CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class UnsafeFilenameError(RuleViolationError):
+    code = "unsafe_filename"
+
+
+class UnsupportedMediaTypeError(RuleViolationError):
+    code = "unsupported_media_type"
+
+
+class MediaTypeMismatchError(RuleViolationError):
+    code = "media_type_mismatch"
+
+
+def sanitise_filename(raw: str) -> str:
+    """The name kept as metadata. A name that tries to leave its folder (``../``, absolute paths,
+    drive letters) is refused outright rather than silently trimmed: it is an attack or a bug,
+    and the caller should know. Control characters and reserved device names are refused too."""
+    if raw is None or not raw.strip():
+        raise UnsafeFilenameError("the file needs a name", field="filename")
+    name = unicodedata.normalize("NFC", raw.strip())
+    parts = re.split(r"[\\/]", name)
+    if len(parts) > 1 or re.match(r"^[A-Za-z]:", name):
+        raise UnsafeFilenameError(f"filename {raw!r} contains a path; send the bare file name", field="filename")
+    if name in (".", "..") or name.startswith(".."):
+        raise UnsafeFilenameError(f"filename {raw!r} is not a file name", field="filename")
+    if _UNSAFE.search(name):
+        raise UnsafeFilenameError("the filename contains control or reserved characters", field="filename")
+    stem = name.split(".")[0].strip().lower()
+    if stem in _RESERVED:
+        raise UnsafeFilenameError(f"{name!r} is a reserved device name", field="filename")
+    if len(name) > MAX_FILENAME:
+        raise UnsafeFilenameError(f"the filename is longer than {MAX_FILENAME} characters", field="filename")
+    return name.rstrip(". ")
+
+
+def extension(filename: str) -> str:
+    return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+
+
+def check_media_type(sniffed: str | None, declared: str | None, filename: str) -> str:
+    """The media type to store: what the content is. Refused when the content is of a type we
+    do not keep, or when the declared type or the extension says something else."""
+    if sniffed is None or sniffed not in ALLOWED_TYPES:
+        kinds = ", ".join(sorted({e for exts in ALLOWED_TYPES.values() for e in exts}))
+        raise UnsupportedMediaTypeError(
+            f"the content is {'of an unrecognised type' if sniffed is None else sniffed}; accepted: {kinds}",
+            field="file")
+    declared_type = TYPE_ALIASES.get((declared or "").split(";")[0].strip().lower(),
+                                     (declared or "").split(";")[0].strip().lower())
+    if declared_type not in GENERIC_TYPES and TYPE_ALIASES.get(sniffed, sniffed) != declared_type:
+        raise MediaTypeMismatchError(f"declared as {declared_type} but the content is {sniffed}", field="file")
+    ext = extension(filename)
+    if ext not in ALLOWED_TYPES[sniffed]:
+        raise MediaTypeMismatchError(
+            f"the extension .{ext or '(none)'} does not match the content ({sniffed}: "
+            f".{', .'.join(ALLOWED_TYPES[sniffed])})", field="filename")
+    return sniffed
+
+
+def check_category(category: str) -> str:
+    if not CATEGORY.match(category or ""):
+        raise RuleViolationError("category is a lower-case code (a-z, 0-9, _), e.g. id_card", field="category")
+    return category
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """Content of a deleted document may be purged once it has been deleted this long. Some
+    categories are kept longer (e.g. account-opening records, which regulators expect to be kept
+    for decades); ``None`` means never purge."""
+
+    default_days: int | None = 365 * 20
+    by_category: dict[str, int | None] = field(default_factory=dict)
+
+    def purge_after(self, category: str) -> timedelta | None:
+        days = self.by_category.get(category, self.default_days)
+        return None if days is None else timedelta(days=days)
+
+    def purgeable(self, category: str, deleted_at: datetime, now: datetime) -> bool:
+        after = self.purge_after(category)
+        return after is not None and deleted_at + after <= now
+
+
+@dataclass(frozen=True)
+class ExportRule:
+    """What a regulator's package holds: any of customers, business types, categories, and a
+    date range on the upload day (inclusive)."""
+
+    customers: tuple[str, ...] = ()
+    business_types: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+    include_deleted: bool = False
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> ExportRule:
+        def day(key: str) -> date | None:
+            value = raw.get(key)
+            if value in (None, ""):
+                return None
+            try:
+                return date.fromisoformat(str(value))
+            except ValueError:
+                raise RuleViolationError(f"{key} must be a date (YYYY-MM-DD)", field=key) from None
+
+        rule = cls(tuple(raw.get("customers") or ()), tuple(raw.get("business_types") or ()),
+                   tuple(raw.get("categories") or ()), day("date_from"), day("date_to"),
+                   bool(raw.get("include_deleted", False)))
+        if rule.date_from and rule.date_to and rule.date_from > rule.date_to:
+            raise RuleViolationError("date_from is after date_to", field="date_from")
+        return rule
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"customers": list(self.customers), "business_types": list(self.business_types),
+                "categories": list(self.categories),
+                "date_from": self.date_from.isoformat() if self.date_from else None,
+                "date_to": self.date_to.isoformat() if self.date_to else None,
+                "include_deleted": self.include_deleted}

@@ -1,0 +1,150 @@
+"""Blob stores for archive content, addressed by SHA-256 (identical content is stored once).
+
+The filesystem store streams into a temporary file under the data directory while hashing and
+counting, fsyncs it, renames it atomically to ``blobs/<aa>/<bb>/<sha256>`` and fsyncs the
+directory, so a crash leaves either the whole blob or nothing under its final name."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+CHUNK = 1 << 20
+SHA256_HEX = frozenset("0123456789abcdef")
+
+
+class BlobTooLargeError(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"the file exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+
+class EmptyBlobError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    """Content streamed to a temporary file, hashed and measured, not yet committed."""
+
+    path: Path
+    sha256: str
+    size: int
+    head: bytes   # the first bytes, for media-type sniffing
+
+
+class BlobStore(Protocol):
+    def stage(self, chunks: Iterable[bytes], limit: int) -> StagedBlob: ...
+
+    def commit(self, staged: StagedBlob) -> bool: ...
+
+    def discard(self, staged: StagedBlob) -> None: ...
+
+    def open(self, sha256: str) -> BinaryIO: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def delete(self, sha256: str) -> None: ...
+
+    def hashes(self) -> Iterator[str]: ...
+
+
+def valid_hash(sha256: str) -> bool:
+    return len(sha256) == 64 and set(sha256) <= SHA256_HEX
+
+
+def read_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
+    while chunk := stream.read(size):
+        yield chunk
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FilesystemBlobStore:
+    def __init__(self, root: Path):
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if not valid_hash(sha256):
+            raise ValueError(f"not a SHA-256: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def stage(self, chunks: Iterable[bytes], limit: int) -> StagedBlob:
+        digest, size, head = hashlib.sha256(), 0, b""
+        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if size > limit:
+                        raise BlobTooLargeError(limit)
+                    if len(head) < 8192:
+                        head += chunk[: 8192 - len(head)]
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if size == 0:
+                raise EmptyBlobError("the file is empty (0 bytes)")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return StagedBlob(path, digest.hexdigest(), size, head)
+
+    def commit(self, staged: StagedBlob) -> bool:
+        """Move the staged file to its content address; False when that content was already stored."""
+        final = self.path(staged.sha256)
+        if final.exists():
+            staged.path.unlink(missing_ok=True)
+            return False
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged.path, final)
+        _fsync_dir(final.parent)
+        return True
+
+    def discard(self, staged: StagedBlob) -> None:
+        staged.path.unlink(missing_ok=True)
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
+    def delete(self, sha256: str) -> None:
+        path = self.path(sha256)
+        path.unlink(missing_ok=True)
+        if path.parent.exists():
+            _fsync_dir(path.parent)
+
+    def hashes(self) -> Iterator[str]:
+        for path in sorted(self.root.glob("??/??/*")):
+            if valid_hash(path.name):
+                yield path.name
+
+
+def rehash(store: BlobStore, sha256: str) -> str | None:
+    """The SHA-256 of what is stored under ``sha256`` now, or None when it is missing."""
+    if not store.exists(sha256):
+        return None
+    digest = hashlib.sha256()
+    with store.open(sha256) as stream:
+        for chunk in read_chunks(stream):
+            digest.update(chunk)
+    return digest.hexdigest()

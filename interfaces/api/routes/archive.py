@@ -1,0 +1,439 @@
+"""archive: documents per customer/account and per business (影像资料管理), content download and
+preview, exports for regulators. The same upload endpoint is the third-party archive API when
+called with an API token holding ``archive.documents.upload``."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from application.access.policy import Policy
+from application.archive.intake import EmptyFileError, PayloadTooLargeError
+from application.archive.service import Filing, Uploaded
+from domain.archive.rules import ExportRule, MediaTypeMismatchError, UnsupportedMediaTypeError
+from domain.shared.errors import PermissionDeniedError
+from infrastructure.archive.blobs import read_chunks
+from infrastructure.settings import Settings
+from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
+from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.problems import ApiProblem
+from interfaces.api.schemas import CommandAccepted, Page, accepted
+
+PREFIX = "/api/v1/archive"
+router = APIRouter(prefix=PREFIX, tags=["archive"])
+DOCS = ("archive.documents",)
+READS = Depends(consistent_with(*DOCS))
+Reader = Annotated[Policy, Depends(requires("archive.documents.read"))]
+Uploader = Annotated[Policy, Depends(requires("archive.documents.upload"))]
+Manager = Annotated[Policy, Depends(requires("archive.documents.manage"))]
+Exporter = Annotated[Policy, Depends(requires("archive.documents.export"))]
+Syncer = Annotated[Policy, Depends(requires("archive.sync"))]
+Mounter = Annotated[Policy, Depends(requires("archive.mount"))]
+RESOURCE = "archive.document"
+Code = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-z][a-z0-9_]*$")]
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def upload_limits(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """Archive routes take files: their request bodies may reach the file limit (plus the
+    multipart envelope); everything else keeps the small JSON limit."""
+    limit = max(settings.max_body_bytes, settings.archive_max_file_bytes + MULTIPART_OVERHEAD)
+    bulk = max(limit, settings.archive_mount_max_total_bytes + MULTIPART_OVERHEAD)
+    return ((f"{PREFIX}/documents", limit), (f"{PREFIX}/mounts", bulk), (f"{PREFIX}/sync/batches", bulk))
+
+
+class StoredAccepted(CommandAccepted):
+    sha256: str
+    size: int
+    media_type: str
+
+
+class Reclassify(BaseModel):
+    category: Code | None = None
+    business_type: Code | None = None
+    reason: str = Field("", max_length=500)
+
+
+class MetadataEdit(BaseModel):
+    changes: dict[str, Any] = Field(description="Any of title, note, tags, document_date",
+                                    examples=[{"title": "身份证正面", "tags": ["opening"]}])
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ExportRequest(BaseModel):
+    rule_key: Code | None = Field(None, description="A saved export rule; or give `rule` inline")
+    rule: dict[str, Any] | None = Field(None, examples=[{
+        "customers": ["88001234"], "business_types": ["account_opening"], "categories": ["id_card"],
+        "date_from": "2026-01-01", "date_to": "2026-12-31"}])
+    business_line: Code | None = None
+    purpose: str = Field("", max_length=500, examples=["2026年度监管报备"])
+
+
+class ExportRuleCreate(BaseModel):
+    key: Code
+    name: str = Field(min_length=1, max_length=100)
+    business_line: Code
+    rule: dict[str, Any]
+
+
+@contextmanager
+def _intake() -> Iterator[None]:
+    """Content refusals carry their own HTTP status: too large 413, wrong type 415."""
+    try:
+        yield
+    except PayloadTooLargeError as exc:
+        raise ApiProblem(413, exc.code, exc.message, field="file") from None
+    except (UnsupportedMediaTypeError, MediaTypeMismatchError) as exc:
+        raise ApiProblem(415, exc.code, exc.message, field=exc.field) from None
+    except EmptyFileError as exc:
+        raise ApiProblem(422, exc.code, exc.message, field="file") from None
+
+
+def _stored(result: Uploaded, response: Response) -> StoredAccepted:
+    base = accepted(result.result, response)
+    return StoredAccepted(**base.model_dump(), sha256=result.sha256, size=result.size, media_type=result.media_type)
+
+
+def _document(container: ContainerDep, policy: Policy, document_id: UUID, expected: int | None = None) -> Any:
+    document = container.archive.document(document_id, expected)
+    policy.require_scoped(f"document {document_id}", document)
+    return document
+
+
+@router.post("/documents", status_code=201, response_model=StoredAccepted,
+             summary="Upload a document (multipart/form-data); also the third-party archive API.")
+def upload(request: Request, response: Response, container: ContainerDep, policy: Uploader,
+           file: Annotated[UploadFile, File(description="The content; its type is sniffed, never trusted")],
+           business_line: Annotated[str, Form(pattern=r"^[a-z][a-z0-9_]*$", max_length=48)],
+           category: Annotated[str, Form(max_length=40, examples=["id_card"])] = "other",
+           customer: Annotated[str | None, Form(max_length=64)] = None,
+           fund_account: Annotated[str | None, Form(max_length=32, description="Set for account-level documents")]
+           = None,
+           business_type: Annotated[str | None, Form(max_length=48)] = None,
+           flow_instance: Annotated[UUID | None, Form()] = None,
+           department_id: Annotated[UUID | None, Form()] = None,
+           title: Annotated[str | None, Form(max_length=200)] = None) -> StoredAccepted:
+    department = department_id or policy.principal.department_id
+    if not policy.sees(business_line=business_line, department_id=department, investor_account=fund_account):
+        raise PermissionDeniedError("this business line, department or account is outside your scope",
+                                    field="business_line")
+    filing = Filing(customer=customer or fund_account, fund_account=fund_account, business_line=business_line,
+                    department_id=department, business_type=business_type, flow_instance=flow_instance,
+                    category=category)
+    source = "api" if policy.principal.kind == "api_token" else "upload"
+    with _intake():
+        result = container.archive.upload(policy.context(request.state.correlation_id), read_chunks(file.file),
+                                          filename=file.filename or "", declared_type=file.content_type,
+                                          filing=filing, metadata={"title": title} if title else {}, source=source)
+    return _stored(result, response)
+
+
+@router.post("/documents/{document_id}/versions", status_code=201, response_model=StoredAccepted,
+             summary="Add a new version of a document's content.")
+def add_version(document_id: UUID, request: Request, response: Response, container: ContainerDep,
+                policy: Uploader, expected: ExpectedVersion, file: Annotated[UploadFile, File()],
+                comment: Annotated[str, Form(max_length=500)] = "") -> StoredAccepted:
+    _document(container, policy, document_id)
+    with _intake():
+        result = container.archive.add_version(policy.context(request.state.correlation_id), document_id,
+                                               read_chunks(file.file), filename=file.filename or "",
+                                               declared_type=file.content_type, comment=comment,
+                                               expected_version=expected)
+    return _stored(result, response)
+
+
+@router.post("/documents/{document_id}/reclassify", response_model=CommandAccepted,
+             summary="Change a document's category or business type.")
+def reclassify(document_id: UUID, body: Reclassify, request: Request, response: Response,
+               container: ContainerDep, policy: Manager, expected: ExpectedVersion) -> CommandAccepted:
+    _document(container, policy, document_id)
+    return accepted(container.archive.reclassify(policy.context(request.state.correlation_id), document_id,
+                                                 category=body.category, business_type=body.business_type,
+                                                 reason=body.reason, expected_version=expected), response)
+
+
+@router.patch("/documents/{document_id}/metadata", response_model=CommandAccepted, summary="Edit metadata.")
+def edit_metadata(document_id: UUID, body: MetadataEdit, request: Request, response: Response,
+                  container: ContainerDep, policy: Manager, expected: ExpectedVersion) -> CommandAccepted:
+    _document(container, policy, document_id)
+    policy.require_editable(RESOURCE, body.changes)
+    return accepted(container.archive.edit_metadata(policy.context(request.state.correlation_id), document_id,
+                                                    body.changes, expected_version=expected), response)
+
+
+@router.post("/documents/{document_id}/delete", response_model=CommandAccepted,
+             summary="Delete a document (soft: its history and content stay until retention purges them).")
+def delete(document_id: UUID, body: Reason, request: Request, response: Response, container: ContainerDep,
+           policy: Manager, expected: ExpectedVersion) -> CommandAccepted:
+    _document(container, policy, document_id)
+    return accepted(container.archive.delete(policy.context(request.state.correlation_id), document_id,
+                                             body.reason, expected_version=expected), response)
+
+
+@router.post("/documents/{document_id}/restore", response_model=CommandAccepted, summary="Restore a deleted document.")
+def restore(document_id: UUID, body: Reason, request: Request, response: Response, container: ContainerDep,
+            policy: Manager, expected: ExpectedVersion) -> CommandAccepted:
+    _document(container, policy, document_id)
+    return accepted(container.archive.restore(policy.context(request.state.correlation_id), document_id,
+                                              body.reason, expected_version=expected), response)
+
+
+@router.get("/documents/{document_id}", dependencies=[READS],
+            summary="A document with its ordered versions and history.")
+def detail(document_id: UUID, container: ContainerDep, policy: Reader, response: Response) -> dict[str, Any]:
+    row = container.archive_queries.detail(document_id)
+    policy.require_scoped(f"document {document_id}", row)
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return policy.present(RESOURCE, row)
+
+
+def _disposition(kind: str, filename: str) -> str:
+    fallback = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@router.get("/documents/{document_id}/content", summary="Download or preview (inline) a version's bytes, unchanged.",
+            response_class=StreamingResponse, responses={200: {"content": {"application/octet-stream": {}}}})
+def content(document_id: UUID, request: Request, container: ContainerDep, policy: Reader,
+            version: Annotated[int | None, Query(ge=1, description="Version number; default the current")] = None,
+            download: Annotated[bool, Query(description="attachment instead of inline")] = False) -> Response:
+    document = _document(container, policy, document_id)
+    chosen, stream = container.archive.content(document, version)
+    etag = f'"{chosen["sha256"]}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=0", "X-Content-Type-Options": "nosniff",
+               "Content-Disposition": _disposition("attachment" if download else "inline", chosen["filename"])}
+    if request.headers.get("if-none-match") == etag:
+        stream.close()
+        return Response(status_code=304, headers=headers)
+    headers["Content-Length"] = str(chosen["size"])
+
+    def body() -> Iterator[bytes]:
+        with stream:
+            yield from read_chunks(stream, 256 * 1024)
+
+    return StreamingResponse(body(), media_type=chosen["media_type"], headers=headers)
+
+
+@router.get("/customers/{customer}/documents", dependencies=[READS],
+            summary="按客户视角查看全息资料: every document of a customer, account-level and customer-level, "
+                    "each with its ordered versions and history.")
+def by_customer(customer: str, container: ContainerDep, policy: Reader,
+                include_deleted: Annotated[bool, Query(description="Also list deleted documents")] = False,
+                category: Annotated[str | None, Query(max_length=40)] = None) -> dict[str, Any]:
+    rows = policy.present_all(RESOURCE, container.archive_queries.by_customer(
+        policy.scope_params(), customer, include_deleted=include_deleted, category=category))
+    accounts: dict[str, list] = {}
+    for row in rows:
+        if row["fund_account"]:
+            accounts.setdefault(row["fund_account"], []).append(row)
+    return {"customer": customer, "count": len(rows),
+            "customer_level": [r for r in rows if not r["fund_account"]],
+            "accounts": [{"fund_account": a, "documents": docs} for a, docs in sorted(accounts.items())]}
+
+
+class BusinessPage(Page):
+    items: list[dict[str, Any]]
+
+
+@router.get("/business", dependencies=[READS], response_model=BusinessPage,
+            summary="按业务维度查看 / 服务归档查询: documents of business submissions, per submission and account.")
+def by_business(container: ContainerDep, policy: Reader,
+                flow_instance: UUID | None = None, business_type: str | None = None,
+                fund_account: str | None = None, cursor: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> BusinessPage:
+    after = decode_cursor(cursor, 2)
+    rows = container.archive_queries.by_business(policy.scope_params(), flow_instance=flow_instance,
+                                                 business_type=business_type, fund_account=fund_account,
+                                                 after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = policy.present_all(RESOURCE, rows[:limit])
+    groups: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key = (str(row["flow_instance"]) if row["flow_instance"] else None, row["business_type"])
+        group = groups.setdefault(key, {"flow_instance": key[0], "business_type": key[1], "accounts": {}})
+        group["accounts"].setdefault(row["fund_account"], []).append(row)
+    items = [{**g, "accounts": [{"fund_account": a, "documents": d} for a, d in g["accounts"].items()]}
+             for g in groups.values()]
+    last = rows[-1] if rows else None
+    return BusinessPage(items=items, next_cursor=encode_cursor([last["uploaded_at"].isoformat(), str(last["id"])])
+                        if more and last else None)
+
+
+# -- exports ----------------------------------------------------------------------------------------
+@router.post("/export-rules", status_code=201, response_model=CommandAccepted, summary="Save an export rule.")
+def define_rule(body: ExportRuleCreate, request: Request, response: Response, container: ContainerDep,
+                policy: Exporter) -> CommandAccepted:
+    if not policy.sees_line(body.business_line):
+        raise PermissionDeniedError("this business line is outside your scope", field="business_line")
+    return accepted(container.archive_exports.define_rule(policy.context(request.state.correlation_id), body.key,
+                                                          body.name, body.business_line, body.rule), response)
+
+
+@router.post("/exports", status_code=201, summary="Produce an export package (zip + manifest.csv/json + SHA256SUMS); "
+                                                   "every export is an audited ExportProduced event.")
+def produce_export(body: ExportRequest, request: Request, container: ContainerDep, policy: Exporter) -> dict[str, Any]:
+    line = body.business_line
+    if body.rule_key:
+        saved = container.archive_exports.rule(body.rule_key)
+        if not policy.sees_line(saved.business_line):
+            raise ApiProblem(404, "not_found", f"export rule {body.rule_key!r} does not exist", field="rule_key")
+        raw, line = saved.rule, saved.business_line
+    elif body.rule is not None:
+        raw = body.rule
+    else:
+        raise ApiProblem(422, "validation_failed", "give rule_key or rule", field="rule")
+    if line is not None and not policy.sees_line(line):
+        raise PermissionDeniedError("this business line is outside your scope", field="business_line")
+    rule = ExportRule.parse(raw)
+    scope = policy.scope_params()
+    if line is not None:
+        scope = {**scope, "all_lines": False, "lines": [line] if policy.sees_line(line) else []}
+
+    def select(r: ExportRule) -> list[dict[str, Any]]:
+        return container.archive_queries.for_export(
+            scope, customers=list(r.customers), business_types=list(r.business_types),
+            categories=list(r.categories), date_from=r.date_from, date_to=r.date_to, include_deleted=r.include_deleted)
+
+    result, export = container.archive_exports.produce(policy.context(request.state.correlation_id), rule,
+                                                       body.rule_key, line, body.purpose, select)
+    return {"id": str(result.id), "position": result.position, "count": export.count,
+            "zip_sha256": export.zip_sha256, "size": export.size,
+            "download": f"{PREFIX}/exports/{result.id}/download"}
+
+
+@router.get("/exports", dependencies=[Depends(consistent_with(*DOCS))], summary="Exports produced so far (audited).")
+def exports(container: ContainerDep, policy: Exporter) -> list[dict[str, Any]]:
+    return container.archive_queries.exports(policy.scope_params())
+
+
+@router.get("/exports/{export_id}/download", response_class=StreamingResponse, summary="Download an export package.")
+def download_export(export_id: UUID, container: ContainerDep, policy: Exporter) -> Response:
+    from domain.archive.export import ArchiveExport
+
+    export = container.archive_exports.load(export_id, ArchiveExport)
+    if export.business_line is not None and not policy.sees_line(export.business_line):
+        raise ApiProblem(404, "not_found", f"export {export_id} does not exist")
+    stream = container.archive.blobs.open(export.zip_sha256)
+
+    def body() -> Iterator[bytes]:
+        with stream:
+            yield from read_chunks(stream, 256 * 1024)
+
+    return StreamingResponse(body(), media_type="application/zip", headers={
+        "ETag": f'"{export.zip_sha256}"', "Content-Length": str(export.size),
+        "Content-Disposition": _disposition("attachment", f"archive-export-{export_id}.zip")})
+
+
+# -- cloud-platform sync view ------------------------------------------------------------------------------
+class Resolution(BaseModel):
+    resolution: str = Field(pattern="^(dismissed|fixed_at_source|imported_manually)$")
+    note: str = Field("", max_length=500)
+
+
+@router.get("/sync/batches", dependencies=[READS], summary="Cloud-platform batches imported, with anomaly counts.")
+def sync_batches(container: ContainerDep, policy: Syncer) -> list[dict[str, Any]]:
+    return container.archive_queries.sync_batches(policy.scope_params())
+
+
+@router.get("/sync/anomalies", dependencies=[READS],
+            summary="Anomalies found by the sync check (hash mismatch, missing file, unknown customer, duplicate, "
+                    "rejected content), open ones by default.")
+def sync_anomalies(container: ContainerDep, policy: Syncer, open_only: bool = True,
+                   kind: Annotated[str | None, Query(pattern="^(hash_mismatch|missing_file|unknown_customer|duplicate"
+                                                             "|rejected_content)$")] = None,
+                   batch_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+    return container.archive_queries.sync_anomalies(policy.scope_params(), open_only=open_only, kind=kind,
+                                                    batch_id=batch_id)
+
+
+@router.post("/sync/batches/{batch_id}/anomalies/{index}/resolve", response_model=CommandAccepted,
+             summary="Resolve one anomaly with a reason.")
+def resolve(batch_id: str, index: int, body: Resolution, request: Request, response: Response,
+            container: ContainerDep, policy: Syncer) -> CommandAccepted:
+    from application.archive.sync import resolve_anomaly
+
+    line = container.archive_queries.sync_line(batch_id)
+    if line is None or not policy.sees_line(line):
+        raise ApiProblem(404, "not_found", f"cloud batch {batch_id!r} does not exist")
+    return accepted(resolve_anomaly(container.archive, policy.context(request.state.correlation_id), batch_id, index,
+                                    body.resolution, body.note), response)
+
+
+# -- bulk intake over HTTP: static mount and cloud batches (zip uploads) ------------------------------------
+@contextmanager
+def _saved_zip(container: ContainerDep, upload: UploadFile) -> Iterator[Path]:
+    """The uploaded zip on local disk (zipfile needs seeking); removed afterwards."""
+    staging = container.settings.data_dir / "blobs" / "tmp"
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=staging, prefix="bulk-", suffix=".zip", delete=False) as out:
+        shutil.copyfileobj(upload.file, out)
+        path = Path(out.name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@router.post("/mounts", summary="静态资料挂载: import a zip of historical documents with manifest.csv; "
+                                "answers the per-file report. Zip bombs and `..` members are refused (422).")
+def mount_zip(request: Request, container: ContainerDep, policy: Mounter,
+              file: Annotated[UploadFile, File(description="zip with manifest.csv and the files")]) -> dict[str, Any]:
+    from application.archive.mount import MountLimits, mount
+
+    settings = container.settings
+    limits = MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
+                         settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio)
+    with _saved_zip(container, file) as path:
+        lines = _manifest_lines(path)
+        if any(not policy.sees_line(line) for line in lines):
+            raise PermissionDeniedError("the manifest names a business line outside your scope",
+                                        field="business_line")
+        report = mount(container.archive, policy.context(request.state.correlation_id), path, limits)
+    return report.as_dict()
+
+
+def _manifest_lines(path: Path) -> set[str]:
+    """Business lines a mount manifest names (checked against the caller before importing)."""
+    import csv
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            text = zf.read("manifest.csv").decode("utf-8", "replace").lstrip("\ufeff")
+    except (zipfile.BadZipFile, KeyError):
+        return set()  # mount() explains what is wrong
+    return {row.get("business_line", "") for row in csv.DictReader(io.StringIO(text))}
+
+
+@router.post("/sync/batches", status_code=201, summary="云平台影像同步: import one cloud-platform batch (zip with "
+                                                       "manifest.json); answers the entries and their anomalies.")
+def sync_batch(request: Request, container: ContainerDep, policy: Syncer,
+               file: Annotated[UploadFile, File(description="zip with manifest.json and the files")]) -> dict[str, Any]:
+    from application.archive.sync import import_batch
+    from infrastructure.archive.cloud import CloudBatchError, ZipCloudBatch
+
+    with _saved_zip(container, file) as path:
+        try:
+            batch = ZipCloudBatch(path)
+        except CloudBatchError as exc:
+            raise ApiProblem(422, "invalid_batch", str(exc), field="file") from None
+        try:
+            if not policy.sees_line(batch.business_line):
+                raise PermissionDeniedError("the batch's business line is outside your scope", field="business_line")
+            return import_batch(container.archive, policy.context(request.state.correlation_id), batch,
+                                container.archive_queries.is_duplicate)
+        finally:
+            batch._zip.close()
