@@ -101,5 +101,8 @@ def running_container(engines: EngineSet, tmp_path: Path, *, workers: bool = Fal
         try:
             yield container
         finally:
+            # Workers stop first: a sink writing into a dropped ClickHouse database fails the teardown.
+            if container.workers:
+                container.workers.stop()
             container.clickhouse.command(f"DROP DATABASE IF EXISTS {container.clickhouse.db}")
             container.close()
