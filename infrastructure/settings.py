@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         None, description="Account-opening system: http(s)://... for its API, or a JSON file path; "
         "unset = <data_dir>/customers.json.")
 
+    leads_import_max_bytes: int = Field(
+        50 * 1024 * 1024, description="Largest lead import file (CSV/XLSX) accepted by the API and CLI, in bytes.")
+    leads_intake_rate_per_minute: int = Field(
+        6000, description="Most leads one channel token may submit per minute (0 = unlimited).")
+    leads_recycle_poll_seconds: float = Field(60.0, description="How often the lead recycling job runs.")
+    leads_report_timezone: str = Field("Asia/Shanghai", description="Time zone of lead analytics days/weeks/months.")
+    leads_opening_file: str | None = Field(
+        None, description="Account-opening events as JSON lines, tailed in embedded mode; unset = "
+        "<data_dir>/account_opening.jsonl.")
+
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:
         """Development-default secrets are refused outside development mode; in production every

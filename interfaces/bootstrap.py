@@ -14,11 +14,14 @@ from application.audit.service import AuditService
 from application.flows.assignees import AssigneeResolver
 from application.flows.instances import FlowInstancesApplication
 from application.forms.service import FormsApplication
+from application.leads.service import LeadsApplication
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.sql_source import SqlSourceRunner
+from infrastructure.leads.rate_limit import RateLimiter
+from infrastructure.leads.recycler import Recycler
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -26,9 +29,11 @@ from infrastructure.redis.supervisor import RedisSupervisor
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
+from projections.analytics.lead_conversion import LeadAnalytics
 from projections.flows.definitions import FlowQueries
 from projections.flows.queries import FlowInstanceQueries
 from projections.forms.queries import FormsQueries
+from projections.leads.queries import LeadQueries
 from projections.framework import ClickHouseSink
 from projections.registry import all_projections
 
@@ -88,6 +93,11 @@ class Container:
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
+    leads: LeadsApplication | None = None
+    lead_queries: LeadQueries | None = None
+    lead_analytics: LeadAnalytics | None = None
+    lead_recycler: Recycler | None = None
+    lead_rate_limiter: RateLimiter | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, engines: Engines | None = None, workers: bool = False) -> Container:
@@ -133,6 +143,11 @@ class Container:
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
             owns_engines=owns,
         )
+        container.leads = LeadsApplication(store)
+        container.lead_queries = LeadQueries(readmodels)
+        container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
+        container.lead_recycler = Recycler(container.leads, container.lead_queries, settings.leads_recycle_poll_seconds)
+        container.lead_rate_limiter = RateLimiter(supervisor, settings.leads_intake_rate_per_minute)
         supervisor.start()
         board.start()
         if workers:
@@ -141,12 +156,16 @@ class Container:
 
     def start_workers(self) -> None:
         self.scheduler.start()
+        if self.lead_recycler is not None:
+            self.lead_recycler.start()
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
                                          self.engines.database_url, self.settings.projection_poll_seconds)
         self.workers.start()
 
     def close(self) -> None:
         self.scheduler.stop()
+        if self.lead_recycler is not None:
+            self.lead_recycler.stop()
         if self.workers:
             self.workers.stop()
         self.progress.stop()
