@@ -103,6 +103,9 @@ class LeadsApplication(LedgerApplication):
         except NotFoundError:
             raise NotFoundError(f"lead {lead_uuid} does not exist") from None
 
+    def lead_for(self, business_line: str, phone: str) -> UUID:
+        return lead_id(business_line, normalise_phone(phone))
+
     def settings(self, business_line: str) -> LeadSettings:
         try:
             return self.load(settings_id(business_line), LeadSettings)
