@@ -103,7 +103,7 @@ class LeadAnalytics:
             "uniqExactIf(lead_id, fact = 'connected') AS connected", "uniqExactIf(lead_id, fact = 'intent') AS intent",
             f"uniqExactIf(lead_id, fact = 'opened' AND lead_id NOT IN {closed}) AS opened_net",
             "uniqExactIf(lead_id, fact = 'opened') AS opened"]) +
-            f" FROM {db}.lead_facts FINAL WHERE business_line = {{line:String}}"
+            f" FROM {db}.lead_facts FINAL WHERE business_line = {{line:String}} AND fact != 'closed'"
             f" AND ({{since:{TS}}} IS NULL OR occurred_at >= {{since:{TS}}})"
             f" AND ({{until:{TS}}} IS NULL OR occurred_at < {{until:{TS}}})"
             " AND ({channel:Nullable(String)} IS NULL OR channel_code = {channel:Nullable(String)})"
