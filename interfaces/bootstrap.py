@@ -33,8 +33,8 @@ from projections.analytics.lead_conversion import LeadAnalytics
 from projections.flows.definitions import FlowQueries
 from projections.flows.queries import FlowInstanceQueries
 from projections.forms.queries import FormsQueries
-from projections.leads.queries import LeadQueries
 from projections.framework import ClickHouseSink
+from projections.leads.queries import LeadQueries
 from projections.registry import all_projections
 
 log = logging.getLogger(__name__)

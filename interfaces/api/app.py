@@ -19,6 +19,7 @@ from interfaces.api.routes import (
     flows,
     forms,
     health,
+    leads,
     operators,
     projections,
 )
@@ -42,7 +43,7 @@ def create_app(container: Container) -> FastAPI:
     _routes(app)
     _attach(app, container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes,
-                       metrics=container.extras["metrics"])
+                       metrics=container.extras["metrics"], large_bodies=leads.large_bodies(container.settings))
     return app
 
 
@@ -61,7 +62,7 @@ def create_app_from_settings(settings: Settings) -> FastAPI:
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     _routes(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=_LateMetrics(app))
+                       metrics=_LateMetrics(app), large_bodies=leads.large_bodies(settings))
     return app
 
 
@@ -79,7 +80,8 @@ class _LateMetrics:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_instances, audit, projections)
+    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_instances, audit, projections,
+               leads)
     for module in routers:
         app.include_router(module.router)
 

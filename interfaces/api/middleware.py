@@ -24,10 +24,15 @@ class RequestContextMiddleware:
     """Gives every request an id, a correlation id (taken from the caller when well-formed),
     a bounded body, and a latency observation."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Any):
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Any,
+                 large_bodies: tuple[tuple[re.Pattern[str], int], ...] = ()):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.large_bodies = large_bodies  # (path pattern, limit): uploads streamed by their route
+
+    def _limit(self, path: str) -> int:
+        return next((limit for pattern, limit in self.large_bodies if pattern.match(path)), self.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,9 +58,9 @@ class RequestContextMiddleware:
             await send(message)
 
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            response = problem(None, 413, "payload_too_large",
-                               f"request body exceeds {self.max_body_bytes} bytes")
+        limit = self._limit(scope.get("path", ""))
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            response = problem(None, 413, "payload_too_large", f"request body exceeds {limit} bytes")
             await response(scope, receive, send_with_ids)
             self._observe(scope, status_holder["status"], started)
             return
@@ -102,14 +107,14 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > limit:
                         raise BodyTooLarge()
                 return message
 
         try:
             await self.app(scope, receive_app, send_with_ids)
         except BodyTooLarge:
-            response = problem(None, 413, "payload_too_large", f"request body exceeds {self.max_body_bytes} bytes")
+            response = problem(None, 413, "payload_too_large", f"request body exceeds {limit} bytes")
             await response(scope, receive, send_with_ids)
         finally:
             self._observe(scope, status_holder["status"], started)

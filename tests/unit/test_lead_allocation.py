@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from domain.leads.allocation import RuleConfig, allocate, empty_state, outcome
+from domain.leads.allocation import RuleConfig, allocate, outcome
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 
 HQ, G1, G2 = "00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000b1", \
