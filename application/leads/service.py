@@ -9,15 +9,18 @@ that decide a verdict (the phone seen before, a 渠道1.0 binding) read the even
 natural id, so they are never stale, and duplicates inside one batch are resolved in memory."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 import cel
+from eventsourcing.application import project_aggregate
 from psycopg.sql import SQL, Identifier
 
 from application.shared.base import CommandResult, LedgerApplication, command
@@ -89,6 +92,8 @@ class LeadsApplication(LedgerApplication):
         super().__init__(store)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._programs: dict[str, Any] = {}
+        self._books: dict[str, RuleBook] = {}
+        self._books_lock = threading.Lock()
 
     # -- loading ------------------------------------------------------------------------------
     def channel(self, code: str) -> Channel:
@@ -113,10 +118,25 @@ class LeadsApplication(LedgerApplication):
             return LeadSettings.create(business_line)
 
     def rulebook(self, business_line: str) -> RuleBook:
-        try:
-            return self.load(rulebook_id(business_line), RuleBook)
-        except NotFoundError:
-            return RuleBook.create(business_line)
+        """The rule book, caught up incrementally: its history grows by one Allocated event per
+        batch, so replaying it whole for every batch would cost O(batches). A private copy of the
+        last state seen is fast-forwarded with only the newer events from the store (never
+        trusted beyond them), and each caller gets its own copy to change."""
+        book_id = rulebook_id(business_line)
+        with self._books_lock:
+            cached = self._books.get(business_line)
+        if cached is None:
+            try:
+                book = self.load(book_id, RuleBook)
+            except NotFoundError:
+                return RuleBook.create(business_line)
+        else:
+            book = project_aggregate(copy.deepcopy(cached), self.events.get(book_id, gt=cached.version))
+        with self._books_lock:
+            current = self._books.get(business_line)
+            if current is None or current.version < book.version:
+                self._books[business_line] = copy.deepcopy(book)
+        return book
 
     def existing(self, ids: Iterable[UUID]) -> set[UUID]:
         """Which of these aggregates exist: one indexed query on the event table."""
