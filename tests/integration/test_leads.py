@@ -214,3 +214,31 @@ def test_sensitive_words_block_or_flag_and_every_hit_is_recorded(firm):
     leads.send_sms(ann, lid, "稳赚", None)
     kinds = [(type(e).__name__, getattr(e, "sensitive_hits", None)) for e in leads.events.get(lid)][1:]
     assert kinds == [("ContentBlocked", ["保本", "稳赚"]), ("SmsSent", []), ("SmsSent", ["稳赚"])]
+
+
+def test_file_import_limit_and_the_file_backed_opening_feed(firm, tmp_path):
+    from application.leads.importer import ImportFileError, Importer
+    from infrastructure.leads.account_opening import FileOpeningFeed
+
+    container, clock, deps = firm
+    leads = container.leads
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as f:  # a sparse 100 MB file: refused by size before a byte is read
+        f.truncate(100 * 1024 * 1024)
+    with pytest.raises(ImportFileError, match="the limit is 52428800 bytes"):
+        Importer(leads).run_file(ADMIN, "ths", huge, container.settings.leads_import_max_bytes)
+    small = tmp_path / "leads.csv"
+    small.write_text("phone,name\n13700000001,甲\n13700000001,甲\n", encoding="gb18030")
+    report = Importer(leads).run_file(ADMIN, "ths", small, container.settings.leads_import_max_bytes)
+    assert [(r["status"], r.get("reason")) for r in report["results"]] == [
+        ("valid", None), ("rejected", "duplicate of row 2 in this file")]
+    feed = tmp_path / "opening.jsonl"
+    feed.write_text('{"business_line": "brokerage", "phone": "13700000001", "kind": "entered",'
+                    ' "at": "2026-11-23T10:00:00+08:00"}\nnot json\n'
+                    '{"business_line": "brokerage", "phone": "13700000001", "kind": "opened", "at": "2026', "utf-8")
+    assert [r["status"] for r in FileOpeningFeed(feed).poll(leads)] == ["accepted", "rejected"]
+    with feed.open("a") as f:  # the partial line is completed later and then applied, once
+        f.write('-11-23T11:00:00+08:00"}\n')
+    assert [r["status"] for r in FileOpeningFeed(feed).poll(leads)] == ["accepted"]
+    assert FileOpeningFeed(feed).poll(leads) == []
+    assert leads.load(leads.lead_for(LINE, "13700000001"), Lead).lifecycle == "opened"
