@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         6000, description="Most leads one channel token may submit per minute (0 = unlimited).")
     leads_recycle_poll_seconds: float = Field(60.0, description="How often the lead recycling job runs.")
     leads_report_timezone: str = Field("Asia/Shanghai", description="Time zone of lead analytics days/weeks/months.")
+    leads_outbound_file: str | None = Field(
+        None, description="Embedded SMS/outbound-call adapter: requests appended as JSON lines; unset = "
+        "<data_dir>/outbound.jsonl.")
     leads_opening_file: str | None = Field(
         None, description="Account-opening events as JSON lines, tailed in embedded mode; unset = "
         "<data_dir>/account_opening.jsonl.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from application.access.principals import PrincipalResolver
@@ -20,8 +21,9 @@ from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, qui
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.sql_source import SqlSourceRunner
+from infrastructure.leads.outbound import FileOutbound
 from infrastructure.leads.rate_limit import RateLimiter
-from infrastructure.leads.recycler import Recycler
+from infrastructure.leads.recycler import Recycler, SopRunner
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -98,6 +100,7 @@ class Container:
     lead_analytics: LeadAnalytics | None = None
     lead_recycler: Recycler | None = None
     lead_rate_limiter: RateLimiter | None = None
+    lead_sop: SopRunner | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, engines: Engines | None = None, workers: bool = False) -> Container:
@@ -146,7 +149,11 @@ class Container:
         container.leads = LeadsApplication(store)
         container.lead_queries = LeadQueries(readmodels)
         container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
-        container.lead_recycler = Recycler(container.leads, container.lead_queries, settings.leads_recycle_poll_seconds)
+        outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
+        container.lead_sop = SopRunner(container.leads, container.lead_queries, outbound,
+                                       settings.leads_report_timezone)
+        container.lead_recycler = Recycler(container.leads, container.lead_queries, settings.leads_recycle_poll_seconds,
+                                           container.lead_sop)
         container.lead_rate_limiter = RateLimiter(supervisor, settings.leads_intake_rate_per_minute)
         supervisor.start()
         board.start()

@@ -30,6 +30,7 @@ from domain.leads.channel import Channel, channel_id
 from domain.leads.lead import Lead, lead_id
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.leads.rulebook import RecycleRule, RuleBook, rulebook_id
+from domain.leads.segment import Segment, SegmentConfig, SopConfig, SopTask, day_bounds, segment_id, sop_id
 from domain.leads.settings import IntakeConfig, LeadSettings, settings_id
 from domain.shared.context import current_context
 from domain.shared.errors import (
@@ -535,6 +536,81 @@ class LeadsApplication(LedgerApplication):
             raise SensitiveContentError(f"the text contains sensitive words: {', '.join(hits)}", field="content")
         lead.send_sms(content, template, at, by, hits, **lead.facts())
         return self.save_one(lead)
+
+    # -- segments and SOP tasks ---------------------------------------------------------------------
+    def segment(self, business_line: str, key: str) -> Segment:
+        try:
+            return self.load(segment_id(business_line, key), Segment)
+        except NotFoundError:
+            raise NotFoundError(f"segment {key!r} does not exist", field="segments") from None
+
+    @command
+    def save_segment(self, business_line: str, config: SegmentConfig) -> CommandResult:
+        try:
+            segment = self.load(segment_id(business_line, config.key), Segment)
+        except NotFoundError:
+            return self.save_one(Segment.create(business_line, config))
+        segment.change(config.name, config.filter.model_dump(mode="json"))
+        return self.save_one(segment)
+
+    @command
+    def save_sop(self, business_line: str, config: SopConfig) -> CommandResult:
+        for key in config.segments:
+            self.segment(business_line, key)
+        if config.content:
+            settings = self.settings(business_line)
+            hits = settings.hits(config.content)
+            if hits and settings.intake().sensitive_mode == "block":
+                raise SensitiveContentError(f"the SMS text contains sensitive words: {', '.join(hits)}",
+                                            field="content")
+        try:
+            task = self.load(sop_id(business_line, config.key), SopTask)
+        except NotFoundError:
+            return self.save_one(SopTask.create(business_line, config))
+        task.change(config.model_dump(mode="json"))
+        return self.save_one(task)
+
+    @command
+    def run_sop(self, business_line: str, keys: list[str], members: Callable[..., list[tuple[UUID, str]]],
+                outbound: Any, timezone_name: str) -> dict[str, int]:
+        """Run the due SOP tasks once: each reaches the leads of its segments it has not reached."""
+        now = self.clock()
+        today, tomorrow = day_bounds(now, timezone_name)
+        local = now.astimezone(today.tzinfo)
+        reached = failed = 0
+        for key in keys:
+            task = self.load(sop_id(business_line, key), SopTask)
+            cfg = task.settings()
+            if not cfg.enabled or (cfg.start and local.date() < cfg.start) or (cfg.end and local.date() > cfg.end):
+                continue
+            if cfg.mode == "fixed_time" and (local.time() < cfg.at_time or
+                                             task.last_run_on == local.date().isoformat()):
+                continue
+            targets: dict[UUID, str] = {}
+            for segment_key in cfg.segments:
+                spec = self.segment(business_line, segment_key).filter
+                for lid, phone in members(business_line, spec, today, tomorrow):
+                    if str(lid) not in task.reached:
+                        targets.setdefault(lid, phone)
+            if not targets and cfg.mode == "immediate":
+                continue
+            contacts, leads, at = [], [], _iso(now)
+            for lid, phone in targets.items():
+                lead = self.load(lid, Lead)
+                try:
+                    reference = (outbound.send_sms(phone, cfg.content, cfg.template) if cfg.action == "sms"
+                                 else outbound.place_call(phone, cfg.key))
+                except Exception as exc:  # noqa: BLE001 - an adapter failure is recorded, the lead retried next run
+                    contacts.append({"lead": str(lid), "phone": phone, "error": str(exc)[:200]})
+                    failed += 1
+                    continue
+                lead.sop_executed(cfg.key, cfg.action, reference, at, cfg.content, **lead.facts())
+                leads.append(lead)
+                contacts.append({"lead": str(lid), "phone": phone, "reference": reference})
+                reached += 1
+            task.ran(local.date().isoformat(), at, contacts)
+            self.save_all(task, *leads)
+        return {"reached": reached, "failed": failed}
 
     # -- account opening ------------------------------------------------------------------------------
     @command

@@ -134,6 +134,11 @@ class Lead(LedgerAggregate):
     def block_content(self, kind: str, content: str, at: str, by: str, sensitive_hits: list[str]) -> None:
         """A refused outgoing text: the hit stays on record for compliance (敏感词拦截)."""
 
+    @event("SopExecuted")
+    def sop_executed(self, task: str, action: str, reference: str, at: str, content: str | None,
+                     channel_code: str, owner: str | None, department_id: str) -> None:
+        """An SOP task reached this lead through the SMS platform or the outbound-call robot."""
+
     # -- account opening --------------------------------------------------------------------------
     @event("OpeningProgressed")
     def progress_opening(self, kind: str, node: str | None, at: str, external_id: str | None,

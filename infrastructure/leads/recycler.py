@@ -13,9 +13,36 @@ from domain.shared.errors import DomainError
 log = logging.getLogger(__name__)
 
 
+class SopRunner:
+    """Runs the SOP tasks of every business line (through the outbound adapter)."""
+
+    def __init__(self, leads: Any, queries: Any, outbound: Any, timezone: str):
+        self.leads, self.queries, self.outbound, self.timezone = leads, queries, outbound, timezone
+
+    def tick(self, business_lines: list[str] | None = None) -> dict[str, int]:
+        total = {"reached": 0, "failed": 0}
+        by_line: dict[str, list[str]] = {}
+        scope = {"all_lines": True, "lines": []}
+        for task in self.queries.sop_tasks(scope):
+            if business_lines is None or task["business_line"] in business_lines:
+                by_line.setdefault(task["business_line"], []).append(task["key"])
+        for line, keys in by_line.items():
+            try:
+                done = self.leads.run_sop(CommandContext.system("sop"), line, keys, self.queries.segment_members,
+                                          self.outbound, self.timezone)
+            except DomainError as exc:
+                log.info("sop: %s not run: %s", line, exc)
+                continue
+            for k in total:
+                total[k] += done[k]
+        return total
+
+
 class Recycler:
-    def __init__(self, leads: Any, queries: Any, poll_seconds: float = 60.0):
-        self.leads, self.queries, self.poll_seconds = leads, queries, poll_seconds
+    """The leads context's periodic job: recycling, then the SOP tasks when a runner is given."""
+
+    def __init__(self, leads: Any, queries: Any, poll_seconds: float = 60.0, sop: SopRunner | None = None):
+        self.leads, self.queries, self.poll_seconds, self.sop = leads, queries, poll_seconds, sop
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -40,6 +67,8 @@ class Recycler:
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.tick()
+                if self.sop is not None:
+                    self.sop.tick()
             except Exception:  # noqa: BLE001 - the job must outlive one bad run
                 log.exception("lead recycler tick failed")
 

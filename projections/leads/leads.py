@@ -9,6 +9,7 @@ import orjson
 from domain.leads.binding import Binding
 from domain.leads.channel import Channel
 from domain.leads.lead import Lead
+from domain.leads.segment import Segment, SopTask
 from projections.framework import PostgresProjection, SqlWriter, handles
 
 
@@ -18,7 +19,8 @@ def _json(value: Any) -> str:
 
 class LeadsProjection(PostgresProjection):
     name = "leads.leads"
-    tables = ("leads_channels", "leads_leads", "leads_intakes", "leads_timeline", "leads_bindings")
+    tables = ("leads_channels", "leads_leads", "leads_intakes", "leads_timeline", "leads_bindings", "leads_segments",
+              "leads_sop_tasks")
     schema = (
         "CREATE TABLE IF NOT EXISTS leads_channels (code text PRIMARY KEY, id uuid NOT NULL, name text NOT NULL,"
         " channel_type text NOT NULL, promotion_type text NOT NULL, business_line text NOT NULL,"
@@ -29,7 +31,8 @@ class LeadsProjection(PostgresProjection):
         " department_id uuid NOT NULL, owner text, assigned_at timestamptz, recycle_count int NOT NULL DEFAULT 0,"
         " lifecycle text NOT NULL DEFAULT 'prospect', intakes int NOT NULL DEFAULT 1,"
         " first_intake_at timestamptz NOT NULL, last_intake_at timestamptz NOT NULL, calls int NOT NULL DEFAULT 0,"
-        " connected_calls int NOT NULL DEFAULT 0, follow_ups int NOT NULL DEFAULT 0, last_follow_up_at timestamptz,"
+        " connected_calls int NOT NULL DEFAULT 0, follow_ups int NOT NULL DEFAULT 0,"
+        " connected_follow_ups int NOT NULL DEFAULT 0, last_follow_up_at timestamptz,"
         " next_follow_up_at timestamptz, wechat_added boolean NOT NULL DEFAULT false,"
         " opening_intent text NOT NULL DEFAULT 'none', deposit_intent text NOT NULL DEFAULT 'none',"
         " opening_kind text, opening_node text, opening_at timestamptz, opened_at timestamptz, attribution jsonb,"
@@ -48,6 +51,11 @@ class LeadsProjection(PostgresProjection):
         "CREATE TABLE IF NOT EXISTS leads_timeline (lead_id uuid NOT NULL, position bigint NOT NULL,"
         " kind text NOT NULL, category text NOT NULL, at timestamptz NOT NULL, actor text NOT NULL,"
         " detail jsonb NOT NULL, PRIMARY KEY (lead_id, position))",
+        "CREATE TABLE IF NOT EXISTS leads_segments (business_line text NOT NULL, key text NOT NULL,"
+        " id uuid NOT NULL, name text NOT NULL, filter jsonb NOT NULL, PRIMARY KEY (business_line, key))",
+        "CREATE TABLE IF NOT EXISTS leads_sop_tasks (business_line text NOT NULL, key text NOT NULL,"
+        " id uuid NOT NULL, config jsonb NOT NULL, reached int NOT NULL DEFAULT 0, last_run_on date,"
+        " PRIMARY KEY (business_line, key))",
         "CREATE TABLE IF NOT EXISTS leads_bindings (phone text PRIMARY KEY, kind text NOT NULL, holder text NOT NULL,"
         " department_id text, bound_at timestamptz NOT NULL, active boolean NOT NULL, source text NOT NULL)",
     )
@@ -162,9 +170,11 @@ class LeadsProjection(PostgresProjection):
     @handles(Lead.FollowedUp)
     def followed(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE leads_leads SET follow_ups = follow_ups + 1, last_follow_up_at = %s,"
+                  " connected_follow_ups = connected_follow_ups + %s,"
                   " next_follow_up_at = %s, opening_intent = COALESCE(%s, opening_intent),"
                   " deposit_intent = COALESCE(%s, deposit_intent), version=%s, position=%s WHERE id=%s",
-                  (e.at, e.next_at, e.opening_intent, e.deposit_intent, e.originator_version, position,
+                  (e.at, int(bool(e.connected)), e.next_at, e.opening_intent, e.deposit_intent, e.originator_version,
+                   position,
                    e.originator_id))
         self._timeline(w, e, position, "follow_up", "follow_up", e.at, {
             "content": e.content, "connected": e.connected, "next_at": e.next_at, "opening_intent": e.opening_intent,
@@ -209,3 +219,35 @@ class LeadsProjection(PostgresProjection):
                    e.originator_version, position, e.originator_id))
         self._timeline(w, e, position, f"opening_{e.kind}", "activity", e.at, {
             "node": e.node, "external_id": e.external_id, "attribution": e.attribution})
+
+    @handles(Lead.SopExecuted)
+    def sop(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
+                  (e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, f"sop_{e.action}", "activity", e.at, {
+            "task": e.task, "reference": e.reference, "content": e.content})
+
+    # -- segments and SOP tasks -----------------------------------------------------------------
+    @handles(Segment.Saved)
+    def segment(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO leads_segments VALUES (%s,%s,%s,%s,%s::jsonb)",
+                  (e.business_line, e.key, e.originator_id, e.name, _json(e.filter)))
+
+    @handles(Segment.Changed)
+    def segment_changed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_segments SET name=%s, filter=%s::jsonb WHERE id=%s",
+                  (e.name, _json(e.filter), e.originator_id))
+
+    @handles(SopTask.Saved)
+    def sop_saved(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO leads_sop_tasks (business_line, key, id, config) VALUES (%s,%s,%s,%s::jsonb)",
+                  (e.business_line, e.config["key"], e.originator_id, _json(e.config)))
+
+    @handles(SopTask.Changed)
+    def sop_changed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_sop_tasks SET config=%s::jsonb WHERE id=%s", (_json(e.config), e.originator_id))
+
+    @handles(SopTask.Ran)
+    def sop_ran(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_sop_tasks SET reached = reached + %s, last_run_on = %s WHERE id=%s",
+                  (sum(1 for c in e.contacts if c.get("reference")), e.on, e.originator_id))

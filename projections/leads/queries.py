@@ -15,6 +15,32 @@ FILTERS = ("status", "flag", "channel_code", "owner", "lifecycle", "opening_inte
 CATEGORIES = ("intake", "follow_up", "transfer", "call", "activity")
 
 
+SEGMENT = (
+    "l.business_line = %(line)s"
+    " AND (%(status)s::text IS NULL OR l.status = %(status)s)"
+    " AND (%(flag)s::text IS NULL OR l.flag = %(flag)s)"
+    " AND (%(channels)s::text[] IS NULL OR l.channel_code = ANY(%(channels)s))"
+    " AND (%(owner)s::text IS NULL OR l.owner = %(owner)s)"
+    " AND (%(lifecycles)s::text[] IS NULL OR l.lifecycle = ANY(%(lifecycles)s))"
+    " AND (%(opening_intents)s::text[] IS NULL OR l.opening_intent = ANY(%(opening_intents)s))"
+    " AND (%(followed_up)s::boolean IS NULL OR (l.follow_ups > 0) = %(followed_up)s)"
+    " AND (%(ever_connected)s::boolean IS NULL OR (l.connected_calls > 0 OR l.connected_follow_ups > 0)"
+    " = %(ever_connected)s)"
+    " AND (%(reassigned)s::boolean IS NULL OR (l.recycle_count > 0) = %(reassigned)s)"
+    " AND (%(in_opening)s::boolean IS NULL OR (l.opening_kind IS NOT NULL) = %(in_opening)s)"
+    " AND (%(opening_kinds)s::text[] IS NULL OR l.opening_kind = ANY(%(opening_kinds)s))"
+    " AND (%(intake)s::text IS NULL OR (%(intake)s = 'today' AND l.last_intake_at >= %(today)s)"
+    " OR (%(intake)s = 'before_today' AND l.last_intake_at < %(today)s))"
+    " AND (%(follow_up_due_today)s::boolean IS NULL OR (l.next_follow_up_at >= %(today)s"
+    " AND l.next_follow_up_at < %(tomorrow)s) = %(follow_up_due_today)s)")
+
+
+def _segment_params(line: str, spec: dict[str, Any], today: datetime, tomorrow: datetime) -> dict[str, Any]:
+    keys = ("status", "flag", "channels", "owner", "lifecycles", "opening_intents", "followed_up", "ever_connected",
+            "reassigned", "in_opening", "opening_kinds", "intake", "follow_up_due_today")
+    return {**{k: spec.get(k) for k in keys}, "line": line, "today": today, "tomorrow": tomorrow}
+
+
 class LeadQueries:
     def __init__(self, db: Any):
         self.db = db
@@ -65,6 +91,29 @@ class LeadQueries:
             " AND owner IS NOT NULL AND lifecycle = 'prospect' AND assigned_at <= %s ORDER BY assigned_at, id"
             " LIMIT %s", (business_line, departments, cutoff, limit))
         return [r["id"] for r in rows]
+
+    def segment_count(self, scope: dict[str, Any], line: str, spec: dict[str, Any], today: datetime,
+                      tomorrow: datetime) -> int:
+        row = self.db.fetch_one("SELECT count(*) AS n FROM leads_leads l WHERE " + SEGMENT + " AND " + SCOPE,
+                                {**scope, **_segment_params(line, spec, today, tomorrow)})
+        return row["n"] if row else 0
+
+    def segment_members(self, line: str, spec: dict[str, Any], today: datetime, tomorrow: datetime,
+                        limit: int = 10_000) -> list[tuple[UUID, str]]:
+        rows = self.db.fetch_all("SELECT l.id, l.phone FROM leads_leads l WHERE " + SEGMENT +
+                                 " ORDER BY l.last_intake_at, l.id LIMIT %(limit)s",
+                                 {**_segment_params(line, spec, today, tomorrow), "limit": limit})
+        return [(r["id"], r["phone"]) for r in rows]
+
+    def segments(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.db.fetch_all("SELECT business_line, key, name, filter FROM leads_segments"
+                                 " WHERE (%(all_lines)s OR business_line = ANY(%(lines)s))"
+                                 " ORDER BY business_line, key", scope)
+
+    def sop_tasks(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.db.fetch_all("SELECT business_line, key, config, reached, last_run_on FROM leads_sop_tasks"
+                                 " WHERE (%(all_lines)s OR business_line = ANY(%(lines)s))"
+                                 " ORDER BY business_line, key", scope)
 
     def channels(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
         return self.db.fetch_all(

@@ -32,6 +32,12 @@ def firm(client, live_container):
     ok(client.put("/api/v1/leads/rules/brokerage/assignment/even", headers=ADMIN, json={
         "name": "同花顺渠道均分", "owner_department": online, "channels": ["ths"], "strategy": "round_robin",
         "members": [{"id": "operator:ann"}, {"id": "operator:bob"}]}))
+    empty = client.put("/api/v1/leads/rules/brokerage/assignment/bad", headers=ADMIN, json={
+        "name": "x", "owner_department": online, "strategy": "weighted", "members": []})
+    assert empty.status_code == 422 and empty.json()["detail"] == "a round_robin or weighted rule needs members"
+    ghost = client.put("/api/v1/leads/rules/brokerage/assignment/bad", headers=ADMIN, json={
+        "name": "x", "owner_department": online, "members": [{"id": "operator:ghost"}]})
+    assert ghost.status_code == 404 and ghost.json()["field"] == "members[0].id"
     token = ok(client.post("/api/v1/leads/channels/ths/token", headers=ADMIN))["token"]
     return {"online": online, "token": token}
 
@@ -190,3 +196,28 @@ def test_permissions_and_scope(client, firm, live_container):
         "owner": "operator:bob", "department_id": firm["online"], "reason": "x"}).status_code == 403
     assert ok(client.get("/api/v1/leads", headers=carl, params={
         "wait_for_position": intake["position"]}))["items"] == []
+
+
+def test_segments_and_sop_tasks_over_http(client, firm):
+    out = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": firm["token"]},
+                         json={"leads": [{"phone": "13500000001"}, {"phone": "13500000002"}]}))
+    ok(client.put("/api/v1/leads/segments/brokerage/new-unfollowed", headers=ADMIN, json={
+        "name": "未跟进 | 新线索", "filter": {"flag": "new", "followed_up": False}}))
+    bad = client.put("/api/v1/leads/segments/brokerage/xx", headers=ADMIN, json={
+        "name": "x", "filter": {"intake": "yesterday"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "filter.intake"
+    segments = ok(client.get("/api/v1/leads/segments", headers=ADMIN, params={"wait_for_position": out["position"]}))
+    assert [(s["key"], s["count"]) for s in segments] == [("new-unfollowed", 2)]
+    refused = client.put("/api/v1/leads/sop-tasks/brokerage/sms", headers=ADMIN, json={
+        "name": "短信", "segments": ["new-unfollowed"], "action": "sms"})
+    assert refused.status_code == 422 and "needs its content" in refused.json()["detail"]
+    missing = client.put("/api/v1/leads/sop-tasks/brokerage/sms", headers=ADMIN, json={
+        "name": "短信", "segments": ["nope"], "action": "call"})
+    assert missing.status_code == 404 and missing.json()["field"] == "segments"
+    saved = ok(client.put("/api/v1/leads/sop-tasks/brokerage/sms", headers=ADMIN, json={
+        "name": "短信", "segments": ["new-unfollowed"], "action": "sms", "content": "欢迎"}))
+    client.app.state.container.runners["leads.leads"].catch_up()
+    assert ok(client.post("/api/v1/leads/sop-tasks/brokerage/run-now", headers=ADMIN)) == {"reached": 2,
+                                                                                           "failed": 0}
+    tasks = ok(client.get("/api/v1/leads/sop-tasks", headers=ADMIN, params={"wait_for_position": saved["position"]}))
+    assert [(t["key"], t["reached"]) for t in tasks] == [("sms", 2)] or tasks[0]["key"] == "sms"

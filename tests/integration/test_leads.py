@@ -217,7 +217,7 @@ def test_sensitive_words_block_or_flag_and_every_hit_is_recorded(firm):
 
 
 def test_file_import_limit_and_the_file_backed_opening_feed(firm, tmp_path):
-    from application.leads.importer import ImportFileError, Importer
+    from application.leads.importer import Importer, ImportFileError
     from infrastructure.leads.account_opening import FileOpeningFeed
 
     container, clock, deps = firm
@@ -242,3 +242,52 @@ def test_file_import_limit_and_the_file_backed_opening_feed(firm, tmp_path):
     assert [r["status"] for r in FileOpeningFeed(feed).poll(leads)] == ["accepted"]
     assert FileOpeningFeed(feed).poll(leads) == []
     assert leads.load(leads.lead_for(LINE, "13700000001"), Lead).lifecycle == "opened"
+
+
+def test_segments_count_live_and_sop_tasks_reach_each_phone_once(firm):
+    from datetime import date, time
+
+    from domain.leads.segment import SegmentConfig, SopConfig, day_bounds
+
+    container, clock, deps = firm
+    leads, queries, sop = container.leads, container.lead_queries, container.lead_sop
+    leads.save_rule(ADMIN, LINE, rule(deps, strategy="round_robin", members=[{"id": "operator:ann"}]))
+    leads.change_sensitive_words(ADMIN, LINE, ["保本"], [])
+    out = leads.intake(ADMIN, "ths", [{"phone": phone(i)} for i in range(3)], "api")["results"]
+    ann = CommandContext("operator:ann", "req")
+    leads.follow_up(ann, leads.lead_for(LINE, phone(0)), "忙", False, None, "has", None, [])
+    leads.save_segment(ADMIN, LINE, SegmentConfig(key="new-unfollowed", name="未跟进 | 新线索",
+                                                  filter={"flag": "new", "followed_up": False}))
+    leads.save_segment(ADMIN, LINE, SegmentConfig(key="today-never-connected", name="今日 | 从未接通过 | 未进开户云",
+                                                  filter={"intake": "today", "ever_connected": False,
+                                                          "in_opening": False}))
+    with pytest.raises(SensitiveContentError):
+        leads.save_sop(ADMIN, LINE, SopConfig(key="bad", name="x", segments=["new-unfollowed"], action="sms",
+                                              content="保本理财"))
+    leads.save_sop(ADMIN, LINE, SopConfig(key="welcome", name="欢迎短信", segments=["new-unfollowed"], action="sms",
+                                          template="T1", content="xx期货APP，开户立享1V1服务"))
+    leads.save_sop(ADMIN, LINE, SopConfig(key="evening-call", name="晚间外呼", segments=["today-never-connected"],
+                                          action="call", mode="fixed_time", at_time=time(20, 0)))
+    leads.save_sop(ADMIN, LINE, SopConfig(key="expired", name="过期", segments=["new-unfollowed"], action="call",
+                                          end=date(2026, 11, 22)))
+    container.runners["leads.leads"].catch_up()
+    scope = {"all_lines": True, "lines": [], "all_departments": True, "departments": []}
+    today, tomorrow = day_bounds(clock.now, "Asia/Shanghai")
+    counts = {s["key"]: queries.segment_count(scope, LINE, s["filter"], today, tomorrow)
+              for s in queries.segments(scope)}
+    assert counts == {"new-unfollowed": 2, "today-never-connected": 3}
+    assert sop.tick() == {"reached": 2, "failed": 0}          # welcome SMS to the two unfollowed; 10:00, no call yet
+    assert sop.tick() == {"reached": 0, "failed": 0}          # once per phone
+    leads.intake(ADMIN, "ths", [{"phone": phone(7)}], "api")
+    container.runners["leads.leads"].catch_up()
+    assert sop.tick() == {"reached": 1, "failed": 0}          # a new member of the segment
+    clock.now = clock.now.replace(hour=12, minute=30)         # 20:30 in Shanghai: the evening call runs once
+    assert sop.tick() == {"reached": 4, "failed": 0}
+    assert sop.tick() == {"reached": 0, "failed": 0}
+    container.runners["leads.leads"].catch_up()
+    sent = (container.settings.data_dir / "outbound.jsonl").read_text().splitlines()
+    assert len(sent) == 7 and sum('"kind":"sms"' in s for s in sent) == 3
+    timeline = queries.timeline(leads.lead_for(LINE, phone(1)), "activity")
+    assert [t["kind"] for t in timeline] == ["sop_call", "sop_sms"]
+    assert [t["key"] for t in queries.sop_tasks(scope) if t["reached"]] == ["evening-call", "welcome"]
+    assert out  # the intake itself answered

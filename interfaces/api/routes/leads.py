@@ -18,7 +18,7 @@ import redis
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from application.access.policy import Policy
 from application.leads.importer import Importer
@@ -27,9 +27,10 @@ from domain.leads.allocation import Member, RuleConfig, Window
 from domain.leads.channel import CHANNEL_TYPES
 from domain.leads.lead import DEPOSIT_INTENTS, INTENTS, Lead
 from domain.leads.rulebook import RecycleRule, rulebook_id
+from domain.leads.segment import SegmentConfig, SegmentFilter, SopConfig, day_bounds
 from domain.leads.settings import IntakeConfig
 from domain.shared.context import CommandContext
-from domain.shared.errors import NotFoundError, PermissionDeniedError, RuleViolationError
+from domain.shared.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RuleViolationError
 from infrastructure.leads.account_opening import apply_opening_event
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
@@ -322,6 +323,31 @@ class BindingImport(BaseModel):
         "{phone, kind: account_manager|ib|branch, holder, department_id?, bound_at?}"))
 
 
+class SegmentBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100, examples=["未跟进 | 新线索"])
+    filter: SegmentFilter = Field(default_factory=SegmentFilter)
+
+
+class SopBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    segments: list[str] = Field(min_length=1, max_length=20)
+    action: Literal["sms", "call"]
+    template: str | None = Field(None, max_length=60)
+    content: str | None = Field(None, max_length=1000)
+    mode: Literal["immediate", "fixed_time"] = "immediate"
+    at_time: str | None = Field(None, pattern=r"^\d{2}:\d{2}$")
+    start: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    end: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    enabled: bool = True
+
+
+def _invalid(exc: ValidationError) -> InvalidInputError:
+    """A cross-field rule of the domain model (e.g. a weighted rule without members) as a 422."""
+    errors = [{"path": ".".join(str(p) for p in e["loc"]) or "body",
+               "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+    return InvalidInputError(errors[0]["message"], errors)
+
+
 def _line(policy: Policy, line: str) -> str:
     if not policy.sees_line(line):
         raise NotFoundError(f"business line {line!r} does not exist")
@@ -334,8 +360,8 @@ def save_rule(business_line: str, key: Code, body: AssignmentRuleBody, request: 
               policy: RuleAdmin, response: Response) -> CommandAccepted:
     try:
         rule = RuleConfig.model_validate({**body.model_dump(mode="json"), "key": key})
-    except ValueError as exc:
-        raise RuleViolationError(str(exc).splitlines()[-1].strip(), field="members") from None
+    except ValidationError as exc:
+        raise _invalid(exc) from None
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
     return accepted(_leads(container).save_rule(ctx, business_line, rule), response)
 
@@ -403,6 +429,48 @@ def import_bindings(body: BindingImport, request: Request, container: ContainerD
     results = _leads(container).import_bindings(policy.context(request.state.correlation_id), body.rows,
                                                 body.source)
     return {"results": results, "accepted": sum(r["status"] == "accepted" for r in results)}
+
+
+# -- segments and SOP tasks -----------------------------------------------------------------------------
+@router.put("/segments/{business_line}/{key}", response_model=CommandAccepted,
+            summary="Save a segment (客群): a named filter over the leads.")
+def save_segment(business_line: str, key: Code, body: SegmentBody, request: Request, container: ContainerDep,
+                 policy: RuleAdmin, response: Response) -> CommandAccepted:
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    config = SegmentConfig(key=key, name=body.name, filter=body.filter)
+    return accepted(_leads(container).save_segment(ctx, business_line, config), response)
+
+
+@router.get("/segments", dependencies=[READS], summary="Segments with live counts (within your scope).")
+def list_segments(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
+    today, tomorrow = day_bounds(_leads(container).clock(), container.settings.leads_report_timezone)
+    scope = policy.scope_params()
+    return [{**s, "count": container.lead_queries.segment_count(scope, s["business_line"], s["filter"], today,
+                                                                  tomorrow)}
+            for s in container.lead_queries.segments(scope)]
+
+
+@router.put("/sop-tasks/{business_line}/{key}", response_model=CommandAccepted,
+            summary="Save an SOP task: SMS or outbound call to segments, once per phone.",
+            responses={422: {"description": "`sensitive_content`: the SMS text holds a blocked word"}})
+def save_sop(business_line: str, key: Code, body: SopBody, request: Request, container: ContainerDep,
+             policy: RuleAdmin, response: Response) -> CommandAccepted:
+    try:
+        config = SopConfig.model_validate({**body.model_dump(mode="json"), "key": key})
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    return accepted(_leads(container).save_sop(ctx, business_line, config), response)
+
+
+@router.get("/sop-tasks", dependencies=[READS], summary="SOP tasks with how many leads each reached.")
+def list_sop(container: ContainerDep, policy: RuleAdmin) -> list[dict[str, Any]]:
+    return container.lead_queries.sop_tasks(policy.scope_params())
+
+
+@router.post("/sop-tasks/{business_line}/run-now", summary="Run the business line's due SOP tasks now.")
+def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+    return container.lead_sop.tick([_line(policy, business_line)])
 
 
 # -- leads --------------------------------------------------------------------------------------------
