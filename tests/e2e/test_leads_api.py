@@ -221,3 +221,31 @@ def test_segments_and_sop_tasks_over_http(client, firm):
                                                                                            "failed": 0}
     tasks = ok(client.get("/api/v1/leads/sop-tasks", headers=ADMIN, params={"wait_for_position": saved["position"]}))
     assert [(t["key"], t["reached"]) for t in tasks] == [("sms", 2)] or tasks[0]["key"] == "sms"
+
+
+def test_an_account_manager_works_her_own_leads_only(client, firm, live_container):
+    access = live_container.access
+    other = str(access.create_department(SETUP, "other", "other", "branch", None).id)
+    dora = access.create_operator(SETUP, "dora", "dora", other, None, None, "Sup3r-Secret-Passw0rd!").id
+    access.create_role(SETUP, "am", "am", ["leads.view", "leads.work"])
+    access.grant_roles(SETUP, dora, ["am"])
+    access.set_business_lines(SETUP, dora, ["brokerage"])
+    access.set_data_scope(SETUP, dora, [{"department_id": other}], [])
+    out = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": firm["token"]},
+                         json={"leads": [{"phone": "13400000001"}, {"phone": "13400000002"}]}))
+    mine, theirs = (r["lead_id"] for r in out["results"])
+    ok(client.post(f"/api/v1/leads/{mine}/assign", headers=ADMIN, json={
+        "owner": "operator:dora", "department_id": firm["online"], "reason": "she knows the customer"}))
+    live_container.runners["access.principals"].catch_up()
+    token = ok(client.post("/api/v1/auth/login", json={"login_name": "dora", "password": "Sup3r-Secret-Passw0rd!"}))
+    as_dora = {"Authorization": f"Bearer {token['access_token']}"}
+    done = ok(client.post(f"/api/v1/leads/{mine}/follow-ups", headers=as_dora, json={
+        "content": "有开户意向", "connected": True, "opening_intent": "has"}))
+    page = ok(client.get("/api/v1/leads/mine", headers=as_dora, params={"wait_for_position": done["position"]}))
+    assert [i["id"] for i in page["items"]] == [mine] and page["items"][0]["opening_intent"] == "has"
+    assert client.post(f"/api/v1/leads/{theirs}/follow-ups", headers=as_dora, json={
+        "content": "x"}).status_code == 404  # not hers and outside her scope
+    assert client.post(f"/api/v1/leads/{mine}/assign", headers=as_dora, json={
+        "owner": "operator:ann", "department_id": firm["online"], "reason": "x"}).status_code == 403
+    blocked = client.post(f"/api/v1/leads/{mine}/sms", headers=as_dora, json={"content": "x" * 1001})
+    assert blocked.status_code == 422 and blocked.json()["field"] == "content"

@@ -96,17 +96,23 @@ def test_weighted_caps_and_replay_reproduce_every_assignment(firm):
     container, clock, deps = firm
     leads = container.leads
     leads.save_rule(ADMIN, LINE, rule(deps, strategy="weighted", members=[
-        {"id": "operator:ann", "weight": 3}, {"id": "operator:bob", "weight": 2, "cap": 150},
+        {"id": "operator:ann", "weight": 3}, {"id": "operator:bob", "weight": 2, "cap": 1500},
         {"id": "operator:cat", "weight": 1}]))
     leads.save_rule(ADMIN, LINE, rule(deps, key="night", name="夜班单独分", strategy="round_robin",
                                       members=[{"id": "operator:nick"}, {"id": "operator:dan"}],
                                       window={"days": [1, 2, 3, 4, 5], "start": "18:00", "end": "08:00"}))
-    owners: Counter = Counter()
-    for batch in range(4):
+    batches = []
+    for batch in range(20):  # 10,000 leads through the application layer
         rows = [{"phone": phone(batch * 500 + i)} for i in range(500)]
-        owners.update(r["owner"] for r in leads.intake(ADMIN, "ths", rows, "api")["results"])
-    assert owners["operator:bob"] == 150  # the cap, never more
-    assert abs(owners["operator:ann"] / (owners["operator:ann"] + owners["operator:cat"]) - 0.75) < 0.01
+        batches.append(Counter(r["owner"] for r in leads.intake(ADMIN, "ths", rows, "api")["results"]))
+    owners = sum(batches, Counter())
+    assert owners["operator:bob"] == 1500  # the cap, never more
+    early = sum(batches[:8], Counter())  # the first 4,000, before bob's cap: 3:2:1 within 1%
+    for member, share in (("operator:ann", 3 / 6), ("operator:bob", 2 / 6), ("operator:cat", 1 / 6)):
+        assert abs(early[member] / 4000 - share) < 0.01
+    rest = owners["operator:ann"] + owners["operator:cat"]  # overall, the uncapped keep their 3:1
+    assert rest == 8500 and abs(owners["operator:ann"] / rest - 0.75) < 0.01
+    assert leads.rulebook(LINE).states["main"]["counts"] == dict(owners)
     clock.now = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)  # Monday 21:00 in Shanghai
     night = Counter(r["owner"] for r in leads.intake(
         ADMIN, "ths", [{"phone": phone(9000 + i)} for i in range(11)], "api")["results"])
@@ -118,11 +124,11 @@ def test_weighted_caps_and_replay_reproduce_every_assignment(firm):
     leads.intake(ADMIN, "ths", [{"phone": phone(9500 + i)} for i in range(5)], "api")
     events = list(leads.events.get(rulebook_id(LINE)))
     checked, mismatches = replay_assignments(events)
-    assert checked == 2016 and mismatches == []
+    assert checked == 10_016 and mismatches == []
     # and the leads' own events say the same as the rule book
     recorded = {e["lead"]: e["decisions"][-1]["member"] for ev in events
                 if type(ev).__name__ == "Allocated" for e in ev.decisions}
-    sample = list(recorded.items())[::97]
+    sample = list(recorded.items())[::397]
     for lid, member in sample:
         from uuid import UUID
         assert leads.load(UUID(lid), Lead).first_assigned["owner"] == member

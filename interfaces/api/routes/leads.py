@@ -178,22 +178,18 @@ def configure_landing_page(code: str, key: Code, body: LandingPage, request: Req
 
 
 # -- intake -------------------------------------------------------------------------------------
-class IntakeRow(BaseModel):
-    phone: str = Field(max_length=32, examples=["13812345678"])
-    name: str | None = Field(None, max_length=100)
-    fields: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=30)
-
-
 class IntakeBatch(BaseModel):
     leads: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
         "Rows {phone, name?, fields?}; each row is checked on its own and answered in `results`"))
     privacy_consent: bool | None = Field(None, description="Landing pages that require consent refuse without it")
 
 
-def _intake_channel(container: Container, token: str | None) -> Any:
-    if not token:
+def intake_channel(container: ContainerDep, x_channel_token: Annotated[str | None, Header(
+        description="The channel's intake token (POST /channels/{code}/token)")] = None) -> Any:
+    """Dependency: the channel behind the token (checked before the body is read) and its rate limit."""
+    if not x_channel_token:
         raise ApiProblem(401, "unauthenticated", "missing X-Channel-Token header", field="X-Channel-Token")
-    channel = _leads(container).authenticate_token(token)
+    channel = _leads(container).authenticate_token(x_channel_token)
     allowed, retry = container.lead_rate_limiter.take(f"channel:{channel.code}") if (
         container.lead_rate_limiter) else (True, 0)
     if not allowed:
@@ -203,13 +199,14 @@ def _intake_channel(container: Container, token: str | None) -> Any:
     return channel
 
 
+IntakeChannel = Annotated[Any, Depends(intake_channel)]
+
+
 @router.post("/intake", summary="Channel intake (接口进线): a batch of leads, one result per row.",
              responses={401: {"description": "`unknown_channel_token`"}, 429: {"description": "rate limited"}})
-def intake(body: IntakeBatch, request: Request, container: ContainerDep,
-           x_channel_token: Annotated[str | None, Header(description="The channel's intake token")] = None,
+def intake(channel: IntakeChannel, body: IntakeBatch, request: Request, container: ContainerDep,
            landing_page: Annotated[str | None, Query(max_length=48, description="Submitted from this landing page")]
            = None) -> dict[str, Any]:
-    channel = _intake_channel(container, x_channel_token)
     limiter = container.lead_rate_limiter
     if limiter and len(body.leads) > 1:
         allowed, retry = limiter.take(f"channel:{channel.code}", len(body.leads) - 1)
@@ -474,7 +471,6 @@ def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) 
 
 
 # -- leads --------------------------------------------------------------------------------------------
-Sort = Literal["newest"]
 
 
 def _filters(status: str | None, flag: str | None, channel: str | None, owner: str | None, lifecycle: str | None,
