@@ -21,6 +21,7 @@ from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, qui
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.sql_source import SqlSourceRunner
+from infrastructure.leads.account_opening import FileOpeningFeed
 from infrastructure.leads.outbound import FileOutbound
 from infrastructure.leads.rate_limit import RateLimiter
 from infrastructure.leads.recycler import Recycler, SopRunner
@@ -152,8 +153,9 @@ class Container:
         outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
         container.lead_sop = SopRunner(container.leads, container.lead_queries, outbound,
                                        settings.leads_report_timezone)
+        opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
         container.lead_recycler = Recycler(container.leads, container.lead_queries, settings.leads_recycle_poll_seconds,
-                                           container.lead_sop)
+                                           container.lead_sop, FileOpeningFeed(opening_file))
         container.lead_rate_limiter = RateLimiter(supervisor, settings.leads_intake_rate_per_minute)
         supervisor.start()
         board.start()

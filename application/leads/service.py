@@ -95,6 +95,13 @@ class LeadsApplication(LedgerApplication):
         self._programs: dict[str, Any] = {}
         self._books: dict[str, RuleBook] = {}
         self._books_lock = threading.Lock()
+        self._line_locks: dict[str, threading.Lock] = {}
+
+    def _line_lock(self, business_line: str) -> threading.Lock:
+        """Batches of one business line all advance its rule book: inside a process they take
+        turns instead of racing (across processes, optimistic concurrency and retries decide)."""
+        with self._books_lock:
+            return self._line_locks.setdefault(business_line, threading.Lock())
 
     # -- loading ------------------------------------------------------------------------------
     def channel(self, code: str) -> Channel:
@@ -338,12 +345,13 @@ class LeadsApplication(LedgerApplication):
         channel = self.channel(channel_code)
         if not channel.enabled:
             raise RuleViolationError(f"channel {channel_code!r} is disabled", field="channel")
-        for attempt in range(6):
-            try:
-                return self._intake(channel, rows, source)
-            except ConcurrencyConflictError:
-                if attempt == 5:
-                    raise
+        with self._line_lock(channel.business_line):
+            for attempt in range(6):
+                try:
+                    return self._intake(channel, rows, source)
+                except ConcurrencyConflictError:
+                    if attempt == 5:
+                        raise
         raise AssertionError("unreachable")
 
     def _intake(self, channel: Channel, rows: list[Any], source: str) -> dict[str, Any]:
@@ -445,7 +453,11 @@ class LeadsApplication(LedgerApplication):
         rules (purpose reassign, condition on the recycle count) distribute them again."""
         now = self.clock()
         at = _iso(now)
-        recycled = reassigned = 0
+        with self._line_lock(business_line):
+            return self._recycle(business_line, candidates, now, at)
+
+    def _recycle(self, business_line: str, candidates: Callable[[str, list[str], datetime], list[UUID]],
+                 now: datetime, at: str) -> dict[str, int]:
         for attempt in range(6):
             try:
                 book = self.rulebook(business_line)

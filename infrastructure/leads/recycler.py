@@ -39,10 +39,13 @@ class SopRunner:
 
 
 class Recycler:
-    """The leads context's periodic job: recycling, then the SOP tasks when a runner is given."""
+    """The leads context's periodic job (with the projection workers): new account-opening
+    events from the file adapter, recycling, then the SOP tasks."""
 
-    def __init__(self, leads: Any, queries: Any, poll_seconds: float = 60.0, sop: SopRunner | None = None):
+    def __init__(self, leads: Any, queries: Any, poll_seconds: float = 60.0, sop: SopRunner | None = None,
+                 opening_feed: Any = None):
         self.leads, self.queries, self.poll_seconds, self.sop = leads, queries, poll_seconds, sop
+        self.opening_feed = opening_feed  # the embedded account-opening adapter (a JSON-lines file)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -66,6 +69,10 @@ class Recycler:
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
+                if self.opening_feed is not None:
+                    for result in self.opening_feed.poll(self.leads):
+                        if result["status"] != "accepted":
+                            log.warning("account-opening event rejected: %s", result["reason"])
                 self.tick()
                 if self.sop is not None:
                     self.sop.tick()

@@ -115,13 +115,13 @@ def test_weighted_caps_and_replay_reproduce_every_assignment(firm):
     assert leads.rulebook(LINE).states["main"]["counts"] == dict(owners)
     clock.now = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)  # Monday 21:00 in Shanghai
     night = Counter(r["owner"] for r in leads.intake(
-        ADMIN, "ths", [{"phone": phone(9000 + i)} for i in range(11)], "api")["results"])
+        ADMIN, "ths", [{"phone": phone(20_000 + i)} for i in range(11)], "api")["results"])
     assert night == Counter({"operator:nick": 6, "operator:dan": 5})
     # the rule change in the middle is part of the history the replay walks
     leads.save_rule(ADMIN, LINE, rule(deps, strategy="round_robin", members=[{"id": "operator:eve"},
                                                                            {"id": "operator:ann"}]))
     clock.now = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
-    leads.intake(ADMIN, "ths", [{"phone": phone(9500 + i)} for i in range(5)], "api")
+    leads.intake(ADMIN, "ths", [{"phone": phone(20_500 + i)} for i in range(5)], "api")
     events = list(leads.events.get(rulebook_id(LINE)))
     checked, mismatches = replay_assignments(events)
     assert checked == 10_016 and mismatches == []
