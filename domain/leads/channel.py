@@ -26,7 +26,6 @@ class Channel(LedgerAggregate):
         self.department_id = department_id     # the pool its leads reach (网金部 or 总部)
         self.token_hash: str | None = None
         self.landing_pages: dict[str, dict[str, Any]] = {}
-        self.status_callback: dict[str, Any] | None = None
         self.enabled = True
 
     @classmethod
@@ -48,10 +47,6 @@ class Channel(LedgerAggregate):
     @event("LandingPageConfigured")
     def configure_landing_page(self, key: str, config: dict[str, Any]) -> None:
         self.landing_pages[key] = config
-
-    @event("StatusCallbackConfigured")
-    def configure_status_callback(self, config: dict[str, Any] | None) -> None:
-        self.status_callback = config
 
     def facts(self) -> dict[str, str]:
         return {"channel_code": self.code, "channel_name": self.name, "channel_type": self.channel_type,

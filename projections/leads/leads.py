@@ -84,10 +84,6 @@ class LeadsProjection(PostgresProjection):
         w.execute("UPDATE leads_channels SET landing_pages = landing_pages || jsonb_build_object(%s::text, %s::jsonb),"
                   " version=%s WHERE id=%s", (e.key, _json(e.config), e.originator_version, e.originator_id))
 
-    @handles(Channel.StatusCallbackConfigured)
-    def callback(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE leads_channels SET version=%s WHERE id=%s", (e.originator_version, e.originator_id))
-
     # -- bindings ---------------------------------------------------------------------------------
     @handles(Binding.Bound, Binding.Rebound)
     def bound(self, w: SqlWriter, e: Any, position: int) -> None:

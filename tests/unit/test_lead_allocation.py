@@ -106,3 +106,24 @@ def test_malformed_phones_are_refused(raw):
 def test_phone_spellings_normalise_to_one_key():
     assert {normalise_phone(p) for p in ("13812345678", "+86 138-1234-5678", "8613812345678")} == {
         "+8613812345678"}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+MEMBERS = st.lists(st.tuples(st.integers(1, 9), st.one_of(st.none(), st.integers(0, 40))), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(members=MEMBERS, strategy=st.sampled_from(["weighted", "round_robin"]), n=st.integers(1, 300))
+def test_caps_hold_and_a_replay_from_empty_state_chooses_the_same(members, strategy, n):
+    r = rule(strategy=strategy, members=[{"id": f"operator:m{i}", "weight": w, "cap": c}
+                                         for i, (w, c) in enumerate(members)])
+    first, _ = run([r], n)
+    again, _ = run([r], n)
+    assert first == again
+    for i, (_, cap) in enumerate(members):
+        if cap is not None:
+            assert first[f"operator:m{i}"] <= cap
+    capacity = sum(c for _, c in members) if all(c is not None for _, c in members) else n
+    assert first[None] == max(0, n - capacity)  # nobody is left in the pool while a member has room
