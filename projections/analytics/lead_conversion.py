@@ -87,7 +87,8 @@ class LeadAnalytics:
         self.tz = timezone
 
     def _query(self, dims: list[str], business_line: str, granularity: str | None, since: Any, until: Any,
-               channel: str | None, employee: str | None) -> list[dict[str, Any]]:
+               channel: str | None, employee: str | None, departments: list[str] | None = None
+               ) -> list[dict[str, Any]]:
         db = self.ch.db
         select, group = [], []
         if granularity is not None:
@@ -108,9 +109,10 @@ class LeadAnalytics:
             f" AND ({{until:{TS}}} IS NULL OR occurred_at < {{until:{TS}}})"
             " AND ({channel:Nullable(String)} IS NULL OR channel_code = {channel:Nullable(String)})"
             " AND ({employee:Nullable(String)} IS NULL OR employee = {employee:Nullable(String)})"
+            " AND ({all_departments:Bool} OR has({departments:Array(String)}, department_id))"
             + (" GROUP BY " + ", ".join(group) + " ORDER BY " + ", ".join(group) if group else ""))
         params = {"line": business_line, "since": since, "until": until, "channel": channel, "employee": employee,
-                  "tz": self.tz}
+                  "tz": self.tz, "all_departments": departments is None, "departments": departments or []}
         names = [*(["period"] if granularity else []), *dims, *METRICS]
         out = []
         for row in self.ch.query(sql, params):
@@ -121,16 +123,20 @@ class LeadAnalytics:
         return out
 
     def by_channel(self, business_line: str, *, granularity: str | None = None, since: Any = None,
-                   until: Any = None, channel: str | None = None) -> dict[str, Any]:
-        rows = self._query(["channel_code"], business_line, granularity, since, until, channel, None)
-        total = self._query([], business_line, None, since, until, channel, None)
+                   until: Any = None, channel: str | None = None, departments: list[str] | None = None
+                   ) -> dict[str, Any]:
+        """``departments``: only facts of leads then in these departments (the caller's data scope)."""
+        rows = self._query(["channel_code"], business_line, granularity, since, until, channel, None, departments)
+        total = self._query([], business_line, None, since, until, channel, None, departments)
         return {"rows": rows, "total": total[0] if total else with_rates({m: 0 for m in METRICS})}
 
     def by_employee(self, business_line: str, *, granularity: str | None = None, since: Any = None,
-                    until: Any = None, channel: str | None = None, employee: str | None = None) -> dict[str, Any]:
+                    until: Any = None, channel: str | None = None, employee: str | None = None,
+                    departments: list[str] | None = None) -> dict[str, Any]:
         rows = self._query(["employee", "channel_code"], business_line, granularity, since, until, channel,
-                           employee)
-        overall = self._query(["employee"], business_line, granularity, since, until, channel, employee)
+                           employee, departments)
+        overall = self._query(["employee"], business_line, granularity, since, until, channel, employee,
+                              departments)
         return {"rows": rows, "all_channels": overall}
 
 

@@ -13,6 +13,7 @@ LIST_COLUMNS = ("l.id, l.business_line, l.phone, l.name, l.status, l.reason, l.f
                 " l.opening_intent, l.deposit_intent, l.opening_kind, l.opening_node, l.opened_at, l.version")
 FILTERS = ("status", "flag", "channel_code", "owner", "lifecycle", "opening_intent", "phone")
 CATEGORIES = ("intake", "follow_up", "transfer", "call", "activity")
+SORTS = {"newest": ("l.last_intake_at DESC, l.id DESC", "<"), "oldest": ("l.last_intake_at ASC, l.id ASC", ">")}
 
 
 SEGMENT = (
@@ -46,8 +47,9 @@ class LeadQueries:
         self.db = db
 
     def leads(self, scope: dict[str, Any], *, filters: dict[str, Any], after: tuple[datetime, UUID] | None = None,
-              limit: int = 50) -> list[dict[str, Any]]:
-        """Newest intake first; keyset on (last_intake_at, id)."""
+              limit: int = 50, sort: str = "newest") -> list[dict[str, Any]]:
+        """Newest (or oldest) intake first; keyset on (last_intake_at, id)."""
+        order, cmp = SORTS[sort]
         return self.db.fetch_all(
             "SELECT " + LIST_COLUMNS + " FROM leads_leads l WHERE " + SCOPE +
             "".join(f" AND (%({f})s::text IS NULL OR l.{f} = %({f})s)" for f in FILTERS) +
@@ -55,8 +57,8 @@ class LeadQueries:
             " AND (%(unassigned)s::boolean IS NULL OR (l.owner IS NULL) = %(unassigned)s)"
             " AND (%(since)s::timestamptz IS NULL OR l.last_intake_at >= %(since)s)"
             " AND (%(until)s::timestamptz IS NULL OR l.last_intake_at < %(until)s)"
-            " AND (%(a_at)s::timestamptz IS NULL OR (l.last_intake_at, l.id) < (%(a_at)s, %(a_id)s::uuid))"
-            " ORDER BY l.last_intake_at DESC, l.id DESC LIMIT %(limit)s",
+            f" AND (%(a_at)s::timestamptz IS NULL OR (l.last_intake_at, l.id) {cmp} (%(a_at)s, %(a_id)s::uuid))"
+            f" ORDER BY {order} LIMIT %(limit)s",
             {**scope, **{f: filters.get(f) for f in (*FILTERS, "department", "unassigned", "since", "until")},
              "a_at": after[0] if after else None, "a_id": after[1] if after else None, "limit": limit})
 

@@ -139,6 +139,14 @@ def test_list_detail_assign_activity_and_analytics(client, firm):
         seen += [i["id"] for i in page["items"]]
         cursor = page["next_cursor"]
     assert len(seen) == len(set(seen)) == 5
+    oldest, cursor = [], None
+    while True:
+        page = ok(client.get("/api/v1/leads", headers=ADMIN, params={"limit": 3, "sort": "oldest",
+                                                                      **({"cursor": cursor} if cursor else {})}))
+        oldest += [i["id"] for i in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert oldest == seen[::-1]
     bad = client.get("/api/v1/leads", headers=ADMIN, params={"cursor": "garbage"})
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
     lead = out["results"][0]["lead_id"]

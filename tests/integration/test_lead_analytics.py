@@ -106,5 +106,7 @@ def test_channel_and_employee_figures_equal_an_independent_count(container):
     total = analytics.by_channel(LINE)["total"]
     assert total == expected((), None)[()]
     assert total["valid"] == n and total["opened"] > 0 and total["opened_net"] < total["opened"]
+    assert analytics.by_channel(LINE, departments=[online])["total"] == total
+    assert analytics.by_channel(LINE, departments=["elsewhere"])["rows"] == []
     one = analytics.by_employee(LINE, employee="operator:bob")["all_channels"]
     assert one == [{"employee": "operator:bob", **expected(("employee",), None)[("operator:bob",)]}]

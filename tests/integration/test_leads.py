@@ -169,6 +169,15 @@ def test_recycling_after_n_days_and_reassignment_by_recycle_count(firm):
         (None, 3, deps["pool"]), (None, 3, deps["pool"])]
     checked, mismatches = replay_assignments(leads.events.get(rulebook_id(LINE)))
     assert checked == 3 + 2 + 2 and mismatches == []  # the third recycle found no rule: nothing to decide
+    # the read model rebuilt from the events says the same
+    runner = container.runners["leads.leads"]
+    runner.catch_up()
+    before = container.readmodels.fetch_all("SELECT id, owner, department_id, recycle_count FROM leads_leads"
+                                            " ORDER BY id")
+    runner.reset()
+    runner.catch_up()
+    assert container.readmodels.fetch_all("SELECT id, owner, department_id, recycle_count FROM leads_leads"
+                                          " ORDER BY id") == before
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("time", "referral"), ("branch", "account_manager"),

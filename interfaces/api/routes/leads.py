@@ -490,7 +490,7 @@ def _leads_phone(raw: str) -> str:
 
 
 def _page(container: Container, policy: Policy, filters: dict[str, Any], cursor: str | None, limit: int,
-          with_count: bool) -> dict[str, Any]:
+          with_count: bool, sort: str = "newest") -> dict[str, Any]:
     after = decode_cursor(cursor, 2)
     try:
         key = (datetime.fromisoformat(after[0]), UUID(after[1])) if after else None
@@ -498,7 +498,7 @@ def _page(container: Container, policy: Policy, filters: dict[str, Any], cursor:
         raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
                          field="cursor") from None
     scope = policy.scope_params()
-    rows = container.lead_queries.leads(scope, filters=filters, after=key, limit=limit + 1)
+    rows = container.lead_queries.leads(scope, filters=filters, after=key, limit=limit + 1, sort=sort)
     more = len(rows) > limit
     rows = rows[:limit]
     out: dict[str, Any] = {"items": policy.present_all(RESOURCE, rows),
@@ -523,10 +523,11 @@ def list_leads(container: ContainerDep, policy: Viewer,
                unassigned: bool | None = None, since: datetime | None = None, until: datetime | None = None,
                cursor: Annotated[str | None, Query(max_length=400)] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               count: Annotated[bool, Query(description="Also return the total matching")] = False
+               count: Annotated[bool, Query(description="Also return the total matching")] = False,
+               sort: Annotated[Literal["newest", "oldest"], Query(description="By last intake")] = "newest"
                ) -> dict[str, Any]:
     return _page(container, policy, _filters(status, flag, channel, owner, lifecycle, intent, phone, department,
-                                             unassigned, since, until), cursor, limit, count)
+                                             unassigned, since, until), cursor, limit, count, sort)
 
 
 @router.get("/mine", dependencies=[READS], summary="My leads (account manager): leads I own, newest first.")
@@ -678,6 +679,12 @@ COLUMNS = ("valid", "wechat", "wechat_rate", "connected", "connected_rate", "int
            "opened_net_rate", "opened", "opened_rate")
 
 
+def _departments(policy: Policy) -> list[str] | None:
+    """The caller's data scope: figures count only facts of leads then in these departments."""
+    departments = policy.principal.departments
+    return None if departments is None else sorted(str(d) for d in departments)
+
+
 def _csv(rows: list[dict[str, Any]], keys: tuple[str, ...], filename: str) -> StreamingResponse:
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -694,7 +701,7 @@ def channel_analytics(container: ContainerDep, policy: Analyst, business_line: A
                       until: datetime | None = None, channel: Annotated[str | None, Query(max_length=48)] = None,
                       format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
     data = container.lead_analytics.by_channel(_line(policy, business_line), granularity=granularity, since=since,
-                                               until=until, channel=channel)
+                                               until=until, channel=channel, departments=_departments(policy))
     if format == "csv":
         keys = (("period",) if granularity else ()) + ("channel_code",)
         return _csv([*data["rows"], {"channel_code": "合计", **data["total"]}], keys, "channels.csv")
@@ -709,7 +716,8 @@ def employee_analytics(container: ContainerDep, policy: Analyst,
                        employee: Annotated[str | None, Query(max_length=60)] = None,
                        format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
     data = container.lead_analytics.by_employee(_line(policy, business_line), granularity=granularity, since=since,
-                                                until=until, channel=channel, employee=employee)
+                                                until=until, channel=channel, employee=employee,
+                                                departments=_departments(policy))
     if format == "csv":
         keys = (("period",) if granularity else ()) + ("employee", "channel_code")
         rows = [*data["rows"], *({**r, "channel_code": "全部"} for r in data["all_channels"])]
