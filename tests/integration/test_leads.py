@@ -306,3 +306,28 @@ def test_segments_count_live_and_sop_tasks_reach_each_phone_once(firm):
     assert [t["kind"] for t in timeline] == ["sop_call", "sop_sms"]
     assert [t["key"] for t in queries.sop_tasks(scope) if t["reached"]] == ["evening-call", "welcome"]
     assert out  # the intake itself answered
+
+
+def test_cli_import_verify_and_recycle(firm, tmp_path):
+    from typer.testing import CliRunner
+
+    from interfaces.cli.main import app as cli
+    from tests.integration.test_audit import _cli_env
+
+    container, clock, deps = firm
+    container.leads.save_rule(ADMIN, LINE, rule(deps, strategy="round_robin", members=[{"id": "operator:ann"},
+                                                                                     {"id": "operator:bob"}]))
+    source, results = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("手机号,姓名\n13300000001,甲\n13300000002,乙\nbad,丙\n", encoding="utf-8-sig")
+    runner, env = CliRunner(), _cli_env(container)
+    imported = runner.invoke(cli, ["leads", "import", str(source), "--channel", "ths", "--results", str(results)],
+                             env=env)
+    assert imported.exit_code == 1 and "'valid': 2" in imported.output  # exit 1: a row was rejected
+    rows = results.read_text().splitlines()
+    assert rows[0] == "row,status,reason,flag,phone,lead_id,owner" and rows[3].startswith("4,rejected,")
+    verified = runner.invoke(cli, ["leads", "verify-assignments", LINE], env=env)
+    assert verified.exit_code == 0 and "2 assignments reproduced exactly" in verified.output
+    recycled = runner.invoke(cli, ["leads", "recycle"], env=env)
+    assert recycled.exit_code == 0 and "'recycled': 0" in recycled.output
+    missing = runner.invoke(cli, ["leads", "import", str(source), "--channel", "nope"], env=env)
+    assert missing.exit_code == 2 and "channel 'nope' does not exist" in missing.output
