@@ -94,6 +94,16 @@ class LeadQueries:
             " LIMIT %s", (business_line, departments, cutoff, limit))
         return [r["id"] for r in rows]
 
+    def sensitive_hits(self, line: str, *, before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Every outgoing text that hit a sensitive word (blocked or sent flagged), newest first."""
+        return self.db.fetch_all(
+            "SELECT t.position, t.lead_id, l.phone, t.kind, t.at, t.actor, t.detail->>'content' AS content,"
+            " t.detail->'sensitive_hits' AS hits FROM leads_timeline t JOIN leads_leads l ON l.id = t.lead_id"
+            " WHERE l.business_line = %s AND t.kind IN ('sms', 'content_blocked')"
+            " AND jsonb_array_length(t.detail->'sensitive_hits') > 0"
+            " AND (%s::bigint IS NULL OR t.position < %s) ORDER BY t.position DESC LIMIT %s",
+            (line, before, before, limit))
+
     def segment_count(self, scope: dict[str, Any], line: str, spec: dict[str, Any], today: datetime,
                       tomorrow: datetime) -> int:
         row = self.db.fetch_one("SELECT count(*) AS n FROM leads_leads l WHERE " + SEGMENT + " AND " + SCOPE,

@@ -229,6 +229,10 @@ def test_sensitive_words_block_or_flag_and_every_hit_is_recorded(firm):
     leads.send_sms(ann, lid, "稳赚", None)
     kinds = [(type(e).__name__, getattr(e, "sensitive_hits", None)) for e in leads.events.get(lid)][1:]
     assert kinds == [("ContentBlocked", ["保本", "稳赚"]), ("SmsSent", []), ("SmsSent", ["稳赚"])]
+    container.runners["leads.leads"].catch_up()
+    hits = container.lead_queries.sensitive_hits(LINE)
+    assert [(h["kind"], h["hits"], h["actor"]) for h in hits] == [
+        ("sms", ["稳赚"], "operator:ann"), ("content_blocked", ["保本", "稳赚"], "operator:ann")]
 
 
 def test_file_import_limit_and_the_file_backed_opening_feed(firm, tmp_path):

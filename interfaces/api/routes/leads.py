@@ -420,6 +420,15 @@ def sensitive_words(business_line: str, body: WordList, request: Request, contai
     return accepted(_leads(container).change_sensitive_words(ctx, business_line, body.add, body.remove), response)
 
 
+@router.get("/settings/{business_line}/sensitive-hits", dependencies=[READS],
+            summary="Compliance: every outgoing text that hit a sensitive word (blocked or flagged).")
+def sensitive_hits(business_line: str, container: ContainerDep, policy: RuleAdmin,
+                   before: Annotated[int | None, Query(ge=1, description="next_before of the previous page")] = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    rows = container.lead_queries.sensitive_hits(_line(policy, business_line), before=before, limit=limit)
+    return {"items": rows, "next_before": rows[-1]["position"] if len(rows) == limit else None}
+
+
 @router.post("/bindings", summary="Import 渠道1.0 bindings (phone -> account manager / IB / branch).")
 def import_bindings(body: BindingImport, request: Request, container: ContainerDep,
                     policy: RuleAdmin) -> dict[str, Any]:
