@@ -15,6 +15,7 @@ actual opening (实开) counts every opening.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from domain.leads.lead import Lead
@@ -41,8 +42,6 @@ class LeadConversionSink(ClickHouseSink):
     @staticmethod
     def _row(e: Any, position: int, n: int, at: str, channel: str, employee: str | None, department: str,
              fact: str) -> tuple[str, Sequence[Any]]:
-        from datetime import datetime
-
         return "lead_facts", (position, n, datetime.fromisoformat(at), e.business_line or "", e.originator_id,
                               channel, employee or "", str(department), fact)
 
