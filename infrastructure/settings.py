@@ -82,6 +82,19 @@ class Settings(BaseSettings):
     archive_retention_days: int | None = Field(
         365 * 20, description="Days after deletion before a document's content may be purged; unset = never.")
 
+    leads_import_max_bytes: int = Field(
+        50 * 1024 * 1024, description="Largest lead import file (CSV/XLSX) accepted by the API and CLI, in bytes.")
+    leads_intake_rate_per_minute: int = Field(
+        6000, description="Most leads one channel token may submit per minute (0 = unlimited).")
+    leads_recycle_poll_seconds: float = Field(60.0, description="How often the lead recycling job runs.")
+    leads_report_timezone: str = Field("Asia/Shanghai", description="Time zone of lead analytics days/weeks/months.")
+    leads_outbound_file: str | None = Field(
+        None, description="Embedded SMS/outbound-call adapter: requests appended as JSON lines; unset = "
+        "<data_dir>/outbound.jsonl.")
+    leads_opening_file: str | None = Field(
+        None, description="Account-opening events as JSON lines, tailed in embedded mode; unset = "
+        "<data_dir>/account_opening.jsonl.")
+
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:
         """Development-default secrets are refused outside development mode; in production every

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from application.access.principals import PrincipalResolver
@@ -16,6 +17,7 @@ from application.audit.service import AuditService
 from application.flows.assignees import AssigneeResolver
 from application.flows.instances import FlowInstancesApplication
 from application.forms.service import FormsApplication
+from application.leads.service import LeadsApplication
 from domain.archive.rules import RetentionRule
 from domain.shared.context import CommandContext
 from infrastructure.archive.blobs import BlobStore, FilesystemBlobStore
@@ -24,6 +26,10 @@ from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, qui
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.sql_source import SqlSourceRunner
+from infrastructure.leads.account_opening import FileOpeningFeed
+from infrastructure.leads.outbound import FileOutbound
+from infrastructure.leads.rate_limit import RateLimiter
+from infrastructure.leads.recycler import Recycler, SopRunner
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -31,12 +37,14 @@ from infrastructure.redis.supervisor import RedisSupervisor
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
+from projections.analytics.lead_conversion import LeadAnalytics
 from projections.archive.filing import ArchiveFilingProcess
 from projections.archive.queries import ArchiveQueries
 from projections.flows.definitions import FlowQueries
 from projections.flows.queries import FlowInstanceQueries
 from projections.forms.queries import FormsQueries
 from projections.framework import ClickHouseSink
+from projections.leads.queries import LeadQueries
 from projections.registry import all_projections
 
 log = logging.getLogger(__name__)
@@ -98,6 +106,12 @@ class Container:
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
+    leads: LeadsApplication | None = None
+    lead_queries: LeadQueries | None = None
+    lead_analytics: LeadAnalytics | None = None
+    lead_recycler: Recycler | None = None
+    lead_rate_limiter: RateLimiter | None = None
+    lead_sop: SopRunner | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, engines: Engines | None = None, workers: bool = False) -> Container:
@@ -151,6 +165,16 @@ class Container:
             archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp"),
             owns_engines=owns,
         )
+        container.leads = LeadsApplication(store)
+        container.lead_queries = LeadQueries(readmodels)
+        container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
+        outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
+        container.lead_sop = SopRunner(container.leads, container.lead_queries, outbound,
+                                       settings.leads_report_timezone)
+        opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
+        container.lead_recycler = Recycler(container.leads, container.lead_queries, settings.leads_recycle_poll_seconds,
+                                           container.lead_sop, FileOpeningFeed(opening_file))
+        container.lead_rate_limiter = RateLimiter(supervisor, settings.leads_intake_rate_per_minute)
         supervisor.start()
         board.start()
         if workers:
@@ -159,12 +183,16 @@ class Container:
 
     def start_workers(self) -> None:
         self.scheduler.start()
+        if self.lead_recycler is not None:
+            self.lead_recycler.start()
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
                                          self.engines.database_url, self.settings.projection_poll_seconds)
         self.workers.start()
 
     def close(self) -> None:
         self.scheduler.stop()
+        if self.lead_recycler is not None:
+            self.lead_recycler.stop()
         if self.workers:
             self.workers.stop()
         self.progress.stop()

@@ -30,7 +30,7 @@ ALL_ACCESS = ["access.departments.view", "access.operators.view"]
 ROLES = [
     ("admin", "系统管理员 Administrator", None),
     ("sales", "销售 Sales", ALL_ACCESS),
-    ("account_manager", "客户经理 Account manager", ALL_ACCESS),
+    ("account_manager", "客户经理 Account manager", ALL_ACCESS + ["leads.view", "leads.work"]),
     ("ops", "运营 Operations", ALL_ACCESS + ["access.operators.export"]),
     ("clearing", "清算 Clearing", ALL_ACCESS),
     ("finance", "财务 Finance", ALL_ACCESS + ["access.operators.export"]),
@@ -95,6 +95,10 @@ def load_demo(container: Container) -> str:
     from interfaces.demo_archive import load_archive
 
     created += load_archive(container.archive, container.store, DEMO)
+
+    from interfaces.demo_leads import load_leads
+
+    created += load_leads(container)
     return f"demo data: {created} records created; operators log in with password {DEMO_PASSWORD!r}"
 
 

@@ -5,6 +5,7 @@ from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
 from projections.analytics.flow_decisions import FlowDecisionsSink
+from projections.analytics.lead_conversion import LeadConversionSink
 from projections.archive.documents import ArchiveDocumentsProjection
 from projections.archive.filing import ArchiveFilingProcess
 from projections.flows.definitions import FlowDefinitionsProjection
@@ -12,9 +13,10 @@ from projections.flows.instances import FlowInstancesProjection
 from projections.forms.catalogue import FormsCatalogueProjection
 from projections.forms.records import FormRecordsProjection
 from projections.framework import ClickHouseSink, PostgresProjection
+from projections.leads.leads import LeadsProjection
 
 
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
             FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink(),
-            ArchiveDocumentsProjection(), ArchiveFilingProcess()]
+            ArchiveDocumentsProjection(), ArchiveFilingProcess(), LeadsProjection(), LeadConversionSink()]

@@ -56,6 +56,17 @@ MENUS: tuple[Menu, ...] = (
         Action("archive.sync", "Import cloud-platform batches and resolve their anomalies"),
         Action("archive.mount", "Mount historical loose documents in bulk"),
     )),
+    Menu("leads", "渠道2.0 Leads", (
+        Action("leads.channels.view", "View channels and landing pages"),
+        Action("leads.channels.manage", "Create channels, issue intake tokens, configure landing pages"),
+        Action("leads.intake", "Submit and import leads"),
+        Action("leads.rules.manage", "Define assignment, recycle and intake-filter rules, blacklist, sensitive words"),
+        Action("leads.view", "View leads in your lines and scope"),
+        Action("leads.assign", "Assign and transfer leads by hand"),
+        Action("leads.work", "Follow up, record calls, add WeChat, send SMS"),
+        Action("leads.opening.ingest", "Deliver account-opening events (adapter webhook)"),
+        Action("leads.analytics.view", "View and export conversion analytics"),
+    )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),

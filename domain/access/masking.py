@@ -13,6 +13,7 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     "access.operator": frozenset({"display_name", "phone", "email"}),
     "access.department": frozenset({"name"}),
     "forms.customer": frozenset({"name", "id_number", "phone", "bank_account", "address"}),
+    "leads.lead": frozenset({"phone", "name"}),
     # Form data of flow instances: rules match these names at any depth (e.g. settlement.bank_account).
     "flows.instance": frozenset({"bank_account", "bank_card", "id_number", "phone", "contact_phone", "uscc",
                                  "swift_code", "name", "legal_representative"}),

@@ -20,6 +20,7 @@ from interfaces.api.routes import (
     flows,
     forms,
     health,
+    leads,
     operators,
     projections,
 )
@@ -37,13 +38,18 @@ securities firms. Every change is an event; reads come from projections.
 """
 
 
+def _large_bodies(settings: Settings) -> tuple:
+    """Routes whose bodies may exceed the JSON limit: archive uploads and lead imports."""
+    return archive.upload_limits(settings) + leads.large_bodies(settings)
+
+
 def create_app(container: Container) -> FastAPI:
     """An application around a running container (tests, embedding)."""
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION)
     _routes(app)
     _attach(app, container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes,
-                       metrics=container.extras["metrics"], upload_limits=archive.upload_limits(container.settings))
+                       metrics=container.extras["metrics"], large_bodies=_large_bodies(container.settings))
     return app
 
 
@@ -62,7 +68,7 @@ def create_app_from_settings(settings: Settings) -> FastAPI:
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     _routes(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=_LateMetrics(app), upload_limits=archive.upload_limits(settings))
+                       metrics=_LateMetrics(app), large_bodies=_large_bodies(settings))
     return app
 
 
@@ -81,7 +87,7 @@ class _LateMetrics:
 def _routes(app: FastAPI) -> None:
     problems.install(app)
     routers = (health, auth, departments, operators, access_admin, forms, flows, flow_instances, audit, projections,
-               archive)
+               archive, leads)
     for module in routers:
         app.include_router(module.router)
 

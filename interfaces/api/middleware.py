@@ -25,15 +25,16 @@ class RequestContextMiddleware:
     a bounded body, and a latency observation."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Any,
-                 upload_limits: tuple[tuple[str, int], ...] = ()):
+                 large_bodies: tuple[tuple[re.Pattern[str], int], ...] = ()):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
-        # (path prefix, body limit) for routes that take files (the archive), checked in order.
-        self.upload_limits = upload_limits
+        # (path pattern, limit): routes that take files (archive uploads, lead imports) stream
+        # their bodies; everything else keeps the small JSON limit.
+        self.large_bodies = large_bodies
 
     def _limit(self, path: str) -> int:
-        return next((limit for prefix, limit in self.upload_limits if path.startswith(prefix)), self.max_body_bytes)
+        return next((limit for pattern, limit in self.large_bodies if pattern.match(path)), self.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,11 +59,10 @@ class RequestContextMiddleware:
                     (b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation_id.encode())]
             await send(message)
 
-        max_body_bytes = self._limit(scope.get("path", ""))
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
-            response = problem(None, 413, "payload_too_large",
-                               f"request body exceeds {max_body_bytes} bytes")
+        limit = self._limit(scope.get("path", ""))
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            response = problem(None, 413, "payload_too_large", f"request body exceeds {limit} bytes")
             await response(scope, receive, send_with_ids)
             self._observe(scope, status_holder["status"], started)
             return
@@ -109,14 +109,14 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > max_body_bytes:
+                    if received > limit:
                         raise BodyTooLarge()
                 return message
 
         try:
             await self.app(scope, receive_app, send_with_ids)
         except BodyTooLarge:
-            response = problem(None, 413, "payload_too_large", f"request body exceeds {max_body_bytes} bytes")
+            response = problem(None, 413, "payload_too_large", f"request body exceeds {limit} bytes")
             await response(scope, receive, send_with_ids)
         finally:
             self._observe(scope, status_holder["status"], started)

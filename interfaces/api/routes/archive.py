@@ -3,6 +3,7 @@ preview, exports for regulators. The same upload endpoint is the third-party arc
 called with an API token holding ``archive.documents.upload``."""
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -43,12 +44,13 @@ Code = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-z][a-z0-9
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def upload_limits(settings: Settings) -> tuple[tuple[str, int], ...]:
+def upload_limits(settings: Settings) -> tuple[tuple[re.Pattern[str], int], ...]:
     """Archive routes take files: their request bodies may reach the file limit (plus the
     multipart envelope); everything else keeps the small JSON limit."""
     limit = max(settings.max_body_bytes, settings.archive_max_file_bytes + MULTIPART_OVERHEAD)
     bulk = max(limit, settings.archive_mount_max_total_bytes + MULTIPART_OVERHEAD)
-    return ((f"{PREFIX}/documents", limit), (f"{PREFIX}/mounts", bulk), (f"{PREFIX}/sync/batches", bulk))
+    return tuple((re.compile(re.escape(f"{PREFIX}{path}")), size)
+                 for path, size in (("/documents", limit), ("/mounts", bulk), ("/sync/batches", bulk)))
 
 
 class StoredAccepted(CommandAccepted):

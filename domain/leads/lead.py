@@ -1,0 +1,155 @@
+"""A lead (线索): one prospective customer of a business line, keyed by the normalised phone.
+
+The first intake creates it in one event that already carries the filter verdict and the
+assignment decisions, so an intake costs one event. Every later event carries the channel,
+owner and department as they stood, so analytics never has to look anything up."""
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import event
+
+from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import RuleViolationError
+from domain.shared.ids import natural_id
+
+LIFECYCLE = ("prospect", "opened", "closed")
+OPENING_KINDS = ("entered", "node", "interrupted", "opened", "closed")
+INTENTS = ("none", "has", "strong")
+DEPOSIT_INTENTS = ("none", "has", "strong", "deposited")
+
+
+def lead_id(business_line: str, phone: str) -> Any:
+    return natural_id("lead", f"{business_line}:{phone}")
+
+
+class Lead(LedgerAggregate):
+    @event("Created")
+    def __init__(self, business_line: str, phone: str, intake: dict[str, Any], status: str, reason: str | None,
+                 flag: str, department_id: str, owner: str | None, decisions: list[dict[str, Any]]):
+        self.business_line, self.phone = business_line, phone
+        self.channel_code = intake["channel_code"]    # the channel of the first valid intake (attribution)
+        self.intakes: list[dict[str, Any]] = []
+        self.status = "filtered"
+        self.reason: str | None = None
+        self.department_id = department_id
+        self.owner: str | None = None
+        self.assigned_at: str | None = None
+        self.first_assigned: dict[str, Any] | None = None   # referral department and when (引流部门)
+        self.recycle_count = 0
+        self.lifecycle = "prospect"
+        self.opening: dict[str, Any] = {}
+        self.calls = self.connected_calls = 0
+        self.wechat_added = False
+        self.opening_intent = "none"
+        self.deposit_intent = "none"
+        self._intake(intake, status, reason, flag, department_id, owner)
+
+    @classmethod
+    def create(cls, business_line: str, phone: str, intake: dict[str, Any], status: str, reason: str | None,
+               department_id: str, owner: str | None, decisions: list[dict[str, Any]]) -> Lead:
+        return cls._create(cls.Created, id=lead_id(business_line, phone), business_line=business_line, phone=phone,
+                           intake=intake, status=status, reason=reason, flag="new", department_id=department_id,
+                           owner=owner, decisions=decisions)
+
+    def _intake(self, intake: dict[str, Any], status: str, reason: str | None, flag: str, department_id: str,
+                owner: str | None) -> None:
+        self.intakes.append({**intake, "status": status, "reason": reason, "flag": flag})
+        if status != "valid":
+            return
+        if self.status != "valid":
+            self.channel_code = intake["channel_code"]
+        self.status, self.reason = "valid", None
+        if self.owner is None:
+            self._place(department_id, owner, intake["at"])
+
+    def _place(self, department_id: str, owner: str | None, at: str) -> None:
+        self.department_id, self.owner = department_id, owner
+        self.assigned_at = at if owner else None
+        if owner and self.first_assigned is None:
+            self.first_assigned = {"department_id": department_id, "owner": owner, "at": at}
+
+    @property
+    def last_valid_intake_at(self) -> str | None:
+        valid = [i["at"] for i in self.intakes if i["status"] == "valid"]
+        return valid[-1] if valid else None
+
+    def facts(self) -> dict[str, Any]:
+        return {"channel_code": self.channel_code, "owner": self.owner, "department_id": self.department_id}
+
+    # -- intake -------------------------------------------------------------------------------
+    @event("IntakeRecorded")
+    def record_intake(self, intake: dict[str, Any], status: str, reason: str | None, flag: str, department_id: str,
+                      owner: str | None, decisions: list[dict[str, Any]]) -> None:
+        """A repeated intake (重复进线): kept with its verdict; a valid one without an owner is
+        placed by the decisions it carries."""
+        self._intake(intake, status, reason, flag, department_id, owner)
+
+    # -- assignment -----------------------------------------------------------------------------
+    @event("Assigned")
+    def assign(self, kind: str, department_id: str, owner: str | None, at: str, reason: str,
+               decisions: list[dict[str, Any]], previous_owner: str | None, previous_department: str,
+               channel_code: str) -> None:
+        """kind: manual | transfer | reassign (a reassignment rule after recycling)."""
+        self._place(department_id, owner, at)
+
+    def require_open(self) -> None:
+        if self.status != "valid":
+            raise RuleViolationError(f"lead {self.phone} was filtered at intake ({self.reason}); it cannot be worked")
+
+    @event("Recycled")
+    def recycle(self, rule: str, to_department: str, at: str, days: int, previous_owner: str | None,
+                previous_department: str, channel_code: str) -> None:
+        """回收: back to a department pool; the count decides which reassignment rules apply."""
+        self.recycle_count += 1
+        self.department_id, self.owner, self.assigned_at = to_department, None, None
+
+    # -- activity -------------------------------------------------------------------------------
+    @event("FollowedUp")
+    def follow_up(self, content: str, connected: bool | None, next_at: str | None, opening_intent: str | None,
+                  deposit_intent: str | None, tags: list[str], at: str, by: str, channel_code: str,
+                  owner: str | None, department_id: str) -> None:
+        if opening_intent:
+            self.opening_intent = opening_intent
+        if deposit_intent:
+            self.deposit_intent = deposit_intent
+
+    @event("CallRecorded")
+    def record_call(self, started_at: str, duration_seconds: int, connected: bool, by: str, channel_code: str,
+                    owner: str | None, department_id: str) -> None:
+        self.calls += 1
+        self.connected_calls += int(connected)
+
+    @event("WechatAdded")
+    def add_wechat(self, at: str, by: str, nickname: str | None, channel_code: str, owner: str | None,
+                   department_id: str) -> None:
+        self.wechat_added = True
+
+    @event("SmsSent")
+    def send_sms(self, content: str, template: str | None, at: str, by: str, sensitive_hits: list[str],
+                 channel_code: str, owner: str | None, department_id: str) -> None:
+        pass
+
+    @event("ContentBlocked")
+    def block_content(self, kind: str, content: str, at: str, by: str, sensitive_hits: list[str]) -> None:
+        """A refused outgoing text: the hit stays on record for compliance (敏感词拦截)."""
+
+    @event("SopExecuted")
+    def sop_executed(self, task: str, action: str, reference: str, at: str, content: str | None,
+                     channel_code: str, owner: str | None, department_id: str) -> None:
+        """An SOP task reached this lead through the SMS platform or the outbound-call robot."""
+
+    # -- account opening --------------------------------------------------------------------------
+    @event("OpeningProgressed")
+    def progress_opening(self, kind: str, node: str | None, at: str, external_id: str | None,
+                         attribution: dict[str, Any] | None, channel_code: str, owner: str | None,
+                         department_id: str) -> None:
+        self.opening = {**self.opening, "kind": kind, "node": node, "at": at}
+        if kind == "entered":
+            self.opening.setdefault("entered_at", at)
+        if kind == "opened":
+            self.lifecycle = "opened"
+            self.opening["opened_at"] = at
+            self.opening["attribution"] = attribution
+        elif kind == "closed":
+            self.lifecycle = "closed"

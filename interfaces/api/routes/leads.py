@@ -1,0 +1,734 @@
+"""leads (渠道2.0): channels and intake tokens, intake (API, landing pages, CSV/XLSX import),
+rules and settings, the lead list and customer detail, activity, account-opening events,
+conversion analytics."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import re
+import tempfile
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import orjson
+import redis
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from application.access.policy import Policy
+from application.leads.importer import Importer
+from application.leads.service import replay_assignments
+from domain.leads.allocation import Member, RuleConfig, Window
+from domain.leads.channel import CHANNEL_TYPES
+from domain.leads.lead import DEPOSIT_INTENTS, INTENTS, Lead
+from domain.leads.rulebook import RecycleRule, rulebook_id
+from domain.leads.segment import SegmentConfig, SegmentFilter, SopConfig, day_bounds
+from domain.leads.settings import IntakeConfig
+from domain.shared.context import CommandContext
+from domain.shared.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RuleViolationError
+from infrastructure.leads.account_opening import apply_opening_event
+from infrastructure.settings import Settings
+from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
+from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.problems import ApiProblem
+from interfaces.api.schemas import CommandAccepted, accepted
+from interfaces.bootstrap import Container
+
+router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
+READS = Depends(consistent_with("leads.leads"))
+ChannelViewer = Annotated[Policy, Depends(requires("leads.channels.view"))]
+ChannelAdmin = Annotated[Policy, Depends(requires("leads.channels.manage"))]
+Importing = Annotated[Policy, Depends(requires("leads.intake"))]
+RuleAdmin = Annotated[Policy, Depends(requires("leads.rules.manage"))]
+Viewer = Annotated[Policy, Depends(requires("leads.view"))]
+Assigner = Annotated[Policy, Depends(requires("leads.assign"))]
+Worker = Annotated[Policy, Depends(requires("leads.work"))]
+OpeningFeed = Annotated[Policy, Depends(requires("leads.opening.ingest"))]
+Analyst = Annotated[Policy, Depends(requires("leads.analytics.view"))]
+Code = Annotated[str, Field(min_length=2, max_length=48, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+Line = Annotated[str, Field(min_length=1, max_length=32)]
+OperatorRef = Annotated[str, Field(pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")]
+IMPORT_PATH = re.compile(r"^/api/v1/leads/channels/[^/]+/imports$")
+RESOURCE = "leads.lead"
+
+
+def large_bodies(settings: Settings) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """Import uploads may exceed the general body limit, up to leads_import_max_bytes."""
+    return ((IMPORT_PATH, settings.leads_import_max_bytes),)
+
+
+def _leads(container: Container) -> Any:
+    return container.leads
+
+
+# -- channels -----------------------------------------------------------------------------------
+class ChannelCreate(BaseModel):
+    code: Code = Field(examples=["ths-futures-tab"])
+    name: str = Field(min_length=1, max_length=100, examples=["[手炒开户]期货交易tab"])
+    channel_type: Literal[CHANNEL_TYPES] = Field(examples=["tonghuashun"])  # type: ignore[valid-type]
+    promotion_type: str = Field(min_length=1, max_length=60, examples=["同花顺"])
+    business_line: Line
+    department_id: UUID = Field(description="The department whose pool receives the channel's leads")
+
+
+class ChannelUpdate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    channel_type: Literal[CHANNEL_TYPES]  # type: ignore[valid-type]
+    promotion_type: str = Field(min_length=1, max_length=60)
+    department_id: UUID
+    enabled: bool = True
+
+
+class WecomConfig(BaseModel):
+    enabled: bool = False
+    button_name: str = Field("获取专属服务", max_length=30)
+    mode: Literal["acquisition_assistant", "customer_service"] = "acquisition_assistant"
+    qr_url: str | None = Field(None, max_length=500)
+
+
+class RedirectConfig(BaseModel):
+    enabled: bool = False
+    button_name: str = Field("下载APP", max_length=30)
+    url: str | None = Field(None, max_length=500)
+    app_market_url: str | None = Field(None, max_length=500)
+    android_url: str | None = Field(None, max_length=500)
+    ios_url: str | None = Field(None, max_length=500)
+
+
+class CallbackConfig(BaseModel):
+    enabled: bool = False
+    url: str | None = Field(None, max_length=500)
+    param_name: str | None = Field(None, max_length=60)
+    param_description: str | None = Field(None, max_length=200)
+
+
+class PageField(BaseModel):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    label: str = Field(max_length=60)
+    required: bool = False
+
+
+class LandingPage(BaseModel):
+    title: str = Field(min_length=1, max_length=100)
+    design_url: str | None = Field(None, max_length=500, description="The uploaded design image")
+    fields: list[PageField] = Field(default_factory=list, max_length=20)
+    sms_verification: bool = True
+    privacy_consent_required: bool = True
+    privacy_text: str = Field("", max_length=5000)
+    submit_button: dict[str, str] = Field(default_factory=lambda: {"name": "提交", "color": "#e4393c"})
+    wecom: WecomConfig = Field(default_factory=WecomConfig)
+    redirect: RedirectConfig = Field(default_factory=RedirectConfig)
+    sync_app_phone: bool = False
+    status_callback: CallbackConfig = Field(default_factory=CallbackConfig)
+    enabled: bool = True
+
+
+def _channel_line(container: Container, policy: Policy, code: str) -> str:
+    line = _leads(container).channel(code).business_line
+    if not policy.sees_line(line):
+        raise NotFoundError(f"channel {code!r} does not exist", field="channel")
+    return line
+
+
+@router.post("/channels", status_code=201, response_model=CommandAccepted, summary="Create a channel (渠道).")
+def create_channel(body: ChannelCreate, request: Request, container: ContainerDep, policy: ChannelAdmin,
+                   response: Response) -> CommandAccepted:
+    if not policy.sees_line(body.business_line):
+        raise NotFoundError(f"business line {body.business_line!r} does not exist", field="business_line")
+    ctx = policy.context(request.state.correlation_id, body.business_line)
+    return accepted(_leads(container).create_channel(ctx, body.code, body.name, body.channel_type,
+                                                     body.promotion_type, body.business_line,
+                                                     str(body.department_id)), response)
+
+
+@router.put("/channels/{code}", response_model=CommandAccepted, summary="Edit a channel (If-Match).")
+def update_channel(code: str, body: ChannelUpdate, request: Request, container: ContainerDep,
+                   policy: ChannelAdmin, expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    ctx = policy.context(request.state.correlation_id, _channel_line(container, policy, code))
+    return accepted(_leads(container).update_channel(ctx, code, body.name, body.channel_type, body.promotion_type,
+                                                     str(body.department_id), body.enabled, expected), response)
+
+
+@router.get("/channels", dependencies=[READS], summary="Channels of your business lines.")
+def list_channels(container: ContainerDep, policy: ChannelViewer) -> list[dict[str, Any]]:
+    return container.lead_queries.channels(policy.scope_params())
+
+
+@router.post("/channels/{code}/token", summary="Issue the channel's intake token (shown once; the old one stops).")
+def issue_token(code: str, request: Request, container: ContainerDep, policy: ChannelAdmin,
+                response: Response) -> dict[str, Any]:
+    ctx = policy.context(request.state.correlation_id, _channel_line(container, policy, code))
+    result, token = _leads(container).issue_token(ctx, code)
+    response.headers["Cache-Control"] = "no-store"
+    return {**accepted(result, response).model_dump(mode="json"), "token": token}
+
+
+@router.put("/channels/{code}/landing-pages/{key}", response_model=CommandAccepted,
+            summary="Configure a landing page of the channel (fields, consent, WeCom, redirect, callback).")
+def configure_landing_page(code: str, key: Code, body: LandingPage, request: Request, container: ContainerDep,
+                           policy: ChannelAdmin, response: Response) -> CommandAccepted:
+    ctx = policy.context(request.state.correlation_id, _channel_line(container, policy, code))
+    return accepted(_leads(container).configure_landing_page(ctx, code, key, body.model_dump(mode="json")),
+                    response)
+
+
+# -- intake -------------------------------------------------------------------------------------
+class IntakeBatch(BaseModel):
+    leads: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
+        "Rows {phone, name?, fields?}; each row is checked on its own and answered in `results`"))
+    privacy_consent: bool | None = Field(None, description="Landing pages that require consent refuse without it")
+
+
+def intake_channel(container: ContainerDep, x_channel_token: Annotated[str | None, Header(
+        description="The channel's intake token (POST /channels/{code}/token)")] = None) -> Any:
+    """Dependency: the channel behind the token (checked before the body is read) and its rate limit."""
+    if not x_channel_token:
+        raise ApiProblem(401, "unauthenticated", "missing X-Channel-Token header", field="X-Channel-Token")
+    channel = _leads(container).authenticate_token(x_channel_token)
+    allowed, retry = container.lead_rate_limiter.take(f"channel:{channel.code}") if (
+        container.lead_rate_limiter) else (True, 0)
+    if not allowed:
+        raise ApiProblem(429, "rate_limited", f"channel {channel.code!r} exceeded "
+                         f"{container.settings.leads_intake_rate_per_minute} leads per minute",
+                         headers={"Retry-After": str(max(retry, 1))})
+    return channel
+
+
+IntakeChannel = Annotated[Any, Depends(intake_channel)]
+
+
+@router.post("/intake", summary="Channel intake (接口进线): a batch of leads, one result per row.",
+             responses={401: {"description": "`unknown_channel_token`"}, 429: {"description": "rate limited"}})
+def intake(channel: IntakeChannel, body: IntakeBatch, request: Request, container: ContainerDep,
+           landing_page: Annotated[str | None, Query(max_length=48, description="Submitted from this landing page")]
+           = None) -> dict[str, Any]:
+    limiter = container.lead_rate_limiter
+    if limiter and len(body.leads) > 1:
+        allowed, retry = limiter.take(f"channel:{channel.code}", len(body.leads) - 1)
+        if not allowed:
+            raise ApiProblem(429, "rate_limited", f"channel {channel.code!r} exceeded its per-minute lead limit",
+                             headers={"Retry-After": str(max(retry, 1))})
+    source: str = "api"
+    after: dict[str, Any] | None = None
+    if landing_page is not None:
+        page = channel.landing_pages.get(landing_page)
+        if page is None or not page.get("enabled", True):
+            raise NotFoundError(f"landing page {landing_page!r} does not exist", field="landing_page")
+        if page.get("privacy_consent_required") and body.privacy_consent is not True:
+            raise RuleViolationError("this landing page requires privacy consent", field="privacy_consent")
+        source = f"landing_page:{landing_page}"
+        after = {"wecom": page.get("wecom") if (page.get("wecom") or {}).get("enabled") else None,
+                 "redirect": page.get("redirect") if (page.get("redirect") or {}).get("enabled") else None}
+    ctx = CommandContext(f"channel:{channel.code}", request.state.correlation_id, channel.business_line)
+    out = _leads(container).intake(ctx, channel.code, body.leads, source)
+    return {**out, "after_submit": after} if after is not None else out
+
+
+def _progress_key(container: Container, import_id: str) -> str:
+    return container.redis.key(f"leads:import:{import_id}")
+
+
+def _publish_progress(container: Container, report: dict[str, Any]) -> None:
+    if not container.redis.available:
+        return
+    with contextlib.suppress(redis.RedisError):  # progress is a courtesy; the import goes on
+        container.redis.client.set(_progress_key(container, report["import_id"]), orjson.dumps(report), ex=86_400)
+
+
+@router.post("/channels/{code}/imports",
+             summary="Import leads from a CSV or XLSX file (手动导入): per-row results, progress in Redis.",
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}},
+                                                        "application/octet-stream": {"schema": {
+                                                            "type": "string", "format": "binary"}}}}},
+             responses={413: {"description": "the file exceeds leads_import_max_bytes"},
+                        422: {"description": "`invalid_import_file`: no phone column, bad encoding, ..."}})
+async def import_leads(code: str, request: Request, container: ContainerDep, policy: Importing,
+                       import_id: Annotated[str | None, Query(pattern=r"^[a-f0-9]{8,32}$", description=(
+                           "Your id for this import, to poll GET /imports/{id} while it runs"))] = None
+                       ) -> dict[str, Any]:
+    line = await run_in_threadpool(_channel_line, container, policy, code)
+    with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as spool:
+        async for chunk in request.stream():  # the middleware stops it beyond the limit (413)
+            spool.write(chunk)
+        if spool.tell() == 0:
+            raise RuleViolationError("the file is empty", field="body")
+        spool.seek(0)
+        ctx = policy.context(request.state.correlation_id, line)
+        return await run_in_threadpool(Importer(_leads(container)).run, ctx, code, spool,
+                                       progress=lambda report: _publish_progress(container, report),
+                                       import_id=import_id)
+
+
+@router.get("/imports/{import_id}", summary="Progress of an import (rows done, counts, status).")
+def import_progress(import_id: str, container: ContainerDep, policy: Importing) -> dict[str, Any]:
+    raw = None
+    if container.redis.available:
+        try:
+            raw = container.redis.client.get(_progress_key(container, import_id))
+        except redis.RedisError:
+            raw = None
+    if raw is None:
+        raise NotFoundError(f"import {import_id!r} is unknown (or older than a day)")
+    return orjson.loads(raw)
+
+
+# -- rules and settings -----------------------------------------------------------------------------
+class AssignmentRuleBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    purpose: Literal["intake", "reassign"] = "intake"
+    owner_department: UUID
+    channels: list[str] = Field(default_factory=list, max_length=200)
+    target: Literal["department", "employee"] = "employee"
+    strategy: Literal["manual", "round_robin", "weighted"] = "round_robin"
+    members: list[Member] = Field(default_factory=list, max_length=500)
+    window: Window | None = None
+    max_recycle_count: int | None = Field(None, ge=0)
+    priority: int = Field(100, ge=0, le=10_000)
+    timezone: str = Field("Asia/Shanghai", max_length=64)
+    enabled: bool = True
+
+
+class RecycleRuleBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    owner_department: UUID
+    scope_departments: list[UUID] = Field(min_length=1, max_length=200)
+    channels: list[str] = Field(default_factory=list, max_length=200)
+    days: int = Field(ge=1, le=3650)
+    to_department: UUID
+    enabled: bool = True
+
+
+class PhoneList(BaseModel):
+    add: list[str] = Field(default_factory=list, max_length=10_000)
+    remove: list[str] = Field(default_factory=list, max_length=10_000)
+    reason: str = Field("", max_length=500)
+
+
+class WordList(BaseModel):
+    add: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=5000)
+    remove: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=5000)
+
+
+class BindingImport(BaseModel):
+    source: str = Field("渠道1.0", max_length=60)
+    rows: list[dict[str, Any]] = Field(min_length=1, max_length=5000, description=(
+        "{phone, kind: account_manager|ib|branch, holder, department_id?, bound_at?}"))
+
+
+class SegmentBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100, examples=["未跟进 | 新线索"])
+    filter: SegmentFilter = Field(default_factory=SegmentFilter)
+
+
+class SopBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    segments: list[str] = Field(min_length=1, max_length=20)
+    action: Literal["sms", "call"]
+    template: str | None = Field(None, max_length=60)
+    content: str | None = Field(None, max_length=1000)
+    mode: Literal["immediate", "fixed_time"] = "immediate"
+    at_time: str | None = Field(None, pattern=r"^\d{2}:\d{2}$")
+    start: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    end: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    enabled: bool = True
+
+
+def _invalid(exc: ValidationError) -> InvalidInputError:
+    """A cross-field rule of the domain model (e.g. a weighted rule without members) as a 422."""
+    errors = [{"path": ".".join(str(p) for p in e["loc"]) or "body",
+               "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+    return InvalidInputError(errors[0]["message"], errors)
+
+
+def _line(policy: Policy, line: str) -> str:
+    if not policy.sees_line(line):
+        raise NotFoundError(f"business line {line!r} does not exist")
+    return line
+
+
+@router.put("/rules/{business_line}/assignment/{key}", response_model=CommandAccepted,
+            summary="Save an assignment rule (分配规则): scope, strategy, members with weights and caps, window.")
+def save_rule(business_line: str, key: Code, body: AssignmentRuleBody, request: Request, container: ContainerDep,
+              policy: RuleAdmin, response: Response) -> CommandAccepted:
+    try:
+        rule = RuleConfig.model_validate({**body.model_dump(mode="json"), "key": key})
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    return accepted(_leads(container).save_rule(ctx, business_line, rule), response)
+
+
+@router.put("/rules/{business_line}/recycle/{key}", response_model=CommandAccepted,
+            summary="Save a recycle rule (回收规则): N days without opening -> a department pool.")
+def save_recycle_rule(business_line: str, key: Code, body: RecycleRuleBody, request: Request,
+                      container: ContainerDep, policy: RuleAdmin, response: Response) -> CommandAccepted:
+    rule = RecycleRule.model_validate({**body.model_dump(mode="json"), "key": key})
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    return accepted(_leads(container).save_recycle_rule(ctx, business_line, rule), response)
+
+
+@router.get("/rules/{business_line}", summary="Assignment and recycle rules with their counters.")
+def get_rules(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, Any]:
+    book = _leads(container).rulebook(_line(policy, business_line))
+    return {"rules": list(book.rules.values()), "recycle_rules": list(book.recycle_rules.values()),
+            "counters": {k: v["counts"] for k, v in book.states.items()}, "allocations": book.allocations}
+
+
+@router.get("/rules/{business_line}/verify", summary="Replay the rule book: recompute every recorded decision.")
+def verify_rules(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, Any]:
+    checked, mismatches = replay_assignments(_leads(container).events.get(rulebook_id(_line(policy, business_line))))
+    return {"checked": checked, "mismatches": mismatches[:20], "ok": not mismatches}
+
+
+@router.post("/rules/{business_line}/recycle-now", summary="Run recycling and reassignment now.")
+def recycle_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+    return container.lead_recycler.tick([_line(policy, business_line)])
+
+
+@router.put("/settings/{business_line}", response_model=CommandAccepted,
+            summary="Intake settings: repeat window, custom CEL filters, attribution mode, sensitive-word mode.")
+def configure(business_line: str, body: IntakeConfig, request: Request, container: ContainerDep,
+              policy: RuleAdmin, response: Response) -> CommandAccepted:
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    return accepted(_leads(container).configure_intake(ctx, business_line, body), response)
+
+
+@router.get("/settings/{business_line}", summary="Intake settings, blacklist size and sensitive words.")
+def get_settings(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, Any]:
+    s = _leads(container).settings(_line(policy, business_line))
+    return {**s.config, "blacklist_size": len(s.blacklist), "sensitive_words": sorted(s.sensitive_words)}
+
+
+@router.post("/settings/{business_line}/blacklist", response_model=CommandAccepted, summary="Change the blacklist.")
+def blacklist(business_line: str, body: PhoneList, request: Request, container: ContainerDep, policy: RuleAdmin,
+              response: Response) -> CommandAccepted:
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    return accepted(_leads(container).change_blacklist(ctx, business_line, body.add, body.remove, body.reason),
+                    response)
+
+
+@router.post("/settings/{business_line}/sensitive-words", response_model=CommandAccepted,
+             summary="Change the sensitive-word list (敏感词).")
+def sensitive_words(business_line: str, body: WordList, request: Request, container: ContainerDep,
+                    policy: RuleAdmin, response: Response) -> CommandAccepted:
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    return accepted(_leads(container).change_sensitive_words(ctx, business_line, body.add, body.remove), response)
+
+
+@router.get("/settings/{business_line}/sensitive-hits", dependencies=[READS],
+            summary="Compliance: every outgoing text that hit a sensitive word (blocked or flagged).")
+def sensitive_hits(business_line: str, container: ContainerDep, policy: RuleAdmin,
+                   before: Annotated[int | None, Query(ge=1, description="next_before of the previous page")] = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    rows = container.lead_queries.sensitive_hits(_line(policy, business_line), before=before, limit=limit)
+    return {"items": rows, "next_before": rows[-1]["position"] if len(rows) == limit else None}
+
+
+@router.post("/bindings", summary="Import 渠道1.0 bindings (phone -> account manager / IB / branch).")
+def import_bindings(body: BindingImport, request: Request, container: ContainerDep,
+                    policy: RuleAdmin) -> dict[str, Any]:
+    results = _leads(container).import_bindings(policy.context(request.state.correlation_id), body.rows,
+                                                body.source)
+    return {"results": results, "accepted": sum(r["status"] == "accepted" for r in results)}
+
+
+# -- segments and SOP tasks -----------------------------------------------------------------------------
+@router.put("/segments/{business_line}/{key}", response_model=CommandAccepted,
+            summary="Save a segment (客群): a named filter over the leads.")
+def save_segment(business_line: str, key: Code, body: SegmentBody, request: Request, container: ContainerDep,
+                 policy: RuleAdmin, response: Response) -> CommandAccepted:
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    config = SegmentConfig(key=key, name=body.name, filter=body.filter)
+    return accepted(_leads(container).save_segment(ctx, business_line, config), response)
+
+
+@router.get("/segments", dependencies=[READS], summary="Segments with live counts (within your scope).")
+def list_segments(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
+    today, tomorrow = day_bounds(_leads(container).clock(), container.settings.leads_report_timezone)
+    scope = policy.scope_params()
+    return [{**s, "count": container.lead_queries.segment_count(scope, s["business_line"], s["filter"], today,
+                                                                  tomorrow)}
+            for s in container.lead_queries.segments(scope)]
+
+
+@router.put("/sop-tasks/{business_line}/{key}", response_model=CommandAccepted,
+            summary="Save an SOP task: SMS or outbound call to segments, once per phone.",
+            responses={422: {"description": "`sensitive_content`: the SMS text holds a blocked word"}})
+def save_sop(business_line: str, key: Code, body: SopBody, request: Request, container: ContainerDep,
+             policy: RuleAdmin, response: Response) -> CommandAccepted:
+    try:
+        config = SopConfig.model_validate({**body.model_dump(mode="json"), "key": key})
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    return accepted(_leads(container).save_sop(ctx, business_line, config), response)
+
+
+@router.get("/sop-tasks", dependencies=[READS], summary="SOP tasks with how many leads each reached.")
+def list_sop(container: ContainerDep, policy: RuleAdmin) -> list[dict[str, Any]]:
+    return container.lead_queries.sop_tasks(policy.scope_params())
+
+
+@router.post("/sop-tasks/{business_line}/run-now", summary="Run the business line's due SOP tasks now.")
+def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+    return container.lead_sop.tick([_line(policy, business_line)])
+
+
+# -- leads --------------------------------------------------------------------------------------------
+
+
+def _filters(status: str | None, flag: str | None, channel: str | None, owner: str | None, lifecycle: str | None,
+             intent: str | None, phone: str | None, department: UUID | None, unassigned: bool | None,
+             since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    if phone is not None:
+        phone = _leads_phone(phone)
+    return {"status": status, "flag": flag, "channel_code": channel, "owner": owner, "lifecycle": lifecycle,
+            "opening_intent": intent, "phone": phone, "department": department, "unassigned": unassigned,
+            "since": since, "until": until}
+
+
+def _leads_phone(raw: str) -> str:
+    from domain.leads.phone import normalise_phone
+
+    return normalise_phone(raw)
+
+
+def _page(container: Container, policy: Policy, filters: dict[str, Any], cursor: str | None, limit: int,
+          with_count: bool, sort: str = "newest") -> dict[str, Any]:
+    after = decode_cursor(cursor, 2)
+    try:
+        key = (datetime.fromisoformat(after[0]), UUID(after[1])) if after else None
+    except (TypeError, ValueError):
+        raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
+                         field="cursor") from None
+    scope = policy.scope_params()
+    rows = container.lead_queries.leads(scope, filters=filters, after=key, limit=limit + 1, sort=sort)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out: dict[str, Any] = {"items": policy.present_all(RESOURCE, rows),
+                           "next_cursor": encode_cursor([rows[-1]["last_intake_at"].isoformat(),
+                                                         str(rows[-1]["id"])]) if more else None}
+    if with_count:
+        out["total"] = container.lead_queries.count(scope, filters)
+    return out
+
+
+ListQuery = Annotated[str | None, Query(max_length=60)]
+
+
+@router.get("", dependencies=[READS], summary="The lead list: filters, new/repeat flags, keyset pagination.")
+def list_leads(container: ContainerDep, policy: Viewer,
+               status: Annotated[Literal["valid", "filtered"] | None, Query()] = None,
+               flag: Annotated[Literal["new", "repeat"] | None, Query()] = None,
+               channel: ListQuery = None, owner: ListQuery = None,
+               lifecycle: Annotated[Literal["prospect", "opened", "closed"] | None, Query()] = None,
+               intent: Annotated[Literal["none", "has", "strong"] | None, Query()] = None,
+               phone: Annotated[str | None, Query(max_length=32)] = None, department: UUID | None = None,
+               unassigned: bool | None = None, since: datetime | None = None, until: datetime | None = None,
+               cursor: Annotated[str | None, Query(max_length=400)] = None,
+               limit: Annotated[int, Query(ge=1, le=200)] = 50,
+               count: Annotated[bool, Query(description="Also return the total matching")] = False,
+               sort: Annotated[Literal["newest", "oldest"], Query(description="By last intake")] = "newest"
+               ) -> dict[str, Any]:
+    return _page(container, policy, _filters(status, flag, channel, owner, lifecycle, intent, phone, department,
+                                             unassigned, since, until), cursor, limit, count, sort)
+
+
+@router.get("/mine", dependencies=[READS], summary="My leads (account manager): leads I own, newest first.")
+def my_leads(container: ContainerDep, policy: Worker,
+             lifecycle: Annotated[Literal["prospect", "opened", "closed"] | None, Query()] = None,
+             flag: Annotated[Literal["new", "repeat"] | None, Query()] = None,
+             cursor: Annotated[str | None, Query(max_length=400)] = None,
+             limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    mine = Policy(dataclasses.replace(policy.principal, departments=None),
+                  policy.load_rules)  # ownership, not the data scope, decides here
+    return _page(container, mine, _filters(None, flag, None, policy.principal.actor, lifecycle, None, None, None,
+                                           None, None, None), cursor, limit, False)
+
+
+def _visible(container: Container, policy: Policy, lead_id: UUID) -> Lead:
+    """For commands and details: the aggregate decides visibility (never a lagging read model)."""
+    lead = _leads(container).lead(lead_id)
+    if lead.owner == policy.principal.actor and policy.sees_line(lead.business_line):
+        return lead
+    policy.require_scoped("lead", {"business_line": lead.business_line,
+                                   "department_id": UUID(lead.department_id)})
+    return lead
+
+
+CATEGORY = Literal["intake", "follow_up", "transfer", "call", "activity"]
+
+
+@router.get("/{lead_id}", dependencies=[READS], summary="Customer detail: lead, intakes (留资记录) and timeline.")
+def lead_detail(lead_id: UUID, container: ContainerDep, policy: Viewer, response: Response,
+                category: Annotated[CATEGORY | None, Query(description="Timeline tab; all when absent")] = None
+                ) -> dict[str, Any]:
+    _visible(container, policy, lead_id)
+    row = container.lead_queries.lead(lead_id)
+    if row is None:
+        raise NotFoundError(f"lead {lead_id} does not exist")
+    row.pop("position", None)
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return {"lead": policy.present(RESOURCE, row), "intakes": container.lead_queries.intakes(lead_id),
+            "timeline": container.lead_queries.timeline(lead_id, category)}
+
+
+class AssignBody(BaseModel):
+    owner: OperatorRef
+    department_id: UUID
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/{lead_id}/assign", response_model=CommandAccepted,
+             summary="Assign (手动分配) or transfer (转移) a lead to an employee, with a reason.")
+def assign(lead_id: UUID, body: AssignBody, request: Request, container: ContainerDep, policy: Assigner,
+           expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    lead = _visible(container, policy, lead_id)
+    policy.require_scope_covers([body.department_id])
+    ctx = policy.context(request.state.correlation_id, lead.business_line)
+    return accepted(_leads(container).assign(ctx, lead_id, body.owner, str(body.department_id), body.reason,
+                                             expected_version=expected), response)
+
+
+def _worked(container: Container, policy: Policy, lead_id: UUID) -> Lead:
+    lead = _visible(container, policy, lead_id)
+    if lead.owner != policy.principal.actor and not policy.can("leads.assign"):
+        raise PermissionDeniedError("only the lead's owner (or someone who may assign leads) can work on it")
+    return lead
+
+
+class FollowUpBody(BaseModel):
+    content: str = Field("", max_length=2000)
+    connected: bool | None = None
+    next_at: datetime | None = None
+    opening_intent: Literal[INTENTS] | None = None  # type: ignore[valid-type]
+    deposit_intent: Literal[DEPOSIT_INTENTS] | None = None  # type: ignore[valid-type]
+    tags: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=20)
+
+
+class CallBody(BaseModel):
+    started_at: datetime
+    duration_seconds: int = Field(ge=0, le=86_400)
+    connected: bool
+
+
+class WechatBody(BaseModel):
+    nickname: str | None = Field(None, max_length=100)
+
+
+class SmsBody(BaseModel):
+    content: str = Field(min_length=1, max_length=1000)
+    template: str | None = Field(None, max_length=60)
+
+
+@router.post("/{lead_id}/follow-ups", response_model=CommandAccepted, summary="Record a follow-up (跟进).")
+def follow_up(lead_id: UUID, body: FollowUpBody, request: Request, container: ContainerDep, policy: Worker,
+              response: Response) -> CommandAccepted:
+    lead = _worked(container, policy, lead_id)
+    ctx = policy.context(request.state.correlation_id, lead.business_line)
+    return accepted(_leads(container).follow_up(ctx, lead_id, body.content, body.connected, body.next_at,
+                                                body.opening_intent, body.deposit_intent, body.tags), response)
+
+
+@router.post("/{lead_id}/calls", response_model=CommandAccepted, summary="Record an outbound call (外呼).")
+def record_call(lead_id: UUID, body: CallBody, request: Request, container: ContainerDep, policy: Worker,
+                response: Response) -> CommandAccepted:
+    lead = _worked(container, policy, lead_id)
+    ctx = policy.context(request.state.correlation_id, lead.business_line)
+    return accepted(_leads(container).record_call(ctx, lead_id, body.started_at, body.duration_seconds,
+                                                  body.connected), response)
+
+
+@router.post("/{lead_id}/wechat", response_model=CommandAccepted, summary="Record that WeChat was added (加微).")
+def add_wechat(lead_id: UUID, body: WechatBody, request: Request, container: ContainerDep, policy: Worker,
+               response: Response) -> CommandAccepted:
+    lead = _worked(container, policy, lead_id)
+    ctx = policy.context(request.state.correlation_id, lead.business_line)
+    return accepted(_leads(container).add_wechat(ctx, lead_id, body.nickname), response)
+
+
+@router.post("/{lead_id}/sms", response_model=CommandAccepted,
+             summary="Send an SMS: checked for sensitive words (blocked or flagged, always recorded).",
+             responses={422: {"description": "`sensitive_content`: blocked; the hit is recorded"}})
+def send_sms(lead_id: UUID, body: SmsBody, request: Request, container: ContainerDep, policy: Worker,
+             response: Response) -> CommandAccepted:
+    lead = _worked(container, policy, lead_id)
+    ctx = policy.context(request.state.correlation_id, lead.business_line)
+    return accepted(_leads(container).send_sms(ctx, lead_id, body.content, body.template), response)
+
+
+# -- account opening ------------------------------------------------------------------------------------
+class OpeningEvents(BaseModel):
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
+        "{business_line, phone, kind: entered|node|interrupted|opened|closed, at, node?, external_id?}"))
+
+
+@router.post("/account-opening/events", summary="Webhook of the account-opening system: one result per event.")
+def opening_events(body: OpeningEvents, request: Request, container: ContainerDep,
+                   policy: OpeningFeed) -> dict[str, Any]:
+    results = []
+    for i, raw in enumerate(body.events):
+        line = raw.get("business_line") if isinstance(raw, dict) else None
+        if isinstance(line, str) and not policy.sees_line(line):
+            results.append({"index": i, "status": "rejected", "reason": f"business line {line!r} does not exist"})
+            continue
+        ctx = policy.context(request.state.correlation_id, line if isinstance(line, str) else None)
+        results.append({"index": i, **apply_opening_event(_leads(container), ctx, raw)})
+    return {"results": results, "accepted": sum(r["status"] == "accepted" for r in results)}
+
+
+# -- analytics ---------------------------------------------------------------------------------------------
+Granularity = Literal["day", "week", "month"]
+COLUMNS = ("valid", "wechat", "wechat_rate", "connected", "connected_rate", "intent", "intent_rate", "opened_net",
+           "opened_net_rate", "opened", "opened_rate")
+
+
+def _departments(policy: Policy) -> list[str] | None:
+    """The caller's data scope: figures count only facts of leads then in these departments."""
+    departments = policy.principal.departments
+    return None if departments is None else sorted(str(d) for d in departments)
+
+
+def _csv(rows: list[dict[str, Any]], keys: tuple[str, ...], filename: str) -> StreamingResponse:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow((*keys, *COLUMNS))
+    for r in rows:
+        writer.writerow([r.get(k, "") for k in (*keys, *COLUMNS)])
+    return StreamingResponse(iter([buf.getvalue().encode("utf-8-sig")]), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/analytics/channels", summary="应用市场推广效果分析: funnel per channel (and per period).")
+def channel_analytics(container: ContainerDep, policy: Analyst, business_line: Annotated[str, Query(max_length=32)],
+                      granularity: Granularity | None = None, since: datetime | None = None,
+                      until: datetime | None = None, channel: Annotated[str | None, Query(max_length=48)] = None,
+                      format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
+    data = container.lead_analytics.by_channel(_line(policy, business_line), granularity=granularity, since=since,
+                                               until=until, channel=channel, departments=_departments(policy))
+    if format == "csv":
+        keys = (("period",) if granularity else ()) + ("channel_code",)
+        return _csv([*data["rows"], {"channel_code": "合计", **data["total"]}], keys, "channels.csv")
+    return data
+
+
+@router.get("/analytics/employees", summary="人员管理: funnel per employee × channel (and per period).")
+def employee_analytics(container: ContainerDep, policy: Analyst,
+                       business_line: Annotated[str, Query(max_length=32)], granularity: Granularity | None = None,
+                       since: datetime | None = None, until: datetime | None = None,
+                       channel: Annotated[str | None, Query(max_length=48)] = None,
+                       employee: Annotated[str | None, Query(max_length=60)] = None,
+                       format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
+    data = container.lead_analytics.by_employee(_line(policy, business_line), granularity=granularity, since=since,
+                                                until=until, channel=channel, employee=employee,
+                                                departments=_departments(policy))
+    if format == "csv":
+        keys = (("period",) if granularity else ()) + ("employee", "channel_code")
+        rows = [*data["rows"], *({**r, "channel_code": "全部"} for r in data["all_channels"])]
+        return _csv(rows, keys, "employees.csv")
+    return data

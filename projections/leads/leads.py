@@ -1,0 +1,249 @@
+"""Read models of the leads context: channels, the lead list (one row per phone), every intake
+(留资记录), the customer timeline (all activity / follow-ups / transfers / calls / intakes)."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from domain.leads.binding import Binding
+from domain.leads.channel import Channel
+from domain.leads.lead import Lead
+from domain.leads.segment import Segment, SopTask
+from projections.framework import PostgresProjection, SqlWriter, handles
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+class LeadsProjection(PostgresProjection):
+    name = "leads.leads"
+    tables = ("leads_channels", "leads_leads", "leads_intakes", "leads_timeline", "leads_bindings", "leads_segments",
+              "leads_sop_tasks")
+    schema = (
+        "CREATE TABLE IF NOT EXISTS leads_channels (code text PRIMARY KEY, id uuid NOT NULL, name text NOT NULL,"
+        " channel_type text NOT NULL, promotion_type text NOT NULL, business_line text NOT NULL,"
+        " department_id uuid NOT NULL, enabled boolean NOT NULL, token_issued_at timestamptz,"
+        " landing_pages jsonb NOT NULL DEFAULT '{}', version int NOT NULL, created_at timestamptz NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS leads_leads (id uuid PRIMARY KEY, business_line text NOT NULL,"
+        " phone text NOT NULL, status text NOT NULL, reason text, flag text NOT NULL, channel_code text NOT NULL,"
+        " department_id uuid NOT NULL, owner text, assigned_at timestamptz, recycle_count int NOT NULL DEFAULT 0,"
+        " lifecycle text NOT NULL DEFAULT 'prospect', intakes int NOT NULL DEFAULT 1,"
+        " first_intake_at timestamptz NOT NULL, last_intake_at timestamptz NOT NULL, calls int NOT NULL DEFAULT 0,"
+        " connected_calls int NOT NULL DEFAULT 0, follow_ups int NOT NULL DEFAULT 0,"
+        " connected_follow_ups int NOT NULL DEFAULT 0, last_follow_up_at timestamptz,"
+        " next_follow_up_at timestamptz, wechat_added boolean NOT NULL DEFAULT false,"
+        " opening_intent text NOT NULL DEFAULT 'none', deposit_intent text NOT NULL DEFAULT 'none',"
+        " opening_kind text, opening_node text, opening_at timestamptz, opened_at timestamptz, attribution jsonb,"
+        " name text, version int NOT NULL, position bigint NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS leads_leads_list ON leads_leads (business_line, last_intake_at DESC, id DESC)",
+        "CREATE INDEX IF NOT EXISTS leads_leads_owner ON leads_leads (owner, last_intake_at DESC, id DESC)"
+        " WHERE owner IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS leads_leads_recycle ON leads_leads (business_line, department_id, assigned_at)"
+        " WHERE owner IS NOT NULL AND lifecycle = 'prospect'",
+        "CREATE INDEX IF NOT EXISTS leads_leads_phone ON leads_leads (phone)",
+        "CREATE TABLE IF NOT EXISTS leads_intakes (lead_id uuid NOT NULL, seq int NOT NULL, phone text NOT NULL,"
+        " business_line text NOT NULL, source text NOT NULL, status text NOT NULL, reason text, flag text NOT NULL,"
+        " channel_code text NOT NULL, channel_name text NOT NULL, channel_type text NOT NULL,"
+        " promotion_type text NOT NULL, at timestamptz NOT NULL, fields jsonb NOT NULL,"
+        " PRIMARY KEY (lead_id, seq))",
+        "CREATE TABLE IF NOT EXISTS leads_timeline (lead_id uuid NOT NULL, position bigint NOT NULL,"
+        " kind text NOT NULL, category text NOT NULL, at timestamptz NOT NULL, actor text NOT NULL,"
+        " detail jsonb NOT NULL, PRIMARY KEY (lead_id, position))",
+        "CREATE TABLE IF NOT EXISTS leads_segments (business_line text NOT NULL, key text NOT NULL,"
+        " id uuid NOT NULL, name text NOT NULL, filter jsonb NOT NULL, PRIMARY KEY (business_line, key))",
+        "CREATE TABLE IF NOT EXISTS leads_sop_tasks (business_line text NOT NULL, key text NOT NULL,"
+        " id uuid NOT NULL, config jsonb NOT NULL, reached int NOT NULL DEFAULT 0, last_run_on date,"
+        " PRIMARY KEY (business_line, key))",
+        "CREATE TABLE IF NOT EXISTS leads_bindings (phone text PRIMARY KEY, kind text NOT NULL, holder text NOT NULL,"
+        " department_id text, bound_at timestamptz NOT NULL, active boolean NOT NULL, source text NOT NULL)",
+    )
+
+    # -- channels ---------------------------------------------------------------------------------
+    @handles(Channel.Created)
+    def channel_created(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO leads_channels (code, id, name, channel_type, promotion_type, business_line,"
+                  " department_id, enabled, version, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,true,%s,%s)",
+                  (e.code, e.originator_id, e.name, e.channel_type, e.promotion_type, e.business_line,
+                   e.department_id, e.originator_version, e.timestamp))
+
+    @handles(Channel.Updated)
+    def channel_updated(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_channels SET name=%s, channel_type=%s, promotion_type=%s, department_id=%s,"
+                  " enabled=%s, version=%s WHERE id=%s", (e.name, e.channel_type, e.promotion_type, e.department_id,
+                                                          e.enabled, e.originator_version, e.originator_id))
+
+    @handles(Channel.TokenIssued)
+    def token(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_channels SET token_issued_at=%s, version=%s WHERE id=%s",
+                  (e.timestamp, e.originator_version, e.originator_id))
+
+    @handles(Channel.LandingPageConfigured)
+    def landing(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_channels SET landing_pages = landing_pages || jsonb_build_object(%s::text, %s::jsonb),"
+                  " version=%s WHERE id=%s", (e.key, _json(e.config), e.originator_version, e.originator_id))
+
+    # -- bindings ---------------------------------------------------------------------------------
+    @handles(Binding.Bound, Binding.Rebound)
+    def bound(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO leads_bindings VALUES (%s,%s,%s,%s,%s,true,%s) ON CONFLICT (phone) DO UPDATE SET"
+                  " kind=EXCLUDED.kind, holder=EXCLUDED.holder, department_id=EXCLUDED.department_id,"
+                  " bound_at=EXCLUDED.bound_at, active=true, source=EXCLUDED.source",
+                  (e.phone, e.kind, e.holder, e.department_id, e.bound_at, e.source))
+
+    @handles(Binding.Unbound)
+    def unbound(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_bindings SET active = false WHERE phone = %s", (e.phone,))
+
+    # -- leads --------------------------------------------------------------------------------------
+    def _timeline(self, w: SqlWriter, e: Any, position: int, kind: str, category: str, at: Any,
+                  detail: dict[str, Any]) -> None:
+        w.execute("INSERT INTO leads_timeline VALUES (%s,%s,%s,%s,%s,%s,%s::jsonb)",
+                  (e.originator_id, position, kind, category, at, e.actor, _json(detail)))
+
+    def _intake_row(self, w: SqlWriter, e: Any, seq: int, phone: str) -> None:
+        i = e.intake
+        w.execute("INSERT INTO leads_intakes VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb)",
+                  (e.originator_id, seq, phone, e.business_line, i["source"], e.status, e.reason, e.flag,
+                   i["channel_code"], i["channel_name"], i["channel_type"], i["promotion_type"], i["at"],
+                   _json(i.get("fields") or {})))
+
+    @handles(Lead.Created)
+    def created(self, w: SqlWriter, e: Any, position: int) -> None:
+        i = e.intake
+        assigned_at = i["at"] if e.owner else None
+        w.execute("INSERT INTO leads_leads (id, business_line, phone, status, reason, flag, channel_code,"
+                  " department_id, owner, assigned_at, first_intake_at, last_intake_at, name, version, position)"
+                  " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                  (e.originator_id, e.business_line, e.phone, e.status, e.reason, e.flag, i["channel_code"],
+                   e.department_id, e.owner, assigned_at, i["at"], i["at"], (i.get("fields") or {}).get("name"),
+                   e.originator_version, position))
+        self._intake_row(w, e, 1, e.phone)
+        self._timeline(w, e, position, "intake", "intake", i["at"], {
+            "channel_code": i["channel_code"], "channel_name": i["channel_name"], "status": e.status,
+            "reason": e.reason, "flag": e.flag, "source": i["source"], "owner": e.owner,
+            "department_id": e.department_id, "decisions": e.decisions})
+
+    @handles(Lead.IntakeRecorded)
+    def intake(self, w: SqlWriter, e: Any, position: int) -> None:
+        i = e.intake
+        row = w.execute("UPDATE leads_leads SET intakes = intakes + 1, last_intake_at = %s, flag = %s,"
+                        " status = CASE WHEN %s = 'valid' THEN 'valid' ELSE status END,"
+                        " reason = CASE WHEN %s = 'valid' THEN NULL ELSE reason END,"
+                        " channel_code = CASE WHEN %s = 'valid' AND status <> 'valid' THEN %s ELSE channel_code END,"
+                        " department_id = %s, owner = %s,"
+                        " assigned_at = CASE WHEN %s::text IS NULL THEN NULL WHEN owner IS NULL OR owner <> %s"
+                        " THEN %s ELSE assigned_at END,"
+                        " version = %s, position = %s WHERE id = %s RETURNING phone, intakes",
+                        (i["at"], e.flag, e.status, e.status, e.status, i["channel_code"], e.department_id, e.owner,
+                         e.owner, e.owner, i["at"], e.originator_version, position, e.originator_id)).fetchone()
+        self._intake_row(w, e, row["intakes"] if isinstance(row, dict) else row[1],
+                         row["phone"] if isinstance(row, dict) else row[0])
+        self._timeline(w, e, position, "intake", "intake", i["at"], {
+            "channel_code": i["channel_code"], "channel_name": i["channel_name"], "status": e.status,
+            "reason": e.reason, "flag": e.flag, "source": i["source"], "owner": e.owner,
+            "department_id": e.department_id, "decisions": e.decisions})
+
+    @handles(Lead.Assigned)
+    def assigned(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET department_id=%s, owner=%s, assigned_at=%s, version=%s, position=%s"
+                  " WHERE id=%s", (e.department_id, e.owner, e.at if e.owner else None, e.originator_version,
+                                   position, e.originator_id))
+        self._timeline(w, e, position, e.kind, "transfer", e.at, {
+            "from_owner": e.previous_owner, "from_department": e.previous_department, "to_owner": e.owner,
+            "to_department": e.department_id, "reason": e.reason, "decisions": e.decisions})
+
+    @handles(Lead.Recycled)
+    def recycled(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET department_id=%s, owner=NULL, assigned_at=NULL,"
+                  " recycle_count = recycle_count + 1, version=%s, position=%s WHERE id=%s",
+                  (e.to_department, e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, "recycled", "transfer", e.at, {
+            "rule": e.rule, "days": e.days, "from_owner": e.previous_owner, "from_department": e.previous_department,
+            "to_department": e.to_department})
+
+    @handles(Lead.FollowedUp)
+    def followed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET follow_ups = follow_ups + 1, last_follow_up_at = %s,"
+                  " connected_follow_ups = connected_follow_ups + %s,"
+                  " next_follow_up_at = %s, opening_intent = COALESCE(%s, opening_intent),"
+                  " deposit_intent = COALESCE(%s, deposit_intent), version=%s, position=%s WHERE id=%s",
+                  (e.at, int(bool(e.connected)), e.next_at, e.opening_intent, e.deposit_intent, e.originator_version,
+                   position,
+                   e.originator_id))
+        self._timeline(w, e, position, "follow_up", "follow_up", e.at, {
+            "content": e.content, "connected": e.connected, "next_at": e.next_at, "opening_intent": e.opening_intent,
+            "deposit_intent": e.deposit_intent, "tags": e.tags, "by": e.by})
+
+    @handles(Lead.CallRecorded)
+    def call(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET calls = calls + 1, connected_calls = connected_calls + %s, version=%s,"
+                  " position=%s WHERE id=%s", (int(e.connected), e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, "call", "call", e.started_at, {
+            "duration_seconds": e.duration_seconds, "connected": e.connected, "by": e.by})
+
+    @handles(Lead.WechatAdded)
+    def wechat(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET wechat_added = true, version=%s, position=%s WHERE id=%s",
+                  (e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, "wechat_added", "activity", e.at, {"nickname": e.nickname, "by": e.by})
+
+    @handles(Lead.SmsSent)
+    def sms(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
+                  (e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, "sms", "activity", e.at, {
+            "content": e.content, "template": e.template, "sensitive_hits": e.sensitive_hits, "by": e.by})
+
+    @handles(Lead.ContentBlocked)
+    def blocked(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
+                  (e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, "content_blocked", "activity", e.at, {
+            "kind": e.kind, "content": e.content, "sensitive_hits": e.sensitive_hits, "by": e.by})
+
+    @handles(Lead.OpeningProgressed)
+    def opening(self, w: SqlWriter, e: Any, position: int) -> None:
+        lifecycle = {"opened": "opened", "closed": "closed"}.get(e.kind)
+        w.execute("UPDATE leads_leads SET opening_kind=%s, opening_node=COALESCE(%s, opening_node), opening_at=%s,"
+                  " lifecycle = COALESCE(%s, lifecycle),"
+                  " opened_at = CASE WHEN %s = 'opened' THEN %s::timestamptz ELSE opened_at END,"
+                  " attribution = CASE WHEN %s = 'opened' THEN %s::jsonb ELSE attribution END,"
+                  " version=%s, position=%s WHERE id=%s",
+                  (e.kind, e.node, e.at, lifecycle, e.kind, e.at, e.kind, _json(e.attribution),
+                   e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, f"opening_{e.kind}", "activity", e.at, {
+            "node": e.node, "external_id": e.external_id, "attribution": e.attribution})
+
+    @handles(Lead.SopExecuted)
+    def sop(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
+                  (e.originator_version, position, e.originator_id))
+        self._timeline(w, e, position, f"sop_{e.action}", "activity", e.at, {
+            "task": e.task, "reference": e.reference, "content": e.content})
+
+    # -- segments and SOP tasks -----------------------------------------------------------------
+    @handles(Segment.Saved)
+    def segment(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO leads_segments VALUES (%s,%s,%s,%s,%s::jsonb)",
+                  (e.business_line, e.key, e.originator_id, e.name, _json(e.filter)))
+
+    @handles(Segment.Changed)
+    def segment_changed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_segments SET name=%s, filter=%s::jsonb WHERE id=%s",
+                  (e.name, _json(e.filter), e.originator_id))
+
+    @handles(SopTask.Saved)
+    def sop_saved(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO leads_sop_tasks (business_line, key, id, config) VALUES (%s,%s,%s,%s::jsonb)",
+                  (e.business_line, e.config["key"], e.originator_id, _json(e.config)))
+
+    @handles(SopTask.Changed)
+    def sop_changed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_sop_tasks SET config=%s::jsonb WHERE id=%s", (_json(e.config), e.originator_id))
+
+    @handles(SopTask.Ran)
+    def sop_ran(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE leads_sop_tasks SET reached = reached + %s, last_run_on = %s WHERE id=%s",
+                  (sum(1 for c in e.contacts if c.get("reference")), e.on, e.originator_id))
