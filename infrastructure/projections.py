@@ -1,6 +1,15 @@
 """Runs projections: reads events after the tracked position and applies them in one
 transaction with the new position (PostgreSQL read models) or inserts them
-idempotently before advancing the position (ClickHouse sinks)."""
+idempotently before advancing the position (ClickHouse sinks).
+
+An event a projection cannot apply because of its *data* (a value PostgreSQL refuses, a
+value that does not fit a column) is parked instead of stalling the projection for every
+aggregate (ADR 0003): the event and every later event of the same aggregate go to
+``projection_parked`` — so that aggregate's rows stay as they were, stale but never
+half-updated — while other aggregates go on. Status, metrics and ``/ready`` show the count;
+``ledgerflow projections retry NAME`` re-applies parked events in order after a fix, and a
+rebuild starts clean. Connection failures and schema errors are not data errors: they stall
+and retry as before."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+import psycopg
+from eventsourcing.persistence import PersistenceError, StoredEvent
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.engines.clickhouse import ClickHouse
@@ -23,6 +33,26 @@ TRACKING_DDL = (
     " name text PRIMARY KEY, position bigint NOT NULL DEFAULT 0,"
     " updated_at timestamptz NOT NULL DEFAULT now())"
 )
+PARKED_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_parked ("
+    " name text NOT NULL, position bigint NOT NULL, originator_id uuid NOT NULL, originator_version int NOT NULL,"
+    " topic text NOT NULL, error text NOT NULL, parked_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (name, position))",
+    "CREATE INDEX IF NOT EXISTS projection_parked_originator ON projection_parked (name, originator_id)",
+)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Errors caused by one event's values, which retrying cannot cure: PostgreSQL data
+    exceptions (SQLSTATE class 22: bad text, \\u0000, out of range, bad dates), values psycopg
+    cannot adapt, and the handler's own type/value errors on malformed payloads."""
+    if isinstance(exc, PersistenceError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # eventsourcing's connection wrapper re-raises psycopg errors as its own
+    if isinstance(exc, psycopg.DataError):
+        return True
+    if isinstance(exc, psycopg.ProgrammingError) and getattr(exc, "sqlstate", None) is None:
+        return True  # raised client-side: "cannot adapt type ..."
+    return isinstance(exc, (TypeError, ValueError, KeyError, AttributeError, UnicodeError))
 
 
 class InjectedCrash(RuntimeError):
@@ -36,6 +66,7 @@ class ProjectionStatus:
     position: int
     head: int
     error: str | None = None
+    parked: int = 0
 
     @property
     def lag(self) -> int:
@@ -69,6 +100,8 @@ class ProjectionRunner:
     def create(self) -> None:
         with self.store.datastore.transaction(commit=True) as cur:
             cur.execute(TRACKING_DDL)
+            for statement in PARKED_DDL:
+                cur.execute(statement)
             cur.execute("INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT DO NOTHING",
                         (self.name,))
             if isinstance(self.projection, PostgresProjection):
@@ -82,6 +115,17 @@ class ProjectionRunner:
     # -- processing -------------------------------------------------------------
     def run_batch(self) -> int:
         """Apply the next batch; returns how many events it read (0 = caught up or busy)."""
+        try:
+            return self._run_batch(careful=False)
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            # Some event in the batch carries a value the projection cannot take: apply the
+            # batch again event by event, parking the ones that fail (and their aggregates').
+            log.warning("projection %s: %s; re-running the batch event by event", self.name, exc)
+            return self._run_batch(careful=True)
+
+    def _run_batch(self, careful: bool) -> int:
         with self.store.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
             # SKIP LOCKED: while another runner holds this projection, we do nothing.
             cur.execute("SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE SKIP LOCKED",
@@ -98,21 +142,73 @@ class ProjectionRunner:
             cur.execute(self._select, params)
             rows = cur.fetchall()
             new_position = rows[-1]["notification_id"] if len(rows) == self.batch_size else head
-            events = [(r["notification_id"], self._decode(r)) for r in rows]
+            parked = self._parked_among(cur, {r["originator_id"] for r in rows})
+            events = []
+            for r in rows:
+                if r["originator_id"] in parked:
+                    self._park(cur, r, f"parked behind an earlier event of aggregate {r['originator_id']}")
+                else:
+                    events.append((r["notification_id"], self._decode(r), r))
             if isinstance(self.projection, PostgresProjection):
-                for applied, (pos, event) in enumerate(events, 1):
-                    self.projection.apply(cur, event, pos)
+                for applied, (pos, event, r) in enumerate(events, 1):
+                    if not careful:
+                        self.projection.apply(cur, event, pos)
+                    elif r["originator_id"] in parked:
+                        self._park(cur, r, f"parked behind an earlier event of aggregate {r['originator_id']}")
+                    else:
+                        try:
+                            with conn.transaction():  # a savepoint: a failing event leaves no trace
+                                self.projection.apply(cur, event, pos)
+                        except Exception as exc:
+                            if not is_data_error(exc):
+                                raise
+                            self._park(cur, r, f"{type(exc).__name__}: {exc}")
+                            parked.add(r["originator_id"])
                     self._maybe_crash(applied)
             else:
-                self._sink(events, position, new_position)
+                self._sink([(pos, event) for pos, event, _ in events], position, new_position, careful, cur)
             cur.execute("UPDATE projection_tracking SET position = %s, updated_at = now() WHERE name = %s",
                         (new_position, self.name))
         self.last_error = None
         return max(len(rows), 1)
 
-    def _sink(self, events: list[tuple[int, Any]], start: int, end: int) -> None:
+    def _parked_among(self, cur: Any, originators: set[Any]) -> set[Any]:
+        if not originators:
+            return set()
+        cur.execute("SELECT DISTINCT originator_id FROM projection_parked WHERE name = %s AND originator_id = ANY(%s)",
+                    (self.name, list(originators)))
+        return {r["originator_id"] for r in cur.fetchall()}
+
+    def _park(self, cur: Any, row: dict, error: str) -> None:
+        log.error("projection %s parked event %s (%s of %s): %s", self.name, row["notification_id"], row["topic"],
+                  row["originator_id"], error)
+        cur.execute("INSERT INTO projection_parked (name, position, originator_id, originator_version, topic, error)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (self.name, row["notification_id"], row["originator_id"], row["originator_version"],
+                     row["topic"], error[:2000]))
+
+    def _sink(self, events: list[tuple[int, Any]], start: int, end: int, careful: bool = False,
+              cur: Any = None) -> None:
         assert self.clickhouse is not None and isinstance(self.projection, ClickHouseSink)
-        by_table: dict[str, list] = defaultdict(list)
+        if careful:
+            # One insert per event (its own dedup token): a row that does not fit is parked alone.
+            for pos, event in events:
+                try:
+                    rows = list(self.projection.rows(event, pos))
+                    by_table: dict[str, list] = defaultdict(list)
+                    for table, row in rows:
+                        by_table[table].append(row)
+                    for table, table_rows in by_table.items():
+                        self.clickhouse.insert(table, table_rows, self.projection.columns[table],
+                                               dedup_token=f"{self.name}:{table}:{pos - 1}:{pos}")
+                except Exception as exc:
+                    if not is_data_error(exc):
+                        raise
+                    self._park(cur, {"notification_id": pos, "originator_id": event.originator_id,
+                                     "originator_version": event.originator_version,
+                                     "topic": type(event).__qualname__}, f"{type(exc).__name__}: {exc}")
+            return
+        by_table = defaultdict(list)
         for pos, event in events:
             for table, row in self.projection.rows(event, pos):
                 by_table[table].append(row)
@@ -154,8 +250,47 @@ class ProjectionRunner:
                 assert self.clickhouse is not None
                 for table in self.projection.tables:
                     self.clickhouse.command(f"TRUNCATE TABLE IF EXISTS {self.clickhouse.db}.`{table}`")
+            cur.execute("DELETE FROM projection_parked WHERE name = %s", (self.name,))
             cur.execute("UPDATE projection_tracking SET position = 0, updated_at = now() WHERE name = %s",
                         (self.name,))
+
+    def parked(self) -> list[dict[str, Any]]:
+        with self.store.datastore.get_connection() as conn:
+            return conn.execute("SELECT position, originator_id, originator_version, topic, error, parked_at"
+                                " FROM projection_parked WHERE name = %s ORDER BY position", (self.name,)).fetchall()
+
+    def retry_parked(self) -> tuple[int, int]:
+        """Re-apply parked events in order (after a fix); returns (applied, still parked). An
+        aggregate whose event fails again keeps it and its later events parked."""
+        if not isinstance(self.projection, PostgresProjection):
+            raise NotImplementedError("parked analytics rows are re-sent by rebuilding the sink")
+        applied = 0
+        with self.store.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE", (self.name,))
+            events = Identifier(self.store.datastore.schema, self.store.recorder.events_table_name)
+            cur.execute(SQL("SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state"
+                            " FROM projection_parked p JOIN {e} e ON e.notification_id = p.position"
+                            " WHERE p.name = %s ORDER BY p.position").format(e=events), (self.name,))
+            failed: set[Any] = set()
+            for r in cur.fetchall():
+                if r["originator_id"] in failed:
+                    continue
+                try:
+                    with conn.transaction():
+                        self.projection.apply(cur, self._decode(r), r["notification_id"])
+                except Exception as exc:
+                    if not is_data_error(exc):
+                        raise
+                    failed.add(r["originator_id"])
+                    cur.execute("UPDATE projection_parked SET error = %s WHERE name = %s AND position = %s",
+                                (f"{type(exc).__name__}: {exc}"[:2000], self.name, r["notification_id"]))
+                    continue
+                cur.execute("DELETE FROM projection_parked WHERE name = %s AND position = %s",
+                            (self.name, r["notification_id"]))
+                applied += 1
+            cur.execute("SELECT count(*) AS n FROM projection_parked WHERE name = %s", (self.name,))
+            remaining = cur.fetchone()["n"]
+        return applied, remaining
 
     def position(self) -> int:
         with self.store.datastore.get_connection() as conn:
@@ -164,6 +299,10 @@ class ProjectionRunner:
         return row["position"] if row else 0
 
     def status(self) -> ProjectionStatus:
-        return ProjectionStatus(self.name, self.projection.kind, self.position(), self.store.head(),
-                                self.last_error)
+        with self.store.datastore.get_connection() as conn:
+            row = conn.execute("SELECT t.position, (SELECT count(*) FROM projection_parked p WHERE p.name = t.name)"
+                               " AS parked FROM projection_tracking t WHERE t.name = %s", (self.name,)).fetchone()
+        position, parked = (row["position"], row["parked"]) if row else (0, 0)
+        return ProjectionStatus(self.name, self.projection.kind, position, self.store.head(), self.last_error,
+                                parked)
 

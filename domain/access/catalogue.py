@@ -73,6 +73,7 @@ MENUS: tuple[Menu, ...] = (
     )),
     Menu("operations", "运维 Operations", (
         Action("ops.projections.view", "View projection status and lag"),
+        Action("ops.projections.manage", "Re-apply events a projection parked (after a fix)"),
         Action("ops.metrics.view", "Scrape metrics"),
     )),
 )

@@ -23,12 +23,17 @@ class _LiveCollector(Collector):
                                 labels=["projection"])
         position = GaugeMetricFamily("ledgerflow_projection_position", "Last applied event position",
                                      labels=["projection"])
+        parked = GaugeMetricFamily("ledgerflow_projection_parked_events",
+                                   "Events a projection parked because their data could not be applied",
+                                   labels=["projection"])
         for name, runner in self.container.runners.items():
             status = runner.status()
             lag.add_metric([name], status.lag)
             position.add_metric([name], status.position)
+            parked.add_metric([name], status.parked)
         yield lag
         yield position
+        yield parked
         yield GaugeMetricFamily("ledgerflow_event_store_head", "Highest event position",
                                 value=self.container.store.head())
         yield GaugeMetricFamily("ledgerflow_redis_up", "1 when Redis answers",

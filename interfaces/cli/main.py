@@ -116,20 +116,40 @@ def demo() -> None:
 
 @projections_app.command("status")
 def projections_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List projections with their position and lag."""
+    """List projections with their position, lag and parked events."""
     container = _container()
     try:
         rows = [runner.status() for runner in container.runners.values()]
     finally:
         container.close()
     if as_json:
-        print(json.dumps([{"name": s.name, "kind": s.kind, "position": s.position, "head": s.head, "lag": s.lag}
-                          for s in rows]))
+        print(json.dumps([{"name": s.name, "kind": s.kind, "position": s.position, "head": s.head, "lag": s.lag,
+                           "parked": s.parked} for s in rows]))
         return
-    table = Table("projection", "kind", "position", "head", "lag")
+    table = Table("projection", "kind", "position", "head", "lag", "parked")
     for s in rows:
-        table.add_row(s.name, s.kind, str(s.position), str(s.head), str(s.lag))
+        table.add_row(s.name, s.kind, str(s.position), str(s.head), str(s.lag),
+                      f"[red]{s.parked}[/red]" if s.parked else "0")
     console.print(table)
+
+
+@projections_app.command("retry")
+def projections_retry(name: str) -> None:
+    """Re-apply the events a projection parked (after fixing their cause); list those still parked."""
+    container = _container()
+    try:
+        runner = container.runners.get(name)
+        if runner is None or runner.projection.kind != "postgres":
+            console.print(f"[red]{name!r} is not a read-model projection[/red]; analytics sinks are rebuilt")
+            raise typer.Exit(2)
+        applied, remaining = runner.retry_parked()
+        console.print(f"{name}: {applied} applied, {remaining} still parked")
+        for row in runner.parked():
+            console.print(f"  #{row['position']} {row['topic']} {row['originator_id']}: {row['error']}")
+    finally:
+        container.close()
+    if remaining:
+        raise typer.Exit(1)
 
 
 @projections_app.command("rebuild")

@@ -155,3 +155,22 @@ def test_openapi_documents_every_operation(client):
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             assert op.get("summary"), f"{method} {path} lacks a summary"
+
+
+def test_a_parked_event_is_listed_and_retried_over_http(client, auth, live_container):
+    from domain.shared.context import CommandContext
+
+    ctx = CommandContext("admin:test", "script")
+    result = live_container.access.create_department(ctx, "BAD", "bad\x00name", "other", None)  # a script's bug
+    runner = live_container.runners["access.departments"]
+    runner.catch_up()
+    status = {p["name"]: p for p in client.get("/api/v1/projections", headers=auth).json()}
+    assert status["access.departments"]["parked"] == 1 and status["access.departments"]["lag"] == 0
+    (parked,) = client.get("/api/v1/projections/access.departments/parked", headers=auth).json()
+    assert parked["originator_id"] == str(result.id) and parked["position"] == result.position
+    assert "ledgerflow_projection_parked_events{projection=\"access.departments\"} 1.0" in client.get(
+        "/metrics", headers=auth).text
+    retried = client.post("/api/v1/projections/access.departments/parked/retry", headers=auth)
+    assert retried.status_code == 200 and retried.json() == {"applied": 0, "parked": 1}
+    assert client.post("/api/v1/projections/nope/parked/retry", headers=auth).status_code == 404
+    assert client.post("/api/v1/projections/analytics.event_facts/parked/retry", headers=auth).status_code == 422

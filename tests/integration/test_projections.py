@@ -90,3 +90,51 @@ def test_workers_wake_on_commit_and_read_your_writes(live_container, ctx):
     result = live_container.access.create_department(ctx, "SH01", "Shanghai", "branch", None)
     assert live_container.progress.wait_for(list(live_container.runners), result.position, timeout=10)
     assert [r["code"] for r in _read_model(live_container)] == ["SH01"]
+
+
+def test_an_event_whose_data_cannot_be_applied_is_parked_with_its_aggregate_not_the_whole_projection(container, ctx):
+    """A NUL in a name (refused at the HTTP boundary, but say a script wrote it) cannot be stored
+    by PostgreSQL: that event and later events of the same department are parked; every other
+    department is projected; status and the parked list say so."""
+    access = container.access
+    good = access.create_department(ctx, "GOOD1", "Good 1", "other", None).id
+    bad = access.create_department(ctx, "BAD", "bad\x00name", "other", None).id
+    access.rename_department(ctx, bad, "fixed name", None)  # same aggregate: parked behind it
+    later = access.create_department(ctx, "GOOD2", "Good 2", "other", None).id
+    runner = container.runners["access.departments"]
+    runner.catch_up()
+    ids = {r["id"] for r in _read_model(container)}
+    assert {good, later} <= ids and bad not in ids
+    assert runner.position() == container.store.head()
+    parked = runner.parked()
+    assert [p["originator_id"] for p in parked] == [bad, bad]
+    assert "DataError" in parked[0]["error"] or "NUL" in parked[0]["error"]
+    assert "parked behind" in parked[1]["error"]
+    assert runner.status().parked == 2
+    assert runner.retry_parked() == (0, 2)  # the data is still bad: nothing changes
+
+
+def test_parked_events_are_re_applied_in_order_after_a_fix(container, ctx):
+    access = container.access
+    runner = container.runners["access.departments"]
+    target = access.create_department(ctx, "T", "Target", "other", None).id
+    access.rename_department(ctx, target, "Renamed", None)
+    other = access.create_department(ctx, "O", "Other", "other", None).id
+    apply = runner.projection.apply
+
+    def broken(writer, event, position):  # a handler bug on one aggregate's events
+        if event.originator_id == target:
+            raise ValueError("handler bug")
+        apply(writer, event, position)
+
+    runner.projection.apply = broken
+    runner.catch_up()
+    assert {r["id"] for r in _read_model(container)} == {other}
+    assert len(runner.parked()) == 2
+    runner.projection.apply = apply  # the fix is deployed
+    assert runner.retry_parked() == (2, 0)
+    rows = {r["id"]: r for r in _read_model(container)}
+    assert rows[target]["name"] == "Renamed" and rows[target]["version"] == 2
+    runner.reset()  # a rebuild starts clean
+    runner.catch_up()
+    assert runner.parked() == [] and {r["id"] for r in _read_model(container)} == {target, other}

@@ -1,12 +1,15 @@
-"""Projection status and lag."""
+"""Projection status and lag; events a projection parked, and re-applying them."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
+from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import ContainerDep, requires
 
 router = APIRouter(prefix="/api/v1/projections", tags=["operations"])
@@ -19,6 +22,21 @@ class ProjectionPublic(BaseModel):
     head: int = Field(description="Last event position stored")
     lag: int = Field(description="Events stored but not yet applied")
     error: str | None = Field(None, description="Last failure of this projection's worker, if it is failing")
+    parked: int = Field(0, description="Events parked because their data could not be applied (see /parked)")
+
+
+class ParkedEvent(BaseModel):
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    error: str
+    parked_at: datetime
+
+
+class RetryResult(BaseModel):
+    applied: int = Field(description="Parked events applied now")
+    parked: int = Field(description="Events still parked")
 
 
 @router.get("", response_model=list[ProjectionPublic], summary="Every projection with its position and lag.")
@@ -28,5 +46,30 @@ def list_projections(container: ContainerDep,
     for runner in container.runners.values():
         s = runner.status()
         out.append(ProjectionPublic(name=s.name, kind=s.kind, position=s.position, head=s.head, lag=s.lag,
-                                    error=s.error))
+                                    error=s.error, parked=s.parked))
     return out
+
+
+def _runner(container: ContainerDep, name: str):  # noqa: ANN202
+    runner = container.runners.get(name)
+    if runner is None:
+        raise NotFoundError(f"projection {name!r} does not exist", field="name")
+    return runner
+
+
+@router.get("/{name}/parked", response_model=list[ParkedEvent],
+            summary="Events this projection parked: the value it could not apply, and later events of that aggregate.")
+def parked_events(name: str, container: ContainerDep,
+                  _: Annotated[Policy, Depends(requires("ops.projections.view"))]) -> list[ParkedEvent]:
+    return [ParkedEvent(**row) for row in _runner(container, name).parked()]
+
+
+@router.post("/{name}/parked/retry", response_model=RetryResult,
+             summary="Re-apply parked events in order (after a fix); those that fail again stay parked.")
+def retry_parked(name: str, container: ContainerDep,
+                 _: Annotated[Policy, Depends(requires("ops.projections.manage"))]) -> RetryResult:
+    runner = _runner(container, name)
+    if runner.projection.kind != "postgres":
+        raise RuleViolationError("analytics sinks are re-sent by a rebuild (ledgerflow projections rebuild NAME)")
+    applied, remaining = runner.retry_parked()
+    return RetryResult(applied=applied, parked=remaining)
