@@ -143,7 +143,8 @@ class Container:
             customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
             max_rows=settings.datasource_row_limit)
         flows = FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries),
-                                         facts=access_queries.initiator_facts)
+                                         facts=access_queries.initiator_facts,
+                                         hot_instances=settings.flow_hot_instances)
         flows.due_queue = due_queue = DueQueue(supervisor)
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))

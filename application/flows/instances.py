@@ -79,7 +79,7 @@ def _hot(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
 class FlowInstancesApplication(FlowsApplication):
     def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
                  clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None,
-                 hot_instances: int = 10_000):
+                 hot_instances: int = 2_000):
         super().__init__(store)
         self.forms = forms
         self.candidates = candidates
