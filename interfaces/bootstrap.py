@@ -148,7 +148,9 @@ class Container:
             scheduler=Scheduler(due_queue, flows, instance_queries, settings.scheduler_poll_seconds),
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
             archive=archive, archive_queries=ArchiveQueries(readmodels),
-            archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp"),
+            archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp",
+                                           max_files=settings.archive_export_max_files,
+                                           max_bytes=settings.archive_export_max_bytes),
             owns_engines=owns,
         )
         supervisor.start()

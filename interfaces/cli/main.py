@@ -342,12 +342,12 @@ def archive_export(
             rule = ExportRule.parse({"customers": customer or [], "business_types": business_type or [],
                                      "categories": category or [], "date_from": date_from, "date_to": date_to})
 
-        def select(r: ExportRule) -> list[dict]:
+        def select(r: ExportRule, limit: int) -> list[dict]:
             scope = everything if line is None else {**everything, "all_lines": False, "lines": [line]}
             return container.archive_queries.for_export(
                 scope, customers=list(r.customers), business_types=list(r.business_types),
                 categories=list(r.categories), date_from=r.date_from, date_to=r.date_to,
-                include_deleted=r.include_deleted)
+                include_deleted=r.include_deleted, limit=limit)
 
         result, export = container.archive_exports.produce(CommandContext.system("archive-export-cli"), rule,
                                                            rule_key, line, purpose, select)

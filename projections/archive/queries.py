@@ -66,7 +66,7 @@ class ArchiveQueries:
 
     def for_export(self, scope: dict[str, Any], *, customers: list[str], business_types: list[str],
                    categories: list[str], date_from: date | None, date_to: date | None,
-                   include_deleted: bool) -> list[dict[str, Any]]:
+                   include_deleted: bool, limit: int = 10_001) -> list[dict[str, Any]]:
         return self.db.fetch_all(
             "SELECT * FROM archive_documents d WHERE " + SCOPE + " AND " + STATUS + " AND d.status <> 'purged'"
             " AND (cardinality(%(customers)s::text[]) = 0 OR d.customer = ANY(%(customers)s))"
@@ -74,14 +74,16 @@ class ArchiveQueries:
             " AND (cardinality(%(categories)s::text[]) = 0 OR d.category = ANY(%(categories)s))"
             " AND (%(from)s::date IS NULL OR d.uploaded_at >= %(from)s::date)"
             " AND (%(to)s::date IS NULL OR d.uploaded_at < %(to)s::date + 1)"
-            " ORDER BY d.customer, d.fund_account NULLS FIRST, d.uploaded_at, d.id",
+            " ORDER BY d.customer, d.fund_account NULLS FIRST, d.uploaded_at, d.id LIMIT %(limit)s",
             {**scope, "customers": customers, "types": business_types, "categories": categories,
-             "from": date_from, "to": date_to, "include_deleted": include_deleted})
+             "from": date_from, "to": date_to, "include_deleted": include_deleted, "limit": limit})
 
-    def exports(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    def exports(self, scope: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
+        """Newest exports whose recorded business line the caller may see; the route then keeps
+        only those whose whole reach (every document's line, department, account) it covers."""
         return self.db.fetch_all(
-            "SELECT * FROM archive_exports d WHERE (%(all_lines)s OR d.business_line IS NULL"
-            " OR d.business_line = ANY(%(lines)s)) ORDER BY produced_at DESC LIMIT 200", scope)
+            "SELECT * FROM archive_exports d WHERE (%(all_lines)s OR d.business_line = ANY(%(lines)s)"
+            " OR d.business_line IS NULL) ORDER BY produced_at DESC LIMIT %(limit)s", {**scope, "limit": limit})
 
     def export(self, export_id: UUID) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM archive_exports WHERE id = %s", (export_id,))

@@ -291,3 +291,50 @@ def test_bulk_mount_and_cloud_batch_over_http(api):
     assert [(a["batch_id"], a["anomaly"]) for a in anomalies] == [("B-1", "hash_mismatch")]
     ok(client.post("/api/v1/archive/sync/batches/B-1/anomalies/1/resolve", headers=ADMIN,
                    json={"resolution": "fixed_at_source", "note": "平台重新推送"}))
+
+
+# -- security review regressions (C1, H1-H6, M1, M3-M5, L4) ------------------------------------------------
+def _operator(client, app, login, permissions, lines, department):  # noqa: ANN001
+    app.access.create_role(SETUP, login + "_role", login, permissions)
+    op = app.access.create_operator(SETUP, login, login, department, None, None, PASSWORD).id
+    app.access.grant_roles(SETUP, op, [login + "_role"])
+    app.access.set_business_lines(SETUP, op, lines)
+    app.access.set_data_scope(SETUP, op, [{"department_id": str(department), "include_children": True}], [])
+    token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))
+    return {"Authorization": "Bearer " + token["access_token"]}
+
+
+def _zip(members, **kw):  # noqa: ANN001
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", **kw) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def test_an_export_package_is_listed_and_downloaded_only_by_callers_who_see_every_document_in_it(api):
+    """C1: neither a package without a business line nor one of the caller's line but holding
+    another department's documents is visible to a scoped exporter."""
+    client, app = api
+    app.access.create_business_line(SETUP, "futures_ib", "IB")
+    hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
+    br = app.access.create_department(SETUP, "BR", "BR", "branch", None).id
+    ok(send(client, png(), "secret.png", "image/png", customer="99990000", department_id=str(hq)), 201)
+    lineless = ok(client.post("/api/v1/archive/exports", headers=ADMIN, json={"rule": {}}), 201)
+    same_line = ok(client.post("/api/v1/archive/exports", headers=ADMIN,
+                               json={"rule": {}, "business_line": "brokerage"}), 201)
+    other_line = _operator(client, app, "eve", ["archive.documents.export"], ["futures_ib"], br)
+    other_dept = _operator(client, app, "tom", ["archive.documents.export"], ["brokerage"], br)
+    insider = _operator(client, app, "ida", ["archive.documents.export"], ["brokerage"], hq)
+    for who in (other_line, other_dept):
+        listed = ok(client.get("/api/v1/archive/exports", headers=who,
+                               params={"wait_for_position": same_line["position"]}))
+        assert listed == []
+        for produced in (lineless, same_line):
+            assert client.get(produced["download"], headers=who).status_code == 404
+    seen = ok(client.get("/api/v1/archive/exports", headers=insider))
+    assert {e["id"] for e in seen} == {lineless["id"], same_line["id"]} and "reach" not in seen[0]
+    assert client.get(same_line["download"], headers=insider).status_code == 200

@@ -132,8 +132,8 @@ def test_an_export_holds_the_documents_manifests_and_checksums_and_is_an_event(a
     scope = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
     rule = ExportRule.parse({"customers": ["88001234"], "categories": ["id_card"]})
 
-    def select(r):
-        return archive.archive_queries.for_export(scope, customers=list(r.customers),
+    def select(r, limit):
+        return archive.archive_queries.for_export(scope, limit=limit, customers=list(r.customers),
                                                   business_types=list(r.business_types), categories=list(r.categories),
                                                   date_from=r.date_from, date_to=r.date_to,
                                                   include_deleted=r.include_deleted)
@@ -215,3 +215,38 @@ def test_the_demo_archive_loads_once_with_viewable_content(container):
     docs = container.archive_queries.by_customer(everything, "88001234", include_deleted=True)
     assert len(docs) == 3 and max(len(d["versions"]) for d in docs) == 2
     assert {sniff(d["body"]) for d in DOCUMENTS} == {"image/png", "application/pdf"}
+
+
+def test_exports_are_bounded_before_writing_and_their_manifest_follows_the_callers_field_rules(archive):
+    """M7: count and total size are checked before a byte is written; M4: the manifest and
+    member paths are the presented (masked) rows."""
+    from domain.shared.errors import RuleViolationError
+
+    upload(archive, png(), "a.png", customer="88001234", account="88001234")
+    upload(archive, pdf(), "b.pdf", customer="88001234", account="88001234", category="risk")
+    catch_up(archive)
+    scope = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+
+    def select(r, limit):
+        return archive.archive_queries.for_export(scope, limit=limit, customers=[], business_types=[],
+                                                  categories=[], date_from=None, date_to=None,
+                                                  include_deleted=False)
+
+    exports = archive.archive_exports
+    exports.max_files = 1
+    with pytest.raises(RuleViolationError, match="more than 1 documents"):
+        exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select)
+    exports.max_files, exports.max_bytes = 10, 10
+    with pytest.raises(RuleViolationError, match="exceed 10 bytes"):
+        exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select)
+    exports.max_bytes = 1 << 30
+
+    def masked(rows):
+        return [{**r, "customer": "8800****", "fund_account": "8800****"} for r in rows]
+
+    _, export = exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select, masked)
+    with archive.archive.blobs.open(export.zip_sha256) as f:
+        zf = zipfile.ZipFile(io.BytesIO(f.read()))
+    assert "88001234" not in zf.read("manifest.csv").decode("utf-8-sig")
+    assert all(n.startswith("8800____/8800____/") for n in zf.namelist() if "/" in n)
+    assert export.reach == [{"business_line": "brokerage", "department_id": None, "fund_account": "88001234"}]

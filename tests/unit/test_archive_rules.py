@@ -59,3 +59,17 @@ def test_attachment_references_are_found_anywhere_in_form_data():
     data = {"attachments": [{"document_id": a}], "rows": [{"id": "r1", "files": [{"document_id": b}]}],
             "noise": {"document_id": "not-a-uuid"}}
     assert [str(x) for x in attachment_ids(data)] == [a, b]
+
+
+def test_export_members_and_manifest_cells_cannot_escape_or_run():
+    """H6: even values stored before intake validation (or masked ones) make safe member paths,
+    and manifest.csv cells never start a spreadsheet formula."""
+    from application.archive.exports import _member, csv_cell
+
+    row = {"id": "d1", "current_version": 2, "customer": "../../../../tmp/pwned", "fund_account": "=HYPERLINK(x)",
+           "filename": "..\\evil.png"}
+    member = _member(row)
+    assert ".." not in member.split("/") and not member.startswith("/") and member.count("/") == 2
+    assert _member({**row, "customer": None, "fund_account": ".."}).startswith("_unfiled/_customer/")
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "ok", 5)] == [
+        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "ok", 5]

@@ -236,10 +236,10 @@ def by_customer(customer: str, container: ContainerDep, policy: Reader,
         policy.scope_params(), customer, include_deleted=include_deleted, category=category))
     accounts: dict[str, list] = {}
     for row in rows:
-        if row["fund_account"]:
+        if row.get("fund_account"):
             accounts.setdefault(row["fund_account"], []).append(row)
     return {"customer": customer, "count": len(rows),
-            "customer_level": [r for r in rows if not r["fund_account"]],
+            "customer_level": [r for r in rows if not r.get("fund_account")],
             "accounts": [{"fund_account": a, "documents": docs} for a, docs in sorted(accounts.items())]}
 
 
@@ -263,7 +263,7 @@ def by_business(container: ContainerDep, policy: Reader,
     for row in rows:
         key = (str(row["flow_instance"]) if row["flow_instance"] else None, row["business_type"])
         group = groups.setdefault(key, {"flow_instance": key[0], "business_type": key[1], "accounts": {}})
-        group["accounts"].setdefault(row["fund_account"], []).append(row)
+        group["accounts"].setdefault(row.get("fund_account"), []).append(row)
     items = [{**g, "accounts": [{"fund_account": a, "documents": d} for a, d in g["accounts"].items()]}
              for g in groups.values()]
     last = rows[-1] if rows else None
@@ -301,13 +301,15 @@ def produce_export(body: ExportRequest, request: Request, container: ContainerDe
     if line is not None:
         scope = {**scope, "all_lines": False, "lines": [line] if policy.sees_line(line) else []}
 
-    def select(r: ExportRule) -> list[dict[str, Any]]:
+    def select(r: ExportRule, limit: int) -> list[dict[str, Any]]:
         return container.archive_queries.for_export(
             scope, customers=list(r.customers), business_types=list(r.business_types),
-            categories=list(r.categories), date_from=r.date_from, date_to=r.date_to, include_deleted=r.include_deleted)
+            categories=list(r.categories), date_from=r.date_from, date_to=r.date_to, include_deleted=r.include_deleted,
+            limit=limit)
 
     result, export = container.archive_exports.produce(policy.context(request.state.correlation_id), rule,
-                                                       body.rule_key, line, body.purpose, select)
+                                                       body.rule_key, line, body.purpose, select,
+                                                       lambda rows: policy.present_all(RESOURCE, rows))
     return {"id": str(result.id), "position": result.position, "count": export.count,
             "zip_sha256": export.zip_sha256, "size": export.size,
             "download": f"{PREFIX}/exports/{result.id}/download"}
@@ -315,15 +317,31 @@ def produce_export(body: ExportRequest, request: Request, container: ContainerDe
 
 @router.get("/exports", dependencies=[Depends(consistent_with(*DOCS))], summary="Exports produced so far (audited).")
 def exports(container: ContainerDep, policy: Exporter) -> list[dict[str, Any]]:
-    return container.archive_queries.exports(policy.scope_params())
+    rows = container.archive_queries.exports(policy.scope_params())
+    return [{k: v for k, v in r.items() if k != "reach"} for r in rows if _covers(policy, r.get("reach"))]
+
+
+def _covers(policy: Policy, reach: list[dict[str, Any]] | None) -> bool:
+    """A package is visible only to a caller who sees every document in it: each (business line,
+    department, fund account) it holds must lie in the caller's lines and data scope. Packages
+    without a recorded reach are for unrestricted callers only."""
+    if reach is None:
+        return policy.principal.business_lines is None and policy.principal.departments is None
+    return all(policy.sees(business_line=r["business_line"],
+                           department_id=UUID(r["department_id"]) if r.get("department_id") else None,
+                           investor_account=r.get("fund_account")) for r in reach)
 
 
 @router.get("/exports/{export_id}/download", response_class=StreamingResponse, summary="Download an export package.")
 def download_export(export_id: UUID, container: ContainerDep, policy: Exporter) -> Response:
     from domain.archive.export import ArchiveExport
+    from domain.shared.errors import NotFoundError
 
-    export = container.archive_exports.load(export_id, ArchiveExport)
-    if export.business_line is not None and not policy.sees_line(export.business_line):
+    try:
+        export = container.archive_exports.load(export_id, ArchiveExport)
+    except NotFoundError:
+        export = None
+    if export is None or not policy.sees_line(export.business_line) or not _covers(policy, export.reach):
         raise ApiProblem(404, "not_found", f"export {export_id} does not exist")
     stream = container.archive.blobs.open(export.zip_sha256)
 
