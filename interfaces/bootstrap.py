@@ -198,10 +198,11 @@ def filing_archiver(archive: ArchiveApplication) -> Any:
     under the completed flow's correlation id."""
 
     def file(instance_id: Any, documents: list[Any], *, correlation_id: str, customer: str | None,
-             fund_account: str | None, business_type: str, department_id: Any) -> Any:
+             fund_account: str | None, business_type: str, department_id: Any,
+             business_line: str | None = None) -> Any:
         ctx = CommandContext.system("archive-filing", correlation_id)
         return archive.file_flow_attachments(ctx, instance_id, documents, customer=customer,
                                              fund_account=fund_account, business_type=business_type,
-                                             department_id=department_id)
+                                             department_id=department_id, business_line=business_line)
 
     return file

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,6 +32,11 @@ class S3BlobStore:
 
     def stage(self, chunks: Iterable[bytes], limit: int) -> StagedBlob:
         return self._staging.stage(chunks, limit)
+
+    def lock(self, sha256: str) -> AbstractContextManager[None]:
+        """Host-local lock (see FilesystemBlobStore.lock); several hosts sharing a bucket need a
+        shared lock instead (ADR 0009)."""
+        return self._staging.lock(sha256)
 
     def commit(self, staged: StagedBlob) -> bool:
         try:

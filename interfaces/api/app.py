@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from domain.shared.errors import DomainError
 from infrastructure.settings import Settings
 from interfaces.api import problems
 from interfaces.api.metrics import Metrics
@@ -43,7 +44,8 @@ def create_app(container: Container) -> FastAPI:
     _routes(app)
     _attach(app, container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes,
-                       metrics=container.extras["metrics"], upload_limits=archive.upload_limits(container.settings))
+                       metrics=container.extras["metrics"], upload_limits=archive.upload_limits(container.settings),
+                       authenticated=_Authenticated(app))
     return app
 
 
@@ -62,7 +64,8 @@ def create_app_from_settings(settings: Settings) -> FastAPI:
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     _routes(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=_LateMetrics(app), upload_limits=archive.upload_limits(settings))
+                       metrics=_LateMetrics(app), upload_limits=archive.upload_limits(settings),
+                       authenticated=_Authenticated(app))
     return app
 
 
@@ -76,6 +79,23 @@ class _LateMetrics:
         container = getattr(self.app.state, "container", None)
         if container is not None:
             container.extras["metrics"].observe_request(*args)
+
+
+class _Authenticated:
+    """Whether a bearer token resolves to a principal (for the body-limit middleware)."""
+
+    def __init__(self, app: FastAPI):
+        self.app = app
+
+    def __call__(self, token: str) -> bool:
+        container = getattr(self.app.state, "container", None)
+        if container is None:
+            return False
+        try:
+            container.principals.resolve(token)
+        except DomainError:
+            return False
+        return True
 
 
 def _routes(app: FastAPI) -> None:

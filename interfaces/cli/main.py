@@ -373,7 +373,8 @@ def archive_purge() -> None:
         container.runners["archive.documents"].catch_up()
         queries = container.archive_queries
         purged = container.archive.purge_due(CommandContext.system("archive-retention"), queries.purge_candidates(),
-                                             datetime.now(timezone.utc), queries.referenced)
+                                             datetime.now(timezone.utc), queries.referenced,
+                                             container.runners["archive.documents"].catch_up)
     finally:
         container.close()
     console.print(f"{len(purged)} document(s) purged")

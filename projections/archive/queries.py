@@ -112,6 +112,7 @@ class ArchiveQueries:
         return self.db.fetch_all(
             "SELECT batch_id, source, business_line, imported, anomalies, open_anomalies, imported_by, imported_at"
             " FROM archive_sync_batches WHERE (%(all_lines)s OR business_line = ANY(%(lines)s))"
+            " AND (%(all_departments)s OR department_id = ANY(%(departments)s))"
             " ORDER BY imported_at DESC LIMIT %(limit)s", {**scope, "limit": limit})
 
     def sync_anomalies(self, scope: dict[str, Any], *, open_only: bool, kind: str | None,
@@ -120,15 +121,23 @@ class ArchiveQueries:
             "SELECT batch_id, index, file, customer, fund_account, anomaly, detail, resolution, note, resolved_by,"
             " resolved_at FROM archive_sync_entries WHERE status = 'anomaly'"
             " AND (%(all_lines)s OR business_line = ANY(%(lines)s))"
+            " AND (%(all_departments)s OR department_id = ANY(%(departments)s) OR fund_account = ANY(%(accounts)s))"
             " AND (NOT %(open)s OR resolution IS NULL) AND (%(kind)s::text IS NULL OR anomaly = %(kind)s)"
             " AND (%(batch)s::text IS NULL OR batch_id = %(batch)s) ORDER BY batch_id, index LIMIT 1000",
             {**scope, "open": open_only, "kind": kind, "batch": batch_id})
 
     def sync_line(self, batch_id: str) -> str | None:
-        row = self.db.fetch_one("SELECT business_line FROM archive_sync_batches WHERE batch_id = %s", (batch_id,))
+        row = self.sync_batch(batch_id)
         return row["business_line"] if row else None
 
-    def is_duplicate(self, customer: str, sha256: str) -> bool:
+    def sync_batch(self, batch_id: str) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT business_line, department_id FROM archive_sync_batches WHERE batch_id = %s",
+                                 (batch_id,))
+
+    def is_duplicate(self, business_line: str, customer: str, sha256: str) -> bool:
+        """Whether this content is already archived for the customer in this business line (and
+        only there: another line's documents are no business of a sync batch)."""
         return self.db.fetch_one(
             "SELECT 1 AS x FROM archive_documents d JOIN archive_versions v ON v.document_id = d.id"
-            " WHERE d.customer = %s AND v.sha256 = %s AND d.status = 'active' LIMIT 1", (customer, sha256)) is not None
+            " WHERE d.business_line = %s AND d.customer = %s AND v.sha256 = %s AND d.status = 'active' LIMIT 1",
+            (business_line, customer, sha256)) is not None

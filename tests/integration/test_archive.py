@@ -250,3 +250,49 @@ def test_exports_are_bounded_before_writing_and_their_manifest_follows_the_calle
     assert "88001234" not in zf.read("manifest.csv").decode("utf-8-sig")
     assert all(n.startswith("8800____/8800____/") for n in zf.namelist() if "/" in n)
     assert export.reach == [{"business_line": "brokerage", "department_id": None, "fund_account": "88001234"}]
+
+
+# -- security review regressions (H5, M4, M7, L2, L3) --------------------------------------------------------
+def test_flow_filing_files_only_documents_of_its_own_line_and_customer(archive):
+    """H5: a document id in form data proves nothing; another line's document, or one filed
+    under another customer or account, is reported foreign and left untouched."""
+    from uuid import uuid4
+
+    archive.access.create_business_line(ADMIN, "futures_ib", "IB")
+    unfiled = upload(archive, png(), "u.png", customer=None)
+    theirs = upload(archive, png(), "t.png", customer="88009999")
+    other_account = upload(archive, png(), "o.png", customer="88007777", account="88007777")
+    mine = upload(archive, png(), "m.png", customer="88001234", account="88001234")
+    foreign_line = archive.archive.upload(ADMIN, [png()], filename="f.png", declared_type=None, filing=Filing(
+        customer=None, fund_account=None, business_line="futures_ib", category="id_card"))
+    ids = [d.result.id for d in (unfiled, theirs, other_account, mine, foreign_line)]
+    instance = uuid4()
+    outcome = archive.archive.file_flow_attachments(ADMIN, instance, ids, customer="88001234",
+                                                    fund_account="88001234", business_type="address_change",
+                                                    department_id=None, business_line="brokerage")
+    assert sorted(outcome["filed"]) == sorted([str(ids[0]), str(ids[3])])
+    assert sorted(outcome["foreign"]) == sorted([str(ids[1]), str(ids[2]), str(ids[4])])
+    untouched = archive.archive.document(ids[4])
+    assert untouched.flow_instance is None and untouched.customer is None and untouched.filed_for == []
+    assert archive.archive.document(ids[0]).customer == "88001234"
+    without_line = archive.archive.file_flow_attachments(ADMIN, uuid4(), ids[:1], customer="88001234",
+                                                         fund_account="88001234", business_type="x",
+                                                         department_id=None)
+    assert without_line["foreign"] == [str(ids[0])]
+
+
+def test_a_purge_keeps_content_reused_by_an_upload_its_read_model_has_not_seen_yet(archive):
+    """M2: the reference check runs under the content's lock on a caught-up read model, so
+    content a concurrent upload just reused is not deleted."""
+    body = jpeg()
+    doomed = upload(archive, body, "doomed.jpg")
+    archive.archive.delete(ADMIN, doomed.result.id, "scanned twice")
+    catch_up(archive)
+    candidates = archive.archive_queries.purge_candidates()
+    reused = upload(archive, body, "again.jpg")    # saved, not yet projected
+    later = datetime.now(timezone.utc) + timedelta(days=365 * 20 + 1)
+    purged = archive.archive.purge_due(ADMIN, candidates, later, archive.archive_queries.referenced,
+                                       lambda: catch_up(archive))
+    assert purged == [str(doomed.result.id)]
+    assert archive.archive.blobs.exists(reused.sha256)
+    assert archive.archive.content(archive.archive.document(reused.result.id))[1].read() == body
