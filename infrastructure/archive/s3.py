@@ -59,8 +59,13 @@ class S3BlobStore:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
             return True
-        except self.client.exceptions.ClientError:
-            return False
+        except self.client.exceptions.ClientError as exc:
+            # Only "not there" means missing; access denied, throttling or a server error must
+            # not make a stored blob look absent (it would be re-put or reported missing).
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
 
     def delete(self, sha256: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))

@@ -322,9 +322,14 @@ def archive_export(
     date_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
     rule_key: Annotated[str | None, typer.Option("--rule", help="A saved export rule instead")] = None,
     purpose: Annotated[str, typer.Option(help="Why (recorded on the ExportProduced event)")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists")] = False,
 ) -> None:
     """导出规则: produce a regulator package (zip + manifest.csv/json + SHA256SUMS); the export is audited."""
     import shutil
+
+    if (out.exists() or out.is_symlink()) and not force:
+        console.print(f"[red]refused:[/red] {out} exists; pass --force to overwrite it")
+        raise typer.Exit(2)
 
     from domain.archive.rules import ExportRule
     from domain.shared.context import CommandContext

@@ -61,18 +61,16 @@ def test_attachment_references_are_found_anywhere_in_form_data():
     assert [str(x) for x in attachment_ids(data)] == [a, b]
 
 
-def test_export_members_and_manifest_cells_cannot_escape_or_run():
-    """H6: even values stored before intake validation (or masked ones) make safe member paths,
-    and manifest.csv cells never start a spreadsheet formula."""
-    from application.archive.exports import _member, csv_cell
+# -- security review regressions ------------------------------------------------------------------------
+@pytest.mark.parametrize("raw", [{"customers": 5}, {"customers": "abc"}, {"customers": [{"a": 1}]},
+                                 {"business_types": [1]}, {"categories": ["Bad Cat"]}, {"include_deleted": "no"},
+                                 {"date_to": "9999-12-31"}, {"customers": ["../x"]}])
+def test_export_rule_elements_are_typed(raw):
+    """M5, L4: a wrongly typed rule is a RuleViolation (422), never a 500 nor ('a', 'b', 'c')."""
+    from domain.shared.errors import RuleViolationError
 
-    row = {"id": "d1", "current_version": 2, "customer": "../../../../tmp/pwned", "fund_account": "=HYPERLINK(x)",
-           "filename": "..\\evil.png"}
-    member = _member(row)
-    assert ".." not in member.split("/") and not member.startswith("/") and member.count("/") == 2
-    assert _member({**row, "customer": None, "fund_account": ".."}).startswith("_unfiled/_customer/")
-    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "ok", 5)] == [
-        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "ok", 5]
+    with pytest.raises(RuleViolationError):
+        ExportRule.parse(raw)
 
 
 def test_identifiers_and_text_are_screened():
@@ -88,6 +86,20 @@ def test_identifiers_and_text_are_screened():
     for bad in ("a\x00b", ["ok", "b\x00"], {"k": {"n": "\x00"}}, object()):
         with pytest.raises(RuleViolationError):
             check_text(bad, "title")
+
+
+def test_export_members_and_manifest_cells_cannot_escape_or_run():
+    """H6: even values stored before intake validation (or masked ones) make safe member paths,
+    and manifest.csv cells never start a spreadsheet formula."""
+    from application.archive.exports import _member, csv_cell
+
+    row = {"id": "d1", "current_version": 2, "customer": "../../../../tmp/pwned", "fund_account": "=HYPERLINK(x)",
+           "filename": "..\\evil.png"}
+    member = _member(row)
+    assert ".." not in member.split("/") and not member.startswith("/") and member.count("/") == 2
+    assert _member({**row, "customer": None, "fund_account": ".."}).startswith("_unfiled/_customer/")
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "ok", 5)] == [
+        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "ok", 5]
 
 
 def test_a_mount_manifest_that_is_not_csv_or_too_long_is_a_rule_violation():
@@ -118,15 +130,3 @@ def test_bounded_manifest_read_refuses_bombs_and_lying_entries(tmp_path):
         zf.writestr("manifest.json", '{"batch_id": "bad\\u0000id", "files": []}')
     with pytest.raises(CloudBatchError, match="batch_id"):
         ZipCloudBatch(path)
-
-
-# -- security review regressions ------------------------------------------------------------------------
-@pytest.mark.parametrize("raw", [{"customers": 5}, {"customers": "abc"}, {"customers": [{"a": 1}]},
-                                 {"business_types": [1]}, {"categories": ["Bad Cat"]}, {"include_deleted": "no"},
-                                 {"date_to": "9999-12-31"}, {"customers": ["../x"]}])
-def test_export_rule_elements_are_typed(raw):
-    """M5, L4: a wrongly typed rule is a RuleViolation (422), never a 500 nor ('a', 'b', 'c')."""
-    from domain.shared.errors import RuleViolationError
-
-    with pytest.raises(RuleViolationError):
-        ExportRule.parse(raw)

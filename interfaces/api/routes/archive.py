@@ -430,9 +430,10 @@ def _saved_zip(container: ContainerDep, upload: UploadFile) -> Iterator[Path]:
     staging = container.settings.data_dir / "blobs" / "tmp"
     staging.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=staging, prefix="bulk-", suffix=".zip", delete=False) as out:
-        shutil.copyfileobj(upload.file, out)
         path = Path(out.name)
     try:
+        with path.open("wb") as dst:
+            shutil.copyfileobj(upload.file, dst)
         yield path
     finally:
         path.unlink(missing_ok=True)
