@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     archive_mount_max_total_bytes: int = Field(
         2 * 1024 * 1_048_576, description="Most uncompressed bytes a static-mount zip may expand to.")
     archive_mount_max_ratio: int = Field(100, description="Highest compression ratio of a static-mount zip member.")
+    archive_export_max_files: int = Field(10_000, ge=1, description="Most documents one export package may hold.")
+    archive_export_max_bytes: int = Field(
+        16 * 1024 * 1_048_576, ge=1, description="Most content bytes one export package may hold (checked before "
+                                                 "writing).")
     archive_retention_days: int | None = Field(
         365 * 20, description="Days after deletion before a document's content may be purged; unset = never.")
 

@@ -163,7 +163,9 @@ class Container:
             scheduler=Scheduler(due_queue, flows, instance_queries, settings.scheduler_poll_seconds),
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
             archive=archive, archive_queries=ArchiveQueries(readmodels),
-            archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp"),
+            archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp",
+                                           max_files=settings.archive_export_max_files,
+                                           max_bytes=settings.archive_export_max_bytes),
             owns_engines=owns,
         )
         container.leads = LeadsApplication(store)
@@ -225,10 +227,11 @@ def filing_archiver(archive: ArchiveApplication) -> Any:
     under the completed flow's correlation id."""
 
     def file(instance_id: Any, documents: list[Any], *, correlation_id: str, customer: str | None,
-             fund_account: str | None, business_type: str, department_id: Any) -> Any:
+             fund_account: str | None, business_type: str, department_id: Any,
+             business_line: str | None = None) -> Any:
         ctx = CommandContext.system("archive-filing", correlation_id)
         return archive.file_flow_attachments(ctx, instance_id, documents, customer=customer,
                                              fund_account=fund_account, business_type=business_type,
-                                             department_id=department_id)
+                                             department_id=department_id, business_line=business_line)
 
     return file

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -24,20 +25,50 @@ MANIFEST_FIELDS = ("path", "document_id", "customer", "fund_account", "level", "
                    "flow_instance", "category", "filename", "media_type", "size", "sha256", "version",
                    "uploaded_at", "status")
 MAX_EXPORT_BYTES = 1 << 34
+MAX_EXPORT_FILES = 10_000
+_SEGMENT_UNSAFE = re.compile(r"[^\w.\-]", re.UNICODE)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _segment(value: Any, default: str) -> str:
+    """One path segment of a zip member, whatever the stored value: word characters, ``.`` and
+    ``-`` only, never ``.``/``..`` or empty (identifiers are validated at intake; this also
+    covers data stored before that and masked values)."""
+    text = _SEGMENT_UNSAFE.sub("_", str(value)) if value else ""
+    text = text.strip(".")[:100]
+    return text or default
 
 
 def _member(row: dict[str, Any]) -> str:
-    owner = row["customer"] or "_unfiled"
-    scope = row["fund_account"] or "_customer"
-    return f"{owner}/{scope}/{row['id']}_v{row['current_version']}_{row['filename']}"
+    owner = _segment(row.get("customer"), "_unfiled")
+    scope = _segment(row.get("fund_account"), "_customer")
+    return f"{owner}/{scope}/{row['id']}_v{row['current_version']}_{_segment(row.get('filename'), 'file')}"
+
+
+def csv_cell(value: Any) -> Any:
+    """A manifest.csv cell a spreadsheet will not run as a formula (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def reach_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every distinct (business line, department, fund account) the package holds documents of:
+    a caller may list or download the package only when their scope covers each of them."""
+    seen = {(r["business_line"], str(r["department_id"]) if r.get("department_id") else None,
+             r.get("fund_account")) for r in rows}
+    return [{"business_line": line, "department_id": dept, "fund_account": account}
+            for line, dept, account in sorted(seen, key=lambda t: tuple(x or "" for x in t))]
 
 
 class ArchiveExports(LedgerApplication):
     name = "archive-exports"
 
-    def __init__(self, store: Any, *, blobs: BlobStore, staging: Path):
+    def __init__(self, store: Any, *, blobs: BlobStore, staging: Path, max_files: int = MAX_EXPORT_FILES,
+                 max_bytes: int = MAX_EXPORT_BYTES):
         super().__init__(store)
         self.blobs, self.staging = blobs, staging
+        self.max_files, self.max_bytes = max_files, max_bytes
 
     @command
     def define_rule(self, key: str, name: str, business_line: str, rule: dict[str, Any]) -> CommandResult:
@@ -53,17 +84,26 @@ class ArchiveExports(LedgerApplication):
 
     @command
     def produce(self, rule: ExportRule, rule_key: str | None, business_line: str | None, purpose: str,
-                select: Callable[[ExportRule], list[dict[str, Any]]]) -> tuple[CommandResult, ArchiveExport]:
-        rows = select(rule)
+                select: Callable[[ExportRule, int], list[dict[str, Any]]],
+                present: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+                ) -> tuple[CommandResult, ArchiveExport]:
+        """``select(rule, limit)`` gives the rows in the caller's scope (at most ``limit``);
+        ``present`` applies the caller's field rules to the manifest rows and member paths."""
+        rows = select(rule, self.max_files + 1)
         if not rows:
             raise RuleViolationError("no document matches this export rule; nothing was exported")
+        if len(rows) > self.max_files:
+            raise RuleViolationError(f"the rule selects more than {self.max_files} documents; narrow it")
+        if sum(r["size"] for r in rows) > self.max_bytes:
+            raise RuleViolationError(f"the selected documents exceed {self.max_bytes} bytes; narrow the rule")
+        shown = present(rows) if present else rows
         self.staging.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.staging) as tmp:
             path = Path(tmp) / "export.zip"
             manifest, sums, total = [], [], 0
             with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for row in rows:
-                    member = _member(row)
+                for row, seen in zip(rows, shown, strict=True):
+                    member = _member(seen)
                     with self.blobs.open(row["sha256"]) as src, zf.open(member, "w", force_zip64=True) as dst:
                         digest = hashlib.sha256()
                         for chunk in read_chunks(src):
@@ -73,9 +113,9 @@ class ArchiveExports(LedgerApplication):
                         raise RuleViolationError(f"document {row['id']} failed its checksum; run "
                                                  "`ledgerflow archive scan` before exporting")
                     total += row["size"]
-                    if total > MAX_EXPORT_BYTES:
+                    if total > self.max_bytes:
                         raise RuleViolationError("the export is too large; narrow the rule")
-                    manifest.append({**{k: row.get(k) for k in MANIFEST_FIELDS if k in row}, "path": member,
+                    manifest.append({**{k: seen.get(k) for k in MANIFEST_FIELDS if k in seen}, "path": member,
                                      "document_id": str(row["id"]), "version": row["current_version"],
                                      "uploaded_at": row["uploaded_at"].isoformat(),
                                      "flow_instance": str(row["flow_instance"]) if row["flow_instance"] else None})
@@ -86,12 +126,13 @@ class ArchiveExports(LedgerApplication):
                 out = io.StringIO()
                 writer = csv.DictWriter(out, fieldnames=MANIFEST_FIELDS, extrasaction="ignore")
                 writer.writeheader()
-                writer.writerows(manifest)
+                writer.writerows({k: csv_cell(v) for k, v in m.items()} for m in manifest)
                 zf.writestr("manifest.csv", "\ufeff" + out.getvalue())  # BOM: Excel opens UTF-8 Chinese
                 zf.writestr("SHA256SUMS", "\n".join(sums) + "\n")
             with path.open("rb") as stream:
-                staged = self.blobs.stage(read_chunks(stream), MAX_EXPORT_BYTES)
+                staged = self.blobs.stage(read_chunks(stream), self.max_bytes + (1 << 30))
             self.blobs.commit(staged)
         export = ArchiveExport(rule_key=rule_key, rule=rule.as_dict(), business_line=business_line,
-                               count=len(rows), zip_sha256=staged.sha256, size=staged.size, purpose=purpose)
+                               count=len(rows), zip_sha256=staged.sha256, size=staged.size, purpose=purpose,
+                               reach=reach_of(rows))
         return self.save_one(export), export

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from application.archive.media import sniff
 from domain.archive.rules import check_media_type, sanitise_filename
 from domain.shared.errors import RuleViolationError
-from infrastructure.archive.blobs import BlobStore, BlobTooLargeError, EmptyBlobError
+from infrastructure.archive.blobs import BlobStore, BlobTooLargeError, EmptyBlobError, StagedBlob
 
 
 class PayloadTooLargeError(RuleViolationError):
@@ -29,6 +29,15 @@ class Accepted:
 
 def accept(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_type: str | None,
            limit: int) -> Accepted:
+    got, staged = check(blobs, chunks, filename, declared_type, limit)
+    blobs.commit(staged)
+    return got
+
+
+def check(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_type: str | None,
+          limit: int) -> tuple[Accepted, StagedBlob]:
+    """Stage and check the content without committing it: the caller commits it (under the
+    content's lock) together with the event that references it."""
     name = sanitise_filename(filename)
     try:
         staged = blobs.stage(chunks, limit)
@@ -41,5 +50,4 @@ def accept(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_ty
     except BaseException:
         blobs.discard(staged)
         raise
-    blobs.commit(staged)
-    return Accepted(name, media_type, staged.size, staged.sha256)
+    return Accepted(name, media_type, staged.size, staged.sha256), staged

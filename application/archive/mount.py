@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,11 @@ from application.archive.service import ArchiveApplication, Filing
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError, RuleViolationError
 from infrastructure.archive.blobs import read_chunks
+from infrastructure.archive.cloud import MAX_MANIFEST_BYTES, CloudBatchError, read_member
+
+# What a member, a folder entry or a row may raise while it is read; each fails that row only.
+ROW_ERRORS = (DomainError, KeyError, OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError,
+              ValueError, UnicodeError)
 
 MANIFEST = "manifest.csv"
 REQUIRED_COLUMNS = ("filename", "business_line")
@@ -81,8 +88,15 @@ def _bounded(stream: Any, limit: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _manifest(text: str) -> list[dict[str, str]]:
-    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+def _manifest(text: str, max_rows: int = MountLimits.max_files) -> list[dict[str, str]]:
+    try:
+        rows = []
+        for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))):
+            rows.append(row)
+            if len(rows) > max_rows:
+                raise RuleViolationError(f"the manifest lists more than {max_rows} files", field=MANIFEST)
+    except csv.Error as exc:
+        raise RuleViolationError(f"the manifest is not valid CSV: {exc}", field=MANIFEST) from None
     if not rows:
         raise RuleViolationError("the manifest lists no files", field=MANIFEST)
     missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
@@ -91,55 +105,89 @@ def _manifest(text: str) -> list[dict[str, str]]:
     return rows
 
 
+def zip_manifest(zf: zipfile.ZipFile, limits: MountLimits) -> list[dict[str, str]]:
+    """The manifest of a mount zip: the whole zip is judged first (bombs, ``..``), then the
+    manifest is read bounded (10 MB) and parsed; every failure is a 422, never a 500."""
+    check_zip(zf, limits)
+    try:
+        raw = read_member(zf, MANIFEST, MAX_MANIFEST_BYTES, limits.max_ratio)
+    except KeyError:
+        raise RuleViolationError(f"the zip has no {MANIFEST}", field=MANIFEST) from None
+    except CloudBatchError as exc:
+        raise UnsafeArchiveError(str(exc), field=MANIFEST) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RuleViolationError(f"{MANIFEST} is not UTF-8", field=MANIFEST) from None
+    return _manifest(text, limits.max_files)
+
+
+def _open_regular(root: Path, name: str) -> Any:
+    """A folder entry opened for reading only if it is a regular file inside the folder: no
+    symlink followed at the last component (O_NOFOLLOW), no FIFO or device (O_NONBLOCK, then
+    fstat on the opened descriptor, so what is checked is what is read)."""
+    if not _safe_member(name) or not (root / name).resolve().is_relative_to(root):
+        raise UnsafeArchiveError(f"{name!r} points outside the folder")
+    fd = os.open(root / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeArchiveError(f"{name!r} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def mount(archive: ArchiveApplication, ctx: CommandContext, source: Path, limits: MountLimits,
-          progress: Callable[[int, int], None] | None = None) -> MountReport:
+          progress: Callable[[int, int], None] | None = None, *, department_id: Any = None,
+          allowed: Callable[[Filing], bool] | None = None) -> MountReport:
+    """``allowed`` (the caller's scope) is asked for every row; rows outside it fail. Documents
+    are filed under ``department_id`` (the caller's department)."""
     if source.is_dir():
         manifest_path = source / MANIFEST
-        if not manifest_path.exists():
+        if not manifest_path.is_file():
             raise RuleViolationError(f"{source} has no {MANIFEST}", field=MANIFEST)
-        rows = _manifest(manifest_path.read_text(encoding="utf-8"))
+        if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise RuleViolationError(f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes", field=MANIFEST)
+        rows = _manifest(manifest_path.read_text(encoding="utf-8"), limits.max_files)
         root = source.resolve()
-
-        def opener(name: str) -> Any:
-            if not _safe_member(name) or not (root / name).resolve().is_relative_to(root):
-                raise UnsafeArchiveError(f"{name!r} points outside the folder")
-            return (root / name).open("rb")
-
-        return _import(archive, ctx, rows, opener, limits, progress)
+        return _import(archive, ctx, rows, lambda name: _open_regular(root, name), limits, progress,
+                       department_id, allowed)
     try:
         zf = zipfile.ZipFile(source)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError):
         raise RuleViolationError(f"{source.name} is not a zip file") from None
     with zf:
-        check_zip(zf, limits)
-        try:
-            rows = _manifest(zf.read(MANIFEST).decode("utf-8"))
-        except KeyError:
-            raise RuleViolationError(f"the zip has no {MANIFEST}", field=MANIFEST) from None
-        return _import(archive, ctx, rows, lambda name: zf.open(name), limits, progress)
+        rows = zip_manifest(zf, limits)
+        return _import(archive, ctx, rows, lambda name: zf.open(name), limits, progress, department_id, allowed)
 
 
 def _import(archive: ArchiveApplication, ctx: CommandContext, rows: list[dict[str, str]],
             opener: Callable[[str], Any], limits: MountLimits,
-            progress: Callable[[int, int], None] | None) -> MountReport:
+            progress: Callable[[int, int], None] | None, department_id: Any = None,
+            allowed: Callable[[Filing], bool] | None = None) -> MountReport:
     report = MountReport(total=len(rows))
     for i, row in enumerate(rows, 1):
         name = (row.get("filename") or "").strip()
         entry: dict[str, Any] = {"filename": name}
         try:
+            filing = Filing(customer=row.get("customer") or row.get("fund_account") or None,
+                            fund_account=row.get("fund_account") or None,
+                            business_line=row.get("business_line") or "", department_id=department_id,
+                            business_type=row.get("business_type") or None,
+                            category=row.get("category") or "other")
+            if allowed is not None and not allowed(filing):
+                raise RuleViolationError("this business line, department or account is outside your scope")
             with opener(name) as stream:
-                filing = Filing(customer=row.get("customer") or row.get("fund_account") or None,
-                                fund_account=row.get("fund_account") or None,
-                                business_line=row.get("business_line", ""),
-                                business_type=row.get("business_type") or None,
-                                category=row.get("category") or "other")
                 got = archive.upload(ctx, _bounded(stream, limits.max_file_bytes),
                                      filename=PurePosixPath(name).name, declared_type=None, filing=filing,
                                      metadata={"title": row["title"]} if row.get("title") else {}, source="mount")
             entry.update(status="imported", document_id=str(got.result.id), sha256=got.sha256)
             report.imported += 1
-        except (DomainError, KeyError, FileNotFoundError) as exc:
-            message = exc.message if isinstance(exc, DomainError) else f"not found in the source: {exc}"
+        except ROW_ERRORS as exc:
+            message = (exc.message if isinstance(exc, DomainError) else f"not found in the source: {exc}"
+                       if isinstance(exc, (KeyError, FileNotFoundError)) else f"cannot be read: {exc}")
             entry.update(status="failed", error=message)
             report.failed += 1
         report.files.append(entry)

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from application.archive.intake import accept
+from application.archive.intake import check
 from application.shared.base import CommandResult, LedgerApplication, command
 from domain.archive.document import Document
-from domain.archive.rules import RetentionRule, check_category
+from domain.archive.rules import RetentionRule, check_category, check_code, check_identifier, check_text
 from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 from infrastructure.archive.blobs import BlobStore
@@ -29,6 +29,32 @@ class Filing:
     business_type: str | None = None
     flow_instance: UUID | None = None
     category: str = "other"
+
+
+def check_filing(filing: Filing) -> None:
+    """Every intake (upload, third-party API, mount, cloud sync) files through here: customer and
+    fund account are plain identifiers, codes are codes, nothing carries a NUL."""
+    check_category(filing.category)
+    check_identifier(filing.customer, "customer")
+    check_identifier(filing.fund_account, "fund_account")
+    check_code(filing.business_line, "business_line")
+    check_code(filing.business_type, "business_type")
+    if filing.fund_account and filing.customer and filing.customer != filing.fund_account:
+        # The customer directory knows customers by fund account only (ADR 0009): an account-level
+        # document of a fund account belongs to that account's customer, nobody else.
+        raise RuleViolationError("an account-level document's customer is its fund account's customer "
+                                 f"({filing.fund_account})", field="customer")
+
+
+def _belongs(document: Document, business_line: str | None, customer: str | None,
+             fund_account: str | None) -> bool:
+    """Whether a completed flow may file this document: same business line, and the document is
+    unfiled or already filed under the flow's customer / fund account."""
+    if business_line is None or document.business_line != business_line:
+        return False
+    if document.customer is not None and document.customer != (customer or fund_account):
+        return False
+    return document.fund_account is None or document.fund_account == fund_account
 
 
 @dataclass(frozen=True)
@@ -61,27 +87,43 @@ class ArchiveApplication(LedgerApplication):
     @command
     def upload(self, content: Iterable[bytes], *, filename: str, declared_type: str | None, filing: Filing,
                metadata: dict[str, Any] | None = None, source: str = "upload") -> Uploaded:
-        check_category(filing.category)
+        check_filing(filing)
+        metadata = check_text(metadata or {}, "metadata")
         if not self.exists(natural_id("business_line", filing.business_line)):
             raise NotFoundError(f"unknown business line {filing.business_line!r}", field="business_line")
         if filing.fund_account and not filing.customer:
             raise RuleViolationError("an account-level document names its customer too", field="customer")
-        got = accept(self.blobs, content, filename, declared_type, self.max_file_bytes)
+        got, staged = check(self.blobs, content, filename, declared_type, self.max_file_bytes)
         document = Document(customer=filing.customer, fund_account=filing.fund_account,
                             business_line=filing.business_line, department_id=filing.department_id,
                             business_type=filing.business_type, flow_instance=filing.flow_instance,
                             category=filing.category, filename=got.filename, media_type=got.media_type,
-                            size=got.size, sha256=got.sha256, source=source, metadata=metadata or {})
-        return Uploaded(self.save_one(document), got.sha256, got.size, got.media_type)
+                            size=got.size, sha256=got.sha256, source=source, metadata=metadata)
+        return Uploaded(self._commit_and_save(staged, document), got.sha256, got.size, got.media_type)
+
+    def _commit_and_save(self, staged: Any, document: Document) -> CommandResult:
+        """Content first, then the event, both under the content's lock (a purge of the same
+        content waits, then sees this reference)."""
+        try:
+            with self.blobs.lock(staged.sha256):
+                self.blobs.commit(staged)
+                return self.save_one(document)
+        finally:
+            self.blobs.discard(staged)   # no-op once committed
 
     @command
     def add_version(self, document_id: UUID, content: Iterable[bytes], *, filename: str,
                     declared_type: str | None, comment: str = "", expected_version: int | None = None) -> Uploaded:
+        check_text(comment, "comment")
         document = self.document(document_id, expected_version)
         document._require_live()  # refuse before storing anything
-        got = accept(self.blobs, content, filename, declared_type, self.max_file_bytes)
-        document.add_version(got.filename, got.media_type, got.size, got.sha256, comment)
-        return Uploaded(self.save_one(document), got.sha256, got.size, got.media_type)
+        got, staged = check(self.blobs, content, filename, declared_type, self.max_file_bytes)
+        try:
+            document.add_version(got.filename, got.media_type, got.size, got.sha256, comment)
+        except BaseException:
+            self.blobs.discard(staged)
+            raise
+        return Uploaded(self._commit_and_save(staged, document), got.sha256, got.size, got.media_type)
 
     # -- classification, metadata, deletion ---------------------------------------------------------
     @command
@@ -89,6 +131,8 @@ class ArchiveApplication(LedgerApplication):
                    expected_version: int | None = None) -> CommandResult:
         if category is not None:
             check_category(category)
+        check_code(business_type, "business_type")
+        check_text(reason, "reason")
         document = self.document(document_id, expected_version)
         document.reclassify(category, business_type, reason)
         return self.save_one(document)
@@ -96,18 +140,21 @@ class ArchiveApplication(LedgerApplication):
     @command
     def edit_metadata(self, document_id: UUID, changes: dict[str, Any],
                       expected_version: int | None = None) -> CommandResult:
+        check_text(changes, "changes")
         document = self.document(document_id, expected_version)
         document.edit_metadata(changes)
         return self.save_one(document)
 
     @command
     def delete(self, document_id: UUID, reason: str, expected_version: int | None = None) -> CommandResult:
+        check_text(reason, "reason")
         document = self.document(document_id, expected_version)
         document.delete(reason)
         return self.save_one(document)
 
     @command
     def restore(self, document_id: UUID, reason: str, expected_version: int | None = None) -> CommandResult:
+        check_text(reason, "reason")
         document = self.document(document_id, expected_version)
         document.restore(reason)
         return self.save_one(document)
@@ -115,11 +162,15 @@ class ArchiveApplication(LedgerApplication):
     # -- automatic archiving --------------------------------------------------------------------------
     @command
     def file_flow_attachments(self, flow_instance: UUID, document_ids: list[UUID], *, customer: str | None,
-                              fund_account: str | None, business_type: str,
-                              department_id: UUID | None) -> dict[str, list[str]]:
+                              fund_account: str | None, business_type: str, department_id: UUID | None,
+                              business_line: str | None = None) -> dict[str, list[str]]:
         """File every attachment of a completed flow instance under its customer and business.
-        Idempotent per (document, instance): a replay records nothing new."""
-        outcome: dict[str, list[str]] = {"filed": [], "already": [], "missing": []}
+        Idempotent per (document, instance): a replay records nothing new.
+
+        Form data is the applicant's input, so a referenced document id proves nothing: only a
+        document of the flow's own business line, not yet filed under another customer or fund
+        account, is filed; any other is reported ``foreign`` and left untouched."""
+        outcome: dict[str, list[str]] = {"filed": [], "already": [], "missing": [], "foreign": []}
         changed = []
         for document_id in dict.fromkeys(document_ids):
             try:
@@ -127,7 +178,9 @@ class ArchiveApplication(LedgerApplication):
             except NotFoundError:
                 outcome["missing"].append(str(document_id))
                 continue
-            if document.file_under(flow_instance, customer, fund_account, business_type, department_id):
+            if not _belongs(document, business_line, customer, fund_account):
+                outcome["foreign"].append(str(document_id))
+            elif document.file_under(flow_instance, customer, fund_account, business_type, department_id):
                 changed.append(document)
                 outcome["filed"].append(str(document_id))
             else:
@@ -139,10 +192,12 @@ class ArchiveApplication(LedgerApplication):
     # -- retention --------------------------------------------------------------------------------------
     @command
     def purge_due(self, candidates: Iterable[tuple[UUID, datetime]], now: datetime,
-                  still_referenced: Callable[[str, UUID], bool]) -> list[str]:
+                  still_referenced: Callable[[str, UUID], bool],
+                  catch_up: Callable[[], Any] | None = None) -> list[str]:
         """Purge the content of deleted documents whose retention has run out. ``candidates`` are
         (document, deleted at) pairs from the read model; the aggregate decides again. A blob is
-        removed only when no other live version references the same content."""
+        removed only when no other live version references the same content; ``catch_up`` brings
+        the read model behind ``still_referenced`` up to date under the content's lock."""
         purged = []
         for document_id, deleted_at in candidates:
             document = self.document(document_id)
@@ -153,8 +208,13 @@ class ArchiveApplication(LedgerApplication):
             hashes = document.purge(f"retention:{document.category}")
             self.save_one(document)
             for sha256 in hashes:
-                if not still_referenced(sha256, document.id):
-                    self.blobs.delete(sha256)
+                # Under the content's lock, with the read model caught up: an upload that reused
+                # this content either saved its event before (and is seen) or commits after.
+                with self.blobs.lock(sha256):
+                    if catch_up is not None:
+                        catch_up()
+                    if not still_referenced(sha256, document.id):
+                        self.blobs.delete(sha256)
             purged.append(str(document_id))
         return purged
 

@@ -17,6 +17,8 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     # Form data of flow instances: rules match these names at any depth (e.g. settlement.bank_account).
     "flows.instance": frozenset({"bank_account", "bank_card", "id_number", "phone", "contact_phone", "uscc",
                                  "swift_code", "name", "legal_representative"}),
+    # Archived documents: the customer view, business view, detail and export manifests.
+    "archive.document": frozenset({"customer", "fund_account", "filename", "title", "note"}),
 }
 MASKS = ("bank_card", "id_card", "phone", "name", "email", "all")
 

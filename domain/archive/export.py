@@ -34,6 +34,10 @@ class ArchiveExport(LedgerAggregate):
 
     @event("ExportProduced")
     def __init__(self, rule_key: str | None, rule: dict[str, Any], business_line: str | None, count: int,
-                 zip_sha256: str, size: int, purpose: str):
+                 zip_sha256: str, size: int, purpose: str, reach: list[dict[str, Any]] | None = None):
         self.rule_key, self.rule, self.business_line = rule_key, rule, business_line
         self.count, self.zip_sha256, self.size, self.purpose = count, zip_sha256, size, purpose
+        # Every (business_line, department_id, fund_account) the package holds documents of; a
+        # caller sees the package only if their scope covers all of them. None (packages produced
+        # before this was recorded): only callers unrestricted in lines and departments.
+        self.reach = reach

@@ -32,6 +32,11 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f
 _UNSAFE = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
 MAX_FILENAME = 200
 CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Customer numbers and fund accounts: they become folder names in export packages and cells in
+# manifest.csv, so they are plain identifiers, nothing else (no path, no formula, no NUL).
+IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+CODE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+MAX_TEXT = 2000
 
 
 class UnsafeFilenameError(RuleViolationError):
@@ -92,6 +97,42 @@ def check_media_type(sniffed: str | None, declared: str | None, filename: str) -
     return sniffed
 
 
+def check_identifier(value: str | None, field: str) -> str | None:
+    """A customer number or fund account: letters, digits, ``_`` and ``-``, 1 to 32 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
+        raise RuleViolationError(f"{field} is an identifier of 1 to 32 letters, digits, _ or -", field=field)
+    return value
+
+
+def check_code(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CODE.match(value):
+        raise RuleViolationError(f"{field} is a lower-case code (a-z, 0-9, _)", field=field)
+    return value
+
+
+def check_text(value: Any, field: str) -> Any:
+    """Free text kept in events and read models: no NUL (PostgreSQL text and jsonb cannot hold
+    it, and an event no read model can apply must never be stored), bounded length. Lists and
+    objects (tags) are checked item by item."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise RuleViolationError(f"{field} contains a NUL character", field=field)
+        if len(value) > MAX_TEXT:
+            raise RuleViolationError(f"{field} is longer than {MAX_TEXT} characters", field=field)
+        return value
+    if isinstance(value, list):
+        return [check_text(v, field) for v in value]
+    if isinstance(value, dict):
+        return {check_text(str(k), field): check_text(v, field) for k, v in value.items()}
+    raise RuleViolationError(f"{field} must be text", field=field)
+
+
 def check_category(category: str) -> str:
     if not CATEGORY.match(category or ""):
         raise RuleViolationError("category is a lower-case code (a-z, 0-9, _), e.g. id_card", field="category")
@@ -135,13 +176,30 @@ class ExportRule:
             if value in (None, ""):
                 return None
             try:
-                return date.fromisoformat(str(value))
+                parsed = date.fromisoformat(str(value))
             except ValueError:
                 raise RuleViolationError(f"{key} must be a date (YYYY-MM-DD)", field=key) from None
+            if not 1900 <= parsed.year <= 9000:
+                raise RuleViolationError(f"{key} must lie between the years 1900 and 9000", field=key)
+            return parsed
 
-        rule = cls(tuple(raw.get("customers") or ()), tuple(raw.get("business_types") or ()),
-                   tuple(raw.get("categories") or ()), day("date_from"), day("date_to"),
-                   bool(raw.get("include_deleted", False)))
+        def texts(key: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+            value = raw.get(key)
+            if value in (None, ""):
+                return ()
+            if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
+                raise RuleViolationError(f"{key} must be a list of codes matching {pattern.pattern}", field=key)
+            if len(value) > 1000:
+                raise RuleViolationError(f"{key} lists more than 1000 values", field=key)
+            return tuple(value)
+
+        if not isinstance(raw, dict):
+            raise RuleViolationError("an export rule is an object", field="rule")
+        include_deleted = raw.get("include_deleted", False)
+        if not isinstance(include_deleted, bool):
+            raise RuleViolationError("include_deleted must be true or false", field="include_deleted")
+        rule = cls(texts("customers", IDENTIFIER), texts("business_types", CODE), texts("categories", CATEGORY),
+                   day("date_from"), day("date_to"), include_deleted)
         if rule.date_from and rule.date_to and rule.date_from > rule.date_to:
             raise RuleViolationError("date_from is after date_to", field="date_from")
         return rule

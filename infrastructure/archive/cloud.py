@@ -10,6 +10,7 @@ An HTTP adapter for a real platform implements the same ``CloudBatch`` protocol.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,33 @@ from typing import Any, BinaryIO, Protocol
 
 class CloudBatchError(ValueError):
     pass
+
+
+MAX_MANIFEST_BYTES = 10 * 1_048_576
+MAX_MANIFEST_RATIO = 100
+MAX_ENTRIES = 10_000
+BATCH_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
+LINE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+def read_member(zf: zipfile.ZipFile, name: str, cap: int = MAX_MANIFEST_BYTES,
+                max_ratio: int = MAX_MANIFEST_RATIO) -> bytes:
+    """A small member (a manifest) read whole, but never past ``cap`` bytes and never when its
+    central-directory entry already says it is a bomb. KeyError when it is not there."""
+    info = zf.getinfo(name)
+    if info.file_size > cap:
+        raise CloudBatchError(f"{name} expands to {info.file_size} bytes; at most {cap} are accepted")
+    if info.compress_size and info.file_size / info.compress_size > max_ratio:
+        raise CloudBatchError(f"{name} is compressed {info.file_size // info.compress_size}:1, above the "
+                              f"{max_ratio}:1 limit (a zip bomb?)")
+    try:
+        with zf.open(info) as stream:
+            data = stream.read(cap + 1)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+        raise CloudBatchError(f"{name} cannot be read: {exc}") from None
+    if len(data) > cap:
+        raise CloudBatchError(f"{name} is larger than its zip entry declares")
+    return data
 
 
 class CloudBatch(Protocol):
@@ -38,6 +66,14 @@ def _parse(raw: bytes, source: str) -> dict[str, Any]:
         raise CloudBatchError(f"{source}: manifest.json is not JSON: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list) or not manifest.get("batch_id"):
         raise CloudBatchError(f"{source}: manifest.json needs batch_id and a files list")
+    if not isinstance(manifest["batch_id"], str) or not BATCH_ID.match(manifest["batch_id"]):
+        raise CloudBatchError(f"{source}: batch_id is 1 to 100 letters, digits, '.', '_', ':' or '-'")
+    if not isinstance(manifest.get("business_line", ""), str) or (
+            manifest.get("business_line") and not LINE.match(manifest["business_line"])):
+        raise CloudBatchError(f"{source}: business_line is a lower-case code")
+    if len(manifest["files"]) > MAX_ENTRIES:
+        raise CloudBatchError(f"{source}: manifest.json lists {len(manifest['files'])} files; "
+                              f"at most {MAX_ENTRIES} per batch")
     return manifest
 
 
@@ -52,6 +88,8 @@ class FolderCloudBatch:
         manifest_path = self.root / "manifest.json"
         if not manifest_path.exists():
             raise CloudBatchError(f"{root} has no manifest.json")
+        if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise CloudBatchError(f"{root}: manifest.json is larger than {MAX_MANIFEST_BYTES} bytes")
         self._manifest = _parse(manifest_path.read_bytes(), str(root))
         self.batch_id = str(self._manifest["batch_id"])
         self.business_line = str(self._manifest.get("business_line", ""))
@@ -73,10 +111,17 @@ class ZipCloudBatch:
     def __init__(self, path: Path):
         try:
             self._zip = zipfile.ZipFile(path)
-            raw = self._zip.read("manifest.json")
-        except (zipfile.BadZipFile, KeyError):
-            raise CloudBatchError(f"{path} is not a zip with a manifest.json") from None
-        self._manifest = _parse(raw, str(path))
+        except (zipfile.BadZipFile, OSError):
+            raise CloudBatchError(f"{path.name} is not a zip with a manifest.json") from None
+        try:
+            raw = read_member(self._zip, "manifest.json")
+            self._manifest = _parse(raw, path.name)
+        except KeyError:
+            self._zip.close()
+            raise CloudBatchError(f"{path.name} is not a zip with a manifest.json") from None
+        except BaseException:
+            self._zip.close()
+            raise
         self.batch_id = str(self._manifest["batch_id"])
         self.business_line = str(self._manifest.get("business_line", ""))
         self.source = f"zip:{path.name}"

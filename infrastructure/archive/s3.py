@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,6 +33,11 @@ class S3BlobStore:
     def stage(self, chunks: Iterable[bytes], limit: int) -> StagedBlob:
         return self._staging.stage(chunks, limit)
 
+    def lock(self, sha256: str) -> AbstractContextManager[None]:
+        """Host-local lock (see FilesystemBlobStore.lock); several hosts sharing a bucket need a
+        shared lock instead (ADR 0009)."""
+        return self._staging.lock(sha256)
+
     def commit(self, staged: StagedBlob) -> bool:
         try:
             if self.exists(staged.sha256):
@@ -53,8 +59,13 @@ class S3BlobStore:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
             return True
-        except self.client.exceptions.ClientError:
-            return False
+        except self.client.exceptions.ClientError as exc:
+            # Only "not there" means missing; access denied, throttling or a server error must
+            # not make a stored blob look absent (it would be re-put or reported missing).
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
 
     def delete(self, sha256: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))

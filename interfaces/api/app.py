@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from domain.shared.errors import DomainError
 from infrastructure.settings import Settings
 from interfaces.api import problems
 from interfaces.api.metrics import Metrics
@@ -49,7 +50,8 @@ def create_app(container: Container) -> FastAPI:
     _routes(app)
     _attach(app, container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes,
-                       metrics=container.extras["metrics"], large_bodies=_large_bodies(container.settings))
+                       metrics=container.extras["metrics"], large_bodies=_large_bodies(container.settings),
+                       authenticated=_Authenticated(app))
     return app
 
 
@@ -68,7 +70,8 @@ def create_app_from_settings(settings: Settings) -> FastAPI:
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     _routes(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=_LateMetrics(app), large_bodies=_large_bodies(settings))
+                       metrics=_LateMetrics(app), large_bodies=_large_bodies(settings),
+                       authenticated=_Authenticated(app))
     return app
 
 
@@ -82,6 +85,23 @@ class _LateMetrics:
         container = getattr(self.app.state, "container", None)
         if container is not None:
             container.extras["metrics"].observe_request(*args)
+
+
+class _Authenticated:
+    """Whether a bearer token resolves to a principal (for the body-limit middleware)."""
+
+    def __init__(self, app: FastAPI):
+        self.app = app
+
+    def __call__(self, token: str) -> bool:
+        container = getattr(self.app.state, "container", None)
+        if container is None:
+            return False
+        try:
+            container.principals.resolve(token)
+        except DomainError:
+            return False
+        return True
 
 
 def _routes(app: FastAPI) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
+from email.message import Message as MimeHeader
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interfaces.api.problems import problem
@@ -17,6 +20,17 @@ class BodyTooLarge(Exception):
     pass
 
 
+def parsed_as_json(content_type: str) -> bool:
+    """Whether FastAPI will parse this body as JSON: no Content-Type at all, or application/json
+    or application/*+json in any letter case (media types are case-insensitive)."""
+    if not content_type.strip():
+        return True
+    header = MimeHeader()
+    header["content-type"] = content_type
+    return header.get_content_maintype() == "application" and (
+        header.get_content_subtype() == "json" or header.get_content_subtype().endswith("+json"))
+
+
 
 
 
@@ -25,16 +39,29 @@ class RequestContextMiddleware:
     a bounded body, and a latency observation."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Any,
-                 large_bodies: tuple[tuple[re.Pattern[str], int], ...] = ()):
+                 large_bodies: tuple[tuple[re.Pattern[str], int], ...] = (),
+                 authenticated: Callable[[str], bool] | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
-        # (path pattern, limit): routes that take files (archive uploads, lead imports) stream
-        # their bodies; everything else keeps the small JSON limit.
+        # (path pattern, body limit) for routes that take files (archive uploads, lead imports),
+        # checked in order; everything else keeps the small JSON limit.
         self.large_bodies = large_bodies
+        # Whether a bearer token resolves to a principal. The raised upload limits are granted
+        # only to authenticated requests: form bodies are spooled to disk before any route
+        # dependency (authentication) runs, so an anonymous client must not push gigabytes.
+        self.authenticated = authenticated
 
-    def _limit(self, path: str) -> int:
-        return next((limit for pattern, limit in self.large_bodies if pattern.match(path)), self.max_body_bytes)
+    async def _limit(self, path: str, headers: dict[str, str]) -> int:
+        limit = next((limit for pattern, limit in self.large_bodies if pattern.match(path)), None)
+        if limit is None or limit <= self.max_body_bytes:
+            return self.max_body_bytes
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or self.authenticated is None:
+            return self.max_body_bytes
+        if not await run_in_threadpool(self.authenticated, token.strip()):
+            return self.max_body_bytes
+        return limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,10 +86,11 @@ class RequestContextMiddleware:
                     (b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation_id.encode())]
             await send(message)
 
+        max_body_bytes = await self._limit(scope.get("path", ""), headers)
         declared = headers.get("content-length")
-        limit = self._limit(scope.get("path", ""))
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            response = problem(None, 413, "payload_too_large", f"request body exceeds {limit} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
+            response = problem(None, 413, "payload_too_large",
+                               f"request body exceeds {max_body_bytes} bytes")
             await response(scope, receive, send_with_ids)
             self._observe(scope, status_holder["status"], started)
             return
@@ -74,7 +102,7 @@ class RequestContextMiddleware:
             return
 
         receive_app = receive
-        if "json" in headers.get("content-type", ""):
+        if parsed_as_json(headers.get("content-type", "")):
             # JSON bodies are small (bounded above) and read whole, so they can be screened
             # before any route sees them: PostgreSQL text cannot hold NUL, and an event that
             # no read model can apply must never be stored. In JSON, NUL arrives as \\u0000.
@@ -109,15 +137,38 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > limit:
+                    if received > max_body_bytes:
                         raise BodyTooLarge()
                 return message
 
+        overflow = {"hit": False, "answered": False}
+
+        async def too_large() -> None:
+            if not overflow["answered"]:
+                overflow["answered"] = True
+                response = problem(None, 413, "payload_too_large", f"request body exceeds {max_body_bytes} bytes")
+                await response(scope, receive, send_with_ids)
+
+        async def send_app(message: Message) -> None:
+            # The framework may turn BodyTooLarge, raised while it parses a form, into its own
+            # 400; the caller is told the truth instead: 413.
+            if overflow["hit"]:
+                if message["type"] == "http.response.start":
+                    await too_large()
+                return
+            await send_with_ids(message)
+
+        async def receive_counted() -> Message:
+            try:
+                return await receive_app()
+            except BodyTooLarge:
+                overflow["hit"] = True
+                raise
+
         try:
-            await self.app(scope, receive_app, send_with_ids)
+            await self.app(scope, receive_counted, send_app)
         except BodyTooLarge:
-            response = problem(None, 413, "payload_too_large", f"request body exceeds {limit} bytes")
-            await response(scope, receive, send_with_ids)
+            await too_large()
         finally:
             self._observe(scope, status_holder["status"], started)
 

@@ -431,9 +431,14 @@ def archive_export(
     date_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
     rule_key: Annotated[str | None, typer.Option("--rule", help="A saved export rule instead")] = None,
     purpose: Annotated[str, typer.Option(help="Why (recorded on the ExportProduced event)")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists")] = False,
 ) -> None:
     """导出规则: produce a regulator package (zip + manifest.csv/json + SHA256SUMS); the export is audited."""
     import shutil
+
+    if (out.exists() or out.is_symlink()) and not force:
+        console.print(f"[red]refused:[/red] {out} exists; pass --force to overwrite it")
+        raise typer.Exit(2)
 
     from domain.archive.rules import ExportRule
     from domain.shared.context import CommandContext
@@ -451,12 +456,12 @@ def archive_export(
             rule = ExportRule.parse({"customers": customer or [], "business_types": business_type or [],
                                      "categories": category or [], "date_from": date_from, "date_to": date_to})
 
-        def select(r: ExportRule) -> list[dict]:
+        def select(r: ExportRule, limit: int) -> list[dict]:
             scope = everything if line is None else {**everything, "all_lines": False, "lines": [line]}
             return container.archive_queries.for_export(
                 scope, customers=list(r.customers), business_types=list(r.business_types),
                 categories=list(r.categories), date_from=r.date_from, date_to=r.date_to,
-                include_deleted=r.include_deleted)
+                include_deleted=r.include_deleted, limit=limit)
 
         result, export = container.archive_exports.produce(CommandContext.system("archive-export-cli"), rule,
                                                            rule_key, line, purpose, select)
@@ -482,7 +487,8 @@ def archive_purge() -> None:
         container.runners["archive.documents"].catch_up()
         queries = container.archive_queries
         purged = container.archive.purge_due(CommandContext.system("archive-retention"), queries.purge_candidates(),
-                                             datetime.now(timezone.utc), queries.referenced)
+                                             datetime.now(timezone.utc), queries.referenced,
+                                             container.runners["archive.documents"].catch_up)
     finally:
         container.close()
     console.print(f"{len(purged)} document(s) purged")

@@ -44,7 +44,8 @@ class ArchiveDocumentsProjection(PostgresProjection):
         " position bigint NOT NULL, PRIMARY KEY (document_id, seq))",
         "CREATE TABLE IF NOT EXISTS archive_exports (id uuid PRIMARY KEY, rule_key text, rule jsonb NOT NULL,"
         " business_line text, count int NOT NULL, zip_sha256 text NOT NULL, size bigint NOT NULL, purpose text"
-        " NOT NULL, actor text NOT NULL, produced_at timestamptz NOT NULL, position bigint NOT NULL)",
+        " NOT NULL, actor text NOT NULL, produced_at timestamptz NOT NULL, position bigint NOT NULL, reach jsonb)",
+        "ALTER TABLE archive_exports ADD COLUMN IF NOT EXISTS reach jsonb",
         "CREATE TABLE IF NOT EXISTS archive_sync_batches (id uuid PRIMARY KEY, batch_id text NOT NULL, source text"
         " NOT NULL, business_line text NOT NULL, imported int NOT NULL, anomalies int NOT NULL, open_anomalies int"
         " NOT NULL, imported_by text NOT NULL, imported_at timestamptz NOT NULL)",
@@ -52,6 +53,8 @@ class ArchiveDocumentsProjection(PostgresProjection):
         " NOT NULL, business_line text NOT NULL, file text NOT NULL, customer text, fund_account text,"
         " status text NOT NULL, document_id uuid, anomaly text, detail text, resolution text, note text,"
         " resolved_by text, resolved_at timestamptz, PRIMARY KEY (batch, index))",
+        "ALTER TABLE archive_sync_batches ADD COLUMN IF NOT EXISTS department_id uuid",
+        "ALTER TABLE archive_sync_entries ADD COLUMN IF NOT EXISTS department_id uuid",
         "CREATE INDEX IF NOT EXISTS archive_sync_open ON archive_sync_entries (anomaly)"
         " WHERE status = 'anomaly' AND resolution IS NULL",
     )
@@ -133,23 +136,29 @@ class ArchiveDocumentsProjection(PostgresProjection):
 
     @handles(ArchiveExport.ExportProduced)
     def export_produced(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("INSERT INTO archive_exports VALUES (%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s,%s,%s)"
+        reach = getattr(e, "reach", None)
+        w.execute("INSERT INTO archive_exports (id, rule_key, rule, business_line, count, zip_sha256, size, purpose,"
+                  " actor, produced_at, position, reach) VALUES (%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb)"
                   " ON CONFLICT DO NOTHING",
                   (e.originator_id, e.rule_key, _json(e.rule), e.business_line, e.count, e.zip_sha256, e.size,
-                   e.purpose, e.actor, e.timestamp, position))
+                   e.purpose, e.actor, e.timestamp, position, None if reach is None else _json(reach)))
 
     @handles(SyncBatch.Imported)
     def sync_imported(self, w: SqlWriter, e: Any, position: int) -> None:
         anomalies = sum(x["status"] == "anomaly" for x in e.entries)
-        w.execute("INSERT INTO archive_sync_batches VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+        department = getattr(e, "department_id", None)
+        w.execute("INSERT INTO archive_sync_batches (id, batch_id, source, business_line, imported, anomalies,"
+                  " open_anomalies, imported_by, imported_at, department_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                  " ON CONFLICT DO NOTHING",
                   (e.originator_id, e.batch_id, e.source, e.business_line, len(e.entries) - anomalies, anomalies,
-                   anomalies, e.actor, e.timestamp))
+                   anomalies, e.actor, e.timestamp, department))
         for x in e.entries:
             w.execute("INSERT INTO archive_sync_entries (batch, index, batch_id, business_line, file, customer,"
-                      " fund_account, status, document_id, anomaly, detail) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-                      " ON CONFLICT DO NOTHING",
+                      " fund_account, status, document_id, anomaly, detail, department_id)"
+                      " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
                       (e.originator_id, x["index"], e.batch_id, e.business_line, x["file"], x.get("customer"),
-                       x.get("fund_account"), x["status"], x.get("document_id"), x.get("anomaly"), x.get("detail")))
+                       x.get("fund_account"), x["status"], x.get("document_id"), x.get("anomaly"), x.get("detail"),
+                       department))
 
     @handles(SyncBatch.AnomalyResolved)
     def sync_resolved(self, w: SqlWriter, e: Any, position: int) -> None:

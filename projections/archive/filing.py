@@ -65,7 +65,7 @@ class ArchiveFilingProcess(PostgresProjection):
 
     @handles(FI.Completed)
     def completed(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("SELECT business_type, fund_account, department_id, data FROM archive_flow_facts"
+        w.execute("SELECT business_type, business_line, fund_account, department_id, data FROM archive_flow_facts"
                   " WHERE instance_id = %s", (e.originator_id,))
         facts = w.fetchone()
         if facts is None:
@@ -76,6 +76,7 @@ class ArchiveFilingProcess(PostgresProjection):
                 raise RuntimeError("archive.filing has no archiver wired; it cannot file attachments")
             self.archiver(e.originator_id, documents, customer=facts["fund_account"],
                           fund_account=facts["fund_account"], business_type=facts["business_type"],
-                          department_id=facts["department_id"], correlation_id=e.correlation_id)
+                          department_id=facts["department_id"], business_line=facts["business_line"],
+                          correlation_id=e.correlation_id)
         w.execute("UPDATE archive_flow_facts SET filed_at = %s, data = '{}'::jsonb WHERE instance_id = %s",
                   (e.timestamp, e.originator_id))

@@ -66,7 +66,7 @@ class ArchiveQueries:
 
     def for_export(self, scope: dict[str, Any], *, customers: list[str], business_types: list[str],
                    categories: list[str], date_from: date | None, date_to: date | None,
-                   include_deleted: bool) -> list[dict[str, Any]]:
+                   include_deleted: bool, limit: int = 10_001) -> list[dict[str, Any]]:
         return self.db.fetch_all(
             "SELECT * FROM archive_documents d WHERE " + SCOPE + " AND " + STATUS + " AND d.status <> 'purged'"
             " AND (cardinality(%(customers)s::text[]) = 0 OR d.customer = ANY(%(customers)s))"
@@ -74,14 +74,16 @@ class ArchiveQueries:
             " AND (cardinality(%(categories)s::text[]) = 0 OR d.category = ANY(%(categories)s))"
             " AND (%(from)s::date IS NULL OR d.uploaded_at >= %(from)s::date)"
             " AND (%(to)s::date IS NULL OR d.uploaded_at < %(to)s::date + 1)"
-            " ORDER BY d.customer, d.fund_account NULLS FIRST, d.uploaded_at, d.id",
+            " ORDER BY d.customer, d.fund_account NULLS FIRST, d.uploaded_at, d.id LIMIT %(limit)s",
             {**scope, "customers": customers, "types": business_types, "categories": categories,
-             "from": date_from, "to": date_to, "include_deleted": include_deleted})
+             "from": date_from, "to": date_to, "include_deleted": include_deleted, "limit": limit})
 
-    def exports(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    def exports(self, scope: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
+        """Newest exports whose recorded business line the caller may see; the route then keeps
+        only those whose whole reach (every document's line, department, account) it covers."""
         return self.db.fetch_all(
-            "SELECT * FROM archive_exports d WHERE (%(all_lines)s OR d.business_line IS NULL"
-            " OR d.business_line = ANY(%(lines)s)) ORDER BY produced_at DESC LIMIT 200", scope)
+            "SELECT * FROM archive_exports d WHERE (%(all_lines)s OR d.business_line = ANY(%(lines)s)"
+            " OR d.business_line IS NULL) ORDER BY produced_at DESC LIMIT %(limit)s", {**scope, "limit": limit})
 
     def export(self, export_id: UUID) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM archive_exports WHERE id = %s", (export_id,))
@@ -110,6 +112,7 @@ class ArchiveQueries:
         return self.db.fetch_all(
             "SELECT batch_id, source, business_line, imported, anomalies, open_anomalies, imported_by, imported_at"
             " FROM archive_sync_batches WHERE (%(all_lines)s OR business_line = ANY(%(lines)s))"
+            " AND (%(all_departments)s OR department_id = ANY(%(departments)s))"
             " ORDER BY imported_at DESC LIMIT %(limit)s", {**scope, "limit": limit})
 
     def sync_anomalies(self, scope: dict[str, Any], *, open_only: bool, kind: str | None,
@@ -118,15 +121,23 @@ class ArchiveQueries:
             "SELECT batch_id, index, file, customer, fund_account, anomaly, detail, resolution, note, resolved_by,"
             " resolved_at FROM archive_sync_entries WHERE status = 'anomaly'"
             " AND (%(all_lines)s OR business_line = ANY(%(lines)s))"
+            " AND (%(all_departments)s OR department_id = ANY(%(departments)s) OR fund_account = ANY(%(accounts)s))"
             " AND (NOT %(open)s OR resolution IS NULL) AND (%(kind)s::text IS NULL OR anomaly = %(kind)s)"
             " AND (%(batch)s::text IS NULL OR batch_id = %(batch)s) ORDER BY batch_id, index LIMIT 1000",
             {**scope, "open": open_only, "kind": kind, "batch": batch_id})
 
     def sync_line(self, batch_id: str) -> str | None:
-        row = self.db.fetch_one("SELECT business_line FROM archive_sync_batches WHERE batch_id = %s", (batch_id,))
+        row = self.sync_batch(batch_id)
         return row["business_line"] if row else None
 
-    def is_duplicate(self, customer: str, sha256: str) -> bool:
+    def sync_batch(self, batch_id: str) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT business_line, department_id FROM archive_sync_batches WHERE batch_id = %s",
+                                 (batch_id,))
+
+    def is_duplicate(self, business_line: str, customer: str, sha256: str) -> bool:
+        """Whether this content is already archived for the customer in this business line (and
+        only there: another line's documents are no business of a sync batch)."""
         return self.db.fetch_one(
             "SELECT 1 AS x FROM archive_documents d JOIN archive_versions v ON v.document_id = d.id"
-            " WHERE d.customer = %s AND v.sha256 = %s AND d.status = 'active' LIMIT 1", (customer, sha256)) is not None
+            " WHERE d.business_line = %s AND d.customer = %s AND v.sha256 = %s AND d.status = 'active' LIMIT 1",
+            (business_line, customer, sha256)) is not None

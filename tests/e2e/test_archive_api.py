@@ -291,3 +291,179 @@ def test_bulk_mount_and_cloud_batch_over_http(api):
     assert [(a["batch_id"], a["anomaly"]) for a in anomalies] == [("B-1", "hash_mismatch")]
     ok(client.post("/api/v1/archive/sync/batches/B-1/anomalies/1/resolve", headers=ADMIN,
                    json={"resolution": "fixed_at_source", "note": "平台重新推送"}))
+
+
+# -- security review regressions (C1, H1-H6, M1, M3-M5, L4) ------------------------------------------------
+def _operator(client, app, login, permissions, lines, department):  # noqa: ANN001
+    app.access.create_role(SETUP, login + "_role", login, permissions)
+    op = app.access.create_operator(SETUP, login, login, department, None, None, PASSWORD).id
+    app.access.grant_roles(SETUP, op, [login + "_role"])
+    app.access.set_business_lines(SETUP, op, lines)
+    app.access.set_data_scope(SETUP, op, [{"department_id": str(department), "include_children": True}], [])
+    token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))
+    return {"Authorization": "Bearer " + token["access_token"]}
+
+
+def _zip(members, **kw):  # noqa: ANN001
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", **kw) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def test_an_export_package_is_listed_and_downloaded_only_by_callers_who_see_every_document_in_it(api):
+    """C1: neither a package without a business line nor one of the caller's line but holding
+    another department's documents is visible to a scoped exporter."""
+    client, app = api
+    app.access.create_business_line(SETUP, "futures_ib", "IB")
+    hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
+    br = app.access.create_department(SETUP, "BR", "BR", "branch", None).id
+    up = ok(send(client, png(), "secret.png", "image/png", customer="99990000", department_id=str(hq)), 201)
+    lineless = ok(client.post("/api/v1/archive/exports", headers=ADMIN, json={"rule": {}},
+                              params={"wait_for_position": up["position"]}), 201)
+    same_line = ok(client.post("/api/v1/archive/exports", headers=ADMIN,
+                               json={"rule": {}, "business_line": "brokerage"}), 201)
+    other_line = _operator(client, app, "eve", ["archive.documents.export"], ["futures_ib"], br)
+    other_dept = _operator(client, app, "tom", ["archive.documents.export"], ["brokerage"], br)
+    insider = _operator(client, app, "ida", ["archive.documents.export"], ["brokerage"], hq)
+    for who in (other_line, other_dept):
+        listed = ok(client.get("/api/v1/archive/exports", headers=who,
+                               params={"wait_for_position": same_line["position"]}))
+        assert listed == []
+        for produced in (lineless, same_line):
+            assert client.get(produced["download"], headers=who).status_code == 404
+    seen = ok(client.get("/api/v1/archive/exports", headers=insider))
+    assert {e["id"] for e in seen} == {lineless["id"], same_line["id"]} and "reach" not in seen[0]
+    assert client.get(same_line["download"], headers=insider).status_code == 200
+
+
+def test_intake_refuses_nul_path_and_formula_values_and_json_in_any_case_is_screened(api):
+    """H1, H2, H6: nothing a read model cannot hold (NUL) and no customer/account that is not a
+    plain identifier is stored, whatever the Content-Type spelling; the read model keeps up."""
+    client, _ = api
+    for fields in ({"title": "x\x00y"}, {"customer": "../../../../tmp/pwned"},
+                   {"customer": "88001234", "fund_account": '=HYPERLINK("http://x")'},
+                   {"customer": "88001234", "business_type": "bad\x00type"}):
+        r = send(client, png(), "a.png", "image/png", **fields)
+        assert r.status_code == 422, (fields, r.text)
+    up = ok(send(client, png(), "a.png", "image/png", customer="88001234"), 201)
+    bad_version = send(client, jpeg(), "b.jpg", "image/jpeg", url=f"{DOCS}/{up['id']}/versions", comment="c\x00")
+    assert bad_version.status_code == 422
+    for ctype in ("APPLICATION/JSON", "application/merge-patch+json", None):
+        headers = {**ADMIN, "Content-Type": ctype} if ctype else ADMIN
+        r = client.patch(f"{DOCS}/{up['id']}/metadata", headers=headers,
+                         content=b'{"changes": {"title": "a\\u0000b"}}')
+        assert r.status_code == 422 and r.json()["code"] == "nul_character", (ctype, r.text)
+    later = ok(send(client, png(), "b.png", "image/png", customer="88001234"), 201)
+    assert ok(client.get(f"{DOCS}/{later['id']}", headers=ADMIN,
+                         params={"wait_for_position": later["position"], "wait_timeout": 5}))["id"] == later["id"]
+
+
+def test_the_raised_upload_limit_is_granted_only_to_authenticated_requests(api):
+    """H3: without a valid bearer token a bulk route keeps the small body limit (413), so an
+    anonymous client cannot spool large bodies to disk before authentication."""
+    client, app = api
+    limit = app.settings.max_body_bytes
+
+    def body():  # noqa: ANN202
+        yield b'--bb\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n\r\n'
+        for _ in range(3):
+            yield b"x" * limit
+        yield b"\r\n--bb--\r\n"
+
+    for headers in ({}, {"Authorization": "Bearer lf_at_not-a-real-token"}):
+        r = client.post("/api/v1/archive/mounts", headers={**headers, "Content-Type": "multipart/form-data; boundary=bb"},
+                        content=body())
+        assert r.status_code == 413 and r.json()["code"] == "payload_too_large", r.text
+    authenticated = client.post("/api/v1/archive/mounts", headers={**ADMIN,
+                                "Content-Type": "multipart/form-data; boundary=bb"}, content=body())
+    assert authenticated.status_code == 422  # past the body limit; the zip itself is refused
+
+
+def test_bomb_and_broken_manifests_are_refused_before_they_are_expanded(api):
+    """H4, M5: a highly compressed manifest is judged from the central directory (422, never
+    read whole); a corrupt member fails its row only."""
+    client, app = api
+    app.forms.sync_customers(SETUP, [{"fund_account": "88001234", "name": "张三"}])
+    deflated = {"compression": __import__("zipfile").ZIP_DEFLATED}
+    mount_bomb = _zip({"manifest.csv": "filename,business_line\n" + " " * (4 << 20)}, **deflated)
+    sync_bomb = _zip({"manifest.json": '{"batch_id": "x", "files": []}' + " " * (4 << 20)}, **deflated)
+    assert len(mount_bomb) < 50_000 and len(sync_bomb) < 50_000
+    r = client.post("/api/v1/archive/mounts", headers=ADMIN, files={"file": ("m.zip", mount_bomb, "application/zip")})
+    assert r.status_code == 422 and r.json()["code"] == "unsafe_archive" and "manifest.csv" in r.json()["detail"]
+    r = client.post("/api/v1/archive/sync/batches", headers=ADMIN,
+                    files={"file": ("s.zip", sync_bomb, "application/zip")})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_batch" and "zip bomb" in r.json()["detail"]
+
+    raw = bytearray(_zip({"a.jpg": jpeg(), "b.jpg": jpeg(),
+                          "manifest.csv": "filename,business_line\na.jpg,brokerage\nb.jpg,brokerage\n"}))
+    raw[raw.find(b"b.jpg") + 105] ^= 0xFF   # corrupt b.jpg's stored bytes: a CRC error at its end
+    report = ok(client.post("/api/v1/archive/mounts", headers=ADMIN,
+                            files={"file": ("h.zip", bytes(raw), "application/zip")}))
+    assert (report["imported"], report["failed"]) == (1, 1) and "cannot be read" in report["files"][1]["error"]
+
+
+def test_sync_entries_are_typed_scoped_to_their_line_and_never_poison_the_read_model(api):
+    """H1, M1, M5: a non-text manifest value is a rejected_content anomaly; the duplicate check
+    looks at the batch's own line and at the bytes received; a corrupt member is an anomaly and
+    the batch is still recorded."""
+    client, app = api
+    app.access.create_business_line(SETUP, "futures_ib", "IB")
+    app.forms.sync_customers(SETUP, [{"fund_account": "88001234", "name": "张三"}])
+    body = png()
+    digest = hashlib.sha256(body).hexdigest()
+    ok(send(client, body, "s.png", "image/png", business_line="futures_ib", customer="88001234"), 201)
+    manifest = {"batch_id": "B-typed", "business_line": "brokerage", "files": [
+        {"file": "a.png", "sha256": digest, "customer": "88001234", "fund_account": {"x": 1}},
+        {"file": "a.png", "sha256": digest, "customer": "88001234"},           # other line has it: imported
+        {"file": "a.png", "sha256": "1" * 64, "customer": "88001234"},         # claims other content
+        {"file": "c.jpg", "sha256": "2" * 64, "customer": "88001234"}]}
+    raw = bytearray(_zip({"a.png": body, "c.jpg": jpeg(), "manifest.json": __import__("json").dumps(manifest)}))
+    raw[raw.find(b"c.jpg") + 105] ^= 0xFF
+    imported = ok(client.post("/api/v1/archive/sync/batches", headers=ADMIN,
+                              files={"file": ("b.zip", bytes(raw), "application/zip")}), 201)
+    assert [e.get("anomaly") for e in imported["entries"]] == [
+        "rejected_content", None, "hash_mismatch", "rejected_content"]
+    anomalies = ok(client.get("/api/v1/archive/sync/anomalies", headers=ADMIN,
+                              params={"wait_for_position": imported["position"], "wait_timeout": 5}))
+    assert [a["index"] for a in anomalies] == [1, 3, 4]
+    again = client.post("/api/v1/archive/sync/batches", headers=ADMIN,
+                        files={"file": ("b.zip", bytes(raw), "application/zip")})
+    assert again.status_code == 409
+    # L1: a syncer of the same line but another department sees neither the batch nor its anomalies.
+    branch = app.access.create_department(SETUP, "BR", "BR", "branch", None).id
+    syd = _operator(client, app, "syd", ["archive.sync"], ["brokerage"], branch)
+    assert ok(client.get("/api/v1/archive/sync/batches", headers=syd)) == []
+    assert ok(client.get("/api/v1/archive/sync/anomalies", headers=syd)) == []
+    assert client.post("/api/v1/archive/sync/batches/B-typed/anomalies/1/resolve", headers=syd,
+                       json={"resolution": "dismissed"}).status_code == 404
+
+
+def test_bad_cursors_rules_lines_and_flow_instances_are_client_errors(api):
+    """M3, M5, L4: never a 500, never a reference to something the caller cannot see."""
+    import base64
+
+    client, _ = api
+    for raw in (b'["nope","x"]', b'[{"a":1},[1]]'):
+        r = client.get("/api/v1/archive/business", headers=ADMIN,
+                       params={"cursor": base64.urlsafe_b64encode(raw).decode()})
+        assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
+    for rule in ({"customers": 5}, {"customers": [{"a": 1}]}, {"customers": "abc"}, {"categories": [1]},
+                 {"include_deleted": "yes"}, {"date_to": "9999-12-31"}):
+        r = client.post("/api/v1/archive/exports", headers=ADMIN, json={"rule": rule})
+        assert r.status_code == 422, (rule, r.text)
+        r = client.post("/api/v1/archive/export-rules", headers=ADMIN, json={
+            "key": "k", "name": "n", "business_line": "brokerage", "rule": rule})
+        assert r.status_code == 422, (rule, r.text)
+    unknown_line = client.post("/api/v1/archive/export-rules", headers=ADMIN, json={
+        "key": "k", "name": "n", "business_line": "nope", "rule": {}})
+    assert unknown_line.status_code == 404
+    r = send(client, png(), "a.png", "image/png", customer="88001234",
+             flow_instance="00000000-0000-4000-8000-000000000001")
+    assert r.status_code == 404 and r.json()["field"] == "flow_instance"
+    r = send(client, png(), "a.png", "image/png", customer="88009999", fund_account="88001234")
+    assert r.status_code == 422 and r.json()["field"] == "customer"

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import zipfile
 from datetime import datetime, timedelta, timezone
 
@@ -132,8 +133,8 @@ def test_an_export_holds_the_documents_manifests_and_checksums_and_is_an_event(a
     scope = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
     rule = ExportRule.parse({"customers": ["88001234"], "categories": ["id_card"]})
 
-    def select(r):
-        return archive.archive_queries.for_export(scope, customers=list(r.customers),
+    def select(r, limit):
+        return archive.archive_queries.for_export(scope, limit=limit, customers=list(r.customers),
                                                   business_types=list(r.business_types), categories=list(r.categories),
                                                   date_from=r.date_from, date_to=r.date_to,
                                                   include_deleted=r.include_deleted)
@@ -186,16 +187,24 @@ def test_the_cli_scans_mounts_and_exports(archive, tmp_path):
     folder.mkdir()
     body = jpeg()
     (folder / "a.jpg").write_bytes(body)
-    (folder / "manifest.csv").write_text("filename,customer,business_line,category\na.jpg,88001234,brokerage,opening\n")
+    (folder / "sub.jpg").mkdir()                 # L5: a directory, a FIFO and a symlink fail their row only
+    os.mkfifo(folder / "pipe.jpg")
+    (folder / "link.jpg").symlink_to(folder / "a.jpg")
+    (folder / "manifest.csv").write_text("filename,customer,business_line,category\na.jpg,88001234,brokerage,opening\n"
+                                         "sub.jpg,88001234,brokerage,opening\npipe.jpg,88001234,brokerage,opening\n"
+                                         "link.jpg,88001234,brokerage,opening\n")
     mounted = runner.invoke(cli, ["archive", "mount", str(folder), "--report", str(tmp_path / "report.json")], env=env)
-    assert mounted.exit_code == 0, mounted.output
-    assert json.loads((tmp_path / "report.json").read_text())["imported"] == 1
+    assert mounted.exit_code == 1, mounted.output   # some rows failed
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["imported"], report["failed"]) == (1, 3), report
     clean = runner.invoke(cli, ["archive", "scan", "--json"], env=env)
     assert clean.exit_code == 0 and json.loads(clean.output)["healthy"] is True
     out = tmp_path / "export.zip"
     exported = runner.invoke(cli, ["archive", "export", "--out", str(out), "--customer", "88001234"], env=env)
     assert exported.exit_code == 0, exported.output
     assert "manifest.csv" in zipfile.ZipFile(out).namelist()
+    again = runner.invoke(cli, ["archive", "export", "--out", str(out), "--customer", "88001234"], env=env)
+    assert again.exit_code == 2 and "--force" in again.output   # L5: never overwrites silently
     sha = hashlib.sha256(body).hexdigest()
     archive.archive.blobs.path(sha).write_bytes(b"\xff\xd8\xff tampered")
     broken = runner.invoke(cli, ["archive", "scan", "--json"], env=env)
@@ -215,3 +224,110 @@ def test_the_demo_archive_loads_once_with_viewable_content(container):
     docs = container.archive_queries.by_customer(everything, "88001234", include_deleted=True)
     assert len(docs) == 3 and max(len(d["versions"]) for d in docs) == 2
     assert {sniff(d["body"]) for d in DOCUMENTS} == {"image/png", "application/pdf"}
+
+
+# -- security review regressions (H5, M4, M7, L2, L3) --------------------------------------------------------
+def test_flow_filing_files_only_documents_of_its_own_line_and_customer(archive):
+    """H5: a document id in form data proves nothing; another line's document, or one filed
+    under another customer or account, is reported foreign and left untouched."""
+    from uuid import uuid4
+
+    archive.access.create_business_line(ADMIN, "futures_ib", "IB")
+    unfiled = upload(archive, png(), "u.png", customer=None)
+    theirs = upload(archive, png(), "t.png", customer="88009999")
+    other_account = upload(archive, png(), "o.png", customer="88007777", account="88007777")
+    mine = upload(archive, png(), "m.png", customer="88001234", account="88001234")
+    foreign_line = archive.archive.upload(ADMIN, [png()], filename="f.png", declared_type=None, filing=Filing(
+        customer=None, fund_account=None, business_line="futures_ib", category="id_card"))
+    ids = [d.result.id for d in (unfiled, theirs, other_account, mine, foreign_line)]
+    instance = uuid4()
+    outcome = archive.archive.file_flow_attachments(ADMIN, instance, ids, customer="88001234",
+                                                    fund_account="88001234", business_type="address_change",
+                                                    department_id=None, business_line="brokerage")
+    assert sorted(outcome["filed"]) == sorted([str(ids[0]), str(ids[3])])
+    assert sorted(outcome["foreign"]) == sorted([str(ids[1]), str(ids[2]), str(ids[4])])
+    untouched = archive.archive.document(ids[4])
+    assert untouched.flow_instance is None and untouched.customer is None and untouched.filed_for == []
+    assert archive.archive.document(ids[0]).customer == "88001234"
+    without_line = archive.archive.file_flow_attachments(ADMIN, uuid4(), ids[:1], customer="88001234",
+                                                         fund_account="88001234", business_type="x",
+                                                         department_id=None)
+    assert without_line["foreign"] == [str(ids[0])]
+
+
+def test_exports_are_bounded_before_writing_and_their_manifest_follows_the_callers_field_rules(archive):
+    """M7: count and total size are checked before a byte is written; M4: the manifest and
+    member paths are the presented (masked) rows."""
+    from domain.shared.errors import RuleViolationError
+
+    upload(archive, png(), "a.png", customer="88001234", account="88001234")
+    upload(archive, pdf(), "b.pdf", customer="88001234", account="88001234", category="risk")
+    catch_up(archive)
+    scope = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+
+    def select(r, limit):
+        return archive.archive_queries.for_export(scope, limit=limit, customers=[], business_types=[],
+                                                  categories=[], date_from=None, date_to=None,
+                                                  include_deleted=False)
+
+    exports = archive.archive_exports
+    exports.max_files = 1
+    with pytest.raises(RuleViolationError, match="more than 1 documents"):
+        exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select)
+    exports.max_files, exports.max_bytes = 10, 10
+    with pytest.raises(RuleViolationError, match="exceed 10 bytes"):
+        exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select)
+    exports.max_bytes = 1 << 30
+
+    def masked(rows):
+        return [{**r, "customer": "8800****", "fund_account": "8800****"} for r in rows]
+
+    _, export = exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select, masked)
+    with archive.archive.blobs.open(export.zip_sha256) as f:
+        zf = zipfile.ZipFile(io.BytesIO(f.read()))
+    assert "88001234" not in zf.read("manifest.csv").decode("utf-8-sig")
+    assert all(n.startswith("8800____/8800____/") for n in zf.namelist() if "/" in n)
+    assert export.reach == [{"business_line": "brokerage", "department_id": None, "fund_account": "88001234"}]
+
+
+def test_a_corrupted_blob_is_replaced_by_a_verified_copy_and_stale_staging_files_are_swept(tmp_path):
+    """L3, L2."""
+    import os
+    import time
+
+    from infrastructure.archive.blobs import FilesystemBlobStore, rehash
+
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    body = png()
+    staged = store.stage([body], 1 << 20)
+    assert store.commit(staged)
+    store.path(staged.sha256).write_bytes(b"bit rot")
+    again = store.stage([body], 1 << 20)
+    assert store.commit(again) and rehash(store, staged.sha256) == staged.sha256
+    same = store.stage([body], 1 << 20)
+    assert store.commit(same) is False and not same.path.exists()
+
+    stale, fresh = store.tmp / "upload-stale", store.tmp / "bulk-fresh.zip"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(stale, (old, old))
+    FilesystemBlobStore(tmp_path / "blobs")   # a (re)start sweeps
+    assert not stale.exists() and fresh.exists()
+
+
+def test_a_purge_keeps_content_reused_by_an_upload_its_read_model_has_not_seen_yet(archive):
+    """M2: the reference check runs under the content's lock on a caught-up read model, so
+    content a concurrent upload just reused is not deleted."""
+    body = jpeg()
+    doomed = upload(archive, body, "doomed.jpg")
+    archive.archive.delete(ADMIN, doomed.result.id, "scanned twice")
+    catch_up(archive)
+    candidates = archive.archive_queries.purge_candidates()
+    reused = upload(archive, body, "again.jpg")    # saved, not yet projected
+    later = datetime.now(timezone.utc) + timedelta(days=365 * 20 + 1)
+    purged = archive.archive.purge_due(ADMIN, candidates, later, archive.archive_queries.referenced,
+                                       lambda: catch_up(archive))
+    assert purged == [str(doomed.result.id)]
+    assert archive.archive.blobs.exists(reused.sha256)
+    assert archive.archive.content(archive.archive.document(reused.result.id))[1].read() == body

@@ -56,3 +56,25 @@ def test_a_cloud_batch_is_imported_and_its_anomalies_listed_for_resolution(conta
     assert [a["anomaly"] for a in open_ones] == ["duplicate", "hash_mismatch", "unknown_customer"]
     docs = queries.by_customer(SCOPE, "88001234", include_deleted=False)
     assert {d["source"] for d in docs} == {"cloud_sync"} and len(docs) == 2
+
+
+def test_a_batch_id_is_claimed_before_any_file_is_imported(container, tmp_path):
+    """M6: a second import of a batch whose id is already claimed (a concurrent import) is a 409
+    before it creates a single document."""
+    from domain.archive.sync import SyncBatchClaim
+    from domain.shared.context import acting_as
+
+    container.access.create_business_line(ADMIN, "brokerage", "Brokerage")
+    container.forms.sync_customers(ADMIN, [{"fund_account": "88001234", "name": "张三"}])
+    root = tmp_path / "batch"
+    root.mkdir()
+    body = png()
+    (root / "a.png").write_bytes(body)
+    (root / "manifest.json").write_text(json.dumps({"batch_id": "B-race", "business_line": "brokerage", "files": [
+        {"file": "a.png", "sha256": hashlib.sha256(body).hexdigest(), "customer": "88001234"}]}))
+    with acting_as(ADMIN):
+        container.archive.save_one(SyncBatchClaim.claim("B-race", "brokerage"))   # the other import
+    head = container.store.head()
+    with open_batch(root) as batch, pytest.raises(AlreadyExistsError):
+        import_batch(container.archive, ADMIN, batch, container.archive_queries.is_duplicate)
+    assert container.store.head() == head

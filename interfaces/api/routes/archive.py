@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from application.archive.intake import EmptyFileError, PayloadTooLargeError
 from application.archive.service import Filing, Uploaded
 from domain.archive.rules import ExportRule, MediaTypeMismatchError, UnsupportedMediaTypeError
 from domain.shared.errors import PermissionDeniedError
+from domain.shared.ids import natural_id
 from infrastructure.archive.blobs import read_chunks
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
@@ -114,6 +116,27 @@ def _document(container: ContainerDep, policy: Policy, document_id: UUID, expect
     return document
 
 
+def _require_instance(container: ContainerDep, policy: Policy, instance_id: UUID, business_line: str) -> None:
+    """A document names only a flow instance the caller sees, of the same business line."""
+    from domain.flows.instance import FlowInstance
+    from domain.shared.errors import NotFoundError
+
+    try:
+        instance = container.flows.load(instance_id, FlowInstance)
+    except NotFoundError:
+        instance = None
+    if instance is None or instance.business_line != business_line or not policy.sees(
+            business_line=instance.business_line, department_id=getattr(instance, "department_id", None),
+            investor_account=getattr(instance, "fund_account", None)):
+        raise ApiProblem(404, "not_found", f"flow instance {instance_id} does not exist", field="flow_instance")
+
+
+def _in_scope(policy: Policy) -> Any:
+    """Per-row scope check for bulk intake (mount, sync)."""
+    return lambda filing: policy.sees(business_line=filing.business_line, department_id=filing.department_id,
+                                      investor_account=filing.fund_account)
+
+
 @router.post("/documents", status_code=201, response_model=StoredAccepted,
              summary="Upload a document (multipart/form-data); also the third-party archive API.")
 def upload(request: Request, response: Response, container: ContainerDep, policy: Uploader,
@@ -131,6 +154,8 @@ def upload(request: Request, response: Response, container: ContainerDep, policy
     if not policy.sees(business_line=business_line, department_id=department, investor_account=fund_account):
         raise PermissionDeniedError("this business line, department or account is outside your scope",
                                     field="business_line")
+    if flow_instance is not None:
+        _require_instance(container, policy, flow_instance, business_line)
     filing = Filing(customer=customer or fund_account, fund_account=fund_account, business_line=business_line,
                     department_id=department, business_type=business_type, flow_instance=flow_instance,
                     category=category)
@@ -238,10 +263,10 @@ def by_customer(customer: str, container: ContainerDep, policy: Reader,
         policy.scope_params(), customer, include_deleted=include_deleted, category=category))
     accounts: dict[str, list] = {}
     for row in rows:
-        if row["fund_account"]:
+        if row.get("fund_account"):
             accounts.setdefault(row["fund_account"], []).append(row)
     return {"customer": customer, "count": len(rows),
-            "customer_level": [r for r in rows if not r["fund_account"]],
+            "customer_level": [r for r in rows if not r.get("fund_account")],
             "accounts": [{"fund_account": a, "documents": docs} for a, docs in sorted(accounts.items())]}
 
 
@@ -256,6 +281,12 @@ def by_business(container: ContainerDep, policy: Reader,
                 fund_account: str | None = None, cursor: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> BusinessPage:
     after = decode_cursor(cursor, 2)
+    if after is not None:
+        try:
+            after = [datetime.fromisoformat(after[0]), UUID(after[1])]
+        except (TypeError, ValueError, AttributeError):
+            raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
+                             field="cursor") from None
     rows = container.archive_queries.by_business(policy.scope_params(), flow_instance=flow_instance,
                                                  business_type=business_type, fund_account=fund_account,
                                                  after=after, limit=limit + 1)
@@ -265,7 +296,7 @@ def by_business(container: ContainerDep, policy: Reader,
     for row in rows:
         key = (str(row["flow_instance"]) if row["flow_instance"] else None, row["business_type"])
         group = groups.setdefault(key, {"flow_instance": key[0], "business_type": key[1], "accounts": {}})
-        group["accounts"].setdefault(row["fund_account"], []).append(row)
+        group["accounts"].setdefault(row.get("fund_account"), []).append(row)
     items = [{**g, "accounts": [{"fund_account": a, "documents": d} for a, d in g["accounts"].items()]}
              for g in groups.values()]
     last = rows[-1] if rows else None
@@ -279,12 +310,15 @@ def define_rule(body: ExportRuleCreate, request: Request, response: Response, co
                 policy: Exporter) -> CommandAccepted:
     if not policy.sees_line(body.business_line):
         raise PermissionDeniedError("this business line is outside your scope", field="business_line")
+    if not container.access.exists(natural_id("business_line", body.business_line)):
+        raise ApiProblem(404, "not_found", f"unknown business line {body.business_line!r}", field="business_line")
     return accepted(container.archive_exports.define_rule(policy.context(request.state.correlation_id), body.key,
                                                           body.name, body.business_line, body.rule), response)
 
 
-@router.post("/exports", status_code=201, summary="Produce an export package (zip + manifest.csv/json + SHA256SUMS); "
-                                                   "every export is an audited ExportProduced event.")
+@router.post("/exports", status_code=201, dependencies=[READS],
+             summary="Produce an export package (zip + manifest.csv/json + SHA256SUMS); every export is an audited "
+                     "ExportProduced event. `wait_for_position` makes it include documents just uploaded.")
 def produce_export(body: ExportRequest, request: Request, container: ContainerDep, policy: Exporter) -> dict[str, Any]:
     line = body.business_line
     if body.rule_key:
@@ -303,13 +337,15 @@ def produce_export(body: ExportRequest, request: Request, container: ContainerDe
     if line is not None:
         scope = {**scope, "all_lines": False, "lines": [line] if policy.sees_line(line) else []}
 
-    def select(r: ExportRule) -> list[dict[str, Any]]:
+    def select(r: ExportRule, limit: int) -> list[dict[str, Any]]:
         return container.archive_queries.for_export(
             scope, customers=list(r.customers), business_types=list(r.business_types),
-            categories=list(r.categories), date_from=r.date_from, date_to=r.date_to, include_deleted=r.include_deleted)
+            categories=list(r.categories), date_from=r.date_from, date_to=r.date_to, include_deleted=r.include_deleted,
+            limit=limit)
 
     result, export = container.archive_exports.produce(policy.context(request.state.correlation_id), rule,
-                                                       body.rule_key, line, body.purpose, select)
+                                                       body.rule_key, line, body.purpose, select,
+                                                       lambda rows: policy.present_all(RESOURCE, rows))
     return {"id": str(result.id), "position": result.position, "count": export.count,
             "zip_sha256": export.zip_sha256, "size": export.size,
             "download": f"{PREFIX}/exports/{result.id}/download"}
@@ -317,15 +353,31 @@ def produce_export(body: ExportRequest, request: Request, container: ContainerDe
 
 @router.get("/exports", dependencies=[Depends(consistent_with(*DOCS))], summary="Exports produced so far (audited).")
 def exports(container: ContainerDep, policy: Exporter) -> list[dict[str, Any]]:
-    return container.archive_queries.exports(policy.scope_params())
+    rows = container.archive_queries.exports(policy.scope_params())
+    return [{k: v for k, v in r.items() if k != "reach"} for r in rows if _covers(policy, r.get("reach"))]
+
+
+def _covers(policy: Policy, reach: list[dict[str, Any]] | None) -> bool:
+    """A package is visible only to a caller who sees every document in it: each (business line,
+    department, fund account) it holds must lie in the caller's lines and data scope. Packages
+    without a recorded reach are for unrestricted callers only."""
+    if reach is None:
+        return policy.principal.business_lines is None and policy.principal.departments is None
+    return all(policy.sees(business_line=r["business_line"],
+                           department_id=UUID(r["department_id"]) if r.get("department_id") else None,
+                           investor_account=r.get("fund_account")) for r in reach)
 
 
 @router.get("/exports/{export_id}/download", response_class=StreamingResponse, summary="Download an export package.")
 def download_export(export_id: UUID, container: ContainerDep, policy: Exporter) -> Response:
     from domain.archive.export import ArchiveExport
+    from domain.shared.errors import NotFoundError
 
-    export = container.archive_exports.load(export_id, ArchiveExport)
-    if export.business_line is not None and not policy.sees_line(export.business_line):
+    try:
+        export = container.archive_exports.load(export_id, ArchiveExport)
+    except NotFoundError:
+        export = None
+    if export is None or not policy.sees_line(export.business_line) or not _covers(policy, export.reach):
         raise ApiProblem(404, "not_found", f"export {export_id} does not exist")
     stream = container.archive.blobs.open(export.zip_sha256)
 
@@ -366,8 +418,8 @@ def resolve(batch_id: str, index: int, body: Resolution, request: Request, respo
             container: ContainerDep, policy: Syncer) -> CommandAccepted:
     from application.archive.sync import resolve_anomaly
 
-    line = container.archive_queries.sync_line(batch_id)
-    if line is None or not policy.sees_line(line):
+    row = container.archive_queries.sync_batch(batch_id)
+    if row is None or not policy.sees(business_line=row["business_line"], department_id=row["department_id"]):
         raise ApiProblem(404, "not_found", f"cloud batch {batch_id!r} does not exist")
     return accepted(resolve_anomaly(container.archive, policy.context(request.state.correlation_id), batch_id, index,
                                     body.resolution, body.note), response)
@@ -380,9 +432,10 @@ def _saved_zip(container: ContainerDep, upload: UploadFile) -> Iterator[Path]:
     staging = container.settings.data_dir / "blobs" / "tmp"
     staging.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=staging, prefix="bulk-", suffix=".zip", delete=False) as out:
-        shutil.copyfileobj(upload.file, out)
         path = Path(out.name)
     try:
+        with path.open("wb") as dst:
+            shutil.copyfileobj(upload.file, dst)
         yield path
     finally:
         path.unlink(missing_ok=True)
@@ -398,26 +451,28 @@ def mount_zip(request: Request, container: ContainerDep, policy: Mounter,
     limits = MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
                          settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio)
     with _saved_zip(container, file) as path:
-        lines = _manifest_lines(path)
+        lines = _manifest_lines(path, limits)
         if any(not policy.sees_line(line) for line in lines):
             raise PermissionDeniedError("the manifest names a business line outside your scope",
                                         field="business_line")
-        report = mount(container.archive, policy.context(request.state.correlation_id), path, limits)
+        report = mount(container.archive, policy.context(request.state.correlation_id), path, limits,
+                       department_id=policy.principal.department_id, allowed=_in_scope(policy))
     return report.as_dict()
 
 
-def _manifest_lines(path: Path) -> set[str]:
-    """Business lines a mount manifest names (checked against the caller before importing)."""
-    import csv
-    import io
+def _manifest_lines(path: Path, limits: Any) -> set[str]:
+    """Business lines a mount manifest names (checked against the caller before importing). The
+    zip is judged (bombs, ``..``) before its manifest is read, and the manifest is read bounded."""
     import zipfile
+
+    from application.archive.mount import zip_manifest
 
     try:
         with zipfile.ZipFile(path) as zf:
-            text = zf.read("manifest.csv").decode("utf-8", "replace").lstrip("\ufeff")
-    except (zipfile.BadZipFile, KeyError):
+            rows = zip_manifest(zf, limits)
+    except (zipfile.BadZipFile, OSError):
         return set()  # mount() explains what is wrong
-    return {row.get("business_line", "") for row in csv.DictReader(io.StringIO(text))}
+    return {row.get("business_line") or "" for row in rows}
 
 
 @router.post("/sync/batches", status_code=201, summary="云平台影像同步: import one cloud-platform batch (zip with "
@@ -436,6 +491,7 @@ def sync_batch(request: Request, container: ContainerDep, policy: Syncer,
             if not policy.sees_line(batch.business_line):
                 raise PermissionDeniedError("the batch's business line is outside your scope", field="business_line")
             return import_batch(container.archive, policy.context(request.state.correlation_id), batch,
-                                container.archive_queries.is_duplicate)
+                                container.archive_queries.is_duplicate,
+                                department_id=policy.principal.department_id, allowed=_in_scope(policy))
         finally:
             batch._zip.close()
