@@ -22,7 +22,9 @@ from uuid import UUID
 import cel
 from eventsourcing.application import project_aggregate
 from psycopg.sql import SQL, Identifier
+from pydantic import ValidationError
 
+from application.leads.inputs import BindingRow, first_error, text_problem
 from application.shared.base import CommandResult, LedgerApplication, command
 from domain.leads.allocation import RuleConfig, allocate, outcome
 from domain.leads.binding import Binding, binding_id
@@ -76,12 +78,16 @@ def check_row(row: Any) -> tuple[Any, dict[str, str], str | None]:
         if value is None or value == "":
             continue
         text = str(value)
+        key_problem = text_problem(str(key))
+        if key_problem:
+            return row.get("phone"), {}, f"a field name {key_problem}"
         if len(str(key)) > 64:
             return row.get("phone"), {}, f"field name {str(key)[:20]!r}... is longer than 64 characters"
         if len(text) > MAX_FIELD_CHARS:
             return row.get("phone"), {}, f"field {key!r} is longer than {MAX_FIELD_CHARS} characters"
-        if "\x00" in text:
-            return row.get("phone"), {}, f"field {key!r} contains a NUL character"
+        problem = text_problem(text)
+        if problem:
+            return row.get("phone"), {}, f"field {key!r} {problem}"
         clean[str(key)] = text
     return row.get("phone"), clean, None
 
@@ -283,29 +289,38 @@ class LeadsApplication(LedgerApplication):
         """Bindings of phones to account managers / IBs / branches; per-row results."""
         results: list[dict[str, Any]] = []
         pending: dict[str, dict[str, Any]] = {}
-        for n, row in enumerate(rows, start=1):
+        departments: dict[str, bool] = {}
+        for n, raw in enumerate(rows, start=1):
             try:
-                phone = normalise_phone(row.get("phone"))
+                row = BindingRow.model_validate(raw)
+            except ValidationError as exc:
+                results.append({"row": n, "status": "rejected", "reason": first_error(exc)})
+                continue
+            try:
+                phone = normalise_phone(row.phone)
             except InvalidPhoneError as exc:
                 results.append({"row": n, "status": "rejected", "reason": exc.message})
                 continue
-            kind = row.get("kind")
-            if kind not in ("account_manager", "ib", "branch") or not row.get("holder"):
-                results.append({"row": n, "status": "rejected",
-                                "reason": "kind must be account_manager, ib or branch, and holder is required"})
-                continue
-            pending[phone] = {**row, "phone": phone}
+            department = str(row.department_id) if row.department_id else None
+            if department is not None:
+                if department not in departments:
+                    departments[department] = self.exists(row.department_id)
+                if not departments[department]:
+                    results.append({"row": n, "status": "rejected",
+                                    "reason": f"department {department} does not exist"})
+                    continue
+            pending[phone] = {"kind": row.kind, "holder": row.holder, "department_id": department,
+                              "bound_at": _iso(row.bound_at) if row.bound_at else None}
             results.append({"row": n, "status": "accepted", "phone": phone})
         known = self.existing(binding_id(p) for p in pending)
         aggregates = []
         for phone, row in pending.items():
-            bound_at = str(row.get("bound_at") or _iso(self.clock()))
+            bound_at = row["bound_at"] or _iso(self.clock())
             if binding_id(phone) in known:
                 binding = self.load(binding_id(phone), Binding)
-                binding.rebind(phone, row["kind"], str(row["holder"]), row.get("department_id"), bound_at, source)
+                binding.rebind(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
             else:
-                binding = Binding.create(phone, row["kind"], str(row["holder"]), row.get("department_id"),
-                                         bound_at, source)
+                binding = Binding.create(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
             aggregates.append(binding)
         if aggregates:
             self.save_all(*aggregates)
@@ -371,7 +386,7 @@ class LeadsApplication(LedgerApplication):
                 except InvalidPhoneError as exc:
                     error = exc.message
             results.append({"row": n, "status": "rejected", "reason": error, "phone": raw if isinstance(
-                raw, str) and len(raw) <= 32 else None})
+                raw, str) and len(raw) <= 32 and text_problem(raw) is None else None})
         phones = {p for _, p, _ in parsed}
         known = self.existing(lead_id(line, p) for p in phones)
         leads: dict[UUID, Lead] = {i: self.load(i, Lead) for i in known}
@@ -645,6 +660,16 @@ class LeadsApplication(LedgerApplication):
         return self.save_one(lead)
 
 
+def _since(value: Any) -> datetime:
+    """A candidate's since as an aware time: bindings recorded before strict validation may hold
+    a date only (taken as midnight UTC) or garbage (ranked last), never a crash."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.max.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
 def attribute(mode: str, lead: Lead, binding: Binding | None) -> dict[str, Any]:
     """业绩归属 on opening. Candidates: the 渠道1.0 binding (branch account manager / IB, with its
     bound_at) and the referral department (引流部门: where the lead was first assigned, and when).
@@ -666,7 +691,7 @@ def attribute(mode: str, lead: Lead, binding: Binding | None) -> dict[str, Any]:
     elif mode == "referral":
         chosen = referral or branch
     else:
-        chosen = min(candidates, key=lambda c: datetime.fromisoformat(c["since"]))
+        chosen = min(candidates, key=lambda c: _since(c["since"]))
     return {"mode": mode, "chosen": chosen, "candidates": candidates}
 
 

@@ -68,16 +68,27 @@ class Recycler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
+            self.run_once()
+
+    def run_once(self) -> None:
+        """One pass: the feed, recycling and the SOP tasks each in their own guard, so a
+        failure of one never stops the others."""
+        if self.opening_feed is not None:
             try:
-                if self.opening_feed is not None:
-                    for result in self.opening_feed.poll(self.leads):
-                        if result["status"] != "accepted":
-                            log.warning("account-opening event rejected: %s", result["reason"])
-                self.tick()
-                if self.sop is not None:
-                    self.sop.tick()
+                for result in self.opening_feed.poll(self.leads):
+                    if result["status"] != "accepted":
+                        log.warning("account-opening event rejected: %s", result["reason"])
             except Exception:  # noqa: BLE001 - the job must outlive one bad run
-                log.exception("lead recycler tick failed")
+                log.exception("account-opening feed poll failed")
+        try:
+            self.tick()
+        except Exception:  # noqa: BLE001
+            log.exception("lead recycling failed")
+        if self.sop is not None:
+            try:
+                self.sop.tick()
+            except Exception:  # noqa: BLE001
+                log.exception("SOP run failed")
 
     def stop(self) -> None:
         self._stop.set()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from application.access.policy import Policy
 from application.leads.importer import Importer
+from application.leads.inputs import SafeStr, ScreenedBody
 from application.leads.service import replay_assignments
 from domain.leads.allocation import Member, RuleConfig, Window
 from domain.leads.channel import CHANNEL_TYPES
@@ -67,7 +68,7 @@ def _leads(container: Container) -> Any:
 
 
 # -- channels -----------------------------------------------------------------------------------
-class ChannelCreate(BaseModel):
+class ChannelCreate(ScreenedBody):
     code: Code = Field(examples=["ths-futures-tab"])
     name: str = Field(min_length=1, max_length=100, examples=["[手炒开户]期货交易tab"])
     channel_type: Literal[CHANNEL_TYPES] = Field(examples=["tonghuashun"])  # type: ignore[valid-type]
@@ -76,7 +77,7 @@ class ChannelCreate(BaseModel):
     department_id: UUID = Field(description="The department whose pool receives the channel's leads")
 
 
-class ChannelUpdate(BaseModel):
+class ChannelUpdate(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     channel_type: Literal[CHANNEL_TYPES]  # type: ignore[valid-type]
     promotion_type: str = Field(min_length=1, max_length=60)
@@ -84,14 +85,14 @@ class ChannelUpdate(BaseModel):
     enabled: bool = True
 
 
-class WecomConfig(BaseModel):
+class WecomConfig(ScreenedBody):
     enabled: bool = False
     button_name: str = Field("获取专属服务", max_length=30)
     mode: Literal["acquisition_assistant", "customer_service"] = "acquisition_assistant"
     qr_url: str | None = Field(None, max_length=500)
 
 
-class RedirectConfig(BaseModel):
+class RedirectConfig(ScreenedBody):
     enabled: bool = False
     button_name: str = Field("下载APP", max_length=30)
     url: str | None = Field(None, max_length=500)
@@ -100,20 +101,20 @@ class RedirectConfig(BaseModel):
     ios_url: str | None = Field(None, max_length=500)
 
 
-class CallbackConfig(BaseModel):
+class CallbackConfig(ScreenedBody):
     enabled: bool = False
     url: str | None = Field(None, max_length=500)
     param_name: str | None = Field(None, max_length=60)
     param_description: str | None = Field(None, max_length=200)
 
 
-class PageField(BaseModel):
+class PageField(ScreenedBody):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     label: str = Field(max_length=60)
     required: bool = False
 
 
-class LandingPage(BaseModel):
+class LandingPage(ScreenedBody):
     title: str = Field(min_length=1, max_length=100)
     design_url: str | None = Field(None, max_length=500, description="The uploaded design image")
     fields: list[PageField] = Field(default_factory=list, max_length=20)
@@ -178,7 +179,7 @@ def configure_landing_page(code: str, key: Code, body: LandingPage, request: Req
 
 
 # -- intake -------------------------------------------------------------------------------------
-class IntakeBatch(BaseModel):
+class IntakeBatch(BaseModel):  # rows are checked one by one (per-row results)
     leads: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
         "Rows {phone, name?, fields?}; each row is checked on its own and answered in `results`"))
     privacy_consent: bool | None = Field(None, description="Landing pages that require consent refuse without it")
@@ -278,7 +279,7 @@ def import_progress(import_id: str, container: ContainerDep, policy: Importing) 
 
 
 # -- rules and settings -----------------------------------------------------------------------------
-class AssignmentRuleBody(BaseModel):
+class AssignmentRuleBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     purpose: Literal["intake", "reassign"] = "intake"
     owner_department: UUID
@@ -293,7 +294,7 @@ class AssignmentRuleBody(BaseModel):
     enabled: bool = True
 
 
-class RecycleRuleBody(BaseModel):
+class RecycleRuleBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     owner_department: UUID
     scope_departments: list[UUID] = Field(min_length=1, max_length=200)
@@ -303,29 +304,29 @@ class RecycleRuleBody(BaseModel):
     enabled: bool = True
 
 
-class PhoneList(BaseModel):
+class PhoneList(ScreenedBody):
     add: list[str] = Field(default_factory=list, max_length=10_000)
     remove: list[str] = Field(default_factory=list, max_length=10_000)
     reason: str = Field("", max_length=500)
 
 
-class WordList(BaseModel):
+class WordList(ScreenedBody):
     add: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=5000)
     remove: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=5000)
 
 
-class BindingImport(BaseModel):
-    source: str = Field("渠道1.0", max_length=60)
+class BindingImport(BaseModel):  # rows are checked one by one (per-row results)
+    source: SafeStr = Field("渠道1.0", min_length=1, max_length=60)
     rows: list[dict[str, Any]] = Field(min_length=1, max_length=5000, description=(
         "{phone, kind: account_manager|ib|branch, holder, department_id?, bound_at?}"))
 
 
-class SegmentBody(BaseModel):
+class SegmentBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100, examples=["未跟进 | 新线索"])
     filter: SegmentFilter = Field(default_factory=SegmentFilter)
 
 
-class SopBody(BaseModel):
+class SopBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     segments: list[str] = Field(min_length=1, max_length=20)
     action: Literal["sms", "call"]
@@ -336,6 +337,10 @@ class SopBody(BaseModel):
     start: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     end: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     enabled: bool = True
+
+
+class IntakeSettings(ScreenedBody, IntakeConfig):
+    """The intake settings as a request body (screened)."""
 
 
 def _invalid(exc: ValidationError) -> InvalidInputError:
@@ -392,7 +397,7 @@ def recycle_now(business_line: str, container: ContainerDep, policy: RuleAdmin) 
 
 @router.put("/settings/{business_line}", response_model=CommandAccepted,
             summary="Intake settings: repeat window, custom CEL filters, attribution mode, sensitive-word mode.")
-def configure(business_line: str, body: IntakeConfig, request: Request, container: ContainerDep,
+def configure(business_line: str, body: IntakeSettings, request: Request, container: ContainerDep,
               policy: RuleAdmin, response: Response) -> CommandAccepted:
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
     return accepted(_leads(container).configure_intake(ctx, business_line, body), response)
@@ -432,6 +437,11 @@ def sensitive_hits(business_line: str, container: ContainerDep, policy: RuleAdmi
 @router.post("/bindings", summary="Import 渠道1.0 bindings (phone -> account manager / IB / branch).")
 def import_bindings(body: BindingImport, request: Request, container: ContainerDep,
                     policy: RuleAdmin) -> dict[str, Any]:
+    # A binding is firm-wide (one per phone, it filters intake in every business line): only an
+    # administrator of every line and department may change them.
+    if policy.principal.business_lines is not None or policy.principal.departments is not None:
+        raise PermissionDeniedError("importing 渠道1.0 bindings needs a scope over every business line and "
+                                    "department (bindings apply firm-wide)")
     results = _leads(container).import_bindings(policy.context(request.state.correlation_id), body.rows,
                                                 body.source)
     return {"results": results, "accepted": sum(r["status"] == "accepted" for r in results)}
@@ -578,7 +588,7 @@ def lead_detail(lead_id: UUID, container: ContainerDep, policy: Viewer, response
             "timeline": container.lead_queries.timeline(lead_id, category)}
 
 
-class AssignBody(BaseModel):
+class AssignBody(ScreenedBody):
     owner: OperatorRef
     department_id: UUID
     reason: str = Field(min_length=1, max_length=500)
@@ -602,7 +612,7 @@ def _worked(container: Container, policy: Policy, lead_id: UUID) -> Lead:
     return lead
 
 
-class FollowUpBody(BaseModel):
+class FollowUpBody(ScreenedBody):
     content: str = Field("", max_length=2000)
     connected: bool | None = None
     next_at: datetime | None = None
@@ -611,17 +621,17 @@ class FollowUpBody(BaseModel):
     tags: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=20)
 
 
-class CallBody(BaseModel):
+class CallBody(ScreenedBody):
     started_at: datetime
     duration_seconds: int = Field(ge=0, le=86_400)
     connected: bool
 
 
-class WechatBody(BaseModel):
+class WechatBody(ScreenedBody):
     nickname: str | None = Field(None, max_length=100)
 
 
-class SmsBody(BaseModel):
+class SmsBody(ScreenedBody):
     content: str = Field(min_length=1, max_length=1000)
     template: str | None = Field(None, max_length=60)
 
@@ -663,7 +673,7 @@ def send_sms(lead_id: UUID, body: SmsBody, request: Request, container: Containe
 
 
 # -- account opening ------------------------------------------------------------------------------------
-class OpeningEvents(BaseModel):
+class OpeningEvents(BaseModel):  # rows are checked one by one (per-row results)
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
         "{business_line, phone, kind: entered|node|interrupted|opened|closed, at, node?, external_id?}"))
 

@@ -1,0 +1,103 @@
+"""Review fixes of the leads context at the HTTP boundary: no bad value ever reaches a leads
+event (bindings, the opening webhook, CSV headers, NUL and lone surrogates), a reader error
+in the middle of an import keeps the accepted rows' results, an XLSX zip bomb is refused."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import orjson
+
+from tests.e2e.test_leads_api import ADMIN, firm, ok  # noqa: F401 - the firm fixture
+
+
+def _healthy(client, live_container, position):  # noqa: ANN001
+    r = client.get("/api/v1/leads", headers=ADMIN, params={"wait_for_position": position, "wait_timeout": 8,
+                                                             "limit": 1})
+    assert r.status_code == 200, r.text
+    assert live_container.runners["leads.leads"].status().error is None
+
+
+def _refused(client, path, body, headers):  # noqa: ANN001
+    """A NUL may be screened by the JSON middleware (422) or, past it (a content type it does
+    not recognise), by the leads boundary: a 422 or a per-row rejection; never an event."""
+    r = client.post(path, headers={**headers, "Content-Type": "application/JSON"}, content=orjson.dumps(body))
+    assert r.status_code == 422 or all(x["status"] == "rejected" for x in r.json()["results"]), r.text
+
+
+def test_bad_values_are_refused_before_any_event(client, live_container, firm):  # noqa: F811
+    intake = {"X-Channel-Token": firm["token"]}
+    # C1: bindings — bound_at must be an aware time, department_id an existing department
+    out = ok(client.post("/api/v1/leads/bindings", headers=ADMIN, json={"rows": [
+        {"phone": "13812340001", "kind": "ib", "holder": "x", "bound_at": "not-a-date"},
+        {"phone": "13812340002", "kind": "ib", "holder": "x", "bound_at": "2020-01-01"},
+        {"phone": "13812340003", "kind": "ib", "holder": "x", "department_id": {"a": 1}},
+        {"phone": "13812340004", "kind": "ib", "holder": "x", "department_id": "00000000-0000-0000-0000-000000000001"},
+        {"phone": "13812340005", "kind": "ib", "holder": "x" * 101},
+        {"phone": "13812340007", "kind": "ib", "holder": "IB-7", "department_id": firm["online"],
+         "bound_at": "2020-01-01T00:00:00+08:00"}]}))
+    assert [r["status"] for r in out["results"]] == ["rejected"] * 5 + ["accepted"]
+    assert out["results"][0]["reason"].startswith("bound_at:")
+    assert "does not exist" in out["results"][3]["reason"]
+    # C2: opening webhook — node / external_id bounded strings, business_line a string
+    ok(client.post("/api/v1/leads/intake", headers=intake, json={"leads": [{"phone": "13812340010"}]}))
+    base = {"business_line": "brokerage", "phone": "13812340010", "at": "2026-01-01T00:00:00+08:00"}
+    events = ok(client.post("/api/v1/leads/account-opening/events", headers=ADMIN, json={"events": [
+        {**base, "kind": "node", "node": {"x": 1}}, {**base, "kind": "node", "node": 5},
+        {**base, "business_line": ["x"], "kind": "entered"},
+        {**base, "kind": "entered", "at": "2026-01-01T00:00:00"}, {**base, "kind": "node", "node": "video"}]}))
+    assert [r["status"] for r in events["results"]] == ["rejected"] * 4 + ["accepted"]
+    assert events["results"][0]["reason"].startswith("node:")
+    # C3: a NUL in a CSV header is refused as a file error; in an intake field name per row
+    r = client.post("/api/v1/leads/channels/ths/imports", headers={**ADMIN, "Content-Type": "text/csv"},
+                    content="phone,no\x00te\n13812340011,hello\n".encode())
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]
+    _refused(client, "/api/v1/leads/intake", {"leads": [
+        {"phone": "13812340012", "fields": {"a\u0000b": "v"}}, {"phone": "13812340013", "note": "x\u0000"}]}, intake)
+    _refused(client, "/api/v1/leads/bindings", {"rows": [
+        {"phone": "13812340006", "kind": "ib", "holder": "a\u0000b"}]}, ADMIN)
+    _refused(client, "/api/v1/leads/account-opening/events", {"events": [
+        {**base, "kind": "node", "node": "a\u0000"}]}, ADMIN)
+    # M7: a lone surrogate is a per-row rejection (intake) or a 422 (typed bodies), never a 500
+    rows = client.post("/api/v1/leads/intake", headers={**intake, "Content-Type": "application/json"},
+                       content=b'{"leads": [{"phone": "13812340014", "note": "a\\ud800b"}]}')
+    assert rows.status_code == 200 and rows.json()["results"][0]["status"] == "rejected"
+    lead = ok(client.post("/api/v1/leads/intake", headers=intake, json={"leads": [{"phone": "13812340015"}]}))
+    lid = lead["results"][0]["lead_id"]
+    for body in (b'{"content": "a\\ud800"}', orjson.dumps({"content": "a\u0000"}),
+                 orjson.dumps({"content": "ok", "tags": ["a\u0000"]})):
+        r = client.post(f"/api/v1/leads/{lid}/follow-ups", headers={**ADMIN, "Content-Type": "application/JSON"},
+                        content=body)
+        assert r.status_code == 422, r.text
+    r = client.put("/api/v1/leads/segments/brokerage/s1", headers={**ADMIN, "Content-Type": "application/JSON"},
+                   content=orjson.dumps({"name": "s", "filter": {"owner": "a\u0000"}}))
+    assert r.status_code == 422
+    last = ok(client.post("/api/v1/leads/intake", headers=intake, json={"leads": [{"phone": "13812340016"}]}))
+    _healthy(client, live_container, last["position"])
+
+
+def test_a_reader_error_midway_keeps_the_accepted_rows(client, live_container, firm):  # noqa: F811
+    rows = "".join(f"1381234{i:04d},x\n" for i in range(502))
+    body = ("phone,note\n" + rows + "13900000000," + "y" * 200_000 + "\n").encode()
+    out = ok(client.post("/api/v1/leads/channels/ths/imports", headers={**ADMIN, "Content-Type": "text/csv"},
+                         content=body))
+    assert out["status"] == "partial" and "field larger than field limit" in out["error"]
+    assert out["counts"] == {"valid": 502, "filtered": 0, "rejected": 1}
+    assert len(out["results"]) == 503 and out["results"][-1]["status"] == "rejected"
+
+
+def _bomb(megabytes: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("xl/sharedStrings.xml", "w") as f:
+            chunk = b"A" * (1024 * 1024)
+            for _ in range(megabytes):
+                f.write(chunk)
+    return buf.getvalue()
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_inflating(client, firm):  # noqa: F811
+    r = client.post("/api/v1/leads/channels/ths/imports",
+                    headers={**ADMIN, "Content-Type": "application/octet-stream"}, content=_bomb(20))
+    assert r.status_code == 422 and "zip bomb" in r.json()["detail"]
