@@ -50,7 +50,7 @@ def test_bad_values_are_refused_before_any_event(client, live_container, firm): 
     assert events["results"][0]["reason"].startswith("node:")
     # C3: a NUL in a CSV header is refused as a file error; in an intake field name per row
     r = client.post("/api/v1/leads/channels/ths/imports", headers={**ADMIN, "Content-Type": "text/csv"},
-                    content="phone,no\x00te\n13812340011,hello\n".encode())
+                    content=b"phone,no\x00te\n13812340011,hello\n")
     assert r.status_code == 422 and "NUL" in r.json()["detail"]
     _refused(client, "/api/v1/leads/intake", {"leads": [
         {"phone": "13812340012", "fields": {"a\u0000b": "v"}}, {"phone": "13812340013", "note": "x\u0000"}]}, intake)
