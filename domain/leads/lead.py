@@ -136,7 +136,8 @@ class Lead(LedgerAggregate):
 
     @event("SopExecuted")
     def sop_executed(self, task: str, action: str, reference: str, at: str, content: str | None,
-                     channel_code: str, owner: str | None, department_id: str) -> None:
+                     channel_code: str, owner: str | None, department_id: str,
+                     sensitive_hits: list[str] | None = None) -> None:
         """An SOP task reached this lead through the SMS platform or the outbound-call robot."""
 
     # -- account opening --------------------------------------------------------------------------

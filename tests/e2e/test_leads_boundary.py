@@ -8,7 +8,7 @@ import zipfile
 
 import orjson
 
-from tests.e2e.test_leads_api import ADMIN, firm, ok  # noqa: F401 - the firm fixture
+from tests.e2e.test_leads_api import ADMIN, SETUP, firm, ok  # noqa: F401 - the firm fixture
 
 
 def _healthy(client, live_container, position):  # noqa: ANN001
@@ -101,3 +101,53 @@ def test_an_xlsx_zip_bomb_is_refused_before_inflating(client, firm):  # noqa: F8
     r = client.post("/api/v1/leads/channels/ths/imports",
                     headers={**ADMIN, "Content-Type": "application/octet-stream"}, content=_bomb(20))
     assert r.status_code == 422 and "zip bomb" in r.json()["detail"]
+
+
+def _scoped_operator(client, live_container, firm, login, permissions):  # noqa: ANN001, F811
+    access = live_container.access
+    password = "Sup3r-Secret-Passw0rd!"
+    who = access.create_operator(SETUP, login, login, firm["online"], None, None, password).id
+    access.create_role(SETUP, f"r_{login}", login, permissions)
+    access.grant_roles(SETUP, who, [f"r_{login}"])
+    access.set_business_lines(SETUP, who, ["brokerage"])
+    access.set_data_scope(SETUP, who, [{"department_id": firm["online"]}], [])
+    token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": password}))
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def test_masked_phones_stay_masked_in_intakes_hits_and_search(client, live_container, firm):  # noqa: F811
+    dora = _scoped_operator(client, live_container, firm, "dora", ["leads.view", "leads.work", "leads.rules.manage"])
+    for field, mask in (("phone", "phone"), ("name", "name")):
+        ok(client.post("/api/v1/access/field-rules", headers=ADMIN, json={
+            "resource": "leads.lead", "field": field, "effect": "masked", "mask": mask,
+            "applies_to_roles": ["r_dora"]}), 201)
+    out = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": firm["token"]},
+                         json={"leads": [{"phone": "13400000001", "name": "张三丰"}]}))
+    lead = out["results"][0]["lead_id"]
+    ok(client.post("/api/v1/leads/settings/brokerage/sensitive-words", headers=ADMIN, json={"add": ["保本"]}))
+    ok(client.put("/api/v1/leads/settings/brokerage", headers=ADMIN, json={"sensitive_mode": "flag"}))
+    sms = ok(client.post(f"/api/v1/leads/{lead}/sms", headers=ADMIN, json={"content": "保 本"}))
+    detail = ok(client.get(f"/api/v1/leads/{lead}", headers=dora, params={"wait_for_position": sms["position"]}))
+    assert [(i["phone"], i["fields"]["name"]) for i in detail["intakes"]] == [("+86****0001", "张**")]
+    hits = ok(client.get("/api/v1/leads/settings/brokerage/sensitive-hits", headers=dora))
+    assert [h["phone"] for h in hits["items"]] == ["+86****0001"]
+    search = client.get("/api/v1/leads", headers=dora, params={"phone": "13400000001"})
+    assert search.status_code == 403
+    assert ok(client.get("/api/v1/leads", headers=ADMIN, params={"phone": "13400000001"}))["items"]
+
+
+def test_configuration_stays_inside_the_callers_departments(client, live_container, firm):  # noqa: F811
+    other = str(live_container.access.create_department(SETUP, "g9", "营业部", "branch", None).id)
+    eve = _scoped_operator(client, live_container, firm, "eve", ["leads.rules.manage", "leads.view"])
+    rule = {"name": "x", "owner_department": other, "strategy": "manual"}
+    assert client.put("/api/v1/leads/rules/brokerage/assignment/xx", headers=eve, json=rule).status_code == 403
+    ok(client.put("/api/v1/leads/rules/brokerage/assignment/xx", headers=ADMIN, json=rule))
+    mine = {**rule, "owner_department": firm["online"]}  # nor may she take another department's rule over
+    assert client.put("/api/v1/leads/rules/brokerage/assignment/xx", headers=eve, json=mine).status_code == 403
+    recycle = {"name": "r", "owner_department": firm["online"], "scope_departments": [other], "days": 3,
+               "to_department": firm["online"]}
+    assert client.put("/api/v1/leads/rules/brokerage/recycle/rr", headers=eve, json=recycle).status_code == 403
+    assert client.post("/api/v1/leads/rules/brokerage/recycle-now", headers=eve).status_code == 403
+    assert client.post("/api/v1/leads/sop-tasks/brokerage/run-now", headers=eve).status_code == 403
+    binding = {"rows": [{"phone": "13812340099", "kind": "ib", "holder": "IB"}]}
+    assert client.post("/api/v1/leads/bindings", headers=eve, json=binding).status_code == 403

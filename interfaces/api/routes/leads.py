@@ -350,6 +350,31 @@ def _invalid(exc: ValidationError) -> InvalidInputError:
     return InvalidInputError(errors[0]["message"], errors)
 
 
+def _require_covers(policy: Policy, departments: list[str] | None) -> None:
+    """The caller's data scope covers these departments (None: all of them)."""
+    if departments is None:
+        _require_unrestricted(policy, "this configuration applies to every department")
+    else:
+        policy.require_scope_covers([UUID(d) for d in departments])
+
+
+def _uuids(values: list[Any]) -> list[str]:
+    """Department ids as strings (rule fields hold UUIDs or strings); an id that is not a UUID
+    (an employee member) is left out."""
+    out = []
+    for v in values:
+        try:
+            out.append(str(UUID(str(v))))
+        except ValueError:
+            continue
+    return sorted(set(out))
+
+
+def _require_unrestricted(policy: Policy, why: str) -> None:
+    if policy.principal.departments is not None:
+        raise PermissionDeniedError(f"outside your data scope: {why}")
+
+
 def _line(policy: Policy, line: str) -> str:
     if not policy.sees_line(line):
         raise NotFoundError(f"business line {line!r} does not exist")
@@ -365,6 +390,12 @@ def save_rule(business_line: str, key: Code, body: AssignmentRuleBody, request: 
     except ValidationError as exc:
         raise _invalid(exc) from None
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    named = [rule.owner_department] + ([m.id for m in rule.members] if rule.target == "department" else [])
+    old = _leads(container).saved_rule(business_line, key)
+    if old is not None:  # replacing a rule: its current departments must be the caller's too
+        named += [old["owner_department"]] + ([m["id"] for m in old.get("members", [])]
+                                              if old.get("target") == "department" else [])
+    _require_covers(policy, _uuids(named))
     return accepted(_leads(container).save_rule(ctx, business_line, rule), response)
 
 
@@ -374,6 +405,11 @@ def save_recycle_rule(business_line: str, key: Code, body: RecycleRuleBody, requ
                       container: ContainerDep, policy: RuleAdmin, response: Response) -> CommandAccepted:
     rule = RecycleRule.model_validate({**body.model_dump(mode="json"), "key": key})
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    named = [rule.owner_department, rule.to_department, *rule.scope_departments]
+    old = _leads(container).saved_rule(business_line, key, "recycle")
+    if old is not None:
+        named += [old["owner_department"], old["to_department"], *old["scope_departments"]]
+    _require_covers(policy, _uuids(named))
     return accepted(_leads(container).save_recycle_rule(ctx, business_line, rule), response)
 
 
@@ -392,6 +428,7 @@ def verify_rules(business_line: str, container: ContainerDep, policy: RuleAdmin)
 
 @router.post("/rules/{business_line}/recycle-now", summary="Run recycling and reassignment now.")
 def recycle_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+    _require_unrestricted(policy, "recycling runs every rule of the business line")
     return container.lead_recycler.tick([_line(policy, business_line)])
 
 
@@ -431,7 +468,8 @@ def sensitive_hits(business_line: str, container: ContainerDep, policy: RuleAdmi
                    before: Annotated[int | None, Query(ge=1, description="next_before of the previous page")] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     rows = container.lead_queries.sensitive_hits(_line(policy, business_line), before=before, limit=limit)
-    return {"items": rows, "next_before": rows[-1]["position"] if len(rows) == limit else None}
+    return {"items": policy.present_all(RESOURCE, rows),
+            "next_before": rows[-1]["position"] if len(rows) == limit else None}
 
 
 @router.post("/bindings", summary="Import 渠道1.0 bindings (phone -> account manager / IB / branch).")
@@ -476,7 +514,11 @@ def save_sop(business_line: str, key: Code, body: SopBody, request: Request, con
     except ValidationError as exc:
         raise _invalid(exc) from None
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
-    return accepted(_leads(container).save_sop(ctx, business_line, config), response)
+    existing = _leads(container).sop_task(business_line, key)
+    if existing is not None:
+        _require_covers(policy, existing.data_scope())
+    departments = _departments(policy)
+    return accepted(_leads(container).save_sop(ctx, business_line, config, departments), response)
 
 
 @router.get("/sop-tasks", dependencies=[READS], summary="SOP tasks with how many leads each reached.")
@@ -486,6 +528,7 @@ def list_sop(container: ContainerDep, policy: RuleAdmin) -> list[dict[str, Any]]
 
 @router.post("/sop-tasks/{business_line}/run-now", summary="Run the business line's due SOP tasks now.")
 def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+    _require_unrestricted(policy, "the run covers every SOP task of the business line")
     return container.lead_sop.tick([_line(policy, business_line)])
 
 
@@ -545,6 +588,8 @@ def list_leads(container: ContainerDep, policy: Viewer,
                count: Annotated[bool, Query(description="Also return the total matching")] = False,
                sort: Annotated[Literal["newest", "oldest"], Query(description="By last intake")] = "newest"
                ) -> dict[str, Any]:
+    if phone is not None:
+        _require_phone_searchable(policy)
     return _page(container, policy, _filters(status, flag, channel, owner, lifecycle, intent, phone, department,
                                              unassigned, since, until), cursor, limit, count, sort)
 
@@ -584,8 +629,35 @@ def lead_detail(lead_id: UUID, container: ContainerDep, policy: Viewer, response
         raise NotFoundError(f"lead {lead_id} does not exist")
     row.pop("position", None)
     response.headers["ETag"] = f'"{row["version"]}"'
-    return {"lead": policy.present(RESOURCE, row), "intakes": container.lead_queries.intakes(lead_id),
+    return {"lead": policy.present(RESOURCE, row),
+            "intakes": _present_intakes(policy, container.lead_queries.intakes(lead_id)),
             "timeline": container.lead_queries.timeline(lead_id, category)}
+
+
+def _present_intakes(policy: Policy, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """留资记录 under the leads.lead field rules: the phone and the name field of every intake
+    are masked or hidden exactly like the lead's own."""
+    out = []
+    for row in rows:
+        fields = dict(row.get("fields") or {})
+        shown = policy.present(RESOURCE, {"phone": row.get("phone"), "name": fields.get("name")})
+        item = {k: v for k, v in row.items() if k != "phone"}
+        if "phone" in shown:
+            item["phone"] = shown["phone"]
+        if "name" in fields:
+            if "name" in shown:
+                fields["name"] = shown["name"]
+            else:
+                del fields["name"]
+        item["fields"] = fields
+        out.append(item)
+    return out
+
+
+def _require_phone_searchable(policy: Policy) -> None:
+    """A phone filter would tell a caller who sees phones masked whether a number is a lead."""
+    if any(r.field == "phone" and r.effect in ("masked", "hidden") for r in policy.rules(RESOURCE)):
+        raise PermissionDeniedError("you cannot search by phone: phones are masked for you")
 
 
 class AssignBody(ScreenedBody):
