@@ -12,9 +12,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import random
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -58,6 +61,8 @@ Clock = Callable[[], datetime]
 MAX_FIELD_CHARS = 500
 MAX_FIELDS = 30
 MAX_BATCH = 1000
+RETRIES = 8       # optimistic retries of a batch (jittered backoff between them)
+LOCK_WAIT = 10.0  # seconds a batch waits for its line's advisory lock before going on unlocked
 
 
 class SensitiveContentError(RuleViolationError):
@@ -115,9 +120,38 @@ class LeadsApplication(LedgerApplication):
 
     def _line_lock(self, business_line: str) -> threading.Lock:
         """Batches of one business line all advance its rule book: inside a process they take
-        turns instead of racing (across processes, optimistic concurrency and retries decide)."""
+        turns instead of racing (across processes, see ``_line_turn``)."""
         with self._books_lock:
             return self._line_locks.setdefault(business_line, threading.Lock())
+
+    @contextmanager
+    def _line_turn(self, business_line: str) -> Iterator[None]:
+        """Across processes, batches of a line take turns on a PostgreSQL session advisory lock
+        (tried, with jittered backoff, so a waiter holds no connection). Past LOCK_WAIT seconds
+        the batch goes on unlocked: optimistic concurrency (with backoff) still decides."""
+        key = int.from_bytes(hashlib.blake2b(f"ledgerflow:leads:{business_line}".encode(), digest_size=8).digest(),
+                             "big", signed=True)
+        deadline, delay = time.monotonic() + LOCK_WAIT, 0.002
+        datastore = self._store.datastore
+        while True:
+            with datastore.get_connection() as conn:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()
+                if row["ok"]:
+                    try:
+                        yield
+                    finally:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    return
+            if time.monotonic() > deadline:
+                yield
+                return
+            time.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, 0.1)
+
+    @staticmethod
+    def _backoff(attempt: int) -> None:
+        """Jittered exponential backoff between optimistic retries (2 ms .. 200 ms)."""
+        time.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.2)))
 
     # -- loading ------------------------------------------------------------------------------
     def channel(self, code: str) -> Channel:
@@ -370,7 +404,8 @@ class LeadsApplication(LedgerApplication):
         return None
 
     @command
-    def intake(self, channel_code: str, rows: list[Any], source: str) -> dict[str, Any]:
+    def intake(self, channel_code: str, rows: list[Any], source: str,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Take a batch of rows in (API, import chunk, landing page). Per-row results:
         {row, status: valid|filtered|rejected, reason, flag: new|repeat, phone, lead_id, owner}."""
         if len(rows) > MAX_BATCH:
@@ -378,16 +413,18 @@ class LeadsApplication(LedgerApplication):
         channel = self.channel(channel_code)
         if not channel.enabled:
             raise RuleViolationError(f"channel {channel_code!r} is disabled", field="channel")
-        with self._line_lock(channel.business_line):
-            for attempt in range(6):
+        with self._line_lock(channel.business_line), self._line_turn(channel.business_line):
+            for attempt in range(RETRIES):
                 try:
-                    return self._intake(channel, rows, source)
+                    return self._intake(channel, rows, source, extra)
                 except ConcurrencyConflictError:
-                    if attempt == 5:
+                    if attempt == RETRIES - 1:
                         raise
+                    self._backoff(attempt)
         raise AssertionError("unreachable")
 
-    def _intake(self, channel: Channel, rows: list[Any], source: str) -> dict[str, Any]:
+    def _intake(self, channel: Channel, rows: list[Any], source: str,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
         line, now = channel.business_line, self.clock()
         at = _iso(now)
         settings, book = self.settings(line), self.rulebook(line)
@@ -413,7 +450,7 @@ class LeadsApplication(LedgerApplication):
         touched: set[str] = set()
         entries: list[dict[str, Any]] = []
         changed: dict[UUID, Lead] = {}
-        intake_base = {**channel.facts(), "source": source, "at": at}
+        intake_base = {**channel.facts(), **(extra or {}), "source": source, "at": at}
         for n, phone, fields in parsed:
             lid = lead_id(line, phone)
             lead = leads.get(lid)
@@ -486,7 +523,7 @@ class LeadsApplication(LedgerApplication):
         rules (purpose reassign, condition on the recycle count) distribute them again."""
         now = self.clock()
         at = _iso(now)
-        with self._line_lock(business_line):
+        with self._line_lock(business_line), self._line_turn(business_line):
             return self._recycle(business_line, candidates, now, at)
 
     def _recycle(self, business_line: str, candidates: Callable[[str, list[str], datetime], list[UUID]],
@@ -536,6 +573,7 @@ class LeadsApplication(LedgerApplication):
             except ConcurrencyConflictError:
                 if attempt == 5:
                     raise
+                self._backoff(attempt)
         raise AssertionError("unreachable")
 
     # -- activity -----------------------------------------------------------------------------------

@@ -151,3 +151,19 @@ def test_configuration_stays_inside_the_callers_departments(client, live_contain
     assert client.post("/api/v1/leads/sop-tasks/brokerage/run-now", headers=eve).status_code == 403
     binding = {"rows": [{"phone": "13812340099", "kind": "ib", "holder": "IB"}]}
     assert client.post("/api/v1/leads/bindings", headers=eve, json=binding).status_code == 403
+
+
+def test_a_landing_page_enforces_its_required_fields_and_records_consent(client, live_container, firm):  # noqa: F811
+    intake = {"X-Channel-Token": firm["token"]}
+    ok(client.put("/api/v1/leads/channels/ths/landing-pages/spring", headers=ADMIN, json={
+        "title": "在线申请", "privacy_consent_required": True,
+        "fields": [{"key": "name", "label": "姓名", "required": True}]}))
+    missing = client.post("/api/v1/leads/intake?landing_page=spring", headers=intake,
+                          json={"leads": [{"phone": "13812345671"}], "privacy_consent": True})
+    assert missing.status_code == 422 and missing.json()["field"] == "leads[0].name"
+    out = ok(client.post("/api/v1/leads/intake?landing_page=spring", headers=intake,
+                         json={"leads": [{"phone": "13812345671", "name": "张三"}], "privacy_consent": True}))
+    from domain.leads.lead import Lead
+    events = list(live_container.leads.events.get(live_container.leads.lead_for("brokerage", "13812345671")))
+    assert isinstance(events[0], Lead.Created) and events[0].intake["privacy_consent"] is True
+    assert events[0].intake["landing_page"] == "spring" and out["results"][0]["status"] == "valid"

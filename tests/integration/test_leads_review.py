@@ -133,3 +133,57 @@ def test_the_opening_feed_survives_a_bad_event_and_never_replays(firm, tmp_path)
     assert feed.poll(leads) == []
     lead = leads.load(leads.lead_for(LINE, "13812345678"), Lead)
     assert lead.lifecycle == "opened" and lead.opening["attribution"]["chosen"]["kind"] == "ib"
+
+
+def test_many_processes_taking_single_leads_at_once_all_succeed(firm):  # noqa: F811
+    container, clock, deps = firm
+    container.leads.save_rule(ADMIN, LINE, rule(deps, strategy="weighted", members=[
+        {"id": "operator:ann", "cap": 10}, {"id": "operator:bob", "cap": 10}]))
+    apps = [LeadsApplication(container.store) for _ in range(4)]
+    errors: list[str] = []
+    owners: Counter[str | None] = Counter()
+    barrier = threading.Barrier(len(apps))
+
+    def go(k: int) -> None:
+        barrier.wait()
+        for j in range(8):
+            try:
+                owners[apps[k].intake(ADMIN, "ths", [{"phone": f"139{k:02d}{j:06d}"}], "api")["results"][0]
+                       ["owner"]] += 1
+            except Exception as exc:  # noqa: BLE001
+                errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in range(len(apps))]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == [] and owners["operator:ann"] == owners["operator:bob"] == 10 and owners[None] == 12
+
+
+def test_an_employee_counts_the_leads_assigned_to_them_by_hand(firm):  # noqa: F811
+    container, clock, deps = firm
+    leads = container.leads
+    leads.save_rule(ADMIN, LINE, rule(deps, strategy="manual"))
+    out = leads.intake(ADMIN, "ths", [{"phone": phone(i)} for i in range(3)], "api")["results"]
+    for r in out:
+        lid = leads.lead_for(LINE, r["phone"])
+        leads.assign(ADMIN, lid, "operator:ann", deps["online"], "手动分配")
+        leads.add_wechat(CommandContext("operator:ann", "w"), lid, None)
+    container.runners["analytics.lead_conversion"].catch_up()
+    ann = [r for r in container.lead_analytics.by_employee(LINE)["all_channels"] if r["employee"] == "operator:ann"]
+    assert ann[0]["valid"] == 3 and ann[0]["wechat_rate"] == 1.0
+    assert container.lead_analytics.by_channel(LINE)["total"]["valid"] == 3
+
+
+def test_the_rate_limit_holds_without_redis_and_a_refusal_costs_nothing(firm):  # noqa: F811
+    from infrastructure.leads.rate_limit import RateLimiter
+
+    class Down:
+        available = False
+
+    limiter = RateLimiter(Down(), 10)  # type: ignore[arg-type]
+    assert limiter.take("channel:x", 8)[0] and not limiter.take("channel:x", 5)[0]
+    assert limiter.take("channel:x", 2)[0] and not limiter.take("channel:x")[0]
+    container = firm[0]
+    if container.redis.available:
+        live = RateLimiter(container.redis, 10)
+        assert not live.take("channel:y", 1000)[0] and live.take("channel:y", 10)[0]

@@ -216,17 +216,27 @@ def intake(channel: IntakeChannel, body: IntakeBatch, request: Request, containe
                              headers={"Retry-After": str(max(retry, 1))})
     source: str = "api"
     after: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = None
     if landing_page is not None:
         page = channel.landing_pages.get(landing_page)
         if page is None or not page.get("enabled", True):
             raise NotFoundError(f"landing page {landing_page!r} does not exist", field="landing_page")
         if page.get("privacy_consent_required") and body.privacy_consent is not True:
             raise RuleViolationError("this landing page requires privacy consent", field="privacy_consent")
+        required = [f["key"] for f in page.get("fields") or [] if f.get("required")]
+        for i, row in enumerate(body.leads):
+            values = {**(row.get("fields") or {}), **row} if isinstance(row, dict) and isinstance(
+                row.get("fields") or {}, dict) else {}
+            missing = [k for k in required if values.get(k) in (None, "")]
+            if missing:
+                raise RuleViolationError(f"leads[{i}]: the landing page requires {', '.join(missing)}",
+                                         field=f"leads[{i}].{missing[0]}")
         source = f"landing_page:{landing_page}"
+        extra = {"landing_page": landing_page, "privacy_consent": body.privacy_consent is True}
         after = {"wecom": page.get("wecom") if (page.get("wecom") or {}).get("enabled") else None,
                  "redirect": page.get("redirect") if (page.get("redirect") or {}).get("enabled") else None}
     ctx = CommandContext(f"channel:{channel.code}", request.state.correlation_id, channel.business_line)
-    out = _leads(container).intake(ctx, channel.code, body.leads, source)
+    out = _leads(container).intake(ctx, channel.code, body.leads, source, extra)
     return {**out, "after_submit": after} if after is not None else out
 
 
