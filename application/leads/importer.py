@@ -198,7 +198,18 @@ class Importer:
             return self.run(ctx, channel, f, progress=progress)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (CSV injection): text starting with
+    = + - @ TAB CR gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_bytes(rows: list[list[Any]]) -> bytes:
     buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
+    csv.writer(buf).writerows([safe_cell(v) for v in row] for row in rows)
     return buf.getvalue().encode()

@@ -788,6 +788,9 @@ class LeadsApplication(LedgerApplication):
         closed). On opening, attribution decides who gets the credit (业绩归属)."""
         normalised = normalise_phone(phone)
         lead = self.lead(lead_id(business_line, normalised))
+        if external_id and external_id in getattr(lead, "opening_external_ids", ()):
+            # a retry of an event already applied (same external_id): accepted, nothing recorded
+            return CommandResult(lead.id, lead.version, self._store.head())
         attribution = None
         if kind == "opened":
             if lead.lifecycle == "opened":

@@ -81,10 +81,14 @@ class LeadQueries:
                                  " channel_type, promotion_type, at, fields FROM leads_intakes WHERE lead_id = %s"
                                  " ORDER BY seq DESC", (lead_id,))
 
-    def timeline(self, lead_id: UUID, category: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def timeline(self, lead_id: UUID, category: str | None = None, limit: int = 200,
+                 before: int | None = None) -> list[dict[str, Any]]:
+        """Newest first; keyset on position (``before``: the last position of the previous page)."""
         return self.db.fetch_all("SELECT position, kind, category, at, actor, detail FROM leads_timeline"
                                  " WHERE lead_id = %s AND (%s::text IS NULL OR category = %s)"
-                                 " ORDER BY position DESC LIMIT %s", (lead_id, category, category, limit))
+                                 " AND (%s::bigint IS NULL OR position < %s)"
+                                 " ORDER BY position DESC LIMIT %s", (lead_id, category, category, before, before,
+                                                                      limit))
 
     def recycle_candidates(self, business_line: str, departments: list[str], cutoff: datetime,
                            limit: int = 5000) -> list[UUID]:

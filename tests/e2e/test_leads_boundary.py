@@ -167,3 +167,33 @@ def test_a_landing_page_enforces_its_required_fields_and_records_consent(client,
     events = list(live_container.leads.events.get(live_container.leads.lead_for("brokerage", "13812345671")))
     assert isinstance(events[0], Lead.Created) and events[0].intake["privacy_consent"] is True
     assert events[0].intake["landing_page"] == "spring" and out["results"][0]["status"] == "valid"
+
+
+def test_low_findings_timeline_paging_audit_retries_and_formula_cells(client, live_container, firm):  # noqa: F811
+    from application.leads.importer import csv_bytes
+
+    intake = {"X-Channel-Token": firm["token"]}
+    out = ok(client.post("/api/v1/leads/intake", headers=intake, json={"leads": [{"phone": "13812349999"}]}))
+    lid = out["results"][0]["lead_id"]
+    base = {"business_line": "brokerage", "phone": "13812349999", "at": "2026-01-01T00:00:00+08:00"}
+    for _ in range(2):  # a webhook retry with the same external_id records nothing new
+        events = ok(client.post("/api/v1/leads/account-opening/events", headers=ADMIN, json={"events": [
+            {**base, "kind": "node", "node": "video", "external_id": "A-1"}]}))
+    for i in range(3):
+        last = ok(client.post(f"/api/v1/leads/{lid}/follow-ups", headers=ADMIN, json={"content": f"call {i}"}))
+    page = ok(client.get(f"/api/v1/leads/{lid}", headers=ADMIN, params={
+        "timeline_limit": 2, "wait_for_position": last["position"]}))
+    assert len(page["timeline"]) == 2 and page["timeline_next_before"]
+    rest = ok(client.get(f"/api/v1/leads/{lid}", headers=ADMIN, params={
+        "timeline_limit": 2, "before": page["timeline_next_before"]}))
+    kinds = [t["kind"] for t in page["timeline"] + rest["timeline"]]
+    assert kinds.count("opening_node") == 1 and len(kinds) == 4 and events["results"][0]["status"] == "accepted"
+    trail = ok(client.get(f"/api/v1/audit/aggregates/{lid}/trail", headers=ADMIN))
+    assert len(trail) == 5
+    assert csv_bytes([["=1+1", "+8613800000000", "ok"]]).decode().strip() == "'=1+1,'+8613800000000,ok"
+    if live_container.redis.available:  # import progress: only its starter (or an unrestricted scope) sees it
+        ok(client.post("/api/v1/leads/channels/ths/imports", headers={**ADMIN, "Content-Type": "text/csv"},
+                       params={"import_id": "abcdef12"}, content=b"phone\n13812348888\n"))
+        assert ok(client.get("/api/v1/leads/imports/abcdef12", headers=ADMIN))["status"] == "done"
+        fay = _scoped_operator(client, live_container, firm, "fay", ["leads.intake"])
+        assert client.get("/api/v1/leads/imports/abcdef12", headers=fay).status_code == 404

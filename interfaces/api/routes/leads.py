@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from application.access.policy import Policy
-from application.leads.importer import Importer
+from application.leads.importer import Importer, safe_cell
 from application.leads.inputs import SafeStr, ScreenedBody
 from application.leads.service import replay_assignments
 from domain.leads.allocation import Member, RuleConfig, Window
@@ -270,8 +270,9 @@ async def import_leads(code: str, request: Request, container: ContainerDep, pol
             raise RuleViolationError("the file is empty", field="body")
         spool.seek(0)
         ctx = policy.context(request.state.correlation_id, line)
+        owner = {"business_line": line, "started_by": policy.principal.actor}
         return await run_in_threadpool(Importer(_leads(container)).run, ctx, code, spool,
-                                       progress=lambda report: _publish_progress(container, report),
+                                       progress=lambda report: _publish_progress(container, {**report, **owner}),
                                        import_id=import_id)
 
 
@@ -283,9 +284,12 @@ def import_progress(import_id: str, container: ContainerDep, policy: Importing) 
             raw = container.redis.client.get(_progress_key(container, import_id))
         except redis.RedisError:
             raw = None
-    if raw is None:
+    report = orjson.loads(raw) if raw is not None else None
+    # Only its starter, or someone of its business line with an unrestricted data scope, sees it.
+    if report is None or not policy.sees_line(report.get("business_line")) or (
+            report.get("started_by") != policy.principal.actor and policy.principal.departments is not None):
         raise NotFoundError(f"import {import_id!r} is unknown (or older than a day)")
-    return orjson.loads(raw)
+    return report
 
 
 # -- rules and settings -----------------------------------------------------------------------------
@@ -631,17 +635,21 @@ CATEGORY = Literal["intake", "follow_up", "transfer", "call", "activity"]
 
 @router.get("/{lead_id}", dependencies=[READS], summary="Customer detail: lead, intakes (留资记录) and timeline.")
 def lead_detail(lead_id: UUID, container: ContainerDep, policy: Viewer, response: Response,
-                category: Annotated[CATEGORY | None, Query(description="Timeline tab; all when absent")] = None
-                ) -> dict[str, Any]:
+                category: Annotated[CATEGORY | None, Query(description="Timeline tab; all when absent")] = None,
+                before: Annotated[int | None, Query(ge=1, description="timeline_next_before of the previous page")]
+                = None,
+                timeline_limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
     _visible(container, policy, lead_id)
     row = container.lead_queries.lead(lead_id)
     if row is None:
         raise NotFoundError(f"lead {lead_id} does not exist")
     row.pop("position", None)
     response.headers["ETag"] = f'"{row["version"]}"'
+    timeline = container.lead_queries.timeline(lead_id, category, limit=timeline_limit, before=before)
     return {"lead": policy.present(RESOURCE, row),
             "intakes": _present_intakes(policy, container.lead_queries.intakes(lead_id)),
-            "timeline": container.lead_queries.timeline(lead_id, category)}
+            "timeline": timeline,
+            "timeline_next_before": timeline[-1]["position"] if len(timeline) == timeline_limit else None}
 
 
 def _present_intakes(policy: Policy, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -791,7 +799,7 @@ def _csv(rows: list[dict[str, Any]], keys: tuple[str, ...], filename: str) -> St
     writer = csv.writer(buf)
     writer.writerow((*keys, *COLUMNS))
     for r in rows:
-        writer.writerow([r.get(k, "") for k in (*keys, *COLUMNS)])
+        writer.writerow([safe_cell(r.get(k, "")) for k in (*keys, *COLUMNS)])
     return StreamingResponse(iter([buf.getvalue().encode("utf-8-sig")]), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
