@@ -33,6 +33,11 @@ class SopRunner:
             except DomainError as exc:
                 log.info("sop: %s not run: %s", line, exc)
                 continue
+            except Exception:  # noqa: BLE001 - in the job, one line's failure must not stop the others
+                if business_lines is not None:
+                    raise
+                log.exception("sop: %s failed", line)
+                continue
             for k in total:
                 total[k] += done[k]
         return total
@@ -57,6 +62,11 @@ class Recycler:
                                               self.queries.recycle_candidates)
             except DomainError as exc:
                 log.info("recycler: %s not recycled: %s", line, exc)
+                continue
+            except Exception:  # noqa: BLE001 - in the job, one line's failure must not stop the others
+                if business_lines is not None:
+                    raise
+                log.exception("recycler: %s failed", line)
                 continue
             for k in total:
                 total[k] += done[k]

@@ -187,3 +187,24 @@ def test_the_rate_limit_holds_without_redis_and_a_refusal_costs_nothing(firm):  
     if container.redis.available:
         live = RateLimiter(container.redis, 10)
         assert not live.take("channel:y", 1000)[0] and live.take("channel:y", 10)[0]
+
+
+def test_the_leads_job_keeps_going_when_one_part_fails(firm, tmp_path):  # noqa: F811
+    from infrastructure.leads.recycler import Recycler
+
+    container = firm[0]
+
+    class BrokenFeed:
+        def poll(self, leads):  # noqa: ANN001, ANN201
+            raise RuntimeError("disk gone")
+
+    class CountingSop:
+        runs = 0
+
+        def tick(self) -> dict[str, int]:
+            CountingSop.runs += 1
+            return {"reached": 0, "failed": 0}
+
+    job = Recycler(container.leads, container.lead_queries, sop=CountingSop(), opening_feed=BrokenFeed())  # type: ignore[arg-type]
+    job.run_once()
+    assert CountingSop.runs == 1
