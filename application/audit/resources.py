@@ -20,7 +20,17 @@ from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
 from domain.forms.record import FormRecord
+from domain.leads.binding import Binding
+from domain.leads.channel import Channel
+from domain.leads.lead import Lead
+from domain.leads.rulebook import RuleBook
+from domain.leads.segment import Segment, SopClaim, SopTask
+from domain.leads.settings import LeadSettings
 from domain.shared.ids import natural_id
+
+
+def _lead_department(lead: Lead) -> UUID | None:
+    return UUID(lead.department_id) if lead.department_id else None
 
 
 def _customer_department(customer: Customer) -> UUID | None:
@@ -54,6 +64,14 @@ RESOURCES: dict[type, AuditedResource] = {
                                 account_of=lambda a: a.fund_account),
     Customer: AuditedResource("forms.customer", department_of=_customer_department,
                               account_of=lambda a: a.fund_account),
+    Lead: AuditedResource("leads.lead", department_of=_lead_department),
+    Channel: AuditedResource("leads.channel", line_only=True),
+    LeadSettings: AuditedResource("leads.settings", line_only=True),
+    RuleBook: AuditedResource("leads.rulebook", line_only=True),
+    Segment: AuditedResource("leads.segment", line_only=True),
+    SopTask: AuditedResource("leads.sop_task", line_only=True),
+    SopClaim: AuditedResource("leads.sop_claim", line_only=True),
+    Binding: AuditedResource("leads.binding", admin_only=True),  # firm-wide, keyed by phone
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from application.leads.inputs import text_problem
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.shared.context import CommandContext
 from domain.shared.errors import RuleViolationError
@@ -22,6 +23,9 @@ PHONE_HEADERS = ("phone", "mobile", "手机号", "手机号码", "电话")
 NAME_HEADERS = ("name", "姓名", "客户姓名")
 MAX_COLUMNS = 30
 XLSX_MAGIC = b"PK\x03\x04"
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # every part of an XLSX file together, uncompressed
+MAX_RATIO = 100                          # uncompressed / compressed, for parts above 1 MB
+MAX_ZIP_ENTRIES = 1000
 
 
 class ImportFileError(RuleViolationError):
@@ -46,9 +50,32 @@ def _csv_rows(stream: IO[bytes]) -> Iterator[list[str]]:
         raise ImportFileError(f"the CSV is malformed: {exc}") from None
 
 
+def _check_zip(stream: IO[bytes]) -> None:
+    """Refuse a zip bomb before openpyxl inflates anything (it reads sharedStrings.xml whole):
+    the declared sizes of the entries are bounded in total and in compression ratio."""
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ImportFileError(f"the XLSX file cannot be read: {exc}") from None
+    finally:
+        stream.seek(0)
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise ImportFileError(f"the XLSX file has more than {MAX_ZIP_ENTRIES} parts")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > 1_000_000 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise ImportFileError(f"the XLSX part {info.filename[:60]!r} expands more than {MAX_RATIO}x "
+                                  "(refused as a possible zip bomb)")
+    if total > MAX_UNPACKED_BYTES:
+        raise ImportFileError(f"the XLSX file unpacks to {total} bytes; the limit is {MAX_UNPACKED_BYTES}")
+
+
 def _xlsx_rows(stream: IO[bytes]) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
+    _check_zip(stream)
     try:
         book = load_workbook(stream, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -81,6 +108,12 @@ class Importer:
         if header is None:
             raise ImportFileError("the file is empty")
         header = [h.strip().lower() for h in header]
+        for i, h in enumerate(header):
+            problem = text_problem(h)
+            if problem:
+                raise ImportFileError(f"header column {i + 1} {problem}")
+            if len(h) > 64:
+                raise ImportFileError(f"header column {i + 1} is longer than 64 characters")
         phone_col = next((i for i, h in enumerate(header) if h in PHONE_HEADERS), None)
         if phone_col is None:
             raise ImportFileError(f"no phone column: the header needs one of {', '.join(PHONE_HEADERS)}")
@@ -103,7 +136,22 @@ class Importer:
             if progress:
                 progress({"import_id": import_id, "rows": len(results), "counts": dict(counts), "status": "running"})
 
-        for line, values in enumerate(rows, start=2):
+        failure: str | None = None
+        line = 1
+        numbered = enumerate(rows, start=2)
+        while True:
+            try:
+                line, values = next(numbered)
+            except StopIteration:
+                break
+            except ImportFileError as exc:
+                # A reader error after the header: what was read stays imported and reported;
+                # the rest of the file is one rejection with the reason (status partial).
+                failure = exc.message
+                results.append({"row": line + 1, "status": "rejected", "phone": None,
+                                "reason": f"the rest of the file could not be read: {exc.message}"})
+                counts["rejected"] += 1
+                break
             if not any(v.strip() for v in values):
                 continue
             if len(values) > len(header):
@@ -133,7 +181,10 @@ class Importer:
                 flush()
         flush()
         results.sort(key=lambda r: r["row"])
-        summary = {"import_id": import_id, "rows": len(results), "counts": counts, "status": "done"}
+        summary: dict[str, Any] = {"import_id": import_id, "rows": len(results), "counts": counts,
+                                   "status": "done" if failure is None else "partial"}
+        if failure is not None:
+            summary["error"] = failure
         if progress:
             progress(summary)
         return {**summary, "results": results}
@@ -147,7 +198,18 @@ class Importer:
             return self.run(ctx, channel, f, progress=progress)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (CSV injection): text starting with
+    = + - @ TAB CR gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_bytes(rows: list[list[Any]]) -> bytes:
     buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
+    csv.writer(buf).writerows([safe_cell(v) for v in row] for row in rows)
     return buf.getvalue().encode()

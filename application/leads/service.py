@@ -12,9 +12,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import random
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -22,7 +25,9 @@ from uuid import UUID
 import cel
 from eventsourcing.application import project_aggregate
 from psycopg.sql import SQL, Identifier
+from pydantic import ValidationError
 
+from application.leads.inputs import BindingRow, first_error, text_problem
 from application.shared.base import CommandResult, LedgerApplication, command
 from domain.leads.allocation import RuleConfig, allocate, outcome
 from domain.leads.binding import Binding, binding_id
@@ -30,7 +35,17 @@ from domain.leads.channel import Channel, channel_id
 from domain.leads.lead import Lead, lead_id
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.leads.rulebook import RecycleRule, RuleBook, rulebook_id
-from domain.leads.segment import Segment, SegmentConfig, SopConfig, SopTask, day_bounds, segment_id, sop_id
+from domain.leads.segment import (
+    Segment,
+    SegmentConfig,
+    SopClaim,
+    SopConfig,
+    SopTask,
+    day_bounds,
+    segment_id,
+    sop_claim_id,
+    sop_id,
+)
 from domain.leads.settings import IntakeConfig, LeadSettings, settings_id
 from domain.shared.context import current_context
 from domain.shared.errors import (
@@ -46,6 +61,8 @@ Clock = Callable[[], datetime]
 MAX_FIELD_CHARS = 500
 MAX_FIELDS = 30
 MAX_BATCH = 1000
+RETRIES = 8       # optimistic retries of a batch (jittered backoff between them)
+LOCK_WAIT = 10.0  # seconds a batch waits for its line's advisory lock before going on unlocked
 
 
 class SensitiveContentError(RuleViolationError):
@@ -76,12 +93,16 @@ def check_row(row: Any) -> tuple[Any, dict[str, str], str | None]:
         if value is None or value == "":
             continue
         text = str(value)
+        key_problem = text_problem(str(key))
+        if key_problem:
+            return row.get("phone"), {}, f"a field name {key_problem}"
         if len(str(key)) > 64:
             return row.get("phone"), {}, f"field name {str(key)[:20]!r}... is longer than 64 characters"
         if len(text) > MAX_FIELD_CHARS:
             return row.get("phone"), {}, f"field {key!r} is longer than {MAX_FIELD_CHARS} characters"
-        if "\x00" in text:
-            return row.get("phone"), {}, f"field {key!r} contains a NUL character"
+        problem = text_problem(text)
+        if problem:
+            return row.get("phone"), {}, f"field {key!r} {problem}"
         clean[str(key)] = text
     return row.get("phone"), clean, None
 
@@ -99,9 +120,38 @@ class LeadsApplication(LedgerApplication):
 
     def _line_lock(self, business_line: str) -> threading.Lock:
         """Batches of one business line all advance its rule book: inside a process they take
-        turns instead of racing (across processes, optimistic concurrency and retries decide)."""
+        turns instead of racing (across processes, see ``_line_turn``)."""
         with self._books_lock:
             return self._line_locks.setdefault(business_line, threading.Lock())
+
+    @contextmanager
+    def _line_turn(self, business_line: str) -> Iterator[None]:
+        """Across processes, batches of a line take turns on a PostgreSQL session advisory lock
+        (tried, with jittered backoff, so a waiter holds no connection). Past LOCK_WAIT seconds
+        the batch goes on unlocked: optimistic concurrency (with backoff) still decides."""
+        key = int.from_bytes(hashlib.blake2b(f"ledgerflow:leads:{business_line}".encode(), digest_size=8).digest(),
+                             "big", signed=True)
+        deadline, delay = time.monotonic() + LOCK_WAIT, 0.002
+        datastore = self._store.datastore
+        while True:
+            with datastore.get_connection() as conn:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()
+                if row["ok"]:
+                    try:
+                        yield
+                    finally:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    return
+            if time.monotonic() > deadline:
+                yield
+                return
+            time.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, 0.1)
+
+    @staticmethod
+    def _backoff(attempt: int) -> None:
+        """Jittered exponential backoff between optimistic retries (2 ms .. 200 ms)."""
+        time.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.2)))
 
     # -- loading ------------------------------------------------------------------------------
     def channel(self, code: str) -> Channel:
@@ -145,6 +195,14 @@ class LeadsApplication(LedgerApplication):
             if current is None or current.version < book.version:
                 self._books[business_line] = copy.deepcopy(book)
         return book
+
+    def saved_rule(self, business_line: str, key: str, kind: str = "assignment") -> dict[str, Any] | None:
+        """The assignment (or recycle) rule saved under ``key``, if any (for scope checks)."""
+        try:
+            book = self.load(rulebook_id(business_line), RuleBook)
+        except NotFoundError:
+            return None
+        return (book.rules if kind == "assignment" else book.recycle_rules).get(key)
 
     def existing(self, ids: Iterable[UUID]) -> set[UUID]:
         """Which of these aggregates exist: one indexed query on the event table."""
@@ -283,29 +341,38 @@ class LeadsApplication(LedgerApplication):
         """Bindings of phones to account managers / IBs / branches; per-row results."""
         results: list[dict[str, Any]] = []
         pending: dict[str, dict[str, Any]] = {}
-        for n, row in enumerate(rows, start=1):
+        departments: dict[str, bool] = {}
+        for n, raw in enumerate(rows, start=1):
             try:
-                phone = normalise_phone(row.get("phone"))
+                row = BindingRow.model_validate(raw)
+            except ValidationError as exc:
+                results.append({"row": n, "status": "rejected", "reason": first_error(exc)})
+                continue
+            try:
+                phone = normalise_phone(row.phone)
             except InvalidPhoneError as exc:
                 results.append({"row": n, "status": "rejected", "reason": exc.message})
                 continue
-            kind = row.get("kind")
-            if kind not in ("account_manager", "ib", "branch") or not row.get("holder"):
-                results.append({"row": n, "status": "rejected",
-                                "reason": "kind must be account_manager, ib or branch, and holder is required"})
-                continue
-            pending[phone] = {**row, "phone": phone}
+            department = str(row.department_id) if row.department_id else None
+            if department is not None:
+                if department not in departments:
+                    departments[department] = self.exists(row.department_id)
+                if not departments[department]:
+                    results.append({"row": n, "status": "rejected",
+                                    "reason": f"department {department} does not exist"})
+                    continue
+            pending[phone] = {"kind": row.kind, "holder": row.holder, "department_id": department,
+                              "bound_at": _iso(row.bound_at) if row.bound_at else None}
             results.append({"row": n, "status": "accepted", "phone": phone})
         known = self.existing(binding_id(p) for p in pending)
         aggregates = []
         for phone, row in pending.items():
-            bound_at = str(row.get("bound_at") or _iso(self.clock()))
+            bound_at = row["bound_at"] or _iso(self.clock())
             if binding_id(phone) in known:
                 binding = self.load(binding_id(phone), Binding)
-                binding.rebind(phone, row["kind"], str(row["holder"]), row.get("department_id"), bound_at, source)
+                binding.rebind(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
             else:
-                binding = Binding.create(phone, row["kind"], str(row["holder"]), row.get("department_id"),
-                                         bound_at, source)
+                binding = Binding.create(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
             aggregates.append(binding)
         if aggregates:
             self.save_all(*aggregates)
@@ -337,7 +404,8 @@ class LeadsApplication(LedgerApplication):
         return None
 
     @command
-    def intake(self, channel_code: str, rows: list[Any], source: str) -> dict[str, Any]:
+    def intake(self, channel_code: str, rows: list[Any], source: str,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Take a batch of rows in (API, import chunk, landing page). Per-row results:
         {row, status: valid|filtered|rejected, reason, flag: new|repeat, phone, lead_id, owner}."""
         if len(rows) > MAX_BATCH:
@@ -345,16 +413,18 @@ class LeadsApplication(LedgerApplication):
         channel = self.channel(channel_code)
         if not channel.enabled:
             raise RuleViolationError(f"channel {channel_code!r} is disabled", field="channel")
-        with self._line_lock(channel.business_line):
-            for attempt in range(6):
+        with self._line_lock(channel.business_line), self._line_turn(channel.business_line):
+            for attempt in range(RETRIES):
                 try:
-                    return self._intake(channel, rows, source)
+                    return self._intake(channel, rows, source, extra)
                 except ConcurrencyConflictError:
-                    if attempt == 5:
+                    if attempt == RETRIES - 1:
                         raise
+                    self._backoff(attempt)
         raise AssertionError("unreachable")
 
-    def _intake(self, channel: Channel, rows: list[Any], source: str) -> dict[str, Any]:
+    def _intake(self, channel: Channel, rows: list[Any], source: str,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
         line, now = channel.business_line, self.clock()
         at = _iso(now)
         settings, book = self.settings(line), self.rulebook(line)
@@ -371,7 +441,7 @@ class LeadsApplication(LedgerApplication):
                 except InvalidPhoneError as exc:
                     error = exc.message
             results.append({"row": n, "status": "rejected", "reason": error, "phone": raw if isinstance(
-                raw, str) and len(raw) <= 32 else None})
+                raw, str) and len(raw) <= 32 and text_problem(raw) is None else None})
         phones = {p for _, p, _ in parsed}
         known = self.existing(lead_id(line, p) for p in phones)
         leads: dict[UUID, Lead] = {i: self.load(i, Lead) for i in known}
@@ -380,7 +450,7 @@ class LeadsApplication(LedgerApplication):
         touched: set[str] = set()
         entries: list[dict[str, Any]] = []
         changed: dict[UUID, Lead] = {}
-        intake_base = {**channel.facts(), "source": source, "at": at}
+        intake_base = {**channel.facts(), **(extra or {}), "source": source, "at": at}
         for n, phone, fields in parsed:
             lid = lead_id(line, phone)
             lead = leads.get(lid)
@@ -453,7 +523,7 @@ class LeadsApplication(LedgerApplication):
         rules (purpose reassign, condition on the recycle count) distribute them again."""
         now = self.clock()
         at = _iso(now)
-        with self._line_lock(business_line):
+        with self._line_lock(business_line), self._line_turn(business_line):
             return self._recycle(business_line, candidates, now, at)
 
     def _recycle(self, business_line: str, candidates: Callable[[str, list[str], datetime], list[UUID]],
@@ -503,6 +573,7 @@ class LeadsApplication(LedgerApplication):
             except ConcurrencyConflictError:
                 if attempt == 5:
                     raise
+                self._backoff(attempt)
         raise AssertionError("unreachable")
 
     # -- activity -----------------------------------------------------------------------------------
@@ -566,7 +637,9 @@ class LeadsApplication(LedgerApplication):
         return self.save_one(segment)
 
     @command
-    def save_sop(self, business_line: str, config: SopConfig) -> CommandResult:
+    def save_sop(self, business_line: str, config: SopConfig, departments: list[str] | None = None) -> CommandResult:
+        """Save an SOP task with the data scope of whoever saves it (``departments``; None for
+        an unrestricted scope): a run reaches only leads of these departments."""
         for key in config.segments:
             self.segment(business_line, key)
         if config.content:
@@ -575,54 +648,137 @@ class LeadsApplication(LedgerApplication):
             if hits and settings.intake().sensitive_mode == "block":
                 raise SensitiveContentError(f"the SMS text contains sensitive words: {', '.join(hits)}",
                                             field="content")
+        scope = sorted(departments) if departments is not None else None
         try:
             task = self.load(sop_id(business_line, config.key), SopTask)
         except NotFoundError:
-            return self.save_one(SopTask.create(business_line, config))
+            task = SopTask.create(business_line, config)
+            task.scope(scope)
+            return self.save_one(task)
         task.change(config.model_dump(mode="json"))
+        if task.data_scope() != scope:
+            task.scope(scope)
         return self.save_one(task)
+
+    def sop_task(self, business_line: str, key: str) -> SopTask | None:
+        try:
+            return self.load(sop_id(business_line, key), SopTask)
+        except NotFoundError:
+            return None
+
+    def _task_lock(self, business_line: str, key: str) -> threading.Lock:
+        with self._books_lock:
+            return self._line_locks.setdefault(f"sop:{business_line}:{key}", threading.Lock())
+
+    def _claim(self, business_line: str, key: str, lead: str, at: str) -> SopClaim | None:
+        """Claim (task, lead) before any contact; None when another run holds or used it."""
+        try:
+            claim = self.load(sop_claim_id(business_line, key, lead), SopClaim)
+        except NotFoundError:
+            claim = SopClaim.create(business_line, key, lead, at)
+        else:
+            if claim.state != "failed":
+                return None
+            claim.reclaim(at)
+        try:
+            self.save_all(claim)
+        except ConcurrencyConflictError:
+            return None  # another runner claimed it first
+        return claim
+
+    def _record_contact(self, lid: UUID, cfg: SopConfig, reference: str, at: str, hits: list[str]) -> None:
+        """The SopExecuted event on the lead, in its own transaction (a concurrent follow-up on
+        the lead is retried here, never a reason to contact anyone again)."""
+        for attempt in range(5):
+            lead = self.load(lid, Lead)
+            lead.sop_executed(cfg.key, cfg.action, reference, at, cfg.content, **lead.facts(),
+                              sensitive_hits=hits or None)
+            try:
+                self.save_all(lead)
+                return
+            except ConcurrencyConflictError:
+                if attempt == 4:
+                    raise
 
     @command
     def run_sop(self, business_line: str, keys: list[str], members: Callable[..., list[tuple[UUID, str]]],
                 outbound: Any, timezone_name: str) -> dict[str, int]:
-        """Run the due SOP tasks once: each reaches the leads of its segments it has not reached."""
+        """Run the due SOP tasks once: each reaches the leads of its segments it has not reached,
+        within the task's data scope. Claim-then-send: every (task, lead) is claimed in the store
+        before the gateway is called, so two runners, a retry or a conflict never contact a phone
+        twice; the SMS text is checked for sensitive words at send time."""
         now = self.clock()
         today, tomorrow = day_bounds(now, timezone_name)
         local = now.astimezone(today.tzinfo)
         reached = failed = 0
         for key in keys:
-            task = self.load(sop_id(business_line, key), SopTask)
-            cfg = task.settings()
-            if not cfg.enabled or (cfg.start and local.date() < cfg.start) or (cfg.end and local.date() > cfg.end):
-                continue
-            if cfg.mode == "fixed_time" and (local.time() < cfg.at_time or
-                                             task.last_run_on == local.date().isoformat()):
-                continue
-            targets: dict[UUID, str] = {}
-            for segment_key in cfg.segments:
-                spec = self.segment(business_line, segment_key).filter
-                for lid, phone in members(business_line, spec, today, tomorrow):
-                    if str(lid) not in task.reached:
-                        targets.setdefault(lid, phone)
-            if not targets and cfg.mode == "immediate":
-                continue
-            contacts, leads, at = [], [], _iso(now)
-            for lid, phone in targets.items():
-                lead = self.load(lid, Lead)
-                try:
-                    reference = (outbound.send_sms(phone, cfg.content, cfg.template) if cfg.action == "sms"
-                                 else outbound.place_call(phone, cfg.key))
-                except Exception as exc:  # noqa: BLE001 - an adapter failure is recorded, the lead retried next run
-                    contacts.append({"lead": str(lid), "phone": phone, "error": str(exc)[:200]})
-                    failed += 1
-                    continue
-                lead.sop_executed(cfg.key, cfg.action, reference, at, cfg.content, **lead.facts())
-                leads.append(lead)
-                contacts.append({"lead": str(lid), "phone": phone, "reference": reference})
-                reached += 1
-            task.ran(local.date().isoformat(), at, contacts)
-            self.save_all(task, *leads)
+            with self._task_lock(business_line, key):
+                done = self._run_task(business_line, key, members, outbound, now, local, today, tomorrow)
+            reached, failed = reached + done[0], failed + done[1]
         return {"reached": reached, "failed": failed}
+
+    def _run_task(self, business_line: str, key: str, members: Callable[..., list[tuple[UUID, str]]],
+                  outbound: Any, now: datetime, local: datetime, today: datetime,
+                  tomorrow: datetime) -> tuple[int, int]:
+        task = self.load(sop_id(business_line, key), SopTask)
+        cfg = task.settings()
+        if not cfg.enabled or (cfg.start and local.date() < cfg.start) or (cfg.end and local.date() > cfg.end):
+            return 0, 0
+        if cfg.mode == "fixed_time" and (local.time() < cfg.at_time or task.last_run_on == local.date().isoformat()):
+            return 0, 0
+        at = _iso(now)
+        hits: list[str] = []
+        if cfg.action == "sms" and cfg.content:
+            settings = self.settings(business_line)
+            hits = settings.hits(cfg.content)
+            if hits and settings.intake().sensitive_mode == "block":
+                if getattr(task, "blocked_content", None) != cfg.content:
+                    task.blocked(at, cfg.content, hits)
+                    self.save_all(task)
+                return 0, 0
+        scope = task.data_scope()
+        targets: dict[UUID, str] = {}
+        for segment_key in cfg.segments:
+            spec = self.segment(business_line, segment_key).filter
+            found = (members(business_line, spec, today, tomorrow) if scope is None
+                     else members(business_line, spec, today, tomorrow, departments=scope))
+            for lid, phone in found:
+                if str(lid) not in task.reached:
+                    targets.setdefault(lid, phone)
+        if not targets and cfg.mode == "immediate":
+            return 0, 0
+        contacts: list[dict[str, Any]] = []
+        reached = failed = 0
+        for lid, phone in targets.items():
+            if scope is not None and self.load(lid, Lead).department_id not in scope:
+                continue  # the read model lagged a transfer: the aggregate decides
+            claim = self._claim(business_line, cfg.key, str(lid), at)
+            if claim is None:
+                continue
+            try:
+                reference = (outbound.send_sms(phone, cfg.content, cfg.template) if cfg.action == "sms"
+                             else outbound.place_call(phone, cfg.key))
+            except Exception as exc:  # noqa: BLE001 - an adapter failure is recorded, the lead retried next run
+                claim.failed(str(exc)[:200], at)
+                self.save_all(claim)
+                contacts.append({"lead": str(lid), "phone": phone, "error": str(exc)[:200]})
+                failed += 1
+                continue
+            claim.sent(str(reference), at)
+            self.save_all(claim)
+            self._record_contact(lid, cfg, str(reference), at, hits)
+            contacts.append({"lead": str(lid), "phone": phone, "reference": reference})
+            reached += 1
+        for attempt in range(5):
+            try:
+                task = self.load(sop_id(business_line, key), SopTask) if attempt else task
+                task.ran(local.date().isoformat(), at, contacts)
+                self.save_all(task)
+                break
+            except ConcurrencyConflictError:
+                if attempt == 4:
+                    raise
+        return reached, failed
 
     # -- account opening ------------------------------------------------------------------------------
     @command
@@ -632,6 +788,9 @@ class LeadsApplication(LedgerApplication):
         closed). On opening, attribution decides who gets the credit (业绩归属)."""
         normalised = normalise_phone(phone)
         lead = self.lead(lead_id(business_line, normalised))
+        if external_id and external_id in getattr(lead, "opening_external_ids", ()):
+            # a retry of an event already applied (same external_id): accepted, nothing recorded
+            return CommandResult(lead.id, lead.version, self._store.head())
         attribution = None
         if kind == "opened":
             if lead.lifecycle == "opened":
@@ -643,6 +802,16 @@ class LeadsApplication(LedgerApplication):
             raise RuleViolationError("only an opened account can be closed", field="kind")
         lead.progress_opening(kind, node, _iso(at), external_id, attribution, **lead.facts())
         return self.save_one(lead)
+
+
+def _since(value: Any) -> datetime:
+    """A candidate's since as an aware time: bindings recorded before strict validation may hold
+    a date only (taken as midnight UTC) or garbage (ranked last), never a crash."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.max.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
 
 
 def attribute(mode: str, lead: Lead, binding: Binding | None) -> dict[str, Any]:
@@ -666,7 +835,7 @@ def attribute(mode: str, lead: Lead, binding: Binding | None) -> dict[str, Any]:
     elif mode == "referral":
         chosen = referral or branch
     else:
-        chosen = min(candidates, key=lambda c: datetime.fromisoformat(c["since"]))
+        chosen = min(candidates, key=lambda c: _since(c["since"]))
     return {"mode": mode, "chosen": chosen, "candidates": candidates}
 
 

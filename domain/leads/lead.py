@@ -95,7 +95,7 @@ class Lead(LedgerAggregate):
 
     def require_open(self) -> None:
         if self.status != "valid":
-            raise RuleViolationError(f"lead {self.phone} was filtered at intake ({self.reason}); it cannot be worked")
+            raise RuleViolationError(f"lead {self.id} was filtered at intake ({self.reason}); it cannot be worked")
 
     @event("Recycled")
     def recycle(self, rule: str, to_department: str, at: str, days: int, previous_owner: str | None,
@@ -136,7 +136,8 @@ class Lead(LedgerAggregate):
 
     @event("SopExecuted")
     def sop_executed(self, task: str, action: str, reference: str, at: str, content: str | None,
-                     channel_code: str, owner: str | None, department_id: str) -> None:
+                     channel_code: str, owner: str | None, department_id: str,
+                     sensitive_hits: list[str] | None = None) -> None:
         """An SOP task reached this lead through the SMS platform or the outbound-call robot."""
 
     # -- account opening --------------------------------------------------------------------------
@@ -145,6 +146,8 @@ class Lead(LedgerAggregate):
                          attribution: dict[str, Any] | None, channel_code: str, owner: str | None,
                          department_id: str) -> None:
         self.opening = {**self.opening, "kind": kind, "node": node, "at": at}
+        if external_id:
+            self.opening_external_ids = {*getattr(self, "opening_external_ids", ()), external_id}
         if kind == "entered":
             self.opening.setdefault("entered_at", at)
         if kind == "opened":

@@ -113,8 +113,55 @@ class SopTask(LedgerAggregate):
         self.last_run_on = on
         self.reached |= {c["lead"] for c in contacts if c.get("reference")}
 
+    @event("Scoped")
+    def scope(self, departments: list[str] | None) -> None:
+        """The data scope of whoever saved the task: a run reaches only leads of these
+        departments (None: every department of the business line)."""
+        self.departments = departments
+
+    @event("Blocked")
+    def blocked(self, at: str, content: str | None, sensitive_hits: list[str]) -> None:
+        """A run refused: the text holds sensitive words (block mode), checked at send time."""
+        self.blocked_content = content
+
     def settings(self) -> SopConfig:
         return SopConfig.model_validate(self.config)
+
+    def data_scope(self) -> list[str] | None:
+        return getattr(self, "departments", None)
+
+
+def sop_claim_id(business_line: str, key: str, lead: str) -> Any:
+    return natural_id("lead_sop_claim", f"{business_line}:{key}:{lead}")
+
+
+class SopClaim(LedgerAggregate):
+    """Claim-then-send: one per (task, lead), created before the gateway is called. The store's
+    unique (id, version) decides which runner contacts the lead; a failed send releases the
+    claim for the next run; a claim left by a crash between claim and send stays (at most once)."""
+
+    @event("Claimed")
+    def __init__(self, business_line: str, task: str, lead: str, at: str):
+        self.business_line, self.task, self.lead = business_line, task, lead
+        self.state, self.reference, self.attempts = "claimed", None, 1
+
+    @classmethod
+    def create(cls, business_line: str, task: str, lead: str, at: str) -> SopClaim:
+        return cls._create(cls.Claimed, id=sop_claim_id(business_line, task, lead), business_line=business_line,
+                           task=task, lead=lead, at=at)
+
+    @event("Sent")
+    def sent(self, reference: str, at: str) -> None:
+        self.state, self.reference = "sent", reference
+
+    @event("Failed")
+    def failed(self, error: str, at: str) -> None:
+        self.state = "failed"
+
+    @event("Reclaimed")
+    def reclaim(self, at: str) -> None:
+        self.state = "claimed"
+        self.attempts += 1
 
 
 def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime]:

@@ -8,37 +8,39 @@ in embedded mode, from a JSON-lines file that this adapter tails from a remember
 Every line yields a per-line result; a bad line is reported and skipped, never retried forever."""
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
+from application.leads.inputs import OpeningEvent, first_error
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError
 
 KINDS = ("entered", "node", "interrupted", "opened", "closed")
+log = logging.getLogger(__name__)
 
 
 def apply_opening_event(leads: Any, ctx: CommandContext, raw: Any) -> dict[str, Any]:
+    """One event: validated strictly (bounded strings, aware time, known kind), then applied.
+    Any failure is this event's rejection, never the batch's or the feed's."""
     if not isinstance(raw, dict):
         return {"status": "rejected", "reason": "an event must be an object"}
-    missing = [k for k in ("business_line", "phone", "kind", "at") if not raw.get(k)]
-    if missing:
-        return {"status": "rejected", "reason": f"missing {', '.join(missing)}"}
-    if raw["kind"] not in KINDS:
-        return {"status": "rejected", "reason": f"kind must be one of {', '.join(KINDS)}"}
     try:
-        at = datetime.fromisoformat(str(raw["at"]))
-        if at.tzinfo is None:
-            raise ValueError
-    except ValueError:
-        return {"status": "rejected", "reason": "at must be an ISO 8601 time with a UTC offset"}
+        event = OpeningEvent.model_validate(raw)
+    except ValidationError as exc:
+        return {"status": "rejected", "reason": first_error(exc)}
     try:
-        result = leads.opening_event(ctx, str(raw["business_line"]), str(raw["phone"]), raw["kind"], at,
-                                     raw.get("node"), raw.get("external_id"))
+        result = leads.opening_event(ctx, event.business_line, event.phone, event.kind, event.at, event.node,
+                                     event.external_id)
     except DomainError as exc:
         return {"status": "rejected", "reason": exc.message}
+    except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others (logged for operators)
+        log.exception("account-opening event failed")
+        return {"status": "rejected", "reason": f"the event could not be applied ({type(exc).__name__})"}
     return {"status": "accepted", "lead_id": str(result.id), "position": result.position}
 
 
@@ -58,13 +60,18 @@ class FileOpeningFeed:
                 if not line.endswith(b"\n"):
                     break  # a line still being written
                 offset += len(line)
-                if not line.strip():
-                    continue
-                try:
-                    raw = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    results.append({"status": "rejected", "reason": "not JSON"})
-                    continue
-                results.append(apply_opening_event(leads, CommandContext.system("account-opening-file"), raw))
-        self.offset_path.write_text(str(offset))
+                if line.strip():
+                    try:
+                        raw = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        results.append({"status": "rejected", "reason": "not JSON"})
+                    else:
+                        results.append(apply_opening_event(leads, CommandContext.system("account-opening-file"),
+                                                           raw))
+                self._save(offset)  # per line: a line is never applied twice, whatever happens later
         return results
+
+    def _save(self, offset: int) -> None:
+        tmp = self.offset_path.with_suffix(".tmp")
+        tmp.write_text(str(offset))
+        os.replace(tmp, self.offset_path)

@@ -33,6 +33,11 @@ class SopRunner:
             except DomainError as exc:
                 log.info("sop: %s not run: %s", line, exc)
                 continue
+            except Exception:  # noqa: BLE001 - in the job, one line's failure must not stop the others
+                if business_lines is not None:
+                    raise
+                log.exception("sop: %s failed", line)
+                continue
             for k in total:
                 total[k] += done[k]
         return total
@@ -58,6 +63,11 @@ class Recycler:
             except DomainError as exc:
                 log.info("recycler: %s not recycled: %s", line, exc)
                 continue
+            except Exception:  # noqa: BLE001 - in the job, one line's failure must not stop the others
+                if business_lines is not None:
+                    raise
+                log.exception("recycler: %s failed", line)
+                continue
             for k in total:
                 total[k] += done[k]
         return total
@@ -68,16 +78,27 @@ class Recycler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
+            self.run_once()
+
+    def run_once(self) -> None:
+        """One pass: the feed, recycling and the SOP tasks each in their own guard, so a
+        failure of one never stops the others."""
+        if self.opening_feed is not None:
             try:
-                if self.opening_feed is not None:
-                    for result in self.opening_feed.poll(self.leads):
-                        if result["status"] != "accepted":
-                            log.warning("account-opening event rejected: %s", result["reason"])
-                self.tick()
-                if self.sop is not None:
-                    self.sop.tick()
+                for result in self.opening_feed.poll(self.leads):
+                    if result["status"] != "accepted":
+                        log.warning("account-opening event rejected: %s", result["reason"])
             except Exception:  # noqa: BLE001 - the job must outlive one bad run
-                log.exception("lead recycler tick failed")
+                log.exception("account-opening feed poll failed")
+        try:
+            self.tick()
+        except Exception:  # noqa: BLE001
+            log.exception("lead recycling failed")
+        if self.sop is not None:
+            try:
+                self.sop.tick()
+            except Exception:  # noqa: BLE001
+                log.exception("SOP run failed")
 
     def stop(self) -> None:
         self._stop.set()

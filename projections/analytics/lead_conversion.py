@@ -6,6 +6,10 @@ department as they stood when it happened:
   valid     a valid intake (有效线索)              wechat     WeChat added (加微)
   connected a connected call or follow-up (接通)   intent     opening intent has/strong (意向)
   opened    account opened (开户, 实开)             closed     account closed (销户)
+  assigned  placed with an employee by hand or by reassignment (an employee's valid lead)
+
+Per employee (人员管理) a valid lead is one the employee received valid at intake or was
+assigned / transferred / reassigned later; per channel only the intake counts.
 
 Every figure is a count of distinct leads with that fact in the bucket (day / week / month of
 its own date, in the reporting time zone); rates divide by the valid leads of the same bucket.
@@ -21,7 +25,7 @@ from typing import Any
 from domain.leads.lead import Lead
 from projections.framework import ClickHouseSink, handles
 
-FACTS = ("valid", "wechat", "connected", "intent", "opened", "closed")
+FACTS = ("valid", "assigned", "wechat", "connected", "intent", "opened", "closed")
 
 
 class LeadConversionSink(ClickHouseSink):
@@ -50,6 +54,13 @@ class LeadConversionSink(ClickHouseSink):
         if e.status == "valid":
             yield self._row(e, position, 0, e.intake["at"], e.intake["channel_code"], e.owner, e.department_id,
                             "valid")
+
+    @handles(Lead.Assigned)
+    def assigned(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+        """A lead placed with an employee by hand (手动分配 / 转移) or by a reassignment rule
+        counts as a valid lead of that employee (人员管理); channel figures ignore it."""
+        if e.owner:
+            yield self._row(e, position, 0, e.at, e.channel_code, e.owner, e.department_id, "assigned")
 
     @handles(Lead.WechatAdded)
     def wechat(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
@@ -89,6 +100,7 @@ class LeadAnalytics:
                channel: str | None, employee: str | None, departments: list[str] | None = None
                ) -> list[dict[str, Any]]:
         db = self.ch.db
+        valid = "fact IN ('valid', 'assigned')" if "employee" in dims else "fact = 'valid'"
         select, group = [], []
         if granularity is not None:
             select.append(f"toDate({BUCKETS[granularity]}(toTimeZone(occurred_at, {{tz:String}}))) AS period")
@@ -99,7 +111,7 @@ class LeadAnalytics:
         closed = (f"(SELECT DISTINCT lead_id FROM {db}.lead_facts FINAL WHERE fact = 'closed'"
                   " AND business_line = {line:String})")
         sql = ("SELECT " + ", ".join(select + [
-            "uniqExactIf(lead_id, fact = 'valid') AS valid", "uniqExactIf(lead_id, fact = 'wechat') AS wechat",
+            f"uniqExactIf(lead_id, {valid}) AS valid", "uniqExactIf(lead_id, fact = 'wechat') AS wechat",
             "uniqExactIf(lead_id, fact = 'connected') AS connected", "uniqExactIf(lead_id, fact = 'intent') AS intent",
             f"uniqExactIf(lead_id, fact = 'opened' AND lead_id NOT IN {closed}) AS opened_net",
             "uniqExactIf(lead_id, fact = 'opened') AS opened"]) +

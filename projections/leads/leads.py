@@ -221,7 +221,8 @@ class LeadsProjection(PostgresProjection):
         w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
                   (e.originator_version, position, e.originator_id))
         self._timeline(w, e, position, f"sop_{e.action}", "activity", e.at, {
-            "task": e.task, "reference": e.reference, "content": e.content})
+            "task": e.task, "reference": e.reference, "content": e.content,
+            "sensitive_hits": getattr(e, "sensitive_hits", None) or []})
 
     # -- segments and SOP tasks -----------------------------------------------------------------
     @handles(Segment.Saved)

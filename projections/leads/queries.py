@@ -81,10 +81,14 @@ class LeadQueries:
                                  " channel_type, promotion_type, at, fields FROM leads_intakes WHERE lead_id = %s"
                                  " ORDER BY seq DESC", (lead_id,))
 
-    def timeline(self, lead_id: UUID, category: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def timeline(self, lead_id: UUID, category: str | None = None, limit: int = 200,
+                 before: int | None = None) -> list[dict[str, Any]]:
+        """Newest first; keyset on position (``before``: the last position of the previous page)."""
         return self.db.fetch_all("SELECT position, kind, category, at, actor, detail FROM leads_timeline"
                                  " WHERE lead_id = %s AND (%s::text IS NULL OR category = %s)"
-                                 " ORDER BY position DESC LIMIT %s", (lead_id, category, category, limit))
+                                 " AND (%s::bigint IS NULL OR position < %s)"
+                                 " ORDER BY position DESC LIMIT %s", (lead_id, category, category, before, before,
+                                                                      limit))
 
     def recycle_candidates(self, business_line: str, departments: list[str], cutoff: datetime,
                            limit: int = 5000) -> list[UUID]:
@@ -99,7 +103,7 @@ class LeadQueries:
         return self.db.fetch_all(
             "SELECT t.position, t.lead_id, l.phone, t.kind, t.at, t.actor, t.detail->>'content' AS content,"
             " t.detail->'sensitive_hits' AS hits FROM leads_timeline t JOIN leads_leads l ON l.id = t.lead_id"
-            " WHERE l.business_line = %s AND t.kind IN ('sms', 'content_blocked')"
+            " WHERE l.business_line = %s AND t.kind IN ('sms', 'content_blocked', 'sop_sms')"
             " AND jsonb_array_length(t.detail->'sensitive_hits') > 0"
             " AND (%s::bigint IS NULL OR t.position < %s) ORDER BY t.position DESC LIMIT %s",
             (line, before, before, limit))
@@ -111,10 +115,14 @@ class LeadQueries:
         return row["n"] if row else 0
 
     def segment_members(self, line: str, spec: dict[str, Any], today: datetime, tomorrow: datetime,
-                        limit: int = 10_000) -> list[tuple[UUID, str]]:
+                        limit: int = 10_000, departments: list[str] | None = None) -> list[tuple[UUID, str]]:
+        """The segment's leads; with ``departments``, only leads of these departments (the SOP
+        task's data scope)."""
         rows = self.db.fetch_all("SELECT l.id, l.phone FROM leads_leads l WHERE " + SEGMENT +
+                                 " AND (%(departments)s::uuid[] IS NULL OR l.department_id = ANY(%(departments)s))"
                                  " ORDER BY l.last_intake_at, l.id LIMIT %(limit)s",
-                                 {**_segment_params(line, spec, today, tomorrow), "limit": limit})
+                                 {**_segment_params(line, spec, today, tomorrow), "limit": limit,
+                                  "departments": departments})
         return [(r["id"], r["phone"]) for r in rows]
 
     def segments(self, scope: dict[str, Any]) -> list[dict[str, Any]]:

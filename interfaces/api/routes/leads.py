@@ -21,7 +21,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from application.access.policy import Policy
-from application.leads.importer import Importer
+from application.leads.importer import Importer, safe_cell
+from application.leads.inputs import SafeStr, ScreenedBody
 from application.leads.service import replay_assignments
 from domain.leads.allocation import Member, RuleConfig, Window
 from domain.leads.channel import CHANNEL_TYPES
@@ -67,7 +68,7 @@ def _leads(container: Container) -> Any:
 
 
 # -- channels -----------------------------------------------------------------------------------
-class ChannelCreate(BaseModel):
+class ChannelCreate(ScreenedBody):
     code: Code = Field(examples=["ths-futures-tab"])
     name: str = Field(min_length=1, max_length=100, examples=["[手炒开户]期货交易tab"])
     channel_type: Literal[CHANNEL_TYPES] = Field(examples=["tonghuashun"])  # type: ignore[valid-type]
@@ -76,7 +77,7 @@ class ChannelCreate(BaseModel):
     department_id: UUID = Field(description="The department whose pool receives the channel's leads")
 
 
-class ChannelUpdate(BaseModel):
+class ChannelUpdate(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     channel_type: Literal[CHANNEL_TYPES]  # type: ignore[valid-type]
     promotion_type: str = Field(min_length=1, max_length=60)
@@ -84,14 +85,14 @@ class ChannelUpdate(BaseModel):
     enabled: bool = True
 
 
-class WecomConfig(BaseModel):
+class WecomConfig(ScreenedBody):
     enabled: bool = False
     button_name: str = Field("获取专属服务", max_length=30)
     mode: Literal["acquisition_assistant", "customer_service"] = "acquisition_assistant"
     qr_url: str | None = Field(None, max_length=500)
 
 
-class RedirectConfig(BaseModel):
+class RedirectConfig(ScreenedBody):
     enabled: bool = False
     button_name: str = Field("下载APP", max_length=30)
     url: str | None = Field(None, max_length=500)
@@ -100,20 +101,20 @@ class RedirectConfig(BaseModel):
     ios_url: str | None = Field(None, max_length=500)
 
 
-class CallbackConfig(BaseModel):
+class CallbackConfig(ScreenedBody):
     enabled: bool = False
     url: str | None = Field(None, max_length=500)
     param_name: str | None = Field(None, max_length=60)
     param_description: str | None = Field(None, max_length=200)
 
 
-class PageField(BaseModel):
+class PageField(ScreenedBody):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     label: str = Field(max_length=60)
     required: bool = False
 
 
-class LandingPage(BaseModel):
+class LandingPage(ScreenedBody):
     title: str = Field(min_length=1, max_length=100)
     design_url: str | None = Field(None, max_length=500, description="The uploaded design image")
     fields: list[PageField] = Field(default_factory=list, max_length=20)
@@ -178,7 +179,7 @@ def configure_landing_page(code: str, key: Code, body: LandingPage, request: Req
 
 
 # -- intake -------------------------------------------------------------------------------------
-class IntakeBatch(BaseModel):
+class IntakeBatch(BaseModel):  # rows are checked one by one (per-row results)
     leads: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
         "Rows {phone, name?, fields?}; each row is checked on its own and answered in `results`"))
     privacy_consent: bool | None = Field(None, description="Landing pages that require consent refuse without it")
@@ -215,17 +216,27 @@ def intake(channel: IntakeChannel, body: IntakeBatch, request: Request, containe
                              headers={"Retry-After": str(max(retry, 1))})
     source: str = "api"
     after: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = None
     if landing_page is not None:
         page = channel.landing_pages.get(landing_page)
         if page is None or not page.get("enabled", True):
             raise NotFoundError(f"landing page {landing_page!r} does not exist", field="landing_page")
         if page.get("privacy_consent_required") and body.privacy_consent is not True:
             raise RuleViolationError("this landing page requires privacy consent", field="privacy_consent")
+        required = [f["key"] for f in page.get("fields") or [] if f.get("required")]
+        for i, row in enumerate(body.leads):
+            values = {**(row.get("fields") or {}), **row} if isinstance(row, dict) and isinstance(
+                row.get("fields") or {}, dict) else {}
+            missing = [k for k in required if values.get(k) in (None, "")]
+            if missing:
+                raise RuleViolationError(f"leads[{i}]: the landing page requires {', '.join(missing)}",
+                                         field=f"leads[{i}].{missing[0]}")
         source = f"landing_page:{landing_page}"
+        extra = {"landing_page": landing_page, "privacy_consent": body.privacy_consent is True}
         after = {"wecom": page.get("wecom") if (page.get("wecom") or {}).get("enabled") else None,
                  "redirect": page.get("redirect") if (page.get("redirect") or {}).get("enabled") else None}
     ctx = CommandContext(f"channel:{channel.code}", request.state.correlation_id, channel.business_line)
-    out = _leads(container).intake(ctx, channel.code, body.leads, source)
+    out = _leads(container).intake(ctx, channel.code, body.leads, source, extra)
     return {**out, "after_submit": after} if after is not None else out
 
 
@@ -259,8 +270,9 @@ async def import_leads(code: str, request: Request, container: ContainerDep, pol
             raise RuleViolationError("the file is empty", field="body")
         spool.seek(0)
         ctx = policy.context(request.state.correlation_id, line)
+        owner = {"business_line": line, "started_by": policy.principal.actor}
         return await run_in_threadpool(Importer(_leads(container)).run, ctx, code, spool,
-                                       progress=lambda report: _publish_progress(container, report),
+                                       progress=lambda report: _publish_progress(container, {**report, **owner}),
                                        import_id=import_id)
 
 
@@ -272,13 +284,16 @@ def import_progress(import_id: str, container: ContainerDep, policy: Importing) 
             raw = container.redis.client.get(_progress_key(container, import_id))
         except redis.RedisError:
             raw = None
-    if raw is None:
+    report = orjson.loads(raw) if raw is not None else None
+    # Only its starter, or someone of its business line with an unrestricted data scope, sees it.
+    if report is None or not policy.sees_line(report.get("business_line")) or (
+            report.get("started_by") != policy.principal.actor and policy.principal.departments is not None):
         raise NotFoundError(f"import {import_id!r} is unknown (or older than a day)")
-    return orjson.loads(raw)
+    return report
 
 
 # -- rules and settings -----------------------------------------------------------------------------
-class AssignmentRuleBody(BaseModel):
+class AssignmentRuleBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     purpose: Literal["intake", "reassign"] = "intake"
     owner_department: UUID
@@ -293,7 +308,7 @@ class AssignmentRuleBody(BaseModel):
     enabled: bool = True
 
 
-class RecycleRuleBody(BaseModel):
+class RecycleRuleBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     owner_department: UUID
     scope_departments: list[UUID] = Field(min_length=1, max_length=200)
@@ -303,29 +318,29 @@ class RecycleRuleBody(BaseModel):
     enabled: bool = True
 
 
-class PhoneList(BaseModel):
+class PhoneList(ScreenedBody):
     add: list[str] = Field(default_factory=list, max_length=10_000)
     remove: list[str] = Field(default_factory=list, max_length=10_000)
     reason: str = Field("", max_length=500)
 
 
-class WordList(BaseModel):
+class WordList(ScreenedBody):
     add: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=5000)
     remove: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=5000)
 
 
-class BindingImport(BaseModel):
-    source: str = Field("渠道1.0", max_length=60)
+class BindingImport(BaseModel):  # rows are checked one by one (per-row results)
+    source: SafeStr = Field("渠道1.0", min_length=1, max_length=60)
     rows: list[dict[str, Any]] = Field(min_length=1, max_length=5000, description=(
         "{phone, kind: account_manager|ib|branch, holder, department_id?, bound_at?}"))
 
 
-class SegmentBody(BaseModel):
+class SegmentBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100, examples=["未跟进 | 新线索"])
     filter: SegmentFilter = Field(default_factory=SegmentFilter)
 
 
-class SopBody(BaseModel):
+class SopBody(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
     segments: list[str] = Field(min_length=1, max_length=20)
     action: Literal["sms", "call"]
@@ -338,11 +353,40 @@ class SopBody(BaseModel):
     enabled: bool = True
 
 
+class IntakeSettings(ScreenedBody, IntakeConfig):
+    """The intake settings as a request body (screened)."""
+
+
 def _invalid(exc: ValidationError) -> InvalidInputError:
     """A cross-field rule of the domain model (e.g. a weighted rule without members) as a 422."""
     errors = [{"path": ".".join(str(p) for p in e["loc"]) or "body",
                "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
     return InvalidInputError(errors[0]["message"], errors)
+
+
+def _require_covers(policy: Policy, departments: list[str] | None) -> None:
+    """The caller's data scope covers these departments (None: all of them)."""
+    if departments is None:
+        _require_unrestricted(policy, "this configuration applies to every department")
+    else:
+        policy.require_scope_covers([UUID(d) for d in departments])
+
+
+def _uuids(values: list[Any]) -> list[str]:
+    """Department ids as strings (rule fields hold UUIDs or strings); an id that is not a UUID
+    (an employee member) is left out."""
+    out = []
+    for v in values:
+        try:
+            out.append(str(UUID(str(v))))
+        except ValueError:
+            continue
+    return sorted(set(out))
+
+
+def _require_unrestricted(policy: Policy, why: str) -> None:
+    if policy.principal.departments is not None:
+        raise PermissionDeniedError(f"outside your data scope: {why}")
 
 
 def _line(policy: Policy, line: str) -> str:
@@ -360,6 +404,12 @@ def save_rule(business_line: str, key: Code, body: AssignmentRuleBody, request: 
     except ValidationError as exc:
         raise _invalid(exc) from None
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    named = [rule.owner_department] + ([m.id for m in rule.members] if rule.target == "department" else [])
+    old = _leads(container).saved_rule(business_line, key)
+    if old is not None:  # replacing a rule: its current departments must be the caller's too
+        named += [old["owner_department"]] + ([m["id"] for m in old.get("members", [])]
+                                              if old.get("target") == "department" else [])
+    _require_covers(policy, _uuids(named))
     return accepted(_leads(container).save_rule(ctx, business_line, rule), response)
 
 
@@ -369,6 +419,11 @@ def save_recycle_rule(business_line: str, key: Code, body: RecycleRuleBody, requ
                       container: ContainerDep, policy: RuleAdmin, response: Response) -> CommandAccepted:
     rule = RecycleRule.model_validate({**body.model_dump(mode="json"), "key": key})
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    named = [rule.owner_department, rule.to_department, *rule.scope_departments]
+    old = _leads(container).saved_rule(business_line, key, "recycle")
+    if old is not None:
+        named += [old["owner_department"], old["to_department"], *old["scope_departments"]]
+    _require_covers(policy, _uuids(named))
     return accepted(_leads(container).save_recycle_rule(ctx, business_line, rule), response)
 
 
@@ -387,12 +442,13 @@ def verify_rules(business_line: str, container: ContainerDep, policy: RuleAdmin)
 
 @router.post("/rules/{business_line}/recycle-now", summary="Run recycling and reassignment now.")
 def recycle_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+    _require_unrestricted(policy, "recycling runs every rule of the business line")
     return container.lead_recycler.tick([_line(policy, business_line)])
 
 
 @router.put("/settings/{business_line}", response_model=CommandAccepted,
             summary="Intake settings: repeat window, custom CEL filters, attribution mode, sensitive-word mode.")
-def configure(business_line: str, body: IntakeConfig, request: Request, container: ContainerDep,
+def configure(business_line: str, body: IntakeSettings, request: Request, container: ContainerDep,
               policy: RuleAdmin, response: Response) -> CommandAccepted:
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
     return accepted(_leads(container).configure_intake(ctx, business_line, body), response)
@@ -426,12 +482,18 @@ def sensitive_hits(business_line: str, container: ContainerDep, policy: RuleAdmi
                    before: Annotated[int | None, Query(ge=1, description="next_before of the previous page")] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     rows = container.lead_queries.sensitive_hits(_line(policy, business_line), before=before, limit=limit)
-    return {"items": rows, "next_before": rows[-1]["position"] if len(rows) == limit else None}
+    return {"items": policy.present_all(RESOURCE, rows),
+            "next_before": rows[-1]["position"] if len(rows) == limit else None}
 
 
 @router.post("/bindings", summary="Import 渠道1.0 bindings (phone -> account manager / IB / branch).")
 def import_bindings(body: BindingImport, request: Request, container: ContainerDep,
                     policy: RuleAdmin) -> dict[str, Any]:
+    # A binding is firm-wide (one per phone, it filters intake in every business line): only an
+    # administrator of every line and department may change them.
+    if policy.principal.business_lines is not None or policy.principal.departments is not None:
+        raise PermissionDeniedError("importing 渠道1.0 bindings needs a scope over every business line and "
+                                    "department (bindings apply firm-wide)")
     results = _leads(container).import_bindings(policy.context(request.state.correlation_id), body.rows,
                                                 body.source)
     return {"results": results, "accepted": sum(r["status"] == "accepted" for r in results)}
@@ -466,7 +528,11 @@ def save_sop(business_line: str, key: Code, body: SopBody, request: Request, con
     except ValidationError as exc:
         raise _invalid(exc) from None
     ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
-    return accepted(_leads(container).save_sop(ctx, business_line, config), response)
+    existing = _leads(container).sop_task(business_line, key)
+    if existing is not None:
+        _require_covers(policy, existing.data_scope())
+    departments = _departments(policy)
+    return accepted(_leads(container).save_sop(ctx, business_line, config, departments), response)
 
 
 @router.get("/sop-tasks", dependencies=[READS], summary="SOP tasks with how many leads each reached.")
@@ -476,6 +542,7 @@ def list_sop(container: ContainerDep, policy: RuleAdmin) -> list[dict[str, Any]]
 
 @router.post("/sop-tasks/{business_line}/run-now", summary="Run the business line's due SOP tasks now.")
 def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+    _require_unrestricted(policy, "the run covers every SOP task of the business line")
     return container.lead_sop.tick([_line(policy, business_line)])
 
 
@@ -535,6 +602,8 @@ def list_leads(container: ContainerDep, policy: Viewer,
                count: Annotated[bool, Query(description="Also return the total matching")] = False,
                sort: Annotated[Literal["newest", "oldest"], Query(description="By last intake")] = "newest"
                ) -> dict[str, Any]:
+    if phone is not None:
+        _require_phone_searchable(policy)
     return _page(container, policy, _filters(status, flag, channel, owner, lifecycle, intent, phone, department,
                                              unassigned, since, until), cursor, limit, count, sort)
 
@@ -566,19 +635,50 @@ CATEGORY = Literal["intake", "follow_up", "transfer", "call", "activity"]
 
 @router.get("/{lead_id}", dependencies=[READS], summary="Customer detail: lead, intakes (留资记录) and timeline.")
 def lead_detail(lead_id: UUID, container: ContainerDep, policy: Viewer, response: Response,
-                category: Annotated[CATEGORY | None, Query(description="Timeline tab; all when absent")] = None
-                ) -> dict[str, Any]:
+                category: Annotated[CATEGORY | None, Query(description="Timeline tab; all when absent")] = None,
+                before: Annotated[int | None, Query(ge=1, description="timeline_next_before of the previous page")]
+                = None,
+                timeline_limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
     _visible(container, policy, lead_id)
     row = container.lead_queries.lead(lead_id)
     if row is None:
         raise NotFoundError(f"lead {lead_id} does not exist")
     row.pop("position", None)
     response.headers["ETag"] = f'"{row["version"]}"'
-    return {"lead": policy.present(RESOURCE, row), "intakes": container.lead_queries.intakes(lead_id),
-            "timeline": container.lead_queries.timeline(lead_id, category)}
+    timeline = container.lead_queries.timeline(lead_id, category, limit=timeline_limit, before=before)
+    return {"lead": policy.present(RESOURCE, row),
+            "intakes": _present_intakes(policy, container.lead_queries.intakes(lead_id)),
+            "timeline": timeline,
+            "timeline_next_before": timeline[-1]["position"] if len(timeline) == timeline_limit else None}
 
 
-class AssignBody(BaseModel):
+def _present_intakes(policy: Policy, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """留资记录 under the leads.lead field rules: the phone and the name field of every intake
+    are masked or hidden exactly like the lead's own."""
+    out = []
+    for row in rows:
+        fields = dict(row.get("fields") or {})
+        shown = policy.present(RESOURCE, {"phone": row.get("phone"), "name": fields.get("name")})
+        item = {k: v for k, v in row.items() if k != "phone"}
+        if "phone" in shown:
+            item["phone"] = shown["phone"]
+        if "name" in fields:
+            if "name" in shown:
+                fields["name"] = shown["name"]
+            else:
+                del fields["name"]
+        item["fields"] = fields
+        out.append(item)
+    return out
+
+
+def _require_phone_searchable(policy: Policy) -> None:
+    """A phone filter would tell a caller who sees phones masked whether a number is a lead."""
+    if any(r.field == "phone" and r.effect in ("masked", "hidden") for r in policy.rules(RESOURCE)):
+        raise PermissionDeniedError("you cannot search by phone: phones are masked for you")
+
+
+class AssignBody(ScreenedBody):
     owner: OperatorRef
     department_id: UUID
     reason: str = Field(min_length=1, max_length=500)
@@ -602,7 +702,7 @@ def _worked(container: Container, policy: Policy, lead_id: UUID) -> Lead:
     return lead
 
 
-class FollowUpBody(BaseModel):
+class FollowUpBody(ScreenedBody):
     content: str = Field("", max_length=2000)
     connected: bool | None = None
     next_at: datetime | None = None
@@ -611,17 +711,17 @@ class FollowUpBody(BaseModel):
     tags: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=20)
 
 
-class CallBody(BaseModel):
+class CallBody(ScreenedBody):
     started_at: datetime
     duration_seconds: int = Field(ge=0, le=86_400)
     connected: bool
 
 
-class WechatBody(BaseModel):
+class WechatBody(ScreenedBody):
     nickname: str | None = Field(None, max_length=100)
 
 
-class SmsBody(BaseModel):
+class SmsBody(ScreenedBody):
     content: str = Field(min_length=1, max_length=1000)
     template: str | None = Field(None, max_length=60)
 
@@ -663,7 +763,7 @@ def send_sms(lead_id: UUID, body: SmsBody, request: Request, container: Containe
 
 
 # -- account opening ------------------------------------------------------------------------------------
-class OpeningEvents(BaseModel):
+class OpeningEvents(BaseModel):  # rows are checked one by one (per-row results)
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
         "{business_line, phone, kind: entered|node|interrupted|opened|closed, at, node?, external_id?}"))
 
@@ -699,7 +799,7 @@ def _csv(rows: list[dict[str, Any]], keys: tuple[str, ...], filename: str) -> St
     writer = csv.writer(buf)
     writer.writerow((*keys, *COLUMNS))
     for r in rows:
-        writer.writerow([r.get(k, "") for k in (*keys, *COLUMNS)])
+        writer.writerow([safe_cell(r.get(k, "")) for k in (*keys, *COLUMNS)])
     return StreamingResponse(iter([buf.getvalue().encode("utf-8-sig")]), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
