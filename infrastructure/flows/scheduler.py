@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -69,23 +70,47 @@ class DueQueue:
 
 
 class Scheduler:
-    def __init__(self, queue: DueQueue, flows: Any, queries: Any, poll_seconds: float = 1.0):
+    """Fires due timers. Redis answers "what is due" cheaply; PostgreSQL (the read model) is the
+    truth, read instead of Redis while Redis is down and also every ``reconcile_seconds``, so a
+    timer whose Redis write was skipped (a blip, another process) still fires. A timer whose
+    command fails (say nobody can take the next node yet) is not dropped: it is retried with a
+    growing delay, logged each time, and never blocks the timers behind it."""
+
+    MAX_RETRY_SECONDS = 3600.0
+
+    def __init__(self, queue: DueQueue, flows: Any, queries: Any, poll_seconds: float = 1.0,
+                 reconcile_seconds: float = 60.0):
         self.queue, self.flows, self.queries = queue, flows, queries
         self.poll_seconds = poll_seconds
+        self.reconcile_seconds = reconcile_seconds
         self.fired = 0
+        self.failures = 0
+        self._retry_at: dict[tuple[str, str, str], tuple[float, float]] = {}  # item -> (not before, delay)
+        self._reconciled_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def tick(self) -> int:
-        """Fire every timer due now (pause ends, SLA deadlines); returns how many took effect."""
-        now = self.flows.clock()
+    def _due_items(self, now: datetime) -> tuple[list[tuple[str, str, str]], bool]:
         items = self.queue.due(now)
         from_redis = items is not None
-        if items is None:
-            items = [(r["kind"], str(r["instance_id"]), r["key"]) for r in self.queries.due(now)]
+        clock = time.monotonic()
+        if items is None or self._reconciled_at is None or clock - self._reconciled_at >= self.reconcile_seconds:
+            self._reconciled_at = clock
+            found = [(r["kind"], str(r["instance_id"]), r["key"]) for r in self.queries.due(now, limit=500)]
+            items = list(dict.fromkeys([*(items or []), *found]))
+        return items, from_redis
+
+    def tick(self) -> int:
+        """Fire every timer due now (pause ends, SLA warnings and deadlines); returns how many took effect."""
+        now = self.flows.clock()
+        items, from_redis = self._due_items(now)
         fired = 0
         ctx = CommandContext.system("scheduler")
-        for kind, instance_id, key in items:
+        clock = time.monotonic()
+        for item in items:
+            kind, instance_id, key = item
+            if self._retry_at.get(item, (0.0, 0.0))[0] > clock:
+                continue
             try:
                 if kind == "sla":
                     outcome = self.flows.check_sla(ctx, UUID(instance_id), key)
@@ -93,15 +118,27 @@ class Scheduler:
                     outcome = self.flows.warn_sla(ctx, UUID(instance_id), key)
                 else:
                     outcome = self.flows.end_pause(ctx, UUID(instance_id), key)
-            except DomainError as exc:  # a concurrent scheduler won (409) or the instance is gone
-                log.info("scheduler: %s %s/%s not fired: %s", kind, instance_id, key, exc)
-                outcome = "gone"
+            except Exception as exc:  # noqa: BLE001 - one failing timer must not stop the others
+                self._failed(item, exc, from_redis, now)
+                continue
+            self._retry_at.pop(item, None)
             if outcome in ("ended", "breached", "warned"):
                 fired += 1
             if from_redis and outcome != "not_due":
                 self.queue.done(kind, instance_id, key)
         self.fired += fired
         return fired
+
+    def _failed(self, item: tuple[str, str, str], exc: Exception, from_redis: bool, now: datetime) -> None:
+        self.failures += 1
+        delay = min(self._retry_at.get(item, (0.0, self.poll_seconds))[1] * 2, self.MAX_RETRY_SECONDS)
+        self._retry_at[item] = (time.monotonic() + delay, delay)
+        kind, instance_id, key = item
+        level = logging.INFO if isinstance(exc, DomainError) else logging.ERROR
+        log.log(level, "scheduler: %s %s/%s not fired (%s: %s); retrying in %.0fs", kind, instance_id, key,
+                type(exc).__name__, getattr(exc, "message", exc), delay, exc_info=level == logging.ERROR)
+        if from_redis:  # keep it in the queue, due again after the delay
+            self.queue.schedule(UUID(instance_id), key, now + timedelta(seconds=delay), kind)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)

@@ -36,7 +36,8 @@ class RedisSupervisor:
         self._rebuilders.append((name, rebuilder))
 
     def check(self) -> bool:
-        """Ping; rebuild derived state if Redis is new to us or lost its data."""
+        """Ping; rebuild derived state if Redis is new to us, lost its data, or was unreachable
+        since the last check (writes skipped meanwhile, e.g. a timer, must not stay lost)."""
         with self._lock:
             try:
                 self.client.ping()
@@ -46,7 +47,7 @@ class RedisSupervisor:
                     log.warning("Redis unavailable: wake-ups and waits fall back to polling")
                 self.available = False
                 return False
-            if fresh:
+            if fresh or not self.available:
                 self._rebuild()
             self.available = True
             return True

@@ -511,3 +511,47 @@ def test_the_todo_list_shows_a_countersign_task_to_those_still_to_sign(firm, mod
     assert holders() == ([first, second] if mode == "all" else [first])
     flows.approve(CommandContext(first, "req"), started.id, task["id"], "ok")
     assert holders() == [second]
+
+
+def test_a_pause_started_while_redis_was_unreachable_still_fires(firm):
+    container, clock = firm
+    flows = container.flows
+    container.redis.available = False  # a blip: the timer's Redis write is skipped
+    started = _opening_in_cooling_off(flows)
+    container.runners["flows.instances"].catch_up()
+    assert container.redis.check()  # Redis answers again with its data intact: rebuilt anyway
+    assert container.redis.client.zcard(container.redis.key("flows:due")) >= 1
+    clock.now += timedelta(hours=25)
+    assert container.scheduler.tick() == 1
+    assert not flows.instance(started.id).pauses
+
+
+def test_a_due_timer_whose_command_fails_is_retried_not_dropped(firm):
+    container, clock = firm
+    flows, scheduler = container.flows, container.scheduler
+    graph = {"nodes": [{"id": "start", "type": "start", "name": "s"},
+                       {"id": "wait", "type": "pause", "name": "w", "pause_seconds": 60},
+                       {"id": "rev", "type": "approval", "name": "r", "mode": "single",
+                        "assignees": [{"kind": "role", "value": "auditor"}]},
+                       {"id": "end", "type": "end", "name": "e"}],
+             "edges": [{"source": "start", "target": "wait"}, {"source": "wait", "target": "rev"},
+                       {"source": "rev", "target": "end"}]}
+    flows.create_definition(ADMIN, "wait_then_audit", "w", "tenant_signing", "brokerage", "")
+    flows.save_draft(ADMIN, "wait_then_audit", graph, {"deduplication": "none", "empty_assignee": "block"}, None)
+    flows.publish(ADMIN, "wait_then_audit", None)
+    started = flows.start_instance(as_("sam"), "wait_then_audit", "institution", TENANT, title="w")
+    queue = container.redis.key("flows:due")
+    clock.now += timedelta(minutes=5)
+    assert scheduler.tick() == 0 and scheduler.failures == 1  # nobody holds 'auditor' yet
+    assert container.redis.client.zcard(queue) == 1 and flows.instance(started.id).pauses
+    scheduler._retry_at.clear()  # the retry delay has passed
+    access = container.access
+    dept = access.create_department(ADMIN, "AUDIT", "Audit", "other", None).id
+    auditor = access.create_operator(ADMIN, "audrey", "audrey", dept, None, None, None).id
+    access.create_role(ADMIN, "auditor", "auditor", ["access.departments.view"])
+    access.grant_roles(ADMIN, auditor, ["auditor"])
+    access.set_business_lines(ADMIN, auditor, ["brokerage"])
+    container.runners["access.principals"].catch_up()
+    clock.now += timedelta(hours=2)
+    assert scheduler.tick() == 1
+    assert open_task(flows.instance(started.id))["candidates"] == ["operator:audrey"]
