@@ -4,6 +4,7 @@ edit the rate section; only FINANCE sees bank data unmasked)."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -122,6 +123,10 @@ def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
     seen = {who: ok(client.get(f"/api/v1/flows/instances/{iid}", params={"wait_for_position": pos},
                                headers=t[who]))["data"]["settlement"]["bank_account"] for who in ("fiona", "olga")}
     assert seen == {"fiona": "6222021234567890128", "olga": "6222****0128"}
+    # the timeline's form edits obey the same field rules (review C1)
+    trail = ok(client.get(f"/api/v1/flows/instances/{iid}", headers=t["olga"]))["timeline"]
+    assert "6222021234567890128" not in json.dumps(trail, ensure_ascii=False)
+    assert "6222****0128" in json.dumps(trail, ensure_ascii=False)
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
                          headers=t["fiona"]))["position"]
     task = _task(client, "fiona", t["fiona"], pos)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
+from domain.flows.fields import drop_paths, hidden_paths, present_form_edit
 from domain.flows.graph import Assignee, to_mermaid
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
@@ -160,13 +161,20 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
     # Fields a node hides from its handlers (节点字段权限) are removed for a viewer acting there.
     hidden = {field for t in instance.tasks.values() if t["status"] == "open"
               and policy.principal.actor in instance.current_handlers(t)
-              for field, access in graph.node(t["node"]).field_permissions.items() if access == "hidden"}
-    data = {k: v for k, v in instance.data.items() if k not in hidden}
+              for field in hidden_paths(graph.node(t["node"]).field_permissions)}
+    data = drop_paths(instance.data, hidden)
+
+    def present(record: dict[str, Any]) -> dict[str, Any]:
+        return policy.present(RESOURCE, {"data": record})["data"]
+
+    timeline = [{**e, "detail": present_form_edit(e["detail"], present, hidden)}
+                if e["kind"] == "form_edited" and isinstance(e.get("detail"), dict) else e
+                for e in container.instance_queries.timeline(instance_id)]
     return {**{k: v for k, v in row.items() if k not in ("tokens", "position")},
             "current_handlers": sorted({h for t in instance.tasks.values() if t["status"] == "open"
                                         for h in instance.current_handlers(t)}),
-            "data": policy.present(RESOURCE, {"data": data})["data"], "hidden_fields": sorted(hidden),
-            "tasks": tasks, "timeline": container.instance_queries.timeline(instance_id),
+            "data": present(data), "hidden_fields": sorted(hidden),
+            "tasks": tasks, "timeline": timeline,
             "mermaid": to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"]))}
 
 
