@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,10 @@ from domain.shared.errors import (
 
 Clock = Callable[[], datetime]
 
+
+# 流程接龙 within one command: flows that complete at once and chain each other stop here.
+MAX_CHAIN_DEPTH = 5
+_chain_depth: ContextVar[int] = ContextVar("flow_chain_depth", default=0)
 
 DS_REF = re.compile(r"\bds\.([a-z][a-z0-9_]*)")
 
@@ -157,7 +162,11 @@ class FlowInstancesApplication(FlowsApplication):
     def save_one(self, aggregate: Any) -> CommandResult:
         result = super().save_one(aggregate)
         if isinstance(aggregate, FlowInstance):
-            self.hot.put(aggregate)
+            if aggregate.status == "completed" and aggregate.chain is None:
+                # _chain is about to change and save it again: cache it only once that is done.
+                self.hot.discard(aggregate.id)
+            else:
+                self.hot.put(aggregate)
         return result
 
     def scope_of(self, instance_id: UUID) -> dict[str, Any]:
@@ -368,14 +377,22 @@ class FlowInstancesApplication(FlowsApplication):
         if not next_flow:
             return
         started, problem = None, None
+        depth = _chain_depth.get()
         # The follow-up belongs to the same initiator; the system records that it started it.
         with acting_as(CommandContext.system("flow-chaining", current_context().correlation_id)):
+            token = _chain_depth.set(depth + 1)
             try:
+                if depth >= MAX_CHAIN_DEPTH:
+                    raise RuleViolationError(f"more than {MAX_CHAIN_DEPTH} flows chained in one step (a loop?)")
+                if self.current_definition(next_flow).business_line != instance.business_line:
+                    raise RuleViolationError(f"flow {next_flow!r} belongs to another business line")
                 started = self._start(next_flow, instance.subject, instance.data, title=instance.title,
                                       fund_account=instance.fund_account, department_id=instance.department_id,
                                       initiator=instance.initiator, chained_from=instance.id).id
             except DomainError as exc:  # e.g. the follow-up's form needs more: recorded, not lost
                 problem = exc.message
+            finally:
+                _chain_depth.reset(token)
             instance.record_chain(next_flow, started, problem)
             self.save_one(instance)
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from application.shared.base import CommandResult, LedgerApplication, command
 from domain.flows.definition import FlowDefinition
 from domain.flows.graph import Graph, check_graph
-from domain.shared.errors import InvalidInputError, NotFoundError
+from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
 
@@ -61,7 +61,31 @@ class FlowsApplication(LedgerApplication):
         parse_graph(graph)  # shape errors now; structure is checked at publish
         definition = self.definition(key, expected_version)
         definition.save_draft(graph, settings)
+        if settings.get("chain_to"):
+            self._check_chain_target(definition, settings["chain_to"])
         return self.save_one(definition)
+
+    def _check_chain_target(self, definition: FlowDefinition, target: str) -> FlowDefinition:
+        """流程接龙 stays within the business line, and names a flow that exists."""
+        try:
+            follow_up = self.current_definition(target)
+        except NotFoundError:
+            raise RuleViolationError(f"chain_to: flow {target!r} does not exist", field="settings.chain_to") from None
+        if follow_up.business_line != definition.business_line:
+            # Same answer as a missing flow: another line's flows are not the designer's to see.
+            raise RuleViolationError(f"chain_to: flow {target!r} does not exist", field="settings.chain_to")
+        return follow_up
+
+    def _check_chain_cycle(self, definition: FlowDefinition) -> None:
+        """Follow chain_to over the published definitions: the chain must not come back here."""
+        seen, target = [definition.key], definition.settings.get("chain_to")
+        while target:
+            follow_up = self._check_chain_target(definition, target)
+            if target in seen:
+                raise RuleViolationError("chain_to forms a loop: " + " -> ".join([*seen, target]),
+                                         field="settings.chain_to")
+            seen.append(target)
+            target = follow_up.versions[-1]["settings"].get("chain_to") if follow_up.versions else None
 
     @command
     def publish(self, key: str, expected_version: int | None) -> tuple[CommandResult, int]:
@@ -72,5 +96,6 @@ class FlowsApplication(LedgerApplication):
                 raise InvalidInputError(f"{len(problems)} problem(s) in the flow; nothing was published",
                                         [{"path": where, "message": what} for where, what in problems],
                                         code="invalid_flow_graph")
+        self._check_chain_cycle(definition)
         number = definition.publish()
         return self.save_one(definition), number

@@ -142,6 +142,62 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                 if error:
                     problems.append((f"{where}.edges[{e.target}]", f"condition does not compile: {error}"))
     problems += _check_splits(graph, out)
+    problems += _check_cycles(graph, out)
+    return problems
+
+
+WAITING = {"approval", "pause"}
+
+
+def _check_cycles(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, str]]:
+    """A loop must wait on people or time somewhere: a cycle of gateways and system tasks alone
+    would spin for ever. Every strongly connected component with a cycle needs an approval or
+    a pause node."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    counter = 0
+    for root in (n.id for n in graph.nodes):
+        if root in index:
+            continue
+        work = [(root, iter([e.target for e in out[root]]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:  # iterative Tarjan: graphs may have 500 nodes
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter([e.target for e in out[child]])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(component)
+    problems = []
+    for component in components:
+        looping = len(component) > 1 or any(e.target == component[0] for e in out[component[0]])
+        if looping and not any(graph.node(n).type in WAITING for n in component):
+            problems.append((f"nodes.{sorted(component)[0]}", "this loop ("
+                             + ", ".join(sorted(component)) + ") has no approval or pause node: it would never stop"))
     return problems
 
 

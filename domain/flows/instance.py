@@ -68,9 +68,12 @@ class FlowInstance(LedgerAggregate):
             start = next(n for n in graph.nodes if n.type == "start")
             self._entered(token=self._next_id("t"), node=start.id)
         out = graph.outgoing()
-        moved = True
+        moved, rounds, limit = True, 0, 10 * len(graph.nodes) + 10
         while moved and self.status == "running":
             moved = False
+            rounds += 1
+            if rounds > limit:  # publishing refuses loops without a waiting node; never spin anyway
+                raise RuleViolationError(f"the flow did not come to rest within {limit} steps (a loop?)")
             for token, node_id in list(self.tokens.items()):
                 node = graph.node(node_id)
                 if node.type == "start" and self.awaiting_resubmit:

@@ -68,3 +68,47 @@ def test_h4_masked_values_echoed_back_and_rule_hidden_fields_left_out_are_kept()
     assert restored["settlement"]["bank_account"] == "6222021234567890128"
     assert restored["basic"]["contact_phone"] == "13812345678"
     assert restored["rates"] == {"r": 3}
+
+
+def _graph(nodes, edges):
+    from application.flows.service import parse_graph
+    return parse_graph({"nodes": nodes, "edges": edges})
+
+
+def _n(node_id, kind, **extra):
+    node = {"id": node_id, "type": kind, "name": node_id, **extra}
+    if kind == "approval":
+        node.setdefault("mode", "single")
+        node.setdefault("assignees", [{"kind": "role", "value": "ops"}])
+    return node
+
+
+def _e(source, target, **extra):
+    return {"source": source, "target": target, **extra}
+
+
+def _instance():
+    from domain.flows.instance import FlowInstance
+    return FlowInstance(definition_key="k", definition_version=1, business_type="bt", form_version=1, subject="s",
+                        business_line="l", fund_account=None, department_id=None, initiator="operator:init",
+                        title="t", data={"amount": 5})
+
+
+def _eval(condition, activation):
+    import cel
+    return cel.evaluate(condition, activation) is True, {}
+
+
+def test_c2_a_loop_without_an_approval_or_pause_is_refused_and_never_spins():
+    from application.flows.service import compile_condition
+    from domain.flows.graph import check_graph
+    from domain.shared.context import CommandContext, acting_as
+    from domain.shared.errors import RuleViolationError
+    spin = _graph([_n("start", "start"), _n("g", "exclusive"), _n("s1", "system", hook="notify"), _n("end", "end")],
+                  [_e("start", "g"), _e("g", "end", condition="false"), _e("g", "s1", default=True), _e("s1", "g")])
+    assert any("has no approval or pause node" in what for _, what in check_graph(spin, compile_condition))
+    waits = _graph([_n("start", "start"), _n("g", "exclusive"), _n("a", "approval"), _n("end", "end")],
+                   [_e("start", "g"), _e("g", "end", condition="false"), _e("g", "a", default=True), _e("a", "g")])
+    assert check_graph(waits, compile_condition) == []
+    with acting_as(CommandContext("operator:x", "t")), pytest.raises(RuleViolationError, match="come to rest"):
+        _instance().advance(spin, lambda node: ["operator:a"], _eval, NOW)

@@ -1,0 +1,51 @@
+"""Regression tests for the flow-engine review (issue 5) on real engines."""
+from __future__ import annotations
+
+import pytest
+
+from domain.shared.errors import RuleViolationError
+from tests.integration.test_flow_instances import ADMIN, TENANT, as_, firm, open_task  # noqa: F401, F811
+
+AUTO = {"nodes": [{"id": "start", "type": "start", "name": "s"},
+                  {"id": "note", "type": "system", "name": "n", "hook": "notify"},
+                  {"id": "end", "type": "end", "name": "e"}],
+        "edges": [{"source": "start", "target": "note"}, {"source": "note", "target": "end"}]}
+BLOCK = {"deduplication": "none", "empty_assignee": "block"}
+
+
+def _flow(flows, key, graph, line="brokerage", business_type="tenant_signing", **settings):
+    flows.create_definition(ADMIN, key, key, business_type, line, "")
+    flows.save_draft(ADMIN, key, graph, {**BLOCK, **settings}, None)
+    flows.publish(ADMIN, key, None)
+
+
+def test_c2_h8_chains_must_not_loop_or_leave_the_business_line(firm):  # noqa: F811
+    container, _ = firm
+    flows = container.flows
+    _flow(flows, "loop_a", AUTO)
+    _flow(flows, "loop_b", AUTO, chain_to="loop_a")
+    flows.save_draft(ADMIN, "loop_a", AUTO, {**BLOCK, "chain_to": "loop_b"}, None)
+    with pytest.raises(RuleViolationError, match="loop_a -> loop_b -> loop_a"):
+        flows.publish(ADMIN, "loop_a", None)
+    with pytest.raises(RuleViolationError, match="does not exist"):
+        flows.save_draft(ADMIN, "loop_a", AUTO, {**BLOCK, "chain_to": "ghost_flow"}, None)
+    container.access.create_business_line(ADMIN, "futures", "Futures")
+    container.forms.create_business_type(ADMIN, "fx_signing", "fx", "futures", "", ["institution"])
+    flows.create_definition(ADMIN, "fx_flow", "fx", "fx_signing", "futures", "")
+    with pytest.raises(RuleViolationError, match="does not exist"):
+        flows.save_draft(ADMIN, "loop_a", AUTO, {**BLOCK, "chain_to": "fx_flow"}, None)
+
+
+def test_c2_flows_that_complete_at_once_chain_at_most_five_deep_in_one_step(firm):  # noqa: F811
+    container, _ = firm
+    flows = container.flows
+    for i in range(7, 0, -1):
+        _flow(flows, f"hop{i}", AUTO, **({"chain_to": f"hop{i + 1}"} if i < 7 else {}))
+    first = flows.instance(flows.start_instance(as_("sam"), "hop1", "institution", TENANT, title="hop").id)
+    problems, current = [], first
+    while current.chain:
+        problems.append(current.chain["problem"])
+        if not current.chain["next_instance"]:
+            break
+        current = flows.instance(current.chain["next_instance"])
+    assert problems[:5] == [None] * 5 and "more than 5 flows chained" in problems[5]
