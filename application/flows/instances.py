@@ -139,8 +139,11 @@ class FlowInstancesApplication(FlowsApplication):
                 used[key] = {"error": exc.message}
         try:
             holds = cel.evaluate(condition, {**_plain(activation), "ds": used}) is True
-        except (ValueError, RuntimeError, TypeError):
-            holds = False  # a condition over missing or mistyped values does not hold
+        except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, ZeroDivisionError, OverflowError...
+            # A condition over missing or mistyped values, or that divides by zero or overflows,
+            # does not hold; the branch decision records why.
+            holds = False
+            used = {**used, "condition_error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         return holds, used
 
     def _run(self, instance: FlowInstance, action: Callable[..., None], *args: Any, **kwargs: Any) -> None:

@@ -36,8 +36,9 @@ class Node(BaseModel):
     pause_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     pause_until_field: str | None = Field(None, max_length=128)
     hook: str | None = Field(None, max_length=64, description="system task: notify, archive, export, ...")
-    sla_seconds: int | None = Field(None, gt=0)
-    sla_warning_seconds: int | None = Field(None, gt=0, description="warn this long before the SLA deadline")
+    sla_seconds: int | None = Field(None, gt=0, le=366 * 86400)
+    sla_warning_seconds: int | None = Field(None, gt=0, le=366 * 86400,
+                                            description="warn this long before the SLA deadline")
 
 
 class Edge(BaseModel):

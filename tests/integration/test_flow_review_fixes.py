@@ -49,3 +49,20 @@ def test_c2_flows_that_complete_at_once_chain_at_most_five_deep_in_one_step(firm
             break
         current = flows.instance(current.chain["next_instance"])
     assert problems[:5] == [None] * 5 and "more than 5 flows chained" in problems[5]
+
+
+def test_h7_a_condition_that_divides_by_zero_does_not_hold_and_is_recorded(firm):  # noqa: F811
+    container, _ = firm
+    flows = container.flows
+    g = {"nodes": [{"id": "start", "type": "start", "name": "s"}, {"id": "gw", "type": "exclusive", "name": "g"},
+                   {"id": "rev", "type": "approval", "name": "r", "mode": "single",
+                    "assignees": [{"kind": "role", "value": "ops"}]},
+                   {"id": "end", "type": "end", "name": "e"}],
+         "edges": [{"source": "start", "target": "gw"},
+                   {"source": "gw", "target": "end", "condition": "1 / (commercial.term_months - 12) > 0"},
+                   {"source": "gw", "target": "rev", "default": True}, {"source": "rev", "target": "end"}]}
+    _flow(flows, "zdiv", g)
+    started = flows.start_instance(as_("sam"), "zdiv", "institution", TENANT, title="z")  # term_months == 12
+    assert open_task(flows.instance(started.id))["node"] == "rev"
+    branch = next(e for e in container.audit.trail(started.id) if e.event_type.endswith("BranchTaken"))
+    assert "ZeroDivisionError" in str(branch.data)

@@ -112,3 +112,10 @@ def test_c2_a_loop_without_an_approval_or_pause_is_refused_and_never_spins():
     assert check_graph(waits, compile_condition) == []
     with acting_as(CommandContext("operator:x", "t")), pytest.raises(RuleViolationError, match="come to rest"):
         _instance().advance(spin, lambda node: ["operator:a"], _eval, NOW)
+
+
+def test_h7_sla_durations_are_bounded():
+    from domain.shared.errors import InvalidInputError
+    with pytest.raises(InvalidInputError):
+        _graph([_n("start", "start"), _n("a", "approval", sla_seconds=10**12), _n("end", "end")],
+               [_e("start", "a"), _e("a", "end")])
