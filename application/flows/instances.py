@@ -18,6 +18,7 @@ from application.flows.service import FlowsApplication, parse_graph
 from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
 from application.shared.hot import HotAggregates
+from domain.flows.fields import merge_edit
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
 from domain.shared.context import CommandContext, acting_as, current_context
@@ -25,7 +26,6 @@ from domain.shared.errors import (
     ConcurrencyConflictError,
     DomainError,
     NotFoundError,
-    PermissionDeniedError,
     RuleViolationError,
 )
 
@@ -244,7 +244,8 @@ class FlowInstancesApplication(FlowsApplication):
     def resubmit(self, instance_id: UUID, data: dict[str, Any] | None = None) -> CommandResult:
         instance = self.instance(instance_id)
         if data is not None:
-            self._edit(instance, "start", data)
+            graph = self._graph(instance)
+            self._edit_within(instance, next(n for n in graph.nodes if n.type == "start"), data)
         self._run(instance, instance.resubmit, current_context().actor)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
@@ -331,14 +332,13 @@ class FlowInstancesApplication(FlowsApplication):
         not marked editable there (read-only, hidden or unlisted) cannot change."""
         instance = self.instance(instance_id, expected_version)
         task = instance._require_handler(task_id, current_context().actor)
-        node = self._graph(instance).node(task["node"])
-        permissions = node.field_permissions
-        changed = sorted({k for k in set(data) | set(instance.data) if data.get(k) != instance.data.get(k)})
-        blocked = [k for k in changed if permissions and permissions.get(k) != "editable"]
-        if blocked:
-            raise PermissionDeniedError(f"at {node.name} you may not change {blocked[0]!r}", field=blocked[0])
-        self._edit(instance, node.id, data)
+        self._edit_within(instance, self._graph(instance).node(task["node"]), data)
         return self.save_one(instance)
+
+    def _edit_within(self, instance: FlowInstance, node: Node, data: dict[str, Any]) -> None:
+        """The one edit-permission check (edits at a task and resubmission at the start node):
+        deny by default, hidden fields merged from the stored data (domain/flows/fields.py)."""
+        self._edit(instance, node.id, merge_edit(instance.data, data, node.field_permissions, node.name))
 
     def _edit(self, instance: FlowInstance, node: str, data: dict[str, Any]) -> None:
         cleaned = self.forms.validated(instance.business_type, instance.form_version, instance.subject, data, {})

@@ -175,3 +175,15 @@ def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
     assert "commercial" not in olga["data"] and olga["hidden_fields"] == ["commercial"]
     sam = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=t["sam"]))
     assert sam["data"]["commercial"] == BASE["commercial"] and sam["hidden_fields"] == []
+
+
+def test_a_field_masked_for_you_cannot_be_written(client, signing):
+    t = signing  # review H4: the field rules of flows.instance apply to edits too
+    started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "mask", "data": BASE}), 201)
+    task = _task(client, "olga", t["olga"], started["position"])
+    sent = copy.deepcopy(BASE)
+    sent["settlement"] = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
+    refused = client.put(f"/api/v1/flows/instances/{started['id']}/tasks/{task['task_id']}/form",
+                         json={"data": sent}, headers=t["olga"])
+    assert refused.status_code == 403 and refused.json()["field"] == "bank_account"

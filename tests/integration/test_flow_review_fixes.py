@@ -1,6 +1,8 @@
 """Regression tests for the flow-engine review (issue 5) on real engines."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from domain.shared.errors import RuleViolationError
@@ -66,3 +68,57 @@ def test_h7_a_condition_that_divides_by_zero_does_not_hold_and_is_recorded(firm)
     assert open_task(flows.instance(started.id))["node"] == "rev"
     branch = next(e for e in container.audit.trail(started.id) if e.event_type.endswith("BranchTaken"))
     assert "ZeroDivisionError" in str(branch.data)
+
+
+def _returned_to_sales(flows):
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="r")
+    for login in ("olga", "olga", "clara"):
+        flows.approve(as_(login), started.id, open_task(flows.instance(started.id))["id"], "ok")
+    flows.return_to(as_("clara"), started.id, open_task(flows.instance(started.id))["id"], "start", "rate")
+    return started.id
+
+
+def test_h3_resubmission_is_held_to_the_start_nodes_field_permissions(firm):  # noqa: F811
+    from domain.shared.errors import PermissionDeniedError
+    container, _ = firm
+    flows = container.flows
+    iid = _returned_to_sales(flows)
+    mine = copy.deepcopy(flows.instance(iid).data)
+    mine["basic"]["tenant_name_cn"] = "乙公司"  # basic is read-only for SALES at the start node (004 §7.3)
+    with pytest.raises(PermissionDeniedError) as refused:
+        flows.resubmit(as_("sam"), iid, mine)
+    assert refused.value.field == "basic"
+    mine = copy.deepcopy(flows.instance(iid).data)
+    mine["commercial"]["term_months"] = 24  # SALES owns the commercial section
+    flows.resubmit(as_("sam"), iid, mine)
+    assert flows.instance(iid).data["commercial"]["term_months"] == 24
+
+
+def test_h4_h5_no_permissions_means_read_only_and_hidden_sections_are_never_compared(firm):  # noqa: F811
+    from domain.shared.errors import PermissionDeniedError
+    container, _ = firm
+    flows = container.flows
+    g = {"nodes": [{"id": "start", "type": "start", "name": "s"},
+                   {"id": "rev", "type": "approval", "name": "r", "mode": "single",
+                    "assignees": [{"kind": "role", "value": "ops"}],
+                    "field_permissions": {"basic": "hidden", "commercial": "editable"}},
+                   {"id": "last", "type": "approval", "name": "l", "mode": "single",
+                    "assignees": [{"kind": "initiator"}]},
+                   {"id": "end", "type": "end", "name": "e"}],
+         "edges": [{"source": "start", "target": "rev"}, {"source": "rev", "target": "last"},
+                   {"source": "last", "target": "end"}]}
+    _flow(flows, "hid", g)
+    iid = flows.start_instance(as_("sam"), "hid", "institution", TENANT, title="h").id
+    task = open_task(flows.instance(iid))
+    wrong = copy.deepcopy(TENANT)
+    wrong["commercial"]["term_months"] = 24
+    wrong["basic"]["contact_phone"] = "13900000000"  # a wrong guess at a hidden value is not refused...
+    flows.edit_at_task(as_("olga"), iid, task["id"], wrong, None)
+    data = flows.instance(iid).data
+    assert data["basic"] == TENANT["basic"] and data["commercial"]["term_months"] == 24  # ...nor applied
+    flows.approve(as_("olga"), iid, task["id"], "ok")
+    last = open_task(flows.instance(iid))
+    changed = copy.deepcopy(data)
+    changed["commercial"]["term_months"] = 36
+    with pytest.raises(PermissionDeniedError):  # no field permissions at the node: nothing is editable
+        flows.edit_at_task(as_("sam"), iid, last["id"], changed, None)

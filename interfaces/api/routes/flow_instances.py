@@ -1,6 +1,7 @@
 """flows: starting instances, the todo list, task actions, monitoring."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -10,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
-from domain.flows.fields import drop_paths, hidden_paths, present_form_edit
+from application.forms.engine.diff import diff
+from domain.flows.fields import drop_paths, hidden_paths, present_form_edit, restore_unseen
 from domain.flows.graph import Assignee, to_mermaid
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
@@ -222,7 +224,32 @@ class FormEdit(BaseModel):
             summary="Edit the form at your node, within its field permissions (send the ETag as If-Match).")
 def edit_form(instance_id: UUID, task_id: str, body: FormEdit, request: Request, container: ContainerDep,
               policy: Handler, expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "edit_at_task", task_id, body.data, expected)
+    data = _sent_data(container, policy, instance_id, body.data)
+    return _act(request, container, policy, instance_id, response, "edit_at_task", task_id, data, expected)
+
+
+def _names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {n for v in value.values() for n in _names(v)}
+    if isinstance(value, list):
+        return {n for v in value for n in _names(v)}
+    return set()
+
+
+def _sent_data(container: ContainerDep, policy: Policy, instance_id: UUID, sent: dict[str, Any]) -> dict[str, Any]:
+    """Form data sent by a handler: what the field rules kept from them (masked values echoed back,
+    hidden fields left out) is restored from the stored data; changing a field a rule makes
+    hidden, masked or read-only for them is refused (403) — a masked value never overwrites."""
+    _instance_line(container, policy, instance_id)
+    stored = container.flows.instance(instance_id).data
+    data = restore_unseen(sent, policy.present(RESOURCE, {"data": stored})["data"], stored)
+    changed: set[str] = set()
+    for change in diff(stored, data):
+        parts = [re.sub(r"\[.*?\]", "", p) for p in change.path.split(".")]
+        changed |= {*parts, *(".".join(parts[:i]) for i in range(1, len(parts) + 1))}
+        changed |= _names(change.old) | _names(change.new)  # a section added or removed whole
+    policy.require_editable(RESOURCE, changed)
+    return data
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/delegate", response_model=CommandAccepted,
@@ -270,7 +297,8 @@ def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep,
              summary="The initiator resubmits a flow returned to them (optionally with new data).")
 def resubmit(instance_id: UUID, body: Resubmit, request: Request, container: ContainerDep, policy: Starter,
              response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "resubmit", body.data)
+    data = None if body.data is None else _sent_data(container, policy, instance_id, body.data)
+    return _act(request, container, policy, instance_id, response, "resubmit", data)
 
 
 @router.post("/instances/{instance_id}/withdraw", response_model=CommandAccepted,
