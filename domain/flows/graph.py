@@ -129,8 +129,8 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
             problems.append((where, "a system task names its hook"))
         if n.type in BRANCHING:
             defaults = [e for e in out[n.id] if e.default]
-            if n.type == "exclusive" and len(defaults) != 1:
-                problems.append((where, "an exclusive gateway needs exactly one default branch, "
+            if len(defaults) != 1:  # inclusive too: otherwise no branch might be taken at all
+                problems.append((where, f"an {n.type} gateway needs exactly one default branch, "
                                         f"found {len(defaults)}"))
             for e in out[n.id]:
                 if not e.default and not e.condition:
@@ -215,6 +215,13 @@ def _check_splits(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, s
             problems.append((f"nodes.{split.id}", f"the branches of this {split.type} must all meet at one "
                                                  f"{join_type} node"))
     return problems
+
+
+def matching_join(graph: Graph, split_id: str) -> str | None:
+    """The join where a split's branches meet (checked at publish)."""
+    out = graph.outgoing()
+    split = graph.node(split_id)
+    return _first_join(graph, out, out[split_id][0].target, SPLIT_JOIN[split.type]) if out[split_id] else None
 
 
 def _first_join(graph: Graph, out: dict[str, list[Edge]], start: str, join_type: str) -> str | None:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.flows.graph import Graph, Node
+from domain.flows.graph import Graph, Node, matching_join
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConflictError, PermissionDeniedError, RuleViolationError
 
@@ -135,11 +135,15 @@ class FlowInstance(LedgerAggregate):
                                 if holds:
                                     taken.append(e.target)
                         taken = taken or [e.target for e in edges if e.default]
+                        if not taken:  # publishing requires a default; never pass an approval silently
+                            raise RuleViolationError(f"no branch of {node.name!r} applies and it has no default")
                         self._branch_taken(token=token, gateway=node.id, targets=taken, inputs=inputs)
                     else:
                         taken = [e.target for e in edges]
+                    # The matching join waits for the branches taken, not for every incoming edge.
                     self._forked(token=token, node=node.id, children={
-                        f"{token}.{i}": target for i, target in enumerate(taken, 1)})
+                        f"{token}.{i}": target for i, target in enumerate(taken, 1)},
+                        join=matching_join(graph, node.id))
                     moved = True
                 elif node.type in ("parallel_join", "inclusive_join"):
                     arrived = self.arrivals.get(node.id, [])
@@ -147,7 +151,10 @@ class FlowInstance(LedgerAggregate):
                     if token not in arrived:
                         arrived = arrived + [token]
                     if len(arrived) >= needed:
-                        self._joined(node=node.id, tokens=arrived, token=self._next_id("t"))
+                        joined = self._next_id("t")
+                        self._joined(node=node.id, tokens=arrived, token=joined)
+                        # On past the join: left on it, the new token would count as an arrival.
+                        self._move(joined, out[node.id][0].target)
                         moved = True
                     elif token not in self.arrivals.get(node.id, []):
                         self._arrived(node=node.id, token=token)
@@ -208,10 +215,12 @@ class FlowInstance(LedgerAggregate):
         pass
 
     @event("Forked")
-    def _forked(self, token: str, node: str, children: dict[str, str]) -> None:
+    def _forked(self, token: str, node: str, children: dict[str, str], join: str | None = None) -> None:
         tokens = {k: v for k, v in self.tokens.items() if k != token}
         self.tokens = {**tokens, **children}
         self.visited = [*self.visited, *children.values()]
+        if join is not None:
+            self.expected = {**self.expected, join: len(children)}
 
     @event("ArrivedAtJoin")
     def _arrived(self, node: str, token: str) -> None:
@@ -223,6 +232,7 @@ class FlowInstance(LedgerAggregate):
         remaining = {k: v for k, v in self.tokens.items() if k not in tokens}
         self.tokens = {**remaining, token: node}
         self.arrivals = {k: v for k, v in self.arrivals.items() if k != node}
+        self.expected = {k: v for k, v in self.expected.items() if k != node}
 
     @event("PauseStarted")
     def _pause_started(self, token: str, node: str, due_at: str) -> None:
@@ -421,7 +431,7 @@ class FlowInstance(LedgerAggregate):
         self._seq += 1
         self.tasks = {k: ({**t, "status": "returned" if k == task else "cancelled"} if t["status"] == "open" else t)
                       for k, t in self.tasks.items()}
-        self.tokens, self.pauses, self.arrivals = {token: target}, {}, {}
+        self.tokens, self.pauses, self.arrivals, self.expected = {token: target}, {}, {}, {}
         self.visited = [*self.visited, target]
         self.decisions = 0
         self.awaiting_resubmit = target == "start"

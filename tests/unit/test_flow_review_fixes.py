@@ -119,3 +119,46 @@ def test_h7_sla_durations_are_bounded():
     with pytest.raises(InvalidInputError):
         _graph([_n("start", "start"), _n("a", "approval", sla_seconds=10**12), _n("end", "end")],
                [_e("start", "a"), _e("a", "end")])
+
+
+def _inclusive(default: bool):
+    edges = [_e("start", "inc"), _e("inc", "legal", condition="amount > 100"),
+             _e("inc", "fin", condition="amount > 1000"), _e("legal", "j"), _e("fin", "j"), _e("j", "end")]
+    if default:
+        edges.append(_e("inc", "fin", default=True))
+        edges[2] = _e("inc", "fin", condition="amount > 1000")
+    return _graph([_n("start", "start"), _n("inc", "inclusive"), _n("legal", "approval"), _n("fin", "approval"),
+                   _n("j", "inclusive_join"), _n("end", "end")], edges)
+
+
+def test_h1_inclusive_gateways_need_a_default_and_their_join_waits_only_for_branches_taken():
+    from application.flows.service import compile_condition
+    from domain.flows.graph import check_graph
+    from domain.shared.context import CommandContext, acting_as
+    from domain.shared.errors import RuleViolationError
+    no_default = _inclusive(default=False)
+    assert ("nodes.inc", "an inclusive gateway needs exactly one default branch, found 0") in check_graph(
+        no_default, compile_condition)
+    with acting_as(CommandContext("operator:x", "t")):
+        with pytest.raises(RuleViolationError, match="no branch"):  # a graph published before the check
+            _instance().advance(no_default, lambda node: ["operator:a"], _eval, NOW)
+        i = _instance()
+        i.data = {"amount": 500}  # only the legal branch holds
+        i.advance(no_default, lambda node: ["operator:a"], _eval, NOW)
+        (task,) = [t for t in i.tasks.values() if t["status"] == "open"]
+        assert task["node"] == "legal" and i.expected == {"j": 1}
+        i.approve(task["id"], "operator:a", "", no_default, lambda node: ["operator:a"], _eval, NOW)
+        assert i.status == "completed"
+
+
+def test_a_parallel_join_moves_on_once_every_branch_arrived():
+    from domain.shared.context import CommandContext, acting_as
+    g = _graph([_n("start", "start"), _n("p", "parallel_split"), _n("a", "approval"), _n("b", "approval"),
+                _n("j", "parallel_join"), _n("end", "end")],
+               [_e("start", "p"), _e("p", "a"), _e("p", "b"), _e("a", "j"), _e("b", "j"), _e("j", "end")])
+    with acting_as(CommandContext("operator:x", "t")):
+        i = _instance()
+        i.advance(g, lambda node: ["operator:a"], _eval, NOW)
+        for task in [t for t in i.tasks.values() if t["status"] == "open"]:
+            i.approve(task["id"], "operator:a", "", g, lambda node: ["operator:a"], _eval, NOW)
+        assert i.status == "completed"
