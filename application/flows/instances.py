@@ -184,6 +184,18 @@ class FlowInstancesApplication(FlowsApplication):
             self._scopes[instance_id] = scope
         return {"business_line": scope[0], "department_id": scope[1], "fund_account": scope[2]}
 
+    def _require_colleague(self, instance: FlowInstance, who: str, field: str, *, initiator_ok: bool = False) -> None:
+        """Whoever a task is handed to (transfer, delegate, 加签) or a flow copied to is an active
+        operator working in the instance's business line; a task never goes to the initiator
+        (maker-checker)."""
+        if who == instance.initiator and not initiator_ok:
+            raise RuleViolationError("the initiator cannot take a task of their own flow", field=field)
+        node = Node(id="handover", type="approval", name="handover",
+                    assignees=[{"kind": "operator", "value": who.removeprefix("operator:")}])
+        if who not in self.candidates(node, {"business_line": instance.business_line}):
+            raise RuleViolationError(f"{who} is not an active operator of business line {instance.business_line}",
+                                     field=field)
+
     @command
     def start_instance(self, key: str, subject: str, data: dict[str, Any], *, title: str,
                        fund_account: str | None = None, department_id: UUID | None = None) -> CommandResult:
@@ -269,6 +281,7 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def transfer(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        self._require_colleague(instance, to, "to")
         instance.transfer(task_id, current_context().actor, to, comment)
         return self.save_one(instance)
 
@@ -276,6 +289,7 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def delegate(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        self._require_colleague(instance, to, "to")
         instance.delegate(task_id, current_context().actor, to, comment)
         return self.save_one(instance)
 
@@ -283,6 +297,7 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def add_signer(self, instance_id: UUID, task_id: str, signer: str, position: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        self._require_colleague(instance, signer, "signer")
         instance.add_signer(task_id, current_context().actor, signer, position, comment)
         return self.save_one(instance)
 
@@ -299,6 +314,8 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def cc(self, instance_id: UUID, to: list[str], note: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        for who in to:
+            self._require_colleague(instance, who, "to", initiator_ok=True)
         instance.cc(current_context().actor, to, note)
         return self.save_one(instance)
 

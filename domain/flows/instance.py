@@ -313,6 +313,16 @@ class FlowInstance(LedgerAggregate):
             raise PermissionDeniedError("you are not a current handler of this task")
         return task
 
+    def _require_own_handler(self, task_id: str, actor: str, what: str) -> dict[str, Any]:
+        """A current handler acting in their own right: a delegate (委派) only answers by approving,
+        and an added signer (加签) only signs."""
+        task = self._require_handler(task_id, actor)
+        if actor in self.delegations.get(task_id, {}):
+            raise PermissionDeniedError(f"a delegate gives an opinion by approving; only the delegator may {what}")
+        if actor not in task["candidates"]:
+            raise PermissionDeniedError(f"an added signer signs by approving; only the task's candidates may {what}")
+        return task
+
     def approve(self, task_id: str, actor: str, comment: str, graph: Graph, resolve: Resolve,
                 evaluate: Evaluate, now: datetime) -> None:
         self._require_handler(task_id, actor)
@@ -345,7 +355,7 @@ class FlowInstance(LedgerAggregate):
 
     def add_signer(self, task_id: str, actor: str, signer: str, position: str, comment: str) -> None:
         """加签: someone else signs before (then it comes back) or after (before the flow goes on)."""
-        task = self._require_handler(task_id, actor)
+        task = self._require_own_handler(task_id, actor, "add signers")
         if position not in ("before", "after"):
             raise RuleViolationError("position is before or after", field="position")
         if signer in task["candidates"] or signer in task["before"] or signer in task["after"]:
@@ -368,8 +378,14 @@ class FlowInstance(LedgerAggregate):
     def _after_phase(self, task: str) -> None:
         self.tasks[task] = {**self.tasks[task], "after_phase": True}
 
+    @staticmethod
+    def _counted(task: dict[str, Any], key: str) -> int:
+        """Approvals (or rejections) by the task's current candidates: after a reassignment the
+        old candidates' decisions no longer count."""
+        return len(set(task[key]) & set(task["candidates"]))
+
     def _node_passes(self, task: dict[str, Any]) -> bool:
-        approvals, candidates = len(task["approvals"]), len(task["candidates"])
+        approvals, candidates = self._counted(task, "approvals"), len(task["candidates"])
         if task["mode"] in ("single", "any"):
             return approvals >= 1
         if task["mode"] == "vote":
@@ -388,12 +404,13 @@ class FlowInstance(LedgerAggregate):
 
     def reject(self, task_id: str, actor: str, comment: str) -> None:
         """拒绝: the flow ends as rejected (a vote only fails once the threshold is out of reach)."""
-        self._require_handler(task_id, actor)
+        self._require_own_handler(task_id, actor, "reject")
         self._rejected_task(task=task_id, node=self.tasks[task_id]["node"], by=actor, comment=comment)
         task = self.tasks[task_id]
         if task["mode"] == "vote":
-            remaining = len(task["candidates"]) - len(task["approvals"]) - len(task["rejections"])
-            if (len(task["approvals"]) + remaining) / len(task["candidates"]) >= (task["threshold"] or 1.0):
+            approvals = self._counted(task, "approvals")
+            remaining = len(task["candidates"]) - approvals - self._counted(task, "rejections")
+            if (approvals + remaining) / len(task["candidates"]) >= (task["threshold"] or 1.0):
                 return
         self._task_closed(task=task_id, outcome="rejected")
         self._finished(status="rejected", reason=comment)
@@ -411,7 +428,7 @@ class FlowInstance(LedgerAggregate):
     def return_to(self, task_id: str, actor: str, target: str, comment: str, graph: Graph, resolve: Resolve,
                   evaluate: Evaluate, now: datetime) -> None:
         """驳回/退回 to the initiator (start), the previous node or any allowed earlier node."""
-        task = self._require_handler(task_id, actor)
+        task = self._require_own_handler(task_id, actor, "return it")
         node = graph.node(task["node"])
         allowed = [n for n in self.visited if n != node.id] if node.return_targets == "any_earlier" \
             else list(node.return_targets)
@@ -461,7 +478,7 @@ class FlowInstance(LedgerAggregate):
         self._finished(status="terminated", reason=reason)
 
     def transfer(self, task_id: str, actor: str, to: str, comment: str) -> None:
-        self._require_handler(task_id, actor)
+        self._require_own_handler(task_id, actor, "transfer it")
         if to in self.tasks[task_id]["candidates"]:
             raise RuleViolationError(f"{to} already holds this task", field="to")
         self._transferred(task=task_id, by=actor, to=to, comment=comment)
@@ -472,7 +489,7 @@ class FlowInstance(LedgerAggregate):
         self.tasks[task] = {**t, "candidates": [to if c == by else c for c in t["candidates"]]}
 
     def delegate(self, task_id: str, actor: str, to: str, comment: str) -> None:
-        self._require_handler(task_id, actor)
+        self._require_own_handler(task_id, actor, "delegate it")
         if to in self.tasks[task_id]["candidates"]:
             raise RuleViolationError(f"{to} already holds this task", field="to")
         self._delegated(task=task_id, by=actor, to=to, comment=comment)
@@ -500,7 +517,9 @@ class FlowInstance(LedgerAggregate):
 
     @event("TaskReassigned")
     def _reassigned(self, task: str, by: str, candidates: list[str], reason: str) -> None:
-        self.tasks[task] = {**self.tasks[task], "candidates": candidates}
+        # Signers added before or after belonged to the old handlers' decision: they go too.
+        self.tasks[task] = {**self.tasks[task], "candidates": candidates, "before": [], "after": [],
+                            "after_phase": False}
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
     def urge(self, actor: str, task_id: str) -> None:

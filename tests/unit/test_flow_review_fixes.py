@@ -162,3 +162,44 @@ def test_a_parallel_join_moves_on_once_every_branch_arrived():
         for task in [t for t in i.tasks.values() if t["status"] == "open"]:
             i.approve(task["id"], "operator:a", "", g, lambda node: ["operator:a"], _eval, NOW)
         assert i.status == "completed"
+
+
+def _one_approval(mode="all"):
+    return _graph([_n("start", "start"), _n("a", "approval", mode=mode), _n("end", "end")],
+                  [_e("start", "a"), _e("a", "end")])
+
+
+def test_m2_m3_h6_l5_reassign_delegate_and_added_signers():
+    from domain.shared.context import CommandContext, acting_as
+    from domain.shared.errors import PermissionDeniedError
+    g = _one_approval()
+    two = lambda node: ["operator:a", "operator:b"]  # noqa: E731
+    with acting_as(CommandContext("operator:x", "t")):
+        # M2: after a reassignment only the new candidates' approvals count
+        i = _instance()
+        i.advance(g, two, _eval, NOW)
+        (task,) = i.tasks
+        i.approve(task, "operator:a", "", g, two, _eval, NOW)
+        i.reassign(task, "admin:x", ["operator:c", "operator:d"], "cover")
+        i.approve(task, "operator:c", "", g, two, _eval, NOW)
+        assert i.status == "running"  # operator:a's approval no longer counts: d still has to sign
+        i.approve(task, "operator:d", "", g, two, _eval, NOW)
+        assert i.status == "completed"
+        # M3: a delegate answers by approving; it cannot reject, return, hand on or add signers
+        i = _instance()
+        i.advance(g, two, _eval, NOW)
+        i.delegate(task, "operator:a", "operator:d", "")
+        for act in (lambda: i.reject(task, "operator:d", ""),
+                    lambda: i.transfer(task, "operator:d", "operator:e", ""),
+                    lambda: i.add_signer(task, "operator:d", "operator:e", "before", ""),
+                    lambda: i.return_to(task, "operator:d", "start", "", g, two, _eval, NOW)):
+            with pytest.raises(PermissionDeniedError):
+                act()
+        # L5 + H6: a signer added before cannot hand the task on; a reassignment drops added signers
+        i = _instance()
+        i.advance(g, two, _eval, NOW)
+        i.add_signer(task, "operator:a", "operator:ghost", "before", "")
+        with pytest.raises(PermissionDeniedError):
+            i.transfer(task, "operator:ghost", "operator:e", "")
+        i.reassign(task, "admin:x", ["operator:c"], "ghost signer")
+        assert i.current_handlers(i.tasks[task]) == ["operator:c"]
