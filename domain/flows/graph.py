@@ -123,6 +123,13 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                 problems.append((where, "sla_warning_seconds needs sla_seconds and must be shorter than it"))
             if isinstance(n.return_targets, list):
                 problems += [(where, f"return target {t!r} is not a node") for t in n.return_targets if t not in known]
+                returnable = None
+                for t in n.return_targets:
+                    if t in known:
+                        returnable = return_targets_allowed(graph) if returnable is None else returnable
+                        if t not in returnable:
+                            problems.append((where, f"return target {t!r} must be an approval or the start, "
+                                                    "outside any parallel or inclusive branch"))
         if n.type == "pause" and (n.pause_seconds is None) == (n.pause_until_field is None):
             problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))
         if n.type == "system" and not n.hook:
@@ -215,6 +222,23 @@ def _check_splits(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, s
             problems.append((f"nodes.{split.id}", f"the branches of this {split.type} must all meet at one "
                                                  f"{join_type} node"))
     return problems
+
+
+def return_targets_allowed(graph: Graph) -> set[str]:
+    """Nodes a task may be returned to: approvals and the start, outside every split/join region
+    (a single token put back inside a branch would leave its join waiting for ever)."""
+    out = graph.outgoing()
+    inside: set[str] = set()
+    for split in (n for n in graph.nodes if n.type in SPLIT_JOIN):
+        join = matching_join(graph, split.id)
+        queue = deque(e.target for e in out[split.id])
+        while queue:
+            node_id = queue.popleft()
+            if node_id == join or node_id in inside:
+                continue
+            inside.add(node_id)
+            queue.extend(e.target for e in out[node_id])
+    return {n.id for n in graph.nodes if n.type in ("approval", "start") and n.id not in inside}
 
 
 def matching_join(graph: Graph, split_id: str) -> str | None:

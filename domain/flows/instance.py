@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.flows.graph import Graph, Node, matching_join
+from domain.flows.graph import Graph, Node, matching_join, return_targets_allowed
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConflictError, PermissionDeniedError, RuleViolationError
 
@@ -430,11 +430,13 @@ class FlowInstance(LedgerAggregate):
         """驳回/退回 to the initiator (start), the previous node or any allowed earlier node."""
         task = self._require_own_handler(task_id, actor, "return it")
         node = graph.node(task["node"])
+        returnable = return_targets_allowed(graph)
         allowed = [n for n in self.visited if n != node.id] if node.return_targets == "any_earlier" \
             else list(node.return_targets)
+        allowed = list(dict.fromkeys(n for n in allowed if n in returnable))
         if target == "previous":  # the last person-facing node before this one
             here = len(self.visited) - 1 - self.visited[::-1].index(node.id)
-            earlier = [n for n in self.visited[:here] if graph.node(n).type in ("approval", "start") and n != node.id]
+            earlier = [n for n in self.visited[:here] if n in returnable and n != node.id]
             target = earlier[-1] if earlier else "start"
             allowed.append(target)
         if target not in allowed or target not in self.visited:

@@ -203,3 +203,30 @@ def test_m2_m3_h6_l5_reassign_delegate_and_added_signers():
             i.transfer(task, "operator:ghost", "operator:e", "")
         i.reassign(task, "admin:x", ["operator:c"], "ghost signer")
         assert i.current_handlers(i.tasks[task]) == ["operator:c"]
+
+
+def test_h2_nothing_returns_into_a_parallel_branch():
+    from application.flows.service import compile_condition
+    from domain.flows.graph import check_graph
+    from domain.shared.context import CommandContext, acting_as
+    from domain.shared.errors import RuleViolationError
+
+    def graph(targets):
+        return _graph([_n("start", "start"), _n("p", "parallel_split"), _n("a", "approval"), _n("b", "approval"),
+                       _n("j", "parallel_join"), _n("c", "approval", return_targets=targets), _n("end", "end")],
+                      [_e("start", "p"), _e("p", "a"), _e("p", "b"), _e("a", "j"), _e("b", "j"), _e("j", "c"),
+                       _e("c", "end")])
+    assert any("return target 'a' must be an approval or the start" in what
+               for _, what in check_graph(graph(["a"]), compile_condition))
+    g = graph("any_earlier")
+    resolve = lambda node: ["operator:a"]  # noqa: E731
+    with acting_as(CommandContext("operator:x", "t")):
+        i = _instance()
+        i.advance(g, resolve, _eval, NOW)
+        for task in [t for t in i.tasks.values() if t["status"] == "open"]:
+            i.approve(task["id"], "operator:a", "", g, resolve, _eval, NOW)
+        (task,) = [t for t in i.tasks.values() if t["status"] == "open"]
+        with pytest.raises(RuleViolationError, match="may return to: start"):
+            i.return_to(task["id"], "operator:a", "a", "", g, resolve, _eval, NOW)
+        i.return_to(task["id"], "operator:a", "previous", "", g, resolve, _eval, NOW)
+        assert list(i.tokens.values()) == ["start"] and i.awaiting_resubmit

@@ -1,6 +1,7 @@
 """flows: starting instances, the todo list, task actions, monitoring."""
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -20,6 +21,7 @@ from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import STATUS_BY_ERROR, ApiProblem
 from interfaces.api.schemas import CommandAccepted, accepted
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 READS = Depends(consistent_with("flows.instances"))
 Starter = Annotated[Policy, Depends(requires("flows.instances.start"))]
@@ -358,4 +360,8 @@ def batch(body: Batch, request: Request, container: ContainerDep, policy: Handle
             status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
             results.append({**item.model_dump(mode="json"), "status": status, "code": exc.code,
                             "detail": exc.message})
+        except Exception:  # noqa: BLE001 - one item's unexpected failure must not lose the others' answers
+            log.exception("batch %s of %s/%s failed", body.action, item.instance_id, item.task_id)
+            results.append({**item.model_dump(mode="json"), "status": 500, "code": "internal_error",
+                            "detail": "this item failed unexpectedly; the others are unaffected"})
     return results
