@@ -187,3 +187,17 @@ def test_a_field_masked_for_you_cannot_be_written(client, signing):
     refused = client.put(f"/api/v1/flows/instances/{started['id']}/tasks/{task['task_id']}/form",
                          json={"data": sent}, headers=t["olga"])
     assert refused.status_code == 403 and refused.json()["field"] == "bank_account"
+
+
+def test_a_flow_starts_only_for_a_fund_account_in_your_scope(client, signing, live_container):
+    app = live_container  # review M5
+    app.access.create_department(SETUP, "BR", "Branch", "branch", None)
+    app.forms.sync_customers(SETUP, [{"fund_account": "88009999", "name": "别家客户", "department_code": "BR"},
+                                     {"fund_account": "88001111", "name": "本部客户", "department_code": "HQ"}])
+    app.runners["forms.catalogue"].catch_up()
+    body = {"definition": "tenant_signing", "subject": "institution", "title": "x", "data": BASE,
+            "fund_account": "88009999"}
+    refused = client.post("/api/v1/flows/instances", headers=signing["sam"], json=body)
+    assert refused.status_code == 404 and refused.json()["field"] == "fund_account"
+    ok(client.post("/api/v1/flows/instances", headers=signing["sam"], json={**body, "fund_account": "88001111"}),
+       201)
