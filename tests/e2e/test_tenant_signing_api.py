@@ -175,6 +175,13 @@ def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
     assert "commercial" not in olga["data"] and olga["hidden_fields"] == ["commercial"]
     sam = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=t["sam"]))
     assert sam["data"]["commercial"] == BASE["commercial"] and sam["hidden_fields"] == []
+    # review M6: still hidden from her once she has decided and the flow has moved on
+    task = _task(client, "olga", t["olga"], started["position"])
+    pos = ok(client.post(f"/api/v1/flows/instances/{started['id']}/tasks/{task['task_id']}/approve", json={},
+                         headers=t["olga"]))["position"]
+    later = ok(client.get(f"/api/v1/flows/instances/{started['id']}", params={"wait_for_position": pos},
+                          headers=t["olga"]))
+    assert "commercial" not in later["data"] and "commercial" in later["hidden_fields"]
 
 
 def test_a_field_masked_for_you_cannot_be_written(client, signing):

@@ -166,10 +166,7 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
         row["definition_version"])["graph"])
     tasks = container.instance_queries.tasks(instance_id)
     response.headers["ETag"] = f'"{instance.version}"'
-    # Fields a node hides from its handlers (节点字段权限) are removed for a viewer acting there.
-    hidden = {field for t in instance.tasks.values() if t["status"] == "open"
-              and policy.principal.actor in instance.current_handlers(t)
-              for field in hidden_paths(graph.node(t["node"]).field_permissions)}
+    hidden = _viewer_hidden(instance, graph, policy.principal.actor)
     data = drop_paths(instance.data, hidden)
 
     def present(record: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +181,16 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
             "data": present(data), "hidden_fields": sorted(hidden),
             "tasks": tasks, "timeline": timeline,
             "mermaid": to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"]))}
+
+
+def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
+    """Fields a node hides from its handlers (节点字段权限): hidden from whoever is or was a
+    candidate, signer or decider at that node, not only from its current handlers."""
+    def involved(t: dict[str, Any]) -> bool:
+        people = {*t["candidates"], *t["approvals"], *t["rejections"], *t.get("before", []), *t.get("after", [])}
+        return actor in people or (t["status"] == "open" and actor in instance.current_handlers(t))
+    return {field for t in instance.tasks.values() if involved(t)
+            for field in hidden_paths(graph.node(t["node"]).field_permissions)}
 
 
 def _act(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID, response: Response,
@@ -247,8 +254,13 @@ def _sent_data(container: ContainerDep, policy: Policy, instance_id: UUID, sent:
     hidden fields left out) is restored from the stored data; changing a field a rule makes
     hidden, masked or read-only for them is refused (403) — a masked value never overwrites."""
     _instance_line(container, policy, instance_id)
-    stored = container.flows.instance(instance_id).data
-    data = restore_unseen(sent, policy.present(RESOURCE, {"data": stored})["data"], stored)
+    instance = container.flows.instance(instance_id)
+    stored = instance.data
+    graph = parse_graph(container.flows.definition(instance.definition_key).published_version(
+        instance.definition_version)["graph"])
+    view = drop_paths(policy.present(RESOURCE, {"data": stored})["data"],
+                      _viewer_hidden(instance, graph, policy.principal.actor))
+    data = restore_unseen(sent, view, stored)
     changed: set[str] = set()
     for change in diff(stored, data):
         parts = [re.sub(r"\[.*?\]", "", p) for p in change.path.split(".")]
