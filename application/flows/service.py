@@ -2,6 +2,7 @@
 versions, diagrams); instances, tasks and the scheduler come next (see the issue note)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import cel
@@ -13,8 +14,44 @@ from domain.flows.graph import Graph, check_graph
 from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
+MACRO = re.compile(r"\.\s*(all|exists_one|exists|map|filter)\s*\(")
+MAX_MACRO_NESTING, MAX_MACROS = 2, 8
+
+
+def _macro_nesting(source: str) -> tuple[int, int]:
+    """(deepest nesting of comprehension macros, how many there are): the CEL library has no AST
+    API, so parentheses are followed by hand (string literals skipped)."""
+    stack: list[bool] = []
+    deepest = count = i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch in "'\"":
+            end = source.find(ch, i + 1)
+            while end > 0 and source[end - 1] == "\\":
+                end = source.find(ch, end + 1)
+            i = len(source) if end < 0 else end + 1
+            continue
+        match = MACRO.match(source, i) if ch == "." else None
+        if match:
+            stack.append(True)
+            count += 1
+            deepest = max(deepest, sum(stack))
+            i = match.end()
+            continue
+        if ch == "(":
+            stack.append(False)
+        elif ch == ")" and stack:
+            stack.pop()
+        i += 1
+    return deepest, count
+
 
 def compile_condition(source: str) -> str | None:
+    deepest, count = _macro_nesting(source)
+    if deepest > MAX_MACRO_NESTING or count > MAX_MACROS:
+        # Nested comprehensions multiply: 4 levels over 60-element lists took seconds of CPU.
+        return (f"at most {MAX_MACRO_NESTING} nested and {MAX_MACROS} comprehensions "
+                "(all, exists, exists_one, map, filter) per condition")
     try:
         cel.compile(source)
         return None

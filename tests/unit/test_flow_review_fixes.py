@@ -230,3 +230,11 @@ def test_h2_nothing_returns_into_a_parallel_branch():
             i.return_to(task["id"], "operator:a", "a", "", g, resolve, _eval, NOW)
         i.return_to(task["id"], "operator:a", "previous", "", g, resolve, _eval, NOW)
         assert list(i.tokens.values()) == ["start"] and i.awaiting_resubmit
+
+
+def test_m7_conditions_may_not_nest_comprehensions_deeply():
+    from application.flows.service import compile_condition
+    items = "[" + ",".join(["1"] * 60) + "]"
+    assert compile_condition(f"{items}.all(a, {items}.exists(b, a == b))") is None
+    assert "nested" in compile_condition(f"{items}.all(a, {items}.all(b, {items}.all(c, true)))")
+    assert compile_condition("name == 'x.all(a, b.all(c, d.all(e, true)))'") is None  # inside a string
