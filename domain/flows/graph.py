@@ -3,6 +3,7 @@ pass before a version is published. Pure: conditions are compiled by a function 
 application passes in (CEL lives outside the domain)."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -268,6 +269,14 @@ def _first_join(graph: Graph, out: dict[str, list[Edge]], start: str, join_type:
     return None
 
 
+_UNSAFE_LABEL = re.compile(r"[\x00-\x1f\x7f`|<>{}\[\]]")
+
+
+def _label(text: str) -> str:
+    """A label that cannot break out of its quotes or line (newlines, brackets, pipes, tags)."""
+    return _UNSAFE_LABEL.sub(" ", text.replace('"', "'")).strip()
+
+
 def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[str] | None = None) -> str:
     """Mermaid flowchart text; the instance's current nodes and visited path are styled."""
     shapes = {"start": "(({}))", "end": "(({}))", "exclusive": "{{{{{}}}}}", "inclusive": "{{{{{}}}}}",
@@ -275,11 +284,11 @@ def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[st
               "pause": "[({})]", "system": "[[{}]]", "approval": "[{}]"}
     lines = ["flowchart TD"]
     for n in graph.nodes:
-        label = n.name.replace('"', "'")
+        label = _label(n.name)
         lines.append(f'  {n.id}{shapes[n.type].format(chr(34) + label + chr(34))}')
     for e in graph.edges:
         label = e.label or ("default" if e.default else e.condition)
-        text = f'|"{label.replace(chr(34), chr(39))}"|' if label else ""
+        text = f'|"{_label(label)}"|' if label else ""
         lines.append(f"  {e.source} -->{text} {e.target}")
     lines.append("  classDef current fill:#fde68a,stroke:#d97706,stroke-width:2px")
     lines.append("  classDef visited fill:#d1fae5,stroke:#059669")

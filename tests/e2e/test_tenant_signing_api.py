@@ -208,3 +208,25 @@ def test_a_flow_starts_only_for_a_fund_account_in_your_scope(client, signing, li
     assert refused.status_code == 404 and refused.json()["field"] == "fund_account"
     ok(client.post("/api/v1/flows/instances", headers=signing["sam"], json={**body, "fund_account": "88001111"}),
        201)
+
+
+def test_lists_follow_their_filters_and_an_administrator_edits_the_form(client, signing):
+    t = signing  # review L1, L2, L3
+    started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "admin", "data": BASE}), 201)
+    iid, pos = started["id"], started["position"]
+    mine = ok(client.get("/api/v1/flows/initiated", params={"wait_for_position": pos}, headers=t["sam"]))
+    assert [r["id"] for r in mine] == [iid] and "tokens" not in mine[0]
+    todo = ok(client.get("/api/v1/flows/todo", params={"node": "nowhere"}, headers=t["olga"]))
+    assert todo["items"] == [] and todo["counts"] == []
+    etag = client.get(f"/api/v1/flows/instances/{iid}", headers=ADMIN).headers["ETag"]
+    fixed = copy.deepcopy(BASE)
+    fixed["basic"]["tenant_name_cn"] = "甲公司(更正)"
+    body = {"node": "ops_entry", "data": fixed}
+    assert client.post(f"/api/v1/flows/instances/{iid}/form", json=body, headers=t["olga"]).status_code == 403
+    assert client.post(f"/api/v1/flows/instances/{iid}/form", json={**body, "node": "ghost"},
+                       headers={**ADMIN, "If-Match": etag}).status_code == 422
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/form", json=body,
+                         headers={**ADMIN, "If-Match": etag}))["position"]
+    detail = ok(client.get(f"/api/v1/flows/instances/{iid}", params={"wait_for_position": pos}, headers=ADMIN))
+    assert detail["data"]["basic"]["tenant_name_cn"] == "甲公司(更正)"

@@ -238,3 +238,10 @@ def test_m7_conditions_may_not_nest_comprehensions_deeply():
     assert compile_condition(f"{items}.all(a, {items}.exists(b, a == b))") is None
     assert "nested" in compile_condition(f"{items}.all(a, {items}.all(b, {items}.all(c, true)))")
     assert compile_condition("name == 'x.all(a, b.all(c, d.all(e, true)))'") is None  # inside a string
+
+
+def test_l6_mermaid_labels_cannot_break_out():
+    from domain.flows.graph import to_mermaid
+    g = _graph([_n("start", "start", name='x"]\nclick start call evil()'), _n("end", "end")], [_e("start", "end")])
+    text = to_mermaid(g)
+    assert "\nclick" not in text and text.splitlines()[1] == "  start((\"x'  click start call evil()\"))"

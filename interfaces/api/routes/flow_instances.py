@@ -139,7 +139,7 @@ def todo(container: ContainerDep, policy: Handler, business_type: str | None = N
     nxt = encode_cursor([items[-1]["opened_at"].isoformat(), str(items[-1]["instance_id"]), items[-1]["task_id"]]) \
         if len(rows) > limit else None
     return {"items": items, "next_cursor": nxt,
-            "counts": container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params())}
+            "counts": container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params(), filters)}
 
 
 @router.get("/done", dependencies=[READS], summary="Tasks you have decided.")
@@ -154,7 +154,7 @@ def copied(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
 
 @router.get("/initiated", dependencies=[READS], summary="Flows you started.")
 def initiated(container: ContainerDep, policy: Starter) -> list[dict[str, Any]]:
-    return container.instance_queries.initiated(policy.principal.actor)
+    return container.instance_queries.initiated(policy.principal.actor, policy.scope_params())
 
 
 @router.get("/instances/{instance_id}", dependencies=[READS],
@@ -268,6 +268,24 @@ def _sent_data(container: ContainerDep, policy: Policy, instance_id: UUID, sent:
         changed |= _names(change.old) | _names(change.new)  # a section added or removed whole
     policy.require_editable(RESOURCE, changed)
     return data
+
+
+class AdminFormEdit(BaseModel):
+    node: str = Field(max_length=48, description="The node the edit is recorded at (a node of the flow)")
+    data: dict[str, Any]
+
+
+@router.post("/instances/{instance_id}/form", response_model=CommandAccepted,
+             summary="Monitoring: edit the form whatever the node (send the ETag as If-Match).")
+def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, container: ContainerDep,
+                    policy: Admin, expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    data = _sent_data(container, policy, instance_id, body.data)
+    instance = container.flows.instance(instance_id)
+    graph = parse_graph(container.flows.definition(instance.definition_key).published_version(
+        instance.definition_version)["graph"])
+    if body.node not in {n.id for n in graph.nodes}:
+        raise ApiProblem(422, "unknown_node", f"the flow has no node {body.node!r}", field="node")
+    return _act(request, container, policy, instance_id, response, "edit_form", body.node, data, expected)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/delegate", response_model=CommandAccepted,
