@@ -96,6 +96,26 @@ class FlowInstancesApplication(FlowsApplication):
         self._scopes: dict[UUID, tuple[str, UUID | None, str | None]] = {}
         self.hot = HotAggregates(hot_instances)
 
+    def _field_problems(self, definition: Any, graph: Graph) -> list[tuple[str, str]]:
+        try:
+            business_type = self.forms.current_business_type(definition.business_type)
+        except NotFoundError:
+            return []
+        if not business_type.versions:
+            return []  # nothing to check against yet; publishing a form comes first in practice
+        schemas = list(business_type.versions[-1]["forms"].values())
+
+        def exists(path: str) -> bool:
+            for schema in schemas:
+                node: Any = schema
+                for part in path.split("."):
+                    node = (node.get("properties") or {}).get(part) if isinstance(node, dict) else None
+                if node is not None:
+                    return True
+            return False
+        return [(f"nodes.{n.id}", f"field_permissions: the form has no field {path!r}")
+                for n in graph.nodes for path in n.field_permissions if not exists(path)]
+
     def _graph(self, instance: FlowInstance) -> Graph:
         """Published versions never change, so their parsed graphs are cached exactly."""
         key = (instance.definition_key, instance.definition_version)

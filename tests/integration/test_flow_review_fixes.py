@@ -144,3 +144,19 @@ def test_h6_tasks_and_copies_go_only_to_active_operators_of_the_line_and_never_t
     flows.cc(as_("olga"), iid, ["operator:sam", "operator:fiona"], "fyi")
     flows.transfer(as_("olga"), iid, task, "operator:fiona", "")
     assert "operator:fiona" in open_task(flows.instance(iid))["candidates"]
+
+
+def test_h5_field_permissions_must_name_fields_of_the_form(firm):  # noqa: F811
+    from domain.shared.errors import InvalidInputError
+    container, _ = firm
+    flows = container.flows
+    g = copy.deepcopy(AUTO)
+    g["nodes"][1] = {"id": "note", "type": "approval", "name": "r", "mode": "single",
+                     "assignees": [{"kind": "role", "value": "ops"}],
+                     "field_permissions": {"settlement.bank_account": "hidden", "settlement.bank_acount": "hidden"}}
+    flows.create_definition(ADMIN, "typo", "typo", "tenant_signing", "brokerage", "")
+    flows.save_draft(ADMIN, "typo", g, BLOCK, None)
+    with pytest.raises(InvalidInputError) as refused:
+        flows.publish(ADMIN, "typo", None)
+    assert [e["message"] for e in refused.value.errors] == [
+        "field_permissions: the form has no field 'settlement.bank_acount'"]
