@@ -107,12 +107,13 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
         raise NotFoundError(f"flow {body.definition!r} does not exist", field="definition")
     department = policy.principal.department_id
     if body.fund_account:
-        # The customer's account must lie in the starter's data scope (404 like a missing one).
+        # A known customer's account must lie in the starter's data scope (404 like a missing
+        # one); an account not (yet) in the customer directory files under the starter's department.
         customer = container.forms_queries.customer(body.fund_account)
-        department = customer["department_id"] if customer else None
-        if not policy.sees(business_line=line, department_id=department, investor_account=body.fund_account):
-            raise NotFoundError(f"fund account {body.fund_account} does not exist", field="fund_account")
-        department = department or policy.principal.department_id
+        if customer:
+            department = customer["department_id"]
+            if not policy.sees(business_line=line, department_id=department, investor_account=body.fund_account):
+                raise NotFoundError(f"fund account {body.fund_account} does not exist", field="fund_account")
     ctx = _ctx(request, policy, line)
     result = container.flows.start_instance(ctx, body.definition, body.subject, body.data, title=body.title,
                                             fund_account=body.fund_account, department_id=department)
