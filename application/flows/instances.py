@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -17,6 +18,7 @@ from application.flows.service import FlowsApplication, parse_graph
 from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
 from application.shared.hot import HotAggregates
+from domain.flows.fields import merge_edit
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
 from domain.shared.context import CommandContext, acting_as, current_context
@@ -24,12 +26,15 @@ from domain.shared.errors import (
     ConcurrencyConflictError,
     DomainError,
     NotFoundError,
-    PermissionDeniedError,
     RuleViolationError,
 )
 
 Clock = Callable[[], datetime]
 
+
+# 流程接龙 within one command: flows that complete at once and chain each other stop here.
+MAX_CHAIN_DEPTH = 5
+_chain_depth: ContextVar[int] = ContextVar("flow_chain_depth", default=0)
 
 DS_REF = re.compile(r"\bds\.([a-z][a-z0-9_]*)")
 
@@ -91,6 +96,26 @@ class FlowInstancesApplication(FlowsApplication):
         self._scopes: dict[UUID, tuple[str, UUID | None, str | None]] = {}
         self.hot = HotAggregates(hot_instances)
 
+    def _field_problems(self, definition: Any, graph: Graph) -> list[tuple[str, str]]:
+        try:
+            business_type = self.forms.current_business_type(definition.business_type)
+        except NotFoundError:
+            return []
+        if not business_type.versions:
+            return []  # nothing to check against yet; publishing a form comes first in practice
+        schemas = list(business_type.versions[-1]["forms"].values())
+
+        def exists(path: str) -> bool:
+            for schema in schemas:
+                node: Any = schema
+                for part in path.split("."):
+                    node = (node.get("properties") or {}).get(part) if isinstance(node, dict) else None
+                if node is not None:
+                    return True
+            return False
+        return [(f"nodes.{n.id}", f"field_permissions: the form has no field {path!r}")
+                for n in graph.nodes for path in n.field_permissions if not exists(path)]
+
     def _graph(self, instance: FlowInstance) -> Graph:
         """Published versions never change, so their parsed graphs are cached exactly."""
         key = (instance.definition_key, instance.definition_version)
@@ -134,8 +159,11 @@ class FlowInstancesApplication(FlowsApplication):
                 used[key] = {"error": exc.message}
         try:
             holds = cel.evaluate(condition, {**_plain(activation), "ds": used}) is True
-        except (ValueError, RuntimeError, TypeError):
-            holds = False  # a condition over missing or mistyped values does not hold
+        except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, ZeroDivisionError, OverflowError...
+            # A condition over missing or mistyped values, or that divides by zero or overflows,
+            # does not hold; the branch decision records why.
+            holds = False
+            used = {**used, "condition_error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         return holds, used
 
     def _run(self, instance: FlowInstance, action: Callable[..., None], *args: Any, **kwargs: Any) -> None:
@@ -157,7 +185,11 @@ class FlowInstancesApplication(FlowsApplication):
     def save_one(self, aggregate: Any) -> CommandResult:
         result = super().save_one(aggregate)
         if isinstance(aggregate, FlowInstance):
-            self.hot.put(aggregate)
+            if aggregate.status == "completed" and aggregate.chain is None:
+                # _chain is about to change and save it again: cache it only once that is done.
+                self.hot.discard(aggregate.id)
+            else:
+                self.hot.put(aggregate)
         return result
 
     def scope_of(self, instance_id: UUID) -> dict[str, Any]:
@@ -171,6 +203,18 @@ class FlowInstancesApplication(FlowsApplication):
                 self._scopes.clear()
             self._scopes[instance_id] = scope
         return {"business_line": scope[0], "department_id": scope[1], "fund_account": scope[2]}
+
+    def _require_colleague(self, instance: FlowInstance, who: str, field: str, *, initiator_ok: bool = False) -> None:
+        """Whoever a task is handed to (transfer, delegate, 加签) or a flow copied to is an active
+        operator working in the instance's business line; a task never goes to the initiator
+        (maker-checker)."""
+        if who == instance.initiator and not initiator_ok:
+            raise RuleViolationError("the initiator cannot take a task of their own flow", field=field)
+        node = Node(id="handover", type="approval", name="handover",
+                    assignees=[{"kind": "operator", "value": who.removeprefix("operator:")}])
+        if who not in self.candidates(node, {"business_line": instance.business_line}):
+            raise RuleViolationError(f"{who} is not an active operator of business line {instance.business_line}",
+                                     field=field)
 
     @command
     def start_instance(self, key: str, subject: str, data: dict[str, Any], *, title: str,
@@ -232,7 +276,8 @@ class FlowInstancesApplication(FlowsApplication):
     def resubmit(self, instance_id: UUID, data: dict[str, Any] | None = None) -> CommandResult:
         instance = self.instance(instance_id)
         if data is not None:
-            self._edit(instance, "start", data)
+            graph = self._graph(instance)
+            self._edit_within(instance, next(n for n in graph.nodes if n.type == "start"), data)
         self._run(instance, instance.resubmit, current_context().actor)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
@@ -256,6 +301,7 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def transfer(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        self._require_colleague(instance, to, "to")
         instance.transfer(task_id, current_context().actor, to, comment)
         return self.save_one(instance)
 
@@ -263,6 +309,7 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def delegate(self, instance_id: UUID, task_id: str, to: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        self._require_colleague(instance, to, "to")
         instance.delegate(task_id, current_context().actor, to, comment)
         return self.save_one(instance)
 
@@ -270,6 +317,7 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def add_signer(self, instance_id: UUID, task_id: str, signer: str, position: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        self._require_colleague(instance, signer, "signer")
         instance.add_signer(task_id, current_context().actor, signer, position, comment)
         return self.save_one(instance)
 
@@ -286,6 +334,8 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def cc(self, instance_id: UUID, to: list[str], note: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        for who in to:
+            self._require_colleague(instance, who, "to", initiator_ok=True)
         instance.cc(current_context().actor, to, note)
         return self.save_one(instance)
 
@@ -319,14 +369,13 @@ class FlowInstancesApplication(FlowsApplication):
         not marked editable there (read-only, hidden or unlisted) cannot change."""
         instance = self.instance(instance_id, expected_version)
         task = instance._require_handler(task_id, current_context().actor)
-        node = self._graph(instance).node(task["node"])
-        permissions = node.field_permissions
-        changed = sorted({k for k in set(data) | set(instance.data) if data.get(k) != instance.data.get(k)})
-        blocked = [k for k in changed if permissions and permissions.get(k) != "editable"]
-        if blocked:
-            raise PermissionDeniedError(f"at {node.name} you may not change {blocked[0]!r}", field=blocked[0])
-        self._edit(instance, node.id, data)
+        self._edit_within(instance, self._graph(instance).node(task["node"]), data)
         return self.save_one(instance)
+
+    def _edit_within(self, instance: FlowInstance, node: Node, data: dict[str, Any]) -> None:
+        """The one edit-permission check (edits at a task and resubmission at the start node):
+        deny by default, hidden fields merged from the stored data (domain/flows/fields.py)."""
+        self._edit(instance, node.id, merge_edit(instance.data, data, node.field_permissions, node.name))
 
     def _edit(self, instance: FlowInstance, node: str, data: dict[str, Any]) -> None:
         cleaned = self.forms.validated(instance.business_type, instance.form_version, instance.subject, data, {})
@@ -368,14 +417,22 @@ class FlowInstancesApplication(FlowsApplication):
         if not next_flow:
             return
         started, problem = None, None
+        depth = _chain_depth.get()
         # The follow-up belongs to the same initiator; the system records that it started it.
         with acting_as(CommandContext.system("flow-chaining", current_context().correlation_id)):
+            token = _chain_depth.set(depth + 1)
             try:
+                if depth >= MAX_CHAIN_DEPTH:
+                    raise RuleViolationError(f"more than {MAX_CHAIN_DEPTH} flows chained in one step (a loop?)")
+                if self.current_definition(next_flow).business_line != instance.business_line:
+                    raise RuleViolationError(f"flow {next_flow!r} belongs to another business line")
                 started = self._start(next_flow, instance.subject, instance.data, title=instance.title,
                                       fund_account=instance.fund_account, department_id=instance.department_id,
                                       initiator=instance.initiator, chained_from=instance.id).id
             except DomainError as exc:  # e.g. the follow-up's form needs more: recorded, not lost
                 problem = exc.message
+            finally:
+                _chain_depth.reset(token)
             instance.record_chain(next_flow, started, problem)
             self.save_one(instance)
 

@@ -3,6 +3,7 @@ pass before a version is published. Pure: conditions are compiled by a function 
 application passes in (CEL lives outside the domain)."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -36,8 +37,9 @@ class Node(BaseModel):
     pause_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     pause_until_field: str | None = Field(None, max_length=128)
     hook: str | None = Field(None, max_length=64, description="system task: notify, archive, export, ...")
-    sla_seconds: int | None = Field(None, gt=0)
-    sla_warning_seconds: int | None = Field(None, gt=0, description="warn this long before the SLA deadline")
+    sla_seconds: int | None = Field(None, gt=0, le=366 * 86400)
+    sla_warning_seconds: int | None = Field(None, gt=0, le=366 * 86400,
+                                            description="warn this long before the SLA deadline")
 
 
 class Edge(BaseModel):
@@ -122,14 +124,21 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                 problems.append((where, "sla_warning_seconds needs sla_seconds and must be shorter than it"))
             if isinstance(n.return_targets, list):
                 problems += [(where, f"return target {t!r} is not a node") for t in n.return_targets if t not in known]
+                returnable = None
+                for t in n.return_targets:
+                    if t in known:
+                        returnable = return_targets_allowed(graph) if returnable is None else returnable
+                        if t not in returnable:
+                            problems.append((where, f"return target {t!r} must be an approval or the start, "
+                                                    "outside any parallel or inclusive branch"))
         if n.type == "pause" and (n.pause_seconds is None) == (n.pause_until_field is None):
             problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))
         if n.type == "system" and not n.hook:
             problems.append((where, "a system task names its hook"))
         if n.type in BRANCHING:
             defaults = [e for e in out[n.id] if e.default]
-            if n.type == "exclusive" and len(defaults) != 1:
-                problems.append((where, "an exclusive gateway needs exactly one default branch, "
+            if len(defaults) != 1:  # inclusive too: otherwise no branch might be taken at all
+                problems.append((where, f"an {n.type} gateway needs exactly one default branch, "
                                         f"found {len(defaults)}"))
             for e in out[n.id]:
                 if not e.default and not e.condition:
@@ -142,6 +151,62 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                 if error:
                     problems.append((f"{where}.edges[{e.target}]", f"condition does not compile: {error}"))
     problems += _check_splits(graph, out)
+    problems += _check_cycles(graph, out)
+    return problems
+
+
+WAITING = {"approval", "pause"}
+
+
+def _check_cycles(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, str]]:
+    """A loop must wait on people or time somewhere: a cycle of gateways and system tasks alone
+    would spin for ever. Every strongly connected component with a cycle needs an approval or
+    a pause node."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    counter = 0
+    for root in (n.id for n in graph.nodes):
+        if root in index:
+            continue
+        work = [(root, iter([e.target for e in out[root]]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:  # iterative Tarjan: graphs may have 500 nodes
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter([e.target for e in out[child]])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(component)
+    problems = []
+    for component in components:
+        looping = len(component) > 1 or any(e.target == component[0] for e in out[component[0]])
+        if looping and not any(graph.node(n).type in WAITING for n in component):
+            problems.append((f"nodes.{sorted(component)[0]}", "this loop ("
+                             + ", ".join(sorted(component)) + ") has no approval or pause node: it would never stop"))
     return problems
 
 
@@ -158,6 +223,30 @@ def _check_splits(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, s
             problems.append((f"nodes.{split.id}", f"the branches of this {split.type} must all meet at one "
                                                  f"{join_type} node"))
     return problems
+
+
+def return_targets_allowed(graph: Graph) -> set[str]:
+    """Nodes a task may be returned to: approvals and the start, outside every split/join region
+    (a single token put back inside a branch would leave its join waiting for ever)."""
+    out = graph.outgoing()
+    inside: set[str] = set()
+    for split in (n for n in graph.nodes if n.type in SPLIT_JOIN):
+        join = matching_join(graph, split.id)
+        queue = deque(e.target for e in out[split.id])
+        while queue:
+            node_id = queue.popleft()
+            if node_id == join or node_id in inside:
+                continue
+            inside.add(node_id)
+            queue.extend(e.target for e in out[node_id])
+    return {n.id for n in graph.nodes if n.type in ("approval", "start") and n.id not in inside}
+
+
+def matching_join(graph: Graph, split_id: str) -> str | None:
+    """The join where a split's branches meet (checked at publish)."""
+    out = graph.outgoing()
+    split = graph.node(split_id)
+    return _first_join(graph, out, out[split_id][0].target, SPLIT_JOIN[split.type]) if out[split_id] else None
 
 
 def _first_join(graph: Graph, out: dict[str, list[Edge]], start: str, join_type: str) -> str | None:
@@ -180,6 +269,14 @@ def _first_join(graph: Graph, out: dict[str, list[Edge]], start: str, join_type:
     return None
 
 
+_UNSAFE_LABEL = re.compile(r"[\x00-\x1f\x7f`|<>{}\[\]]")
+
+
+def _label(text: str) -> str:
+    """A label that cannot break out of its quotes or line (newlines, brackets, pipes, tags)."""
+    return _UNSAFE_LABEL.sub(" ", text.replace('"', "'")).strip()
+
+
 def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[str] | None = None) -> str:
     """Mermaid flowchart text; the instance's current nodes and visited path are styled."""
     shapes = {"start": "(({}))", "end": "(({}))", "exclusive": "{{{{{}}}}}", "inclusive": "{{{{{}}}}}",
@@ -187,11 +284,11 @@ def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[st
               "pause": "[({})]", "system": "[[{}]]", "approval": "[{}]"}
     lines = ["flowchart TD"]
     for n in graph.nodes:
-        label = n.name.replace('"', "'")
+        label = _label(n.name)
         lines.append(f'  {n.id}{shapes[n.type].format(chr(34) + label + chr(34))}')
     for e in graph.edges:
         label = e.label or ("default" if e.default else e.condition)
-        text = f'|"{label.replace(chr(34), chr(39))}"|' if label else ""
+        text = f'|"{_label(label)}"|' if label else ""
         lines.append(f"  {e.source} -->{text} {e.target}")
     lines.append("  classDef current fill:#fde68a,stroke:#d97706,stroke-width:2px")
     lines.append("  classDef visited fill:#d1fae5,stroke:#059669")

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.flows.graph import Graph, Node
+from domain.flows.graph import Graph, Node, matching_join, return_targets_allowed
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConflictError, PermissionDeniedError, RuleViolationError
 
@@ -68,9 +68,12 @@ class FlowInstance(LedgerAggregate):
             start = next(n for n in graph.nodes if n.type == "start")
             self._entered(token=self._next_id("t"), node=start.id)
         out = graph.outgoing()
-        moved = True
+        moved, rounds, limit = True, 0, 10 * len(graph.nodes) + 10
         while moved and self.status == "running":
             moved = False
+            rounds += 1
+            if rounds > limit:  # publishing refuses loops without a waiting node; never spin anyway
+                raise RuleViolationError(f"the flow did not come to rest within {limit} steps (a loop?)")
             for token, node_id in list(self.tokens.items()):
                 node = graph.node(node_id)
                 if node.type == "start" and self.awaiting_resubmit:
@@ -132,11 +135,15 @@ class FlowInstance(LedgerAggregate):
                                 if holds:
                                     taken.append(e.target)
                         taken = taken or [e.target for e in edges if e.default]
+                        if not taken:  # publishing requires a default; never pass an approval silently
+                            raise RuleViolationError(f"no branch of {node.name!r} applies and it has no default")
                         self._branch_taken(token=token, gateway=node.id, targets=taken, inputs=inputs)
                     else:
                         taken = [e.target for e in edges]
+                    # The matching join waits for the branches taken, not for every incoming edge.
                     self._forked(token=token, node=node.id, children={
-                        f"{token}.{i}": target for i, target in enumerate(taken, 1)})
+                        f"{token}.{i}": target for i, target in enumerate(taken, 1)},
+                        join=matching_join(graph, node.id))
                     moved = True
                 elif node.type in ("parallel_join", "inclusive_join"):
                     arrived = self.arrivals.get(node.id, [])
@@ -144,7 +151,10 @@ class FlowInstance(LedgerAggregate):
                     if token not in arrived:
                         arrived = arrived + [token]
                     if len(arrived) >= needed:
-                        self._joined(node=node.id, tokens=arrived, token=self._next_id("t"))
+                        joined = self._next_id("t")
+                        self._joined(node=node.id, tokens=arrived, token=joined)
+                        # On past the join: left on it, the new token would count as an arrival.
+                        self._move(joined, out[node.id][0].target)
                         moved = True
                     elif token not in self.arrivals.get(node.id, []):
                         self._arrived(node=node.id, token=token)
@@ -205,10 +215,12 @@ class FlowInstance(LedgerAggregate):
         pass
 
     @event("Forked")
-    def _forked(self, token: str, node: str, children: dict[str, str]) -> None:
+    def _forked(self, token: str, node: str, children: dict[str, str], join: str | None = None) -> None:
         tokens = {k: v for k, v in self.tokens.items() if k != token}
         self.tokens = {**tokens, **children}
         self.visited = [*self.visited, *children.values()]
+        if join is not None:
+            self.expected = {**self.expected, join: len(children)}
 
     @event("ArrivedAtJoin")
     def _arrived(self, node: str, token: str) -> None:
@@ -220,6 +232,7 @@ class FlowInstance(LedgerAggregate):
         remaining = {k: v for k, v in self.tokens.items() if k not in tokens}
         self.tokens = {**remaining, token: node}
         self.arrivals = {k: v for k, v in self.arrivals.items() if k != node}
+        self.expected = {k: v for k, v in self.expected.items() if k != node}
 
     @event("PauseStarted")
     def _pause_started(self, token: str, node: str, due_at: str) -> None:
@@ -300,6 +313,16 @@ class FlowInstance(LedgerAggregate):
             raise PermissionDeniedError("you are not a current handler of this task")
         return task
 
+    def _require_own_handler(self, task_id: str, actor: str, what: str) -> dict[str, Any]:
+        """A current handler acting in their own right: a delegate (委派) only answers by approving,
+        and an added signer (加签) only signs."""
+        task = self._require_handler(task_id, actor)
+        if actor in self.delegations.get(task_id, {}):
+            raise PermissionDeniedError(f"a delegate gives an opinion by approving; only the delegator may {what}")
+        if actor not in task["candidates"]:
+            raise PermissionDeniedError(f"an added signer signs by approving; only the task's candidates may {what}")
+        return task
+
     def approve(self, task_id: str, actor: str, comment: str, graph: Graph, resolve: Resolve,
                 evaluate: Evaluate, now: datetime) -> None:
         self._require_handler(task_id, actor)
@@ -332,7 +355,7 @@ class FlowInstance(LedgerAggregate):
 
     def add_signer(self, task_id: str, actor: str, signer: str, position: str, comment: str) -> None:
         """加签: someone else signs before (then it comes back) or after (before the flow goes on)."""
-        task = self._require_handler(task_id, actor)
+        task = self._require_own_handler(task_id, actor, "add signers")
         if position not in ("before", "after"):
             raise RuleViolationError("position is before or after", field="position")
         if signer in task["candidates"] or signer in task["before"] or signer in task["after"]:
@@ -355,8 +378,14 @@ class FlowInstance(LedgerAggregate):
     def _after_phase(self, task: str) -> None:
         self.tasks[task] = {**self.tasks[task], "after_phase": True}
 
+    @staticmethod
+    def _counted(task: dict[str, Any], key: str) -> int:
+        """Approvals (or rejections) by the task's current candidates: after a reassignment the
+        old candidates' decisions no longer count."""
+        return len(set(task[key]) & set(task["candidates"]))
+
     def _node_passes(self, task: dict[str, Any]) -> bool:
-        approvals, candidates = len(task["approvals"]), len(task["candidates"])
+        approvals, candidates = self._counted(task, "approvals"), len(task["candidates"])
         if task["mode"] in ("single", "any"):
             return approvals >= 1
         if task["mode"] == "vote":
@@ -375,12 +404,13 @@ class FlowInstance(LedgerAggregate):
 
     def reject(self, task_id: str, actor: str, comment: str) -> None:
         """拒绝: the flow ends as rejected (a vote only fails once the threshold is out of reach)."""
-        self._require_handler(task_id, actor)
+        self._require_own_handler(task_id, actor, "reject")
         self._rejected_task(task=task_id, node=self.tasks[task_id]["node"], by=actor, comment=comment)
         task = self.tasks[task_id]
         if task["mode"] == "vote":
-            remaining = len(task["candidates"]) - len(task["approvals"]) - len(task["rejections"])
-            if (len(task["approvals"]) + remaining) / len(task["candidates"]) >= (task["threshold"] or 1.0):
+            approvals = self._counted(task, "approvals")
+            remaining = len(task["candidates"]) - approvals - self._counted(task, "rejections")
+            if (approvals + remaining) / len(task["candidates"]) >= (task["threshold"] or 1.0):
                 return
         self._task_closed(task=task_id, outcome="rejected")
         self._finished(status="rejected", reason=comment)
@@ -398,13 +428,15 @@ class FlowInstance(LedgerAggregate):
     def return_to(self, task_id: str, actor: str, target: str, comment: str, graph: Graph, resolve: Resolve,
                   evaluate: Evaluate, now: datetime) -> None:
         """驳回/退回 to the initiator (start), the previous node or any allowed earlier node."""
-        task = self._require_handler(task_id, actor)
+        task = self._require_own_handler(task_id, actor, "return it")
         node = graph.node(task["node"])
+        returnable = return_targets_allowed(graph)
         allowed = [n for n in self.visited if n != node.id] if node.return_targets == "any_earlier" \
             else list(node.return_targets)
+        allowed = list(dict.fromkeys(n for n in allowed if n in returnable))
         if target == "previous":  # the last person-facing node before this one
             here = len(self.visited) - 1 - self.visited[::-1].index(node.id)
-            earlier = [n for n in self.visited[:here] if graph.node(n).type in ("approval", "start") and n != node.id]
+            earlier = [n for n in self.visited[:here] if n in returnable and n != node.id]
             target = earlier[-1] if earlier else "start"
             allowed.append(target)
         if target not in allowed or target not in self.visited:
@@ -418,7 +450,7 @@ class FlowInstance(LedgerAggregate):
         self._seq += 1
         self.tasks = {k: ({**t, "status": "returned" if k == task else "cancelled"} if t["status"] == "open" else t)
                       for k, t in self.tasks.items()}
-        self.tokens, self.pauses, self.arrivals = {token: target}, {}, {}
+        self.tokens, self.pauses, self.arrivals, self.expected = {token: target}, {}, {}, {}
         self.visited = [*self.visited, target]
         self.decisions = 0
         self.awaiting_resubmit = target == "start"
@@ -448,7 +480,7 @@ class FlowInstance(LedgerAggregate):
         self._finished(status="terminated", reason=reason)
 
     def transfer(self, task_id: str, actor: str, to: str, comment: str) -> None:
-        self._require_handler(task_id, actor)
+        self._require_own_handler(task_id, actor, "transfer it")
         if to in self.tasks[task_id]["candidates"]:
             raise RuleViolationError(f"{to} already holds this task", field="to")
         self._transferred(task=task_id, by=actor, to=to, comment=comment)
@@ -459,7 +491,7 @@ class FlowInstance(LedgerAggregate):
         self.tasks[task] = {**t, "candidates": [to if c == by else c for c in t["candidates"]]}
 
     def delegate(self, task_id: str, actor: str, to: str, comment: str) -> None:
-        self._require_handler(task_id, actor)
+        self._require_own_handler(task_id, actor, "delegate it")
         if to in self.tasks[task_id]["candidates"]:
             raise RuleViolationError(f"{to} already holds this task", field="to")
         self._delegated(task=task_id, by=actor, to=to, comment=comment)
@@ -487,7 +519,9 @@ class FlowInstance(LedgerAggregate):
 
     @event("TaskReassigned")
     def _reassigned(self, task: str, by: str, candidates: list[str], reason: str) -> None:
-        self.tasks[task] = {**self.tasks[task], "candidates": candidates}
+        # Signers added before or after belonged to the old handlers' decision: they go too.
+        self.tasks[task] = {**self.tasks[task], "candidates": candidates, "before": [], "after": [],
+                            "after_phase": False}
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
     def urge(self, actor: str, task_id: str) -> None:

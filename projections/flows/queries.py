@@ -15,6 +15,24 @@ SORTS = {"opened_desc": ("t.opened_at DESC, t.instance_id DESC, t.task_id DESC",
          "opened_asc": ("t.opened_at ASC, t.instance_id ASC, t.task_id ASC", ">")}
 
 
+TODO_FILTERS = (
+    " AND (%(bt)s::text IS NULL OR t.business_type = %(bt)s)"
+    " AND (%(line)s::text IS NULL OR t.business_line = %(line)s)"
+    " AND (%(initiator)s::text IS NULL OR t.initiator = %(initiator)s)"
+    " AND (%(account)s::text IS NULL OR t.fund_account = %(account)s)"
+    " AND (%(node)s::text IS NULL OR t.node = %(node)s)"
+    " AND (%(urgent)s::boolean IS NULL OR t.urgent = %(urgent)s)"
+    " AND (%(since)s::timestamptz IS NULL OR t.opened_at >= %(since)s)"
+    " AND (%(until)s::timestamptz IS NULL OR t.opened_at < %(until)s)")
+INSTANCE_COLUMNS = ", ".join(f"t.{c}" for c in (
+    "id", "definition_key", "definition_version", "business_type", "title", "status", "business_line",
+    "department_id", "fund_account", "initiator", "current_nodes", "started_at", "updated_at", "version"))
+
+
+def _filters(filters: dict[str, Any]) -> dict[str, Any]:
+    return {k: filters.get(k) for k in ("bt", "line", "initiator", "account", "node", "urgent", "since", "until")}
+
+
 class FlowInstanceQueries:
     def __init__(self, db: Any):
         self.db = db
@@ -25,27 +43,21 @@ class FlowInstanceQueries:
         # The inbox holds one row per (open task, candidate) with a covering index (ADR 0008).
         return self.db.fetch_all(
             "SELECT " + INBOX_COLUMNS + " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE +
-            " AND (%(bt)s::text IS NULL OR t.business_type = %(bt)s)"
-            " AND (%(line)s::text IS NULL OR t.business_line = %(line)s)"
-            " AND (%(initiator)s::text IS NULL OR t.initiator = %(initiator)s)"
-            " AND (%(account)s::text IS NULL OR t.fund_account = %(account)s)"
-            " AND (%(node)s::text IS NULL OR t.node = %(node)s)"
-            " AND (%(urgent)s::boolean IS NULL OR t.urgent = %(urgent)s)"
-            " AND (%(since)s::timestamptz IS NULL OR t.opened_at >= %(since)s)"
-            " AND (%(until)s::timestamptz IS NULL OR t.opened_at < %(until)s)"
+            TODO_FILTERS +
             f" AND (%(a_at)s::timestamptz IS NULL OR (t.opened_at, t.instance_id, t.task_id) {cmp}"
             " (%(a_at)s, %(a_id)s::uuid, %(a_task)s))"
             f" ORDER BY {order} LIMIT %(limit)s",
-            {**scope, **{k: filters.get(k) for k in ("bt", "line", "initiator", "account", "node", "urgent",
-                                                      "since", "until")},
+            {**scope, **_filters(filters),
              "actor": actor, "a_at": after[0] if after else None, "a_id": after[1] if after else None,
              "a_task": after[2] if after else None, "limit": limit})
 
-    def todo_counts(self, actor: str, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    def todo_counts(self, actor: str, scope: dict[str, Any], filters: dict[str, Any] | None = None
+                    ) -> list[dict[str, Any]]:
+        """Open and urgent tasks per business type, under the same filters as the list."""
         return self.db.fetch_all(
             "SELECT t.business_type, count(*) AS open, count(*) FILTER (WHERE t.urgent) AS urgent"
-            " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE +
-            " GROUP BY t.business_type ORDER BY t.business_type", {**scope, "actor": actor})
+            " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE + TODO_FILTERS +
+            " GROUP BY t.business_type ORDER BY t.business_type", {**scope, **_filters(filters or {}), "actor": actor})
 
     def done(self, actor: str, scope: dict[str, Any], limit: int = 50) -> list[dict[str, Any]]:
         return self.db.fetch_all(
@@ -58,9 +70,10 @@ class FlowInstanceQueries:
             " ORDER BY t.copied_at DESC LIMIT %(limit)s",
             {**scope, "actor": actor, "limit": limit})
 
-    def initiated(self, actor: str, limit: int = 50) -> list[dict[str, Any]]:
-        return self.db.fetch_all("SELECT * FROM flows_instances WHERE initiator = %s ORDER BY started_at DESC"
-                                 " LIMIT %s", (actor, limit))
+    def initiated(self, actor: str, scope: dict[str, Any], limit: int = 50) -> list[dict[str, Any]]:
+        return self.db.fetch_all(
+            "SELECT " + INSTANCE_COLUMNS + " FROM flows_instances t WHERE t.initiator = %(actor)s AND " + SCOPE +
+            " ORDER BY t.started_at DESC LIMIT %(limit)s", {**scope, "actor": actor, "limit": limit})
 
     def instance(self, instance_id: UUID) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM flows_instances WHERE id = %s", (instance_id,))

@@ -4,6 +4,7 @@ edit the rate section; only FINANCE sees bank data unmasked)."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -122,6 +123,10 @@ def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
     seen = {who: ok(client.get(f"/api/v1/flows/instances/{iid}", params={"wait_for_position": pos},
                                headers=t[who]))["data"]["settlement"]["bank_account"] for who in ("fiona", "olga")}
     assert seen == {"fiona": "6222021234567890128", "olga": "6222****0128"}
+    # the timeline's form edits obey the same field rules (review C1)
+    trail = ok(client.get(f"/api/v1/flows/instances/{iid}", headers=t["olga"]))["timeline"]
+    assert "6222021234567890128" not in json.dumps(trail, ensure_ascii=False)
+    assert "6222****0128" in json.dumps(trail, ensure_ascii=False)
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
                          headers=t["fiona"]))["position"]
     task = _task(client, "fiona", t["fiona"], pos)
@@ -170,3 +175,58 @@ def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
     assert "commercial" not in olga["data"] and olga["hidden_fields"] == ["commercial"]
     sam = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=t["sam"]))
     assert sam["data"]["commercial"] == BASE["commercial"] and sam["hidden_fields"] == []
+    # review M6: still hidden from her once she has decided and the flow has moved on
+    task = _task(client, "olga", t["olga"], started["position"])
+    pos = ok(client.post(f"/api/v1/flows/instances/{started['id']}/tasks/{task['task_id']}/approve", json={},
+                         headers=t["olga"]))["position"]
+    later = ok(client.get(f"/api/v1/flows/instances/{started['id']}", params={"wait_for_position": pos},
+                          headers=t["olga"]))
+    assert "commercial" not in later["data"] and "commercial" in later["hidden_fields"]
+
+
+def test_a_field_masked_for_you_cannot_be_written(client, signing):
+    t = signing  # review H4: the field rules of flows.instance apply to edits too
+    started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "mask", "data": BASE}), 201)
+    task = _task(client, "olga", t["olga"], started["position"])
+    sent = copy.deepcopy(BASE)
+    sent["settlement"] = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
+    refused = client.put(f"/api/v1/flows/instances/{started['id']}/tasks/{task['task_id']}/form",
+                         json={"data": sent}, headers=t["olga"])
+    assert refused.status_code == 403 and refused.json()["field"] == "bank_account"
+
+
+def test_a_flow_starts_only_for_a_fund_account_in_your_scope(client, signing, live_container):
+    app = live_container  # review M5
+    app.access.create_department(SETUP, "BR", "Branch", "branch", None)
+    app.forms.sync_customers(SETUP, [{"fund_account": "88009999", "name": "别家客户", "department_code": "BR"},
+                                     {"fund_account": "88001111", "name": "本部客户", "department_code": "HQ"}])
+    app.runners["forms.catalogue"].catch_up()
+    body = {"definition": "tenant_signing", "subject": "institution", "title": "x", "data": BASE,
+            "fund_account": "88009999"}
+    refused = client.post("/api/v1/flows/instances", headers=signing["sam"], json=body)
+    assert refused.status_code == 404 and refused.json()["field"] == "fund_account"
+    ok(client.post("/api/v1/flows/instances", headers=signing["sam"], json={**body, "fund_account": "88001111"}),
+       201)
+
+
+def test_lists_follow_their_filters_and_an_administrator_edits_the_form(client, signing):
+    t = signing  # review L1, L2, L3
+    started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "admin", "data": BASE}), 201)
+    iid, pos = started["id"], started["position"]
+    mine = ok(client.get("/api/v1/flows/initiated", params={"wait_for_position": pos}, headers=t["sam"]))
+    assert [r["id"] for r in mine] == [iid] and "tokens" not in mine[0]
+    todo = ok(client.get("/api/v1/flows/todo", params={"node": "nowhere"}, headers=t["olga"]))
+    assert todo["items"] == [] and todo["counts"] == []
+    etag = client.get(f"/api/v1/flows/instances/{iid}", headers=ADMIN).headers["ETag"]
+    fixed = copy.deepcopy(BASE)
+    fixed["basic"]["tenant_name_cn"] = "甲公司(更正)"
+    body = {"node": "ops_entry", "data": fixed}
+    assert client.post(f"/api/v1/flows/instances/{iid}/form", json=body, headers=t["olga"]).status_code == 403
+    assert client.post(f"/api/v1/flows/instances/{iid}/form", json={**body, "node": "ghost"},
+                       headers={**ADMIN, "If-Match": etag}).status_code == 422
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/form", json=body,
+                         headers={**ADMIN, "If-Match": etag}))["position"]
+    detail = ok(client.get(f"/api/v1/flows/instances/{iid}", params={"wait_for_position": pos}, headers=ADMIN))
+    assert detail["data"]["basic"]["tenant_name_cn"] == "甲公司(更正)"

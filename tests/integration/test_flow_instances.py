@@ -365,12 +365,12 @@ def test_an_sla_warns_before_its_deadline_and_marks_a_missed_one_overdue(firm):
 def test_a_completed_flow_starts_its_follow_up(firm):
     container, _ = firm
     flows = container.flows
+    flows.create_definition(ADMIN, "tenant_signing_followup", "原件跟进 Originals follow-up", "tenant_signing",
+                            "brokerage", "")  # chain_to must name an existing flow of the same line
     chained = copy.deepcopy(TENANT_SIGNING_FLOW)
     flows.save_draft(ADMIN, "tenant_signing", chained, {"deduplication": "none", "empty_assignee": "block",
                                                          "chain_to": "tenant_signing_followup"}, None)
     flows.publish(ADMIN, "tenant_signing", None)
-    flows.create_definition(ADMIN, "tenant_signing_followup", "原件跟进 Originals follow-up", "tenant_signing",
-                            "brokerage", "")
     followup = {"nodes": [{"id": "start", "type": "start", "name": "start"},
                           {"id": "collect", "type": "approval", "name": "原件收回", "mode": "single",
                            "assignees": [{"kind": "role", "value": "ops"}]},

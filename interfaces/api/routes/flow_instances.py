@@ -1,6 +1,8 @@
 """flows: starting instances, the todo list, task actions, monitoring."""
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -10,6 +12,8 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
+from application.forms.engine.diff import diff
+from domain.flows.fields import drop_paths, hidden_paths, present_form_edit, restore_unseen
 from domain.flows.graph import Assignee, to_mermaid
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
@@ -17,6 +21,7 @@ from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import STATUS_BY_ERROR, ApiProblem
 from interfaces.api.schemas import CommandAccepted, accepted
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 READS = Depends(consistent_with("flows.instances"))
 Starter = Annotated[Policy, Depends(requires("flows.instances.start"))]
@@ -102,8 +107,13 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
         raise NotFoundError(f"flow {body.definition!r} does not exist", field="definition")
     department = policy.principal.department_id
     if body.fund_account:
+        # A known customer's account must lie in the starter's data scope (404 like a missing
+        # one); an account not (yet) in the customer directory files under the starter's department.
         customer = container.forms_queries.customer(body.fund_account)
-        department = customer["department_id"] if customer else department
+        if customer:
+            department = customer["department_id"]
+            if not policy.sees(business_line=line, department_id=department, investor_account=body.fund_account):
+                raise NotFoundError(f"fund account {body.fund_account} does not exist", field="fund_account")
     ctx = _ctx(request, policy, line)
     result = container.flows.start_instance(ctx, body.definition, body.subject, body.data, title=body.title,
                                             fund_account=body.fund_account, department_id=department)
@@ -130,7 +140,7 @@ def todo(container: ContainerDep, policy: Handler, business_type: str | None = N
     nxt = encode_cursor([items[-1]["opened_at"].isoformat(), str(items[-1]["instance_id"]), items[-1]["task_id"]]) \
         if len(rows) > limit else None
     return {"items": items, "next_cursor": nxt,
-            "counts": container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params())}
+            "counts": container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params(), filters)}
 
 
 @router.get("/done", dependencies=[READS], summary="Tasks you have decided.")
@@ -145,7 +155,7 @@ def copied(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
 
 @router.get("/initiated", dependencies=[READS], summary="Flows you started.")
 def initiated(container: ContainerDep, policy: Starter) -> list[dict[str, Any]]:
-    return container.instance_queries.initiated(policy.principal.actor)
+    return container.instance_queries.initiated(policy.principal.actor, policy.scope_params())
 
 
 @router.get("/instances/{instance_id}", dependencies=[READS],
@@ -157,17 +167,31 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
         row["definition_version"])["graph"])
     tasks = container.instance_queries.tasks(instance_id)
     response.headers["ETag"] = f'"{instance.version}"'
-    # Fields a node hides from its handlers (节点字段权限) are removed for a viewer acting there.
-    hidden = {field for t in instance.tasks.values() if t["status"] == "open"
-              and policy.principal.actor in instance.current_handlers(t)
-              for field, access in graph.node(t["node"]).field_permissions.items() if access == "hidden"}
-    data = {k: v for k, v in instance.data.items() if k not in hidden}
+    hidden = _viewer_hidden(instance, graph, policy.principal.actor)
+    data = drop_paths(instance.data, hidden)
+
+    def present(record: dict[str, Any]) -> dict[str, Any]:
+        return policy.present(RESOURCE, {"data": record})["data"]
+
+    timeline = [{**e, "detail": present_form_edit(e["detail"], present, hidden)}
+                if e["kind"] == "form_edited" and isinstance(e.get("detail"), dict) else e
+                for e in container.instance_queries.timeline(instance_id)]
     return {**{k: v for k, v in row.items() if k not in ("tokens", "position")},
             "current_handlers": sorted({h for t in instance.tasks.values() if t["status"] == "open"
                                         for h in instance.current_handlers(t)}),
-            "data": policy.present(RESOURCE, {"data": data})["data"], "hidden_fields": sorted(hidden),
-            "tasks": tasks, "timeline": container.instance_queries.timeline(instance_id),
+            "data": present(data), "hidden_fields": sorted(hidden),
+            "tasks": tasks, "timeline": timeline,
             "mermaid": to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"]))}
+
+
+def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
+    """Fields a node hides from its handlers (节点字段权限): hidden from whoever is or was a
+    candidate, signer or decider at that node, not only from its current handlers."""
+    def involved(t: dict[str, Any]) -> bool:
+        people = {*t["candidates"], *t["approvals"], *t["rejections"], *t.get("before", []), *t.get("after", [])}
+        return actor in people or (t["status"] == "open" and actor in instance.current_handlers(t))
+    return {field for t in instance.tasks.values() if involved(t)
+            for field in hidden_paths(graph.node(t["node"]).field_permissions)}
 
 
 def _act(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID, response: Response,
@@ -214,7 +238,55 @@ class FormEdit(BaseModel):
             summary="Edit the form at your node, within its field permissions (send the ETag as If-Match).")
 def edit_form(instance_id: UUID, task_id: str, body: FormEdit, request: Request, container: ContainerDep,
               policy: Handler, expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "edit_at_task", task_id, body.data, expected)
+    data = _sent_data(container, policy, instance_id, body.data)
+    return _act(request, container, policy, instance_id, response, "edit_at_task", task_id, data, expected)
+
+
+def _names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {n for v in value.values() for n in _names(v)}
+    if isinstance(value, list):
+        return {n for v in value for n in _names(v)}
+    return set()
+
+
+def _sent_data(container: ContainerDep, policy: Policy, instance_id: UUID, sent: dict[str, Any]) -> dict[str, Any]:
+    """Form data sent by a handler: what the field rules kept from them (masked values echoed back,
+    hidden fields left out) is restored from the stored data; changing a field a rule makes
+    hidden, masked or read-only for them is refused (403) — a masked value never overwrites."""
+    _instance_line(container, policy, instance_id)
+    instance = container.flows.instance(instance_id)
+    stored = instance.data
+    graph = parse_graph(container.flows.definition(instance.definition_key).published_version(
+        instance.definition_version)["graph"])
+    view = drop_paths(policy.present(RESOURCE, {"data": stored})["data"],
+                      _viewer_hidden(instance, graph, policy.principal.actor))
+    data = restore_unseen(sent, view, stored)
+    changed: set[str] = set()
+    for change in diff(stored, data):
+        parts = [re.sub(r"\[.*?\]", "", p) for p in change.path.split(".")]
+        changed |= {*parts, *(".".join(parts[:i]) for i in range(1, len(parts) + 1))}
+        changed |= _names(change.old) | _names(change.new)  # a section added or removed whole
+    policy.require_editable(RESOURCE, changed)
+    return data
+
+
+class AdminFormEdit(BaseModel):
+    node: str = Field(max_length=48, description="The node the edit is recorded at (a node of the flow)")
+    data: dict[str, Any]
+
+
+@router.post("/instances/{instance_id}/form", response_model=CommandAccepted,
+             summary="Monitoring: edit the form whatever the node (send the ETag as If-Match).")
+def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, container: ContainerDep,
+                    policy: Admin, expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    data = _sent_data(container, policy, instance_id, body.data)
+    instance = container.flows.instance(instance_id)
+    graph = parse_graph(container.flows.definition(instance.definition_key).published_version(
+        instance.definition_version)["graph"])
+    if body.node not in {n.id for n in graph.nodes}:
+        raise ApiProblem(422, "unknown_node", f"the flow has no node {body.node!r}", field="node")
+    return _act(request, container, policy, instance_id, response, "edit_form", body.node, data, expected)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/delegate", response_model=CommandAccepted,
@@ -262,7 +334,8 @@ def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep,
              summary="The initiator resubmits a flow returned to them (optionally with new data).")
 def resubmit(instance_id: UUID, body: Resubmit, request: Request, container: ContainerDep, policy: Starter,
              response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "resubmit", body.data)
+    data = None if body.data is None else _sent_data(container, policy, instance_id, body.data)
+    return _act(request, container, policy, instance_id, response, "resubmit", data)
 
 
 @router.post("/instances/{instance_id}/withdraw", response_model=CommandAccepted,
@@ -322,4 +395,8 @@ def batch(body: Batch, request: Request, container: ContainerDep, policy: Handle
             status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
             results.append({**item.model_dump(mode="json"), "status": status, "code": exc.code,
                             "detail": exc.message})
+        except Exception:  # noqa: BLE001 - one item's unexpected failure must not lose the others' answers
+            log.exception("batch %s of %s/%s failed", body.action, item.instance_id, item.task_id)
+            results.append({**item.model_dump(mode="json"), "status": 500, "code": "internal_error",
+                            "detail": "this item failed unexpectedly; the others are unaffected"})
     return results
