@@ -90,6 +90,9 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
     starts = [n.id for n in graph.nodes if n.type == "start"]
     if len(starts) != 1:
         problems.append(("nodes", f"a flow has exactly one start node, found {len(starts)}"))
+    elif starts != ["start"]:
+        # Returns to the initiator and resubmission address the start node by this id.
+        problems.append((f"nodes.{starts[0]}", "the start node's id must be 'start'"))
     if not any(n.type == "end" for n in graph.nodes):
         problems.append(("nodes", "a flow needs at least one end node"))
     if problems:

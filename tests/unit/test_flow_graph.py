@@ -73,3 +73,11 @@ def test_mermaid_marks_the_current_node_and_the_path_taken():
     assert text.startswith("flowchart TD")
     assert '  rate_check -->|"特殊费率 special"| special_split' in text
     assert "  class branch_review,start visited" in text and "  class ops_review current" in text
+
+
+def test_the_start_node_is_called_start():
+    g = copy.deepcopy(FEE_RATE_FLOW)
+    g["nodes"][0]["id"] = "begin"
+    for e in g["edges"]:
+        e["source"] = "begin" if e["source"] == "start" else e["source"]
+    assert problems(g)["nodes.begin"] == "the start node's id must be 'start'"
