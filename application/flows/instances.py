@@ -437,17 +437,10 @@ class FlowInstancesApplication(FlowsApplication):
             self.save_one(instance)
 
     @command
-    def check_sla(self, instance_id: UUID, task_id: str) -> str:
+    def fire_sla(self, instance_id: UUID, task_id: str, kind: str) -> str:
+        """Fired by the scheduler for a task's SLA warning (``sla_warn``) or deadline (``sla``)."""
         instance = self.instance(instance_id)
-        outcome = instance.check_sla(task_id, self.clock())
-        if outcome == "breached":
-            self.save_one(instance)
-        return outcome
-
-    @command
-    def warn_sla(self, instance_id: UUID, task_id: str) -> str:
-        instance = self.instance(instance_id)
-        outcome = instance.warn_sla(task_id, self.clock())
-        if outcome == "warned":
+        outcome = instance.sla_timer(task_id, kind, self.clock())
+        if outcome in ("warned", "breached"):
             self.save_one(instance)
         return outcome

@@ -257,27 +257,20 @@ class FlowInstance(LedgerAggregate):
                                            "sla_warn_at": sla_warn_at, "sla_warned": False,
                                            "overdue": False, "before": [], "after": [], "after_phase": False}}
 
-    def check_sla(self, task_id: str, now: datetime) -> str:
-        """The scheduler asks when a task's SLA falls due: "breached", "not_due" or "gone"."""
+    def sla_timer(self, task_id: str, kind: str, now: datetime) -> str:
+        """The scheduler asks when an SLA timer of a task falls due — ``sla_warn`` (the warning
+        before the deadline) or ``sla`` (the deadline): "warned"/"breached", "not_due" or "gone"."""
+        due_key, done_key, record, outcome = {
+            "sla_warn": ("sla_warn_at", "sla_warned", self._sla_warned, "warned"),
+            "sla": ("sla_due_at", "overdue", self._sla_breached, "breached")}[kind]
         task = self.tasks.get(task_id)
-        if task is None or task["status"] != "open" or task["overdue"] or not task.get("sla_due_at") \
-                or self.status != "running":
+        if task is None or task["status"] != "open" or task["overdue"] or task.get(done_key) \
+                or not task.get(due_key) or self.status != "running":
             return "gone"
-        if now < datetime.fromisoformat(task["sla_due_at"]):
+        if now < datetime.fromisoformat(task[due_key]):
             return "not_due"
-        self._sla_breached(task=task_id, node=task["node"], due_at=task["sla_due_at"])
-        return "breached"
-
-    def warn_sla(self, task_id: str, now: datetime) -> str:
-        """The scheduler asks when a task's SLA is close: "warned", "not_due" or "gone"."""
-        task = self.tasks.get(task_id)
-        if task is None or task["status"] != "open" or task["overdue"] or task.get("sla_warned") \
-                or not task.get("sla_warn_at") or self.status != "running":
-            return "gone"
-        if now < datetime.fromisoformat(task["sla_warn_at"]):
-            return "not_due"
-        self._sla_warned(task=task_id, node=task["node"], due_at=task["sla_due_at"])
-        return "warned"
+        record(task=task_id, node=task["node"], due_at=task["sla_due_at"])
+        return outcome
 
     @event("SlaWarned")
     def _sla_warned(self, task: str, node: str, due_at: str) -> None:

@@ -112,10 +112,8 @@ class Scheduler:
             if self._retry_at.get(item, (0.0, 0.0))[0] > clock:
                 continue
             try:
-                if kind == "sla":
-                    outcome = self.flows.check_sla(ctx, UUID(instance_id), key)
-                elif kind == "sla_warn":
-                    outcome = self.flows.warn_sla(ctx, UUID(instance_id), key)
+                if kind in ("sla", "sla_warn"):
+                    outcome = self.flows.fire_sla(ctx, UUID(instance_id), key, kind)
                 else:
                     outcome = self.flows.end_pause(ctx, UUID(instance_id), key)
             except Exception as exc:  # noqa: BLE001 - one failing timer must not stop the others
