@@ -5,12 +5,34 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError
 
 log = logging.getLogger(__name__)
+
+
+def _each_line(job: str, lines: Iterable[str], explicit: bool, totals: dict[str, int],
+              run: Callable[[str], dict[str, int]]) -> dict[str, int]:
+    """Run ``run`` for one business line at a time and add up its counts. A refusal is logged;
+    an unexpected failure is logged and the next line goes on — in the job, one line's failure
+    must not stop the others — but raised when the caller named the lines itself."""
+    for line in lines:
+        try:
+            done = run(line)
+        except DomainError as exc:
+            log.info("%s: %s not run: %s", job, line, exc)
+            continue
+        except Exception:  # noqa: BLE001 - see above
+            if explicit:
+                raise
+            log.exception("%s: %s failed", job, line)
+            continue
+        for k in totals:
+            totals[k] += done[k]
+    return totals
 
 
 class SopRunner:
@@ -20,27 +42,14 @@ class SopRunner:
         self.leads, self.queries, self.outbound, self.timezone = leads, queries, outbound, timezone
 
     def tick(self, business_lines: list[str] | None = None) -> dict[str, int]:
-        total = {"reached": 0, "failed": 0}
         by_line: dict[str, list[str]] = {}
         scope = {"all_lines": True, "lines": []}
         for task in self.queries.sop_tasks(scope):
             if business_lines is None or task["business_line"] in business_lines:
                 by_line.setdefault(task["business_line"], []).append(task["key"])
-        for line, keys in by_line.items():
-            try:
-                done = self.leads.run_sop(CommandContext.system("sop"), line, keys, self.queries.segment_members,
-                                          self.outbound, self.timezone)
-            except DomainError as exc:
-                log.info("sop: %s not run: %s", line, exc)
-                continue
-            except Exception:  # noqa: BLE001 - in the job, one line's failure must not stop the others
-                if business_lines is not None:
-                    raise
-                log.exception("sop: %s failed", line)
-                continue
-            for k in total:
-                total[k] += done[k]
-        return total
+        return _each_line("sop", by_line, business_lines is not None, {"reached": 0, "failed": 0},
+                         lambda line: self.leads.run_sop(CommandContext.system("sop"), line, by_line[line],
+                                                         self.queries.segment_members, self.outbound, self.timezone))
 
 
 class Recycler:
@@ -55,22 +64,10 @@ class Recycler:
         self._thread: threading.Thread | None = None
 
     def tick(self, business_lines: list[str] | None = None) -> dict[str, int]:
-        total = {"recycled": 0, "reassigned": 0}
-        for line in business_lines if business_lines is not None else self.queries.business_lines():
-            try:
-                done = self.leads.recycle_due(CommandContext.system("recycler"), line,
-                                              self.queries.recycle_candidates)
-            except DomainError as exc:
-                log.info("recycler: %s not recycled: %s", line, exc)
-                continue
-            except Exception:  # noqa: BLE001 - in the job, one line's failure must not stop the others
-                if business_lines is not None:
-                    raise
-                log.exception("recycler: %s failed", line)
-                continue
-            for k in total:
-                total[k] += done[k]
-        return total
+        lines = business_lines if business_lines is not None else self.queries.business_lines()
+        return _each_line("recycler", lines, business_lines is not None, {"recycled": 0, "reassigned": 0},
+                         lambda line: self.leads.recycle_due(CommandContext.system("recycler"), line,
+                                                             self.queries.recycle_candidates))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="lead-recycler", daemon=True)
