@@ -14,7 +14,7 @@ from uuid import UUID
 
 import cel
 
-from application.flows.service import FlowsApplication, parse_graph
+from application.flows.service import FlowsApplication
 from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
 from application.shared.hot import HotAggregates
@@ -91,7 +91,6 @@ class FlowInstancesApplication(FlowsApplication):
         self.facts = facts or (lambda actor: {})  # initiator attributes for branch conditions
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.due_queue: Any = _NoQueue()
-        self._graphs: dict[tuple[str, int], Graph] = {}
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}
         self._scopes: dict[UUID, tuple[str, UUID | None, str | None]] = {}
         self.hot = HotAggregates(hot_instances)
@@ -117,13 +116,7 @@ class FlowInstancesApplication(FlowsApplication):
                 for n in graph.nodes for path in n.field_permissions if not exists(path)]
 
     def _graph(self, instance: FlowInstance) -> Graph:
-        """Published versions never change, so their parsed graphs are cached exactly."""
-        key = (instance.definition_key, instance.definition_version)
-        graph = self._graphs.get(key)
-        if graph is None:
-            graph = parse_graph(self.current_definition(key[0]).published_version(key[1])["graph"])
-            self._graphs[key] = graph
-        return graph
+        return self.published_graph(instance.definition_key, instance.definition_version)
 
     def _published_settings(self, instance: FlowInstance) -> dict[str, Any]:
         key = (instance.definition_key, instance.definition_version)

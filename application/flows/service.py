@@ -71,6 +71,19 @@ def parse_graph(raw: Any) -> Graph:
 class FlowsApplication(LedgerApplication):
     name = "flows"
 
+    def __init__(self, store: Any):
+        super().__init__(store)
+        self._graphs: dict[tuple[str, int], Graph] = {}
+
+    def published_graph(self, key: str, number: int) -> Graph:
+        """A published version's parsed graph. Published versions never change, so it is cached
+        exactly (instances, diagrams and form edits all read it)."""
+        graph = self._graphs.get((key, number))
+        if graph is None:
+            graph = parse_graph(self.current_definition(key).published_version(number)["graph"])
+            self._graphs[(key, number)] = graph
+        return graph
+
     def definition(self, key: str, expected_version: int | None = None) -> FlowDefinition:
         try:
             return self.load(natural_id("flow_definition", key), FlowDefinition, expected_version=expected_version)

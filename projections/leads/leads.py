@@ -97,6 +97,11 @@ class LeadsProjection(PostgresProjection):
         w.execute("UPDATE leads_bindings SET active = false WHERE phone = %s", (e.phone,))
 
     # -- leads --------------------------------------------------------------------------------------
+    def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
+        """An event that changes no column of the lead still moves its version and position."""
+        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
+                  (e.originator_version, position, e.originator_id))
+
     def _timeline(self, w: SqlWriter, e: Any, position: int, kind: str, category: str, at: Any,
                   detail: dict[str, Any]) -> None:
         w.execute("INSERT INTO leads_timeline VALUES (%s,%s,%s,%s,%s,%s,%s::jsonb)",
@@ -191,15 +196,13 @@ class LeadsProjection(PostgresProjection):
 
     @handles(Lead.SmsSent)
     def sms(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
-                  (e.originator_version, position, e.originator_id))
+        self._touch(w, e, position)
         self._timeline(w, e, position, "sms", "activity", e.at, {
             "content": e.content, "template": e.template, "sensitive_hits": e.sensitive_hits, "by": e.by})
 
     @handles(Lead.ContentBlocked)
     def blocked(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
-                  (e.originator_version, position, e.originator_id))
+        self._touch(w, e, position)
         self._timeline(w, e, position, "content_blocked", "activity", e.at, {
             "kind": e.kind, "content": e.content, "sensitive_hits": e.sensitive_hits, "by": e.by})
 
@@ -218,8 +221,7 @@ class LeadsProjection(PostgresProjection):
 
     @handles(Lead.SopExecuted)
     def sop(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
-                  (e.originator_version, position, e.originator_id))
+        self._touch(w, e, position)
         self._timeline(w, e, position, f"sop_{e.action}", "activity", e.at, {
             "task": e.task, "reference": e.reference, "content": e.content,
             "sensitive_hits": getattr(e, "sensitive_hits", None) or []})

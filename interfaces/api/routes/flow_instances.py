@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
-from application.flows.service import parse_graph
 from application.forms.engine.diff import diff
 from domain.flows.fields import drop_paths, hidden_paths, present_form_edit, restore_unseen
 from domain.flows.graph import Assignee, to_mermaid
@@ -163,8 +162,7 @@ def initiated(container: ContainerDep, policy: Starter) -> list[dict[str, Any]]:
 def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response: Response) -> dict[str, Any]:
     row = _instance(container, policy, instance_id)
     instance = container.flows.instance(instance_id)
-    graph = parse_graph(container.flows.definition(row["definition_key"]).published_version(
-        row["definition_version"])["graph"])
+    graph = container.flows.published_graph(row["definition_key"], row["definition_version"])
     tasks = container.instance_queries.tasks(instance_id)
     response.headers["ETag"] = f'"{instance.version}"'
     hidden = _viewer_hidden(instance, graph, policy.principal.actor)
@@ -257,8 +255,7 @@ def _sent_data(container: ContainerDep, policy: Policy, instance_id: UUID, sent:
     _instance_line(container, policy, instance_id)
     instance = container.flows.instance(instance_id)
     stored = instance.data
-    graph = parse_graph(container.flows.definition(instance.definition_key).published_version(
-        instance.definition_version)["graph"])
+    graph = container.flows.published_graph(instance.definition_key, instance.definition_version)
     view = drop_paths(policy.present(RESOURCE, {"data": stored})["data"],
                       _viewer_hidden(instance, graph, policy.principal.actor))
     data = restore_unseen(sent, view, stored)
@@ -282,8 +279,7 @@ def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, co
                     policy: Admin, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     data = _sent_data(container, policy, instance_id, body.data)
     instance = container.flows.instance(instance_id)
-    graph = parse_graph(container.flows.definition(instance.definition_key).published_version(
-        instance.definition_version)["graph"])
+    graph = container.flows.published_graph(instance.definition_key, instance.definition_version)
     if body.node not in {n.id for n in graph.nodes}:
         raise ApiProblem(422, "unknown_node", f"the flow has no node {body.node!r}", field="node")
     return _act(request, container, policy, instance_id, response, "edit_form", body.node, data, expected)

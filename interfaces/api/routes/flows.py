@@ -113,4 +113,4 @@ def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) 
             summary="The version's diagram as Mermaid text (for the launch page).")
 def diagram(key: str, number: int, container: ContainerDep, policy: Viewer) -> str:
     _definition_line(container, policy, key)
-    return to_mermaid(parse_graph(container.flows.definition(key).published_version(number)["graph"]))
+    return to_mermaid(container.flows.published_graph(key, number))
