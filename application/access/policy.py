@@ -84,6 +84,12 @@ class Policy:
         return (department_id is not None and department_id in departments) or (
             investor_account is not None and investor_account in self.principal.investor_accounts)
 
+    def require_line(self, what: str, line: str | None, field: str | None = None) -> None:
+        """404 unless the caller works in ``line`` (records scoped by business line only:
+        business types, flow definitions, channels, line configuration)."""
+        if not self.sees_line(line):
+            raise NotFoundError(f"{what} does not exist", field=field)
+
     def require_visible(self, what: str, **record: Any) -> None:
         if not self.sees(**record):
             raise NotFoundError(f"{what} does not exist")

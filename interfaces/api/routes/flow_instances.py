@@ -102,8 +102,7 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
         line = container.flows.definition(body.definition).business_line
     except NotFoundError:
         raise NotFoundError(f"flow {body.definition!r} does not exist", field="definition") from None
-    if not policy.sees_line(line):
-        raise NotFoundError(f"flow {body.definition!r} does not exist", field="definition")
+    policy.require_line(f"flow {body.definition!r}", line, field="definition")
     department = policy.principal.department_id
     if body.fund_account:
         # A known customer's account must lie in the starter's data scope (404 like a missing

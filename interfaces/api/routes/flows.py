@@ -38,8 +38,7 @@ class DefinitionDraft(BaseModel):
 def _definition_line(container: ContainerDep, policy: Policy, key: str) -> str:
     """For commands: the aggregate, never a lagging read model."""
     line = container.flows.definition(key).business_line
-    if not policy.sees_line(line):
-        raise NotFoundError(f"flow {key!r} does not exist")
+    policy.require_line(f"flow {key!r}", line)
     return line
 
 
@@ -58,8 +57,7 @@ def create_definition(body: DefinitionCreate, request: Request, container: Conta
         line = container.forms.business_type(body.business_type).business_line
     except NotFoundError:
         raise NotFoundError(f"business type {body.business_type!r} does not exist", field="business_type") from None
-    if not policy.sees_line(line):
-        raise NotFoundError(f"business type {body.business_type!r} does not exist", field="business_type")
+    policy.require_line(f"business type {body.business_type!r}", line, field="business_type")
     ctx = policy.context(request.state.correlation_id, line)
     return accepted(container.flows.create_definition(ctx, body.key, body.name, body.business_type, line,
                                                       body.description), response)

@@ -115,8 +115,7 @@ def _business_type_line(container: ContainerDep, policy: Policy, code: str) -> s
     """For commands: the aggregate itself, so a command right after creating the business type
     never trips over a read model that has not caught up yet."""
     line = container.forms.business_type(code).business_line
-    if not policy.sees_line(line):
-        raise NotFoundError(f"business type {code!r} does not exist")
+    policy.require_line(f"business type {code!r}", line)
     return line
 
 

@@ -131,16 +131,14 @@ class LandingPage(ScreenedBody):
 
 def _channel_line(container: Container, policy: Policy, code: str) -> str:
     line = _leads(container).channel(code).business_line
-    if not policy.sees_line(line):
-        raise NotFoundError(f"channel {code!r} does not exist", field="channel")
+    policy.require_line(f"channel {code!r}", line, field="channel")
     return line
 
 
 @router.post("/channels", status_code=201, response_model=CommandAccepted, summary="Create a channel (渠道).")
 def create_channel(body: ChannelCreate, request: Request, container: ContainerDep, policy: ChannelAdmin,
                    response: Response) -> CommandAccepted:
-    if not policy.sees_line(body.business_line):
-        raise NotFoundError(f"business line {body.business_line!r} does not exist", field="business_line")
+    policy.require_line(f"business line {body.business_line!r}", body.business_line, field="business_line")
     ctx = policy.context(request.state.correlation_id, body.business_line)
     return accepted(_leads(container).create_channel(ctx, body.code, body.name, body.channel_type,
                                                      body.promotion_type, body.business_line,
@@ -390,8 +388,7 @@ def _require_unrestricted(policy: Policy, why: str) -> None:
 
 
 def _line(policy: Policy, line: str) -> str:
-    if not policy.sees_line(line):
-        raise NotFoundError(f"business line {line!r} does not exist")
+    policy.require_line(f"business line {line!r}", line)
     return line
 
 
