@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from application.shared.base import CommandResult, LedgerApplication, command
+from application.shared.spreadsheet import safe_cell
 from domain.archive.export import ArchiveExport, ExportRuleDefinition
 from domain.archive.rules import ExportRule
 from domain.shared.errors import NotFoundError, RuleViolationError
@@ -27,7 +28,6 @@ MANIFEST_FIELDS = ("path", "document_id", "customer", "fund_account", "level", "
 MAX_EXPORT_BYTES = 1 << 34
 MAX_EXPORT_FILES = 10_000
 _SEGMENT_UNSAFE = re.compile(r"[^\w.\-]", re.UNICODE)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _segment(value: Any, default: str) -> str:
@@ -43,13 +43,6 @@ def _member(row: dict[str, Any]) -> str:
     owner = _segment(row.get("customer"), "_unfiled")
     scope = _segment(row.get("fund_account"), "_customer")
     return f"{owner}/{scope}/{row['id']}_v{row['current_version']}_{_segment(row.get('filename'), 'file')}"
-
-
-def csv_cell(value: Any) -> Any:
-    """A manifest.csv cell a spreadsheet will not run as a formula (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def reach_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,7 +119,7 @@ class ArchiveExports(LedgerApplication):
                 out = io.StringIO()
                 writer = csv.DictWriter(out, fieldnames=MANIFEST_FIELDS, extrasaction="ignore")
                 writer.writeheader()
-                writer.writerows({k: csv_cell(v) for k, v in m.items()} for m in manifest)
+                writer.writerows({k: safe_cell(v) for k, v in m.items()} for m in manifest)
                 zf.writestr("manifest.csv", "\ufeff" + out.getvalue())  # BOM: Excel opens UTF-8 Chinese
                 zf.writestr("SHA256SUMS", "\n".join(sums) + "\n")
             with path.open("rb") as stream:

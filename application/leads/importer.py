@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from application.leads.inputs import text_problem
+from application.shared.spreadsheet import safe_cell
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.shared.context import CommandContext
 from domain.shared.errors import RuleViolationError
@@ -196,17 +197,6 @@ class Importer:
             raise ImportFileError(f"the file is {size} bytes; the limit is {max_bytes} bytes")
         with path.open("rb") as f:
             return self.run(ctx, channel, f, progress=progress)
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula (CSV injection): text starting with
-    = + - @ TAB CR gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def csv_bytes(rows: list[list[Any]]) -> bytes:

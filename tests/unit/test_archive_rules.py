@@ -91,7 +91,8 @@ def test_identifiers_and_text_are_screened():
 def test_export_members_and_manifest_cells_cannot_escape_or_run():
     """H6: even values stored before intake validation (or masked ones) make safe member paths,
     and manifest.csv cells never start a spreadsheet formula."""
-    from application.archive.exports import _member, csv_cell
+    from application.archive.exports import _member
+    from application.shared.spreadsheet import safe_cell as csv_cell
 
     row = {"id": "d1", "current_version": 2, "customer": "../../../../tmp/pwned", "fund_account": "=HYPERLINK(x)",
            "filename": "..\\evil.png"}

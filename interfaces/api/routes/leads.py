@@ -21,9 +21,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from application.access.policy import Policy
-from application.leads.importer import Importer, safe_cell
+from application.leads.importer import Importer
 from application.leads.inputs import SafeStr, ScreenedBody
 from application.leads.service import replay_assignments
+from application.shared.spreadsheet import safe_cell
 from domain.leads.allocation import Member, RuleConfig, Window
 from domain.leads.channel import CHANNEL_TYPES
 from domain.leads.lead import DEPOSIT_INTENTS, INTENTS, Lead

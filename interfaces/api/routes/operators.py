@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, EmailStr, Field
 
 from application.access.policy import Policy
+from application.shared.spreadsheet import safe_cell
 from interfaces.api.deps import (
     ACCESS_PROJECTIONS,
     Acting,
@@ -158,9 +159,7 @@ def list_operators(container: ContainerDep, policy: Viewer, department_id: UUID 
 
 
 def _cell(value: Any) -> str:
-    text = "|".join(value) if isinstance(value, list) else "" if value is None else str(value)
-    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return safe_cell("|".join(value) if isinstance(value, list) else "" if value is None else str(value))
 
 
 @router.get("/export", summary="Export the operators in your scope as CSV (field rules applied).",
