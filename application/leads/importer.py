@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from application.leads.inputs import text_problem
 from application.shared.spreadsheet import safe_cell
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.shared.context import CommandContext
 from domain.shared.errors import RuleViolationError
+from domain.shared.text import text_problem
 
 CHUNK = 500
 PHONE_HEADERS = ("phone", "mobile", "手机号", "手机号码", "电话")

@@ -12,18 +12,9 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from domain.shared.text import text_problem
+
 MAX_DEPTH = 8
-
-
-def text_problem(value: str) -> str | None:
-    """Why ``value`` cannot be stored, or None."""
-    if "\x00" in value:
-        return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an invalid character (a lone UTF-16 surrogate)"
-    return None
 
 
 def _clean(value: str) -> str:

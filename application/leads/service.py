@@ -27,7 +27,7 @@ from eventsourcing.application import project_aggregate
 from psycopg.sql import SQL, Identifier
 from pydantic import ValidationError
 
-from application.leads.inputs import BindingRow, first_error, text_problem
+from application.leads.inputs import BindingRow, first_error
 from application.shared.base import CommandResult, LedgerApplication, command
 from domain.leads.allocation import RuleConfig, allocate, outcome
 from domain.leads.binding import Binding, binding_id
@@ -56,6 +56,7 @@ from domain.shared.errors import (
     RuleViolationError,
 )
 from domain.shared.ids import natural_id
+from domain.shared.text import text_problem
 
 Clock = Callable[[], datetime]
 MAX_FIELD_CHARS = 500

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from domain.shared.errors import RuleViolationError
+from domain.shared.text import text_problem
 
 # Sniffed media type -> extensions a declared filename may carry for it.
 ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
@@ -115,14 +116,15 @@ def check_code(value: str | None, field: str) -> str | None:
 
 
 def check_text(value: Any, field: str) -> Any:
-    """Free text kept in events and read models: no NUL (PostgreSQL text and jsonb cannot hold
-    it, and an event no read model can apply must never be stored), bounded length. Lists and
+    """Free text kept in events and read models: storable (domain/shared/text.py: no NUL, no
+    lone surrogate — an event no read model can apply must never be stored), bounded length. Lists and
     objects (tags) are checked item by item."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
-        if "\x00" in value:
-            raise RuleViolationError(f"{field} contains a NUL character", field=field)
+        problem = text_problem(value)
+        if problem:
+            raise RuleViolationError(f"{field} {problem}", field=field)
         if len(value) > MAX_TEXT:
             raise RuleViolationError(f"{field} is longer than {MAX_TEXT} characters", field=field)
         return value
