@@ -128,8 +128,9 @@ class ProjectionRunner:
     def _run_batch(self, careful: bool) -> int:
         with self.store.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
             # SKIP LOCKED: while another runner holds this projection, we do nothing.
-            cur.execute("SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE SKIP LOCKED",
-                        (self.name,))
+            # (Whether anything is parked comes with the lock, so the common case costs no query.)
+            cur.execute("SELECT position, EXISTS (SELECT 1 FROM projection_parked p WHERE p.name = t.name) AS parked"
+                        " FROM projection_tracking t WHERE t.name = %s FOR UPDATE SKIP LOCKED", (self.name,))
             row = cur.fetchone()
             if row is None:
                 return 0
@@ -142,7 +143,7 @@ class ProjectionRunner:
             cur.execute(self._select, params)
             rows = cur.fetchall()
             new_position = rows[-1]["notification_id"] if len(rows) == self.batch_size else head
-            parked = self._parked_among(cur, {r["originator_id"] for r in rows})
+            parked = self._parked_among(cur, {r["originator_id"] for r in rows}) if row["parked"] else set()
             events = []
             for r in rows:
                 if r["originator_id"] in parked:
