@@ -49,6 +49,11 @@ def _container(workers: bool = False):  # noqa: ANN202 - imported lazily to keep
     return Container.start(_settings(), workers=workers)
 
 
+def _bar(description: str):  # noqa: ANN202
+    """The progress bar of every long CLI job."""
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -163,9 +168,8 @@ def projections_rebuild(name: str) -> None:
             raise typer.Exit(2)
         runner.reset()
         head = container.store.head()
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console) as progress:
-            task = progress.add_task(f"rebuilding {name}", total=head)
+        with _bar(f"rebuilding {name}") as progress:
+            task = progress.add_task(name, total=head)
             runner.catch_up(lambda position, h: progress.update(task, completed=position, total=h))
             progress.update(task, completed=progress.tasks[0].total)
         console.print(f"{name} rebuilt up to position {runner.position()}")
@@ -321,10 +325,6 @@ def leads_opening_feed(
 
 if __name__ == "__main__":
     app()
-
-
-def _bar(description: str):  # noqa: ANN202
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console)
 
 
 @archive_app.command("scan")
