@@ -18,7 +18,7 @@ from application.shared.base import CommandResult, LedgerApplication, command
 from application.shared.spreadsheet import safe_cell
 from domain.archive.export import ArchiveExport, ExportRuleDefinition
 from domain.archive.rules import ExportRule
-from domain.shared.errors import NotFoundError, RuleViolationError
+from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
 from infrastructure.archive.blobs import BlobStore, read_chunks
 
@@ -70,10 +70,7 @@ class ArchiveExports(LedgerApplication):
                                   f"export rule {key!r}")
 
     def rule(self, key: str) -> ExportRuleDefinition:
-        try:
-            return self.load(natural_id("archive_export_rule", key), ExportRuleDefinition)
-        except NotFoundError:
-            raise NotFoundError(f"export rule {key!r} does not exist") from None
+        return self.load(natural_id("archive_export_rule", key), ExportRuleDefinition, what=f"export rule {key!r}")
 
     @command
     def produce(self, rule: ExportRule, rule_key: str | None, business_line: str | None, purpose: str,

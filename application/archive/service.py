@@ -78,10 +78,7 @@ class ArchiveApplication(LedgerApplication):
         self.customer_exists = customer_exists or (lambda account: self.exists(natural_id("customer", account)))
 
     def document(self, document_id: UUID, expected_version: int | None = None) -> Document:
-        try:
-            return self.load(document_id, Document, expected_version=expected_version)
-        except NotFoundError:  # worded as for an invisible document, so the two cannot be told apart
-            raise NotFoundError(f"document {document_id} does not exist") from None
+        return self.load(document_id, Document, expected_version=expected_version, what=f"document {document_id}")
 
     # -- upload and versions -------------------------------------------------------------------
     @command

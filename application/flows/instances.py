@@ -164,10 +164,8 @@ class FlowInstancesApplication(FlowsApplication):
                now=self.clock(), **kwargs)
 
     def instance(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
-        try:
-            return self.load(instance_id, FlowInstance, expected_version=expected_version)
-        except NotFoundError:
-            raise NotFoundError(f"flow instance {instance_id} does not exist") from None
+        return self.load(instance_id, FlowInstance,
+                         expected_version=expected_version, what=f"flow instance {instance_id}")
 
     def _for_command(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
         cached = self.hot.take(instance_id)

@@ -85,17 +85,12 @@ class FlowsApplication(LedgerApplication):
         return graph
 
     def definition(self, key: str, expected_version: int | None = None) -> FlowDefinition:
-        try:
-            return self.load(natural_id("flow_definition", key), FlowDefinition, expected_version=expected_version)
-        except NotFoundError:
-            raise NotFoundError(f"flow {key!r} does not exist") from None
+        return self.load(natural_id("flow_definition", key), FlowDefinition,
+                         expected_version=expected_version, what=f"flow {key!r}")
 
     def current_definition(self, key: str) -> FlowDefinition:
         """Read-only and shared (see LedgerApplication.read_current): for starts and chaining."""
-        try:
-            return self.read_current(natural_id("flow_definition", key), FlowDefinition)
-        except NotFoundError:
-            raise NotFoundError(f"flow {key!r} does not exist") from None
+        return self.read_current(natural_id("flow_definition", key), FlowDefinition, what=f"flow {key!r}")
 
     def _field_problems(self, definition: FlowDefinition, graph: Graph) -> list[tuple[str, str]]:
         """Field permissions naming no field of the business type's published forms (a typo would

@@ -37,17 +37,12 @@ class FormsApplication(LedgerApplication):
 
     # -- business types ---------------------------------------------------------------------
     def business_type(self, code: str, expected_version: int | None = None) -> BusinessType:
-        try:
-            return self.load(natural_id("business_type", code), BusinessType, expected_version=expected_version)
-        except NotFoundError:
-            raise NotFoundError(f"business type {code!r} does not exist") from None
+        return self.load(natural_id("business_type", code), BusinessType,
+                         expected_version=expected_version, what=f"business type {code!r}")
 
     def current_business_type(self, code: str) -> BusinessType:
         """Read-only and shared (see LedgerApplication.read_current): for flow starts."""
-        try:
-            return self.read_current(natural_id("business_type", code), BusinessType)
-        except NotFoundError:
-            raise NotFoundError(f"business type {code!r} does not exist") from None
+        return self.read_current(natural_id("business_type", code), BusinessType, what=f"business type {code!r}")
 
     @command
     def create_business_type(self, code: str, name: str, business_line: str, description: str,
@@ -149,10 +144,7 @@ class FormsApplication(LedgerApplication):
         return self.save_one(record)
 
     def record(self, record_id: UUID, expected_version: int | None = None) -> FormRecord:
-        try:
-            return self.load(record_id, FormRecord, expected_version=expected_version)
-        except NotFoundError:  # worded as for an invisible record, so the two cannot be told apart
-            raise NotFoundError(f"form record {record_id} does not exist") from None
+        return self.load(record_id, FormRecord, expected_version=expected_version, what=f"form record {record_id}")
 
     @command
     def save_record(self, record_id: UUID, data: dict[str, Any], node: str | None, expected_version: int | None,

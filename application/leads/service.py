@@ -162,10 +162,7 @@ class LeadsApplication(LedgerApplication):
             raise NotFoundError(f"channel {code!r} does not exist", field="channel") from None
 
     def lead(self, lead_uuid: UUID) -> Lead:
-        try:
-            return self.load(lead_uuid, Lead)
-        except NotFoundError:
-            raise NotFoundError(f"lead {lead_uuid} does not exist") from None
+        return self.load(lead_uuid, Lead, what=f"lead {lead_uuid}")
 
     def lead_for(self, business_line: str, phone: str) -> UUID:
         return lead_id(business_line, normalise_phone(phone))

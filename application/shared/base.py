@@ -97,27 +97,30 @@ class LedgerApplication(Application[UUID]):
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
     def load(self, aggregate_id: UUID, kind: type[A], *, expected_version: int | None = None,
-             version: int | None = None) -> A:
+             version: int | None = None, what: str | None = None) -> A:
+        """``what`` names the record in the not-found answer (e.g. "flow 'fee_rate'"); the same
+        answer as for a record outside the caller's scope, so the two cannot be told apart."""
+        missing = f"{what or f'{kind.__name__} {aggregate_id}'} does not exist"
         try:
             aggregate = self.repository.get(aggregate_id, version=version, projector_func=replay)
         except AggregateNotFoundError:
-            raise NotFoundError(f"{kind.__name__} {aggregate_id} does not exist") from None
+            raise NotFoundError(missing) from None
         if not isinstance(aggregate, kind):
-            raise NotFoundError(f"{kind.__name__} {aggregate_id} does not exist")
+            raise NotFoundError(missing)
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersionError(
                 f"{kind.__name__} {aggregate_id} is at version {aggregate.version}, "
                 f"not {expected_version}: reload it and retry", field="If-Match")
         return aggregate
 
-    def read_current(self, aggregate_id: UUID, kind: type[A]) -> A:
+    def read_current(self, aggregate_id: UUID, kind: type[A], what: str | None = None) -> A:
         """The aggregate as it stands now, for reading only (callers never mutate it): a copy
         shared between commands and brought up to date with one query for newer events, instead
         of a full replay. For records read by hot commands that rarely change (the flow
         definition and business type every start reads)."""
         cached = self._current.get(aggregate_id)
         if cached is None:
-            fresh = self.load(aggregate_id, kind)
+            fresh = self.load(aggregate_id, kind, what=what)
         else:
             newer = list(self.events.get(aggregate_id, gt=cached.version))
             if not newer:
