@@ -1,6 +1,7 @@
 """Schemas shared by several routers."""
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Response
@@ -26,3 +27,10 @@ def accepted(result: CommandResult, response: Response) -> CommandAccepted:
 
 class Page(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` to fetch the next page; null at the end.")
+
+
+# Identifiers are ASCII digits only: a regex's \d also matches full-width and Arabic-Indic
+# digits, which would file a record under an account that does not exist.
+FUND_ACCOUNT_PATTERN = r"^[0-9]{6,20}$"
+FundAccount = Annotated[str, Field(pattern=FUND_ACCOUNT_PATTERN, examples=["88005678"],
+                                   description="Fund account: 6-20 ASCII digits")]

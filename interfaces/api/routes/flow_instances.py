@@ -18,7 +18,7 @@ from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import STATUS_BY_ERROR, ApiProblem
-from interfaces.api.schemas import CommandAccepted, accepted
+from interfaces.api.schemas import CommandAccepted, FundAccount, accepted
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -36,7 +36,7 @@ class InstanceStart(BaseModel):
     subject: str = Field(max_length=32, examples=["institution"])
     title: str = Field(min_length=1, max_length=200)
     data: dict[str, Any]
-    fund_account: str | None = Field(None, pattern=r"^\d{6,20}$")
+    fund_account: FundAccount | None = None
 
 
 class Decision(BaseModel):

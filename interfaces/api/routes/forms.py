@@ -13,7 +13,7 @@ from domain.shared.errors import NotFoundError, PermissionDeniedError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import ApiProblem
-from interfaces.api.schemas import CommandAccepted, Page, accepted
+from interfaces.api.schemas import CommandAccepted, FundAccount, Page, accepted
 
 router = APIRouter(prefix="/api/v1/forms", tags=["forms"])
 CATALOGUE, RECORDS = ("forms.catalogue",), ("forms.records",)
@@ -73,7 +73,7 @@ class RecordStart(BaseModel):
     subject: str = Field(max_length=32)
     data: dict[str, Any]
     version: int | None = Field(None, ge=1, description="Form version to pin; default the latest")
-    fund_account: str | None = Field(None, pattern=r"^\d{6,20}$")
+    fund_account: FundAccount | None = None
     node: str | None = Field(None, max_length=64)
 
 
