@@ -13,6 +13,7 @@ and retry as before."""
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ PARKED_DDL = (
     " PRIMARY KEY (name, position))",
     "CREATE INDEX IF NOT EXISTS projection_parked_originator ON projection_parked (name, originator_id)",
 )
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -181,6 +185,9 @@ class ProjectionRunner:
         return {r["originator_id"] for r in cur.fetchall()}
 
     def _park(self, cur: Any, row: dict, error: str) -> None:
+        # Error texts can quote the value that failed (personal data, a rejected form's content):
+        # the log and the parked-events API keep the reason, not the value.
+        error = _QUOTED.sub("'…'", error)
         log.error("projection %s parked event %s (%s of %s): %s", self.name, row["notification_id"], row["topic"],
                   row["originator_id"], error)
         cur.execute("INSERT INTO projection_parked (name, position, originator_id, originator_version, topic, error)"
@@ -267,9 +274,12 @@ class ProjectionRunner:
             return conn.execute("SELECT position, originator_id, originator_version, topic, error, parked_at"
                                 " FROM projection_parked WHERE name = %s ORDER BY position", (self.name,)).fetchall()
 
-    def retry_parked(self) -> tuple[int, int]:
+    def retry_parked(self, skip: set[int] | frozenset[int] = frozenset()) -> tuple[int, int]:
         """Re-apply parked events in order (after a fix); returns (applied, still parked). An
-        aggregate whose event fails again keeps it and its later events parked."""
+        aggregate whose event fails again keeps it and its later events parked. Positions in
+        ``skip`` are set aside for good (an operator's repair of an event no code can apply,
+        logged): the aggregate's later events then apply, and its read-model version catches up,
+        which is what lets the fail-closed authentication accept the subject again."""
         if not isinstance(self.projection, PostgresProjection):
             raise NotImplementedError("parked analytics rows are re-sent by rebuilding the sink")
         applied = 0
@@ -283,6 +293,12 @@ class ProjectionRunner:
             for r in cur.fetchall():
                 if r["originator_id"] in failed:
                     continue
+                if r["notification_id"] in skip:
+                    log.warning("projection %s: parked event %s of %s set aside by an operator", self.name,
+                                r["notification_id"], r["originator_id"])
+                    cur.execute("DELETE FROM projection_parked WHERE name = %s AND position = %s",
+                                (self.name, r["notification_id"]))
+                    continue
                 try:
                     with conn.transaction():
                         self.projection.apply(cur, self._decode(r), r["notification_id"])
@@ -291,7 +307,8 @@ class ProjectionRunner:
                         raise
                     failed.add(r["originator_id"])
                     cur.execute("UPDATE projection_parked SET error = %s WHERE name = %s AND position = %s",
-                                (f"{type(exc).__name__}: {exc}"[:2000], self.name, r["notification_id"]))
+                                (_QUOTED.sub("'…'", f"{type(exc).__name__}: {exc}")[:2000], self.name,
+                                 r["notification_id"]))
                     continue
                 cur.execute("DELETE FROM projection_parked WHERE name = %s AND position = %s",
                             (self.name, r["notification_id"]))

@@ -12,8 +12,11 @@ from domain.access.role import Role
 
 class CatalogueCommands(OperatorCommands):
     @command
-    def create_role(self, key: str, name: str, permissions: list[str]) -> CommandResult:
-        return self.create_unique(Role.create(key, name, permissions), f"role {key!r}")
+    def create_role(self, key: str, name: str, permissions: list[str],
+                    owner_department_id: UUID | None = None) -> CommandResult:
+        if owner_department_id is not None:
+            self.department(owner_department_id, "owner_department_id")
+        return self.create_unique(Role.create(key, name, permissions, owner_department_id), f"role {key!r}")
 
     @command
     def set_role_permissions(self, key: str, permissions: list[str], expected_version: int | None) -> CommandResult:

@@ -11,7 +11,7 @@ from domain.access.business_line import BusinessLine
 from domain.access.credentials import Session
 from domain.access.operator import Operator, check_password_strength
 from domain.access.role import Role
-from domain.shared.errors import NotFoundError
+from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
 
@@ -37,6 +37,24 @@ class OperatorCommands(DepartmentCommands):
         operator = self.load(operator_id, Operator, expected_version=expected_version)
         self.department(department_id)
         operator.change_profile(display_name, department_id, phone, email)
+        return self.save_one(operator)
+
+    @command
+    def request_department_move(self, operator_id: UUID, department_id: UUID, requested_by: str,
+                                expected_version: int | None) -> CommandResult:
+        operator = self.load(operator_id, Operator, expected_version=expected_version)
+        if self.department(department_id).closed:
+            raise RuleViolationError("the department is closed", field="department_id")
+        operator.request_department_move(department_id, requested_by)
+        return self.save_one(operator)
+
+    @command
+    def decide_department_move(self, operator_id: UUID, approve: bool, decided_by: str) -> CommandResult:
+        operator = self.load(operator_id, Operator)
+        if approve:
+            operator.approve_department_move(decided_by)
+        else:
+            operator.reject_department_move()
         return self.save_one(operator)
 
     @command

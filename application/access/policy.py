@@ -145,6 +145,17 @@ class Policy:
             parts += [f"investor accounts {', '.join(accounts_out)}"] if accounts_out else []
             raise PermissionDeniedError(f"outside your data scope: {' and '.join(parts)}")
 
+    def has_firm_wide_reach(self, all_departments: Iterable[UUID], all_lines: Iterable[str]) -> bool:
+        """Every business line and every department of the firm: what changing firm-wide things
+        (firm-wide roles, tokens of other reaches) needs."""
+        p = self.principal
+        lines_ok = p.business_lines is None or set(all_lines) <= p.business_lines
+        return lines_ok and (p.departments is None or set(all_departments) <= p.departments)
+
+    def require_firm_wide_reach(self, all_departments: Iterable[UUID], all_lines: Iterable[str], what: str) -> None:
+        if not self.has_firm_wide_reach(all_departments, all_lines):
+            raise PermissionDeniedError(f"{what} needs firm-wide reach (every department and business line)")
+
     # -- fields ----------------------------------------------------------------------------
     def rules(self, resource: str) -> list[FieldRuleView]:
         departments = [str(self.principal.department_id)] if self.principal.department_id else []

@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.shared.aggregate import LedgerAggregate
-from domain.shared.errors import RuleViolationError
+from domain.shared.errors import PermissionDeniedError, RuleViolationError
 from domain.shared.ids import natural_id
 
 LOGIN_NAME = re.compile(r"^[a-z][a-z0-9._\-]{2,31}$")
@@ -61,6 +61,37 @@ class Operator(LedgerAggregate):
     @event("ProfileChanged")
     def change_profile(self, display_name: str, department_id: UUID, phone: str | None, email: str | None) -> None:
         self.display_name, self.department_id, self.phone, self.email = display_name, department_id, phone, email
+
+    # -- moves that need a second administrator ---------------------------------------------
+    pending_department_id: UUID | None = None
+    move_requested_by: str | None = None
+
+    def request_department_move(self, department_id: UUID, requested_by: str) -> None:
+        if department_id == self.department_id:
+            raise RuleViolationError("the operator already works in that department", field="department_id")
+        self._move_requested(department_id=department_id, requested_by=requested_by)
+
+    @event("DepartmentMoveRequested")
+    def _move_requested(self, department_id: UUID, requested_by: str) -> None:
+        self.pending_department_id, self.move_requested_by = department_id, requested_by
+
+    def approve_department_move(self, approved_by: str) -> None:
+        """Four eyes: whoever asked for the move, or the operator moved, cannot approve it."""
+        if self.pending_department_id is None:
+            raise RuleViolationError("no department move is waiting for approval")
+        if approved_by == self.move_requested_by or approved_by == f"operator:{self.login_name}":
+            raise PermissionDeniedError("a second administrator must approve this move", field="approved_by")
+        self.change_profile(self.display_name, self.pending_department_id, self.phone, self.email)
+        self._move_decided(approved=True)
+
+    def reject_department_move(self) -> None:
+        if self.pending_department_id is None:
+            raise RuleViolationError("no department move is waiting for approval")
+        self._move_decided(approved=False)
+
+    @event("DepartmentMoveDecided")
+    def _move_decided(self, approved: bool) -> None:
+        self.pending_department_id = self.move_requested_by = None
 
     @event("PasswordSet")
     def set_password_hash(self, password_hash: str) -> None:

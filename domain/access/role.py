@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 from eventsourcing.domain import event
 
@@ -27,12 +28,23 @@ class Role(LedgerAggregate):
         self.name = name
         self.permissions = permissions
 
+    # The department that owns a role (None: a firm-wide role). Only callers whose data scope
+    # covers the owner may change a role; firm-wide roles need firm-wide reach.
+    owner_department_id: UUID | None = None
+
     @classmethod
-    def create(cls, key: str, name: str, permissions: list[str]) -> Role:
+    def create(cls, key: str, name: str, permissions: list[str], owner_department_id: UUID | None = None) -> Role:
         if not ROLE_KEY.match(key):
             raise RuleViolationError("role key must be 2-32 of a-z, 0-9, '_' starting with a letter", field="key")
-        return cls._create(cls.Created, id=natural_id("role", key), key=key, name=name.strip(),
+        role = cls._create(cls.Created, id=natural_id("role", key), key=key, name=name.strip(),
                            permissions=_check(permissions))
+        if owner_department_id is not None:
+            role._owned_by(department_id=owner_department_id)
+        return role
+
+    @event("OwnerSet")
+    def _owned_by(self, department_id: UUID) -> None:
+        self.owner_department_id = department_id
 
     def set_permissions(self, permissions: list[str]) -> None:
         permissions = _check(permissions)

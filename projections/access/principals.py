@@ -36,9 +36,12 @@ class PrincipalsProjection(PostgresProjection):
         " failed_logins int NOT NULL DEFAULT 0, locked_until timestamptz, version int NOT NULL,"
         " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, position bigint NOT NULL)",
         "CREATE INDEX IF NOT EXISTS access_operators_dept ON access_operators (department_id, login_name)",
+        "ALTER TABLE access_operators ADD COLUMN IF NOT EXISTS pending_department_id uuid",
+        "ALTER TABLE access_operators ADD COLUMN IF NOT EXISTS move_requested_by text",
         "CREATE TABLE IF NOT EXISTS access_roles (id uuid PRIMARY KEY, key text UNIQUE NOT NULL, name text NOT NULL,"
         " permissions text[] NOT NULL, version int NOT NULL, updated_at timestamptz NOT NULL,"
         " position bigint NOT NULL)",
+        "ALTER TABLE access_roles ADD COLUMN IF NOT EXISTS owner_department_id uuid",
         "CREATE TABLE IF NOT EXISTS access_business_lines (id uuid PRIMARY KEY, code text UNIQUE NOT NULL,"
         " name text NOT NULL, active boolean NOT NULL DEFAULT true, version int NOT NULL,"
         " updated_at timestamptz NOT NULL, position bigint NOT NULL)",
@@ -71,6 +74,15 @@ class PrincipalsProjection(PostgresProjection):
     def profile(self, w: SqlWriter, e: Operator.ProfileChanged, position: int) -> None:
         _touch(w, "access_operators", e, position, "display_name = %s, department_id = %s, phone = %s, email = %s",
                (e.display_name, e.department_id, e.phone, e.email))
+
+    @handles(Operator.DepartmentMoveRequested)
+    def move_requested(self, w: SqlWriter, e: Any, position: int) -> None:
+        _touch(w, "access_operators", e, position, "pending_department_id = %s, move_requested_by = %s",
+               (e.department_id, e.requested_by))
+
+    @handles(Operator.DepartmentMoveDecided)
+    def move_decided(self, w: SqlWriter, e: Any, position: int) -> None:
+        _touch(w, "access_operators", e, position, "pending_department_id = NULL, move_requested_by = %s", (None,))
 
     @handles(Operator.PasswordSet)
     def password(self, w: SqlWriter, e: Operator.PasswordSet, position: int) -> None:
@@ -118,12 +130,17 @@ class PrincipalsProjection(PostgresProjection):
     # -- roles, lines, field rules ----------------------------------------------------
     @handles(Role.Created)
     def role_created(self, w: SqlWriter, e: Role.Created, position: int) -> None:
-        w.execute("INSERT INTO access_roles VALUES (%s,%s,%s,%s,%s,%s,%s)",
+        w.execute("INSERT INTO access_roles (id, key, name, permissions, version, updated_at, position)"
+                  " VALUES (%s,%s,%s,%s,%s,%s,%s)",
                   (e.originator_id, e.key, e.name, e.permissions, e.originator_version, e.timestamp, position))
 
     @handles(Role.PermissionsSet)
     def role_permissions(self, w: SqlWriter, e: Any, position: int) -> None:
         _touch(w, "access_roles", e, position, "permissions = %s", (e.permissions,))
+
+    @handles(Role.OwnerSet)
+    def role_owner(self, w: SqlWriter, e: Any, position: int) -> None:
+        _touch(w, "access_roles", e, position, "owner_department_id = %s", (e.department_id,))
 
     @handles(Role.Renamed)
     def role_renamed(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -54,9 +54,13 @@ class AccessQueries:
 
     def field_rules(self, resource: str) -> list[FieldRuleView]:
         rows = self.db.fetch_all("SELECT * FROM access_field_rules WHERE resource = %s AND active", (resource,))
-        return [FieldRuleView(r["resource"], r["field"], r["effect"], r["mask"], frozenset(r["applies_to_roles"]),
-                              frozenset(r["applies_to_departments"]), frozenset(r["exempt_roles"]),
-                              frozenset(r["exempt_departments"])) for r in rows]
+        return [self.field_rule_view(r) for r in rows]
+
+    @staticmethod
+    def field_rule_view(r: dict[str, Any]) -> FieldRuleView:
+        return FieldRuleView(r["resource"], r["field"], r["effect"], r["mask"], frozenset(r["applies_to_roles"]),
+                             frozenset(r["applies_to_departments"]), frozenset(r["exempt_roles"]),
+                             frozenset(r["exempt_departments"]))
 
     # -- administration lists ------------------------------------------------------------------
     def operator(self, operator_id: UUID) -> dict[str, Any] | None:
@@ -73,6 +77,15 @@ class AccessQueries:
             " ORDER BY login_name LIMIT %(limit)s",
             {**scope, "dept": department_id, "status": status, "q": q, "after": after, "limit": limit})
 
+    def firm(self) -> tuple[list[UUID], list[str]]:
+        """Every open department and every business line: what firm-wide reach must cover."""
+        departments = self.db.fetch_all("SELECT id FROM access_departments WHERE NOT closed")
+        lines = self.db.fetch_all("SELECT code FROM access_business_lines")
+        return [r["id"] for r in departments], [r["code"] for r in lines]
+
+    def role(self, key: str) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT * FROM access_roles WHERE key = %s", (key,))
+
     def roles(self) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT * FROM access_roles ORDER BY key")
 
@@ -81,6 +94,9 @@ class AccessQueries:
 
     def field_rule_rows(self) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT * FROM access_field_rules WHERE active ORDER BY resource, field, id")
+
+    def api_token(self, token_id: UUID) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT * FROM access_api_tokens WHERE id = %s", (token_id,))
 
     def api_tokens(self) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT * FROM access_api_tokens ORDER BY created_at, id")

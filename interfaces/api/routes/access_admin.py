@@ -5,13 +5,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from domain.access.catalogue import ACTION_KEYS, MENUS, unknown_actions
 from domain.access.masking import EFFECTS, MASKS
-from domain.shared.errors import PermissionDeniedError, RuleViolationError
+from domain.shared.errors import NotFoundError, PermissionDeniedError, RuleViolationError
 from interfaces.api.deps import (
     ACCESS_PROJECTIONS,
     Acting,
@@ -31,6 +31,7 @@ LineAdmin = Annotated[Policy, Depends(requires("access.business_lines.manage"))]
 RuleAdmin = Annotated[Policy, Depends(requires("access.field_rules.manage"))]
 TokenAdmin = Annotated[Policy, Depends(requires("access.api_tokens.manage"))]
 Key = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+RoleKey = Annotated[str, Path(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class MenuPublic(BaseModel):
@@ -43,6 +44,10 @@ class RoleCreate(BaseModel):
     key: Key = Field(examples=["clearing"])
     name: str = Field(min_length=1, max_length=64, examples=["清算 Clearing"])
     permissions: list[str] = Field(max_length=500, description="Action keys from GET /api/v1/access/menus")
+    owner_department_id: UUID | None = Field(
+        None, description="The department that owns the role; only administrators whose scope covers it may "
+                          "change it. Omitted: a firm-wide role (needs firm-wide reach), or your own department "
+                          "if your reach is not firm-wide.")
 
 
 class RolePermissions(BaseModel):
@@ -54,6 +59,7 @@ class RolePublic(BaseModel):
     key: str
     name: str
     permissions: list[str]
+    owner_department_id: UUID | None = Field(None, description="null: a firm-wide role")
     version: int
 
 
@@ -130,18 +136,42 @@ def menus(_: CurrentPolicy) -> list[MenuPublic]:
             for m in MENUS]
 
 
-@router.post("/roles", status_code=201, response_model=CommandAccepted, summary="Define a role.")
+def _require_role_reach(container: ContainerDep, policy: Policy, owner: UUID | None) -> None:
+    """Firm-wide roles (the administrator's, the auditor's) need firm-wide reach; a role owned
+    by a department needs that department in the caller's scope."""
+    if owner is None:
+        policy.require_firm_wide_reach(*container.access_queries.firm(), "changing a firm-wide role")
+    elif not policy.sees(department_id=owner):
+        raise PermissionDeniedError("the role belongs to a department outside your data scope",
+                                    field="owner_department_id")
+
+
+@router.post("/roles", status_code=201, response_model=CommandAccepted, summary="Define a role.",
+             responses={403: {"description": "A permission you do not hold, or an owner outside your reach"}})
 def create_role(body: RoleCreate, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
                 response: Response) -> CommandAccepted:
     policy.require_grantable(set(body.permissions) & ACTION_KEYS)
-    return _secured(container, response, container.access.create_role(ctx, body.key, body.name, body.permissions))
+    owner = body.owner_department_id
+    if owner is None and not policy.has_firm_wide_reach(*container.access_queries.firm()):
+        owner = policy.principal.department_id  # a branch administrator defines branch roles
+    _require_role_reach(container, policy, owner)
+    return _secured(container, response, container.access.create_role(ctx, body.key, body.name, body.permissions,
+                                                                       owner))
 
 
-@router.put("/roles/{key}/permissions", response_model=CommandAccepted, summary="Replace a role's action keys.")
-def set_role_permissions(key: str, body: RolePermissions, container: ContainerDep, policy: RoleAdmin, ctx: Acting,
-                         expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    # Unknown keys are named by the command (422); known ones must be the caller's own.
-    policy.require_grantable(set(body.permissions) & ACTION_KEYS)
+@router.put("/roles/{key}/permissions", response_model=CommandAccepted, summary="Replace a role's action keys.",
+            responses={403: {"description": "Firm-wide roles need firm-wide reach; you must hold every "
+                                            "permission the role has and will have"},
+                       404: {"description": "No such role"}})
+def set_role_permissions(key: RoleKey, body: RolePermissions, container: ContainerDep, policy: RoleAdmin,
+                         ctx: Acting, expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    role = container.access_queries.role(key)
+    if role is None:
+        raise NotFoundError(f"role {key!r} does not exist")
+    _require_role_reach(container, policy, role["owner_department_id"])
+    # Unknown keys are named by the command (422); known ones must be the caller's own, and so
+    # must those being taken away (nobody strips a role of powers they do not hold).
+    policy.require_grantable((set(body.permissions) & ACTION_KEYS) | set(role["permissions"]))
     return _secured(container, response, container.access.set_role_permissions(ctx, key, body.permissions, expected))
 
 
@@ -208,14 +238,33 @@ def issue_token(body: ApiTokenCreate, container: ContainerDep, policy: TokenAdmi
     return ApiTokenIssued(id=issued.id, token=issued.token, position=issued.position)
 
 
+def _token_in_reach(policy: Policy, row: dict[str, Any], firm_wide: bool) -> bool:
+    """A token manager sees and revokes the tokens they issued, and those issued by operators
+    of departments in their scope for business lines of theirs; firm-wide reach sees all."""
+    if firm_wide:
+        return True
+    issuer = row["issuer"] or {}
+    if issuer.get("actor") == policy.principal.actor:
+        return True
+    department = issuer.get("department_id")
+    lines = policy.principal.business_lines
+    return (department is not None and policy.sees(department_id=UUID(department))
+            and (lines is None or set(row["business_lines"]) <= lines))
+
+
 @router.get("/api-tokens", response_model=list[ApiTokenPublic], dependencies=[Consistent],
-            summary="API tokens (never their values).")
-def list_tokens(container: ContainerDep, _: TokenAdmin) -> list[ApiTokenPublic]:
-    return [ApiTokenPublic(**r) for r in container.access_queries.api_tokens()]
+            summary="API tokens within your reach (never their values).")
+def list_tokens(container: ContainerDep, policy: TokenAdmin) -> list[ApiTokenPublic]:
+    firm_wide = policy.has_firm_wide_reach(*container.access_queries.firm())
+    return [ApiTokenPublic(**r) for r in container.access_queries.api_tokens() if _token_in_reach(policy, r, firm_wide)]
 
 
 @router.delete("/api-tokens/{token_id}", response_model=CommandAccepted,
-               summary="Revoke an API token: it fails from the next request.")
-def revoke_token(token_id: UUID, container: ContainerDep, _: TokenAdmin, ctx: Acting,
+               summary="Revoke an API token within your reach: it fails from the next request.",
+               responses={404: {"description": "No such token within your reach"}})
+def revoke_token(token_id: UUID, container: ContainerDep, policy: TokenAdmin, ctx: Acting,
                  response: Response) -> CommandAccepted:
+    row = container.access_queries.api_token(token_id)
+    if row is None or not _token_in_reach(policy, row, policy.has_firm_wide_reach(*container.access_queries.firm())):
+        raise NotFoundError(f"API token {token_id} does not exist")
     return _secured(container, response, container.access.revoke_api_token(ctx, token_id, "revoked by administrator"))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from application.access.policy import Policy
 from application.shared.spreadsheet import safe_cell
+from domain.shared.errors import PermissionDeniedError
 from interfaces.api.deps import (
     ACCESS_PROJECTIONS,
     Acting,
@@ -59,6 +60,10 @@ class OperatorProfile(BaseModel):
     email: EmailStr | None = None
 
 
+class DepartmentMove(BaseModel):
+    department_id: UUID
+
+
 class PasswordReset(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
@@ -101,6 +106,9 @@ class OperatorPublic(BaseModel):
     jurisdiction: list[dict[str, Any]] = []
     investor_accounts: list[str] = []
     locked_until: datetime | None = None
+    pending_department_id: UUID | None = Field(None, description="A department move waiting for a second "
+                                                                 "administrator's approval")
+    move_requested_by: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -201,11 +209,67 @@ def change_profile(operator_id: UUID, body: OperatorProfile, container: Containe
     if profile["display_name"] is None or profile["department_id"] is None:
         raise ApiProblem(422, "validation_failed", "display_name and department_id cannot be null",
                          field="display_name" if profile["display_name"] is None else "department_id")
+    if profile["department_id"] != row["department_id"]:
+        _require_plain_move(container, policy, row, profile["department_id"])
     _in_scope_department(policy, profile["department_id"])
     result = container.access.change_operator_profile(ctx, operator_id, profile["display_name"],
                                                       profile["department_id"], profile["phone"], profile["email"],
                                                       expected)
     return _secured(container, response, result)
+
+
+def _gained_exemptions(container: ContainerDep, row: dict[str, Any], department_id: UUID) -> list[str]:
+    """Field rules that bind the operator in their department today and would not in the new one."""
+    roles, old, new = list(row["roles"]), [str(row["department_id"])], [str(department_id)]
+    return [f"{r.resource}.{r.field}" for r in
+            (container.access_queries.field_rule_view(rule) for rule in container.access_queries.field_rule_rows())
+            if r.applies(roles, old) and not r.applies(roles, new)]
+
+
+def _require_plain_move(container: ContainerDep, policy: Policy, row: dict[str, Any], department_id: UUID) -> None:
+    """Nobody moves themselves; a move that frees the operator from a field rule (e.g. into the
+    department exempt from a bank-account mask) needs a second administrator."""
+    if row["id"] == policy.principal.operator_id:
+        raise PermissionDeniedError("you cannot move yourself to another department; ask an administrator",
+                                    field="department_id")
+    _in_scope_department(policy, department_id)
+    gained = _gained_exemptions(container, row, department_id)
+    if gained:
+        raise PermissionDeniedError(
+            f"this move would exempt the operator from field rules ({', '.join(sorted(gained)[:5])}); request it "
+            f"with POST {router.prefix}/{row['id']}/department-move for a second administrator to approve",
+            field="department_id")
+
+
+@router.post("/{operator_id}/department-move", response_model=CommandAccepted,
+             summary="Request a department move that a second administrator must approve (four eyes).")
+def request_move(operator_id: UUID, body: DepartmentMove, container: ContainerDep, policy: Manager, ctx: Acting,
+                 expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    _administrable(container, policy, operator_id)
+    _in_scope_department(policy, body.department_id)
+    return _secured(container, response, container.access.request_department_move(
+        ctx, operator_id, body.department_id, policy.principal.actor, expected))
+
+
+@router.post("/{operator_id}/department-move/approve", response_model=CommandAccepted,
+             summary="Approve a requested department move (not by its requester, nor by the operator moved).")
+def approve_move(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
+                 response: Response) -> CommandAccepted:
+    row = _administrable(container, policy, operator_id)
+    if row.get("pending_department_id") is None:
+        raise ApiProblem(409, "no_pending_move", "no department move is waiting for approval")
+    _in_scope_department(policy, row["pending_department_id"])
+    return _secured(container, response, container.access.decide_department_move(
+        ctx, operator_id, True, policy.principal.actor))
+
+
+@router.post("/{operator_id}/department-move/reject", response_model=CommandAccepted,
+             summary="Reject a requested department move.")
+def reject_move(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
+                response: Response) -> CommandAccepted:
+    _administrable(container, policy, operator_id)
+    return _secured(container, response, container.access.decide_department_move(
+        ctx, operator_id, False, policy.principal.actor))
 
 
 @router.post("/{operator_id}/password", response_model=CommandAccepted, summary="Set a new password.")
