@@ -29,6 +29,9 @@ def test_lead_settings_and_sensitive_words_are_not_saved_for_an_unknown_business
     _not_found(client.put("/api/v1/leads/segments/no_such_line/s1", headers=ADMIN, json={"name": "s"}))
     _not_found(client.get("/api/v1/leads/analytics/channels", headers=ADMIN,
                           params={"business_line": "no_such_line"}))
+    _not_found(client.post("/api/v1/leads/channels", headers=ADMIN, json={
+        "code": "ghost", "name": "ghost", "channel_type": "tonghuashun", "promotion_type": "同花顺",
+        "business_line": "no_such_line", "department_id": firm["online"]}))
 
 
 def test_a_known_line_without_rules_or_settings_answers_an_empty_rule_book_and_the_defaults(

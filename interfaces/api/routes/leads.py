@@ -404,10 +404,11 @@ def _channel_line(container: Container, policy: Policy, code: str) -> str:
     return line
 
 
-@router.post("/channels", status_code=201, response_model=CommandAccepted, summary="Create a channel (渠道).")
+@router.post("/channels", status_code=201, response_model=CommandAccepted, responses=LINE_404,
+             summary="Create a channel (渠道).")
 def create_channel(body: ChannelCreate, request: Request, container: ContainerDep, policy: ChannelAdmin,
                    response: Response) -> CommandAccepted:
-    policy.require_line(f"business line {body.business_line!r}", body.business_line, field="business_line")
+    _line(container, policy, body.business_line)
     ctx = policy.context(request.state.correlation_id, body.business_line)
     return accepted(_leads(container).create_channel(ctx, body.code, body.name, body.channel_type,
                                                      body.promotion_type, body.business_line,
