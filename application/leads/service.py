@@ -392,14 +392,20 @@ class LeadsApplication(LedgerApplication):
             program = self._programs[expression] = cel.compile(expression)
         return program
 
-    def _custom_filter(self, config: IntakeConfig, activation: dict[str, Any]) -> str | None:
+    def _custom_filter(self, config: IntakeConfig, activation: dict[str, Any]
+                       ) -> tuple[str | None, list[dict[str, str]]]:
+        """(the first rule that filters the row out, or None; why rules could not be judged).
+        A rule over a missing or mistyped field (``fields.campaign`` on a row without it), or one
+        that fails otherwise, does not hold for that row: like a flow's branch condition, it is
+        recorded why, and the batch goes on."""
+        notes: list[dict[str, str]] = []
         for rule in config.filter_rules:
             try:
                 if self._program(rule.expression).execute(activation) is True:
-                    return f"rule:{rule.name}"
-            except (ValueError, RuntimeError, TypeError):
-                continue  # a rule over a missing field does not filter
-        return None
+                    return f"rule:{rule.name}", notes
+            except Exception as exc:  # noqa: BLE001 - KeyError, TypeError, ValueError, ZeroDivisionError...
+                notes.append({"rule": rule.name, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+        return None, notes
 
     @command
     def intake(self, channel_code: str, rows: list[Any], source: str,
@@ -452,7 +458,7 @@ class LeadsApplication(LedgerApplication):
         for n, phone, fields in parsed:
             lid = lead_id(line, phone)
             lead = leads.get(lid)
-            reason = None
+            reason, notes = None, []
             if phone in settings.blacklist:
                 reason = "blacklisted"
             elif lead is not None and window and lead.last_valid_intake_at is not None and (
@@ -461,8 +467,8 @@ class LeadsApplication(LedgerApplication):
             elif phone in bound:
                 reason = f"bound:{bound[phone].kind}"
             elif config.filter_rules:
-                reason = self._custom_filter(config, {"phone": phone, "source": source, "fields": fields,
-                                                      **channel.facts()})
+                reason, notes = self._custom_filter(config, {"phone": phone, "source": source, "fields": fields,
+                                                             **channel.facts()})
             status = "valid" if reason is None else "filtered"
             decisions: list[dict[str, Any]] = []
             department, owner = (lead.department_id, lead.owner) if lead else (channel.department_id, None)
@@ -475,7 +481,7 @@ class LeadsApplication(LedgerApplication):
                     touched.update(d["rule"] for d in decisions)
                     entries.append({"lead": str(lid), "phone": phone, **inputs, "at": at,
                                     "decisions": decisions})
-            intake = {**intake_base, "row": n, "fields": fields}
+            intake = {**intake_base, "row": n, "fields": fields, **({"rule_errors": notes} if notes else {})}
             if lead is None:
                 lead = Lead.create(line, phone, intake, status, reason, department, owner, decisions)
                 leads[lid] = lead
@@ -485,7 +491,8 @@ class LeadsApplication(LedgerApplication):
                 lead.record_intake(intake, status, reason, flag, department, owner, decisions)
             changed[lid] = lead
             results.append({"row": n, "status": status, "reason": reason, "flag": flag, "phone": phone,
-                            "lead_id": str(lid), "owner": lead.owner, "department_id": lead.department_id})
+                            "lead_id": str(lid), "owner": lead.owner, "department_id": lead.department_id,
+                            **({"rule_errors": notes} if notes else {})})
         aggregates: list[Any] = list(changed.values())
         if entries:
             book.allocated(entries, {k: states[k] for k in touched})

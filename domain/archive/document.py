@@ -5,15 +5,41 @@ version, reclassification, edit, deletion, restoration, filing and purge as an e
 history of a single document can be replayed (记录单个影像资料的历史变化)."""
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.shared.aggregate import LedgerAggregate
-from domain.shared.errors import ConflictError, RuleViolationError
+from domain.shared.errors import ConflictError, InvalidInputError, RuleViolationError
 
 EDITABLE_METADATA = ("title", "note", "tags", "document_date")
+Tag = Annotated[str, Field(min_length=1, max_length=30)]
+
+
+class MetadataChanges(BaseModel):
+    """The metadata a document knows, typed: every key is one of EDITABLE_METADATA (any other
+    is refused, nothing free-form is kept); ``null`` clears a value."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    title: str | None = Field(None, min_length=1, max_length=200, examples=["身份证正面"])
+    note: str | None = Field(None, max_length=2000)
+    tags: list[Tag] | None = Field(None, max_length=20, examples=[["opening"]])
+    document_date: date | None = Field(None, description="The date on the document (YYYY-MM-DD)")
+
+    @classmethod
+    def checked(cls, changes: dict[str, Any]) -> dict[str, Any]:
+        """``changes`` as stored (JSON values; only the keys given), or InvalidInputError."""
+        try:
+            model = cls.model_validate(changes)
+        except ValidationError as exc:
+            errors = [{"path": ".".join(str(p) for p in e["loc"]) or "changes", "message": e["msg"]}
+                      for e in exc.errors(include_url=False)]
+            raise InvalidInputError(f"metadata {errors[0]['path']}: {errors[0]['message']}", errors) from None
+        return model.model_dump(mode="json", include=set(model.model_fields_set))
 
 
 class DocumentDeletedError(ConflictError):
@@ -83,6 +109,7 @@ class Document(LedgerAggregate):
         if unknown:
             raise RuleViolationError(f"metadata {unknown[0]!r} cannot be edited; editable: "
                                      f"{', '.join(EDITABLE_METADATA)}", field=unknown[0])
+        changes = MetadataChanges.checked(changes)
         changed = {k: v for k, v in changes.items() if self.metadata.get(k) != v}
         if not changed:
             raise RuleViolationError("nothing changed")

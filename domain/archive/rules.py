@@ -102,7 +102,7 @@ def check_identifier(value: str | None, field: str) -> str | None:
     """A customer number or fund account: letters, digits, ``_`` and ``-``, 1 to 32 characters."""
     if value is None:
         return None
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         raise RuleViolationError(f"{field} is an identifier of 1 to 32 letters, digits, _ or -", field=field)
     return value
 
@@ -110,7 +110,7 @@ def check_identifier(value: str | None, field: str) -> str | None:
 def check_code(value: str | None, field: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not CODE.match(value):
+    if not isinstance(value, str) or not CODE.fullmatch(value):
         raise RuleViolationError(f"{field} is a lower-case code (a-z, 0-9, _)", field=field)
     return value
 
@@ -136,7 +136,7 @@ def check_text(value: Any, field: str) -> Any:
 
 
 def check_category(category: str) -> str:
-    if not CATEGORY.match(category or ""):
+    if not CATEGORY.fullmatch(category or ""):
         raise RuleViolationError("category is a lower-case code (a-z, 0-9, _), e.g. id_card", field="category")
     return category
 
@@ -189,7 +189,7 @@ class ExportRule:
             value = raw.get(key)
             if value in (None, ""):
                 return ()
-            if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
+            if not isinstance(value, list) or not all(isinstance(v, str) and pattern.fullmatch(v) for v in value):
                 raise RuleViolationError(f"{key} must be a list of codes matching {pattern.pattern}", field=key)
             if len(value) > 1000:
                 raise RuleViolationError(f"{key} lists more than 1000 values", field=key)

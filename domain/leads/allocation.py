@@ -29,7 +29,8 @@ Strategy = Literal["manual", "round_robin", "weighted"]
 class Member(BaseModel):
     id: str = Field(min_length=1, max_length=100, description="operator:<login> or a department id")
     weight: int = Field(1, ge=1, le=1000)
-    cap: int | None = Field(None, ge=0, description="分配上限: most leads this member may receive from the rule")
+    cap: int | None = Field(None, ge=0, le=1_000_000_000,
+                            description="分配上限: most leads this member may receive from the rule")
 
 
 class Window(BaseModel):
@@ -69,7 +70,7 @@ class RuleConfig(BaseModel):
     strategy: Strategy = "round_robin"
     members: list[Member] = Field(default_factory=list, max_length=500)
     window: Window | None = None
-    max_recycle_count: int | None = Field(None, ge=0, description="回收次数 ≤ N (reassign rules)")
+    max_recycle_count: int | None = Field(None, ge=0, le=10_000, description="回收次数 ≤ N (reassign rules)")
     priority: int = Field(100, ge=0, le=10_000, description="lower first; windowed rules before all-day ones")
     timezone: str = "Asia/Shanghai"
     enabled: bool = True

@@ -128,7 +128,8 @@ class LeadsProjection(PostgresProjection):
         self._timeline(w, e, position, "intake", "intake", i["at"], {
             "channel_code": i["channel_code"], "channel_name": i["channel_name"], "status": e.status,
             "reason": e.reason, "flag": e.flag, "source": i["source"], "owner": e.owner,
-            "department_id": e.department_id, "decisions": e.decisions})
+            "department_id": e.department_id, "decisions": e.decisions,
+            **({"rule_errors": i["rule_errors"]} if i.get("rule_errors") else {})})
 
     @handles(Lead.IntakeRecorded)
     def intake(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -148,7 +149,8 @@ class LeadsProjection(PostgresProjection):
         self._timeline(w, e, position, "intake", "intake", i["at"], {
             "channel_code": i["channel_code"], "channel_name": i["channel_name"], "status": e.status,
             "reason": e.reason, "flag": e.flag, "source": i["source"], "owner": e.owner,
-            "department_id": e.department_id, "decisions": e.decisions})
+            "department_id": e.department_id, "decisions": e.decisions,
+            **({"rule_errors": i["rule_errors"]} if i.get("rule_errors") else {})})
 
     @handles(Lead.Assigned)
     def assigned(self, w: SqlWriter, e: Any, position: int) -> None:

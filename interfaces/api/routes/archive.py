@@ -8,28 +8,31 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from application.archive.intake import EmptyFileError, PayloadTooLargeError
 from application.archive.service import Filing, Uploaded
-from domain.archive.rules import ExportRule, MediaTypeMismatchError, UnsupportedMediaTypeError
+from domain.archive.document import MetadataChanges
+from domain.archive.rules import ALLOWED_TYPES, ExportRule, MediaTypeMismatchError, UnsupportedMediaTypeError
 from domain.shared.errors import PermissionDeniedError
 from domain.shared.ids import natural_id
+from domain.shared.text import MAX_INT
 from infrastructure.archive.blobs import read_chunks
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import ApiProblem
-from interfaces.api.schemas import CommandAccepted, Page, accepted
+from interfaces.api.schemas import FUND_ACCOUNT_PATTERN, CommandAccepted, Page, accepted
 
 PREFIX = "/api/v1/archive"
 router = APIRouter(prefix=PREFIX, tags=["archive"])
@@ -44,6 +47,13 @@ Mounter = Annotated[Policy, Depends(requires("archive.mount"))]
 RESOURCE = "archive.document"
 Code = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-z][a-z0-9_]*$")]
 MULTIPART_OVERHEAD = 64 * 1024
+# Customer numbers: ASCII letters, digits, _ and - (domain.archive.rules.IDENTIFIER); fund
+# accounts: ASCII digits only (a regex's \d would take full-width and Arabic-Indic digits).
+CUSTOMER_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+# Served inline (previewed in the browser) only: raster images. Everything else, PDF included,
+# is an attachment whatever the caller asks: a document rendered in our origin could run script.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp"})
+NOT_FOUND = {404: {"description": "`not_found`: unknown, or outside your scope"}}
 
 
 def upload_limits(settings: Settings) -> tuple[tuple[re.Pattern[str], int], ...]:
@@ -68,8 +78,8 @@ class Reclassify(BaseModel):
 
 
 class MetadataEdit(BaseModel):
-    changes: dict[str, Any] = Field(description="Any of title, note, tags, document_date",
-                                    examples=[{"title": "身份证正面", "tags": ["opening"]}])
+    changes: MetadataChanges = Field(description="Any of title, note, tags, document_date (null clears one); "
+                                                 "other keys are refused")
 
 
 class Reason(BaseModel):
@@ -90,6 +100,167 @@ class ExportRuleCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     business_line: Code
     rule: dict[str, Any]
+
+
+# -- response models -------------------------------------------------------------------------------
+# Rows pass through the caller's field rules (hidden fields absent: response_model_exclude_unset).
+class VersionPublic(BaseModel):
+    number: int
+    filename: str | None = None
+    media_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    comment: str | None = None
+    added_at: datetime | None = None
+    added_by: str | None = None
+    purged: bool | None = None
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    kind: str
+    actor: str | None = None
+    detail: dict[str, Any] = Field(description="What changed; its keys depend on the kind")
+    occurred_at: datetime | None = None
+
+
+class DocumentPublic(BaseModel):
+    id: UUID
+    customer: str | None = None
+    fund_account: str | None = None
+    level: Literal["account", "customer"] | None = None
+    business_line: str | None = None
+    department_id: UUID | None = None
+    business_type: str | None = None
+    flow_instance: UUID | None = None
+    category: str | None = None
+    filename: str | None = None
+    media_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    current_version: int | None = None
+    status: str | None = None
+    source: str | None = None
+    metadata: dict[str, Any] | None = Field(None, description=(
+        "title, note, tags, document_date (typed on input; documents stored before that may hold other shapes)"))
+    uploaded_at: datetime | None = None
+    uploaded_by: str | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    version: int | None = None
+    position: int | None = None
+    versions: list[VersionPublic] | None = None
+    history: list[HistoryEntry] | None = None
+
+
+class AccountDocuments(BaseModel):
+    fund_account: str | None
+    documents: list[DocumentPublic]
+
+
+class CustomerDocuments(BaseModel):
+    customer: str
+    count: int
+    customer_level: list[DocumentPublic]
+    accounts: list[AccountDocuments]
+
+
+class BusinessGroup(BaseModel):
+    flow_instance: str | None
+    business_type: str | None
+    accounts: list[AccountDocuments]
+
+
+class ExportProduced(BaseModel):
+    id: UUID
+    position: int
+    count: int
+    zip_sha256: str
+    size: int
+    download: str
+
+
+class ExportRuleSpec(BaseModel):
+    customers: list[str] = []
+    business_types: list[str] = []
+    categories: list[str] = []
+    date_from: date | None = None
+    date_to: date | None = None
+    include_deleted: bool = False
+
+
+class ExportPublic(BaseModel):
+    id: UUID
+    rule_key: str | None = None
+    rule: ExportRuleSpec
+    business_line: str | None = None
+    count: int
+    zip_sha256: str
+    size: int
+    purpose: str
+    actor: str
+    produced_at: datetime
+    position: int
+
+
+class SyncBatchPublic(BaseModel):
+    batch_id: str
+    source: str
+    business_line: str
+    imported: int
+    anomalies: int
+    open_anomalies: int
+    imported_by: str
+    imported_at: datetime
+
+
+class SyncAnomaly(BaseModel):
+    batch_id: str
+    index: int
+    file: str
+    customer: str | None = None
+    fund_account: str | None = None
+    anomaly: str | None = None
+    detail: str | None = None
+    resolution: str | None = None
+    note: str | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+class MountFile(BaseModel):
+    filename: str
+    status: Literal["imported", "failed"]
+    document_id: UUID | None = None
+    sha256: str | None = None
+    error: str | None = None
+
+
+class MountReportPublic(BaseModel):
+    total: int
+    imported: int
+    failed: int
+    files: list[MountFile]
+
+
+class SyncEntry(BaseModel):
+    index: int
+    file: str
+    customer: str | None = None
+    fund_account: str | None = None
+    status: Literal["imported", "anomaly"]
+    document_id: UUID | None = None
+    anomaly: str | None = None
+    detail: str | None = None
+
+
+class SyncBatchImported(BaseModel):
+    batch_id: str
+    id: UUID
+    position: int
+    imported: int
+    anomalies: int
+    entries: list[SyncEntry]
 
 
 @contextmanager
@@ -138,14 +309,16 @@ def _in_scope(policy: Policy) -> Any:
 
 
 @router.post("/documents", status_code=201, response_model=StoredAccepted,
+             responses={403: {"description": "outside your scope"}, 404: {"description": "unknown flow instance"},
+                        413: {"description": "too large"}, 415: {"description": "unsupported or mismatched type"}},
              summary="Upload a document (multipart/form-data); also the third-party archive API.")
 def upload(request: Request, response: Response, container: ContainerDep, policy: Uploader,
            file: Annotated[UploadFile, File(description="The content; its type is sniffed, never trusted")],
            business_line: Annotated[str, Form(pattern=r"^[a-z][a-z0-9_]*$", max_length=48)],
            category: Annotated[str, Form(max_length=40, examples=["id_card"])] = "other",
-           customer: Annotated[str | None, Form(max_length=64)] = None,
-           fund_account: Annotated[str | None, Form(max_length=32, description="Set for account-level documents")]
-           = None,
+           customer: Annotated[str | None, Form(pattern=CUSTOMER_PATTERN, max_length=32)] = None,
+           fund_account: Annotated[str | None, Form(pattern=FUND_ACCOUNT_PATTERN, max_length=20, description=(
+               "Set for account-level documents: 6-20 ASCII digits"))] = None,
            business_type: Annotated[str | None, Form(max_length=48)] = None,
            flow_instance: Annotated[UUID | None, Form()] = None,
            department_id: Annotated[UUID | None, Form()] = None,
@@ -195,9 +368,10 @@ def reclassify(document_id: UUID, body: Reclassify, request: Request, response: 
 def edit_metadata(document_id: UUID, body: MetadataEdit, request: Request, response: Response,
                   container: ContainerDep, policy: Manager, expected: ExpectedVersion) -> CommandAccepted:
     _document(container, policy, document_id)
-    policy.require_editable(RESOURCE, body.changes)
+    changes = body.changes.model_dump(mode="json", include=set(body.changes.model_fields_set))
+    policy.require_editable(RESOURCE, changes)
     return accepted(container.archive.edit_metadata(policy.context(request.state.correlation_id), document_id,
-                                                    body.changes, expected_version=expected), response)
+                                                    changes, expected_version=expected), response)
 
 
 @router.post("/documents/{document_id}/delete", response_model=CommandAccepted,
@@ -217,7 +391,8 @@ def restore(document_id: UUID, body: Reason, request: Request, response: Respons
                                               body.reason, expected_version=expected), response)
 
 
-@router.get("/documents/{document_id}", dependencies=[READS],
+@router.get("/documents/{document_id}", dependencies=[READS], response_model=DocumentPublic,
+            response_model_exclude_unset=True, responses=NOT_FOUND,
             summary="A document with its ordered versions and history.")
 def detail(document_id: UUID, container: ContainerDep, policy: Reader, response: Response) -> dict[str, Any]:
     row = container.archive_queries.detail(document_id)
@@ -231,16 +406,35 @@ def _disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@router.get("/documents/{document_id}/content", summary="Download or preview (inline) a version's bytes, unchanged.",
-            response_class=StreamingResponse, responses={200: {"content": {"application/octet-stream": {}}}})
+def _download_name(policy: Policy, document_id: UUID, chosen: dict[str, Any]) -> str:
+    """The filename as the caller may see it: when a field rule hides or masks ``filename`` for
+    them, a neutral ``document-<id>.<ext>`` (the extension from the sniffed type) instead."""
+    filename = chosen["filename"]
+    if policy.present(RESOURCE, {"filename": filename}).get("filename") == filename:
+        return filename
+    ext = ALLOWED_TYPES.get(chosen["media_type"], ("bin",))[0]
+    return f"document-{document_id}.{ext}"
+
+
+@router.get("/documents/{document_id}/content",
+            summary="Download or preview a version's bytes, unchanged. Only images are served inline; everything "
+                    "else is an attachment. Always sandboxed (CSP) and nosniff.",
+            response_class=StreamingResponse, responses={
+                200: {"content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                  for t in ("application/octet-stream", *sorted(ALLOWED_TYPES))}},
+                304: {"description": "If-None-Match matched"}, **NOT_FOUND})
 def content(document_id: UUID, request: Request, container: ContainerDep, policy: Reader,
-            version: Annotated[int | None, Query(ge=1, description="Version number; default the current")] = None,
+            version: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Version number; default the current")]
+            = None,
             download: Annotated[bool, Query(description="attachment instead of inline")] = False) -> Response:
     document = _document(container, policy, document_id)
     chosen, stream = container.archive.content(document, version)
     etag = f'"{chosen["sha256"]}"'
+    inline = not download and chosen["media_type"] in INLINE_TYPES
     headers = {"ETag": etag, "Cache-Control": "private, max-age=0", "X-Content-Type-Options": "nosniff",
-               "Content-Disposition": _disposition("attachment" if download else "inline", chosen["filename"])}
+               "Content-Security-Policy": "sandbox",
+               "Content-Disposition": _disposition("inline" if inline else "attachment",
+                                                   _download_name(policy, document_id, chosen))}
     if request.headers.get("if-none-match") == etag:
         stream.close()
         return Response(status_code=304, headers=headers)
@@ -253,10 +447,13 @@ def content(document_id: UUID, request: Request, container: ContainerDep, policy
     return StreamingResponse(body(), media_type=chosen["media_type"], headers=headers)
 
 
-@router.get("/customers/{customer}/documents", dependencies=[READS],
+@router.get("/customers/{customer}/documents", dependencies=[READS], response_model=CustomerDocuments,
+            response_model_exclude_unset=True,
             summary="按客户视角查看全息资料: every document of a customer, account-level and customer-level, "
                     "each with its ordered versions and history.")
-def by_customer(customer: str, container: ContainerDep, policy: Reader,
+def by_customer(customer: Annotated[str, PathParam(pattern=CUSTOMER_PATTERN, description=(
+                    "Customer number (or the fund account of a customer filed by it)"))],
+                container: ContainerDep, policy: Reader,
                 include_deleted: Annotated[bool, Query(description="Also list deleted documents")] = False,
                 category: Annotated[str | None, Query(max_length=40)] = None) -> dict[str, Any]:
     rows = policy.present_all(RESOURCE, container.archive_queries.by_customer(
@@ -271,14 +468,18 @@ def by_customer(customer: str, container: ContainerDep, policy: Reader,
 
 
 class BusinessPage(Page):
-    items: list[dict[str, Any]]
+    items: list[BusinessGroup]
 
 
-@router.get("/business", dependencies=[READS], response_model=BusinessPage,
+@router.get("/business", dependencies=[READS], response_model=BusinessPage, response_model_exclude_unset=True,
+            responses={400: {"description": "`invalid_cursor`"}},
             summary="按业务维度查看 / 服务归档查询: documents of business submissions, per submission and account.")
 def by_business(container: ContainerDep, policy: Reader,
-                flow_instance: UUID | None = None, business_type: str | None = None,
-                fund_account: str | None = None, cursor: str | None = None,
+                flow_instance: UUID | None = None,
+                business_type: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=48)] = None,
+                fund_account: Annotated[str | None, Query(pattern=FUND_ACCOUNT_PATTERN, max_length=20, description=(
+                    "6-20 ASCII digits"))] = None,
+                cursor: Annotated[str | None, Query(max_length=400)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> BusinessPage:
     after = decode_cursor(cursor, 2)
     if after is not None:
@@ -305,7 +506,8 @@ def by_business(container: ContainerDep, policy: Reader,
 
 
 # -- exports ----------------------------------------------------------------------------------------
-@router.post("/export-rules", status_code=201, response_model=CommandAccepted, summary="Save an export rule.")
+@router.post("/export-rules", status_code=201, response_model=CommandAccepted,
+             responses={404: {"description": "unknown business line"}}, summary="Save an export rule.")
 def define_rule(body: ExportRuleCreate, request: Request, response: Response, container: ContainerDep,
                 policy: Exporter) -> CommandAccepted:
     if not policy.sees_line(body.business_line):
@@ -316,7 +518,8 @@ def define_rule(body: ExportRuleCreate, request: Request, response: Response, co
                                                           body.name, body.business_line, body.rule), response)
 
 
-@router.post("/exports", status_code=201, dependencies=[READS],
+@router.post("/exports", status_code=201, dependencies=[READS], response_model=ExportProduced,
+             responses={404: {"description": "unknown export rule"}},
              summary="Produce an export package (zip + manifest.csv/json + SHA256SUMS); every export is an audited "
                      "ExportProduced event. `wait_for_position` makes it include documents just uploaded.")
 def produce_export(body: ExportRequest, request: Request, container: ContainerDep, policy: Exporter) -> dict[str, Any]:
@@ -351,7 +554,8 @@ def produce_export(body: ExportRequest, request: Request, container: ContainerDe
             "download": f"{PREFIX}/exports/{result.id}/download"}
 
 
-@router.get("/exports", dependencies=[Depends(consistent_with(*DOCS))], summary="Exports produced so far (audited).")
+@router.get("/exports", dependencies=[Depends(consistent_with(*DOCS))], response_model=list[ExportPublic],
+            summary="Exports produced so far (audited).")
 def exports(container: ContainerDep, policy: Exporter) -> list[dict[str, Any]]:
     rows = container.archive_queries.exports(policy.scope_params())
     return [{k: v for k, v in r.items() if k != "reach"} for r in rows if _covers(policy, r.get("reach"))]
@@ -368,7 +572,9 @@ def _covers(policy: Policy, reach: list[dict[str, Any]] | None) -> bool:
                            investor_account=r.get("fund_account")) for r in reach)
 
 
-@router.get("/exports/{export_id}/download", response_class=StreamingResponse, summary="Download an export package.")
+@router.get("/exports/{export_id}/download", response_class=StreamingResponse, summary="Download an export package.",
+            responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                       **NOT_FOUND})
 def download_export(export_id: UUID, container: ContainerDep, policy: Exporter) -> Response:
     from domain.archive.export import ArchiveExport
     from domain.shared.errors import NotFoundError
@@ -396,12 +602,13 @@ class Resolution(BaseModel):
     note: str = Field("", max_length=500)
 
 
-@router.get("/sync/batches", dependencies=[READS], summary="Cloud-platform batches imported, with anomaly counts.")
+@router.get("/sync/batches", dependencies=[READS], response_model=list[SyncBatchPublic],
+            summary="Cloud-platform batches imported, with anomaly counts.")
 def sync_batches(container: ContainerDep, policy: Syncer) -> list[dict[str, Any]]:
     return container.archive_queries.sync_batches(policy.scope_params())
 
 
-@router.get("/sync/anomalies", dependencies=[READS],
+@router.get("/sync/anomalies", dependencies=[READS], response_model=list[SyncAnomaly],
             summary="Anomalies found by the sync check (hash mismatch, missing file, unknown customer, duplicate, "
                     "rejected content), open ones by default.")
 def sync_anomalies(container: ContainerDep, policy: Syncer, open_only: bool = True,
@@ -413,8 +620,9 @@ def sync_anomalies(container: ContainerDep, policy: Syncer, open_only: bool = Tr
 
 
 @router.post("/sync/batches/{batch_id}/anomalies/{index}/resolve", response_model=CommandAccepted,
-             summary="Resolve one anomaly with a reason.")
-def resolve(batch_id: str, index: int, body: Resolution, request: Request, response: Response,
+             responses=NOT_FOUND, summary="Resolve one anomaly with a reason.")
+def resolve(batch_id: Annotated[str, PathParam(max_length=100)], index: Annotated[int, PathParam(ge=0, le=MAX_INT)],
+            body: Resolution, request: Request, response: Response,
             container: ContainerDep, policy: Syncer) -> CommandAccepted:
     from application.archive.sync import resolve_anomaly
 
@@ -441,8 +649,9 @@ def _saved_zip(container: ContainerDep, upload: UploadFile) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-@router.post("/mounts", summary="静态资料挂载: import a zip of historical documents with manifest.csv; "
-                                "answers the per-file report. Zip bombs and `..` members are refused (422).")
+@router.post("/mounts", response_model=MountReportPublic, response_model_exclude_unset=True,
+             summary="静态资料挂载: import a zip of historical documents with manifest.csv; "
+                     "answers the per-file report. Zip bombs and `..` members are refused (422).")
 def mount_zip(request: Request, container: ContainerDep, policy: Mounter,
               file: Annotated[UploadFile, File(description="zip with manifest.csv and the files")]) -> dict[str, Any]:
     from application.archive.mount import MountLimits, mount
@@ -475,7 +684,8 @@ def _manifest_lines(path: Path, limits: Any) -> set[str]:
     return {row.get("business_line") or "" for row in rows}
 
 
-@router.post("/sync/batches", status_code=201, summary="云平台影像同步: import one cloud-platform batch (zip with "
+@router.post("/sync/batches", status_code=201, response_model=SyncBatchImported,
+             response_model_exclude_unset=True, summary="云平台影像同步: import one cloud-platform batch (zip with "
                                                        "manifest.json); answers the entries and their anomalies.")
 def sync_batch(request: Request, container: ContainerDep, policy: Syncer,
                file: Annotated[UploadFile, File(description="zip with manifest.json and the files")]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import dataclasses
 import io
 import re
 import tempfile
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -18,7 +18,7 @@ import redis
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from application.access.policy import Policy
 from application.leads.importer import Importer
@@ -30,15 +30,17 @@ from domain.leads.channel import CHANNEL_TYPES
 from domain.leads.lead import DEPOSIT_INTENTS, INTENTS, Lead
 from domain.leads.rulebook import RecycleRule, rulebook_id
 from domain.leads.segment import SegmentConfig, SegmentFilter, SopConfig, day_bounds
-from domain.leads.settings import IntakeConfig
+from domain.leads.settings import IntakeConfig, settings_id
 from domain.shared.context import CommandContext
 from domain.shared.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RuleViolationError
+from domain.shared.ids import natural_id
+from domain.shared.text import MAX_INT
 from infrastructure.leads.account_opening import apply_opening_event
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import ApiProblem
-from interfaces.api.schemas import CommandAccepted, accepted
+from interfaces.api.schemas import CommandAccepted, Page, accepted
 from interfaces.bootstrap import Container
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
@@ -57,6 +59,33 @@ Line = Annotated[str, Field(min_length=1, max_length=32)]
 OperatorRef = Annotated[str, Field(pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")]
 IMPORT_PATH = re.compile(r"^/api/v1/leads/channels/[^/]+/imports$")
 RESOURCE = "leads.lead"
+LINE_404 = {404: {"description": "`not_found` (field `business_line`): the business line does not exist or is "
+                                 "not yours"}}
+# Event positions are bigint: a cursor beyond them is a 422, never a database error.
+Position = Annotated[int, Query(ge=1, le=MAX_INT, description="next_before of the previous page")]
+# What ClickHouse DateTime (and the analytics) can hold.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2105, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def _in_range(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= aware <= LATEST:
+        raise ValueError("must lie between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z")
+    return value
+
+
+Instant = Annotated[datetime | None, AfterValidator(_in_range), Query(
+    description="ISO 8601 date-time between 1970-01-01 and 2105-12-31")]
+
+
+def _range(since: datetime | None, until: datetime | None) -> None:
+    """``since`` after ``until`` selects nothing by mistake: refused, naming ``since``."""
+    def aware(at: datetime) -> datetime:
+        return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    if since is not None and until is not None and aware(since) > aware(until):
+        raise InvalidInputError("since is after until", [{"path": "since", "message": "since is after until"}])
 
 
 def large_bodies(settings: Settings) -> tuple[tuple[re.Pattern[str], int], ...]:
@@ -66,6 +95,245 @@ def large_bodies(settings: Settings) -> tuple[tuple[re.Pattern[str], int], ...]:
 
 def _leads(container: Container) -> Any:
     return container.leads
+
+
+# -- response models ------------------------------------------------------------------------------
+# Rows pass through the caller's field rules: a hidden field is absent (routes answer with
+# response_model_exclude_unset), a masked one masked; hence the optional fields.
+class ChannelPublic(BaseModel):
+    code: str
+    name: str
+    channel_type: str
+    promotion_type: str
+    business_line: str
+    department_id: UUID
+    enabled: bool
+    token_issued_at: datetime | None = None
+    landing_pages: dict[str, dict[str, Any]] = Field(description="Landing-page configurations by key")
+    version: int
+
+
+class TokenIssued(CommandAccepted):
+    token: str = Field(description="The intake token: shown once")
+
+
+class RuleError(BaseModel):
+    rule: str
+    error: str = Field(description="Why the filter rule could not be judged for the row (it did not hold)")
+
+
+class IntakeRowResult(BaseModel):
+    row: int
+    status: Literal["valid", "filtered", "rejected"]
+    reason: str | None = None
+    flag: Literal["new", "repeat"] | None = None
+    phone: str | None = None
+    lead_id: UUID | None = None
+    owner: str | None = None
+    department_id: str | None = None
+    rule_errors: list[RuleError] | None = Field(None, description="Filter rules that failed for this row")
+
+
+class IntakeCounts(BaseModel):
+    valid: int
+    filtered: int
+    rejected: int
+
+
+class AfterSubmit(BaseModel):
+    wecom: dict[str, Any] | None = None
+    redirect: dict[str, Any] | None = None
+
+
+class IntakeOutcome(BaseModel):
+    position: int
+    counts: IntakeCounts
+    results: list[IntakeRowResult]
+    after_submit: AfterSubmit | None = Field(None, description="Landing-page submissions only")
+
+
+class ImportReport(BaseModel):
+    import_id: str | None = None
+    rows: int
+    counts: IntakeCounts
+    status: Literal["running", "done", "partial"]
+    error: str | None = None
+    results: list[IntakeRowResult] = Field(default_factory=list)
+
+
+class ImportProgress(BaseModel):
+    import_id: str | None = None
+    rows: int
+    counts: IntakeCounts
+    status: Literal["running", "done", "partial"]
+    error: str | None = None
+    business_line: str
+    started_by: str
+
+
+class RuleBookPublic(BaseModel):
+    rules: list[RuleConfig]
+    recycle_rules: list[RecycleRule]
+    counters: dict[str, dict[str, int]] = Field(description="Leads each member received, per rule")
+    allocations: int
+
+
+class ReplayReport(BaseModel):
+    checked: int
+    mismatches: list[dict[str, Any]] = Field(description="The first 20 decisions that replay differently")
+    ok: bool
+
+
+class IntakeSettingsPublic(IntakeConfig):
+    blacklist_size: int
+    sensitive_words: list[str]
+
+
+class SensitiveHit(BaseModel):
+    position: int
+    lead_id: UUID
+    phone: str | None = None
+    kind: str
+    at: datetime
+    actor: str
+    content: str | None = None
+    hits: list[str] | None = None
+
+
+class SensitiveHitPage(BaseModel):
+    items: list[SensitiveHit]
+    next_before: int | None = None
+
+
+class PerRowResult(BaseModel):
+    row: int | None = None
+    index: int | None = None
+    status: Literal["accepted", "rejected"]
+    reason: str | None = None
+    phone: str | None = None
+    lead_id: UUID | None = None
+    position: int | None = None
+
+
+class PerRowOutcome(BaseModel):
+    results: list[PerRowResult]
+    accepted: int
+
+
+class SegmentPublic(BaseModel):
+    business_line: str
+    key: str
+    name: str
+    filter: SegmentFilter
+    count: int
+
+
+class SopTaskPublic(BaseModel):
+    business_line: str
+    key: str
+    config: SopConfig
+    reached: int
+    last_run_on: date | None = None
+
+
+class LeadPublic(BaseModel):
+    id: UUID
+    business_line: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    flag: str | None = None
+    channel_code: str | None = None
+    department_id: UUID | None = None
+    owner: str | None = None
+    assigned_at: datetime | None = None
+    recycle_count: int | None = None
+    lifecycle: str | None = None
+    intakes: int | None = None
+    first_intake_at: datetime | None = None
+    last_intake_at: datetime | None = None
+    calls: int | None = None
+    connected_calls: int | None = None
+    follow_ups: int | None = None
+    connected_follow_ups: int | None = None
+    last_follow_up_at: datetime | None = None
+    next_follow_up_at: datetime | None = None
+    wechat_added: bool | None = None
+    opening_intent: str | None = None
+    deposit_intent: str | None = None
+    opening_kind: str | None = None
+    opening_node: str | None = None
+    opening_at: datetime | None = None
+    opened_at: datetime | None = None
+    attribution: dict[str, Any] | None = None
+    version: int | None = None
+
+
+class LeadPage(Page):
+    items: list[LeadPublic]
+    total: int | None = Field(None, description="With count=true")
+
+
+class IntakePublic(BaseModel):
+    seq: int
+    phone: str | None = None
+    source: str
+    status: str
+    reason: str | None = None
+    flag: str
+    channel_code: str
+    channel_name: str
+    channel_type: str
+    promotion_type: str
+    at: datetime
+    fields: dict[str, Any] = Field(description="The row's free-form fields (name hidden or masked like the lead's)")
+
+
+class TimelineEntry(BaseModel):
+    position: int
+    kind: str
+    category: str
+    at: datetime
+    actor: str
+    detail: dict[str, Any] = Field(description="What happened; its keys depend on the kind")
+
+
+class LeadDetail(BaseModel):
+    lead: LeadPublic
+    intakes: list[IntakePublic]
+    timeline: list[TimelineEntry]
+    timeline_next_before: int | None = None
+
+
+class Funnel(BaseModel):
+    period: str | None = Field(None, description="With a granularity: the period's first day")
+    channel_code: str | None = None
+    employee: str | None = None
+    valid: int
+    wechat: int
+    wechat_rate: float | None = None
+    connected: int
+    connected_rate: float | None = None
+    intent: int
+    intent_rate: float | None = None
+    opened_net: int
+    opened_net_rate: float | None = None
+    opened: int
+    opened_rate: float | None = None
+
+
+class ChannelFunnels(BaseModel):
+    rows: list[Funnel]
+    total: Funnel
+
+
+class EmployeeFunnels(BaseModel):
+    rows: list[Funnel]
+    all_channels: list[Funnel]
+
+
+CSV_200 = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV with format=csv"}
 
 
 # -- channels -----------------------------------------------------------------------------------
@@ -136,10 +404,11 @@ def _channel_line(container: Container, policy: Policy, code: str) -> str:
     return line
 
 
-@router.post("/channels", status_code=201, response_model=CommandAccepted, summary="Create a channel (渠道).")
+@router.post("/channels", status_code=201, response_model=CommandAccepted, responses=LINE_404,
+             summary="Create a channel (渠道).")
 def create_channel(body: ChannelCreate, request: Request, container: ContainerDep, policy: ChannelAdmin,
                    response: Response) -> CommandAccepted:
-    policy.require_line(f"business line {body.business_line!r}", body.business_line, field="business_line")
+    _line(container, policy, body.business_line)
     ctx = policy.context(request.state.correlation_id, body.business_line)
     return accepted(_leads(container).create_channel(ctx, body.code, body.name, body.channel_type,
                                                      body.promotion_type, body.business_line,
@@ -154,12 +423,14 @@ def update_channel(code: str, body: ChannelUpdate, request: Request, container: 
                                                      str(body.department_id), body.enabled, expected), response)
 
 
-@router.get("/channels", dependencies=[READS], summary="Channels of your business lines.")
+@router.get("/channels", dependencies=[READS], response_model=list[ChannelPublic],
+            summary="Channels of your business lines.")
 def list_channels(container: ContainerDep, policy: ChannelViewer) -> list[dict[str, Any]]:
     return container.lead_queries.channels(policy.scope_params())
 
 
-@router.post("/channels/{code}/token", summary="Issue the channel's intake token (shown once; the old one stops).")
+@router.post("/channels/{code}/token", response_model=TokenIssued, responses={404: {"description": "unknown channel"}},
+             summary="Issue the channel's intake token (shown once; the old one stops).")
 def issue_token(code: str, request: Request, container: ContainerDep, policy: ChannelAdmin,
                 response: Response) -> dict[str, Any]:
     ctx = policy.context(request.state.correlation_id, _channel_line(container, policy, code))
@@ -203,7 +474,9 @@ IntakeChannel = Annotated[Any, Depends(intake_channel)]
 
 
 @router.post("/intake", summary="Channel intake (接口进线): a batch of leads, one result per row.",
-             responses={401: {"description": "`unknown_channel_token`"}, 429: {"description": "rate limited"}})
+             response_model=IntakeOutcome, response_model_exclude_unset=True,
+             responses={401: {"description": "`unknown_channel_token`"}, 429: {"description": "rate limited"},
+                        404: {"description": "unknown landing page"}})
 def intake(channel: IntakeChannel, body: IntakeBatch, request: Request, container: ContainerDep,
            landing_page: Annotated[str | None, Query(max_length=48, description="Submitted from this landing page")]
            = None) -> dict[str, Any]:
@@ -252,10 +525,12 @@ def _publish_progress(container: Container, report: dict[str, Any]) -> None:
 
 @router.post("/channels/{code}/imports",
              summary="Import leads from a CSV or XLSX file (手动导入): per-row results, progress in Redis.",
+             response_model=ImportReport, response_model_exclude_unset=True,
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}},
                                                         "application/octet-stream": {"schema": {
                                                             "type": "string", "format": "binary"}}}}},
-             responses={413: {"description": "the file exceeds leads_import_max_bytes"},
+             responses={404: {"description": "unknown channel"},
+                        413: {"description": "the file exceeds leads_import_max_bytes"},
                         422: {"description": "`invalid_import_file`: no phone column, bad encoding, ..."}})
 async def import_leads(code: str, request: Request, container: ContainerDep, policy: Importing,
                        import_id: Annotated[str | None, Query(pattern=r"^[a-f0-9]{8,32}$", description=(
@@ -275,7 +550,9 @@ async def import_leads(code: str, request: Request, container: ContainerDep, pol
                                        import_id=import_id)
 
 
-@router.get("/imports/{import_id}", summary="Progress of an import (rows done, counts, status).")
+@router.get("/imports/{import_id}", response_model=ImportProgress, response_model_exclude_unset=True,
+            responses={404: {"description": "unknown (or older than a day)"}},
+            summary="Progress of an import (rows done, counts, status).")
 def import_progress(import_id: str, container: ContainerDep, policy: Importing) -> dict[str, Any]:
     raw = None
     if container.redis.available:
@@ -301,7 +578,7 @@ class AssignmentRuleBody(ScreenedBody):
     strategy: Literal["manual", "round_robin", "weighted"] = "round_robin"
     members: list[Member] = Field(default_factory=list, max_length=500)
     window: Window | None = None
-    max_recycle_count: int | None = Field(None, ge=0)
+    max_recycle_count: int | None = Field(None, ge=0, le=10_000)
     priority: int = Field(100, ge=0, le=10_000)
     timezone: str = Field("Asia/Shanghai", max_length=64)
     enabled: bool = True
@@ -388,12 +665,17 @@ def _require_unrestricted(policy: Policy, why: str) -> None:
         raise PermissionDeniedError(f"outside your data scope: {why}")
 
 
-def _line(policy: Policy, line: str) -> str:
-    policy.require_line(f"business line {line!r}", line)
+def _line(container: Container, policy: Policy, line: str) -> str:
+    """The business line named in the path or query: 404 (field ``business_line``) unless it
+    exists and the caller works in it (the same answer for both, so the two cannot be told
+    apart). Nothing is ever configured for, or read from, a line that does not exist."""
+    policy.require_line(f"business line {line!r}", line, field="business_line")
+    if not container.access.exists(natural_id("business_line", line)):
+        raise NotFoundError(f"business line {line!r} does not exist", field="business_line")
     return line
 
 
-@router.put("/rules/{business_line}/assignment/{key}", response_model=CommandAccepted,
+@router.put("/rules/{business_line}/assignment/{key}", response_model=CommandAccepted, responses=LINE_404,
             summary="Save an assignment rule (分配规则): scope, strategy, members with weights and caps, window.")
 def save_rule(business_line: str, key: Code, body: AssignmentRuleBody, request: Request, container: ContainerDep,
               policy: RuleAdmin, response: Response) -> CommandAccepted:
@@ -401,7 +683,7 @@ def save_rule(business_line: str, key: Code, body: AssignmentRuleBody, request: 
         rule = RuleConfig.model_validate({**body.model_dump(mode="json"), "key": key})
     except ValidationError as exc:
         raise _invalid(exc) from None
-    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     named = [rule.owner_department] + ([m.id for m in rule.members] if rule.target == "department" else [])
     old = _leads(container).saved_rule(business_line, key)
     if old is not None:  # replacing a rule: its current departments must be the caller's too
@@ -411,12 +693,12 @@ def save_rule(business_line: str, key: Code, body: AssignmentRuleBody, request: 
     return accepted(_leads(container).save_rule(ctx, business_line, rule), response)
 
 
-@router.put("/rules/{business_line}/recycle/{key}", response_model=CommandAccepted,
+@router.put("/rules/{business_line}/recycle/{key}", response_model=CommandAccepted, responses=LINE_404,
             summary="Save a recycle rule (回收规则): N days without opening -> a department pool.")
 def save_recycle_rule(business_line: str, key: Code, body: RecycleRuleBody, request: Request,
                       container: ContainerDep, policy: RuleAdmin, response: Response) -> CommandAccepted:
     rule = RecycleRule.model_validate({**body.model_dump(mode="json"), "key": key})
-    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     named = [rule.owner_department, rule.to_department, *rule.scope_departments]
     old = _leads(container).saved_rule(business_line, key, "recycle")
     if old is not None:
@@ -425,66 +707,79 @@ def save_recycle_rule(business_line: str, key: Code, body: RecycleRuleBody, requ
     return accepted(_leads(container).save_recycle_rule(ctx, business_line, rule), response)
 
 
-@router.get("/rules/{business_line}", summary="Assignment and recycle rules with their counters.")
+@router.get("/rules/{business_line}", response_model=RuleBookPublic, responses=LINE_404,
+            summary="Assignment and recycle rules with their counters (empty for a line without rules yet).")
 def get_rules(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, Any]:
-    book = _leads(container).rulebook(_line(policy, business_line))
+    line = _line(container, policy, business_line)
+    if not _leads(container).exists(rulebook_id(line)):  # a known line nobody configured yet
+        return {"rules": [], "recycle_rules": [], "counters": {}, "allocations": 0}
+    book = _leads(container).rulebook(line)
     return {"rules": list(book.rules.values()), "recycle_rules": list(book.recycle_rules.values()),
             "counters": {k: v["counts"] for k, v in book.states.items()}, "allocations": book.allocations}
 
 
-@router.get("/rules/{business_line}/verify", summary="Replay the rule book: recompute every recorded decision.")
+@router.get("/rules/{business_line}/verify", response_model=ReplayReport, responses=LINE_404,
+            summary="Replay the rule book: recompute every recorded decision.")
 def verify_rules(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, Any]:
-    checked, mismatches = replay_assignments(_leads(container).events.get(rulebook_id(_line(policy, business_line))))
+    line = _line(container, policy, business_line)
+    checked, mismatches = replay_assignments(_leads(container).events.get(rulebook_id(line)))
     return {"checked": checked, "mismatches": mismatches[:20], "ok": not mismatches}
 
 
-@router.post("/rules/{business_line}/recycle-now", summary="Run recycling and reassignment now.")
+@router.post("/rules/{business_line}/recycle-now", responses=LINE_404, summary="Run recycling and reassignment now.")
 def recycle_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
     _require_unrestricted(policy, "recycling runs every rule of the business line")
-    return container.lead_recycler.tick([_line(policy, business_line)])
+    return container.lead_recycler.tick([_line(container, policy, business_line)])
 
 
-@router.put("/settings/{business_line}", response_model=CommandAccepted,
+@router.put("/settings/{business_line}", response_model=CommandAccepted, responses=LINE_404,
             summary="Intake settings: repeat window, custom CEL filters, attribution mode, sensitive-word mode.")
 def configure(business_line: str, body: IntakeSettings, request: Request, container: ContainerDep,
               policy: RuleAdmin, response: Response) -> CommandAccepted:
-    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     return accepted(_leads(container).configure_intake(ctx, business_line, body), response)
 
 
-@router.get("/settings/{business_line}", summary="Intake settings, blacklist size and sensitive words.")
+@router.get("/settings/{business_line}", response_model=IntakeSettingsPublic, responses=LINE_404,
+            summary="Intake settings, blacklist size and sensitive words (the defaults for a line not configured "
+                    "yet).")
 def get_settings(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, Any]:
-    s = _leads(container).settings(_line(policy, business_line))
+    line = _line(container, policy, business_line)
+    if not _leads(container).exists(settings_id(line)):  # a known line nobody configured yet: the defaults
+        return {**IntakeConfig().model_dump(), "blacklist_size": 0, "sensitive_words": []}
+    s = _leads(container).settings(line)
     return {**s.config, "blacklist_size": len(s.blacklist), "sensitive_words": sorted(s.sensitive_words)}
 
 
-@router.post("/settings/{business_line}/blacklist", response_model=CommandAccepted, summary="Change the blacklist.")
+@router.post("/settings/{business_line}/blacklist", response_model=CommandAccepted, responses=LINE_404,
+             summary="Change the blacklist.")
 def blacklist(business_line: str, body: PhoneList, request: Request, container: ContainerDep, policy: RuleAdmin,
               response: Response) -> CommandAccepted:
-    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     return accepted(_leads(container).change_blacklist(ctx, business_line, body.add, body.remove, body.reason),
                     response)
 
 
-@router.post("/settings/{business_line}/sensitive-words", response_model=CommandAccepted,
+@router.post("/settings/{business_line}/sensitive-words", response_model=CommandAccepted, responses=LINE_404,
              summary="Change the sensitive-word list (敏感词).")
 def sensitive_words(business_line: str, body: WordList, request: Request, container: ContainerDep,
                     policy: RuleAdmin, response: Response) -> CommandAccepted:
-    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     return accepted(_leads(container).change_sensitive_words(ctx, business_line, body.add, body.remove), response)
 
 
-@router.get("/settings/{business_line}/sensitive-hits", dependencies=[READS],
+@router.get("/settings/{business_line}/sensitive-hits", dependencies=[READS], response_model=SensitiveHitPage,
+            response_model_exclude_unset=True, responses=LINE_404,
             summary="Compliance: every outgoing text that hit a sensitive word (blocked or flagged).")
-def sensitive_hits(business_line: str, container: ContainerDep, policy: RuleAdmin,
-                   before: Annotated[int | None, Query(ge=1, description="next_before of the previous page")] = None,
+def sensitive_hits(business_line: str, container: ContainerDep, policy: RuleAdmin, before: Position | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-    rows = container.lead_queries.sensitive_hits(_line(policy, business_line), before=before, limit=limit)
+    rows = container.lead_queries.sensitive_hits(_line(container, policy, business_line), before=before, limit=limit)
     return {"items": policy.present_all(RESOURCE, rows),
             "next_before": rows[-1]["position"] if len(rows) == limit else None}
 
 
-@router.post("/bindings", summary="Import 渠道1.0 bindings (phone -> account manager / IB / branch).")
+@router.post("/bindings", response_model=PerRowOutcome, response_model_exclude_unset=True,
+             summary="Import 渠道1.0 bindings (phone -> account manager / IB / branch).")
 def import_bindings(body: BindingImport, request: Request, container: ContainerDep,
                     policy: RuleAdmin) -> dict[str, Any]:
     # A binding is firm-wide (one per phone, it filters intake in every business line): only an
@@ -498,16 +793,17 @@ def import_bindings(body: BindingImport, request: Request, container: ContainerD
 
 
 # -- segments and SOP tasks -----------------------------------------------------------------------------
-@router.put("/segments/{business_line}/{key}", response_model=CommandAccepted,
+@router.put("/segments/{business_line}/{key}", response_model=CommandAccepted, responses=LINE_404,
             summary="Save a segment (客群): a named filter over the leads.")
 def save_segment(business_line: str, key: Code, body: SegmentBody, request: Request, container: ContainerDep,
                  policy: RuleAdmin, response: Response) -> CommandAccepted:
-    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     config = SegmentConfig(key=key, name=body.name, filter=body.filter)
     return accepted(_leads(container).save_segment(ctx, business_line, config), response)
 
 
-@router.get("/segments", dependencies=[READS], summary="Segments with live counts (within your scope).")
+@router.get("/segments", dependencies=[READS], response_model=list[SegmentPublic],
+            summary="Segments with live counts (within your scope).")
 def list_segments(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
     today, tomorrow = day_bounds(_leads(container).clock(), container.settings.leads_report_timezone)
     scope = policy.scope_params()
@@ -518,14 +814,14 @@ def list_segments(container: ContainerDep, policy: Viewer) -> list[dict[str, Any
 
 @router.put("/sop-tasks/{business_line}/{key}", response_model=CommandAccepted,
             summary="Save an SOP task: SMS or outbound call to segments, once per phone.",
-            responses={422: {"description": "`sensitive_content`: the SMS text holds a blocked word"}})
+            responses={**LINE_404, 422: {"description": "`sensitive_content`: the SMS text holds a blocked word"}})
 def save_sop(business_line: str, key: Code, body: SopBody, request: Request, container: ContainerDep,
              policy: RuleAdmin, response: Response) -> CommandAccepted:
     try:
         config = SopConfig.model_validate({**body.model_dump(mode="json"), "key": key})
     except ValidationError as exc:
         raise _invalid(exc) from None
-    ctx = policy.context(request.state.correlation_id, _line(policy, business_line))
+    ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     existing = _leads(container).sop_task(business_line, key)
     if existing is not None:
         _require_covers(policy, existing.data_scope())
@@ -533,15 +829,17 @@ def save_sop(business_line: str, key: Code, body: SopBody, request: Request, con
     return accepted(_leads(container).save_sop(ctx, business_line, config, departments), response)
 
 
-@router.get("/sop-tasks", dependencies=[READS], summary="SOP tasks with how many leads each reached.")
+@router.get("/sop-tasks", dependencies=[READS], response_model=list[SopTaskPublic],
+            summary="SOP tasks with how many leads each reached.")
 def list_sop(container: ContainerDep, policy: RuleAdmin) -> list[dict[str, Any]]:
     return container.lead_queries.sop_tasks(policy.scope_params())
 
 
-@router.post("/sop-tasks/{business_line}/run-now", summary="Run the business line's due SOP tasks now.")
+@router.post("/sop-tasks/{business_line}/run-now", responses=LINE_404,
+            summary="Run the business line's due SOP tasks now.")
 def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
     _require_unrestricted(policy, "the run covers every SOP task of the business line")
-    return container.lead_sop.tick([_line(policy, business_line)])
+    return container.lead_sop.tick([_line(container, policy, business_line)])
 
 
 # -- leads --------------------------------------------------------------------------------------------
@@ -586,7 +884,9 @@ def _page(container: Container, policy: Policy, filters: dict[str, Any], cursor:
 ListQuery = Annotated[str | None, Query(max_length=60)]
 
 
-@router.get("", dependencies=[READS], summary="The lead list: filters, new/repeat flags, keyset pagination.")
+@router.get("", dependencies=[READS], response_model=LeadPage, response_model_exclude_unset=True,
+            responses={400: {"description": "`invalid_cursor`"}},
+            summary="The lead list: filters, new/repeat flags, keyset pagination.")
 def list_leads(container: ContainerDep, policy: Viewer,
                status: Annotated[Literal["valid", "filtered"] | None, Query()] = None,
                flag: Annotated[Literal["new", "repeat"] | None, Query()] = None,
@@ -594,7 +894,7 @@ def list_leads(container: ContainerDep, policy: Viewer,
                lifecycle: Annotated[Literal["prospect", "opened", "closed"] | None, Query()] = None,
                intent: Annotated[Literal["none", "has", "strong"] | None, Query()] = None,
                phone: Annotated[str | None, Query(max_length=32)] = None, department: UUID | None = None,
-               unassigned: bool | None = None, since: datetime | None = None, until: datetime | None = None,
+               unassigned: bool | None = None, since: Instant = None, until: Instant = None,
                cursor: Annotated[str | None, Query(max_length=400)] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
                count: Annotated[bool, Query(description="Also return the total matching")] = False,
@@ -602,11 +902,14 @@ def list_leads(container: ContainerDep, policy: Viewer,
                ) -> dict[str, Any]:
     if phone is not None:
         _require_phone_searchable(policy)
+    _range(since, until)
     return _page(container, policy, _filters(status, flag, channel, owner, lifecycle, intent, phone, department,
                                              unassigned, since, until), cursor, limit, count, sort)
 
 
-@router.get("/mine", dependencies=[READS], summary="My leads (account manager): leads I own, newest first.")
+@router.get("/mine", dependencies=[READS], response_model=LeadPage, response_model_exclude_unset=True,
+            responses={400: {"description": "`invalid_cursor`"}},
+            summary="My leads (account manager): leads I own, newest first.")
 def my_leads(container: ContainerDep, policy: Worker,
              lifecycle: Annotated[Literal["prospect", "opened", "closed"] | None, Query()] = None,
              flag: Annotated[Literal["new", "repeat"] | None, Query()] = None,
@@ -631,11 +934,13 @@ def _visible(container: Container, policy: Policy, lead_id: UUID) -> Lead:
 CATEGORY = Literal["intake", "follow_up", "transfer", "call", "activity"]
 
 
-@router.get("/{lead_id}", dependencies=[READS], summary="Customer detail: lead, intakes (留资记录) and timeline.")
+@router.get("/{lead_id}", dependencies=[READS], response_model=LeadDetail, response_model_exclude_unset=True,
+            responses={404: {"description": "unknown lead (or outside your scope)"}},
+            summary="Customer detail: lead, intakes (留资记录) and timeline.")
 def lead_detail(lead_id: UUID, container: ContainerDep, policy: Viewer, response: Response,
                 category: Annotated[CATEGORY | None, Query(description="Timeline tab; all when absent")] = None,
-                before: Annotated[int | None, Query(ge=1, description="timeline_next_before of the previous page")]
-                = None,
+                before: Annotated[int | None, Query(ge=1, le=MAX_INT, description=(
+                    "timeline_next_before of the previous page"))] = None,
                 timeline_limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
     _visible(container, policy, lead_id)
     row = container.lead_queries.lead(lead_id)
@@ -766,7 +1071,8 @@ class OpeningEvents(BaseModel):  # rows are checked one by one (per-row results)
         "{business_line, phone, kind: entered|node|interrupted|opened|closed, at, node?, external_id?}"))
 
 
-@router.post("/account-opening/events", summary="Webhook of the account-opening system: one result per event.")
+@router.post("/account-opening/events", response_model=PerRowOutcome, response_model_exclude_unset=True,
+             summary="Webhook of the account-opening system: one result per event.")
 def opening_events(body: OpeningEvents, request: Request, container: ContainerDep,
                    policy: OpeningFeed) -> dict[str, Any]:
     results = []
@@ -802,28 +1108,35 @@ def _csv(rows: list[dict[str, Any]], keys: tuple[str, ...], filename: str) -> St
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/analytics/channels", summary="应用市场推广效果分析: funnel per channel (and per period).")
+@router.get("/analytics/channels", response_model=ChannelFunnels, response_model_exclude_unset=True,
+            responses={200: CSV_200, **LINE_404},
+            summary="应用市场推广效果分析: funnel per channel (and per period).")
 def channel_analytics(container: ContainerDep, policy: Analyst, business_line: Annotated[str, Query(max_length=32)],
-                      granularity: Granularity | None = None, since: datetime | None = None,
-                      until: datetime | None = None, channel: Annotated[str | None, Query(max_length=48)] = None,
+                      granularity: Granularity | None = None, since: Instant = None,
+                      until: Instant = None, channel: Annotated[str | None, Query(max_length=48)] = None,
                       format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
-    data = container.lead_analytics.by_channel(_line(policy, business_line), granularity=granularity, since=since,
-                                               until=until, channel=channel, departments=_departments(policy))
+    _range(since, until)
+    data = container.lead_analytics.by_channel(_line(container, policy, business_line), granularity=granularity,
+                                               since=since, until=until, channel=channel,
+                                               departments=_departments(policy))
     if format == "csv":
         keys = (("period",) if granularity else ()) + ("channel_code",)
         return _csv([*data["rows"], {"channel_code": "合计", **data["total"]}], keys, "channels.csv")
     return data
 
 
-@router.get("/analytics/employees", summary="人员管理: funnel per employee × channel (and per period).")
+@router.get("/analytics/employees", response_model=EmployeeFunnels, response_model_exclude_unset=True,
+            responses={200: CSV_200, **LINE_404},
+            summary="人员管理: funnel per employee × channel (and per period).")
 def employee_analytics(container: ContainerDep, policy: Analyst,
                        business_line: Annotated[str, Query(max_length=32)], granularity: Granularity | None = None,
-                       since: datetime | None = None, until: datetime | None = None,
+                       since: Instant = None, until: Instant = None,
                        channel: Annotated[str | None, Query(max_length=48)] = None,
                        employee: Annotated[str | None, Query(max_length=60)] = None,
                        format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
-    data = container.lead_analytics.by_employee(_line(policy, business_line), granularity=granularity, since=since,
-                                                until=until, channel=channel, employee=employee,
+    _range(since, until)
+    data = container.lead_analytics.by_employee(_line(container, policy, business_line), granularity=granularity,
+                                                since=since, until=until, channel=channel, employee=employee,
                                                 departments=_departments(policy))
     if format == "csv":
         keys = (("period",) if granularity else ()) + ("employee", "channel_code")
