@@ -255,6 +255,13 @@ class ProjectionRunner:
             cur.execute("UPDATE projection_tracking SET position = 0, updated_at = now() WHERE name = %s",
                         (self.name,))
 
+    def has_parked(self, originator_ids: list[Any]) -> bool:
+        """Whether any event of these aggregates is parked by this projection."""
+        with self.store.datastore.get_connection() as conn:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM projection_parked WHERE name = %s"
+                               " AND originator_id = ANY(%s)) AS parked", (self.name, list(originator_ids))).fetchone()
+        return bool(row["parked"])
+
     def parked(self) -> list[dict[str, Any]]:
         with self.store.datastore.get_connection() as conn:
             return conn.execute("SELECT position, originator_id, originator_version, topic, error, parked_at"

@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP listen address.")
     port: int = Field(8000, description="HTTP listen port.")
     max_body_bytes: int = Field(1_048_576, description="Largest accepted request body, in bytes.")
+    cors_origins: str = Field("", description="Comma-separated browser origins (UI) allowed to call the API; "
+                                             "empty = CORS off.")
+    hsts_seconds: int = Field(0, ge=0, description="Strict-Transport-Security max-age when TLS terminates in front "
+                                                   "of the API (0 = no HSTS header).")
+    login_free_failures: int = Field(5, ge=1, description="Failed logins per login name before each further one "
+                                                          "must wait a growing delay.")
+    address_free_failures: int = Field(20, ge=1, description="Failed logins or bad bearer tokens per client address "
+                                                             "before the growing delay applies to that address.")
+    throttle_max_delay_seconds: int = Field(900, ge=1, description="Longest delay the login/bearer throttle imposes.")
+    throttle_window_seconds: int = Field(3600, ge=1, description="A throttle forgets failures this long after the "
+                                                                 "last one.")
     db_pool_size: int = Field(8, description="PostgreSQL connections per process.")
     group_commit: bool = Field(True, description="Save concurrent commands in one transaction (ADR 0002).")
     group_commit_max_events: int = Field(2000, description="Most events in one group commit.")

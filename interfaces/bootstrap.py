@@ -34,6 +34,7 @@ from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
 from infrastructure.redis.supervisor import RedisSupervisor
+from infrastructure.redis.throttle import FailureThrottle
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
@@ -103,6 +104,7 @@ class Container:
     archive: ArchiveApplication
     archive_exports: ArchiveExports
     archive_queries: ArchiveQueries
+    throttle: FailureThrottle
     workers: ProjectionWorkers | None = None
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -161,8 +163,12 @@ class Container:
             forms=forms, forms_queries=forms_queries,
             flows=flows, flow_queries=FlowQueries(readmodels), instance_queries=instance_queries,
             scheduler=Scheduler(due_queue, flows, instance_queries, settings.scheduler_poll_seconds),
-            principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value()),
+            principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value(),
+                                         stored_versions=store.versions,
+                                         parked=runners["access.principals"].has_parked),
             archive=archive, archive_queries=ArchiveQueries(readmodels),
+            throttle=FailureThrottle(supervisor, max_delay=settings.throttle_max_delay_seconds,
+                                     window=settings.throttle_window_seconds),
             archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp",
                                            max_files=settings.archive_export_max_files,
                                            max_bytes=settings.archive_export_max_bytes),

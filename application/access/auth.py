@@ -17,12 +17,11 @@ from application.access.secrets import (
 from application.shared.base import CommandResult, command
 from domain.access.catalogue import unknown_actions
 from domain.access.credentials import ApiToken, Session
-from domain.access.operator import Operator
-from domain.shared.errors import AuthenticationError, ConflictError, NotFoundError, RuleViolationError
+from domain.access.operator import LOGIN_NAME, Operator
+from domain.shared.errors import AuthenticationError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
-FAILED_LOGIN = ("invalid login name or password (after 5 failures in a row an account is locked for "
-                "15 minutes)")
+FAILED_LOGIN = "invalid login name or password"
 ACCESS_TTL = timedelta(minutes=30)
 REFRESH_TTL = timedelta(hours=12)
 
@@ -47,15 +46,16 @@ class IssuedApiToken:
 class AuthCommands(CatalogueCommands):
     @command
     def login(self, login_name: str, password: str) -> IssuedTokens:
+        """Failures are throttled at the boundary (a growing delay per login name and client
+        address, infrastructure/redis/throttle.py), never by locking the account: a lockout
+        would let anyone who knows a login name lock its owner out (ADR 0011)."""
         now = self.now()
-        operator_id = natural_id("operator", login_name)
-        operator = self.load(operator_id, Operator) if self.exists(operator_id) else None
-        # Unknown names, wrong passwords and locked accounts cost one argon2 check each and
-        # answer the same words, so the answer does not tell which login names exist.
+        operator_id = natural_id("operator", login_name) if LOGIN_NAME.match(login_name) else None
+        operator = self.load(operator_id, Operator) if operator_id and self.exists(operator_id) else None
+        # Unknown names and wrong passwords cost one argon2 check each and answer the same
+        # words, so neither the answer nor its timing tells which login names exist.
         valid = verify_password(operator.password_hash if operator else None, password)
-        if operator is None or operator.is_locked(now) or not valid:
-            if operator is not None and not operator.is_locked(now):
-                self._count_failure(operator_id, now)
+        if operator is None or not valid:
             raise AuthenticationError(FAILED_LOGIN, code="invalid_credentials")
         if operator.status != "active":
             raise AuthenticationError("this operator is disabled", code="account_disabled")
@@ -65,19 +65,6 @@ class AuthCommands(CatalogueCommands):
                           access_expires_at=now + ACCESS_TTL, refresh_expires_at=now + REFRESH_TTL)
         position = self.save_all(operator, session)
         return IssuedTokens(session.id, access, refresh, now + ACCESS_TTL, now + REFRESH_TTL, position)
-
-    def _count_failure(self, operator_id: UUID, now: datetime) -> None:
-        # Parallel guesses race on the operator's version: retry so that every one counts.
-        for _ in range(50):
-            operator = self.load(operator_id, Operator)
-            if operator.is_locked(now):
-                return
-            operator.record_failed_login(now)
-            try:
-                self.save_all(operator)
-                return
-            except ConflictError:
-                continue
 
     @command
     def refresh_session(self, session_id: UUID, refresh_token: str) -> IssuedTokens:

@@ -65,3 +65,20 @@ class InvalidInputError(RuleViolationError):
         super().__init__(message, field=errors[0].get("path") if errors else None)
         self.errors = errors
         self.code = code
+
+
+class UnstorableValueError(RuleViolationError):
+    """A value no store or read model can hold (NUL, a lone surrogate, a number beyond 64 bits,
+    nesting too deep): refused before the event is stored, so no projection ever meets it."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message, field=field)
+        self.code = "unstorable_value"
+
+
+class UnavailableError(DomainError):
+    """Something this answer depends on is temporarily unavailable (HTTP 503, retry later)."""
+
+    def __init__(self, message: str, *, code: str = "unavailable", field: str | None = None):
+        super().__init__(message, field=field)
+        self.code = code

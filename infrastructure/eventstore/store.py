@@ -52,9 +52,24 @@ class EventStore:
         self.transcoder = OrjsonTranscoder()
         self.mapper: Mapper[Any] = Mapper(transcoder=self.transcoder)
         self.chain_key = chain_key
+        from psycopg.sql import SQL, Identifier
+
+        self._versions = SQL(
+            "SELECT i.id AS originator_id, (SELECT max(e.originator_version) FROM {e} e WHERE e.originator_id = i.id)"
+            " AS version FROM unnest(%s::uuid[]) AS i(id)").format(
+            e=Identifier(self.datastore.schema, events_table))
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def versions(self, ids: list[Any]) -> dict[Any, int]:
+        """The stored version of each aggregate (absent: no events). One primary-key scan per id:
+        authentication compares it with the read models' version of the same subject."""
+        if not ids:
+            return {}
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute(self._versions, (list(ids),)).fetchall()
+        return {r["originator_id"]: r["version"] for r in rows if r["version"] is not None}
 
     def close(self) -> None:
         self.datastore.close()

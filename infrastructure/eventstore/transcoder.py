@@ -15,6 +15,9 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Transcoder, Transcoding, UUIDAsHex
 
+from domain.shared.errors import UnstorableValueError
+from domain.shared.text import MAX_DEPTH, number_problem, text_problem
+
 
 class DateAsISO(Transcoding):
     type = dt.date
@@ -25,6 +28,17 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> dt.date:
         return dt.date.fromisoformat(data)
+
+
+# Request bodies are bounded at MAX_DEPTH; an event wraps them in a few levels of its own.
+MAX_EVENT_DEPTH = MAX_DEPTH + 8
+
+
+class _Unstorable(Exception):
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+        self.path: list[str] = []  # innermost first
 
 
 class OrjsonTranscoder(Transcoder):
@@ -39,22 +53,55 @@ class OrjsonTranscoder(Transcoder):
         self._by_name[transcoding.name] = transcoding
 
     def encode(self, obj: Any) -> bytes:
-        return orjson.dumps(self._tag(obj))
+        try:
+            return orjson.dumps(self._tag(obj, 0))
+        except _Unstorable as exc:
+            # The last line of the text boundary: an event no read model could apply is never
+            # stored, whichever way its value came in (domain/shared/text.py).
+            raise UnstorableValueError(f"{'.'.join(reversed(exc.path)) or 'value'} {exc.why}",
+                                       field=".".join(reversed(exc.path)) or None) from None
 
     def decode(self, data: bytes) -> Any:
         return self._untag(orjson.loads(data))
 
-    def _tag(self, obj: Any) -> Any:
-        if obj is None or isinstance(obj, (str, bool, int, float)):
+    def _tag(self, obj: Any, depth: int) -> Any:
+        if obj is None or obj is True or obj is False:
             return obj
+        if isinstance(obj, str):
+            if "\x00" in obj or (not obj.isascii() and text_problem(obj)):
+                raise _Unstorable(text_problem(obj) or "")
+            return obj
+        if isinstance(obj, (int, float)):
+            why = number_problem(obj)
+            if why:
+                raise _Unstorable(why)
+            return obj
+        if depth > MAX_EVENT_DEPTH:
+            raise _Unstorable(f"is nested deeper than {MAX_EVENT_DEPTH} levels")
         if isinstance(obj, dict):
-            return {k: self._tag(v) for k, v in obj.items()}
+            out = {}
+            for k, v in obj.items():
+                try:
+                    if isinstance(k, str) and ("\x00" in k or (not k.isascii() and text_problem(k))):
+                        raise _Unstorable("key " + (text_problem(k) or ""))
+                    out[k] = self._tag(v, depth + 1)
+                except _Unstorable as exc:
+                    exc.path.append(str(k).replace("\x00", "\\0"))
+                    raise
+            return out
         if isinstance(obj, (list, tuple)):
-            return [self._tag(v) for v in obj]
+            items = []
+            for i, v in enumerate(obj):
+                try:
+                    items.append(self._tag(v, depth + 1))
+                except _Unstorable as exc:
+                    exc.path.append(str(i))
+                    raise
+            return items
         transcoding = self._by_type.get(type(obj))
         if transcoding is None:
             raise TypeError(f"cannot store value of type {type(obj).__qualname__}: register a Transcoding")
-        return {"_type_": transcoding.name, "_data_": self._tag(transcoding.encode(obj))}
+        return {"_type_": transcoding.name, "_data_": self._tag(transcoding.encode(obj), depth + 1)}
 
     def _untag(self, obj: Any) -> Any:
         if isinstance(obj, dict):

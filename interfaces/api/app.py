@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 
 from domain.shared.errors import DomainError
 from infrastructure.settings import Settings
@@ -49,10 +52,22 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION)
     _routes(app)
     _attach(app, container)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes,
-                       metrics=container.extras["metrics"], large_bodies=_large_bodies(container.settings),
-                       authenticated=_Authenticated(app))
+    _middleware(app, container.settings, container.extras["metrics"])
     return app
+
+
+def _middleware(app: FastAPI, settings: Settings, metrics: object) -> None:
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
+                       large_bodies=_large_bodies(settings), authenticated=_Authenticated(app),
+                       hsts_seconds=settings.hsts_seconds)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        # Off unless UI origins are listed: browsers elsewhere cannot call the API with a token.
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-ID"],
+                           expose_headers=["ETag", "Location", "Retry-After", "X-Event-Position", "X-Request-ID",
+                                           "X-Correlation-ID"], max_age=600)
 
 
 def create_app_from_settings(settings: Settings) -> FastAPI:
@@ -69,9 +84,7 @@ def create_app_from_settings(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Ledgerflow API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     _routes(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=_LateMetrics(app), large_bodies=_large_bodies(settings),
-                       authenticated=_Authenticated(app))
+    _middleware(app, settings, _LateMetrics(app))
     return app
 
 
@@ -110,6 +123,48 @@ def _routes(app: FastAPI) -> None:
                archive, leads)
     for module in routers:
         app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the problem+json answers each operation can really give
+    (derived from what it takes: credentials, path parameters, a body, paging, waits)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            _declare_problems(path, method, operation)
+    app.openapi_schema = schema
+    return schema
+
+
+def _declare_problems(path: str, method: str, operation: dict[str, Any]) -> None:
+    params = {p.get("name", "").lower() for p in operation.get("parameters", [])}
+    authenticated = bool(operation.get("security"))
+    statuses = {422, 503}
+    if authenticated:
+        statuses |= {401, 403, 404, 429}
+    if "{" in path:
+        statuses.add(404)
+    if params & {"cursor", "if-match", "wait_for_position"} or "requestBody" in operation:
+        statuses.add(400)
+    if "wait_for_position" in params:
+        statuses.add(504)
+    if "requestBody" in operation:
+        statuses |= {413, 415}
+    if method != "get":
+        statuses.add(409)
+    if path == "/api/v1/auth/login" or path == "/api/v1/auth/refresh":
+        statuses |= {401, 429}
+    responses = operation.setdefault("responses", {})
+    for status in sorted(statuses):
+        entry = responses.setdefault(str(status), {"description": problems.STATUS_MEANING[status]})
+        entry["content"] = {problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
 def _attach(app: FastAPI, container: Container) -> None:

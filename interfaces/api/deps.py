@@ -12,6 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from application.access.policy import Policy, Principal
 from domain.shared.context import CommandContext
+from domain.shared.errors import AuthenticationError
+from infrastructure.redis.throttle import Rule
 from interfaces.api.problems import ApiProblem
 from interfaces.bootstrap import Container
 
@@ -31,14 +33,36 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/au
                                                    "or the bootstrap admin token")
 
 
+def login_rule(container: Container) -> Rule:
+    return Rule("login", container.settings.login_free_failures)
+
+
+def address_rule(container: Container) -> Rule:
+    return Rule("addr", container.settings.address_free_failures)
+
+
 def current_principal(
+    request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiProblem(401, "unauthenticated", "missing bearer token (Authorization: Bearer <token>)",
                          headers={"WWW-Authenticate": "Bearer"})
-    return container.principals.resolve(credentials.credentials)
+    # Guessing tokens is throttled per client address like guessing passwords.
+    address = [(address_rule(container), request.client.host if request.client else "unknown")]
+    wait = container.throttle.retry_after(address)
+    if wait:
+        raise ApiProblem(429, "too_many_attempts", f"too many invalid tokens; retry in {wait} s",
+                         headers={"Retry-After": str(wait)})
+    try:
+        principal = container.principals.resolve(credentials.credentials)
+    except AuthenticationError as exc:
+        if exc.code == "invalid_token":
+            container.throttle.fail(address)
+        raise
+    request.state.actor = principal.actor
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -67,7 +91,7 @@ def command_context(request: Request, policy: CurrentPolicy) -> CommandContext:
 
 Acting = Annotated[CommandContext, Depends(command_context)]
 
-_VERSION = re.compile(r'^(?:W/)?"?(\d+)"?$')
+_VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,10})"?$')
 
 
 def if_match(if_match: Annotated[str | None, Header(
@@ -77,7 +101,8 @@ def if_match(if_match: Annotated[str | None, Header(
         return None
     m = _VERSION.match(if_match.strip())
     if not m:
-        raise ApiProblem(400, "invalid_if_match", 'If-Match must be an ETag such as "3"', field="If-Match")
+        raise ApiProblem(400, "invalid_if_match", 'If-Match must be an ETag such as "3" (at most 10 digits)',
+                         field="If-Match")
     return int(m.group(1))
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.shared.errors import (
@@ -20,6 +22,7 @@ from domain.shared.errors import (
     NotFoundError,
     PermissionDeniedError,
     RuleViolationError,
+    UnavailableError,
 )
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (ConflictError, 409),
     (PermissionDeniedError, 403),
     (RuleViolationError, 422),
+    (UnavailableError, 503),
     (DomainError, 400),
 ]
 
@@ -39,6 +43,36 @@ HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404:
               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
               415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
               503: "unavailable", 504: "timeout"}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API answers them."""
+
+    type: str = Field(examples=["https://docs.ledgerflow.dev/problems/not_found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    code: str = Field(description="Machine-readable reason, e.g. `not_found`, `validation_failed`",
+                      examples=["not_found"])
+    detail: str
+    field: str | None = Field(None, description="The request field at fault, when there is one")
+    errors: list[dict[str, Any]] | None = Field(None, description="Every field error (validation)")
+    request_id: str | None = None
+
+
+# What each status means in this API, for the OpenAPI document.
+STATUS_MEANING = {
+    400: "Malformed request: a bad cursor, If-Match or parameter combination",
+    401: "Missing, malformed, expired or revoked credentials (`WWW-Authenticate: Bearer`)",
+    403: "You lack the permission this action needs, or the rule forbids you this act",
+    404: "Does not exist, or lies outside your business lines or data scope",
+    409: "Conflict: a stale `If-Match`, a concurrent change or a duplicate",
+    413: "The request body is too large",
+    415: "The body is not UTF-8 JSON (or an accepted file type)",
+    422: "Validation failed; `field` and `errors` name what",
+    429: "Too many attempts; retry after `Retry-After` seconds",
+    503: "A database or read model is unavailable; retry after `Retry-After` seconds",
+    504: "The read model did not reach `wait_for_position` in time",
+}
 
 
 class ApiProblem(Exception):
@@ -77,7 +111,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "1"} if status == 503 else None
         return problem(request, status, exc.code, exc.message, field=exc.field, headers=headers,
                        errors=getattr(exc, "errors", None))
 
@@ -98,13 +132,28 @@ def install(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "error")
         return problem(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        from eventsourcing.persistence import InterfaceError, OperationalError
 
-        if isinstance(exc, (OperationalError, InterfaceError)):
-            log.warning("database unavailable: %s", exc)
-            return problem(request, 503, "unavailable", "the database is unavailable; retry shortly",
-                           headers={"Retry-After": "2"})
-        log.exception("unhandled error (request %s)", getattr(request.state, "request_id", "-"))
-        return problem(request, 500, "internal_error", "an unexpected error occurred; it has been logged")
+def unexpected_error(exc: Exception, request_id: str | None) -> tuple[int, JSONResponse]:
+    """The answer to an exception no handler took (called by the middleware, which keeps the
+    connection open: a re-raised error would make the server drop it). A database outage is
+    a 503 without a traceback; anything else is logged once with its traceback."""
+    from eventsourcing.persistence import InterfaceError, OperationalError
+    from psycopg import OperationalError as PsycopgOperationalError
+    from psycopg_pool import PoolTimeout
+
+    if isinstance(exc, (OperationalError, InterfaceError, PsycopgOperationalError, PoolTimeout)):
+        log.warning("database unavailable (request %s): %s", request_id or "-", type(exc).__name__)
+        return 503, _problem_with_id(request_id, 503, "database_unavailable",
+                                     "the database is unavailable; retry shortly", headers={"Retry-After": "2"})
+    log.error("unhandled error (request %s)", request_id or "-", exc_info=exc)
+    return 500, _problem_with_id(request_id, 500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def _problem_with_id(request_id: str | None, status: int, code: str, detail: str,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    response = problem(None, status, code, detail, headers=headers)
+    if request_id:
+        body = orjson.loads(response.body)
+        body["request_id"] = request_id
+        response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return response

@@ -16,12 +16,15 @@ class AccessQueries:
     # -- authentication lookups ----------------------------------------------------------------
     def session_by_access_hash(self, access_hash: str) -> dict[str, Any] | None:
         return self.db.fetch_one(
-            "SELECT s.id AS session_id, s.revoked, s.access_expires_at, o.* FROM access_sessions s"
+            "SELECT s.id AS session_id, s.revoked, s.access_expires_at, s.version AS session_version, o.*"
+            " FROM access_sessions s"
             " JOIN access_operators o ON o.id = s.operator_id WHERE s.access_hash = %s", (access_hash,))
 
     def api_token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
         return self.db.fetch_one(
-            "SELECT t.*, o.status AS issuer_status FROM access_api_tokens t"
+            "SELECT t.*, o.status AS issuer_status, o.roles AS issuer_roles, o.business_lines AS issuer_lines,"
+            " o.jurisdiction AS issuer_jurisdiction, o.investor_accounts AS issuer_accounts,"
+            " o.department_id AS issuer_department_id, o.version AS issuer_version FROM access_api_tokens t"
             " LEFT JOIN access_operators o ON o.id = (t.issuer->>'operator_id')::uuid WHERE t.token_hash = %s",
             (token_hash,))
 
@@ -29,6 +32,10 @@ class AccessQueries:
         rows = self.db.fetch_all("SELECT id FROM access_sessions WHERE operator_id = %s AND NOT revoked"
                                  " AND refresh_expires_at > now()", (operator_id,))
         return [r["id"] for r in rows]
+
+    def roles_of(self, roles: list[str]) -> list[dict[str, Any]]:
+        """Key, permissions and read-model version of these roles (the principal's freshness check)."""
+        return self.db.fetch_all("SELECT key, permissions, version FROM access_roles WHERE key = ANY(%s)", (roles,))
 
     def permissions_of(self, roles: list[str]) -> set[str]:
         rows = self.db.fetch_all("SELECT unnest(permissions) AS p FROM access_roles WHERE key = ANY(%s)", (roles,))

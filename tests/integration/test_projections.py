@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from infrastructure.projections import InjectedCrash
+from tests.legacy import unguarded_store
 
 
 def _read_model(container):
@@ -93,13 +94,14 @@ def test_workers_wake_on_commit_and_read_your_writes(live_container, ctx):
 
 
 def test_an_event_whose_data_cannot_be_applied_is_parked_with_its_aggregate_not_the_whole_projection(container, ctx):
-    """A NUL in a name (refused at the HTTP boundary, but say a script wrote it) cannot be stored
-    by PostgreSQL: that event and later events of the same department are parked; every other
-    department is projected; status and the parked list say so."""
+    """A NUL in a name (refused by the event store today, but an older release stored it) cannot be
+    stored by PostgreSQL: that event and later events of the same department are parked; every
+    other department is projected; status and the parked list say so."""
     access = container.access
     good = access.create_department(ctx, "GOOD1", "Good 1", "other", None).id
-    bad = access.create_department(ctx, "BAD", "bad\x00name", "other", None).id
-    access.rename_department(ctx, bad, "fixed name", None)  # same aggregate: parked behind it
+    with unguarded_store(container.store):
+        bad = access.create_department(ctx, "BAD", "bad\x00name", "other", None).id
+        access.rename_department(ctx, bad, "fixed name", None)  # same aggregate: parked behind it
     later = access.create_department(ctx, "GOOD2", "Good 2", "other", None).id
     runner = container.runners["access.departments"]
     runner.catch_up()

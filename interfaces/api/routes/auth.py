@@ -1,6 +1,7 @@
 """Authentication: login, refresh, logout, and what the caller may see and do."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -9,8 +10,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from domain.shared.context import CommandContext
-from domain.shared.errors import PermissionDeniedError
-from interfaces.api.deps import ContainerDep, CurrentPolicy, security_barrier
+from domain.shared.errors import AuthenticationError, PermissionDeniedError
+from interfaces.api.deps import ContainerDep, CurrentPolicy, address_rule, login_rule, security_barrier
+from interfaces.api.problems import ApiProblem
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -57,12 +61,31 @@ def _issued(tokens: Any) -> Tokens:
                   access_expires_at=tokens.access_expires_at, refresh_expires_at=tokens.refresh_expires_at)
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 @router.post("/auth/login", response_model=Tokens, summary="Log in with a password; returns expiring tokens.",
-             responses={401: {"description": "Wrong credentials (`invalid_credentials`), `account_locked` after "
-                                             "5 failures (15 minutes) or `account_disabled`."}})
+             responses={401: {"description": "Wrong credentials (`invalid_credentials`) or `account_disabled`."},
+                        429: {"description": "`too_many_attempts`: failed logins for this login name or from "
+                                             "this address; retry after `Retry-After` seconds."}})
 def login(body: Login, request: Request, container: ContainerDep) -> Tokens:
-    ctx = CommandContext(actor=f"operator:{body.login_name}", correlation_id=request.state.correlation_id)
-    tokens = container.access.login(ctx, body.login_name, body.password)
+    # A growing delay per login name and per client address, never a lockout (ADR 0011). The
+    # throttled answer costs the same whether or not the login name exists.
+    subjects = [(login_rule(container), body.login_name.lower()), (address_rule(container), client_address(request))]
+    wait = container.throttle.retry_after(subjects)
+    if wait:
+        raise ApiProblem(429, "too_many_attempts", f"too many failed logins; retry in {wait} s",
+                         headers={"Retry-After": str(wait)})
+    ctx = CommandContext(actor="anonymous", correlation_id=request.state.correlation_id)
+    try:
+        tokens = container.access.login(ctx, body.login_name, body.password)
+    except AuthenticationError as exc:
+        if exc.code == "invalid_credentials":
+            container.throttle.fail(subjects)
+            log.warning("login failed for a login name from %s", client_address(request))
+        raise
+    container.throttle.reset(login_rule(container), body.login_name.lower())
     security_barrier(container, tokens.position)
     return _issued(tokens)
 
