@@ -13,6 +13,7 @@ from interfaces.api.deps import ContainerDep, requires
 from interfaces.api.problems import ApiProblem
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+NOT_FOUND = {404: {"description": "The aggregate does not exist or lies outside your data scope."}}
 Auditor = Annotated[Policy, Depends(requires("audit.view"))]
 
 
@@ -48,13 +49,14 @@ class VerifyPublic(BaseModel):
 
 
 @router.get("/aggregates/{aggregate_id}/trail", response_model=list[TrailEntryPublic],
-            summary="Ordered event trail of one aggregate: who, when, what changed.")
+            summary="Ordered event trail of one aggregate: who, when, what changed.", responses=NOT_FOUND)
 def trail(aggregate_id: UUID, container: ContainerDep, policy: Auditor) -> list[TrailEntryPublic]:
     return [TrailEntryPublic(**vars(e)) for e in container.audit.trail(aggregate_id, policy)]
 
 
 @router.get("/aggregates/{aggregate_id}/state", response_model=StatePublic,
-            summary="State of one aggregate as of a time or a version (default: now).")
+            summary="State of one aggregate as of a time or a version (default: now).",
+            responses={**NOT_FOUND, 422: {"description": "`at` lacks a time zone, or no such version."}})
 def state(aggregate_id: UUID, container: ContainerDep, policy: Auditor,
           at: Annotated[datetime | None, Query(description="ISO-8601 instant with time zone")] = None,
           version: Annotated[int | None, Query(ge=1)] = None) -> StatePublic:

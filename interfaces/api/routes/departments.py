@@ -31,6 +31,8 @@ Consistent = Depends(consistent_with(*ACCESS_PROJECTIONS))
 Viewer = Annotated[Policy, Depends(requires("access.departments.view"))]
 Manager = Annotated[Policy, Depends(requires("access.departments.manage"))]
 
+NOT_FOUND = {404: {"description": "The department does not exist or lies outside your data scope."}}
+STALE = {409: {"description": "`conflict`: the department changed since you read it (If-Match)."}}
 Name = Annotated[str, Field(min_length=1, max_length=100, examples=["Shanghai Branch"])]
 
 
@@ -91,7 +93,8 @@ def _done(container: ContainerDep, response: Response, result) -> CommandAccepte
 
 
 @router.post("", status_code=201, response_model=CommandAccepted, summary="Create a department.",
-             responses={409: {"description": "The code is taken."}})
+             responses={404: {"description": "The parent department does not exist or lies outside your scope."},
+                        409: {"description": "The code is taken."}, 422: {"description": "Unknown kind."}})
 def create_department(body: DepartmentCreate, container: ContainerDep, policy: Manager, queries: Queries,
                       ctx: Acting, response: Response) -> CommandAccepted:
     if body.parent_id is not None:
@@ -106,7 +109,7 @@ def create_department(body: DepartmentCreate, container: ContainerDep, policy: M
 
 @router.patch("/{department_id}", response_model=CommandAccepted,
               summary="Rename a department (send the ETag you read as If-Match).",
-              responses={409: {"description": "The department changed since you read it."}})
+              responses={**NOT_FOUND, **STALE, 422: {"description": "Closed, or the name is unchanged."}})
 def rename_department(department_id: UUID, body: DepartmentRename, container: ContainerDep, policy: Manager,
                       queries: Queries, ctx: Acting, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     _visible(policy, queries, department_id)
@@ -114,7 +117,8 @@ def rename_department(department_id: UUID, body: DepartmentRename, container: Co
 
 
 @router.post("/{department_id}/move", response_model=CommandAccepted,
-             summary="Move a department under another parent (refused if it would create a cycle).")
+             summary="Move a department under another parent (refused if it would create a cycle).",
+             responses={**NOT_FOUND, **STALE, 422: {"description": "The move would create a cycle."}})
 def move_department(department_id: UUID, body: DepartmentMove, container: ContainerDep, policy: Manager,
                     queries: Queries, ctx: Acting, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     _visible(policy, queries, department_id)
@@ -131,7 +135,8 @@ def move_department(department_id: UUID, body: DepartmentMove, container: Contai
 
 
 @router.post("/{department_id}/close", response_model=CommandAccepted,
-             summary="Close a department that has no open sub-departments.")
+             summary="Close a department that has no open sub-departments.",
+             responses={**NOT_FOUND, **STALE, 422: {"description": "It still has open sub-departments."}})
 def close_department(department_id: UUID, body: DepartmentClose, container: ContainerDep, policy: Manager,
                      queries: Queries, ctx: Acting, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     _visible(policy, queries, department_id)
@@ -141,7 +146,8 @@ def close_department(department_id: UUID, body: DepartmentClose, container: Cont
 
 
 @router.get("", response_model=DepartmentPage, dependencies=[Consistent], response_model_exclude_unset=True,
-            summary="List the departments in your data scope, sorted by name, keyset-paginated.")
+            summary="List the departments in your data scope, sorted by name, keyset-paginated.",
+            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
 def list_departments(queries: Queries, policy: Viewer,
                      parent_id: UUID | None = None,
                      kind: str | None = None,
@@ -164,7 +170,7 @@ def list_departments(queries: Queries, policy: Viewer,
 
 @router.get("/{department_id}", response_model=DepartmentPublic, dependencies=[Consistent],
             response_model_exclude_unset=True,
-            summary="One department (ETag = its version).")
+            summary="One department (ETag = its version).", responses=NOT_FOUND)
 def get_department(department_id: UUID, queries: Queries, policy: Viewer, response: Response) -> DepartmentPublic:
     row = _visible(policy, queries, department_id)
     response.headers["ETag"] = f'"{row["version"]}"'

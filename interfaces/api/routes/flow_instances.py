@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 from application.access.policy import Policy
 from application.forms.engine.diff import diff
@@ -18,7 +18,7 @@ from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import STATUS_BY_ERROR, ApiProblem
-from interfaces.api.schemas import CommandAccepted, FundAccount, accepted
+from interfaces.api.schemas import CommandAccepted, FundAccount, Page, accepted
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -76,6 +76,133 @@ class Batch(BaseModel):
     items: list[BatchItem] = Field(min_length=1, max_length=200)
 
 
+# Read-model rows are rendered with isoformat(), as they were before these models existed.
+Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")]
+NOT_FOUND = {404: {"description": "The instance (or task) does not exist or lies outside your data scope."}}
+STALE = {409: {"description": "`conflict`: the instance changed since you read it (If-Match)."}}
+DECIDED = {409: {"description": "`task_already_decided`: the task was decided already (or the instance moved on)."}}
+RULE = {422: {"description": "The flow's rules refuse the action here (e.g. the node does not allow it)."}}
+
+
+class TaskRowPublic(BaseModel):
+    """A task as the todo inbox lists it."""
+    instance_id: UUID
+    task_id: str
+    node: str
+    mode: str
+    status: str = Field(examples=["open"])
+    candidates: list[str]
+    decided_by: list[str]
+    business_type: str
+    business_line: str
+    department_id: UUID | None
+    fund_account: str | None
+    initiator: str
+    title: str
+    urgent: bool
+    opened_at: Instant
+    closed_at: Instant | None
+    sla_due_at: Instant | None
+    sla_warned: bool
+    overdue: bool
+
+
+class TodoItemPublic(TaskRowPublic):
+    current_nodes: list[str]
+
+
+class TodoCountPublic(BaseModel):
+    business_type: str
+    open: int
+    urgent: int
+
+
+class TodoPage(Page):
+    items: list[TodoItemPublic]
+    counts: list[TodoCountPublic] = Field(description="Open and urgent tasks per business type, same filters")
+
+
+class DoneTaskPublic(TaskRowPublic):
+    signers_before: list[str]
+    signers_after: list[str]
+    after_phase: bool
+    sla_warn_at: Instant | None
+
+
+class CopiedPublic(BaseModel):
+    instance_id: UUID
+    recipient: str
+    by: str
+    note: str | None
+    title: str
+    business_line: str
+    department_id: UUID | None
+    fund_account: str | None
+    copied_at: Instant
+
+
+class InstanceSummaryPublic(BaseModel):
+    id: UUID
+    definition_key: str
+    definition_version: int
+    business_type: str
+    title: str
+    status: str = Field(examples=["running"])
+    business_line: str
+    department_id: UUID | None
+    fund_account: str | None
+    initiator: str
+    current_nodes: list[str]
+    started_at: Instant
+    updated_at: Instant
+    version: int
+
+
+class InstanceTaskPublic(BaseModel):
+    task_id: str
+    node: str
+    mode: str
+    status: str
+    candidates: list[str]
+    decided_by: list[str]
+    opened_at: Instant
+    closed_at: Instant | None
+
+
+class TimelineEntryPublic(BaseModel):
+    seq: int
+    kind: str = Field(examples=["approved"])
+    node: str | None
+    task_id: str | None
+    actor: str
+    comment: str | None
+    detail: Any = Field(description="Kind-specific facts (free-form JSON); field rules apply to form edits")
+    occurred_at: Instant
+
+
+class InstancePublic(InstanceSummaryPublic):
+    visited: list[str]
+    current_handlers: list[str]
+    data: dict[str, Any] = Field(description="Form data; fields the field rules hide from you are absent")
+    hidden_fields: list[str] = Field(description="Fields this flow's node permissions hide from you")
+    tasks: list[InstanceTaskPublic]
+    timeline: list[TimelineEntryPublic]
+    mermaid: str
+
+
+class PauseEndedPublic(BaseModel):
+    outcome: Literal["ended"]
+
+
+class BatchResultPublic(BaseModel):
+    instance_id: UUID
+    task_id: str
+    status: int = Field(description="The HTTP status this item alone would have answered")
+    position: int | None = Field(None, description="Present when the item succeeded")
+    code: str | None = Field(None, description="Present when the item failed")
+    detail: str | None = Field(None, description="Present when the item failed")
+
+
 def _instance(container: ContainerDep, policy: Policy, instance_id: UUID) -> dict[str, Any]:
     row = container.instance_queries.instance(instance_id)
     policy.require_scoped(f"flow instance {instance_id}", row)
@@ -95,7 +222,9 @@ def _ctx(request: Request, policy: Policy, line: str | None = None):  # noqa: AN
 
 
 @router.post("/instances", status_code=201, response_model=CommandAccepted,
-             summary="Start a flow: the form is validated against the pinned version (422 per field).")
+             summary="Start a flow: the form is validated against the pinned version (422 per field).",
+             responses={404: {"description": "The flow or fund account does not exist or lies outside your scope."},
+                        422: {"description": "The form data breaks the pinned version's rules, per field."}})
 def start(body: InstanceStart, request: Request, container: ContainerDep, policy: Starter,
           response: Response) -> CommandAccepted:
     try:  # the aggregate, not the read model: starting right after publishing must work
@@ -119,12 +248,14 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
     return accepted(result, response)
 
 
-@router.get("/todo", dependencies=[READS], summary="Your open tasks: filterable, sortable, keyset-paginated.")
+@router.get("/todo", response_model=TodoPage, dependencies=[READS],
+            summary="Your open tasks: filterable, sortable, keyset-paginated.",
+            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
 def todo(container: ContainerDep, policy: Handler, business_type: str | None = None,
          business_line: str | None = None, initiator: str | None = None, fund_account: str | None = None,
          node: str | None = None, urgent: bool | None = None, since: datetime | None = None,
          until: datetime | None = None, sort: Literal["opened_desc", "opened_asc"] = "opened_desc",
-         cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+         cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TodoPage:
     after = decode_cursor(cursor, 3)
     try:
         key = (datetime.fromisoformat(str(after[0])), UUID(str(after[1])), str(after[2])) if after else None
@@ -137,28 +268,36 @@ def todo(container: ContainerDep, policy: Handler, business_type: str | None = N
     items = rows[:limit]
     nxt = encode_cursor([items[-1]["opened_at"].isoformat(), str(items[-1]["instance_id"]), items[-1]["task_id"]]) \
         if len(rows) > limit else None
-    return {"items": items, "next_cursor": nxt,
-            "counts": container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params(), filters)}
+    counts = container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params(), filters)
+    return TodoPage(items=[TodoItemPublic(**r) for r in items], next_cursor=nxt,
+                    counts=[TodoCountPublic(**c) for c in counts])
 
 
-@router.get("/done", dependencies=[READS], summary="Tasks you have decided.")
-def done(container: ContainerDep, policy: Handler) -> list[dict[str, Any]]:
-    return container.instance_queries.done(policy.principal.actor, policy.scope_params())
+@router.get("/done", response_model=list[DoneTaskPublic], dependencies=[READS],
+            summary="Tasks you have decided (the latest 50).")
+def done(container: ContainerDep, policy: Handler) -> list[DoneTaskPublic]:
+    return [DoneTaskPublic(**r) for r in container.instance_queries.done(policy.principal.actor,
+                                                                          policy.scope_params())]
 
 
-@router.get("/copied", dependencies=[READS], summary="Flows copied (CC'd) to you.")
-def copied(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
-    return container.instance_queries.copied_to(policy.principal.actor, policy.scope_params())
+@router.get("/copied", response_model=list[CopiedPublic], dependencies=[READS],
+            summary="Flows copied (CC'd) to you (the latest 50).")
+def copied(container: ContainerDep, policy: Viewer) -> list[CopiedPublic]:
+    return [CopiedPublic(**r) for r in container.instance_queries.copied_to(policy.principal.actor,
+                                                                             policy.scope_params())]
 
 
-@router.get("/initiated", dependencies=[READS], summary="Flows you started.")
-def initiated(container: ContainerDep, policy: Starter) -> list[dict[str, Any]]:
-    return container.instance_queries.initiated(policy.principal.actor, policy.scope_params())
+@router.get("/initiated", response_model=list[InstanceSummaryPublic], dependencies=[READS],
+            summary="Flows you started (the latest 50).")
+def initiated(container: ContainerDep, policy: Starter) -> list[InstanceSummaryPublic]:
+    return [InstanceSummaryPublic(**r) for r in container.instance_queries.initiated(policy.principal.actor,
+                                                                                      policy.scope_params())]
 
 
-@router.get("/instances/{instance_id}", dependencies=[READS],
-            summary="One instance: current nodes and handlers, tasks, timeline, form data, diagram.")
-def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response: Response) -> dict[str, Any]:
+@router.get("/instances/{instance_id}", response_model=InstancePublic, dependencies=[READS],
+            summary="One instance: current nodes and handlers, tasks, timeline, form data, diagram (ETag = its "
+                    "version).", responses=NOT_FOUND)
+def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response: Response) -> InstancePublic:
     row = _instance(container, policy, instance_id)
     instance = container.flows.instance(instance_id)
     graph = container.flows.published_graph(row["definition_key"], row["definition_version"])
@@ -173,12 +312,13 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
     timeline = [{**e, "detail": present_form_edit(e["detail"], present, hidden)}
                 if e["kind"] == "form_edited" and isinstance(e.get("detail"), dict) else e
                 for e in container.instance_queries.timeline(instance_id)]
-    return {**{k: v for k, v in row.items() if k not in ("tokens", "position")},
-            "current_handlers": sorted({h for t in instance.tasks.values() if t["status"] == "open"
-                                        for h in instance.current_handlers(t)}),
-            "data": present(data), "hidden_fields": sorted(hidden),
-            "tasks": tasks, "timeline": timeline,
-            "mermaid": to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"]))}
+    return InstancePublic(
+        **{k: v for k, v in row.items() if k not in ("tokens", "position")},
+        current_handlers=sorted({h for t in instance.tasks.values() if t["status"] == "open"
+                                 for h in instance.current_handlers(t)}),
+        data=present(data), hidden_fields=sorted(hidden),
+        tasks=[InstanceTaskPublic(**t) for t in tasks], timeline=[TimelineEntryPublic(**e) for e in timeline],
+        mermaid=to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"])))
 
 
 def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
@@ -200,28 +340,32 @@ def _act(request: Request, container: ContainerDep, policy: Policy, instance_id:
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/approve", response_model=CommandAccepted,
              summary="Approve a task (all-sign approvals made at once all count).",
-             responses={409: {"description": "`task_already_decided`: another handler decided first"}})
+             responses={**NOT_FOUND, **RULE,
+                        409: {"description": "`task_already_decided`: another handler decided first"}})
 def approve(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
             policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "approve", task_id, body.comment)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/reject", response_model=CommandAccepted,
-             summary="Reject: the flow ends as rejected (a vote only once its threshold is out of reach).")
+             summary="Reject: the flow ends as rejected (a vote only once its threshold is out of reach).",
+             responses={**NOT_FOUND, **DECIDED, **RULE})
 def reject(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
            policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "reject", task_id, body.comment)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/return", response_model=CommandAccepted,
-             summary="Return to the initiator, the previous node or an allowed earlier node.")
+             summary="Return to the initiator, the previous node or an allowed earlier node.",
+             responses={**NOT_FOUND, **DECIDED, **RULE})
 def return_to(instance_id: UUID, task_id: str, body: ReturnTo, request: Request, container: ContainerDep,
               policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "return_to", task_id, body.target, body.comment)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/transfer", response_model=CommandAccepted,
-             summary="Hand your part of a task to another operator.")
+             summary="Hand your part of a task to another operator.",
+             responses={**NOT_FOUND, **DECIDED, **RULE})
 def transfer(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
              policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "transfer", task_id, body.to, body.comment)
@@ -232,7 +376,10 @@ class FormEdit(BaseModel):
 
 
 @router.put("/instances/{instance_id}/tasks/{task_id}/form", response_model=CommandAccepted,
-            summary="Edit the form at your node, within its field permissions (send the ETag as If-Match).")
+            summary="Edit the form at your node, within its field permissions (send the ETag as If-Match).",
+            responses={**NOT_FOUND, **STALE,
+                       403: {"description": "A field a rule makes hidden, masked or read-only for you changed."},
+                       422: {"description": "The form data breaks the version's rules, per field."}})
 def edit_form(instance_id: UUID, task_id: str, body: FormEdit, request: Request, container: ContainerDep,
               policy: Handler, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     data = _sent_data(container, policy, instance_id, body.data)
@@ -273,7 +420,9 @@ class AdminFormEdit(BaseModel):
 
 
 @router.post("/instances/{instance_id}/form", response_model=CommandAccepted,
-             summary="Monitoring: edit the form whatever the node (send the ETag as If-Match).")
+             summary="Monitoring: edit the form whatever the node (send the ETag as If-Match).",
+             responses={**NOT_FOUND, **STALE,
+                        422: {"description": "`unknown_node`, or the form data breaks the version's rules."}})
 def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, container: ContainerDep,
                     policy: Admin, expected: ExpectedVersion, response: Response) -> CommandAccepted:
     data = _sent_data(container, policy, instance_id, body.data)
@@ -285,7 +434,8 @@ def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, co
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/delegate", response_model=CommandAccepted,
-             summary="Delegate (委派): the delegate gives an opinion and the task comes back to you.")
+             summary="Delegate (委派): the delegate gives an opinion and the task comes back to you.",
+             responses={**NOT_FOUND, **DECIDED, **RULE})
 def delegate(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
              policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "delegate", task_id, body.to, body.comment)
@@ -299,7 +449,8 @@ class AddSigner(BaseModel):
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/signers", response_model=CommandAccepted,
-             summary="Add a signer (加签) before or after yourself.")
+             summary="Add a signer (加签) before or after yourself.",
+             responses={**NOT_FOUND, **DECIDED, **RULE})
 def add_signer(instance_id: UUID, task_id: str, body: AddSigner, request: Request, container: ContainerDep,
                policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "add_signer", task_id, body.signer, body.position,
@@ -307,7 +458,8 @@ def add_signer(instance_id: UUID, task_id: str, body: AddSigner, request: Reques
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/urge", response_model=CommandAccepted,
-             summary="Urge (催办): marks the task urgent in its handlers' todo lists.")
+             summary="Urge (催办): marks the task urgent in its handlers' todo lists.",
+             responses={**NOT_FOUND, **DECIDED, **RULE})
 def urge(instance_id: UUID, task_id: str, request: Request, container: ContainerDep, policy: Viewer,
          response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "urge", task_id)
@@ -319,14 +471,16 @@ class Copy(BaseModel):
     note: Comment
 
 
-@router.post("/instances/{instance_id}/cc", response_model=CommandAccepted, summary="CC (抄送) operators.")
+@router.post("/instances/{instance_id}/cc", response_model=CommandAccepted, summary="CC (抄送) operators.",
+             responses=NOT_FOUND)
 def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep, policy: Viewer,
        response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "cc", body.to, body.note)
 
 
 @router.post("/instances/{instance_id}/resubmit", response_model=CommandAccepted,
-             summary="The initiator resubmits a flow returned to them (optionally with new data).")
+             summary="The initiator resubmits a flow returned to them (optionally with new data).",
+             responses={**NOT_FOUND, **RULE})
 def resubmit(instance_id: UUID, body: Resubmit, request: Request, container: ContainerDep, policy: Starter,
              response: Response) -> CommandAccepted:
     data = None if body.data is None else _sent_data(container, policy, instance_id, body.data)
@@ -334,20 +488,23 @@ def resubmit(instance_id: UUID, body: Resubmit, request: Request, container: Con
 
 
 @router.post("/instances/{instance_id}/withdraw", response_model=CommandAccepted,
-             summary="The initiator withdraws before anyone has decided.")
+             summary="The initiator withdraws before anyone has decided.",
+             responses={**NOT_FOUND, **RULE})
 def withdraw(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Starter,
              response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "withdraw", body.reason)
 
 
-@router.post("/instances/{instance_id}/remarks", response_model=CommandAccepted, summary="Add a remark (备注).")
+@router.post("/instances/{instance_id}/remarks", response_model=CommandAccepted, summary="Add a remark (备注).",
+             responses=NOT_FOUND)
 def remark(instance_id: UUID, body: Remark, request: Request, container: ContainerDep, policy: Viewer,
            response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "remark", body.text)
 
 
 @router.post("/instances/{instance_id}/terminate", response_model=CommandAccepted,
-             summary="Monitoring: terminate a running flow.")
+             summary="Monitoring: terminate a running flow.",
+             responses={**NOT_FOUND, **RULE})
 def terminate(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Admin,
               response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "terminate", body.reason)
@@ -359,26 +516,30 @@ class Reassign(BaseModel):
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/reassign", response_model=CommandAccepted,
-             summary="Monitoring: give an open task to another role, department or operator.")
+             summary="Monitoring: give an open task to another role, department or operator.",
+             responses={**NOT_FOUND, **DECIDED, **RULE})
 def reassign(instance_id: UUID, task_id: str, body: Reassign, request: Request, container: ContainerDep,
              policy: Admin, response: Response) -> CommandAccepted:
     assignees = [a.model_dump() for a in body.assignees]
     return _act(request, container, policy, instance_id, response, "reassign", task_id, assignees, body.reason)
 
 
-@router.post("/instances/{instance_id}/pauses/{token}/end", summary="Monitoring: end a pause early, with a reason.")
+@router.post("/instances/{instance_id}/pauses/{token}/end", response_model=PauseEndedPublic,
+             summary="Monitoring: end a pause early, with a reason.",
+             responses={**NOT_FOUND, 409: {"description": "`pause_not_running`: that pause is not running."}})
 def end_pause(instance_id: UUID, token: str, body: Reason, request: Request, container: ContainerDep,
-              policy: Admin) -> dict[str, str]:
+              policy: Admin) -> PauseEndedPublic:
     line = _instance_line(container, policy, instance_id)
     outcome = container.flows.end_pause(_ctx(request, policy, line), instance_id, token, early=True,
                                         reason=body.reason)
     if outcome != "ended":
         raise ApiProblem(409, "pause_not_running", "that pause is not running", field="token")
-    return {"outcome": outcome}
+    return PauseEndedPublic(outcome=outcome)
 
 
-@router.post("/tasks/batch", summary="Approve or reject many tasks; each item succeeds or fails on its own.")
-def batch(body: Batch, request: Request, container: ContainerDep, policy: Handler) -> list[dict[str, Any]]:
+@router.post("/tasks/batch", response_model=list[BatchResultPublic], response_model_exclude_unset=True,
+             summary="Approve or reject many tasks; each item succeeds or fails on its own.")
+def batch(body: Batch, request: Request, container: ContainerDep, policy: Handler) -> list[BatchResultPublic]:
     results = []
     for item in body.items:
         try:
@@ -394,4 +555,4 @@ def batch(body: Batch, request: Request, container: ContainerDep, policy: Handle
             log.exception("batch %s of %s/%s failed", body.action, item.instance_id, item.task_id)
             results.append({**item.model_dump(mode="json"), "status": 500, "code": "internal_error",
                             "detail": "this item failed unexpectedly; the others are unaffected"})
-    return results
+    return [BatchResultPublic(**r) for r in results]

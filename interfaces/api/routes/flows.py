@@ -1,11 +1,13 @@
 """flows: flow definitions — versioned graphs, checked publishing, diagrams."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
@@ -35,6 +37,56 @@ class DefinitionDraft(BaseModel):
                                                  "empty_assignee: skip|to_admin|block")
 
 
+# Read-model rows are rendered with isoformat(), as they were before these models existed.
+Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")]
+NOT_FOUND = {404: {"description": "The flow (or version) does not exist or lies outside your business lines."}}
+STALE = {409: {"description": "`conflict`: the definition changed since you read it (If-Match)."}}
+
+
+class PublishAccepted(CommandAccepted):
+    published_version: int = Field(description="The version number this publish created", examples=[1])
+
+
+class DefinitionSummaryPublic(BaseModel):
+    id: UUID
+    key: str
+    name: str
+    business_type: str
+    business_line: str
+    description: str
+    latest_version: int = Field(description="Last published version; 0 before the first publish")
+    version: int = Field(description="Aggregate version (send as If-Match)")
+    updated_at: Instant
+
+
+class VersionSummaryPublic(BaseModel):
+    number: int
+    published_at: Instant
+    published_by: str
+
+
+class DefinitionPublic(DefinitionSummaryPublic):
+    draft: dict[str, Any] | None = Field(None, description="The saved draft graph (null before the first save); "
+                                                          "absent unless you may manage definitions")
+    settings: dict[str, Any]
+    versions: list[VersionSummaryPublic]
+
+
+class LaunchNotePublic(BaseModel):
+    node: str
+    name: str
+    description: str
+
+
+class VersionPublic(BaseModel):
+    key: str
+    number: int
+    graph: dict[str, Any] = Field(description="{nodes: [...], edges: [...]} as published")
+    settings: dict[str, Any]
+    mermaid: str
+    launch_notes: list[LaunchNotePublic] = Field(description="Node descriptions shown to the initiator at launch")
+
+
 def _definition_line(container: ContainerDep, policy: Policy, key: str) -> str:
     """For commands: the aggregate, never a lagging read model."""
     line = container.flows.definition(key).business_line
@@ -50,7 +102,9 @@ def _definition(container: ContainerDep, policy: Policy, key: str) -> dict[str, 
 
 
 @router.post("/definitions", status_code=201, response_model=CommandAccepted,
-             summary="Create a flow definition for a business type.")
+             summary="Create a flow definition for a business type.",
+             responses={404: {"description": "The business type does not exist or lies outside your lines."},
+                        409: {"description": "The key is taken."}})
 def create_definition(body: DefinitionCreate, request: Request, container: ContainerDep, policy: Designer,
                       response: Response) -> CommandAccepted:
     try:
@@ -64,51 +118,59 @@ def create_definition(body: DefinitionCreate, request: Request, container: Conta
 
 
 @router.put("/definitions/{key}/draft", response_model=CommandAccepted,
-            summary="Save the draft graph (its shape is checked now, its structure at publish).")
+            summary="Save the draft graph (its shape is checked now, its structure at publish).",
+            responses={**NOT_FOUND, **STALE})
 def save_draft(key: str, body: DefinitionDraft, request: Request, container: ContainerDep, policy: Designer,
                expected: ExpectedVersion, response: Response) -> CommandAccepted:
     ctx = policy.context(request.state.correlation_id, _definition_line(container, policy, key))
     return accepted(container.flows.save_draft(ctx, key, body.graph, body.settings, expected), response)
 
 
-@router.post("/definitions/{key}/publish", summary="Check the draft graph and publish it as the next version.",
-             responses={422: {"description": "`invalid_flow_graph`: every problem, with the node or edge"}})
+@router.post("/definitions/{key}/publish", response_model=PublishAccepted,
+             summary="Check the draft graph and publish it as the next version.",
+             responses={**NOT_FOUND, **STALE,
+                        422: {"description": "`invalid_flow_graph`: every problem, with the node or edge"}})
 def publish(key: str, request: Request, container: ContainerDep, policy: Designer, expected: ExpectedVersion,
-            response: Response) -> dict[str, Any]:
+            response: Response) -> PublishAccepted:
     ctx = policy.context(request.state.correlation_id, _definition_line(container, policy, key))
     result, number = container.flows.publish(ctx, key, expected)
-    return {**accepted(result, response).model_dump(mode="json"), "published_version": number}
+    return PublishAccepted(**accepted(result, response).model_dump(), published_version=number)
 
 
-@router.get("/definitions", dependencies=[Consistent], summary="Flow definitions of your business lines.")
-def list_definitions(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
-    return container.flow_queries.definitions(policy.scope_params())
+@router.get("/definitions", response_model=list[DefinitionSummaryPublic], dependencies=[Consistent],
+            summary="Flow definitions of your business lines.")
+def list_definitions(container: ContainerDep, policy: Viewer) -> list[DefinitionSummaryPublic]:
+    return [DefinitionSummaryPublic(**row) for row in container.flow_queries.definitions(policy.scope_params())]
 
 
-@router.get("/definitions/{key}", dependencies=[Consistent], summary="A flow definition with its versions.")
-def get_definition(key: str, container: ContainerDep, policy: Viewer, response: Response) -> dict[str, Any]:
+@router.get("/definitions/{key}", response_model=DefinitionPublic, response_model_exclude_unset=True,
+            dependencies=[Consistent], summary="A flow definition with its versions (ETag = its version).",
+            responses=NOT_FOUND)
+def get_definition(key: str, container: ContainerDep, policy: Viewer, response: Response) -> DefinitionPublic:
     row = _definition(container, policy, key)
     row.pop("position", None)
     if not policy.can("flows.definitions.manage"):
         row.pop("draft", None)
-    row["versions"] = container.flow_queries.versions(row["id"])
+    row["versions"] = [VersionSummaryPublic(**v) for v in container.flow_queries.versions(row["id"])]
     response.headers["ETag"] = f'"{row["version"]}"'
-    return row
+    return DefinitionPublic(**row)
 
 
-@router.get("/definitions/{key}/versions/{number}", summary="A published version: graph, settings and Mermaid.")
-def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) -> dict[str, Any]:
+@router.get("/definitions/{key}/versions/{number}", response_model=VersionPublic,
+            summary="A published version: graph, settings and Mermaid.", responses=NOT_FOUND)
+def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) -> VersionPublic:
     _definition_line(container, policy, key)
     version = container.flows.definition(key).published_version(number)
     graph = parse_graph(version["graph"])
-    return {"key": key, "number": number, "graph": version["graph"], "settings": version["settings"],
-            "mermaid": to_mermaid(graph),
-            "launch_notes": [{"node": n.id, "name": n.name, "description": n.description}
-                             for n in graph.nodes if n.description]}
+    return VersionPublic(key=key, number=number, graph=version["graph"], settings=version["settings"],
+                         mermaid=to_mermaid(graph),
+                         launch_notes=[LaunchNotePublic(node=n.id, name=n.name, description=n.description)
+                                       for n in graph.nodes if n.description])
 
 
 @router.get("/definitions/{key}/versions/{number}/diagram.mmd", response_class=PlainTextResponse,
-            summary="The version's diagram as Mermaid text (for the launch page).")
+            summary="The version's diagram as Mermaid text (for the launch page).",
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **NOT_FOUND})
 def diagram(key: str, number: int, container: ContainerDep, policy: Viewer) -> str:
     _definition_line(container, policy, key)
     return to_mermaid(container.flows.published_graph(key, number))

@@ -13,6 +13,7 @@ from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import ContainerDep, requires
 
 router = APIRouter(prefix="/api/v1/projections", tags=["operations"])
+NOT_FOUND = {404: {"description": "No projection has that name."}}
 
 
 class ProjectionPublic(BaseModel):
@@ -58,14 +59,16 @@ def _runner(container: ContainerDep, name: str):  # noqa: ANN202
 
 
 @router.get("/{name}/parked", response_model=list[ParkedEvent],
-            summary="Events this projection parked: the value it could not apply, and later events of that aggregate.")
+            summary="Events this projection parked: the value it could not apply, and later events of that aggregate.",
+            responses=NOT_FOUND)
 def parked_events(name: str, container: ContainerDep,
                   _: Annotated[Policy, Depends(requires("ops.projections.view"))]) -> list[ParkedEvent]:
     return [ParkedEvent(**row) for row in _runner(container, name).parked()]
 
 
 @router.post("/{name}/parked/retry", response_model=RetryResult,
-             summary="Re-apply parked events in order (after a fix); those that fail again stay parked.")
+             summary="Re-apply parked events in order (after a fix); those that fail again stay parked.",
+             responses={**NOT_FOUND, 422: {"description": "An analytics sink: re-sent by a rebuild instead."}})
 def retry_parked(name: str, container: ContainerDep,
                  _: Annotated[Policy, Depends(requires("ops.projections.manage"))]) -> RetryResult:
     runner = _runner(container, name)
