@@ -19,6 +19,7 @@ from interfaces.api.deps import (
     ContainerDep,
     ExpectedVersion,
     consistent_with,
+    login_rule,
     requires,
     security_barrier,
 )
@@ -295,11 +296,14 @@ def enable(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Act
     return _secured(container, response, container.access.enable_operator(ctx, operator_id))
 
 
-@router.post("/{operator_id}/unlock", response_model=CommandAccepted, summary="Lift a login lockout.")
+@router.post("/{operator_id}/unlock", response_model=CommandAccepted,
+             summary="Lift the login delay of an operator (failed logins forgotten; recorded as an event).")
 def unlock(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
            response: Response) -> CommandAccepted:
-    _administrable(container, policy, operator_id)
-    return _secured(container, response, container.access.unlock_operator(ctx, operator_id))
+    row = _administrable(container, policy, operator_id)
+    result = container.access.unlock_operator(ctx, operator_id)
+    container.throttle.reset(login_rule(container), row["login_name"])
+    return _secured(container, response, result)
 
 
 @router.post("/{operator_id}/roles", response_model=CommandAccepted, summary="Grant roles.")
