@@ -93,17 +93,19 @@ class SqlSourceRunner:
             if inherited:
                 raise DataSourceRoleError(f"the data-source role {self.role!r} is a member of other roles and would"
                                           " inherit their privileges; revoke them")
-            me = conn.execute("SELECT rolsuper, pg_has_role(current_user, %s, 'MEMBER') AS member FROM pg_roles"
-                              " WHERE rolname = current_user", (self.role,)).fetchone()
-            if not me["rolsuper"] and not me["member"]:
+            # SET ROLE needs membership (PostgreSQL 16: membership with the SET option; a CREATEROLE
+            # user gets only ADMIN on a role it creates).
+            may_set = "SET" if conn.info.server_version >= 160000 else "MEMBER"
+            check = f"SELECT pg_has_role(current_user, %s, '{may_set}') AS ok"
+            superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+            if not superuser["rolsuper"] and not conn.execute(check, (self.role,)).fetchone()["ok"]:
                 try:
                     with conn.transaction():
                         conn.execute(SQL("GRANT {} TO CURRENT_USER").format(role))
                 except psycopg.errors.InsufficientPrivilege:
                     raise
                 except psycopg.Error:  # a concurrent GRANT of the same membership
-                    if not conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER') AS m",
-                                        (self.role,)).fetchone()["m"]:
+                    if not conn.execute(check, (self.role,)).fetchone()["ok"]:
                         raise
 
     def _grant(self, conn: Any, tables: set[str]) -> list[str]:

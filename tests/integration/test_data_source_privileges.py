@@ -137,3 +137,79 @@ def test_a_data_source_over_tables_without_customer_rows_needs_no_scope(containe
     finally:
         forms.allowed_tables = {"forms_customers"}
         forms.sql_runner.ensure_role(forms.allowed_tables)
+
+
+def test_a_database_user_with_createrole_sets_the_role_up_itself(engines):
+    """Production: the service's database user is no superuser; with CREATEROLE it creates the
+    role, grants it to itself and runs data sources as it."""
+    import uuid
+
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    from infrastructure.eventstore.store import datastore_from_url
+    from infrastructure.forms.sql_source import SqlSourceRunner
+    from tests.engines import fresh_database
+
+    suffix = uuid.uuid4().hex[:8]
+    app, role = f"lf_app_{suffix}", f"lf_ds_{suffix}"
+    admin = engines.admin_database_url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'app-password-0123'").format(Identifier(app)))
+    try:
+        with fresh_database(engines) as url:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(SQL("ALTER SCHEMA public OWNER TO {}").format(Identifier(app)))
+            params = psycopg.conninfo.conninfo_to_dict(url)
+            app_url = psycopg.conninfo.make_conninfo(**{**params, "user": app, "password": "app-password-0123"})
+            with psycopg.connect(app_url, autocommit=True) as conn:
+                conn.execute("CREATE TABLE forms_customers (fund_account text, id_number text)")
+                conn.execute("INSERT INTO forms_customers VALUES ('88000001', 'ID1')")
+                conn.execute("CREATE TABLE access_operators (login_name text, password_hash text)")
+            datastore = datastore_from_url(app_url, pool_size=1, lock_timeout=5)
+            try:
+                runner = SqlSourceRunner({"main": datastore}, None, role=role)
+                assert runner.ensure_role({"forms_customers"}) == ["forms_customers"]
+                assert runner.ensure_role({"forms_customers"}) == ["forms_customers"]  # every start: idempotent
+                rows, _ = runner.run("x", _raw("SELECT fund_account FROM forms_customers"), {}, connection="main",
+                                     timeout_ms=1000, row_limit=10, cache_seconds=0)
+                assert rows == [{"fund_account": "88000001"}]
+                with pytest.raises(DataSourceLimitError, match="permission denied"):
+                    runner.run("x", _raw("SELECT * FROM access_operators"), {}, connection="main", timeout_ms=1000,
+                               row_limit=10, cache_seconds=0)
+            finally:
+                datastore.close()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in (role, app):
+                conn.execute(SQL("DROP ROLE IF EXISTS {}").format(Identifier(name)))
+
+
+def test_a_database_user_without_createrole_stops_start_up_with_a_clear_message(engines):
+    import uuid
+
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    from infrastructure.eventstore.store import datastore_from_url
+    from infrastructure.forms.sql_source import DataSourceRoleError, SqlSourceRunner
+    from tests.engines import fresh_database
+
+    app = f"lf_app_{uuid.uuid4().hex[:8]}"
+    admin = engines.admin_database_url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(SQL("CREATE ROLE {} LOGIN PASSWORD 'app-password-0123'").format(Identifier(app)))
+    try:
+        with fresh_database(engines) as url:
+            params = psycopg.conninfo.conninfo_to_dict(url)
+            app_url = psycopg.conninfo.make_conninfo(**{**params, "user": app, "password": "app-password-0123"})
+            datastore = datastore_from_url(app_url, pool_size=1, lock_timeout=5)
+            try:
+                runner = SqlSourceRunner({"main": datastore}, None, role=f"lf_ds_{uuid.uuid4().hex[:8]}")
+                with pytest.raises(DataSourceRoleError, match="needs CREATEROLE"):
+                    runner.ensure_role({"forms_customers"})
+            finally:
+                datastore.close()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(SQL("DROP ROLE IF EXISTS {}").format(Identifier(app)))
