@@ -213,15 +213,16 @@ class FormsApplication(LedgerApplication):
         (by the scope columns found at definition) with the forms.customer field rules applied by the
         rows' SOURCE column names; rows that cannot be scoped are never returned. The cache holds the
         unfiltered rows, so filtering happens here, per caller, after it."""
-        result = self.query_data_source(key, params)
-        source = self.load(natural_id("data_source", key), DataSource)
+        source = self._source(key)
         if source.kind == "static":
-            return result
+            return self._rows(source, params)
         if source.kind == "customer":
+            result = self._rows(source, params)
             return {"rows": [policy.present(CUSTOMER, r) for r in result["rows"]
                              if policy.sees(department_id=_uuid(r.get("department_id")),
                                             investor_account=r.get("fund_account"))], "cached": result["cached"]}
-        shape = self._stored_shape(key, source.config)
+        shape = self._stored_shape(key, source.config)  # before running: an unscopable query never runs
+        result = self._rows(source, params)
         rows = [{k: v for k, v in r.items() if k not in SECRET_FIELDS} for r in result["rows"]]
         if shape["customer_data"]:
             if not shape["scope"]:  # never for a definition checked by scope_plan
@@ -238,21 +239,27 @@ class FormsApplication(LedgerApplication):
             return config
         cache_key = (key, config["sql"])
         if cache_key not in self._shapes:  # stored before definitions carried their column map
-            checked = check_select(config["sql"], self.allowed_tables)
             try:
+                checked = check_select(config["sql"], self.allowed_tables)
                 self._shapes[cache_key] = self._shape(checked, config["connection"], config["timeout_ms"])
-            except RuleViolationError as exc:
-                raise RuleViolationError(f"data source {key!r} cannot be scoped ({exc.message}); redefine it",
+            except (UnsafeSqlError, RuleViolationError) as exc:
+                problem = getattr(exc, "message", exc)
+                raise RuleViolationError(f"data source {key!r} cannot be scoped ({problem}); redefine it",
                                          field="key") from None
         return self._shapes[cache_key]
 
     def query_data_source(self, key: str, params: dict[str, Any]) -> dict[str, Any]:
         """Unfiltered rows, for the system itself (flow branch conditions); callers use
         query_data_source_for."""
+        return self._rows(self._source(key), params)
+
+    def _source(self, key: str) -> DataSource:
         try:
-            source = self.load(natural_id("data_source", key), DataSource)
+            return self.load(natural_id("data_source", key), DataSource)
         except NotFoundError:
             raise NotFoundError(f"data source {key!r} does not exist") from None
+
+    def _rows(self, source: DataSource, params: dict[str, Any]) -> dict[str, Any]:
         if source.kind == "static":
             return {"rows": source.config["options"], "cached": False}
         if source.kind == "customer":
@@ -260,9 +267,12 @@ class FormsApplication(LedgerApplication):
             customer = self.customer_lookup(account) if self.customer_lookup else None
             return {"rows": [customer] if customer else [], "cached": False}
         config = source.config
-        checked = check_select(config["sql"], self.allowed_tables)  # re-checked: the allow-list may have shrunk
+        try:  # re-checked: the allow-list may have shrunk
+            checked = check_select(config["sql"], self.allowed_tables)
+        except UnsafeSqlError as exc:
+            raise RuleViolationError(f"data source {source.key!r} is no longer allowed: {exc}", field="key") from None
         try:
-            rows, cached = self.sql_runner.run(key, checked, params, connection=config["connection"],
+            rows, cached = self.sql_runner.run(source.key, checked, params, connection=config["connection"],
                                                timeout_ms=config["timeout_ms"], row_limit=config["row_limit"],
                                                cache_seconds=config["cache_seconds"])
         except DataSourceLimitError as exc:

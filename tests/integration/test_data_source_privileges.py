@@ -213,3 +213,26 @@ def test_a_database_user_without_createrole_stops_start_up_with_a_clear_message(
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(SQL("DROP ROLE IF EXISTS {}").format(Identifier(app)))
+
+
+def _policy(**principal):
+    from application.access.policy import Policy, Principal
+
+    return Policy(Principal(actor="operator:t", kind="operator", permissions=frozenset(), **principal))
+
+
+def test_a_definition_stored_before_the_scope_rule_is_described_at_query_time(forms, ctx):
+    from domain.shared.context import acting_as
+
+    legacy = {"connection": "main", "timeout_ms": 1000, "row_limit": 50, "cache_seconds": 0}
+    with acting_as(ctx):  # as stored by an older version: no column map
+        forms.save_one(DataSource.define("old_scoped", "o", "sql", {
+            "sql": "SELECT fund_account AS a, id_number FROM forms_customers ORDER BY 1", **legacy}))
+        forms.save_one(DataSource.define("old_leak", "o", "sql", {
+            "sql": "SELECT name, id_number FROM forms_customers", **legacy}))
+    mine = _policy(departments=frozenset(), investor_accounts=frozenset({"88000001"}))
+    assert forms.query_data_source_for(mine, "old_scoped", {})["rows"] == [{"a": "88000001", "id_number": "ID1"}]
+    with pytest.raises(RuleViolationError, match="cannot be scoped"):
+        forms.query_data_source_for(mine, "old_leak", {})
+    with pytest.raises(RuleViolationError, match="cannot be scoped"):
+        forms.query_data_source_for(_policy(), "old_leak", {})  # not even for an unrestricted caller
