@@ -7,12 +7,18 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from application.access.policy import SECRET_FIELDS, Policy
 from application.forms.engine.diff import patch_with_old_values
 from application.forms.engine.schema import CompiledForm, FormSchemaError, compile_form, validate
-from application.access.policy import SECRET_FIELDS, Policy
-from application.forms.engine.sql_guard import CheckedSql, DataSourceLimitError, UnsafeSqlError, check_select, scope_plan
-from domain.access.masking import FieldRuleView, apply_rules
+from application.forms.engine.sql_guard import (
+    CheckedSql,
+    DataSourceLimitError,
+    UnsafeSqlError,
+    check_select,
+    scope_plan,
+)
 from application.shared.base import CommandResult, LedgerApplication, command
+from domain.access.masking import FieldRuleView, apply_rules
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
