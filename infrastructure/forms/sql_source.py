@@ -113,18 +113,24 @@ class SqlSourceRunner:
         granted: list[str] = []
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (GRANT_LOCK,))
-            held = conn.execute(
-                "SELECT DISTINCT c.oid::regclass::text AS name FROM pg_class c, aclexplode(c.relacl) a"
-                " WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = %s)", (self.role,)).fetchall()
+            held = conn.execute(  # table and column privileges, in any schema
+                "WITH r AS (SELECT oid FROM pg_roles WHERE rolname = %s)"
+                " SELECT c.oid::regclass::text AS name FROM pg_class c, aclexplode(c.relacl) a, r"
+                " WHERE a.grantee = r.oid UNION SELECT t.attrelid::regclass::text FROM pg_attribute t,"
+                " aclexplode(t.attacl) a, r WHERE a.grantee = r.oid", (self.role,)).fetchall()
             for row in held:
                 conn.execute(SQL("REVOKE ALL ON TABLE {} FROM {}").format(SQL(row["name"]), role))
             conn.execute(SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(role))
             conn.execute(SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
             for name in sorted(tables):
-                found = conn.execute(
-                    "SELECT c.oid::regclass::text AS name, n.nspname AS schema FROM pg_class c"
-                    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
-                    (name,)).fetchone()
+                try:
+                    with conn.transaction():  # a savepoint: a malformed name is skipped like a missing one
+                        found = conn.execute(
+                            "SELECT c.oid::regclass::text AS name, n.nspname AS schema FROM pg_class c"
+                            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
+                            (name,)).fetchone()
+                except (psycopg.errors.DataError, psycopg.errors.InvalidName):
+                    found = None
                 if found is None:
                     log.warning("data-source table %r does not exist; not granted", name)
                     continue
