@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         "forms_customers", description="Comma-separated tables SQL data sources may read (schema.table or table).")
     datasource_timeout_ms: int = Field(2000, description="Longest a SQL data source may run (statement timeout).")
     datasource_row_limit: int = Field(500, description="Most rows a SQL data source may return.")
+    datasource_role: str = Field(
+        "ledgerflow_datasource", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role (NOLOGIN) every SQL data source runs as; created at start-up if missing "
+                    "(the database user needs CREATEROLE, or a DBA creates it and grants it to that user).")
     customer_directory: str | None = Field(
         None, description="Account-opening system: http(s)://... for its API, or a JSON file path; "
         "unset = <data_dir>/customers.json.")

@@ -139,9 +139,11 @@ class Container:
         readmodels = ReadModelDb(store.datastore)
         access_queries = AccessQueries(readmodels)
         forms_queries = FormsQueries(readmodels)
+        datasource_tables = {t.strip() for t in settings.datasource_tables.split(",") if t.strip()}
+        sql_runner = SqlSourceRunner({"main": store.datastore}, supervisor, role=settings.datasource_role)
+        sql_runner.ensure_role(datasource_tables)  # after the projections created their tables
         forms = FormsApplication(
-            store, allowed_tables={t.strip() for t in settings.datasource_tables.split(",") if t.strip()},
-            sql_runner=SqlSourceRunner({"main": store.datastore}, supervisor),
+            store, allowed_tables=datasource_tables, sql_runner=sql_runner,
             customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
             max_rows=settings.datasource_row_limit)
         flows = FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries),

@@ -7,10 +7,18 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from application.access.policy import SECRET_FIELDS, Policy
 from application.forms.engine.diff import patch_with_old_values
 from application.forms.engine.schema import CompiledForm, FormSchemaError, compile_form, validate
-from application.forms.engine.sql_guard import DataSourceLimitError, UnsafeSqlError, check_select
+from application.forms.engine.sql_guard import (
+    CheckedSql,
+    DataSourceLimitError,
+    UnsafeSqlError,
+    check_select,
+    scope_plan,
+)
 from application.shared.base import CommandResult, LedgerApplication, command
+from domain.access.masking import FieldRuleView, apply_rules
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
@@ -19,6 +27,7 @@ from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolation
 from domain.shared.ids import natural_id
 
 MAX_CACHE_SECONDS = 86_400
+CUSTOMER = "forms.customer"  # the field rules that customer rows of data sources obey
 
 
 class FormsApplication(LedgerApplication):
@@ -33,6 +42,7 @@ class FormsApplication(LedgerApplication):
         self.customer_lookup = customer_lookup
         self.max_timeout_ms, self.max_rows = max_timeout_ms, max_rows
         self._compiled: dict[tuple[str, int, str], CompiledForm] = {}
+        self._shapes: dict[tuple[str, str], dict[str, Any]] = {}  # definitions stored without a column map
         self._lock = threading.Lock()
 
     # -- business types ---------------------------------------------------------------------
@@ -171,7 +181,7 @@ class FormsApplication(LedgerApplication):
         if not isinstance(sql, str):
             raise RuleViolationError("an SQL data source needs config.sql", field="config.sql")
         try:
-            check_select(sql, self.allowed_tables)
+            checked = check_select(sql, self.allowed_tables)
         except UnsafeSqlError as exc:
             raise RuleViolationError(f"unsafe SQL: {exc}", field="config.sql") from None
         timeout = int(config.get("timeout_ms", self.max_timeout_ms))
@@ -183,8 +193,20 @@ class FormsApplication(LedgerApplication):
         cache = int(config.get("cache_seconds", 60))
         if not 0 <= cache <= MAX_CACHE_SECONDS:
             raise RuleViolationError(f"cache_seconds must be 0..{MAX_CACHE_SECONDS}", field="config.cache_seconds")
-        return {"sql": sql, "connection": config.get("connection", "main"), "timeout_ms": timeout,
-                "row_limit": rows, "cache_seconds": cache}
+        connection = config.get("connection", "main")
+        shape = self._shape(checked, connection, timeout)
+        return {"sql": sql, "connection": connection, "timeout_ms": timeout, "row_limit": rows,
+                "cache_seconds": cache, **shape}
+
+    def _shape(self, checked: CheckedSql, connection: str, timeout_ms: int) -> dict[str, Any]:
+        """What the database says the query outputs, and how its rows are scoped (sql_guard.scope_plan);
+        RuleViolationError on config.sql for a query whose rows cannot be scoped."""
+        try:
+            columns, tables = self.sql_runner.describe(checked, connection=connection, timeout_ms=timeout_ms)
+            plan = scope_plan(columns, tables)
+        except (UnsafeSqlError, DataSourceLimitError) as exc:
+            raise RuleViolationError(f"unsafe SQL: {exc}", field="config.sql") from None
+        return {"columns": columns, "customer_data": plan["customer_data"], "scope": plan["checks"]}
 
     @command
     def define_data_source(self, key: str, name: str, kind: str, config: dict[str, Any]) -> CommandResult:
@@ -192,11 +214,58 @@ class FormsApplication(LedgerApplication):
                                    else self._checked_config(kind, config))
         return self.create_unique(source, f"data source {key!r}")
 
+    def query_data_source_for(self, policy: Policy, key: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A data source as the caller may see it: customer rows only within the caller's data scope
+        (by the scope columns found at definition) with the forms.customer field rules applied by the
+        rows' SOURCE column names; rows that cannot be scoped are never returned. The cache holds the
+        unfiltered rows, so filtering happens here, per caller, after it."""
+        source = self._source(key)
+        if source.kind == "static":
+            return self._rows(source, params)
+        if source.kind == "customer":
+            result = self._rows(source, params)
+            return {"rows": [policy.present(CUSTOMER, r) for r in result["rows"]
+                             if policy.sees(department_id=_uuid(r.get("department_id")),
+                                            investor_account=r.get("fund_account"))], "cached": result["cached"]}
+        shape = self._stored_shape(key, source.config)  # before running: an unscopable query never runs
+        result = self._rows(source, params)
+        rows = [{k: v for k, v in r.items() if k not in SECRET_FIELDS} for r in result["rows"]]
+        if shape["customer_data"]:
+            if not shape["scope"]:  # never for a definition checked by scope_plan
+                raise RuleViolationError(f"data source {key!r} cannot be scoped; redefine it", field="key")
+            rules = _rules_by_source(policy.rules(CUSTOMER), shape["columns"])
+            rows = [apply_rules(r, rules) for r in rows if all(
+                policy.sees(department_id=_uuid(r.get(c["department_id"])) if c["department_id"] else None,
+                            investor_account=_text(r.get(c["fund_account"])) if c["fund_account"] else None)
+                for c in shape["scope"])]
+        return {"rows": rows, "cached": result["cached"]}
+
+    def _stored_shape(self, key: str, config: dict[str, Any]) -> dict[str, Any]:
+        if "columns" in config:
+            return config
+        cache_key = (key, config["sql"])
+        if cache_key not in self._shapes:  # stored before definitions carried their column map
+            try:
+                checked = check_select(config["sql"], self.allowed_tables)
+                self._shapes[cache_key] = self._shape(checked, config["connection"], config["timeout_ms"])
+            except (UnsafeSqlError, RuleViolationError) as exc:
+                problem = getattr(exc, "message", exc)
+                raise RuleViolationError(f"data source {key!r} cannot be scoped ({problem}); redefine it",
+                                         field="key") from None
+        return self._shapes[cache_key]
+
     def query_data_source(self, key: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Unfiltered rows, for the system itself (flow branch conditions); callers use
+        query_data_source_for."""
+        return self._rows(self._source(key), params)
+
+    def _source(self, key: str) -> DataSource:
         try:
-            source = self.load(natural_id("data_source", key), DataSource)
+            return self.load(natural_id("data_source", key), DataSource)
         except NotFoundError:
             raise NotFoundError(f"data source {key!r} does not exist") from None
+
+    def _rows(self, source: DataSource, params: dict[str, Any]) -> dict[str, Any]:
         if source.kind == "static":
             return {"rows": source.config["options"], "cached": False}
         if source.kind == "customer":
@@ -204,9 +273,12 @@ class FormsApplication(LedgerApplication):
             customer = self.customer_lookup(account) if self.customer_lookup else None
             return {"rows": [customer] if customer else [], "cached": False}
         config = source.config
-        checked = check_select(config["sql"], self.allowed_tables)  # re-checked: the allow-list may have shrunk
+        try:  # re-checked: the allow-list may have shrunk
+            checked = check_select(config["sql"], self.allowed_tables)
+        except UnsafeSqlError as exc:
+            raise RuleViolationError(f"data source {source.key!r} is no longer allowed: {exc}", field="key") from None
         try:
-            rows, cached = self.sql_runner.run(key, checked, params, connection=config["connection"],
+            rows, cached = self.sql_runner.run(source.key, checked, params, connection=config["connection"],
                                                timeout_ms=config["timeout_ms"], row_limit=config["row_limit"],
                                                cache_seconds=config["cache_seconds"])
         except DataSourceLimitError as exc:
@@ -238,3 +310,31 @@ class FormsApplication(LedgerApplication):
         if batch:
             self.save_all(*batch)
         return counts
+
+
+def _uuid(value: Any) -> UUID | None:
+    """A department id as the policy compares it (cached rows carry it as text)."""
+    if value is None or isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _rules_by_source(rules: list[FieldRuleView], columns: list[dict[str, Any]]) -> list[FieldRuleView]:
+    """The caller's field rules re-aimed at output columns: a rule on ``id_number`` applies to every
+    output column whose source column (or, failing a source, whose name) is ``id_number``."""
+    out = []
+    for column in columns:
+        source = column.get("column") or column["name"]
+        for rule in rules:
+            if rule.field in (source, column["name"]):
+                out.append(FieldRuleView(rule.resource, column["name"], rule.effect, rule.mask, frozenset(),
+                                         frozenset(), frozenset(), frozenset()))
+    # hidden first: a column both hidden and masked is removed, never masked
+    return sorted(out, key=lambda r: r.effect != "hidden")

@@ -44,8 +44,9 @@ def test_hostile_sql_data_sources_are_refused(forms, ctx, sql, reason):
 
 
 def test_a_query_running_past_the_timeout_is_stopped(forms, ctx):
-    slow = ("SELECT count(*) AS n FROM forms_customers a, forms_customers b, forms_customers c,"
-            " forms_customers d, forms_customers e")
+    # Outputs a scope column: unscoped customer rows (a bare count) are refused at definition.
+    slow = ("SELECT a.fund_account FROM forms_customers a WHERE (SELECT count(*) FROM forms_customers b,"
+            " forms_customers c, forms_customers d, forms_customers e, forms_customers f) > 0")
     _define(forms, ctx, slow, timeout_ms=200, cache_seconds=0)
     with pytest.raises(RuleViolationError, match="longer than 200 ms"):
         forms.query_data_source("probe", {})

@@ -102,6 +102,93 @@ class RecordPage(Page):
     items: list[RecordPublic]
 
 
+class BusinessTypeSummary(BaseModel):
+    id: UUID
+    code: str
+    name: str
+    business_line: str
+    description: str
+    subjects: list[str]
+    latest_version: int = Field(description="0 until the first publish")
+    version: int
+    updated_at: datetime
+
+
+class VersionSummary(BaseModel):
+    number: int
+    published_at: datetime
+    published_by: str
+
+
+class BusinessTypeDetail(BusinessTypeSummary):
+    drafts: dict[str, dict[str, Any]] | None = Field(
+        None, description="Draft form per subject (JSON Schema); only for designers, absent otherwise")
+    versions: list[VersionSummary]
+
+
+class Published(CommandAccepted):
+    published_version: int
+
+
+class VersionForms(BaseModel):
+    code: str
+    number: int
+    forms: dict[str, dict[str, Any]] = Field(description="The frozen form (JSON Schema) per subject")
+
+
+class BusinessTypeExport(BaseModel):
+    format: str = Field(examples=["ledgerflow.business_type/1"])
+    code: str
+    name: str
+    business_line: str
+    description: str
+    forms: dict[str, dict[str, Any]]
+
+
+class DataSourcePublic(BaseModel):
+    key: str
+    name: str
+    kind: str
+    config: dict[str, Any] = Field(description="Per kind (see docs/forms.md); for sql also the column map and"
+                                                " scope columns found at definition")
+    version: int
+
+
+class DataSourceRows(BaseModel):
+    rows: list[dict[str, Any]] = Field(description="One object per row, keyed by the query's output columns; "
+                                                   "customer rows within your data scope and field rules")
+    cached: bool = Field(description="Whether the rows came from the cache")
+
+
+class CustomerPublic(BaseModel):
+    """A customer as you may see it: fields hidden by a field rule are absent, masked ones masked."""
+
+    fund_account: str
+    name: str | None = None
+    subject: str | None = None
+    id_type: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    department_id: UUID | None = None
+    account_manager: str | None = None
+    opened_on: str | None = None
+    status: str | None = None
+    risk_level: str | None = None
+    updated_at: datetime | None = None
+
+
+class RecordChange(BaseModel):
+    record_version: int
+    seq: int
+    kind: str = Field(description="added, changed or removed")
+    path: str = Field(examples=["rates[id=r2].rate"])
+    old_value: Any = None
+    new_value: Any = None
+    node: str | None
+    actor: str
+    occurred_at: datetime
+
+
 # -- business types ---------------------------------------------------------------------------
 def _business_type(container: ContainerDep, policy: Policy, code: str) -> dict[str, Any]:
     """For reads: the read model (callers pass wait_for_position to read their writes)."""
@@ -130,12 +217,15 @@ def create_business_type(body: BusinessTypeCreate, request: Request, container: 
 
 
 @router.get("/business-types", dependencies=[Depends(consistent_with(*CATALOGUE))],
+            response_model=list[BusinessTypeSummary],
             summary="Business types of your business lines, with their latest version.")
 def list_business_types(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
     return container.forms_queries.business_types(policy.scope_params())
 
 
 @router.get("/business-types/{code}", dependencies=[Depends(consistent_with(*CATALOGUE))],
+            response_model=BusinessTypeDetail, response_model_exclude_unset=True,
+            responses={404: {"description": "No such business type in your business lines"}},
             summary="One business type: drafts (designers only) and published versions.")
 def get_business_type(code: str, container: ContainerDep, policy: Viewer, response: Response) -> dict[str, Any]:
     row = _business_type(container, policy, code)
@@ -156,19 +246,22 @@ def save_draft(code: str, subject: str, body: Draft, request: Request, container
 
 
 @router.post("/business-types/{code}/publish", summary="Publish the drafts as the next version (never changes).",
+             response_model=Published,
              responses={422: {"description": "`invalid_form_schema`: every problem, with subject and field"}})
 def publish(code: str, request: Request, container: ContainerDep, policy: Designer, expected: ExpectedVersion,
-            response: Response) -> dict[str, Any]:
+            response: Response) -> Published:
     ctx = policy.context(request.state.correlation_id, _business_type_line(container, policy, code))
     result, number = container.forms.publish(ctx, code, expected)
-    return {**accepted(result, response).model_dump(mode="json"), "published_version": number}
+    return Published(**accepted(result, response).model_dump(), published_version=number)
 
 
-@router.get("/business-types/{code}/versions/{number}", summary="A published version's forms.")
-def get_version(code: str, number: int, container: ContainerDep, policy: Viewer) -> dict[str, Any]:
+@router.get("/business-types/{code}/versions/{number}", response_model=VersionForms,
+            responses={404: {"description": "No such business type or version"}},
+            summary="A published version's forms.")
+def get_version(code: str, number: int, container: ContainerDep, policy: Viewer) -> VersionForms:
     _business_type_line(container, policy, code)
     forms = container.forms.business_type(code).published_version(number)["forms"]
-    return {"code": code, "number": number, "forms": forms}
+    return VersionForms(code=code, number=number, forms=forms)
 
 
 @router.post("/business-types/{code}/versions/{number}/validate", response_model=Validated,
@@ -180,13 +273,15 @@ def validate_submission(code: str, number: int, body: Submission, container: Con
     return Validated(valid=not errors, errors=errors, data=data)
 
 
-@router.get("/business-types/{code}/export", summary="Export a business type (latest version, else drafts).")
-def export(code: str, container: ContainerDep, policy: Designer) -> dict[str, Any]:
+@router.get("/business-types/{code}/export", response_model=BusinessTypeExport,
+            responses={404: {"description": "No such business type in your business lines"}},
+            summary="Export a business type (latest version, else drafts).")
+def export(code: str, container: ContainerDep, policy: Designer) -> BusinessTypeExport:
     _business_type_line(container, policy, code)
     bt = container.forms.business_type(code)
     forms = bt.versions[-1]["forms"] if bt.versions else bt.drafts
-    return {"format": "ledgerflow.business_type/1", "code": bt.code, "name": bt.name,
-            "business_line": bt.business_line, "description": bt.description, "forms": forms}
+    return BusinessTypeExport(format="ledgerflow.business_type/1", code=bt.code, name=bt.name,
+                              business_line=bt.business_line, description=bt.description, forms=forms)
 
 
 @router.post("/business-types/import", status_code=201, response_model=CommandAccepted,
@@ -204,6 +299,9 @@ def import_business_type(body: dict[str, Any], request: Request, container: Cont
 
 # -- data sources and customers ----------------------------------------------------------------
 @router.post("/data-sources", status_code=201, response_model=CommandAccepted,
+             responses={409: {"description": "A data source with this key exists"},
+                        422: {"description": "`rule_violation` on `config.sql`: unsafe SQL, or customer rows "
+                                             "that cannot be scoped (see docs/forms.md)"}},
              summary="Define a data source: static options, customer lookup, or a checked SELECT.")
 def define_data_source(body: DataSourceCreate, request: Request, container: ContainerDep, policy: SourceAdmin,
                        response: Response) -> CommandAccepted:
@@ -211,22 +309,25 @@ def define_data_source(body: DataSourceCreate, request: Request, container: Cont
     return accepted(container.forms.define_data_source(ctx, body.key, body.name, body.kind, body.config), response)
 
 
-@router.get("/data-sources", dependencies=[Depends(consistent_with(*CATALOGUE))], summary="Every data source.")
+@router.get("/data-sources", dependencies=[Depends(consistent_with(*CATALOGUE))],
+            response_model=list[DataSourcePublic], summary="Every data source.")
 def list_data_sources(container: ContainerDep, _: SourceAdmin) -> list[dict[str, Any]]:
     return container.forms_queries.data_sources()
 
 
-@router.post("/data-sources/{key}/query", summary="Run a data source with parameters (cached per its TTL).")
-def query_data_source(key: str, body: DataSourceQuery, container: ContainerDep, policy: SourceUser) -> dict[str, Any]:
-    result = container.forms.query_data_source(key, body.params)
-    if result["rows"] and "fund_account" in result["rows"][0]:
-        # Customer rows obey the same scope and field rules as the customer endpoint.
-        result["rows"] = [policy.present(CUSTOMER, r) for r in result["rows"]
-                          if policy.sees(department_id=r.get("department_id"), investor_account=r["fund_account"])]
-    return result
+@router.post("/data-sources/{key}/query", response_model=DataSourceRows,
+             responses={404: {"description": "No such data source"},
+                        422: {"description": "`rule_violation`: missing parameters, timeout, row limit, or the "
+                                             "database refused the query"}},
+             summary="Run a data source with parameters (cached per its TTL); customer rows within your data "
+                     "scope and field rules.")
+def query_data_source(key: str, body: DataSourceQuery, container: ContainerDep, policy: SourceUser) -> DataSourceRows:
+    return DataSourceRows(**container.forms.query_data_source_for(policy, key, body.params))
 
 
 @router.get("/customers/{fund_account}", dependencies=[Depends(consistent_with(*CATALOGUE))],
+            response_model=CustomerPublic, response_model_exclude_unset=True,
+            responses={404: {"description": "No such customer in your data scope"}},
             summary="Look a customer up by fund account (fills the customer field of a form).")
 def customer(fund_account: str, container: ContainerDep, policy: CustomerViewer) -> dict[str, Any]:
     row = container.forms_queries.customer(fund_account)
@@ -294,6 +395,7 @@ def get_record(record_id: UUID, container: ContainerDep, policy: RecordViewer, r
 
 
 @router.get("/records/{record_id}/changes", dependencies=[Depends(consistent_with(*RECORDS))],
+            response_model=list[RecordChange], responses={404: {"description": "No such record in your scope"}},
             summary="Every added / changed / removed field and sub-table row (rows by id), per save.")
 def record_changes(record_id: UUID, container: ContainerDep, policy: RecordViewer) -> list[dict[str, Any]]:
     _record(container, policy, record_id)
