@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Response
+from fastapi import Path, Response
 from pydantic import BaseModel, Field
 
 from application.shared.base import CommandResult
@@ -34,3 +34,7 @@ class Page(BaseModel):
 FUND_ACCOUNT_PATTERN = r"^[0-9]{6,20}$"
 FundAccount = Annotated[str, Field(pattern=FUND_ACCOUNT_PATTERN, examples=["88005678"],
                                    description="Fund account: 6-20 ASCII digits")]
+
+# Version numbers and aggregate versions are PostgreSQL integers: bounded before any query.
+MAX_VERSION = 2_147_483_647
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A published version number")]

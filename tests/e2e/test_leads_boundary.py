@@ -58,10 +58,10 @@ def test_bad_values_are_refused_before_any_event(client, live_container, firm): 
         {"phone": "13812340006", "kind": "ib", "holder": "a\u0000b"}]}, ADMIN)
     _refused(client, "/api/v1/leads/account-opening/events", {"events": [
         {**base, "kind": "node", "node": "a\u0000"}]}, ADMIN)
-    # M7: a lone surrogate is a per-row rejection (intake) or a 422 (typed bodies), never a 500
+    # M7: a lone surrogate is refused by the text boundary, naming the field, never a 500
     rows = client.post("/api/v1/leads/intake", headers={**intake, "Content-Type": "application/json"},
                        content=b'{"leads": [{"phone": "13812340014", "note": "a\\ud800b"}]}')
-    assert rows.status_code == 200 and rows.json()["results"][0]["status"] == "rejected"
+    assert rows.status_code == 422 and rows.json()["field"] == "leads.0.note"
     lead = ok(client.post("/api/v1/leads/intake", headers=intake, json={"leads": [{"phone": "13812340015"}]}))
     lid = lead["results"][0]["lead_id"]
     for body in (b'{"content": "a\\ud800"}', orjson.dumps({"content": "a\u0000"}),

@@ -383,6 +383,28 @@ CASES = [
          {"name": "x", "permissions": ["access.operators.view"], "business_lines": ["ib"]}),
     Case("token manager issues a token with an unknown permission", "sh-tokens", "POST", "/api/v1/access/api-tokens",
          422, {"name": "x", "permissions": ["no.such.thing"]}),
+    # SQL data sources: the parser first, the database's privileges behind it (see also
+    # tests/integration/test_data_source_privileges.py and tests/e2e/test_data_source_scope.py)
+    Case("a data source shadows access_operators with a CTE to read password hashes", "bootstrap", "POST",
+         "/api/v1/forms/data-sources", 422, {"key": "steal_hashes", "name": "x", "kind": "sql", "config": {
+             "sql": "SELECT login_name AS login, password_hash AS secret FROM access_operators WHERE EXISTS "
+                    "(WITH access_operators AS (SELECT 1) SELECT 1 FROM access_operators)"}}),
+    Case("a data source shadows access_sessions to read token hashes", "bootstrap", "POST",
+         "/api/v1/forms/data-sources", 422, {"key": "steal_tokens", "name": "x", "kind": "sql", "config": {
+             "sql": "SELECT access_hash FROM access_sessions WHERE EXISTS "
+                    "(WITH access_sessions AS (SELECT 1) SELECT 1 FROM access_sessions)"}}),
+    Case("a data source over customers without a scope column", "bootstrap", "POST", "/api/v1/forms/data-sources",
+         422, {"key": "unscoped", "name": "x", "kind": "sql", "config": {
+             "sql": "SELECT name, id_number, phone FROM forms_customers"}}),
+    Case("a data source that computes a personal column to dodge field rules", "bootstrap", "POST",
+         "/api/v1/forms/data-sources", 422, {"key": "computed", "name": "x", "kind": "sql", "config": {
+             "sql": "SELECT fund_account, upper(id_number) AS idn FROM forms_customers"}}),
+    Case("a data source over a table outside the allow-list", "bootstrap", "POST", "/api/v1/forms/data-sources",
+         422, {"key": "outside", "name": "x", "kind": "sql", "config": {
+             "sql": "SELECT fund_account, department_id FROM flows_instances"}}),
+    Case("a scoped data source with an aliased fund account is accepted", "bootstrap", "POST",
+         "/api/v1/forms/data-sources", 201, {"key": "scoped_alias", "name": "x", "kind": "sql", "config": {
+             "sql": "SELECT fund_account AS acct, name, id_number, phone, department_id FROM forms_customers"}}),
 ]
 
 

@@ -430,7 +430,7 @@ def test_branches_decide_on_initiator_attributes_and_sql_data_sources_and_record
     forms.sync_customers(ADMIN, [{"fund_account": "88001234", "name": "大客户", "risk_level": "C5"}])
     container.runners["forms.catalogue"].catch_up()
     forms.define_data_source(ADMIN, "risk", "Risk level", "sql", {
-        "sql": "SELECT risk_level FROM forms_customers WHERE fund_account = :fund_account", "cache_seconds": 0})
+        "sql": "SELECT fund_account, risk_level FROM forms_customers WHERE fund_account = :fund_account", "cache_seconds": 0})
     graph = {"nodes": [{"id": "start", "type": "start", "name": "s"},
                        {"id": "gw", "type": "exclusive", "name": "gw"},
                        {"id": "strict", "type": "approval", "name": "strict", "mode": "single",
@@ -451,7 +451,7 @@ def test_branches_decide_on_initiator_attributes_and_sql_data_sources_and_record
     assert open_task(flows.instance(strict.id))["node"] == "strict"
     assert open_task(flows.instance(light.id))["node"] == "light"
     taken = next(e for e in container.audit.trail(strict.id) if e.event_type == "BranchTaken")
-    assert taken.data["inputs"] == {"risk": [{"risk_level": "C5"}]} and taken.data["targets"] == ["strict"]
+    assert taken.data["inputs"] == {"risk": [{"fund_account": "88001234", "risk_level": "C5"}]} and taken.data["targets"] == ["strict"]
 
 
 def test_a_stale_in_memory_instance_never_decides_anything(firm):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from interfaces.api.deps import ContainerDep, requires
 from interfaces.api.problems import ApiProblem
+from interfaces.api.schemas import MAX_VERSION
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 NOT_FOUND = {404: {"description": "The aggregate does not exist or lies outside your data scope."}}
@@ -59,7 +60,7 @@ def trail(aggregate_id: UUID, container: ContainerDep, policy: Auditor) -> list[
             responses={**NOT_FOUND, 422: {"description": "`at` lacks a time zone, or no such version."}})
 def state(aggregate_id: UUID, container: ContainerDep, policy: Auditor,
           at: Annotated[datetime | None, Query(description="ISO-8601 instant with time zone")] = None,
-          version: Annotated[int | None, Query(ge=1)] = None) -> StatePublic:
+          version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None) -> StatePublic:
     if at is not None and at.tzinfo is None:
         raise ApiProblem(422, "validation_failed", "at must include a time zone, e.g. 2026-01-31T09:00:00+08:00",
                          field="at")

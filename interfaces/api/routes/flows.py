@@ -14,7 +14,7 @@ from application.flows.service import parse_graph
 from domain.flows.graph import to_mermaid
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.schemas import CommandAccepted, accepted
+from interfaces.api.schemas import CommandAccepted, VersionNumber, accepted
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 Consistent = Depends(consistent_with("flows.definitions"))
@@ -158,7 +158,7 @@ def get_definition(key: str, container: ContainerDep, policy: Viewer, response: 
 
 @router.get("/definitions/{key}/versions/{number}", response_model=VersionPublic,
             summary="A published version: graph, settings and Mermaid.", responses=NOT_FOUND)
-def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) -> VersionPublic:
+def get_version(key: str, number: VersionNumber, container: ContainerDep, policy: Viewer) -> VersionPublic:
     _definition_line(container, policy, key)
     version = container.flows.definition(key).published_version(number)
     graph = parse_graph(version["graph"])
@@ -171,6 +171,6 @@ def get_version(key: str, number: int, container: ContainerDep, policy: Viewer) 
 @router.get("/definitions/{key}/versions/{number}/diagram.mmd", response_class=PlainTextResponse,
             summary="The version's diagram as Mermaid text (for the launch page).",
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **NOT_FOUND})
-def diagram(key: str, number: int, container: ContainerDep, policy: Viewer) -> str:
+def diagram(key: str, number: VersionNumber, container: ContainerDep, policy: Viewer) -> str:
     _definition_line(container, policy, key)
     return to_mermaid(container.flows.published_graph(key, number))

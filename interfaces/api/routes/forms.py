@@ -13,7 +13,7 @@ from domain.shared.errors import NotFoundError, PermissionDeniedError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import ApiProblem
-from interfaces.api.schemas import CommandAccepted, FundAccount, Page, accepted
+from interfaces.api.schemas import CommandAccepted, FundAccount, Page, VersionNumber, accepted
 
 router = APIRouter(prefix="/api/v1/forms", tags=["forms"])
 CATALOGUE, RECORDS = ("forms.catalogue",), ("forms.records",)
@@ -258,7 +258,7 @@ def publish(code: str, request: Request, container: ContainerDep, policy: Design
 @router.get("/business-types/{code}/versions/{number}", response_model=VersionForms,
             responses={404: {"description": "No such business type or version"}},
             summary="A published version's forms.")
-def get_version(code: str, number: int, container: ContainerDep, policy: Viewer) -> VersionForms:
+def get_version(code: str, number: VersionNumber, container: ContainerDep, policy: Viewer) -> VersionForms:
     _business_type_line(container, policy, code)
     forms = container.forms.business_type(code).published_version(number)["forms"]
     return VersionForms(code=code, number=number, forms=forms)
@@ -266,7 +266,7 @@ def get_version(code: str, number: int, container: ContainerDep, policy: Viewer)
 
 @router.post("/business-types/{code}/versions/{number}/validate", response_model=Validated,
              summary="Validate a submission: every error with its field path and the rule it broke.")
-def validate_submission(code: str, number: int, body: Submission, container: ContainerDep,
+def validate_submission(code: str, number: VersionNumber, body: Submission, container: ContainerDep,
                         policy: Viewer) -> Validated:
     _business_type_line(container, policy, code)
     data, errors = container.forms.check_submission(code, number, body.subject, body.data, body.context)
