@@ -36,6 +36,20 @@ class Principal:
     session_id: UUID | None = None
     scopes: frozenset[str] = frozenset()
     jurisdiction: tuple[dict, ...] = ()
+    # API tokens act for the operator who issued them: "yourself" and four-eyes checks compare
+    # people, not credentials, so nobody approves their own request with a second token.
+    acting_for: UUID | None = None
+    issuer_actor: str | None = None
+
+    @property
+    def self_id(self) -> UUID | None:
+        """The operator this request acts as or for."""
+        return self.operator_id or self.acting_for
+
+    @property
+    def person(self) -> str:
+        """Who answers for this request: operator:<login> (also for their tokens) or admin:bootstrap."""
+        return self.issuer_actor or self.actor
 
     @staticmethod
     def bootstrap() -> Principal:
@@ -126,7 +140,7 @@ class Policy:
                                target_lines: Iterable[str], *, self_allowed: bool = False) -> None:
         """Changing another operator's credentials, status or grants needs at least their power:
         otherwise a manager could reset an administrator's password and become them."""
-        if not self_allowed and target_id == self.principal.operator_id:
+        if not self_allowed and target_id == self.principal.self_id:
             raise PermissionDeniedError("you cannot change your own access; ask another administrator")
         try:
             self.require_grantable(target_permissions, target_lines)

@@ -138,6 +138,10 @@ class PrincipalResolver:
         seen = {row["id"]: row["version"]}
         issuer = row["issuer"]
         if not issuer.get("operator_id"):
+            if issuer.get("actor") != "admin:bootstrap":
+                # Only the bootstrap token issues tokens that answer to no operator; anything
+                # else (a token minted by a token, before that was refused) is not honoured.
+                raise AuthenticationError("the API token has no operator behind it", code="invalid_token")
             return self._bootstrap_token(row), seen
         issuer_id = UUID(issuer["operator_id"])
         seen[issuer_id] = row["issuer_version"] or 0
@@ -155,7 +159,8 @@ class PrincipalResolver:
             actor=f"api_token:{row['id']}", kind="api_token", permissions=frozenset(permissions),
             business_lines=frozenset(lines), departments=frozenset(departments),
             investor_accounts=frozenset(accounts), roles=frozenset(roles),
-            department_id=row["issuer_department_id"], scopes=frozenset(row["scopes"]), display_name=row["name"])
+            department_id=row["issuer_department_id"], scopes=frozenset(row["scopes"]), display_name=row["name"],
+            acting_for=issuer_id, issuer_actor=issuer.get("actor"))
         return principal, seen
 
     def _bootstrap_token(self, row: dict[str, Any]) -> Principal:
@@ -169,4 +174,4 @@ class PrincipalResolver:
                          else frozenset(self.queries.expand_jurisdiction(jurisdiction)),
                          investor_accounts=frozenset(issuer.get("investor_accounts", [])),
                          roles=frozenset(issuer.get("roles", [])), scopes=frozenset(row["scopes"]),
-                         display_name=row["name"])
+                         display_name=row["name"], issuer_actor="admin:bootstrap")

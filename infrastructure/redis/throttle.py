@@ -11,6 +11,7 @@ state is kept in process memory, so the throttle holds per process instead of fa
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import threading
@@ -71,7 +72,9 @@ class FailureThrottle:
             key = self._key(rule, subject)
             wait = self._record(key, rule, now)
             if wait:
-                log.warning("throttle: %s failed again, next attempt in %.0fs", f"{rule.prefix}:{subject[:64]}", wait)
+                # The subject may hold a login name (or a password typed into it): log a digest.
+                digest = hashlib.sha256(subject.encode("utf-8", "replace")).hexdigest()[:12]
+                log.warning("throttle: %s:%s failed again, next attempt in %.0fs", rule.prefix, digest, wait)
 
     def reset(self, rule: Rule, subject: str) -> None:
         key = self._key(rule, subject)
@@ -80,6 +83,19 @@ class FailureThrottle:
         if self.supervisor.available:
             with contextlib.suppress(redis.RedisError):
                 self.supervisor.client.delete(key)
+
+    def forget(self, rule: Rule, subject_prefix: str) -> None:
+        """Forget every subject of a rule that starts with a prefix (an administrator lifting a
+        login name's delay for every address). The prefix is escaped for Redis' glob matching."""
+        prefix = self._key(rule, subject_prefix)
+        with self._lock:
+            for key in [k for k in self._local if k.startswith(prefix)]:
+                del self._local[key]
+        if self.supervisor.available:
+            pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+            with contextlib.suppress(redis.RedisError):
+                for key in self.supervisor.client.scan_iter(match=pattern, count=500):
+                    self.supervisor.client.delete(key)
 
     # -- storage: Redis, else process memory ------------------------------------------------------
     def _until(self, key: str, now: float) -> float:

@@ -80,6 +80,8 @@ def check_json_body(body: bytes) -> Refusal | None:
     framework, which names the position)."""
     if not body:
         return None
+    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return Refusal(415, "unsupported_media_type", "JSON bodies must be UTF-8 without a byte-order mark")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -87,10 +89,12 @@ def check_json_body(body: bytes) -> Refusal | None:
     if nesting_depth(text) > MAX_DEPTH:
         return Refusal(422, "nesting_too_deep", f"JSON nested deeper than {MAX_DEPTH} levels is not accepted")
     try:
-        # Exactly the parser FastAPI uses, so what is checked here is what the route receives.
+        # The parser FastAPI uses, on the text decoded above. A body this parse refuses is refused
+        # here: the framework's own parse of the bytes would guess UTF-16/32 and read a different
+        # document than the one checked.
         value = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+    except (ValueError, RecursionError) as exc:
+        return Refusal(422, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}", field="body")
     found = value_problem(value)
     if found is None:
         return None

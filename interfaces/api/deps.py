@@ -49,16 +49,17 @@ def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiProblem(401, "unauthenticated", "missing bearer token (Authorization: Bearer <token>)",
                          headers={"WWW-Authenticate": "Bearer"})
-    # Guessing tokens is throttled per client address like guessing passwords.
+    # Guessing tokens is throttled per client address like guessing passwords. Only failures
+    # are held back: a valid token from the same address (an office behind one NAT) still works.
     address = [(address_rule(container), request.client.host if request.client else "unknown")]
-    wait = container.throttle.retry_after(address)
-    if wait:
-        raise ApiProblem(429, "too_many_attempts", f"too many invalid tokens; retry in {wait} s",
-                         headers={"Retry-After": str(wait)})
     try:
         principal = container.principals.resolve(credentials.credentials)
     except AuthenticationError as exc:
         if exc.code == "invalid_token":
+            wait = container.throttle.retry_after(address)
+            if wait:
+                raise ApiProblem(429, "too_many_attempts", f"too many invalid tokens; retry in {wait} s",
+                                 headers={"Retry-After": str(wait)}) from None
             container.throttle.fail(address)
         raise
     request.state.actor = principal.actor

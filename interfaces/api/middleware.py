@@ -120,6 +120,15 @@ class RequestContextMiddleware:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str],
                       status_holder: dict) -> None:
+        # Headers that decide how the body is read must be unambiguous: this layer and the
+        # framework would otherwise read different ones (the last vs the first).
+        names = [k.lower() for k, _ in scope["headers"]]
+        repeated = [n.decode("latin-1") for n in (b"content-type", b"content-length", b"transfer-encoding")
+                    if names.count(n) > 1]
+        if repeated:
+            await self._refuse(scope, receive, send, Refusal(400, "ambiguous_headers",
+                                                             f"header {repeated[0]} appears more than once"))
+            return
         max_body_bytes = await self._limit(scope.get("path", ""), headers)
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or len(declared) > 15 or int(declared) > max_body_bytes):
@@ -209,7 +218,8 @@ class RequestContextMiddleware:
             await too_large()
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
-        await problem(None, refusal.status, refusal.code, refusal.detail, field=refusal.field)(scope, receive, send)
+        await problem(None, refusal.status, refusal.code, refusal.detail, field=refusal.field,
+                      request_id=scope.get("state", {}).get("request_id"))(scope, receive, send)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         route = scope.get("route")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -85,7 +84,8 @@ class ApiProblem(Exception):
 
 
 def problem(request: Request | None, status: int, code: str, detail: str, *, field: str | None = None,
-            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
+            request_id: str | None = None) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://docs.ledgerflow.dev/problems/{code}",
         "title": code.replace("_", " ").capitalize(),
@@ -99,6 +99,8 @@ def problem(request: Request | None, status: int, code: str, detail: str, *, fie
         body["errors"] = errors
     if request is not None and getattr(request.state, "request_id", None):
         body["request_id"] = request.state.request_id
+    elif request_id:
+        body["request_id"] = request_id
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -151,9 +153,4 @@ def unexpected_error(exc: Exception, request_id: str | None) -> tuple[int, JSONR
 
 def _problem_with_id(request_id: str | None, status: int, code: str, detail: str,
                      headers: dict[str, str] | None = None) -> JSONResponse:
-    response = problem(None, status, code, detail, headers=headers)
-    if request_id:
-        body = orjson.loads(response.body)
-        body["request_id"] = request_id
-        response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-    return response
+    return problem(None, status, code, detail, headers=headers, request_id=request_id)

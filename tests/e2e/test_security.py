@@ -114,6 +114,23 @@ def test_an_undeclared_utf16_body_is_refused_415(bank):
     assert r.status_code == 415
 
 
+@pytest.mark.parametrize("body", [
+    b'\xef\xbb\xbf{"code": "B1", "name": "x", "kind": "branch"}',                    # UTF-8 with a BOM
+    json.dumps({"code": "B2", "name": "x", "kind": "branch"}).encode("utf-16-le"),  # no BOM, no charset
+    json.dumps({"code": "B3", "name": "x", "kind": "branch"}).encode("utf-32-le"),
+])
+def test_bodies_another_parser_would_read_differently_are_refused(bank, body):
+    r = raw(bank, "bootstrap", "POST", "/api/v1/access/departments", body, "application/json")
+    assert r.status_code in (415, 422) and r.json()["code"] in ("unsupported_media_type", "invalid_json")
+    assert r.json()["request_id"] == r.headers["x-request-id"]
+
+
+def test_a_request_with_two_content_types_is_refused(bank):
+    r = bank["client"].post("/api/v1/access/departments", content=b'{"code": "D2"}', headers=[
+        ("Authorization", ADMIN["Authorization"]), ("Content-Type", "application/json"), ("Content-Type", "text/csv")])
+    assert r.status_code == 400 and r.json()["code"] == "ambiguous_headers"
+
+
 def test_a_body_that_is_not_json_or_a_file_is_refused_415(bank):
     r = raw(bank, "bootstrap", "POST", "/api/v1/access/departments", b"code=X3", "application/x-www-form-urlencoded")
     assert r.status_code == 415
@@ -468,6 +485,55 @@ def test_an_api_token_loses_what_its_issuer_loses(bank):
     # A password reset of the issuer does not help a token made before it: disabling does.
     ok(client.post(f"/api/v1/access/operators/{issuer}/disable", json={"reason": "left"}, headers=ADMIN))
     assert client.get("/api/v1/me", headers=token).status_code == 401
+
+
+def test_an_api_token_cannot_issue_api_tokens(bank):
+    client = bank["client"]
+    _, session = _operator(client, bank["dept"]["SH"], "minter", ["tokens"], bank["dept"]["SH"])
+    parent = {"Authorization": "Bearer " + ok(client.post("/api/v1/access/api-tokens", headers=session, json={
+        "name": "parent", "permissions": ["access.api_tokens.manage"]}), 201)["token"]}
+    r = client.post("/api/v1/access/api-tokens", headers=parent, json={"name": "child"})
+    assert r.status_code == 403
+
+
+def test_a_token_minted_by_a_token_before_that_was_refused_is_not_honoured(bank):
+    from domain.shared.context import CommandContext
+
+    container = bank["container"]
+    issued = container.access.issue_api_token(
+        CommandContext(actor="api_token:parent", correlation_id="legacy"), "orphan", [], ["access.operators.view"],
+        [], None, {"actor": "api_token:parent", "operator_id": None, "roles": ["admin"], "jurisdiction": None,
+                   "investor_accounts": []})
+    container.progress.wait_for(["access.principals"], issued.position, 10)
+    r = bank["client"].get("/api/v1/me", headers={"Authorization": f"Bearer {issued.token}"})
+    assert r.status_code == 401
+
+
+def test_a_token_acts_for_its_issuer_who_still_cannot_administer_or_move_himself(bank):
+    client, dept = bank["client"], bank["dept"]
+    me, session = _operator(client, dept["SH"], "self-server", ["branch_admin"], dept["SH"])
+    tokens = [{"Authorization": "Bearer " + ok(client.post("/api/v1/access/api-tokens", headers=session, json={
+        "name": f"t{i}", "permissions": ["access.operators.manage", "access.operators.view"],
+        "business_lines": ["brokerage"]}), 201)["token"]} for i in range(2)]
+    assert client.post(f"/api/v1/access/operators/{me}/password", json={"password": "Another-Pass-99"},
+                       headers=tokens[0]).status_code == 403
+    assert client.post(f"/api/v1/access/operators/{me}/department-move", json={"department_id": dept["FIN"]},
+                       headers=tokens[0]).status_code == 403
+
+
+def test_a_branch_administrator_cannot_be_the_second_administrator_of_a_move(bank):
+    client, dept = bank["client"], bank["dept"]
+    # A desk inside Shanghai that a rule exempts: the Shanghai administrator sees both ends.
+    desk = ok(client.post("/api/v1/access/departments", headers=ADMIN, json={
+        "code": "SHDESK", "name": "SH desk", "kind": "business_group", "parent_id": dept["SH"]}), 201)["id"]
+    ok(client.post("/api/v1/access/field-rules", headers=ADMIN, json={
+        "resource": "access.operator", "field": "email", "effect": "hidden", "exempt_departments": [desk]}), 201)
+    target, _ = _operator(client, dept["SH"], "puppet-target", ["viewer"], dept["SH"])
+    ok(client.post(f"/api/v1/access/operators/{target}/department-move", json={"department_id": desk},
+                   headers=as_(bank, "root")))
+    r = client.post(f"/api/v1/access/operators/{target}/department-move/approve", headers=as_(bank, "sh-admin"))
+    assert r.status_code == 403 and "firm-wide" in r.json()["detail"]
+    ok(client.post(f"/api/v1/access/operators/{target}/department-move/approve", headers=as_(bank, "root-two")))
 
 
 def test_token_managers_list_and_revoke_only_tokens_within_their_reach(bank):

@@ -218,6 +218,9 @@ def withdraw_rule(rule_id: UUID, container: ContainerDep, _: RuleAdmin, ctx: Act
 @router.post("/api-tokens", status_code=201, response_model=ApiTokenIssued,
              summary="Issue a long-lived API token for a system; the token is shown only in this answer.")
 def issue_token(body: ApiTokenCreate, container: ContainerDep, policy: TokenAdmin, ctx: Acting) -> ApiTokenIssued:
+    if policy.principal.kind == "api_token":
+        # A token minted by a token would outlive its parent's revocation: people issue tokens.
+        raise PermissionDeniedError("API tokens cannot issue API tokens; an operator must")
     # Nobody hands a system more than they hold themselves.
     unknown = unknown_actions(set(body.permissions))
     if unknown:

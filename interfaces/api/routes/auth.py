@@ -70,9 +70,12 @@ def client_address(request: Request) -> str:
                         429: {"description": "`too_many_attempts`: failed logins for this login name or from "
                                              "this address; retry after `Retry-After` seconds."}})
 def login(body: Login, request: Request, container: ContainerDep) -> Tokens:
-    # A growing delay per login name and per client address, never a lockout (ADR 0011). The
-    # throttled answer costs the same whether or not the login name exists.
-    subjects = [(login_rule(container), body.login_name.lower()), (address_rule(container), client_address(request))]
+    # A growing delay per (login name, client address) and per client address, never a lockout
+    # (ADR 0011): a guesser elsewhere cannot hold the real user back, and the throttled answer
+    # costs the same whether or not the login name exists.
+    address = client_address(request)
+    name = body.login_name.lower()
+    subjects = [(login_rule(container), f"{name}|{address}"), (address_rule(container), address)]
     wait = container.throttle.retry_after(subjects)
     if wait:
         raise ApiProblem(429, "too_many_attempts", f"too many failed logins; retry in {wait} s",
@@ -83,9 +86,9 @@ def login(body: Login, request: Request, container: ContainerDep) -> Tokens:
     except AuthenticationError as exc:
         if exc.code == "invalid_credentials":
             container.throttle.fail(subjects)
-            log.warning("login failed for a login name from %s", client_address(request))
+            log.warning("login failed from %s", address)
         raise
-    container.throttle.reset(login_rule(container), body.login_name.lower())
+    container.throttle.reset(login_rule(container), f"{name}|{address}")
     security_barrier(container, tokens.position)
     return _issued(tokens)
 

@@ -230,7 +230,7 @@ def _gained_exemptions(container: ContainerDep, row: dict[str, Any], department_
 def _require_plain_move(container: ContainerDep, policy: Policy, row: dict[str, Any], department_id: UUID) -> None:
     """Nobody moves themselves; a move that frees the operator from a field rule (e.g. into the
     department exempt from a bank-account mask) needs a second administrator."""
-    if row["id"] == policy.principal.operator_id:
+    if row["id"] == policy.principal.self_id:
         raise PermissionDeniedError("you cannot move yourself to another department; ask an administrator",
                                     field="department_id")
     _in_scope_department(policy, department_id)
@@ -249,19 +249,23 @@ def request_move(operator_id: UUID, body: DepartmentMove, container: ContainerDe
     _administrable(container, policy, operator_id)
     _in_scope_department(policy, body.department_id)
     return _secured(container, response, container.access.request_department_move(
-        ctx, operator_id, body.department_id, policy.principal.actor, expected))
+        ctx, operator_id, body.department_id, policy.principal.person, expected))
 
 
 @router.post("/{operator_id}/department-move/approve", response_model=CommandAccepted,
-             summary="Approve a requested department move (not by its requester, nor by the operator moved).")
+             summary="Approve a requested department move: an administrator with firm-wide reach, not its "
+                     "requester nor the operator moved.")
 def approve_move(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Acting,
                  response: Response) -> CommandAccepted:
     row = _administrable(container, policy, operator_id)
     if row.get("pending_department_id") is None:
         raise ApiProblem(409, "no_pending_move", "no department move is waiting for approval")
     _in_scope_department(policy, row["pending_department_id"])
+    # The second administrator must stand above the branch: a branch administrator could
+    # otherwise create two accounts of their own and approve with one of them.
+    policy.require_firm_wide_reach(*container.access_queries.firm(), "approving a move that lifts a field rule")
     return _secured(container, response, container.access.decide_department_move(
-        ctx, operator_id, True, policy.principal.actor))
+        ctx, operator_id, True, policy.principal.person))
 
 
 @router.post("/{operator_id}/department-move/reject", response_model=CommandAccepted,
@@ -270,7 +274,7 @@ def reject_move(operator_id: UUID, container: ContainerDep, policy: Manager, ctx
                 response: Response) -> CommandAccepted:
     _administrable(container, policy, operator_id)
     return _secured(container, response, container.access.decide_department_move(
-        ctx, operator_id, False, policy.principal.actor))
+        ctx, operator_id, False, policy.principal.person))
 
 
 @router.post("/{operator_id}/password", response_model=CommandAccepted, summary="Set a new password.")
@@ -302,7 +306,7 @@ def unlock(operator_id: UUID, container: ContainerDep, policy: Manager, ctx: Act
            response: Response) -> CommandAccepted:
     row = _administrable(container, policy, operator_id)
     result = container.access.unlock_operator(ctx, operator_id)
-    container.throttle.reset(login_rule(container), row["login_name"])
+    container.throttle.forget(login_rule(container), f"{row['login_name']}|")
     return _secured(container, response, result)
 
 
