@@ -14,6 +14,7 @@ matters (tests/hostile.py).
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import timezone
 from typing import Any
 from uuid import UUID
@@ -28,7 +29,9 @@ from domain.access.department import DEPARTMENT_KINDS
 from domain.shared.context import CommandContext
 from tests.archive_samples import png
 from tests.hostile import (
+    CJK,
     EDGE_NUMBERS,
+    _noise,
     either_refused_or_projected,
     hostile_json,
     hostile_key,
@@ -37,11 +40,12 @@ from tests.hostile import (
     hostile_text,
     maybe,
     settle,
+    short_hostile_text,
 )
 
 ADMIN = CommandContext("admin:test", "property")
 LINE = "brokerage"
-EXAMPLES = 60
+EXAMPLES = int(os.environ.get('LEDGERFLOW_PROPERTY_EXAMPLES', '60'))
 
 
 def examples(n: int):
@@ -58,13 +62,26 @@ _serial = itertools.count(1)
 
 
 def code(prefix: str) -> st.SearchStrategy[str]:
-    """A valid code most of the time (unique, so examples do not collide), hostile text otherwise."""
-    return st.one_of(st.builds(lambda n: f"{prefix}{n}", st.just(0).map(lambda _: next(_serial))),
-                     hostile_text)
+    """A valid code or hostile text, unique either way: the same code twice is refused as a
+    duplicate, which would make a replayed example behave differently from the first run."""
+    return st.one_of(st.just(prefix).map(lambda p: f"{p}{next(_serial)}"),
+                     hostile_text.map(lambda t: f"{t}{next(_serial)}"))
 
 
 any_datetime = st.datetimes(timezones=st.just(timezone.utc))
 some_text = st.one_of(st.sampled_from(["ok", "同意", ""]), hostile_text)
+
+# -- known bugs -----------------------------------------------------------------------------------------
+# A value longer than a btree index entry may be (about 2.7 kB after compression) stalls the projection
+# that indexes it: PostgreSQL answers SQLSTATE 54000 (program_limit_exceeded), which the runner does not
+# count as a data error, so it neither applies nor parks the event and every later event waits behind
+# it. Until the commands refuse such values, these fields draw short hostile text only; the strict
+# xfail tests at the end reproduce each case. Once fixed: drop the xfail and draw hostile_text here.
+department_name = short_hostile_text         # access_departments_name (name, id)
+flow_title = short_hostile_text              # flows_todo_inbox_page INCLUDE (..., title, ...)
+flow_fund_account = short_hostile_text       # flows_todo_inbox_page INCLUDE (..., fund_account, ...)
+channel_code = st.one_of(st.just("ch").map(lambda p: f"{p}{next(_serial)}"),  # leads_channels (code PRIMARY KEY)
+                         short_hostile_text.map(lambda t: f"{t}{next(_serial)}"))
 
 
 @pytest.fixture
@@ -87,12 +104,13 @@ def test_any_access_command_either_is_refused_or_projects_cleanly(quiet_containe
     tokens: list[UUID] = []
 
     def create_department(d):
-        args = d.draw(code("d")), d.draw(hostile_text), d.draw(kinds), d.draw(st.sampled_from([None, hq]))
+        args = d.draw(code("d")), d.draw(department_name), d.draw(kinds), d.draw(st.sampled_from([None, hq]))
         return lambda: access.create_department(ADMIN, *args)
 
     def rename_department(d):
-        name = d.draw(hostile_text)
-        return lambda: access.rename_department(ADMIN, hq, name, None)
+        dept = access.create_department(ADMIN, f"rn{next(_serial)}", "to rename", "other", hq).id
+        name = d.draw(department_name)
+        return lambda: access.rename_department(ADMIN, dept, name, None)
 
     def close_department(d):
         dept = access.create_department(ADMIN, f"c{next(_serial)}", "to close", "other", hq).id
@@ -108,12 +126,9 @@ def test_any_access_command_either_is_refused_or_projects_cleanly(quiet_containe
         return lambda: access.change_operator_profile(ADMIN, op, name, hq, phone, email, None)
 
     def disable_operator(d):
+        operator = access.create_operator(ADMIN, f"dis{next(_serial)}", "x", hq, None, None, None).id
         reason = d.draw(hostile_text)
-
-        def run():
-            access.disable_operator(ADMIN, op, reason)
-            return access.enable_operator(ADMIN, op)
-        return run
+        return lambda: access.disable_operator(ADMIN, operator, reason)
 
     def request_department_move(d):
         by = d.draw(hostile_text)
@@ -235,11 +250,8 @@ def test_any_forms_command_either_is_refused_or_projects_cleanly(quiet_container
                   "properties": {"note": {**_input(title), "description": description}}}
         bt = f"pub{next(_serial)}"
         forms.create_business_type(ADMIN, bt, bt, LINE, "", ["individual"])
-
-        def run():
-            forms.save_draft(ADMIN, bt, "individual", schema, None)
-            return forms.publish(ADMIN, bt, None)
-        return run
+        either_refused_or_projected(c, lambda: forms.save_draft(ADMIN, bt, "individual", schema, None))
+        return lambda: forms.publish(ADMIN, bt, None)
 
     def import_business_type(d):
         exported = d.draw(st.one_of(hostile_object, st.fixed_dictionaries({
@@ -300,8 +312,9 @@ PROBE_FLOW = {
 FLOW_SETTINGS = {"deduplication": "none", "empty_assignee": "block"}
 
 
-def test_any_flows_command_either_is_refused_or_projects_cleanly(quiet_container):
-    c = quiet_container
+def _flow_firm(c: Any) -> None:
+    """A business line, an initiator (sam) and a reviewer (olga, role ops), the probe form and a
+    published flow start -> review -> end; and a definition for drafts."""
     access, forms, flows = c.access, c.forms, c.flows
     access.create_business_line(ADMIN, LINE, "Brokerage")
     hq = access.create_department(ADMIN, "HQ", "HQ", "head_office", None).id
@@ -315,6 +328,12 @@ def test_any_flows_command_either_is_refused_or_projects_cleanly(quiet_container
     flows.save_draft(ADMIN, "probe", PROBE_FLOW, FLOW_SETTINGS, None)
     flows.publish(ADMIN, "probe", None)
     flows.create_definition(ADMIN, "drafts", "drafts", "probe", LINE, "")
+
+
+def test_any_flows_command_either_is_refused_or_projects_cleanly(quiet_container):
+    c = quiet_container
+    flows = c.flows
+    _flow_firm(c)
     assert settle(c) == []
 
     def started() -> tuple[UUID, str]:
@@ -325,7 +344,7 @@ def test_any_flows_command_either_is_refused_or_projects_cleanly(quiet_container
         return instance, task
 
     def start_instance(d):
-        data, title, account = d.draw(form_data), d.draw(hostile_text), d.draw(maybe(hostile_text))
+        data, title, account = d.draw(form_data), d.draw(flow_title), d.draw(maybe(flow_fund_account))
         return lambda: flows.start_instance(as_("sam"), "probe", "individual", data, title=title,
                                             fund_account=account)
 
@@ -360,12 +379,10 @@ def test_any_flows_command_either_is_refused_or_projects_cleanly(quiet_container
                                                         for n in PROBE_FLOW["nodes"]]}, hostile_text, hostile_text)))
         flow_settings = d.draw(st.one_of(st.just(FLOW_SETTINGS), st.builds(
             lambda extra: {**extra, **FLOW_SETTINGS}, st.dictionaries(hostile_text, hostile_text, max_size=2))))
-        publish = d.draw(st.booleans())
-
-        def run():
-            flows.save_draft(ADMIN, "drafts", graph, flow_settings, None)
-            return flows.publish(ADMIN, "drafts", None) if publish else None
-        return run
+        if not d.draw(st.booleans(), label="publish"):
+            return lambda: flows.save_draft(ADMIN, "drafts", graph, flow_settings, None)
+        either_refused_or_projected(c, lambda: flows.save_draft(ADMIN, "drafts", graph, flow_settings, None))
+        return lambda: flows.publish(ADMIN, "drafts", None)
 
     def create_definition(d):
         args = d.draw(code("f")), d.draw(hostile_text), "probe", d.draw(hostile_text), d.draw(hostile_text)
@@ -456,7 +473,7 @@ def test_any_leads_command_either_is_refused_or_projects_cleanly(quiet_container
         return lambda: leads.import_bindings(ADMIN, rows, source)
 
     def create_channel(d):
-        args = (d.draw(code("ch")), d.draw(hostile_text), d.draw(hostile_text), d.draw(hostile_text),
+        args = (d.draw(channel_code), d.draw(hostile_text), d.draw(hostile_text), d.draw(hostile_text),
                 d.draw(st.one_of(st.just(LINE), hostile_text)))
         return lambda: leads.create_channel(ADMIN, *args, online)
 
@@ -519,15 +536,17 @@ def test_any_archive_command_either_is_refused_or_projects_cleanly(quiet_contain
             d.draw(maybe(hostile_text)), d.draw(hostile_text)
         return lambda: archive.reclassify(ADMIN, doc, category=category, business_type=business_type, reason=reason)
 
-    def delete_and_restore(d):
-        doc, reason, again = document(), d.draw(hostile_text), d.draw(hostile_text)
+    def delete(d):
+        doc, reason = document(), d.draw(hostile_text)
+        return lambda: archive.delete(ADMIN, doc, reason)
 
-        def run():
-            archive.delete(ADMIN, doc, reason)
-            return archive.restore(ADMIN, doc, again)
-        return run
+    def restore(d):
+        doc, reason = document(), d.draw(hostile_text)
+        archive.delete(ADMIN, doc, "gone")
+        settle(c)
+        return lambda: archive.restore(ADMIN, doc, reason)
 
-    commands = [upload, add_version, edit_metadata, reclassify, delete_and_restore]
+    commands = [upload, add_version, edit_metadata, reclassify, delete, restore]
 
     @given(st.data())
     @examples(EXAMPLES)
@@ -536,3 +555,37 @@ def test_any_archive_command_either_is_refused_or_projects_cleanly(quiet_contain
         either_refused_or_projected(c, run)
 
     prop()
+
+
+# -- known bugs, reproduced (see "known bugs" above) ---------------------------------------------------------
+LONG = _noise(7, 3_000, CJK)
+"""3,000 CJK characters (9 kB) that do not compress: more than a btree index entry may hold."""
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known bug: a department name over ~2.7 kB stalls access.departments (index access_departments_name "
+    "(name, id): SQLSTATE 54000 is not a data error, so the event is neither applied nor parked)"))
+def test_a_department_named_beyond_an_index_entry_is_refused_or_projects(container):
+    either_refused_or_projected(container, lambda: container.access.create_department(
+        ADMIN, "BIG", LONG, "other", None))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known bug: a flow instance title (or fund account) over ~2.7 kB stalls flows.instances (covering index "
+    "flows_todo_inbox_page INCLUDE (..., title, fund_account, ...): SQLSTATE 54000, neither applied nor parked)"))
+def test_a_flow_titled_beyond_an_index_entry_is_refused_or_projects(container):
+    _flow_firm(container)
+    settle(container)
+    either_refused_or_projected(container, lambda: container.flows.start_instance(
+        as_("sam"), "probe", "individual", {"note": "n", "amount": 1}, title=LONG))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known bug: a lead channel code over ~2.7 kB stalls leads.leads (leads_channels code PRIMARY KEY: "
+    "SQLSTATE 54000, neither applied nor parked); Channel.create does not check the code"))
+def test_a_channel_coded_beyond_an_index_entry_is_refused_or_projects(container):
+    container.access.create_business_line(ADMIN, LINE, "Brokerage")
+    online = str(container.access.create_department(ADMIN, "ONLINE", "online", "online_finance", None).id)
+    settle(container)
+    either_refused_or_projected(container, lambda: container.leads.create_channel(
+        ADMIN, LONG, "n", "douyin", "抖音", LINE, online))
