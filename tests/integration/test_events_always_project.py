@@ -45,7 +45,7 @@ from tests.hostile import (
 
 ADMIN = CommandContext("admin:test", "property")
 LINE = "brokerage"
-EXAMPLES = int(os.environ.get('LEDGERFLOW_PROPERTY_EXAMPLES', '60'))
+EXAMPLES = int(os.environ.get('LEDGERFLOW_PROPERTY_EXAMPLES', '80'))
 
 
 def examples(n: int):
@@ -80,8 +80,21 @@ some_text = st.one_of(st.sampled_from(["ok", "同意", ""]), hostile_text)
 department_name = short_hostile_text         # access_departments_name (name, id)
 flow_title = short_hostile_text              # flows_todo_inbox_page INCLUDE (..., title, ...)
 flow_fund_account = short_hostile_text       # flows_todo_inbox_page INCLUDE (..., fund_account, ...)
+#
+# Natural-key ids (domain/shared/ids.py natural_id) encode the key as UTF-8 before any check, so a key
+# holding a lone surrogate makes the command raise UnicodeEncodeError (an HTTP 500 through anything but
+# the JSON boundary) instead of a DomainError; nothing is stored. Until fixed, unchecked natural keys
+# draw no lone surrogates (test_a_natural_key_with_a_lone_surrogate_is_refused reproduces it).
+
+
+def _no_lone_surrogates(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+
+
+department_code = code("d").map(_no_lone_surrogates)
 channel_code = st.one_of(st.just("ch").map(lambda p: f"{p}{next(_serial)}"),  # leads_channels (code PRIMARY KEY)
-                         short_hostile_text.map(lambda t: f"{t}{next(_serial)}"))
+                         short_hostile_text.map(lambda t: f"{t}{next(_serial)}")).map(_no_lone_surrogates)
+fund_account_key = st.one_of(code("88"), hostile_text).map(_no_lone_surrogates)  # customer natural id
 
 
 @pytest.fixture
@@ -104,7 +117,7 @@ def test_any_access_command_either_is_refused_or_projects_cleanly(quiet_containe
     tokens: list[UUID] = []
 
     def create_department(d):
-        args = d.draw(code("d")), d.draw(department_name), d.draw(kinds), d.draw(st.sampled_from([None, hq]))
+        args = d.draw(department_code), d.draw(department_name), d.draw(kinds), d.draw(st.sampled_from([None, hq]))
         return lambda: access.create_department(ADMIN, *args)
 
     def rename_department(d):
@@ -283,7 +296,7 @@ def test_any_forms_command_either_is_refused_or_projects_cleanly(quiet_container
     def sync_customers(d):
         profile = d.draw(st.builds(
             lambda base, extra: {**extra, **base},
-            st.fixed_dictionaries({"fund_account": st.one_of(code("88"), hostile_text)},
+            st.fixed_dictionaries({"fund_account": fund_account_key},
                                   optional={"name": hostile_json, "subject": hostile_json,
                                             "account_manager": hostile_json, "phone": hostile_json}),
             hostile_object))
@@ -589,3 +602,16 @@ def test_a_channel_coded_beyond_an_index_entry_is_refused_or_projects(container)
     settle(container)
     either_refused_or_projected(container, lambda: container.leads.create_channel(
         ADMIN, LONG, "n", "douyin", "抖音", LINE, online))
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(lambda c: c.access.create_department(ADMIN, "HQ\ud800", "n", "other", None), id="department-code"),
+    pytest.param(lambda c: c.forms.sync_customers(ADMIN, [{"fund_account": "880\ud800"}]), id="customer-account"),
+    pytest.param(lambda c: c.leads.intake(ADMIN, "ths\ud800", [], "api"), id="intake-channel"),
+    pytest.param(lambda c: c.flows.start_instance(ADMIN, "fee\ud800", "individual", {}, title="t"), id="flow-key"),
+])
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason=(
+    "known bug: natural_id() encodes the key as UTF-8 before any check, so a lone surrogate in a natural key "
+    "raises UnicodeEncodeError (HTTP 500) instead of a DomainError (nothing is stored)"))
+def test_a_natural_key_with_a_lone_surrogate_is_refused(container, command):
+    either_refused_or_projected(container, lambda: command(container))
