@@ -94,7 +94,12 @@ def _no_lone_surrogates(text: str) -> str:
 department_code = code("d").map(_no_lone_surrogates)
 channel_code = st.one_of(st.just("ch").map(lambda p: f"{p}{next(_serial)}"),  # leads_channels (code PRIMARY KEY)
                          short_hostile_text.map(lambda t: f"{t}{next(_serial)}")).map(_no_lone_surrogates)
-fund_account_key = st.one_of(code("88"), hostile_text).map(_no_lone_surrogates)  # customer natural id
+fund_account_key = st.one_of(code("88"), short_hostile_text).map(_no_lone_surrogates)  # forms_customers PRIMARY KEY
+#
+# The forms catalogue writes customer profile fields straight into text columns: a field that is not
+# text (an object, a list) cannot be adapted and the event is parked. Until sync_customers checks the
+# profile, its fields draw text only.
+customer_field = maybe(hostile_text)
 
 
 @pytest.fixture
@@ -297,8 +302,8 @@ def test_any_forms_command_either_is_refused_or_projects_cleanly(quiet_container
         profile = d.draw(st.builds(
             lambda base, extra: {**extra, **base},
             st.fixed_dictionaries({"fund_account": fund_account_key},
-                                  optional={"name": hostile_json, "subject": hostile_json,
-                                            "account_manager": hostile_json, "phone": hostile_json}),
+                                  optional={"name": customer_field, "subject": customer_field,
+                                            "account_manager": customer_field, "phone": customer_field}),
             hostile_object))
         return lambda: forms.sync_customers(ADMIN, [profile])
 
@@ -602,6 +607,21 @@ def test_a_channel_coded_beyond_an_index_entry_is_refused_or_projects(container)
     settle(container)
     either_refused_or_projected(container, lambda: container.leads.create_channel(
         ADMIN, LONG, "n", "douyin", "抖音", LINE, online))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known bug: a customer's fund account over ~2.7 kB stalls forms.catalogue (forms_customers fund_account "
+    "PRIMARY KEY: SQLSTATE 54000, neither applied nor parked)"))
+def test_a_customer_account_beyond_an_index_entry_is_refused_or_projects(container):
+    either_refused_or_projected(container, lambda: container.forms.sync_customers(ADMIN, [{"fund_account": LONG}]))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known bug: sync_customers stores any JSON as a profile field; forms.catalogue binds it to a text column, "
+    "psycopg cannot adapt an object (or list) and the Customer.Registered event is parked"))
+def test_a_customer_profile_field_that_is_not_text_is_refused_or_projects(container):
+    either_refused_or_projected(container, lambda: container.forms.sync_customers(
+        ADMIN, [{"fund_account": "88000001", "name": {"given": "三", "family": "张"}}]))
 
 
 @pytest.mark.parametrize("command", [
