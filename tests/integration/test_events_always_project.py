@@ -14,6 +14,7 @@ matters (tests/hostile.py).
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from datetime import timezone
 from typing import Any
@@ -94,12 +95,28 @@ def _no_lone_surrogates(text: str) -> str:
 department_code = code("d").map(_no_lone_surrogates)
 channel_code = st.one_of(st.just("ch").map(lambda p: f"{p}{next(_serial)}"),  # leads_channels (code PRIMARY KEY)
                          short_hostile_text.map(lambda t: f"{t}{next(_serial)}")).map(_no_lone_surrogates)
-fund_account_key = st.one_of(code("88"), short_hostile_text).map(_no_lone_surrogates)  # forms_customers PRIMARY KEY
+fund_account_key = st.one_of(st.just("88").map(lambda p: f"{p}{next(_serial)}"),
+                             short_hostile_text).map(_no_lone_surrogates)  # forms_customers PRIMARY KEY
 #
 # The forms catalogue writes customer profile fields straight into text columns: a field that is not
 # text (an object, a list) cannot be adapted and the event is parked. Until sync_customers checks the
 # profile, its fields draw text only.
 customer_field = maybe(hostile_text)
+#
+# jsonb keeps a number as numeric and gives it back in plain notation: a float of 2**64 or more in a form
+# record's data (1e20) comes back from forms_records as a 21-digit int, which the next FormRecord.Saved
+# cannot serialise (orjson: "Integer exceeds 64-bit range"), so it is parked. Until fixed, form record
+# data carries no finite float that large (flows keep them: their read model never reads data back).
+
+
+def _no_big_floats(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and abs(value) >= 2**63:
+        return 1.5
+    if isinstance(value, dict):
+        return {k: _no_big_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_big_floats(v) for v in value]
+    return value
 
 
 @pytest.fixture
@@ -234,6 +251,9 @@ form_data = st.builds(
     hostile_object)
 
 
+record_data = form_data.map(_no_big_floats)
+
+
 def _publish_form(forms: Any, code_: str, schema: dict[str, Any] = PROBE_FORM) -> None:
     forms.create_business_type(ADMIN, code_, code_, LINE, "", ["individual"])
     forms.save_draft(ADMIN, code_, "individual", schema, None)
@@ -278,7 +298,7 @@ def test_any_forms_command_either_is_refused_or_projects_cleanly(quiet_container
         return lambda: forms.import_business_type(ADMIN, exported)
 
     def start_record(d):
-        args = d.draw(form_data), d.draw(maybe(hostile_text)), d.draw(maybe(hostile_text))
+        args = d.draw(record_data), d.draw(maybe(hostile_text)), d.draw(maybe(hostile_text))
 
         def run():
             started = forms.start_record(ADMIN, "probe", "individual", args[0], fund_account=args[1], node=args[2])
@@ -287,7 +307,7 @@ def test_any_forms_command_either_is_refused_or_projects_cleanly(quiet_container
         return run
 
     def save_record(d):
-        record, data, node = records[-1], d.draw(form_data), d.draw(maybe(hostile_text))
+        record, data, node = records[-1], d.draw(record_data), d.draw(maybe(hostile_text))
         return lambda: forms.save_record(ADMIN, record, data, node, None)
 
     def define_data_source(d):
@@ -622,6 +642,18 @@ def test_a_customer_account_beyond_an_index_entry_is_refused_or_projects(contain
 def test_a_customer_profile_field_that_is_not_text_is_refused_or_projects(container):
     either_refused_or_projected(container, lambda: container.forms.sync_customers(
         ADMIN, [{"fund_account": "88000001", "name": {"given": "三", "family": "张"}}]))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known bug: jsonb gives 1e20 back as the int 100000000000000000000; forms.records re-serialises the "
+    "record's data on FormRecord.Saved, orjson refuses ints beyond 64 bits and the event is parked"))
+def test_a_form_record_holding_a_huge_float_saves_and_projects(container):
+    container.access.create_business_line(ADMIN, LINE, "Brokerage")
+    _publish_form(container.forms, "probe")
+    record = container.forms.start_record(ADMIN, "probe", "individual", {"note": "n", "amount": 1e20}).id
+    assert settle(container) == []
+    either_refused_or_projected(container, lambda: container.forms.save_record(
+        ADMIN, record, {"note": "changed", "amount": 1e20}, None, None))
 
 
 @pytest.mark.parametrize("command", [
