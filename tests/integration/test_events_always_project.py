@@ -46,7 +46,7 @@ from tests.hostile import (
 
 ADMIN = CommandContext("admin:test", "property")
 LINE = "brokerage"
-EXAMPLES = int(os.environ.get('LEDGERFLOW_PROPERTY_EXAMPLES', '80'))
+EXAMPLES = int(os.environ.get('LEDGERFLOW_PROPERTY_EXAMPLES', '150'))
 
 
 def examples(n: int):
@@ -251,7 +251,13 @@ form_data = st.builds(
     hostile_object)
 
 
-record_data = form_data.map(_no_big_floats)
+record_data = form_data.map(lambda data: {**_no_big_floats(data), "amount": _small(data["amount"])})
+
+
+def _small(amount: Any) -> Any:
+    """The probe form doubles the amount: keep the double below 2**63 as well."""
+    return amount if not (isinstance(amount, (int, float)) and math.isfinite(amount) and abs(amount) >= 2**61) \
+        else 1.5
 
 
 def _publish_form(forms: Any, code_: str, schema: dict[str, Any] = PROBE_FORM) -> None:
@@ -266,9 +272,7 @@ def test_any_forms_command_either_is_refused_or_projects_cleanly(quiet_container
     c.access.create_business_line(ADMIN, LINE, "Brokerage")
     _publish_form(forms, "probe")
     forms.create_business_type(ADMIN, "drafts", "drafts", LINE, "", ["individual"])
-    first = forms.start_record(ADMIN, "probe", "individual", {"note": "n", "amount": 1}).id
     assert settle(c) == []
-    records: list[UUID] = [first]
     subjects = st.lists(st.one_of(st.just("individual"), hostile_text), max_size=2)
 
     def create_business_type(d):
@@ -301,13 +305,13 @@ def test_any_forms_command_either_is_refused_or_projects_cleanly(quiet_container
         args = d.draw(record_data), d.draw(maybe(hostile_text)), d.draw(maybe(hostile_text))
 
         def run():
-            started = forms.start_record(ADMIN, "probe", "individual", args[0], fund_account=args[1], node=args[2])
-            records.append(started.id)
-            return started
+            return forms.start_record(ADMIN, "probe", "individual", args[0], fund_account=args[1], node=args[2])
         return run
 
     def save_record(d):
-        record, data, node = records[-1], d.draw(record_data), d.draw(maybe(hostile_text))
+        record = forms.start_record(ADMIN, "probe", "individual", {"note": "n", "amount": 1}).id
+        settle(c)
+        data, node = d.draw(record_data), d.draw(maybe(hostile_text))
         return lambda: forms.save_record(ADMIN, record, data, node, None)
 
     def define_data_source(d):
