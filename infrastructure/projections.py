@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import jsonpatch
+import jsonpointer
 import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from psycopg.sql import SQL, Identifier
@@ -48,11 +50,16 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 def is_data_error(exc: BaseException) -> bool:
     """Errors caused by one event's values, which retrying cannot cure: PostgreSQL data
-    exceptions (SQLSTATE class 22: bad text, \\u0000, out of range, bad dates), values psycopg
+    exceptions (SQLSTATE class 22: bad text, \\u0000, out of range, bad dates; class 54: a value
+    too large for an index entry), patches that do not apply, values psycopg
     cannot adapt, and the handler's own type/value errors on malformed payloads."""
     if isinstance(exc, PersistenceError) and exc.__cause__ is not None:
         exc = exc.__cause__  # eventsourcing's connection wrapper re-raises psycopg errors as its own
     if isinstance(exc, psycopg.DataError):
+        return True
+    if getattr(exc, "sqlstate", None) and str(exc.sqlstate).startswith("54"):
+        return True  # program limit exceeded: a value too large for an index entry or a row
+    if isinstance(exc, jsonpatch.JsonPatchException | jsonpointer.JsonPointerException):
         return True
     if isinstance(exc, psycopg.ProgrammingError) and getattr(exc, "sqlstate", None) is None:
         return True  # raised client-side: "cannot adapt type ..."

@@ -50,7 +50,7 @@ class AuthCommands(CatalogueCommands):
         address, infrastructure/redis/throttle.py), never by locking the account: a lockout
         would let anyone who knows a login name lock its owner out (ADR 0011)."""
         now = self.now()
-        operator_id = natural_id("operator", login_name) if LOGIN_NAME.match(login_name) else None
+        operator_id = natural_id("operator", login_name) if LOGIN_NAME.fullmatch(login_name) else None
         operator = self.load(operator_id, Operator) if operator_id and self.exists(operator_id) else None
         # Unknown names and wrong passwords cost one argon2 check each and answer the same
         # words, so neither the answer nor its timing tells which login names exist.

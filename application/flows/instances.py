@@ -28,6 +28,8 @@ from domain.shared.errors import (
     NotFoundError,
     RuleViolationError,
 )
+from domain.shared.ids import FUND_ACCOUNT
+from domain.shared.text import require_text
 
 Clock = Callable[[], datetime]
 
@@ -215,6 +217,9 @@ class FlowInstancesApplication(FlowsApplication):
 
     def _start(self, key: str, subject: str, data: dict[str, Any], *, title: str, fund_account: str | None,
                department_id: UUID | None, initiator: str, chained_from: UUID | None = None) -> CommandResult:
+        require_text(title, "title")
+        if fund_account is not None and not FUND_ACCOUNT.fullmatch(fund_account):
+            raise RuleViolationError("a fund account is 6-20 ASCII digits", field="fund_account")
         definition = self.current_definition(key)
         if not definition.versions:
             raise RuleViolationError(f"flow {key!r} has no published version")

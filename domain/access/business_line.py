@@ -29,7 +29,7 @@ class BusinessLine(LedgerAggregate):
 
     @classmethod
     def create(cls, code: str, name: str) -> BusinessLine:
-        if not LINE_CODE.match(code):
+        if not LINE_CODE.fullmatch(code):
             raise RuleViolationError("business line code must be 2-32 of a-z, 0-9, '_'", field="code")
         return cls._create(cls.Created, id=natural_id("business_line", code), code=code, name=name.strip())
 

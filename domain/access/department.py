@@ -7,6 +7,7 @@ from eventsourcing.domain import event
 
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import RuleViolationError
+from domain.shared.text import KEY_LENGTH, require_text
 
 DEPARTMENT_KINDS = ("head_office", "branch", "business_group", "online_finance", "ib_unit", "other")
 
@@ -25,13 +26,14 @@ class Department(LedgerAggregate):
         if kind not in DEPARTMENT_KINDS:
             raise RuleViolationError(f"unknown department kind {kind!r}; one of {', '.join(DEPARTMENT_KINDS)}",
                                      field="kind")
-        fields = {"code": code, "name": name.strip(), "kind": kind, "parent_id": parent_id}
+        fields = {"code": require_text(code, "code", KEY_LENGTH), "name": require_text(name.strip(), "name"),
+                  "kind": kind, "parent_id": parent_id}
         if id is not None:  # fixed ids make imports and demo data idempotent
             return cls._create(cls.Created, id=id, **fields)
         return cls(**fields)
 
     def rename(self, name: str) -> None:
-        name = name.strip()
+        name = require_text(name.strip(), "name")
         if self.closed:
             raise RuleViolationError("a closed department cannot be renamed")
         if name == self.name:

@@ -26,10 +26,10 @@ class FieldRule(LedgerAggregate):
     def define(cls, resource: str, field: str, effect: str, mask: str | None, applies_to_roles: list[str],
                applies_to_departments: list[str], exempt_roles: list[str],
                exempt_departments: list[str]) -> FieldRule:
-        if not RESOURCE.match(resource) or resource not in RULE_FIELDS:
+        if not RESOURCE.fullmatch(resource) or resource not in RULE_FIELDS:
             raise RuleViolationError(f"unknown resource {resource!r}; one of {', '.join(sorted(RULE_FIELDS))}",
                                      field="resource")
-        if not FIELD.match(field) or field not in RULE_FIELDS[resource]:
+        if not FIELD.fullmatch(field) or field not in RULE_FIELDS[resource]:
             raise RuleViolationError(f"rules on {resource} may target: {', '.join(sorted(RULE_FIELDS[resource]))}",
                                      field="field")
         if effect not in EFFECTS:

@@ -50,7 +50,7 @@ class Operator(LedgerAggregate):
     @classmethod
     def create(cls, login_name: str, display_name: str, department_id: UUID, phone: str | None,
                email: str | None) -> Operator:
-        if not LOGIN_NAME.match(login_name):
+        if not LOGIN_NAME.fullmatch(login_name):
             raise RuleViolationError("login name must be 3-32 of a-z, 0-9, '.', '_', '-', starting with a letter",
                                      field="login_name")
         # The id derives from the login name, so a duplicate login collides in the event store.

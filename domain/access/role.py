@@ -34,7 +34,7 @@ class Role(LedgerAggregate):
 
     @classmethod
     def create(cls, key: str, name: str, permissions: list[str], owner_department_id: UUID | None = None) -> Role:
-        if not ROLE_KEY.match(key):
+        if not ROLE_KEY.fullmatch(key):
             raise RuleViolationError("role key must be 2-32 of a-z, 0-9, '_' starting with a letter", field="key")
         role = cls._create(cls.Created, id=natural_id("role", key), key=key, name=name.strip(),
                            permissions=_check(permissions))

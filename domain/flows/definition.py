@@ -28,7 +28,7 @@ class FlowDefinition(LedgerAggregate):
     @classmethod
     def create(cls, key: str, name: str, business_type: str, business_line: str, description: str
                ) -> FlowDefinition:
-        if not KEY.match(key):
+        if not KEY.fullmatch(key):
             raise RuleViolationError("key must be 2-48 of a-z, 0-9, '_' starting with a letter", field="key")
         return cls._create(cls.Created, id=natural_id("flow_definition", key), key=key, name=name.strip(),
                            business_type=business_type, business_line=business_line, description=description)
@@ -44,7 +44,7 @@ class FlowDefinition(LedgerAggregate):
         if unknown:
             raise RuleViolationError(f"unknown settings: {', '.join(unknown)}", field="settings")
         chain = settings.get("chain_to")
-        if chain is not None and (not KEY.match(chain) or chain == self.key):
+        if chain is not None and (not KEY.fullmatch(chain) or chain == self.key):
             raise RuleViolationError("chain_to names another flow's key (流程接龙)", field="settings.chain_to")
         if (graph, settings) != (self.draft, self.settings):
             self._draft_saved(graph=graph, settings=settings)

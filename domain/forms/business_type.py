@@ -26,9 +26,9 @@ class BusinessType(LedgerAggregate):
 
     @classmethod
     def create(cls, code: str, name: str, business_line: str, description: str, subjects: list[str]) -> BusinessType:
-        if not CODE.match(code):
+        if not CODE.fullmatch(code):
             raise RuleViolationError("code must be 2-48 of a-z, 0-9, '_' starting with a letter", field="code")
-        bad = [s for s in subjects if not SUBJECT.match(s)]
+        bad = [s for s in subjects if not SUBJECT.fullmatch(s)]
         if not subjects or bad:
             raise RuleViolationError("subjects must be non-empty codes such as individual, institution",
                                      field="subjects")

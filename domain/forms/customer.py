@@ -7,7 +7,23 @@ from typing import Any
 from eventsourcing.domain import event
 
 from domain.shared.aggregate import LedgerAggregate
-from domain.shared.ids import natural_id
+from domain.shared.errors import RuleViolationError
+from domain.shared.ids import CUSTOMER_ACCOUNT, natural_id
+from domain.shared.text import require_text
+
+
+def check_profile(fund_account: str, profile: dict[str, Any]) -> None:
+    """What the account-opening system sends must fit the directory: an ASCII account number and
+    text (or nothing) in every field — the read model keeps each field in a text column."""
+    if not isinstance(fund_account, str) or not CUSTOMER_ACCOUNT.fullmatch(fund_account):
+        raise RuleViolationError("a fund account is 1-32 ASCII letters or digits", field="fund_account")
+    for key, value in profile.items():
+        if not isinstance(key, str) or len(key) > 64:
+            raise RuleViolationError("profile field names are text of at most 64 characters", field="profile")
+        if value is not None and not isinstance(value, str):
+            raise RuleViolationError(f"profile field {key!r} must be text", field=key)
+        if isinstance(value, str):
+            require_text(value, key, 500)
 
 
 class Customer(LedgerAggregate):
@@ -17,10 +33,12 @@ class Customer(LedgerAggregate):
 
     @classmethod
     def register(cls, fund_account: str, profile: dict[str, Any]) -> Customer:
+        check_profile(fund_account, profile)
         return cls._create(cls.Registered, id=natural_id("customer", fund_account), fund_account=fund_account,
                            profile=profile)
 
     def sync(self, profile: dict[str, Any]) -> bool:
+        check_profile(self.fund_account, profile)
         if profile == self.profile:
             return False
         self._updated(profile=profile, old_profile=self.profile)

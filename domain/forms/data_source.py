@@ -22,7 +22,7 @@ class DataSource(LedgerAggregate):
 
     @classmethod
     def define(cls, key: str, name: str, kind: str, config: dict[str, Any]) -> DataSource:
-        if not KEY.match(key):
+        if not KEY.fullmatch(key):
             raise RuleViolationError("key must be 2-48 of a-z, 0-9, '_'", field="key")
         if kind not in KINDS:
             raise RuleViolationError(f"kind must be one of {', '.join(KINDS)}", field="kind")

@@ -1,16 +1,22 @@
 """Channels (渠道): where leads come from, each with its own intake token and landing pages."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from eventsourcing.domain import event
 
 from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
+from domain.shared.text import require_text
 
 CHANNEL_TYPES = ("tonghuashun", "douyin", "baidu", "360", "dazhihui", "app_store_xiaomi", "app_store_huawei",
                  "app_store_vivo", "app_store_oppo", "app_store_honor", "app_store_apple", "referral",
                  "manual_import", "landing_page", "other")
+
+
+CHANNEL_CODE = re.compile(r"[a-z0-9][a-z0-9_\-]{1,47}")
 
 
 def channel_id(code: str) -> Any:
@@ -31,6 +37,10 @@ class Channel(LedgerAggregate):
     @classmethod
     def create(cls, code: str, name: str, channel_type: str, promotion_type: str, business_line: str,
                department_id: str) -> Channel:
+        if not CHANNEL_CODE.fullmatch(code):
+            raise RuleViolationError("a channel code is 2-48 of a-z, 0-9, '_', '-', starting with a letter or digit",
+                                     field="code")
+        require_text(name, "name")
         return cls._create(cls.Created, id=channel_id(code), code=code, name=name, channel_type=channel_type,
                            promotion_type=promotion_type, business_line=business_line, department_id=department_id)
 

@@ -3,10 +3,20 @@ the key, so creating a duplicate collides in the event store itself (strongly co
 uniqueness, no read-model race)."""
 from __future__ import annotations
 
+import re
 from uuid import UUID, uuid5
+
+from domain.shared.text import require_text
+
+# A fund account (资金账号) is ASCII digits only: a regex's \d would also take full-width digits.
+FUND_ACCOUNT = re.compile(r"[0-9]{6,20}")
+# Customer numbers from the account-opening system: ASCII letters and digits.
+CUSTOMER_ACCOUNT = re.compile(r"[0-9A-Za-z]{1,32}")
 
 NAMESPACE = UUID("6b1d7e0c-3f0e-4e57-9d55-1c3f3a1f8e2a")
 
 
 def natural_id(kind: str, key: str) -> UUID:
+    """The id of the ``kind`` record whose unique key is ``key`` (refused: a key no store can hold)."""
+    require_text(key, kind, 200)
     return uuid5(NAMESPACE, f"{kind}:{key}")

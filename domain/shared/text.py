@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from domain.shared.errors import RuleViolationError, UnstorableValueError
+
 MAX_DEPTH = 32                   # nesting of objects/arrays in one request body or event
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 
@@ -34,7 +36,28 @@ def number_problem(value: int | float) -> str | None:
         return None if MIN_INT <= value <= MAX_INT else "is outside the 64-bit integer range"
     if not math.isfinite(value):
         return "is not a finite number"
+    if abs(value) >= 2.0**63:
+        # jsonb keeps numbers as numeric and gives a large float back as an integer (1e20 ->
+        # 100000000000000000000), which no 64-bit reader can take: the same bound as integers.
+        return "is outside the range the store holds (|x| < 2**63)"
     return None
+
+
+# Text that ends up in an indexed read-model column (names, titles, codes, keys) must fit a btree
+# index entry (about 2.7 kB): longer values are refused before they are stored, not when a
+# projection meets them.
+NAME_LENGTH = 200
+KEY_LENGTH = 64
+
+
+def require_text(value: str, field: str, max_length: int = NAME_LENGTH) -> str:
+    """``value`` if it can be stored and is at most ``max_length`` characters; else a domain error."""
+    problem = text_problem(value)
+    if problem:
+        raise UnstorableValueError(f"{field} {problem}", field=field)
+    if len(value) > max_length:
+        raise RuleViolationError(f"{field} is longer than {max_length} characters", field=field)
+    return value
 
 
 def value_problem(value: Any, path: str = "", depth: int = 0) -> tuple[str, str] | None:

@@ -41,7 +41,6 @@ from tests.hostile import (
     hostile_text,
     maybe,
     settle,
-    short_hostile_text,
 )
 
 ADMIN = CommandContext("admin:test", "property")
@@ -72,51 +71,19 @@ def code(prefix: str) -> st.SearchStrategy[str]:
 any_datetime = st.datetimes(timezones=st.just(timezone.utc))
 some_text = st.one_of(st.sampled_from(["ok", "同意", ""]), hostile_text)
 
-# -- known bugs -----------------------------------------------------------------------------------------
-# A value longer than a btree index entry may be (about 2.7 kB after compression) stalls the projection
-# that indexes it: PostgreSQL answers SQLSTATE 54000 (program_limit_exceeded), which the runner does not
-# count as a data error, so it neither applies nor parks the event and every later event waits behind
-# it. Until the commands refuse such values, these fields draw short hostile text only; the strict
-# xfail tests at the end reproduce each case. Once fixed: drop the xfail and draw hostile_text here.
-department_name = short_hostile_text         # access_departments_name (name, id)
-flow_title = short_hostile_text              # flows_todo_inbox_page INCLUDE (..., title, ...)
-flow_fund_account = short_hostile_text       # flows_todo_inbox_page INCLUDE (..., fund_account, ...)
-#
-# Natural-key ids (domain/shared/ids.py natural_id) encode the key as UTF-8 before any check, so a key
-# holding a lone surrogate makes the command raise UnicodeEncodeError (an HTTP 500 through anything but
-# the JSON boundary) instead of a DomainError; nothing is stored. Until fixed, unchecked natural keys
-# draw no lone surrogates (test_a_natural_key_with_a_lone_surrogate_is_refused reproduces it).
-
-
-def _no_lone_surrogates(text: str) -> str:
-    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
-
-
-department_code = code("d").map(_no_lone_surrogates)
-channel_code = st.one_of(st.just("ch").map(lambda p: f"{p}{next(_serial)}"),  # leads_channels (code PRIMARY KEY)
-                         short_hostile_text.map(lambda t: f"{t}{next(_serial)}")).map(_no_lone_surrogates)
-fund_account_key = st.one_of(st.just("88").map(lambda p: f"{p}{next(_serial)}"),
-                             short_hostile_text).map(_no_lone_surrogates)  # forms_customers PRIMARY KEY
-#
-# The forms catalogue writes customer profile fields straight into text columns: a field that is not
-# text (an object, a list) cannot be adapted and the event is parked. Until sync_customers checks the
-# profile, its fields draw text only.
-customer_field = maybe(hostile_text)
-#
-# jsonb keeps a number as numeric and gives it back in plain notation: a float of 2**64 or more in a form
-# record's data (1e20) comes back from forms_records as a 21-digit int, which the next FormRecord.Saved
-# cannot serialise (orjson: "Integer exceeds 64-bit range"), so it is parked. Until fixed, form record
-# data carries no finite float that large (flows keep them: their read model never reads data back).
-
-
-def _no_big_floats(value: Any) -> Any:
-    if isinstance(value, float) and math.isfinite(value) and abs(value) >= 2**63:
-        return 1.5
-    if isinstance(value, dict):
-        return {k: _no_big_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_big_floats(v) for v in value]
-    return value
+# -- fields that once had limits of their own -----------------------------------------------------------
+# Text in an indexed read-model column must fit a btree entry (~2.7 kB): the commands refuse longer
+# names, titles, codes and keys (domain/shared/text.require_text); natural keys refuse unstorable text;
+# customer profiles are text; floats beyond 2**63 are refused like integers (jsonb would give them back
+# as integers no reader can take). So every such field draws the full hostile alphabet.
+department_name = hostile_text
+flow_title = hostile_text
+flow_fund_account = hostile_text
+department_code = st.one_of(code("d"), hostile_text)
+channel_code = st.one_of(st.just("ch").map(lambda p: f"{p}{next(_serial)}"),
+                         hostile_text.map(lambda t: f"{t}{next(_serial)}"))
+fund_account_key = st.one_of(st.just("88").map(lambda p: f"{p}{next(_serial)}"), hostile_text)
+customer_field = maybe(hostile_json)
 
 
 @pytest.fixture
@@ -251,7 +218,7 @@ form_data = st.builds(
     hostile_object)
 
 
-record_data = form_data.map(lambda data: {**_no_big_floats(data), "amount": _small(data["amount"])})
+record_data = form_data.map(lambda data: {**data, "amount": _small(data["amount"])})
 
 
 def _small(amount: Any) -> Any:
@@ -599,22 +566,16 @@ def test_any_archive_command_either_is_refused_or_projects_cleanly(quiet_contain
     prop()
 
 
-# -- known bugs, reproduced (see "known bugs" above) ---------------------------------------------------------
+# -- the cases that once got through, kept as examples ---------------------------------------------------------
 LONG = _noise(7, 3_000, CJK)
 """3,000 CJK characters (9 kB) that do not compress: more than a btree index entry may hold."""
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known bug: a department name over ~2.7 kB stalls access.departments (index access_departments_name "
-    "(name, id): SQLSTATE 54000 is not a data error, so the event is neither applied nor parked)"))
 def test_a_department_named_beyond_an_index_entry_is_refused_or_projects(container):
     either_refused_or_projected(container, lambda: container.access.create_department(
         ADMIN, "BIG", LONG, "other", None))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known bug: a flow instance title (or fund account) over ~2.7 kB stalls flows.instances (covering index "
-    "flows_todo_inbox_page INCLUDE (..., title, fund_account, ...): SQLSTATE 54000, neither applied nor parked)"))
 def test_a_flow_titled_beyond_an_index_entry_is_refused_or_projects(container):
     _flow_firm(container)
     settle(container)
@@ -622,9 +583,6 @@ def test_a_flow_titled_beyond_an_index_entry_is_refused_or_projects(container):
         as_("sam"), "probe", "individual", {"note": "n", "amount": 1}, title=LONG))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known bug: a lead channel code over ~2.7 kB stalls leads.leads (leads_channels code PRIMARY KEY: "
-    "SQLSTATE 54000, neither applied nor parked); Channel.create does not check the code"))
 def test_a_channel_coded_beyond_an_index_entry_is_refused_or_projects(container):
     container.access.create_business_line(ADMIN, LINE, "Brokerage")
     online = str(container.access.create_department(ADMIN, "ONLINE", "online", "online_finance", None).id)
@@ -633,31 +591,21 @@ def test_a_channel_coded_beyond_an_index_entry_is_refused_or_projects(container)
         ADMIN, LONG, "n", "douyin", "抖音", LINE, online))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known bug: a customer's fund account over ~2.7 kB stalls forms.catalogue (forms_customers fund_account "
-    "PRIMARY KEY: SQLSTATE 54000, neither applied nor parked)"))
 def test_a_customer_account_beyond_an_index_entry_is_refused_or_projects(container):
     either_refused_or_projected(container, lambda: container.forms.sync_customers(ADMIN, [{"fund_account": LONG}]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known bug: sync_customers stores any JSON as a profile field; forms.catalogue binds it to a text column, "
-    "psycopg cannot adapt an object (or list) and the Customer.Registered event is parked"))
 def test_a_customer_profile_field_that_is_not_text_is_refused_or_projects(container):
     either_refused_or_projected(container, lambda: container.forms.sync_customers(
         ADMIN, [{"fund_account": "88000001", "name": {"given": "三", "family": "张"}}]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known bug: jsonb gives 1e20 back as the int 100000000000000000000; forms.records re-serialises the "
-    "record's data on FormRecord.Saved, orjson refuses ints beyond 64 bits and the event is parked"))
-def test_a_form_record_holding_a_huge_float_saves_and_projects(container):
+def test_a_form_record_holding_a_huge_float_is_refused_or_projects(container):
     container.access.create_business_line(ADMIN, LINE, "Brokerage")
     _publish_form(container.forms, "probe")
-    record = container.forms.start_record(ADMIN, "probe", "individual", {"note": "n", "amount": 1e20}).id
     assert settle(container) == []
-    either_refused_or_projected(container, lambda: container.forms.save_record(
-        ADMIN, record, {"note": "changed", "amount": 1e20}, None, None))
+    either_refused_or_projected(container, lambda: container.forms.start_record(
+        ADMIN, "probe", "individual", {"note": "n", "amount": 1e20}))
 
 
 @pytest.mark.parametrize("command", [
@@ -666,8 +614,5 @@ def test_a_form_record_holding_a_huge_float_saves_and_projects(container):
     pytest.param(lambda c: c.leads.intake(ADMIN, "ths\ud800", [], "api"), id="intake-channel"),
     pytest.param(lambda c: c.flows.start_instance(ADMIN, "fee\ud800", "individual", {}, title="t"), id="flow-key"),
 ])
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason=(
-    "known bug: natural_id() encodes the key as UTF-8 before any check, so a lone surrogate in a natural key "
-    "raises UnicodeEncodeError (HTTP 500) instead of a DomainError (nothing is stored)"))
 def test_a_natural_key_with_a_lone_surrogate_is_refused(container, command):
     either_refused_or_projected(container, lambda: command(container))
