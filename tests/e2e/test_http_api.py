@@ -177,3 +177,20 @@ def test_a_parked_event_is_listed_and_retried_over_http(client, auth, live_conta
     assert retried.status_code == 200 and retried.json() == {"applied": 0, "parked": 1}
     assert client.post("/api/v1/projections/nope/parked/retry", headers=auth).status_code == 404
     assert client.post("/api/v1/projections/analytics.event_facts/parked/retry", headers=auth).status_code == 422
+
+
+def test_every_read_declares_a_typed_response(client):
+    """A client generates its models from the OpenAPI document: no read answers an untyped object."""
+    spec = client.get("/openapi.json").json()
+    untyped = []
+    for template, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            ok_response = operation["responses"].get("200") or operation["responses"].get("201") or {}
+            schema = ok_response.get("content", {}).get("application/json", {}).get("schema")
+            if schema is None:
+                continue  # files, CSV, text: declared with their media types
+            if schema.get("type") == "array":
+                schema = schema.get("items", {})
+            if "$ref" not in schema and "properties" not in schema and "anyOf" not in schema:
+                untyped.append(f"{method.upper()} {template}")
+    assert untyped == []

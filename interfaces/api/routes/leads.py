@@ -726,10 +726,21 @@ def verify_rules(business_line: str, container: ContainerDep, policy: RuleAdmin)
     return {"checked": checked, "mismatches": mismatches[:20], "ok": not mismatches}
 
 
-@router.post("/rules/{business_line}/recycle-now", responses=LINE_404, summary="Run recycling and reassignment now.")
-def recycle_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+class RecycleRun(BaseModel):
+    recycled: int = Field(description="Leads taken back from their owners")
+    reassigned: int = Field(description="Leads given to a new owner")
+
+
+class SopRun(BaseModel):
+    reached: int = Field(description="Leads contacted by this run")
+    failed: int = Field(description="Contacts that failed")
+
+
+@router.post("/rules/{business_line}/recycle-now", response_model=RecycleRun, responses=LINE_404,
+             summary="Run recycling and reassignment now.")
+def recycle_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> RecycleRun:
     _require_unrestricted(policy, "recycling runs every rule of the business line")
-    return container.lead_recycler.tick([_line(container, policy, business_line)])
+    return RecycleRun(**container.lead_recycler.tick([_line(container, policy, business_line)]))
 
 
 @router.put("/settings/{business_line}", response_model=CommandAccepted, responses=LINE_404,
@@ -835,11 +846,11 @@ def list_sop(container: ContainerDep, policy: RuleAdmin) -> list[dict[str, Any]]
     return container.lead_queries.sop_tasks(policy.scope_params())
 
 
-@router.post("/sop-tasks/{business_line}/run-now", responses=LINE_404,
-            summary="Run the business line's due SOP tasks now.")
-def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> dict[str, int]:
+@router.post("/sop-tasks/{business_line}/run-now", response_model=SopRun, responses=LINE_404,
+             summary="Run the business line's due SOP tasks now.")
+def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> SopRun:
     _require_unrestricted(policy, "the run covers every SOP task of the business line")
-    return container.lead_sop.tick([_line(container, policy, business_line)])
+    return SopRun(**container.lead_sop.tick([_line(container, policy, business_line)]))
 
 
 # -- leads --------------------------------------------------------------------------------------------
