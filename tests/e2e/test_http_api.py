@@ -5,7 +5,7 @@ import re
 import threading
 import uuid
 
-from tests.legacy import unguarded_store
+from tests.legacy import legacy_department
 
 OPEN = {"/health", "/ready"}
 CREDENTIAL_EXCHANGE = {"/api/v1/auth/login", "/api/v1/auth/refresh"}  # public by nature: they take credentials
@@ -163,8 +163,7 @@ def test_a_parked_event_is_listed_and_retried_over_http(client, auth, live_conta
     from domain.shared.context import CommandContext
 
     ctx = CommandContext("admin:test", "script")
-    with unguarded_store(live_container.store):  # written by an older release
-        result = live_container.access.create_department(ctx, "BAD", "bad\x00name", "other", None)
+    result = legacy_department(live_container, ctx, "BAD", "bad\x00name")  # written by an older release
     runner = live_container.runners["access.departments"]
     runner.catch_up()
     status = {p["name"]: p for p in client.get("/api/v1/projections", headers=auth).json()}

@@ -209,12 +209,14 @@ def test_permissions_and_scope(client, firm, live_container):
 def test_segments_and_sop_tasks_over_http(client, firm):
     out = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": firm["token"]},
                          json={"leads": [{"phone": "13500000001"}, {"phone": "13500000002"}]}))
-    ok(client.put("/api/v1/leads/segments/brokerage/new-unfollowed", headers=ADMIN, json={
+    segment = ok(client.put("/api/v1/leads/segments/brokerage/new-unfollowed", headers=ADMIN, json={
         "name": "未跟进 | 新线索", "filter": {"flag": "new", "followed_up": False}}))
     bad = client.put("/api/v1/leads/segments/brokerage/xx", headers=ADMIN, json={
         "name": "x", "filter": {"intake": "yesterday"}})
     assert bad.status_code == 422 and bad.json()["field"] == "filter.intake"
-    segments = ok(client.get("/api/v1/leads/segments", headers=ADMIN, params={"wait_for_position": out["position"]}))
+    # Read after both the leads and the segment definition were applied.
+    segments = ok(client.get("/api/v1/leads/segments", headers=ADMIN, params={
+        "wait_for_position": max(out["position"], segment["position"])}))
     assert [(s["key"], s["count"]) for s in segments] == [("new-unfollowed", 2)]
     refused = client.put("/api/v1/leads/sop-tasks/brokerage/sms", headers=ADMIN, json={
         "name": "短信", "segments": ["new-unfollowed"], "action": "sms"})

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from infrastructure.projections import InjectedCrash
-from tests.legacy import unguarded_store
+from tests.legacy import legacy_department, legacy_rename
 
 
 def _read_model(container):
@@ -99,9 +99,8 @@ def test_an_event_whose_data_cannot_be_applied_is_parked_with_its_aggregate_not_
     other department is projected; status and the parked list say so."""
     access = container.access
     good = access.create_department(ctx, "GOOD1", "Good 1", "other", None).id
-    with unguarded_store(container.store):
-        bad = access.create_department(ctx, "BAD", "bad\x00name", "other", None).id
-        access.rename_department(ctx, bad, "fixed name", None)  # same aggregate: parked behind it
+    bad = legacy_department(container, ctx, "BAD", "bad\x00name").id  # written by an older release
+    legacy_rename(container, ctx, bad, "fixed name")  # same aggregate: parked behind it
     later = access.create_department(ctx, "GOOD2", "Good 2", "other", None).id
     runner = container.runners["access.departments"]
     runner.catch_up()
