@@ -13,8 +13,10 @@ from application.forms.engine.schema import CompiledForm, FormSchemaError, compi
 from application.forms.engine.sql_guard import (
     CheckedSql,
     DataSourceLimitError,
+    RowScope,
     UnsafeSqlError,
     check_select,
+    referenced_columns,
     scope_plan,
 )
 from application.shared.base import CommandResult, LedgerApplication, command
@@ -28,6 +30,13 @@ from domain.shared.ids import natural_id
 
 MAX_CACHE_SECONDS = 86_400
 CUSTOMER = "forms.customer"  # the field rules that customer rows of data sources obey
+
+
+class HiddenFieldInQueryError(RuleViolationError):
+    """The data source uses, other than as plain output, a column hidden or masked for the caller
+    (HTTP 422): its rows would answer questions about the hidden value."""
+
+    code = "data_source_uses_hidden_field"
 
 
 class FormsApplication(LedgerApplication):
@@ -215,10 +224,13 @@ class FormsApplication(LedgerApplication):
         return self.create_unique(source, f"data source {key!r}")
 
     def query_data_source_for(self, policy: Policy, key: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A data source as the caller may see it: customer rows only within the caller's data scope
-        (by the scope columns found at definition) with the forms.customer field rules applied by the
-        rows' SOURCE column names; rows that cannot be scoped are never returned. The cache holds the
-        unfiltered rows, so filtering happens here, per caller, after it."""
+        """A data source as the caller may see it: customer rows only within the caller's data scope,
+        enforced twice: by the database (row-level security on the caller's RowScope) and here (by
+        the scope columns found at definition); the forms.customer field rules apply by the rows'
+        SOURCE column names; rows that cannot be scoped are never returned. A query that uses a
+        column hidden or masked for the caller anywhere but as plain output (a WHERE, a join, an
+        ORDER BY, a subquery...) is refused for that caller (HiddenFieldInQueryError): its rows
+        would reveal the value. The cache is per scope, and filtering happens here after it."""
         source = self._source(key)
         if source.kind == "static":
             return self._rows(source, params)
@@ -228,17 +240,40 @@ class FormsApplication(LedgerApplication):
                              if policy.sees(department_id=_uuid(r.get("department_id")),
                                             investor_account=r.get("fund_account"))], "cached": result["cached"]}
         shape = self._stored_shape(key, source.config)  # before running: an unscopable query never runs
-        result = self._rows(source, params)
+        rules = policy.rules(CUSTOMER)
+        if shape["customer_data"]:
+            self._require_no_hidden_field_used(key, source.config["sql"], shape["columns"], rules)
+        result = self._rows(source, params, scope=row_scope(policy))
         rows = [{k: v for k, v in r.items() if k not in SECRET_FIELDS} for r in result["rows"]]
         if shape["customer_data"]:
             if not shape["scope"]:  # never for a definition checked by scope_plan
                 raise RuleViolationError(f"data source {key!r} cannot be scoped; redefine it", field="key")
-            rules = _rules_by_source(policy.rules(CUSTOMER), shape["columns"])
-            rows = [apply_rules(r, rules) for r in rows if all(
+            output_rules = _rules_by_source(rules, shape["columns"])
+            rows = [apply_rules(r, output_rules) for r in rows if all(
                 policy.sees(department_id=_uuid(r.get(c["department_id"])) if c["department_id"] else None,
                             investor_account=_text(r.get(c["fund_account"])) if c["fund_account"] else None)
                 for c in shape["scope"])]
         return {"rows": rows, "cached": result["cached"]}
+
+    @staticmethod
+    def _require_no_hidden_field_used(key: str, sql: str, columns: list[dict[str, Any]],
+                                      rules: list[FieldRuleView]) -> None:
+        """HiddenFieldInQueryError if the query uses a hidden or masked column other than as plain
+        output (sql_guard.referenced_columns; an output alias counts as its source column)."""
+        concealed = {r.field.lower() for r in rules if r.effect in ("hidden", "masked")}
+        if not concealed:
+            return
+        try:
+            used = set(referenced_columns(sql))
+        except Exception:  # noqa: BLE001 - a query the parser cannot read is refused, never run
+            used = {"*"}
+        sources = {c["name"].lower(): (c.get("column") or c["name"]).lower() for c in columns}
+        used |= {sources[name] for name in used if name in sources}
+        blocked = sorted(concealed if "*" in used else concealed & used)
+        if blocked:
+            raise HiddenFieldInQueryError(
+                f"data source {key!r} uses the field {blocked[0]!r}, which is hidden or masked for you, in a"
+                " condition, join, ordering or subquery; its rows would reveal it", field=blocked[0])
 
     def _stored_shape(self, key: str, config: dict[str, Any]) -> dict[str, Any]:
         if "columns" in config:
@@ -255,9 +290,9 @@ class FormsApplication(LedgerApplication):
         return self._shapes[cache_key]
 
     def query_data_source(self, key: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Unfiltered rows, for the system itself (flow branch conditions); callers use
-        query_data_source_for."""
-        return self._rows(self._source(key), params)
+        """Unfiltered rows (every customer row), for the system itself (flow branch conditions);
+        callers use query_data_source_for."""
+        return self._rows(self._source(key), params, scope=RowScope.everything())
 
     def _source(self, key: str) -> DataSource:
         try:
@@ -265,7 +300,7 @@ class FormsApplication(LedgerApplication):
         except NotFoundError:
             raise NotFoundError(f"data source {key!r} does not exist") from None
 
-    def _rows(self, source: DataSource, params: dict[str, Any]) -> dict[str, Any]:
+    def _rows(self, source: DataSource, params: dict[str, Any], *, scope: RowScope | None = None) -> dict[str, Any]:
         if source.kind == "static":
             return {"rows": source.config["options"], "cached": False}
         if source.kind == "customer":
@@ -280,7 +315,7 @@ class FormsApplication(LedgerApplication):
         try:
             rows, cached = self.sql_runner.run(source.key, checked, params, connection=config["connection"],
                                                timeout_ms=config["timeout_ms"], row_limit=config["row_limit"],
-                                               cache_seconds=config["cache_seconds"])
+                                               cache_seconds=config["cache_seconds"], scope=scope)
         except DataSourceLimitError as exc:
             raise RuleViolationError(str(exc), field="params") from None
         return {"rows": rows, "cached": cached}
@@ -310,6 +345,14 @@ class FormsApplication(LedgerApplication):
         if batch:
             self.save_all(*batch)
         return counts
+
+
+def row_scope(policy: Policy) -> RowScope:
+    """The customer rows a caller's data sources may read, as plain data for the runner."""
+    principal = policy.principal
+    if principal.departments is None:
+        return RowScope.everything()
+    return RowScope(False, tuple(sorted(principal.departments, key=str)), tuple(sorted(principal.investor_accounts)))
 
 
 def _uuid(value: Any) -> UUID | None:

@@ -1,6 +1,8 @@
-"""SQL data sources through the HTTP API: customer rows obey the caller's data scope and the
-forms.customer field rules by SOURCE column, however the query aliases its columns, also from
-the cache; queries whose rows cannot be scoped, and CTE tricks, are refused at definition."""
+"""SQL data sources through the HTTP API: customer rows obey the caller's data scope (enforced by
+PostgreSQL's row-level security and again per caller) and the forms.customer field rules by
+SOURCE column, however the query aliases its columns, also from the cache; a query using a field
+hidden for the caller in a condition is refused for that caller; queries whose rows cannot be
+scoped, CTE tricks, set-returning and introspection functions are refused at definition."""
 from __future__ import annotations
 
 import pytest
@@ -64,8 +66,9 @@ def test_a_shanghai_scoped_operator_sees_only_shanghai_customers_without_hidden_
     assert all("id_number" not in r and r["phone"].count("*") == 4 for r in first["rows"])
     again = _query(client, "leak", firm["sales"])  # from the cache: still filtered for this caller
     assert again == {**first, "cached": True}
-    admin = _query(client, "leak", ADMIN)
-    assert len(admin["rows"]) == 3 and admin["cached"] and admin["rows"][1]["id_number"] == "11010519491231002X"
+    admin = _query(client, "leak", ADMIN)  # another scope, another cache entry
+    assert len(admin["rows"]) == 3 and not admin["cached"] and admin["rows"][1]["id_number"] == "11010519491231002X"
+    assert _query(client, "leak", ADMIN)["cached"]
 
 
 def test_an_aliased_id_number_is_hidden_by_its_source_column(client, firm):
@@ -103,3 +106,59 @@ def test_the_customer_lookup_data_source_is_scoped_too(client, firm, live_contai
     assert _query(client, "customer", firm["sales"], fund_account="66002468")["rows"] == []
     mine = _query(client, "customer", firm["sales"], fund_account="88005678")["rows"]
     assert len(mine) == 1 and "id_number" not in mine[0] and mine[0]["phone"] == "139****4321"
+
+
+SELF_JOIN = ("WITH x AS (SELECT * FROM forms_customers) SELECT a.fund_account, a.department_id, b.name AS bname,"
+             " b.phone AS bphone, b.fund_account AS bacct FROM x a CROSS JOIN x b")
+
+
+def test_a_cte_self_join_shows_a_shanghai_operator_only_shanghai_customers(client, firm, live_container):
+    _define(client, "selfjoin", SELF_JOIN, cache_seconds=0)
+    rows = _query(client, "selfjoin", firm["sales"])["rows"]
+    assert sorted({r["bacct"] for r in rows}) == SH_ACCOUNTS and len(rows) == 4
+    assert "李四" not in {r["bname"] for r in rows}  # the Beijing customer
+    assert len(_query(client, "selfjoin", ADMIN)["rows"]) == 9
+    # The database alone holds the line: the runner, without the per-caller filter after it.
+    from application.forms.engine.sql_guard import RowScope, check_select
+    from domain.shared.ids import natural_id
+
+    forms = live_container.forms
+    shanghai = RowScope(False, (natural_id("department", "SH01"), natural_id("department", "SH01-S1")), ())
+    raw, _ = forms.sql_runner.run("x", check_select(SELF_JOIN, forms.allowed_tables), {}, connection="main",
+                                  timeout_ms=2000, row_limit=50, cache_seconds=0, scope=shanghai)
+    assert sorted({r["bacct"] for r in raw}) == sorted({r["fund_account"] for r in raw}) == SH_ACCOUNTS
+
+
+# The reviewer's probe: one row per visible customer if the customer :acct matches :prefix, else none.
+ORACLE = ("SELECT c.department_id FROM forms_customers c WHERE EXISTS (SELECT 1 FROM"
+          " forms_customers x WHERE x.fund_account = :acct AND x.{} LIKE :prefix)")
+
+
+def test_an_exists_probe_on_a_beijing_customer_answers_nothing_to_a_shanghai_operator(client, firm):
+    _define(client, "probe_name", ORACLE.format("name"), cache_seconds=0)
+    assert _query(client, "probe_name", firm["sales"], acct="66002468", prefix="李%")["rows"] == []
+    assert len(_query(client, "probe_name", firm["sales"], acct="88001234", prefix="张%")["rows"]) == 2
+    assert len(_query(client, "probe_name", ADMIN, acct="66002468", prefix="李%")["rows"]) == 3
+
+
+def test_a_condition_on_a_field_hidden_for_the_caller_is_refused_for_that_caller(client, firm):
+    _define(client, "probe_id", ORACLE.format("id_number"), cache_seconds=0)
+    _define(client, "where_id", "SELECT fund_account, department_id FROM forms_customers WHERE id_number = :p",
+            cache_seconds=0)
+    for key, params in (("probe_id", {"acct": "88001234", "prefix": "1101%"}), ("where_id", {"p": "x"})):
+        r = client.post(f"/api/v1/forms/data-sources/{key}/query", headers=firm["sales"], json={"params": params})
+        assert r.status_code == 422 and r.json()["code"] == "data_source_uses_hidden_field", r.text
+        assert "id_number" in r.json()["detail"]
+    # whoever sees id_number may run it
+    assert len(_query(client, "probe_id", ADMIN, acct="66002468", prefix="1101%")["rows"]) == 3
+    assert _query(client, "where_id", ADMIN, p="110105194912310021")["rows"][0]["fund_account"] == "66002468"
+
+
+def test_set_returning_inflating_and_introspection_functions_are_refused_at_definition(client, firm):
+    for sql, word in (("SELECT repeat('x', 1000) AS pad, generate_series(1, 3000000) AS n", "generate_series"),
+                      ("SELECT has_table_privilege('access_operators', 'SELECT') AS a", "has_table_privilege"),
+                      ("SELECT current_user AS u, session_user AS s", "current_user"),
+                      ("SELECT current_database() AS db", "current_database"),
+                      ("SELECT inet_server_port() AS p", "inet_server_port")):
+        body = _define(client, "refused", sql, status=422)
+        assert body["field"] == "config.sql" and word in body["detail"]

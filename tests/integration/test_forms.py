@@ -59,8 +59,13 @@ def test_pg_sleep_is_stopped_at_run_time_even_past_the_parser(forms):
 
 
 def test_writes_are_stopped_at_run_time_even_past_the_parser(forms):
-    sneaky = CheckedSql("DELETE FROM forms_customers", (), (), "DELETE FROM forms_customers")
+    # A SELECT that writes is stopped by the read-only transaction; any other statement cannot even
+    # run, since the runner wraps the statement in a SELECT.
+    sneaky = CheckedSql("SELECT lo_create(0) AS o", (), (), "SELECT lo_create(0) AS o")
     with pytest.raises(DataSourceLimitError, match="tried to write"):
+        forms.sql_runner.run("x", sneaky, {}, connection="main", timeout_ms=1000, row_limit=10, cache_seconds=0)
+    sneaky = CheckedSql("DELETE FROM forms_customers", (), (), "DELETE FROM forms_customers")
+    with pytest.raises(DataSourceLimitError, match="syntax error"):
         forms.sql_runner.run("x", sneaky, {}, connection="main", timeout_ms=1000, row_limit=10, cache_seconds=0)
 
 

@@ -317,8 +317,10 @@ def list_data_sources(container: ContainerDep, _: SourceAdmin) -> list[dict[str,
 
 @router.post("/data-sources/{key}/query", response_model=DataSourceRows,
              responses={404: {"description": "No such data source"},
-                        422: {"description": "`rule_violation`: missing parameters, timeout, row limit, or the "
-                                             "database refused the query"}},
+                        422: {"description": "`rule_violation`: missing parameters, timeout, row or size limit, "
+                                             "or the database refused the query; `data_source_uses_hidden_field`: "
+                                             "the query uses a field hidden or masked for you in a condition, "
+                                             "join, ordering or subquery"}},
              summary="Run a data source with parameters (cached per its TTL); customer rows within your data "
                      "scope and field rules.")
 def query_data_source(key: str, body: DataSourceQuery, container: ContainerDep, policy: SourceUser) -> DataSourceRows:
