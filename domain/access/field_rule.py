@@ -5,7 +5,7 @@ import re
 
 from eventsourcing.domain import event
 
-from domain.access.masking import EFFECTS, MASKS, RULE_FIELDS
+from domain.access.masking import EFFECTS, FORM_DATA_RESOURCES, MASKS, RULE_FIELDS
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import RuleViolationError
 
@@ -29,7 +29,8 @@ class FieldRule(LedgerAggregate):
         if not RESOURCE.fullmatch(resource) or resource not in RULE_FIELDS:
             raise RuleViolationError(f"unknown resource {resource!r}; one of {', '.join(sorted(RULE_FIELDS))}",
                                      field="resource")
-        if not FIELD.fullmatch(field) or field not in RULE_FIELDS[resource]:
+        form_path = resource in FORM_DATA_RESOURCES and FIELD.fullmatch(field) and len(field) <= 128
+        if not FIELD.fullmatch(field) or (field not in RULE_FIELDS[resource] and not form_path):
             raise RuleViolationError(f"rules on {resource} may target: {', '.join(sorted(RULE_FIELDS[resource]))}",
                                      field="field")
         if effect not in EFFECTS:

@@ -21,6 +21,10 @@ RULE_FIELDS: dict[str, frozenset[str]] = {
     "archive.document": frozenset({"customer", "fund_account", "filename", "title", "note"}),
 }
 MASKS = ("bank_card", "id_card", "phone", "name", "email", "all")
+# Resources whose records carry a business type's form data: besides the registered names, rules
+# may target any path of a published form (a section such as `commercial`, a field such as
+# `settlement.bank_account`, a sub-table column such as `rates.rebate`), checked at definition.
+FORM_DATA_RESOURCES = frozenset({"flows.instance"})
 
 
 def mask_value(value: Any, style: str) -> Any:
@@ -87,9 +91,12 @@ def apply_rules(record: dict[str, Any], rules: Iterable[FieldRuleView]) -> dict[
         if head not in out:
             continue
         if rest:
+            inner = [FieldRuleView(rule.resource, rest, rule.effect, rule.mask, frozenset(), frozenset(), frozenset(),
+                                   frozenset())]
             if isinstance(out[head], dict):
-                out[head] = apply_rules(out[head], [FieldRuleView(
-                    rule.resource, rest, rule.effect, rule.mask, frozenset(), frozenset(), frozenset(), frozenset())])
+                out[head] = apply_rules(out[head], inner)
+            elif isinstance(out[head], list):  # a sub-table: the rule holds for the column of every row
+                out[head] = [apply_rules(row, inner) if isinstance(row, dict) else row for row in out[head]]
             continue
         if rule.effect == "hidden":
             del out[head]

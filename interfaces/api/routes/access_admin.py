@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from domain.access.catalogue import ACTION_KEYS, MENUS, unknown_actions
-from domain.access.masking import EFFECTS, MASKS
+from domain.access.masking import EFFECTS, FORM_DATA_RESOURCES, MASKS, RULE_FIELDS
+from domain.forms.paths import schema_has_path
 from domain.shared.errors import NotFoundError, PermissionDeniedError, RuleViolationError
 from interfaces.api.deps import (
     ACCESS_PROJECTIONS,
@@ -84,6 +85,10 @@ class FieldRuleCreate(BaseModel):
     applies_to_departments: list[UUID] = Field(default_factory=list)
     exempt_roles: list[Key] = Field(default_factory=list, description="Never applies to these roles")
     exempt_departments: list[UUID] = Field(default_factory=list)
+    business_type: str | None = Field(
+        None, max_length=48, pattern=r"^[a-z][a-z0-9_]*$", examples=["tenant_signing"],
+        description="For rules on form data (`flows.instance`) naming a path of a form, e.g. the section "
+                    "`commercial` or `settlement.bank_account`: the business type whose published form has it")
 
 
 class FieldRulePublic(BaseModel):
@@ -193,10 +198,27 @@ def list_lines(container: ContainerDep, policy: CurrentPolicy) -> list[LinePubli
             or policy.can("access.business_lines.manage")]
 
 
+def _require_form_path(container: ContainerDep, policy: Policy, body: FieldRuleCreate) -> None:
+    """A rule on form data names a path of a published form: refused when no form has it, so a
+    typo never leaves a field visible that the administrator meant to hide."""
+    if body.business_type is None:
+        raise RuleViolationError("name the business type whose form has this field", field="business_type")
+    business_type = container.forms.current_business_type(body.business_type)  # 404 when unknown
+    policy.require_line(f"business type {body.business_type!r}", business_type.business_line, "business_type")
+    if not business_type.versions:
+        raise RuleViolationError(f"business type {body.business_type!r} has no published form", field="business_type")
+    forms = business_type.versions[-1]["forms"]
+    if not any(schema_has_path(schema, body.field) for schema in forms.values()):
+        raise RuleViolationError(f"the published form of {body.business_type!r} has no field {body.field!r}",
+                                 field="field")
+
+
 @router.post("/field-rules", status_code=201, response_model=CommandAccepted,
              summary="Hide, mask or make read-only a field of a resource, for roles or departments.")
-def define_rule(body: FieldRuleCreate, container: ContainerDep, _: RuleAdmin, ctx: Acting,
+def define_rule(body: FieldRuleCreate, container: ContainerDep, policy: RuleAdmin, ctx: Acting,
                 response: Response) -> CommandAccepted:
+    if body.resource in FORM_DATA_RESOURCES and body.field not in RULE_FIELDS.get(body.resource, ()):
+        _require_form_path(container, policy, body)
     result = container.access.define_field_rule(
         ctx, body.resource, body.field, body.effect, body.mask, body.applies_to_roles,
         [str(d) for d in body.applies_to_departments], body.exempt_roles, [str(d) for d in body.exempt_departments])
