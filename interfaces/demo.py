@@ -27,14 +27,25 @@ DEPARTMENTS = [
 ]
 
 ALL_ACCESS = ["access.departments.view", "access.operators.view"]
+# Every department works in flows: sees the definitions and forms, handles its tasks, reads
+# the customer directory and the archive of its records (004 §3 participants).
+FLOW_WORK = ["flows.definitions.view", "flows.instances.view", "flows.tasks.handle", "forms.business_types.view",
+             "forms.records.view", "forms.customers.view", "forms.data_sources.query", "archive.documents.read",
+             "archive.documents.upload"]
+# Whoever starts business: a flow, its form record, the documents that go with it.
+STARTS = ["flows.instances.start", "forms.records.edit"]
 ROLES = [
     ("admin", "系统管理员 Administrator", None),
-    ("sales", "销售 Sales", ALL_ACCESS),
-    ("account_manager", "客户经理 Account manager", ALL_ACCESS + ["leads.view", "leads.work"]),
-    ("ops", "运营 Operations", ALL_ACCESS + ["access.operators.export"]),
-    ("clearing", "清算 Clearing", ALL_ACCESS),
-    ("finance", "财务 Finance", ALL_ACCESS + ["access.operators.export"]),
-    ("auditor", "合规稽核 Compliance auditor", ALL_ACCESS + ["audit.view", "audit.verify"]),
+    ("sales", "销售 Sales", ALL_ACCESS + FLOW_WORK + STARTS + ["leads.view", "leads.work"]),
+    ("account_manager", "客户经理 Account manager", ALL_ACCESS + FLOW_WORK + STARTS + ["leads.view", "leads.work"]),
+    ("ops", "运营 Operations", ALL_ACCESS + FLOW_WORK + ["access.operators.export"]),
+    ("clearing", "清算 Clearing", ALL_ACCESS + FLOW_WORK),
+    ("finance", "财务 Finance", ALL_ACCESS + FLOW_WORK + ["access.operators.export"]),
+    # Compliance reads everything it audits: instances, records, documents, trails, lead figures.
+    ("auditor", "合规稽核 Compliance auditor", ALL_ACCESS + [
+        "audit.view", "audit.verify", "flows.definitions.view", "flows.instances.view",
+        "forms.business_types.view", "forms.records.view", "forms.customers.view", "archive.documents.read",
+        "leads.view", "leads.analytics.view"]),
 ]
 
 # login, name, department, roles, lines, jurisdiction (department, with children)
@@ -72,8 +83,13 @@ def load_demo(container: Container) -> str:
     dept = {code: natural_id("department", code) for code, *_ in DEPARTMENTS}
     created += sum(_once(access.create_department, code, name, kind, dept[parent] if parent else None)
                    for code, name, kind, parent in DEPARTMENTS)
-    created += sum(_once(access.create_role, key, name, sorted(ACTION_KEYS) if perms is None else perms)
-                   for key, name, perms in ROLES)
+    for key, name, perms in ROLES:
+        permissions = sorted(ACTION_KEYS) if perms is None else sorted(set(perms))
+        if _once(access.create_role, key, name, permissions):
+            created += 1
+        elif access.role(key).permissions != permissions:  # a demo loaded by an older release: catch up
+            access.set_role_permissions(DEMO, key, permissions, None)
+            created += 1
     for login, name, department, roles, lines, scope in OPERATORS:
         if not _once(access.create_operator, login, name, dept[department], "13800000000", f"{login}@example.com",
                      DEMO_PASSWORD):
