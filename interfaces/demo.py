@@ -59,6 +59,7 @@ OPERATORS = [
     ("zhao.lei", "赵磊", "OPS", ["ops"], ["brokerage", "asset_management"], [("HQ", True)]),
     ("sun.li", "孙丽", "OPS", ["ops"], ["brokerage"], [("HQ", True)]),
     ("zhou.qiang", "周强", "CLEAR", ["clearing"], ["brokerage"], [("HQ", True)]),
+    ("huang.jie", "黄杰", "CLEAR", ["clearing"], ["brokerage"], [("HQ", True)]),
     ("wu.min", "吴敏", "FIN", ["finance"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
     ("zheng.hao", "郑浩", "FIN", ["finance"], ["brokerage"], [("HQ", True)]),
     ("qian.yu", "钱宇", "HQ", ["auditor"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
