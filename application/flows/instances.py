@@ -19,12 +19,14 @@ from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
 from application.shared.hot import HotAggregates
 from domain.flows.fields import merge_edit
+from domain.flows.form_data import deferred_sections, missing_required, numbers_as_declared
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
 from domain.shared.context import CommandContext, acting_as, current_context
 from domain.shared.errors import (
     ConcurrencyConflictError,
     DomainError,
+    InvalidInputError,
     NotFoundError,
     RuleViolationError,
 )
@@ -115,7 +117,9 @@ class FlowInstancesApplication(FlowsApplication):
                     return True
             return False
         return [(f"nodes.{n.id}", f"field_permissions: the form has no field {path!r}")
-                for n in graph.nodes for path in n.field_permissions if not exists(path)]
+                for n in graph.nodes for path in n.field_permissions if not exists(path)] + [
+                (f"nodes.{n.id}", f"required_fields: the form has no field {path!r}")
+                for n in graph.nodes for path in n.required_fields if not exists(path)]
 
     def _graph(self, instance: FlowInstance) -> Graph:
         return self.published_graph(instance.definition_key, instance.definition_version)
@@ -134,10 +138,13 @@ class FlowInstancesApplication(FlowsApplication):
 
         def resolve(node: Node) -> list[str]:
             found = self.candidates(node, facts)
-            if not found and instance.empty_assignee == "to_admin":
-                found = self.candidates(Node(id="admins", type="approval", name="admins", assignees=[
+            excluded = instance.excluded_for(node.independent_of)
+            if not [c for c in found if c not in excluded] and instance.empty_assignee == "to_admin":
+                # Nobody (independent) is left: administrators take it; the instance still leaves
+                # out any of them the node must be independent of.
+                found = found + self.candidates(Node(id="admins", type="approval", name="admins", assignees=[
                     {"kind": "role", "value": "admin"}]), facts)
-            return found
+            return list(dict.fromkeys(found))
 
         return resolve
 
@@ -217,6 +224,8 @@ class FlowInstancesApplication(FlowsApplication):
 
     def _start(self, key: str, subject: str, data: dict[str, Any], *, title: str, fund_account: str | None,
                department_id: UUID | None, initiator: str, chained_from: UUID | None = None) -> CommandResult:
+        """Start at the latest version. The start node's field permissions hold as at resubmission
+        (a chained follow-up takes the completed flow's data as it stands)."""
         require_text(title, "title")
         if fund_account is not None and not FUND_ACCOUNT.fullmatch(fund_account):
             raise RuleViolationError("a fund account is 6-20 ASCII digits", field="fund_account")
@@ -227,8 +236,12 @@ class FlowInstancesApplication(FlowsApplication):
         if not business_type.versions:
             raise RuleViolationError(f"business type {definition.business_type!r} has no published form")
         form_version = business_type.versions[-1]["number"]
-        cleaned = self.forms.validated(business_type.code, form_version, subject, data, {})
         version = definition.versions[-1]
+        graph = self.published_graph(key, version["number"])
+        start = next(n for n in graph.nodes if n.type == "start")
+        if start.field_permissions and chained_from is None:
+            data = merge_edit({}, data, start.field_permissions, start.name)
+        cleaned = self._validated(business_type.code, form_version, subject, data, graph)
         instance = FlowInstance(
             definition_key=key, definition_version=version["number"],
             empty_assignee=version["settings"]["empty_assignee"], deduplication=version["settings"]["deduplication"],
@@ -246,6 +259,8 @@ class FlowInstancesApplication(FlowsApplication):
     @_hot
     def approve(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
+        instance._require_decidable(task_id, current_context().actor)  # who acts before what is missing
+        self._require_fields(instance, task_id, current_context().actor)
         self._run(instance, instance.approve, task_id, current_context().actor, comment)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
@@ -352,10 +367,14 @@ class FlowInstancesApplication(FlowsApplication):
 
     @command
     def edit_form(self, instance_id: UUID, node: str, data: dict[str, Any],
-                  expected_version: int | None) -> CommandResult:
-        """Monitoring: an administrator edits the form whatever the node."""
+                  expected_version: int | None, reason: str = "") -> CommandResult:
+        """Monitoring: an administrator edits the form whatever the node: an override, recorded
+        with its reason and who made it."""
+        if not reason.strip():
+            raise RuleViolationError("an administrator's form edit needs a reason", field="reason")
         instance = self.instance(instance_id, expected_version)
-        self._edit(instance, node, data)
+        instance._require_running()
+        self._edit(instance, node, data, by=current_context().actor, reason=reason)
         return self.save_one(instance)
 
     @command
@@ -365,19 +384,47 @@ class FlowInstancesApplication(FlowsApplication):
         not marked editable there (read-only, hidden or unlisted) cannot change."""
         instance = self.instance(instance_id, expected_version)
         task = instance._require_handler(task_id, current_context().actor)
-        self._edit_within(instance, self._graph(instance).node(task["node"]), data)
+        self._edit_within(instance, self._graph(instance).node(task["node"]), data,
+                          by=current_context().actor, task=task_id)
         return self.save_one(instance)
 
-    def _edit_within(self, instance: FlowInstance, node: Node, data: dict[str, Any]) -> None:
+    def _edit_within(self, instance: FlowInstance, node: Node, data: dict[str, Any], **who: Any) -> None:
         """The one edit-permission check (edits at a task and resubmission at the start node):
         deny by default, hidden fields merged from the stored data (domain/flows/fields.py)."""
-        self._edit(instance, node.id, merge_edit(instance.data, data, node.field_permissions, node.name))
+        self._edit(instance, node.id, merge_edit(instance.data, data, node.field_permissions, node.name), **who)
 
-    def _edit(self, instance: FlowInstance, node: str, data: dict[str, Any]) -> None:
-        cleaned = self.forms.validated(instance.business_type, instance.form_version, instance.subject, data, {})
+    def _edit(self, instance: FlowInstance, node: str, data: dict[str, Any], **who: Any) -> None:
+        cleaned = self._validated(instance.business_type, instance.form_version, instance.subject, data,
+                                  self._graph(instance))
         patch, old_values = patch_with_old_values(instance.data, cleaned)
         if patch:
-            instance.edit_form(node=node, patch=patch, old_values=old_values, data=cleaned)
+            instance.edit_form(node=node, patch=patch, old_values=old_values, data=cleaned, **who)
+
+    def _validated(self, code: str, number: int, subject: str, data: Any, graph: Graph) -> dict[str, Any]:
+        """The form's own validation, with integers taken as numbers where the schema says number,
+        and without demanding the sections a later node owns (domain/flows/form_data.py)."""
+        schema = self.forms.compiled(code, number, subject).schema
+        cleaned, errors = self.forms.check_submission(code, number, subject, numbers_as_declared(schema, data), {})
+        deferred = deferred_sections(graph, schema)
+        errors = [e for e in errors if not (e["rule"] == "required" and e["path"] in deferred)]
+        if errors:
+            raise InvalidInputError(f"{len(errors)} field(s) need attention", errors, code="invalid_form_data")
+        return cleaned
+
+    def _require_fields(self, instance: FlowInstance, task_id: str, actor: str) -> None:
+        """A node's required_fields must be present and valid before its own handler approves
+        (a delegate's opinion and an added signer's signature decide nothing, so they pass)."""
+        task = instance.task(task_id)
+        node = self._graph(instance).node(task["node"])
+        if not node.required_fields or task.get("before") or task.get("after_phase") \
+                or actor in instance.delegations.get(task_id, {}):
+            return
+        _, errors = self.forms.check_submission(instance.business_type, instance.form_version, instance.subject,
+                                                instance.data, {})
+        missing = missing_required(instance.data, node.required_fields, errors)
+        if missing:
+            raise InvalidInputError(f"{node.name} needs {', '.join(m['path'] for m in missing)} before approval",
+                                    missing, code="required_fields_missing")
 
     @command
     def end_pause(self, instance_id: UUID, token: str, *, early: bool = False, reason: str = "") -> str:

@@ -40,6 +40,13 @@ class Node(BaseModel):
     sla_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     sla_warning_seconds: int | None = Field(None, gt=0, le=366 * 86400,
                                             description="warn this long before the SLA deadline")
+    independent_of: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="Segregation of duties: 'initiator' and/or ids of approval nodes whose handlers (in this "
+                    "round) may not act here")
+    required_fields: list[str] = Field(
+        default_factory=list, max_length=50,
+        description="Form sections or dotted field paths that must be present and valid to approve here")
 
 
 class Edge(BaseModel):
@@ -134,6 +141,7 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                         if t not in returnable:
                             problems.append((where, f"return target {t!r} must be an approval or the start, "
                                                     "outside any parallel or inclusive branch"))
+        problems += _check_segregation(graph, n)
         if n.type == "pause" and (n.pause_seconds is None) == (n.pause_until_field is None):
             problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))
         if n.type == "system" and not n.hook:
@@ -159,6 +167,52 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
 
 
 WAITING = {"approval", "pause"}
+INITIATOR = "initiator"
+
+
+def _check_segregation(graph: Graph, n: Node) -> list[tuple[str, str]]:
+    """independent_of names the initiator or other approval nodes; required_fields only on approvals."""
+    where = f"nodes.{n.id}"
+    if n.type != "approval":
+        return [(where, f"only approval nodes take {what}") for what in ("independent_of", "required_fields")
+                if getattr(n, what)]
+    problems = []
+    for ref in n.independent_of:
+        if ref == n.id:
+            problems.append((where, "independent_of cannot name the node itself"))
+        elif ref != INITIATOR and ref not in {m.id for m in graph.nodes if m.type == "approval"}:
+            problems.append((where, f"independent_of: {ref!r} is neither 'initiator' nor an approval node"))
+        elif ref != INITIATOR and n.id not in _downstream(graph, ref):
+            problems.append((where, f"independent_of: {ref!r} does not come before this node"))
+    return problems
+
+
+def _downstream(graph: Graph, source: str) -> set[str]:
+    out, seen, queue = graph.outgoing(), set(), deque([source])
+    while queue:
+        for e in out[queue.popleft()]:
+            if e.target not in seen:
+                seen.add(e.target)
+                queue.append(e.target)
+    return seen
+
+
+def segregation_warnings(graph: Graph) -> list[tuple[str, str]]:
+    """Publishing warns (it does not refuse) about a review that is not independent of the entry it
+    reviews: an approval node that edits nothing, reached straight from an approval node that edits
+    something, without that node in ``independent_of``. Acknowledge with ``independent_of``."""
+    warnings = []
+    incoming = graph.incoming()
+    for n in graph.nodes:
+        if n.type != "approval" or any(a == "editable" for a in n.field_permissions.values()):
+            continue
+        for e in incoming[n.id]:
+            entry = graph.node(e.source) if e.source in {m.id for m in graph.nodes} else None
+            if entry is not None and entry.type == "approval" and entry.id not in n.independent_of \
+                    and any(a == "editable" for a in entry.field_permissions.values()):
+                warnings.append((f"nodes.{n.id}", f"reviews the entry at {entry.id!r} but is not independent of "
+                                                  f"it: add independent_of: [{entry.id!r}]"))
+    return warnings
 
 
 def _check_cycles(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, str]]:

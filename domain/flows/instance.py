@@ -13,9 +13,9 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.flows.graph import Graph, Node, matching_join, return_targets_allowed
+from domain.flows.graph import INITIATOR, Graph, Node, matching_join, return_targets_allowed
 from domain.shared.aggregate import LedgerAggregate
-from domain.shared.errors import ConflictError, PermissionDeniedError, RuleViolationError
+from domain.shared.errors import ConflictError, NotFoundError, PermissionDeniedError, RuleViolationError
 
 Resolve = Callable[[Node], list[str]]           # node -> candidate actors (operator:<login>)
 # A CEL condition over the activation (form fields, initiator, fund_account); answers whether it
@@ -25,6 +25,23 @@ Evaluate = Callable[[str, dict[str, Any]], tuple[bool, dict[str, Any]]]
 
 class TaskAlreadyDecidedError(ConflictError):
     code = "task_already_decided"
+
+
+class InstanceNotRunningError(TaskAlreadyDecidedError):
+    """The flow is withdrawn, terminated, rejected or completed: nothing on it can be decided."""
+    code = "instance_not_running"
+
+
+class TaskNotFoundError(NotFoundError):
+    code = "task_not_found"
+
+
+class SegregationOfDutiesError(PermissionDeniedError):
+    """The node is independent of the initiator or of earlier nodes' handlers, and this is one."""
+    code = "segregation_of_duties"
+
+
+RESUBMIT = "resubmit"  # the mode of the task that puts a returned flow in the initiator's todo
 
 
 class FlowInstance(LedgerAggregate):
@@ -54,6 +71,7 @@ class FlowInstance(LedgerAggregate):
         self.visited: list[str] = []
         self.decisions = 0                         # approvals so far (withdrawal allowed while 0)
         self.awaiting_resubmit = False             # returned to the initiator
+        self.acted: dict[str, list[str]] = {}     # node -> who approved or edited there since its task opened
         self._seq = 0
 
     # -- the engine ----------------------------------------------------------------------------
@@ -79,14 +97,19 @@ class FlowInstance(LedgerAggregate):
                 if node.type == "start" and self.awaiting_resubmit:
                     continue
                 if node.type == "approval" and self._open_task(token) is None:
-                    candidates = resolve(node)
+                    found = resolve(node)
+                    excluded = self.excluded_for(node.independent_of)
+                    candidates = [c for c in found if c not in excluded]
+                    removed = [c for c in found if c in excluded]
+                    why = ("no assignee independent of " + ", ".join(node.independent_of)) if removed \
+                        else "no assignee"
                     if not candidates and self.empty_assignee == "skip":
-                        self._skipped(token=token, node=node.id, reason="no assignee")
+                        self._skipped(token=token, node=node.id, reason=why)
                         self._move(token, out[node.id][0].target)
                         moved = True
                         continue
                     if not candidates:
-                        raise RuleViolationError(f"nobody can take node {node.name!r}: no assignee resolved")
+                        raise RuleViolationError(f"nobody can take node {node.name!r}: {why} resolved")
                     mode = node.mode or "single"
                     task_id = self._next_id("k")
                     sla = warn = None
@@ -94,10 +117,13 @@ class FlowInstance(LedgerAggregate):
                         sla = (now + timedelta(seconds=node.sla_seconds)).isoformat()
                         if node.sla_warning_seconds:
                             warn = (now + timedelta(seconds=node.sla_seconds - node.sla_warning_seconds)).isoformat()
+                    segregation = {"independent_of": list(node.independent_of),
+                                   "excluded": removed} if node.independent_of else {}
                     self._task_opened(task=task_id, token=token, node=node.id, mode=mode,
                                       candidates=candidates, threshold=node.vote_threshold, sla_due_at=sla,
-                                      sla_warn_at=warn)
-                    if mode in ("single", "any") and self._dedup_approver(candidates):
+                                      sla_warn_at=warn, **segregation)
+                    # An independent node is never approved on someone's earlier approval.
+                    if mode in ("single", "any") and not node.independent_of and self._dedup_approver(candidates):
                         who = self._dedup_approver(candidates)
                         self._approved(task=task_id, node=node.id, by=who,
                                        comment="approved earlier in this flow (de-duplicated)")
@@ -177,6 +203,24 @@ class FlowInstance(LedgerAggregate):
             if not self.tokens and self.status == "running":
                 self._completed()
 
+    def excluded_for(self, independent_of: list[str] | None) -> set[str]:
+        """Who may not act at a node independent of these (the initiator, and whoever approved or
+        edited at a named node since its latest task there opened: "in this round")."""
+        out: set[str] = set()
+        for ref in independent_of or []:
+            out |= {self.initiator} if ref == INITIATOR else set(self.acted.get(ref, []))
+        return out
+
+    def _require_independent(self, task: dict[str, Any], who: str, field: str | None = None) -> None:
+        refs = task.get("independent_of") or []
+        if who in self.excluded_for(refs):
+            raise SegregationOfDutiesError(
+                f"{who} may not act at {task['node']!r}: it must be independent of {', '.join(refs)}", field=field)
+
+    def _acted_at(self, node: str, who: str) -> None:
+        if who not in self.acted.get(node, []):
+            self.acted = {**self.acted, node: [*self.acted.get(node, []), who]}
+
     def _dedup_approver(self, candidates: list[str]) -> str | None:
         """approve_all: someone who already approved in this flow; approve_consecutive: whoever
         approved the step just before."""
@@ -249,13 +293,16 @@ class FlowInstance(LedgerAggregate):
     # -- people -------------------------------------------------------------------------------
     @event("TaskOpened")
     def _task_opened(self, task: str, token: str, node: str, mode: str, candidates: list[str],
-                     threshold: float | None, sla_due_at: str | None = None, sla_warn_at: str | None = None) -> None:
+                     threshold: float | None, sla_due_at: str | None = None, sla_warn_at: str | None = None,
+                     independent_of: list[str] | None = None, excluded: list[str] | None = None) -> None:
         self._seq += 1
         self.tasks = {**self.tasks, task: {"id": task, "token": token, "node": node, "mode": mode,
                                            "candidates": candidates, "threshold": threshold, "status": "open",
                                            "approvals": [], "rejections": [], "sla_due_at": sla_due_at,
                                            "sla_warn_at": sla_warn_at, "sla_warned": False,
-                                           "overdue": False, "before": [], "after": [], "after_phase": False}}
+                                           "overdue": False, "before": [], "after": [], "after_phase": False,
+                                           "independent_of": independent_of or [], "excluded": excluded or []}}
+        self.acted = {**self.acted, node: []}  # a new round at this node
 
     def sla_timer(self, task_id: str, kind: str, now: datetime) -> str:
         """The scheduler asks when an SLA timer of a task falls due — ``sla_warn`` (the warning
@@ -282,8 +329,12 @@ class FlowInstance(LedgerAggregate):
 
     def task(self, task_id: str) -> dict[str, Any]:
         if task_id not in self.tasks:
-            raise RuleViolationError(f"no task {task_id!r} in this instance", field="task_id")
+            raise TaskNotFoundError(f"no task {task_id!r} in this instance", field="task_id")
         return self.tasks[task_id]
+
+    def _require_running(self) -> None:
+        if self.status != "running":
+            raise InstanceNotRunningError(f"the flow is {self.status}")
 
     def current_handlers(self, task: dict[str, Any]) -> list[str]:
         """Who may act on the task now: a signer added before comes first, one added after comes
@@ -297,19 +348,27 @@ class FlowInstance(LedgerAggregate):
         return pending[:1] if task["mode"] == "sequential" else pending
 
     def _require_handler(self, task_id: str, actor: str) -> dict[str, Any]:
-        if self.status != "running":
-            raise TaskAlreadyDecidedError(f"the flow is {self.status}")
         task = self.task(task_id)
+        self._require_running()
         if task["status"] != "open":
             raise TaskAlreadyDecidedError("this task has already been decided by someone else")
+        self._require_independent(task, actor)
         if actor not in self.current_handlers(task):
             raise PermissionDeniedError("you are not a current handler of this task")
+        return task
+
+    def _require_decidable(self, task_id: str, actor: str) -> dict[str, Any]:
+        """A handler deciding (approve, reject, return, hand over): a flow returned to its initiator
+        is answered by resubmitting or withdrawing it, not by deciding its resubmission task."""
+        task = self._require_handler(task_id, actor)
+        if task["mode"] == RESUBMIT:
+            raise RuleViolationError("this flow was returned to you: resubmit it (or withdraw it)", field="task_id")
         return task
 
     def _require_own_handler(self, task_id: str, actor: str, what: str) -> dict[str, Any]:
         """A current handler acting in their own right: a delegate (委派) only answers by approving,
         and an added signer (加签) only signs."""
-        task = self._require_handler(task_id, actor)
+        task = self._require_decidable(task_id, actor)
         if actor in self.delegations.get(task_id, {}):
             raise PermissionDeniedError(f"a delegate gives an opinion by approving; only the delegator may {what}")
         if actor not in task["candidates"]:
@@ -318,7 +377,7 @@ class FlowInstance(LedgerAggregate):
 
     def approve(self, task_id: str, actor: str, comment: str, graph: Graph, resolve: Resolve,
                 evaluate: Evaluate, now: datetime) -> None:
-        self._require_handler(task_id, actor)
+        self._require_decidable(task_id, actor)
         if actor in self.delegations.get(task_id, {}):
             # 委派: the delegate gives an opinion; the task goes back to the delegator to decide.
             self._delegation_answered(task=task_id, by=actor, comment=comment)
@@ -353,6 +412,7 @@ class FlowInstance(LedgerAggregate):
             raise RuleViolationError("position is before or after", field="position")
         if signer in task["candidates"] or signer in task["before"] or signer in task["after"]:
             raise RuleViolationError(f"{signer} already signs this task", field="signer")
+        self._require_independent(task, signer, "signer")
         self._signer_added(task=task_id, by=actor, signer=signer, position=position, comment=comment)
 
     @event("SignerAdded")
@@ -366,6 +426,7 @@ class FlowInstance(LedgerAggregate):
         key = "before" if t["before"] else "after"
         self.tasks[task] = {**t, key: t[key][1:]}
         self.approvers = [*self.approvers, by]
+        self._acted_at(t["node"], by)
 
     @event("AfterSignersPending")
     def _after_phase(self, task: str) -> None:
@@ -390,6 +451,7 @@ class FlowInstance(LedgerAggregate):
         self.tasks[task] = {**self.tasks[task], "approvals": [*self.tasks[task]["approvals"], by]}
         self.decisions += 1
         self.approvers = [*self.approvers, by]
+        self._acted_at(node, by)
 
     @event("TaskClosed")
     def _task_closed(self, task: str, outcome: str) -> None:
@@ -434,8 +496,12 @@ class FlowInstance(LedgerAggregate):
             allowed.append(target)
         if target not in allowed or target not in self.visited:
             raise RuleViolationError(f"this node may return to: {', '.join(allowed) or 'nowhere'}", field="target")
-        self._returned(task=task_id, node=node.id, by=actor, target=target, comment=comment,
-                       token=self._next_id("t"))
+        token = self._next_id("t")
+        self._returned(task=task_id, node=node.id, by=actor, target=target, comment=comment, token=token)
+        if target == "start":
+            # The flow waits for its initiator: a task of theirs puts it in their todo (current handler).
+            self._task_opened(task=self._next_id("k"), token=token, node="start", mode=RESUBMIT,
+                              candidates=[self.initiator], threshold=None)
         self.advance(graph, resolve, evaluate, now)  # a start token waits for the initiator to resubmit
 
     @event("Returned")
@@ -449,9 +515,13 @@ class FlowInstance(LedgerAggregate):
         self.awaiting_resubmit = target == "start"
 
     def resubmit(self, actor: str, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime) -> None:
-        if actor != self.initiator or self.status != "running" or "start" not in self.tokens.values():
+        self._require_running()
+        if actor != self.initiator or "start" not in self.tokens.values():
             raise RuleViolationError("only the initiator resubmits a flow returned to them")
         token = next(t for t, n in self.tokens.items() if n == "start")
+        waiting = self._open_task(token)
+        if waiting is not None:
+            self._task_closed(task=waiting["id"], outcome="resubmitted")
         self._resubmitted(by=actor)
         self._move(token, graph.outgoing()["start"][0].target)
         self.advance(graph, resolve, evaluate, now)
@@ -463,19 +533,20 @@ class FlowInstance(LedgerAggregate):
     def withdraw(self, actor: str, reason: str) -> None:
         if actor != self.initiator:
             raise PermissionDeniedError("only the initiator may withdraw")
-        if self.status != "running" or self.decisions:
+        self._require_running()
+        if self.decisions:
             raise RuleViolationError("too late to withdraw: someone has already decided")
         self._finished(status="withdrawn", reason=reason)
 
     def terminate(self, actor: str, reason: str) -> None:
-        if self.status != "running":
-            raise TaskAlreadyDecidedError(f"the flow is already {self.status}")
+        self._require_running()
         self._finished(status="terminated", reason=reason)
 
     def transfer(self, task_id: str, actor: str, to: str, comment: str) -> None:
         self._require_own_handler(task_id, actor, "transfer it")
         if to in self.tasks[task_id]["candidates"]:
             raise RuleViolationError(f"{to} already holds this task", field="to")
+        self._require_independent(self.tasks[task_id], to, "to")
         self._transferred(task=task_id, by=actor, to=to, comment=comment)
 
     @event("TaskTransferred")
@@ -487,6 +558,7 @@ class FlowInstance(LedgerAggregate):
         self._require_own_handler(task_id, actor, "delegate it")
         if to in self.tasks[task_id]["candidates"]:
             raise RuleViolationError(f"{to} already holds this task", field="to")
+        self._require_independent(self.tasks[task_id], to, "to")
         self._delegated(task=task_id, by=actor, to=to, comment=comment)
 
     @event("TaskDelegated")
@@ -503,11 +575,19 @@ class FlowInstance(LedgerAggregate):
         self.delegations = {**self.delegations, task: {k: v for k, v in self.delegations[task].items() if k != by}}
 
     def reassign(self, task_id: str, actor: str, candidates: list[str], reason: str) -> None:
-        """流程监控: an administrator gives an open task to another role or department."""
-        if self.task(task_id)["status"] != "open":
+        """流程监控: an administrator gives an open task to another role or department. People the
+        node must be independent of are left out (segregation of duties binds administrators too)."""
+        task = self.task(task_id)
+        self._require_running()
+        if task["status"] != "open":
             raise TaskAlreadyDecidedError("this task is no longer open")
+        if task["mode"] == RESUBMIT:
+            raise RuleViolationError("a flow returned to its initiator waits for them", field="task_id")
+        candidates = [c for c in candidates if c not in self.excluded_for(task.get("independent_of"))]
         if not candidates:
-            raise RuleViolationError("nobody matches the new assignees", field="assignees")
+            raise RuleViolationError("nobody matches the new assignees (independent of "
+                                     f"{', '.join(task.get('independent_of') or []) or 'nobody'})",
+                                     field="assignees")
         self._reassigned(task=task_id, by=actor, candidates=candidates, reason=reason)
 
     @event("TaskReassigned")
@@ -518,7 +598,9 @@ class FlowInstance(LedgerAggregate):
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
     def urge(self, actor: str, task_id: str) -> None:
-        if self.task(task_id)["status"] != "open":
+        task = self.task(task_id)
+        self._require_running()
+        if task["status"] != "open":
             raise TaskAlreadyDecidedError("this task is no longer open")
         self._urged(task=task_id, by=actor)
 
@@ -574,5 +656,10 @@ class FlowInstance(LedgerAggregate):
     # -- form -------------------------------------------------------------------------------------
     @event("FormEdited")
     def edit_form(self, node: str, patch: list[dict[str, Any]], old_values: dict[str, Any],
-                  data: dict[str, Any]) -> None:
+                  data: dict[str, Any], by: str | None = None, task: str | None = None,
+                  reason: str | None = None) -> None:
+        """``by`` and ``task`` name a handler's edit at their task (it counts as acting there for
+        segregation of duties); ``reason`` an administrator's override."""
         self.data = data
+        if by is not None and task is not None and task in self.tasks:
+            self._acted_at(self.tasks[task]["node"], by)

@@ -18,6 +18,7 @@ PASSWORD = "Signing-Flow-2026"
 BASE = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",
                   "contact_phone": "13812345678"},
         "commercial": {"products": ["VCC"], "term_months": 12}}
+START = {"commercial": BASE["commercial"]}  # SALES fills its own section; OPS enters "basic"
 
 
 def ok(r, status=200):  # noqa: ANN001
@@ -65,7 +66,7 @@ def _task(client, who, headers, position):  # noqa: ANN001
 def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
     t = signing
     started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
-        "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约", "data": BASE}), 201)
+        "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约", "data": START}), 201)
     iid, pos = started["id"], started["position"]
 
     # OPS entry: fills the basic section; may not touch the rate section (§7.3).
@@ -148,7 +149,7 @@ def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
 def test_batch_approval_answers_per_item(client, signing):
     t = signing
     ids = [ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
-        "definition": "tenant_signing", "subject": "institution", "title": f"T{i}", "data": BASE}), 201)
+        "definition": "tenant_signing", "subject": "institution", "title": f"T{i}", "data": START}), 201)
         for i in range(3)]
     todo = ok(client.get("/api/v1/flows/todo", params={"wait_for_position": ids[-1]["position"]},
                          headers=t["olga"]))
@@ -156,7 +157,8 @@ def test_batch_approval_answers_per_item(client, signing):
     items.append({"instance_id": ids[0]["id"], "task_id": "k999"})
     results = ok(client.post("/api/v1/flows/tasks/batch", json={"action": "approve", "items": items},
                              headers=t["olga"]))
-    assert [r["status"] for r in results] == [200, 200, 200, 422]
+    assert [r["status"] for r in results] == [200, 200, 200, 404]  # an unknown task is not found
+    assert results[-1]["code"] == "task_not_found"
     assert todo["counts"] == [{"business_type": "tenant_signing", "open": 3, "urgent": 0}]
 
 
@@ -169,7 +171,7 @@ def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
                                                                     "empty_assignee": "block"}, None)
     live_container.flows.publish(SETUP, "tenant_signing", None)
     started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
-        "definition": "tenant_signing", "subject": "institution", "title": "hidden", "data": BASE}), 201)
+        "definition": "tenant_signing", "subject": "institution", "title": "hidden", "data": START}), 201)
     olga = ok(client.get(f"/api/v1/flows/instances/{started['id']}",
                          params={"wait_for_position": started["position"]}, headers=t["olga"]))
     assert "commercial" not in olga["data"] and olga["hidden_fields"] == ["commercial"]
@@ -187,7 +189,7 @@ def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
 def test_a_field_masked_for_you_cannot_be_written(client, signing):
     t = signing  # review H4: the field rules of flows.instance apply to edits too
     started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
-        "definition": "tenant_signing", "subject": "institution", "title": "mask", "data": BASE}), 201)
+        "definition": "tenant_signing", "subject": "institution", "title": "mask", "data": START}), 201)
     task = _task(client, "olga", t["olga"], started["position"])
     sent = copy.deepcopy(BASE)
     sent["settlement"] = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
@@ -202,7 +204,7 @@ def test_a_flow_starts_only_for_a_fund_account_in_your_scope(client, signing, li
     app.forms.sync_customers(SETUP, [{"fund_account": "88009999", "name": "别家客户", "department_code": "BR"},
                                      {"fund_account": "88001111", "name": "本部客户", "department_code": "HQ"}])
     app.runners["forms.catalogue"].catch_up()
-    body = {"definition": "tenant_signing", "subject": "institution", "title": "x", "data": BASE,
+    body = {"definition": "tenant_signing", "subject": "institution", "title": "x", "data": START,
             "fund_account": "88009999"}
     refused = client.post("/api/v1/flows/instances", headers=signing["sam"], json=body)
     assert refused.status_code == 404 and refused.json()["field"] == "fund_account"
@@ -213,7 +215,7 @@ def test_a_flow_starts_only_for_a_fund_account_in_your_scope(client, signing, li
 def test_lists_follow_their_filters_and_an_administrator_edits_the_form(client, signing):
     t = signing  # review L1, L2, L3
     started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
-        "definition": "tenant_signing", "subject": "institution", "title": "admin", "data": BASE}), 201)
+        "definition": "tenant_signing", "subject": "institution", "title": "admin", "data": START}), 201)
     iid, pos = started["id"], started["position"]
     mine = ok(client.get("/api/v1/flows/initiated", params={"wait_for_position": pos}, headers=t["sam"]))
     assert [r["id"] for r in mine] == [iid] and "tokens" not in mine[0]
@@ -222,7 +224,7 @@ def test_lists_follow_their_filters_and_an_administrator_edits_the_form(client, 
     etag = client.get(f"/api/v1/flows/instances/{iid}", headers=ADMIN).headers["ETag"]
     fixed = copy.deepcopy(BASE)
     fixed["basic"]["tenant_name_cn"] = "甲公司(更正)"
-    body = {"node": "ops_entry", "data": fixed}
+    body = {"node": "ops_entry", "data": fixed, "reason": "工商登记名称更正"}
     assert client.post(f"/api/v1/flows/instances/{iid}/form", json=body, headers=t["olga"]).status_code == 403
     assert client.post(f"/api/v1/flows/instances/{iid}/form", json={**body, "node": "ghost"},
                        headers={**ADMIN, "If-Match": etag}).status_code == 422

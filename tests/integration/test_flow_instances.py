@@ -18,6 +18,8 @@ ADMIN = CommandContext("admin:test", "setup")
 TENANT = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",
                     "contact_phone": "13812345678"},
           "commercial": {"products": ["VCC"], "term_months": 12}}
+# What SALES may fill in at the start of the 004 signing: its own section (OPS enters "basic").
+START = {"commercial": TENANT["commercial"]}
 
 
 class Clock:
@@ -80,7 +82,7 @@ def open_task(instance: FlowInstance):
 def test_tenant_signing_runs_with_returns_until_finance_approves(firm):
     container, _ = firm
     flows = container.flows
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="甲公司签约")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="甲公司签约")
     inst = flows.instance(started.id)
     task = open_task(inst)
     assert task["node"] == "ops_entry" and task["candidates"] == ["operator:olga", "operator:oscar"]
@@ -99,7 +101,9 @@ def test_tenant_signing_runs_with_returns_until_finance_approves(firm):
         flows.return_to(as_("carl"), started.id, task["id"], "finance_entry", "x")
     flows.return_to(as_("carl"), started.id, task["id"], "start", "费率超出授权范围")  # back to SALES
     inst = flows.instance(started.id)
-    assert inst.awaiting_resubmit and not [t for t in inst.tasks.values() if t["status"] == "open"]
+    assert inst.awaiting_resubmit  # ...and in the initiator's todo: the only open task is theirs
+    assert [(t["node"], t["candidates"]) for t in inst.tasks.values() if t["status"] == "open"] == [
+        ("start", ["operator:sam"])]
     with pytest.raises(RuleViolationError):
         flows.resubmit(as_("olga"), started.id)
     flows.resubmit(as_("sam"), started.id)
@@ -116,7 +120,7 @@ def test_tenant_signing_runs_with_returns_until_finance_approves(firm):
 def test_only_current_handlers_act_and_the_initiator_may_withdraw_before_any_decision(firm):
     container, _ = firm
     flows = container.flows
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="t")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="t")
     task = open_task(flows.instance(started.id))
     with pytest.raises(PermissionDeniedError):
         flows.approve(as_("fiona"), started.id, task["id"], "not mine")
@@ -198,13 +202,13 @@ def test_a_cooling_off_pause_holds_until_the_clock_passes_it(firm):
 
 def test_form_data_is_validated_at_start(firm):
     container, _ = firm
-    bad = copy.deepcopy(TENANT)
-    bad["basic"]["uscc"] = "123"
+    bad = copy.deepcopy(START)
+    bad["commercial"]["term_months"] = 0
     from domain.shared.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError) as err:
         container.flows.start_instance(as_("sam"), "tenant_signing", "institution", bad, title="t")
-    assert err.value.errors[0]["path"] == "basic.uscc"
+    assert err.value.errors[0]["path"] == "commercial.term_months"
 
 
 def test_the_scheduler_fires_a_due_pause_once_even_after_redis_is_flushed(firm):
@@ -237,7 +241,7 @@ def test_due_pauses_still_fire_from_postgresql_when_redis_is_down(firm):
 def test_the_todo_list_and_detail_read_models(firm):
     container, _ = firm
     flows = container.flows
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="甲公司签约")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="甲公司签约")
     container.runners["flows.instances"].catch_up()
     everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
     todo = container.instance_queries.todo("operator:olga", everyone, filters={})
@@ -254,7 +258,7 @@ def test_the_todo_list_and_detail_read_models(firm):
 def test_delegate_urge_and_cc(firm):
     container, _ = firm
     flows = container.flows
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="委派")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="委派")
     task = open_task(flows.instance(started.id))
     flows.delegate(as_("olga"), started.id, task["id"], "operator:fiona", "请财务看一下")
     assert open_task(flows.instance(started.id))["candidates"] == ["operator:fiona", "operator:oscar"]
@@ -278,7 +282,7 @@ def test_consecutive_approvals_by_the_same_person_are_de_duplicated(firm):
     flows.save_draft(ADMIN, "tenant_signing", TENANT_SIGNING_FLOW,
                      {"deduplication": "approve_consecutive", "empty_assignee": "block"}, None)
     flows.publish(ADMIN, "tenant_signing", None)
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="去重")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="去重")
     flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "录入")
     inst = flows.instance(started.id)
     review = next(t for t in inst.tasks.values() if t["node"] == "ops_review")
@@ -310,7 +314,7 @@ def test_a_restart_during_the_wait_loses_nothing(firm, tmp_path):
 def test_decisions_per_node_and_handler_reach_clickhouse_for_assessment(firm):
     container, _ = firm
     flows = container.flows
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="考核")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="考核")
     flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
     flows.return_to(as_("oscar"), started.id, open_task(flows.instance(started.id))["id"], "ops_entry", "驳回")
     sink = container.runners["analytics.flow_decisions"]
@@ -325,7 +329,7 @@ def test_decisions_per_node_and_handler_reach_clickhouse_for_assessment(firm):
 def test_an_administrator_reassigns_a_task_to_another_role(firm):
     container, _ = firm
     flows = container.flows
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="改派")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="改派")
     task = open_task(flows.instance(started.id))
     flows.reassign(ADMIN, started.id, task["id"], [{"kind": "role", "value": "finance"}], "运营人手不足")
     assert open_task(flows.instance(started.id))["candidates"] == ["operator:fiona"]
@@ -379,7 +383,8 @@ def test_a_completed_flow_starts_its_follow_up(firm):
     flows.save_draft(ADMIN, "tenant_signing_followup", followup, {"deduplication": "none",
                                                                   "empty_assignee": "block"}, None)
     flows.publish(ADMIN, "tenant_signing_followup", None)
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="接龙")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="接龙")
+    flows.edit_at_task(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], TENANT, None)
     for login in ("olga", "olga", "clara", "clara", "fiona", "fiona", "sam"):
         flows.approve(as_(login), started.id, open_task(flows.instance(started.id))["id"], "ok")
     done = flows.instance(started.id)
@@ -393,7 +398,7 @@ def test_a_completed_flow_starts_its_follow_up(firm):
 def test_signers_added_before_and_after(firm):
     container, _ = firm
     flows = container.flows
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="加签")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="加签")
     task = open_task(flows.instance(started.id))
     everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
 
@@ -463,7 +468,7 @@ def test_a_stale_in_memory_instance_never_decides_anything(firm):
     a = container.flows
     b = FlowInstancesApplication(container.store, forms=container.forms, candidates=a.candidates,
                                  facts=a.facts, clock=clock)
-    started = a.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="甲公司签约")
+    started = a.start_instance(as_("sam"), "tenant_signing", "institution", START, title="甲公司签约")
     entry = open_task(b.instance(started.id))
     # B decides OPS entry: the task A still holds as open is gone and a new one is open.
     b.approve(as_("olga"), started.id, entry["id"], "录入完成")

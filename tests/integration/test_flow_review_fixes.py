@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from domain.shared.errors import RuleViolationError
-from tests.integration.test_flow_instances import ADMIN, TENANT, as_, firm, open_task  # noqa: F401, F811
+from tests.integration.test_flow_instances import ADMIN, START, TENANT, as_, firm, open_task  # noqa: F401, F811
 
 AUTO = {"nodes": [{"id": "start", "type": "start", "name": "s"},
                   {"id": "note", "type": "system", "name": "n", "hook": "notify"},
@@ -72,7 +72,7 @@ def test_h7_a_condition_that_divides_by_zero_does_not_hold_and_is_recorded(firm)
 
 
 def _returned_to_sales(flows):
-    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="r")
+    started = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="r")
     for login in ("olga", "olga", "clara"):
         flows.approve(as_(login), started.id, open_task(flows.instance(started.id))["id"], "ok")
     flows.return_to(as_("clara"), started.id, open_task(flows.instance(started.id))["id"], "start", "rate")
@@ -85,7 +85,7 @@ def test_h3_resubmission_is_held_to_the_start_nodes_field_permissions(firm):  # 
     flows = container.flows
     iid = _returned_to_sales(flows)
     mine = copy.deepcopy(flows.instance(iid).data)
-    mine["basic"]["tenant_name_cn"] = "乙公司"  # basic is read-only for SALES at the start node (004 §7.3)
+    mine["basic"] = {**TENANT["basic"], "tenant_name_cn": "乙公司"}  # read-only for SALES at the start (004 §7.3)
     with pytest.raises(PermissionDeniedError) as refused:
         flows.resubmit(as_("sam"), iid, mine)
     assert refused.value.field == "basic"
@@ -128,7 +128,7 @@ def test_h4_h5_no_permissions_means_read_only_and_hidden_sections_are_never_comp
 def test_h6_tasks_and_copies_go_only_to_active_operators_of_the_line_and_never_to_the_initiator(firm):  # noqa: F811
     container, _ = firm
     flows = container.flows
-    iid = flows.start_instance(as_("sam"), "tenant_signing", "institution", TENANT, title="h6").id
+    iid = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="h6").id
     task = open_task(flows.instance(iid))["id"]
     container.access.create_business_line(ADMIN, "futures", "Futures")
     hq = container.access.create_department(ADMIN, "FX", "FX", "head_office", None).id

@@ -241,6 +241,9 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
             department = customer["department_id"]
             if not policy.sees(business_line=line, department_id=department, investor_account=body.fund_account):
                 raise NotFoundError(f"fund account {body.fund_account} does not exist", field="fund_account")
+    # Field rules hold at the start as at every later edit: a field a rule makes read-only,
+    # masked or hidden for the starter cannot be filled in by them (403 naming it).
+    policy.require_editable(RESOURCE, _changed_names({}, body.data))
     ctx = _ctx(request, policy, line)
     result = container.flows.start_instance(ctx, body.definition, body.subject, body.data, title=body.title,
                                             fund_account=body.fund_account, department_id=department)
@@ -338,10 +341,21 @@ def _act(request: Request, container: ContainerDep, policy: Policy, instance_id:
     return accepted(result, response)
 
 
+# Answers of the task actions (docs/flows.md "Errors"): an unknown task is `task_not_found` (404);
+# a finished flow `instance_not_running` (409); an excluded person `segregation_of_duties` (403).
+TASK_ERRORS = {
+    404: {"description": "`not_found`: the instance does not exist or lies outside your data scope; "
+                         "`task_not_found`: it has no such task."},
+    409: {"description": "`task_already_decided`: another handler decided first; `instance_not_running`: "
+                         "the flow is withdrawn, terminated, rejected or completed."},
+    403: {"description": "`forbidden`: not a current handler; `segregation_of_duties`: the node must be "
+                         "independent of you (you started the flow or acted at a node it reviews)."}}
+
+
 @router.post("/instances/{instance_id}/tasks/{task_id}/approve", response_model=CommandAccepted,
              summary="Approve a task (all-sign approvals made at once all count).",
-             responses={**NOT_FOUND, **RULE,
-                        409: {"description": "`task_already_decided`: another handler decided first"}})
+             responses={**TASK_ERRORS, 422: {"description": "`required_fields_missing`: the node's required fields "
+                                                              "are absent or invalid (each path in `errors`)."}})
 def approve(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
             policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "approve", task_id, body.comment)
@@ -349,7 +363,7 @@ def approve(instance_id: UUID, task_id: str, body: Decision, request: Request, c
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/reject", response_model=CommandAccepted,
              summary="Reject: the flow ends as rejected (a vote only once its threshold is out of reach).",
-             responses={**NOT_FOUND, **DECIDED, **RULE})
+             responses={**TASK_ERRORS, **RULE})
 def reject(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
            policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "reject", task_id, body.comment)
@@ -357,7 +371,7 @@ def reject(instance_id: UUID, task_id: str, body: Decision, request: Request, co
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/return", response_model=CommandAccepted,
              summary="Return to the initiator, the previous node or an allowed earlier node.",
-             responses={**NOT_FOUND, **DECIDED, **RULE})
+             responses={**TASK_ERRORS, **RULE})
 def return_to(instance_id: UUID, task_id: str, body: ReturnTo, request: Request, container: ContainerDep,
               policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "return_to", task_id, body.target, body.comment)
@@ -365,7 +379,7 @@ def return_to(instance_id: UUID, task_id: str, body: ReturnTo, request: Request,
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/transfer", response_model=CommandAccepted,
              summary="Hand your part of a task to another operator.",
-             responses={**NOT_FOUND, **DECIDED, **RULE})
+             responses={**TASK_ERRORS, **RULE})
 def transfer(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
              policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "transfer", task_id, body.to, body.comment)
@@ -405,18 +419,24 @@ def _sent_data(container: ContainerDep, policy: Policy, instance_id: UUID, sent:
     view = drop_paths(policy.present(RESOURCE, {"data": stored})["data"],
                       _viewer_hidden(instance, graph, policy.principal.actor))
     data = restore_unseen(sent, view, stored)
+    policy.require_editable(RESOURCE, _changed_names(stored, data))
+    return data
+
+
+def _changed_names(stored: dict[str, Any], data: dict[str, Any]) -> set[str]:
+    """Every field name and dotted path an edit from ``stored`` to ``data`` touches."""
     changed: set[str] = set()
     for change in diff(stored, data):
         parts = [re.sub(r"\[.*?\]", "", p) for p in change.path.split(".")]
         changed |= {*parts, *(".".join(parts[:i]) for i in range(1, len(parts) + 1))}
         changed |= _names(change.old) | _names(change.new)  # a section added or removed whole
-    policy.require_editable(RESOURCE, changed)
-    return data
+    return changed
 
 
 class AdminFormEdit(BaseModel):
     node: str = Field(max_length=48, description="The node the edit is recorded at (a node of the flow)")
     data: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=2000, description="Why the override (kept in the timeline)")
 
 
 @router.post("/instances/{instance_id}/form", response_model=CommandAccepted,
@@ -430,12 +450,13 @@ def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, co
     graph = container.flows.published_graph(instance.definition_key, instance.definition_version)
     if body.node not in {n.id for n in graph.nodes}:
         raise ApiProblem(422, "unknown_node", f"the flow has no node {body.node!r}", field="node")
-    return _act(request, container, policy, instance_id, response, "edit_form", body.node, data, expected)
+    return _act(request, container, policy, instance_id, response, "edit_form", body.node, data, expected,
+                body.reason)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/delegate", response_model=CommandAccepted,
              summary="Delegate (委派): the delegate gives an opinion and the task comes back to you.",
-             responses={**NOT_FOUND, **DECIDED, **RULE})
+             responses={**TASK_ERRORS, **RULE})
 def delegate(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
              policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "delegate", task_id, body.to, body.comment)
@@ -450,7 +471,7 @@ class AddSigner(BaseModel):
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/signers", response_model=CommandAccepted,
              summary="Add a signer (加签) before or after yourself.",
-             responses={**NOT_FOUND, **DECIDED, **RULE})
+             responses={**TASK_ERRORS, **RULE})
 def add_signer(instance_id: UUID, task_id: str, body: AddSigner, request: Request, container: ContainerDep,
                policy: Handler, response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "add_signer", task_id, body.signer, body.position,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, PlainSerializer
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
-from domain.flows.graph import to_mermaid
+from domain.flows.graph import segregation_warnings, to_mermaid
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.schemas import CommandAccepted, VersionNumber, accepted
@@ -43,8 +43,16 @@ NOT_FOUND = {404: {"description": "The flow (or version) does not exist or lies 
 STALE = {409: {"description": "`conflict`: the definition changed since you read it (If-Match)."}}
 
 
+class PublishWarningPublic(BaseModel):
+    path: str = Field(examples=["nodes.ops_review"])
+    message: str
+
+
 class PublishAccepted(CommandAccepted):
     published_version: int = Field(description="The version number this publish created", examples=[1])
+    warnings: list[PublishWarningPublic] = Field(
+        default_factory=list, description="Published anyway, but worth a look: e.g. a review node not "
+                                          "independent of the entry it reviews (docs/flows.md)")
 
 
 class DefinitionSummaryPublic(BaseModel):
@@ -134,7 +142,9 @@ def publish(key: str, request: Request, container: ContainerDep, policy: Designe
             response: Response) -> PublishAccepted:
     ctx = policy.context(request.state.correlation_id, _definition_line(container, policy, key))
     result, number = container.flows.publish(ctx, key, expected)
-    return PublishAccepted(**accepted(result, response).model_dump(), published_version=number)
+    warnings = [PublishWarningPublic(path=where, message=what)
+                for where, what in segregation_warnings(container.flows.published_graph(key, number))]
+    return PublishAccepted(**accepted(result, response).model_dump(), published_version=number, warnings=warnings)
 
 
 @router.get("/definitions", response_model=list[DefinitionSummaryPublic], dependencies=[Consistent],
