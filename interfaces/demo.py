@@ -101,12 +101,16 @@ def load_demo(container: Container) -> str:
         access.set_business_lines(DEMO, operator_id, lines)
         access.set_data_scope(DEMO, operator_id, [{"department_id": str(dept[d]), "include_children": c}
                                                   for d, c in scope], [])
-    rules = [("access.operator", "phone", "masked", "phone", ["admin"]),
-             ("access.operator", "email", "masked", "email", ["admin", "finance"])]
+    # (resource, field, effect, mask, applies to roles, exempt roles)
+    rules = [("access.operator", "phone", "masked", "phone", [], ["admin"]),
+             ("access.operator", "email", "masked", "email", [], ["admin", "finance"]),
+             # 004 §7.3: bank data only FINANCE sees in clear; business terms are SALES' and management's.
+             ("flows.instance", "bank_account", "masked", "bank_card", [], ["admin", "finance", "auditor"]),
+             ("flows.instance", "commercial", "hidden", None, ["ops"], [])]
     # Field rules have no natural key: define the demo's only if none was ever defined.
     if not container.store.recorder.select_notifications(start=1, limit=1, topics=[get_topic(FieldRule.Defined)]):
-        for resource, field, effect, mask, exempt in rules:
-            access.define_field_rule(DEMO, resource, field, effect, mask, [], [], exempt, [])
+        for resource, field, effect, mask, applies_to, exempt in rules:
+            access.define_field_rule(DEMO, resource, field, effect, mask, applies_to, [], exempt, [])
             created += 1
     created += _load_forms(container)
     from interfaces.demo_archive import load_archive

@@ -65,15 +65,23 @@ TENANT_SIGNING_FLOW = {
     "nodes": [
         {"id": "start", "type": "start", "name": "销售发起 SALES starts",
          "field_permissions": owns("commercial")},
-        approval("ops_entry", "运营录入 OPS entry", "single", "ops", field_permissions=owns("basic")),
+        # Each department enters its own section (required before it can approve) and a second
+        # person of the department reviews it: never the one who entered it (004 §10.1 risk 3).
+        approval("ops_entry", "运营录入 OPS entry", "single", "ops", field_permissions=owns("basic"),
+                 required_fields=["basic"], sla_seconds=8 * 3600, sla_warning_seconds=3600),
         approval("ops_review", "运营审核 OPS review", "single", "ops", return_targets=["ops_entry"],
-                 field_permissions=owns("none")),
-        approval("clearing_entry", "清算配置 CLEARING entry", "single", "clearing", field_permissions=owns("rates")),
+                 field_permissions=owns("none"), independent_of=["initiator", "ops_entry"],
+                 sla_seconds=8 * 3600),
+        approval("clearing_entry", "清算配置 CLEARING entry", "single", "clearing", field_permissions=owns("rates"),
+                 required_fields=["rates"], sla_seconds=8 * 3600),
         approval("clearing_review", "清算审核 CLEARING review", "single", "clearing",
-                 return_targets=["clearing_entry", "start"], field_permissions=owns("none")),
-        approval("finance_entry", "财务配置 FINANCE entry", "single", "finance", field_permissions=owns("settlement")),
+                 return_targets=["clearing_entry", "start"], field_permissions=owns("none"),
+                 independent_of=["initiator", "clearing_entry"], sla_seconds=8 * 3600),
+        approval("finance_entry", "财务配置 FINANCE entry", "single", "finance", field_permissions=owns("settlement"),
+                 required_fields=["settlement"], sla_seconds=8 * 3600),
         approval("finance_review", "财务审核 FINANCE final approval", "single", "finance",
-                 return_targets=["finance_entry"], field_permissions=owns("none")),
+                 return_targets=["finance_entry"], field_permissions=owns("none"),
+                 independent_of=["initiator", "finance_entry"], sla_seconds=8 * 3600),
         {"id": "generate_contract", "type": "system", "name": "生成协议 Generate the contract", "hook": "export"},
         {"id": "tenant_sign", "type": "approval", "name": "租户签署 Tenant signs", "mode": "single",
          "assignees": [{"kind": "initiator"}]},
@@ -91,3 +99,8 @@ FLOWS = [
     ("account_opening", "开户审批 Account opening", "account_opening", ACCOUNT_OPENING_FLOW),
     ("tenant_signing", "租户签约 Tenant signing", "tenant_signing", TENANT_SIGNING_FLOW),
 ]
+
+
+def without_settings(graph: dict[str, Any], *names: str) -> dict[str, Any]:
+    """A copy of ``graph`` whose nodes lack the named settings (tests of one concern at a time)."""
+    return {**graph, "nodes": [{k: v for k, v in node.items() if k not in names} for node in graph["nodes"]]}

@@ -24,9 +24,9 @@ from starlette.testclient import TestClient
 
 from domain.shared.context import CommandContext
 from interfaces.api.app import create_app
-from interfaces.demo_flows import TENANT_SIGNING_FLOW
 from interfaces.demo_forms import TENANT_SIGNING
 from tests.engines import TEST_ADMIN_TOKEN, EngineSet, running_container
+from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
 PASSWORD = "Correct-Horse-42"
 LOW_LOGIN = "contract-clerk"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from interfaces.demo_flows import TENANT_SIGNING_FLOW
 from tests.e2e.test_tenant_signing_api import ADMIN, BASE, PASSWORD, SETUP, START, _task, ok, signing  # noqa: F401
+from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
 URL = "/api/v1/flows/instances"
 

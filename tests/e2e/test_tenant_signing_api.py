@@ -9,8 +9,8 @@ import json
 import pytest
 
 from domain.shared.context import CommandContext
-from interfaces.demo_flows import TENANT_SIGNING_FLOW
 from interfaces.demo_forms import TENANT_SIGNING
+from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 SETUP = CommandContext("admin:bootstrap", "setup")

@@ -11,8 +11,9 @@ import pytest
 from domain.flows.instance import FlowInstance, TaskAlreadyDecidedError
 from domain.shared.context import CommandContext
 from domain.shared.errors import PermissionDeniedError, RuleViolationError
-from interfaces.demo_flows import ACCOUNT_OPENING_FLOW, FEE_RATE_FLOW, TENANT_SIGNING_FLOW
+from interfaces.demo_flows import ACCOUNT_OPENING_FLOW, FEE_RATE_FLOW
 from interfaces.demo_forms import FEE_RATE, OPENING_INDIVIDUAL, TENANT_SIGNING
+from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
 ADMIN = CommandContext("admin:test", "setup")
 TENANT = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",

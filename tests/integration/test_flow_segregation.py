@@ -8,7 +8,7 @@ import pytest
 
 from domain.flows.instance import InstanceNotRunningError, SegregationOfDutiesError, TaskNotFoundError
 from domain.shared.errors import InvalidInputError, PermissionDeniedError, RuleViolationError
-from interfaces.demo_flows import TENANT_SIGNING_FLOW
+from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 from tests.integration.test_flow_instances import ADMIN, START, TENANT, as_, firm, open_task  # noqa: F401
 
 BLOCK = {"deduplication": "none", "empty_assignee": "block"}

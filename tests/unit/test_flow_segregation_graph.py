@@ -6,8 +6,8 @@ import copy
 from application.flows.service import compile_condition, parse_graph
 from domain.flows.form_data import deferred_sections, missing_required, numbers_as_declared
 from domain.flows.graph import check_graph, segregation_warnings
-from interfaces.demo_flows import TENANT_SIGNING_FLOW
 from interfaces.demo_forms import FEE_RATE, TENANT_SIGNING
+from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
 
 def _with(**changes):
