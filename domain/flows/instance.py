@@ -123,7 +123,10 @@ class FlowInstance(LedgerAggregate):
                                       candidates=candidates, threshold=node.vote_threshold, sla_due_at=sla,
                                       sla_warn_at=warn, **segregation)
                     # An independent node is never approved on someone's earlier approval.
-                    if mode in ("single", "any") and not node.independent_of and self._dedup_approver(candidates):
+                    # De-duplication never decides for an independent review, nor for an entry whose
+                    # required sections someone must fill.
+                    if (mode in ("single", "any") and not node.independent_of and not node.required_fields
+                            and self._dedup_approver(candidates)):
                         who = self._dedup_approver(candidates)
                         self._approved(task=task_id, node=node.id, by=who,
                                        comment="approved earlier in this flow (de-duplicated)")
@@ -513,6 +516,9 @@ class FlowInstance(LedgerAggregate):
         self.visited = [*self.visited, target]
         self.decisions = 0
         self.awaiting_resubmit = target == "start"
+        # A return breaks the chain of consecutive approvals: the returned work is redone by a
+        # person, never approved again on someone's earlier say-so (de-duplication).
+        self.approvers = [*self.approvers, ""]
 
     def resubmit(self, actor: str, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime) -> None:
         self._require_running()

@@ -1,0 +1,135 @@
+"""Seed 004's tenant signing on the demo as shipped — no grants, no republishing: SALES starts with
+only the business terms; OPS, CLEARING and FINANCE each enter their section (refused while it is
+empty) and a second person of the department reviews it; returns to OPS entry, to SALES (rate
+beyond authority) and to FINANCE entry; the tenant signs and the signing is in force."""
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from interfaces.api.app import create_app
+from interfaces.demo import DEMO_PASSWORD, load_demo
+from tests.engines import running_container
+
+BUSINESS_TERMS = {"commercial": {"products": ["VCC"], "term_months": 12}}
+BASIC = {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",
+         "contact_phone": "13812345678"}
+RATES = {"fee_items": [{"id": "r1", "product": "VCC", "item": "交易手续费", "percent": 0.3}]}
+SETTLEMENT = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
+PEOPLE = ("wang.fang", "zhao.lei", "sun.li", "zhou.qiang", "huang.jie", "wu.min", "zheng.hao", "qian.yu")
+
+
+def ok(r, status=200):  # noqa: ANN001
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def demo(engines, tmp_path_factory):
+    with running_container(engines, tmp_path_factory.mktemp("demo"), workers=True) as container:
+        load_demo(container)
+        assert container.progress.wait_for(list(container.runners), container.store.head(), 60)
+        client = TestClient(create_app(container))
+        tokens = {who: {"Authorization": "Bearer " + ok(client.post("/api/v1/auth/login", json={
+            "login_name": who, "password": DEMO_PASSWORD}))["access_token"]} for who in PEOPLE}
+        yield client, tokens
+
+
+class Signing:
+    def __init__(self, client: TestClient, tokens: dict, instance: str, position: int):
+        self.client, self.tokens, self.id, self.position = client, tokens, instance, position
+
+    def task(self, who: str) -> dict:
+        todo = ok(self.client.get("/api/v1/flows/todo", headers=self.tokens[who],
+                                  params={"wait_for_position": self.position}))
+        mine = [t for t in todo["items"] if t["instance_id"] == self.id]
+        assert len(mine) == 1, (who, todo)
+        return mine[0]
+
+    def has_no_task(self, who: str) -> bool:
+        todo = ok(self.client.get("/api/v1/flows/todo", headers=self.tokens[who],
+                                  params={"wait_for_position": self.position}))
+        return all(t["instance_id"] != self.id for t in todo["items"])
+
+    def act(self, who: str, action: str, body: dict | None = None, node: str | None = None, status: int = 200):
+        task = self.task(who)
+        if node:
+            assert task["node"] == node, task
+        r = self.client.post(f"/api/v1/flows/instances/{self.id}/tasks/{task['task_id']}/{action}",
+                             json=body or {}, headers=self.tokens[who])
+        if status != 200:
+            assert r.status_code == status, r.text
+            return r.json()
+        self.position = ok(r)["position"]
+        return None
+
+    def fill(self, who: str, section: str, value: dict) -> None:
+        task = self.task(who)
+        current = ok(self.client.get(f"/api/v1/flows/instances/{self.id}", headers=self.tokens[who]))["data"]
+        self.position = ok(self.client.put(f"/api/v1/flows/instances/{self.id}/tasks/{task['task_id']}/form",
+                                           json={"data": {**current, section: value}},
+                                           headers=self.tokens[who]))["position"]
+
+    def detail(self, who: str) -> dict:
+        return ok(self.client.get(f"/api/v1/flows/instances/{self.id}", headers=self.tokens[who],
+                                  params={"wait_for_position": self.position}))
+
+
+def test_the_demo_tenant_signing_runs_with_segregated_reviews_and_three_returns(demo):
+    client, t = demo
+    refused = client.post("/api/v1/flows/instances", headers=t["wang.fang"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约",
+        "data": {**BUSINESS_TERMS, "basic": BASIC}})
+    assert refused.status_code == 403 and refused.json()["field"] == "basic"  # OPS' section, not SALES'
+    started = ok(client.post("/api/v1/flows/instances", headers=t["wang.fang"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约",
+        "data": BUSINESS_TERMS}), 201)
+    s = Signing(client, t, started["id"], started["position"])
+
+    # OPS: an entry is refused while its section is empty; the business terms are hidden from OPS.
+    missing = s.act("zhao.lei", "approve", node="ops_entry", status=422)
+    assert missing["code"] == "required_fields_missing"
+    assert "commercial" not in s.detail("zhao.lei")["data"]
+    s.fill("zhao.lei", "basic", BASIC)
+    s.act("zhao.lei", "approve", node="ops_entry")
+    assert s.has_no_task("zhao.lei")  # who entered does not review
+    s.act("sun.li", "return", {"target": "ops_entry", "comment": "营业执照不清晰"}, node="ops_review")
+    s.act("zhao.lei", "approve", node="ops_entry")
+    s.act("sun.li", "approve", node="ops_review")
+
+    # CLEARING: the review sends it back to SALES, beyond the rate authority; SALES resubmits.
+    s.fill("zhou.qiang", "rates", RATES)
+    s.act("zhou.qiang", "approve", node="clearing_entry")
+    assert s.has_no_task("zhou.qiang")
+    s.act("huang.jie", "return", {"target": "start", "comment": "费率超出授权范围"}, node="clearing_review")
+    assert s.task("wang.fang")["node"] == "start"  # the returned signing is in SALES' todo
+    s.position = ok(client.post(f"/api/v1/flows/instances/{s.id}/resubmit", json={},
+                                headers=t["wang.fang"]))["position"]
+    for who, node in [("zhao.lei", "ops_entry"), ("sun.li", "ops_review"), ("zhou.qiang", "clearing_entry"),
+                      ("huang.jie", "clearing_review")]:
+        s.act(who, "approve", node=node)
+
+    # FINANCE: settlement required, masked for everyone but FINANCE; FINANCE review returns once.
+    assert s.act("wu.min", "approve", node="finance_entry", status=422)["code"] == "required_fields_missing"
+    s.fill("wu.min", "settlement", SETTLEMENT)
+    assert s.detail("wu.min")["data"]["settlement"]["bank_account"] == "6222021234567890128"
+    assert s.detail("zhao.lei")["data"]["settlement"]["bank_account"] == "6222****0128"
+    s.act("wu.min", "approve", node="finance_entry")
+    assert s.has_no_task("wu.min")
+    s.act("zheng.hao", "return", {"target": "finance_entry", "comment": "结算周期待确认"}, node="finance_review")
+    s.act("wu.min", "approve", node="finance_entry")
+    s.act("zheng.hao", "approve", node="finance_review")
+
+    # The tenant signs (the initiator's task in the demo); the signing is in force.
+    s.act("wang.fang", "approve", node="tenant_sign")
+    detail = s.detail("wang.fang")
+    assert detail["status"] == "completed"
+    approvals = {(e["node"], e["actor"]) for e in detail["timeline"] if e["kind"] == "approved"}
+    entries = {"ops_entry": "ops_review", "clearing_entry": "clearing_review", "finance_entry": "finance_review"}
+    for entry, review in entries.items():
+        entered = {actor for node, actor in approvals if node == entry}
+        reviewed = {actor for node, actor in approvals if node == review}
+        assert entered and reviewed and not entered & reviewed, (entry, entered, reviewed)
+    # The auditor reads the instance and its trail.
+    assert s.detail("qian.yu")["status"] == "completed"
+    assert client.get(f"/api/v1/audit/aggregates/{s.id}/trail", headers=t["qian.yu"]).status_code == 200
