@@ -1,7 +1,7 @@
 """A firm for the flow read-side tests: Shanghai and Beijing branches, a seller in each, OPS
 working for both, monitors scoped to Shanghai only and to both, and the 004 tenant signing
 published with summary fields (OA 摘要) and a field rule masking the contact phone from
-everyone but SALES."""
+the monitors."""
 from __future__ import annotations
 
 import pytest
@@ -60,7 +60,7 @@ def firm(client, live_container):
         app.access.set_business_lines(SETUP, op, ["brokerage"])
         app.access.set_data_scope(SETUP, op, [{"department_id": str(dept[d]), "include_children": True}
                                               for d in scope], [])
-    app.access.define_field_rule(SETUP, "flows.instance", "contact_phone", "masked", "phone", [], [], ["sales"], [])
+    app.access.define_field_rule(SETUP, "flows.instance", "contact_phone", "masked", "phone", ["monitor"], [], [], [])
     app.forms.create_business_type(SETUP, "tenant_signing", "Tenant signing", "brokerage", "", ["institution"])
     app.forms.save_draft(SETUP, "tenant_signing", "institution", TENANT_SIGNING, None)
     app.forms.publish(SETUP, "tenant_signing", None)

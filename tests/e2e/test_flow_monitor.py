@@ -74,7 +74,7 @@ def test_rows_carry_node_names_handlers_and_summaries_through_the_field_rules(fi
     assert row["summary"] == {"basic.tenant_name_cn": "甲公司", "basic.contact_phone": "139****1111",
                               "commercial.term_months": 12}
     mine = get(firm, "sam", "/api/v1/flows/initiated")["items"][0]
-    assert mine["summary"]["basic.contact_phone"] == "13900001111"  # SALES is exempt from the rule
+    assert mine["summary"]["basic.contact_phone"] == "13900001111"  # the rule masks it for monitors only
 
 
 def test_the_board_pages_with_limit_and_cursor(firm):
