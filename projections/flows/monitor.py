@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.flows.board import SCOPE
-
 COLUMNS = ", ".join(f"t.{c}" for c in (
     "id", "definition_key", "definition_version", "business_type", "title", "status", "business_line",
     "department_id", "fund_account", "initiator", "current_nodes", "handlers", "overdue", "urgent", "sla_due_at",
@@ -44,10 +42,24 @@ FILTERS = {
 }
 
 
+def scope_sql(scope: dict[str, Any]) -> list[str]:
+    """Policy.scope_params as only the predicates that narrow, so a branch monitor's query can
+    walk the (department_id, status, ...) index: one department is an equality, not ANY()."""
+    out = []
+    if not scope["all_lines"]:
+        out.append("t.business_line = ANY(%(lines)s)")
+    if not scope["all_departments"]:
+        departments = ("t.department_id = %(department_1)s" if len(scope["departments"]) == 1
+                       else "t.department_id = ANY(%(departments)s)")
+        out.append(f"({departments} OR t.fund_account = ANY(%(accounts)s))" if scope["accounts"] else departments)
+    return out
+
+
 def where(scope: dict[str, Any], filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     active = {k: v for k, v in filters.items() if k in FILTERS and v is not None}
-    sql = " WHERE " + " AND ".join([SCOPE, *(FILTERS[k] for k in active)])
-    return sql, {**scope, **active}
+    sql = " WHERE " + " AND ".join(["true", *scope_sql(scope), *(FILTERS[k] for k in active)])
+    department_1 = scope["departments"][0] if len(scope["departments"]) == 1 else None
+    return sql, {**scope, **active, "department_1": department_1}
 
 
 class MonitorQueries:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import copy
 
-from tests.e2e.board_firm import ADMIN, base, firm, get, ok, start, walk  # noqa: F401 - the fixture
+from tests.e2e import board_firm
+from tests.e2e.board_firm import ADMIN, base, get, ok, start, walk
+
+firm = board_firm.firm  # the fixture
 
 FLOWS = "/api/v1/flows"
 

@@ -315,9 +315,7 @@ def _cursor(cursor: str | None, *kinds: str) -> tuple[Any, ...] | None:
                 out.append(UUID(str(value)))
             elif kind == "bool" and value in (0, 1):
                 out.append(bool(value))
-            elif kind == "int" and isinstance(value, int):
-                out.append(value)
-            elif kind == "text" and isinstance(value, str):
+            elif kind == "int" and isinstance(value, int) or kind == "text" and isinstance(value, str):
                 out.append(value)
             else:
                 raise ValueError(kind)

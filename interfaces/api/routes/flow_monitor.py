@@ -21,8 +21,8 @@ from interfaces.api.deps import ContainerDep, consistent_with, requires
 from interfaces.api.pagination import encode_cursor
 from interfaces.api.routes.flow_instances import (
     INVALID_CURSOR,
-    Instant,
     InstanceSummaryPublic,
+    Instant,
     Keyword,
     Limit,
     _cursor,

@@ -14,8 +14,8 @@ from application.flows.service import parse_graph
 from domain.flows.graph import to_mermaid
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.problems import ApiProblem
 from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import CommandAccepted, Page, VersionNumber, accepted
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
