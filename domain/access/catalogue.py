@@ -47,6 +47,7 @@ MENUS: tuple[Menu, ...] = (
         Action("flows.instances.view", "View flow instances in your lines and scope"),
         Action("flows.tasks.handle", "Handle tasks: approve, reject, return, transfer"),
         Action("flows.instances.admin", "Monitor flows: terminate, end pauses early"),
+        Action("flows.instances.monitor", "Monitoring board: find, count and export instances in your scope"),
     )),
     Menu("archive", "影像资料 Image archive", (
         Action("archive.documents.read", "View and download documents by customer and by business"),

@@ -21,6 +21,7 @@ from interfaces.api.routes import (
     auth,
     departments,
     flow_instances,
+    flow_monitor,
     flows,
     forms,
     health,
@@ -119,8 +120,8 @@ class _Authenticated:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_instances, audit, projections,
-               archive, leads)
+    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_monitor, flow_instances, audit,
+               projections, archive, leads)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

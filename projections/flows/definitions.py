@@ -50,10 +50,13 @@ class FlowQueries:
     def __init__(self, db: Any):
         self.db = db
 
-    def definitions(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    def definitions(self, scope: dict[str, Any], *, after: str | None = None, limit: int | None = None
+                    ) -> list[dict[str, Any]]:
         return self.db.fetch_all(
             "SELECT id, key, name, business_type, business_line, description, latest_version, version, updated_at"
-            " FROM flows_definitions WHERE (%(all_lines)s OR business_line = ANY(%(lines)s)) ORDER BY key", scope)
+            " FROM flows_definitions WHERE (%(all_lines)s OR business_line = ANY(%(lines)s))"
+            " AND (%(after)s::text IS NULL OR key > %(after)s) ORDER BY key LIMIT %(limit)s",
+            {**scope, "after": after, "limit": limit})
 
     def definition(self, key: str) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM flows_definitions WHERE key = %s", (key,))

@@ -7,7 +7,10 @@ from typing import Any
 
 import orjson
 
+from application.forms.engine.diff import diff
+from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
+from projections.flows import board
 from projections.framework import PostgresProjection, SqlWriter, handles
 
 FI = FlowInstance
@@ -41,7 +44,8 @@ ADD_SIGNER = {position: f"UPDATE flows_tasks SET signers_{position} = array_appe
 
 class FlowInstancesProjection(PostgresProjection):
     name = "flows.instances"
-    tables = ("flows_instances", "flows_tasks", "flows_todo_inbox", "flows_timeline", "flows_pauses", "flows_cc")
+    tables = ("flows_instances", "flows_tasks", "flows_todo_inbox", "flows_timeline", "flows_pauses", "flows_cc",
+              *board.TABLES)
     schema = (
         "CREATE TABLE IF NOT EXISTS flows_instances (id uuid PRIMARY KEY, definition_key text NOT NULL,"
         " definition_version int NOT NULL, business_type text NOT NULL, title text NOT NULL, status text NOT NULL,"
@@ -90,12 +94,15 @@ class FlowInstancesProjection(PostgresProjection):
             "signers_before text[] NOT NULL DEFAULT '{}'", "signers_after text[] NOT NULL DEFAULT '{}'",
             "after_phase boolean NOT NULL DEFAULT false", "sla_warn_at timestamptz",
             "sla_warned boolean NOT NULL DEFAULT false")),
+        *board.SCHEMA,
     )
 
     def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
               comment: str | None = None, detail: Any = None) -> None:
-        w.execute("INSERT INTO flows_timeline VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)",
-                  (e.originator_id, e.originator_version, kind, node, task, e.actor, comment,
+        # Every entry about a task names its node too (from the task when the event does not).
+        w.execute("INSERT INTO flows_timeline VALUES (%s, %s, %s, coalesce(%s, (SELECT node FROM flows_tasks"
+                  " WHERE instance_id = %s AND task_id = %s)), %s, %s, %s, %s::jsonb, %s)",
+                  (e.originator_id, e.originator_version, kind, node, e.originator_id, task, task, e.actor, comment,
                    _json(detail) if detail is not None else None, e.timestamp))
 
     def _tokens(self, w: SqlWriter, e: Any, expression: str, params: tuple) -> None:
@@ -110,6 +117,7 @@ class FlowInstancesProjection(PostgresProjection):
         """Re-derive one task's inbox rows from flows_tasks: open tasks, one row per current handler."""
         w.execute("DELETE FROM flows_todo_inbox WHERE instance_id = %s AND task_id = %s", (e.originator_id, task))
         w.execute(INBOX_INSERT, (e.originator_id, task))
+        w.execute(board.ROLL_UP, (e.originator_id,))
 
     def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE flows_instances SET updated_at = %s, version = %s, position = %s WHERE id = %s",
@@ -123,7 +131,36 @@ class FlowInstancesProjection(PostgresProjection):
                   (e.originator_id, e.definition_key, e.definition_version, e.business_type, e.title,
                    e.business_line, e.department_id, e.fund_account, e.initiator, e.timestamp, e.timestamp,
                    e.originator_version, position))
+        w.execute("INSERT INTO flows_instance_data VALUES (%s, %s::jsonb) ON CONFLICT (instance_id) DO UPDATE"
+                  " SET data = excluded.data", (e.originator_id, _json(e.data)))
+        self._summarise(w, e.originator_id, e.data)
         self._line(w, e, "started", comment=e.title)
+
+    def _summarise(self, w: SqlWriter, instance_id: Any, data: Any) -> None:
+        """The OA summary (摘要): the version's summary_fields read from the form data."""
+        w.execute("SELECT i.title, i.fund_account, v.summary_fields FROM flows_instances i LEFT JOIN"
+                  " flows_version_facts v ON v.definition_key = i.definition_key AND v.number = i.definition_version"
+                  " WHERE i.id = %s", (instance_id,))
+        row = w.fetchone()
+        if row is None:
+            return
+        summary = board.summary_of(data, list(row["summary_fields"] or []))
+        w.execute("UPDATE flows_instances SET summary = %s::jsonb, search = %s WHERE id = %s",
+                  (_json(summary), board.search_text(row["title"], row["fund_account"], summary), instance_id))
+
+    @handles(FlowDefinition.Created)
+    def definition_created(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("INSERT INTO flows_definition_keys VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                  (e.originator_id, e.key))
+
+    @handles(FlowDefinition.Published)
+    def definition_published(self, w: SqlWriter, e: Any, position: int) -> None:
+        nodes = (e.graph or {}).get("nodes", []) if isinstance(e.graph, dict) else []
+        names = {str(n["id"]): str(n.get("name") or n["id"]) for n in nodes if isinstance(n, dict) and "id" in n}
+        w.execute("INSERT INTO flows_version_facts SELECT key, %s, %s::jsonb, %s FROM flows_definition_keys"
+                  " WHERE id = %s ON CONFLICT (definition_key, number) DO UPDATE SET names = excluded.names,"
+                  " summary_fields = excluded.summary_fields",
+                  (e.number, _json(names), board.summary_fields(e.settings), e.originator_id))
 
     @handles(FI.NodeEntered)
     def entered(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -150,7 +187,7 @@ class FlowInstancesProjection(PostgresProjection):
                   " AND task_id = %s", (e.by, e.originator_id, e.task))
         self._inbox(w, e, e.task)
         kind = "approved" if isinstance(e, FI.TaskApproved) else "rejected"
-        self._line(w, e, kind, task=e.task, comment=e.comment)
+        self._line(w, e, kind, node=e.node, task=e.task, comment=e.comment)
         self._touch(w, e, position)
 
     @handles(FI.TaskClosed)
@@ -259,7 +296,10 @@ class FlowInstancesProjection(PostgresProjection):
         w.execute("UPDATE flows_instances SET visited = array_append(visited, %s) WHERE id = %s",
                   (e.target, e.originator_id))
         self._tokens(w, e, "jsonb_build_object(%s::text, %s::text)", (e.token, e.target))
-        self._line(w, e, "returned", node=e.target, task=e.task, comment=e.comment)
+        w.execute(board.ROLL_UP, (e.originator_id,))
+        # node = where the return was decided (as in the audit trail); the detail names both ends.
+        self._line(w, e, "returned", node=e.node, task=e.task, comment=e.comment,
+                   detail={"origin": e.node, "target": e.target})
         self._touch(w, e, position)
 
     @handles(FI.PauseStarted)
@@ -306,12 +346,13 @@ class FlowInstancesProjection(PostgresProjection):
     @handles(FI.Completed, FI.Finished)
     def finished(self, w: SqlWriter, e: Any, position: int) -> None:
         status = getattr(e, "status", "completed")
-        w.execute("UPDATE flows_instances SET status = %s, tokens = '{}', current_nodes = '{}' WHERE id = %s",
-                  (status, e.originator_id))
+        w.execute("UPDATE flows_instances SET status = %s, tokens = '{}', current_nodes = '{}', ended_at = %s"
+                  " WHERE id = %s", (status, e.timestamp, e.originator_id))
         w.execute("UPDATE flows_tasks SET status = 'cancelled', closed_at = %s WHERE instance_id = %s"
                   " AND status = 'open'", (e.timestamp, e.originator_id))
         w.execute("DELETE FROM flows_todo_inbox WHERE instance_id = %s", (e.originator_id,))
         w.execute("DELETE FROM flows_pauses WHERE instance_id = %s", (e.originator_id,))
+        w.execute(board.ROLL_UP, (e.originator_id,))
         self._line(w, e, status, comment=getattr(e, "reason", None))
         self._touch(w, e, position)
 
@@ -330,5 +371,26 @@ class FlowInstancesProjection(PostgresProjection):
 
     @handles(FI.FormEdited)
     def form_edited(self, w: SqlWriter, e: Any, position: int) -> None:
-        self._line(w, e, "form_edited", node=e.node, detail={"patch": e.patch, "old_values": e.old_values})
+        task = getattr(e, "task", None) or self._task_at(w, e)
+        w.execute("SELECT data FROM flows_instance_data WHERE instance_id = %s", (e.originator_id,))
+        row = w.fetchone()
+        old = row["data"] if row else {}
+        for seq, change in enumerate(diff(old, e.data)):
+            w.execute("INSERT INTO flows_instance_changes VALUES (%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s,%s,%s)"
+                      " ON CONFLICT DO NOTHING",
+                      (e.originator_id, e.originator_version, seq, change.kind, change.path, _json(change.old),
+                       _json(change.new), e.node, task, e.actor, e.timestamp))
+        w.execute("INSERT INTO flows_instance_data VALUES (%s, %s::jsonb) ON CONFLICT (instance_id) DO UPDATE"
+                  " SET data = excluded.data", (e.originator_id, _json(e.data)))
+        self._summarise(w, e.originator_id, e.data)
+        self._line(w, e, "form_edited", node=e.node, task=task,
+                   detail={"patch": e.patch, "old_values": e.old_values})
         self._touch(w, e, position)
+
+    def _task_at(self, w: SqlWriter, e: Any) -> str | None:
+        """The task an edit was made at: the open task at its node, the editor's own first (none
+        for a resubmission at the start node or an administrator's edit where no task is open)."""
+        w.execute("SELECT task_id FROM flows_tasks WHERE instance_id = %s AND node = %s AND status = 'open'"
+                  " ORDER BY (%s = ANY(candidates)) DESC, opened_at DESC LIMIT 1", (e.originator_id, e.node, e.actor))
+        row = w.fetchone()
+        return row["task_id"] if row else None

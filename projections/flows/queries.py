@@ -5,14 +5,31 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-SCOPE = ("(%(all_lines)s OR t.business_line = ANY(%(lines)s)) AND (%(all_departments)s"
-         " OR t.department_id = ANY(%(departments)s) OR t.fund_account = ANY(%(accounts)s))")
+from projections.flows.board import SCOPE
+from projections.flows.monitor import MonitorQueries
+
 INBOX_COLUMNS = ", ".join(f"t.{c}" for c in (
     "instance_id", "task_id", "node", "mode", "status", "candidates", "decided_by", "business_type", "business_line",
     "department_id", "fund_account", "initiator", "title", "urgent", "opened_at", "closed_at", "current_nodes",
     "sla_due_at", "sla_warned", "overdue"))
-SORTS = {"opened_desc": ("t.opened_at DESC, t.instance_id DESC, t.task_id DESC", "<"),
-         "opened_asc": ("t.opened_at ASC, t.instance_id ASC, t.task_id ASC", ">")}
+DUE = "coalesce(t.sla_due_at, 'infinity'::timestamptz)"
+# sort -> (ORDER BY, keyset row, cursor row): the cursor row is (at, urgent, instance, task).
+SORTS = {
+    "opened_desc": ("t.opened_at DESC, t.instance_id DESC, t.task_id DESC",
+                    "(t.opened_at, t.instance_id, t.task_id) < (%(a_at)s, %(a_id)s::uuid, %(a_task)s)"),
+    "opened_asc": ("t.opened_at ASC, t.instance_id ASC, t.task_id ASC",
+                   "(t.opened_at, t.instance_id, t.task_id) > (%(a_at)s, %(a_id)s::uuid, %(a_task)s)"),
+    "sla_due": (f"{DUE} ASC, t.instance_id ASC, t.task_id ASC",
+                f"({DUE}, t.instance_id, t.task_id) > (coalesce(%(a_at)s, 'infinity'::timestamptz),"
+                " %(a_id)s::uuid, %(a_task)s)"),
+    "urgency": (f"NOT t.urgent ASC, {DUE} ASC, t.instance_id ASC, t.task_id ASC",
+                f"(NOT t.urgent, {DUE}, t.instance_id, t.task_id) > (NOT %(a_urgent)s,"
+                " coalesce(%(a_at)s, 'infinity'::timestamptz), %(a_id)s::uuid, %(a_task)s)"),
+}
+# The task's node name and the instance's summary, joined for the page's rows only.
+TODO_DECORATION = (", coalesce(v.names->>t.node, t.node) AS node_name, i.summary FROM ({page}) t"
+                   " JOIN flows_instances i ON i.id = t.instance_id LEFT JOIN flows_version_facts v"
+                   " ON v.definition_key = i.definition_key AND v.number = i.definition_version")
 
 
 TODO_FILTERS = (
@@ -23,33 +40,35 @@ TODO_FILTERS = (
     " AND (%(node)s::text IS NULL OR t.node = %(node)s)"
     " AND (%(urgent)s::boolean IS NULL OR t.urgent = %(urgent)s)"
     " AND (%(since)s::timestamptz IS NULL OR t.opened_at >= %(since)s)"
-    " AND (%(until)s::timestamptz IS NULL OR t.opened_at < %(until)s)")
+    " AND (%(until)s::timestamptz IS NULL OR t.opened_at < %(until)s)"
+    " AND (%(keyword)s::text IS NULL OR EXISTS (SELECT 1 FROM flows_instances k WHERE k.id = t.instance_id"
+    " AND strpos(k.search, lower(%(keyword)s)) > 0))")
 INSTANCE_COLUMNS = ", ".join(f"t.{c}" for c in (
     "id", "definition_key", "definition_version", "business_type", "title", "status", "business_line",
     "department_id", "fund_account", "initiator", "current_nodes", "started_at", "updated_at", "version"))
 
 
 def _filters(filters: dict[str, Any]) -> dict[str, Any]:
-    return {k: filters.get(k) for k in ("bt", "line", "initiator", "account", "node", "urgent", "since", "until")}
+    return {k: filters.get(k) for k in ("bt", "line", "initiator", "account", "node", "urgent", "since", "until",
+                                        "keyword")}
 
 
 class FlowInstanceQueries:
     def __init__(self, db: Any):
         self.db = db
+        self.monitor = MonitorQueries(db)
 
     def todo(self, actor: str, scope: dict[str, Any], *, filters: dict[str, Any], sort: str = "opened_desc",
-             after: tuple[datetime, UUID, str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        order, cmp = SORTS[sort]
-        # The inbox holds one row per (open task, candidate) with a covering index (ADR 0008).
+             after: tuple[datetime | None, bool, UUID, str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        order, keyset = SORTS[sort]
+        # The inbox holds one row per (open task, candidate) with a covering index (ADR 0008);
+        # names and summaries are joined for the page's rows only.
+        page = ("SELECT " + INBOX_COLUMNS + " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE +
+                TODO_FILTERS + (f" AND {keyset}" if after else "") + f" ORDER BY {order} LIMIT %(limit)s")
         return self.db.fetch_all(
-            "SELECT " + INBOX_COLUMNS + " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE +
-            TODO_FILTERS +
-            f" AND (%(a_at)s::timestamptz IS NULL OR (t.opened_at, t.instance_id, t.task_id) {cmp}"
-            " (%(a_at)s, %(a_id)s::uuid, %(a_task)s))"
-            f" ORDER BY {order} LIMIT %(limit)s",
-            {**scope, **_filters(filters),
-             "actor": actor, "a_at": after[0] if after else None, "a_id": after[1] if after else None,
-             "a_task": after[2] if after else None, "limit": limit})
+            "SELECT t.*" + TODO_DECORATION.format(page=page) + f" ORDER BY {order}",
+            {**scope, **_filters(filters), "actor": actor, "limit": limit,
+             **(dict(zip(("a_at", "a_urgent", "a_id", "a_task"), after, strict=True)) if after else {})})
 
     def todo_counts(self, actor: str, scope: dict[str, Any], filters: dict[str, Any] | None = None
                     ) -> list[dict[str, Any]]:
@@ -59,21 +78,35 @@ class FlowInstanceQueries:
             " FROM flows_todo_inbox t WHERE t.candidate = %(actor)s AND " + SCOPE + TODO_FILTERS +
             " GROUP BY t.business_type ORDER BY t.business_type", {**scope, **_filters(filters or {}), "actor": actor})
 
-    def done(self, actor: str, scope: dict[str, Any], limit: int = 50) -> list[dict[str, Any]]:
+    def done(self, actor: str, scope: dict[str, Any], *, after: tuple[datetime | None, UUID, str] | None = None,
+             limit: int = 50) -> list[dict[str, Any]]:
+        """Still-open tasks you decided (all-sign) first, then by closing time, newest first."""
+        closed = "coalesce(t.closed_at, 'infinity'::timestamptz)"
         return self.db.fetch_all(
             "SELECT t.* FROM flows_tasks t WHERE t.decided_by @> ARRAY[%(actor)s]::text[] AND " + SCOPE +
-            " ORDER BY t.closed_at DESC NULLS FIRST LIMIT %(limit)s", {**scope, "actor": actor, "limit": limit})
+            (f" AND ({closed}, t.instance_id, t.task_id) < (coalesce(%(a_at)s::timestamptz,"
+             " 'infinity'::timestamptz), %(a_id)s::uuid, %(a_task)s)" if after else "") +
+            f" ORDER BY {closed} DESC, t.instance_id DESC, t.task_id DESC LIMIT %(limit)s",
+            {**scope, "actor": actor, "limit": limit,
+             **(dict(zip(("a_at", "a_id", "a_task"), after, strict=True)) if after else {})})
 
-    def copied_to(self, actor: str, scope: dict[str, Any], limit: int = 50) -> list[dict[str, Any]]:
+    def copied_to(self, actor: str, scope: dict[str, Any], *, after: tuple[datetime, UUID] | None = None,
+                  limit: int = 50) -> list[dict[str, Any]]:
         return self.db.fetch_all(
             "SELECT t.* FROM flows_cc t WHERE t.recipient = %(actor)s AND " + SCOPE +
-            " ORDER BY t.copied_at DESC LIMIT %(limit)s",
-            {**scope, "actor": actor, "limit": limit})
+            (" AND (t.copied_at, t.instance_id) < (%(a_at)s::timestamptz, %(a_id)s::uuid)" if after else "") +
+            " ORDER BY t.copied_at DESC, t.instance_id DESC LIMIT %(limit)s",
+            {**scope, "actor": actor, "limit": limit,
+             **(dict(zip(("a_at", "a_id"), after, strict=True)) if after else {})})
 
-    def initiated(self, actor: str, scope: dict[str, Any], limit: int = 50) -> list[dict[str, Any]]:
+    def initiated(self, actor: str, scope: dict[str, Any], *, after: tuple[datetime, UUID] | None = None,
+                  limit: int = 50) -> list[dict[str, Any]]:
         return self.db.fetch_all(
-            "SELECT " + INSTANCE_COLUMNS + " FROM flows_instances t WHERE t.initiator = %(actor)s AND " + SCOPE +
-            " ORDER BY t.started_at DESC LIMIT %(limit)s", {**scope, "actor": actor, "limit": limit})
+            "SELECT " + INSTANCE_COLUMNS + ", t.summary FROM flows_instances t WHERE t.initiator = %(actor)s AND "
+            + SCOPE + (" AND (t.started_at, t.id) < (%(a_at)s::timestamptz, %(a_id)s::uuid)" if after else "") +
+            " ORDER BY t.started_at DESC, t.id DESC LIMIT %(limit)s",
+            {**scope, "actor": actor, "limit": limit,
+             **(dict(zip(("a_at", "a_id"), after, strict=True)) if after else {})})
 
     def instance(self, instance_id: UUID) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM flows_instances WHERE id = %s", (instance_id,))
@@ -83,9 +116,11 @@ class FlowInstanceQueries:
                                  " FROM flows_tasks WHERE instance_id = %s ORDER BY opened_at, task_id",
                                  (instance_id,))
 
-    def timeline(self, instance_id: UUID) -> list[dict[str, Any]]:
+    def timeline(self, instance_id: UUID, *, after: int | None = None, limit: int | None = None
+                 ) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT seq, kind, node, task_id, actor, comment, detail, occurred_at"
-                                 " FROM flows_timeline WHERE instance_id = %s ORDER BY seq", (instance_id,))
+                                 " FROM flows_timeline WHERE instance_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+                                 (instance_id, after or 0, limit))
 
     TIMERS = ("SELECT 'pause' AS kind, instance_id, token AS key, due_at FROM flows_pauses"
               " UNION ALL SELECT 'sla', instance_id, task_id, sla_due_at FROM flows_tasks"

@@ -12,10 +12,13 @@ class FormsQueries:
     def __init__(self, db: Any):
         self.db = db
 
-    def business_types(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    def business_types(self, scope: dict[str, Any], *, after: str | None = None, limit: int | None = None
+                       ) -> list[dict[str, Any]]:
         return self.db.fetch_all(
             "SELECT id, code, name, business_line, description, subjects, latest_version, version, updated_at"
-            " FROM forms_business_types WHERE (%(all_lines)s OR business_line = ANY(%(lines)s)) ORDER BY code", scope)
+            " FROM forms_business_types WHERE (%(all_lines)s OR business_line = ANY(%(lines)s))"
+            " AND (%(after)s::text IS NULL OR code > %(after)s) ORDER BY code LIMIT %(limit)s",
+            {**scope, "after": after, "limit": limit})
 
     def business_type(self, code: str) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM forms_business_types WHERE code = %s", (code,))

@@ -42,11 +42,11 @@ def test_design_publish_and_draw_the_tenant_signing_flow(client):
     published = ok(client.post("/api/v1/flows/definitions/tenant_signing/publish", headers=ADMIN))
     assert published["published_version"] == 1
     version = ok(client.get("/api/v1/flows/definitions/tenant_signing/versions/1", headers=ADMIN))
-    assert version["graph"] == TENANT_SIGNING_FLOW and "ops_review --> clearing_entry" in version["mermaid"]
+    assert version["graph"] == TENANT_SIGNING_FLOW and "n_ops_review --> n_clearing_entry" in version["mermaid"]
     text = client.get("/api/v1/flows/definitions/tenant_signing/versions/1/diagram.mmd", headers=ADMIN).text
     assert text.startswith("flowchart TD")
     listed = ok(client.get("/api/v1/flows/definitions", params={"wait_for_position": published["position"]},
                            headers=ADMIN))
-    assert [d["latest_version"] for d in listed] == [1]
+    assert [d["latest_version"] for d in listed["items"]] == [1] and listed["next_cursor"] is None
     again = client.post("/api/v1/flows/definitions/tenant_signing/publish", headers=ADMIN)
     assert again.status_code == 422 and "unchanged" in again.json()["detail"]

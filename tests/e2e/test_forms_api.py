@@ -109,7 +109,7 @@ def test_customer_lookup_is_scoped_and_masked(client, live_container):
     mine = ok(client.get("/api/v1/forms/customers/66002468", headers=bj))
     assert mine["name"] == "李四" and mine["id_number"] == "1101****0021"
     assert ok(client.get("/api/v1/forms/customers/66002468", headers=ADMIN))["id_number"] == "110105194912310021"
-    trail = ok(client.get(f"/api/v1/audit/aggregates/{_customer_id('66002468')}/trail", headers=ADMIN))
+    trail = ok(client.get(f"/api/v1/audit/aggregates/{_customer_id('66002468')}/trail", headers=ADMIN))["items"]
     assert trail[0]["data"]["profile"]["id_number"] == "110105194912310021"
 
 

@@ -44,7 +44,7 @@ def test_create_then_read_your_write_with_etag(client, auth):
     got = client.get(f"/api/v1/access/departments/{body['id']}", params={"wait_for_position": body["position"]},
                      headers=auth)
     assert got.status_code == 200 and got.json()["name"] == "Shanghai" and got.headers["etag"] == '"1"'
-    trail = client.get(f"/api/v1/audit/aggregates/{body['id']}/trail", headers=auth).json()
+    trail = client.get(f"/api/v1/audit/aggregates/{body['id']}/trail", headers=auth).json()["items"]
     assert trail[0]["correlation_id"] == "ticket-77" and trail[0]["actor"] == "admin:bootstrap"
 
 

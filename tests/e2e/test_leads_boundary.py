@@ -188,7 +188,7 @@ def test_low_findings_timeline_paging_audit_retries_and_formula_cells(client, li
         "timeline_limit": 2, "before": page["timeline_next_before"]}))
     kinds = [t["kind"] for t in page["timeline"] + rest["timeline"]]
     assert kinds.count("opening_node") == 1 and len(kinds) == 4 and events["results"][0]["status"] == "accepted"
-    trail = ok(client.get(f"/api/v1/audit/aggregates/{lid}/trail", headers=ADMIN))
+    trail = ok(client.get(f"/api/v1/audit/aggregates/{lid}/trail", headers=ADMIN))["items"]
     assert len(trail) == 5
     assert csv_bytes([["=1+1", "+8613800000000", "ok"]]).decode().strip() == "'=1+1,'+8613800000000,ok"
     if live_container.redis.available:  # import progress: only its starter (or an unrestricted scope) sees it

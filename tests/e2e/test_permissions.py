@@ -124,14 +124,14 @@ def csv_rows(r):  # noqa: ANN001
 
 
 def trail_masked(r, firm):  # noqa: ANN001
-    created = r.json()[0]
+    created = r.json()["items"][0]
     assert created["data"]["phone"] == "138****5678" and "email" not in created["data"]
     assert created["changes"]["phone"]["new"] == "138****5678" and "email" not in created["changes"]
     assert "password_hash" not in str(r.json())
 
 
 def trail_clear(r, firm):  # noqa: ANN001
-    created = r.json()[0]
+    created = r.json()["items"][0]
     assert created["data"]["phone"] == "13812345678" and created["data"]["email"] == "target_sh@firm.cn"
     assert "password_hash" not in str(r.json())
 
@@ -300,7 +300,7 @@ def test_malformed_tokens_are_401(firm, header):
 
 def test_every_permission_change_is_in_the_audit_trail(firm):
     client, ids = firm["client"], firm["ids"]
-    trail = ok(client.get(f"/api/v1/audit/aggregates/{ids['alice']}/trail", headers=ADMIN))
+    trail = ok(client.get(f"/api/v1/audit/aggregates/{ids['alice']}/trail", headers=ADMIN))["items"]
     granted = next(e for e in trail if e["event_type"] == "RolesGranted")
     assert granted["actor"] == "admin:bootstrap" and granted["data"]["roles"] == ["auditor", "exporter", "viewer"]
     lines = next(e for e in trail if e["event_type"] == "BusinessLinesSet")
@@ -416,7 +416,8 @@ def test_trails_mask_old_values_too(firm):
     try:
         renamed_at = ok(client.patch(f"/api/v1/access/departments/{firm['dept']['SH']}", json={"name": "Shanghai"},
                                      headers=ADMIN))["position"]
-        trail = ok(client.get(f"/api/v1/audit/aggregates/{firm['dept']['SH']}/trail", headers=as_(firm, "alice")))
+        trail = ok(client.get(f"/api/v1/audit/aggregates/{firm['dept']['SH']}/trail",
+                              headers=as_(firm, "alice")))["items"]
         renamed = trail[-1]
         assert renamed["data"] == {"old_name": "S*", "name": "S*******"}
         assert renamed["changes"]["name"] == {"old": "S*", "new": "S*******"}

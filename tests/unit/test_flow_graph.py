@@ -71,8 +71,8 @@ def test_an_sla_warning_comes_before_its_deadline():
 def test_mermaid_marks_the_current_node_and_the_path_taken():
     text = to_mermaid(parse_graph(FEE_RATE_FLOW), current={"ops_review"}, visited={"start", "branch_review"})
     assert text.startswith("flowchart TD")
-    assert '  rate_check -->|"特殊费率 special"| special_split' in text
-    assert "  class branch_review,start visited" in text and "  class ops_review current" in text
+    assert '  n_rate_check -->|"特殊费率 special"| n_special_split' in text
+    assert "  class n_branch_review,n_start visited" in text and "  class n_ops_review current" in text
 
 
 def test_the_start_node_is_called_start():

@@ -244,4 +244,4 @@ def test_l6_mermaid_labels_cannot_break_out():
     from domain.flows.graph import to_mermaid
     g = _graph([_n("start", "start", name='x"]\nclick start call evil()'), _n("end", "end")], [_e("start", "end")])
     text = to_mermaid(g)
-    assert "\nclick" not in text and text.splitlines()[1] == "  start((\"x'  click start call evil()\"))"
+    assert "\nclick" not in text and text.splitlines()[1] == "  n_start((\"x'  click start call evil()\"))"

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from interfaces.api.deps import ContainerDep, requires
+from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import ApiProblem
-from interfaces.api.schemas import MAX_VERSION
+from interfaces.api.schemas import MAX_VERSION, Page
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 NOT_FOUND = {404: {"description": "The aggregate does not exist or lies outside your data scope."}}
@@ -29,6 +30,10 @@ class TrailEntryPublic(BaseModel):
     correlation_id: str | None = None
     data: dict[str, Any] = Field(description="The event's own fields")
     changes: dict[str, dict[str, Any]] = Field(description="Fields whose value changed: {field: {old, new}}")
+
+
+class TrailPage(Page):
+    items: list[TrailEntryPublic]
 
 
 class StatePublic(BaseModel):
@@ -49,10 +54,19 @@ class VerifyPublic(BaseModel):
     problems: list[ChainProblemPublic]
 
 
-@router.get("/aggregates/{aggregate_id}/trail", response_model=list[TrailEntryPublic],
-            summary="Ordered event trail of one aggregate: who, when, what changed.", responses=NOT_FOUND)
-def trail(aggregate_id: UUID, container: ContainerDep, policy: Auditor) -> list[TrailEntryPublic]:
-    return [TrailEntryPublic(**vars(e)) for e in container.audit.trail(aggregate_id, policy)]
+@router.get("/aggregates/{aggregate_id}/trail", response_model=TrailPage,
+            summary="Ordered event trail of one aggregate: who, when, what changed (paged by version).",
+            responses={**NOT_FOUND, 400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
+def trail(aggregate_id: UUID, container: ContainerDep, policy: Auditor, cursor: str | None = None,
+          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TrailPage:
+    after = decode_cursor(cursor, 1)
+    if after is not None and not isinstance(after[0], int):
+        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor")
+    # The trail is derived by folding every event (old/new values), so it is built whole, then cut.
+    entries = [e for e in container.audit.trail(aggregate_id, policy) if after is None or e.version > after[0]]
+    items = entries[:limit]
+    return TrailPage(items=[TrailEntryPublic(**vars(e)) for e in items],
+                     next_cursor=encode_cursor([items[-1].version]) if len(entries) > limit else None)
 
 
 @router.get("/aggregates/{aggregate_id}/state", response_model=StatePublic,

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field, PlainSerializer
 
 from application.access.policy import Policy
 from application.forms.engine.diff import diff
-from domain.flows.fields import drop_paths, hidden_paths, present_form_edit, restore_unseen
+from domain.flows.fields import _ABSENT as HIDDEN  # noqa: PLC2701 - present_change's "not for you" marker
+from domain.flows.fields import drop_paths, hidden_paths, present_change, present_form_edit, restore_unseen
 from domain.flows.graph import Assignee, to_mermaid
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
@@ -107,8 +108,15 @@ class TaskRowPublic(BaseModel):
     overdue: bool
 
 
+Summary = Annotated[dict[str, Any], Field(
+    description="Up to 5 summary fields (OA 摘要) of the instance: {dotted path: value}, as the version's "
+                "`summary_fields` setting names them; field rules apply")]
+
+
 class TodoItemPublic(TaskRowPublic):
     current_nodes: list[str]
+    node_name: str = Field(description="The task node's name in the instance's version")
+    summary: Summary
 
 
 class TodoCountPublic(BaseModel):
@@ -129,6 +137,10 @@ class DoneTaskPublic(TaskRowPublic):
     sla_warn_at: Instant | None
 
 
+class DonePage(Page):
+    items: list[DoneTaskPublic]
+
+
 class CopiedPublic(BaseModel):
     instance_id: UUID
     recipient: str
@@ -139,6 +151,10 @@ class CopiedPublic(BaseModel):
     department_id: UUID | None
     fund_account: str | None
     copied_at: Instant
+
+
+class CopiedPage(Page):
+    items: list[CopiedPublic]
 
 
 class InstanceSummaryPublic(BaseModel):
@@ -156,6 +172,11 @@ class InstanceSummaryPublic(BaseModel):
     started_at: Instant
     updated_at: Instant
     version: int
+    summary: Summary = {}
+
+
+class InitiatedPage(Page):
+    items: list[InstanceSummaryPublic]
 
 
 class InstanceTaskPublic(BaseModel):
@@ -172,8 +193,9 @@ class InstanceTaskPublic(BaseModel):
 class TimelineEntryPublic(BaseModel):
     seq: int
     kind: str = Field(examples=["approved"])
-    node: str | None
-    task_id: str | None
+    node: str | None = Field(description="Where it happened: a task's node for every task entry; for "
+                                         "`returned` the node returned from (detail names origin and target)")
+    task_id: str | None = Field(description="The task, for every task entry and for form edits made at one")
     actor: str
     comment: str | None
     detail: Any = Field(description="Kind-specific facts (free-form JSON); field rules apply to form edits")
@@ -188,6 +210,28 @@ class InstancePublic(InstanceSummaryPublic):
     tasks: list[InstanceTaskPublic]
     timeline: list[TimelineEntryPublic]
     mermaid: str
+
+
+class TimelinePage(Page):
+    items: list[TimelineEntryPublic]
+
+
+class InstanceChangePublic(BaseModel):
+    """One added / changed / removed field or sub-table row (rows matched by id) of a form edit."""
+    version: int = Field(description="The instance version the edit made")
+    seq: int
+    kind: str = Field(description="added, changed or removed")
+    path: str = Field(examples=["rates.fee_items[id=r1].percent"])
+    old_value: Any = None
+    new_value: Any = None
+    node: str | None
+    task_id: str | None
+    actor: str
+    occurred_at: Instant
+
+
+class InstanceChangesPage(Page):
+    items: list[InstanceChangePublic]
 
 
 class PauseEndedPublic(BaseModel):
@@ -251,50 +295,122 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
     return accepted(result, response)
 
 
+INVALID_CURSOR = {400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}}
+Limit = Annotated[int, Query(ge=1, le=200)]
+Keyword = Annotated[str | None, Query(min_length=1, max_length=100,
+                                      description="Substring of the title, fund account or summary fields")]
+
+
+def _cursor(cursor: str | None, *kinds: str) -> tuple[Any, ...] | None:
+    """A keyset cursor's values, typed: 'at' an instant (null: none), 'at!' an instant, 'id' a
+    UUID, 'bool' 0/1, 'text' text, 'int' an integer."""
+    values = decode_cursor(cursor, len(kinds))
+    if values is None:
+        return None
+    try:
+        out: list[Any] = []
+        for kind, value in zip(kinds, values, strict=True):
+            if kind == "at" and value is None:
+                out.append(None)
+            elif kind in ("at", "at!"):
+                out.append(datetime.fromisoformat(str(value)))
+            elif kind == "id":
+                out.append(UUID(str(value)))
+            elif kind == "bool" and value in (0, 1):
+                out.append(bool(value))
+            elif kind == "int" and isinstance(value, int) or kind == "text" and isinstance(value, str):
+                out.append(value)
+            else:
+                raise ValueError(kind)
+    except ValueError:
+        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor") from None
+    return tuple(out)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def present_summary(policy: Policy, summary: dict[str, Any]) -> dict[str, Any]:
+    """Summary values through the field rules, matched by name as in the form data."""
+    if not summary:
+        return {}
+    nested: dict[str, Any] = {}
+    for path, value in summary.items():
+        *parents, leaf = path.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
+        node[leaf] = value
+    shown = policy.present(RESOURCE, {"data": nested})["data"]
+    out = {}
+    for path in summary:
+        value: Any = shown
+        for part in path.split("."):
+            value = value.get(part, HIDDEN) if isinstance(value, dict) else HIDDEN
+        if value is not HIDDEN:
+            out[path] = value
+    return out
+
+
 @router.get("/todo", response_model=TodoPage, dependencies=[READS],
-            summary="Your open tasks: filterable, sortable, keyset-paginated.",
-            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
+            summary="Your open tasks: filterable, sortable (opened, SLA due, urgency), keyset-paginated.",
+            responses=INVALID_CURSOR)
 def todo(container: ContainerDep, policy: Handler, business_type: str | None = None,
          business_line: str | None = None, initiator: str | None = None, fund_account: str | None = None,
          node: str | None = None, urgent: bool | None = None, since: datetime | None = None,
-         until: datetime | None = None, sort: Literal["opened_desc", "opened_asc"] = "opened_desc",
-         cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TodoPage:
-    after = decode_cursor(cursor, 3)
-    try:
-        key = (datetime.fromisoformat(str(after[0])), UUID(str(after[1])), str(after[2])) if after else None
-    except ValueError:
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor") from None
+         until: datetime | None = None, keyword: Keyword = None,
+         sort: Annotated[Literal["opened_desc", "opened_asc", "sla_due", "urgency"], Query(
+             description="urgency: urgent first, then by SLA due (none last)")] = "opened_desc",
+         cursor: str | None = None, limit: Limit = 50) -> TodoPage:
+    after = _cursor(cursor, "at", "bool", "id", "text")
     filters = {"bt": business_type, "line": business_line, "initiator": initiator, "account": fund_account,
-               "node": node, "urgent": urgent, "since": since, "until": until}
+               "node": node, "urgent": urgent, "since": since, "until": until, "keyword": keyword}
     rows = container.instance_queries.todo(policy.principal.actor, policy.scope_params(), filters=filters, sort=sort,
-                                           after=key, limit=limit + 1)
+                                           after=after, limit=limit + 1)
     items = rows[:limit]
-    nxt = encode_cursor([items[-1]["opened_at"].isoformat(), str(items[-1]["instance_id"]), items[-1]["task_id"]]) \
-        if len(rows) > limit else None
+    nxt = None
+    if len(rows) > limit:
+        last = items[-1]
+        at = last["opened_at"] if sort.startswith("opened") else last["sla_due_at"]
+        nxt = encode_cursor([_iso(at), int(last["urgent"]), str(last["instance_id"]), last["task_id"]])
     counts = container.instance_queries.todo_counts(policy.principal.actor, policy.scope_params(), filters)
-    return TodoPage(items=[TodoItemPublic(**r) for r in items], next_cursor=nxt,
-                    counts=[TodoCountPublic(**c) for c in counts])
+    return TodoPage(items=[TodoItemPublic(**{**r, "summary": present_summary(policy, r["summary"])}) for r in items],
+                    next_cursor=nxt, counts=[TodoCountPublic(**c) for c in counts])
 
 
-@router.get("/done", response_model=list[DoneTaskPublic], dependencies=[READS],
-            summary="Tasks you have decided (the latest 50).")
-def done(container: ContainerDep, policy: Handler) -> list[DoneTaskPublic]:
-    return [DoneTaskPublic(**r) for r in container.instance_queries.done(policy.principal.actor,
-                                                                          policy.scope_params())]
+@router.get("/done", response_model=DonePage, dependencies=[READS], responses=INVALID_CURSOR,
+            summary="Tasks you have decided: still-open ones first, then newest closed first (keyset-paged).")
+def done(container: ContainerDep, policy: Handler, cursor: str | None = None, limit: Limit = 50) -> DonePage:
+    rows = container.instance_queries.done(policy.principal.actor, policy.scope_params(),
+                                           after=_cursor(cursor, "at", "id", "text"), limit=limit + 1)
+    items = rows[:limit]
+    nxt = encode_cursor([_iso(items[-1]["closed_at"]), str(items[-1]["instance_id"]), items[-1]["task_id"]]) \
+        if len(rows) > limit else None
+    return DonePage(items=[DoneTaskPublic(**r) for r in items], next_cursor=nxt)
 
 
-@router.get("/copied", response_model=list[CopiedPublic], dependencies=[READS],
-            summary="Flows copied (CC'd) to you (the latest 50).")
-def copied(container: ContainerDep, policy: Viewer) -> list[CopiedPublic]:
-    return [CopiedPublic(**r) for r in container.instance_queries.copied_to(policy.principal.actor,
-                                                                             policy.scope_params())]
+@router.get("/copied", response_model=CopiedPage, dependencies=[READS], responses=INVALID_CURSOR,
+            summary="Flows copied (CC'd) to you, newest first (keyset-paged).")
+def copied(container: ContainerDep, policy: Viewer, cursor: str | None = None, limit: Limit = 50) -> CopiedPage:
+    rows = container.instance_queries.copied_to(policy.principal.actor, policy.scope_params(),
+                                                after=_cursor(cursor, "at!", "id"), limit=limit + 1)
+    items = rows[:limit]
+    nxt = encode_cursor([items[-1]["copied_at"].isoformat(), str(items[-1]["instance_id"])]) \
+        if len(rows) > limit else None
+    return CopiedPage(items=[CopiedPublic(**r) for r in items], next_cursor=nxt)
 
 
-@router.get("/initiated", response_model=list[InstanceSummaryPublic], dependencies=[READS],
-            summary="Flows you started (the latest 50).")
-def initiated(container: ContainerDep, policy: Starter) -> list[InstanceSummaryPublic]:
-    return [InstanceSummaryPublic(**r) for r in container.instance_queries.initiated(policy.principal.actor,
-                                                                                      policy.scope_params())]
+@router.get("/initiated", response_model=InitiatedPage, dependencies=[READS], responses=INVALID_CURSOR,
+            summary="Flows you started, newest first (keyset-paged).")
+def initiated(container: ContainerDep, policy: Starter, cursor: str | None = None,
+              limit: Limit = 50) -> InitiatedPage:
+    rows = container.instance_queries.initiated(policy.principal.actor, policy.scope_params(),
+                                                after=_cursor(cursor, "at!", "id"), limit=limit + 1)
+    items = rows[:limit]
+    nxt = encode_cursor([items[-1]["started_at"].isoformat(), str(items[-1]["id"])]) if len(rows) > limit else None
+    return InitiatedPage(items=[InstanceSummaryPublic(**{**r, "summary": present_summary(policy, r["summary"])})
+                                for r in items], next_cursor=nxt)
 
 
 @router.get("/instances/{instance_id}", response_model=InstancePublic, dependencies=[READS],
@@ -312,11 +428,10 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
     def present(record: dict[str, Any]) -> dict[str, Any]:
         return policy.present(RESOURCE, {"data": record})["data"]
 
-    timeline = [{**e, "detail": present_form_edit(e["detail"], present, hidden)}
-                if e["kind"] == "form_edited" and isinstance(e.get("detail"), dict) else e
-                for e in container.instance_queries.timeline(instance_id)]
+    timeline = _present_timeline(container.instance_queries.timeline(instance_id), present, hidden)
     return InstancePublic(
-        **{k: v for k, v in row.items() if k not in ("tokens", "position")},
+        **{k: v for k, v in row.items() if k not in ("tokens", "position", "summary")},
+        summary=present_summary(policy, row.get("summary") or {}),
         current_handlers=sorted({h for t in instance.tasks.values() if t["status"] == "open"
                                  for h in instance.current_handlers(t)}),
         data=present(data), hidden_fields=sorted(hidden),
@@ -332,6 +447,57 @@ def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
         return actor in people or (t["status"] == "open" and actor in instance.current_handlers(t))
     return {field for t in instance.tasks.values() if involved(t)
             for field in hidden_paths(graph.node(t["node"]).field_permissions)}
+
+
+def _present_timeline(entries: list[dict[str, Any]], present: Any, hidden: set[str]) -> list[dict[str, Any]]:
+    return [{**e, "detail": present_form_edit(e["detail"], present, hidden)}
+            if e["kind"] == "form_edited" and isinstance(e.get("detail"), dict) else e for e in entries]
+
+
+def _viewer(container: ContainerDep, policy: Policy, instance_id: UUID) -> tuple[Any, set[str]]:
+    """What shapes a viewer's view of an instance's form data: field rules and node-hidden fields."""
+    row = _instance(container, policy, instance_id)
+    instance = container.flows.instance(instance_id)
+    graph = container.flows.published_graph(row["definition_key"], row["definition_version"])
+
+    def present(record: dict[str, Any]) -> dict[str, Any]:
+        return policy.present(RESOURCE, {"data": record})["data"]
+    return present, _viewer_hidden(instance, graph, policy.principal.actor)
+
+
+@router.get("/instances/{instance_id}/timeline", response_model=TimelinePage, dependencies=[READS],
+            summary="The instance's timeline in order (keyset-paged; form edits through the field rules).",
+            responses={**NOT_FOUND, **INVALID_CURSOR})
+def timeline(instance_id: UUID, container: ContainerDep, policy: Viewer, cursor: str | None = None,
+             limit: Limit = 50) -> TimelinePage:
+    present, hidden = _viewer(container, policy, instance_id)
+    after = _cursor(cursor, "int")
+    rows = container.instance_queries.timeline(instance_id, after=after[0] if after else None, limit=limit + 1)
+    items = rows[:limit]
+    return TimelinePage(items=[TimelineEntryPublic(**e) for e in _present_timeline(items, present, hidden)],
+                        next_cursor=encode_cursor([items[-1]["seq"]]) if len(rows) > limit else None)
+
+
+@router.get("/instances/{instance_id}/changes", response_model=InstanceChangesPage, dependencies=[READS],
+            summary="Every added / changed / removed form field and sub-table row (rows by id) per edit, with "
+                    "node, task and operator; field rules and node-hidden fields apply (keyset-paged).",
+            responses={**NOT_FOUND, **INVALID_CURSOR})
+def changes(instance_id: UUID, container: ContainerDep, policy: Viewer, cursor: str | None = None,
+            limit: Annotated[int, Query(ge=1, le=500)] = 200) -> InstanceChangesPage:
+    present, hidden = _viewer(container, policy, instance_id)
+    after = _cursor(cursor, "int", "int")
+    rows = container.instance_queries.monitor.changes(instance_id, after=after, limit=limit + 1)
+    items = []
+    for change in rows[:limit]:
+        segments = [re.sub(r"\[id=.*?\]$", "", p) for p in change["path"].split(".")]
+        shown = {side: present_change(segments, change[side], present, hidden) if change[side] is not None
+                 else None for side in ("old_value", "new_value")}
+        if HIDDEN in shown.values():
+            continue  # a field hidden from you: its edits are not yours to see
+        items.append(InstanceChangePublic(**{**change, **shown}))
+    last = rows[limit - 1] if len(rows) > limit else None
+    return InstanceChangesPage(items=items,
+                               next_cursor=encode_cursor([last["version"], last["seq"]]) if last else None)
 
 
 def _act(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID, response: Response,

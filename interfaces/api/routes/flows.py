@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, PlainSerializer
 
@@ -14,7 +14,9 @@ from application.flows.service import parse_graph
 from domain.flows.graph import segregation_warnings, to_mermaid
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.schemas import CommandAccepted, VersionNumber, accepted
+from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.problems import ApiProblem
+from interfaces.api.schemas import CommandAccepted, Page, VersionNumber, accepted
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 Consistent = Depends(consistent_with("flows.definitions"))
@@ -65,6 +67,10 @@ class DefinitionSummaryPublic(BaseModel):
     latest_version: int = Field(description="Last published version; 0 before the first publish")
     version: int = Field(description="Aggregate version (send as If-Match)")
     updated_at: Instant
+
+
+class DefinitionsPage(Page):
+    items: list[DefinitionSummaryPublic]
 
 
 class VersionSummaryPublic(BaseModel):
@@ -147,10 +153,19 @@ def publish(key: str, request: Request, container: ContainerDep, policy: Designe
     return PublishAccepted(**accepted(result, response).model_dump(), published_version=number, warnings=warnings)
 
 
-@router.get("/definitions", response_model=list[DefinitionSummaryPublic], dependencies=[Consistent],
-            summary="Flow definitions of your business lines.")
-def list_definitions(container: ContainerDep, policy: Viewer) -> list[DefinitionSummaryPublic]:
-    return [DefinitionSummaryPublic(**row) for row in container.flow_queries.definitions(policy.scope_params())]
+@router.get("/definitions", response_model=DefinitionsPage, dependencies=[Consistent],
+            summary="Flow definitions of your business lines, by key (keyset-paged).",
+            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
+def list_definitions(container: ContainerDep, policy: Viewer, cursor: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DefinitionsPage:
+    after = decode_cursor(cursor, 1)
+    if after is not None and not isinstance(after[0], str):
+        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor")
+    rows = container.flow_queries.definitions(policy.scope_params(), after=after[0] if after else None,
+                                              limit=limit + 1)
+    items = rows[:limit]
+    return DefinitionsPage(items=[DefinitionSummaryPublic(**row) for row in items],
+                           next_cursor=encode_cursor([items[-1]["key"]]) if len(rows) > limit else None)
 
 
 @router.get("/definitions/{key}", response_model=DefinitionPublic, response_model_exclude_unset=True,

@@ -114,6 +114,10 @@ class BusinessTypeSummary(BaseModel):
     updated_at: datetime
 
 
+class BusinessTypesPage(Page):
+    items: list[BusinessTypeSummary]
+
+
 class VersionSummary(BaseModel):
     number: int
     published_at: datetime
@@ -217,10 +221,19 @@ def create_business_type(body: BusinessTypeCreate, request: Request, container: 
 
 
 @router.get("/business-types", dependencies=[Depends(consistent_with(*CATALOGUE))],
-            response_model=list[BusinessTypeSummary],
-            summary="Business types of your business lines, with their latest version.")
-def list_business_types(container: ContainerDep, policy: Viewer) -> list[dict[str, Any]]:
-    return container.forms_queries.business_types(policy.scope_params())
+            response_model=BusinessTypesPage,
+            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}},
+            summary="Business types of your business lines, with their latest version, by code (keyset-paged).")
+def list_business_types(container: ContainerDep, policy: Viewer, cursor: str | None = None,
+                        limit: Annotated[int, Query(ge=1, le=200)] = 50) -> BusinessTypesPage:
+    after = decode_cursor(cursor, 1)
+    if after is not None and not isinstance(after[0], str):
+        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor")
+    rows = container.forms_queries.business_types(policy.scope_params(), after=after[0] if after else None,
+                                                  limit=limit + 1)
+    items = rows[:limit]
+    return BusinessTypesPage(items=[BusinessTypeSummary(**r) for r in items],
+                             next_cursor=encode_cursor([items[-1]["code"]]) if len(rows) > limit else None)
 
 
 @router.get("/business-types/{code}", dependencies=[Depends(consistent_with(*CATALOGUE))],
