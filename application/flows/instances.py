@@ -22,6 +22,7 @@ from domain.flows.fields import merge_edit
 from domain.flows.form_data import deferred_sections, missing_required, numbers_as_declared
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
+from domain.forms.paths import schema_has_path
 from domain.shared.context import CommandContext, acting_as, current_context
 from domain.shared.errors import (
     ConcurrencyConflictError,
@@ -116,10 +117,13 @@ class FlowInstancesApplication(FlowsApplication):
                 if node is not None:
                     return True
             return False
+        summary = definition.settings.get("summary_fields", []) if isinstance(definition.settings, dict) else []
         return [(f"nodes.{n.id}", f"field_permissions: the form has no field {path!r}")
                 for n in graph.nodes for path in n.field_permissions if not exists(path)] + [
                 (f"nodes.{n.id}", f"required_fields: the form has no field {path!r}")
-                for n in graph.nodes for path in n.required_fields if not exists(path)]
+                for n in graph.nodes for path in n.required_fields if not exists(path)] + [
+                ("settings.summary_fields", f"the form has no field {path!r}")
+                for path in summary if not any(schema_has_path(s, path) for s in schemas)]
 
     def _graph(self, instance: FlowInstance) -> Graph:
         return self.published_graph(instance.definition_key, instance.definition_version)

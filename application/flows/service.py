@@ -106,7 +106,7 @@ class FlowsApplication(LedgerApplication):
                                   f"flow {key!r}")
 
     @command
-    def save_draft(self, key: str, graph: dict[str, Any], settings: dict[str, str],
+    def save_draft(self, key: str, graph: dict[str, Any], settings: dict[str, Any],
                    expected_version: int | None) -> CommandResult:
         parse_graph(graph)  # shape errors now; structure is checked at publish
         definition = self.definition(key, expected_version)

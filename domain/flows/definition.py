@@ -16,6 +16,10 @@ EMPTY_ASSIGNEE_RULES = ("skip", "to_admin", "block")
 DEDUPLICATION = ("none", "approve_all", "approve_consecutive")
 
 
+MAX_SUMMARY_FIELDS = 5
+SUMMARY_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,4}")
+
+
 class FlowDefinition(LedgerAggregate):
     @event("Created")
     def __init__(self, key: str, name: str, business_type: str, business_line: str, description: str):
@@ -33,16 +37,22 @@ class FlowDefinition(LedgerAggregate):
         return cls._create(cls.Created, id=natural_id("flow_definition", key), key=key, name=name.strip(),
                            business_type=business_type, business_line=business_line, description=description)
 
-    def save_draft(self, graph: dict[str, Any], settings: dict[str, str]) -> None:
+    def save_draft(self, graph: dict[str, Any], settings: dict[str, Any]) -> None:
         if settings.get("deduplication") not in DEDUPLICATION:
             raise RuleViolationError(f"deduplication must be one of {', '.join(DEDUPLICATION)}",
                                      field="settings.deduplication")
         if settings.get("empty_assignee") not in EMPTY_ASSIGNEE_RULES:
             raise RuleViolationError(f"empty_assignee must be one of {', '.join(EMPTY_ASSIGNEE_RULES)}",
                                      field="settings.empty_assignee")
-        unknown = sorted(set(settings) - {"deduplication", "empty_assignee", "chain_to"})
+        unknown = sorted(set(settings) - {"deduplication", "empty_assignee", "chain_to", "summary_fields"})
         if unknown:
             raise RuleViolationError(f"unknown settings: {', '.join(unknown)}", field="settings")
+        summary = settings.get("summary_fields", [])
+        # OA 摘要: up to 5 form paths shown on todo and board rows (checked against the form at publish).
+        if (not isinstance(summary, list) or len(summary) > MAX_SUMMARY_FIELDS
+                or not all(isinstance(p, str) and SUMMARY_PATH.fullmatch(p) for p in summary)):
+            raise RuleViolationError(f"summary_fields: at most {MAX_SUMMARY_FIELDS} form paths such as "
+                                     "basic.tenant_name_cn", field="settings.summary_fields")
         chain = settings.get("chain_to")
         if chain is not None and (not KEY.fullmatch(chain) or chain == self.key):
             raise RuleViolationError("chain_to names another flow's key (流程接龙)", field="settings.chain_to")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.shared.context import CommandContext, acting_as
-from interfaces.demo_flows import TENANT_SIGNING_FLOW
+from domain.shared.context import CommandContext
 from interfaces.demo_forms import TENANT_SIGNING
+from tests.flows import PLAIN_SIGNING_FLOW
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 SETUP = CommandContext("admin:bootstrap", "setup")
@@ -27,16 +27,17 @@ def ok(r, status=200):  # noqa: ANN001
     return r.json()
 
 
+# The board tests start signings with every section filled: a start node with no field
+# permissions lets the initiator fill the whole form.
+OPEN_START_FLOW = {**PLAIN_SIGNING_FLOW, "nodes": [
+    {k: v for k, v in n.items() if k != "field_permissions"} if n["id"] == "start" else n
+    for n in PLAIN_SIGNING_FLOW["nodes"]]}
+
+
 def publish_with_summary_fields(app) -> int:  # noqa: ANN001
-    """The summary_fields setting is validated at publish by the engine side; until that check
-    lands the setting is written through the aggregate, as a designer's draft would carry it."""
-    app.flows.save_draft(SETUP, "tenant_signing", TENANT_SIGNING_FLOW,
-                         {"deduplication": "none", "empty_assignee": "block"}, None)
-    definition = app.flows.definition("tenant_signing")
-    with acting_as(SETUP):
-        definition._draft_saved(graph=TENANT_SIGNING_FLOW, settings={
-            "deduplication": "none", "empty_assignee": "block", "summary_fields": SUMMARY_FIELDS})
-    app.flows.save_one(definition)
+    """The signing published with summary fields (OA 摘要), checked against the form at publish."""
+    app.flows.save_draft(SETUP, "tenant_signing", OPEN_START_FLOW, {
+        "deduplication": "none", "empty_assignee": "block", "summary_fields": SUMMARY_FIELDS}, None)
     return app.flows.publish(SETUP, "tenant_signing", None)[0].position
 
 

@@ -100,7 +100,7 @@ def test_sub_table_rows_are_matched_by_id_in_the_diff(firm):
         etag = firm["client"].get(f"{FLOWS}/instances/{a['id']}", params={"wait_for_position": pos},
                                   headers=ADMIN).headers["ETag"]
         pos = ok(firm["client"].post(f"{FLOWS}/instances/{a['id']}/form", json={"node": "clearing_entry",
-                                                                              "data": data},
+                                                                              "data": data, "reason": "费率表更正"},
                                      headers={**ADMIN, "If-Match": etag}))["position"]
     items = get(firm, "max", f"{FLOWS}/instances/{a['id']}/changes", pos)["items"]
     last = max(c["version"] for c in items)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -32,11 +32,18 @@ class DefinitionCreate(BaseModel):
     description: str = Field("", max_length=2000)
 
 
+class DraftSettings(BaseModel):
+    deduplication: Literal["none", "approve_all", "approve_consecutive"] = "none"
+    empty_assignee: Literal["skip", "to_admin", "block"] = "to_admin"
+    chain_to: str | None = Field(None, max_length=48, description="The flow started when this one completes (流程接龙)")
+    summary_fields: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=5, examples=[["basic.tenant_name_cn", "commercial.term_months"]],
+        description="Up to 5 form paths shown on todo and board rows (OA 摘要); checked against the form at publish")
+
+
 class DefinitionDraft(BaseModel):
     graph: dict[str, Any] = Field(description="{nodes: [...], edges: [...]} — see docs/flows.md")
-    settings: dict[str, str] = Field(default_factory=lambda: {"deduplication": "none", "empty_assignee": "to_admin"},
-                                     description="deduplication: none|approve_all|approve_consecutive; "
-                                                 "empty_assignee: skip|to_admin|block")
+    settings: DraftSettings = Field(default_factory=DraftSettings)
 
 
 # Read-model rows are rendered with isoformat(), as they were before these models existed.
@@ -137,7 +144,10 @@ def create_definition(body: DefinitionCreate, request: Request, container: Conta
 def save_draft(key: str, body: DefinitionDraft, request: Request, container: ContainerDep, policy: Designer,
                expected: ExpectedVersion, response: Response) -> CommandAccepted:
     ctx = policy.context(request.state.correlation_id, _definition_line(container, policy, key))
-    return accepted(container.flows.save_draft(ctx, key, body.graph, body.settings, expected), response)
+    settings = body.settings.model_dump(exclude_none=True)
+    if not settings["summary_fields"]:
+        del settings["summary_fields"]
+    return accepted(container.flows.save_draft(ctx, key, body.graph, settings, expected), response)
 
 
 @router.post("/definitions/{key}/publish", response_model=PublishAccepted,
