@@ -154,14 +154,16 @@ def _load_forms(container: Container) -> int:
 
 
 def _load_flows(container: Container) -> int:
-    from interfaces.demo_flows import FLOWS
+    from interfaces.demo_flows import FLOWS, SUMMARY_FIELDS
 
     created = 0
     for key, name, business_type, graph in FLOWS:
         if not _once(container.flows.create_definition, key, name, business_type, "brokerage", ""):
             continue
-        container.flows.save_draft(DEMO, key, graph, {"deduplication": "approve_consecutive",
-                                                      "empty_assignee": "to_admin"}, None)
+        settings: dict = {"deduplication": "approve_consecutive", "empty_assignee": "to_admin"}
+        if key in SUMMARY_FIELDS:
+            settings["summary_fields"] = SUMMARY_FIELDS[key]
+        container.flows.save_draft(DEMO, key, graph, settings, None)
         container.flows.publish(DEMO, key, None)
         created += 1
     return created

@@ -94,6 +94,12 @@ TENANT_SIGNING_FLOW = {
               edge("generate_contract", "tenant_sign"), edge("tenant_sign", "archive"), edge("archive", "end")],
 }
 
+# OA 摘要: what todo and board rows show of each business, without opening it.
+SUMMARY_FIELDS = {
+    "fee_rate_change": ["customer.name", "customer.fund_account", "exchange", "effective_date"],
+    "tenant_signing": ["basic.tenant_name_cn", "commercial.term_months", "commercial.expected_monthly_volume"],
+}
+
 FLOWS = [
     ("fee_rate_change", "手续费率审批 Fee-rate approval", "fee_rate_change", FEE_RATE_FLOW),
     ("account_opening", "开户审批 Account opening", "account_opening", ACCOUNT_OPENING_FLOW),

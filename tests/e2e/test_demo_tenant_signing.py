@@ -85,6 +85,11 @@ def test_the_demo_tenant_signing_runs_with_segregated_reviews_and_three_returns(
         "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约",
         "data": BUSINESS_TERMS}), 201)
     s = Signing(client, t, started["id"], started["position"])
+    # OA 摘要 on the rows: SALES sees its business terms; OPS does not (the field rule hides them).
+    mine = ok(client.get("/api/v1/flows/initiated", headers=t["wang.fang"],
+                         params={"wait_for_position": s.position}))["items"]
+    assert next(i for i in mine if i["id"] == s.id)["summary"] == {"commercial.term_months": 12}
+    assert s.task("zhao.lei")["summary"] == {}
 
     # OPS: an entry is refused while its section is empty; the business terms are hidden from OPS.
     missing = s.act("zhao.lei", "approve", node="ops_entry", status=422)
