@@ -26,6 +26,8 @@ def ok(r, status=200):  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def demo(engines, tmp_path_factory):
+    if engines.mode != "embedded":  # the demo's behaviour does not depend on the engine mode
+        pytest.skip("the demo runs on the embedded engines only")
     with running_container(engines, tmp_path_factory.mktemp("demo"), workers=True) as container:
         load_demo(container)
         assert container.progress.wait_for(list(container.runners), container.store.head(), 60)
