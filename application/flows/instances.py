@@ -400,6 +400,23 @@ class FlowInstancesApplication(FlowsApplication):
 
     @command
     @_hot
+    def claim(self, instance_id: UUID, task_id: str) -> CommandResult:
+        """认领: a pool task's candidate takes it for themselves."""
+        instance = self._for_command(instance_id)
+        instance.claim(task_id, current_context().actor)
+        return self.save_one(instance)
+
+    @command
+    @_retrying
+    @_hot
+    def mark_cc_read(self, instance_id: UUID) -> CommandResult:
+        """抄送已读: a recipient marks what was copied to them as read."""
+        instance = self._for_command(instance_id)
+        instance.mark_cc_read(current_context().actor)
+        return self.save_one(instance)
+
+    @command
+    @_hot
     def reassign(self, instance_id: UUID, task_id: str, assignees: list[dict[str, Any]], reason: str) -> CommandResult:
         instance = self._for_command(instance_id)
         node = Node(id="reassigned", type="approval", name="reassigned", assignees=assignees)

@@ -49,6 +49,16 @@ class AlreadySignedError(ConflictError):
     code = "already_signed"
 
 
+class AlreadyClaimedError(ConflictError):
+    """认领: someone else of the pool claimed the task first."""
+    code = "already_claimed"
+
+
+class AlreadyReadError(ConflictError):
+    """抄送已读: the copy was marked read already (a new copy may be read again)."""
+    code = "already_read"
+
+
 class TaskNotFoundError(NotFoundError):
     code = "task_not_found"
 
@@ -90,6 +100,8 @@ class FlowInstance(LedgerAggregate):
         self.awaiting_resubmit = False             # returned to the initiator
         self.acted: dict[str, list[str]] = {}     # node -> who approved or edited there since its task opened
         self.system_done_at = 0                    # _seq when a system task last ran (take-back stops there)
+        self.cc_to: list[str] = []                 # everyone copied (抄送)
+        self.cc_unread: list[str] = []             # copied to, not marked read yet
         self._seq = 0
 
     # -- the engine ----------------------------------------------------------------------------
@@ -726,7 +738,7 @@ class FlowInstance(LedgerAggregate):
     def _reassigned(self, task: str, by: str, candidates: list[str], reason: str) -> None:
         # Signers added before or after belonged to the old handlers' decision: they go too.
         self.tasks[task] = {**self.tasks[task], "candidates": candidates, "before": [], "after": [],
-                            "after_phase": False}
+                            "after_phase": False, "claimed_by": None}
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
     def urge(self, actor: str, task_id: str) -> None:
@@ -747,7 +759,38 @@ class FlowInstance(LedgerAggregate):
 
     @event("CarbonCopied")
     def _copied(self, by: str, to: list[str], note: str) -> None:
-        pass
+        self.cc_unread = [*self.cc_unread, *(r for r in to if r not in self.cc_unread)]
+        self.cc_to = [*self.cc_to, *(r for r in to if r not in self.cc_to)]
+
+    def mark_cc_read(self, actor: str) -> None:
+        """抄送已读: a recipient marks the copies they received as read."""
+        if actor not in self.cc_to:
+            raise PermissionDeniedError("this flow was not copied to you")
+        if actor not in self.cc_unread:
+            raise AlreadyReadError("nothing unread was copied to you on this flow")
+        self._cc_read(by=actor)
+
+    @event("CarbonCopyRead")
+    def _cc_read(self, by: str) -> None:
+        self.cc_unread = [r for r in self.cc_unread if r != by]
+
+    def claim(self, task_id: str, actor: str) -> None:
+        """认领: one of a pool task's candidates (single or any-sign, more than one candidate) takes it
+        for themselves; the others no longer see it."""
+        task = self.task(task_id)
+        self._require_running()
+        if (task.get("claimed_by") and task["claimed_by"] != actor and actor in task.get("pool", [])
+                and task["status"] == "open"):
+            raise AlreadyClaimedError(f"{task['claimed_by']} has claimed this task")
+        task = self._require_own_handler(task_id, actor, "claim it")
+        if task["mode"] not in ("single", "any") or len(task["candidates"]) < 2:
+            raise RuleViolationError("only a task offered to several people (a pool) can be claimed",
+                                     field="task_id")
+        self._claimed(task=task_id, node=task["node"], by=actor, pool=list(task["candidates"]))
+
+    @event("TaskClaimed")
+    def _claimed(self, task: str, node: str, by: str, pool: list[str]) -> None:
+        self.tasks[task] = {**self.tasks[task], "candidates": [by], "claimed_by": by, "pool": pool}
 
     def remark(self, actor: str, text: str) -> None:
         self._remarked(by=actor, text=text)

@@ -95,6 +95,7 @@ class FlowInstancesProjection(PostgresProjection):
             "after_phase boolean NOT NULL DEFAULT false", "sla_warn_at timestamptz",
             "sla_warned boolean NOT NULL DEFAULT false")),
         *board.SCHEMA,
+        "ALTER TABLE flows_cc ADD COLUMN IF NOT EXISTS read_at timestamptz",  # 抄送已读
     )
 
     def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
@@ -341,6 +342,20 @@ class FlowInstancesProjection(PostgresProjection):
         self._line(w, e, "jumped", node=e.target, comment=e.reason,
                    detail={"from": e.from_nodes, "target": e.target, "by": e.by, "cancelled": e.cancelled})
         self._touch(w, e, position)
+
+    @handles(FI.TaskClaimed)
+    def claimed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET candidates = ARRAY[%s] WHERE instance_id = %s AND task_id = %s",
+                  (e.by, e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "claimed", node=e.node, task=e.task, detail={"pool": e.pool})
+        self._touch(w, e, position)
+
+    @handles(FI.CarbonCopyRead)
+    def cc_read(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_cc SET read_at = %s WHERE instance_id = %s AND recipient = %s AND read_at IS NULL",
+                  (e.timestamp, e.originator_id, e.by))
+        self._line(w, e, "cc_read")
 
     @handles(FI.PauseStarted)
     def pause_started(self, w: SqlWriter, e: Any, position: int) -> None:

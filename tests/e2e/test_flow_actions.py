@@ -84,3 +84,24 @@ def test_a_reason_code_outside_the_catalogue_is_422_over_http(firm):
     refused = _post(firm, "olga", f"/instances/{a['id']}/tasks/{task}/return",
                     {"target": "start", "comment": "x", "reason_code": "RATE_WRONG"})
     assert refused.status_code == 422 and refused.json()["field"] == "reason_code"
+
+
+def test_claiming_over_http_needs_a_pool_and_the_handle_permission(firm):
+    a = start(firm, "sam", "认领", name="甲公司")
+    task = _task(firm, "olga", a, a["position"])
+    path = f"/instances/{a['id']}/tasks/{task}/claim"
+    assert _post(firm, "mona", path, {}).status_code == 403
+    alone = _post(firm, "olga", path, {})  # olga is the only ops operator here: no pool to claim from
+    assert alone.status_code == 422 and alone.json()["field"] == "task_id"
+
+
+def test_a_cc_recipient_marks_the_copy_read_over_http(firm):
+    a = start(firm, "sam", "抄送", name="甲公司")
+    ok(_post(firm, "sam", f"/instances/{a['id']}/cc", {"to": ["operator:olga"], "note": "知悉"}))
+    path = f"/instances/{a['id']}/cc/read"
+    assert _post(firm, "mona", path, {}).status_code == 403  # nothing was copied to mona
+    pos = ok(_post(firm, "olga", path, {}))["position"]
+    (row,) = get(firm, "olga", f"{FLOWS}/copied", pos)["items"]
+    assert row["read_at"] is not None
+    again = _post(firm, "olga", path, {})
+    assert again.status_code == 409 and again.json()["code"] == "already_read"

@@ -8,7 +8,13 @@ import copy
 import pytest
 
 from domain.flows.graph import Graph, jump_targets_allowed
-from domain.flows.instance import AlreadyActedError, AlreadySignedError, FlowInstance
+from domain.flows.instance import (
+    AlreadyActedError,
+    AlreadyClaimedError,
+    AlreadyReadError,
+    AlreadySignedError,
+    FlowInstance,
+)
 from domain.shared.errors import DomainError, PermissionDeniedError, RuleViolationError
 from tests.integration import test_flow_instances as base
 from tests.integration.test_flow_instances import ADMIN, START, as_, open_task
@@ -338,3 +344,69 @@ def test_old_events_without_a_reason_code_replay(firm):
     for e in events:
         replayed = e.mutate(replayed)
     assert isinstance(replayed, FlowInstance) and open_task(replayed)["node"] == "ops_entry"
+
+
+# -- 认领 (pool tasks) and 抄送已读 ---------------------------------------------------------------
+EVERYONE = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+
+
+def test_a_pool_candidate_claims_the_task_and_the_others_no_longer_see_it(firm):
+    container, _ = firm
+    flows = container.flows
+    iid = _start(flows)
+    task = open_task(flows.instance(iid))
+    assert task["candidates"] == ["operator:olga", "operator:oscar"]
+    flows.claim(as_("olga"), iid, task["id"])
+    assert open_task(flows.instance(iid))["candidates"] == ["operator:olga"]
+    (event,) = _events(flows, iid, "TaskClaimed")
+    assert (event.task, event.node, event.by, event.pool) == (
+        task["id"], "ops_entry", "operator:olga", ["operator:olga", "operator:oscar"])
+    (line,) = _timeline(container, iid, "claimed")
+    assert (line["node"], line["task_id"], line["actor"], line["detail"]) == (
+        "ops_entry", task["id"], "operator:olga", {"pool": ["operator:olga", "operator:oscar"]})
+    assert container.instance_queries.todo("operator:oscar", EVERYONE, filters={}) == []
+    assert [t["task_id"] for t in container.instance_queries.todo("operator:olga", EVERYONE, filters={})] == [
+        task["id"]]
+    with pytest.raises(PermissionDeniedError):
+        flows.approve(as_("oscar"), iid, task["id"], "ok")
+    flows.approve(as_("olga"), iid, task["id"], "ok")
+
+
+def test_claiming_a_claimed_task_or_one_offered_to_one_person_is_refused(firm):
+    container, _ = firm
+    flows = container.flows
+    iid = _start(flows)
+    task = open_task(flows.instance(iid))
+    flows.claim(as_("olga"), iid, task["id"])
+    with pytest.raises(AlreadyClaimedError) as refused:
+        flows.claim(as_("oscar"), iid, task["id"])
+    assert refused.value.code == "already_claimed"
+    with pytest.raises(RuleViolationError):
+        flows.claim(as_("olga"), iid, task["id"])  # hers alone now: no pool
+    with pytest.raises(PermissionDeniedError):
+        flows.claim(as_("fiona"), iid, task["id"])  # not a candidate
+    assert len(_events(flows, iid, "TaskClaimed")) == 1
+
+
+def test_a_cc_recipient_marks_the_copy_read_once(firm):
+    container, _ = firm
+    flows = container.flows
+    iid = _start(flows)
+    flows.cc(as_("sam"), iid, ["operator:clara"], "知悉")
+    container.runners["flows.instances"].catch_up()
+    (row,) = container.instance_queries.copied_to("operator:clara", EVERYONE)
+    assert row["read_at"] is None
+    with pytest.raises(PermissionDeniedError):
+        flows.mark_cc_read(as_("olga"), iid)  # nothing was copied to olga
+    flows.mark_cc_read(as_("clara"), iid)
+    (line,) = _timeline(container, iid, "cc_read")
+    assert line["actor"] == "operator:clara"
+    (row,) = container.instance_queries.copied_to("operator:clara", EVERYONE)
+    assert row["read_at"] is not None
+    with pytest.raises(AlreadyReadError) as refused:
+        flows.mark_cc_read(as_("clara"), iid)
+    assert refused.value.code == "already_read"
+    flows.cc(as_("sam"), iid, ["operator:clara"], "再看一下")  # a new copy is unread again
+    flows.mark_cc_read(as_("clara"), iid)
+    container.runners["flows.instances"].catch_up()
+    assert all(r["read_at"] for r in container.instance_queries.copied_to("operator:clara", EVERYONE))

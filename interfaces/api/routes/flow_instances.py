@@ -172,6 +172,7 @@ class CopiedPublic(BaseModel):
     department_id: UUID | None
     fund_account: str | None
     copied_at: Instant
+    read_at: Instant | None = Field(None, description="When the recipient marked it read (抄送已读); null: unread")
 
 
 class CopiedPage(Page):
@@ -716,6 +717,24 @@ class Copy(BaseModel):
 def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep, policy: Viewer,
        response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "cc", body.to, body.note)
+
+
+@router.post("/instances/{instance_id}/cc/read", response_model=CommandAccepted,
+             summary="Mark what was copied to you (抄送) on this flow as read.",
+             responses={**NOT_FOUND, 409: {"description": "`already_read`: nothing unread was copied to you."}})
+def cc_read(instance_id: UUID, request: Request, container: ContainerDep, policy: Viewer,
+            response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "mark_cc_read")
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/claim", response_model=CommandAccepted,
+             summary="Claim (认领) a task offered to several people: the others no longer see it.",
+             responses={**TASK_ERRORS, 409: {"description": "`already_claimed`: another candidate claimed it; "
+                                                              "`task_already_decided`, `instance_not_running`."},
+                        **RULE})
+def claim(instance_id: UUID, task_id: str, request: Request, container: ContainerDep, policy: Handler,
+          response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "claim", task_id)
 
 
 @router.post("/instances/{instance_id}/resubmit", response_model=CommandAccepted,
