@@ -273,16 +273,60 @@ class FlowInstancesApplication(FlowsApplication):
     @command
     @_retrying
     @_hot
-    def reject(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
+    def reject(self, instance_id: UUID, task_id: str, comment: str, reason_code: str | None = None) -> CommandResult:
         instance = self._for_command(instance_id)
-        instance.reject(task_id, current_context().actor, comment)
+        self._require_reason_code(instance, reason_code)
+        instance.reject(task_id, current_context().actor, comment, reason_code)
         return self.save_one(instance)
+
+    def _require_reason_code(self, instance: FlowInstance, reason_code: str | None) -> None:
+        """A reason code on a rejection or return must be in the pinned version's catalogue
+        (settings.reason_codes)."""
+        if reason_code is None:
+            return
+        catalogue = {c["code"] for c in self._published_settings(instance).get("reason_codes", [])}
+        if reason_code not in catalogue:
+            raise RuleViolationError(f"reason code {reason_code!r} is not in this flow's catalogue"
+                                     f" ({', '.join(sorted(catalogue)) or 'none defined'})", field="reason_code")
 
     @command
     @_hot
-    def return_to(self, instance_id: UUID, task_id: str, target: str, comment: str) -> CommandResult:
+    def return_to(self, instance_id: UUID, task_id: str, target: str, comment: str,
+                  reason_code: str | None = None) -> CommandResult:
         instance = self._for_command(instance_id)
-        self._run(instance, instance.return_to, task_id, current_context().actor, target, comment)
+        self._require_reason_code(instance, reason_code)
+        self._run(instance, instance.return_to, task_id, current_context().actor, target, comment,
+                  reason_code=reason_code)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
+
+    @command
+    @_hot
+    def take_back(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
+        """拿回: whoever approved the task reclaims it while nobody after it has acted."""
+        instance = self._for_command(instance_id)
+        self._run(instance, instance.take_back, task_id, current_context().actor, comment)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
+
+    @command
+    @_hot
+    def remove_signer(self, instance_id: UUID, task_id: str, signer: str, comment: str) -> CommandResult:
+        """减签: the handler who added a signer removes them before they sign."""
+        instance = self._for_command(instance_id)
+        self._run(instance, instance.remove_signer, task_id, current_context().actor, signer, comment)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
+
+    @command
+    @_hot
+    def jump(self, instance_id: UUID, target: str, reason: str) -> CommandResult:
+        """跳转: an administrator moves the flow to another node, with a reason."""
+        instance = self._for_command(instance_id)
+        self._run(instance, instance.jump, current_context().actor, target, reason)
         result = self.save_one(instance)
         self.schedule_pauses(instance)
         return result
@@ -352,6 +396,23 @@ class FlowInstancesApplication(FlowsApplication):
         for who in to:
             self._require_colleague(instance, who, "to", initiator_ok=True)
         instance.cc(current_context().actor, to, note)
+        return self.save_one(instance)
+
+    @command
+    @_hot
+    def claim(self, instance_id: UUID, task_id: str) -> CommandResult:
+        """认领: a pool task's candidate takes it for themselves."""
+        instance = self._for_command(instance_id)
+        instance.claim(task_id, current_context().actor)
+        return self.save_one(instance)
+
+    @command
+    @_retrying
+    @_hot
+    def mark_cc_read(self, instance_id: UUID) -> CommandResult:
+        """抄送已读: a recipient marks what was copied to them as read."""
+        instance = self._for_command(instance_id)
+        instance.mark_cc_read(current_context().actor)
         return self.save_one(instance)
 
     @command

@@ -17,6 +17,8 @@ DEDUPLICATION = ("none", "approve_all", "approve_consecutive")
 
 
 MAX_SUMMARY_FIELDS = 5
+MAX_REASON_CODES = 100
+REASON_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 SUMMARY_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,4}")
 
 
@@ -44,7 +46,8 @@ class FlowDefinition(LedgerAggregate):
         if settings.get("empty_assignee") not in EMPTY_ASSIGNEE_RULES:
             raise RuleViolationError(f"empty_assignee must be one of {', '.join(EMPTY_ASSIGNEE_RULES)}",
                                      field="settings.empty_assignee")
-        unknown = sorted(set(settings) - {"deduplication", "empty_assignee", "chain_to", "summary_fields"})
+        unknown = sorted(set(settings) - {"deduplication", "empty_assignee", "chain_to", "summary_fields",
+                                         "reason_codes"})
         if unknown:
             raise RuleViolationError(f"unknown settings: {', '.join(unknown)}", field="settings")
         summary = settings.get("summary_fields", [])
@@ -53,6 +56,7 @@ class FlowDefinition(LedgerAggregate):
                 or not all(isinstance(p, str) and SUMMARY_PATH.fullmatch(p) for p in summary)):
             raise RuleViolationError(f"summary_fields: at most {MAX_SUMMARY_FIELDS} form paths such as "
                                      "basic.tenant_name_cn", field="settings.summary_fields")
+        _check_reason_codes(settings.get("reason_codes", []))
         chain = settings.get("chain_to")
         if chain is not None and (not KEY.fullmatch(chain) or chain == self.key):
             raise RuleViolationError("chain_to names another flow's key (流程接龙)", field="settings.chain_to")
@@ -82,3 +86,23 @@ class FlowDefinition(LedgerAggregate):
         if not 1 <= number <= len(self.versions):
             raise NotFoundError(f"flow {self.key} has no version {number}", field="version")
         return self.versions[number - 1]
+
+
+def _check_reason_codes(codes: Any) -> None:
+    """reason_codes: the business type's catalogue of reasons for rejections and returns,
+    [{code, label, counted}] ("驳回计入考核": counted marks a rejection that counts for assessment)."""
+    where = "settings.reason_codes"
+    if not isinstance(codes, list) or len(codes) > MAX_REASON_CODES:
+        raise RuleViolationError(f"reason_codes: a list of at most {MAX_REASON_CODES} {{code, label, counted}}",
+                                 field=where)
+    seen: set[str] = set()
+    for i, entry in enumerate(codes):
+        if (not isinstance(entry, dict) or set(entry) != {"code", "label", "counted"}
+                or not isinstance(entry["code"], str) or not REASON_CODE.fullmatch(entry["code"])
+                or not isinstance(entry["label"], str) or not 0 < len(entry["label"].strip()) <= 100
+                or not isinstance(entry["counted"], bool)):
+            raise RuleViolationError("reason_codes: each entry is {code (1-32 of A-Z a-z 0-9 _ . -), label "
+                                     "(1-100 characters), counted (true/false)}", field=f"{where}[{i}]")
+        if entry["code"] in seen:
+            raise RuleViolationError(f"reason_codes: code {entry['code']!r} appears twice", field=f"{where}[{i}]")
+        seen.add(entry["code"])

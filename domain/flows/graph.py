@@ -34,6 +34,8 @@ class Node(BaseModel):
     assignees: list[Assignee] = Field(default_factory=list)
     field_permissions: dict[str, FieldAccess] = Field(default_factory=dict)
     return_targets: list[str] | Literal["any_earlier"] = Field(default_factory=list)
+    return_to_any_visited: bool = Field(
+        False, description="Returns may name any visited approval node or the start (outside parallel regions)")
     pause_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     pause_until_field: str | None = Field(None, max_length=128)
     hook: str | None = Field(None, max_length=64, description="system task: notify, archive, export, ...")
@@ -141,6 +143,8 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                         if t not in returnable:
                             problems.append((where, f"return target {t!r} must be an approval or the start, "
                                                     "outside any parallel or inclusive branch"))
+        if n.return_to_any_visited and n.type != "approval":
+            problems.append((where, "return_to_any_visited is a setting of approval nodes"))
         problems += _check_segregation(graph, n)
         if n.type == "pause" and (n.pause_seconds is None) == (n.pause_until_field is None):
             problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))
@@ -285,6 +289,20 @@ def _check_splits(graph: Graph, out: dict[str, list[Edge]]) -> list[tuple[str, s
 def return_targets_allowed(graph: Graph) -> set[str]:
     """Nodes a task may be returned to: approvals and the start, outside every split/join region
     (a single token put back inside a branch would leave its join waiting for ever)."""
+    inside = inside_regions(graph)
+    return {n.id for n in graph.nodes if n.type in ("approval", "start") and n.id not in inside}
+
+
+def jump_targets_allowed(graph: Graph) -> set[str]:
+    """Nodes an administrator may jump a flow to (跳转): any node outside every split/join region
+    except the ends and the joins (a lone token there would wait for branches never taken)."""
+    inside = inside_regions(graph)
+    return {n.id for n in graph.nodes if n.id not in inside
+            and n.type not in ("end", "parallel_join", "inclusive_join")}
+
+
+def inside_regions(graph: Graph) -> set[str]:
+    """Nodes between a split (parallel or inclusive) and its join."""
     out = graph.outgoing()
     inside: set[str] = set()
     for split in (n for n in graph.nodes if n.type in SPLIT_JOIN):
@@ -296,7 +314,7 @@ def return_targets_allowed(graph: Graph) -> set[str]:
                 continue
             inside.add(node_id)
             queue.extend(e.target for e in out[node_id])
-    return {n.id for n in graph.nodes if n.type in ("approval", "start") and n.id not in inside}
+    return inside
 
 
 def matching_join(graph: Graph, split_id: str) -> str | None:

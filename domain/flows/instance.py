@@ -13,7 +13,14 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.flows.graph import INITIATOR, Graph, Node, matching_join, return_targets_allowed
+from domain.flows.graph import (
+    INITIATOR,
+    Graph,
+    Node,
+    jump_targets_allowed,
+    matching_join,
+    return_targets_allowed,
+)
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConflictError, NotFoundError, PermissionDeniedError, RuleViolationError
 
@@ -30,6 +37,26 @@ class TaskAlreadyDecidedError(ConflictError):
 class InstanceNotRunningError(TaskAlreadyDecidedError):
     """The flow is withdrawn, terminated, rejected or completed: nothing on it can be decided."""
     code = "instance_not_running"
+
+
+class AlreadyActedError(ConflictError):
+    """拿回: someone after the task has acted (or the flow moved on): it can no longer be taken back."""
+    code = "already_acted"
+
+
+class AlreadySignedError(ConflictError):
+    """减签: the added signer has signed already."""
+    code = "already_signed"
+
+
+class AlreadyClaimedError(ConflictError):
+    """认领: someone else of the pool claimed the task first."""
+    code = "already_claimed"
+
+
+class AlreadyReadError(ConflictError):
+    """抄送已读: the copy was marked read already (a new copy may be read again)."""
+    code = "already_read"
 
 
 class TaskNotFoundError(NotFoundError):
@@ -72,6 +99,9 @@ class FlowInstance(LedgerAggregate):
         self.decisions = 0                         # approvals so far (withdrawal allowed while 0)
         self.awaiting_resubmit = False             # returned to the initiator
         self.acted: dict[str, list[str]] = {}     # node -> who approved or edited there since its task opened
+        self.system_done_at = 0                    # _seq when a system task last ran (take-back stops there)
+        self.cc_to: list[str] = []                 # everyone copied (抄送)
+        self.cc_unread: list[str] = []             # copied to, not marked read yet
         self._seq = 0
 
     # -- the engine ----------------------------------------------------------------------------
@@ -251,7 +281,7 @@ class FlowInstance(LedgerAggregate):
 
     @event("SystemTaskDone")
     def _system_done(self, token: str, node: str, hook: str) -> None:
-        pass
+        self.system_done_at = self._seq
 
     def _activation(self) -> dict[str, Any]:
         return {**self.data, "initiator": {"actor": self.initiator, **self.initiator_facts},
@@ -421,13 +451,13 @@ class FlowInstance(LedgerAggregate):
     @event("SignerAdded")
     def _signer_added(self, task: str, by: str, signer: str, position: str, comment: str) -> None:
         t = self.tasks[task]
-        self.tasks[task] = {**t, position: [*t[position], signer]}
+        self.tasks[task] = {**t, position: [*t[position], signer], "added_by": {**t.get("added_by", {}), signer: by}}
 
     @event("SignerApproved")
     def _signer_approved(self, task: str, by: str, comment: str) -> None:
         t = self.tasks[task]
         key = "before" if t["before"] else "after"
-        self.tasks[task] = {**t, key: t[key][1:]}
+        self.tasks[task] = {**t, key: t[key][1:], "signed": [*t.get("signed", []), by]}
         self.approvers = [*self.approvers, by]
         self._acted_at(t["node"], by)
 
@@ -460,10 +490,12 @@ class FlowInstance(LedgerAggregate):
     def _task_closed(self, task: str, outcome: str) -> None:
         self.tasks[task] = {**self.tasks[task], "status": outcome}
 
-    def reject(self, task_id: str, actor: str, comment: str) -> None:
-        """拒绝: the flow ends as rejected (a vote only fails once the threshold is out of reach)."""
+    def reject(self, task_id: str, actor: str, comment: str, reason_code: str | None = None) -> None:
+        """拒绝: the flow ends as rejected (a vote only fails once the threshold is out of reach).
+        ``reason_code`` comes from the definition's catalogue (checked by the application)."""
         self._require_own_handler(task_id, actor, "reject")
-        self._rejected_task(task=task_id, node=self.tasks[task_id]["node"], by=actor, comment=comment)
+        self._rejected_task(task=task_id, node=self.tasks[task_id]["node"], by=actor, comment=comment,
+                            reason_code=reason_code)
         task = self.tasks[task_id]
         if task["mode"] == "vote":
             approvals = self._counted(task, "approvals")
@@ -474,7 +506,7 @@ class FlowInstance(LedgerAggregate):
         self._finished(status="rejected", reason=comment)
 
     @event("TaskRejected")
-    def _rejected_task(self, task: str, node: str, by: str, comment: str) -> None:
+    def _rejected_task(self, task: str, node: str, by: str, comment: str, reason_code: str | None = None) -> None:
         self.tasks[task] = {**self.tasks[task], "rejections": [*self.tasks[task]["rejections"], by]}
 
     @event("Finished")
@@ -484,13 +516,15 @@ class FlowInstance(LedgerAggregate):
         self.tasks = {k: ({**t, "status": "cancelled"} if t["status"] == "open" else t) for k, t in self.tasks.items()}
 
     def return_to(self, task_id: str, actor: str, target: str, comment: str, graph: Graph, resolve: Resolve,
-                  evaluate: Evaluate, now: datetime) -> None:
+                  evaluate: Evaluate, now: datetime, reason_code: str | None = None) -> None:
         """驳回/退回 to the initiator (start), the previous node or any allowed earlier node."""
         task = self._require_own_handler(task_id, actor, "return it")
         node = graph.node(task["node"])
         returnable = return_targets_allowed(graph)
         allowed = [n for n in self.visited if n != node.id] if node.return_targets == "any_earlier" \
             else list(node.return_targets)
+        if node.return_to_any_visited:  # any visited approval or the start (filtered just below)
+            allowed += [n for n in self.visited if n != node.id]
         allowed = list(dict.fromkeys(n for n in allowed if n in returnable))
         if target == "previous":  # the last person-facing node before this one
             here = len(self.visited) - 1 - self.visited[::-1].index(node.id)
@@ -500,7 +534,8 @@ class FlowInstance(LedgerAggregate):
         if target not in allowed or target not in self.visited:
             raise RuleViolationError(f"this node may return to: {', '.join(allowed) or 'nowhere'}", field="target")
         token = self._next_id("t")
-        self._returned(task=task_id, node=node.id, by=actor, target=target, comment=comment, token=token)
+        self._returned(task=task_id, node=node.id, by=actor, target=target, comment=comment, token=token,
+                       reason_code=reason_code)
         if target == "start":
             # The flow waits for its initiator: a task of theirs puts it in their todo (current handler).
             self._task_opened(task=self._next_id("k"), token=token, node="start", mode=RESUBMIT,
@@ -508,7 +543,8 @@ class FlowInstance(LedgerAggregate):
         self.advance(graph, resolve, evaluate, now)  # a start token waits for the initiator to resubmit
 
     @event("Returned")
-    def _returned(self, task: str, node: str, by: str, target: str, comment: str, token: str) -> None:
+    def _returned(self, task: str, node: str, by: str, target: str, comment: str, token: str,
+                  reason_code: str | None = None) -> None:
         self._seq += 1
         self.tasks = {k: ({**t, "status": "returned" if k == task else "cancelled"} if t["status"] == "open" else t)
                       for k, t in self.tasks.items()}
@@ -518,6 +554,108 @@ class FlowInstance(LedgerAggregate):
         self.awaiting_resubmit = target == "start"
         # A return breaks the chain of consecutive approvals: the returned work is redone by a
         # person, never approved again on someone's earlier say-so (de-duplication).
+        self.approvers = [*self.approvers, ""]
+
+    # -- 拿回, 减签, 跳转 ----------------------------------------------------------------------------
+    def take_back(self, task_id: str, actor: str, comment: str, graph: Graph, resolve: Resolve,
+                  evaluate: Evaluate, now: datetime) -> None:
+        """拿回: whoever approved a task reclaims it while nobody after it has acted. The open
+        task(s) that followed are cancelled and the node reopens for the same person alone."""
+        task = self.task(task_id)
+        self._require_running()
+        if task["status"] == "open":
+            raise RuleViolationError("this task is still open: decide it instead", field="task_id")
+        if task["status"] != "approved" or actor not in task["approvals"]:
+            raise PermissionDeniedError("only whoever approved this task may take it back")
+        if task["node"] not in return_targets_allowed(graph):
+            raise RuleViolationError("a task inside a parallel or inclusive branch cannot be taken back",
+                                     field="task_id")
+        opened_at = _seq_of(task_id)
+        later = [t for t in self.tasks.values() if _seq_of(t["id"]) > opened_at]
+        waiting = {t["token"] for t in later if t["status"] == "open"}
+        if (any(t["status"] != "open" or t["approvals"] or t["rejections"] or t.get("signed")
+                or self.acted.get(t["node"]) or t["id"] in self.delegations for t in later)
+                or not self.tokens or set(self.tokens) != waiting or self.pauses or any(self.arrivals.values())
+                or self.system_done_at > opened_at):
+            raise AlreadyActedError("someone after this task has acted (or the flow moved on): "
+                                    "it can no longer be taken back")
+        node = graph.node(task["node"])
+        token = self._next_id("t")
+        self._taken_back(task=task_id, node=node.id, by=actor, comment=comment, token=token,
+                         cancelled=[t["id"] for t in later if t["status"] == "open"])
+        sla = warn = None
+        if node.sla_seconds:
+            sla = (now + timedelta(seconds=node.sla_seconds)).isoformat()
+            if node.sla_warning_seconds:
+                warn = (now + timedelta(seconds=node.sla_seconds - node.sla_warning_seconds)).isoformat()
+        segregation = {"independent_of": list(task.get("independent_of") or []),
+                       "excluded": list(task.get("excluded") or [])} if task.get("independent_of") else {}
+        self._task_opened(task=self._next_id("k"), token=token, node=node.id, mode="single", candidates=[actor],
+                          threshold=None, sla_due_at=sla, sla_warn_at=warn, **segregation)
+
+    @event("TaskTakenBack")
+    def _taken_back(self, task: str, node: str, by: str, comment: str, token: str, cancelled: list[str]) -> None:
+        self._seq += 1
+        self.tasks = {k: ({**t, "status": "cancelled"} if k in cancelled else t) for k, t in self.tasks.items()}
+        self.delegations = {k: v for k, v in self.delegations.items() if k not in cancelled}
+        self.tokens, self.pauses, self.arrivals, self.expected = {token: node}, {}, {}, {}
+        self.visited = [*self.visited, node]
+        self.approvers = [*self.approvers, ""]  # the retaken decision is made again, never de-duplicated
+
+    def remove_signer(self, task_id: str, actor: str, signer: str, comment: str, graph: Graph, resolve: Resolve,
+                      evaluate: Evaluate, now: datetime) -> None:
+        """减签: whoever added a signer (before or after) removes them before they have signed. The
+        last signer after removed, the task goes on as if they had signed."""
+        task = self.task(task_id)
+        self._require_running()
+        if task["status"] != "open":
+            raise TaskAlreadyDecidedError("this task is no longer open")
+        position = "before" if signer in task["before"] else "after" if signer in task["after"] else None
+        if position is None:
+            if signer in task.get("signed", []):
+                raise AlreadySignedError(f"{signer} has signed already", field="signer")
+            raise RuleViolationError(f"{signer} is not a signer added to this task", field="signer")
+        if task.get("added_by", {}).get(signer) != actor or actor not in task["candidates"]:
+            raise PermissionDeniedError("only the handler who added a signer may remove them")
+        self._signer_removed(task=task_id, by=actor, signer=signer, position=position, comment=comment)
+        task = self.tasks[task_id]
+        if task["after_phase"] and not task["after"]:
+            self._finish_task(task_id, graph, resolve, evaluate, now)
+
+    @event("SignerRemoved")
+    def _signer_removed(self, task: str, by: str, signer: str, position: str, comment: str) -> None:
+        t = self.tasks[task]
+        self.tasks[task] = {**t, position: [s for s in t[position] if s != signer]}
+
+    def jump(self, actor: str, target: str, reason: str, graph: Graph, resolve: Resolve, evaluate: Evaluate,
+             now: datetime) -> None:
+        """跳转: an administrator moves the flow to a node, with a reason. Open tasks are cancelled;
+        targets inside parallel/inclusive regions, joins and ends are refused (as for returns)."""
+        self._require_running()
+        if not reason.strip():
+            raise RuleViolationError("a jump needs a reason", field="reason")
+        if target not in {n.id for n in graph.nodes}:
+            raise RuleViolationError(f"no node {target!r} in this flow", field="target")
+        if target not in jump_targets_allowed(graph):
+            raise RuleViolationError(f"a flow cannot jump to {target!r}: end nodes, joins and nodes inside a "
+                                     "parallel or inclusive branch are refused", field="target")
+        token = self._next_id("t")
+        self._jumped(from_nodes=sorted(set(self.tokens.values())), target=target, by=actor, reason=reason,
+                     token=token, cancelled=[k for k, t in self.tasks.items() if t["status"] == "open"])
+        if target == "start":
+            self._task_opened(task=self._next_id("k"), token=token, node="start", mode=RESUBMIT,
+                              candidates=[self.initiator], threshold=None)
+        self.advance(graph, resolve, evaluate, now)
+
+    @event("Jumped")
+    def _jumped(self, from_nodes: list[str], target: str, by: str, reason: str, token: str,
+                cancelled: list[str]) -> None:
+        self._seq += 1
+        self.tasks = {k: ({**t, "status": "cancelled"} if k in cancelled else t) for k, t in self.tasks.items()}
+        self.delegations = {k: v for k, v in self.delegations.items() if k not in cancelled}
+        self.tokens, self.pauses, self.arrivals, self.expected = {token: target}, {}, {}, {}
+        self.visited = [*self.visited, target]
+        self.awaiting_resubmit = target == "start"
         self.approvers = [*self.approvers, ""]
 
     def resubmit(self, actor: str, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime) -> None:
@@ -600,7 +738,7 @@ class FlowInstance(LedgerAggregate):
     def _reassigned(self, task: str, by: str, candidates: list[str], reason: str) -> None:
         # Signers added before or after belonged to the old handlers' decision: they go too.
         self.tasks[task] = {**self.tasks[task], "candidates": candidates, "before": [], "after": [],
-                            "after_phase": False}
+                            "after_phase": False, "claimed_by": None}
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
     def urge(self, actor: str, task_id: str) -> None:
@@ -621,7 +759,38 @@ class FlowInstance(LedgerAggregate):
 
     @event("CarbonCopied")
     def _copied(self, by: str, to: list[str], note: str) -> None:
-        pass
+        self.cc_unread = [*self.cc_unread, *(r for r in to if r not in self.cc_unread)]
+        self.cc_to = [*self.cc_to, *(r for r in to if r not in self.cc_to)]
+
+    def mark_cc_read(self, actor: str) -> None:
+        """抄送已读: a recipient marks the copies they received as read."""
+        if actor not in self.cc_to:
+            raise PermissionDeniedError("this flow was not copied to you")
+        if actor not in self.cc_unread:
+            raise AlreadyReadError("nothing unread was copied to you on this flow")
+        self._cc_read(by=actor)
+
+    @event("CarbonCopyRead")
+    def _cc_read(self, by: str) -> None:
+        self.cc_unread = [r for r in self.cc_unread if r != by]
+
+    def claim(self, task_id: str, actor: str) -> None:
+        """认领: one of a pool task's candidates (single or any-sign, more than one candidate) takes it
+        for themselves; the others no longer see it."""
+        task = self.task(task_id)
+        self._require_running()
+        if (task.get("claimed_by") and task["claimed_by"] != actor and actor in task.get("pool", [])
+                and task["status"] == "open"):
+            raise AlreadyClaimedError(f"{task['claimed_by']} has claimed this task")
+        task = self._require_own_handler(task_id, actor, "claim it")
+        if task["mode"] not in ("single", "any") or len(task["candidates"]) < 2:
+            raise RuleViolationError("only a task offered to several people (a pool) can be claimed",
+                                     field="task_id")
+        self._claimed(task=task_id, node=task["node"], by=actor, pool=list(task["candidates"]))
+
+    @event("TaskClaimed")
+    def _claimed(self, task: str, node: str, by: str, pool: list[str]) -> None:
+        self.tasks[task] = {**self.tasks[task], "candidates": [by], "claimed_by": by, "pool": pool}
 
     def remark(self, actor: str, text: str) -> None:
         self._remarked(by=actor, text=text)
@@ -669,3 +838,8 @@ class FlowInstance(LedgerAggregate):
         self.data = data
         if by is not None and task is not None and task in self.tasks:
             self._acted_at(self.tasks[task]["node"], by)
+
+
+def _seq_of(task_id: str) -> int:
+    """Task ids are k<n>, n counting up as the instance moves: later tasks have larger n."""
+    return int(task_id[1:])

@@ -95,6 +95,7 @@ class FlowInstancesProjection(PostgresProjection):
             "after_phase boolean NOT NULL DEFAULT false", "sla_warn_at timestamptz",
             "sla_warned boolean NOT NULL DEFAULT false")),
         *board.SCHEMA,
+        "ALTER TABLE flows_cc ADD COLUMN IF NOT EXISTS read_at timestamptz",  # 抄送已读
     )
 
     def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
@@ -187,7 +188,9 @@ class FlowInstancesProjection(PostgresProjection):
                   " AND task_id = %s", (e.by, e.originator_id, e.task))
         self._inbox(w, e, e.task)
         kind = "approved" if isinstance(e, FI.TaskApproved) else "rejected"
-        self._line(w, e, kind, node=e.node, task=e.task, comment=e.comment)
+        code = getattr(e, "reason_code", None)
+        self._line(w, e, kind, node=e.node, task=e.task, comment=e.comment,
+                   detail={"reason_code": code} if code else None)
         self._touch(w, e, position)
 
     @handles(FI.TaskClosed)
@@ -299,8 +302,60 @@ class FlowInstancesProjection(PostgresProjection):
         w.execute(board.ROLL_UP, (e.originator_id,))
         # node = where the return was decided (as in the audit trail); the detail names both ends.
         self._line(w, e, "returned", node=e.node, task=e.task, comment=e.comment,
-                   detail={"origin": e.node, "target": e.target})
+                   detail={"origin": e.node, "target": e.target,
+                           **({"reason_code": e.reason_code} if getattr(e, "reason_code", None) else {})})
         self._touch(w, e, position)
+
+    def _cancel_and_move(self, w: SqlWriter, e: Any, cancelled: list[str], token: str, node: str) -> None:
+        """Take-back and jump: the listed open tasks are cancelled, one token stands at ``node``."""
+        w.execute("UPDATE flows_tasks SET status = 'cancelled', closed_at = %s WHERE instance_id = %s"
+                  " AND task_id = ANY(%s) AND status = 'open'", (e.timestamp, e.originator_id, list(cancelled)))
+        w.execute("DELETE FROM flows_todo_inbox WHERE instance_id = %s AND task_id = ANY(%s)",
+                  (e.originator_id, list(cancelled)))
+        w.execute("DELETE FROM flows_pauses WHERE instance_id = %s", (e.originator_id,))
+        w.execute("UPDATE flows_instances SET visited = array_append(visited, %s) WHERE id = %s",
+                  (node, e.originator_id))
+        self._tokens(w, e, "jsonb_build_object(%s::text, %s::text)", (token, node))
+        w.execute(board.ROLL_UP, (e.originator_id,))
+
+    @handles(FI.TaskTakenBack)
+    def taken_back(self, w: SqlWriter, e: Any, position: int) -> None:
+        self._cancel_and_move(w, e, e.cancelled, e.token, e.node)
+        self._line(w, e, "taken_back", node=e.node, task=e.task, comment=e.comment or None,
+                   detail={"cancelled": e.cancelled})
+        self._touch(w, e, position)
+
+    @handles(FI.SignerRemoved)
+    def signer_removed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute(f"UPDATE flows_tasks SET signers_{'before' if e.position == 'before' else 'after'} ="
+                  f" array_remove(signers_{'before' if e.position == 'before' else 'after'}, %s)"
+                  " WHERE instance_id = %s AND task_id = %s", (e.signer, e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "signer_removed", task=e.task, comment=e.comment or None,
+                   detail={"signer": e.signer, "position": e.position})
+        self._touch(w, e, position)
+
+    @handles(FI.Jumped)
+    def jumped(self, w: SqlWriter, e: Any, position: int) -> None:
+        self._cancel_and_move(w, e, e.cancelled, e.token, e.target)
+        # node = the target (a jump may leave several nodes at once: detail.from lists them).
+        self._line(w, e, "jumped", node=e.target, comment=e.reason,
+                   detail={"from": e.from_nodes, "target": e.target, "by": e.by, "cancelled": e.cancelled})
+        self._touch(w, e, position)
+
+    @handles(FI.TaskClaimed)
+    def claimed(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_tasks SET candidates = ARRAY[%s] WHERE instance_id = %s AND task_id = %s",
+                  (e.by, e.originator_id, e.task))
+        self._inbox(w, e, e.task)
+        self._line(w, e, "claimed", node=e.node, task=e.task, detail={"pool": e.pool})
+        self._touch(w, e, position)
+
+    @handles(FI.CarbonCopyRead)
+    def cc_read(self, w: SqlWriter, e: Any, position: int) -> None:
+        w.execute("UPDATE flows_cc SET read_at = %s WHERE instance_id = %s AND recipient = %s AND read_at IS NULL",
+                  (e.timestamp, e.originator_id, e.by))
+        self._line(w, e, "cc_read")
 
     @handles(FI.PauseStarted)
     def pause_started(self, w: SqlWriter, e: Any, position: int) -> None:

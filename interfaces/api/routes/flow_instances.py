@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, PlainSerializer
 
 from application.access.policy import Policy
@@ -44,8 +44,29 @@ class Decision(BaseModel):
     comment: Comment
 
 
+ReasonCode = Annotated[str | None, Field(None, max_length=32, description="A code of the flow's `reason_codes` "
+                                                                      "catalogue (422 otherwise)")]
+
+
+class Rejection(BaseModel):
+    comment: Comment
+    reason_code: ReasonCode
+
+
 class ReturnTo(BaseModel):
     target: str = Field(max_length=48, description="A node id, 'start' (the initiator) or 'previous'")
+    comment: Comment
+    reason_code: ReasonCode
+
+
+class Jump(BaseModel):
+    target: str = Field(max_length=48, description="The node to jump to (not an end, a join or a node inside a "
+                                                   "parallel or inclusive branch)")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RemoveSigner(BaseModel):
+    signer: str = Field(pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")
     comment: Comment
 
 
@@ -151,6 +172,7 @@ class CopiedPublic(BaseModel):
     department_id: UUID | None
     fund_account: str | None
     copied_at: Instant
+    read_at: Instant | None = Field(None, description="When the recipient marked it read (抄送已读); null: unread")
 
 
 class CopiedPage(Page):
@@ -530,9 +552,10 @@ def approve(instance_id: UUID, task_id: str, body: Decision, request: Request, c
 @router.post("/instances/{instance_id}/tasks/{task_id}/reject", response_model=CommandAccepted,
              summary="Reject: the flow ends as rejected (a vote only once its threshold is out of reach).",
              responses={**TASK_ERRORS, **RULE})
-def reject(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
+def reject(instance_id: UUID, task_id: str, body: Rejection, request: Request, container: ContainerDep,
            policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "reject", task_id, body.comment)
+    return _act(request, container, policy, instance_id, response, "reject", task_id, body.comment,
+                body.reason_code)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/return", response_model=CommandAccepted,
@@ -540,7 +563,18 @@ def reject(instance_id: UUID, task_id: str, body: Decision, request: Request, co
              responses={**TASK_ERRORS, **RULE})
 def return_to(instance_id: UUID, task_id: str, body: ReturnTo, request: Request, container: ContainerDep,
               policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "return_to", task_id, body.target, body.comment)
+    return _act(request, container, policy, instance_id, response, "return_to", task_id, body.target, body.comment,
+                body.reason_code)
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/take-back", response_model=CommandAccepted,
+             summary="Take back (拿回) a task you approved while nobody after it has acted.",
+             responses={**TASK_ERRORS, 409: {"description": "`already_acted`: someone after the task has acted "
+                                                              "(or the flow moved on); `instance_not_running`."},
+                        **RULE})
+def take_back(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
+              policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "take_back", task_id, body.comment)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/transfer", response_model=CommandAccepted,
@@ -644,6 +678,26 @@ def add_signer(instance_id: UUID, task_id: str, body: AddSigner, request: Reques
                 body.comment)
 
 
+SIGNER_REMOVAL = {**TASK_ERRORS, 409: {"description": "`already_signed`: the signer has signed; "
+                                                    "`task_already_decided`, `instance_not_running`."}, **RULE}
+
+
+@router.delete("/instances/{instance_id}/tasks/{task_id}/signers/{signer}", response_model=CommandAccepted,
+               summary="Remove a signer you added (减签) before they sign.", responses=SIGNER_REMOVAL)
+def remove_signer(instance_id: UUID, task_id: str, signer: Annotated[str, Path(
+                      pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")],
+                  request: Request, container: ContainerDep, policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "remove_signer", task_id, signer, "")
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/signers/remove", response_model=CommandAccepted,
+             summary="Remove a signer you added (减签) before they sign, with a comment.", responses=SIGNER_REMOVAL)
+def remove_signer_with_comment(instance_id: UUID, task_id: str, body: RemoveSigner, request: Request,
+                               container: ContainerDep, policy: Handler, response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "remove_signer", task_id, body.signer,
+                body.comment)
+
+
 @router.post("/instances/{instance_id}/tasks/{task_id}/urge", response_model=CommandAccepted,
              summary="Urge (催办): marks the task urgent in its handlers' todo lists.",
              responses={**NOT_FOUND, **DECIDED, **RULE})
@@ -663,6 +717,24 @@ class Copy(BaseModel):
 def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep, policy: Viewer,
        response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "cc", body.to, body.note)
+
+
+@router.post("/instances/{instance_id}/cc/read", response_model=CommandAccepted,
+             summary="Mark what was copied to you (抄送) on this flow as read.",
+             responses={**NOT_FOUND, 409: {"description": "`already_read`: nothing unread was copied to you."}})
+def cc_read(instance_id: UUID, request: Request, container: ContainerDep, policy: Viewer,
+            response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "mark_cc_read")
+
+
+@router.post("/instances/{instance_id}/tasks/{task_id}/claim", response_model=CommandAccepted,
+             summary="Claim (认领) a task offered to several people: the others no longer see it.",
+             responses={**TASK_ERRORS, 409: {"description": "`already_claimed`: another candidate claimed it; "
+                                                              "`task_already_decided`, `instance_not_running`."},
+                        **RULE})
+def claim(instance_id: UUID, task_id: str, request: Request, container: ContainerDep, policy: Handler,
+          response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "claim", task_id)
 
 
 @router.post("/instances/{instance_id}/resubmit", response_model=CommandAccepted,
@@ -695,6 +767,14 @@ def remark(instance_id: UUID, body: Remark, request: Request, container: Contain
 def terminate(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Admin,
               response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "terminate", body.reason)
+
+
+@router.post("/instances/{instance_id}/jump", response_model=CommandAccepted,
+             summary="Monitoring: jump (跳转) the flow to another node, with a reason.",
+             responses={**NOT_FOUND, 409: {"description": "`instance_not_running`."}, **RULE})
+def jump(instance_id: UUID, body: Jump, request: Request, container: ContainerDep, policy: Admin,
+         response: Response) -> CommandAccepted:
+    return _act(request, container, policy, instance_id, response, "jump", body.target, body.reason)
 
 
 class Reassign(BaseModel):
