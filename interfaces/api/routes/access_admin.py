@@ -157,9 +157,12 @@ def create_role(body: RoleCreate, container: ContainerDep, policy: RoleAdmin, ct
                 response: Response) -> CommandAccepted:
     policy.require_grantable(set(body.permissions) & ACTION_KEYS)
     owner = body.owner_department_id
-    if owner is None and not policy.has_firm_wide_reach(*container.access_queries.firm()):
+    if owner is not None:
+        _require_role_reach(container, policy, owner)
+    elif not policy.has_firm_wide_reach(*container.access_queries.firm()):
         owner = policy.principal.department_id  # a branch administrator defines branch roles
-    _require_role_reach(container, policy, owner)
+        _require_role_reach(container, policy, owner)
+    # (else: a firm-wide role by a caller just found to have firm-wide reach)
     return _secured(container, response, container.access.create_role(ctx, body.key, body.name, body.permissions,
                                                                        owner))
 
