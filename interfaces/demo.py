@@ -42,6 +42,10 @@ ROLES = [
     ("clearing", "清算 Clearing", ALL_ACCESS + FLOW_WORK),
     ("finance", "财务 Finance", ALL_ACCESS + FLOW_WORK + ["access.operators.export"]),
     # Compliance reads everything it audits: instances, records, documents, trails, lead figures.
+    # A second administrator of flows: monitors, overrides, and approves another's overrides (四眼原则).
+    ("flow_admin", "流程管理员 Flow administrator", ALL_ACCESS + [
+        "flows.definitions.view", "flows.instances.view", "flows.instances.monitor", "flows.instances.admin",
+        "forms.business_types.view", "audit.view"]),
     ("auditor", "合规稽核 Compliance auditor", ALL_ACCESS + [
         "audit.view", "audit.verify", "flows.definitions.view", "flows.instances.view",
         "forms.business_types.view", "forms.records.view", "forms.customers.view", "archive.documents.read",
@@ -62,6 +66,7 @@ OPERATORS = [
     ("huang.jie", "黄杰", "CLEAR", ["clearing"], ["brokerage"], [("HQ", True)]),
     ("wu.min", "吴敏", "FIN", ["finance"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
     ("zheng.hao", "郑浩", "FIN", ["finance"], ["brokerage"], [("HQ", True)]),
+    ("ma.chao", "马超", "HQ", ["flow_admin"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
     ("qian.yu", "钱宇", "HQ", ["auditor"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
 ]
 
@@ -154,7 +159,7 @@ def _load_forms(container: Container) -> int:
 
 
 def _load_flows(container: Container) -> int:
-    from interfaces.demo_flows import FLOWS, SUMMARY_FIELDS
+    from interfaces.demo_flows import FLOWS, FOUR_EYES, REASON_CODES, SUMMARY_FIELDS
 
     created = 0
     for key, name, business_type, graph in FLOWS:
@@ -163,6 +168,10 @@ def _load_flows(container: Container) -> int:
         settings: dict = {"deduplication": "approve_consecutive", "empty_assignee": "to_admin"}
         if key in SUMMARY_FIELDS:
             settings["summary_fields"] = SUMMARY_FIELDS[key]
+        if key in REASON_CODES:
+            settings["reason_codes"] = REASON_CODES[key]
+        if key in FOUR_EYES:
+            settings["override_approval"] = "second_administrator"
         container.flows.save_draft(DEMO, key, graph, settings, None)
         container.flows.publish(DEMO, key, None)
         created += 1

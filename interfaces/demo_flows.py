@@ -100,6 +100,19 @@ SUMMARY_FIELDS = {
     "tenant_signing": ["basic.tenant_name_cn", "commercial.term_months", "commercial.expected_monthly_volume"],
 }
 
+# Reasons a rejection or return may give (kept for statistics; "counted" = 驳回计入考核).
+REASON_CODES = {
+    "tenant_signing": [
+        {"code": "RATE_BEYOND_AUTHORITY", "label": "费率超出权限 Rate beyond authority", "counted": True},
+        {"code": "DATA_INCOMPLETE", "label": "资料不全 Data incomplete", "counted": True},
+        {"code": "CUSTOMER_REQUEST", "label": "客户要求 Customer's request", "counted": False}],
+    "fee_rate_change": [
+        {"code": "RATE_BEYOND_AUTHORITY", "label": "费率超出权限 Rate beyond authority", "counted": True},
+        {"code": "CUSTOMER_REQUEST", "label": "客户要求 Customer's request", "counted": False}],
+}
+# 四眼原则: an administrator's override of these flows waits for a second administrator.
+FOUR_EYES = {"tenant_signing"}
+
 FLOWS = [
     ("fee_rate_change", "手续费率审批 Fee-rate approval", "fee_rate_change", FEE_RATE_FLOW),
     ("account_opening", "开户审批 Account opening", "account_opening", ACCOUNT_OPENING_FLOW),

@@ -4,15 +4,20 @@ Assignees are resolved here (read models), conditions evaluated with CEL, and bo
 are recorded in the instance's events, so replaying never asks again."""
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
 import cel
+import jsonpatch
+import jsonpointer
+from eventsourcing.utils import get_topic
 
 from application.flows.service import FlowsApplication
 from application.forms.engine.diff import patch_with_old_values
@@ -26,6 +31,7 @@ from domain.forms.paths import schema_has_path
 from domain.shared.context import CommandContext, acting_as, current_context
 from domain.shared.errors import (
     ConcurrencyConflictError,
+    ConflictError,
     DomainError,
     InvalidInputError,
     NotFoundError,
@@ -84,6 +90,26 @@ def _hot(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
         return self.hot.run(lambda: method(self, *args, **kwargs))
 
     return run
+
+
+@dataclass(frozen=True)
+class PendingOverride(CommandResult):
+    """An override recorded as a request: it waits for a second administrator."""
+    override_id: str = ""
+
+
+class OverrideOutdatedError(ConflictError):
+    code = "override_outdated"
+
+
+def _replayed_edit(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The requested form edit applied to the data as it stands now, provided the fields it
+    replaces still hold the values the requester saw (JSON Patch ``test`` operations)."""
+    tests = [{"op": "test", "path": path, "value": value} for path, value in params["old_values"].items()]
+    try:
+        return jsonpatch.apply_patch(data, [*tests, *params["patch"]], in_place=False)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+        raise OverrideOutdatedError("the form changed since this edit was requested: ask for it again") from None
 
 
 class FlowInstancesApplication(FlowsApplication):
@@ -197,8 +223,10 @@ class FlowInstancesApplication(FlowsApplication):
         return result
 
     def scope_of(self, instance_id: UUID) -> dict[str, Any]:
-        """An instance's business line, department and fund account, which never change after
-        its start: what visibility checks need, without replaying the instance."""
+        """An instance's business line, department and fund account: what visibility checks need,
+        without replaying the instance. Line and account never change after the start, so they
+        are cached; the department can (流程部门调整), so its latest move is read from the store
+        each time (never from a cache another process could have made stale)."""
         scope = self._scopes.get(instance_id)
         if scope is None:
             instance = self.instance(instance_id)
@@ -206,7 +234,9 @@ class FlowInstancesApplication(FlowsApplication):
             if len(self._scopes) >= 100_000:
                 self._scopes.clear()
             self._scopes[instance_id] = scope
-        return {"business_line": scope[0], "department_id": scope[1], "fund_account": scope[2]}
+        moved = self._store.latest(instance_id, get_topic(FlowInstance.DepartmentMoved))
+        department = moved.to_department if moved is not None else scope[1]
+        return {"business_line": scope[0], "department_id": department, "fund_account": scope[2]}
 
     def _require_colleague(self, instance: FlowInstance, who: str, field: str, *, initiator_ok: bool = False) -> None:
         """Whoever a task is handed to (transfer, delegate, 加签) or a flow copied to is an active
@@ -322,14 +352,9 @@ class FlowInstancesApplication(FlowsApplication):
         return result
 
     @command
-    @_hot
     def jump(self, instance_id: UUID, target: str, reason: str) -> CommandResult:
         """跳转: an administrator moves the flow to another node, with a reason."""
-        instance = self._for_command(instance_id)
-        self._run(instance, instance.jump, current_context().actor, target, reason)
-        result = self.save_one(instance)
-        self.schedule_pauses(instance)
-        return result
+        return self._override(self.instance(instance_id), "jump", {"target": target}, reason)
 
     @command
     def resubmit(self, instance_id: UUID, data: dict[str, Any] | None = None) -> CommandResult:
@@ -350,11 +375,8 @@ class FlowInstancesApplication(FlowsApplication):
         return self.save_one(instance)
 
     @command
-    @_hot
     def terminate(self, instance_id: UUID, reason: str) -> CommandResult:
-        instance = self._for_command(instance_id)
-        instance.terminate(current_context().actor, reason)
-        return self.save_one(instance)
+        return self._override(self.instance(instance_id), "terminate", {}, reason)
 
     @command
     @_hot
@@ -416,12 +438,81 @@ class FlowInstancesApplication(FlowsApplication):
         return self.save_one(instance)
 
     @command
-    @_hot
     def reassign(self, instance_id: UUID, task_id: str, assignees: list[dict[str, Any]], reason: str) -> CommandResult:
-        instance = self._for_command(instance_id)
+        """The new candidates are resolved now: a second administrator approves exactly these."""
+        instance = self.instance(instance_id)
         node = Node(id="reassigned", type="approval", name="reassigned", assignees=assignees)
-        instance.reassign(task_id, current_context().actor, self._resolver(instance)(node), reason)
+        return self._override(instance, "reassign", {"task_id": task_id, "assignees": assignees,
+                                                     "candidates": self._resolver(instance)(node)}, reason)
+
+    @command
+    def move_department(self, instance_id: UUID, department_id: UUID, reason: str) -> CommandResult:
+        """流程部门调整: file a running flow under another owning department."""
+        return self._override(self.instance(instance_id), "move_department",
+                              {"department_id": str(department_id)}, reason)
+
+    @command
+    def approve_override(self, instance_id: UUID, override_id: str) -> CommandResult:
+        """A second administrator approves another's override: it applies now, as the requester's
+        action, after the approval event (both in one save)."""
+        instance = self.instance(instance_id)
+        found = instance.approve_override(override_id, current_context().actor)
+        self._apply_override(instance, found["action"], found["params"], found["by"], found["reason"])
+        return self._saved(instance)
+
+    @command
+    def decline_override(self, instance_id: UUID, override_id: str, reason: str) -> CommandResult:
+        instance = self.instance(instance_id)
+        instance.decline_override(override_id, current_context().actor, reason)
         return self.save_one(instance)
+
+    def _override(self, instance: FlowInstance, action: str, params: dict[str, Any], reason: str) -> CommandResult:
+        """An administrator's override: applied at once, or — where the pinned version's
+        ``override_approval`` is ``second_administrator`` — tried on a copy (so a request that
+        could not apply is refused now, not at approval) and recorded as a pending request."""
+        actor = current_context().actor
+        if self._published_settings(instance).get("override_approval") != "second_administrator":
+            self._apply_override(instance, action, params, actor, reason)
+            return self._saved(instance)
+        if action == "edit_form":
+            params = self._edit_request(instance, params)
+        self._apply_override(copy.deepcopy(instance), action, params, actor, reason)
+        override = instance.request_override(action, params, actor, reason)
+        result = self.save_one(instance)
+        return PendingOverride(id=result.id, version=result.version, position=result.position, override_id=override)
+
+    def _apply_override(self, instance: FlowInstance, action: str, params: dict[str, Any], by: str,
+                        reason: str) -> None:
+        if action == "jump":
+            self._run(instance, instance.jump, by, params["target"], reason)
+        elif action == "terminate":
+            instance.terminate(by, reason)
+        elif action == "reassign":
+            instance.reassign(params["task_id"], by, params["candidates"], reason)
+        elif action == "move_department":
+            instance.move_department(UUID(params["department_id"]), by, reason)
+        elif action == "edit_form" and "patch" in params:
+            self._edit(instance, params["node"], _replayed_edit(instance.data, params), by=by, reason=reason)
+        elif action == "edit_form":
+            instance._require_running()
+            self._edit(instance, params["node"], params["data"], by=by, reason=reason)
+        else:
+            raise RuleViolationError(f"unknown override {action!r}")
+
+    def _edit_request(self, instance: FlowInstance, params: dict[str, Any]) -> dict[str, Any]:
+        """A form edit waiting for approval keeps its patch and the values it replaces, so it
+        applies only to the data the requester saw (else 409 ``override_outdated``)."""
+        cleaned = self._validated(instance.business_type, instance.form_version, instance.subject, params["data"],
+                                  self._graph(instance))
+        patch, old_values = patch_with_old_values(instance.data, cleaned)
+        if not patch:
+            raise RuleViolationError("the edit changes nothing", field="data")
+        return {"node": params["node"], "patch": patch, "old_values": old_values}
+
+    def _saved(self, instance: FlowInstance) -> CommandResult:
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
 
     @command
     @_hot
@@ -437,10 +528,8 @@ class FlowInstancesApplication(FlowsApplication):
         with its reason and who made it."""
         if not reason.strip():
             raise RuleViolationError("an administrator's form edit needs a reason", field="reason")
-        instance = self.instance(instance_id, expected_version)
-        instance._require_running()
-        self._edit(instance, node, data, by=current_context().actor, reason=reason)
-        return self.save_one(instance)
+        return self._override(self.instance(instance_id, expected_version), "edit_form",
+                              {"node": node, "data": data}, reason)
 
     @command
     def edit_at_task(self, instance_id: UUID, task_id: str, data: dict[str, Any],

@@ -14,6 +14,9 @@ from domain.shared.ids import natural_id
 KEY = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 EMPTY_ASSIGNEE_RULES = ("skip", "to_admin", "block")
 DEDUPLICATION = ("none", "approve_all", "approve_consecutive")
+# 四眼原则: whether an administrator's override (jump, form edit, reassign, terminate, department
+# move) takes effect at once or waits for a second administrator's approval.
+OVERRIDE_APPROVAL = ("none", "second_administrator")
 
 
 MAX_SUMMARY_FIELDS = 5
@@ -46,8 +49,11 @@ class FlowDefinition(LedgerAggregate):
         if settings.get("empty_assignee") not in EMPTY_ASSIGNEE_RULES:
             raise RuleViolationError(f"empty_assignee must be one of {', '.join(EMPTY_ASSIGNEE_RULES)}",
                                      field="settings.empty_assignee")
+        if settings.get("override_approval", "none") not in OVERRIDE_APPROVAL:
+            raise RuleViolationError(f"override_approval must be one of {', '.join(OVERRIDE_APPROVAL)}",
+                                     field="settings.override_approval")
         unknown = sorted(set(settings) - {"deduplication", "empty_assignee", "chain_to", "summary_fields",
-                                         "reason_codes"})
+                                         "reason_codes", "override_approval"})
         if unknown:
             raise RuleViolationError(f"unknown settings: {', '.join(unknown)}", field="settings")
         summary = settings.get("summary_fields", [])

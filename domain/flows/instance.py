@@ -63,6 +63,20 @@ class TaskNotFoundError(NotFoundError):
     code = "task_not_found"
 
 
+class OverrideNotFoundError(NotFoundError):
+    code = "override_not_found"
+
+
+class OverrideDecidedError(ConflictError):
+    """The override request was approved or declined already."""
+    code = "override_already_decided"
+
+
+class SecondAdministratorRequiredError(PermissionDeniedError):
+    """四眼原则: an override the flow requires a second administrator for, approved by its requester."""
+    code = "second_administrator_required"
+
+
 class SegregationOfDutiesError(PermissionDeniedError):
     """The node is independent of the initiator or of earlier nodes' handlers, and this is one."""
     code = "segregation_of_duties"
@@ -102,6 +116,7 @@ class FlowInstance(LedgerAggregate):
         self.system_done_at = 0                    # _seq when a system task last ran (take-back stops there)
         self.cc_to: list[str] = []                 # everyone copied (抄送)
         self.cc_unread: list[str] = []             # copied to, not marked read yet
+        self.overrides: dict[str, dict[str, Any]] = {}  # administrator overrides awaiting a second one
         self._seq = 0
 
     # -- the engine ----------------------------------------------------------------------------
@@ -740,6 +755,72 @@ class FlowInstance(LedgerAggregate):
         self.tasks[task] = {**self.tasks[task], "candidates": candidates, "before": [], "after": [],
                             "after_phase": False, "claimed_by": None}
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
+
+    def move_department(self, to: UUID, by: str, reason: str) -> None:
+        """流程部门调整: an administrator files the flow under another owning department (who sees
+        it, which board it counts on, whose department head later nodes resolve to)."""
+        self._require_running()
+        if not reason.strip():
+            raise RuleViolationError("moving a flow to another department needs a reason", field="reason")
+        if to == self.department_id:
+            raise RuleViolationError("the flow already belongs to that department", field="department_id")
+        self._department_moved(from_department=self.department_id, to_department=to, by=by, reason=reason)
+
+    @event("DepartmentMoved")
+    def _department_moved(self, from_department: UUID | None, to_department: UUID, by: str, reason: str) -> None:
+        self.department_id = to_department
+
+    # -- overrides a second administrator approves (四眼原则) --------------------------------------
+    def request_override(self, action: str, params: dict[str, Any], by: str, reason: str) -> str:
+        """Record an administrator's override (jump, form edit, reassign, terminate, department
+        move) that waits for a second administrator; the application checked it could apply now."""
+        self._require_running()
+        if not reason.strip():
+            raise RuleViolationError("an override needs a reason", field="reason")
+        override = f"o{len(self.overrides) + 1}"
+        self._override_requested(override=override, action=action, params=params, by=by, reason=reason)
+        return override
+
+    @event("OverrideRequested")
+    def _override_requested(self, override: str, action: str, params: dict[str, Any], by: str, reason: str) -> None:
+        self.overrides = {**self.overrides, override: {"id": override, "action": action, "params": params,
+                                                       "by": by, "reason": reason, "status": "pending"}}
+
+    def _pending_override(self, override_id: str) -> dict[str, Any]:
+        found = self.overrides.get(override_id)
+        if found is None:
+            raise OverrideNotFoundError(f"no override request {override_id!r} on this flow", field="override_id")
+        if found["status"] != "pending":
+            raise OverrideDecidedError(f"override request {override_id} was {found['status']} already")
+        self._require_running()
+        return found
+
+    def approve_override(self, override_id: str, by: str) -> dict[str, Any]:
+        """The second administrator approves: the application then applies the action as its
+        requester's (in the same save, so an action that cannot apply any more stores nothing)."""
+        found = self._pending_override(override_id)
+        if by == found["by"]:
+            raise SecondAdministratorRequiredError(
+                "this flow requires a second administrator to approve an override: not the one who asked")
+        self._override_approved(override=override_id, action=found["action"], by=by)
+        return found
+
+    @event("OverrideApproved")
+    def _override_approved(self, override: str, action: str, by: str) -> None:
+        self.overrides = {**self.overrides, override: {**self.overrides[override], "status": "approved",
+                                                       "decided_by": by}}
+
+    def decline_override(self, override_id: str, by: str, reason: str) -> None:
+        """Another administrator declines the request, or its requester withdraws it."""
+        self._pending_override(override_id)
+        if not reason.strip():
+            raise RuleViolationError("declining an override needs a reason", field="reason")
+        self._override_declined(override=override_id, by=by, reason=reason)
+
+    @event("OverrideDeclined")
+    def _override_declined(self, override: str, by: str, reason: str) -> None:
+        self.overrides = {**self.overrides, override: {**self.overrides[override], "status": "declined",
+                                                       "decided_by": by}}
 
     def urge(self, actor: str, task_id: str) -> None:
         task = self.task(task_id)

@@ -58,6 +58,23 @@ class EventStore:
             "SELECT i.id AS originator_id, (SELECT max(e.originator_version) FROM {e} e WHERE e.originator_id = i.id)"
             " AS version FROM unnest(%s::uuid[]) AS i(id)").format(
             e=Identifier(self.datastore.schema, events_table))
+        self._latest = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {e} WHERE originator_id = %s"
+            " AND topic = %s ORDER BY originator_version DESC LIMIT 1").format(
+            e=Identifier(self.datastore.schema, events_table))
+
+    def latest(self, originator_id: Any, topic: str) -> Any | None:
+        """The newest event of one topic of an aggregate (None: there is none): for facts that
+        change rarely and must never be read stale, such as the department a flow belongs to."""
+        from eventsourcing.persistence import StoredEvent
+
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(self._latest, (originator_id, topic)).fetchone()
+        if row is None:
+            return None
+        return self.mapper.to_domain_event(StoredEvent(
+            originator_id=row["originator_id"], originator_version=row["originator_version"],
+            topic=row["topic"], state=bytes(row["state"])))
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0

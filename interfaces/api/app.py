@@ -22,6 +22,7 @@ from interfaces.api.routes import (
     departments,
     flow_instances,
     flow_monitor,
+    flow_overrides,
     flows,
     forms,
     health,
@@ -120,8 +121,8 @@ class _Authenticated:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_monitor, flow_instances, audit,
-               projections, archive, leads)
+    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_monitor, flow_instances,
+               flow_overrides, audit, projections, archive, leads)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

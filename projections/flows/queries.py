@@ -7,6 +7,7 @@ from uuid import UUID
 
 from projections.flows.board import SCOPE
 from projections.flows.monitor import MonitorQueries
+from projections.flows.overrides import OverrideQueries
 
 INBOX_COLUMNS = ", ".join(f"t.{c}" for c in (
     "instance_id", "task_id", "node", "mode", "status", "candidates", "decided_by", "business_type", "business_line",
@@ -57,6 +58,7 @@ class FlowInstanceQueries:
     def __init__(self, db: Any):
         self.db = db
         self.monitor = MonitorQueries(db)
+        self.overrides = OverrideQueries(db)
 
     def todo(self, actor: str, scope: dict[str, Any], *, filters: dict[str, Any], sort: str = "opened_desc",
              after: tuple[datetime | None, bool, UUID, str] | None = None, limit: int = 50) -> list[dict[str, Any]]:

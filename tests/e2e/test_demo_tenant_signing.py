@@ -16,7 +16,8 @@ BASIC = {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_n
          "contact_phone": "13812345678"}
 RATES = {"fee_items": [{"id": "r1", "product": "VCC", "item": "交易手续费", "percent": 0.3}]}
 SETTLEMENT = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
-PEOPLE = ("wang.fang", "zhao.lei", "sun.li", "zhou.qiang", "huang.jie", "wu.min", "zheng.hao", "qian.yu")
+PEOPLE = ("wang.fang", "zhao.lei", "sun.li", "zhou.qiang", "huang.jie", "wu.min", "zheng.hao", "qian.yu", "admin",
+          "ma.chao")
 
 
 def ok(r, status=200):  # noqa: ANN001
@@ -108,7 +109,8 @@ def test_the_demo_tenant_signing_runs_with_segregated_reviews_and_three_returns(
     s.fill("zhou.qiang", "rates", RATES)
     s.act("zhou.qiang", "approve", node="clearing_entry")
     assert s.has_no_task("zhou.qiang")
-    s.act("huang.jie", "return", {"target": "start", "comment": "费率超出授权范围"}, node="clearing_review")
+    s.act("huang.jie", "return", {"target": "start", "comment": "费率超出授权范围",
+                                  "reason_code": "RATE_BEYOND_AUTHORITY"}, node="clearing_review")
     assert s.task("wang.fang")["node"] == "start"  # the returned signing is in SALES' todo
     s.position = ok(client.post(f"/api/v1/flows/instances/{s.id}/resubmit", json={},
                                 headers=t["wang.fang"]))["position"]
@@ -140,3 +142,20 @@ def test_the_demo_tenant_signing_runs_with_segregated_reviews_and_three_returns(
     # The auditor reads the instance and its trail.
     assert s.detail("qian.yu")["status"] == "completed"
     assert client.get(f"/api/v1/audit/aggregates/{s.id}/trail", headers=t["qian.yu"]).status_code == 200
+
+
+def test_an_administrators_override_of_a_demo_signing_waits_for_the_flow_administrator(demo):
+    client, t = demo
+    started = ok(client.post("/api/v1/flows/instances", headers=t["wang.fang"], json={
+        "definition": "tenant_signing", "subject": "institution", "title": "乙公司签约",
+        "data": BUSINESS_TERMS}), 201)
+    path = f"/api/v1/flows/instances/{started['id']}"
+    asked = ok(client.post(f"{path}/jump", headers=t["admin"], json={"target": "ops_review",
+                                                                      "reason": "资料已线下核对"}), 202)
+    assert asked["status"] == "pending"
+    pending = ok(client.get("/api/v1/flows/overrides", headers=t["ma.chao"],
+                            params={"wait_for_position": asked["position"]}))["items"]
+    assert [o["instance_id"] for o in pending] == [started["id"]]
+    done = ok(client.post(f"{path}/overrides/{asked['override_id']}/approve", headers=t["ma.chao"]))
+    detail = ok(client.get(path, headers=t["qian.yu"], params={"wait_for_position": done["position"]}))
+    assert detail["current_nodes"] == ["ops_review"]

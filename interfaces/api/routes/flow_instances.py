@@ -14,7 +14,7 @@ from application.access.policy import Policy
 from application.forms.engine.diff import diff
 from domain.flows.fields import _ABSENT as HIDDEN  # noqa: PLC2701 - present_change's "not for you" marker
 from domain.flows.fields import drop_paths, hidden_paths, present_change, present_form_edit, restore_unseen
-from domain.flows.graph import Assignee, to_mermaid
+from domain.flows.graph import to_mermaid
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
@@ -57,12 +57,6 @@ class ReturnTo(BaseModel):
     target: str = Field(max_length=48, description="A node id, 'start' (the initiator) or 'previous'")
     comment: Comment
     reason_code: ReasonCode
-
-
-class Jump(BaseModel):
-    target: str = Field(max_length=48, description="The node to jump to (not an end, a join or a node inside a "
-                                                   "parallel or inclusive branch)")
-    reason: str = Field(min_length=1, max_length=2000)
 
 
 class RemoveSigner(BaseModel):
@@ -277,7 +271,7 @@ def _instance(container: ContainerDep, policy: Policy, instance_id: UUID) -> dic
 
 def _instance_line(container: ContainerDep, policy: Policy, instance_id: UUID) -> str:
     """For commands: visibility from the event store (not the read model), so acting right after
-    starting works; the scope facts never change, so they are cached."""
+    starting works (the department is read fresh: an administrator may have moved the flow)."""
     scope = container.flows.scope_of(instance_id)  # NotFoundError names the instance
     policy.require_scoped(f"flow instance {instance_id}", scope)
     return scope["business_line"]
@@ -633,27 +627,6 @@ def _changed_names(stored: dict[str, Any], data: dict[str, Any]) -> set[str]:
     return changed
 
 
-class AdminFormEdit(BaseModel):
-    node: str = Field(max_length=48, description="The node the edit is recorded at (a node of the flow)")
-    data: dict[str, Any]
-    reason: str = Field(min_length=1, max_length=2000, description="Why the override (kept in the timeline)")
-
-
-@router.post("/instances/{instance_id}/form", response_model=CommandAccepted,
-             summary="Monitoring: edit the form whatever the node (send the ETag as If-Match).",
-             responses={**NOT_FOUND, **STALE,
-                        422: {"description": "`unknown_node`, or the form data breaks the version's rules."}})
-def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, container: ContainerDep,
-                    policy: Admin, expected: ExpectedVersion, response: Response) -> CommandAccepted:
-    data = _sent_data(container, policy, instance_id, body.data)
-    instance = container.flows.instance(instance_id)
-    graph = container.flows.published_graph(instance.definition_key, instance.definition_version)
-    if body.node not in {n.id for n in graph.nodes}:
-        raise ApiProblem(422, "unknown_node", f"the flow has no node {body.node!r}", field="node")
-    return _act(request, container, policy, instance_id, response, "edit_form", body.node, data, expected,
-                body.reason)
-
-
 @router.post("/instances/{instance_id}/tasks/{task_id}/delegate", response_model=CommandAccepted,
              summary="Delegate (委派): the delegate gives an opinion and the task comes back to you.",
              responses={**TASK_ERRORS, **RULE})
@@ -759,36 +732,6 @@ def withdraw(instance_id: UUID, body: Reason, request: Request, container: Conta
 def remark(instance_id: UUID, body: Remark, request: Request, container: ContainerDep, policy: Viewer,
            response: Response) -> CommandAccepted:
     return _act(request, container, policy, instance_id, response, "remark", body.text)
-
-
-@router.post("/instances/{instance_id}/terminate", response_model=CommandAccepted,
-             summary="Monitoring: terminate a running flow.",
-             responses={**NOT_FOUND, **RULE})
-def terminate(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Admin,
-              response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "terminate", body.reason)
-
-
-@router.post("/instances/{instance_id}/jump", response_model=CommandAccepted,
-             summary="Monitoring: jump (跳转) the flow to another node, with a reason.",
-             responses={**NOT_FOUND, 409: {"description": "`instance_not_running`."}, **RULE})
-def jump(instance_id: UUID, body: Jump, request: Request, container: ContainerDep, policy: Admin,
-         response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "jump", body.target, body.reason)
-
-
-class Reassign(BaseModel):
-    assignees: list[Assignee] = Field(min_length=1, max_length=20, examples=[[{"kind": "role", "value": "ops"}]])
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-@router.post("/instances/{instance_id}/tasks/{task_id}/reassign", response_model=CommandAccepted,
-             summary="Monitoring: give an open task to another role, department or operator.",
-             responses={**NOT_FOUND, **DECIDED, **RULE})
-def reassign(instance_id: UUID, task_id: str, body: Reassign, request: Request, container: ContainerDep,
-             policy: Admin, response: Response) -> CommandAccepted:
-    assignees = [a.model_dump() for a in body.assignees]
-    return _act(request, container, policy, instance_id, response, "reassign", task_id, assignees, body.reason)
 
 
 @router.post("/instances/{instance_id}/pauses/{token}/end", response_model=PauseEndedPublic,

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
@@ -32,13 +32,27 @@ class DefinitionCreate(BaseModel):
     description: str = Field("", max_length=2000)
 
 
+class ReasonCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$", examples=["RATE_BEYOND_AUTHORITY"])
+    label: str = Field(min_length=1, max_length=100, examples=["费率超出权限 Rate beyond authority"])
+    counted: bool = Field(description="驳回计入考核: a rejection or return with this reason counts for assessment")
+
+
 class DraftSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     deduplication: Literal["none", "approve_all", "approve_consecutive"] = "none"
     empty_assignee: Literal["skip", "to_admin", "block"] = "to_admin"
     chain_to: str | None = Field(None, max_length=48, description="The flow started when this one completes (流程接龙)")
     summary_fields: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=5, examples=[["basic.tenant_name_cn", "commercial.term_months"]],
         description="Up to 5 form paths shown on todo and board rows (OA 摘要); checked against the form at publish")
+    reason_codes: list[ReasonCode] = Field(
+        default_factory=list, max_length=100,
+        description="The catalogue of reasons a rejection or return may give (kept for statistics)")
+    override_approval: Literal["none", "second_administrator"] = Field(
+        "none", description="四眼原则: `second_administrator` makes an administrator's jump, form edit, reassign, "
+                            "terminate or department move wait for another administrator's approval")
 
 
 class DefinitionDraft(BaseModel):
@@ -145,8 +159,10 @@ def save_draft(key: str, body: DefinitionDraft, request: Request, container: Con
                expected: ExpectedVersion, response: Response) -> CommandAccepted:
     ctx = policy.context(request.state.correlation_id, _definition_line(container, policy, key))
     settings = body.settings.model_dump(exclude_none=True)
-    if not settings["summary_fields"]:
-        del settings["summary_fields"]
+    # Defaults are left out, so a draft saved before a setting existed compares equal to itself.
+    for name, default in (("summary_fields", []), ("reason_codes", []), ("override_approval", "none")):
+        if settings.get(name) == default:
+            del settings[name]
     return accepted(container.flows.save_draft(ctx, key, body.graph, settings, expected), response)
 
 
