@@ -24,6 +24,7 @@ from domain.access.masking import FieldRuleView, apply_rules
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
+from domain.forms.paths import numbers_as_declared
 from domain.forms.record import FormRecord
 from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
@@ -135,7 +136,8 @@ class FormsApplication(LedgerApplication):
     # -- validation and records -------------------------------------------------------------------
     def check_submission(self, code: str, number: int, subject: str, data: Any,
                          context: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        cleaned, errors = validate(self.compiled(code, number, subject), data, context)
+        compiled = self.compiled(code, number, subject)
+        cleaned, errors = validate(compiled, numbers_as_declared(compiled.schema, data), context)
         return cleaned, [vars(e) for e in errors]
 
     def validated(self, code: str, number: int, subject: str, data: Any,

@@ -8,6 +8,9 @@ from typing import Any
 
 from domain.flows.fields import access_of
 from domain.flows.graph import Graph
+from domain.forms.paths import numbers_as_declared
+
+__all__ = ["deferred_sections", "missing_required", "numbers_as_declared"]
 
 EMPTY: tuple[Any, ...] = (None, "", [], {})
 
@@ -42,24 +45,3 @@ def missing_required(data: dict[str, Any], required: list[str], errors: list[dic
     found += [e for e in errors if any(e["path"] == p or e["path"].startswith(p + ".") for p in required)
               and e["path"] not in absent]
     return found
-
-
-def _is_number(schema: dict[str, Any]) -> bool:
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    return "number" in kinds and "integer" not in kinds
-
-
-def numbers_as_declared(schema: Any, value: Any) -> Any:
-    """Integers sent where the schema says ``number`` become floats (a browser sends 2 for 2.0):
-    CEL has no int/double overloads, so ``row.rate / 0.5`` would fail on 2 and work on 2.0."""
-    if not isinstance(schema, dict):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and _is_number(schema):
-        return float(value)
-    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
-        props = schema["properties"]
-        return {k: numbers_as_declared(props.get(k), v) for k, v in value.items()}
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [numbers_as_declared(schema["items"], v) for v in value]
-    return value

@@ -117,3 +117,16 @@ def _customer_id(account):  # noqa: ANN001
     from domain.shared.ids import natural_id
 
     return natural_id("customer", account)
+
+
+def test_a_record_takes_an_integer_where_the_form_says_number(client, designed):
+    """A browser sends 2 for 2.0: the record stores a number and the computed field (row.rate / 0.5,
+    CEL, which has no int/double overloads) is computed instead of failing."""
+    data = {"customer": {"fund_account": "88001234"}, "exchange": "SHFE", "effective_date": "2026-12-01",
+            "rates": [{"id": "r1", "product": "cu", "rate": 2}]}
+    started = ok(client.post("/api/v1/forms/records", headers=ADMIN, json={
+        "business_type": "fee_rate_change", "subject": "individual", "data": data, "node": "start"}), 201)
+    record = ok(client.get(f"/api/v1/forms/records/{started['id']}", headers=ADMIN,
+                           params={"wait_for_position": started["position"]}))
+    row = record["data"]["rates"][0]
+    assert row["rate"] == 2.0 and row["multiple_of_exchange"] == 4.0
