@@ -19,6 +19,7 @@ import jsonpatch
 import jsonpointer
 from eventsourcing.utils import get_topic
 
+from application.flows.calls import CallActivities
 from application.flows.service import FlowsApplication
 from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
@@ -112,7 +113,7 @@ def _replayed_edit(data: dict[str, Any], params: dict[str, Any]) -> dict[str, An
         raise OverrideOutdatedError("the form changed since this edit was requested: ask for it again") from None
 
 
-class FlowInstancesApplication(FlowsApplication):
+class FlowInstancesApplication(CallActivities, FlowsApplication):
     def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
                  clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None,
                  hot_instances: int = 2_000):
@@ -213,14 +214,15 @@ class FlowInstancesApplication(FlowsApplication):
         return self.instance(instance_id, expected_version)
 
     def save_one(self, aggregate: Any) -> CommandResult:
-        result = super().save_one(aggregate)
+        plan = self.plan_calls(aggregate)  # 父子流程: children start with it, in the same transaction
+        result = self.save_with_children(aggregate, plan)
         if isinstance(aggregate, FlowInstance):
             if aggregate.status == "completed" and aggregate.chain is None:
                 # _chain is about to change and save it again: cache it only once that is done.
                 self.hot.discard(aggregate.id)
             else:
                 self.hot.put(aggregate)
-        return result
+        return self.settle_calls(result, plan)  # parents told, cancelled children ended (flows/calls.py)
 
     def scope_of(self, instance_id: UUID) -> dict[str, Any]:
         """An instance's business line, department and fund account: what visibility checks need,
@@ -258,8 +260,17 @@ class FlowInstancesApplication(FlowsApplication):
 
     def _start(self, key: str, subject: str, data: dict[str, Any], *, title: str, fund_account: str | None,
                department_id: UUID | None, initiator: str, chained_from: UUID | None = None) -> CommandResult:
+        instance = self._new_instance(key, subject, data, title=title, fund_account=fund_account,
+                                      department_id=department_id, initiator=initiator, chained_from=chained_from)
+        result = self.save_one(instance)
+        self.schedule_pauses(instance)
+        return result
+
+    def _new_instance(self, key: str, subject: str, data: dict[str, Any], *, title: str, fund_account: str | None,
+                      department_id: UUID | None, initiator: str, chained_from: UUID | None = None,
+                      parent_instance: UUID | None = None, parent_token: str | None = None) -> FlowInstance:
         """Start at the latest version. The start node's field permissions hold as at resubmission
-        (a chained follow-up takes the completed flow's data as it stands)."""
+        (a chained follow-up and a called child take the other flow's data as it stands)."""
         require_text(title, "title")
         if fund_account is not None and not FUND_ACCOUNT.fullmatch(fund_account):
             raise RuleViolationError("a fund account is 6-20 ASCII digits", field="fund_account")
@@ -273,7 +284,7 @@ class FlowInstancesApplication(FlowsApplication):
         version = definition.versions[-1]
         graph = self.published_graph(key, version["number"])
         start = next(n for n in graph.nodes if n.type == "start")
-        if start.field_permissions and chained_from is None:
+        if start.field_permissions and chained_from is None and parent_instance is None:
             data = merge_edit({}, data, start.field_permissions, start.name)
         cleaned = self._validated(business_type.code, form_version, subject, data, graph)
         instance = FlowInstance(
@@ -282,11 +293,18 @@ class FlowInstancesApplication(FlowsApplication):
             business_type=business_type.code, form_version=form_version, subject=subject,
             business_line=definition.business_line, fund_account=fund_account, department_id=department_id,
             initiator=initiator, title=title, data=cleaned, chained_from=chained_from,
-            initiator_facts=self.facts(initiator))
+            initiator_facts=self.facts(initiator), parent_instance=parent_instance, parent_token=parent_token)
         self._run(instance, instance.advance)
-        result = self.save_one(instance)
-        self.schedule_pauses(instance)
-        return result
+        return instance
+
+    def _new_instance_from(self, source: FlowInstance, key: str, **link: Any) -> FlowInstance:
+        """A flow started by another (流程接龙, 父子流程): in the same business line, for the same
+        initiator, subject, fund account and department, with the other's title and data."""
+        if self.current_definition(key).business_line != source.business_line:
+            raise RuleViolationError(f"flow {key!r} belongs to another business line")
+        return self._new_instance(key, source.subject, source.data, title=source.title,
+                                  fund_account=source.fund_account, department_id=source.department_id,
+                                  initiator=source.initiator, **link)
 
     @command
     @_retrying
@@ -621,11 +639,10 @@ class FlowInstancesApplication(FlowsApplication):
             try:
                 if depth >= MAX_CHAIN_DEPTH:
                     raise RuleViolationError(f"more than {MAX_CHAIN_DEPTH} flows chained in one step (a loop?)")
-                if self.current_definition(next_flow).business_line != instance.business_line:
-                    raise RuleViolationError(f"flow {next_flow!r} belongs to another business line")
-                started = self._start(next_flow, instance.subject, instance.data, title=instance.title,
-                                      fund_account=instance.fund_account, department_id=instance.department_id,
-                                      initiator=instance.initiator, chained_from=instance.id).id
+                follow_up = self._new_instance_from(instance, next_flow, chained_from=instance.id)
+                self.save_one(follow_up)
+                self.schedule_pauses(follow_up)
+                started = follow_up.id
             except DomainError as exc:  # e.g. the follow-up's form needs more: recorded, not lost
                 problem = exc.message
             finally:

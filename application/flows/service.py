@@ -8,6 +8,7 @@ from typing import Any
 import cel
 from pydantic import ValidationError
 
+from application.flows.call_targets import call_problems
 from application.shared.base import CommandResult, LedgerApplication, command
 from domain.flows.definition import FlowDefinition
 from domain.flows.graph import Graph, check_graph
@@ -113,7 +114,16 @@ class FlowsApplication(LedgerApplication):
         definition.save_draft(graph, settings)
         if settings.get("chain_to"):
             self._check_chain_target(definition, settings["chain_to"])
+        self._check_call_targets(definition, parse_graph(graph))
         return self.save_one(definition)
+
+    def _check_call_targets(self, definition: FlowDefinition, graph: Graph) -> None:
+        """父子流程: call nodes name existing flows of the same business line (published: at publish)."""
+        problems = call_problems(self, definition, graph, publishing=False)
+        if problems:
+            raise InvalidInputError(f"{len(problems)} problem(s) with the flows this one calls",
+                                    [{"path": where, "message": what} for where, what in problems],
+                                    code="invalid_flow_graph")
 
     def _check_chain_target(self, definition: FlowDefinition, target: str) -> FlowDefinition:
         """流程接龙 stays within the business line, and names a flow that exists."""
@@ -142,7 +152,8 @@ class FlowsApplication(LedgerApplication):
         definition = self.definition(key, expected_version)
         if definition.draft is not None:
             graph = parse_graph(definition.draft)
-            problems = check_graph(graph, compile_condition) + self._field_problems(definition, graph)
+            problems = check_graph(graph, compile_condition) + self._field_problems(definition, graph) \
+                + call_problems(self, definition, graph, publishing=True)
             if problems:
                 raise InvalidInputError(f"{len(problems)} problem(s) in the flow; nothing was published",
                                         [{"path": where, "message": what} for where, what in problems],

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 NodeType = Literal["start", "approval", "exclusive", "parallel_split", "parallel_join", "inclusive",
-                   "inclusive_join", "pause", "system", "end"]
+                   "inclusive_join", "pause", "system", "end", "call"]
 ApprovalMode = Literal["single", "any", "all", "sequential", "vote"]
 FieldAccess = Literal["editable", "readonly", "hidden"]
 NodeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
@@ -49,6 +49,12 @@ class Node(BaseModel):
     required_fields: list[str] = Field(
         default_factory=list, max_length=50,
         description="Form sections or dotted field paths that must be present and valid to approve here")
+    call_flow: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_]{1,47}$",
+        description="call (父子流程): the flow started as a child; the parent waits for its outcome")
+    on_child_failure: Literal["reject", "continue"] | None = Field(
+        None, description="call: a child not completed rejects the parent (reject, the default) or the parent "
+                          "goes on and may branch on calls.<node>.outcome (continue)")
 
 
 class Edge(BaseModel):
@@ -150,6 +156,7 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
             problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))
         if n.type == "system" and not n.hook:
             problems.append((where, "a system task names its hook"))
+        problems += _check_call_node(n)
         if n.type in BRANCHING:
             defaults = [e for e in out[n.id] if e.default]
             if len(defaults) != 1:  # inclusive too: otherwise no branch might be taken at all
@@ -170,8 +177,18 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
     return problems
 
 
-WAITING = {"approval", "pause"}
+WAITING = {"approval", "pause"}  # not "call": a child may complete at once, so a loop needs more
 INITIATOR = "initiator"
+
+
+def _check_call_node(n: Node) -> list[tuple[str, str]]:
+    """A call node names the flow it starts; its settings belong to call nodes only (the target's
+    existence, business line and call loops are checked by the application)."""
+    where = f"nodes.{n.id}"
+    if n.type == "call":
+        return [] if n.call_flow else [(where, "a call node names the flow it starts (call_flow)")]
+    return [(where, f"only call nodes take {what}") for what in ("call_flow", "on_child_failure")
+            if getattr(n, what) is not None]
 
 
 def _check_segregation(graph: Graph, n: Node) -> list[tuple[str, str]]:
@@ -361,7 +378,7 @@ def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[st
 
     shapes = {"start": "(({}))", "end": "(({}))", "exclusive": "{{{{{}}}}}", "inclusive": "{{{{{}}}}}",
               "parallel_split": "[/{}/]", "parallel_join": "[\\{}\\]", "inclusive_join": "[\\{}\\]",
-              "pause": "[({})]", "system": "[[{}]]", "approval": "[{}]"}
+              "pause": "[({})]", "system": "[[{}]]", "approval": "[{}]", "call": "([{}])"}
     lines = ["flowchart TD"]
     for n in graph.nodes:
         label = _label(n.name)

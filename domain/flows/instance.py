@@ -91,7 +91,8 @@ class FlowInstance(LedgerAggregate):
                  subject: str, business_line: str, fund_account: str | None, department_id: UUID | None,
                  initiator: str, title: str, data: dict[str, Any], empty_assignee: str = "block",
                  deduplication: str = "none", chained_from: UUID | None = None,
-                 initiator_facts: dict[str, Any] | None = None):
+                 initiator_facts: dict[str, Any] | None = None, parent_instance: UUID | None = None,
+                 parent_token: str | None = None):
         self.definition_key, self.definition_version = definition_key, definition_version
         self.business_type, self.form_version, self.subject = business_type, form_version, subject
         self.business_line, self.fund_account, self.department_id = business_line, fund_account, department_id
@@ -118,6 +119,10 @@ class FlowInstance(LedgerAggregate):
         self.cc_unread: list[str] = []             # copied to, not marked read yet
         self.overrides: dict[str, dict[str, Any]] = {}  # administrator overrides awaiting a second one
         self._seq = 0
+        # 父子流程: the parent this child reports to, the children called, their outcomes per node
+        self.parent_instance, self.parent_token = parent_instance, parent_token
+        self.calls: list[dict[str, Any]] = []
+        self.call_results: dict[str, dict[str, Any]] = {}
 
     # -- the engine ----------------------------------------------------------------------------
     def _next_id(self, prefix: str) -> str:
@@ -300,7 +305,7 @@ class FlowInstance(LedgerAggregate):
 
     def _activation(self) -> dict[str, Any]:
         return {**self.data, "initiator": {"actor": self.initiator, **self.initiator_facts},
-                "fund_account": self.fund_account}
+                "fund_account": self.fund_account, "calls": self.call_results}
 
     @event("BranchTaken")
     def _branch_taken(self, token: str, gateway: str, targets: list[str], inputs: dict[str, Any]) -> None:
@@ -889,6 +894,82 @@ class FlowInstance(LedgerAggregate):
     @event("Remarked")
     def _remarked(self, by: str, text: str) -> None:
         pass
+
+    # -- 父子流程: call activities -------------------------------------------------------------------
+    def calls_to_start(self, graph: Graph) -> list[tuple[str, Node]]:
+        """Tokens standing on a call node with no child running or refused for this visit (a loop
+        back to the node, or a jump onto it, calls again). The application starts the children."""
+        if self.status != "running":
+            return []
+        taken = {(c["token"], c["node"]) for c in self.calls if c["status"] in ("running", "not_started")}
+        return [(token, graph.node(node)) for token, node in self.tokens.items()
+                if graph.node(node).type == "call" and (token, node) not in taken]
+
+    def record_child(self, token: str, node: str, child_flow: str, child_instance: UUID | None,
+                     problem: str | None = None) -> None:
+        """The child started (saved with this event), or could not start: the token then waits at
+        the call node with the problem shown until an administrator jumps (onto the node: retry)."""
+        if child_instance is not None:
+            self._child_started(token=token, node=node, child_flow=child_flow, child_instance=child_instance)
+        else:
+            self._child_not_started(token=token, node=node, child_flow=child_flow, problem=problem or "")
+
+    @event("ChildStarted")
+    def _child_started(self, token: str, node: str, child_flow: str, child_instance: UUID) -> None:
+        self.calls = [*self.calls, {"token": token, "node": node, "child_flow": child_flow,
+                                    "child_instance": child_instance, "status": "running"}]
+
+    @event("ChildNotStarted")
+    def _child_not_started(self, token: str, node: str, child_flow: str, problem: str) -> None:
+        self.calls = [*self.calls, {"token": token, "node": node, "child_flow": child_flow, "child_instance": None,
+                                    "status": "not_started", "problem": problem}]
+
+    def call_of(self, child_instance: UUID) -> dict[str, Any] | None:
+        return next((c for c in self.calls if c["child_instance"] == child_instance), None)
+
+    def child_finished(self, child_instance: UUID, outcome: str, data: dict[str, Any], graph: Graph,
+                       resolve: Resolve, evaluate: Evaluate, now: datetime) -> str:
+        """The child ended (completed, rejected, terminated or withdrawn): its outcome and final form
+        data are recorded (conditions read them as ``calls.<node>``) and the token goes on; a child
+        that did not complete rejects this flow unless the node says ``on_child_failure: continue``.
+        "resumed", "rejected", or "gone" when this flow no longer waits for it (told twice)."""
+        call = self.call_of(child_instance)
+        if (call is None or call["status"] != "running" or self.status != "running"
+                or self.tokens.get(call["token"]) != call["node"]):
+            return "gone"
+        node = graph.node(call["node"])
+        self._child_finished(token=call["token"], node=node.id, child_instance=child_instance, outcome=outcome,
+                             data=data)
+        if outcome != "completed" and (node.on_child_failure or "reject") == "reject":
+            self._finished(status="rejected", reason=f"the child flow {call['child_flow']} was {outcome}")
+            return "rejected"
+        self._move(call["token"], graph.outgoing()[node.id][0].target)
+        self.advance(graph, resolve, evaluate, now)
+        return "resumed"
+
+    @event("ChildFinished")
+    def _child_finished(self, token: str, node: str, child_instance: UUID, outcome: str,
+                        data: dict[str, Any]) -> None:
+        self.calls = [{**c, "status": "finished", "outcome": outcome} if c["child_instance"] == child_instance
+                      else c for c in self.calls]
+        self.call_results = {**self.call_results, node: {"outcome": outcome, "data": data,
+                                                         "instance": str(child_instance)}}
+
+    def cancel_calls(self) -> list[UUID]:
+        """Children this flow no longer waits for (it ended, or a jump, return or take-back moved its
+        token off the call node) are cancelled with the reason; the application terminates them."""
+        gone = [c for c in self.calls if c["status"] == "running"
+                and (self.status != "running" or self.tokens.get(c["token"]) != c["node"])]
+        for c in gone:
+            reason = f"the parent flow was {self.status}" if self.status != "running" \
+                else f"the parent flow left {c['node']}"
+            self._child_cancelled(token=c["token"], node=c["node"], child_instance=c["child_instance"], reason=reason)
+        return [c["child_instance"] for c in gone]
+
+    @event("ChildCancelled")
+    def _child_cancelled(self, token: str, node: str, child_instance: UUID, reason: str) -> None:
+        self.calls = [{**c, "status": "cancelled", "reason": reason} if c["child_instance"] == child_instance
+                      else c for c in self.calls]
 
     # -- time -------------------------------------------------------------------------------------
     def end_pause(self, token: str, graph: Graph, resolve: Resolve, evaluate: Evaluate, now: datetime, *,

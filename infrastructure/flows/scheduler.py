@@ -1,4 +1,5 @@
-"""The scheduler: a Redis sorted set of timers (pause ends, SLA warnings and deadlines; later lead recycling),
+"""The scheduler: a Redis sorted set of timers (pause ends, SLA warnings and deadlines, call activities
+left to re-drive (父子流程: a parent to tell, a child to cancel); later lead recycling),
 derived from events and rebuilt from the read model at start and whenever Redis comes back
 empty. A worker fires due items as commands; firing is idempotent (the aggregate ends a pause
 once), and when Redis is down the worker reads the due items from PostgreSQL instead."""
@@ -22,6 +23,7 @@ from infrastructure.redis.supervisor import RedisSupervisor
 log = logging.getLogger(__name__)
 
 DUE = "flows:due"
+CALLS = ("call", "call_cancel")
 
 
 class DueQueue:
@@ -114,13 +116,15 @@ class Scheduler:
             try:
                 if kind in ("sla", "sla_warn"):
                     outcome = self.flows.fire_sla(ctx, UUID(instance_id), key, kind)
+                elif kind in CALLS:  # 父子流程 left over: a parent to resume, a child to cancel
+                    outcome = self.flows.fire_call(ctx, kind, UUID(instance_id), UUID(key))
                 else:
                     outcome = self.flows.end_pause(ctx, UUID(instance_id), key)
             except Exception as exc:  # noqa: BLE001 - one failing timer must not stop the others
                 self._failed(item, exc, from_redis, now)
                 continue
             self._retry_at.pop(item, None)
-            if outcome in ("ended", "breached", "warned"):
+            if outcome in ("ended", "breached", "warned", "resumed", "rejected", "cancelled"):
                 fired += 1
             if from_redis and outcome != "not_due":
                 self.queue.done(kind, instance_id, key)

@@ -10,7 +10,7 @@ import orjson
 from application.forms.engine.diff import diff
 from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
-from projections.flows import board, overrides
+from projections.flows import board, calls, overrides
 from projections.framework import PostgresProjection, SqlWriter, handles
 
 FI = FlowInstance
@@ -42,10 +42,10 @@ ADD_SIGNER = {position: f"UPDATE flows_tasks SET signers_{position} = array_appe
                         " WHERE instance_id = %s AND task_id = %s" for position in ("before", "after")}
 
 
-class FlowInstancesProjection(overrides.OverrideHandlers, PostgresProjection):
+class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, PostgresProjection):
     name = "flows.instances"
     tables = ("flows_instances", "flows_tasks", "flows_todo_inbox", "flows_timeline", "flows_pauses", "flows_cc",
-              *board.TABLES, *overrides.TABLES)
+              *board.TABLES, *calls.TABLES, *overrides.TABLES)
     schema = (
         "CREATE TABLE IF NOT EXISTS flows_instances (id uuid PRIMARY KEY, definition_key text NOT NULL,"
         " definition_version int NOT NULL, business_type text NOT NULL, title text NOT NULL, status text NOT NULL,"
@@ -96,7 +96,8 @@ class FlowInstancesProjection(overrides.OverrideHandlers, PostgresProjection):
             "sla_warned boolean NOT NULL DEFAULT false")),
         *board.SCHEMA,
         "ALTER TABLE flows_cc ADD COLUMN IF NOT EXISTS read_at timestamptz",  # 抄送已读
-        *overrides.SCHEMA,
+        *calls.SCHEMA,  # 父子流程
+        *overrides.SCHEMA,  # 四眼原则
     )
 
     def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,

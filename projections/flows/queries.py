@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from projections.flows import calls
 from projections.flows.board import SCOPE
 from projections.flows.monitor import MonitorQueries
 from projections.flows.overrides import OverrideQueries
@@ -128,7 +129,13 @@ class FlowInstanceQueries:
               " UNION ALL SELECT 'sla', instance_id, task_id, sla_due_at FROM flows_tasks"
               " WHERE status = 'open' AND NOT overdue AND sla_due_at IS NOT NULL"
               " UNION ALL SELECT 'sla_warn', instance_id, task_id, sla_warn_at FROM flows_tasks"
-              " WHERE status = 'open' AND NOT overdue AND NOT sla_warned AND sla_warn_at IS NOT NULL")
+              " WHERE status = 'open' AND NOT overdue AND NOT sla_warned AND sla_warn_at IS NOT NULL"
+              + calls.TIMERS)  # and call activities left to re-drive (projections/flows/calls.py)
+
+    def calls(self, instance_id: UUID) -> dict[str, Any]:
+        """父子流程: the parent this instance reports to (or None) and the children it called."""
+        return {"parent": self.db.fetch_one(calls.PARENT, (instance_id,)),
+                "children": self.db.fetch_all(calls.CHILDREN, (instance_id,))}
 
     def timers(self) -> list[dict[str, Any]]:
         """Every running timer (pause ends, SLA deadlines): what the scheduler's queue is rebuilt from."""

@@ -37,6 +37,14 @@ KEYWORD_FLOW = {
         ["graph", "subgraph", "class", "style", "click", "default", "direction", "flowchart", "end"], strict=True)],
 }
 
+# A call node (父子流程) has a shape of its own (a stadium); its id here is a Mermaid keyword too.
+CALL_FLOW = {
+    "nodes": [{"id": "start", "type": "start", "name": "start"},
+              {"id": "call", "type": "call", "name": "子流程 [keywords] (call)", "call_flow": "keywords"},
+              {"id": "end", "type": "end", "name": "end"}],
+    "edges": [{"source": "start", "target": "call"}, {"source": "call", "target": "end"}],
+}
+
 
 def mermaid_parse(texts: list[str]) -> list[str | None]:
     node, npm = shutil.which("node"), shutil.which("npm")
@@ -72,7 +80,7 @@ def structural_problems(text: str) -> list[str]:
 
 
 def test_no_mermaid_id_is_a_keyword_and_every_label_is_quoted():
-    graphs = [parse_graph(g) for *_, g in FLOWS] + [parse_graph(KEYWORD_FLOW)]
+    graphs = [parse_graph(g) for *_, g in FLOWS] + [parse_graph(KEYWORD_FLOW), parse_graph(CALL_FLOW)]
     for graph in graphs:
         ids = {n.id for n in graph.nodes}
         text = to_mermaid(graph, current=set(list(ids)[:1]), visited=ids)
@@ -96,7 +104,15 @@ def test_every_served_diagram_parses_with_mermaid(firm):
         texts.append(client.get(f"/api/v1/flows/definitions/{key}/versions/1/diagram.mmd", headers=ADMIN).text)
     for instance in (started, signing):
         texts.append(get(firm, "admin", f"/api/v1/flows/instances/{instance['id']}", instance["position"])["mermaid"])
+    app.flows.create_definition(SETUP, "caller", "Caller", "keywords", "brokerage", "")
+    app.flows.save_draft(SETUP, "caller", CALL_FLOW, {"deduplication": "none", "empty_assignee": "block"}, None)
+    app.flows.publish(SETUP, "caller", None)
+    calling = ok(client.post("/api/v1/flows/instances", headers=ADMIN, json={
+        "definition": "caller", "subject": "institution", "title": "caller", "data": {}}), 201)
+    texts.append(ok(client.get("/api/v1/flows/definitions/caller/versions/1", headers=ADMIN))["mermaid"])
+    texts.append(get(firm, "admin", f"/api/v1/flows/instances/{calling['id']}", calling["position"])["mermaid"])
     assert "n_end" in texts[0] and "class n_graph current" in texts[4]
+    assert 'n_call(["' in texts[-1] and "class n_call current" in texts[-1]
     for text in texts:
         assert structural_problems(text) == [], text
     assert mermaid_parse(texts) == [None] * len(texts)

@@ -19,6 +19,7 @@ from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
 from interfaces.api.problems import STATUS_BY_ERROR, ApiProblem
+from interfaces.api.routes.flow_calls import CallChildPublic, CallParentPublic, present_calls
 from interfaces.api.schemas import CommandAccepted, FundAccount, Page, accepted
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ class InstancePublic(InstanceSummaryPublic):
     tasks: list[InstanceTaskPublic]
     timeline: list[TimelineEntryPublic]
     mermaid: str
+    parent: CallParentPublic | None = Field(None, description="父子流程: the flow that called this one")
+    children: list[CallChildPublic] = Field(default_factory=list, description="父子流程: the flows this one called")
 
 
 class TimelinePage(Page):
@@ -452,7 +455,8 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
                                  for h in instance.current_handlers(t)}),
         data=present(data), hidden_fields=sorted(hidden),
         tasks=[InstanceTaskPublic(**t) for t in tasks], timeline=[TimelineEntryPublic(**e) for e in timeline],
-        mermaid=to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"])))
+        mermaid=to_mermaid(graph, current=set(row["current_nodes"]), visited=set(row["visited"])),
+        **present_calls(policy, container.instance_queries.calls(instance_id)))
 
 
 def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
