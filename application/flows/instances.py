@@ -14,6 +14,7 @@ from uuid import UUID
 
 import cel
 
+from application.flows.migration import InstanceMigrations
 from application.flows.service import FlowsApplication
 from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
@@ -86,7 +87,7 @@ def _hot(method: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
     return run
 
 
-class FlowInstancesApplication(FlowsApplication):
+class FlowInstancesApplication(InstanceMigrations, FlowsApplication):  # migration: ADR 0012
     def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
                  clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None,
                  hot_instances: int = 2_000):
