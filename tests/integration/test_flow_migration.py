@@ -13,6 +13,7 @@ from application.flows.migration import MigrationRequest
 from domain.flows.instance import FlowInstance
 from domain.flows.migration_record import InstanceMigration
 from domain.shared.errors import InvalidInputError, RuleViolationError
+from interfaces.api.routes.flow_instances import _viewer_hidden
 from interfaces.demo_flows import ACCOUNT_OPENING_FLOW, FEE_RATE_FLOW, approval, edge
 from tests.flows import PLAIN_SIGNING_FLOW
 from tests.integration import test_flow_instances as base
@@ -268,3 +269,25 @@ def test_running_instances_are_found_in_the_read_model_a_bounded_number_per_call
     assert [i["instance_id"] for i in first.items] == ids[:2] and first.more and first.next_after == ids[1]
     assert [i["instance_id"] for i in rest.items] == ids[2:] and not rest.more
     assert all(flows.instance(i).definition_version == 2 for i in ids)
+
+
+def test_fields_a_removed_node_hid_from_its_handlers_stay_hidden_after_the_migration(firm):
+    container, _ = firm
+    flows = container.flows
+    hiding = copy.deepcopy(PLAIN_SIGNING_FLOW)  # version 2: the OPS review does not see the settlement
+    next(n for n in hiding["nodes"] if n["id"] == "ops_review")["field_permissions"]["settlement"] = "hidden"
+    _publish(flows, "tenant_signing", hiding)
+    reviewed = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="丁").id
+    for login in ("olga", "oscar"):  # entry, then the review: the flow waits at the CLEARING entry
+        flows.approve(as_(login), reviewed, _open(flows.instance(reviewed))[0]["id"], "ok")
+    v3 = _publish(flows, "tenant_signing", _signing_v2())
+
+    (item,) = flows.migrate_instances(ADMIN, MigrationRequest("tenant_signing", 2, v3, {}, REASON,
+                                                              instance_ids=[reviewed])).items
+
+    assert item["outcome"] == "migrated"
+    inst = flows.instance(reviewed)
+    assert inst.retired_hidden == {"ops_review": ["settlement"]}
+    graph = flows.published_graph("tenant_signing", v3)
+    assert "settlement" in _viewer_hidden(inst, graph, "operator:oscar")   # who reviewed there
+    assert "settlement" not in _viewer_hidden(inst, graph, "operator:clara")
