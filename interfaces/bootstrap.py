@@ -42,6 +42,7 @@ from projections.analytics.lead_conversion import LeadAnalytics
 from projections.archive.filing import ArchiveFilingProcess
 from projections.archive.queries import ArchiveQueries
 from projections.flows.definitions import FlowQueries
+from projections.flows.migrations import MigrationQueries
 from projections.flows.queries import FlowInstanceQueries
 from projections.forms.queries import FormsQueries
 from projections.framework import ClickHouseSink
@@ -150,6 +151,7 @@ class Container:
                                          facts=access_queries.initiator_facts,
                                          hot_instances=settings.flow_hot_instances)
         flows.due_queue = due_queue = DueQueue(supervisor)
+        flows.running_instances = MigrationQueries(readmodels).running  # where migrations look (ADR 0012)
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
         blobs = blob_store(settings)

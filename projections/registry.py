@@ -10,6 +10,7 @@ from projections.archive.documents import ArchiveDocumentsProjection
 from projections.archive.filing import ArchiveFilingProcess
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
+from projections.flows.migrations import FlowMigrationsProjection
 from projections.forms.catalogue import FormsCatalogueProjection
 from projections.forms.records import FormRecordsProjection
 from projections.framework import ClickHouseSink, PostgresProjection
@@ -19,4 +20,5 @@ from projections.leads.leads import LeadsProjection
 def all_projections() -> list[PostgresProjection | ClickHouseSink]:
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
             FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink(),
-            ArchiveDocumentsProjection(), ArchiveFilingProcess(), LeadsProjection(), LeadConversionSink()]
+            ArchiveDocumentsProjection(), ArchiveFilingProcess(), LeadsProjection(), LeadConversionSink(),
+            FlowMigrationsProjection()]  # after flows.instances: it indexes flows_instances

@@ -16,6 +16,7 @@ from domain.access.operator import Operator
 from domain.access.role import Role
 from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
+from domain.flows.migration_record import InstanceMigration
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
@@ -59,6 +60,7 @@ RESOURCES: dict[type, AuditedResource] = {
     FlowDefinition: AuditedResource("flows.definition", line_only=True),
     FlowInstance: AuditedResource("flows.instance", department_of=lambda a: a.department_id,
                                   account_of=lambda a: a.fund_account),
+    InstanceMigration: AuditedResource("flows.migration", line_only=True),  # ids and nodes, no titles
     DataSource: AuditedResource("forms.data_source", admin_only=True),
     FormRecord: AuditedResource("forms.record", department_of=lambda a: a.department_id,
                                 account_of=lambda a: a.fund_account),

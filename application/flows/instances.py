@@ -20,6 +20,7 @@ import jsonpointer
 from eventsourcing.utils import get_topic
 
 from application.flows.calls import CallActivities
+from application.flows.migration import InstanceMigrations
 from application.flows.service import FlowsApplication
 from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult, command
@@ -113,7 +114,7 @@ def _replayed_edit(data: dict[str, Any], params: dict[str, Any]) -> dict[str, An
         raise OverrideOutdatedError("the form changed since this edit was requested: ask for it again") from None
 
 
-class FlowInstancesApplication(CallActivities, FlowsApplication):
+class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplication):  # migration: ADR 0012
     def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
                  clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None,
                  hot_instances: int = 2_000):

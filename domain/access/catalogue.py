@@ -48,6 +48,7 @@ MENUS: tuple[Menu, ...] = (
         Action("flows.tasks.handle", "Handle tasks: approve, reject, return, transfer"),
         Action("flows.instances.admin", "Monitor flows: terminate, end pauses early"),
         Action("flows.instances.monitor", "Monitoring board: find, count and export instances in your scope"),
+        Action("flows.instances.migrate", "Move running instances to a newer published version (dry run, apply)"),
     )),
     Menu("archive", "影像资料 Image archive", (
         Action("archive.documents.read", "View and download documents by customer and by business"),

@@ -21,6 +21,7 @@ from domain.flows.graph import (
     matching_join,
     return_targets_allowed,
 )
+from domain.flows.migration import InstancePlan, MigrationTarget, apply_migration
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConflictError, NotFoundError, PermissionDeniedError, RuleViolationError
 
@@ -1000,6 +1001,25 @@ class FlowInstance(LedgerAggregate):
         self.data = data
         if by is not None and task is not None and task in self.tasks:
             self._acted_at(self.tasks[task]["node"], by)
+
+    # -- migration to a newer version (ADR 0012; domain/flows/migration.py plans it) --------------
+    def migrate(self, target: MigrationTarget, plan: InstancePlan, by: str, reason: str, migration_id: UUID,
+                resolve: Resolve, evaluate: Evaluate, now: datetime) -> None:
+        """Move to the plan's version, then advance there: a task the plan reopens opens again."""
+        self._require_running()
+        if not plan.safe:
+            raise RuleViolationError("; ".join(plan.reasons))
+        self._migrated(from_version=target.from_version, to_version=target.to_version, mapping=target.mapping,
+                       renames=target.renames, moves=plan.moves, settings=target.settings,
+                       retired_hidden=plan.retired_hidden, by=by, reason=reason, migration_id=migration_id)
+        self.advance(target.new, resolve, evaluate, now)
+
+    @event("Migrated")
+    def _migrated(self, from_version: int, to_version: int, mapping: dict[str, str], renames: dict[str, str],
+                  moves: list[dict[str, Any]], settings: dict[str, str], retired_hidden: dict[str, list[str]],
+                  by: str, reason: str, migration_id: UUID) -> None:
+        apply_migration(self, to_version=to_version, renames=renames, moves=moves, settings=settings,
+                        retired_hidden=retired_hidden)
 
 
 def _seq_of(task_id: str) -> int:

@@ -21,6 +21,7 @@ from interfaces.api.routes import (
     auth,
     departments,
     flow_instances,
+    flow_migrations,
     flow_monitor,
     flow_overrides,
     flows,
@@ -122,7 +123,7 @@ class _Authenticated:
 def _routes(app: FastAPI) -> None:
     problems.install(app)
     routers = (health, auth, departments, operators, access_admin, forms, flows, flow_monitor, flow_instances,
-               flow_overrides, audit, projections, archive, leads)
+               flow_overrides, flow_migrations, audit, projections, archive, leads)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

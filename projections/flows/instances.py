@@ -11,6 +11,7 @@ from application.forms.engine.diff import diff
 from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
 from projections.flows import board, calls, overrides
+from projections.flows.migrations import MigratedHandler
 from projections.framework import PostgresProjection, SqlWriter, handles
 
 FI = FlowInstance
@@ -42,7 +43,8 @@ ADD_SIGNER = {position: f"UPDATE flows_tasks SET signers_{position} = array_appe
                         " WHERE instance_id = %s AND task_id = %s" for position in ("before", "after")}
 
 
-class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, PostgresProjection):
+class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, MigratedHandler,  # ADR 0012
+                              PostgresProjection):
     name = "flows.instances"
     tables = ("flows_instances", "flows_tasks", "flows_todo_inbox", "flows_timeline", "flows_pauses", "flows_cc",
               *board.TABLES, *calls.TABLES, *overrides.TABLES)

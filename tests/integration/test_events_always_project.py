@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from application.archive.service import Filing
+from application.flows.migration import MigrationRequest
 from application.leads.service import SensitiveContentError
 from domain.access.department import DEPARTMENT_KINDS
 from domain.shared.context import CommandContext
@@ -411,6 +412,52 @@ def test_any_flows_command_either_is_refused_or_projects_cleanly(quiet_container
     def prop(data):
         run = data.draw(st.sampled_from(commands), label="command")(data)
         either_refused_or_projected(c, run)
+
+    prop()
+
+
+def test_any_flow_migration_either_is_refused_or_projects_cleanly(quiet_container):
+    """Running-instance migration (ADR 0012): dry runs and migrations with hostile reasons,
+    mappings and version numbers, over instances at version 1 of a flow whose version 2 adds a node."""
+    c = quiet_container
+    flows = c.flows
+    _flow_firm(c)
+    assert settle(c) == []
+    # Instances start at the latest version: start the ones to migrate before version 2 exists.
+    pool = [flows.start_instance(as_("sam"), "probe", "individual", {"note": "n", "amount": 1}, title=f"t{i}").id
+            for i in range(EXAMPLES // 3)]
+    check = {"id": "check", "type": "approval", "name": "check", "mode": "single",
+             "assignees": [{"kind": "role", "value": "ops"}]}
+    flows.save_draft(ADMIN, "probe", {"nodes": [*PROBE_FLOW["nodes"], check], "edges": [
+        {"source": "start", "target": "review"}, {"source": "review", "target": "check"},
+        {"source": "check", "target": "end"}]}, FLOW_SETTINGS, None)
+    flows.publish(ADMIN, "probe", None)
+    assert settle(c) == []
+    node = st.one_of(st.sampled_from(["start", "review", "check", "end"]), hostile_text)
+    version = st.one_of(st.sampled_from([1, 2, 3]), an_int)
+
+    def started() -> UUID:
+        return pool.pop() if len(pool) > 1 else pool[0]  # the last one serves whatever examples remain
+
+    def run(d, request):
+        command = flows.plan_migration if d.draw(st.booleans(), label="dry run") else flows.migrate_instances
+        return lambda: command(ADMIN, request)
+
+    def sound(d):  # versions and mapping sound; the reason often so: instances move
+        mapping = d.draw(st.sampled_from([{}, {"review": "check"}]))
+        ids = d.draw(st.sampled_from([None, [started()]]))
+        reason = "v2" if d.draw(st.booleans(), label="plain reason") else d.draw(hostile_text)
+        return run(d, MigrationRequest("probe", 1, 2, mapping, reason, instance_ids=ids, limit=1))
+
+    def hostile_request(d):
+        request = MigrationRequest("probe", d.draw(version), d.draw(version), d.draw(st.dictionaries(
+            node, node, max_size=3)), d.draw(hostile_text), instance_ids=[started()])
+        return run(d, request)
+
+    @given(st.data())
+    @examples(EXAMPLES // 3)
+    def prop(data):
+        either_refused_or_projected(c, data.draw(st.sampled_from([sound, hostile_request]))(data))
 
     prop()
 

@@ -465,8 +465,11 @@ def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
     def involved(t: dict[str, Any]) -> bool:
         people = {*t["candidates"], *t["approvals"], *t["rejections"], *t.get("before", []), *t.get("after", [])}
         return actor in people or (t["status"] == "open" and actor in instance.current_handlers(t))
+    known = {n.id for n in graph.nodes}
+    retired = getattr(instance, "retired_hidden", {})  # nodes a migration left behind (ADR 0012)
     return {field for t in instance.tasks.values() if involved(t)
-            for field in hidden_paths(graph.node(t["node"]).field_permissions)}
+            for field in (hidden_paths(graph.node(t["node"]).field_permissions) if t["node"] in known
+                          else retired.get(t["node"], []))}
 
 
 def _present_timeline(entries: list[dict[str, Any]], present: Any, hidden: set[str]) -> list[dict[str, Any]]:
