@@ -8,19 +8,87 @@ Run from the repository root (never in the test suite; minutes at 1M)::
 One run, one fresh database: the read-model tables are created from
 ``FlowInstancesProjection.schema`` (tables first, indexes after the load), ``--instances`` rows
 (default 1,000,000; ~12% running, 20 departments, 5 business types, 500 handlers, 5% of the
-running overdue) are loaded with COPY, VACUUM ANALYZE runs, and then each query below runs
-``--runs`` times with varying parameters through the service's own ``MonitorQueries``. The
-figures are printed as p50/p95 in ms and as the ratio of each p95 to the primary-key lookup's
-p95 (target: within 3×).
+running overdue) are loaded with COPY, the handler side table is filled from them as the
+projection keeps it, VACUUM ANALYZE runs. Then every query below runs ``--runs`` times with
+varying parameters through the service's own ``MonitorQueries`` on the production read path
+(``ReadModelDb``: the pooled psycopg connection, dict rows), interleaved round by round in a
+shuffled order after a warm-up (every query sees the same cache and machine), GC paused while
+timing. Printed: p50/p95/p99 in ms, rows per call, and each p95 over the p95 of the
+primary-key lookup of a random instance (target: within 3x). A second column divides by a
+primary-key lookup of 500 hot instances (always in shared buffers), the strictest baseline.
+
+The queries (first page of 50, parameters drawn per call):
+
+  pk lookup              SELECT * FROM flows_instances WHERE id = %s, a random instance (the baseline)
+  pk lookup, hot         the same over 500 instances only (a reference, also in the ratio column)
+  A  branch: running     a branch monitor (scope: its department) - status=running, newest first
+  B  dept filter         firm-wide caller, department=X and status=running, newest first
+  C  type + status       business_type=X and status=running, newest first (firm-wide)
+  D  branch: type by SLA branch monitor, status=running and business_type=X, by SLA due
+  E  handler             a current handler's instances (status=running, handler=X), newest first
+  F  handler by SLA      the same, by SLA due
+  G  overdue by SLA      status=running and overdue=true, by SLA due (firm-wide)
+  H  node, updated       status=running at one current node, last updated first
+  I  started range       instances started in one day (any status), newest first
+  J  scoped caller       lines {brokerage}, 3 departments + 20 fund accounts, status=running, newest first
+  K  keyword, common     keyword = a company-name fragment in ~1% of instances (any status)
+  L  keyword, rare       keyword = one fund account number (one instance)
+  M  branch: page 2      a branch monitor's running list from a cursor (keyset), newest first
+  N  completed, dept     department=X and status=completed, newest first
+
+Then: the board counts (a separate endpoint, no target), the plan of each query (generic plan,
+as the prepared statement runs it: index and rows read), and the same timing again after
+"churn": 2% of the running instances updated the way the projection updates them (new row
+versions, visibility map bits cleared), before any vacuum, since index-only scans depend on it.
+
+How the first page is served (projections/flows/monitor.py, board.py), and why:
+
+  * the page's ids come first (an index walk that stops at 50 matches), then the 50 rows by
+    primary key with their node names. The LIMIT is an integer literal and a known status one too,
+    so a filter set is one prepared statement whose generic plan runs without planning per call:
+    before, LIMIT was a parameter, so the generic plan looked costlier and every call was planned
+    again (custom plans), ~0.3 ms of each page.
+  * partial indexes on running instances (``WHERE status = 'running'``: most monitoring is of
+    in-flight work) for each sort, firm-wide and per department, INCLUDE the short filter columns
+    (line, department, fund account, type, definition, initiator, overdue, urgent, current nodes,
+    times), so any other filter is checked inside the index and an index-only scan finds the ids;
+    wider values (title, summary, search text, handlers) stay out: an entry over ~2.7 kB would park
+    the event.
+  * "current handler" walks a side table (one row per current handler, kept in the same ROLL_UP
+    statement) in handler + sort order instead of a GIN bitmap over every instance of the handler
+    followed by a sort.
+
+  * the keyword is a LIKE of the escaped, lower-cased text (the same substring match as the
+    strpos() before) so a pg_trgm GIN index can find a rare one, and it is planned per call (not
+    prepared): a common fragment walks the list's order, a rare one (a fund account) uses the
+    trigram index. The text column keeps a 1,000-entry histogram so the planner tells them apart.
+
+What the figures mean, and what is not met:
+
+  * "ref: 50 rows by primary key" reads 50 known running rows without any search: what sending
+    and decoding a page of 21 columns costs in Python (dict rows, JSON summary). In the 1M run
+    below it took p50 1.73 ms against 0.28 ms for the primary-key lookup (6x at p50, 2.4x at
+    p95): the pages (p95 1.9-2.9 ms) are at this floor, so what is left is the cost of 50 rows,
+    not of finding them. Under load (other work on the 2 cores: see the load average printed)
+    every p95, the baseline's first, is inflated, which brings the ratios down: compare runs at
+    similar load.
+  * F (a handler by SLA due) was 3.7x in that run, before its side index INCLUDEd sla_due_at
+    (an index scan, not index-only); K (a common keyword fragment) reads ~100 rows per match
+    (4.8x): a substring is not ordered by any index.
+  * L (a rare keyword) reads the trigram index's posting lists; the bench's fund accounts are
+    sequential digits sharing trigrams with most rows, so it reads more than a real one would.
+  * the board counts (another endpoint, no target) aggregate every matching running instance:
+    tens of ms for a branch, hundreds firm-wide at 1M.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import random
-import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,12 +97,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson  # noqa: E402
 import psycopg  # noqa: E402
-from psycopg.rows import dict_row  # noqa: E402
 
-from bench.common import cpu_model, postgres_url  # noqa: E402
+from bench.common import Series, cpu_model, postgres_url, run_interleaved  # noqa: E402
+from infrastructure.eventstore.store import EventStore  # noqa: E402
+from infrastructure.readmodels import ReadModelDb  # noqa: E402
+from projections.access.departments import DepartmentsProjection  # noqa: E402
+from projections.flows import board  # noqa: E402
 from projections.flows.instances import FlowInstancesProjection  # noqa: E402
 from projections.flows.monitor import MonitorQueries  # noqa: E402
 
+TARGET = 3.0
 COLS = ("id, definition_key, definition_version, business_type, title, status, business_line, department_id,"
         " fund_account, initiator, tokens, current_nodes, visited, started_at, updated_at, version, position,"
         " ended_at, handlers, overdue, urgent, sla_due_at, summary, search")
@@ -85,11 +157,15 @@ class Rows:
 
 def load(url: str, n: int, departments: list[uuid.UUID]) -> None:
     stmts = list(FlowInstancesProjection.schema)
-    indexes = [s for s in stmts if s.lstrip().upper().startswith("CREATE INDEX")]
+    indexes = [s for s in stmts if "CREATE INDEX" in s.upper()]  # built after the load
     with psycopg.connect(url, autocommit=True) as conn:
         for stmt in stmts:
             if stmt not in indexes:
                 conn.execute(stmt)
+        for stmt in DepartmentsProjection.schema:  # the board names departments
+            conn.execute(stmt)
+        conn.execute("INSERT INTO access_departments SELECT d, 'D' || n, '部门' || n, 'branch', NULL, false, 1, now(),"
+                     " now(), 0 FROM unnest(%s::uuid[]) WITH ORDINALITY u(d, n)", (departments,))
         conn.execute("INSERT INTO flows_version_facts VALUES " + ", ".join(
             f"('{bt}', 1, '{orjson.dumps({n: n.upper() for n in NODES}).decode()}', '{{}}')" for bt in TYPES))
     rows, t0, chunk = Rows(7, departments), time.perf_counter(), 20_000
@@ -99,6 +175,9 @@ def load(url: str, n: int, departments: list[uuid.UUID]) -> None:
             for start in range(0, n, chunk):
                 cp.write(rows.chunk(start, min(chunk, n - start)))
         conn.commit()
+        if getattr(board, "HANDLERS_FILL", None):  # the handler side table, as the projection keeps it
+            conn.execute(board.HANDLERS_FILL)
+            conn.commit()
     print(f"  COPY {time.perf_counter() - t0:.1f} s", flush=True)
     t1 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -109,78 +188,209 @@ def load(url: str, n: int, departments: list[uuid.UUID]) -> None:
     print(f"  indexes + VACUUM ANALYZE {time.perf_counter() - t1:.1f} s", flush=True)
 
 
-class Db:
-    def __init__(self, conn: psycopg.Connection):
-        self.conn = conn
-
-    def fetch_all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return self.conn.execute(sql, params).fetchall()
-
-    def fetch_one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        rows = self.fetch_all(sql, params)
-        return rows[0] if rows else None
-
-
 def scope(departments: list[uuid.UUID] | None) -> dict[str, Any]:
     return {"all_lines": False, "lines": ["brokerage"], "all_departments": departments is None,
             "departments": departments or [], "accounts": []}
 
 
-def measure(label: str, runs: int, call: Any) -> list[float]:
-    for _ in range(10):
-        call()
-    times = []
-    for _ in range(runs):
-        s = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - s) * 1000)
-    return times
+class Recorder:
+    """A db stand-in that keeps the statement and parameters MonitorQueries sends."""
+
+    def __init__(self) -> None:
+        self.sql, self.params = "", {}
+
+    def fetch_all(self, sql: str, params: Any = (), **options: Any) -> list[dict[str, Any]]:
+        self.sql, self.params = sql, params
+        return []
+
+    def fetch_one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        return None
 
 
-def p(times: list[float], q: float) -> float:
-    return statistics.quantiles(times, n=100)[int(q) - 1]
+def report(series: list[Series], base: Series, hot: Series) -> list[tuple[str, float]]:
+    print(f"  {'query (first page of 50)':<52} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rows':>5}"
+          f" {'p95/pk':>7} {'p95/hot':>8}")
+    out = []
+    for s in series:
+        ratio = s.pct(.95) / base.pct(.95)
+        out.append((s.label, ratio))
+        verdict = "" if s in (base, hot) or s.label.startswith("ref") else (
+            "  ok" if ratio <= TARGET else "  over 3x")
+        print(f"  {s.label:<52} {s.pct(.5):7.2f} {s.pct(.95):7.2f} {s.pct(.99):7.2f} {s.rows / len(s.ns):5.0f}"
+              f" {ratio:6.1f}x {s.pct(.95) / hot.pct(.95):7.1f}x{verdict}")
+    return out
+
+
+def plan(url: str, rec: Recorder) -> list[str]:
+    """The generic plan of the prepared statement (as the service runs it), with actual rows."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        rows = conn.execute("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF) " + rec.sql, rec.params,
+                            prepare=True).fetchall()
+    keep = ("Scan", "Limit", "Rows Removed", "Heap Fetches", "Sort", "Nested Loop", "Join", "Filter:",
+            "Index Cond", "Recheck")
+    return [r[0] for r in rows if any(k in r[0] for k in keep)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=300, help="timed rounds (every query once a round)")
+    parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--database-url")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the rows already in --database-url (re-applies the schema: new indexes are built)")
+    parser.add_argument("--plans", action="store_true", help="print the plan of every query")
+    parser.add_argument("--no-churn", action="store_true")
     args = parser.parse_args(argv)
     rng = random.Random(11)
     departments = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(20)]
-    print(f"bench/monitor.py: {args.instances:,} instances, {args.runs} runs per query; CPU {cpu_model()}")
+    print(f"bench/monitor.py: {args.instances:,} instances, {args.runs} rounds; CPU {cpu_model()},"
+          f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    started = time.perf_counter()
     with postgres_url(args.database_url) as (url, embedded):
-        load(url, args.instances, departments)
-        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-            q = MonitorQueries(Db(conn))
-            ids = [r["id"] for r in conn.execute("SELECT id FROM flows_instances TABLESAMPLE SYSTEM (1) LIMIT 5000")]
-            queries = {
-                "pk lookup": lambda: conn.execute("SELECT * FROM flows_instances WHERE id = %s",
-                                                  (rng.choice(ids),)).fetchall(),
-                "branch monitor: running, newest first": lambda: q.instances(
-                    scope([rng.choice(departments)]), {"status": "running"}),
-                "branch monitor: running, one type, by SLA due": lambda: q.instances(
-                    scope([rng.choice(departments)]), {"status": "running", "business_type": rng.choice(TYPES)},
-                    sort="sla_due"),
-                "firm-wide: running + overdue, by SLA due": lambda: q.instances(
-                    scope(None), {"status": "running", "overdue": True}, sort="sla_due"),
-                "firm-wide: running at a node, updated": lambda: q.instances(
-                    scope(None), {"status": "running", "node": rng.choice(NODES)}, sort="updated"),
-                "firm-wide: a handler's instances": lambda: q.instances(
-                    scope(None), {"status": "running", "handler": f"operator:op{rng.randrange(500)}"}),
-                "firm-wide: keyword (company name)": lambda: q.instances(
-                    scope(None), {"keyword": f"{rng.choice(COMPANIES)}{rng.choice(COMPANIES)}公司"}),
-                "branch monitor: a department's page 2 (cursor)": lambda: q.instances(
-                    scope([departments[0]]), {"status": "running"},
-                    after=(T0 + timedelta(days=rng.randrange(300)), uuid.UUID(int=0))),
-            }
-            results = {name: measure(name, args.runs, call) for name, call in queries.items()}
-    base = p(results["pk lookup"], 95)
-    print(f"\n  {'query (first page of 50)':<48} {'p50 ms':>8} {'p95 ms':>8} {'p95 / pk':>9}")
-    for name, times in results.items():
-        print(f"  {name:<48} {p(times, 50):8.2f} {p(times, 95):8.2f} {p(times, 95) / base:8.1f}×")
-    print(f"\n  target: a filtered first page within 3× of the primary-key lookup ({'embedded' if embedded else url})")
+        if args.reuse:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("SET maintenance_work_mem = '256MB'")
+                for stmt in FlowInstancesProjection.schema:
+                    conn.execute(stmt)
+                for stmt in DepartmentsProjection.schema:
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO access_departments SELECT d, 'D' || n, '部门' || n, 'branch', NULL, false, 1,"
+                             " now(), now(), 0 FROM unnest(%s::uuid[]) WITH ORDINALITY u(d, n) ON CONFLICT DO NOTHING",
+                             (departments,))
+                conn.execute("VACUUM (ANALYZE) flows_instances")
+        else:
+            load(url, args.instances, departments)
+        with psycopg.connect(url, autocommit=True) as conn:
+            info = conn.execute("SELECT version(), current_setting('shared_buffers')").fetchone()
+            sizes = conn.execute(
+                "SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c WHERE c.relname LIKE 'flows_instance%%'"
+                " AND c.relkind IN ('r', 'i') ORDER BY 2 DESC").fetchall()
+            running = conn.execute("SELECT count(*) FROM flows_instances WHERE status = 'running'").fetchone()[0]
+            ids = [r[0] for r in conn.execute("SELECT id FROM flows_instances TABLESAMPLE BERNOULLI (0.5) LIMIT 5000")]
+            hot_ids = ids[:500]
+            run_ids = [r[0] for r in conn.execute(
+                "SELECT id FROM flows_instances WHERE status = 'running' ORDER BY random() LIMIT 20000")]
+            accounts = [r[0] for r in conn.execute(
+                "SELECT fund_account FROM flows_instances TABLESAMPLE BERNOULLI (0.5) LIMIT 2000")]
+            start_min, start_max = conn.execute("SELECT min(started_at), max(started_at) FROM flows_instances"
+                                                ).fetchone()
+        print(f"  {info[0].split(' on ')[0]}, shared_buffers {info[1]}, {'embedded' if embedded else url}")
+        print("  sizes: " + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in sizes))
+        store = EventStore(url, events_table="bench_events", chain_key=b"k" * 32, pool_size=1)
+        db = ReadModelDb(store.datastore)
+        q = MonitorQueries(db)
+        span = (start_max - start_min).total_seconds()
+
+        def dept(r: random.Random) -> uuid.UUID:
+            return r.choice(departments)
+
+        def day(r: random.Random) -> dict[str, Any]:
+            at = start_min + timedelta(seconds=r.uniform(0, span - 86400))
+            return {"started_from": at, "started_to": at + timedelta(days=1)}
+
+        def scoped(r: random.Random) -> dict[str, Any]:
+            return {"all_lines": False, "lines": ["brokerage"], "all_departments": False,
+                    "departments": r.sample(departments, 3), "accounts": r.sample(accounts, 20)}
+
+        # page 2 of each department's running list: the cursor of its first page (taken once)
+        cursors = {d: q.instances(scope([d]), {"status": "running"})[-1] for d in departments}
+
+        calls: dict[str, Callable[[Any, random.Random], Any]] = {
+            "A  branch: running, newest first": lambda q, r: q.instances(scope([dept(r)]), {"status": "running"}),
+            "B  department=X + running, newest first": lambda q, r: q.instances(
+                scope(None), {"status": "running", "department": dept(r)}),
+            "C  business_type + running, newest first": lambda q, r: q.instances(
+                scope(None), {"status": "running", "business_type": r.choice(TYPES)}),
+            "D  branch: running + type, by SLA due": lambda q, r: q.instances(
+                scope([dept(r)]), {"status": "running", "business_type": r.choice(TYPES)}, sort="sla_due"),
+            "E  current handler, newest first": lambda q, r: q.instances(
+                scope(None), {"status": "running", "handler": f"operator:op{r.randrange(500)}"}),
+            "F  current handler, by SLA due": lambda q, r: q.instances(
+                scope(None), {"status": "running", "handler": f"operator:op{r.randrange(500)}"}, sort="sla_due"),
+            "G  running + overdue, by SLA due": lambda q, r: q.instances(
+                scope(None), {"status": "running", "overdue": True}, sort="sla_due"),
+            "H  running at a node, last updated": lambda q, r: q.instances(
+                scope(None), {"status": "running", "node": r.choice(NODES)}, sort="updated"),
+            "I  started in one day (any status)": lambda q, r: q.instances(scope(None), day(r)),
+            "J  scoped: 3 depts + 20 accounts, running": lambda q, r: q.instances(scoped(r), {"status": "running"}),
+            "K  keyword, common fragment (~1%)": lambda q, r: q.instances(
+                scope(None), {"keyword": f"{r.choice(COMPANIES)}{r.choice(COMPANIES)}公司"}),
+            "L  keyword, one fund account": lambda q, r: q.instances(scope(None), {"keyword": r.choice(accounts)}),
+            "M  branch: running, page 2 (cursor)": lambda q, r: q.instances(
+                scope([d := dept(r)]), {"status": "running"}, after=(cursors[d]["started_at"], cursors[d]["id"])),
+            "N  department=X + completed, newest first": lambda q, r: q.instances(
+                scope(None), {"status": "completed", "department": dept(r)}),
+        }
+        pk_sql = "SELECT * FROM flows_instances WHERE id = %s"
+        base = Series("pk lookup (a random instance)", lambda r: db.fetch_all(pk_sql, (r.choice(ids),)))
+        hot = Series("pk lookup, hot (500 instances)", lambda r: db.fetch_all(pk_sql, (r.choice(hot_ids),)))
+        pages = [Series(label, lambda r, f=f: f(q, r)) for label, f in calls.items()]
+        pages.append(Series("ref: 50 rows by primary key (no search)", lambda r: db.fetch_all(
+            "SELECT * FROM flows_instances WHERE id = ANY(%s)", (r.sample(run_ids, 50),))))
+        print(f"  {running:,} running; timing {len(pages) + 2} queries ...", flush=True)
+        run_interleaved([base, hot, *pages], args.warmup, args.runs, 5)
+        print()
+        ratios = report([base, hot, *pages], base, hot)
+        plans = []
+        for label, f in calls.items():
+            rec = Recorder()
+            f(MonitorQueries(rec), random.Random(3))
+            plans.append((label, plan(url, rec)))
+        prepared = db.fetch_all("SELECT sum(generic_plans) AS g, sum(custom_plans) AS c FROM pg_prepared_statements"
+                                " WHERE statement LIKE '%%current_node_names%%'")[0]
+        print(f"\n  monitor statements prepared on the pool's connection: {prepared['g']} generic / {prepared['c']}"
+              " custom plans (custom = planned per call)")
+
+        # the board counts: another endpoint, timed for the record (no target)
+        counts = [Series("board counts: branch (running)", lambda r: q.board(scope([dept(r)]), {"status": "running"})),
+                  Series("board counts: firm-wide (running)", lambda r: q.board(scope(None), {"status": "running"})),
+                  Series("board counts: a handler (running)", lambda r: q.board(
+                      scope(None), {"status": "running", "handler": f"operator:op{r.randrange(500)}"}))]
+        base2 = Series("pk lookup (a random instance)", base.call)
+        hot2 = Series("pk lookup, hot (500 instances)", hot.call)
+        run_interleaved([base2, hot2, *counts], 3, max(20, args.runs // 10), 6)
+        print()
+        report([base2, hot2, *counts], base2, hot2)
+
+        churned = 0
+        if not args.no_churn:
+            # what the projection does to an instance on an event: a new row version (updated_at and
+            # version change, the indexes get new entries, the page's visibility bit is cleared)
+            with psycopg.connect(url, autocommit=True) as conn:
+                churned = conn.execute(
+                    "UPDATE flows_instances SET updated_at = updated_at + interval '1 second', version = version + 1"
+                    " WHERE id = ANY(%s)", (run_ids[: max(1, running // 50)],)).rowcount
+                vm = conn.execute("SELECT round(100.0 * (SELECT relallvisible FROM pg_class WHERE oid ="
+                                  " 'flows_instances'::regclass) / greatest(1, pg_relation_size('flows_instances')"
+                                  " / 8192))").fetchone()[0]
+            base3 = Series("pk lookup (a random instance)", base.call)
+            hot3 = Series("pk lookup, hot (500 instances)", hot.call)
+            again = [Series(s.label, s.call) for s in pages]
+            print(f"\n  after churn: {churned:,} running instances updated (2%), no vacuum since"
+                  f" (pg_class.relallvisible, as of the last vacuum: {vm}% of pages)", flush=True)
+            run_interleaved([base3, hot3, *again], args.warmup, max(50, args.runs // 2), 7)
+            print()
+            churn_ratios = report([base3, hot3, *again], base3, hot3)
+        store.close()
+
+    if args.plans:
+        print("\n  plans (generic, EXPLAIN ANALYZE; before churn):")
+        for label, lines in plans:
+            print(f"  {label}")
+            for line in lines:
+                print(f"      {line.strip()[:150]}")
+    ratios = [(label, r) for label, r in ratios if not label.startswith("ref")]
+    over = [(label, r) for label, r in ratios[2:] if r > TARGET]
+    after = "" if args.no_churn else f", {sum(r <= TARGET for _, r in churn_ratios[2:-1])} after churn"
+    print(f"\n  target: a filtered first page within {TARGET:g}x of the primary-key lookup's p95"
+          f" ({'embedded' if embedded else 'external server'}); {len(ratios) - 2 - len(over)} of {len(ratios) - 2}"
+          f" queries within it{after}")
+    for label, r in over:
+        print(f"    over: {label} ({r:.1f}x)")
+    print(f"  total {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.1f}"
+          " (other work on the machine inflates every figure, the baseline's too)")
     return 0
 
 

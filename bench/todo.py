@@ -49,8 +49,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
-import math
 import os
 import platform
 import random
@@ -58,7 +56,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +65,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg
-from common import postgres_url
+from common import Series, postgres_url, run_interleaved
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
@@ -257,40 +255,6 @@ def load(url: str, gen: Generator, n_tasks: int, keep: set[int]) -> list[tuple[u
 
 
 # -- measurement ----------------------------------------------------------------------------
-
-@dataclass
-class Series:
-    label: str
-    call: Callable[[random.Random], int]
-    ns: list[int] = field(default_factory=list)
-    rows: int = 0
-
-    def pct(self, p: float) -> float:
-        s = sorted(self.ns)
-        return s[max(0, math.ceil(p * len(s)) - 1)] / 1e6 if s else float("nan")
-
-
-def run_interleaved(series: list[Series], warmup: int, iterations: int, seed: int) -> None:
-    """Warm-up rounds, then ``iterations`` timed rounds; each round runs every series once in a
-    shuffled order so all of them see the same cache and server conditions."""
-    rng = random.Random(seed)
-    order = list(series)
-    for _ in range(warmup):
-        for s in order:
-            s.call(rng)
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(iterations):
-            rng.shuffle(order)
-            for s in order:
-                t0 = time.perf_counter_ns()
-                n = s.call(rng)
-                s.ns.append(time.perf_counter_ns() - t0)
-                s.rows += n
-    finally:
-        gc.enable()
-
 
 def report(series: list[Series], base: Series) -> list[tuple[str, float]]:
     print(f"  {'query':<58} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'rows/call':>10}")

@@ -23,6 +23,15 @@ SORT_KEY = {"started": "t.started_at", "updated": "t.updated_at",
             "sla_due": "coalesce(t.sla_due_at, 'infinity'::timestamptz)"}
 SORTS = {"started": ("t.started_at DESC, t.id DESC", "<"), "updated": ("t.updated_at DESC, t.id DESC", "<"),
          "sla_due": ("coalesce(t.sla_due_at, 'infinity'::timestamptz) ASC, t.id ASC", ">")}
+# The handler filter walks flows_instance_handlers (one row per current handler, board.py), whose
+# started_at and sla_due_at are the instance's own: the same order, read from the side index.
+HANDLER_SORT_KEY = {"started": "h.started_at", "sla_due": "coalesce(h.sla_due_at, 'infinity'::timestamptz)"}
+HANDLER_SORTS = {"started": "h.started_at DESC, h.instance_id DESC",
+                 "sla_due": "coalesce(h.sla_due_at, 'infinity'::timestamptz) ASC, h.instance_id ASC"}
+# Statuses the API accepts (BoardFilters.status). A status from this set is written into the SQL
+# as a literal, the only value that is: the statement stays one prepared statement per status and
+# filter set whose generic plan can use the partial indexes on running instances (board.py).
+STATUSES = ("running", "completed", "rejected", "withdrawn", "terminated")
 FILTERS = {
     "status": "t.status = %(status)s",
     "business_type": "t.business_type = %(business_type)s",
@@ -31,14 +40,19 @@ FILTERS = {
     "node": "t.current_nodes @> ARRAY[%(node)s]::text[]",
     "department": "t.department_id = %(department)s",
     "initiator": "t.initiator = %(initiator)s",
-    "handler": "t.handlers @> ARRAY[%(handler)s]::text[]",
+    # handlers @> ARRAY[h] <=> a side-table row (h, id): the side table is unnest(handlers).
+    "handler": "EXISTS (SELECT 1 FROM flows_instance_handlers x WHERE x.instance_id = t.id"
+               " AND x.handler = %(handler)s)",
     "overdue": "t.overdue = %(overdue)s",
     "urgent": "t.urgent = %(urgent)s",
     "started_from": "t.started_at >= %(started_from)s",
     "started_to": "t.started_at < %(started_to)s",
     "ended_from": "t.ended_at >= %(ended_from)s",
     "ended_to": "t.ended_at < %(ended_to)s",
-    "keyword": "strpos(t.search, lower(%(keyword)s)) > 0",
+    # A substring, as strpos(t.search, lower(keyword)) > 0, written as LIKE (\\ % _ escaped) so the
+    # trigram index (board.py) can serve it.
+    "keyword": "t.search LIKE '%%' || replace(replace(replace(lower(%(keyword)s), '\\', '\\\\'), '%%', '\\%%'),"
+               " '_', '\\_') || '%%'",
 }
 
 
@@ -55,9 +69,13 @@ def scope_sql(scope: dict[str, Any]) -> list[str]:
     return out
 
 
-def where(scope: dict[str, Any], filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    active = {k: v for k, v in filters.items() if k in FILTERS and v is not None}
-    sql = " WHERE " + " AND ".join(["true", *scope_sql(scope), *(FILTERS[k] for k in active)])
+def where(scope: dict[str, Any], filters: dict[str, Any], *, skip: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
+    active = {k: v for k, v in filters.items() if k in FILTERS and v is not None and k not in skip}
+    status = active.get("status")
+    clauses = [f"t.status = '{status}'" if k == "status" and status in STATUSES else FILTERS[k] for k in active]
+    if status in STATUSES:
+        del active["status"]
+    sql = " WHERE " + " AND ".join(["true", *scope_sql(scope), *clauses])
     department_1 = scope["departments"][0] if len(scope["departments"]) == 1 else None
     return sql, {**scope, **active, "department_1": department_1}
 
@@ -68,16 +86,35 @@ class MonitorQueries:
 
     def instances(self, scope: dict[str, Any], filters: dict[str, Any], *, sort: str = "started",
                   after: tuple[datetime | None, UUID] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """One page in two steps: the ids of the page first, read from an index alone where one
+        covers the filters (board.py: partial covering indexes on running instances, the
+        handler side table), then the 50 rows by primary key, their node names added.
+
+        The LIMIT is an integer literal and a known status one too, so each filter set is one
+        prepared statement whose generic plan (no planning per call) can use the partial indexes."""
         order, cmp = SORTS[sort]
-        sql, params = where(scope, filters)
+        keyset = (" AND ({key}, {id}) {cmp} (coalesce(%(a_at)s::timestamptz, 'infinity'::timestamptz),"
+                  " %(a_id)s::uuid)")
+        by_handler = filters.get("handler") is not None and sort in HANDLER_SORTS
+        sql, params = where(scope, filters, skip=("handler",) if by_handler else ())
+        if by_handler:
+            page = ("SELECT h.instance_id AS id FROM flows_instance_handlers h JOIN flows_instances t"
+                    f" ON t.id = h.instance_id{sql} AND h.handler = %(handler)s"
+                    + (keyset.format(key=HANDLER_SORT_KEY[sort], id="h.instance_id", cmp=cmp) if after else "")
+                    + f" ORDER BY {HANDLER_SORTS[sort]} LIMIT {int(limit)}")
+            params["handler"] = filters["handler"]
+        else:
+            page = (f"SELECT t.id FROM flows_instances t{sql}"
+                    + (keyset.format(key=SORT_KEY[sort], id="t.id", cmp=cmp) if after else "")
+                    + f" ORDER BY {order} LIMIT {int(limit)}")
         if after is not None:
-            sql += (f" AND ({SORT_KEY[sort]}, t.id) {cmp}"
-                    " (coalesce(%(a_at)s::timestamptz, 'infinity'::timestamptz), %(a_id)s::uuid)")
             params.update(a_at=after[0], a_id=after[1])
-        # Page first (an index walk), then name the nodes of the 50 rows found.
+        # A keyword is planned per call: a rare one is found by the trigram index, a common one by
+        # walking the sort order; one generic plan would be wrong for one of them.
+        unprepared = {"prepare": False} if filters.get("keyword") is not None else {}
         return self.db.fetch_all(
-            f"SELECT t.*, {NODE_NAMES} FROM (SELECT {COLUMNS} FROM flows_instances t{sql}"
-            f" ORDER BY {order} LIMIT %(limit)s) t{VERSION_JOIN} ORDER BY {order}", {**params, "limit": limit})
+            f"SELECT {COLUMNS}, {NODE_NAMES} FROM ({page}) p JOIN flows_instances t ON t.id = p.id{VERSION_JOIN}"
+            f" ORDER BY {order}", params, **unprepared)
 
     def board(self, scope: dict[str, Any], filters: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         """004 §7.1: in-flight work per current node and per department, with the overdue share."""
