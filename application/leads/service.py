@@ -320,7 +320,7 @@ class LeadsApplication(LedgerApplication):
         for i, m in enumerate(rule.members):
             self._require_member(m.id, rule.target, f"members[{i}].id")
         book = self.rulebook(business_line)
-        book.save_rule(rule.model_dump(mode="json"))
+        book.save_rule(rule)
         return self.save_one(book)
 
     @command
@@ -330,7 +330,7 @@ class LeadsApplication(LedgerApplication):
         for i, d in enumerate(rule.scope_departments):
             self._require_department(d, f"scope_departments[{i}]")
         book = self.rulebook(business_line)
-        book.save_recycle_rule(rule.model_dump(mode="json"))
+        book.save_recycle_rule(rule)
         return self.save_one(book)
 
     # -- bindings (渠道1.0) ------------------------------------------------------------------------
@@ -548,7 +548,7 @@ class LeadsApplication(LedgerApplication):
                     for lid in candidates(business_line, rule.scope_departments, cutoff):
                         lead = changed.get(lid) or self.load(lid, Lead)
                         if (lead.owner is None or lead.lifecycle != "prospect" or lead.assigned_at is None
-                                or datetime.fromisoformat(lead.assigned_at) > cutoff
+                                or datetime.fromisoformat(lead.assigned_at) >= cutoff
                                 or lead.department_id not in rule.scope_departments
                                 or (rule.channels and lead.channel_code not in rule.channels)):
                             continue

@@ -56,6 +56,8 @@ class Lead(LedgerAggregate):
                 owner: str | None) -> None:
         self.intakes.append({**intake, "status": status, "reason": reason, "flag": flag})
         if status != "valid":
+            if self.status != "valid":  # a lead never valid keeps the reason of its last intake
+                self.reason = reason
             return
         if self.status != "valid":
             self.channel_code = intake["channel_code"]
