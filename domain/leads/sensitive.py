@@ -12,6 +12,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from domain.shared.errors import RuleViolationError
+
 # Traditional -> simplified for characters common in financial promotion (a small table: the
 # check is a compliance net, not a converter).
 _TRADITIONAL = str.maketrans(
@@ -57,3 +59,7 @@ def hits(words: Iterable[str], text: str) -> list[str]:
     longest = max(len(w) for w in lexicon)
     found = {listed[w] for w in _words(folded, lexicon, longest) if w in listed}
     return sorted(found)
+
+
+class SensitiveContentError(RuleViolationError):
+    code = "sensitive_content"
