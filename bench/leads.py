@@ -40,12 +40,14 @@ import psycopg  # noqa: E402
 from common import cpu_model, postgres_url  # noqa: E402
 
 from application.access.service import AccessApplication  # noqa: E402
-from application.leads.service import LeadsApplication, replay_assignments  # noqa: E402
+from application.leads.app import LeadsApplication  # noqa: E402
 from domain.leads.allocation import RuleConfig  # noqa: E402
+from domain.leads.replay import replay_assignments  # noqa: E402
 from domain.leads.rulebook import rulebook_id  # noqa: E402
 from domain.leads.settings import IntakeConfig  # noqa: E402
 from domain.shared.context import CommandContext  # noqa: E402
 from infrastructure.eventstore.store import EventStore  # noqa: E402
+from infrastructure.leads.locks import LineTurns  # noqa: E402
 
 TARGET = 1_000.0
 LINE = "brokerage"
@@ -76,7 +78,7 @@ def generate(n: int, seed: int = 5) -> tuple[list[dict], list[str], list[str]]:
 
 
 def setup(store: EventStore) -> tuple[LeadsApplication, list[str]]:
-    access, leads = AccessApplication(store), LeadsApplication(store)
+    access, leads = AccessApplication(store), LeadsApplication(store, turns=LineTurns(store.datastore))
     access.create_business_line(CTX, LINE, "Brokerage")
     online = str(access.create_department(CTX, "online", "网金部", "online_finance", None).id)
     employees = []

@@ -17,7 +17,7 @@ from application.audit.service import AuditService
 from application.flows.assignees import AssigneeResolver
 from application.flows.instances import FlowInstancesApplication
 from application.forms.service import FormsApplication
-from application.leads.service import LeadsApplication
+from application.leads.app import LeadsApplication
 from domain.archive.rules import RetentionRule
 from domain.shared.context import CommandContext
 from infrastructure.archive.blobs import BlobStore, FilesystemBlobStore
@@ -27,7 +27,9 @@ from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.sql_source import SqlSourceRunner
 from infrastructure.leads.account_opening import FileOpeningFeed
+from infrastructure.leads.locks import LineTurns
 from infrastructure.leads.outbound import FileOutbound
+from infrastructure.leads.progress import ImportProgressBoard
 from infrastructure.leads.rate_limit import RateLimiter
 from infrastructure.leads.recycler import Recycler, SopRunner
 from infrastructure.projections import ProjectionRunner
@@ -178,12 +180,13 @@ class Container:
                                            max_bytes=settings.archive_export_max_bytes),
             owns_engines=owns,
         )
-        container.leads = LeadsApplication(store)
         container.lead_queries = LeadQueries(readmodels)
-        container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
         outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
-        container.lead_sop = SopRunner(container.leads, container.lead_queries, outbound,
-                                       settings.leads_report_timezone)
+        container.leads = LeadsApplication(store, turns=LineTurns(store.datastore), reads=container.lead_queries,
+                                           outbound=outbound, progress=ImportProgressBoard(supervisor),
+                                           timezone_name=settings.leads_report_timezone)
+        container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
+        container.lead_sop = SopRunner(container.leads, container.lead_queries)
         opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
         container.lead_recycler = Recycler(container.leads, container.lead_queries, settings.leads_recycle_poll_seconds,
                                            container.lead_sop, FileOpeningFeed(opening_file))

@@ -5,6 +5,7 @@ assignment decisions, so an intake costs one event. Every later event carries th
 owner and department as they stood, so analytics never has to look anything up."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from eventsourcing.domain import event
@@ -56,6 +57,8 @@ class Lead(LedgerAggregate):
                 owner: str | None) -> None:
         self.intakes.append({**intake, "status": status, "reason": reason, "flag": flag})
         if status != "valid":
+            if self.status != "valid":  # a lead never valid keeps the reason of its last intake
+                self.reason = reason
             return
         if self.status != "valid":
             self.channel_code = intake["channel_code"]
@@ -86,65 +89,126 @@ class Lead(LedgerAggregate):
         self._intake(intake, status, reason, flag, department_id, owner)
 
     # -- assignment -----------------------------------------------------------------------------
+    def assign(self, to: str, department_id: str, at: str, reason: str, kind: str = "manual",
+               decisions: list[dict[str, Any]] | None = None) -> None:
+        """手动分配 / 转移 (kind manual, becoming transfer when someone owned it) or a
+        reassignment rule's decision after recycling (kind reassign)."""
+        if kind != "reassign":
+            self.require_open()
+            if self.owner == to:
+                raise RuleViolationError(f"the lead already belongs to {to}", field="owner")
+            if self.owner is not None:
+                kind = "transfer"
+        self._assigned(kind, department_id, to, at, reason, decisions or [], self.owner, self.department_id,
+                       self.channel_code)
+
     @event("Assigned")
-    def assign(self, kind: str, department_id: str, owner: str | None, at: str, reason: str,
-               decisions: list[dict[str, Any]], previous_owner: str | None, previous_department: str,
-               channel_code: str) -> None:
-        """kind: manual | transfer | reassign (a reassignment rule after recycling)."""
+    def _assigned(self, kind: str, department_id: str, owner: str | None, at: str, reason: str,
+                  decisions: list[dict[str, Any]], previous_owner: str | None, previous_department: str,
+                  channel_code: str) -> None:
         self._place(department_id, owner, at)
 
     def require_open(self) -> None:
         if self.status != "valid":
             raise RuleViolationError(f"lead {self.id} was filtered at intake ({self.reason}); it cannot be worked")
 
+    def due_for_recycling(self, rule: Any, now: datetime) -> bool:
+        """回收: owned, not opened, assigned *more than* ``rule.days`` days ago, in the rule's scope."""
+        return (self.owner is not None and self.lifecycle == "prospect" and self.assigned_at is not None
+                and datetime.fromisoformat(self.assigned_at) < now - timedelta(days=rule.days)
+                and self.department_id in rule.scope_departments
+                and (not rule.channels or self.channel_code in rule.channels))
+
+    def recycle(self, rule: Any, now: datetime) -> None:
+        """Back to the rule's pool; the recycle count decides which reassignment rules apply."""
+        if not self.due_for_recycling(rule, now):
+            raise RuleViolationError(f"lead {self.id} is not due for recycling by {rule.key}")
+        self._recycled(rule.key, rule.to_department, now.astimezone(timezone.utc).isoformat(), rule.days,
+                       self.owner, self.department_id, self.channel_code)
+
     @event("Recycled")
-    def recycle(self, rule: str, to_department: str, at: str, days: int, previous_owner: str | None,
-                previous_department: str, channel_code: str) -> None:
-        """回收: back to a department pool; the count decides which reassignment rules apply."""
+    def _recycled(self, rule: str, to_department: str, at: str, days: int, previous_owner: str | None,
+                  previous_department: str, channel_code: str) -> None:
         self.recycle_count += 1
         self.department_id, self.owner, self.assigned_at = to_department, None, None
 
-    # -- activity -------------------------------------------------------------------------------
-    @event("FollowedUp")
+    # -- activity (every event carries the channel, owner and department as they stood) ---------
     def follow_up(self, content: str, connected: bool | None, next_at: str | None, opening_intent: str | None,
-                  deposit_intent: str | None, tags: list[str], at: str, by: str, channel_code: str,
-                  owner: str | None, department_id: str) -> None:
+                  deposit_intent: str | None, tags: list[str], at: str, by: str) -> None:
+        self.require_open()
+        self._followed_up(content, connected, next_at, opening_intent, deposit_intent, tags, at, by, **self.facts())
+
+    @event("FollowedUp")
+    def _followed_up(self, content: str, connected: bool | None, next_at: str | None, opening_intent: str | None,
+                     deposit_intent: str | None, tags: list[str], at: str, by: str, channel_code: str,
+                     owner: str | None, department_id: str) -> None:
         if opening_intent:
             self.opening_intent = opening_intent
         if deposit_intent:
             self.deposit_intent = deposit_intent
 
+    def record_call(self, started_at: str, duration_seconds: int, connected: bool, by: str) -> None:
+        self.require_open()
+        self._call_recorded(started_at, duration_seconds, connected, by, **self.facts())
+
     @event("CallRecorded")
-    def record_call(self, started_at: str, duration_seconds: int, connected: bool, by: str, channel_code: str,
-                    owner: str | None, department_id: str) -> None:
+    def _call_recorded(self, started_at: str, duration_seconds: int, connected: bool, by: str, channel_code: str,
+                       owner: str | None, department_id: str) -> None:
         self.calls += 1
         self.connected_calls += int(connected)
 
+    def add_wechat(self, at: str, by: str, nickname: str | None) -> None:
+        self.require_open()
+        if self.wechat_added:
+            raise RuleViolationError("WeChat was already added for this lead")
+        self._wechat_added(at, by, nickname, **self.facts())
+
     @event("WechatAdded")
-    def add_wechat(self, at: str, by: str, nickname: str | None, channel_code: str, owner: str | None,
-                   department_id: str) -> None:
+    def _wechat_added(self, at: str, by: str, nickname: str | None, channel_code: str, owner: str | None,
+                      department_id: str) -> None:
         self.wechat_added = True
 
+    def send_sms(self, content: str, template: str | None, at: str, by: str, sensitive_hits: list[str]) -> None:
+        self.require_open()
+        self._sms_sent(content, template, at, by, sensitive_hits, **self.facts())
+
     @event("SmsSent")
-    def send_sms(self, content: str, template: str | None, at: str, by: str, sensitive_hits: list[str],
-                 channel_code: str, owner: str | None, department_id: str) -> None:
+    def _sms_sent(self, content: str, template: str | None, at: str, by: str, sensitive_hits: list[str],
+                  channel_code: str, owner: str | None, department_id: str) -> None:
         pass
 
     @event("ContentBlocked")
     def block_content(self, kind: str, content: str, at: str, by: str, sensitive_hits: list[str]) -> None:
         """A refused outgoing text: the hit stays on record for compliance (敏感词拦截)."""
 
-    @event("SopExecuted")
     def sop_executed(self, task: str, action: str, reference: str, at: str, content: str | None,
-                     channel_code: str, owner: str | None, department_id: str,
                      sensitive_hits: list[str] | None = None) -> None:
         """An SOP task reached this lead through the SMS platform or the outbound-call robot."""
+        self._sop_executed(task, action, reference, at, content, **self.facts(), sensitive_hits=sensitive_hits)
+
+    @event("SopExecuted")
+    def _sop_executed(self, task: str, action: str, reference: str, at: str, content: str | None,
+                      channel_code: str, owner: str | None, department_id: str,
+                      sensitive_hits: list[str] | None = None) -> None:
+        pass
 
     # -- account opening --------------------------------------------------------------------------
-    @event("OpeningProgressed")
+    def already_applied(self, external_id: str | None) -> bool:
+        """A retry of an opening event already applied (same external_id)."""
+        return bool(external_id) and external_id in getattr(self, "opening_external_ids", ())
+
     def progress_opening(self, kind: str, node: str | None, at: str, external_id: str | None,
-                         attribution: dict[str, Any] | None, channel_code: str, owner: str | None,
-                         department_id: str) -> None:
+                         attribution: dict[str, Any] | None) -> None:
+        if kind == "opened" and self.lifecycle == "opened":
+            raise RuleViolationError("the account is already open", field="kind")
+        if kind == "closed" and self.lifecycle != "opened":
+            raise RuleViolationError("only an opened account can be closed", field="kind")
+        self._opening_progressed(kind, node, at, external_id, attribution, **self.facts())
+
+    @event("OpeningProgressed")
+    def _opening_progressed(self, kind: str, node: str | None, at: str, external_id: str | None,
+                            attribution: dict[str, Any] | None, channel_code: str, owner: str | None,
+                            department_id: str) -> None:
         self.opening = {**self.opening, "kind": kind, "node": node, "at": at}
         if external_id:
             self.opening_external_ids = {*getattr(self, "opening_external_ids", ()), external_id}

@@ -30,12 +30,9 @@ def normalise_phone(raw: object, region: str = "CN") -> str:
                                 field="phone") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneError(f"phone {text!r} is not a valid number", field="phone")
-    if number.country_code == 86 and phonenumbers.number_type(number) not in (
+    # Leads are mainland customers: a valid foreign number is refused like a landline.
+    if number.country_code != 86 or phonenumbers.number_type(number) not in (
             phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
         raise InvalidPhoneError(f"phone {text!r} is not a mainland mobile number", field="phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
-
-def national(phone: str) -> str:
-    """+8613812345678 -> 13812345678 (how people read and search mainland numbers)."""
-    return phone[3:] if phone.startswith("+86") else phone

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from domain.leads.allocation import RuleConfig
 from domain.shared.aggregate import LedgerAggregate
-from domain.shared.errors import NotFoundError
+from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
 
@@ -47,8 +47,20 @@ class RuleBook(LedgerAggregate):
     def create(cls, business_line: str) -> RuleBook:
         return cls._create(cls.Created, id=rulebook_id(business_line), business_line=business_line)
 
+    def save_rule(self, rule: RuleConfig, unavailable: dict[str, str] | None = None) -> None:
+        """Checks first: a window must not start when it ends (it would never match); every
+        employee member must be able to receive leads (``unavailable``: member -> why not)."""
+        if rule.window is not None and rule.window.start == rule.window.end:
+            raise RuleViolationError("a time window's start and end must differ (it would never match)",
+                                     field="window")
+        for i, member in enumerate(rule.members):
+            if member.id in (unavailable or {}):
+                raise RuleViolationError(f"{member.id} cannot receive leads: {unavailable[member.id]}",
+                                         field=f"members[{i}].id")
+        self._rule_saved(rule.model_dump(mode="json"))
+
     @event("RuleSaved")
-    def save_rule(self, rule: dict[str, Any]) -> None:
+    def _rule_saved(self, rule: dict[str, Any]) -> None:
         self.rules[rule["key"]] = rule
         members = {m["id"] for m in rule["members"]}
         state = self.states.get(rule["key"])
@@ -56,8 +68,11 @@ class RuleBook(LedgerAggregate):
             state["counts"] = {k: v for k, v in state["counts"].items() if k in members}
             state["current"] = {k: v for k, v in state["current"].items() if k in members}
 
+    def save_recycle_rule(self, rule: RecycleRule) -> None:
+        self._recycle_rule_saved(rule.model_dump(mode="json"))
+
     @event("RecycleRuleSaved")
-    def save_recycle_rule(self, rule: dict[str, Any]) -> None:
+    def _recycle_rule_saved(self, rule: dict[str, Any]) -> None:
         self.recycle_rules[rule["key"]] = rule
 
     def configs(self) -> list[RuleConfig]:

@@ -2,12 +2,12 @@
 blacklist, the attribution mode and the sensitive words."""
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, Literal
 
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field
 
+from domain.leads.sensitive import hits
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.ids import natural_id
 
@@ -62,24 +62,5 @@ class LeadSettings(LedgerAggregate):
         return IntakeConfig.model_validate(self.config)
 
     def hits(self, text: str) -> list[str]:
-        """The sensitive words in ``text``, both normalised the same way (see ``fold``), so
-        spaces, zero-width characters, punctuation, case, full-width forms and common
-        traditional characters do not hide a word."""
-        folded = fold(text)
-        return sorted(w for w in self.sensitive_words if (f := fold(w)) and f in folded)
-
-
-# Traditional -> simplified for characters common in financial promotion (a small table: the
-# check is a compliance net, not a converter).
-_TRADITIONAL = str.maketrans(
-    "穩賺證謹險資勝額準確獲嚴漲專貴財會員費幣領導單號碼電話聯係繫買賣價錢銀戶開賬帳貸擔保虧損隻盤"
-    "紅權債務補貼優惠獎勵禮贈劵券實現際內幕消息報漲跌機構莊壟斷鏈們個為這與無從來對發",
-    "稳赚证谨险资胜额准确获严涨专贵财会员费币领导单号码电话联系系买卖价钱银户开账帐贷担保亏损只盘"
-    "红权债务补贴优惠奖励礼赠券券实现际内幕消息报涨跌机构庄垄断链们个为这与无从来对发")
-
-
-def fold(text: str) -> str:
-    """NFKC (full-width -> ASCII), casefold, traditional -> simplified, and only letters and
-    digits kept (whitespace, zero-width and format characters, punctuation, symbols dropped)."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_TRADITIONAL)
-    return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
+        """The sensitive words in ``text`` (see ``domain.leads.sensitive.hits``)."""
+        return hits(self.sensitive_words, text)

@@ -36,10 +36,10 @@ def _each_line(job: str, lines: Iterable[str], explicit: bool, totals: dict[str,
 
 
 class SopRunner:
-    """Runs the SOP tasks of every business line (through the outbound adapter)."""
+    """Runs the SOP tasks of every business line (the application holds the outbound adapter)."""
 
-    def __init__(self, leads: Any, queries: Any, outbound: Any, timezone: str):
-        self.leads, self.queries, self.outbound, self.timezone = leads, queries, outbound, timezone
+    def __init__(self, leads: Any, queries: Any):
+        self.leads, self.queries = leads, queries
 
     def tick(self, business_lines: list[str] | None = None) -> dict[str, int]:
         by_line: dict[str, list[str]] = {}
@@ -48,8 +48,7 @@ class SopRunner:
             if business_lines is None or task["business_line"] in business_lines:
                 by_line.setdefault(task["business_line"], []).append(task["key"])
         return _each_line("sop", by_line, business_lines is not None, {"reached": 0, "failed": 0},
-                         lambda line: self.leads.run_sop(CommandContext.system("sop"), line, by_line[line],
-                                                         self.queries.segment_members, self.outbound, self.timezone))
+                         lambda line: self.leads.run_sop(CommandContext.system("sop"), line, by_line[line]))
 
 
 class Recycler:
@@ -66,8 +65,7 @@ class Recycler:
     def tick(self, business_lines: list[str] | None = None) -> dict[str, int]:
         lines = business_lines if business_lines is not None else self.queries.business_lines()
         return _each_line("recycler", lines, business_lines is not None, {"recycled": 0, "reassigned": 0},
-                         lambda line: self.leads.recycle_due(CommandContext.system("recycler"), line,
-                                                             self.queries.recycle_candidates))
+                         lambda line: self.leads.recycle_due(CommandContext.system("recycler"), line))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="lead-recycler", daemon=True)

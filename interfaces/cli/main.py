@@ -289,7 +289,7 @@ def leads_recycle() -> None:
 @leads_app.command("verify-assignments")
 def leads_verify(business_line: Annotated[str, typer.Argument(help="Business line code")]) -> None:
     """Replay the rule book and recompute every recorded assignment; exit 1 on any difference."""
-    from application.leads.service import replay_assignments
+    from domain.leads.replay import replay_assignments
     from domain.leads.rulebook import rulebook_id
 
     container = _container()

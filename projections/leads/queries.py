@@ -94,7 +94,7 @@ class LeadQueries:
                            limit: int = 5000) -> list[UUID]:
         rows = self.db.fetch_all(
             "SELECT id FROM leads_leads WHERE business_line = %s AND department_id = ANY(%s::uuid[])"
-            " AND owner IS NOT NULL AND lifecycle = 'prospect' AND assigned_at <= %s ORDER BY assigned_at, id"
+            " AND owner IS NOT NULL AND lifecycle = 'prospect' AND assigned_at < %s ORDER BY assigned_at, id"
             " LIMIT %s", (business_line, departments, cutoff, limit))
         return [r["id"] for r in rows]
 

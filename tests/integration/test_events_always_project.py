@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from application.archive.service import Filing
 from application.flows.migration import MigrationRequest
-from application.leads.service import SensitiveContentError
 from domain.access.department import DEPARTMENT_KINDS
+from domain.leads.sensitive import SensitiveContentError
 from domain.shared.context import CommandContext
 from tests.archive_samples import png
 from tests.hostile import (

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from application.leads.service import SensitiveContentError, replay_assignments
 from domain.leads.allocation import RuleConfig
 from domain.leads.lead import Lead
+from domain.leads.replay import replay_assignments
 from domain.leads.rulebook import RecycleRule, rulebook_id
+from domain.leads.sensitive import SensitiveContentError
 from domain.leads.settings import IntakeConfig
 from domain.shared.context import CommandContext
 

@@ -9,12 +9,13 @@ from collections import Counter
 
 import orjson
 
-from application.leads.service import LeadsApplication
+from application.leads.app import LeadsApplication
 from domain.leads.lead import Lead
 from domain.leads.segment import SegmentConfig, SopConfig
 from domain.leads.settings import IntakeConfig
 from domain.shared.context import CommandContext
 from infrastructure.leads.account_opening import FileOpeningFeed
+from infrastructure.leads.locks import LineTurns
 from tests.integration.test_leads import ADMIN, LINE, firm, phone, rule  # noqa: F401 - the firm fixture
 
 SOP = CommandContext.system("sop")
@@ -42,6 +43,22 @@ class Outbound:
         return self.send_sms(to, task, None)
 
 
+class Members:
+    """The read-model port with a fixed segment (the runs under test decide, not the query)."""
+
+    def __init__(self, targets):  # noqa: ANN001
+        self.targets = targets
+
+    def segment_members(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        return self.targets
+
+
+def _sop_app(container, clock, targets, outbound):  # noqa: ANN001
+    """A leads application as the composition root builds it, with a test gateway and segment."""
+    return LeadsApplication(container.store, clock=clock, turns=LineTurns(container.store.datastore),
+                            reads=Members(targets), outbound=outbound, timezone_name=TZ)
+
+
 def _targets(container, deps, n=6):  # noqa: ANN001
     leads = container.leads
     leads.save_rule(ADMIN, LINE, rule(deps, strategy="round_robin", members=[{"id": "operator:ann"}]))
@@ -55,28 +72,27 @@ def test_sop_claims_before_sending_so_no_phone_is_contacted_twice(firm):  # noqa
     targets = _targets(container, deps)
     leads = container.leads
     leads.save_sop(ADMIN, LINE, SopConfig(key="hi", name="hi", segments=["all"], action="sms", content="您好"))
-    members = lambda *a, **k: targets  # noqa: E731
     # a follow-up on a target lead while the run sends, and one failed send
     meddle = lambda: LeadsApplication(container.store).follow_up(  # noqa: E731
         CommandContext("operator:ann", "x"), targets[0][0], "called", True, None, None, None, [])
     outbound = Outbound(fail_on=targets[3][1], during=meddle)
-    runners = [LeadsApplication(container.store) for _ in range(2)]
-    runners[0].clock = runners[1].clock = clock
+    runners = [_sop_app(container, clock, targets, outbound) for _ in range(2)]
     barrier = threading.Barrier(2)
 
     def go(app: LeadsApplication) -> None:
         barrier.wait()
-        app.run_sop(SOP, LINE, ["hi"], members, outbound, TZ)
+        app.run_sop(SOP, LINE, ["hi"])
 
     threads = [threading.Thread(target=go, args=(a,)) for a in runners]
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert set(outbound.sent.values()) == {1}
     first = len(outbound.sent)  # the failed send may already be retried by the other runner
-    again = leads.run_sop(SOP, LINE, ["hi"], members, outbound, TZ)
+    leads = _sop_app(container, clock, targets, outbound)
+    again = leads.run_sop(SOP, LINE, ["hi"])
     assert again == {"reached": 6 - first, "failed": 0}
     assert len(outbound.sent) == 6 and set(outbound.sent.values()) == {1}
-    assert leads.run_sop(SOP, LINE, ["hi"], members, outbound, TZ) == {"reached": 0, "failed": 0}
+    assert leads.run_sop(SOP, LINE, ["hi"]) == {"reached": 0, "failed": 0}
 
 
 def test_sop_reaches_only_its_scope_and_checks_words_at_send_time(firm):  # noqa: F811
@@ -100,11 +116,11 @@ def test_sop_reaches_only_its_scope_and_checks_words_at_send_time(firm):  # noqa
     leads.configure_intake(ADMIN, LINE, IntakeConfig(sensitive_mode="flag"))
     leads.save_sop(ADMIN, LINE, task_cfg)
     leads.configure_intake(ADMIN, LINE, IntakeConfig(sensitive_mode="block"))
-    members = lambda *a, **k: targets  # noqa: E731
-    assert leads.run_sop(SOP, LINE, ["promo"], members, outbound, TZ) == {"reached": 0, "failed": 0}
+    runner = _sop_app(container, clock, targets, outbound)
+    assert runner.run_sop(SOP, LINE, ["promo"]) == {"reached": 0, "failed": 0}
     assert leads.sop_task(LINE, "promo").blocked_content == "尊享 v\u200bip 服务"
     leads.configure_intake(ADMIN, LINE, IntakeConfig(sensitive_mode="flag"))
-    assert leads.run_sop(SOP, LINE, ["promo"], members, outbound, TZ)["reached"] == 4
+    assert runner.run_sop(SOP, LINE, ["promo"])["reached"] == 4
     container.runners["leads.leads"].catch_up()
     hits = container.lead_queries.sensitive_hits(LINE)
     assert len(hits) == 4 and {h["kind"] for h in hits} == {"sop_sms"}
@@ -139,7 +155,7 @@ def test_many_processes_taking_single_leads_at_once_all_succeed(firm):  # noqa: 
     container, clock, deps = firm
     container.leads.save_rule(ADMIN, LINE, rule(deps, strategy="weighted", members=[
         {"id": "operator:ann", "cap": 10}, {"id": "operator:bob", "cap": 10}]))
-    apps = [LeadsApplication(container.store) for _ in range(4)]
+    apps = [LeadsApplication(container.store, turns=LineTurns(container.store.datastore)) for _ in range(4)]
     errors: list[str] = []
     owners: Counter[str | None] = Counter()
     barrier = threading.Barrier(len(apps))

@@ -1,0 +1,112 @@
+"""The leads context's Application (渠道2.0), assembled from flat capability classes (ADR 0013):
+channels, line settings, rules, 渠道1.0 bindings, intake, recycling, activity, segments and SOP
+tasks, account opening. The host holds the event store, the clock and the collaborators given by
+the composition root; each capability declares at its top what it uses from the host."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timezone
+from typing import Any, Protocol
+from uuid import UUID
+
+from application.leads.activity import Activity
+from application.leads.bindings import Bindings
+from application.leads.channels import Channels
+from application.leads.imports import Imports
+from application.leads.intake import Intake
+from application.leads.line_settings import LineSettings
+from application.leads.opening import Opening
+from application.leads.recycling import Recycling
+from application.leads.rules import Rules
+from application.leads.sop import SopTasks
+from application.shared.base import LedgerApplication
+from domain.leads.lead import Lead, lead_id
+from domain.leads.phone import normalise_phone
+from domain.shared.errors import NotFoundError
+from domain.shared.ids import natural_id
+
+Clock = Callable[[], datetime]
+
+
+class LineTurnsPort(Protocol):
+    def turn(self, business_line: str) -> AbstractContextManager[None]: ...
+
+
+class LeadReads(Protocol):
+    """What the use cases read from the leads read models (candidates only: the aggregates decide)."""
+
+    def recycle_candidates(self, business_line: str, departments: list[str], cutoff: datetime) -> list[UUID]: ...
+
+    def sop_tasks(self, scope: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+    def segment_members(self, line: str, spec: dict[str, Any], today: datetime, tomorrow: datetime,
+                        limit: int = 10_000, departments: list[str] | None = None) -> list[tuple[UUID, str]]: ...
+
+
+class _NoTurns:
+    def turn(self, business_line: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+class LeadsApplication(Channels, LineSettings, Rules, Bindings, Intake, Imports, Recycling, Activity, SopTasks,
+                       Opening, LedgerApplication):
+    name = "leads"
+
+    def __init__(self, store: Any, *, clock: Clock | None = None, turns: LineTurnsPort | None = None,
+                 reads: LeadReads | None = None, outbound: Any = None, progress: Any = None,
+                 timezone_name: str = "Asia/Shanghai"):
+        super().__init__(store)
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.turns = turns or _NoTurns()
+        self.reads, self.outbound, self.progress, self.timezone_name = reads, outbound, progress, timezone_name
+        self._programs: dict[str, Any] = {}
+        self._books: dict[str, Any] = {}
+        self._books_lock = threading.Lock()
+        self._line_locks: dict[str, threading.Lock] = {}
+
+    def lock(self, name: str) -> threading.Lock:
+        """Work of one business line (or one SOP task) takes turns inside a process."""
+        with self._books_lock:
+            return self._line_locks.setdefault(name, threading.Lock())
+
+    @contextmanager
+    def line_turn(self, business_line: str) -> Iterator[None]:
+        """Inside a process a lock, across processes the line's turn (an advisory lock)."""
+        with self.lock(business_line), self.turns.turn(business_line):
+            yield
+
+    @staticmethod
+    def backoff(attempt: int) -> None:
+        """Jittered exponential backoff between optimistic retries (2 ms .. 200 ms)."""
+        time.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.2)))
+
+    def now_iso(self) -> str:
+        return self.clock().astimezone(timezone.utc).isoformat()
+
+    def existing(self, ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these aggregates exist (one indexed query on the event table)."""
+        return set(self._store.versions(list(ids)))
+
+    def lead(self, lead_uuid: UUID) -> Lead:
+        return self.load(lead_uuid, Lead, what=f"lead {lead_uuid}")
+
+    def lead_for(self, business_line: str, phone: str) -> UUID:
+        return lead_id(business_line, normalise_phone(phone))
+
+    def require_department(self, department_id: str, field: str) -> None:
+        try:
+            ok = self.exists(UUID(department_id))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise NotFoundError(f"department {department_id!r} does not exist", field=field)
+
+    def require_member(self, member: str, target: str, field: str) -> None:
+        if target == "department":
+            self.require_department(member, field)
+        elif not member.startswith("operator:") or not self.exists(natural_id("operator", member[9:])):
+            raise NotFoundError(f"employee {member!r} does not exist (use operator:<login>)", field=field)

@@ -1,0 +1,75 @@
+"""渠道1.0 bindings: a phone bound to an account manager, an IB or a branch (firm-wide)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timezone
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from application.leads.inputs import BindingRow, first_error
+from application.shared.base import command
+from domain.leads.binding import Binding, binding_id
+from domain.leads.phone import InvalidPhoneError, normalise_phone
+
+
+class Bindings:
+    load: Callable[..., Any]
+    save_all: Callable[..., int]
+    exists: Callable[[UUID], bool]
+    existing: Callable[[Iterable[UUID]], set[UUID]]
+    now_iso: Callable[[], str]
+
+    # -- bindings (渠道1.0) ------------------------------------------------------------------------
+    @command
+    def import_bindings(self, rows: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+        """Bindings of phones to account managers / IBs / branches; per-row results."""
+        results: list[dict[str, Any]] = []
+        pending: dict[str, dict[str, Any]] = {}
+        departments: dict[str, bool] = {}
+        for n, raw in enumerate(rows, start=1):
+            try:
+                row = BindingRow.model_validate(raw)
+            except ValidationError as exc:
+                results.append({"row": n, "status": "rejected", "reason": first_error(exc)})
+                continue
+            try:
+                phone = normalise_phone(row.phone)
+            except InvalidPhoneError as exc:
+                results.append({"row": n, "status": "rejected", "reason": exc.message})
+                continue
+            department = str(row.department_id) if row.department_id else None
+            if department is not None:
+                if department not in departments:
+                    departments[department] = self.exists(row.department_id)
+                if not departments[department]:
+                    results.append({"row": n, "status": "rejected",
+                                    "reason": f"department {department} does not exist"})
+                    continue
+            pending[phone] = {"kind": row.kind, "holder": row.holder, "department_id": department,
+                              "bound_at": row.bound_at.astimezone(timezone.utc).isoformat() if row.bound_at else None}
+            results.append({"row": n, "status": "accepted", "phone": phone})
+        known = self.existing(binding_id(p) for p in pending)
+        aggregates = []
+        for phone, row in pending.items():
+            bound_at = row["bound_at"] or self.now_iso()
+            if binding_id(phone) in known:
+                binding = self.load(binding_id(phone), Binding)
+                binding.rebind(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
+            else:
+                binding = Binding.create(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
+            aggregates.append(binding)
+        if aggregates:
+            self.save_all(*aggregates)
+        return results
+
+    def bindings(self, phones: Iterable[str]) -> dict[str, Binding]:
+        ids = {binding_id(p): p for p in phones}
+        out = {}
+        for found in self.existing(ids):
+            binding = self.load(found, Binding)
+            if binding.active:
+                out[binding.phone] = binding
+        return out
+
