@@ -326,9 +326,6 @@ def leads_opening_feed(
             console.print(f"  [yellow]{r['reason']}[/yellow]")
 
 
-if __name__ == "__main__":
-    app()
-
 
 @archive_app.command("scan")
 def archive_scan(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
