@@ -18,9 +18,10 @@ from application.flows.assignees import AssigneeResolver
 from application.flows.instances import FlowInstancesApplication
 from application.forms.service import FormsApplication
 from application.leads.service import LeadsApplication
+from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
 from domain.shared.context import CommandContext
-from infrastructure.archive.blobs import BlobStore, FilesystemBlobStore
+from infrastructure.archive.blobs import FilesystemBlobStore
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore

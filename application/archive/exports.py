@@ -16,11 +16,11 @@ from typing import Any
 
 from application.shared.base import CommandResult, LedgerApplication, command
 from application.shared.spreadsheet import safe_cell
+from domain.archive.content import BlobStore, read_chunks
 from domain.archive.export import ArchiveExport, ExportRuleDefinition
 from domain.archive.rules import ExportRule
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
-from infrastructure.archive.blobs import BlobStore, read_chunks
 
 MANIFEST_FIELDS = ("path", "document_id", "customer", "fund_account", "level", "business_line", "business_type",
                    "flow_instance", "category", "filename", "media_type", "size", "sha256", "version",

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from application.archive.media import sniff
+from domain.archive.content import BlobStore, BlobTooLargeError, EmptyBlobError, StagedBlob
 from domain.archive.rules import check_media_type, sanitise_filename
 from domain.shared.errors import RuleViolationError
-from infrastructure.archive.blobs import BlobStore, BlobTooLargeError, EmptyBlobError, StagedBlob
 
 
 class PayloadTooLargeError(RuleViolationError):

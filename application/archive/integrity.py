@@ -2,11 +2,12 @@
 (content no longer matches its address) and the missing ones, with the document versions hit."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infrastructure.archive.blobs import BlobStore, rehash
+from domain.archive.content import BlobStore, read_chunks
 
 
 @dataclass
@@ -24,6 +25,17 @@ class ScanReport:
     def as_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "ok": self.ok, "healthy": self.healthy, "corrupted": self.corrupted,
                 "missing": self.missing, "orphans": self.orphans}
+
+
+def rehash(store: BlobStore, sha256: str) -> str | None:
+    """The SHA-256 of what is stored under ``sha256`` now, or None when it is missing."""
+    if not store.exists(sha256):
+        return None
+    digest = hashlib.sha256()
+    with store.open(sha256) as stream:
+        for chunk in read_chunks(stream):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def scan(blobs: BlobStore, expected: dict[str, list[dict[str, Any]]],

@@ -17,10 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from application.archive.service import ArchiveApplication, Filing
+from domain.archive.content import MAX_MANIFEST_BYTES, CloudBatchError, read_chunks, read_member
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError, RuleViolationError
-from infrastructure.archive.blobs import read_chunks
-from infrastructure.archive.cloud import MAX_MANIFEST_BYTES, CloudBatchError, read_member
 
 # What a member, a folder entry or a row may raise while it is read; each fails that row only.
 ROW_ERRORS = (DomainError, KeyError, OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError,

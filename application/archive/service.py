@@ -10,11 +10,11 @@ from uuid import UUID
 
 from application.archive.intake import check
 from application.shared.base import CommandResult, LedgerApplication, command
+from domain.archive.content import BlobStore
 from domain.archive.document import Document
 from domain.archive.rules import RetentionRule, check_category, check_code, check_identifier, check_text
 from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
-from infrastructure.archive.blobs import BlobStore
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,12 @@ from typing import Any
 
 from application.archive.mount import ROW_ERRORS
 from application.archive.service import ArchiveApplication, Filing, check_filing
+from domain.archive.content import CloudBatch, read_chunks
 from domain.archive.rules import check_text
 from domain.archive.sync import SyncBatch, SyncBatchClaim
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import AlreadyExistsError, DomainError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
-from infrastructure.archive.blobs import read_chunks
-from infrastructure.archive.cloud import CloudBatch
 
 
 class _HashMismatch(Exception):

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from application.forms.engine.diff import apply_patch, diff
+from domain.forms.diff import apply_patch, diff
 from domain.forms.record import FormRecord
 from projections.framework import PostgresProjection, SqlWriter, handles
 

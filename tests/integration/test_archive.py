@@ -295,7 +295,8 @@ def test_a_corrupted_blob_is_replaced_by_a_verified_copy_and_stale_staging_files
     import os
     import time
 
-    from infrastructure.archive.blobs import FilesystemBlobStore, rehash
+    from application.archive.integrity import rehash
+    from infrastructure.archive.blobs import FilesystemBlobStore
 
     store = FilesystemBlobStore(tmp_path / "blobs")
     body = png()

@@ -22,12 +22,12 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from application.archive.intake import EmptyFileError, PayloadTooLargeError
 from application.archive.service import Filing, Uploaded
+from domain.archive.content import read_chunks
 from domain.archive.document import MetadataChanges
 from domain.archive.rules import ALLOWED_TYPES, ExportRule, MediaTypeMismatchError, UnsupportedMediaTypeError
 from domain.shared.errors import PermissionDeniedError
 from domain.shared.ids import natural_id
 from domain.shared.text import MAX_INT
-from infrastructure.archive.blobs import read_chunks
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
