@@ -11,7 +11,8 @@ from typing import Any
 
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
-from application.archive.exports import ArchiveExports
+from application.archive.exports import ExportLimits
+from application.archive.mount import MountLimits
 from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
 from application.flows.assignees import AssigneeResolver
@@ -104,7 +105,6 @@ class Container:
     scheduler: Scheduler
     principals: PrincipalResolver
     archive: ArchiveApplication
-    archive_exports: ArchiveExports
     archive_queries: ArchiveQueries
     throttle: FailureThrottle
     workers: ProjectionWorkers | None = None
@@ -156,8 +156,13 @@ class Container:
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
         blobs = blob_store(settings)
-        archive = ArchiveApplication(store, blobs=blobs, max_file_bytes=settings.archive_max_file_bytes,
-                                     retention=RetentionRule(default_days=settings.archive_retention_days))
+        archive = ArchiveApplication(
+            store, blobs=blobs, max_file_bytes=settings.archive_max_file_bytes,
+            mount_limits=MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
+                                     settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio),
+            export_limits=ExportLimits(settings.data_dir / "blobs" / "tmp", settings.archive_export_max_files,
+                                       settings.archive_export_max_bytes),
+            retention=RetentionRule(default_days=settings.archive_retention_days))
         for runner in runners.values():
             if isinstance(runner.projection, ArchiveFilingProcess):
                 runner.projection.archiver = filing_archiver(archive)
@@ -174,9 +179,6 @@ class Container:
             archive=archive, archive_queries=ArchiveQueries(readmodels),
             throttle=FailureThrottle(supervisor, max_delay=settings.throttle_max_delay_seconds,
                                      window=settings.throttle_window_seconds),
-            archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp",
-                                           max_files=settings.archive_export_max_files,
-                                           max_bytes=settings.archive_export_max_bytes),
             owns_engines=owns,
         )
         container.leads = LeadsApplication(store)

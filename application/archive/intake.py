@@ -27,13 +27,6 @@ class Accepted:
     sha256: str
 
 
-def accept(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_type: str | None,
-           limit: int) -> Accepted:
-    got, staged = check(blobs, chunks, filename, declared_type, limit)
-    blobs.commit(staged)
-    return got
-
-
 def check(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_type: str | None,
           limit: int) -> tuple[Accepted, StagedBlob]:
     """Stage and check the content without committing it: the caller commits it (under the

@@ -38,21 +38,27 @@ def rehash(store: BlobStore, sha256: str) -> str | None:
     return digest.hexdigest()
 
 
-def scan(blobs: BlobStore, expected: dict[str, list[dict[str, Any]]],
-         progress: Callable[[int, int], None] | None = None) -> ScanReport:
-    report = ScanReport()
-    total = len(expected)
-    for i, (sha256, uses) in enumerate(sorted(expected.items()), 1):
-        report.checked += 1
-        actual = rehash(blobs, sha256)
-        users = list(uses)
-        if actual is None:
-            report.missing.append({"sha256": sha256, "used_by": users})
-        elif actual != sha256:
-            report.corrupted.append({"sha256": sha256, "actual_sha256": actual, "used_by": users})
-        else:
-            report.ok += 1
-        if progress:
-            progress(i, total)
-    report.orphans = sorted(h for h in blobs.hashes() if h not in expected)
-    return report
+class Integrity:
+    # Given at composition:
+    blobs: BlobStore
+
+    def scan(self, expected: dict[str, list[dict[str, Any]]],
+             progress: Callable[[int, int], None] | None = None) -> ScanReport:
+        """``expected``: every content hash the read model knows, with the versions using it."""
+        blobs = self.blobs
+        report = ScanReport()
+        total = len(expected)
+        for i, (sha256, uses) in enumerate(sorted(expected.items()), 1):
+            report.checked += 1
+            actual = rehash(blobs, sha256)
+            users = list(uses)
+            if actual is None:
+                report.missing.append({"sha256": sha256, "used_by": users})
+            elif actual != sha256:
+                report.corrupted.append({"sha256": sha256, "actual_sha256": actual, "used_by": users})
+            else:
+                report.ok += 1
+            if progress:
+                progress(i, total)
+        report.orphans = sorted(h for h in blobs.hashes() if h not in expected)
+        return report

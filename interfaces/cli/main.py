@@ -333,19 +333,16 @@ if __name__ == "__main__":
 @archive_app.command("scan")
 def archive_scan(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-hash every stored blob; report corrupted and missing ones (exit 1 when any)."""
-    from application.archive.integrity import scan
-
     container = _container()
     try:
         container.runners["archive.documents"].catch_up()
         expected = container.archive_queries.known_hashes()
         if as_json:
-            report = scan(container.archive.blobs, expected)
+            report = container.archive.scan(expected)
         else:
             with _bar("re-hashing blobs") as progress:
                 task = progress.add_task("scan", total=len(expected))
-                report = scan(container.archive.blobs, expected,
-                              lambda done, total: progress.update(task, completed=done))
+                report = container.archive.scan(expected, lambda done, total: progress.update(task, completed=done))
     finally:
         container.close()
     if as_json:
@@ -367,19 +364,15 @@ def archive_mount(source: Annotated[Path, typer.Argument(help="A folder or zip h
                   report_file: Annotated[Path | None, typer.Option("--report", help="Write the per-file report "
                                                                                     "(JSON) here")] = None) -> None:
     """静态资料挂载: import historical loose documents in bulk, with a progress bar and a per-file report."""
-    from application.archive.mount import MountLimits, mount
     from domain.shared.context import CommandContext
     from domain.shared.errors import DomainError
 
     container = _container()
-    settings = container.settings
-    limits = MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
-                         settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio)
     try:
         with _bar("mounting") as progress:
             task = progress.add_task("mount", total=None)
-            report = mount(container.archive, CommandContext.system("archive-mount"), source, limits,
-                           lambda done, total: progress.update(task, completed=done, total=total))
+            report = container.archive.mount(CommandContext.system("archive-mount"), source,
+                                             lambda done, total: progress.update(task, completed=done, total=total))
     except DomainError as exc:
         console.print(f"[red]refused:[/red] {exc.message}")
         raise typer.Exit(2) from None
@@ -400,7 +393,6 @@ def archive_mount(source: Annotated[Path, typer.Argument(help="A folder or zip h
 def archive_sync(source: Annotated[Path, typer.Argument(help="A cloud-platform batch: folder or zip with "
                                                               "manifest.json")]) -> None:
     """云平台影像同步: import one cloud-platform batch and list the anomalies its check found."""
-    from application.archive.sync import import_batch
     from domain.shared.context import CommandContext
     from domain.shared.errors import DomainError
     from infrastructure.archive.cloud import CloudBatchError, open_batch
@@ -410,9 +402,9 @@ def archive_sync(source: Annotated[Path, typer.Argument(help="A cloud-platform b
         container.runners["archive.documents"].catch_up()  # duplicates are judged against the read model
         with open_batch(source) as batch, _bar(f"batch {batch.batch_id}") as progress:
             task = progress.add_task("sync", total=len(batch.entries()))
-            report = import_batch(container.archive, CommandContext.system("archive-cloud-sync"), batch,
-                                  container.archive_queries.is_duplicate,
-                                  lambda done, total: progress.update(task, completed=done))
+            report = container.archive.import_batch(CommandContext.system("archive-cloud-sync"), batch,
+                                                    container.archive_queries.is_duplicate,
+                                                    lambda done, total: progress.update(task, completed=done))
     except (DomainError, CloudBatchError) as exc:
         console.print(f"[red]refused:[/red] {getattr(exc, 'message', exc)}")
         raise typer.Exit(2) from None
@@ -453,7 +445,7 @@ def archive_export(
         container.runners["archive.documents"].catch_up()
         line = None
         if rule_key:
-            saved = container.archive_exports.rule(rule_key)
+            saved = container.archive.rule(rule_key)
             rule, line = ExportRule.parse(saved.rule), saved.business_line
         else:
             rule = ExportRule.parse({"customers": customer or [], "business_types": business_type or [],
@@ -466,7 +458,7 @@ def archive_export(
                 categories=list(r.categories), date_from=r.date_from, date_to=r.date_to,
                 include_deleted=r.include_deleted, limit=limit)
 
-        result, export = container.archive_exports.produce(CommandContext.system("archive-export-cli"), rule,
+        result, export = container.archive.produce(CommandContext.system("archive-export-cli"), rule,
                                                            rule_key, line, purpose, select)
         with container.archive.blobs.open(export.zip_sha256) as src, out.open("wb") as dst:
             shutil.copyfileobj(src, dst)
