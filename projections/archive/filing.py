@@ -48,8 +48,12 @@ class ArchiveFilingProcess(PostgresProjection):
         " business_line text NOT NULL, fund_account text, department_id uuid, data jsonb NOT NULL,"
         " filed_at timestamptz)",
     )
-    # Wired by the composition root: the archive's file_flow_attachments bound to a system actor.
-    archiver: Archiver | None = None
+
+    def __init__(self, archiver: Archiver | None = None):
+        """``archiver``: the archive's file_flow_attachments bound to a system actor, given by the
+        composition root (None only where the projection is listed, never run)."""
+        super().__init__()
+        self.archiver = archiver
 
     @handles(FI.Started)
     def started(self, w: SqlWriter, e: Any, position: int) -> None:
