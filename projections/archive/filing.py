@@ -15,10 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from domain.flows.instance import FlowInstance
-from projections.framework import PostgresProjection, SqlWriter, handles
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 FI = FlowInstance
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
@@ -60,12 +58,12 @@ class ArchiveFilingProcess(PostgresProjection):
         w.execute("INSERT INTO archive_flow_facts VALUES (%s, %s, %s, %s, %s, %s::jsonb, NULL)"
                   " ON CONFLICT (instance_id) DO NOTHING",
                   (e.originator_id, e.business_type, e.business_line, e.fund_account, e.department_id,
-                   orjson.dumps(e.data, default=str).decode()))
+                   json_text(e.data, str)))
 
     @handles(FI.FormEdited)
     def form_edited(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE archive_flow_facts SET data = %s::jsonb WHERE instance_id = %s",
-                  (orjson.dumps(e.data, default=str).decode(), e.originator_id))
+                  (json_text(e.data, str), e.originator_id))
 
     @handles(FI.Completed)
     def completed(self, w: SqlWriter, e: Any, position: int) -> None:

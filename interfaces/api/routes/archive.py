@@ -31,7 +31,7 @@ from domain.shared.ids import natural_id
 from domain.shared.text import MAX_INT
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import FUND_ACCOUNT_PATTERN, CommandAccepted, Page, accepted
 
@@ -482,13 +482,7 @@ def by_business(container: ContainerDep, policy: Reader,
                     "6-20 ASCII digits"))] = None,
                 cursor: Annotated[str | None, Query(max_length=400)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> BusinessPage:
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            after = [datetime.fromisoformat(after[0]), UUID(after[1])]
-        except (TypeError, ValueError, AttributeError):
-            raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
-                             field="cursor") from None
+    after = typed_cursor(cursor, "at!", "id")
     rows = container.archive_queries.by_business(policy.scope_params(), flow_instance=flow_instance,
                                                  business_type=business_type, fund_account=fund_account,
                                                  after=after, limit=limit + 1)
