@@ -11,16 +11,18 @@ from typing import Any
 
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
-from application.archive.exports import ArchiveExports
+from application.archive.exports import ExportLimits
+from application.archive.mount import MountLimits
 from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
 from application.flows.assignees import AssigneeResolver
 from application.flows.instances import FlowInstancesApplication
 from application.forms.service import FormsApplication
 from application.leads.app import LeadsApplication
+from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
 from domain.shared.context import CommandContext
-from infrastructure.archive.blobs import BlobStore, FilesystemBlobStore
+from infrastructure.archive.blobs import FilesystemBlobStore
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
@@ -41,7 +43,6 @@ from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
 from projections.analytics.lead_conversion import LeadAnalytics
-from projections.archive.filing import ArchiveFilingProcess
 from projections.archive.queries import ArchiveQueries
 from projections.flows.definitions import FlowQueries
 from projections.flows.migrations import MigrationQueries
@@ -105,18 +106,17 @@ class Container:
     scheduler: Scheduler
     principals: PrincipalResolver
     archive: ArchiveApplication
-    archive_exports: ArchiveExports
     archive_queries: ArchiveQueries
     throttle: FailureThrottle
-    workers: ProjectionWorkers | None = None
+    leads: LeadsApplication
+    lead_queries: LeadQueries
+    lead_analytics: LeadAnalytics
+    lead_recycler: Recycler
+    lead_rate_limiter: RateLimiter
+    lead_sop: SopRunner
+    workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
-    leads: LeadsApplication | None = None
-    lead_queries: LeadQueries | None = None
-    lead_analytics: LeadAnalytics | None = None
-    lead_recycler: Recycler | None = None
-    lead_rate_limiter: RateLimiter | None = None
-    lead_sop: SopRunner | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, engines: Engines | None = None, workers: bool = False) -> Container:
@@ -129,8 +129,15 @@ class Container:
             max_batch_events=settings.group_commit_max_events, lock_timeout=settings.lock_timeout_seconds,
         )
         clickhouse = ClickHouse(engines.clickhouse_url, settings.clickhouse_database)
+        archive = ArchiveApplication(
+            store, blobs=blob_store(settings), max_file_bytes=settings.archive_max_file_bytes,
+            mount_limits=MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
+                                     settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio),
+            export_limits=ExportLimits(settings.data_dir / "blobs" / "tmp", settings.archive_export_max_files,
+                                       settings.archive_export_max_bytes),
+            retention=RetentionRule(default_days=settings.archive_retention_days))
         runners = {}
-        for projection in all_projections():
+        for projection in all_projections(archiver=filing_archiver(archive)):
             runner = ProjectionRunner(store, projection, batch_size=settings.projection_batch_size,
                                       clickhouse=clickhouse if isinstance(projection, ClickHouseSink) else None)
             runner.create()
@@ -149,19 +156,19 @@ class Container:
             store, allowed_tables=datasource_tables, sql_runner=sql_runner,
             customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
             max_rows=settings.datasource_row_limit)
+        due_queue = DueQueue(supervisor)
         flows = FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries),
                                          facts=access_queries.initiator_facts,
-                                         hot_instances=settings.flow_hot_instances)
-        flows.due_queue = due_queue = DueQueue(supervisor)
+                                         hot_instances=settings.flow_hot_instances, due_queue=due_queue)
         flows.running_instances = MigrationQueries(readmodels).running  # where migrations look (ADR 0012)
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
-        blobs = blob_store(settings)
-        archive = ArchiveApplication(store, blobs=blobs, max_file_bytes=settings.archive_max_file_bytes,
-                                     retention=RetentionRule(default_days=settings.archive_retention_days))
-        for runner in runners.values():
-            if isinstance(runner.projection, ArchiveFilingProcess):
-                runner.projection.archiver = filing_archiver(archive)
+        lead_queries = LeadQueries(readmodels)
+        outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
+        leads = LeadsApplication(store, turns=LineTurns(store.datastore), reads=lead_queries, outbound=outbound,
+                                 progress=ImportProgressBoard(supervisor), timezone_name=settings.leads_report_timezone)
+        lead_sop = SopRunner(leads, lead_queries)
+        opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=AccessApplication(store),
@@ -175,22 +182,13 @@ class Container:
             archive=archive, archive_queries=ArchiveQueries(readmodels),
             throttle=FailureThrottle(supervisor, max_delay=settings.throttle_max_delay_seconds,
                                      window=settings.throttle_window_seconds),
-            archive_exports=ArchiveExports(store, blobs=blobs, staging=settings.data_dir / "blobs" / "tmp",
-                                           max_files=settings.archive_export_max_files,
-                                           max_bytes=settings.archive_export_max_bytes),
+            leads=leads, lead_queries=lead_queries,
+            lead_analytics=LeadAnalytics(clickhouse, settings.leads_report_timezone),
+            lead_recycler=Recycler(leads, lead_queries, settings.leads_recycle_poll_seconds, lead_sop,
+                                   FileOpeningFeed(opening_file)),
+            lead_rate_limiter=RateLimiter(supervisor, settings.leads_intake_rate_per_minute), lead_sop=lead_sop,
             owns_engines=owns,
         )
-        container.lead_queries = LeadQueries(readmodels)
-        outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
-        container.leads = LeadsApplication(store, turns=LineTurns(store.datastore), reads=container.lead_queries,
-                                           outbound=outbound, progress=ImportProgressBoard(supervisor),
-                                           timezone_name=settings.leads_report_timezone)
-        container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
-        container.lead_sop = SopRunner(container.leads, container.lead_queries)
-        opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
-        container.lead_recycler = Recycler(container.leads, container.lead_queries, settings.leads_recycle_poll_seconds,
-                                           container.lead_sop, FileOpeningFeed(opening_file))
-        container.lead_rate_limiter = RateLimiter(supervisor, settings.leads_intake_rate_per_minute)
         supervisor.start()
         board.start()
         if workers:
@@ -199,16 +197,14 @@ class Container:
 
     def start_workers(self) -> None:
         self.scheduler.start()
-        if self.lead_recycler is not None:
-            self.lead_recycler.start()
+        self.lead_recycler.start()
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
                                          self.engines.database_url, self.settings.projection_poll_seconds)
         self.workers.start()
 
     def close(self) -> None:
         self.scheduler.stop()
-        if self.lead_recycler is not None:
-            self.lead_recycler.stop()
+        self.lead_recycler.stop()
         if self.workers:
             self.workers.stop()
         self.progress.stop()

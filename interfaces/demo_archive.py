@@ -8,7 +8,8 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from application.archive.service import ArchiveApplication, Filing
+from application.archive.filing import Filing
+from application.archive.service import ArchiveApplication
 from domain.archive.document import Document
 from domain.shared.context import CommandContext
 from domain.shared.ids import natural_id

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+import orjson
 from eventsourcing.utils import get_topic
+
+
+def json_text(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """A value as JSON text for a ``jsonb`` parameter; ``default`` (e.g. ``str``) for types orjson
+    does not know, else they raise."""
+    return orjson.dumps(value, default=default).decode()
 
 
 class SqlWriter(Protocol):

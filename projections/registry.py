@@ -7,7 +7,7 @@ from projections.analytics.event_facts import EventFactsSink
 from projections.analytics.flow_decisions import FlowDecisionsSink
 from projections.analytics.lead_conversion import LeadConversionSink
 from projections.archive.documents import ArchiveDocumentsProjection
-from projections.archive.filing import ArchiveFilingProcess
+from projections.archive.filing import ArchiveFilingProcess, Archiver
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
 from projections.flows.migrations import FlowMigrationsProjection
@@ -17,8 +17,9 @@ from projections.framework import ClickHouseSink, PostgresProjection
 from projections.leads.leads import LeadsProjection
 
 
-def all_projections() -> list[PostgresProjection | ClickHouseSink]:
+def all_projections(archiver: Archiver | None = None) -> list[PostgresProjection | ClickHouseSink]:
+    """``archiver``: the automatic-archiving command port (ArchiveFilingProcess); None to list them."""
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
             FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink(),
-            ArchiveDocumentsProjection(), ArchiveFilingProcess(), LeadsProjection(), LeadConversionSink(),
+            ArchiveDocumentsProjection(), ArchiveFilingProcess(archiver), LeadsProjection(), LeadConversionSink(),
             FlowMigrationsProjection()]  # after flows.instances: it indexes flows_instances

@@ -1,11 +1,12 @@
 """Authentication: password logins with lockout, sessions with refresh, API tokens."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
 from uuid import UUID
 
-from application.access.catalogue_admin import CatalogueCommands
 from application.access.secrets import (
     ACCESS_PREFIX,
     API_PREFIX,
@@ -43,7 +44,18 @@ class IssuedApiToken:
     position: int
 
 
-class AuthCommands(CatalogueCommands):
+class Auth:
+    # From the host (LedgerApplication, Catalogue):
+    load: Callable[..., Any]
+    exists: Callable[[UUID], bool]
+    save_one: Callable[[Any], CommandResult]
+    save_all: Callable[..., int]
+    require_known: Callable[[str, list[str], str], None]
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(timezone.utc)
+
     @command
     def login(self, login_name: str, password: str) -> IssuedTokens:
         """Failures are throttled at the boundary (a growing delay per login name and client
@@ -98,7 +110,7 @@ class AuthCommands(CatalogueCommands):
         unknown = unknown_actions(set(permissions))
         if unknown:
             raise RuleViolationError(f"unknown action keys: {', '.join(unknown)}", field="permissions")
-        self._known("business_line", business_lines, "business_lines")
+        self.require_known("business_line", business_lines, "business_lines")
         token = new_token(API_PREFIX)
         api_token = ApiToken(name=name, token_hash=token_hash(token), scopes=sorted(set(scopes)),
                              permissions=sorted(set(permissions)), business_lines=sorted(set(business_lines)),

@@ -1,15 +1,22 @@
 """Departments: the organisation tree."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
-from application.shared.base import CommandResult, LedgerApplication, command
+from application.shared.base import CommandResult, command
 from domain.access.department import Department
 from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
 
-class DepartmentCommands(LedgerApplication):
+class Departments:
+    # From the host (LedgerApplication):
+    load: Callable[..., Any]
+    save_one: Callable[[Any], CommandResult]
+    create_unique: Callable[[Any, str], CommandResult]
+
     def department(self, department_id: UUID, field: str = "department_id") -> Department:
         try:
             return self.load(department_id, Department)

@@ -1,25 +1,26 @@
 """Operators: profile, password, status, roles, business lines, data scope."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
-from application.access.departments import DepartmentCommands
 from application.access.secrets import hash_password
 from application.shared.base import CommandResult, command
-from domain.access.business_line import BusinessLine
 from domain.access.credentials import Session
+from domain.access.department import Department
 from domain.access.operator import Operator, check_password_strength
-from domain.access.role import Role
-from domain.shared.errors import NotFoundError, RuleViolationError
-from domain.shared.ids import natural_id
+from domain.shared.errors import RuleViolationError
 
 
-class OperatorCommands(DepartmentCommands):
-    def _known(self, kind: str, keys: list[str], field: str) -> None:
-        missing = [k for k in keys if not self.exists(natural_id(kind, k))]
-        if missing:
-            raise NotFoundError(f"unknown {kind.replace('_', ' ')}s: {', '.join(missing)}", field=field)
+class Operators:
+    # From the host (LedgerApplication, Departments, Catalogue):
+    load: Callable[..., Any]
+    save_one: Callable[[Any], CommandResult]
+    save_all: Callable[..., int]
+    create_unique: Callable[[Any, str], CommandResult]
+    department: Callable[..., Department]
+    require_known: Callable[[str, list[str], str], None]
 
     @command
     def create_operator(self, login_name: str, display_name: str, department_id: UUID, phone: str | None,
@@ -60,8 +61,6 @@ class OperatorCommands(DepartmentCommands):
     @command
     def set_operator_password(self, operator_id: UUID, password: str, open_sessions: list[UUID]) -> CommandResult:
         """A new password ends every open session of the operator, in the same transaction."""
-
-
         operator = self.load(operator_id, Operator)
         check_password_strength(password, operator.login_name)
         operator.set_password_hash(hash_password(password))
@@ -91,7 +90,7 @@ class OperatorCommands(DepartmentCommands):
 
     @command
     def grant_roles(self, operator_id: UUID, roles: list[str]) -> CommandResult:
-        self._known("role", roles, "roles")
+        self.require_known("role", roles, "roles")
         operator = self.load(operator_id, Operator)
         operator.grant_roles(roles)
         return self.save_one(operator)
@@ -104,7 +103,7 @@ class OperatorCommands(DepartmentCommands):
 
     @command
     def set_business_lines(self, operator_id: UUID, lines: list[str]) -> CommandResult:
-        self._known("business_line", lines, "business_lines")
+        self.require_known("business_line", lines, "business_lines")
         operator = self.load(operator_id, Operator)
         operator.set_business_lines(lines)
         return self.save_one(operator)
@@ -119,13 +118,3 @@ class OperatorCommands(DepartmentCommands):
                                   "include_children": bool(j.get("include_children", True))} for j in jurisdiction],
                                 investor_accounts)
         return self.save_one(operator)
-
-    def role(self, key: str) -> Role:
-        return self.load(natural_id("role", key), Role)
-
-    def business_line(self, code: str) -> BusinessLine:
-        return self.load(natural_id("business_line", code), BusinessLine)
-
-    @staticmethod
-    def now() -> datetime:
-        return datetime.now(timezone.utc)

@@ -22,14 +22,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from application.access.policy import Principal
 from application.access.secrets import ACCESS_PREFIX, API_PREFIX, token_hash
 from domain.shared.errors import AuthenticationError, UnavailableError
 from domain.shared.ids import natural_id
-from projections.access.queries import AccessQueries
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,21 @@ log = logging.getLogger(__name__)
 CATCH_UP_SECONDS = 1.0
 
 
+class AccessReadModel(Protocol):
+    """What the resolver reads (projections/access/queries.py AccessQueries, given by the
+    composition root): rows carry their read-model ``version`` for the freshness check."""
+
+    def session_by_access_hash(self, access_hash: str) -> dict[str, Any] | None: ...
+
+    def api_token_by_hash(self, token_hash: str) -> dict[str, Any] | None: ...
+
+    def roles_of(self, roles: list[str]) -> list[dict[str, Any]]: ...
+
+    def expand_jurisdiction(self, jurisdiction: list[dict]) -> set[UUID]: ...
+
+
 class PrincipalResolver:
-    def __init__(self, queries: AccessQueries, bootstrap_token: str,
+    def __init__(self, queries: AccessReadModel, bootstrap_token: str,
                  stored_versions: Callable[[list[UUID]], dict[UUID, int]] | None = None,
                  parked: Callable[[list[UUID]], bool] | None = None):
         self.queries = queries

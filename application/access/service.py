@@ -1,9 +1,13 @@
-"""The access context's Application: every use case of departments, operators, roles,
-business lines, field rules and authentication (one class, split by capability)."""
+"""The access context's Application: departments, operators, the catalogue (roles, business
+lines, field rules) and authentication, one flat capability class each (ADR 0013)."""
 from __future__ import annotations
 
-from application.access.auth import AuthCommands
+from application.access.auth import Auth
+from application.access.catalogue import Catalogue
+from application.access.departments import Departments
+from application.access.operators import Operators
+from application.shared.base import LedgerApplication
 
 
-class AccessApplication(AuthCommands):
+class AccessApplication(Departments, Operators, Catalogue, Auth, LedgerApplication):
     name = "access"

@@ -11,16 +11,17 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from application.shared.base import CommandResult, LedgerApplication, command
+from application.shared.base import CommandResult, command
 from application.shared.spreadsheet import safe_cell
+from domain.archive.content import BlobStore, read_chunks
 from domain.archive.export import ArchiveExport, ExportRuleDefinition
 from domain.archive.rules import ExportRule
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
-from infrastructure.archive.blobs import BlobStore, read_chunks
 
 MANIFEST_FIELDS = ("path", "document_id", "customer", "fund_account", "level", "business_line", "business_type",
                    "flow_instance", "category", "filename", "media_type", "size", "sha256", "version",
@@ -54,14 +55,21 @@ def reach_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for line, dept, account in sorted(seen, key=lambda t: tuple(x or "" for x in t))]
 
 
-class ArchiveExports(LedgerApplication):
-    name = "archive-exports"
+@dataclass(frozen=True)
+class ExportLimits:
+    staging: Path                    # where a package is written before it is stored as a blob
+    max_files: int = MAX_EXPORT_FILES
+    max_bytes: int = MAX_EXPORT_BYTES
 
-    def __init__(self, store: Any, *, blobs: BlobStore, staging: Path, max_files: int = MAX_EXPORT_FILES,
-                 max_bytes: int = MAX_EXPORT_BYTES):
-        super().__init__(store)
-        self.blobs, self.staging = blobs, staging
-        self.max_files, self.max_bytes = max_files, max_bytes
+
+class Exports:
+    # Given at composition:
+    blobs: BlobStore
+    export_limits: ExportLimits
+    # From the host (LedgerApplication):
+    load: Callable[..., Any]
+    save_one: Callable[[Any], CommandResult]
+    create_unique: Callable[[Any, str], CommandResult]
 
     @command
     def define_rule(self, key: str, name: str, business_line: str, rule: dict[str, Any]) -> CommandResult:
@@ -79,16 +87,17 @@ class ArchiveExports(LedgerApplication):
                 ) -> tuple[CommandResult, ArchiveExport]:
         """``select(rule, limit)`` gives the rows in the caller's scope (at most ``limit``);
         ``present`` applies the caller's field rules to the manifest rows and member paths."""
-        rows = select(rule, self.max_files + 1)
+        limits = self.export_limits
+        rows = select(rule, limits.max_files + 1)
         if not rows:
             raise RuleViolationError("no document matches this export rule; nothing was exported")
-        if len(rows) > self.max_files:
-            raise RuleViolationError(f"the rule selects more than {self.max_files} documents; narrow it")
-        if sum(r["size"] for r in rows) > self.max_bytes:
-            raise RuleViolationError(f"the selected documents exceed {self.max_bytes} bytes; narrow the rule")
+        if len(rows) > limits.max_files:
+            raise RuleViolationError(f"the rule selects more than {limits.max_files} documents; narrow it")
+        if sum(r["size"] for r in rows) > limits.max_bytes:
+            raise RuleViolationError(f"the selected documents exceed {limits.max_bytes} bytes; narrow the rule")
         shown = present(rows) if present else rows
-        self.staging.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.staging) as tmp:
+        limits.staging.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=limits.staging) as tmp:
             path = Path(tmp) / "export.zip"
             manifest, sums, total = [], [], 0
             with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -103,7 +112,7 @@ class ArchiveExports(LedgerApplication):
                         raise RuleViolationError(f"document {row['id']} failed its checksum; run "
                                                  "`ledgerflow archive scan` before exporting")
                     total += row["size"]
-                    if total > self.max_bytes:
+                    if total > limits.max_bytes:
                         raise RuleViolationError("the export is too large; narrow the rule")
                     manifest.append({**{k: seen.get(k) for k in MANIFEST_FIELDS if k in seen}, "path": member,
                                      "document_id": str(row["id"]), "version": row["current_version"],
@@ -120,7 +129,7 @@ class ArchiveExports(LedgerApplication):
                 zf.writestr("manifest.csv", "\ufeff" + out.getvalue())  # BOM: Excel opens UTF-8 Chinese
                 zf.writestr("SHA256SUMS", "\n".join(sums) + "\n")
             with path.open("rb") as stream:
-                staged = self.blobs.stage(read_chunks(stream), self.max_bytes + (1 << 30))
+                staged = self.blobs.stage(read_chunks(stream), limits.max_bytes + (1 << 30))
             self.blobs.commit(staged)
         export = ArchiveExport(rule_key=rule_key, rule=rule.as_dict(), business_line=business_line,
                                count=len(rows), zip_sha256=staged.sha256, size=staged.size, purpose=purpose,

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from application.archive.media import sniff
+from domain.archive.content import BlobStore, BlobTooLargeError, EmptyBlobError, StagedBlob
 from domain.archive.rules import check_media_type, sanitise_filename
 from domain.shared.errors import RuleViolationError
-from infrastructure.archive.blobs import BlobStore, BlobTooLargeError, EmptyBlobError, StagedBlob
 
 
 class PayloadTooLargeError(RuleViolationError):
@@ -25,13 +25,6 @@ class Accepted:
     media_type: str
     size: int
     sha256: str
-
-
-def accept(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_type: str | None,
-           limit: int) -> Accepted:
-    got, staged = check(blobs, chunks, filename, declared_type, limit)
-    blobs.commit(staged)
-    return got
 
 
 def check(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_type: str | None,

@@ -2,11 +2,12 @@
 (content no longer matches its address) and the missing ones, with the document versions hit."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infrastructure.archive.blobs import BlobStore, rehash
+from domain.archive.content import BlobStore, read_chunks
 
 
 @dataclass
@@ -26,21 +27,38 @@ class ScanReport:
                 "missing": self.missing, "orphans": self.orphans}
 
 
-def scan(blobs: BlobStore, expected: dict[str, list[dict[str, Any]]],
-         progress: Callable[[int, int], None] | None = None) -> ScanReport:
-    report = ScanReport()
-    total = len(expected)
-    for i, (sha256, uses) in enumerate(sorted(expected.items()), 1):
-        report.checked += 1
-        actual = rehash(blobs, sha256)
-        users = list(uses)
-        if actual is None:
-            report.missing.append({"sha256": sha256, "used_by": users})
-        elif actual != sha256:
-            report.corrupted.append({"sha256": sha256, "actual_sha256": actual, "used_by": users})
-        else:
-            report.ok += 1
-        if progress:
-            progress(i, total)
-    report.orphans = sorted(h for h in blobs.hashes() if h not in expected)
-    return report
+def rehash(store: BlobStore, sha256: str) -> str | None:
+    """The SHA-256 of what is stored under ``sha256`` now, or None when it is missing."""
+    if not store.exists(sha256):
+        return None
+    digest = hashlib.sha256()
+    with store.open(sha256) as stream:
+        for chunk in read_chunks(stream):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Integrity:
+    # Given at composition:
+    blobs: BlobStore
+
+    def scan(self, expected: dict[str, list[dict[str, Any]]],
+             progress: Callable[[int, int], None] | None = None) -> ScanReport:
+        """``expected``: every content hash the read model knows, with the versions using it."""
+        blobs = self.blobs
+        report = ScanReport()
+        total = len(expected)
+        for i, (sha256, uses) in enumerate(sorted(expected.items()), 1):
+            report.checked += 1
+            actual = rehash(blobs, sha256)
+            users = list(uses)
+            if actual is None:
+                report.missing.append({"sha256": sha256, "used_by": users})
+            elif actual != sha256:
+                report.corrupted.append({"sha256": sha256, "actual_sha256": actual, "used_by": users})
+            else:
+                report.ok += 1
+            if progress:
+                progress(i, total)
+        report.orphans = sorted(h for h in blobs.hashes() if h not in expected)
+        return report

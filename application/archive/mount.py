@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from application.archive.service import ArchiveApplication, Filing
+from application.archive.documents import Uploaded
+from application.archive.filing import Filing
+from domain.archive.content import MAX_MANIFEST_BYTES, CloudBatchError, read_chunks, read_member
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError, RuleViolationError
-from infrastructure.archive.blobs import read_chunks
-from infrastructure.archive.cloud import MAX_MANIFEST_BYTES, CloudBatchError, read_member
 
 # What a member, a folder entry or a row may raise while it is read; each fails that row only.
 ROW_ERRORS = (DomainError, KeyError, OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError,
@@ -139,58 +139,65 @@ def _open_regular(root: Path, name: str) -> Any:
         raise
 
 
-def mount(archive: ArchiveApplication, ctx: CommandContext, source: Path, limits: MountLimits,
-          progress: Callable[[int, int], None] | None = None, *, department_id: Any = None,
-          allowed: Callable[[Filing], bool] | None = None) -> MountReport:
-    """``allowed`` (the caller's scope) is asked for every row; rows outside it fail. Documents
-    are filed under ``department_id`` (the caller's department)."""
-    if source.is_dir():
-        manifest_path = source / MANIFEST
-        if not manifest_path.is_file():
-            raise RuleViolationError(f"{source} has no {MANIFEST}", field=MANIFEST)
-        if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise RuleViolationError(f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes", field=MANIFEST)
-        rows = _manifest(manifest_path.read_text(encoding="utf-8"), limits.max_files)
-        root = source.resolve()
-        return _import(archive, ctx, rows, lambda name: _open_regular(root, name), limits, progress,
-                       department_id, allowed)
-    try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError):
-        raise RuleViolationError(f"{source.name} is not a zip file") from None
-    with zf:
-        rows = zip_manifest(zf, limits)
-        return _import(archive, ctx, rows, lambda name: zf.open(name), limits, progress, department_id, allowed)
+class Mounts:
+    # Given at composition:
+    mount_limits: MountLimits
+    # From the host (Documents):
+    upload: Callable[..., Uploaded]
 
+    def mount_manifest(self, zf: zipfile.ZipFile) -> list[dict[str, str]]:
+        """The manifest of a mount zip under this archive's limits (see ``zip_manifest``)."""
+        return zip_manifest(zf, self.mount_limits)
 
-def _import(archive: ArchiveApplication, ctx: CommandContext, rows: list[dict[str, str]],
-            opener: Callable[[str], Any], limits: MountLimits,
-            progress: Callable[[int, int], None] | None, department_id: Any = None,
-            allowed: Callable[[Filing], bool] | None = None) -> MountReport:
-    report = MountReport(total=len(rows))
-    for i, row in enumerate(rows, 1):
-        name = (row.get("filename") or "").strip()
-        entry: dict[str, Any] = {"filename": name}
+    def mount(self, ctx: CommandContext, source: Path, progress: Callable[[int, int], None] | None = None, *,
+              department_id: Any = None, allowed: Callable[[Filing], bool] | None = None) -> MountReport:
+        """``allowed`` (the caller's scope) is asked for every row; rows outside it fail. Documents
+        are filed under ``department_id`` (the caller's department)."""
+        if source.is_dir():
+            manifest_path = source / MANIFEST
+            if not manifest_path.is_file():
+                raise RuleViolationError(f"{source} has no {MANIFEST}", field=MANIFEST)
+            if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise RuleViolationError(f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes", field=MANIFEST)
+            rows = _manifest(manifest_path.read_text(encoding="utf-8"), self.mount_limits.max_files)
+            root = source.resolve()
+            return self._import(ctx, rows, lambda name: _open_regular(root, name), progress, department_id,
+                                allowed)
         try:
-            filing = Filing(customer=row.get("customer") or row.get("fund_account") or None,
-                            fund_account=row.get("fund_account") or None,
-                            business_line=row.get("business_line") or "", department_id=department_id,
-                            business_type=row.get("business_type") or None,
-                            category=row.get("category") or "other")
-            if allowed is not None and not allowed(filing):
-                raise RuleViolationError("this business line, department or account is outside your scope")
-            with opener(name) as stream:
-                got = archive.upload(ctx, _bounded(stream, limits.max_file_bytes),
-                                     filename=PurePosixPath(name).name, declared_type=None, filing=filing,
-                                     metadata={"title": row["title"]} if row.get("title") else {}, source="mount")
-            entry.update(status="imported", document_id=str(got.result.id), sha256=got.sha256)
-            report.imported += 1
-        except ROW_ERRORS as exc:
-            message = (exc.message if isinstance(exc, DomainError) else f"not found in the source: {exc}"
-                       if isinstance(exc, (KeyError, FileNotFoundError)) else f"cannot be read: {exc}")
-            entry.update(status="failed", error=message)
-            report.failed += 1
-        report.files.append(entry)
-        if progress:
-            progress(i, len(rows))
-    return report
+            zf = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, OSError):
+            raise RuleViolationError(f"{source.name} is not a zip file") from None
+        with zf:
+            rows = self.mount_manifest(zf)
+            return self._import(ctx, rows, lambda name: zf.open(name), progress, department_id, allowed)
+
+    def _import(self, ctx: CommandContext, rows: list[dict[str, str]], opener: Callable[[str], Any],
+                progress: Callable[[int, int], None] | None, department_id: Any = None,
+                allowed: Callable[[Filing], bool] | None = None) -> MountReport:
+        report = MountReport(total=len(rows))
+        for i, row in enumerate(rows, 1):
+            name = (row.get("filename") or "").strip()
+            entry: dict[str, Any] = {"filename": name}
+            try:
+                filing = Filing(customer=row.get("customer") or row.get("fund_account") or None,
+                                fund_account=row.get("fund_account") or None,
+                                business_line=row.get("business_line") or "", department_id=department_id,
+                                business_type=row.get("business_type") or None,
+                                category=row.get("category") or "other")
+                if allowed is not None and not allowed(filing):
+                    raise RuleViolationError("this business line, department or account is outside your scope")
+                with opener(name) as stream:
+                    got = self.upload(ctx, _bounded(stream, self.mount_limits.max_file_bytes),
+                                      filename=PurePosixPath(name).name, declared_type=None, filing=filing,
+                                      metadata={"title": row["title"]} if row.get("title") else {}, source="mount")
+                entry.update(status="imported", document_id=str(got.result.id), sha256=got.sha256)
+                report.imported += 1
+            except ROW_ERRORS as exc:
+                message = (exc.message if isinstance(exc, DomainError) else f"not found in the source: {exc}"
+                           if isinstance(exc, (KeyError, FileNotFoundError)) else f"cannot be read: {exc}")
+                entry.update(status="failed", error=message)
+                report.failed += 1
+            report.files.append(entry)
+            if progress:
+                progress(i, len(rows))
+        return report

@@ -10,8 +10,7 @@ from application.access.policy import SECRET_FIELDS, Policy
 from application.audit.resources import resource_of
 from domain.access.masking import apply_rules
 from domain.shared.errors import NotFoundError
-from infrastructure.eventstore.chain import VerifyReport
-from infrastructure.eventstore.store import EventLog
+from infrastructure.eventstore.store import EventLog, VerifyReport
 
 METADATA = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
             "correlation_id", "business_line"}

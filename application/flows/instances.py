@@ -117,13 +117,13 @@ def _replayed_edit(data: dict[str, Any], params: dict[str, Any]) -> dict[str, An
 class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplication):  # migration: ADR 0012
     def __init__(self, store: Any, *, forms: Any, candidates: Callable[[Node, dict[str, Any]], list[str]],
                  clock: Clock | None = None, facts: Callable[[str], dict[str, Any]] | None = None,
-                 hot_instances: int = 2_000):
+                 hot_instances: int = 2_000, due_queue: Any = None):  # due_queue: given at composition
         super().__init__(store)
         self.forms = forms
         self.candidates = candidates
         self.facts = facts or (lambda actor: {})  # initiator attributes for branch conditions
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self.due_queue: Any = _NoQueue()
+        self.due_queue: Any = due_queue or _NoQueue()
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}
         self._scopes: dict[UUID, tuple[str, UUID | None, str | None]] = {}
         self.hot = HotAggregates(hot_instances)

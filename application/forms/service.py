@@ -8,22 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from application.access.policy import SECRET_FIELDS, Policy
-from application.forms.engine.diff import patch_with_old_values
 from application.forms.engine.schema import CompiledForm, FormSchemaError, compile_form, validate
-from application.forms.engine.sql_guard import (
-    CheckedSql,
-    DataSourceLimitError,
-    RowScope,
-    UnsafeSqlError,
-    check_select,
-    referenced_columns,
-    scope_plan,
-)
+from application.forms.engine.sql_guard import UnsafeSqlError, check_select, referenced_columns, scope_plan
 from application.shared.base import CommandResult, LedgerApplication, command
 from domain.access.masking import FieldRuleView, apply_rules
 from domain.forms.business_type import BusinessType
+from domain.forms.checked_sql import CheckedSql, DataSourceLimitError, RowScope
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
+from domain.forms.diff import patch_with_old_values
 from domain.forms.paths import numbers_as_declared
 from domain.forms.record import FormRecord
 from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError

@@ -53,8 +53,9 @@ def replay(aggregate: Any, events: Iterable[Any]) -> Any:
 
 
 class LedgerApplication(Application[UUID]):
-    # No aggregate cache: every command reloads from the store, so processes never diverge.
-    # (eventsourcing reads AGGREGATE_CACHE_MAXSIZE=0 as "unbounded", not "off".)
+    # No library aggregate cache (eventsourcing reads AGGREGATE_CACHE_MAXSIZE=0 as "unbounded", not
+    # "off"): a command loads from the store, or brings ``read_current``'s shared copy up to date
+    # with one query for newer events; flows keep recently used instances (application/shared/hot.py).
     env: dict[str, str] = {}
 
     def __init__(self, store: EventStore):

@@ -35,10 +35,6 @@ class BusinessType(LedgerAggregate):
         return cls._create(cls.Created, id=natural_id("business_type", code), code=code, name=name.strip(),
                            business_line=business_line, description=description, subjects=sorted(set(subjects)))
 
-    @event("DetailsChanged")
-    def change_details(self, name: str, description: str) -> None:
-        self.name, self.description = name, description
-
     def save_draft(self, subject: str, schema: dict[str, Any]) -> None:
         if subject not in self.subjects:
             raise RuleViolationError(f"unknown subject {subject!r}; one of {', '.join(self.subjects)}",

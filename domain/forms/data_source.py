@@ -28,7 +28,3 @@ class DataSource(LedgerAggregate):
             raise RuleViolationError(f"kind must be one of {', '.join(KINDS)}", field="kind")
         return cls._create(cls.Defined, id=natural_id("data_source", key), key=key, name=name, kind=kind,
                            config=config)
-
-    @event("Reconfigured")
-    def reconfigure(self, name: str, config: dict[str, Any]) -> None:
-        self.name, self.config = name, config

@@ -11,60 +11,17 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
-CHUNK = 1 << 20
+from domain.archive.content import BlobTooLargeError, EmptyBlobError, StagedBlob, read_chunks
+
 SHA256_HEX = frozenset("0123456789abcdef")
-
-
-class BlobTooLargeError(Exception):
-    def __init__(self, limit: int):
-        super().__init__(f"the file exceeds the limit of {limit} bytes")
-        self.limit = limit
-
-
-class EmptyBlobError(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class StagedBlob:
-    """Content streamed to a temporary file, hashed and measured, not yet committed."""
-
-    path: Path
-    sha256: str
-    size: int
-    head: bytes   # the first bytes, for media-type sniffing
-
-
-class BlobStore(Protocol):
-    def stage(self, chunks: Iterable[bytes], limit: int) -> StagedBlob: ...
-
-    def commit(self, staged: StagedBlob) -> bool: ...
-
-    def discard(self, staged: StagedBlob) -> None: ...
-
-    def open(self, sha256: str) -> BinaryIO: ...
-
-    def exists(self, sha256: str) -> bool: ...
-
-    def delete(self, sha256: str) -> None: ...
-
-    def hashes(self) -> Iterator[str]: ...
-
-    def lock(self, sha256: str) -> AbstractContextManager[None]: ...
 
 
 def valid_hash(sha256: str) -> bool:
     return len(sha256) == 64 and set(sha256) <= SHA256_HEX
-
-
-def read_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
-    while chunk := stream.read(size):
-        yield chunk
 
 
 def _fsync_dir(path: Path) -> None:
@@ -181,17 +138,6 @@ class FilesystemBlobStore:
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
-        for chunk in read_chunks(stream):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def rehash(store: BlobStore, sha256: str) -> str | None:
-    """The SHA-256 of what is stored under ``sha256`` now, or None when it is missing."""
-    if not store.exists(sha256):
-        return None
-    digest = hashlib.sha256()
-    with store.open(sha256) as stream:
         for chunk in read_chunks(stream):
             digest.update(chunk)
     return digest.hexdigest()

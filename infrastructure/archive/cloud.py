@@ -15,48 +15,13 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
+from domain.archive.content import MAX_MANIFEST_BYTES, CloudBatch, CloudBatchError, read_member
 
-class CloudBatchError(ValueError):
-    pass
-
-
-MAX_MANIFEST_BYTES = 10 * 1_048_576
-MAX_MANIFEST_RATIO = 100
 MAX_ENTRIES = 10_000
 BATCH_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 LINE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-
-
-def read_member(zf: zipfile.ZipFile, name: str, cap: int = MAX_MANIFEST_BYTES,
-                max_ratio: int = MAX_MANIFEST_RATIO) -> bytes:
-    """A small member (a manifest) read whole, but never past ``cap`` bytes and never when its
-    central-directory entry already says it is a bomb. KeyError when it is not there."""
-    info = zf.getinfo(name)
-    if info.file_size > cap:
-        raise CloudBatchError(f"{name} expands to {info.file_size} bytes; at most {cap} are accepted")
-    if info.compress_size and info.file_size / info.compress_size > max_ratio:
-        raise CloudBatchError(f"{name} is compressed {info.file_size // info.compress_size}:1, above the "
-                              f"{max_ratio}:1 limit (a zip bomb?)")
-    try:
-        with zf.open(info) as stream:
-            data = stream.read(cap + 1)
-    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
-        raise CloudBatchError(f"{name} cannot be read: {exc}") from None
-    if len(data) > cap:
-        raise CloudBatchError(f"{name} is larger than its zip entry declares")
-    return data
-
-
-class CloudBatch(Protocol):
-    batch_id: str
-    business_line: str
-    source: str
-
-    def entries(self) -> list[dict[str, Any]]: ...
-
-    def open(self, name: str) -> BinaryIO | None: ...
 
 
 def _parse(raw: bytes, source: str) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from infrastructure.archive.blobs import FilesystemBlobStore, StagedBlob, valid_hash
+from domain.archive.content import StagedBlob
+from infrastructure.archive.blobs import FilesystemBlobStore, valid_hash
 
 
 class S3BlobStore:

@@ -18,6 +18,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.conninfo import conninfo_to_dict
 
+from infrastructure.eventstore.chain import ChainProblem, VerifyReport, verify_rows
 from infrastructure.eventstore.recorder import LedgerRecorder
 from infrastructure.eventstore.transcoder import OrjsonTranscoder
 
@@ -146,9 +147,7 @@ class EventLog:
             for r in rows
         ]
 
-    def verify(self, progress: Any = None) -> Any:
-        from infrastructure.eventstore.chain import ChainProblem, VerifyReport, verify_rows
-
+    def verify(self, progress: Any = None) -> VerifyReport:
         problems: list[ChainProblem] = []
         checked = 0
         with self.store.datastore.get_connection() as conn, conn.transaction():

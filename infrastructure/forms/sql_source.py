@@ -35,7 +35,7 @@ import redis
 from psycopg import pq
 from psycopg.sql import SQL, Identifier
 
-from application.forms.engine.sql_guard import PARAM, SCOPE_COLUMNS, CheckedSql, DataSourceLimitError, RowScope
+from domain.forms.checked_sql import PARAM, SCOPE_COLUMNS, CheckedSql, DataSourceLimitError, RowScope
 from infrastructure.redis.supervisor import RedisSupervisor
 
 log = logging.getLogger(__name__)

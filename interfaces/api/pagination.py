@@ -1,13 +1,18 @@
-"""Opaque keyset cursors: base64url of a small JSON list."""
+"""Opaque keyset cursors: base64url of a small JSON list, decoded to typed values."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 
 from domain.shared.text import value_problem
 from interfaces.api.problems import ApiProblem
+
+MALFORMED = "cursor is malformed; use next_cursor from a previous page"
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -26,6 +31,40 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     # A cursor is the caller's text: what it decodes to is checked like any other input.
     if (not isinstance(values, list) or len(values) != arity or value_problem(values) is not None
             or not all(v is None or (isinstance(v, (str, int)) and not isinstance(v, bool)) for v in values)):
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
-                         field="cursor")
+        raise ApiProblem(400, "invalid_cursor", MALFORMED, field="cursor")
     return values
+
+
+def _exactly(kind: type) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise ValueError(kind.__name__)
+        return value
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if value not in (0, 1):
+        raise ValueError("bool")
+    return bool(value)
+
+
+def _instant(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+# 'at' an instant or null, 'at!' an instant, 'id' a UUID, 'bool' 0/1, 'text' text, 'int' an integer.
+KINDS: dict[str, Callable[[Any], Any]] = {
+    "at": lambda v: None if v is None else _instant(v), "at!": _instant, "id": lambda v: UUID(str(v)),
+    "bool": _flag, "int": _exactly(int), "text": _exactly(str)}
+
+
+def typed_cursor(cursor: str | None, *kinds: str) -> tuple[Any, ...] | None:
+    """A keyset cursor's values, each parsed as its kind (``KINDS``); None when there is none."""
+    values = decode_cursor(cursor, len(kinds))
+    if values is None:
+        return None
+    try:
+        return tuple(KINDS[kind](value) for kind, value in zip(kinds, values, strict=True))
+    except ValueError:
+        raise ApiProblem(400, "invalid_cursor", MALFORMED, field="cursor") from None

@@ -5,10 +5,12 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -49,6 +51,16 @@ def _container(workers: bool = False):  # noqa: ANN202 - imported lazily to keep
     return Container.start(_settings(), workers=workers)
 
 
+@contextmanager
+def _running(workers: bool = False) -> Iterator[Any]:
+    """A started container for one command, closed however the command ends."""
+    container = _container(workers)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
 def _bar(description: str):  # noqa: ANN202
     """The progress bar of every long CLI job."""
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console)
@@ -77,14 +89,10 @@ def serve(
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if demo:
-        from interfaces.bootstrap import Container
         from interfaces.demo import load_demo
 
-        container = Container.start(settings)
-        try:
+        with _running() as container:
             console.print(load_demo(container))
-        finally:
-            container.close()
     uvicorn.run(create_app_from_settings(settings), host=host or settings.host, port=port or settings.port,
                 log_level="info", access_log=False, server_header=False)
 
@@ -93,15 +101,12 @@ def serve(
 def worker() -> None:
     """Run projection workers only (production: scale them apart from the API)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    container = _container(workers=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    console.print(f"projection workers running: {', '.join(container.runners)}")
-    try:
+    with _running(workers=True) as container:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        console.print(f"projection workers running: {', '.join(container.runners)}")
         stop.wait()
-    finally:
-        container.close()
 
 
 @app.command()
@@ -109,24 +114,18 @@ def demo() -> None:
     """Load the demo data (idempotent: running it twice adds nothing)."""
     from interfaces.demo import load_demo
 
-    container = _container()
-    try:
+    with _running() as container:
         summary = load_demo(container)
         for runner in container.runners.values():
             runner.catch_up()
         console.print(summary)
-    finally:
-        container.close()
 
 
 @projections_app.command("status")
 def projections_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List projections with their position, lag and parked events."""
-    container = _container()
-    try:
+    with _running() as container:
         rows = [runner.status() for runner in container.runners.values()]
-    finally:
-        container.close()
     if as_json:
         print(json.dumps([{"name": s.name, "kind": s.kind, "position": s.position, "head": s.head, "lag": s.lag,
                            "parked": s.parked} for s in rows]))
@@ -144,8 +143,7 @@ def projections_retry(name: str, skip: Annotated[list[int] | None, typer.Option(
              "then applied. For an event stored by an older release that no code can apply; the event stays in "
              "the store and its audit trail.")] = None) -> None:
     """Re-apply the events a projection parked (after fixing their cause); list those still parked."""
-    container = _container()
-    try:
+    with _running() as container:
         runner = container.runners.get(name)
         if runner is None or runner.projection.kind != "postgres":
             console.print(f"[red]{name!r} is not a read-model projection[/red]; analytics sinks are rebuilt")
@@ -154,8 +152,6 @@ def projections_retry(name: str, skip: Annotated[list[int] | None, typer.Option(
         console.print(f"{name}: {applied} applied, {remaining} still parked")
         for row in runner.parked():
             console.print(f"  #{row['position']} {row['topic']} {row['originator_id']}: {row['error']}")
-    finally:
-        container.close()
     if remaining:
         raise typer.Exit(1)
 
@@ -163,8 +159,7 @@ def projections_retry(name: str, skip: Annotated[list[int] | None, typer.Option(
 @projections_app.command("rebuild")
 def projections_rebuild(name: str) -> None:
     """Empty one projection and replay every event into it, with a progress bar."""
-    container = _container()
-    try:
+    with _running() as container:
         runner = container.runners.get(name)
         if runner is None:
             console.print(f"[red]unknown projection {name!r}[/red]; known: {', '.join(container.runners)}")
@@ -176,8 +171,6 @@ def projections_rebuild(name: str) -> None:
             runner.catch_up(lambda position, h: progress.update(task, completed=position, total=h))
             progress.update(task, completed=progress.tasks[0].total)
         console.print(f"{name} rebuilt up to position {runner.position()}")
-    finally:
-        container.close()
 
 
 @audit_app.command("trail")
@@ -185,14 +178,12 @@ def audit_trail(aggregate_id: UUID, as_json: Annotated[bool, typer.Option("--jso
     """Print the ordered event trail of one aggregate: who, when, what changed."""
     from domain.shared.errors import NotFoundError
 
-    container = _container()
-    try:
-        entries = container.audit.trail(aggregate_id)
-    except NotFoundError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
+    with _running() as container:
+        try:
+            entries = container.audit.trail(aggregate_id)
+        except NotFoundError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1) from None
     if as_json:
         print(json.dumps([vars(e) for e in entries], default=str))
         return
@@ -207,12 +198,9 @@ def audit_trail(aggregate_id: UUID, as_json: Annotated[bool, typer.Option("--jso
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain over every stored event; exit 1 when it is broken."""
-    container = _container()
-    try:
+    with _running() as container:
         with console.status("verifying the event chain…") as status:
             report = container.audit.verify(lambda n: status.update(f"verified {n} events…"))
-    finally:
-        container.close()
     if report.ok:
         console.print(f"[green]chain intact[/green]: {report.checked} events verified")
         return
@@ -231,8 +219,7 @@ def customers_sync(
     from domain.shared.context import CommandContext
     from infrastructure.forms.customers import directory_from_setting
 
-    container = _container()
-    try:
+    with _running() as container:
         directory = directory_from_setting(source or container.settings.customer_directory,
                                            container.settings.data_dir)
         with console.status("syncing customers…") as status:
@@ -240,8 +227,6 @@ def customers_sync(
                                                     lambda n: status.update(f"synced {n} customers…"))
         console.print(f"customers: {counts['registered']} registered, {counts['updated']} updated, "
                       f"{counts['unchanged']} unchanged")
-    finally:
-        container.close()
 
 
 @leads_app.command("import")
@@ -255,17 +240,15 @@ def leads_import(
     from domain.shared.context import CommandContext
     from domain.shared.errors import DomainError
 
-    container = _container()
-    try:
-        with console.status("importing…") as status:
-            report = Importer(container.leads).run_file(
-                CommandContext.system("cli-import"), channel, path, container.settings.leads_import_max_bytes,
-                lambda p: status.update(f"imported {p['rows']} rows: {p['counts']}"))
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        container.close()
+    with _running() as container:
+        try:
+            with console.status("importing…") as status:
+                report = Importer(container.leads).run_file(
+                    CommandContext.system("cli-import"), channel, path, container.settings.leads_import_max_bytes,
+                    lambda p: status.update(f"imported {p['rows']} rows: {p['counts']}"))
+        except DomainError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(2) from None
     console.print(f"{report['rows']} rows: {report['counts']}")
     if results is not None:
         keys = ("row", "status", "reason", "flag", "phone", "lead_id", "owner")
@@ -278,12 +261,9 @@ def leads_import(
 @leads_app.command("recycle")
 def leads_recycle() -> None:
     """Run recycling and reassignment once, for every business line with channels."""
-    container = _container()
-    try:
+    with _running() as container:
         container.runners["leads.leads"].catch_up()
         console.print(container.lead_recycler.tick())
-    finally:
-        container.close()
 
 
 @leads_app.command("verify-assignments")
@@ -292,11 +272,8 @@ def leads_verify(business_line: Annotated[str, typer.Argument(help="Business lin
     from domain.leads.replay import replay_assignments
     from domain.leads.rulebook import rulebook_id
 
-    container = _container()
-    try:
+    with _running() as container:
         checked, mismatches = replay_assignments(container.leads.events.get(rulebook_id(business_line)))
-    finally:
-        container.close()
     if mismatches:
         console.print(f"[red]{len(mismatches)} of {checked} assignments differ on replay[/red]")
         for m in mismatches[:10]:
@@ -312,13 +289,10 @@ def leads_opening_feed(
     """Apply new account-opening events from the JSON-lines file (embedded mode adapter)."""
     from infrastructure.leads.account_opening import FileOpeningFeed
 
-    container = _container()
-    try:
+    with _running() as container:
         source = path or Path(container.settings.leads_opening_file or container.settings.data_dir /
                               "account_opening.jsonl")
         results = FileOpeningFeed(source).poll(container.leads)
-    finally:
-        container.close()
     accepted = sum(r["status"] == "accepted" for r in results)
     console.print(f"{accepted} accepted, {len(results) - accepted} rejected")
     for r in results:
@@ -330,21 +304,15 @@ def leads_opening_feed(
 @archive_app.command("scan")
 def archive_scan(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-hash every stored blob; report corrupted and missing ones (exit 1 when any)."""
-    from application.archive.integrity import scan
-
-    container = _container()
-    try:
+    with _running() as container:
         container.runners["archive.documents"].catch_up()
         expected = container.archive_queries.known_hashes()
         if as_json:
-            report = scan(container.archive.blobs, expected)
+            report = container.archive.scan(expected)
         else:
             with _bar("re-hashing blobs") as progress:
                 task = progress.add_task("scan", total=len(expected))
-                report = scan(container.archive.blobs, expected,
-                              lambda done, total: progress.update(task, completed=done))
-    finally:
-        container.close()
+                report = container.archive.scan(expected, lambda done, total: progress.update(task, completed=done))
     if as_json:
         print(json.dumps(report.as_dict(), default=str))
     else:
@@ -364,24 +332,18 @@ def archive_mount(source: Annotated[Path, typer.Argument(help="A folder or zip h
                   report_file: Annotated[Path | None, typer.Option("--report", help="Write the per-file report "
                                                                                     "(JSON) here")] = None) -> None:
     """静态资料挂载: import historical loose documents in bulk, with a progress bar and a per-file report."""
-    from application.archive.mount import MountLimits, mount
     from domain.shared.context import CommandContext
     from domain.shared.errors import DomainError
 
-    container = _container()
-    settings = container.settings
-    limits = MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
-                         settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio)
-    try:
-        with _bar("mounting") as progress:
-            task = progress.add_task("mount", total=None)
-            report = mount(container.archive, CommandContext.system("archive-mount"), source, limits,
-                           lambda done, total: progress.update(task, completed=done, total=total))
-    except DomainError as exc:
-        console.print(f"[red]refused:[/red] {exc.message}")
-        raise typer.Exit(2) from None
-    finally:
-        container.close()
+    with _running() as container:
+        try:
+            with _bar("mounting") as progress:
+                task = progress.add_task("mount", total=None)
+                report = container.archive.mount(CommandContext.system("archive-mount"), source,
+                                                 lambda done, total: progress.update(task, completed=done, total=total))
+        except DomainError as exc:
+            console.print(f"[red]refused:[/red] {exc.message}")
+            raise typer.Exit(2) from None
     if report_file:
         report_file.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     table = Table("file", "status", "document / error")
@@ -397,24 +359,21 @@ def archive_mount(source: Annotated[Path, typer.Argument(help="A folder or zip h
 def archive_sync(source: Annotated[Path, typer.Argument(help="A cloud-platform batch: folder or zip with "
                                                               "manifest.json")]) -> None:
     """云平台影像同步: import one cloud-platform batch and list the anomalies its check found."""
-    from application.archive.sync import import_batch
     from domain.shared.context import CommandContext
     from domain.shared.errors import DomainError
     from infrastructure.archive.cloud import CloudBatchError, open_batch
 
-    container = _container()
-    try:
-        container.runners["archive.documents"].catch_up()  # duplicates are judged against the read model
-        with open_batch(source) as batch, _bar(f"batch {batch.batch_id}") as progress:
-            task = progress.add_task("sync", total=len(batch.entries()))
-            report = import_batch(container.archive, CommandContext.system("archive-cloud-sync"), batch,
-                                  container.archive_queries.is_duplicate,
-                                  lambda done, total: progress.update(task, completed=done))
-    except (DomainError, CloudBatchError) as exc:
-        console.print(f"[red]refused:[/red] {getattr(exc, 'message', exc)}")
-        raise typer.Exit(2) from None
-    finally:
-        container.close()
+    with _running() as container:
+        try:
+            container.runners["archive.documents"].catch_up()  # duplicates are judged against the read model
+            with open_batch(source) as batch, _bar(f"batch {batch.batch_id}") as progress:
+                task = progress.add_task("sync", total=len(batch.entries()))
+                report = container.archive.import_batch(CommandContext.system("archive-cloud-sync"), batch,
+                                                        container.archive_queries.is_duplicate,
+                                                        lambda done, total: progress.update(task, completed=done))
+        except (DomainError, CloudBatchError) as exc:
+            console.print(f"[red]refused:[/red] {getattr(exc, 'message', exc)}")
+            raise typer.Exit(2) from None
     console.print(f"batch {report['batch_id']}: {report['imported']} imported, {report['anomalies']} anomalies")
     for e in report["entries"]:
         if e["status"] == "anomaly":
@@ -444,34 +403,32 @@ def archive_export(
     from domain.shared.context import CommandContext
     from domain.shared.errors import DomainError
 
-    container = _container()
-    everything = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
-    try:
-        container.runners["archive.documents"].catch_up()
-        line = None
-        if rule_key:
-            saved = container.archive_exports.rule(rule_key)
-            rule, line = ExportRule.parse(saved.rule), saved.business_line
-        else:
-            rule = ExportRule.parse({"customers": customer or [], "business_types": business_type or [],
-                                     "categories": category or [], "date_from": date_from, "date_to": date_to})
+    with _running() as container:
+        everything = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+        try:
+            container.runners["archive.documents"].catch_up()
+            line = None
+            if rule_key:
+                saved = container.archive.rule(rule_key)
+                rule, line = ExportRule.parse(saved.rule), saved.business_line
+            else:
+                rule = ExportRule.parse({"customers": customer or [], "business_types": business_type or [],
+                                         "categories": category or [], "date_from": date_from, "date_to": date_to})
 
-        def select(r: ExportRule, limit: int) -> list[dict]:
-            scope = everything if line is None else {**everything, "all_lines": False, "lines": [line]}
-            return container.archive_queries.for_export(
-                scope, customers=list(r.customers), business_types=list(r.business_types),
-                categories=list(r.categories), date_from=r.date_from, date_to=r.date_to,
-                include_deleted=r.include_deleted, limit=limit)
+            def select(r: ExportRule, limit: int) -> list[dict]:
+                scope = everything if line is None else {**everything, "all_lines": False, "lines": [line]}
+                return container.archive_queries.for_export(
+                    scope, customers=list(r.customers), business_types=list(r.business_types),
+                    categories=list(r.categories), date_from=r.date_from, date_to=r.date_to,
+                    include_deleted=r.include_deleted, limit=limit)
 
-        result, export = container.archive_exports.produce(CommandContext.system("archive-export-cli"), rule,
-                                                           rule_key, line, purpose, select)
-        with container.archive.blobs.open(export.zip_sha256) as src, out.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-    except DomainError as exc:
-        console.print(f"[red]refused:[/red] {exc.message}")
-        raise typer.Exit(2) from None
-    finally:
-        container.close()
+            result, export = container.archive.produce(CommandContext.system("archive-export-cli"), rule,
+                                                               rule_key, line, purpose, select)
+            with container.archive.blobs.open(export.zip_sha256) as src, out.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except DomainError as exc:
+            console.print(f"[red]refused:[/red] {exc.message}")
+            raise typer.Exit(2) from None
     console.print(f"export {result.id}: {export.count} documents, sha256 {export.zip_sha256} -> {out}")
 
 
@@ -482,15 +439,12 @@ def archive_purge() -> None:
 
     from domain.shared.context import CommandContext
 
-    container = _container()
-    try:
+    with _running() as container:
         container.runners["archive.documents"].catch_up()
         queries = container.archive_queries
         purged = container.archive.purge_due(CommandContext.system("archive-retention"), queries.purge_candidates(),
                                              datetime.now(timezone.utc), queries.referenced,
                                              container.runners["archive.documents"].catch_up)
-    finally:
-        container.close()
     console.print(f"{len(purged)} document(s) purged")
 
 

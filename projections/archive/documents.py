@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from domain.archive.document import Document
 from domain.archive.export import ArchiveExport
 from domain.archive.sync import SyncBatch
-from projections.framework import PostgresProjection, SqlWriter, handles
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 D = Document
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
 
 
 class ArchiveDocumentsProjection(PostgresProjection):
@@ -62,7 +56,7 @@ class ArchiveDocumentsProjection(PostgresProjection):
     def _history(self, w: SqlWriter, e: Any, position: int, kind: str, detail: dict[str, Any]) -> None:
         w.execute("INSERT INTO archive_history VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
                   " ON CONFLICT DO NOTHING",
-                  (e.originator_id, e.originator_version, kind, e.actor, e.correlation_id, _json(detail),
+                  (e.originator_id, e.originator_version, kind, e.actor, e.correlation_id, json_text(detail, str),
                    e.timestamp, position))
 
     def _touch(self, w: SqlWriter, e: Any, position: int, sets: str = "", params: tuple = ()) -> None:
@@ -76,8 +70,8 @@ class ArchiveDocumentsProjection(PostgresProjection):
                   "%s::jsonb,%s,%s,%s,NULL,%s,%s)",
                   (e.originator_id, e.customer, e.fund_account, "account" if e.fund_account else "customer",
                    e.business_line, e.department_id, e.business_type, e.flow_instance, e.category, e.filename,
-                   e.media_type, e.size, e.sha256, e.source, _json(e.metadata), e.timestamp, e.actor, e.timestamp,
-                   e.originator_version, position))
+                   e.media_type, e.size, e.sha256, e.source, json_text(e.metadata, str), e.timestamp, e.actor,
+                   e.timestamp, e.originator_version, position))
         w.execute("INSERT INTO archive_versions VALUES (%s, 1, %s, %s, %s, %s, '', %s, %s, false)",
                   (e.originator_id, e.filename, e.media_type, e.size, e.sha256, e.timestamp, e.actor))
         self._history(w, e, position, "uploaded", {
@@ -105,7 +99,7 @@ class ArchiveDocumentsProjection(PostgresProjection):
 
     @handles(D.MetadataEdited)
     def metadata_edited(self, w: SqlWriter, e: Any, position: int) -> None:
-        self._touch(w, e, position, "metadata = metadata || %s::jsonb", (_json(e.changes),))
+        self._touch(w, e, position, "metadata = metadata || %s::jsonb", (json_text(e.changes, str),))
         self._history(w, e, position, "metadata_edited", {"changes": e.changes, "old_values": e.old_values})
 
     @handles(D.Deleted)
@@ -140,8 +134,8 @@ class ArchiveDocumentsProjection(PostgresProjection):
         w.execute("INSERT INTO archive_exports (id, rule_key, rule, business_line, count, zip_sha256, size, purpose,"
                   " actor, produced_at, position, reach) VALUES (%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb)"
                   " ON CONFLICT DO NOTHING",
-                  (e.originator_id, e.rule_key, _json(e.rule), e.business_line, e.count, e.zip_sha256, e.size,
-                   e.purpose, e.actor, e.timestamp, position, None if reach is None else _json(reach)))
+                  (e.originator_id, e.rule_key, json_text(e.rule, str), e.business_line, e.count, e.zip_sha256, e.size,
+                   e.purpose, e.actor, e.timestamp, position, None if reach is None else json_text(reach, str)))
 
     @handles(SyncBatch.Imported)
     def sync_imported(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -15,10 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from domain.flows.instance import FlowInstance
-from projections.framework import PostgresProjection, SqlWriter, handles
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 FI = FlowInstance
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
@@ -48,20 +46,24 @@ class ArchiveFilingProcess(PostgresProjection):
         " business_line text NOT NULL, fund_account text, department_id uuid, data jsonb NOT NULL,"
         " filed_at timestamptz)",
     )
-    # Wired by the composition root: the archive's file_flow_attachments bound to a system actor.
-    archiver: Archiver | None = None
+
+    def __init__(self, archiver: Archiver | None = None):
+        """``archiver``: the archive's file_flow_attachments bound to a system actor, given by the
+        composition root (None only where the projection is listed, never run)."""
+        super().__init__()
+        self.archiver = archiver
 
     @handles(FI.Started)
     def started(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("INSERT INTO archive_flow_facts VALUES (%s, %s, %s, %s, %s, %s::jsonb, NULL)"
                   " ON CONFLICT (instance_id) DO NOTHING",
                   (e.originator_id, e.business_type, e.business_line, e.fund_account, e.department_id,
-                   orjson.dumps(e.data, default=str).decode()))
+                   json_text(e.data, str)))
 
     @handles(FI.FormEdited)
     def form_edited(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE archive_flow_facts SET data = %s::jsonb WHERE instance_id = %s",
-                  (orjson.dumps(e.data, default=str).decode(), e.originator_id))
+                  (json_text(e.data, str), e.originator_id))
 
     @handles(FI.Completed)
     def completed(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -3,17 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
 from domain.shared.ids import natural_id
-from projections.framework import PostgresProjection, SqlWriter, handles
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 
 class FormsCatalogueProjection(PostgresProjection):
@@ -41,22 +35,16 @@ class FormsCatalogueProjection(PostgresProjection):
                   (e.originator_id, e.code, e.name, e.business_line, e.description, e.subjects,
                    e.originator_version, e.timestamp, position))
 
-    @handles(BusinessType.DetailsChanged)
-    def details(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE forms_business_types SET name = %s, description = %s, version = %s, updated_at = %s,"
-                  " position = %s WHERE id = %s",
-                  (e.name, e.description, e.originator_version, e.timestamp, position, e.originator_id))
-
     @handles(BusinessType.DraftSaved)
     def draft(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE forms_business_types SET drafts = jsonb_set(drafts, ARRAY[%s], %s::jsonb), version = %s,"
                   " updated_at = %s, position = %s WHERE id = %s",
-                  (e.subject, _json(e.schema), e.originator_version, e.timestamp, position, e.originator_id))
+                  (e.subject, json_text(e.schema), e.originator_version, e.timestamp, position, e.originator_id))
 
     @handles(BusinessType.Published)
     def published(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("INSERT INTO forms_versions VALUES (%s, %s, %s::jsonb, %s, %s)",
-                  (e.originator_id, e.number, _json(e.forms), e.timestamp, e.actor))
+                  (e.originator_id, e.number, json_text(e.forms), e.timestamp, e.actor))
         w.execute("UPDATE forms_business_types SET latest_version = %s, version = %s, updated_at = %s,"
                   " position = %s WHERE id = %s",
                   (e.number, e.originator_version, e.timestamp, position, e.originator_id))
@@ -64,12 +52,7 @@ class FormsCatalogueProjection(PostgresProjection):
     @handles(DataSource.Defined)
     def source_defined(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("INSERT INTO forms_data_sources VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
-                  (e.originator_id, e.key, e.name, e.kind, _json(e.config), e.originator_version))
-
-    @handles(DataSource.Reconfigured)
-    def source_changed(self, w: SqlWriter, e: Any, position: int) -> None:
-        w.execute("UPDATE forms_data_sources SET name = %s, config = %s::jsonb, version = %s WHERE id = %s",
-                  (e.name, _json(e.config), e.originator_version, e.originator_id))
+                  (e.originator_id, e.key, e.name, e.kind, json_text(e.config), e.originator_version))
 
     @handles(Customer.Registered, Customer.Updated)
     def customer(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from application.forms.engine.diff import apply_patch, diff
+from domain.forms.diff import apply_patch, diff
 from domain.forms.record import FormRecord
-from projections.framework import PostgresProjection, SqlWriter, handles
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 
 class FormRecordsProjection(PostgresProjection):
@@ -34,7 +28,7 @@ class FormRecordsProjection(PostgresProjection):
     def started(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("INSERT INTO forms_records VALUES (%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s)",
                   (e.originator_id, e.business_type, e.form_version, e.subject, e.business_line, e.fund_account,
-                   e.department_id, _json(e.data), e.node, e.originator_version, e.actor, e.timestamp,
+                   e.department_id, json_text(e.data), e.node, e.originator_version, e.actor, e.timestamp,
                    e.timestamp, position))
 
     @handles(FormRecord.Saved)
@@ -44,8 +38,8 @@ class FormRecordsProjection(PostgresProjection):
         new = apply_patch(old, e.patch)  # replaying the recorded patch, the way any consumer can
         for seq, change in enumerate(diff(old, new)):
             w.execute("INSERT INTO forms_record_changes VALUES (%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s,%s)",
-                      (e.originator_id, e.originator_version, seq, change.kind, change.path, _json(change.old),
-                       _json(change.new), e.node, e.actor, e.timestamp))
+                      (e.originator_id, e.originator_version, seq, change.kind, change.path, json_text(change.old),
+                       json_text(change.new), e.node, e.actor, e.timestamp))
         w.execute("UPDATE forms_records SET data = %s::jsonb, node = %s, version = %s, updated_at = %s,"
                   " position = %s WHERE id = %s",
-                  (_json(new), e.node, e.originator_version, e.timestamp, position, e.originator_id))
+                  (json_text(new), e.node, e.originator_version, e.timestamp, position, e.originator_id))

@@ -119,7 +119,8 @@ def test_a_cte_self_join_shows_a_shanghai_operator_only_shanghai_customers(clien
     assert "李四" not in {r["bname"] for r in rows}  # the Beijing customer
     assert len(_query(client, "selfjoin", ADMIN)["rows"]) == 9
     # The database alone holds the line: the runner, without the per-caller filter after it.
-    from application.forms.engine.sql_guard import RowScope, check_select
+    from application.forms.engine.sql_guard import check_select
+    from domain.forms.checked_sql import RowScope
     from domain.shared.ids import natural_id
 
     forms = live_container.forms

@@ -8,13 +8,13 @@ import io
 import json
 import os
 import zipfile
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from application.archive.integrity import scan
-from application.archive.mount import MountLimits, UnsafeArchiveError, mount
-from application.archive.service import Filing
+from application.archive.filing import Filing
+from application.archive.mount import UnsafeArchiveError
 from domain.archive.rules import ExportRule
 from domain.shared.context import CommandContext
 from tests.archive_samples import jpeg, pdf, png
@@ -57,7 +57,7 @@ def test_the_integrity_scan_finds_a_flipped_byte_and_a_missing_blob(archive):
     data[100] ^= 0x01
     path.write_bytes(bytes(data))
     blobs.path(gone.sha256).unlink()
-    report = scan(blobs, archive.archive_queries.known_hashes())
+    report = archive.archive.scan(archive.archive_queries.known_hashes())
     assert report.checked == 3 and report.ok == 1 and not report.healthy
     assert [c["sha256"] for c in report.corrupted] == [bad.sha256]
     assert report.corrupted[0]["used_by"] == [{"document_id": str(bad.result.id), "version": 1}]
@@ -89,7 +89,7 @@ def test_a_static_mount_imports_a_zip_with_a_per_file_report_and_progress(archiv
     source = tmp_path / "history.zip"
     source.write_bytes(_zip(files, manifest, deflate=False))
     seen = []
-    report = mount(archive.archive, ADMIN, source, MountLimits(), progress=lambda done, total: seen.append(done))
+    report = archive.archive.mount(ADMIN, source, progress=lambda done, total: seen.append(done))
     assert (report.total, report.imported, report.failed) == (4, 2, 2)
     assert seen == [1, 2, 3, 4]
     by_name = {f["filename"]: f for f in report.files}
@@ -113,7 +113,7 @@ def test_a_zip_bomb_is_refused_before_anything_is_expanded(archive, tmp_path):
         zf.writestr("manifest.csv", "filename,business_line\nscans/zeros.png,brokerage\n")
     assert bomb.stat().st_size < 2_000_000
     with pytest.raises(UnsafeArchiveError, match="compressed .*:1|expands to"):
-        mount(archive.archive, ADMIN, bomb, MountLimits())
+        archive.archive.mount(ADMIN, bomb)
     assert not list(archive.archive.blobs.hashes())
 
 
@@ -122,7 +122,7 @@ def test_a_zip_with_a_traversal_member_is_refused(archive, tmp_path):
     source.write_bytes(_zip({"../../etc/evil.png": png()}, [{"filename": "../../etc/evil.png",
                                                              "business_line": "brokerage"}]))
     with pytest.raises(UnsafeArchiveError, match="outside the archive"):
-        mount(archive.archive, ADMIN, source, MountLimits())
+        archive.archive.mount(ADMIN, source)
 
 
 def test_an_export_holds_the_documents_manifests_and_checksums_and_is_an_event(archive):
@@ -139,7 +139,7 @@ def test_an_export_holds_the_documents_manifests_and_checksums_and_is_an_event(a
                                                   date_from=r.date_from, date_to=r.date_to,
                                                   include_deleted=r.include_deleted)
 
-    result, export = archive.archive_exports.produce(ADMIN, rule, None, "brokerage", "2026 监管报备", select)
+    result, export = archive.archive.produce(ADMIN, rule, None, "brokerage", "2026 监管报备", select)
     assert export.count == 1
     with archive.archive.blobs.open(export.zip_sha256) as f:
         zf = zipfile.ZipFile(io.BytesIO(f.read()))
@@ -270,14 +270,15 @@ def test_exports_are_bounded_before_writing_and_their_manifest_follows_the_calle
                                                   categories=[], date_from=None, date_to=None,
                                                   include_deleted=False)
 
-    exports = archive.archive_exports
-    exports.max_files = 1
+    exports = archive.archive
+    limits = exports.export_limits
+    exports.export_limits = replace(limits, max_files=1)
     with pytest.raises(RuleViolationError, match="more than 1 documents"):
         exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select)
-    exports.max_files, exports.max_bytes = 10, 10
+    exports.export_limits = replace(limits, max_files=10, max_bytes=10)
     with pytest.raises(RuleViolationError, match="exceed 10 bytes"):
         exports.produce(ADMIN, ExportRule(), None, "brokerage", "", select)
-    exports.max_bytes = 1 << 30
+    exports.export_limits = replace(limits, max_files=10, max_bytes=1 << 30)
 
     def masked(rows):
         return [{**r, "customer": "8800****", "fund_account": "8800****"} for r in rows]
@@ -295,7 +296,8 @@ def test_a_corrupted_blob_is_replaced_by_a_verified_copy_and_stale_staging_files
     import os
     import time
 
-    from infrastructure.archive.blobs import FilesystemBlobStore, rehash
+    from application.archive.integrity import rehash
+    from infrastructure.archive.blobs import FilesystemBlobStore
 
     store = FilesystemBlobStore(tmp_path / "blobs")
     body = png()

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from application.archive.sync import import_batch, resolve_anomaly
 from domain.shared.context import CommandContext
 from domain.shared.errors import AlreadyExistsError
 from infrastructure.archive.cloud import open_batch
@@ -40,15 +39,15 @@ def test_a_cloud_batch_is_imported_and_its_anomalies_listed_for_resolution(conta
                                                       "business_line": "brokerage", "files": files}))
     queries = container.archive_queries
     with open_batch(folder) as batch:
-        report = import_batch(container.archive, ADMIN, batch, queries.is_duplicate)
+        report = container.archive.import_batch(ADMIN, batch, queries.is_duplicate)
     assert (report["imported"], report["anomalies"]) == (2, 4)
     kinds = {e["index"]: e.get("anomaly") for e in report["entries"]}
     assert kinds == {1: None, 2: None, 3: "duplicate", 4: "hash_mismatch", 5: "missing_file", 6: "unknown_customer"}
     assert not container.archive.blobs.exists(sha(fake))   # a mismatching file is never stored
     with open_batch(folder) as batch, pytest.raises(AlreadyExistsError):
-        import_batch(container.archive, ADMIN, batch, queries.is_duplicate)
+        container.archive.import_batch(ADMIN, batch, queries.is_duplicate)
 
-    resolve_anomaly(container.archive, ADMIN, "CFMMC-20261121-001", 5, "fixed_at_source", "re-sent tomorrow")
+    container.archive.resolve_anomaly(ADMIN, "CFMMC-20261121-001", 5, "fixed_at_source", "re-sent tomorrow")
     container.runners["archive.documents"].catch_up()
     [listed] = queries.sync_batches(SCOPE)
     assert (listed["imported"], listed["anomalies"], listed["open_anomalies"]) == (2, 4, 3)
@@ -76,5 +75,5 @@ def test_a_batch_id_is_claimed_before_any_file_is_imported(container, tmp_path):
         container.archive.save_one(SyncBatchClaim.claim("B-race", "brokerage"))   # the other import
     head = container.store.head()
     with open_batch(root) as batch, pytest.raises(AlreadyExistsError):
-        import_batch(container.archive, ADMIN, batch, container.archive_queries.is_duplicate)
+        container.archive.import_batch(ADMIN, batch, container.archive_queries.is_duplicate)
     assert container.store.head() == head

@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from application.forms.engine.sql_guard import (
-    CheckedSql,
-    DataSourceLimitError,
-    RowScope,
-    check_select,
-    referenced_columns,
-)
+from application.forms.engine.sql_guard import check_select, referenced_columns
+from domain.forms.checked_sql import CheckedSql, DataSourceLimitError, RowScope
 from domain.forms.data_source import DataSource
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id

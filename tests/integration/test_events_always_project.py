@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from application.archive.service import Filing
+from application.archive.filing import Filing
 from application.flows.migration import MigrationRequest
 from domain.access.department import DEPARTMENT_KINDS
 from domain.leads.sensitive import SensitiveContentError

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from application.forms.engine.sql_guard import CheckedSql, DataSourceLimitError
+from domain.forms.checked_sql import CheckedSql, DataSourceLimitError
 from domain.shared.errors import InvalidInputError, RuleViolationError
 from interfaces.demo_forms import FEE_RATE
 

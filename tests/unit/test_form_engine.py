@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from application.forms.engine.diff import apply_patch, diff, make_patch
 from application.forms.engine.schema import FormSchemaError, compile_form, validate
+from domain.forms.diff import apply_patch, diff, make_patch
 from infrastructure.eventstore.transcoder import OrjsonTranscoder
 from interfaces.demo_forms import BUSINESS_TYPES, FEE_RATE, TENANT_SIGNING
 

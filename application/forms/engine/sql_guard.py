@@ -22,17 +22,15 @@ for whom one of them is hidden or masked is refused (no predicate oracle on hidd
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 import pglast
 from pglast import ast
 from pglast.visitors import Visitor
 
-PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+from domain.forms.checked_sql import PARAM, SCOPE_COLUMNS, CheckedSql
+
 # An allow-list: a function not named here is refused. Unqualified or pg_catalog-qualified only.
 ALLOWED_FUNCTIONS = frozenset({
     # strings (no repeat/lpad/rpad/format: they inflate a value far beyond their inputs)
@@ -77,42 +75,8 @@ DATE_TIME_VALUES = frozenset({"SVFOP_CURRENT_DATE", "SVFOP_CURRENT_TIME", "SVFOP
                               "SVFOP_CURRENT_TIMESTAMP", "SVFOP_CURRENT_TIMESTAMP_N", "SVFOP_LOCALTIME",
                               "SVFOP_LOCALTIME_N", "SVFOP_LOCALTIMESTAMP", "SVFOP_LOCALTIMESTAMP_N"})
 # Columns that tie a row to the data scope (a customer's fund account, a department).
-SCOPE_COLUMNS = ("fund_account", "department_id")
-
-
 class UnsafeSqlError(ValueError):
     pass
-
-
-class DataSourceLimitError(RuntimeError):
-    """A data source was stopped at run time: timeout, row limit, write attempt, bad parameters."""
-
-
-@dataclass(frozen=True)
-class CheckedSql:
-    source: str
-    params: tuple[str, ...]        # parameter names in order of first use
-    tables: tuple[str, ...]
-    psycopg_sql: str               # :name -> %(name)s, literal % escaped
-    # (schema or None, relation, how many times the query reads it), for the database to resolve.
-    relations: tuple[tuple[str | None, str, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class RowScope:
-    """Which customer rows a data-source query may read, as plain data for the runner (and the
-    row-level security policy): every row, or those of ``departments`` and ``accounts``."""
-    all: bool
-    departments: tuple[UUID, ...] = field(default=())
-    accounts: tuple[str, ...] = field(default=())
-
-    @staticmethod
-    def everything() -> RowScope:
-        return RowScope(True)
-
-    @staticmethod
-    def nothing() -> RowScope:
-        return RowScope(False)
 
 
 class _Inspector(Visitor):

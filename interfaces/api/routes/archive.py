@@ -20,17 +20,18 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
+from application.archive.documents import Uploaded
+from application.archive.filing import Filing
 from application.archive.intake import EmptyFileError, PayloadTooLargeError
-from application.archive.service import Filing, Uploaded
+from domain.archive.content import read_chunks
 from domain.archive.document import MetadataChanges
 from domain.archive.rules import ALLOWED_TYPES, ExportRule, MediaTypeMismatchError, UnsupportedMediaTypeError
 from domain.shared.errors import PermissionDeniedError
 from domain.shared.ids import natural_id
 from domain.shared.text import MAX_INT
-from infrastructure.archive.blobs import read_chunks
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import FUND_ACCOUNT_PATTERN, CommandAccepted, Page, accepted
 
@@ -481,13 +482,7 @@ def by_business(container: ContainerDep, policy: Reader,
                     "6-20 ASCII digits"))] = None,
                 cursor: Annotated[str | None, Query(max_length=400)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> BusinessPage:
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            after = [datetime.fromisoformat(after[0]), UUID(after[1])]
-        except (TypeError, ValueError, AttributeError):
-            raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
-                             field="cursor") from None
+    after = typed_cursor(cursor, "at!", "id")
     rows = container.archive_queries.by_business(policy.scope_params(), flow_instance=flow_instance,
                                                  business_type=business_type, fund_account=fund_account,
                                                  after=after, limit=limit + 1)
@@ -514,7 +509,7 @@ def define_rule(body: ExportRuleCreate, request: Request, response: Response, co
         raise PermissionDeniedError("this business line is outside your scope", field="business_line")
     if not container.access.exists(natural_id("business_line", body.business_line)):
         raise ApiProblem(404, "not_found", f"unknown business line {body.business_line!r}", field="business_line")
-    return accepted(container.archive_exports.define_rule(policy.context(request.state.correlation_id), body.key,
+    return accepted(container.archive.define_rule(policy.context(request.state.correlation_id), body.key,
                                                           body.name, body.business_line, body.rule), response)
 
 
@@ -525,7 +520,7 @@ def define_rule(body: ExportRuleCreate, request: Request, response: Response, co
 def produce_export(body: ExportRequest, request: Request, container: ContainerDep, policy: Exporter) -> dict[str, Any]:
     line = body.business_line
     if body.rule_key:
-        saved = container.archive_exports.rule(body.rule_key)
+        saved = container.archive.rule(body.rule_key)
         if not policy.sees_line(saved.business_line):
             raise ApiProblem(404, "not_found", f"export rule {body.rule_key!r} does not exist", field="rule_key")
         raw, line = saved.rule, saved.business_line
@@ -546,7 +541,7 @@ def produce_export(body: ExportRequest, request: Request, container: ContainerDe
             categories=list(r.categories), date_from=r.date_from, date_to=r.date_to, include_deleted=r.include_deleted,
             limit=limit)
 
-    result, export = container.archive_exports.produce(policy.context(request.state.correlation_id), rule,
+    result, export = container.archive.produce(policy.context(request.state.correlation_id), rule,
                                                        body.rule_key, line, body.purpose, select,
                                                        lambda rows: policy.present_all(RESOURCE, rows))
     return {"id": str(result.id), "position": result.position, "count": export.count,
@@ -580,7 +575,7 @@ def download_export(export_id: UUID, container: ContainerDep, policy: Exporter) 
     from domain.shared.errors import NotFoundError
 
     try:
-        export = container.archive_exports.load(export_id, ArchiveExport)
+        export = container.archive.load(export_id, ArchiveExport)
     except NotFoundError:
         export = None
     if export is None or not policy.sees_line(export.business_line) or not _covers(policy, export.reach):
@@ -624,13 +619,11 @@ def sync_anomalies(container: ContainerDep, policy: Syncer, open_only: bool = Tr
 def resolve(batch_id: Annotated[str, PathParam(max_length=100)], index: Annotated[int, PathParam(ge=0, le=MAX_INT)],
             body: Resolution, request: Request, response: Response,
             container: ContainerDep, policy: Syncer) -> CommandAccepted:
-    from application.archive.sync import resolve_anomaly
-
     row = container.archive_queries.sync_batch(batch_id)
     if row is None or not policy.sees(business_line=row["business_line"], department_id=row["department_id"]):
         raise ApiProblem(404, "not_found", f"cloud batch {batch_id!r} does not exist")
-    return accepted(resolve_anomaly(container.archive, policy.context(request.state.correlation_id), batch_id, index,
-                                    body.resolution, body.note), response)
+    return accepted(container.archive.resolve_anomaly(policy.context(request.state.correlation_id), batch_id, index,
+                                                      body.resolution, body.note), response)
 
 
 # -- bulk intake over HTTP: static mount and cloud batches (zip uploads) ------------------------------------
@@ -654,31 +647,24 @@ def _saved_zip(container: ContainerDep, upload: UploadFile) -> Iterator[Path]:
                      "answers the per-file report. Zip bombs and `..` members are refused (422).")
 def mount_zip(request: Request, container: ContainerDep, policy: Mounter,
               file: Annotated[UploadFile, File(description="zip with manifest.csv and the files")]) -> dict[str, Any]:
-    from application.archive.mount import MountLimits, mount
-
-    settings = container.settings
-    limits = MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,
-                         settings.archive_mount_max_total_bytes, settings.archive_mount_max_ratio)
     with _saved_zip(container, file) as path:
-        lines = _manifest_lines(path, limits)
+        lines = _manifest_lines(container, path)
         if any(not policy.sees_line(line) for line in lines):
             raise PermissionDeniedError("the manifest names a business line outside your scope",
                                         field="business_line")
-        report = mount(container.archive, policy.context(request.state.correlation_id), path, limits,
-                       department_id=policy.principal.department_id, allowed=_in_scope(policy))
+        report = container.archive.mount(policy.context(request.state.correlation_id), path,
+                                         department_id=policy.principal.department_id, allowed=_in_scope(policy))
     return report.as_dict()
 
 
-def _manifest_lines(path: Path, limits: Any) -> set[str]:
+def _manifest_lines(container: ContainerDep, path: Path) -> set[str]:
     """Business lines a mount manifest names (checked against the caller before importing). The
     zip is judged (bombs, ``..``) before its manifest is read, and the manifest is read bounded."""
     import zipfile
 
-    from application.archive.mount import zip_manifest
-
     try:
         with zipfile.ZipFile(path) as zf:
-            rows = zip_manifest(zf, limits)
+            rows = container.archive.mount_manifest(zf)
     except (zipfile.BadZipFile, OSError):
         return set()  # mount() explains what is wrong
     return {row.get("business_line") or "" for row in rows}
@@ -689,7 +675,6 @@ def _manifest_lines(path: Path, limits: Any) -> set[str]:
                                                        "manifest.json); answers the entries and their anomalies.")
 def sync_batch(request: Request, container: ContainerDep, policy: Syncer,
                file: Annotated[UploadFile, File(description="zip with manifest.json and the files")]) -> dict[str, Any]:
-    from application.archive.sync import import_batch
     from infrastructure.archive.cloud import CloudBatchError, ZipCloudBatch
 
     with _saved_zip(container, file) as path:
@@ -700,8 +685,9 @@ def sync_batch(request: Request, container: ContainerDep, policy: Syncer,
         try:
             if not policy.sees_line(batch.business_line):
                 raise PermissionDeniedError("the batch's business line is outside your scope", field="business_line")
-            return import_batch(container.archive, policy.context(request.state.correlation_id), batch,
-                                container.archive_queries.is_duplicate,
-                                department_id=policy.principal.department_id, allowed=_in_scope(policy))
+            return container.archive.import_batch(policy.context(request.state.correlation_id), batch,
+                                                  container.archive_queries.is_duplicate,
+                                                  department_id=policy.principal.department_id,
+                                                  allowed=_in_scope(policy))
         finally:
             batch._zip.close()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from interfaces.api.deps import ContainerDep, requires
-from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import MAX_VERSION, Page
 
@@ -59,9 +59,7 @@ class VerifyPublic(BaseModel):
             responses={**NOT_FOUND, 400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
 def trail(aggregate_id: UUID, container: ContainerDep, policy: Auditor, cursor: str | None = None,
           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TrailPage:
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], int):
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor")
+    after = typed_cursor(cursor, "int")
     # The trail is derived by folding every event (old/new values), so it is built whole, then cut.
     entries = [e for e in container.audit.trail(aggregate_id, policy) if after is None or e.version > after[0]]
     items = entries[:limit]

@@ -20,7 +20,7 @@ from interfaces.api.deps import (
     requires,
     security_barrier,
 )
-from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 from projections.access.departments import DepartmentQueries
@@ -155,11 +155,8 @@ def list_departments(queries: Queries, policy: Viewer,
                                                     description="Name contains / code starts with")] = None,
                      cursor: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DepartmentPage:
-    after = decode_cursor(cursor, 1)
-    try:
-        key = UUID(str(after[0])) if after else None
-    except ValueError:
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor") from None
+    after = typed_cursor(cursor, "id")
+    key = after[0] if after else None
     scope = policy.principal.departments
     rows = queries.list(parent_id=parent_id, kind=kind, q=q, after=key, limit=limit + 1,
                         scope=list(scope) if scope is not None else None)

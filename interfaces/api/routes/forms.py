@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from domain.shared.errors import NotFoundError, PermissionDeniedError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import CommandAccepted, FundAccount, Page, VersionNumber, accepted
 
@@ -226,9 +226,7 @@ def create_business_type(body: BusinessTypeCreate, request: Request, container: 
             summary="Business types of your business lines, with their latest version, by code (keyset-paged).")
 def list_business_types(container: ContainerDep, policy: Viewer, cursor: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> BusinessTypesPage:
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], str):
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor")
+    after = typed_cursor(cursor, "text")
     rows = container.forms_queries.business_types(policy.scope_params(), after=after[0] if after else None,
                                                   limit=limit + 1)
     items = rows[:limit]
@@ -390,11 +388,8 @@ def save_record(record_id: UUID, body: RecordSave, request: Request, container: 
             summary="Form records in your lines and scope, newest first.")
 def list_records(container: ContainerDep, policy: RecordViewer, business_type: str | None = None,
                  cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RecordPage:
-    after = decode_cursor(cursor, 1)
-    try:
-        after_id = UUID(str(after[0])) if after else None
-    except ValueError:
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor") from None
+    after = typed_cursor(cursor, "id")
+    after_id = after[0] if after else None
     rows = container.forms_queries.records(policy.scope_params(), business_type=business_type, after=after_id,
                                            limit=limit + 1)
     items = [RecordPublic(**r) for r in rows[:limit]]

@@ -1,16 +1,39 @@
-"""Roles, business lines and field rules."""
+"""The catalogue: roles and their permissions, business lines, field rules."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
-from application.access.operators import OperatorCommands
 from application.shared.base import CommandResult, command
 from domain.access.business_line import BusinessLine
+from domain.access.department import Department
 from domain.access.field_rule import FieldRule
 from domain.access.role import Role
+from domain.shared.errors import NotFoundError
+from domain.shared.ids import natural_id
 
 
-class CatalogueCommands(OperatorCommands):
+class Catalogue:
+    # From the host (LedgerApplication, Departments):
+    load: Callable[..., Any]
+    exists: Callable[[UUID], bool]
+    save_one: Callable[[Any], CommandResult]
+    create_unique: Callable[[Any, str], CommandResult]
+    department: Callable[..., Department]
+
+    def role(self, key: str) -> Role:
+        return self.load(natural_id("role", key), Role)
+
+    def business_line(self, code: str) -> BusinessLine:
+        return self.load(natural_id("business_line", code), BusinessLine)
+
+    def require_known(self, kind: str, keys: list[str], field: str) -> None:
+        """Every key names a catalogue entry (``role``, ``business_line``) that exists."""
+        missing = [k for k in keys if not self.exists(natural_id(kind, k))]
+        if missing:
+            raise NotFoundError(f"unknown {kind.replace('_', ' ')}s: {', '.join(missing)}", field=field)
+
     @command
     def create_role(self, key: str, name: str, permissions: list[str],
                     owner_department_id: UUID | None = None) -> CommandResult:
@@ -34,7 +57,7 @@ class CatalogueCommands(OperatorCommands):
     def define_field_rule(self, resource: str, field: str, effect: str, mask: str | None,
                           applies_to_roles: list[str], applies_to_departments: list[str],
                           exempt_roles: list[str], exempt_departments: list[str]) -> CommandResult:
-        self._known("role", applies_to_roles + exempt_roles, "roles")
+        self.require_known("role", applies_to_roles + exempt_roles, "roles")
         for department_id in applies_to_departments + exempt_departments:
             self.department(UUID(department_id), "departments")
         rule = FieldRule.define(resource, field, effect, mask, applies_to_roles, applies_to_departments,
