@@ -19,6 +19,8 @@ from infrastructure.settings import Mode, Settings
 from interfaces.bootstrap import Container, Engines
 
 TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+# The bootstrap administrator as request headers, for every HTTP test: read it, never change it.
+ADMIN_HEADERS = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 
 
 @dataclass

@@ -1,16 +1,14 @@
 """A firm for the flow read-side tests: Shanghai and Beijing branches, a seller in each, OPS
 working for both, monitors scoped to Shanghai only and to both, and the 004 tenant signing
 published with summary fields (OA 摘要) and a field rule masking the contact phone from
-the monitors."""
+the monitors. The fixture itself, ``firm``, is in conftest.py."""
 from __future__ import annotations
-
-import pytest
 
 from domain.shared.context import CommandContext
 from interfaces.demo_forms import TENANT_SIGNING
+from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.flows import PLAIN_SIGNING_FLOW
 
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 SETUP = CommandContext("admin:bootstrap", "setup")
 PASSWORD = "Board-Firm-2026"
 SUMMARY_FIELDS = ["basic.tenant_name_cn", "basic.contact_phone", "commercial.term_months"]
@@ -41,9 +39,8 @@ def publish_with_summary_fields(app) -> int:  # noqa: ANN001
     return app.flows.publish(SETUP, "tenant_signing", None)[0].position
 
 
-@pytest.fixture
-def firm(client, live_container):
-    app = live_container
+def set_up(client, app) -> dict:  # noqa: ANN001
+    """The firm in ``app``: its operators' tokens, departments, the client and the app."""
     app.access.create_business_line(SETUP, "brokerage", "Brokerage")
     dept = {code: app.access.create_department(SETUP, code, name, "branch", None).id
             for code, name in (("SH", "上海营业部"), ("BJ", "北京营业部"))}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
+from tests.engines import ADMIN_HEADERS as ADMIN
 
 
 def _dept(client, code, parent=None):  # noqa: ANN001

@@ -7,45 +7,15 @@ import hashlib
 import time
 
 import pytest
-from starlette.testclient import TestClient
 
-from domain.shared.context import CommandContext
-from interfaces.api.app import create_app
 from interfaces.demo_forms import field
 from tests.archive_samples import jpeg, pdf, png
-from tests.engines import running_container
-
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
-SETUP = CommandContext("admin:bootstrap", "setup")
-PASSWORD = "Archive-Flow-2026"
-LIMIT = 100_000
-DOCS = "/api/v1/archive/documents"
+from tests.e2e.archive_client import DOCS, LIMIT, PASSWORD, SETUP, ok, operator_headers, send
+from tests.engines import ADMIN_HEADERS as ADMIN
 
 
-def ok(r, status=200):  # noqa: ANN001
-    assert r.status_code == status, r.text
-    return r.json()
-
-
-@pytest.fixture
-def api(engines, tmp_path):
-    with running_container(engines, tmp_path, workers=True, archive_max_file_bytes=LIMIT) as container, \
-            TestClient(create_app(container)) as client:
-        container.access.create_business_line(SETUP, "brokerage", "Brokerage")
-        yield client, container
-        # Let the sinks finish before the test database and ClickHouse database are dropped.
-        container.progress.wait_for(list(container.runners), container.store.head(), 10)
-
-
-def send(client, body, name, ctype="application/octet-stream", headers=ADMIN, url=DOCS, **fields):  # noqa: ANN001
-    data = {"business_line": "brokerage", "category": "id_card", **fields}
-    if url != DOCS:
-        data = {k: v for k, v in fields.items()}
-    return client.post(url, headers=headers, files={"file": (name, body, ctype)}, data=data)
-
-
-def test_upload_version_reclassify_delete_restore_is_one_ordered_history_and_every_version_downloads_intact(api):
-    client, _ = api
+def test_upload_version_reclassify_delete_restore_is_one_ordered_history_and_every_version_downloads_intact(archive_api):
+    client, _ = archive_api
     first, second = png(), jpeg()
     up = ok(send(client, first, "身份证正面.png", "image/png", customer="88001234", fund_account="88001234"), 201)
     doc = up["id"]
@@ -99,22 +69,22 @@ def test_upload_version_reclassify_delete_restore_is_one_ordered_history_and_eve
     ("program.jpg", b"MZ\x90\x00" + bytes(4000), "image/jpeg", 415, "unsupported_media_type"),
     ("notes.jpg", b"just some text, not an image\n" * 20, "image/jpeg", 415, "unsupported_media_type"),
 ])
-def test_bad_uploads_are_refused_with_a_clear_error(api, name, body, ctype, status, code):
-    client, container = api
+def test_bad_uploads_are_refused_with_a_clear_error(archive_api, name, body, ctype, status, code):
+    client, container = archive_api
     r = send(client, body, name, ctype, customer="88001234")
     assert r.status_code == status, r.text
     assert r.json()["code"] == code and r.json()["detail"]
     assert not list(container.archive.blobs.hashes()) and not list(container.archive.blobs.tmp.iterdir())
 
 
-def test_a_body_beyond_the_upload_limit_is_cut_off_by_the_server(api):
-    client, _ = api
+def test_a_body_beyond_the_upload_limit_is_cut_off_by_the_server(archive_api):
+    client, _ = archive_api
     r = send(client, png(LIMIT + 200_000), "big.png", "image/png", customer="88001234")
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
 
 
-def test_a_third_party_system_archives_with_an_api_token(api):
-    client, _ = api
+def test_a_third_party_system_archives_with_an_api_token(archive_api):
+    client, _ = archive_api
     issued = ok(client.post("/api/v1/access/api-tokens", headers=ADMIN, json={
         "name": "cloud-archive", "permissions": ["archive.documents.upload", "archive.documents.read"],
         "business_lines": ["brokerage"]}), 201)
@@ -150,8 +120,8 @@ REVIEW_FLOW = {
 }
 
 
-def test_completing_a_flow_files_its_attachments_under_the_customer_and_the_business(api):
-    client, app = api
+def test_completing_a_flow_files_its_attachments_under_the_customer_and_the_business(archive_api):
+    client, app = archive_api
     hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
     app.access.create_role(SETUP, "ops", "ops", ["flows.instances.view", "flows.tasks.handle"])
     app.access.create_role(SETUP, "sales", "sales", ["flows.instances.start", "flows.instances.view",
@@ -216,8 +186,8 @@ def test_completing_a_flow_files_its_attachments_under_the_customer_and_the_busi
     assert runner.position() >= head and app.store.head() == head
 
 
-def test_exports_and_scope_through_the_api(api):
-    client, app = api
+def test_exports_and_scope_through_the_api(archive_api):
+    client, app = archive_api
     app.access.create_business_line(SETUP, "futures_ib", "IB")
     hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
     app.access.create_role(SETUP, "reader", "reader", ["archive.documents.read"])
@@ -252,12 +222,12 @@ def test_exports_and_scope_through_the_api(api):
     assert bad.status_code == 422 and bad.json()["field"] == "date_from"
 
 
-def test_bulk_mount_and_cloud_batch_over_http(api):
+def test_bulk_mount_and_cloud_batch_over_http(archive_api):
     import io
     import json
     import zipfile
 
-    client, app = api
+    client, app = archive_api
     app.forms.sync_customers(SETUP, [{"fund_account": "88001234", "name": "张三"}])
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -294,16 +264,6 @@ def test_bulk_mount_and_cloud_batch_over_http(api):
 
 
 # -- security review regressions (C1, H1-H6, M1, M3-M5, L4) ------------------------------------------------
-def _operator(client, app, login, permissions, lines, department):  # noqa: ANN001
-    app.access.create_role(SETUP, login + "_role", login, permissions)
-    op = app.access.create_operator(SETUP, login, login, department, None, None, PASSWORD).id
-    app.access.grant_roles(SETUP, op, [login + "_role"])
-    app.access.set_business_lines(SETUP, op, lines)
-    app.access.set_data_scope(SETUP, op, [{"department_id": str(department), "include_children": True}], [])
-    token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))
-    return {"Authorization": "Bearer " + token["access_token"]}
-
-
 def _zip(members, **kw):  # noqa: ANN001
     import io
     import zipfile
@@ -315,10 +275,10 @@ def _zip(members, **kw):  # noqa: ANN001
     return out.getvalue()
 
 
-def test_an_export_package_is_listed_and_downloaded_only_by_callers_who_see_every_document_in_it(api):
+def test_an_export_package_is_listed_and_downloaded_only_by_callers_who_see_every_document_in_it(archive_api):
     """C1: neither a package without a business line nor one of the caller's line but holding
     another department's documents is visible to a scoped exporter."""
-    client, app = api
+    client, app = archive_api
     app.access.create_business_line(SETUP, "futures_ib", "IB")
     hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
     br = app.access.create_department(SETUP, "BR", "BR", "branch", None).id
@@ -327,9 +287,9 @@ def test_an_export_package_is_listed_and_downloaded_only_by_callers_who_see_ever
                               params={"wait_for_position": up["position"]}), 201)
     same_line = ok(client.post("/api/v1/archive/exports", headers=ADMIN,
                                json={"rule": {}, "business_line": "brokerage"}), 201)
-    other_line = _operator(client, app, "eve", ["archive.documents.export"], ["futures_ib"], br)
-    other_dept = _operator(client, app, "tom", ["archive.documents.export"], ["brokerage"], br)
-    insider = _operator(client, app, "ida", ["archive.documents.export"], ["brokerage"], hq)
+    other_line = operator_headers(client, app, "eve", ["archive.documents.export"], ["futures_ib"], br)
+    other_dept = operator_headers(client, app, "tom", ["archive.documents.export"], ["brokerage"], br)
+    insider = operator_headers(client, app, "ida", ["archive.documents.export"], ["brokerage"], hq)
     for who in (other_line, other_dept):
         listed = ok(client.get("/api/v1/archive/exports", headers=who,
                                params={"wait_for_position": same_line["position"]}))
@@ -341,10 +301,10 @@ def test_an_export_package_is_listed_and_downloaded_only_by_callers_who_see_ever
     assert client.get(same_line["download"], headers=insider).status_code == 200
 
 
-def test_intake_refuses_nul_path_and_formula_values_and_json_in_any_case_is_screened(api):
+def test_intake_refuses_nul_path_and_formula_values_and_json_in_any_case_is_screened(archive_api):
     """H1, H2, H6: nothing a read model cannot hold (NUL) and no customer/account that is not a
     plain identifier is stored, whatever the Content-Type spelling; the read model keeps up."""
-    client, _ = api
+    client, _ = archive_api
     for fields in ({"title": "x\x00y"}, {"customer": "../../../../tmp/pwned"},
                    {"customer": "88001234", "fund_account": '=HYPERLINK("http://x")'},
                    {"customer": "88001234", "business_type": "bad\x00type"}):
@@ -363,10 +323,10 @@ def test_intake_refuses_nul_path_and_formula_values_and_json_in_any_case_is_scre
                          params={"wait_for_position": later["position"], "wait_timeout": 5}))["id"] == later["id"]
 
 
-def test_the_raised_upload_limit_is_granted_only_to_authenticated_requests(api):
+def test_the_raised_upload_limit_is_granted_only_to_authenticated_requests(archive_api):
     """H3: without a valid bearer token a bulk route keeps the small body limit (413), so an
     anonymous client cannot spool large bodies to disk before authentication."""
-    client, app = api
+    client, app = archive_api
     limit = app.settings.max_body_bytes
 
     def body():  # noqa: ANN202
@@ -384,10 +344,10 @@ def test_the_raised_upload_limit_is_granted_only_to_authenticated_requests(api):
     assert authenticated.status_code == 422  # past the body limit; the zip itself is refused
 
 
-def test_bomb_and_broken_manifests_are_refused_before_they_are_expanded(api):
+def test_bomb_and_broken_manifests_are_refused_before_they_are_expanded(archive_api):
     """H4, M5: a highly compressed manifest is judged from the central directory (422, never
     read whole); a corrupt member fails its row only."""
-    client, app = api
+    client, app = archive_api
     app.forms.sync_customers(SETUP, [{"fund_account": "88001234", "name": "张三"}])
     deflated = {"compression": __import__("zipfile").ZIP_DEFLATED}
     mount_bomb = _zip({"manifest.csv": "filename,business_line\n" + " " * (4 << 20)}, **deflated)
@@ -407,11 +367,11 @@ def test_bomb_and_broken_manifests_are_refused_before_they_are_expanded(api):
     assert (report["imported"], report["failed"]) == (1, 1) and "cannot be read" in report["files"][1]["error"]
 
 
-def test_sync_entries_are_typed_scoped_to_their_line_and_never_poison_the_read_model(api):
+def test_sync_entries_are_typed_scoped_to_their_line_and_never_poison_the_read_model(archive_api):
     """H1, M1, M5: a non-text manifest value is a rejected_content anomaly; the duplicate check
     looks at the batch's own line and at the bytes received; a corrupt member is an anomaly and
     the batch is still recorded."""
-    client, app = api
+    client, app = archive_api
     app.access.create_business_line(SETUP, "futures_ib", "IB")
     app.forms.sync_customers(SETUP, [{"fund_account": "88001234", "name": "张三"}])
     body = png()
@@ -436,18 +396,18 @@ def test_sync_entries_are_typed_scoped_to_their_line_and_never_poison_the_read_m
     assert again.status_code == 409
     # L1: a syncer of the same line but another department sees neither the batch nor its anomalies.
     branch = app.access.create_department(SETUP, "BR", "BR", "branch", None).id
-    syd = _operator(client, app, "syd", ["archive.sync"], ["brokerage"], branch)
+    syd = operator_headers(client, app, "syd", ["archive.sync"], ["brokerage"], branch)
     assert ok(client.get("/api/v1/archive/sync/batches", headers=syd)) == []
     assert ok(client.get("/api/v1/archive/sync/anomalies", headers=syd)) == []
     assert client.post("/api/v1/archive/sync/batches/B-typed/anomalies/1/resolve", headers=syd,
                        json={"resolution": "dismissed"}).status_code == 404
 
 
-def test_bad_cursors_rules_lines_and_flow_instances_are_client_errors(api):
+def test_bad_cursors_rules_lines_and_flow_instances_are_client_errors(archive_api):
     """M3, M5, L4: never a 500, never a reference to something the caller cannot see."""
     import base64
 
-    client, _ = api
+    client, _ = archive_api
     for raw in (b'["nope","x"]', b'[{"a":1},[1]]'):
         r = client.get("/api/v1/archive/business", headers=ADMIN,
                        params={"cursor": base64.urlsafe_b64encode(raw).decode()})

@@ -6,7 +6,8 @@ from __future__ import annotations
 import orjson
 
 from tests.archive_samples import pdf, png
-from tests.e2e.test_archive_api import ADMIN, DOCS, SETUP, _operator, api, ok, send  # noqa: F401 - the api fixture
+from tests.e2e.archive_client import DOCS, SETUP, ok, operator_headers, send
+from tests.engines import ADMIN_HEADERS as ADMIN
 
 FULL_WIDTH, ARABIC_INDIC = "８８００５６７８", "٨٨٠٠٥٦٧٨"
 
@@ -16,8 +17,8 @@ def _patch(client, doc, changes):  # noqa: ANN001
                         content=changes if isinstance(changes, bytes) else orjson.dumps({"changes": changes}))
 
 
-def test_archive_metadata_of_the_wrong_type_or_an_unknown_key_is_refused_with_422(api):  # noqa: F811
-    client, _ = api
+def test_archive_metadata_of_the_wrong_type_or_an_unknown_key_is_refused_with_422(archive_api):
+    client, _ = archive_api
     doc = ok(send(client, png(), "a.png", "image/png", customer="88001234"), 201)["id"]
     for changes, field in (({"document_date": "yesterday"}, "document_date"), ({"tags": "abc"}, "tags"),
                            ({"tags": [1]}, "tags"), ({"tags": ["x" * 31]}, "tags"), ({"note": 5}, "note"),
@@ -33,8 +34,8 @@ def test_archive_metadata_of_the_wrong_type_or_an_unknown_key_is_refused_with_42
     assert shown["metadata"] == {"document_date": "2026-03-01", "tags": ["opening"], "note": "ok"}
 
 
-def test_a_fund_account_of_full_width_or_arabic_indic_digits_is_refused(api):  # noqa: F811
-    client, _ = api
+def test_a_fund_account_of_full_width_or_arabic_indic_digits_is_refused(archive_api):
+    client, _ = archive_api
     for account in (FULL_WIDTH, ARABIC_INDIC, "8800567\n", "12345"):
         r = send(client, png(), "a.png", "image/png", fund_account=account)
         assert r.status_code == 422 and r.json()["field"] == "fund_account", (account, r.text)
@@ -46,10 +47,10 @@ def test_a_fund_account_of_full_width_or_arabic_indic_digits_is_refused(api):  #
     ok(send(client, png(), "a.png", "image/png", fund_account="88005678"), 201)
 
 
-def test_a_filename_hidden_by_a_field_rule_does_not_leak_through_the_download_name(api):  # noqa: F811
-    client, app = api
+def test_a_filename_hidden_by_a_field_rule_does_not_leak_through_the_download_name(archive_api):
+    client, app = archive_api
     hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
-    reader = _operator(client, app, "rita", ["archive.documents.read"], ["brokerage"], hq)
+    reader = operator_headers(client, app, "rita", ["archive.documents.read"], ["brokerage"], hq)
     doc = ok(send(client, png(), "张三-身份证.png", "image/png", customer="88001234", department_id=str(hq)), 201)
     seen = client.get(f"{DOCS}/{doc['id']}/content", headers=reader, params={"download": "true"})
     assert seen.status_code == 200 and "%E5%BC%A0%E4%B8%89" in seen.headers["content-disposition"]
@@ -67,8 +68,8 @@ def test_a_filename_hidden_by_a_field_rule_does_not_leak_through_the_download_na
     assert "%E5%BC%A0%E4%B8%89" in admin.headers["content-disposition"]  # the rule applies to rita only
 
 
-def test_only_images_are_served_inline_and_every_content_response_is_sandboxed(api):  # noqa: F811
-    client, _ = api
+def test_only_images_are_served_inline_and_every_content_response_is_sandboxed(archive_api):
+    client, _ = archive_api
     image = ok(send(client, png(), "a.png", "image/png", customer="88001234"), 201)
     document = ok(send(client, pdf(), "risk.pdf", "application/pdf", customer="88001234"), 201)
     cases = ((image, {}, "inline"), (image, {"download": "true"}, "attachment"),
@@ -83,8 +84,8 @@ def test_only_images_are_served_inline_and_every_content_response_is_sandboxed(a
         assert again.status_code == 304 and again.headers["content-security-policy"] == "sandbox"
 
 
-def test_numbers_beyond_what_the_stores_hold_answer_422(api):  # noqa: F811
-    client, _ = api
+def test_numbers_beyond_what_the_stores_hold_answer_422(archive_api):
+    client, _ = archive_api
     doc = ok(send(client, png(), "a.png", "image/png", customer="88001234"), 201)["id"]
     for version in (str(2**63), "1e20", "0"):
         r = client.get(f"{DOCS}/{doc}/content", headers=ADMIN, params={"version": version})
@@ -94,8 +95,8 @@ def test_numbers_beyond_what_the_stores_hold_answer_422(api):  # noqa: F811
     assert r.status_code == 422 and r.json()["field"] == "index", r.text
 
 
-def test_the_archive_openapi_declares_typed_responses_and_the_content_media_types(api):  # noqa: F811
-    client, _ = api
+def test_the_archive_openapi_declares_typed_responses_and_the_content_media_types(archive_api):
+    client, _ = archive_api
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
     detail = paths["/api/v1/archive/documents/{document_id}"]["get"]["responses"]

@@ -9,9 +9,9 @@ from domain.access.masking import FieldRuleView, apply_rules
 from domain.forms.paths import schema_has_path
 from domain.shared.context import CommandContext
 from interfaces.demo_forms import TENANT_SIGNING
+from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 SETUP = CommandContext("admin:bootstrap", "setup")
 PASSWORD = "Signing-Flow-2026"
 DATA = {"commercial": {"products": ["VCC"], "term_months": 12}}  # SALES starts with its own section
@@ -23,7 +23,7 @@ def ok(r, status=200):  # noqa: ANN001
 
 
 @pytest.fixture
-def signing(client, live_container):
+def sales_and_ops(client, live_container):
     app = live_container
     app.access.create_business_line(SETUP, "brokerage", "Brokerage")
     hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
@@ -47,16 +47,16 @@ def signing(client, live_container):
         "login_name": login, "password": PASSWORD}))["access_token"]} for login in ("sam", "olga")}
 
 
-def test_business_terms_are_hidden_from_ops_but_not_from_sales(client, signing):
+def test_business_terms_are_hidden_from_ops_but_not_from_sales(client, sales_and_ops):
     rule = ok(client.post("/api/v1/access/field-rules", headers=ADMIN, json={
         "resource": "flows.instance", "field": "commercial", "effect": "hidden", "applies_to_roles": ["ops"],
         "business_type": "tenant_signing"}), 201)
-    started = ok(client.post("/api/v1/flows/instances", headers=signing["sam"], json={
+    started = ok(client.post("/api/v1/flows/instances", headers=sales_and_ops["sam"], json={
         "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约", "data": DATA}), 201)
     position = max(rule["position"], started["position"])
-    as_ops = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=signing["olga"],
+    as_ops = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=sales_and_ops["olga"],
                            params={"wait_for_position": position}))
-    as_sales = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=signing["sam"],
+    as_sales = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=sales_and_ops["sam"],
                              params={"wait_for_position": position}))
     assert "commercial" not in as_ops["data"] and as_ops["title"] == "甲公司签约"
     assert as_sales["data"]["commercial"] == {"products": ["VCC"], "term_months": 12}
@@ -67,7 +67,7 @@ def test_business_terms_are_hidden_from_ops_but_not_from_sales(client, signing):
     ({"field": "commercial"}, "business_type"),
     ({"field": "commercial", "business_type": "nope"}, None),
 ])
-def test_a_rule_on_a_path_no_published_form_has_is_refused(client, signing, body, field):
+def test_a_rule_on_a_path_no_published_form_has_is_refused(client, sales_and_ops, body, field):
     r = client.post("/api/v1/access/field-rules", headers=ADMIN, json={
         "resource": "flows.instance", "effect": "hidden", "applies_to_roles": ["ops"], **body})
     assert r.status_code in (404, 422), r.text

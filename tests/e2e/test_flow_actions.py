@@ -3,10 +3,7 @@ administrator's jump and reason codes — with the permission each route require
 answers of their refusals (tests/integration/test_flow_actions.py covers the rules in depth)."""
 from __future__ import annotations
 
-from tests.e2e import board_firm
 from tests.e2e.board_firm import ADMIN, get, ok, start
-
-firm = board_firm.firm  # the fixture
 
 FLOWS = "/api/v1/flows"
 

@@ -3,10 +3,7 @@ details (to those whose scope covers them) and in the timeline; the child's appr
 parent go on (tests/integration/test_flow_call_activity.py covers the rules in depth)."""
 from __future__ import annotations
 
-from tests.e2e import board_firm
 from tests.e2e.board_firm import SETUP, base, get, ok
-
-firm = board_firm.firm  # the fixture
 
 FLOWS = "/api/v1/flows"
 CHILD = {"nodes": [{"id": "start", "type": "start", "name": "发起"},

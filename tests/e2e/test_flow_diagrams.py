@@ -17,10 +17,7 @@ import pytest
 from application.flows.service import parse_graph
 from domain.flows.graph import to_mermaid
 from interfaces.demo_flows import FLOWS
-from tests.e2e import board_firm
 from tests.e2e.board_firm import ADMIN, SETUP, get, ok, start
-
-firm = board_firm.firm  # the fixture
 
 CHECKER = Path(__file__).parent.parent / "mermaid"
 KEYWORDS = {"end", "subgraph", "graph", "flowchart", "style", "class", "classdef", "click", "linkstyle",

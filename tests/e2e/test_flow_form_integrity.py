@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from tests.e2e.test_tenant_signing_api import ADMIN, BASE, PASSWORD, SETUP, START, _task, ok, signing  # noqa: F401
+from tests.e2e.signing_firm import BASE, PASSWORD, SETUP, START, ok, todo_task
+from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
 URL = "/api/v1/flows/instances"
@@ -16,7 +17,7 @@ def _start(client, headers, data=START, definition="tenant_signing"):  # noqa: A
                                                    "title": "甲公司签约", "data": data})
 
 
-def test_the_start_refuses_read_only_sections_and_does_not_demand_later_ones(client, signing):  # noqa: F811
+def test_the_start_refuses_read_only_sections_and_does_not_demand_later_ones(client, signing):
     rebate = {**START, "rates": {"fee_items": [{"id": "r1", "product": "VCC", "item": "返点", "percent": 90}]}}
     refused = _start(client, signing["sam"], rebate)  # the start node makes "rates" read-only
     assert refused.status_code == 403 and refused.json()["field"] == "rates"
@@ -27,7 +28,7 @@ def test_the_start_refuses_read_only_sections_and_does_not_demand_later_ones(cli
     ok(_start(client, signing["sam"]), 201)  # "basic" is OPS's: not demanded from SALES
 
 
-def test_errors_say_what_happened(client, signing):  # noqa: F811
+def test_errors_say_what_happened(client, signing):
     started = ok(_start(client, signing["sam"]), 201)
     unknown = client.post(f"{URL}/{started['id']}/tasks/k999/approve", json={}, headers=signing["olga"])
     assert unknown.status_code == 404 and unknown.json()["code"] == "task_not_found"
@@ -36,7 +37,7 @@ def test_errors_say_what_happened(client, signing):  # noqa: F811
     assert again.status_code == 409 and again.json()["code"] == "instance_not_running"
 
 
-def test_a_reviewer_who_entered_the_data_gets_403_segregation_of_duties(client, signing, live_container):  # noqa: F811
+def test_a_reviewer_who_entered_the_data_gets_403_segregation_of_duties(client, signing, live_container):
     app = live_container
     first = ok(_start(client, signing["sam"]), 201)
     hq = ok(client.get(f"{URL}/{first['id']}", params={"wait_for_position": first["position"]},
@@ -57,7 +58,7 @@ def test_a_reviewer_who_entered_the_data_gets_403_segregation_of_duties(client, 
     app.flows.publish(SETUP, "tenant_signing", None)
     started = ok(_start(client, signing["sam"]), 201)
     iid = started["id"]
-    task = _task(client, "olga", signing["olga"], started["position"])
+    task = todo_task(client, "olga", signing["olga"], started["position"])
     ok(client.put(f"{URL}/{iid}/tasks/{task['task_id']}/form", json={"data": BASE}, headers=signing["olga"]))
     pos = ok(client.post(f"{URL}/{iid}/tasks/{task['task_id']}/approve", json={}, headers=signing["olga"]))["position"]
     detail = ok(client.get(f"{URL}/{iid}", params={"wait_for_position": pos}, headers=ADMIN))
@@ -67,14 +68,14 @@ def test_a_reviewer_who_entered_the_data_gets_403_segregation_of_duties(client, 
     assert refused.status_code == 403 and refused.json()["code"] == "segregation_of_duties"
 
 
-def test_a_flow_returned_to_its_initiator_is_in_their_todo(client, signing):  # noqa: F811
+def test_a_flow_returned_to_its_initiator_is_in_their_todo(client, signing):
     started = ok(_start(client, signing["sam"]), 201)
-    task = _task(client, "olga", signing["olga"], started["position"])
+    task = todo_task(client, "olga", signing["olga"], started["position"])
     pos = ok(client.post(f"{URL}/{started['id']}/tasks/{task['task_id']}/return",
                          json={"target": "previous", "comment": "请补充"}, headers=signing["olga"]))["position"]
     detail = ok(client.get(f"{URL}/{started['id']}", params={"wait_for_position": pos}, headers=signing["sam"]))
     assert detail["current_handlers"] == ["operator:sam"]
-    mine = _task(client, "sam", signing["sam"], pos)
+    mine = todo_task(client, "sam", signing["sam"], pos)
     assert (mine["node"], mine["mode"]) == ("start", "resubmit")
     pos = ok(client.post(f"{URL}/{started['id']}/resubmit", json={}, headers=signing["sam"]))["position"]
-    assert _task(client, "olga", signing["olga"], pos)["node"] == "ops_entry"
+    assert todo_task(client, "olga", signing["olga"], pos)["node"] == "ops_entry"

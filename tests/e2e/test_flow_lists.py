@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.e2e import board_firm
 from tests.e2e.board_firm import ADMIN, base, get, ok, start, walk
-
-firm = board_firm.firm  # the fixture
 
 FLOWS = "/api/v1/flows"
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 import copy
 
 from interfaces.demo_flows import approval, edge
-from tests.e2e import board_firm
 from tests.e2e.board_firm import ADMIN, OPEN_START_FLOW, SETUP, SUMMARY_FIELDS, get, ok, start
-
-firm = board_firm.firm  # the fixture
 
 FLOWS = "/api/v1/flows"
 MIGRATIONS = f"{FLOWS}/definitions/tenant_signing/migrations"

@@ -6,10 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.e2e import board_firm
 from tests.e2e.board_firm import get, ok, start, walk
-
-firm = board_firm.firm  # the fixture
 
 BOARD = "/api/v1/flows/instances"
 

@@ -9,8 +9,6 @@ import pytest
 from tests.e2e import board_firm
 from tests.e2e.board_firm import OPEN_START_FLOW, PASSWORD, SETUP, SUMMARY_FIELDS, get, ok, start
 
-firm = board_firm.firm  # the fixture
-
 FLOWS = "/api/v1/flows"
 
 

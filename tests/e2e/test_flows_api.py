@@ -5,8 +5,7 @@ import copy
 
 from interfaces.demo_flows import TENANT_SIGNING_FLOW
 from interfaces.demo_forms import TENANT_SIGNING
-
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
+from tests.engines import ADMIN_HEADERS as ADMIN
 
 
 def ok(r, status=200):  # noqa: ANN001

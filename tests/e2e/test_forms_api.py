@@ -6,8 +6,7 @@ import copy
 import pytest
 
 from interfaces.demo_forms import CUSTOMERS, FEE_RATE
-
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
+from tests.engines import ADMIN_HEADERS as ADMIN
 
 
 def ok(r, status=200):  # noqa: ANN001

@@ -11,8 +11,7 @@ import pytest
 import uvicorn
 
 from interfaces.api.app import create_app
-
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
+from tests.engines import ADMIN_HEADERS as ADMIN
 
 
 def _free_port() -> int:

@@ -9,8 +9,8 @@ import pytest
 from openpyxl import Workbook
 
 from domain.shared.context import CommandContext
+from tests.engines import ADMIN_HEADERS as ADMIN
 
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 SETUP = CommandContext("admin:test", "setup")
 
 

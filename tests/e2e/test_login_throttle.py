@@ -9,9 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from interfaces.api.app import create_app
+from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.engines import running_container
 
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 PASSWORD = "Correct-Horse-42"
 
 

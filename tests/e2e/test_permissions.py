@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 from application.access.policy import Policy
 from domain.shared.ids import natural_id
 from interfaces.api.app import create_app
+from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.engines import running_container
 
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 PASSWORD = "Correct-Horse-42"
 VIEW = ["access.departments.view", "access.operators.view"]
 
@@ -29,7 +29,7 @@ def ok(r, status=200):  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def firm(engines, tmp_path_factory):
+def access_firm(engines, tmp_path_factory):
     """A small firm, built through the API as an administrator would."""
     with running_container(engines, tmp_path_factory.mktemp("firm"), workers=True) as container:
         client = TestClient(create_app(container))
@@ -86,8 +86,8 @@ def firm(engines, tmp_path_factory):
         yield {"client": client, "container": container, "dept": dept, "ids": ids, "tokens": tokens}
 
 
-def as_(firm: dict, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {firm['tokens'][who]}"}
+def as_(access_firm: dict, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_firm['tokens'][who]}"}
 
 
 @dataclass
@@ -100,20 +100,20 @@ class Case:
     check: Callable[[Any, dict], None] | None = None
     body: dict | None = None
 
-    def url(self, firm: dict) -> str:
-        return self.path.format(ids=type("I", (), firm["ids"]), dept=type("D", (), firm["dept"]))
+    def url(self, access_firm: dict) -> str:
+        return self.path.format(ids=type("I", (), access_firm["ids"]), dept=type("D", (), access_firm["dept"]))
 
 
-def logins(r, firm):  # noqa: ANN001
+def logins(r, access_firm):  # noqa: ANN001
     return sorted(o["login_name"] for o in r.json()["items"])
 
 
-def masked_no_email(r, firm):  # noqa: ANN001
+def masked_no_email(r, access_firm):  # noqa: ANN001
     body = r.json()
     assert body["phone"] == "138****5678" and "email" not in body
 
 
-def clear(r, firm):  # noqa: ANN001
+def clear(r, access_firm):  # noqa: ANN001
     body = r.json()
     assert body["phone"] == "13812345678" and body["email"].endswith("@firm.cn")
 
@@ -123,14 +123,14 @@ def csv_rows(r):  # noqa: ANN001
     return list(csv.DictReader(io.StringIO(r.text)))
 
 
-def trail_masked(r, firm):  # noqa: ANN001
+def trail_masked(r, access_firm):  # noqa: ANN001
     created = r.json()["items"][0]
     assert created["data"]["phone"] == "138****5678" and "email" not in created["data"]
     assert created["changes"]["phone"]["new"] == "138****5678" and "email" not in created["changes"]
     assert "password_hash" not in str(r.json())
 
 
-def trail_clear(r, firm):  # noqa: ANN001
+def trail_clear(r, access_firm):  # noqa: ANN001
     created = r.json()["items"][0]
     assert created["data"]["phone"] == "13812345678" and created["data"]["email"] == "target_sh@firm.cn"
     assert "password_hash" not in str(r.json())
@@ -211,30 +211,30 @@ CASES = [
 ]
 
 
-def _fill(value: Any, firm: dict) -> Any:
+def _fill(value: Any, access_firm: dict) -> Any:
     if isinstance(value, str):
-        return value.format(ids=type("I", (), firm["ids"]), dept=type("D", (), firm["dept"]))
+        return value.format(ids=type("I", (), access_firm["ids"]), dept=type("D", (), access_firm["dept"]))
     if isinstance(value, dict):
-        return {k: _fill(v, firm) for k, v in value.items()}
+        return {k: _fill(v, access_firm) for k, v in value.items()}
     return value
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_permission(firm, case: Case):
-    headers = as_(firm, case.who)
+def test_permission(access_firm, case: Case):
+    headers = as_(access_firm, case.who)
     if case.method in ("PATCH", "PUT"):
-        target = case.url(firm)
-        headers["If-Match"] = firm["client"].get(target, headers=ADMIN).headers.get("etag", '"0"')
-    r = firm["client"].request(case.method, case.url(firm), headers=headers, json=_fill(case.body, firm))
+        target = case.url(access_firm)
+        headers["If-Match"] = access_firm["client"].get(target, headers=ADMIN).headers.get("etag", '"0"')
+    r = access_firm["client"].request(case.method, case.url(access_firm), headers=headers, json=_fill(case.body, access_firm))
     assert r.status_code == case.status, (case.name, r.status_code, r.text)
     if case.check:
-        case.check(r, firm)
+        case.check(r, access_firm)
 
 
 # -- the policy itself, for records that carry a business line and an investor account ----------
-def _policy(firm: dict, who: str) -> Policy:
-    container = firm["container"]
-    return Policy(container.principals.resolve(firm["tokens"][who]), container.access_queries.field_rules)
+def _policy(access_firm: dict, who: str) -> Policy:
+    container = access_firm["container"]
+    return Policy(container.principals.resolve(access_firm["tokens"][who]), container.access_queries.field_rules)
 
 
 @pytest.mark.parametrize("who,record,visible", [
@@ -247,14 +247,14 @@ def _policy(firm: dict, who: str) -> Policy:
     ("bob", {"business_line": "brokerage", "department_id": "SHS1"}, False),    # no sub-departments
     ("dave", {"business_line": "ib", "department_id": "SHS1"}, True),
 ])
-def test_policy_decides_visibility_of_line_and_account_records(firm, who, record, visible):
-    record = dict(record, department_id=__import__("uuid").UUID(firm["dept"][record["department_id"]]))
-    assert _policy(firm, who).sees(**record) is visible
+def test_policy_decides_visibility_of_line_and_account_records(access_firm, who, record, visible):
+    record = dict(record, department_id=__import__("uuid").UUID(access_firm["dept"][record["department_id"]]))
+    assert _policy(access_firm, who).sees(**record) is visible
 
 
 # -- credentials that must stop working at once ------------------------------------------------------
-def test_a_disabled_operators_token_fails_on_the_next_request(firm):
-    client, ids = firm["client"], firm["ids"]
+def test_a_disabled_operators_token_fails_on_the_next_request(access_firm):
+    client, ids = access_firm["client"], access_firm["ids"]
     token = ok(client.post("/api/v1/auth/login", json={"login_name": "target-bj", "password": PASSWORD}))
     me = {"Authorization": f"Bearer {token['access_token']}"}
     ok(client.get("/api/v1/me", headers=me))
@@ -267,8 +267,8 @@ def test_a_disabled_operators_token_fails_on_the_next_request(firm):
     ok(client.post(f"/api/v1/access/operators/{ids['target_bj']}/enable", headers=ADMIN))
 
 
-def test_a_revoked_api_token_fails_on_the_next_request(firm):
-    client = firm["client"]
+def test_a_revoked_api_token_fails_on_the_next_request(access_firm):
+    client = access_firm["client"]
     issued = ok(client.post("/api/v1/access/api-tokens", headers=ADMIN, json={
         "name": "cloud-sync", "permissions": ["access.departments.view"], "business_lines": ["brokerage"]}), 201)
     system = {"Authorization": f"Bearer {issued['token']}"}
@@ -280,8 +280,8 @@ def test_a_revoked_api_token_fails_on_the_next_request(firm):
     assert r.status_code == 401 and r.json()["code"] == "invalid_token"
 
 
-def test_logout_and_refresh(firm):
-    client = firm["client"]
+def test_logout_and_refresh(access_firm):
+    client = access_firm["client"]
     t = ok(client.post("/api/v1/auth/login", json={"login_name": "target-fin", "password": PASSWORD}))
     new = ok(client.post("/api/v1/auth/refresh", json={"session_id": t["session_id"], "refresh_token": t["refresh_token"]}))
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {t['access_token']}"}).status_code == 401
@@ -293,29 +293,29 @@ def test_logout_and_refresh(firm):
 
 @pytest.mark.parametrize("header", ["Bearer lfa_not-a-real-token", "Bearer lft_" + "x" * 43, "Bearer lfa_ has spaces",
                                     "Bearer " + "a" * 300, "Token abc", "Bearer"])
-def test_malformed_tokens_are_401(firm, header):
-    r = firm["client"].get("/api/v1/me", headers={"Authorization": header})
+def test_malformed_tokens_are_401(access_firm, header):
+    r = access_firm["client"].get("/api/v1/me", headers={"Authorization": header})
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
 
 
-def test_every_permission_change_is_in_the_audit_trail(firm):
-    client, ids = firm["client"], firm["ids"]
+def test_every_permission_change_is_in_the_audit_trail(access_firm):
+    client, ids = access_firm["client"], access_firm["ids"]
     trail = ok(client.get(f"/api/v1/audit/aggregates/{ids['alice']}/trail", headers=ADMIN))["items"]
     granted = next(e for e in trail if e["event_type"] == "RolesGranted")
     assert granted["actor"] == "admin:bootstrap" and granted["data"]["roles"] == ["auditor", "exporter", "viewer"]
     lines = next(e for e in trail if e["event_type"] == "BusinessLinesSet")
     assert lines["changes"]["business_lines"] == {"old": [], "new": ["brokerage"]}
     scope = next(e for e in trail if e["event_type"] == "DataScopeSet")
-    assert scope["data"]["jurisdiction"] == [{"department_id": firm["dept"]["SH"], "include_children": True}]
+    assert scope["data"]["jurisdiction"] == [{"department_id": access_firm["dept"]["SH"], "include_children": True}]
     login = next(e for e in trail if e["event_type"] == "Created")
     assert login["aggregate_type"] == "Operator"
     assert natural_id("operator", "alice") == __import__("uuid").UUID(ids["alice"])
 
 
-def test_nul_characters_are_refused_before_anything_is_stored(firm):
-    client, container = firm["client"], firm["container"]
+def test_nul_characters_are_refused_before_anything_is_stored(access_firm):
+    client, container = access_firm["client"], access_firm["container"]
     head = container.store.head()
-    r = client.patch(f"/api/v1/access/operators/{firm['ids']['target_sh']}", json={"display_name": "a\u0000b"},
+    r = client.patch(f"/api/v1/access/operators/{access_firm['ids']['target_sh']}", json={"display_name": "a\u0000b"},
                      headers=ADMIN)
     assert r.status_code == 422 and r.json()["code"] == "nul_character", r.text
     assert client.get("/api/v1/access/operators", params={"q": "\x00"}, headers=ADMIN).status_code == 422
@@ -323,113 +323,113 @@ def test_nul_characters_are_refused_before_anything_is_stored(firm):
     assert all(p["error"] is None for p in ok(client.get("/api/v1/projections", headers=ADMIN)))
 
 
-def _operator(firm, login, department, roles, lines, scope):
-    client = firm["client"]
+def _operator(access_firm, login, department, roles, lines, scope):
+    client = access_firm["client"]
     oid = ok(client.post("/api/v1/access/operators", headers=ADMIN, json={
-        "login_name": login, "display_name": login, "department_id": firm["dept"][department],
+        "login_name": login, "display_name": login, "department_id": access_firm["dept"][department],
         "phone": "13812345678", "password": PASSWORD}), 201)["id"]
     if roles:
         ok(client.post(f"/api/v1/access/operators/{oid}/roles", json={"roles": roles}, headers=ADMIN))
     ok(client.put(f"/api/v1/access/operators/{oid}/business-lines", json={"business_lines": lines}, headers=ADMIN))
     ok(client.put(f"/api/v1/access/operators/{oid}/data-scope", headers=ADMIN, json={
-        "jurisdiction": [{"department_id": firm["dept"][d], "include_children": c} for d, c in scope]}))
+        "jurisdiction": [{"department_id": access_firm["dept"][d], "include_children": c} for d, c in scope]}))
     token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))["access_token"]
     return oid, {"Authorization": f"Bearer {token}"}
 
 
-def test_nobody_grants_more_than_they_hold(firm):
-    client = firm["client"]
+def test_nobody_grants_more_than_they_hold(access_firm):
+    client = access_firm["client"]
     ok(client.post("/api/v1/access/roles", json={"key": "roleadmin", "name": "r",
                                                  "permissions": VIEW + ["access.roles.manage"]}, headers=ADMIN), 201)
-    me_id, me = _operator(firm, "roleadm", "SH", ["roleadmin"], ["brokerage"], [("SH", True)])
+    me_id, me = _operator(access_firm, "roleadm", "SH", ["roleadmin"], ["brokerage"], [("SH", True)])
     r = client.post("/api/v1/access/roles", json={"key": "god", "name": "g", "permissions": ["audit.view"]},
                     headers=me)
     assert r.status_code == 403 and "audit.view" in r.json()["detail"]
     r = client.post(f"/api/v1/access/operators/{me_id}/roles", json={"roles": ["viewer"]}, headers=me)
     assert r.status_code == 403 and "your own" in r.json()["detail"]
-    r = client.post(f"/api/v1/access/operators/{firm['ids']['target_sh']}/roles", json={"roles": ["finance"]},
+    r = client.post(f"/api/v1/access/operators/{access_firm['ids']['target_sh']}/roles", json={"roles": ["finance"]},
                     headers=me)
     assert r.status_code == 403
 
 
-def test_a_manager_cannot_take_over_a_more_powerful_operator(firm):
-    boss, _ = _operator(firm, "boss-s1", "SHS1", ["finance"], ["brokerage"], [("SHS1", True)])
-    erin = as_(firm, "erin")
+def test_a_manager_cannot_take_over_a_more_powerful_operator(access_firm):
+    boss, _ = _operator(access_firm, "boss-s1", "SHS1", ["finance"], ["brokerage"], [("SHS1", True)])
+    erin = as_(access_firm, "erin")
     for path, body in [("password", {"password": "Taken-Over-2026"}), ("disable", {"reason": "x"})]:
-        r = firm["client"].post(f"/api/v1/access/operators/{boss}/{path}", json=body, headers=erin)
+        r = access_firm["client"].post(f"/api/v1/access/operators/{boss}/{path}", json=body, headers=erin)
         assert r.status_code == 403, (path, r.text)
 
 
-def test_api_tokens_see_no_more_than_their_issuer(firm):
-    client = firm["client"]
-    issued = ok(client.post("/api/v1/access/api-tokens", headers=as_(firm, "frank"), json={
+def test_api_tokens_see_no_more_than_their_issuer(access_firm):
+    client = access_firm["client"]
+    issued = ok(client.post("/api/v1/access/api-tokens", headers=as_(access_firm, "frank"), json={
         "name": "frank-feed", "permissions": ["access.operators.view"], "business_lines": ["brokerage"]}), 201)
     token = {"Authorization": f"Bearer {issued['token']}"}
-    assert client.get(f"/api/v1/access/operators/{firm['ids']['target_bj']}", headers=token).status_code == 404
-    seen = ok(client.get(f"/api/v1/access/operators/{firm['ids']['target_sh']}", headers=token))
+    assert client.get(f"/api/v1/access/operators/{access_firm['ids']['target_bj']}", headers=token).status_code == 404
+    seen = ok(client.get(f"/api/v1/access/operators/{access_firm['ids']['target_sh']}", headers=token))
     assert seen["phone"] == "138****5678" and "email" not in seen
-    ok(client.post(f"/api/v1/access/operators/{firm['ids']['frank']}/disable", json={"reason": "x"}, headers=ADMIN))
+    ok(client.post(f"/api/v1/access/operators/{access_firm['ids']['frank']}/disable", json={"reason": "x"}, headers=ADMIN))
     assert client.get("/api/v1/me", headers=token).status_code == 401
-    ok(client.post(f"/api/v1/access/operators/{firm['ids']['frank']}/enable", headers=ADMIN))
+    ok(client.post(f"/api/v1/access/operators/{access_firm['ids']['frank']}/enable", headers=ADMIN))
 
 
-def test_a_scope_cannot_be_widened_by_its_holder(firm):
-    client = firm["client"]
+def test_a_scope_cannot_be_widened_by_its_holder(access_firm):
+    client = access_firm["client"]
     ok(client.post("/api/v1/access/roles", json={"key": "scoper", "name": "s",
                                                  "permissions": VIEW + ["access.scopes.manage"]}, headers=ADMIN), 201)
-    _, scoper = _operator(firm, "scoper", "SH", ["scoper"], ["brokerage"], [("SH", False)])
-    target = firm["ids"]["target_sh"]
-    wider = {"jurisdiction": [{"department_id": firm["dept"]["SH"], "include_children": True}]}
+    _, scoper = _operator(access_firm, "scoper", "SH", ["scoper"], ["brokerage"], [("SH", False)])
+    target = access_firm["ids"]["target_sh"]
+    wider = {"jurisdiction": [{"department_id": access_firm["dept"]["SH"], "include_children": True}]}
     assert client.put(f"/api/v1/access/operators/{target}/data-scope", json=wider, headers=scoper).status_code == 403
-    accounts = {"jurisdiction": [{"department_id": firm["dept"]["SH"], "include_children": False}],
+    accounts = {"jurisdiction": [{"department_id": access_firm["dept"]["SH"], "include_children": False}],
                 "investor_accounts": ["88001234"]}
     assert client.put(f"/api/v1/access/operators/{target}/data-scope", json=accounts, headers=scoper).status_code == 403
 
 
-def test_a_move_cannot_pull_foreign_sub_departments_into_view(firm):
-    client = firm["client"]
+def test_a_move_cannot_pull_foreign_sub_departments_into_view(access_firm):
+    client = access_firm["client"]
     bjx = ok(client.post("/api/v1/access/departments", headers=ADMIN, json={
-        "code": "BJX", "name": "BJX", "kind": "business_group", "parent_id": firm["dept"]["BJ"]}), 201)["id"]
+        "code": "BJX", "name": "BJX", "kind": "business_group", "parent_id": access_firm["dept"]["BJ"]}), 201)["id"]
     ok(client.post("/api/v1/access/roles", json={"key": "mover", "name": "m",
                                                  "permissions": VIEW + ["access.departments.manage"]}, headers=ADMIN), 201)
-    _, mover = _operator(firm, "mover", "SH", ["mover"], ["brokerage"], [("SH", True), ("BJ", False)])
-    r = client.post(f"/api/v1/access/departments/{firm['dept']['BJ']}/move", json={"parent_id": firm["dept"]["SH"]},
+    _, mover = _operator(access_firm, "mover", "SH", ["mover"], ["brokerage"], [("SH", True), ("BJ", False)])
+    r = client.post(f"/api/v1/access/departments/{access_firm['dept']['BJ']}/move", json={"parent_id": access_firm["dept"]["SH"]},
                     headers=mover)
     assert r.status_code == 403 and bjx not in r.text
-    r = client.post(f"/api/v1/access/departments/{firm['dept']['SHS1']}/move", json={"parent_id": None}, headers=mover)
+    r = client.post(f"/api/v1/access/departments/{access_firm['dept']['SHS1']}/move", json={"parent_id": None}, headers=mover)
     assert r.status_code == 403 and r.json()["field"] == "parent_id"
 
 
-def test_sending_a_hidden_field_is_refused_whatever_its_value(firm):
-    erin = as_(firm, "erin")
-    target = firm["ids"]["target_shs1"]
+def test_sending_a_hidden_field_is_refused_whatever_its_value(access_firm):
+    erin = as_(access_firm, "erin")
+    target = access_firm["ids"]["target_shs1"]
     for guess in ("target_shs1@firm.cn", "wrong@firm.cn"):  # a right guess must not answer differently
-        r = firm["client"].patch(f"/api/v1/access/operators/{target}", json={"email": guess}, headers=erin)
+        r = access_firm["client"].patch(f"/api/v1/access/operators/{target}", json={"email": guess}, headers=erin)
         assert r.status_code == 403 and r.json()["field"] == "email"
 
 
-def test_trails_mask_old_values_too(firm):
-    client = firm["client"]
+def test_trails_mask_old_values_too(access_firm):
+    client = access_firm["client"]
     rule = ok(client.post("/api/v1/access/field-rules", headers=ADMIN, json={
         "resource": "access.department", "field": "name", "effect": "masked", "mask": "name",
         "applies_to_roles": ["auditor"]}), 201)
     try:
-        renamed_at = ok(client.patch(f"/api/v1/access/departments/{firm['dept']['SH']}", json={"name": "Shanghai"},
+        renamed_at = ok(client.patch(f"/api/v1/access/departments/{access_firm['dept']['SH']}", json={"name": "Shanghai"},
                                      headers=ADMIN))["position"]
-        trail = ok(client.get(f"/api/v1/audit/aggregates/{firm['dept']['SH']}/trail",
-                              headers=as_(firm, "alice")))["items"]
+        trail = ok(client.get(f"/api/v1/audit/aggregates/{access_firm['dept']['SH']}/trail",
+                              headers=as_(access_firm, "alice")))["items"]
         renamed = trail[-1]
         assert renamed["data"] == {"old_name": "S*", "name": "S*******"}
         assert renamed["changes"]["name"] == {"old": "S*", "new": "S*******"}
-        listed = ok(client.get(f"/api/v1/access/departments/{firm['dept']['SH']}",
-                               params={"wait_for_position": renamed_at}, headers=as_(firm, "alice")))
+        listed = ok(client.get(f"/api/v1/access/departments/{access_firm['dept']['SH']}",
+                               params={"wait_for_position": renamed_at}, headers=as_(access_firm, "alice")))
         assert listed["name"] == "S*******"
     finally:
         ok(client.delete(f"/api/v1/access/field-rules/{rule['id']}", headers=ADMIN))
-        ok(client.patch(f"/api/v1/access/departments/{firm['dept']['SH']}", json={"name": "SH"}, headers=ADMIN))
+        ok(client.patch(f"/api/v1/access/departments/{access_firm['dept']['SH']}", json={"name": "SH"}, headers=ADMIN))
 
 
-def test_field_rules_only_target_registered_optional_text_fields(firm):
-    r = firm["client"].post("/api/v1/access/field-rules", headers=ADMIN, json={
+def test_field_rules_only_target_registered_optional_text_fields(access_firm):
+    r = access_firm["client"].post("/api/v1/access/field-rules", headers=ADMIN, json={
         "resource": "access.operator", "field": "roles", "effect": "masked", "mask": "all"})
     assert r.status_code == 422 and r.json()["field"] == "field"

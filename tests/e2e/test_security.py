@@ -15,10 +15,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from interfaces.api.app import create_app
+from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.engines import running_container
 from tests.legacy import unguarded_store
 
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 PASSWORD = "Correct-Horse-42"
 ALL_ACCESS = ["access.departments.view", "access.departments.manage", "access.operators.view",
               "access.operators.manage", "access.operators.export", "access.roles.manage", "access.scopes.manage",

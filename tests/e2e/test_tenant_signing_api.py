@@ -6,61 +6,9 @@ from __future__ import annotations
 import copy
 import json
 
-import pytest
-
-from domain.shared.context import CommandContext
-from interfaces.demo_forms import TENANT_SIGNING
+from tests.e2e.signing_firm import BASE, SETUP, START, ok, todo_task
+from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
-
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
-SETUP = CommandContext("admin:bootstrap", "setup")
-PASSWORD = "Signing-Flow-2026"
-BASE = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",
-                  "contact_phone": "13812345678"},
-        "commercial": {"products": ["VCC"], "term_months": 12}}
-START = {"commercial": BASE["commercial"]}  # SALES fills its own section; OPS enters "basic"
-
-
-def ok(r, status=200):  # noqa: ANN001
-    assert r.status_code == status, r.text
-    return r.json()
-
-
-@pytest.fixture
-def signing(client, live_container):
-    c, app = client, live_container
-    app.access.create_business_line(SETUP, "brokerage", "Brokerage")
-    hq = app.access.create_department(SETUP, "HQ", "HQ", "head_office", None).id
-    handle = ["flows.instances.view", "flows.tasks.handle"]
-    roles = {"sales": handle + ["flows.instances.start"], "ops": handle, "clearing": handle, "finance": handle}
-    for key, permissions in roles.items():
-        app.access.create_role(SETUP, key, key, permissions)
-    tokens = {}
-    for login, role in [("sam", "sales"), ("olga", "ops"), ("clara", "clearing"), ("fiona", "finance")]:
-        op = app.access.create_operator(SETUP, login, login, hq, None, None, PASSWORD).id
-        app.access.grant_roles(SETUP, op, [role])
-        app.access.set_business_lines(SETUP, op, ["brokerage"])
-        app.access.set_data_scope(SETUP, op, [{"department_id": str(hq), "include_children": True}], [])
-    app.access.define_field_rule(SETUP, "flows.instance", "bank_account", "masked", "bank_card", [], [],
-                                 ["finance"], [])
-    app.forms.create_business_type(SETUP, "tenant_signing", "Tenant signing", "brokerage", "", ["institution"])
-    app.forms.save_draft(SETUP, "tenant_signing", "institution", TENANT_SIGNING, None)
-    app.forms.publish(SETUP, "tenant_signing", None)
-    app.flows.create_definition(SETUP, "tenant_signing", "Tenant signing", "tenant_signing", "brokerage", "")
-    app.flows.save_draft(SETUP, "tenant_signing", TENANT_SIGNING_FLOW,
-                         {"deduplication": "none", "empty_assignee": "block"}, None)
-    published = app.flows.publish(SETUP, "tenant_signing", None)[0]
-    assert app.progress.wait_for(list(app.runners), published.position, 10)
-    for login in ("sam", "olga", "clara", "fiona"):
-        t = ok(c.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))
-        tokens[login] = {"Authorization": f"Bearer {t['access_token']}"}
-    return tokens
-
-
-def _task(client, who, headers, position):  # noqa: ANN001
-    todo = ok(client.get("/api/v1/flows/todo", params={"wait_for_position": position}, headers=headers))
-    assert len(todo["items"]) == 1, (who, todo)
-    return todo["items"][0]
 
 
 def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
@@ -70,7 +18,7 @@ def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
     iid, pos = started["id"], started["position"]
 
     # OPS entry: fills the basic section; may not touch the rate section (§7.3).
-    task = _task(client, "olga", t["olga"], pos)
+    task = todo_task(client, "olga", t["olga"], pos)
     assert task["node"] == "ops_entry"
     sneaky = copy.deepcopy(BASE)
     sneaky["rates"] = {"fee_items": [{"id": "r1", "product": "VCC", "item": "开卡费", "percent": 0.1}]}
@@ -85,37 +33,37 @@ def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
                          json={"comment": "录入完成"}, headers=t["olga"]))["position"]
 
     # OPS review rejects back to OPS entry, which resubmits.
-    task = _task(client, "olga", t["olga"], pos)
+    task = todo_task(client, "olga", t["olga"], pos)
     assert task["node"] == "ops_review"
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/return",
                          json={"target": "ops_entry", "comment": "证照不清晰"}, headers=t["olga"]))["position"]
-    task = _task(client, "olga", t["olga"], pos)
+    task = todo_task(client, "olga", t["olga"], pos)
     assert task["node"] == "ops_entry"
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
                          headers=t["olga"]))["position"]
-    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{_task(client, 'olga', t['olga'], pos)['task_id']}"
+    pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{todo_task(client, 'olga', t['olga'], pos)['task_id']}"
                          "/approve", json={}, headers=t["olga"]))["position"]
 
     # CLEARING configures rates, then its review sends it back to SALES: rate beyond authority.
-    task = _task(client, "clara", t["clara"], pos)
+    task = todo_task(client, "clara", t["clara"], pos)
     rates = copy.deepcopy(edited)
     rates["rates"] = {"fee_items": [{"id": "r1", "product": "VCC", "item": "交易手续费", "percent": 2.5}]}
     ok(client.put(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/form", json={"data": rates},
                   headers=t["clara"]))
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
                          headers=t["clara"]))["position"]
-    task = _task(client, "clara", t["clara"], pos)
+    task = todo_task(client, "clara", t["clara"], pos)
     assert task["node"] == "clearing_review"
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/return",
                          json={"target": "start", "comment": "费率超出授权范围"}, headers=t["clara"]))["position"]
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/resubmit", json={}, headers=t["sam"]))["position"]
     for who in ("olga", "olga", "clara", "clara"):
-        task = _task(client, who, t[who], pos)
+        task = todo_task(client, who, t[who], pos)
         pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
                              headers=t[who]))["position"]
 
     # FINANCE enters the bank account; only FINANCE sees it unmasked.
-    task = _task(client, "fiona", t["fiona"], pos)
+    task = todo_task(client, "fiona", t["fiona"], pos)
     assert task["node"] == "finance_entry"
     bank = copy.deepcopy(rates)
     bank["settlement"] = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
@@ -130,11 +78,11 @@ def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
     assert "6222****0128" in json.dumps(trail, ensure_ascii=False)
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
                          headers=t["fiona"]))["position"]
-    task = _task(client, "fiona", t["fiona"], pos)
+    task = todo_task(client, "fiona", t["fiona"], pos)
     assert task["node"] == "finance_review"
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve",
                          json={"comment": "最终审批通过"}, headers=t["fiona"]))["position"]
-    task = _task(client, "sam", t["sam"], pos)  # the tenant signs (the initiator's task here)
+    task = todo_task(client, "sam", t["sam"], pos)  # the tenant signs (the initiator's task here)
     pos = ok(client.post(f"/api/v1/flows/instances/{iid}/tasks/{task['task_id']}/approve", json={},
                          headers=t["sam"]))["position"]
     detail = ok(client.get(f"/api/v1/flows/instances/{iid}", params={"wait_for_position": pos}, headers=t["sam"]))
@@ -178,7 +126,7 @@ def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
     sam = ok(client.get(f"/api/v1/flows/instances/{started['id']}", headers=t["sam"]))
     assert sam["data"]["commercial"] == BASE["commercial"] and sam["hidden_fields"] == []
     # review M6: still hidden from her once she has decided and the flow has moved on
-    task = _task(client, "olga", t["olga"], started["position"])
+    task = todo_task(client, "olga", t["olga"], started["position"])
     pos = ok(client.post(f"/api/v1/flows/instances/{started['id']}/tasks/{task['task_id']}/approve", json={},
                          headers=t["olga"]))["position"]
     later = ok(client.get(f"/api/v1/flows/instances/{started['id']}", params={"wait_for_position": pos},
@@ -190,7 +138,7 @@ def test_a_field_masked_for_you_cannot_be_written(client, signing):
     t = signing  # review H4: the field rules of flows.instance apply to edits too
     started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
         "definition": "tenant_signing", "subject": "institution", "title": "mask", "data": START}), 201)
-    task = _task(client, "olga", t["olga"], started["position"])
+    task = todo_task(client, "olga", t["olga"], started["position"])
     sent = copy.deepcopy(BASE)
     sent["settlement"] = {"bank_name": "招商银行", "bank_account": "6222021234567890128", "settlement_cycle": "T+1"}
     refused = client.put(f"/api/v1/flows/instances/{started['id']}/tasks/{task['task_id']}/form",

@@ -16,10 +16,7 @@ from domain.flows.instance import (
     FlowInstance,
 )
 from domain.shared.errors import DomainError, PermissionDeniedError, RuleViolationError
-from tests.integration import test_flow_instances as base
-from tests.integration.test_flow_instances import ADMIN, START, as_, open_task
-
-firm = base.firm  # the fixture
+from tests.integration.flow_firm import ADMIN, START, as_, open_task
 
 REASON_CODES = [{"code": "DOC_MISSING", "label": "资料缺失", "counted": False},
                 {"code": "RATE_WRONG", "label": "费率错误", "counted": True}]

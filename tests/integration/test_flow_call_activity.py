@@ -8,10 +8,8 @@ import pytest
 
 from domain.shared.context import CommandContext
 from domain.shared.errors import InvalidInputError, RuleViolationError
-from tests.integration import test_flow_instances as base
-from tests.integration.test_flow_instances import ADMIN, OPENING, as_, open_task
-
-firm = base.firm  # the fixture
+from tests.integration.flow_firm import ADMIN, as_, open_task
+from tests.integration.test_flow_instances import OPENING
 
 CHILD = {"nodes": [{"id": "start", "type": "start", "name": "发起"},
                    {"id": "kyc_check", "type": "approval", "name": "反洗钱核查", "mode": "single",

@@ -4,66 +4,16 @@ from __future__ import annotations
 
 import copy
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
-from domain.flows.instance import FlowInstance, TaskAlreadyDecidedError
+from domain.flows.instance import TaskAlreadyDecidedError
 from domain.shared.context import CommandContext
 from domain.shared.errors import PermissionDeniedError, RuleViolationError
-from interfaces.demo_flows import ACCOUNT_OPENING_FLOW, FEE_RATE_FLOW
-from interfaces.demo_forms import FEE_RATE, OPENING_INDIVIDUAL, TENANT_SIGNING
+from interfaces.demo_flows import FEE_RATE_FLOW
 from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
-
-ADMIN = CommandContext("admin:test", "setup")
-TENANT = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "contact_name": "王",
-                    "contact_phone": "13812345678"},
-          "commercial": {"products": ["VCC"], "term_months": 12}}
-# What SALES may fill in at the start of the 004 signing: its own section (OPS enters "basic").
-START = {"commercial": TENANT["commercial"]}
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-
-def as_(login):
-    return CommandContext(f"operator:{login}", f"req-{login}")
-
-
-@pytest.fixture
-def firm(container):
-    access, forms, flows = container.access, container.forms, container.flows
-    flows.clock = clock = Clock()
-    access.create_business_line(ADMIN, "brokerage", "Brokerage")
-    hq = access.create_department(ADMIN, "HQ", "HQ", "head_office", None).id
-    for key in ("sales", "ops", "clearing", "finance", "department_head", "admin"):
-        access.create_role(ADMIN, key, key, ["access.departments.view"])
-    people = {"sam": ["sales"], "olga": ["ops"], "oscar": ["ops"], "clara": ["clearing"], "carl": ["clearing"],
-              "fiona": ["finance"], "hank": ["department_head"], "ada": ["admin"]}
-    for login, roles in people.items():
-        op = access.create_operator(ADMIN, login, login, hq, None, None, None).id
-        access.grant_roles(ADMIN, op, roles)
-        access.set_business_lines(ADMIN, op, ["brokerage"])
-    for code, forms_by_subject, flow in [("tenant_signing", {"institution": TENANT_SIGNING}, TENANT_SIGNING_FLOW),
-                                         ("fee_rate_change", {"individual": FEE_RATE}, FEE_RATE_FLOW),
-                                         ("account_opening", {"individual": OPENING_INDIVIDUAL},
-                                          ACCOUNT_OPENING_FLOW)]:
-        forms.create_business_type(ADMIN, code, code, "brokerage", "", sorted(forms_by_subject))
-        for subject, schema in forms_by_subject.items():
-            forms.save_draft(ADMIN, code, subject, schema, None)
-        forms.publish(ADMIN, code, None)
-        flows.create_definition(ADMIN, code, code, code, "brokerage", "")
-        rule = "to_admin" if code == "account_opening" else "block"  # nobody holds 'auditor' here
-        flows.save_draft(ADMIN, code, flow, {"deduplication": "none", "empty_assignee": rule}, None)
-        flows.publish(ADMIN, code, None)
-    container.runners["access.principals"].catch_up()
-    return container, clock
-
+from tests.integration.flow_firm import ADMIN, START, TENANT, as_, open_task
 
 OPENING = {"name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
            "bank_card": "6222021234567890128", "risk_level": "C3"}
@@ -73,11 +23,6 @@ def _opening_in_cooling_off(flows):
     started = flows.start_instance(as_("sam"), "account_opening", "individual", OPENING, title="开户")
     flows.approve(as_("olga"), started.id, open_task(flows.instance(started.id))["id"], "ok")
     return started
-
-
-def open_task(instance: FlowInstance):
-    (task,) = [t for t in instance.tasks.values() if t["status"] == "open"]
-    return task
 
 
 def test_tenant_signing_runs_with_returns_until_finance_approves(firm):

@@ -16,10 +16,9 @@ from domain.shared.errors import InvalidInputError, RuleViolationError
 from interfaces.api.routes.flow_instances import _viewer_hidden
 from interfaces.demo_flows import ACCOUNT_OPENING_FLOW, FEE_RATE_FLOW, approval, edge
 from tests.flows import PLAIN_SIGNING_FLOW
-from tests.integration import test_flow_instances as base
-from tests.integration.test_flow_instances import ADMIN, START, _opening_in_cooling_off, _special_fee_rate, as_
+from tests.integration.flow_firm import ADMIN, START, as_
+from tests.integration.test_flow_instances import _opening_in_cooling_off, _special_fee_rate
 
-firm = base.firm  # the fixture
 REASON = "v2 drops the second OPS review and adds a risk check"
 
 

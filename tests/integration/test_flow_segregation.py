@@ -9,7 +9,7 @@ import pytest
 from domain.flows.instance import InstanceNotRunningError, SegregationOfDutiesError, TaskNotFoundError
 from domain.shared.errors import InvalidInputError, PermissionDeniedError, RuleViolationError
 from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
-from tests.integration.test_flow_instances import ADMIN, START, TENANT, as_, firm, open_task  # noqa: F401
+from tests.integration.flow_firm import ADMIN, START, TENANT, as_, open_task
 
 BLOCK = {"deduplication": "none", "empty_assignee": "block"}
 
@@ -38,7 +38,7 @@ def _entry_review(role, **review):
                       {"source": "review", "target": "end"}]}
 
 
-def test_a_reviewer_who_entered_the_data_is_left_out_and_cannot_approve(firm):  # noqa: F811
+def test_a_reviewer_who_entered_the_data_is_left_out_and_cannot_approve(firm):
     container, _ = firm
     flows = container.flows
     _publish(flows, "signing_sod", _signing(ops_review={"independent_of": ["ops_entry"]}))
@@ -65,7 +65,7 @@ def test_a_reviewer_who_entered_the_data_is_left_out_and_cannot_approve(firm):  
     assert open_task(flows.instance(iid))["node"] == "clearing_entry"
 
 
-def test_independence_holds_per_round_after_a_return(firm):  # noqa: F811
+def test_independence_holds_per_round_after_a_return(firm):
     container, _ = firm
     flows = container.flows
     _publish(flows, "signing_rounds", _signing(ops_review={"independent_of": ["ops_entry"]}))
@@ -77,7 +77,7 @@ def test_independence_holds_per_round_after_a_return(firm):  # noqa: F811
     assert open_task(flows.instance(iid))["candidates"] == ["operator:olga"]  # oscar entered this round
 
 
-def test_deduplication_never_auto_approves_an_independent_node(firm):  # noqa: F811
+def test_deduplication_never_auto_approves_an_independent_node(firm):
     container, _ = firm
     flows = container.flows
     _publish(flows, "dedup_sod", _entry_review("ops", independent_of=["initiator"]),
@@ -89,7 +89,7 @@ def test_deduplication_never_auto_approves_an_independent_node(firm):  # noqa: F
 
 
 @pytest.mark.parametrize("rule", ["block", "skip", "to_admin"])
-def test_when_nobody_independent_remains_the_empty_assignee_rule_applies(firm, rule):  # noqa: F811
+def test_when_nobody_independent_remains_the_empty_assignee_rule_applies(firm, rule):
     container, _ = firm
     flows = container.flows  # fiona is the only finance operator
     _publish(flows, "alone", _entry_review("finance", independent_of=["entry"]), empty_assignee=rule)
@@ -107,7 +107,7 @@ def test_when_nobody_independent_remains_the_empty_assignee_rule_applies(firm, r
         assert open_task(inst)["candidates"] == ["operator:ada"]
 
 
-def test_a_node_with_required_fields_refuses_approval_without_them(firm):  # noqa: F811
+def test_a_node_with_required_fields_refuses_approval_without_them(firm):
     container, _ = firm
     flows = container.flows
     _publish(flows, "signing_req", _signing(ops_entry={"required_fields": ["basic", "basic.contact_email"]}))
@@ -128,7 +128,7 @@ def test_a_node_with_required_fields_refuses_approval_without_them(firm):  # noq
     assert open_task(flows.instance(iid))["node"] == "ops_review"
 
 
-def test_the_start_does_not_demand_sections_a_later_node_owns_and_refuses_read_only_ones(firm):  # noqa: F811
+def test_the_start_does_not_demand_sections_a_later_node_owns_and_refuses_read_only_ones(firm):
     container, _ = firm
     flows = container.flows
     iid = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="only mine").id
@@ -142,7 +142,7 @@ def test_the_start_does_not_demand_sections_a_later_node_owns_and_refuses_read_o
     assert [e["path"] for e in missing.value.errors] == ["commercial"]
 
 
-def test_an_integer_is_a_number_where_the_form_says_number(firm):  # noqa: F811
+def test_an_integer_is_a_number_where_the_form_says_number(firm):
     container, _ = firm
     data = {"customer": {"fund_account": "88001234"}, "exchange": "SHFE", "effective_date": "2026-12-01",
             "rates": [{"id": "r1", "product": "cu", "rate": 2}]}
@@ -151,7 +151,7 @@ def test_an_integer_is_a_number_where_the_form_says_number(firm):  # noqa: F811
     assert row["rate"] == 2.0 and row["multiple_of_exchange"] == 4.0
 
 
-def test_unknown_tasks_are_not_found_and_finished_flows_are_not_running(firm):  # noqa: F811
+def test_unknown_tasks_are_not_found_and_finished_flows_are_not_running(firm):
     container, _ = firm
     flows = container.flows
     iid = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="e").id
@@ -167,7 +167,7 @@ def test_unknown_tasks_are_not_found_and_finished_flows_are_not_running(firm):  
         flows.approve(as_("olga"), iid, task["id"], "too late")
 
 
-def test_a_flow_returned_to_its_initiator_is_their_task_until_they_resubmit(firm):  # noqa: F811
+def test_a_flow_returned_to_its_initiator_is_their_task_until_they_resubmit(firm):
     container, _ = firm
     flows = container.flows
     iid = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="back").id

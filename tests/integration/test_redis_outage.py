@@ -8,9 +8,8 @@ from starlette.testclient import TestClient
 from infrastructure.engines.embedded import EmbeddedRedis
 from infrastructure.redis.progress import POSITIONS
 from interfaces.api.app import create_app
+from tests.engines import ADMIN_HEADERS as AUTH
 from tests.engines import running_container
-
-AUTH = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 
 
 def _eventually(check, timeout=10.0):
