@@ -3,7 +3,7 @@ handler change it holds exactly one row per element of flows_instances.handlers 
 instance's start and SLA due), the board's handler filter reads it, and a rebuild makes it again."""
 from __future__ import annotations
 
-from tests.integration.test_flow_instances import START, as_, firm, open_task  # noqa: F401
+from tests.integration.flow_firm import START, as_, open_task
 
 EVERYONE = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
 
