@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -17,21 +17,24 @@ from domain.shared.errors import AlreadyExistsError, ConcurrencyConflictError, N
 from infrastructure.eventstore.store import EventStore, SharedStoreFactory
 
 A = TypeVar("A")
-F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def command(method: F) -> F:
-    """Marks an application method as a command: its first argument is the CommandContext,
-    made current while the method runs so every event it records says who acted."""
+def command(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, CommandContext, P], R]:
+    """Marks an application method as a command: callers pass the CommandContext first, made
+    current while the method runs so every event it records says who acted. The signature is
+    kept (ParamSpec), so type checkers and "go to definition" see the method's own arguments."""
 
     @functools.wraps(method)
-    def run(self: Any, ctx: CommandContext, *args: Any, **kwargs: Any) -> Any:
+    def run(self: S, ctx: CommandContext, /, *args: P.args, **kwargs: P.kwargs) -> R:
         if not isinstance(ctx, CommandContext):
-            raise TypeError(f"{method.__qualname__} needs a CommandContext first")
+            raise TypeError(f"{getattr(method, '__qualname__', method)} needs a CommandContext first")
         with acting_as(ctx):
             return method(self, *args, **kwargs)
 
-    return run  # type: ignore[return-value]
+    return run
 
 
 @dataclass(frozen=True)
