@@ -32,6 +32,7 @@ from infrastructure.leads.outbound import FileOutbound
 from infrastructure.leads.progress import ImportProgressBoard
 from infrastructure.leads.rate_limit import RateLimiter
 from infrastructure.leads.recycler import Recycler, SopRunner
+from infrastructure.leads.staff import AccessStaff
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -184,6 +185,7 @@ class Container:
         outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
         container.leads = LeadsApplication(store, turns=LineTurns(store.datastore), reads=container.lead_queries,
                                            outbound=outbound, progress=ImportProgressBoard(supervisor),
+                                           staff=AccessStaff(container.access),
                                            timezone_name=settings.leads_report_timezone)
         container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
         container.lead_sop = SopRunner(container.leads, container.lead_queries)

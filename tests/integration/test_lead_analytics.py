@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from domain.leads.allocation import RuleConfig
 from domain.shared.context import CommandContext
+from tests.integration.test_leads import ADMIN, AGENT, LINE
+from tests.integration.test_leads import employee as lead_employee
 
-ADMIN = CommandContext("admin:test", "setup")
-LINE = "brokerage"
 TZ = ZoneInfo("Asia/Shanghai")
 EMPLOYEES = ["operator:ann", "operator:bob", "operator:cat"]
 CHANNELS = ["huawei", "xiaomi", "vivo"]
@@ -32,8 +32,9 @@ def test_channel_and_employee_figures_equal_an_independent_count(container):
     leads.clock = lambda: clock["now"]
     access.create_business_line(ADMIN, LINE, "Brokerage")
     online = str(access.create_department(ADMIN, "online", "网金部", "online_finance", None).id)
+    access.create_role(ADMIN, AGENT, "客户经理", ["leads.view", "leads.work"])
     for e in EMPLOYEES:
-        access.create_operator(ADMIN, e.split(":")[1], e, online, None, None, None)
+        lead_employee(access, e.split(":")[1], online)
     for code in CHANNELS:
         leads.create_channel(ADMIN, code, f"{code}应用商店", f"app_store_{code}", "应用市场", LINE, online)
     leads.save_rule(ADMIN, LINE, RuleConfig(key="rr", name="rr", owner_department=online, strategy="round_robin",
