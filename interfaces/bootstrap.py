@@ -29,7 +29,7 @@ from infrastructure.forms.sql_source import SqlSourceRunner
 from infrastructure.leads.account_opening import FileOpeningFeed
 from infrastructure.leads.locks import LineTurns
 from infrastructure.leads.outbound import FileOutbound
-from infrastructure.leads.progress import ImportProgressBoard
+from infrastructure.leads.progress import ImportProgressBoard, LeadsReadProgress
 from infrastructure.leads.rate_limit import RateLimiter
 from infrastructure.leads.recycler import Recycler, SopRunner
 from infrastructure.leads.staff import AccessStaff
@@ -186,6 +186,7 @@ class Container:
         container.leads = LeadsApplication(store, turns=LineTurns(store.datastore), reads=container.lead_queries,
                                            outbound=outbound, progress=ImportProgressBoard(supervisor),
                                            staff=AccessStaff(container.access),
+                                           read_progress=LeadsReadProgress(board, settings.read_wait_max_seconds),
                                            timezone_name=settings.leads_report_timezone)
         container.lead_analytics = LeadAnalytics(clickhouse, settings.leads_report_timezone)
         container.lead_sop = SopRunner(container.leads, container.lead_queries)
