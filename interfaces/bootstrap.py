@@ -31,9 +31,10 @@ from infrastructure.forms.sql_source import SqlSourceRunner
 from infrastructure.leads.account_opening import FileOpeningFeed
 from infrastructure.leads.locks import LineTurns
 from infrastructure.leads.outbound import FileOutbound
-from infrastructure.leads.progress import ImportProgressBoard
+from infrastructure.leads.progress import ImportProgressBoard, LeadsReadProgress
 from infrastructure.leads.rate_limit import RateLimiter
 from infrastructure.leads.recycler import Recycler, SopRunner
+from infrastructure.leads.staff import AccessStaff
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -165,13 +166,16 @@ class Container:
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
         lead_queries = LeadQueries(readmodels)
         outbound = FileOutbound(Path(settings.leads_outbound_file or settings.data_dir / "outbound.jsonl"))
+        access = AccessApplication(store)
         leads = LeadsApplication(store, turns=LineTurns(store.datastore), reads=lead_queries, outbound=outbound,
-                                 progress=ImportProgressBoard(supervisor), timezone_name=settings.leads_report_timezone)
+                                 progress=ImportProgressBoard(supervisor), staff=AccessStaff(access),
+                                 read_progress=LeadsReadProgress(board, settings.read_wait_max_seconds),
+                                 timezone_name=settings.leads_report_timezone)
         lead_sop = SopRunner(leads, lead_queries)
         opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
-            progress=board, runners=runners, access=AccessApplication(store),
+            progress=board, runners=runners, access=access,
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
             forms=forms, forms_queries=forms_queries,
             flows=flows, flow_queries=FlowQueries(readmodels), instance_queries=instance_queries,

@@ -20,9 +20,11 @@ from application.leads.imports import Imports
 from application.leads.intake import Intake
 from application.leads.line_settings import LineSettings
 from application.leads.opening import Opening
+from application.leads.ports import NoReadModel, ReadProgress
 from application.leads.recycling import Recycling
 from application.leads.rules import Rules
 from application.leads.sop import SopTasks
+from application.leads.staff import EveryoneAvailable, Staff
 from application.shared.base import LedgerApplication
 from domain.leads.lead import Lead, lead_id
 from domain.leads.phone import normalise_phone
@@ -58,10 +60,13 @@ class LeadsApplication(Channels, LineSettings, Rules, Bindings, Intake, Imports,
 
     def __init__(self, store: Any, *, clock: Clock | None = None, turns: LineTurnsPort | None = None,
                  reads: LeadReads | None = None, outbound: Any = None, progress: Any = None,
+                 staff: Staff | None = None, read_progress: ReadProgress | None = None,
                  timezone_name: str = "Asia/Shanghai"):
         super().__init__(store)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.turns = turns or _NoTurns()
+        self.staff: Staff = staff or EveryoneAvailable()
+        self.read_progress: ReadProgress = read_progress or NoReadModel()
         self.reads, self.outbound, self.progress, self.timezone_name = reads, outbound, progress, timezone_name
         self._programs: dict[str, Any] = {}
         self._books: dict[str, Any] = {}

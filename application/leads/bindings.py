@@ -9,14 +9,16 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from application.leads.inputs import BindingRow, first_error
-from application.shared.base import command
+from application.shared.base import CommandResult, command
 from domain.leads.binding import Binding, binding_id
 from domain.leads.phone import InvalidPhoneError, normalise_phone
+from domain.shared.errors import NotFoundError
 
 
 class Bindings:
     load: Callable[..., Any]
     save_all: Callable[..., int]
+    save_one: Callable[[Any], CommandResult]
     exists: Callable[[UUID], bool]
     existing: Callable[[Iterable[UUID]], set[UUID]]
     now_iso: Callable[[], str]
@@ -63,6 +65,24 @@ class Bindings:
         if aggregates:
             self.save_all(*aggregates)
         return results
+
+    @command
+    def unbind(self, phone: str, reason: str) -> CommandResult:
+        """Remove the 渠道1.0 binding of a phone (recorded with the reason)."""
+        normalised = self._phone(phone)
+        try:
+            binding = self.load(binding_id(normalised), Binding)
+        except NotFoundError:
+            raise NotFoundError(f"{normalised} is not bound", field="phone") from None
+        binding.unbind(reason)
+        return self.save_one(binding)
+
+    @staticmethod
+    def _phone(raw: str) -> str:
+        try:
+            return normalise_phone(raw)
+        except InvalidPhoneError as exc:
+            raise InvalidPhoneError(exc.message, field="phone") from None
 
     def bindings(self, phones: Iterable[str]) -> dict[str, Binding]:
         ids = {binding_id(p): p for p in phones}

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from domain.leads.lead import OpeningKind
 from domain.shared.text import text_problem
 
 MAX_DEPTH = 8
@@ -82,7 +83,7 @@ class OpeningEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
     business_line: Annotated[SafeStr, Field(min_length=1, max_length=32)]
     phone: Annotated[SafeStr, Field(min_length=1, max_length=32)]
-    kind: Literal["entered", "node", "interrupted", "opened", "closed"]
+    kind: OpeningKind
     at: AwareDatetime
     node: Annotated[SafeStr, Field(max_length=100)] | None = None
     external_id: Annotated[SafeStr, Field(max_length=100)] | None = None

@@ -16,7 +16,7 @@ from uuid import UUID
 import cel
 
 from application.shared.base import command
-from domain.leads.allocation import allocate, outcome
+from domain.leads.allocation import RuleConfig, allocate, allocation_entry, outcome, unavailable_among
 from domain.leads.binding import Binding
 from domain.leads.channel import Channel
 from domain.leads.lead import Lead, lead_id
@@ -40,6 +40,7 @@ class Intake:
     channel: Callable[[str], Channel]
     settings: Callable[[str], LeadSettings]
     rulebook: Callable[[str], RuleBook]
+    availability: Callable[[str, list[RuleConfig]], tuple[set[str], dict[str, str]]]
     bindings: Callable[[Iterable[str]], dict[str, Binding]]
     _programs: dict[str, Any]
     _store: Any
@@ -139,6 +140,7 @@ class Intake:
         leads: dict[UUID, Lead] = {i: self.load(i, Lead) for i in known}
         bound = self.bindings(phones)
         rules, states = book.configs(), book.working_states()
+        unavailable, homes = self.availability(line, rules) if rules else (set(), {})
         touched: set[str] = set()
         entries: list[dict[str, Any]] = []
         changed: dict[UUID, Lead] = {}
@@ -163,12 +165,12 @@ class Intake:
             if status == "valid" and (lead is None or lead.owner is None):
                 inputs = {"purpose": "intake", "department": channel.department_id, "channel": channel.code,
                           "at": now, "recycle_count": lead.recycle_count if lead else 0}
-                decisions = allocate(rules, states, **inputs)
-                department, owner = outcome(decisions, channel.department_id)
+                decisions = allocate(rules, states, **inputs, unavailable=unavailable)
+                department, owner = outcome(decisions, channel.department_id, homes)
                 if decisions:
                     touched.update(d["rule"] for d in decisions)
-                    entries.append({"lead": str(lid), "phone": phone, **inputs, "at": at,
-                                    "decisions": decisions})
+                    entries.append(allocation_entry(lid, phone, inputs, at, decisions,
+                                                    unavailable_among(rules, decisions, unavailable)))
             intake = {**intake_base, "row": n, "fields": fields, **({"rule_errors": notes} if notes else {})}
             if lead is None:
                 lead = Lead.create(line, phone, intake, status, reason, department, owner, decisions)

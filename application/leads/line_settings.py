@@ -63,6 +63,12 @@ class LineSettings:
             raise InvalidInputError(f"{len(problems)} invalid phone(s)", problems, code="invalid_phone")
         return sorted(set(out))
 
+    def blacklist_page(self, business_line: str, after: str | None, limit: int) -> list[str]:
+        """Blacklisted phones in order, after ``after`` (keyset), at most ``limit`` (from the
+        aggregate: a phone added a moment ago is listed)."""
+        if not self.exists(settings_id(business_line)):
+            return []
+        return sorted(p for p in self.settings(business_line).blacklist if after is None or p > after)[:limit]
 
     def settings_of(self, business_line: str) -> dict[str, Any]:
         """Intake settings, blacklist size and sensitive words (the defaults when not configured)."""

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from application.shared.base import command
-from domain.leads.allocation import allocate, outcome
+from domain.leads.allocation import RuleConfig, allocate, allocation_entry, outcome, unavailable_among
 from domain.leads.lead import Lead
 from domain.leads.rulebook import RuleBook
 from domain.shared.errors import ConcurrencyConflictError
@@ -26,6 +26,7 @@ class Recycling:
     line_turn: Callable[[str], AbstractContextManager[None]]
     backoff: Callable[[int], None]
     rulebook: Callable[[str], RuleBook]
+    availability: Callable[[str, list[RuleConfig]], tuple[set[str], dict[str, str]]]
 
     @command
     def recycle_due(self, business_line: str) -> dict[str, int]:
@@ -45,6 +46,7 @@ class Recycling:
         at = now.astimezone(timezone.utc).isoformat()
         book = self.rulebook(business_line)
         rules, states = book.configs(), book.working_states()
+        unavailable, homes = self.availability(business_line, rules) if rules else (set(), {})
         touched: set[str] = set()
         entries: list[dict[str, Any]] = []
         changed: dict[UUID, Lead] = {}
@@ -61,12 +63,12 @@ class Recycling:
                 recycled += 1
                 inputs = {"purpose": "reassign", "department": rule.to_department,
                           "channel": lead.channel_code, "at": now, "recycle_count": lead.recycle_count}
-                decisions = allocate(rules, states, **inputs)
+                decisions = allocate(rules, states, **inputs, unavailable=unavailable)
                 if decisions:
-                    department, owner = outcome(decisions, rule.to_department)
+                    department, owner = outcome(decisions, rule.to_department, homes)
                     touched.update(d["rule"] for d in decisions)
-                    entries.append({"lead": str(lid), "phone": lead.phone, **inputs, "at": at,
-                                    "decisions": decisions})
+                    entries.append(allocation_entry(lid, lead.phone, inputs, at, decisions,
+                                                    unavailable_among(rules, decisions, unavailable)))
                     if owner is not None or department != rule.to_department:
                         lead.assign(owner, department, at, f"recycled by {rule.key}", "reassign", decisions)
                         reassigned += int(owner is not None)

@@ -8,6 +8,7 @@ from typing import Any
 
 from eventsourcing.application import project_aggregate
 
+from application.leads.staff import Staff
 from application.shared.base import CommandResult, command
 from domain.leads.allocation import RuleConfig
 from domain.leads.replay import replay_assignments
@@ -22,6 +23,7 @@ class Rules:
     exists: Callable[[Any], bool]
     require_department: Callable[[str, str], None]
     require_member: Callable[[str, str, str], None]
+    staff: Staff
     _books: dict[str, RuleBook]
     _books_lock: threading.Lock
 
@@ -59,9 +61,18 @@ class Rules:
         self.require_department(rule.owner_department, "owner_department")
         for i, m in enumerate(rule.members):
             self.require_member(m.id, rule.target, f"members[{i}].id")
+        found = self.staff.employees([m.id for m in rule.members] if rule.target == "employee" else [],
+                                     business_line)
         book = self.rulebook(business_line)
-        book.save_rule(rule)
+        book.save_rule(rule, {m: e.unavailable for m, e in found.items() if e.unavailable})
         return self.save_one(book)
+
+    def availability(self, business_line: str, rules: list[RuleConfig]) -> tuple[set[str], dict[str, str]]:
+        """(the employees of these rules who cannot receive leads now, each employee's department):
+        what the allocator skips, and where a lead given to an employee lands."""
+        members = [m.id for r in rules if r.enabled and r.target == "employee" for m in r.members]
+        found = self.staff.employees(members, business_line) if members else {}
+        return {m for m, e in found.items() if e.unavailable}, {m: e.department_id for m, e in found.items()}
 
     @command
     def save_recycle_rule(self, business_line: str, rule: RecycleRule) -> CommandResult:

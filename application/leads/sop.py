@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+from application.leads.ports import ReadProgress
 from application.shared.base import CommandResult, command
 from domain.leads.lead import Lead
 from domain.leads.segment import (
@@ -26,7 +27,7 @@ from domain.leads.segment import (
 )
 from domain.leads.sensitive import SensitiveContentError
 from domain.leads.settings import LeadSettings
-from domain.shared.errors import ConcurrencyConflictError, NotFoundError
+from domain.shared.errors import ConcurrencyConflictError, NotFoundError, UnavailableError
 
 
 class SopTasks:
@@ -37,7 +38,9 @@ class SopTasks:
     settings: Callable[[str], LeadSettings]
     lock: Callable[[str], threading.Lock]
     reads: Any
+    read_progress: ReadProgress
     outbound: Any
+    _store: Any
     timezone_name: str
 
     def segment(self, business_line: str, key: str) -> Segment:
@@ -115,11 +118,27 @@ class SopTasks:
                     raise
 
     @command
+    def run_sop_now(self, business_line: str) -> dict[str, int]:
+        """Run every SOP task of the line now (run-now). The tasks and their segments' members
+        are read from the read model, so it must first hold every save made before this call (a
+        task saved a moment ago, its leads): otherwise the run would reach nobody. It waits for
+        that position (boundedly) and answers 503 ``read_model_lagging`` when it is not reached."""
+        position = self._store.head()
+        if not self.read_progress.reached(position):
+            raise UnavailableError(f"the leads read model has not reached position {position} yet; retry shortly",
+                                   code="read_model_lagging")
+        keys = [t["key"] for t in self.reads.sop_tasks({"all_lines": False, "lines": [business_line]})]
+        return self._run_tasks(business_line, keys)
+
+    @command
     def run_sop(self, business_line: str, keys: list[str]) -> dict[str, int]:
         """Run the due SOP tasks once: each reaches the leads of its segments it has not reached,
         within the task's data scope. Claim-then-send: every (task, lead) is claimed in the store
         before the gateway is called, so two runners, a retry or a conflict never contact a phone
         twice; the SMS text is checked for sensitive words at send time."""
+        return self._run_tasks(business_line, keys)
+
+    def _run_tasks(self, business_line: str, keys: list[str]) -> dict[str, int]:
         now = self.clock()
         today, tomorrow = day_bounds(now, self.timezone_name)
         local = now.astimezone(today.tzinfo)

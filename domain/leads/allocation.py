@@ -17,6 +17,7 @@ at its cap the lead waits in the pool and the decision says so.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -110,8 +111,11 @@ def select_rule(rules: list[RuleConfig], **facts: Any) -> RuleConfig | None:
     return candidates[0] if candidates else None
 
 
-def decide(rule: RuleConfig, state: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """(member or None, why). Mutates ``state`` (counts, SWRR current weights, cursor)."""
+def decide(rule: RuleConfig, state: dict[str, Any], unavailable: Collection[str] = ()
+           ) -> tuple[str | None, dict[str, Any]]:
+    """(member or None, why). Mutates ``state`` (counts, SWRR current weights, cursor).
+    ``unavailable``: members who cannot receive leads now (disabled, out of the line, without a
+    leads permission); they are skipped like members at their cap."""
     why: dict[str, Any] = {"rule": rule.key, "strategy": rule.strategy}
     if rule.window is not None:
         why["window"] = rule.window.label()
@@ -119,9 +123,14 @@ def decide(rule: RuleConfig, state: dict[str, Any]) -> tuple[str | None, dict[st
         why["reason"] = "manual rule: waits in the pool"
         return None, why
     counts: dict[str, int] = state["counts"]
-    eligible = [m for m in rule.members if m.cap is None or counts.get(m.id, 0) < m.cap]
+    absent = sorted(m.id for m in rule.members if m.id in unavailable)
+    at_cap = sorted(m.id for m in rule.members if m.cap is not None and counts.get(m.id, 0) >= m.cap
+                    and m.id not in unavailable)
+    eligible = [m for m in rule.members if m.id not in absent and m.id not in at_cap]
+    if absent:
+        why["skipped_unavailable"] = absent
     if not eligible:
-        why["reason"] = "every member is at its cap"
+        why["reason"] = "no member can receive leads" if absent else "every member is at its cap"
         return None, why
     if rule.strategy == "round_robin":
         n = len(rule.members)
@@ -151,23 +160,25 @@ def decide(rule: RuleConfig, state: dict[str, Any]) -> tuple[str | None, dict[st
         why["weight"] = member.weight
     if member.cap is not None:
         why["cap"] = member.cap
-    if len(eligible) < len(rule.members):
-        why["skipped_at_cap"] = sorted(m.id for m in rule.members if m not in eligible)
+    if at_cap:
+        why["skipped_at_cap"] = at_cap
     return member.id, why
 
 
 def allocate(rules: list[RuleConfig], states: dict[str, dict[str, Any]], *, purpose: str, department: str,
-             channel: str, at: datetime, recycle_count: int = 0) -> list[dict[str, Any]]:
+             channel: str, at: datetime, recycle_count: int = 0,
+             unavailable: Collection[str] = ()) -> list[dict[str, Any]]:
     """The decisions for one lead, one per level: a head-office rule may hand it to a department,
     whose own rule picks the employee (two levels: 总部 -> 部门 -> 员工). Each decision is
-    {level, rule, member, target, department, why}. An empty list: no rule applies."""
+    {level, rule, member, target, department, why}. An empty list: no rule applies.
+    ``unavailable`` members are skipped (an input: recorded with the decisions for the replay)."""
     decisions: list[dict[str, Any]] = []
     for level in (1, 2):
         rule = select_rule(rules, purpose=purpose if level == 1 else "intake", department=department,
                            channel=channel, at=at, recycle_count=recycle_count)
         if rule is None:
             break
-        member, why = decide(rule, states.setdefault(rule.key, empty_state()))
+        member, why = decide(rule, states.setdefault(rule.key, empty_state()), unavailable)
         decisions.append({"level": level, "rule": rule.key, "member": member, "target": rule.target,
                           "department": department, "why": why})
         if member is None or rule.target == "employee":
@@ -176,8 +187,11 @@ def allocate(rules: list[RuleConfig], states: dict[str, dict[str, Any]], *, purp
     return decisions
 
 
-def outcome(decisions: list[dict[str, Any]], department: str) -> tuple[str, str | None]:
-    """(department the lead ends in, employee or None) after its decisions."""
+def outcome(decisions: list[dict[str, Any]], department: str, homes: Mapping[str, str] | None = None
+            ) -> tuple[str, str | None]:
+    """(department the lead ends in, employee or None) after its decisions. A lead given to an
+    employee lands in the employee's own department (``homes``: employee -> department), not
+    the rule's: a head-office rule's pick must reach the employee's supervisor and recycling."""
     owner = None
     for d in decisions:
         if d["member"] is None:
@@ -185,5 +199,20 @@ def outcome(decisions: list[dict[str, Any]], department: str) -> tuple[str, str 
         if d["target"] == "department":
             department = d["member"]
         else:
-            department, owner = d["department"], d["member"]
+            department, owner = (homes or {}).get(d["member"], d["department"]), d["member"]
     return department, owner
+
+
+def unavailable_among(rules: list[RuleConfig], decisions: list[dict[str, Any]],
+                      unavailable: Collection[str]) -> list[str]:
+    """The unavailable members of the rules these decisions used: what a replay needs to know."""
+    used = {d["rule"] for d in decisions}
+    return sorted({m.id for r in rules if r.key in used for m in r.members if m.id in unavailable})
+
+
+def allocation_entry(lead: Any, phone: str, inputs: dict[str, Any], at: str, decisions: list[dict[str, Any]],
+                     unavailable: list[str]) -> dict[str, Any]:
+    """One lead's record in the rule book's Allocated event: its inputs (the members unavailable
+    then among them, when any) and the decisions."""
+    return {"lead": str(lead), "phone": phone, **inputs, "at": at,
+            **({"unavailable": unavailable} if unavailable else {}), "decisions": decisions}

@@ -8,6 +8,7 @@ from typing import Any
 from eventsourcing.domain import event
 
 from domain.shared.aggregate import LedgerAggregate
+from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
 
 
@@ -36,6 +37,13 @@ class Binding(LedgerAggregate):
             kind, holder, department_id, bound_at, source)
         self.active = True
 
+    def unbind(self, reason: str) -> None:
+        """The relationship ended (解除绑定): the phone is no longer filtered at intake and no
+        longer a candidate for attribution."""
+        if not self.active:
+            raise RuleViolationError(f"{self.phone} is not bound (the binding was removed before)", field="phone")
+        self._unbound(self.phone, reason)
+
     @event("Unbound")
-    def unbind(self, phone: str, reason: str) -> None:
+    def _unbound(self, phone: str, reason: str) -> None:
         self.active = False

@@ -6,7 +6,7 @@ owner and department as they stood, so analytics never has to look anything up."
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal, get_args
 
 from eventsourcing.domain import event
 
@@ -15,7 +15,9 @@ from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
 
 LIFECYCLE = ("prospect", "opened", "closed")
-OPENING_KINDS = ("entered", "node", "interrupted", "opened", "closed")
+# The steps the account-opening system (开户云) reports: the one list, for inputs, segments and the lead.
+OpeningKind = Literal["entered", "node", "interrupted", "opened", "closed"]
+OPENING_KINDS: tuple[str, ...] = get_args(OpeningKind)
 INTENTS = ("none", "has", "strong")
 DEPOSIT_INTENTS = ("none", "has", "strong", "deposited")
 
@@ -199,6 +201,9 @@ class Lead(LedgerAggregate):
 
     def progress_opening(self, kind: str, node: str | None, at: str, external_id: str | None,
                          attribution: dict[str, Any] | None) -> None:
+        if kind not in OPENING_KINDS:
+            raise RuleViolationError(f"unknown account-opening step {kind!r} (one of {', '.join(OPENING_KINDS)})",
+                                     field="kind")
         if kind == "opened" and self.lifecycle == "opened":
             raise RuleViolationError("the account is already open", field="kind")
         if kind == "closed" and self.lifecycle != "opened":

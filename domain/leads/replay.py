@@ -11,7 +11,8 @@ from domain.leads.rulebook import RuleBook
 
 def replay_assignments(events: Iterable[Any]) -> tuple[int, list[dict[str, Any]]]:
     """Re-run the allocator over a rule book's history: the configurations as saved, the inputs
-    each Allocated event recorded, from empty state. Returns (decisions checked, mismatches)."""
+    each Allocated event recorded (members unavailable then included; none in events older than
+    that input), from empty state. Returns (decisions checked, mismatches)."""
     rules: dict[str, RuleConfig] = {}
     states: dict[str, dict[str, Any]] = {}
     checked, mismatches = 0, []
@@ -27,7 +28,8 @@ def replay_assignments(events: Iterable[Any]) -> tuple[int, list[dict[str, Any]]
             for entry in e.decisions:
                 again = allocate(list(rules.values()), states, purpose=entry["purpose"],
                                  department=entry["department"], channel=entry["channel"],
-                                 at=datetime.fromisoformat(entry["at"]), recycle_count=entry["recycle_count"])
+                                 at=datetime.fromisoformat(entry["at"]), recycle_count=entry["recycle_count"],
+                                 unavailable=entry.get("unavailable", ()))
                 checked += 1
                 if [(d["rule"], d["member"]) for d in again] != [(d["rule"], d["member"]) for d in
                                                                   entry["decisions"]]:

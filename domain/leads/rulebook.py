@@ -53,10 +53,11 @@ class RuleBook(LedgerAggregate):
         if rule.window is not None and rule.window.start == rule.window.end:
             raise RuleViolationError("a time window's start and end must differ (it would never match)",
                                      field="window")
-        for i, member in enumerate(rule.members):
-            if member.id in (unavailable or {}):
-                raise RuleViolationError(f"{member.id} cannot receive leads: {unavailable[member.id]}",
-                                         field=f"members[{i}].id")
+        refused = [(i, m.id) for i, m in enumerate(rule.members) if m.id in (unavailable or {})]
+        if refused:
+            assert unavailable is not None
+            raise RuleViolationError("these members cannot receive leads: " + "; ".join(
+                f"{member} ({unavailable[member]})" for _, member in refused), field=f"members[{refused[0][0]}].id")
         self._rule_saved(rule.model_dump(mode="json"))
 
     @event("RuleSaved")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field, model_validator
 
+from domain.leads.lead import OpeningKind
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.ids import natural_id
 
@@ -33,7 +34,7 @@ class SegmentFilter(BaseModel):
     ever_connected: bool | None = Field(None, description="false: 从未接通过")
     reassigned: bool | None = Field(None, description="true: 重新分配客户 (recycled at least once)")
     in_opening: bool | None = Field(None, description="false: 未进开户云")
-    opening_kinds: list[Literal["entered", "node", "interrupted", "opened", "closed"]] | None = None
+    opening_kinds: list[OpeningKind] | None = None
     intake: Literal["today", "before_today"] | None = Field(None, description="今日 / 往日 (last intake)")
     follow_up_due_today: bool | None = Field(None, description="true: 预约今日跟进")
 

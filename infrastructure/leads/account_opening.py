@@ -1,5 +1,5 @@
-"""Adapter for the account-opening system (开户云). Its events — entered, node reached,
-interrupted, opened, closed — arrive over an HTTP webhook (interfaces/api/routes/leads/opening.py) or,
+"""Adapter for the account-opening system (开户云). Its events (the steps in
+``domain.leads.lead.OPENING_KINDS``) arrive over an HTTP webhook (interfaces/api/routes/leads/opening.py) or,
 in embedded mode, from a JSON-lines file that this adapter tails from a remembered offset:
 
     {"business_line": "brokerage", "phone": "13812345678", "kind": "opened",

@@ -1,5 +1,5 @@
 """Import progress in Redis (a courtesy for pollers: derived, kept a day, never the only copy of
-anything — the import's rows are events)."""
+anything — the import's rows are events), and how far the leads read model has come."""
 from __future__ import annotations
 
 import contextlib
@@ -34,3 +34,13 @@ class ImportProgressBoard:
         except redis.RedisError:
             return None
         return orjson.loads(raw) if raw is not None else None
+
+
+class LeadsReadProgress:
+    """The leads application's ``ReadProgress`` port over the projection progress board."""
+
+    def __init__(self, board: Any, timeout: float, projection: str = "leads.leads"):
+        self.board, self.timeout, self.projection = board, timeout, projection
+
+    def reached(self, position: int) -> bool:
+        return bool(self.board.wait_for([self.projection], position, self.timeout))

@@ -18,11 +18,13 @@ def _each_line(job: str, lines: Iterable[str], explicit: bool, totals: dict[str,
               run: Callable[[str], dict[str, int]]) -> dict[str, int]:
     """Run ``run`` for one business line at a time and add up its counts. A refusal is logged;
     an unexpected failure is logged and the next line goes on — in the job, one line's failure
-    must not stop the others — but raised when the caller named the lines itself."""
+    must not stop the others — but both are raised when the caller named the lines itself."""
     for line in lines:
         try:
             done = run(line)
         except DomainError as exc:
+            if explicit:
+                raise
             log.info("%s: %s not run: %s", job, line, exc)
             continue
         except Exception:  # noqa: BLE001 - see above
@@ -42,13 +44,16 @@ class SopRunner:
         self.leads, self.queries = leads, queries
 
     def tick(self, business_lines: list[str] | None = None) -> dict[str, int]:
+        """The job (no lines named) runs what the read model lists: a lag only delays a task to
+        the next tick. Named lines (run-now) run once the read model holds every earlier save."""
+        if business_lines is not None:
+            return _each_line("sop", business_lines, True, {"reached": 0, "failed": 0},
+                              lambda line: self.leads.run_sop_now(CommandContext.system("sop"), line))
         by_line: dict[str, list[str]] = {}
-        scope = {"all_lines": True, "lines": []}
-        for task in self.queries.sop_tasks(scope):
-            if business_lines is None or task["business_line"] in business_lines:
-                by_line.setdefault(task["business_line"], []).append(task["key"])
-        return _each_line("sop", by_line, business_lines is not None, {"reached": 0, "failed": 0},
-                         lambda line: self.leads.run_sop(CommandContext.system("sop"), line, by_line[line]))
+        for task in self.queries.sop_tasks({"all_lines": True, "lines": []}):
+            by_line.setdefault(task["business_line"], []).append(task["key"])
+        return _each_line("sop", by_line, False, {"reached": 0, "failed": 0},
+                          lambda line: self.leads.run_sop(CommandContext.system("sop"), line, by_line[line]))
 
 
 class Recycler:

@@ -14,7 +14,8 @@ assigned / transferred / reassigned later; per channel only the intake counts.
 Every figure is a count of distinct leads with that fact in the bucket (day / week / month of
 its own date, in the reporting time zone); rates divide by the valid leads of the same bucket.
 Net opening (净开) counts opened leads whose account is not closed (as of the query);
-actual opening (实开) counts every opening.
+actual opening (实开) counts every opening — of leads that had a valid intake: a customer
+filtered at intake (e.g. bound in 渠道1.0 to another department) is no conversion.
 """
 from __future__ import annotations
 
@@ -110,12 +111,18 @@ class LeadAnalytics:
             group.append(d)
         closed = (f"(SELECT DISTINCT lead_id FROM {db}.lead_facts FINAL WHERE fact = 'closed'"
                   " AND business_line = {line:String})")
+        # Openings count for leads that were valid at some intake: a customer filtered at intake
+        # (bound in 渠道1.0 to another department, blacklisted...) is no conversion of the channel.
+        # Decided here rather than in the sink, so facts recorded before this rule are right too.
+        ever_valid = (f"(SELECT DISTINCT lead_id FROM {db}.lead_facts FINAL WHERE fact = 'valid'"
+                      " AND business_line = {line:String})")
         sql = ("SELECT " + ", ".join(select + [
             f"uniqExactIf(lead_id, {valid}) AS valid", "uniqExactIf(lead_id, fact = 'wechat') AS wechat",
             "uniqExactIf(lead_id, fact = 'connected') AS connected", "uniqExactIf(lead_id, fact = 'intent') AS intent",
             f"uniqExactIf(lead_id, fact = 'opened' AND lead_id NOT IN {closed}) AS opened_net",
             "uniqExactIf(lead_id, fact = 'opened') AS opened"]) +
             f" FROM {db}.lead_facts FINAL WHERE business_line = {{line:String}} AND fact != 'closed'"
+            f" AND (fact != 'opened' OR lead_id IN {ever_valid})"
             f" AND ({{since:{TS}}} IS NULL OR occurred_at >= {{since:{TS}}})"
             f" AND ({{until:{TS}}} IS NULL OR occurred_at < {{until:{TS}}})"
             " AND ({channel:Nullable(String)} IS NULL OR channel_code = {channel:Nullable(String)})"

@@ -535,6 +535,12 @@ def test_any_leads_command_either_is_refused_or_projects_cleanly(quiet_container
         source = d.draw(hostile_text)
         return lambda: leads.import_bindings(ADMIN, rows, source)
 
+    def unbind(d):
+        bound, reason = d.draw(st.one_of(phone, hostile_text)), d.draw(hostile_text)
+        leads.import_bindings(ADMIN, [{"phone": bound, "kind": "ib", "holder": "IB"}], "test")
+        settle(c)
+        return lambda: leads.unbind(ADMIN, bound, reason)
+
     def create_channel(d):
         args = (d.draw(channel_code), d.draw(hostile_text), d.draw(hostile_text), d.draw(hostile_text),
                 d.draw(st.one_of(st.just(LINE), hostile_text)))
@@ -550,7 +556,7 @@ def test_any_leads_command_either_is_refused_or_projects_cleanly(quiet_container
         return lambda: leads.opening_event(ADMIN, LINE, args[0], args[1], args[2], node=args[3], external_id=args[4])
 
     commands = [intake, follow_up, record_call, add_wechat, send_sms, assign, change_sensitive_words,
-                change_blacklist, configure_landing_page, import_bindings, create_channel, update_channel,
+                change_blacklist, configure_landing_page, import_bindings, unbind, create_channel, update_channel,
                 opening_event]
 
     @given(st.data())

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from domain.leads.allocation import RuleConfig
 from domain.shared.context import CommandContext
+from tests.integration.test_leads import ADMIN, AGENT, LINE, firm  # noqa: F401 - the firm fixture
+from tests.integration.test_leads import employee as lead_employee
 
-ADMIN = CommandContext("admin:test", "setup")
-LINE = "brokerage"
 TZ = ZoneInfo("Asia/Shanghai")
 EMPLOYEES = ["operator:ann", "operator:bob", "operator:cat"]
 CHANNELS = ["huawei", "xiaomi", "vivo"]
@@ -32,8 +32,9 @@ def test_channel_and_employee_figures_equal_an_independent_count(container):
     leads.clock = lambda: clock["now"]
     access.create_business_line(ADMIN, LINE, "Brokerage")
     online = str(access.create_department(ADMIN, "online", "网金部", "online_finance", None).id)
+    access.create_role(ADMIN, AGENT, "客户经理", ["leads.view", "leads.work"])
     for e in EMPLOYEES:
-        access.create_operator(ADMIN, e.split(":")[1], e, online, None, None, None)
+        lead_employee(access, e.split(":")[1], online)
     for code in CHANNELS:
         leads.create_channel(ADMIN, code, f"{code}应用商店", f"app_store_{code}", "应用市场", LINE, online)
     leads.save_rule(ADMIN, LINE, RuleConfig(key="rr", name="rr", owner_department=online, strategy="round_robin",
@@ -110,3 +111,22 @@ def test_channel_and_employee_figures_equal_an_independent_count(container):
     assert analytics.by_channel(LINE, departments=["elsewhere"])["rows"] == []
     one = analytics.by_employee(LINE, employee="operator:bob")["all_channels"]
     assert one == [{"employee": "operator:bob", **expected(("employee",), None)[("operator:bob",)]}]
+
+
+def test_a_customer_filtered_at_intake_as_bound_elsewhere_is_no_opening_of_the_channel(firm):  # noqa: F811
+    container, _, deps = firm
+    leads = container.leads
+    leads.import_bindings(ADMIN, [{"phone": "13900000008", "kind": "branch", "holder": "营业部",
+                                   "department_id": deps["branch"], "bound_at": "2026-01-01T00:00:00+00:00"}],
+                          "渠道1.0")
+    out = leads.intake(ADMIN, "ths", [{"phone": "13900000008"}, {"phone": "13900000001"}], "api")["results"]
+    assert [r["status"] for r in out] == ["filtered", "valid"]
+    for r, day in zip(out, (20, 23), strict=True):  # the opening system knows both customers
+        leads.opening_event(ADMIN, LINE, r["phone"], "opened", datetime(2026, 11, day, 5, tzinfo=timezone.utc))
+    container.runners["analytics.lead_conversion"].catch_up()
+    figures = container.lead_analytics.by_channel(LINE)
+    assert [(r["channel_code"], r["valid"], r["opened"], r["opened_net"]) for r in figures["rows"]] == [
+        ("ths", 1, 1, 1)]
+    assert figures["total"]["opened_rate"] == 1.0
+    by_day = container.lead_analytics.by_channel(LINE, granularity="day")["rows"]
+    assert [(r["period"], r["opened"]) for r in by_day] == [("2026-11-23", 1)]  # no row of the filtered one

@@ -18,6 +18,17 @@ from domain.shared.context import CommandContext
 
 ADMIN = CommandContext("admin:test", "setup")
 LINE = "brokerage"
+AGENT = "lead_agent"  # a role with leads permissions: employees who may receive leads
+
+
+def employee(access, login: str, department: str, roles=(AGENT,), lines=(LINE,)):  # noqa: ANN001, ANN201
+    """An operator who can receive leads of the line (unless told otherwise)."""
+    op = access.create_operator(ADMIN, login, login, department, None, None, None).id
+    if roles:
+        access.grant_roles(ADMIN, op, list(roles))
+    if lines:
+        access.set_business_lines(ADMIN, op, list(lines))
+    return op
 
 
 class Clock:
@@ -41,8 +52,9 @@ def firm(container):
     kinds = {"online": "online_finance", "g1": "business_group", "g2": "business_group", "pool": "other",
              "branch": "branch"}
     deps = {code: str(access.create_department(ADMIN, code, code, kind, hq).id) for code, kind in kinds.items()}
+    access.create_role(ADMIN, AGENT, "客户经理", ["leads.view", "leads.work"])
     for login in ("ann", "bob", "cat", "dan", "eve", "nick"):
-        access.create_operator(ADMIN, login, login, deps["online"], None, None, None)
+        employee(access, login, deps["online"])
     leads.create_channel(ADMIN, "ths", "[手炒开户]期货交易tab", "tonghuashun", "同花顺", LINE, deps["online"])
     leads.create_channel(ADMIN, "douyin", "抖音推广计划1", "douyin", "抖音", LINE, deps["online"])
     return container, clock, deps

@@ -224,3 +224,17 @@ def test_the_leads_job_keeps_going_when_one_part_fails(firm, tmp_path):  # noqa:
     job = Recycler(container.leads, container.lead_queries, sop=CountingSop(), opening_feed=BrokenFeed())  # type: ignore[arg-type]
     job.run_once()
     assert CountingSop.runs == 1
+
+
+def test_run_now_right_after_saving_an_sop_task_reaches_its_segment(firm):  # noqa: F811
+    container, clock, deps = firm
+    targets = _targets(container, deps, 3)
+    container.runners["leads.leads"].catch_up()
+    container.leads.save_sop(ADMIN, LINE, SopConfig(key="now", name="now", segments=["all"], action="sms",
+                                                    content="您好"))
+    later = threading.Timer(0.5, container.runners["leads.leads"].catch_up)  # the read model applies it later
+    later.start()
+    try:
+        assert container.lead_sop.tick([LINE]) == {"reached": len(targets), "failed": 0}
+    finally:
+        later.join()

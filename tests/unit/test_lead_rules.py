@@ -7,6 +7,7 @@ from datetime import time
 import pytest
 
 from domain.leads.allocation import Window
+from domain.leads.lead import OPENING_KINDS, Lead
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.leads.rulebook import RuleBook
 from domain.leads.settings import LeadSettings
@@ -45,3 +46,14 @@ def test_sensitive_words_match_words_not_the_middle_of_other_phrases(text, hits)
         settings = LeadSettings.create("brokerage")
         settings.change_sensitive_words(["保本", "稳赚"], [])
     assert settings.hits(text) == hits
+
+
+def test_a_lead_refuses_an_opening_step_of_a_kind_it_does_not_know():
+    with acting_as(CTX):
+        lead = Lead.create("brokerage", "+8613800000001", {"channel_code": "ths", "at": "2026-11-23T02:00:00+00:00"},
+                           "valid", None, "dep", None, [])
+        with pytest.raises(RuleViolationError, match="teleported"):
+            lead.progress_opening("teleported", None, "2026-11-23T03:00:00+00:00", None, None)
+        for kind in OPENING_KINDS[:3]:
+            lead.progress_opening(kind, None, "2026-11-23T03:00:00+00:00", None, None)
+    assert lead.opening["kind"] == "interrupted"

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from domain.leads.lead import OPENING_KINDS
 from interfaces.api.deps import ContainerDep
 from interfaces.api.routes.leads.common import (
     OpeningFeed,
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 # -- account opening ------------------------------------------------------------------------------------
 class OpeningEvents(BaseModel):  # rows are checked one by one (per-row results)
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000, description=(
-        "{business_line, phone, kind: entered|node|interrupted|opened|closed, at, node?, external_id?}"))
+        f"{{business_line, phone, kind: {'|'.join(OPENING_KINDS)}, at, node?, external_id?}}"))
 
 
 @router.post("/account-opening/events", response_model=PerRowOutcome, response_model_exclude_unset=True,

@@ -117,6 +117,14 @@ class SensitiveHit(BaseModel):
     hits: list[str] | None = None
 
 
+class BlacklistedPhone(BaseModel):
+    phone: str | None = Field(None, description="E.164; absent when a field rule hides phones from you")
+
+
+class BlacklistPage(Page):
+    items: list[BlacklistedPhone]
+
+
 class SensitiveHitPage(BaseModel):
     items: list[SensitiveHit]
     next_before: int | None = None

@@ -8,6 +8,8 @@ from pydantic import Field
 from application.leads.inputs import ScreenedBody
 from domain.leads.settings import IntakeConfig
 from interfaces.api.deps import ContainerDep
+from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.problems import ApiProblem
 from interfaces.api.routes.leads.common import (
     LINE_404,
     READS,
@@ -18,6 +20,7 @@ from interfaces.api.routes.leads.common import (
     _line,
 )
 from interfaces.api.routes.leads.schemas import (
+    BlacklistPage,
     IntakeSettingsPublic,
     SensitiveHitPage,
 )
@@ -64,6 +67,22 @@ def blacklist(business_line: str, body: PhoneList, request: Request, container: 
     ctx = policy.context(request.state.correlation_id, _line(container, policy, business_line))
     return accepted(_leads(container).change_blacklist(ctx, business_line, body.add, body.remove, body.reason),
                     response)
+
+
+@router.get("/settings/{business_line}/blacklist", response_model=BlacklistPage, response_model_exclude_unset=True,
+            responses={**LINE_404, 400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}},
+            summary="The blacklist, by phone (keyset-paged; phones masked like a lead's).")
+def list_blacklist(business_line: str, container: ContainerDep, policy: RuleAdmin, cursor: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    after = decode_cursor(cursor, 1)
+    if after is not None and not isinstance(after[0], str):
+        raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
+                         field="cursor")
+    phones = _leads(container).blacklist_page(_line(container, policy, business_line), after[0] if after else None,
+                                               limit + 1)
+    items = phones[:limit]
+    return {"items": policy.present_all(RESOURCE, [{"phone": p} for p in items]),
+            "next_cursor": encode_cursor([items[-1]]) if len(phones) > limit else None}
 
 
 @router.post("/settings/{business_line}/sensitive-words", response_model=CommandAccepted, responses=LINE_404,

@@ -93,8 +93,10 @@ def list_sop(container: ContainerDep, policy: RuleAdmin) -> list[dict[str, Any]]
     return container.lead_queries.sop_tasks(policy.scope_params())
 
 
-@router.post("/sop-tasks/{business_line}/run-now", response_model=SopRun, responses=LINE_404,
-             summary="Run the business line's due SOP tasks now.")
+@router.post("/sop-tasks/{business_line}/run-now", response_model=SopRun,
+             responses={**LINE_404, 503: {"description": "`read_model_lagging`: the leads read model has not "
+                                                         "reached the saves made before the call yet; retry"}},
+             summary="Run the business line's due SOP tasks now (once every earlier save is readable).")
 def run_sop_now(business_line: str, container: ContainerDep, policy: RuleAdmin) -> SopRun:
     _require_unrestricted(policy, "the run covers every SOP task of the business line")
     return SopRun(**container.lead_sop.tick([_line(container, policy, business_line)]))
