@@ -131,6 +131,23 @@ def _visible(container: Container, policy: Policy, lead_id: UUID) -> Lead:
 
 
 
+def _visible_row(container: Container, policy: Policy, lead_id: UUID) -> dict[str, Any]:
+    """For reads: the lead's read-model row decides visibility when it is as new as the event
+    store (one primary-key lookup of the stored version); a row that lags behind its lead is
+    never trusted, and the aggregate decides instead (then the row is read again)."""
+    row = container.lead_queries.lead(lead_id)
+    stored = container.store.versions([lead_id]).get(lead_id)
+    if row is None or stored is None or row["version"] != stored:
+        _visible(container, policy, lead_id)  # 404 for a lead that does not exist; 403/404 out of scope
+        row = container.lead_queries.lead(lead_id)
+        if row is None:
+            raise NotFoundError(f"lead {lead_id} does not exist")
+        return row
+    if not (row["owner"] == policy.principal.actor and policy.sees_line(row["business_line"])):
+        policy.require_scoped("lead", {"business_line": row["business_line"], "department_id": row["department_id"]})
+    return row
+
+
 def _worked(container: Container, policy: Policy, lead_id: UUID) -> Lead:
     lead = _visible(container, policy, lead_id)
     if lead.owner != policy.principal.actor and not policy.can("leads.assign"):

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from application.access.policy import Policy
-from domain.shared.errors import NotFoundError, PermissionDeniedError
+from domain.shared.errors import PermissionDeniedError
 from domain.shared.text import MAX_INT
 from interfaces.api.deps import ContainerDep
 from interfaces.api.pagination import decode_cursor, encode_cursor
@@ -20,7 +20,7 @@ from interfaces.api.routes.leads.common import (
     Viewer,
     Worker,
     _range,
-    _visible,
+    _visible_row,
 )
 from interfaces.api.routes.leads.schemas import (
     LeadDetail,
@@ -122,10 +122,7 @@ def lead_detail(lead_id: UUID, container: ContainerDep, policy: Viewer, response
                 before: Annotated[int | None, Query(ge=1, le=MAX_INT, description=(
                     "timeline_next_before of the previous page"))] = None,
                 timeline_limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
-    _visible(container, policy, lead_id)
-    row = container.lead_queries.lead(lead_id)
-    if row is None:
-        raise NotFoundError(f"lead {lead_id} does not exist")
+    row = _visible_row(container, policy, lead_id)
     row.pop("position", None)
     response.headers["ETag"] = f'"{row["version"]}"'
     timeline = container.lead_queries.timeline(lead_id, category, limit=timeline_limit, before=before)
