@@ -203,10 +203,10 @@ class Ours:
         started = flows.start_instance(CommandContext(f"operator:{INITIATOR}", "bench-learn"), FLOW_KEY, SUBJECT,
                                        TENANT, title="learn")
         for node, _, login in APPROVALS:
-            (task,) = [t for t in flows.instance(started.id).tasks.values() if t["status"] == "open"]
-            assert task["node"] == node and f"operator:{login}" in task["candidates"], task
-            self.task_ids.append(task["id"])
-            flows.approve(CommandContext(f"operator:{login}", "bench-learn"), started.id, task["id"], "ok")
+            (task,) = [t for t in flows.instance(started.id).tasks.values() if t.status == "open"]
+            assert task.node == node and f"operator:{login}" in task.candidates, task
+            self.task_ids.append(task.id)
+            flows.approve(CommandContext(f"operator:{login}", "bench-learn"), started.id, task.id, "ok")
         assert flows.instance(started.id).status == "completed"
 
     def worker(self, label: str) -> Callable[[int], tuple[Callable[[int], None], Callable[[], None]]]:

@@ -151,9 +151,7 @@ class CallActivities:
         if child.status == "running" or child.parent_instance != parent_id:
             return "gone"
         parent = self.instance(parent_id)  # fresh: this may end without writing
-        graph = self._graph(parent)
-        outcome: str = parent.child_finished(child.id, child.status, child.data, graph, self._resolver(parent),
-                                             self._evaluate, self.clock())
+        outcome: str = parent.child_finished(child.id, child.status, child.data, self._runtime(parent))
         if outcome != "gone":
             self.save_one(parent)
             self.schedule_pauses(parent)

@@ -28,7 +28,7 @@ from application.shared.hot import HotAggregates
 from domain.flows.fields import merge_edit
 from domain.flows.form_data import deferred_sections, missing_required, numbers_as_declared
 from domain.flows.graph import Graph, Node
-from domain.flows.instance import FlowInstance
+from domain.flows.instance import FlowInstance, FlowRuntime
 from domain.forms.paths import schema_has_path
 from domain.shared.context import CommandContext, acting_as, current_context
 from domain.shared.errors import (
@@ -200,9 +200,11 @@ class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplicat
             used = {**used, "condition_error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         return holds, used
 
+    def _runtime(self, instance: FlowInstance, graph: Graph | None = None) -> FlowRuntime:
+        return FlowRuntime(graph or self._graph(instance), self._resolver(instance), self._evaluate, self.clock())
+
     def _run(self, instance: FlowInstance, action: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        action(*args, graph=self._graph(instance), resolve=self._resolver(instance), evaluate=self._evaluate,
-               now=self.clock(), **kwargs)
+        action(*args, self._runtime(instance), **kwargs)
 
     def instance(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
         return self.load(instance_id, FlowInstance,
@@ -312,7 +314,7 @@ class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplicat
     @_hot
     def approve(self, instance_id: UUID, task_id: str, comment: str) -> CommandResult:
         instance = self._for_command(instance_id)
-        instance._require_decidable(task_id, current_context().actor)  # who acts before what is missing
+        instance.require_decidable(task_id, current_context().actor)  # who acts before what is missing
         self._require_fields(instance, task_id, current_context().actor)
         self._run(instance, instance.approve, task_id, current_context().actor, comment)
         result = self.save_one(instance)
@@ -513,7 +515,7 @@ class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplicat
         elif action == "edit_form" and "patch" in params:
             self._edit(instance, params["node"], _replayed_edit(instance.data, params), by=by, reason=reason)
         elif action == "edit_form":
-            instance._require_running()
+            instance.require_running()
             self._edit(instance, params["node"], params["data"], by=by, reason=reason)
         else:
             raise RuleViolationError(f"unknown override {action!r}")
@@ -556,8 +558,8 @@ class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplicat
         """A handler edits the form at their node, within the node's field permissions: a field
         not marked editable there (read-only, hidden or unlisted) cannot change."""
         instance = self.instance(instance_id, expected_version)
-        task = instance._require_handler(task_id, current_context().actor)
-        self._edit_within(instance, self._graph(instance).node(task["node"]), data,
+        task = instance.require_handler(task_id, current_context().actor)
+        self._edit_within(instance, self._graph(instance).node(task.node), data,
                           by=current_context().actor, task=task_id)
         return self.save_one(instance)
 
@@ -588,8 +590,8 @@ class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplicat
         """A node's required_fields must be present and valid before its own handler approves
         (a delegate's opinion and an added signer's signature decide nothing, so they pass)."""
         task = instance.task(task_id)
-        node = self._graph(instance).node(task["node"])
-        if not node.required_fields or task.get("before") or task.get("after_phase") \
+        node = self._graph(instance).node(task.node)
+        if not node.required_fields or task.before or task.after_phase \
                 or actor in instance.delegations.get(task_id, {}):
             return
         _, errors = self.forms.check_submission(instance.business_type, instance.form_version, instance.subject,
@@ -606,8 +608,7 @@ class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplicat
         instance = self.instance(instance_id)
         if early and not reason.strip():
             raise RuleViolationError("ending a pause early needs a reason", field="reason")
-        outcome = instance.end_pause(token, self._graph(instance), self._resolver(instance), self._evaluate,
-                                     self.clock(),
+        outcome = instance.end_pause(token, self._runtime(instance),
                                      early_by=current_context().actor if early else None, reason=reason)
         if outcome == "ended":
             self.save_one(instance)
@@ -619,14 +620,8 @@ class FlowInstancesApplication(CallActivities, InstanceMigrations, FlowsApplicat
         start the follow-up flow when this one has just completed (流程接龙)."""
         if instance.status == "completed" and instance.chain is None:
             self._chain(instance)
-        for token, due in instance.pauses.items():
-            self.due_queue.schedule(instance.id, token, datetime.fromisoformat(due))
-        for task in instance.tasks.values():
-            if task["status"] == "open" and task.get("sla_due_at") and not task["overdue"]:
-                self.due_queue.schedule(instance.id, task["id"], datetime.fromisoformat(task["sla_due_at"]), "sla")
-                if task.get("sla_warn_at") and not task.get("sla_warned"):
-                    self.due_queue.schedule(instance.id, task["id"], datetime.fromisoformat(task["sla_warn_at"]),
-                                            "sla_warn")
+        for key, due, kind in instance.due_timers():
+            self.due_queue.schedule(instance.id, key, due, kind)
 
     def _chain(self, instance: FlowInstance) -> None:
         next_flow = self._published_settings(instance).get("chain_to")

@@ -147,12 +147,12 @@ class InstanceMigrations:
             before = set(instance.tasks)
             try:
                 instance.migrate(target, plan, current_context().actor, reason, migration_id or UUID(int=0),
-                                 app._resolver(instance), app._evaluate, app.clock())
+                                 app._runtime(instance, target.new))
             except DomainError as exc:  # e.g. nobody can take a reopened task (empty_assignee: block)
                 return {**item, "reasons": [exc.message]}
             item.update(outcome="safe", moves=plan.moves, current_nodes_after=sorted(set(instance.tokens.values())),
-                        tasks_opened=[{"node": t["node"], "candidates": t["candidates"]}
-                                      for k, t in instance.tasks.items() if k not in before and t["status"] == "open"])
+                        tasks_opened=[{"node": t.node, "candidates": t.candidates}
+                                      for k, t in instance.tasks.items() if k not in before and t.status == "open"])
             if migration_id is None:
                 return item  # a dry run: the changed copy is dropped, never saved
             try:

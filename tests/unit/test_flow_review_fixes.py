@@ -7,6 +7,7 @@ import pytest
 
 from domain.access.masking import FieldRuleView, apply_rules
 from domain.flows.fields import merge_edit, present_form_edit, restore_unseen
+from domain.flows.instance import FlowRuntime
 from domain.shared.errors import PermissionDeniedError
 
 MASK_BANK = FieldRuleView("flows.instance", "bank_account", "masked", "bank_card", frozenset(), frozenset(),
@@ -111,7 +112,7 @@ def test_c2_a_loop_without_an_approval_or_pause_is_refused_and_never_spins():
                    [_e("start", "g"), _e("g", "end", condition="false"), _e("g", "a", default=True), _e("a", "g")])
     assert check_graph(waits, compile_condition) == []
     with acting_as(CommandContext("operator:x", "t")), pytest.raises(RuleViolationError, match="come to rest"):
-        _instance().advance(spin, lambda node: ["operator:a"], _eval, NOW)
+        _instance().advance(FlowRuntime(spin, lambda node: ["operator:a"], _eval, NOW))
 
 
 def test_h7_sla_durations_are_bounded():
@@ -141,13 +142,13 @@ def test_h1_inclusive_gateways_need_a_default_and_their_join_waits_only_for_bran
         no_default, compile_condition)
     with acting_as(CommandContext("operator:x", "t")):
         with pytest.raises(RuleViolationError, match="no branch"):  # a graph published before the check
-            _instance().advance(no_default, lambda node: ["operator:a"], _eval, NOW)
+            _instance().advance(FlowRuntime(no_default, lambda node: ["operator:a"], _eval, NOW))
         i = _instance()
         i.data = {"amount": 500}  # only the legal branch holds
-        i.advance(no_default, lambda node: ["operator:a"], _eval, NOW)
+        i.advance(FlowRuntime(no_default, lambda node: ["operator:a"], _eval, NOW))
         (task,) = [t for t in i.tasks.values() if t["status"] == "open"]
         assert task["node"] == "legal" and i.expected == {"j": 1}
-        i.approve(task["id"], "operator:a", "", no_default, lambda node: ["operator:a"], _eval, NOW)
+        i.approve(task["id"], "operator:a", "", FlowRuntime(no_default, lambda node: ["operator:a"], _eval, NOW))
         assert i.status == "completed"
 
 
@@ -158,9 +159,9 @@ def test_a_parallel_join_moves_on_once_every_branch_arrived():
                [_e("start", "p"), _e("p", "a"), _e("p", "b"), _e("a", "j"), _e("b", "j"), _e("j", "end")])
     with acting_as(CommandContext("operator:x", "t")):
         i = _instance()
-        i.advance(g, lambda node: ["operator:a"], _eval, NOW)
+        i.advance(FlowRuntime(g, lambda node: ["operator:a"], _eval, NOW))
         for task in [t for t in i.tasks.values() if t["status"] == "open"]:
-            i.approve(task["id"], "operator:a", "", g, lambda node: ["operator:a"], _eval, NOW)
+            i.approve(task["id"], "operator:a", "", FlowRuntime(g, lambda node: ["operator:a"], _eval, NOW))
         assert i.status == "completed"
 
 
@@ -177,27 +178,27 @@ def test_m2_m3_h6_l5_reassign_delegate_and_added_signers():
     with acting_as(CommandContext("operator:x", "t")):
         # M2: after a reassignment only the new candidates' approvals count
         i = _instance()
-        i.advance(g, two, _eval, NOW)
+        i.advance(FlowRuntime(g, two, _eval, NOW))
         (task,) = i.tasks
-        i.approve(task, "operator:a", "", g, two, _eval, NOW)
+        i.approve(task, "operator:a", "", FlowRuntime(g, two, _eval, NOW))
         i.reassign(task, "admin:x", ["operator:c", "operator:d"], "cover")
-        i.approve(task, "operator:c", "", g, two, _eval, NOW)
+        i.approve(task, "operator:c", "", FlowRuntime(g, two, _eval, NOW))
         assert i.status == "running"  # operator:a's approval no longer counts: d still has to sign
-        i.approve(task, "operator:d", "", g, two, _eval, NOW)
+        i.approve(task, "operator:d", "", FlowRuntime(g, two, _eval, NOW))
         assert i.status == "completed"
         # M3: a delegate answers by approving; it cannot reject, return, hand on or add signers
         i = _instance()
-        i.advance(g, two, _eval, NOW)
+        i.advance(FlowRuntime(g, two, _eval, NOW))
         i.delegate(task, "operator:a", "operator:d", "")
         for act in (lambda: i.reject(task, "operator:d", ""),
                     lambda: i.transfer(task, "operator:d", "operator:e", ""),
                     lambda: i.add_signer(task, "operator:d", "operator:e", "before", ""),
-                    lambda: i.return_to(task, "operator:d", "start", "", g, two, _eval, NOW)):
+                    lambda: i.return_to(task, "operator:d", "start", "", FlowRuntime(g, two, _eval, NOW))):
             with pytest.raises(PermissionDeniedError):
                 act()
         # L5 + H6: a signer added before cannot hand the task on; a reassignment drops added signers
         i = _instance()
-        i.advance(g, two, _eval, NOW)
+        i.advance(FlowRuntime(g, two, _eval, NOW))
         i.add_signer(task, "operator:a", "operator:ghost", "before", "")
         with pytest.raises(PermissionDeniedError):
             i.transfer(task, "operator:ghost", "operator:e", "")
@@ -222,13 +223,13 @@ def test_h2_nothing_returns_into_a_parallel_branch():
     resolve = lambda node: ["operator:a"]  # noqa: E731
     with acting_as(CommandContext("operator:x", "t")):
         i = _instance()
-        i.advance(g, resolve, _eval, NOW)
+        i.advance(FlowRuntime(g, resolve, _eval, NOW))
         for task in [t for t in i.tasks.values() if t["status"] == "open"]:
-            i.approve(task["id"], "operator:a", "", g, resolve, _eval, NOW)
+            i.approve(task["id"], "operator:a", "", FlowRuntime(g, resolve, _eval, NOW))
         (task,) = [t for t in i.tasks.values() if t["status"] == "open"]
         with pytest.raises(RuleViolationError, match="may return to: start"):
-            i.return_to(task["id"], "operator:a", "a", "", g, resolve, _eval, NOW)
-        i.return_to(task["id"], "operator:a", "previous", "", g, resolve, _eval, NOW)
+            i.return_to(task["id"], "operator:a", "a", "", FlowRuntime(g, resolve, _eval, NOW))
+        i.return_to(task["id"], "operator:a", "previous", "", FlowRuntime(g, resolve, _eval, NOW))
         assert list(i.tokens.values()) == ["start"] and i.awaiting_resubmit
 
 

@@ -15,6 +15,7 @@ from application.forms.engine.diff import diff
 from domain.flows.fields import _ABSENT as HIDDEN  # noqa: PLC2701 - present_change's "not for you" marker
 from domain.flows.fields import drop_paths, hidden_paths, present_change, present_form_edit, restore_unseen
 from domain.flows.graph import to_mermaid
+from domain.flows.instance import Task
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
@@ -451,7 +452,7 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
     return InstancePublic(
         **{k: v for k, v in row.items() if k not in ("tokens", "position", "summary")},
         summary=present_summary(policy, row.get("summary") or {}),
-        current_handlers=sorted({h for t in instance.tasks.values() if t["status"] == "open"
+        current_handlers=sorted({h for t in instance.tasks.values() if t.status == "open"
                                  for h in instance.current_handlers(t)}),
         data=present(data), hidden_fields=sorted(hidden),
         tasks=[InstanceTaskPublic(**t) for t in tasks], timeline=[TimelineEntryPublic(**e) for e in timeline],
@@ -462,14 +463,14 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
 def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
     """Fields a node hides from its handlers (节点字段权限): hidden from whoever is or was a
     candidate, signer or decider at that node, not only from its current handlers."""
-    def involved(t: dict[str, Any]) -> bool:
-        people = {*t["candidates"], *t["approvals"], *t["rejections"], *t.get("before", []), *t.get("after", [])}
-        return actor in people or (t["status"] == "open" and actor in instance.current_handlers(t))
+    def involved(t: Task) -> bool:
+        people = {*t.candidates, *t.approvals, *t.rejections, *t.before, *t.after}
+        return actor in people or (t.status == "open" and actor in instance.current_handlers(t))
     known = {n.id for n in graph.nodes}
     retired = getattr(instance, "retired_hidden", {})  # nodes a migration left behind (ADR 0012)
     return {field for t in instance.tasks.values() if involved(t)
-            for field in (hidden_paths(graph.node(t["node"]).field_permissions) if t["node"] in known
-                          else retired.get(t["node"], []))}
+            for field in (hidden_paths(graph.node(t.node).field_permissions) if t.node in known
+                          else retired.get(t.node, []))}
 
 
 def _present_timeline(entries: list[dict[str, Any]], present: Any, hidden: set[str]) -> list[dict[str, Any]]:
