@@ -12,7 +12,7 @@ The flow (both engines): start -> ops_review -> clearing_review -> finance_revie
 final_approval -> end; each approval is decided by one person holding a role (ops, clearing,
 finance, finance). One instance = 5 commands, each committed to PostgreSQL on its own:
 
-  ledgerflow   ``FlowInstancesApplication.start_instance`` then 4 x ``approve`` through the
+  ledgerflow   ``FlowsApplication.start_instance`` then 4 x ``approve`` through the
                composed container (``Container.start(..., workers=False)``: no projections run, so
                this is the command side only). Every command loads the flow definition and the
                instance from the event store, validates the form (start), resolves the assignees
