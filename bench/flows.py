@@ -12,7 +12,7 @@ The flow (both engines): start -> ops_review -> clearing_review -> finance_revie
 final_approval -> end; each approval is decided by one person holding a role (ops, clearing,
 finance, finance). One instance = 5 commands, each committed to PostgreSQL on its own:
 
-  ledgerflow   ``FlowInstancesApplication.start_instance`` then 4 x ``approve`` through the
+  ledgerflow   ``FlowsApplication.start_instance`` then 4 x ``approve`` through the
                composed container (``Container.start(..., workers=False)``: no projections run, so
                this is the command side only). Every command loads the flow definition and the
                instance from the event store, validates the form (start), resolves the assignees
@@ -203,10 +203,10 @@ class Ours:
         started = flows.start_instance(CommandContext(f"operator:{INITIATOR}", "bench-learn"), FLOW_KEY, SUBJECT,
                                        TENANT, title="learn")
         for node, _, login in APPROVALS:
-            (task,) = [t for t in flows.instance(started.id).tasks.values() if t["status"] == "open"]
-            assert task["node"] == node and f"operator:{login}" in task["candidates"], task
-            self.task_ids.append(task["id"])
-            flows.approve(CommandContext(f"operator:{login}", "bench-learn"), started.id, task["id"], "ok")
+            (task,) = [t for t in flows.instance(started.id).tasks.values() if t.status == "open"]
+            assert task.node == node and f"operator:{login}" in task.candidates, task
+            self.task_ids.append(task.id)
+            flows.approve(CommandContext(f"operator:{login}", "bench-learn"), started.id, task.id, "ok")
         assert flows.instance(started.id).status == "completed"
 
     def worker(self, label: str) -> Callable[[int], tuple[Callable[[int], None], Callable[[], None]]]:

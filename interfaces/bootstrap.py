@@ -16,7 +16,7 @@ from application.archive.mount import MountLimits
 from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
 from application.flows.assignees import AssigneeResolver
-from application.flows.instances import FlowInstancesApplication
+from application.flows.service import FlowsApplication
 from application.forms.service import FormsApplication
 from application.leads.app import LeadsApplication
 from domain.archive.content import BlobStore
@@ -101,7 +101,7 @@ class Container:
     access_queries: AccessQueries
     forms: FormsApplication
     forms_queries: FormsQueries
-    flows: FlowInstancesApplication
+    flows: FlowsApplication
     flow_queries: FlowQueries
     instance_queries: FlowInstanceQueries
     scheduler: Scheduler
@@ -158,10 +158,10 @@ class Container:
             customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
             max_rows=settings.datasource_row_limit)
         due_queue = DueQueue(supervisor)
-        flows = FlowInstancesApplication(store, forms=forms, candidates=AssigneeResolver(access_queries),
-                                         facts=access_queries.initiator_facts,
-                                         hot_instances=settings.flow_hot_instances, due_queue=due_queue)
-        flows.running_instances = MigrationQueries(readmodels).running  # where migrations look (ADR 0012)
+        flows = FlowsApplication(store, forms=forms, candidates=AssigneeResolver(access_queries),
+                                 facts=access_queries.initiator_facts, due_queue=due_queue,
+                                 running_instances=MigrationQueries(readmodels).running,  # ADR 0012
+                                 hot_instances=settings.flow_hot_instances)
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
         lead_queries = LeadQueries(readmodels)

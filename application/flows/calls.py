@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from application.shared.base import CommandResult, command
+from application.flows.commands import instance_command
+from application.shared.base import CommandResult
 from domain.flows.graph import Node
 from domain.flows.instance import FlowInstance
 from domain.shared.context import CommandContext, acting_as, current_context
@@ -58,8 +59,8 @@ def _problem(exc: DomainError) -> str:
 
 
 class CallActivities:
-    """Mixed into FlowInstancesApplication: ``save_one`` plans the calls of the instance it saves
-    (before), saves the children with it, and settles the rest (after)."""
+    """Around every save of an instance (``Instances.save_instance``): the calls are planned before,
+    the children saved with it, and the rest settled after."""
 
     # -- around every save of an instance ------------------------------------------------------
     def plan_calls(self: Any, aggregate: Any) -> CallPlan:
@@ -81,10 +82,8 @@ class CallActivities:
         return CommandResult(aggregate.id, aggregate.version, position)
 
     def settle_calls(self: Any, result: CommandResult, plan: CallPlan) -> CommandResult:
-        """After the save: the children's timers, then parents told and cancelled children ended.
-        The command's position then covers those saves too (read-your-writes)."""
-        for child in plan.children:
-            self.schedule_pauses(child)
+        """After the save: parents told and cancelled children ended. The command's position then
+        covers those saves too (read-your-writes)."""
         for instance in plan.ended:
             self._drive(RESUME, instance.parent_instance, instance.id)
         for child_id, parent_id in plan.cancelled:
@@ -132,7 +131,7 @@ class CallActivities:
         self.due_queue.schedule(instance_id, str(other), self.clock(), kind)
 
     # -- the commands the scheduler re-drives ----------------------------------------------------
-    @command
+    @instance_command(hot=False)
     def fire_call(self: Any, kind: str, instance_id: UUID, other: UUID) -> str:
         """``call``: tell parent ``instance_id`` that child ``other`` ended ("resumed", "rejected" or
         "gone"); ``call_cancel``: terminate child ``instance_id`` its parent ``other`` cancelled
@@ -151,12 +150,9 @@ class CallActivities:
         if child.status == "running" or child.parent_instance != parent_id:
             return "gone"
         parent = self.instance(parent_id)  # fresh: this may end without writing
-        graph = self._graph(parent)
-        outcome: str = parent.child_finished(child.id, child.status, child.data, graph, self._resolver(parent),
-                                             self._evaluate, self.clock())
+        outcome: str = parent.child_finished(child.id, child.status, child.data, self._runtime(parent))
         if outcome != "gone":
-            self.save_one(parent)
-            self.schedule_pauses(parent)
+            self.save_instance(parent)
         return outcome
 
     def _cancel_child(self: Any, child_id: UUID, parent_id: UUID) -> str:
@@ -167,5 +163,5 @@ class CallActivities:
         if child.status != "running":
             return "gone"
         child.terminate(current_context().actor, call.get("reason") or "the parent flow no longer waits for it")
-        self.save_one(child)
+        self.save_instance(child)
         return "cancelled"

@@ -1,6 +1,6 @@
 """Running-instance migration (ADR 0012): move running instances of a flow to a newer published
-version with a node mapping. Mixed into FlowInstancesApplication, whose graphs, assignee
-resolution, hot cache and saves it uses.
+version with a node mapping. A capability of FlowsApplication, whose graphs, assignee resolution,
+hot cache and saves it uses.
 
 A dry run plans every selected instance on a fresh load (nothing is saved but the record of the
 dry run); applying migrates every safe instance with its own optimistic save and records what
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from application.shared.base import CommandResult, command
+from application.flows.commands import instance_command
+from application.shared.base import CommandResult
 from domain.flows.migration import MigrationTarget, migration_target, plan_instance
 from domain.flows.migration_record import InstanceMigration
 from domain.shared.context import current_context
@@ -47,31 +48,37 @@ class MigrationReport:
     next_after: UUID | None        # pass as ``after`` to handle the next ones
 
 
-def _none(key: str, version: int, scope: dict[str, Any] | None, after: UUID | None, limit: int) -> list[UUID]:
+def no_instances(key: str, version: int, scope: dict[str, Any] | None, after: UUID | None, limit: int) -> list[UUID]:
     return []
 
 
+RunningInstances = Callable[[str, int, dict[str, Any] | None, UUID | None, int], list[UUID]]
+
+
 class InstanceMigrations:
-    """Use cases of running-instance migration, on FlowInstancesApplication."""
-
+    """Use cases of running-instance migration."""
     # Port (read model): ids of running instances of (key, version) in a data scope, id > after,
-    # ordered by id, at most ``limit``. Set by the composition root.
-    running_instances: Callable[[str, int, dict[str, Any] | None, UUID | None, int], list[UUID]] = \
-        staticmethod(_none)
+    # ordered by id, at most ``limit``. Given by the composition root.
+    running_instances: RunningInstances
+    # from the host: LedgerApplication, Definitions
+    load: Callable[..., Any]
+    save_one: Callable[..., CommandResult]
+    current_definition: Callable[[str], Any]
+    published_graph: Callable[[str, int], Any]
 
-    @command
+    @instance_command(hot=False)
     def plan_migration(self, request: MigrationRequest, scope: dict[str, Any] | None = None) -> MigrationReport:
         """Dry run: what would become of each instance. Records the plan (who looked, and why)."""
         return self._migration(request, scope, dry_run=True)
 
-    @command
+    @instance_command(hot=False)
     def migrate_instances(self, request: MigrationRequest, scope: dict[str, Any] | None = None
                           ) -> MigrationReport:
         """Migrate every safe instance; the unsafe ones stay where they are, with their reasons."""
         return self._migration(request, scope, dry_run=False)
 
     def migration(self, migration_id: UUID) -> InstanceMigration:
-        return self.load(migration_id, InstanceMigration, what=f"migration {migration_id}")  # type: ignore[attr-defined]
+        return self.load(migration_id, InstanceMigration, what=f"migration {migration_id}")
 
     def _migration(self, request: MigrationRequest, scope: dict[str, Any] | None, *, dry_run: bool
                    ) -> MigrationReport:
@@ -88,27 +95,27 @@ class InstanceMigrations:
 
         if dry_run:
             items = [self._migrate_one(i, request.key, target, None, reason) for i in ids]
-            result = self.save_one(record([_recorded(i) for i in items]))  # type: ignore[attr-defined]
+            result = self.save_one(record([_recorded(i) for i in items]))
         else:
             migration = record([])
-            self.save_one(migration)  # type: ignore[attr-defined]  # on record before any instance moves
+            self.save_one(migration)  # on record before any instance moves
             items = []
             for instance_id in ids:
                 items.append(self._migrate_one(instance_id, request.key, target, migration.id, reason))
                 migration.record(_recorded(items[-1]))
             migration.finish()
-            result = self.save_one(migration)  # type: ignore[attr-defined]
+            result = self.save_one(migration)
         return MigrationReport(result, dry_run, items, more, ids[-1] if more and ids else None)
 
     def _migration_target(self, request: MigrationRequest) -> tuple[str, MigrationTarget]:
-        definition = self.current_definition(request.key)  # type: ignore[attr-defined]
+        definition = self.current_definition(request.key)
         for name, number in (("from_version", request.from_version), ("to_version", request.to_version)):
             if not 1 <= number <= len(definition.versions):
                 raise RuleViolationError(f"flow {request.key!r} has no published version {number}", field=name)
         if request.to_version <= request.from_version:
             raise RuleViolationError("instances move to a newer version only", field="to_version")
         settings = definition.published_version(request.to_version)["settings"]
-        graphs = [self.published_graph(request.key, n)  # type: ignore[attr-defined]
+        graphs = [self.published_graph(request.key, n)
                   for n in (request.from_version, request.to_version)]
         target = migration_target(request.from_version, request.to_version, *graphs, request.mapping,
                                   {k: settings[k] for k in ("empty_assignee", "deduplication") if k in settings})
@@ -147,19 +154,18 @@ class InstanceMigrations:
             before = set(instance.tasks)
             try:
                 instance.migrate(target, plan, current_context().actor, reason, migration_id or UUID(int=0),
-                                 app._resolver(instance), app._evaluate, app.clock())
+                                 app._runtime(instance, target.new))
             except DomainError as exc:  # e.g. nobody can take a reopened task (empty_assignee: block)
                 return {**item, "reasons": [exc.message]}
             item.update(outcome="safe", moves=plan.moves, current_nodes_after=sorted(set(instance.tokens.values())),
-                        tasks_opened=[{"node": t["node"], "candidates": t["candidates"]}
-                                      for k, t in instance.tasks.items() if k not in before and t["status"] == "open"])
+                        tasks_opened=[{"node": t.node, "candidates": t.candidates}
+                                      for k, t in instance.tasks.items() if k not in before and t.status == "open"])
             if migration_id is None:
                 return item  # a dry run: the changed copy is dropped, never saved
             try:
-                saved = app.save_one(instance)
+                saved = app.save_instance(instance)  # with the timers of reopened tasks
             except ConcurrencyConflictError:
                 continue
-            app.schedule_pauses(instance)  # timers of reopened tasks
             return {**item, "outcome": "migrated", "instance_version": saved.version}
         return {**item, "outcome": "conflict", "moves": [], "current_nodes_after": [], "tasks_opened": [],
                 "reasons": [f"the instance changed under the migration {ATTEMPTS} times; try it again"]}

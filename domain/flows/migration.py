@@ -9,11 +9,14 @@ against graphs or a mapping rule that may have changed since."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.flows.fields import hidden_paths
 from domain.flows.graph import SPLIT_JOIN, Graph, matching_join
 from domain.shared.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from domain.flows.instance.tasks import Task
 
 # Where a running instance can stand still: a task, a pause, the initiator's resubmission, a join
 # waiting for its branches. Tokens never rest on gateways, splits, system tasks or ends; a node
@@ -108,7 +111,7 @@ def _move(instance: Any, target: MigrationTarget, token: str, node_id: str) -> t
            if (problem := _region_problem(target, split)) is not None]
     if why:
         return None, why
-    task = next((t for t in instance.tasks.values() if t["token"] == token and t["status"] == "open"), None)
+    task = next((t for t in instance.tasks.values() if t.token == token and t.status == "open"), None)
     if node.type == "approval":
         if task is None:
             return None, [f"{node_id!r} has no open task to carry"]
@@ -120,17 +123,17 @@ def _move(instance: Any, target: MigrationTarget, token: str, node_id: str) -> t
     else:
         wait = "join"
     return {"token": token, "from": node_id, "to": new_id, "wait": wait,
-            "task": task["id"] if task is not None else None}, []
+            "task": task.id if task is not None else None}, []
 
 
-def _task_fits(task: dict[str, Any], old: Any, node: Any, target: MigrationTarget) -> bool:
+def _task_fits(task: Task, old: Any, node: Any, target: MigrationTarget) -> bool:
     """An open task stays open (its candidates, approvals, signers and deadline kept) when the new
     node decides the same way and asks the same people: same mode, vote threshold and assignees,
     independent of the same nodes. Otherwise it is cancelled and the node opens a new task under
     the new version's rules (a task kept for people the new version no longer asks would let
     them decide a step that is not theirs)."""
-    independent = {target.nodes.get(ref, ref) for ref in task.get("independent_of") or []}
-    return (task["mode"] == (node.mode or "single") and task.get("threshold") == node.vote_threshold
+    independent = {target.nodes.get(ref, ref) for ref in task.independent_of}
+    return (task.mode == (node.mode or "single") and task.threshold == node.vote_threshold
             and old.assignees == node.assignees and independent == set(node.independent_of))
 
 
@@ -187,7 +190,7 @@ def _retired_hidden(instance: Any, target: MigrationTarget) -> dict[str, list[st
     has: they stay hidden from those handlers (the view looks them up here, not in the graph)."""
     old_nodes = {n.id: n for n in target.old.nodes}
     out = {}
-    for node_id in sorted({t["node"] for t in instance.tasks.values()}):
+    for node_id in sorted({t.node for t in instance.tasks.values()}):
         if node_id not in target.nodes and node_id in old_nodes:
             paths = sorted(hidden_paths(old_nodes[node_id].field_permissions))
             if paths:
@@ -204,10 +207,11 @@ def apply_migration(state: Any, *, to_version: int, renames: dict[str, str], mov
     reopened = {m["task"] for m in moves if m["wait"] == "task_reopened"}
     state.definition_version = to_version
     state.tokens = {**state.tokens, **{m["token"]: m["to"] for m in moves}}
-    state.tasks = {k: {**t, "status": "cancelled"} if k in reopened else
-                   {**t, "node": renamed(t["node"]),
-                    "independent_of": [renamed(ref) for ref in t.get("independent_of") or []]}
-                   for k, t in state.tasks.items()}
+    for k, t in state.tasks.items():
+        if k in reopened:
+            t.status = "cancelled"
+        else:
+            t.node, t.independent_of = renamed(t.node), [renamed(ref) for ref in t.independent_of]
     state.delegations = {k: v for k, v in state.delegations.items() if k not in reopened}
     state.arrivals = {renamed(k): v for k, v in state.arrivals.items()}
     state.expected = {renamed(k): v for k, v in state.expected.items()}

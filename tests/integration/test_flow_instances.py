@@ -408,12 +408,12 @@ def test_branches_decide_on_initiator_attributes_and_sql_data_sources_and_record
 def test_a_stale_in_memory_instance_never_decides_anything(firm):
     """Process A keeps the instance in memory between commands (application/shared/hot.py);
     process B moves it on meanwhile. A's next commands must act on the stored state."""
-    from application.flows.instances import FlowInstancesApplication
+    from application.flows.service import FlowsApplication
 
     container, clock = firm
     a = container.flows
-    b = FlowInstancesApplication(container.store, forms=container.forms, candidates=a.candidates,
-                                 facts=a.facts, clock=clock)
+    b = FlowsApplication(container.store, forms=container.forms, candidates=a.candidates,
+                         facts=a.facts, clock=clock)
     started = a.start_instance(as_("sam"), "tenant_signing", "institution", START, title="甲公司签约")
     entry = open_task(b.instance(started.id))
     # B decides OPS entry: the task A still holds as open is gone and a new one is open.

@@ -220,7 +220,7 @@ def test_a_concurrent_change_during_the_migration_is_kept_and_the_instance_still
     flows = container.flows
     at_entry, _ = _signings(flows)
     _publish(flows, "tenant_signing", _signing_v2())
-    save_one, raced = flows.save_one, []
+    save_one, raced = flows.save_instance, []
 
     def racing_save(aggregate):
         if isinstance(aggregate, FlowInstance) and aggregate.definition_version == 2 and not raced:
@@ -228,11 +228,11 @@ def test_a_concurrent_change_during_the_migration_is_kept_and_the_instance_still
             flows.remark(as_("olga"), at_entry, "同时备注")
         return save_one(aggregate)
 
-    flows.save_one = racing_save
+    flows.save_instance = racing_save
     try:
         (item,) = flows.migrate_instances(ADMIN, _request([at_entry])).items
     finally:
-        del flows.save_one
+        del flows.save_instance
     assert raced and item["outcome"] == "migrated"
     names = [type(e).__name__ for e in flows.events.get(at_entry)]
     assert names.index("Remarked") < names.index("Migrated") and names.count("Migrated") == 1

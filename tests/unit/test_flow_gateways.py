@@ -6,6 +6,7 @@ import pytest
 
 from application.flows.service import compile_condition
 from domain.flows.graph import check_graph
+from domain.flows.instance import FlowRuntime
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import RuleViolationError
 from tests.unit.flow_graphs import NOW, edge, evaluate, graph, instance, node
@@ -31,7 +32,7 @@ def test_an_inclusive_gateway_published_before_the_check_refuses_when_no_branch_
     no_default = _inclusive(default=False)
     with acting_as(CommandContext("operator:x", "t")):
         with pytest.raises(RuleViolationError, match="no branch"):
-            instance().advance(no_default, lambda node: ["operator:a"], evaluate, NOW)
+            instance().advance(FlowRuntime(no_default, lambda node: ["operator:a"], evaluate, NOW))
 
 
 def test_an_inclusive_join_waits_only_for_the_branches_taken():
@@ -39,10 +40,10 @@ def test_an_inclusive_join_waits_only_for_the_branches_taken():
     with acting_as(CommandContext("operator:x", "t")):
         i = instance()
         i.data = {"amount": 500}  # only the legal branch holds
-        i.advance(no_default, lambda node: ["operator:a"], evaluate, NOW)
+        i.advance(FlowRuntime(no_default, lambda node: ["operator:a"], evaluate, NOW))
         (task,) = [t for t in i.tasks.values() if t["status"] == "open"]
         assert task["node"] == "legal" and i.expected == {"j": 1}
-        i.approve(task["id"], "operator:a", "", no_default, lambda node: ["operator:a"], evaluate, NOW)
+        i.approve(task["id"], "operator:a", "", FlowRuntime(no_default, lambda node: ["operator:a"], evaluate, NOW))
         assert i.status == "completed"
 
 
@@ -52,7 +53,7 @@ def test_a_parallel_join_moves_on_once_every_branch_arrived():
               [edge("start", "p"), edge("p", "a"), edge("p", "b"), edge("a", "j"), edge("b", "j"), edge("j", "end")])
     with acting_as(CommandContext("operator:x", "t")):
         i = instance()
-        i.advance(g, lambda node: ["operator:a"], evaluate, NOW)
+        i.advance(FlowRuntime(g, lambda node: ["operator:a"], evaluate, NOW))
         for task in [t for t in i.tasks.values() if t["status"] == "open"]:
-            i.approve(task["id"], "operator:a", "", g, lambda node: ["operator:a"], evaluate, NOW)
+            i.approve(task["id"], "operator:a", "", FlowRuntime(g, lambda node: ["operator:a"], evaluate, NOW))
         assert i.status == "completed"

@@ -6,6 +6,7 @@ import pytest
 
 from application.flows.service import compile_condition
 from domain.flows.graph import check_graph
+from domain.flows.instance import FlowRuntime
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import RuleViolationError
 from tests.unit.flow_graphs import NOW, edge, evaluate, graph, instance, node
@@ -34,4 +35,4 @@ def test_a_loop_through_an_approval_is_allowed():
 def test_an_instance_on_a_loop_without_an_approval_stops_instead_of_spinning():
     spin = _spin()
     with acting_as(CommandContext("operator:x", "t")), pytest.raises(RuleViolationError, match="come to rest"):
-        instance().advance(spin, lambda node: ["operator:a"], evaluate, NOW)
+        instance().advance(FlowRuntime(spin, lambda node: ["operator:a"], evaluate, NOW))

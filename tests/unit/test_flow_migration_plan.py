@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from application.flows.service import parse_graph
+from domain.flows.instance import Task
 from domain.flows.migration import apply_migration, migration_target, plan_instance
 from domain.shared.errors import InvalidInputError
 from interfaces.demo_flows import FEE_RATE_FLOW
@@ -21,8 +22,7 @@ def _instance(tokens, tasks=(), status="running", version=1):
 
 
 def _task(task_id, token, node, mode, **extra):
-    return {"id": task_id, "token": token, "node": node, "mode": mode, "status": "open", "threshold": None,
-            "independent_of": [], **extra}
+    return Task(id=task_id, token=token, node=node, mode=mode, candidates=[], **extra)
 
 
 def _renamed(graph, old, new):
@@ -71,8 +71,8 @@ def test_a_mapping_between_kinds_of_node_is_refused_whole():
 
 
 def test_the_migrated_state_follows_the_event_alone():
-    state = SimpleNamespace(tokens={"t1": "a"}, tasks={"k1": {"node": "a", "status": "open"},
-                                                       "k0": {"node": "gone", "status": "approved"}},
+    state = SimpleNamespace(tokens={"t1": "a"}, tasks={"k1": _task("k1", "t1", "a", "single"),
+                                                       "k0": _task("k0", "t0", "gone", "single", status="approved")},
                             delegations={"k1": {}}, arrivals={}, expected={}, visited=["start", "a"],
                             acted={"a": ["x"], "b": ["y"]}, empty_assignee="block", deduplication="none",
                             _seq=3, system_done_at=0, definition_version=1)

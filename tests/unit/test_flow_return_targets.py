@@ -6,6 +6,7 @@ import pytest
 
 from application.flows.service import compile_condition
 from domain.flows.graph import check_graph
+from domain.flows.instance import FlowRuntime
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import RuleViolationError
 from tests.unit.flow_graphs import NOW, edge, evaluate, graph, instance, node
@@ -25,9 +26,9 @@ def resolve(node):
 def _at_the_node_after_the_join(g):
     """An instance whose parallel branches both approved: its one open task is at c."""
     i = instance()
-    i.advance(g, resolve, evaluate, NOW)
+    i.advance(FlowRuntime(g, resolve, evaluate, NOW))
     for task in [t for t in i.tasks.values() if t["status"] == "open"]:
-        i.approve(task["id"], "operator:a", "", g, resolve, evaluate, NOW)
+        i.approve(task["id"], "operator:a", "", FlowRuntime(g, resolve, evaluate, NOW))
     (task,) = [t for t in i.tasks.values() if t["status"] == "open"]
     return i, task
 
@@ -42,12 +43,12 @@ def test_a_task_after_a_join_cannot_return_into_a_parallel_branch():
     with acting_as(CommandContext("operator:x", "t")):
         i, task = _at_the_node_after_the_join(g)
         with pytest.raises(RuleViolationError, match="may return to: start"):
-            i.return_to(task["id"], "operator:a", "a", "", g, resolve, evaluate, NOW)
+            i.return_to(task["id"], "operator:a", "a", "", FlowRuntime(g, resolve, evaluate, NOW))
 
 
 def test_returning_to_the_previous_node_after_a_join_goes_back_to_the_start():
     g = _after_a_join("any_earlier")
     with acting_as(CommandContext("operator:x", "t")):
         i, task = _at_the_node_after_the_join(g)
-        i.return_to(task["id"], "operator:a", "previous", "", g, resolve, evaluate, NOW)
+        i.return_to(task["id"], "operator:a", "previous", "", FlowRuntime(g, resolve, evaluate, NOW))
         assert list(i.tokens.values()) == ["start"] and i.awaiting_resubmit

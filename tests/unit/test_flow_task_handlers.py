@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain.flows.instance import FlowRuntime
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import PermissionDeniedError
 from tests.unit.flow_graphs import NOW, evaluate, instance, one_approval
@@ -15,7 +16,7 @@ def two(node):
 def _open_task(g):
     """An instance at the one approval of g, offered to operator:a and operator:b."""
     i = instance()
-    i.advance(g, two, evaluate, NOW)
+    i.advance(FlowRuntime(g, two, evaluate, NOW))
     (task,) = i.tasks
     return i, task
 
@@ -24,11 +25,11 @@ def test_after_a_reassignment_only_the_new_candidates_approvals_count():
     g = one_approval()
     with acting_as(CommandContext("operator:x", "t")):
         i, task = _open_task(g)
-        i.approve(task, "operator:a", "", g, two, evaluate, NOW)
+        i.approve(task, "operator:a", "", FlowRuntime(g, two, evaluate, NOW))
         i.reassign(task, "admin:x", ["operator:c", "operator:d"], "cover")
-        i.approve(task, "operator:c", "", g, two, evaluate, NOW)
+        i.approve(task, "operator:c", "", FlowRuntime(g, two, evaluate, NOW))
         assert i.status == "running"  # operator:a's approval no longer counts: d still has to sign
-        i.approve(task, "operator:d", "", g, two, evaluate, NOW)
+        i.approve(task, "operator:d", "", FlowRuntime(g, two, evaluate, NOW))
         assert i.status == "completed"
 
 
@@ -40,7 +41,7 @@ def test_a_delegate_answers_by_approving_and_cannot_reject_return_hand_on_or_add
         for act in (lambda: i.reject(task, "operator:d", ""),
                     lambda: i.transfer(task, "operator:d", "operator:e", ""),
                     lambda: i.add_signer(task, "operator:d", "operator:e", "before", ""),
-                    lambda: i.return_to(task, "operator:d", "start", "", g, two, evaluate, NOW)):
+                    lambda: i.return_to(task, "operator:d", "start", "", FlowRuntime(g, two, evaluate, NOW))):
             with pytest.raises(PermissionDeniedError):
                 act()
 

@@ -15,6 +15,8 @@ from application.forms.engine.diff import diff
 from domain.flows.fields import _ABSENT as HIDDEN  # noqa: PLC2701 - present_change's "not for you" marker
 from domain.flows.fields import drop_paths, hidden_paths, present_change, present_form_edit, restore_unseen
 from domain.flows.graph import to_mermaid
+from domain.flows.instance import Task
+from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import decode_cursor, encode_cursor
@@ -272,16 +274,18 @@ def _instance(container: ContainerDep, policy: Policy, instance_id: UUID) -> dic
     return row
 
 
-def _instance_line(container: ContainerDep, policy: Policy, instance_id: UUID) -> str:
-    """For commands: visibility from the event store (not the read model), so acting right after
-    starting works (the department is read fresh: an administrator may have moved the flow)."""
+def require_visible(container: ContainerDep, policy: Policy, instance_id: UUID) -> str:
+    """The one visibility check of an instance outside its read model: its scope from the event
+    store, so acting right after starting works (the department is read fresh: an administrator
+    may have moved the flow). Answers the instance's business line."""
     scope = container.flows.scope_of(instance_id)  # NotFoundError names the instance
     policy.require_scoped(f"flow instance {instance_id}", scope)
-    return scope["business_line"]
+    return str(scope["business_line"])
 
 
-def _ctx(request: Request, policy: Policy, line: str | None = None):  # noqa: ANN202
-    return policy.context(request.state.correlation_id, line)
+def acting_on(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID) -> CommandContext:
+    """A command on an instance: visible to the caller, run in the instance's business line."""
+    return policy.context(request.state.correlation_id, require_visible(container, policy, instance_id))
 
 
 @router.post("/instances", status_code=201, response_model=CommandAccepted,
@@ -307,7 +311,7 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
     # Field rules hold at the start as at every later edit: a field a rule makes read-only,
     # masked or hidden for the starter cannot be filled in by them (403 naming it).
     policy.require_editable(RESOURCE, _changed_names({}, body.data))
-    ctx = _ctx(request, policy, line)
+    ctx = policy.context(request.state.correlation_id, line)
     result = container.flows.start_instance(ctx, body.definition, body.subject, body.data, title=body.title,
                                             fund_account=body.fund_account, department_id=department)
     response.headers["Location"] = f"{router.prefix}/instances/{result.id}"
@@ -451,7 +455,7 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
     return InstancePublic(
         **{k: v for k, v in row.items() if k not in ("tokens", "position", "summary")},
         summary=present_summary(policy, row.get("summary") or {}),
-        current_handlers=sorted({h for t in instance.tasks.values() if t["status"] == "open"
+        current_handlers=sorted({h for t in instance.tasks.values() if t.status == "open"
                                  for h in instance.current_handlers(t)}),
         data=present(data), hidden_fields=sorted(hidden),
         tasks=[InstanceTaskPublic(**t) for t in tasks], timeline=[TimelineEntryPublic(**e) for e in timeline],
@@ -462,14 +466,14 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
 def _viewer_hidden(instance: Any, graph: Any, actor: str) -> set[str]:
     """Fields a node hides from its handlers (节点字段权限): hidden from whoever is or was a
     candidate, signer or decider at that node, not only from its current handlers."""
-    def involved(t: dict[str, Any]) -> bool:
-        people = {*t["candidates"], *t["approvals"], *t["rejections"], *t.get("before", []), *t.get("after", [])}
-        return actor in people or (t["status"] == "open" and actor in instance.current_handlers(t))
+    def involved(t: Task) -> bool:
+        people = {*t.candidates, *t.approvals, *t.rejections, *t.before, *t.after}
+        return actor in people or (t.status == "open" and actor in instance.current_handlers(t))
     known = {n.id for n in graph.nodes}
     retired = getattr(instance, "retired_hidden", {})  # nodes a migration left behind (ADR 0012)
     return {field for t in instance.tasks.values() if involved(t)
-            for field in (hidden_paths(graph.node(t["node"]).field_permissions) if t["node"] in known
-                          else retired.get(t["node"], []))}
+            for field in (hidden_paths(graph.node(t.node).field_permissions) if t.node in known
+                          else retired.get(t.node, []))}
 
 
 def _present_timeline(entries: list[dict[str, Any]], present: Any, hidden: set[str]) -> list[dict[str, Any]]:
@@ -523,13 +527,6 @@ def changes(instance_id: UUID, container: ContainerDep, policy: Viewer, cursor: 
                                next_cursor=encode_cursor([last["version"], last["seq"]]) if last else None)
 
 
-def _act(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID, response: Response,
-         action: str, *args: Any) -> CommandAccepted:
-    line = _instance_line(container, policy, instance_id)
-    result = getattr(container.flows, action)(_ctx(request, policy, line), instance_id, *args)
-    return accepted(result, response)
-
-
 # Answers of the task actions (docs/flows.md "Errors"): an unknown task is `task_not_found` (404);
 # a finished flow `instance_not_running` (409); an excluded person `segregation_of_duties` (403).
 TASK_ERRORS = {
@@ -547,7 +544,8 @@ TASK_ERRORS = {
                                                               "are absent or invalid (each path in `errors`)."}})
 def approve(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
             policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "approve", task_id, body.comment)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.approve(ctx, instance_id, task_id, body.comment), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/reject", response_model=CommandAccepted,
@@ -555,8 +553,8 @@ def approve(instance_id: UUID, task_id: str, body: Decision, request: Request, c
              responses={**TASK_ERRORS, **RULE})
 def reject(instance_id: UUID, task_id: str, body: Rejection, request: Request, container: ContainerDep,
            policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "reject", task_id, body.comment,
-                body.reason_code)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.reject(ctx, instance_id, task_id, body.comment, body.reason_code), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/return", response_model=CommandAccepted,
@@ -564,8 +562,9 @@ def reject(instance_id: UUID, task_id: str, body: Rejection, request: Request, c
              responses={**TASK_ERRORS, **RULE})
 def return_to(instance_id: UUID, task_id: str, body: ReturnTo, request: Request, container: ContainerDep,
               policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "return_to", task_id, body.target, body.comment,
-                body.reason_code)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.return_to(ctx, instance_id, task_id, body.target, body.comment,
+                                              body.reason_code), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/take-back", response_model=CommandAccepted,
@@ -575,7 +574,8 @@ def return_to(instance_id: UUID, task_id: str, body: ReturnTo, request: Request,
                         **RULE})
 def take_back(instance_id: UUID, task_id: str, body: Decision, request: Request, container: ContainerDep,
               policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "take_back", task_id, body.comment)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.take_back(ctx, instance_id, task_id, body.comment), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/transfer", response_model=CommandAccepted,
@@ -583,7 +583,8 @@ def take_back(instance_id: UUID, task_id: str, body: Decision, request: Request,
              responses={**TASK_ERRORS, **RULE})
 def transfer(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
              policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "transfer", task_id, body.to, body.comment)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.transfer(ctx, instance_id, task_id, body.to, body.comment), response)
 
 
 class FormEdit(BaseModel):
@@ -597,8 +598,9 @@ class FormEdit(BaseModel):
                        422: {"description": "The form data breaks the version's rules, per field."}})
 def edit_form(instance_id: UUID, task_id: str, body: FormEdit, request: Request, container: ContainerDep,
               policy: Handler, expected: ExpectedVersion, response: Response) -> CommandAccepted:
+    ctx = acting_on(request, container, policy, instance_id)
     data = _sent_data(container, policy, instance_id, body.data)
-    return _act(request, container, policy, instance_id, response, "edit_at_task", task_id, data, expected)
+    return accepted(container.flows.edit_at_task(ctx, instance_id, task_id, data, expected), response)
 
 
 def _names(value: Any) -> set[str]:
@@ -610,10 +612,10 @@ def _names(value: Any) -> set[str]:
 
 
 def _sent_data(container: ContainerDep, policy: Policy, instance_id: UUID, sent: dict[str, Any]) -> dict[str, Any]:
-    """Form data sent by a handler: what the field rules kept from them (masked values echoed back,
-    hidden fields left out) is restored from the stored data; changing a field a rule makes
-    hidden, masked or read-only for them is refused (403) — a masked value never overwrites."""
-    _instance_line(container, policy, instance_id)
+    """Form data sent by a handler (checked by ``acting_on`` first): what the field rules kept from
+    them (masked values echoed back, hidden fields left out) is restored from the stored data;
+    changing a field a rule makes hidden, masked or read-only for them is refused (403) — a masked
+    value never overwrites."""
     instance = container.flows.instance(instance_id)
     stored = instance.data
     graph = container.flows.published_graph(instance.definition_key, instance.definition_version)
@@ -639,7 +641,8 @@ def _changed_names(stored: dict[str, Any], data: dict[str, Any]) -> set[str]:
              responses={**TASK_ERRORS, **RULE})
 def delegate(instance_id: UUID, task_id: str, body: Transfer, request: Request, container: ContainerDep,
              policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "delegate", task_id, body.to, body.comment)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.delegate(ctx, instance_id, task_id, body.to, body.comment), response)
 
 
 class AddSigner(BaseModel):
@@ -654,8 +657,9 @@ class AddSigner(BaseModel):
              responses={**TASK_ERRORS, **RULE})
 def add_signer(instance_id: UUID, task_id: str, body: AddSigner, request: Request, container: ContainerDep,
                policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "add_signer", task_id, body.signer, body.position,
-                body.comment)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.add_signer(ctx, instance_id, task_id, body.signer, body.position,
+                                               body.comment), response)
 
 
 SIGNER_REMOVAL = {**TASK_ERRORS, 409: {"description": "`already_signed`: the signer has signed; "
@@ -667,15 +671,16 @@ SIGNER_REMOVAL = {**TASK_ERRORS, 409: {"description": "`already_signed`: the sig
 def remove_signer(instance_id: UUID, task_id: str, signer: Annotated[str, Path(
                       pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")],
                   request: Request, container: ContainerDep, policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "remove_signer", task_id, signer, "")
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.remove_signer(ctx, instance_id, task_id, signer, ""), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/signers/remove", response_model=CommandAccepted,
              summary="Remove a signer you added (减签) before they sign, with a comment.", responses=SIGNER_REMOVAL)
 def remove_signer_with_comment(instance_id: UUID, task_id: str, body: RemoveSigner, request: Request,
                                container: ContainerDep, policy: Handler, response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "remove_signer", task_id, body.signer,
-                body.comment)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.remove_signer(ctx, instance_id, task_id, body.signer, body.comment), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/urge", response_model=CommandAccepted,
@@ -683,7 +688,8 @@ def remove_signer_with_comment(instance_id: UUID, task_id: str, body: RemoveSign
              responses={**NOT_FOUND, **DECIDED, **RULE})
 def urge(instance_id: UUID, task_id: str, request: Request, container: ContainerDep, policy: Viewer,
          response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "urge", task_id)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.urge(ctx, instance_id, task_id), response)
 
 
 class Copy(BaseModel):
@@ -696,7 +702,8 @@ class Copy(BaseModel):
              responses=NOT_FOUND)
 def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep, policy: Viewer,
        response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "cc", body.to, body.note)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.cc(ctx, instance_id, body.to, body.note), response)
 
 
 @router.post("/instances/{instance_id}/cc/read", response_model=CommandAccepted,
@@ -704,7 +711,8 @@ def cc(instance_id: UUID, body: Copy, request: Request, container: ContainerDep,
              responses={**NOT_FOUND, 409: {"description": "`already_read`: nothing unread was copied to you."}})
 def cc_read(instance_id: UUID, request: Request, container: ContainerDep, policy: Viewer,
             response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "mark_cc_read")
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.mark_cc_read(ctx, instance_id), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/claim", response_model=CommandAccepted,
@@ -714,7 +722,8 @@ def cc_read(instance_id: UUID, request: Request, container: ContainerDep, policy
                         **RULE})
 def claim(instance_id: UUID, task_id: str, request: Request, container: ContainerDep, policy: Handler,
           response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "claim", task_id)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.claim(ctx, instance_id, task_id), response)
 
 
 @router.post("/instances/{instance_id}/resubmit", response_model=CommandAccepted,
@@ -722,8 +731,9 @@ def claim(instance_id: UUID, task_id: str, request: Request, container: Containe
              responses={**NOT_FOUND, **RULE})
 def resubmit(instance_id: UUID, body: Resubmit, request: Request, container: ContainerDep, policy: Starter,
              response: Response) -> CommandAccepted:
+    ctx = acting_on(request, container, policy, instance_id)
     data = None if body.data is None else _sent_data(container, policy, instance_id, body.data)
-    return _act(request, container, policy, instance_id, response, "resubmit", data)
+    return accepted(container.flows.resubmit(ctx, instance_id, data), response)
 
 
 @router.post("/instances/{instance_id}/withdraw", response_model=CommandAccepted,
@@ -731,14 +741,16 @@ def resubmit(instance_id: UUID, body: Resubmit, request: Request, container: Con
              responses={**NOT_FOUND, **RULE})
 def withdraw(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Starter,
              response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "withdraw", body.reason)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.withdraw(ctx, instance_id, body.reason), response)
 
 
 @router.post("/instances/{instance_id}/remarks", response_model=CommandAccepted, summary="Add a remark (备注).",
              responses=NOT_FOUND)
 def remark(instance_id: UUID, body: Remark, request: Request, container: ContainerDep, policy: Viewer,
            response: Response) -> CommandAccepted:
-    return _act(request, container, policy, instance_id, response, "remark", body.text)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.remark(ctx, instance_id, body.text), response)
 
 
 @router.post("/instances/{instance_id}/pauses/{token}/end", response_model=PauseEndedPublic,
@@ -746,9 +758,8 @@ def remark(instance_id: UUID, body: Remark, request: Request, container: Contain
              responses={**NOT_FOUND, 409: {"description": "`pause_not_running`: that pause is not running."}})
 def end_pause(instance_id: UUID, token: str, body: Reason, request: Request, container: ContainerDep,
               policy: Admin) -> PauseEndedPublic:
-    line = _instance_line(container, policy, instance_id)
-    outcome = container.flows.end_pause(_ctx(request, policy, line), instance_id, token, early=True,
-                                        reason=body.reason)
+    ctx = acting_on(request, container, policy, instance_id)
+    outcome = container.flows.end_pause(ctx, instance_id, token, early=True, reason=body.reason)
     if outcome != "ended":
         raise ApiProblem(409, "pause_not_running", "that pause is not running", field="token")
     return PauseEndedPublic(outcome=outcome)
@@ -760,9 +771,9 @@ def batch(body: Batch, request: Request, container: ContainerDep, policy: Handle
     results = []
     for item in body.items:
         try:
-            line = _instance_line(container, policy, item.instance_id)
-            result = getattr(container.flows, body.action)(_ctx(request, policy, line),
-                                                           item.instance_id, item.task_id, body.comment)
+            ctx = acting_on(request, container, policy, item.instance_id)
+            decide = container.flows.approve if body.action == "approve" else container.flows.reject
+            result = decide(ctx, item.instance_id, item.task_id, body.comment)
             results.append({**item.model_dump(mode="json"), "status": 200, "position": result.position})
         except DomainError as exc:
             status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
-from application.flows.instances import PendingOverride
+from application.flows.overrides import PendingOverride
 from application.shared.base import CommandResult
 from domain.flows.graph import Assignee
 from domain.shared.errors import NotFoundError, RuleViolationError
@@ -23,10 +23,10 @@ from interfaces.api.routes.flow_instances import (
     STALE,
     Instant,
     Limit,
-    _ctx,
     _cursor,
-    _instance_line,
     _sent_data,
+    acting_on,
+    require_visible,
 )
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 
@@ -55,12 +55,6 @@ def _answer(result: CommandResult, response: Response) -> OverrideAccepted:
         response.status_code = 202
         return OverrideAccepted(**body.model_dump(), status="pending", override_id=result.override_id)
     return OverrideAccepted(**body.model_dump(), status="applied")
-
-
-def _override(request: Request, container: ContainerDep, policy: Policy, instance_id: UUID, response: Response,
-              action: str, *args: Any) -> OverrideAccepted:
-    line = _instance_line(container, policy, instance_id)
-    return _answer(getattr(container.flows, action)(_ctx(request, policy, line), instance_id, *args), response)
 
 
 class Jump(BaseModel):
@@ -93,7 +87,8 @@ class DepartmentMove(BaseModel):
              summary="Monitoring: terminate a running flow.", responses={**PENDING, **NOT_FOUND, **RUNNING, **RULE})
 def terminate(instance_id: UUID, body: Reason, request: Request, container: ContainerDep, policy: Admin,
               response: Response) -> OverrideAccepted:
-    return _override(request, container, policy, instance_id, response, "terminate", body.reason)
+    ctx = acting_on(request, container, policy, instance_id)
+    return _answer(container.flows.terminate(ctx, instance_id, body.reason), response)
 
 
 @router.post("/instances/{instance_id}/jump", response_model=OverrideAccepted,
@@ -101,7 +96,8 @@ def terminate(instance_id: UUID, body: Reason, request: Request, container: Cont
              responses={**PENDING, **NOT_FOUND, **RUNNING, **RULE})
 def jump(instance_id: UUID, body: Jump, request: Request, container: ContainerDep, policy: Admin,
          response: Response) -> OverrideAccepted:
-    return _override(request, container, policy, instance_id, response, "jump", body.target, body.reason)
+    ctx = acting_on(request, container, policy, instance_id)
+    return _answer(container.flows.jump(ctx, instance_id, body.target, body.reason), response)
 
 
 @router.post("/instances/{instance_id}/tasks/{task_id}/reassign", response_model=OverrideAccepted,
@@ -110,8 +106,9 @@ def jump(instance_id: UUID, body: Jump, request: Request, container: ContainerDe
                         **RULE})
 def reassign(instance_id: UUID, task_id: str, body: Reassign, request: Request, container: ContainerDep,
              policy: Admin, response: Response) -> OverrideAccepted:
+    ctx = acting_on(request, container, policy, instance_id)
     assignees = [a.model_dump() for a in body.assignees]
-    return _override(request, container, policy, instance_id, response, "reassign", task_id, assignees, body.reason)
+    return _answer(container.flows.reassign(ctx, instance_id, task_id, assignees, body.reason), response)
 
 
 @router.post("/instances/{instance_id}/form", response_model=OverrideAccepted,
@@ -120,13 +117,13 @@ def reassign(instance_id: UUID, task_id: str, body: Reassign, request: Request, 
                         422: {"description": "`unknown_node`, or the form data breaks the version's rules."}})
 def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, container: ContainerDep,
                     policy: Admin, expected: ExpectedVersion, response: Response) -> OverrideAccepted:
+    ctx = acting_on(request, container, policy, instance_id)
     data = _sent_data(container, policy, instance_id, body.data)
     instance = container.flows.instance(instance_id)
     graph = container.flows.published_graph(instance.definition_key, instance.definition_version)
     if body.node not in {n.id for n in graph.nodes}:
         raise ApiProblem(422, "unknown_node", f"the flow has no node {body.node!r}", field="node")
-    return _override(request, container, policy, instance_id, response, "edit_form", body.node, data, expected,
-                     body.reason)
+    return _answer(container.flows.edit_form(ctx, instance_id, body.node, data, expected, body.reason), response)
 
 
 @router.post("/instances/{instance_id}/department", response_model=OverrideAccepted,
@@ -135,9 +132,9 @@ def admin_edit_form(instance_id: UUID, body: AdminFormEdit, request: Request, co
                                                         "outside your data scope."}, **RUNNING, **RULE})
 def move_department(instance_id: UUID, body: DepartmentMove, request: Request, container: ContainerDep,
                     policy: Admin, response: Response) -> OverrideAccepted:
-    _require_department(container, policy, _instance_line(container, policy, instance_id), body.department_id)
-    return _override(request, container, policy, instance_id, response, "move_department", body.department_id,
-                     body.reason)
+    ctx = acting_on(request, container, policy, instance_id)
+    _require_department(container, policy, ctx.business_line or "", body.department_id)
+    return _answer(container.flows.move_department(ctx, instance_id, body.department_id, body.reason), response)
 
 
 def _require_department(container: ContainerDep, policy: Policy, line: str, department_id: UUID) -> None:
@@ -207,7 +204,7 @@ def overrides(container: ContainerDep, policy: Admin, cursor: str | None = None,
             responses={**NOT_FOUND, **INVALID_CURSOR}, summary="Every override request of one flow, newest first.")
 def instance_overrides(instance_id: UUID, container: ContainerDep, policy: Admin, cursor: str | None = None,
                        limit: Limit = 50) -> OverridePage:
-    _instance_line(container, policy, instance_id)
+    require_visible(container, policy, instance_id)
     rows = container.instance_queries.overrides.overrides(policy.scope_params(), status=None, instance_id=instance_id,
                                                           after=_cursor(cursor, "at!", "id", "text"),
                                                           limit=limit + 1)
@@ -226,11 +223,11 @@ DECIDE = {404: {"description": "`not_found`: the instance does not exist or lies
              responses={**DECIDE, **RULE})
 def approve_override(instance_id: UUID, override_id: OverrideId, request: Request, container: ContainerDep,
                      policy: Admin, response: Response) -> CommandAccepted:
-    line = _instance_line(container, policy, instance_id)
+    ctx = acting_on(request, container, policy, instance_id)
     found = container.flows.instance(instance_id).overrides.get(override_id)
     if found is not None and found["action"] == "move_department":
-        _require_department(container, policy, line, UUID(found["params"]["department_id"]))
-    return accepted(container.flows.approve_override(_ctx(request, policy, line), instance_id, override_id), response)
+        _require_department(container, policy, ctx.business_line or "", UUID(found["params"]["department_id"]))
+    return accepted(container.flows.approve_override(ctx, instance_id, override_id), response)
 
 
 @router.post("/instances/{instance_id}/overrides/{override_id}/decline", response_model=CommandAccepted,
@@ -238,7 +235,6 @@ def approve_override(instance_id: UUID, override_id: OverrideId, request: Reques
              responses={**DECIDE, **RULE})
 def decline_override(instance_id: UUID, override_id: OverrideId, body: Decline, request: Request,
                      container: ContainerDep, policy: Admin, response: Response) -> CommandAccepted:
-    line = _instance_line(container, policy, instance_id)
-    return accepted(container.flows.decline_override(_ctx(request, policy, line), instance_id, override_id,
-                                                     body.reason), response)
+    ctx = acting_on(request, container, policy, instance_id)
+    return accepted(container.flows.decline_override(ctx, instance_id, override_id, body.reason), response)
 

@@ -1,0 +1,40 @@
+"""What the engine needs from outside while it moves an instance, bundled once per command: the
+pinned version's graph, assignee resolution, condition evaluation and the clock (ADR 0008: ports
+into the domain, so the domain stays free of I/O and of the CEL library)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.flows.graph import Edge, Graph, Node
+
+Resolve = Callable[[Node], list[str]]           # node -> candidate actors (operator:<login>)
+# A CEL condition over the activation (form fields, initiator, fund_account); answers whether it
+# holds and the data-source values it consulted, which the branch decision records.
+Evaluate = Callable[[str, dict[str, Any]], tuple[bool, dict[str, Any]]]
+
+
+@dataclass
+class FlowRuntime:
+    graph: Graph
+    resolve: Resolve
+    evaluate: Evaluate
+    now: datetime
+    _out: dict[str, list[Edge]] = field(init=False, repr=False)
+    _nodes: dict[str, Node] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._out = self.graph.outgoing()
+        self._nodes = {n.id: n for n in self.graph.nodes}
+
+    def node(self, node_id: str) -> Node:
+        return self._nodes[node_id]
+
+    def outgoing(self, node_id: str) -> list[Edge]:
+        return self._out[node_id]
+
+    def next_after(self, node_id: str) -> str:
+        """Where a token goes on from a node with one outgoing edge."""
+        return self._out[node_id][0].target
