@@ -28,7 +28,7 @@ class Department(LedgerAggregate):
         self.closed = False
 
     @classmethod
-    def create(cls, code: str, name: str, kind: str, parent_id: UUID | None, *, id: UUID | None = None) -> Department:  # noqa: A002
+    def create(cls, code: str, name: str, kind: str, parent_id: UUID | None, *, id: UUID | None = None) -> Department:
         if kind not in DEPARTMENT_KINDS:
             raise RuleViolationError(f"unknown department kind {kind!r}; one of {', '.join(DEPARTMENT_KINDS)}",
                                      field="kind")

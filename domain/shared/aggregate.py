@@ -34,7 +34,7 @@ class LedgerAggregate(Aggregate):
         pass
 
     @classmethod
-    def _create(cls, event_class: type[CanInitAggregate[UUID]], *, id: UUID | None = None,  # noqa: A002
+    def _create(cls, event_class: type[CanInitAggregate[UUID]], *, id: UUID | None = None,
                 **kwargs: Any) -> Self:
         line = kwargs.get("business_line")
         for key, value in _metadata(line).items():
