@@ -54,7 +54,7 @@ class ProjectionWorkers:
                 if progressed and self.board is not None:
                     self.board.publish(runner.name, runner.position())
                 backoff = self.poll_seconds
-            except Exception as exc:  # noqa: BLE001 - a failing projection must not stop the others
+            except Exception as exc:  # a failing projection must not stop the others
                 runner.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("projection %s failed; retrying in %.1fs", runner.name, backoff)
                 self._stop.wait(backoff)

@@ -2,6 +2,8 @@
 (natural-key ids make every creation idempotent)."""
 from __future__ import annotations
 
+from typing import Any
+
 from eventsourcing.utils import get_topic
 
 from domain.access.business_line import STANDARD_LINES
@@ -71,7 +73,7 @@ OPERATORS = [
 ]
 
 
-def _once(action, *args) -> int:  # noqa: ANN001
+def _once(action, *args) -> int:
     try:
         action(DEMO, *args)
         return 1
@@ -165,7 +167,7 @@ def _load_flows(container: Container) -> int:
     for key, name, business_type, graph in FLOWS:
         if not _once(container.flows.create_definition, key, name, business_type, "brokerage", ""):
             continue
-        settings: dict = {"deduplication": "approve_consecutive", "empty_assignee": "to_admin"}
+        settings: dict[str, Any] = {"deduplication": "approve_consecutive", "empty_assignee": "to_admin"}
         if key in SUMMARY_FIELDS:
             settings["summary_fields"] = SUMMARY_FIELDS[key]
         if key in REASON_CODES:

@@ -113,7 +113,7 @@ REASON_CODES = {
 # 四眼原则: an administrator's override of these flows waits for a second administrator.
 FOUR_EYES = {"tenant_signing"}
 
-FLOWS = [
+FLOWS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("fee_rate_change", "手续费率审批 Fee-rate approval", "fee_rate_change", FEE_RATE_FLOW),
     ("account_opening", "开户审批 Account opening", "account_opening", ACCOUNT_OPENING_FLOW),
     ("tenant_signing", "租户签约 Tenant signing", "tenant_signing", TENANT_SIGNING_FLOW),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def field(component: str, title: str, type_: str = "string", **extra: Any) -> dict[str, Any]:
+def field(component: str, title: str, type_: str = "string", /, **extra: Any) -> dict[str, Any]:
     return {"type": type_, "title": title, "x-component": component, "x-decorator": "FormItem", **extra}
 
 

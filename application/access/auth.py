@@ -15,7 +15,7 @@ from application.access.secrets import (
     token_hash,
     verify_password,
 )
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.access.catalogue import unknown_actions
 from domain.access.credentials import ApiToken, Session
 from domain.access.operator import LOGIN_NAME, Operator
@@ -46,7 +46,7 @@ class IssuedApiToken:
 
 class Auth:
     # From the host (LedgerApplication, Catalogue):
-    load: Callable[..., Any]
+    load: Loader
     exists: Callable[[UUID], bool]
     save_one: Callable[[Any], CommandResult]
     save_all: Callable[..., int]
@@ -106,7 +106,7 @@ class Auth:
 
     @command
     def issue_api_token(self, name: str, scopes: list[str], permissions: list[str], business_lines: list[str],
-                        expires_at: datetime | None, issuer: dict) -> IssuedApiToken:
+                        expires_at: datetime | None, issuer: dict[str, Any]) -> IssuedApiToken:
         unknown = unknown_actions(set(permissions))
         if unknown:
             raise RuleViolationError(f"unknown action keys: {', '.join(unknown)}", field="permissions")

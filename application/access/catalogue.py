@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.access.business_line import BusinessLine
 from domain.access.department import Department
 from domain.access.field_rule import FieldRule
@@ -16,7 +16,7 @@ from domain.shared.ids import natural_id
 
 class Catalogue:
     # From the host (LedgerApplication, Departments):
-    load: Callable[..., Any]
+    load: Loader
     exists: Callable[[UUID], bool]
     save_one: Callable[[Any], CommandResult]
     create_unique: Callable[[Any, str], CommandResult]

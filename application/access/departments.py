@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.access.department import Department
 from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
@@ -13,7 +13,7 @@ from domain.shared.ids import natural_id
 
 class Departments:
     # From the host (LedgerApplication):
-    load: Callable[..., Any]
+    load: Loader
     save_one: Callable[[Any], CommandResult]
     create_unique: Callable[[Any, str], CommandResult]
 
@@ -46,7 +46,8 @@ class Departments:
         self._open_parent(parent_id)
         # The ancestor chain comes from the event store, not a read model, so a move racing
         # another move cannot slip a cycle past a stale view.
-        ancestors, cursor = [], parent_id
+        ancestors: list[UUID] = []
+        cursor = parent_id
         while cursor is not None and len(ancestors) < 64:
             ancestors.append(cursor)
             cursor = self.department(cursor, "parent_id").parent_id

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from application.access.secrets import hash_password
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.access.credentials import Session
 from domain.access.department import Department
 from domain.access.operator import Operator, check_password_strength
@@ -15,7 +15,7 @@ from domain.shared.errors import RuleViolationError
 
 class Operators:
     # From the host (LedgerApplication, Departments, Catalogue):
-    load: Callable[..., Any]
+    load: Loader
     save_one: Callable[[Any], CommandResult]
     save_all: Callable[..., int]
     create_unique: Callable[[Any, str], CommandResult]
@@ -109,7 +109,7 @@ class Operators:
         return self.save_one(operator)
 
     @command
-    def set_data_scope(self, operator_id: UUID, jurisdiction: list[dict],
+    def set_data_scope(self, operator_id: UUID, jurisdiction: list[dict[str, Any]],
                        investor_accounts: list[str]) -> CommandResult:
         for item in jurisdiction:
             self.department(UUID(str(item["department_id"])), "jurisdiction")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.access.catalogue import ACTION_KEYS, MENUS
 from domain.access.masking import FieldRuleView, apply_rules
 from domain.shared.context import CommandContext
 from domain.shared.errors import NotFoundError, PermissionDeniedError
+
+R = TypeVar("R")
 
 # Values that never leave the API, whoever asks (credentials).
 SECRET_FIELDS = frozenset({"password_hash", "access_hash", "refresh_hash", "token_hash"})
@@ -35,7 +37,7 @@ class Principal:
     display_name: str | None = None
     session_id: UUID | None = None
     scopes: frozenset[str] = frozenset()
-    jurisdiction: tuple[dict, ...] = ()
+    jurisdiction: tuple[dict[str, Any], ...] = ()
     # API tokens act for the operator who issued them: "yourself" and four-eyes checks compare
     # people, not credentials, so nobody approves their own request with a second token.
     acting_for: UUID | None = None
@@ -108,13 +110,17 @@ class Policy:
         if not self.sees(**record):
             raise NotFoundError(f"{what} does not exist")
 
-    def require_scoped(self, what: str, record: Any) -> None:
+    def require_scoped(self, what: str, record: R | None) -> R:
         """404 unless ``record`` exists and lies in the caller's lines and scope. ``record`` is a
-        read-model row or an aggregate carrying business_line, department_id and fund_account."""
-        get = record.get if isinstance(record, dict) else lambda key: getattr(record, key, None)
+        read-model row or an aggregate carrying business_line, department_id and fund_account;
+        returns it, known to exist."""
+        def get(key: str) -> Any:
+            return record.get(key) if isinstance(record, dict) else getattr(record, key, None)
+
         if record is None or not self.sees(business_line=get("business_line"), department_id=get("department_id"),
                                            investor_account=get("fund_account")):
             raise NotFoundError(f"{what} does not exist")
+        return record
 
     def scope_params(self) -> dict[str, Any]:
         """Parameters for the standard scope predicate of read-model queries:

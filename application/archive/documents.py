@@ -8,7 +8,7 @@ from uuid import UUID
 
 from application.archive.filing import Filing, check_filing
 from application.archive.intake import check
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.archive.content import BlobStore
 from domain.archive.document import Document
 from domain.archive.rules import check_category, check_code, check_text
@@ -29,7 +29,7 @@ class Documents:
     blobs: BlobStore
     max_file_bytes: int
     # From the host (LedgerApplication):
-    load: Callable[..., Any]
+    load: Loader
     exists: Callable[[UUID], bool]
     save_one: Callable[[Any], CommandResult]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from application.shared.spreadsheet import safe_cell
 from domain.archive.content import BlobStore, read_chunks
 from domain.archive.export import ArchiveExport, ExportRuleDefinition
@@ -67,7 +67,7 @@ class Exports:
     blobs: BlobStore
     export_limits: ExportLimits
     # From the host (LedgerApplication):
-    load: Callable[..., Any]
+    load: Loader
     save_one: Callable[[Any], CommandResult]
     create_unique: Callable[[Any, str], CommandResult]
 

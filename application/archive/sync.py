@@ -12,7 +12,7 @@ from typing import Any
 from application.archive.documents import Uploaded
 from application.archive.filing import Filing, check_filing
 from application.archive.mount import ROW_ERRORS
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.archive.content import CloudBatch, read_chunks
 from domain.archive.rules import check_text
 from domain.archive.sync import SyncBatch, SyncBatchClaim
@@ -46,7 +46,7 @@ def _checked(stream: Any, expected: str, duplicate: Callable[[str], bool]) -> It
         yield chunk
     actual = digest.hexdigest()
     if actual != expected:
-        raise _HashMismatch(f"the manifest says sha256 {_text(expected)[:64] if expected else '(none)'}, "
+        raise _HashMismatch(f"the manifest says sha256 {(_text(expected) or '(none)')[:64]}, "
                             f"the file is {actual}")
     if duplicate(actual):
         raise _Duplicate()
@@ -54,7 +54,7 @@ def _checked(stream: Any, expected: str, duplicate: Callable[[str], bool]) -> It
 
 class CloudSync:
     # From the host (LedgerApplication, Documents):
-    load: Callable[..., Any]
+    load: Loader
     exists: Callable[[Any], bool]
     save_one: Callable[[Any], CommandResult]
     create_unique: Callable[[Any, str], CommandResult]
@@ -75,7 +75,8 @@ class CloudSync:
         with acting_as(ctx):  # reserve the batch id first: a concurrent import of it is a 409
             self.create_unique(SyncBatchClaim.claim(batch.batch_id, batch.business_line),
                                   f"cloud batch {batch.batch_id!r}")
-        entries, seen = [], set()
+        entries: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()  # (customer, sha256) imported by this batch
         for index, item in enumerate(listed, 1):
             name, account = item.get("file", ""), item.get("fund_account") or None
             customer = item.get("customer") or account
@@ -114,12 +115,15 @@ class CloudSync:
                 stream.close()
                 anomaly("unknown_customer", f"customer {customer!r} is not in the customer directory")
             else:
+                def duplicate(actual: str, who: str = customer) -> bool:
+                    return (who, actual) in seen or is_duplicate(batch.business_line, who, actual)
+
                 try:
                     with stream:
-                        got = self.upload(ctx, _checked(stream, expected, lambda actual, who=customer: (
-                            (who, actual) in seen or is_duplicate(batch.business_line, who, actual))),
-                            filename=name.rsplit("/", 1)[-1], declared_type=None, source="cloud_sync", filing=filing,
-                            metadata={"title": item["title"]} if item.get("title") else {})
+                        got = self.upload(ctx, _checked(stream, expected, duplicate),
+                                          filename=name.rsplit("/", 1)[-1], declared_type=None,
+                                          source="cloud_sync", filing=filing,
+                                          metadata={"title": item["title"]} if item.get("title") else {})
                     entry.update(status="imported", document_id=str(got.result.id))
                     seen.add((customer, got.sha256))
                 except _HashMismatch as exc:

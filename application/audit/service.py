@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from application.access.policy import SECRET_FIELDS, Policy
-from application.audit.resources import resource_of
+from application.audit.resources import AuditedResource, resource_of
 from domain.access.masking import apply_rules
 from domain.shared.errors import NotFoundError
 from infrastructure.eventstore.store import EventLog, VerifyReport
@@ -40,10 +40,16 @@ class AuditService:
     def __init__(self, log: EventLog):
         self.log = log
 
-    def _require_visible(self, aggregate_id: UUID, aggregate: Any, lines: set[str | None], policy: Policy) -> None:
+    @staticmethod
+    def _audited(aggregate_id: UUID, aggregate: Any) -> AuditedResource:
         audited = resource_of(aggregate)
         if audited is None:  # a type nobody registered has no field rules: show it to nobody
             raise NotFoundError(f"no events recorded for {aggregate_id}")
+        return audited
+
+    def _require_visible(self, aggregate_id: UUID, aggregate: Any, lines: set[str | None],
+                         policy: Policy) -> AuditedResource:
+        audited = self._audited(aggregate_id, aggregate)
         if audited.admin_only:  # catalogue records: auditors with an unrestricted scope
             visible = policy.principal.departments is None
         elif audited.line_only:
@@ -53,6 +59,7 @@ class AuditService:
                                   investor_account=audited.account_of(aggregate))
         if not visible or not all(policy.sees_line(line) for line in lines):
             raise NotFoundError(f"no events recorded for {aggregate_id}")
+        return audited
 
     def trail(self, aggregate_id: UUID, policy: Policy | None = None) -> list[TrailEntry]:
         events = self.log.trail(aggregate_id)
@@ -64,8 +71,8 @@ class AuditService:
         final = None
         for _, event in events:
             final = event.mutate(final)
-        self._require_visible(aggregate_id, final, {e.business_line for e in entries}, policy)
-        rules = policy.rules(resource_of(final).resource)
+        audited = self._require_visible(aggregate_id, final, {e.business_line for e in entries}, policy)
+        rules = policy.rules(audited.resource)
         for entry in entries:
             entry.data = apply_rules(entry.data, rules)
             shown = apply_rules({k: c["new"] for k, c in entry.changes.items()}, rules)
@@ -73,8 +80,10 @@ class AuditService:
             entry.changes = {k: {"old": was.get(k), "new": shown[k]} for k in shown}
         return entries
 
-    def _trail(self, events: list) -> list[TrailEntry]:
-        entries, aggregate, before = [], None, {}
+    def _trail(self, events: list[tuple[int, Any]]) -> list[TrailEntry]:
+        entries: list[TrailEntry] = []
+        aggregate: Any = None
+        before: dict[str, Any] = {}
         for position, event in events:
             aggregate = event.mutate(aggregate)
             after = public_state(aggregate)
@@ -120,7 +129,7 @@ class AuditService:
             raise NotFoundError(f"no events recorded for {aggregate_id} at that time or version")
         state = public_state(aggregate)
         if policy is not None:
-            state = policy.present(resource_of(aggregate).resource, state)
+            state = policy.present(self._audited(aggregate_id, aggregate).resource, state)
         return {"aggregate_type": type(aggregate).__qualname__,
                 "state": {k: v for k, v in state.items() if k not in SECRET_FIELDS}}
 

@@ -260,7 +260,7 @@ class FormsApplication(LedgerApplication):
             return
         try:
             used = set(referenced_columns(sql))
-        except Exception:  # noqa: BLE001 - a query the parser cannot read is refused, never run
+        except Exception:  # a query the parser cannot read is refused, never run
             used = {"*"}
         sources = {c["name"].lower(): (c.get("column") or c["name"]).lower() for c in columns}
         used |= {sources[name] for name in used if name in sources}

@@ -6,17 +6,19 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.utils import Environment
 
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import AlreadyExistsError, ConcurrencyConflictError, NotFoundError, StaleVersionError
 from infrastructure.eventstore.store import EventStore, SharedStoreFactory
 
-A = TypeVar("A")
+A = TypeVar("A", bound=LedgerAggregate)
 S = TypeVar("S")
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,24 +57,31 @@ def replay(aggregate: Any, events: Iterable[Any]) -> Any:
     return aggregate
 
 
+class Loader(Protocol):
+    """``LedgerApplication.load`` as the use-case mixins see it on their host."""
+
+    def __call__(self, aggregate_id: UUID, kind: type[A], *, expected_version: int | None = None,
+                 version: int | None = None, what: str | None = None) -> A: ...
+
+
 class LedgerApplication(Application[UUID]):
     # No library aggregate cache (eventsourcing reads AGGREGATE_CACHE_MAXSIZE=0 as "unbounded", not
     # "off"): a command loads from the store, or brings ``read_current``'s shared copy up to date
     # with one query for newer events; flows keep recently used instances (application/shared/hot.py).
-    env: dict[str, str] = {}
+    env: ClassVar[dict[str, str]] = {}
 
     def __init__(self, store: EventStore):
         self._store = store
-        self._current: dict[UUID, Any] = {}
+        self._current: dict[UUID, LedgerAggregate] = {}
         super().__init__(env={})
 
-    def construct_factory(self, env: Any) -> SharedStoreFactory:
+    def construct_factory(self, env: Environment) -> SharedStoreFactory:
         return SharedStoreFactory(env, self._store)
 
-    def construct_transcoder(self) -> Any:
+    def construct_transcoder(self) -> Transcoder:
         return self._store.transcoder
 
-    def save_all(self, *aggregates: Any) -> int:
+    def save_all(self, *aggregates: LedgerAggregate) -> int:
         """Save and return the highest position written; a lost race becomes a 409."""
         try:
             recordings = self.save(*aggregates)
@@ -84,11 +93,11 @@ class LedgerApplication(Application[UUID]):
             return self._store.head()
         return max(r.notification.id for r in recordings)
 
-    def save_one(self, aggregate: Any) -> CommandResult:
+    def save_one(self, aggregate: LedgerAggregate) -> CommandResult:
         position = self.save_all(aggregate)
         return CommandResult(aggregate.id, aggregate.version, position)
 
-    def create_unique(self, aggregate: Any, what: str) -> CommandResult:
+    def create_unique(self, aggregate: LedgerAggregate, what: str) -> CommandResult:
         """Save a new aggregate whose id derives from its natural key; a duplicate is a 409."""
         if self.exists(aggregate.id):
             raise AlreadyExistsError(f"{what} already exists")
@@ -123,7 +132,7 @@ class LedgerApplication(Application[UUID]):
         of a full replay. For records read by hot commands that rarely change (the flow
         definition and business type every start reads)."""
         cached = self._current.get(aggregate_id)
-        if cached is None:
+        if not isinstance(cached, kind):  # not read yet (None), or another kind under that id
             fresh = self.load(aggregate_id, kind, what=what)
         else:
             newer = list(self.events.get(aggregate_id, gt=cached.version))
@@ -139,6 +148,7 @@ class LedgerApplication(Application[UUID]):
         """The aggregate as it stood at a moment: replay only events stamped up to it."""
         version = None
         for domain_event in self.events.get(aggregate_id):
+            assert isinstance(domain_event, LedgerAggregate.Event)  # what every aggregate here records
             if domain_event.timestamp > at:
                 break
             version = domain_event.originator_version

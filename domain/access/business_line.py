@@ -21,7 +21,11 @@ STANDARD_LINES = (
 
 
 class BusinessLine(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        code: str
+        name: str
+
+    @event(Created)
     def __init__(self, code: str, name: str):
         self.code = code
         self.name = name
@@ -33,6 +37,9 @@ class BusinessLine(LedgerAggregate):
             raise RuleViolationError("business line code must be 2-32 of a-z, 0-9, '_'", field="code")
         return cls._create(cls.Created, id=natural_id("business_line", code), code=code, name=name.strip())
 
-    @event("Renamed")
+    class Renamed(LedgerAggregate.Event):
+        name: str
+
+    @event(Renamed)
     def rename(self, name: str) -> None:
         self.name = name

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -11,7 +12,14 @@ from domain.shared.errors import RuleViolationError
 
 
 class Session(LedgerAggregate):
-    @event("Started")
+    class Started(LedgerAggregate.Created):
+        operator_id: UUID
+        access_hash: str
+        refresh_hash: str
+        access_expires_at: datetime
+        refresh_expires_at: datetime
+
+    @event(Started)
     def __init__(self, operator_id: UUID, access_hash: str, refresh_hash: str, access_expires_at: datetime,
                  refresh_expires_at: datetime):
         self.operator_id = operator_id
@@ -26,7 +34,13 @@ class Session(LedgerAggregate):
         self._refreshed(access_hash=access_hash, refresh_hash=refresh_hash, access_expires_at=access_expires_at,
                         refresh_expires_at=refresh_expires_at)
 
-    @event("Refreshed")
+    class Refreshed(LedgerAggregate.Event):
+        access_hash: str
+        refresh_hash: str
+        access_expires_at: datetime
+        refresh_expires_at: datetime
+
+    @event(Refreshed)
     def _refreshed(self, access_hash: str, refresh_hash: str, access_expires_at: datetime,
                    refresh_expires_at: datetime) -> None:
         self.access_hash, self.refresh_hash = access_hash, refresh_hash
@@ -36,15 +50,27 @@ class Session(LedgerAggregate):
         if not self.revoked:
             self._revoked(reason=reason)
 
-    @event("Revoked")
+    class Revoked(LedgerAggregate.Event):
+        reason: str
+
+    @event(Revoked)
     def _revoked(self, reason: str) -> None:
         self.revoked = True
 
 
 class ApiToken(LedgerAggregate):
-    @event("Issued")
+    class Issued(LedgerAggregate.Created):
+        name: str
+        token_hash: str
+        scopes: list[str]
+        permissions: list[str]
+        business_lines: list[str]
+        expires_at: datetime | None
+        issuer: dict[str, Any]
+
+    @event(Issued)
     def __init__(self, name: str, token_hash: str, scopes: list[str], permissions: list[str],
-                 business_lines: list[str], expires_at: datetime | None, issuer: dict):
+                 business_lines: list[str], expires_at: datetime | None, issuer: dict[str, Any]):
         """``issuer`` freezes who stands behind the token: their actor, roles, department and
         data scope (``jurisdiction`` None = unrestricted). A token never sees more than its
         issuer, and field rules aimed at the issuer's roles apply to it too."""
@@ -58,6 +84,9 @@ class ApiToken(LedgerAggregate):
             raise RuleViolationError("the API token is already revoked")
         self._revoked(reason=reason)
 
-    @event("Revoked")
+    class Revoked(LedgerAggregate.Event):
+        reason: str
+
+    @event(Revoked)
     def _revoked(self, reason: str) -> None:
         self.revoked = True

@@ -13,7 +13,13 @@ DEPARTMENT_KINDS = ("head_office", "branch", "business_group", "online_finance",
 
 
 class Department(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        code: str
+        name: str
+        kind: str
+        parent_id: UUID | None
+
+    @event(Created)
     def __init__(self, code: str, name: str, kind: str, parent_id: UUID | None):
         self.code = code
         self.name = name
@@ -22,15 +28,13 @@ class Department(LedgerAggregate):
         self.closed = False
 
     @classmethod
-    def create(cls, code: str, name: str, kind: str, parent_id: UUID | None, *, id: UUID | None = None) -> Department:  # noqa: A002
+    def create(cls, code: str, name: str, kind: str, parent_id: UUID | None, *, id: UUID | None = None) -> Department:
         if kind not in DEPARTMENT_KINDS:
             raise RuleViolationError(f"unknown department kind {kind!r}; one of {', '.join(DEPARTMENT_KINDS)}",
                                      field="kind")
-        fields = {"code": require_text(code, "code", KEY_LENGTH), "name": require_text(name.strip(), "name"),
-                  "kind": kind, "parent_id": parent_id}
-        if id is not None:  # fixed ids make imports and demo data idempotent
-            return cls._create(cls.Created, id=id, **fields)
-        return cls(**fields)
+        # A fixed id makes imports and demo data idempotent; without one the aggregate makes one.
+        return cls._create(cls.Created, id=id, code=require_text(code, "code", KEY_LENGTH),
+                           name=require_text(name.strip(), "name"), kind=kind, parent_id=parent_id)
 
     def rename(self, name: str) -> None:
         name = require_text(name.strip(), "name")
@@ -40,7 +44,11 @@ class Department(LedgerAggregate):
             raise RuleViolationError("the new name is the current name", field="name")
         self._renamed(old_name=self.name, name=name)
 
-    @event("Renamed")
+    class Renamed(LedgerAggregate.Event):
+        old_name: str
+        name: str
+
+    @event(Renamed)
     def _renamed(self, old_name: str, name: str) -> None:
         self.name = name
 
@@ -56,7 +64,11 @@ class Department(LedgerAggregate):
                                      "would create a cycle", field="parent_id")
         self._moved(old_parent_id=self.parent_id, parent_id=new_parent_id)
 
-    @event("Moved")
+    class Moved(LedgerAggregate.Event):
+        old_parent_id: UUID | None
+        parent_id: UUID | None
+
+    @event(Moved)
     def _moved(self, old_parent_id: UUID | None, parent_id: UUID | None) -> None:
         self.parent_id = parent_id
 
@@ -65,6 +77,9 @@ class Department(LedgerAggregate):
             raise RuleViolationError("the department is already closed")
         self._closed(reason=reason)
 
-    @event("Closed")
+    class Closed(LedgerAggregate.Event):
+        reason: str
+
+    @event(Closed)
     def _closed(self, reason: str) -> None:
         self.closed = True

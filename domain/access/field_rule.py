@@ -14,7 +14,17 @@ FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 class FieldRule(LedgerAggregate):
-    @event("Defined")
+    class Defined(LedgerAggregate.Created):
+        resource: str
+        field: str
+        effect: str
+        mask: str | None
+        applies_to_roles: list[str]
+        applies_to_departments: list[str]
+        exempt_roles: list[str]
+        exempt_departments: list[str]
+
+    @event(Defined)
     def __init__(self, resource: str, field: str, effect: str, mask: str | None, applies_to_roles: list[str],
                  applies_to_departments: list[str], exempt_roles: list[str], exempt_departments: list[str]):
         self.resource, self.field, self.effect, self.mask = resource, field, effect, mask
@@ -47,6 +57,9 @@ class FieldRule(LedgerAggregate):
             raise RuleViolationError("field rule already withdrawn")
         self._withdrawn()
 
-    @event("Withdrawn")
+    class Withdrawn(LedgerAggregate.Event):
+        pass
+
+    @event(Withdrawn)
     def _withdrawn(self) -> None:
         self.active = False

@@ -79,9 +79,10 @@ def apply_rules(record: dict[str, Any], rules: Iterable[FieldRuleView]) -> dict[
     rules = list(rules)
     if not rules:
         return record
-    out = {k: (apply_rules(v, rules) if isinstance(v, dict) else
-               [apply_rules(i, rules) if isinstance(i, dict) else i for i in v] if isinstance(v, list) else v)
-           for k, v in record.items()}
+    out: dict[str, Any] = {k: (apply_rules(v, rules) if isinstance(v, dict) else
+                               [apply_rules(i, rules) if isinstance(i, dict) else i for i in v]
+                               if isinstance(v, list) else v)
+                           for k, v in record.items()}
     for rule in rules:
         for key in (f"old_{rule.field}",):  # events keep prior values as old_<field>
             if key in out:

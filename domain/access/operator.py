@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -30,7 +31,14 @@ def check_password_strength(password: str, login_name: str) -> None:
 
 
 class Operator(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        login_name: str
+        display_name: str
+        department_id: UUID
+        phone: str | None
+        email: str | None
+
+    @event(Created)
     def __init__(self, login_name: str, display_name: str, department_id: UUID, phone: str | None,
                  email: str | None):
         self.login_name = login_name
@@ -42,7 +50,7 @@ class Operator(LedgerAggregate):
         self.password_hash: str | None = None
         self.roles: list[str] = []
         self.business_lines: list[str] = []
-        self.jurisdiction: list[dict] = []  # [{"department_id": str, "include_children": bool}]
+        self.jurisdiction: list[dict[str, Any]] = []  # [{"department_id": str, "include_children": bool}]
         self.investor_accounts: list[str] = []
         self.failed_logins = 0
         self.locked_until: datetime | None = None
@@ -58,7 +66,13 @@ class Operator(LedgerAggregate):
                            display_name=display_name.strip(), department_id=department_id, phone=phone, email=email)
 
     # -- profile ----------------------------------------------------------------
-    @event("ProfileChanged")
+    class ProfileChanged(LedgerAggregate.Event):
+        display_name: str
+        department_id: UUID
+        phone: str | None
+        email: str | None
+
+    @event(ProfileChanged)
     def change_profile(self, display_name: str, department_id: UUID, phone: str | None, email: str | None) -> None:
         self.display_name, self.department_id, self.phone, self.email = display_name, department_id, phone, email
 
@@ -71,7 +85,11 @@ class Operator(LedgerAggregate):
             raise RuleViolationError("the operator already works in that department", field="department_id")
         self._move_requested(department_id=department_id, requested_by=requested_by)
 
-    @event("DepartmentMoveRequested")
+    class DepartmentMoveRequested(LedgerAggregate.Event):
+        department_id: UUID
+        requested_by: str
+
+    @event(DepartmentMoveRequested)
     def _move_requested(self, department_id: UUID, requested_by: str) -> None:
         self.pending_department_id, self.move_requested_by = department_id, requested_by
 
@@ -89,11 +107,17 @@ class Operator(LedgerAggregate):
             raise RuleViolationError("no department move is waiting for approval")
         self._move_decided(approved=False)
 
-    @event("DepartmentMoveDecided")
+    class DepartmentMoveDecided(LedgerAggregate.Event):
+        approved: bool
+
+    @event(DepartmentMoveDecided)
     def _move_decided(self, approved: bool) -> None:
         self.pending_department_id = self.move_requested_by = None
 
-    @event("PasswordSet")
+    class PasswordSet(LedgerAggregate.Event):
+        password_hash: str
+
+    @event(PasswordSet)
     def set_password_hash(self, password_hash: str) -> None:
         self.password_hash = password_hash
         self.failed_logins = 0
@@ -104,7 +128,10 @@ class Operator(LedgerAggregate):
             raise RuleViolationError("operator is already disabled")
         self._disabled(reason=reason)
 
-    @event("Disabled")
+    class Disabled(LedgerAggregate.Event):
+        reason: str
+
+    @event(Disabled)
     def _disabled(self, reason: str) -> None:
         self.status = "disabled"
 
@@ -113,7 +140,10 @@ class Operator(LedgerAggregate):
             raise RuleViolationError("operator is already active")
         self._enabled()
 
-    @event("Enabled")
+    class Enabled(LedgerAggregate.Event):
+        pass
+
+    @event(Enabled)
     def _enabled(self) -> None:
         self.status = "active"
 
@@ -123,7 +153,10 @@ class Operator(LedgerAggregate):
         if new:
             self._roles_granted(roles=new)
 
-    @event("RolesGranted")
+    class RolesGranted(LedgerAggregate.Event):
+        roles: list[str]
+
+    @event(RolesGranted)
     def _roles_granted(self, roles: list[str]) -> None:
         self.roles = sorted(set(self.roles) | set(roles))
 
@@ -132,7 +165,10 @@ class Operator(LedgerAggregate):
         if gone:
             self._roles_revoked(roles=gone)
 
-    @event("RolesRevoked")
+    class RolesRevoked(LedgerAggregate.Event):
+        roles: list[str]
+
+    @event(RolesRevoked)
     def _roles_revoked(self, roles: list[str]) -> None:
         self.roles = sorted(set(self.roles) - set(roles))
 
@@ -141,18 +177,26 @@ class Operator(LedgerAggregate):
         if lines != self.business_lines:
             self._lines_set(business_lines=lines, old_business_lines=self.business_lines)
 
-    @event("BusinessLinesSet")
+    class BusinessLinesSet(LedgerAggregate.Event):
+        business_lines: list[str]
+        old_business_lines: list[str]
+
+    @event(BusinessLinesSet)
     def _lines_set(self, business_lines: list[str], old_business_lines: list[str]) -> None:
         self.business_lines = business_lines
 
-    def set_data_scope(self, jurisdiction: list[dict], investor_accounts: list[str]) -> None:
+    def set_data_scope(self, jurisdiction: list[dict[str, Any]], investor_accounts: list[str]) -> None:
         jurisdiction = sorted(jurisdiction, key=lambda j: j["department_id"])
         investor_accounts = sorted(set(investor_accounts))
         if (jurisdiction, investor_accounts) != (self.jurisdiction, self.investor_accounts):
             self._scope_set(jurisdiction=jurisdiction, investor_accounts=investor_accounts)
 
-    @event("DataScopeSet")
-    def _scope_set(self, jurisdiction: list[dict], investor_accounts: list[str]) -> None:
+    class DataScopeSet(LedgerAggregate.Event):
+        jurisdiction: list[dict[str, Any]]
+        investor_accounts: list[str]
+
+    @event(DataScopeSet)
+    def _scope_set(self, jurisdiction: list[dict[str, Any]], investor_accounts: list[str]) -> None:
         self.jurisdiction = jurisdiction
         self.investor_accounts = investor_accounts
 
@@ -164,7 +208,10 @@ class Operator(LedgerAggregate):
         locked_until = now + LOCKOUT if self.failed_logins + 1 >= MAX_FAILED_LOGINS else None
         self._login_failed(locked_until=locked_until)
 
-    @event("LoginFailed")
+    class LoginFailed(LedgerAggregate.Event):
+        locked_until: datetime | None
+
+    @event(LoginFailed)
     def _login_failed(self, locked_until: datetime | None) -> None:
         self.failed_logins += 1
         if locked_until is not None:
@@ -175,12 +222,18 @@ class Operator(LedgerAggregate):
         if self.failed_logins or self.locked_until:
             self._login_succeeded()
 
-    @event("LoginSucceeded")
+    class LoginSucceeded(LedgerAggregate.Event):
+        pass
+
+    @event(LoginSucceeded)
     def _login_succeeded(self) -> None:
         self.failed_logins = 0
         self.locked_until = None
 
-    @event("Unlocked")
+    class Unlocked(LedgerAggregate.Event):
+        pass
+
+    @event(Unlocked)
     def unlock(self) -> None:
         self.failed_logins = 0
         self.locked_until = None

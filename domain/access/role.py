@@ -22,7 +22,12 @@ def _check(permissions: list[str]) -> list[str]:
 
 
 class Role(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        key: str
+        name: str
+        permissions: list[str]
+
+    @event(Created)
     def __init__(self, key: str, name: str, permissions: list[str]):
         self.key = key
         self.name = name
@@ -42,7 +47,10 @@ class Role(LedgerAggregate):
             role._owned_by(department_id=owner_department_id)
         return role
 
-    @event("OwnerSet")
+    class OwnerSet(LedgerAggregate.Event):
+        department_id: UUID
+
+    @event(OwnerSet)
     def _owned_by(self, department_id: UUID) -> None:
         self.owner_department_id = department_id
 
@@ -51,10 +59,17 @@ class Role(LedgerAggregate):
         if permissions != self.permissions:
             self._permissions_set(permissions=permissions, old_permissions=self.permissions)
 
-    @event("PermissionsSet")
+    class PermissionsSet(LedgerAggregate.Event):
+        permissions: list[str]
+        old_permissions: list[str]
+
+    @event(PermissionsSet)
     def _permissions_set(self, permissions: list[str], old_permissions: list[str]) -> None:
         self.permissions = permissions
 
-    @event("Renamed")
+    class Renamed(LedgerAggregate.Event):
+        name: str
+
+    @event(Renamed)
     def rename(self, name: str) -> None:
         self.name = name

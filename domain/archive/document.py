@@ -47,7 +47,22 @@ class DocumentDeletedError(ConflictError):
 
 
 class Document(LedgerAggregate):
-    @event("Uploaded")
+    class Uploaded(LedgerAggregate.Created):
+        customer: str | None
+        fund_account: str | None
+        business_line: str
+        department_id: UUID | None
+        business_type: str | None
+        flow_instance: UUID | None
+        category: str
+        filename: str
+        media_type: str
+        size: int
+        sha256: str
+        source: str
+        metadata: dict[str, Any]
+
+    @event(Uploaded)
     def __init__(self, customer: str | None, fund_account: str | None, business_line: str,
                  department_id: UUID | None, business_type: str | None, flow_instance: UUID | None,
                  category: str, filename: str, media_type: str, size: int, sha256: str, source: str,
@@ -82,7 +97,15 @@ class Document(LedgerAggregate):
                             sha256=sha256, comment=comment)
         return len(self.versions)
 
-    @event("VersionAdded")
+    class VersionAdded(LedgerAggregate.Event):
+        number: int
+        filename: str
+        media_type: str
+        size: int
+        sha256: str
+        comment: str
+
+    @event(VersionAdded)
     def _version_added(self, number: int, filename: str, media_type: str, size: int, sha256: str,
                        comment: str) -> None:
         self.versions = [*self.versions, {"number": number, "filename": filename, "media_type": media_type,
@@ -98,7 +121,14 @@ class Document(LedgerAggregate):
         self._reclassified(category=new_category, business_type=new_type, old_category=self.category,
                            old_business_type=self.business_type, reason=reason)
 
-    @event("Reclassified")
+    class Reclassified(LedgerAggregate.Event):
+        category: str
+        business_type: str | None
+        old_category: str
+        old_business_type: str | None
+        reason: str
+
+    @event(Reclassified)
     def _reclassified(self, category: str, business_type: str | None, old_category: str,
                       old_business_type: str | None, reason: str) -> None:
         self.category, self.business_type = category, business_type
@@ -115,7 +145,11 @@ class Document(LedgerAggregate):
             raise RuleViolationError("nothing changed")
         self._metadata_edited(changes=changed, old_values={k: self.metadata.get(k) for k in changed})
 
-    @event("MetadataEdited")
+    class MetadataEdited(LedgerAggregate.Event):
+        changes: dict[str, Any]
+        old_values: dict[str, Any]
+
+    @event(MetadataEdited)
     def _metadata_edited(self, changes: dict[str, Any], old_values: dict[str, Any]) -> None:
         self.metadata = {**self.metadata, **changes}
 
@@ -126,7 +160,10 @@ class Document(LedgerAggregate):
             raise RuleViolationError("a deletion needs a reason", field="reason")
         self._deleted(reason=reason)
 
-    @event("Deleted")
+    class Deleted(LedgerAggregate.Event):
+        reason: str
+
+    @event(Deleted)
     def _deleted(self, reason: str) -> None:
         self.deleted = {"reason": reason}
 
@@ -138,7 +175,10 @@ class Document(LedgerAggregate):
                                      "it cannot be restored")
         self._restored(reason=reason)
 
-    @event("Restored")
+    class Restored(LedgerAggregate.Event):
+        reason: str
+
+    @event(Restored)
     def _restored(self, reason: str) -> None:
         self.deleted = None
 
@@ -153,7 +193,11 @@ class Document(LedgerAggregate):
         self._purged(sha256s=hashes, rule=rule)
         return hashes
 
-    @event("ContentPurged")
+    class ContentPurged(LedgerAggregate.Event):
+        sha256s: list[str]
+        rule: str
+
+    @event(ContentPurged)
     def _purged(self, sha256s: list[str], rule: str) -> None:
         self.versions = [{**v, "purged": True} for v in self.versions]
 
@@ -169,7 +213,14 @@ class Document(LedgerAggregate):
                     department_id=self.department_id or department_id)
         return True
 
-    @event("Filed")
+    class Filed(LedgerAggregate.Event):
+        flow_instance: UUID
+        customer: str | None
+        fund_account: str | None
+        business_type: str
+        department_id: UUID | None
+
+    @event(Filed)
     def _filed(self, flow_instance: UUID, customer: str | None, fund_account: str | None, business_type: str,
                department_id: UUID | None) -> None:
         self.filed_for = [*self.filed_for, str(flow_instance)]

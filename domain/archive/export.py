@@ -12,7 +12,13 @@ from domain.shared.ids import natural_id
 class ExportRuleDefinition(LedgerAggregate):
     """A named, reusable export rule; each produced package is an event on it."""
 
-    @event("Defined")
+    class Defined(LedgerAggregate.Created):
+        key: str
+        name: str
+        business_line: str
+        rule: dict[str, Any]
+
+    @event(Defined)
     def __init__(self, key: str, name: str, business_line: str, rule: dict[str, Any]):
         self.key, self.name, self.business_line, self.rule = key, name, business_line, rule
         self.exports = 0
@@ -22,7 +28,11 @@ class ExportRuleDefinition(LedgerAggregate):
         return cls._create(cls.Defined, id=natural_id("archive_export_rule", key), key=key, name=name,
                            business_line=business_line, rule=rule)
 
-    @event("Changed")
+    class Changed(LedgerAggregate.Event):
+        name: str
+        rule: dict[str, Any]
+
+    @event(Changed)
     def change(self, name: str, rule: dict[str, Any]) -> None:
         self.name, self.rule = name, rule
 
@@ -32,7 +42,17 @@ class ArchiveExport(LedgerAggregate):
     """One package produced for a regulator: who produced it (the event's actor), under which
     rule, how many documents, and the SHA-256 of the zip kept in the blob store."""
 
-    @event("ExportProduced")
+    class ExportProduced(LedgerAggregate.Created):
+        rule_key: str | None
+        rule: dict[str, Any]
+        business_line: str | None
+        count: int
+        zip_sha256: str
+        size: int
+        purpose: str
+        reach: list[dict[str, Any]] | None
+
+    @event(ExportProduced)
     def __init__(self, rule_key: str | None, rule: dict[str, Any], business_line: str | None, count: int,
                  zip_sha256: str, size: int, purpose: str, reach: list[dict[str, Any]] | None = None):
         self.rule_key, self.rule, self.business_line = rule_key, rule, business_line

@@ -20,7 +20,11 @@ class SyncBatchClaim(LedgerAggregate):
     """Reserves a batch id before any file of the batch is imported, so two concurrent imports
     of the same batch cannot both create documents: the second one's claim is a 409."""
 
-    @event("Claimed")
+    class Claimed(LedgerAggregate.Created):
+        batch_id: str
+        business_line: str
+
+    @event(Claimed)
     def __init__(self, batch_id: str, business_line: str):
         self.batch_id, self.business_line = batch_id, business_line
 
@@ -31,7 +35,14 @@ class SyncBatchClaim(LedgerAggregate):
 
 
 class SyncBatch(LedgerAggregate):
-    @event("Imported")
+    class Imported(LedgerAggregate.Created):
+        batch_id: str
+        source: str
+        business_line: str
+        entries: list[dict[str, Any]]
+        department_id: UUID | None
+
+    @event(Imported)
     def __init__(self, batch_id: str, source: str, business_line: str, entries: list[dict[str, Any]],
                  department_id: UUID | None = None):
         self.batch_id, self.source, self.business_line = batch_id, source, business_line
@@ -55,6 +66,11 @@ class SyncBatch(LedgerAggregate):
             raise RuleViolationError(f"resolution is one of {', '.join(RESOLUTIONS)}", field="resolution")
         self._resolved(index=index, resolution=resolution, note=note)
 
-    @event("AnomalyResolved")
+    class AnomalyResolved(LedgerAggregate.Event):
+        index: int
+        resolution: str
+        note: str
+
+    @event(AnomalyResolved)
     def _resolved(self, index: int, resolution: str, note: str) -> None:
         self.resolved = {**self.resolved, str(index): {"resolution": resolution, "note": note}}

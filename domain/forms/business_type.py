@@ -4,7 +4,7 @@ changes, and flow instances pin the version they started with."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 from eventsourcing.domain import event
 
@@ -16,13 +16,26 @@ CODE = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 SUBJECT = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 
 
+class PublishedVersion(TypedDict):
+    number: int
+    forms: dict[str, dict[str, Any]]  # subject -> form schema
+
+
 class BusinessType(LedgerAggregate):
-    @event("Created")
-    def __init__(self, code: str, name: str, business_line: str, description: str, subjects: list[str]):
-        self.code, self.name, self.business_line, self.description = code, name, business_line, description
+    class Created(LedgerAggregate.Created):
+        code: str
+        name: str
+        business_line: str
+        description: str
+        subjects: list[str]
+
+    @event(Created)
+    def __init__(self, code: str, name: str, business_line: str, description: str, subjects: list[str]) -> None:
+        self.code, self.name, self.description = code, name, description
+        self.business_line: str = business_line  # always set here, unlike LedgerAggregate's default
         self.subjects = subjects
         self.drafts: dict[str, dict[str, Any]] = {}
-        self.versions: list[dict[str, Any]] = []   # [{"number", "forms": {subject: schema}}]
+        self.versions: list[PublishedVersion] = []
 
     @classmethod
     def create(cls, code: str, name: str, business_line: str, description: str, subjects: list[str]) -> BusinessType:
@@ -42,7 +55,11 @@ class BusinessType(LedgerAggregate):
         if self.drafts.get(subject) != schema:
             self._draft_saved(subject=subject, schema=schema)
 
-    @event("DraftSaved")
+    class DraftSaved(LedgerAggregate.Event):
+        subject: str
+        schema: dict[str, Any]
+
+    @event(DraftSaved)
     def _draft_saved(self, subject: str, schema: dict[str, Any]) -> None:
         self.drafts = {**self.drafts, subject: schema}
 
@@ -57,11 +74,15 @@ class BusinessType(LedgerAggregate):
         self._published(number=number, forms=dict(self.drafts))
         return number
 
-    @event("Published")
+    class Published(LedgerAggregate.Event):
+        number: int
+        forms: dict[str, dict[str, Any]]
+
+    @event(Published)
     def _published(self, number: int, forms: dict[str, dict[str, Any]]) -> None:
         self.versions = [*self.versions, {"number": number, "forms": forms}]
 
-    def published_version(self, number: int) -> dict[str, Any]:
+    def published_version(self, number: int) -> PublishedVersion:
         if not 1 <= number <= len(self.versions):
             raise NotFoundError(f"{self.code} has no version {number}", field="version")
         return self.versions[number - 1]

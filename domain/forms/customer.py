@@ -27,7 +27,11 @@ def check_profile(fund_account: str, profile: dict[str, Any]) -> None:
 
 
 class Customer(LedgerAggregate):
-    @event("Registered")
+    class Registered(LedgerAggregate.Created):
+        fund_account: str
+        profile: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, fund_account: str, profile: dict[str, Any]):
         self.fund_account, self.profile = fund_account, profile
 
@@ -44,6 +48,10 @@ class Customer(LedgerAggregate):
         self._updated(profile=profile, old_profile=self.profile)
         return True
 
-    @event("Updated")
+    class Updated(LedgerAggregate.Event):
+        profile: dict[str, Any]
+        old_profile: dict[str, Any]
+
+    @event(Updated)
     def _updated(self, profile: dict[str, Any], old_profile: dict[str, Any]) -> None:
         self.profile = profile

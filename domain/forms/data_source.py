@@ -16,7 +16,13 @@ KINDS = ("static", "customer", "sql")
 
 
 class DataSource(LedgerAggregate):
-    @event("Defined")
+    class Defined(LedgerAggregate.Created):
+        key: str
+        name: str
+        kind: str
+        config: dict[str, Any]
+
+    @event(Defined)
     def __init__(self, key: str, name: str, kind: str, config: dict[str, Any]):
         self.key, self.name, self.kind, self.config = key, name, kind, config
 

@@ -30,7 +30,8 @@ def patch_with_old_values(old: dict[str, Any], new: dict[str, Any]) -> tuple[lis
 
 
 def apply_patch(old: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
-    return jsonpatch.apply_patch(old, patch, in_place=False)
+    patched: dict[str, Any] = jsonpatch.apply_patch(old, patch, in_place=False)  # jsonpatch is untyped
+    return patched
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,19 @@ from domain.shared.aggregate import LedgerAggregate
 
 
 class FormRecord(LedgerAggregate):
-    @event("Started")
+    class Started(LedgerAggregate.Created):
+        business_type_id: UUID
+        business_type: str
+        form_version: int
+        subject: str
+        business_line: str
+        fund_account: str | None
+        department_id: UUID | None
+        data: dict[str, Any]
+        node: str | None
+        inputs: dict[str, Any]
+
+    @event(Started)
     def __init__(self, business_type_id: UUID, business_type: str, form_version: int, subject: str,
                  business_line: str, fund_account: str | None, department_id: UUID | None,
                  data: dict[str, Any], node: str | None, inputs: dict[str, Any]):
@@ -21,7 +33,14 @@ class FormRecord(LedgerAggregate):
         self.fund_account, self.department_id = fund_account, department_id
         self.data, self.node = data, node
 
-    @event("Saved")
+    class Saved(LedgerAggregate.Event):
+        patch: list[dict[str, Any]]
+        old_values: dict[str, Any]
+        data: dict[str, Any]
+        node: str | None
+        inputs: dict[str, Any]
+
+    @event(Saved)
     def save(self, patch: list[dict[str, Any]], old_values: dict[str, Any], data: dict[str, Any],
              node: str | None, inputs: dict[str, Any]) -> None:
         self.data, self.node = data, node

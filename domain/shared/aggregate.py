@@ -1,9 +1,10 @@
 """Base aggregate whose every event says who, when, business line and correlation id."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
+from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 
 from domain.shared.context import current_context
 
@@ -33,13 +34,14 @@ class LedgerAggregate(Aggregate):
         pass
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: type[CanInitAggregate[UUID]], *, id: UUID | None = None,
+                **kwargs: Any) -> Self:
         line = kwargs.get("business_line")
         for key, value in _metadata(line).items():
             kwargs.setdefault(key, value)
         return super()._create(event_class, id=id, **kwargs)
 
-    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+    def trigger_event(self, event_class: type[CanMutateAggregate[UUID]], **kwargs: Any) -> None:
         for key, value in _metadata(self.business_line).items():
             kwargs.setdefault(key, value)
         super().trigger_event(event_class, **kwargs)

@@ -1,6 +1,8 @@
 """Typed domain errors. The HTTP layer maps each family to one status code in one place."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base of every error a command or query may raise on purpose."""
@@ -61,7 +63,7 @@ class InvalidInputError(RuleViolationError):
 
     code = "invalid_input"
 
-    def __init__(self, message: str, errors: list[dict], *, code: str = "invalid_input"):
+    def __init__(self, message: str, errors: list[dict[str, Any]], *, code: str = "invalid_input"):
         super().__init__(message, field=errors[0].get("path") if errors else None)
         self.errors = errors
         self.code = code

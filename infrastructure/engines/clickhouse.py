@@ -50,7 +50,7 @@ class ClickHouse:
     def ping(self) -> bool:
         try:
             return self.query("SELECT 1") == [(1,)]
-        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        except Exception:  # readiness reports, it does not raise
             return False
 
     def close(self) -> None:

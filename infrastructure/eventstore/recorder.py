@@ -162,7 +162,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
                 self.stats.fallbacks += 1
                 for request in batch:
                     self._commit([request])
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+        except Exception as exc:  # handed to every waiting caller
             self._head = None
             for request in batch:
                 request.error = exc

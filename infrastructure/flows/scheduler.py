@@ -120,7 +120,7 @@ class Scheduler:
                     outcome = self.flows.fire_call(ctx, kind, UUID(instance_id), UUID(key))
                 else:
                     outcome = self.flows.end_pause(ctx, UUID(instance_id), key)
-            except Exception as exc:  # noqa: BLE001 - one failing timer must not stop the others
+            except Exception as exc:  # one failing timer must not stop the others
                 self._failed(item, exc, from_redis, now)
                 continue
             self._retry_at.pop(item, None)
@@ -150,7 +150,7 @@ class Scheduler:
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.tick()
-            except Exception:  # noqa: BLE001 - the scheduler must outlive one bad item
+            except Exception:  # the scheduler must outlive one bad item
                 log.exception("scheduler tick failed")
 
     def stop(self) -> None:

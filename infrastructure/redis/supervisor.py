@@ -56,7 +56,7 @@ class RedisSupervisor:
         for name, rebuilder in self._rebuilders:
             try:
                 rebuilder(self.client)
-            except Exception:  # noqa: BLE001 - one failing rebuilder must not hide the others
+            except Exception:  # one failing rebuilder must not hide the others
                 log.exception("rebuilding Redis state %s failed", name)
                 return
         self.client.set(self.key(EPOCH_KEY), "1")

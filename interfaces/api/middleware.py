@@ -109,7 +109,7 @@ class RequestContextMiddleware:
 
         try:
             await self._handle(scope, receive, send_with_ids, headers, status_holder)
-        except Exception as exc:  # noqa: BLE001 - the last word: answer, log, keep the connection
+        except Exception as exc:  # the last word: answer, log, keep the connection
             if status_holder["started"]:
                 raise
             status, response = unexpected_error(exc, request_id)

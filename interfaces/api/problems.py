@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+# What a route documents in ``responses=``: FastAPI's own type, so such constants merge into it.
+Responses = dict[int | str, dict[str, Any]]
+
 STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (AuthenticationError, 401),
     (NotFoundError, 404),

@@ -45,7 +45,7 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _container(workers: bool = False):  # noqa: ANN202 - imported lazily to keep `version` instant
+def _container(workers: bool = False):  # imported lazily to keep `version` instant
     from interfaces.bootstrap import Container
 
     return Container.start(_settings(), workers=workers)
@@ -61,7 +61,7 @@ def _running(workers: bool = False) -> Iterator[Any]:
         container.close()
 
 
-def _bar(description: str):  # noqa: ANN202
+def _bar(description: str):
     """The progress bar of every long CLI job."""
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console)
 

@@ -12,13 +12,15 @@ from domain.access.credentials import ApiToken, Session
 from domain.access.field_rule import FieldRule
 from domain.access.operator import Operator
 from domain.access.role import Role
+from domain.shared.aggregate import LedgerAggregate
 from projections.framework import PostgresProjection, SqlWriter, handles
 
 OPERATOR_COLUMNS = ("id, login_name, display_name, department_id, phone, email, status, roles, business_lines,"
                     " jurisdiction, investor_accounts, failed_logins, locked_until, version, created_at, updated_at")
 
 
-def _touch(w: SqlWriter, table: str, e: Any, position: int, assignments: str, params: tuple) -> None:
+def _touch(w: SqlWriter, table: str, e: LedgerAggregate.Event, position: int, assignments: str,
+           params: tuple[Any, ...]) -> None:
     # Table names and assignments are code constants; values are always parameters.
     w.execute(f"UPDATE {table} SET {assignments}, version = %s, updated_at = %s, position = %s WHERE id = %s",
               (*params, e.originator_version, e.timestamp, position, e.originator_id))
@@ -76,12 +78,12 @@ class PrincipalsProjection(PostgresProjection):
                (e.display_name, e.department_id, e.phone, e.email))
 
     @handles(Operator.DepartmentMoveRequested)
-    def move_requested(self, w: SqlWriter, e: Any, position: int) -> None:
+    def move_requested(self, w: SqlWriter, e: Operator.DepartmentMoveRequested, position: int) -> None:
         _touch(w, "access_operators", e, position, "pending_department_id = %s, move_requested_by = %s",
                (e.department_id, e.requested_by))
 
     @handles(Operator.DepartmentMoveDecided)
-    def move_decided(self, w: SqlWriter, e: Any, position: int) -> None:
+    def move_decided(self, w: SqlWriter, e: Operator.DepartmentMoveDecided, position: int) -> None:
         _touch(w, "access_operators", e, position, "pending_department_id = NULL, move_requested_by = %s", (None,))
 
     @handles(Operator.PasswordSet)
@@ -90,41 +92,41 @@ class PrincipalsProjection(PostgresProjection):
                (e.password_hash,))
 
     @handles(Operator.Disabled)
-    def disabled(self, w: SqlWriter, e: Any, position: int) -> None:
+    def disabled(self, w: SqlWriter, e: Operator.Disabled, position: int) -> None:
         _touch(w, "access_operators", e, position, "status = %s", ("disabled",))
 
     @handles(Operator.Enabled)
-    def enabled(self, w: SqlWriter, e: Any, position: int) -> None:
+    def enabled(self, w: SqlWriter, e: Operator.Enabled, position: int) -> None:
         _touch(w, "access_operators", e, position, "status = %s", ("active",))
 
     @handles(Operator.RolesGranted)
-    def roles_granted(self, w: SqlWriter, e: Any, position: int) -> None:
+    def roles_granted(self, w: SqlWriter, e: Operator.RolesGranted, position: int) -> None:
         _touch(w, "access_operators", e, position,
                "roles = ARRAY(SELECT DISTINCT unnest(roles || %s::text[]) ORDER BY 1)", (e.roles,))
 
     @handles(Operator.RolesRevoked)
-    def roles_revoked(self, w: SqlWriter, e: Any, position: int) -> None:
+    def roles_revoked(self, w: SqlWriter, e: Operator.RolesRevoked, position: int) -> None:
         _touch(w, "access_operators", e, position,
                "roles = ARRAY(SELECT r FROM unnest(roles) r WHERE r <> ALL(%s::text[]) ORDER BY 1)", (e.roles,))
 
     @handles(Operator.BusinessLinesSet)
-    def lines(self, w: SqlWriter, e: Any, position: int) -> None:
+    def lines(self, w: SqlWriter, e: Operator.BusinessLinesSet, position: int) -> None:
         _touch(w, "access_operators", e, position, "business_lines = %s", (e.business_lines,))
 
     @handles(Operator.DataScopeSet)
-    def scope(self, w: SqlWriter, e: Any, position: int) -> None:
+    def scope(self, w: SqlWriter, e: Operator.DataScopeSet, position: int) -> None:
         _touch(w, "access_operators", e, position, "jurisdiction = %s::jsonb, investor_accounts = %s",
                (orjson.dumps(e.jurisdiction).decode(), e.investor_accounts))
 
     @handles(Operator.LoginFailed)
-    def login_failed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def login_failed(self, w: SqlWriter, e: Operator.LoginFailed, position: int) -> None:
         if e.locked_until is not None:
             _touch(w, "access_operators", e, position, "failed_logins = 0, locked_until = %s", (e.locked_until,))
         else:
             _touch(w, "access_operators", e, position, "failed_logins = failed_logins + %s", (1,))
 
     @handles(Operator.LoginSucceeded, Operator.Unlocked)
-    def unlocked(self, w: SqlWriter, e: Any, position: int) -> None:
+    def unlocked(self, w: SqlWriter, e: Operator.LoginSucceeded | Operator.Unlocked, position: int) -> None:
         _touch(w, "access_operators", e, position, "failed_logins = %s, locked_until = NULL", (0,))
 
     # -- roles, lines, field rules ----------------------------------------------------
@@ -135,15 +137,15 @@ class PrincipalsProjection(PostgresProjection):
                   (e.originator_id, e.key, e.name, e.permissions, e.originator_version, e.timestamp, position))
 
     @handles(Role.PermissionsSet)
-    def role_permissions(self, w: SqlWriter, e: Any, position: int) -> None:
+    def role_permissions(self, w: SqlWriter, e: Role.PermissionsSet, position: int) -> None:
         _touch(w, "access_roles", e, position, "permissions = %s", (e.permissions,))
 
     @handles(Role.OwnerSet)
-    def role_owner(self, w: SqlWriter, e: Any, position: int) -> None:
+    def role_owner(self, w: SqlWriter, e: Role.OwnerSet, position: int) -> None:
         _touch(w, "access_roles", e, position, "owner_department_id = %s", (e.department_id,))
 
     @handles(Role.Renamed)
-    def role_renamed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def role_renamed(self, w: SqlWriter, e: Role.Renamed, position: int) -> None:
         _touch(w, "access_roles", e, position, "name = %s", (e.name,))
 
     @handles(BusinessLine.Created)
@@ -152,7 +154,7 @@ class PrincipalsProjection(PostgresProjection):
                   (e.originator_id, e.code, e.name, e.originator_version, e.timestamp, position))
 
     @handles(BusinessLine.Renamed)
-    def line_renamed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def line_renamed(self, w: SqlWriter, e: BusinessLine.Renamed, position: int) -> None:
         _touch(w, "access_business_lines", e, position, "name = %s", (e.name,))
 
     @handles(FieldRule.Defined)
@@ -163,7 +165,7 @@ class PrincipalsProjection(PostgresProjection):
                    e.timestamp, position))
 
     @handles(FieldRule.Withdrawn)
-    def rule_withdrawn(self, w: SqlWriter, e: Any, position: int) -> None:
+    def rule_withdrawn(self, w: SqlWriter, e: FieldRule.Withdrawn, position: int) -> None:
         _touch(w, "access_field_rules", e, position, "active = %s", (False,))
 
     # -- credentials --------------------------------------------------------------------
@@ -174,13 +176,13 @@ class PrincipalsProjection(PostgresProjection):
                    e.refresh_expires_at, e.originator_version, e.timestamp, position))
 
     @handles(Session.Refreshed)
-    def session_refreshed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def session_refreshed(self, w: SqlWriter, e: Session.Refreshed, position: int) -> None:
         _touch(w, "access_sessions", e, position,
                "access_hash = %s, refresh_hash = %s, access_expires_at = %s, refresh_expires_at = %s",
                (e.access_hash, e.refresh_hash, e.access_expires_at, e.refresh_expires_at))
 
     @handles(Session.Revoked)
-    def session_revoked(self, w: SqlWriter, e: Any, position: int) -> None:
+    def session_revoked(self, w: SqlWriter, e: Session.Revoked, position: int) -> None:
         _touch(w, "access_sessions", e, position, "revoked = %s", (True,))
 
     @handles(ApiToken.Issued)
@@ -191,5 +193,5 @@ class PrincipalsProjection(PostgresProjection):
                    e.timestamp, position))
 
     @handles(ApiToken.Revoked)
-    def token_revoked(self, w: SqlWriter, e: Any, position: int) -> None:
+    def token_revoked(self, w: SqlWriter, e: ApiToken.Revoked, position: int) -> None:
         _touch(w, "access_api_tokens", e, position, "revoked = %s", (True,))

@@ -7,6 +7,7 @@ from typing import Any
 from domain.archive.document import Document
 from domain.archive.export import ArchiveExport
 from domain.archive.sync import SyncBatch
+from domain.shared.aggregate import LedgerAggregate
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 D = Document
@@ -53,19 +54,21 @@ class ArchiveDocumentsProjection(PostgresProjection):
         " WHERE status = 'anomaly' AND resolution IS NULL",
     )
 
-    def _history(self, w: SqlWriter, e: Any, position: int, kind: str, detail: dict[str, Any]) -> None:
+    def _history(self, w: SqlWriter, e: LedgerAggregate.Event, position: int, kind: str,
+                 detail: dict[str, Any]) -> None:
         w.execute("INSERT INTO archive_history VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
                   " ON CONFLICT DO NOTHING",
                   (e.originator_id, e.originator_version, kind, e.actor, e.correlation_id, json_text(detail, str),
                    e.timestamp, position))
 
-    def _touch(self, w: SqlWriter, e: Any, position: int, sets: str = "", params: tuple = ()) -> None:
+    def _touch(self, w: SqlWriter, e: LedgerAggregate.Event, position: int, sets: str = "",
+               params: tuple[Any, ...] = ()) -> None:
         w.execute("UPDATE archive_documents SET " + sets + ("," if sets else "") +
                   " updated_at = %s, version = %s, position = %s WHERE id = %s",
                   (*params, e.timestamp, e.originator_version, position, e.originator_id))
 
     @handles(D.Uploaded)
-    def uploaded(self, w: SqlWriter, e: Any, position: int) -> None:
+    def uploaded(self, w: SqlWriter, e: D.Uploaded, position: int) -> None:
         w.execute("INSERT INTO archive_documents VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,1,'active',%s,"
                   "%s::jsonb,%s,%s,%s,NULL,%s,%s)",
                   (e.originator_id, e.customer, e.fund_account, "account" if e.fund_account else "customer",
@@ -80,7 +83,7 @@ class ArchiveDocumentsProjection(PostgresProjection):
             "business_type": e.business_type, "source": e.source})
 
     @handles(D.VersionAdded)
-    def version_added(self, w: SqlWriter, e: Any, position: int) -> None:
+    def version_added(self, w: SqlWriter, e: D.VersionAdded, position: int) -> None:
         w.execute("INSERT INTO archive_versions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, false)",
                   (e.originator_id, e.number, e.filename, e.media_type, e.size, e.sha256, e.comment, e.timestamp,
                    e.actor))
@@ -91,35 +94,35 @@ class ArchiveDocumentsProjection(PostgresProjection):
             "sha256": e.sha256, "comment": e.comment})
 
     @handles(D.Reclassified)
-    def reclassified(self, w: SqlWriter, e: Any, position: int) -> None:
+    def reclassified(self, w: SqlWriter, e: D.Reclassified, position: int) -> None:
         self._touch(w, e, position, "category = %s, business_type = %s", (e.category, e.business_type))
         self._history(w, e, position, "reclassified", {
             "category": e.category, "business_type": e.business_type, "old_category": e.old_category,
             "old_business_type": e.old_business_type, "reason": e.reason})
 
     @handles(D.MetadataEdited)
-    def metadata_edited(self, w: SqlWriter, e: Any, position: int) -> None:
+    def metadata_edited(self, w: SqlWriter, e: D.MetadataEdited, position: int) -> None:
         self._touch(w, e, position, "metadata = metadata || %s::jsonb", (json_text(e.changes, str),))
         self._history(w, e, position, "metadata_edited", {"changes": e.changes, "old_values": e.old_values})
 
     @handles(D.Deleted)
-    def deleted(self, w: SqlWriter, e: Any, position: int) -> None:
+    def deleted(self, w: SqlWriter, e: D.Deleted, position: int) -> None:
         self._touch(w, e, position, "status = 'deleted', deleted_at = %s", (e.timestamp,))
         self._history(w, e, position, "deleted", {"reason": e.reason})
 
     @handles(D.Restored)
-    def restored(self, w: SqlWriter, e: Any, position: int) -> None:
+    def restored(self, w: SqlWriter, e: D.Restored, position: int) -> None:
         self._touch(w, e, position, "status = 'active', deleted_at = NULL")
         self._history(w, e, position, "restored", {"reason": e.reason})
 
     @handles(D.ContentPurged)
-    def purged(self, w: SqlWriter, e: Any, position: int) -> None:
+    def purged(self, w: SqlWriter, e: D.ContentPurged, position: int) -> None:
         w.execute("UPDATE archive_versions SET purged = true WHERE document_id = %s", (e.originator_id,))
         self._touch(w, e, position, "status = 'purged'")
         self._history(w, e, position, "content_purged", {"sha256s": e.sha256s, "rule": e.rule})
 
     @handles(D.Filed)
-    def filed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def filed(self, w: SqlWriter, e: D.Filed, position: int) -> None:
         self._touch(w, e, position, "flow_instance = %s, business_type = %s, customer = %s, fund_account = %s,"
                     " level = %s, department_id = %s",
                     (e.flow_instance, e.business_type, e.customer, e.fund_account,
@@ -129,7 +132,7 @@ class ArchiveDocumentsProjection(PostgresProjection):
             "fund_account": e.fund_account})
 
     @handles(ArchiveExport.ExportProduced)
-    def export_produced(self, w: SqlWriter, e: Any, position: int) -> None:
+    def export_produced(self, w: SqlWriter, e: ArchiveExport.ExportProduced, position: int) -> None:
         reach = getattr(e, "reach", None)
         w.execute("INSERT INTO archive_exports (id, rule_key, rule, business_line, count, zip_sha256, size, purpose,"
                   " actor, produced_at, position, reach) VALUES (%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb)"
@@ -138,7 +141,7 @@ class ArchiveDocumentsProjection(PostgresProjection):
                    e.purpose, e.actor, e.timestamp, position, None if reach is None else json_text(reach, str)))
 
     @handles(SyncBatch.Imported)
-    def sync_imported(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sync_imported(self, w: SqlWriter, e: SyncBatch.Imported, position: int) -> None:
         anomalies = sum(x["status"] == "anomaly" for x in e.entries)
         department = getattr(e, "department_id", None)
         w.execute("INSERT INTO archive_sync_batches (id, batch_id, source, business_line, imported, anomalies,"
@@ -155,7 +158,7 @@ class ArchiveDocumentsProjection(PostgresProjection):
                        department))
 
     @handles(SyncBatch.AnomalyResolved)
-    def sync_resolved(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sync_resolved(self, w: SqlWriter, e: SyncBatch.AnomalyResolved, position: int) -> None:
         w.execute("UPDATE archive_sync_entries SET resolution = %s, note = %s, resolved_by = %s, resolved_at = %s"
                   " WHERE batch = %s AND index = %s", (e.resolution, e.note, e.actor, e.timestamp, e.originator_id,
                                                        e.index))

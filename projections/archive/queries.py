@@ -4,6 +4,7 @@ submission's documents per account), exports, and what retention may purge."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -50,7 +51,7 @@ class ArchiveQueries:
         return self._with_history(rows)
 
     def by_business(self, scope: dict[str, Any], *, flow_instance: UUID | None, business_type: str | None,
-                    fund_account: str | None, after: list[Any] | None, limit: int) -> list[dict[str, Any]]:
+                    fund_account: str | None, after: Sequence[Any] | None, limit: int) -> list[dict[str, Any]]:
         """Documents of business submissions, newest submission first, keyset-paginated by
         (uploaded_at, id); the route groups them per submission and account."""
         return self.db.fetch_all(

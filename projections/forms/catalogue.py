@@ -1,8 +1,6 @@
 """Read models of the forms context: business types, published versions, data sources, customers."""
 from __future__ import annotations
 
-from typing import Any
-
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
@@ -29,20 +27,20 @@ class FormsCatalogueProjection(PostgresProjection):
     )
 
     @handles(BusinessType.Created)
-    def created(self, w: SqlWriter, e: Any, position: int) -> None:
+    def created(self, w: SqlWriter, e: BusinessType.Created, position: int) -> None:
         w.execute("INSERT INTO forms_business_types (id, code, name, business_line, description, subjects, version,"
                   " updated_at, position) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                   (e.originator_id, e.code, e.name, e.business_line, e.description, e.subjects,
                    e.originator_version, e.timestamp, position))
 
     @handles(BusinessType.DraftSaved)
-    def draft(self, w: SqlWriter, e: Any, position: int) -> None:
+    def draft(self, w: SqlWriter, e: BusinessType.DraftSaved, position: int) -> None:
         w.execute("UPDATE forms_business_types SET drafts = jsonb_set(drafts, ARRAY[%s], %s::jsonb), version = %s,"
                   " updated_at = %s, position = %s WHERE id = %s",
                   (e.subject, json_text(e.schema), e.originator_version, e.timestamp, position, e.originator_id))
 
     @handles(BusinessType.Published)
-    def published(self, w: SqlWriter, e: Any, position: int) -> None:
+    def published(self, w: SqlWriter, e: BusinessType.Published, position: int) -> None:
         w.execute("INSERT INTO forms_versions VALUES (%s, %s, %s::jsonb, %s, %s)",
                   (e.originator_id, e.number, json_text(e.forms), e.timestamp, e.actor))
         w.execute("UPDATE forms_business_types SET latest_version = %s, version = %s, updated_at = %s,"
@@ -50,12 +48,12 @@ class FormsCatalogueProjection(PostgresProjection):
                   (e.number, e.originator_version, e.timestamp, position, e.originator_id))
 
     @handles(DataSource.Defined)
-    def source_defined(self, w: SqlWriter, e: Any, position: int) -> None:
+    def source_defined(self, w: SqlWriter, e: DataSource.Defined, position: int) -> None:
         w.execute("INSERT INTO forms_data_sources VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
                   (e.originator_id, e.key, e.name, e.kind, json_text(e.config), e.originator_version))
 
     @handles(Customer.Registered, Customer.Updated)
-    def customer(self, w: SqlWriter, e: Any, position: int) -> None:
+    def customer(self, w: SqlWriter, e: Customer.Registered | Customer.Updated, position: int) -> None:
         p = e.profile
         department = natural_id("department", p["department_code"]) if p.get("department_code") else None
         w.execute("INSERT INTO forms_customers VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"

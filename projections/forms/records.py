@@ -3,8 +3,6 @@ removed field or sub-table row (rows matched by id) per save, with old and new v
 and operator, ready for a UI to colour."""
 from __future__ import annotations
 
-from typing import Any
-
 from domain.forms.diff import apply_patch, diff
 from domain.forms.record import FormRecord
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
@@ -25,14 +23,14 @@ class FormRecordsProjection(PostgresProjection):
     )
 
     @handles(FormRecord.Started)
-    def started(self, w: SqlWriter, e: Any, position: int) -> None:
+    def started(self, w: SqlWriter, e: FormRecord.Started, position: int) -> None:
         w.execute("INSERT INTO forms_records VALUES (%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s)",
                   (e.originator_id, e.business_type, e.form_version, e.subject, e.business_line, e.fund_account,
                    e.department_id, json_text(e.data), e.node, e.originator_version, e.actor, e.timestamp,
                    e.timestamp, position))
 
     @handles(FormRecord.Saved)
-    def saved(self, w: SqlWriter, e: Any, position: int) -> None:
+    def saved(self, w: SqlWriter, e: FormRecord.Saved, position: int) -> None:
         w.execute("SELECT data FROM forms_records WHERE id = %s", (e.originator_id,))
         old = w.fetchone()["data"]
         new = apply_patch(old, e.patch)  # replaying the recorded patch, the way any consumer can

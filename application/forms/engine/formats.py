@@ -66,7 +66,10 @@ def _percent(value: object) -> bool:
         number = Decimal(str(value))
     except InvalidOperation:
         return False
-    return Decimal(0) <= number <= Decimal(100) and -number.as_tuple().exponent <= 4
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int):  # NaN or infinity, which no percentage is
+        return False
+    return Decimal(0) <= number <= Decimal(100) and -exponent <= 4
 
 
 def format_checker() -> FormatChecker:

@@ -207,7 +207,7 @@ def _get(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
-def _targets(data: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[dict[str, Any], str, tuple, Any]]:
+def _targets(data: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[dict[str, Any], str, tuple[str, ...], Any]]:
     """(parent object, key, concrete path, row) for every place a field path points at."""
     if "*" not in path:
         parent = _get(data, path[:-1]) if len(path) > 1 else data
@@ -271,7 +271,8 @@ def evaluate(compiled: CompiledForm, data: dict[str, Any], context: dict[str, An
     return Evaluation(data, hidden, errors)
 
 
-def validate(compiled: CompiledForm, data: Any, context: dict[str, Any] | None = None) -> tuple[dict, list[FieldError]]:
+def validate(compiled: CompiledForm, data: Any, context: dict[str, Any] | None = None
+             ) -> tuple[dict[str, Any], list[FieldError]]:
     """Validate a submission; returns the data with computed values applied and hidden fields
     removed, and every error with its field path and the rule it broke."""
     if not isinstance(data, dict):

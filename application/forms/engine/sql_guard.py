@@ -23,11 +23,11 @@ for whom one of them is hidden or masked is refused (no predicate oracle on hidd
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, TypeVar
 
 import pglast
 from pglast import ast
-from pglast.visitors import Visitor
+from pglast.visitors import Ancestor, Visitor
 
 from domain.forms.checked_sql import PARAM, SCOPE_COLUMNS, CheckedSql
 
@@ -79,11 +79,29 @@ class UnsafeSqlError(ValueError):
     pass
 
 
+T = TypeVar("T")
+
+
+def _present(value: T | None, what: str) -> T:
+    """A part of the tree the parser always fills in; should it ever not, refuse the query
+    rather than guess what it means."""
+    if value is None:
+        raise UnsafeSqlError(f"unexpected query shape: no {what}")
+    return value
+
+
+def _select(node: ast.Node | None) -> ast.SelectStmt:
+    """The SELECT the grammar puts here (a set operation's arms, a subquery, a CTE body)."""
+    if not isinstance(node, ast.SelectStmt):
+        raise UnsafeSqlError(f"only SELECT is allowed, found {type(node).__name__}")
+    return node
+
+
 class _Inspector(Visitor):
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def visit(self, ancestors, node):  # noqa: ANN001, ANN201 - pglast's visitor protocol
+    def visit(self, ancestors: Ancestor, node: ast.Node) -> None:
         if isinstance(node, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)):
             self.problems.append("only SELECT is allowed (found a data-modifying statement)")
         elif isinstance(node, ast.SelectStmt):
@@ -94,7 +112,7 @@ class _Inspector(Visitor):
         elif isinstance(node, (ast.RangeFunction, ast.RangeTableFunc)) or type(node).__name__ == "JsonTable":
             self.problems.append("functions in FROM are not allowed")
         elif isinstance(node, ast.FuncCall):
-            names = [n.sval.lower() for n in node.funcname]
+            names = [_present(n.sval, "function name").lower() for n in _present(node.funcname, "function name")]
             name = names[-1]
             if name in SET_RETURNING:
                 self.problems.append(f"function {name}() is not allowed (it returns a set of rows)")
@@ -109,7 +127,7 @@ class _Inspector(Visitor):
                 word = op.removeprefix("SVFOP_").lower()
                 self.problems.append(f"{word} is not allowed (it describes the database)")
         elif isinstance(node, ast.TypeCast) and node.typeName is not None:
-            type_name = node.typeName.names[-1].sval.lower()
+            type_name = _present(_present(node.typeName.names, "type name")[-1].sval, "type name").lower()
             if type_name.startswith(("reg", "pg_", "txid")):
                 self.problems.append(f"casts to {type_name} are not allowed (they look up the catalogue)")
 
@@ -129,7 +147,7 @@ def _relations(node: Any, visible: frozenset[str], found: list[tuple[str | None,
     elif isinstance(node, ast.RangeVar):
         if node.schemaname is None and node.catalogname is None and node.relname in visible:
             return  # a reference to a visible CTE
-        found.append((node.catalogname, node.schemaname, node.relname))
+        found.append((node.catalogname, node.schemaname, _present(node.relname, "table name")))
     elif isinstance(node, ast.Node):
         for attr in node:
             _relations(getattr(node, attr), visible, found)
@@ -180,7 +198,8 @@ def check_select(sql: str, allowed_tables: set[str], *, max_length: int = 10_000
     if inspector.problems:
         raise UnsafeSqlError("; ".join(dict.fromkeys(inspector.problems)))
     # The statement alone, without a trailing ";" (the runner wraps it in a subquery).
-    end = statements[0].stmt_location + statements[0].stmt_len if statements[0].stmt_len else len(numbered)
+    # The parser leaves out zero values: no stmt_location is offset 0, no stmt_len "to the end".
+    end = (statements[0].stmt_location or 0) + statements[0].stmt_len if statements[0].stmt_len else len(numbered)
     body = sql[:end + sum(delta for at, delta in shifts if at < end)]
     psycopg_sql = PARAM.sub(lambda m: f"%({m.group(1)})s", body.replace("%", "%%"))
     counts = Counter((schema, rel) for _, schema, rel in found)
@@ -255,7 +274,7 @@ def referenced_columns(sql: str) -> frozenset[str]:
     ordinal (``ORDER BY 2``) counts as a use of the column it points to."""
     statements = pglast.parse_sql(PARAM.sub(lambda m: "NULL", sql))
     walker = _References()
-    walker.select(statements[0].stmt, passthrough=True)
+    walker.select(_select(statements[0].stmt), passthrough=True)
     used = set(walker.used)
     frontier = list(used)
     while frontier:  # follow aliases: x -> id_number
@@ -276,21 +295,21 @@ class _References:
 
     @staticmethod
     def _column(ref: ast.ColumnRef) -> str:
-        last = ref.fields[-1]
-        return "*" if isinstance(last, ast.A_Star) else last.sval.lower()
+        last = _present(ref.fields, "column name")[-1]
+        return "*" if isinstance(last, ast.A_Star) else _present(last.sval, "column name").lower()
 
     def select(self, node: ast.SelectStmt, *, passthrough: bool) -> None:
         """``passthrough``: the select list's bare columns only pass values on (the query itself,
         a CTE body, a subquery in FROM); otherwise (a subquery in an expression) they are used."""
         if node.withClause is not None:
             for cte in node.withClause.ctes or ():
-                self.relations.add(cte.ctename.lower())
+                self.relations.add(_present(cte.ctename, "CTE name").lower())
                 if cte.aliascolnames:
                     self.used.add("*")
-                self.select(cte.ctequery, passthrough=True)
+                self.select(_select(cte.ctequery), passthrough=True)
         if node.op is not None and getattr(node.op, "name", node.op) not in ("SETOP_NONE", 0):
-            self.select(node.larg, passthrough=passthrough)
-            self.select(node.rarg, passthrough=passthrough)
+            self.select(_select(node.larg), passthrough=passthrough)
+            self.select(_select(node.rarg), passthrough=passthrough)
             self._ordinals(node, node.sortClause)
             self.expression(node.sortClause)
             self.expression(node.limitCount)
@@ -339,7 +358,7 @@ class _References:
         for item in items or ():
             value = item.node if isinstance(item, ast.SortBy) else item
             if isinstance(value, ast.A_Const) and isinstance(value.val, ast.Integer):
-                position = value.val.ival
+                position = value.val.ival or 0  # the parser leaves out a zero
                 if any(isinstance(t.val, ast.ColumnRef) and self._column(t.val) == "*" for t in targets):
                     self.used.add("*")  # which column the ordinal names depends on the tables
                 elif 1 <= position <= len(targets) and isinstance(targets[position - 1].val, ast.ColumnRef):
@@ -347,26 +366,26 @@ class _References:
 
     def source(self, node: Any) -> None:
         if isinstance(node, ast.RangeVar):
-            self.relations.add(node.relname.lower())
+            self.relations.add(_present(node.relname, "table name").lower())
             if node.alias is not None:
-                self.relations.add(node.alias.aliasname.lower())
+                self.relations.add(_present(node.alias.aliasname, "alias").lower())
                 if node.alias.colnames:
                     self.used.add("*")
         elif isinstance(node, ast.RangeSubselect):
             if node.alias is not None:
-                self.relations.add(node.alias.aliasname.lower())
+                self.relations.add(_present(node.alias.aliasname, "alias").lower())
                 if node.alias.colnames:
                     self.used.add("*")
-            self.select(node.subquery, passthrough=True)
+            self.select(_select(node.subquery), passthrough=True)
         elif isinstance(node, ast.JoinExpr):
             self.source(node.larg)
             self.source(node.rarg)
             if node.isNatural:
                 self.used.add("*")
             for name in node.usingClause or ():
-                self.used.add(name.sval.lower())
+                self.used.add(_present(name.sval, "column name").lower())
             if node.alias is not None:
-                self.relations.add(node.alias.aliasname.lower())
+                self.relations.add(_present(node.alias.aliasname, "alias").lower())
                 if node.alias.colnames:
                     self.used.add("*")
             self.expression(node.quals)
@@ -388,7 +407,7 @@ class _References:
             self.expression(node.testexpr)
             # EXISTS ignores its select list; IN/ANY/ALL/scalar/ARRAY compare or return it
             exists = getattr(node.subLinkType, "name", node.subLinkType) in ("EXISTS_SUBLINK", 0)
-            self.select(node.subselect, passthrough=exists)
+            self.select(_select(node.subselect), passthrough=exists)
         elif isinstance(node, ast.Node):
             for attr in node:
                 self.expression(getattr(node, attr))

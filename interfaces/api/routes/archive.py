@@ -32,7 +32,7 @@ from domain.shared.text import MAX_INT
 from infrastructure.settings import Settings
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import encode_cursor, typed_cursor
-from interfaces.api.problems import ApiProblem
+from interfaces.api.problems import ApiProblem, Responses
 from interfaces.api.schemas import FUND_ACCOUNT_PATTERN, CommandAccepted, Page, accepted
 
 PREFIX = "/api/v1/archive"
@@ -54,7 +54,7 @@ CUSTOMER_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 # Served inline (previewed in the browser) only: raster images. Everything else, PDF included,
 # is an attachment whatever the caller asks: a document rendered in our origin could run script.
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp"})
-NOT_FOUND = {404: {"description": "`not_found`: unknown, or outside your scope"}}
+NOT_FOUND: Responses = {404: {"description": "`not_found`: unknown, or outside your scope"}}
 
 
 def upload_limits(settings: Settings) -> tuple[tuple[re.Pattern[str], int], ...]:
@@ -396,8 +396,7 @@ def restore(document_id: UUID, body: Reason, request: Request, response: Respons
             response_model_exclude_unset=True, responses=NOT_FOUND,
             summary="A document with its ordered versions and history.")
 def detail(document_id: UUID, container: ContainerDep, policy: Reader, response: Response) -> dict[str, Any]:
-    row = container.archive_queries.detail(document_id)
-    policy.require_scoped(f"document {document_id}", row)
+    row = policy.require_scoped(f"document {document_id}", container.archive_queries.detail(document_id))
     response.headers["ETag"] = f'"{row["version"]}"'
     return policy.present(RESOURCE, row)
 

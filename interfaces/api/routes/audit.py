@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from interfaces.api.deps import ContainerDep, requires
 from interfaces.api.pagination import encode_cursor, typed_cursor
-from interfaces.api.problems import ApiProblem
+from interfaces.api.problems import ApiProblem, Responses
 from interfaces.api.schemas import MAX_VERSION, Page
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-NOT_FOUND = {404: {"description": "The aggregate does not exist or lies outside your data scope."}}
+NOT_FOUND: Responses = {404: {"description": "The aggregate does not exist or lies outside your data scope."}}
 Auditor = Annotated[Policy, Depends(requires("audit.view"))]
 
 

@@ -21,7 +21,7 @@ from interfaces.api.deps import (
     security_barrier,
 )
 from interfaces.api.pagination import encode_cursor, typed_cursor
-from interfaces.api.problems import ApiProblem
+from interfaces.api.problems import ApiProblem, Responses
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 from projections.access.departments import DepartmentQueries
 
@@ -31,8 +31,8 @@ Consistent = Depends(consistent_with(*ACCESS_PROJECTIONS))
 Viewer = Annotated[Policy, Depends(requires("access.departments.view"))]
 Manager = Annotated[Policy, Depends(requires("access.departments.manage"))]
 
-NOT_FOUND = {404: {"description": "The department does not exist or lies outside your data scope."}}
-STALE = {409: {"description": "`conflict`: the department changed since you read it (If-Match)."}}
+NOT_FOUND: Responses = {404: {"description": "The department does not exist or lies outside your data scope."}}
+STALE: Responses = {409: {"description": "`conflict`: the department changed since you read it (If-Match)."}}
 Name = Annotated[str, Field(min_length=1, max_length=100, examples=["Shanghai Branch"])]
 
 
@@ -87,7 +87,7 @@ def _visible(policy: Policy, queries: DepartmentQueries, department_id: UUID, wh
     return row
 
 
-def _done(container: ContainerDep, response: Response, result) -> CommandAccepted:  # noqa: ANN001
+def _done(container: ContainerDep, response: Response, result) -> CommandAccepted:
     security_barrier(container, result.position)  # scopes expand over the tree
     return accepted(result, response)
 

@@ -351,9 +351,7 @@ def customer(fund_account: str, container: ContainerDep, policy: CustomerViewer)
 
 # -- records --------------------------------------------------------------------------------------
 def _record(container: ContainerDep, policy: Policy, record_id: UUID) -> dict[str, Any]:
-    row = container.forms_queries.record(record_id)
-    policy.require_scoped(f"form record {record_id}", row)
-    return row
+    return policy.require_scoped(f"form record {record_id}", container.forms_queries.record(record_id))
 
 
 @router.post("/records", status_code=201, response_model=CommandAccepted,

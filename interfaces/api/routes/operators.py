@@ -120,9 +120,7 @@ class OperatorPage(Page):
 
 
 def _visible(container: ContainerDep, policy: Policy, operator_id: UUID) -> dict[str, Any]:
-    row = container.access_queries.operator(operator_id)
-    policy.require_scoped(f"operator {operator_id}", row)
-    return row
+    return policy.require_scoped(f"operator {operator_id}", container.access_queries.operator(operator_id))
 
 
 def _in_scope_department(policy: Policy, department_id: UUID) -> None:

@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import ContainerDep, requires
+from interfaces.api.problems import Responses
 
 router = APIRouter(prefix="/api/v1/projections", tags=["operations"])
-NOT_FOUND = {404: {"description": "No projection has that name."}}
+NOT_FOUND: Responses = {404: {"description": "No projection has that name."}}
 
 
 class ProjectionPublic(BaseModel):
@@ -51,7 +52,7 @@ def list_projections(container: ContainerDep,
     return out
 
 
-def _runner(container: ContainerDep, name: str):  # noqa: ANN202
+def _runner(container: ContainerDep, name: str):
     runner = container.runners.get(name)
     if runner is None:
         raise NotFoundError(f"projection {name!r} does not exist", field="name")
