@@ -158,7 +158,7 @@ def measure(factory: WorkerFactory, *, writers: int, per_call: int, seconds: flo
                 warm_events[i] += per_call
                 if time.perf_counter() >= end:
                     break
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
             ready.abort()
             go.abort()
@@ -177,7 +177,7 @@ def measure(factory: WorkerFactory, *, writers: int, per_call: int, seconds: flo
                 lat.append(time.perf_counter() - t)
                 n += 1
             counts[i] = n
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             if cleanup is not None:

@@ -122,7 +122,7 @@ def run_threads(threads: int, instances: int, make_worker: Callable[[int], tuple
         cleanup = None
         try:
             run_one, cleanup = make_worker(i)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
             ready.abort()
             return
@@ -130,7 +130,7 @@ def run_threads(threads: int, instances: int, make_worker: Callable[[int], tuple
             ready.wait()
             for n in range(share[i]):
                 run_one(n)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             if cleanup is not None:

@@ -35,19 +35,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import orjson  # noqa: E402
-import psycopg  # noqa: E402
-from common import cpu_model, postgres_url  # noqa: E402
+import orjson
+import psycopg
+from common import cpu_model, postgres_url
 
-from application.access.service import AccessApplication  # noqa: E402
-from application.leads.app import LeadsApplication  # noqa: E402
-from domain.leads.allocation import RuleConfig  # noqa: E402
-from domain.leads.replay import replay_assignments  # noqa: E402
-from domain.leads.rulebook import rulebook_id  # noqa: E402
-from domain.leads.settings import IntakeConfig  # noqa: E402
-from domain.shared.context import CommandContext  # noqa: E402
-from infrastructure.eventstore.store import EventStore  # noqa: E402
-from infrastructure.leads.locks import LineTurns  # noqa: E402
+from application.access.service import AccessApplication
+from application.leads.app import LeadsApplication
+from domain.leads.allocation import RuleConfig
+from domain.leads.replay import replay_assignments
+from domain.leads.rulebook import rulebook_id
+from domain.leads.settings import IntakeConfig
+from domain.shared.context import CommandContext
+from infrastructure.eventstore.store import EventStore
+from infrastructure.leads.locks import LineTurns
 
 TARGET = 1_000.0
 LINE = "brokerage"

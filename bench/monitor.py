@@ -95,16 +95,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import orjson  # noqa: E402
-import psycopg  # noqa: E402
+import orjson
+import psycopg
 
-from bench.common import Series, cpu_model, postgres_url, run_interleaved  # noqa: E402
-from infrastructure.eventstore.store import EventStore  # noqa: E402
-from infrastructure.readmodels import ReadModelDb  # noqa: E402
-from projections.access.departments import DepartmentsProjection  # noqa: E402
-from projections.flows import board  # noqa: E402
-from projections.flows.instances import FlowInstancesProjection  # noqa: E402
-from projections.flows.monitor import MonitorQueries  # noqa: E402
+from bench.common import Series, cpu_model, postgres_url, run_interleaved
+from infrastructure.eventstore.store import EventStore
+from infrastructure.readmodels import ReadModelDb
+from projections.access.departments import DepartmentsProjection
+from projections.flows import board
+from projections.flows.instances import FlowInstancesProjection
+from projections.flows.monitor import MonitorQueries
 
 TARGET = 3.0
 COLS = ("id, definition_key, definition_version, business_type, title, status, business_line, department_id,"

@@ -39,10 +39,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.common import cpu_model  # noqa: E402
-from interfaces.demo import DEMO_PASSWORD  # noqa: E402
+from bench.common import cpu_model
+from interfaces.demo import DEMO_PASSWORD
 
 OPENING = {"company_name": "压测机构", "uscc": "91350100M000100Y43", "legal_representative": "王",
            "contact_phone": "13812345678"}

@@ -107,7 +107,7 @@ def settle(container: Any) -> list[str]:
     for name, runner in container.runners.items():
         try:
             runner.catch_up()
-        except Exception as exc:  # noqa: BLE001 - a stalled projection, whatever the cause
+        except Exception as exc:  # a stalled projection, whatever the cause
             problems.append(f"{name}: catching up raised {type(exc).__name__}: {str(exc)[:300]}")
             with container.store.datastore.transaction(commit=True) as cur:  # skip past it for the next example
                 cur.execute("UPDATE projection_tracking SET position = %s WHERE name = %s", (head, name))

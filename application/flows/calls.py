@@ -122,7 +122,7 @@ class CallActivities:
                 with acting_as(CommandContext.system(CALLER, current_context().correlation_id)):
                     self._fire_call(kind, instance_id, other)
                 return
-            except Exception as exc:  # noqa: BLE001 - the save that got here stands; the scheduler retries
+            except Exception as exc:  # the save that got here stands; the scheduler retries
                 level = logging.INFO if isinstance(exc, DomainError) else logging.ERROR
                 log.log(level, "call activity: %s %s/%s left to the scheduler (%s: %s)", kind, instance_id, other,
                         type(exc).__name__, getattr(exc, "message", exc), exc_info=level == logging.ERROR)

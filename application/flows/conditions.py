@@ -80,7 +80,7 @@ class Conditions:
                 used[key] = {"error": exc.message}
         try:
             holds = cel.evaluate(condition, {**_plain(activation), "ds": used}) is True
-        except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, ZeroDivisionError, OverflowError...
+        except Exception as exc:  # ValueError, TypeError, ZeroDivisionError, OverflowError...
             # A condition over missing or mistyped values, or that divides by zero or overflows,
             # does not hold; the branch decision records why.
             holds = False

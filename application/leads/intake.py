@@ -88,7 +88,7 @@ class Intake:
             try:
                 if self._program(rule.expression).execute(activation) is True:
                     return f"rule:{rule.name}", notes
-            except Exception as exc:  # noqa: BLE001 - KeyError, TypeError, ValueError, ZeroDivisionError...
+            except Exception as exc:  # KeyError, TypeError, ValueError, ZeroDivisionError...
                 notes.append({"rule": rule.name, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
         return None, notes
 

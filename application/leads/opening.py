@@ -59,7 +59,7 @@ class Opening:
                                         event.external_id)
         except DomainError as exc:
             return {"status": "rejected", "reason": exc.message}
-        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others (logged for operators)
+        except Exception as exc:  # one bad event must not stop the others (logged for operators)
             log.exception("account-opening event failed")
             return {"status": "rejected", "reason": f"the event could not be applied ({type(exc).__name__})"}
         return {"status": "accepted", "lead_id": str(result.id), "position": result.position}

@@ -188,7 +188,7 @@ class SopTasks:
             try:
                 reference = (self.outbound.send_sms(phone, cfg.content, cfg.template) if cfg.action == "sms"
                              else self.outbound.place_call(phone, cfg.key))
-            except Exception as exc:  # noqa: BLE001 - an adapter failure is recorded, the lead retried next run
+            except Exception as exc:  # an adapter failure is recorded, the lead retried next run
                 claim.failed(str(exc)[:200], at)
                 self.save_all(claim)
                 contacts.append({"lead": str(lid), "phone": phone, "error": str(exc)[:200]})

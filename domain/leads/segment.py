@@ -79,7 +79,7 @@ def sop_id(business_line: str, key: str) -> Any:
 
 class Segment(LedgerAggregate):
     @event("Saved")
-    def __init__(self, business_line: str, key: str, name: str, filter: dict[str, Any]):  # noqa: A002
+    def __init__(self, business_line: str, key: str, name: str, filter: dict[str, Any]):
         self.business_line, self.key, self.name, self.filter = business_line, key, name, filter
 
     @classmethod
@@ -88,7 +88,7 @@ class Segment(LedgerAggregate):
                            key=config.key, name=config.name, filter=config.filter.model_dump(mode="json"))
 
     @event("Changed")
-    def change(self, name: str, filter: dict[str, Any]) -> None:  # noqa: A002
+    def change(self, name: str, filter: dict[str, Any]) -> None:
         self.name, self.filter = name, filter
 
 

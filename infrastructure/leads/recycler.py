@@ -27,7 +27,7 @@ def _each_line(job: str, lines: Iterable[str], explicit: bool, totals: dict[str,
                 raise
             log.info("%s: %s not run: %s", job, line, exc)
             continue
-        except Exception:  # noqa: BLE001 - see above
+        except Exception:  # see above
             if explicit:
                 raise
             log.exception("%s: %s failed", job, line)
@@ -88,16 +88,16 @@ class Recycler:
                 for result in self.opening_feed.poll(self.leads):
                     if result["status"] != "accepted":
                         log.warning("account-opening event rejected: %s", result["reason"])
-            except Exception:  # noqa: BLE001 - the job must outlive one bad run
+            except Exception:  # the job must outlive one bad run
                 log.exception("account-opening feed poll failed")
         try:
             self.tick()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("lead recycling failed")
         if self.sop is not None:
             try:
                 self.sop.tick()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("SOP run failed")
 
     def stop(self) -> None:

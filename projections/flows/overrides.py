@@ -63,7 +63,7 @@ class OverrideHandlers:
         # Every row that carries the instance's department follows it (lists, board, todo, CC).
         for table, key in (("flows_instances", "id"), ("flows_tasks", "instance_id"),
                            ("flows_todo_inbox", "instance_id"), ("flows_cc", "instance_id")):
-            w.execute(f"UPDATE {table} SET department_id = %s WHERE {key} = %s",  # noqa: S608 - fixed names
+            w.execute(f"UPDATE {table} SET department_id = %s WHERE {key} = %s",  # fixed names
                       (e.to_department, e.originator_id))
         self._line(w, e, "department_moved", comment=e.reason,
                    detail={"from": str(e.from_department) if e.from_department else None,

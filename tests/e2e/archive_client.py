@@ -19,13 +19,13 @@ LIMIT = 100_000
 DOCS = "/api/v1/archive/documents"
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 
 
 @contextmanager
-def running_archive(engines, tmp_path) -> Iterator[tuple]:  # noqa: ANN001
+def running_archive(engines, tmp_path) -> Iterator[tuple]:
     with running_container(engines, tmp_path, workers=True, archive_max_file_bytes=LIMIT) as container, \
             TestClient(create_app(container)) as client:
         container.access.create_business_line(SETUP, "brokerage", "Brokerage")
@@ -34,14 +34,14 @@ def running_archive(engines, tmp_path) -> Iterator[tuple]:  # noqa: ANN001
         container.progress.wait_for(list(container.runners), container.store.head(), 10)
 
 
-def send(client, body, name, ctype="application/octet-stream", headers=ADMIN, url=DOCS, **fields):  # noqa: ANN001
+def send(client, body, name, ctype="application/octet-stream", headers=ADMIN, url=DOCS, **fields):
     data = {"business_line": "brokerage", "category": "id_card", **fields}
     if url != DOCS:
         data = {k: v for k, v in fields.items()}
     return client.post(url, headers=headers, files={"file": (name, body, ctype)}, data=data)
 
 
-def operator_headers(client, app, login, permissions, lines, department):  # noqa: ANN001
+def operator_headers(client, app, login, permissions, lines, department):
     """A new operator with a role of ``permissions`` on ``lines`` and ``department``: their auth headers."""
     app.access.create_role(SETUP, login + "_role", login, permissions)
     op = app.access.create_operator(SETUP, login, login, department, None, None, PASSWORD).id

@@ -20,7 +20,7 @@ def base(name: str = "甲公司", phone: str = "13812345678") -> dict:
             "commercial": {"products": ["VCC"], "term_months": 12}}
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 
@@ -32,14 +32,14 @@ OPEN_START_FLOW = {**PLAIN_SIGNING_FLOW, "nodes": [
     for n in PLAIN_SIGNING_FLOW["nodes"]]}
 
 
-def publish_with_summary_fields(app) -> int:  # noqa: ANN001
+def publish_with_summary_fields(app) -> int:
     """The signing published with summary fields (OA 摘要), checked against the form at publish."""
     app.flows.save_draft(SETUP, "tenant_signing", OPEN_START_FLOW, {
         "deduplication": "none", "empty_assignee": "block", "summary_fields": SUMMARY_FIELDS}, None)
     return app.flows.publish(SETUP, "tenant_signing", None)[0].position
 
 
-def set_up(client, app) -> dict:  # noqa: ANN001
+def set_up(client, app) -> dict:
     """The firm in ``app``: its operators' tokens, departments, the client and the app."""
     app.access.create_business_line(SETUP, "brokerage", "Brokerage")
     dept = {code: app.access.create_department(SETUP, code, name, "branch", None).id
@@ -72,20 +72,20 @@ def set_up(client, app) -> dict:  # noqa: ANN001
     return {"tokens": tokens, "dept": {k: str(v) for k, v in dept.items()}, "client": client, "app": app}
 
 
-def start(firm, who: str, title: str, *, fund_account: str | None = None, **data) -> dict:  # noqa: ANN001
+def start(firm, who: str, title: str, *, fund_account: str | None = None, **data) -> dict:
     body = {"definition": "tenant_signing", "subject": "institution", "title": title, "data": base(**data)}
     if fund_account:
         body["fund_account"] = fund_account
     return ok(firm["client"].post("/api/v1/flows/instances", headers=firm["tokens"][who], json=body), 201)
 
 
-def get(firm, who: str, path: str, position: int | None = None, **params) -> dict:  # noqa: ANN001
+def get(firm, who: str, path: str, position: int | None = None, **params) -> dict:
     if position is not None:
         params["wait_for_position"] = position
     return ok(firm["client"].get(path, params=params, headers=firm["tokens"].get(who, ADMIN)))
 
 
-def walk(firm, who: str, path: str, position: int | None = None, **params) -> list[dict]:  # noqa: ANN001
+def walk(firm, who: str, path: str, position: int | None = None, **params) -> list[dict]:
     """Every item of a paged list, one item per page (limit=1, then next_cursor)."""
     items, cursor = [], None
     while True:

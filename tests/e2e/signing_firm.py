@@ -15,12 +15,12 @@ BASE = {"basic": {"tenant_name_cn": "甲公司", "uscc": "91350100M000100Y43", "
 START = {"commercial": BASE["commercial"]}  # SALES fills its own section; OPS enters "basic"
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 
 
-def set_up(client, app) -> dict:  # noqa: ANN001
+def set_up(client, app) -> dict:
     """The firm in ``app``; returns each person's auth headers by login."""
     c = client
     app.access.create_business_line(SETUP, "brokerage", "Brokerage")
@@ -51,7 +51,7 @@ def set_up(client, app) -> dict:  # noqa: ANN001
     return tokens
 
 
-def todo_task(client, who, headers, position):  # noqa: ANN001
+def todo_task(client, who, headers, position):
     """The one task in ``who``'s todo once the read model has reached ``position``."""
     todo = ok(client.get("/api/v1/flows/todo", params={"wait_for_position": position}, headers=headers))
     assert len(todo["items"]) == 1, (who, todo)

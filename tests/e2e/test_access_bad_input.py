@@ -6,7 +6,7 @@ import uuid
 from tests.engines import ADMIN_HEADERS as ADMIN
 
 
-def _dept(client, code, parent=None):  # noqa: ANN001
+def _dept(client, code, parent=None):
     r = client.post("/api/v1/access/departments", json={"code": code, "name": code, "kind": "branch",
                                                        "parent_id": parent}, headers=ADMIN)
     assert r.status_code == 201, r.text

@@ -264,7 +264,7 @@ def test_bulk_mount_and_cloud_batch_over_http(archive_api):
 
 
 # -- security review regressions (C1, H1-H6, M1, M3-M5, L4) ------------------------------------------------
-def _zip(members, **kw):  # noqa: ANN001
+def _zip(members, **kw):
     import io
     import zipfile
 
@@ -329,7 +329,7 @@ def test_the_raised_upload_limit_is_granted_only_to_authenticated_requests(archi
     client, app = archive_api
     limit = app.settings.max_body_bytes
 
-    def body():  # noqa: ANN202
+    def body():
         yield b'--bb\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n\r\n'
         for _ in range(3):
             yield b"x" * limit

@@ -12,7 +12,7 @@ from tests.engines import ADMIN_HEADERS as ADMIN
 FULL_WIDTH, ARABIC_INDIC = "８８００５６７８", "٨٨٠٠٥٦٧٨"
 
 
-def _patch(client, doc, changes):  # noqa: ANN001
+def _patch(client, doc, changes):
     return client.patch(f"{DOCS}/{doc}/metadata", headers={**ADMIN, "Content-Type": "application/json"},
                         content=changes if isinstance(changes, bytes) else orjson.dumps({"changes": changes}))
 
@@ -118,7 +118,7 @@ def test_the_archive_openapi_declares_typed_responses_and_the_content_media_type
     assert untyped == []
 
 
-def _untyped(schema: dict) -> bool:  # noqa: D103 - {} or a free-form object (or a list of them)
+def _untyped(schema: dict) -> bool:  # {} or a free-form object (or a list of them)
     if schema.get("type") == "array":
         return _untyped(schema.get("items") or {})
     if "$ref" in schema or "anyOf" in schema or "properties" in schema:

@@ -15,7 +15,7 @@ SH_ACCOUNTS = ["88001234", "88005678"]  # the Shanghai branch and its sub-depart
 PASSWORD = "Shanghai-Sales-42"
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 

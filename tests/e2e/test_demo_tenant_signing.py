@@ -20,7 +20,7 @@ PEOPLE = ("wang.fang", "zhao.lei", "sun.li", "zhou.qiang", "huang.jie", "wu.min"
           "ma.chao")
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 

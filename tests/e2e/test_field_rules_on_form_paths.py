@@ -17,7 +17,7 @@ PASSWORD = "Signing-Flow-2026"
 DATA = {"commercial": {"products": ["VCC"], "term_months": 12}}  # SALES starts with its own section
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 

@@ -8,16 +8,16 @@ from tests.e2e.board_firm import ADMIN, get, ok, start
 FLOWS = "/api/v1/flows"
 
 
-def _task(firm, who: str, instance: dict, position: int) -> str:  # noqa: ANN001
+def _task(firm, who: str, instance: dict, position: int) -> str:
     return next(t for t in get(firm, who, f"{FLOWS}/todo", position)["items"]
                 if t["instance_id"] == instance["id"])["task_id"]
 
 
-def _post(firm, who: str, path: str, body: dict):  # noqa: ANN001, ANN202
+def _post(firm, who: str, path: str, body: dict):
     return firm["client"].post(f"{FLOWS}{path}", json=body, headers=firm["tokens"].get(who, ADMIN))
 
 
-def _timeline(firm, instance: dict, position: int, kind: str) -> list[dict]:  # noqa: ANN001
+def _timeline(firm, instance: dict, position: int, kind: str) -> list[dict]:
     items = get(firm, "max", f"{FLOWS}/instances/{instance['id']}/timeline", position, limit=200)["items"]
     return [e for e in items if e["kind"] == kind]
 

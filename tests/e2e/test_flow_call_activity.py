@@ -20,7 +20,7 @@ PARENT = {"nodes": [{"id": "start", "type": "start", "name": "发起"},
                     {"source": "ops_review", "target": "end"}]}
 
 
-def _publish(app, key: str, graph: dict) -> int:  # noqa: ANN001
+def _publish(app, key: str, graph: dict) -> int:
     app.flows.create_definition(SETUP, key, key, "tenant_signing", "brokerage", "")
     app.flows.save_draft(SETUP, key, graph, {"deduplication": "none", "empty_assignee": "block"}, None)
     return app.flows.publish(SETUP, key, None)[0].position

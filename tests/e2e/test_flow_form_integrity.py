@@ -12,7 +12,7 @@ from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 URL = "/api/v1/flows/instances"
 
 
-def _start(client, headers, data=START, definition="tenant_signing"):  # noqa: ANN001
+def _start(client, headers, data=START, definition="tenant_signing"):
     return client.post(URL, headers=headers, json={"definition": definition, "subject": "institution",
                                                    "title": "甲公司签约", "data": data})
 

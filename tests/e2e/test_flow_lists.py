@@ -10,7 +10,7 @@ from tests.e2e.board_firm import ADMIN, base, get, ok, start, walk
 FLOWS = "/api/v1/flows"
 
 
-def _approve(firm, who: str, instance: dict, position: int) -> int:  # noqa: ANN001
+def _approve(firm, who: str, instance: dict, position: int) -> int:
     task = next(t for t in get(firm, who, f"{FLOWS}/todo", position)["items"] if t["instance_id"] == instance["id"])
     return ok(firm["client"].post(f"{FLOWS}/instances/{instance['id']}/tasks/{task['task_id']}/approve", json={},
                                   headers=firm["tokens"][who]))["position"]

@@ -14,7 +14,7 @@ MIGRATIONS = f"{FLOWS}/definitions/tenant_signing/migrations"
 REASON = "版本2：取消运营复核，增加风控复核"
 
 
-def _publish_v2(app) -> int:  # noqa: ANN001
+def _publish_v2(app) -> int:
     """ops_entry -> risk_check -> clearing_entry: version 2 drops the OPS review."""
     graph = copy.deepcopy(OPEN_START_FLOW)
     graph["nodes"] = [n for n in graph["nodes"] if n["id"] != "ops_review"]
@@ -26,7 +26,7 @@ def _publish_v2(app) -> int:  # noqa: ANN001
     return app.flows.publish(SETUP, "tenant_signing", None)[0].position
 
 
-def _post(firm, who: str, path: str, body: dict):  # noqa: ANN001, ANN202
+def _post(firm, who: str, path: str, body: dict):
     return firm["client"].post(path, json=body, headers=firm["tokens"].get(who, ADMIN))
 
 

@@ -15,7 +15,7 @@ def _titles(items: list[dict]) -> list[str]:
     return [i["title"] for i in items]
 
 
-def _three(firm):  # noqa: ANN001
+def _three(firm):
     a = start(firm, "sam", "上海甲", name="甲公司")
     b = start(firm, "sam", "上海乙", name="乙公司", fund_account="88009999")
     c = start(firm, "bella", "北京丙", name="丙公司")

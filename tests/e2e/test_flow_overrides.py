@@ -13,7 +13,7 @@ FLOWS = "/api/v1/flows"
 
 
 @pytest.fixture
-def admins(firm):  # noqa: ANN001, ANN201 - the board firm with three flow administrators (sid: Shanghai only)
+def admins(firm):  # the board firm with three flow administrators (sid: Shanghai only)
     app, client = firm["app"], firm["client"]
     app.access.create_role(SETUP, "flow_admin", "flow_admin", [
         "flows.instances.view", "flows.instances.admin", "flows.instances.monitor"])
@@ -28,7 +28,7 @@ def admins(firm):  # noqa: ANN001, ANN201 - the board firm with three flow admin
     return firm
 
 
-def _four_eyes(firm) -> int:  # noqa: ANN001
+def _four_eyes(firm) -> int:
     app = firm["app"]
     app.flows.save_draft(SETUP, "tenant_signing", OPEN_START_FLOW, {
         "deduplication": "none", "empty_assignee": "block", "summary_fields": SUMMARY_FIELDS,
@@ -38,11 +38,11 @@ def _four_eyes(firm) -> int:  # noqa: ANN001
     return position
 
 
-def _post(firm, who: str, path: str, body: dict | None = None):  # noqa: ANN001, ANN202
+def _post(firm, who: str, path: str, body: dict | None = None):
     return firm["client"].post(f"{FLOWS}{path}", json=body or {}, headers=firm["tokens"][who])
 
 
-def _kinds(firm, instance: dict, position: int) -> list[dict]:  # noqa: ANN001
+def _kinds(firm, instance: dict, position: int) -> list[dict]:
     return get(firm, "max", f"{FLOWS}/instances/{instance['id']}/timeline", position, limit=200)["items"]
 
 

@@ -8,7 +8,7 @@ from interfaces.demo_forms import TENANT_SIGNING
 from tests.engines import ADMIN_HEADERS as ADMIN
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 

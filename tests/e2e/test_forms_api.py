@@ -9,7 +9,7 @@ from interfaces.demo_forms import CUSTOMERS, FEE_RATE
 from tests.engines import ADMIN_HEADERS as ADMIN
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 
@@ -112,7 +112,7 @@ def test_customer_lookup_is_scoped_and_masked(client, live_container):
     assert trail[0]["data"]["profile"]["id_number"] == "110105194912310021"
 
 
-def _customer_id(account):  # noqa: ANN001
+def _customer_id(account):
     from domain.shared.ids import natural_id
 
     return natural_id("customer", account)

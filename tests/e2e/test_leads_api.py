@@ -14,12 +14,12 @@ from tests.engines import ADMIN_HEADERS as ADMIN
 SETUP = CommandContext("admin:test", "setup")
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, r.text
     return r.json()
 
 
-def caught_up(live, projection: str) -> None:  # noqa: ANN001
+def caught_up(live, projection: str) -> None:
     """Wait for the running workers (a catch-up of our own would do nothing while they hold it)."""
     assert live.progress.wait_for([projection], live.store.head(), 10)
 

@@ -11,14 +11,14 @@ import orjson
 from tests.e2e.test_leads_api import ADMIN, SETUP, firm, ok  # noqa: F401 - the firm fixture
 
 
-def _healthy(client, live_container, position):  # noqa: ANN001
+def _healthy(client, live_container, position):
     r = client.get("/api/v1/leads", headers=ADMIN, params={"wait_for_position": position, "wait_timeout": 8,
                                                              "limit": 1})
     assert r.status_code == 200, r.text
     assert live_container.runners["leads.leads"].status().error is None
 
 
-def _refused(client, path, body, headers):  # noqa: ANN001
+def _refused(client, path, body, headers):
     """A NUL may be screened by the JSON middleware (422) or, past it (a content type it does
     not recognise), by the leads boundary: a 422 or a per-row rejection; never an event."""
     r = client.post(path, headers={**headers, "Content-Type": "application/JSON"}, content=orjson.dumps(body))
@@ -103,7 +103,7 @@ def test_an_xlsx_zip_bomb_is_refused_before_inflating(client, firm):  # noqa: F8
     assert r.status_code == 422 and "zip bomb" in r.json()["detail"]
 
 
-def _scoped_operator(client, live_container, firm, login, permissions):  # noqa: ANN001, F811
+def _scoped_operator(client, live_container, firm, login, permissions):  # noqa: F811
     access = live_container.access
     password = "Sup3r-Secret-Passw0rd!"
     who = access.create_operator(SETUP, login, login, firm["online"], None, None, password).id

@@ -9,7 +9,7 @@ RULE_ROUTES = ("/api/v1/leads/rules/{line}", "/api/v1/leads/rules/{line}/verify"
                "/api/v1/leads/settings/{line}/sensitive-hits")
 
 
-def _not_found(r):  # noqa: ANN001
+def _not_found(r):
     assert r.status_code == 404, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["code"] == "not_found" and r.json()["field"] == "business_line"

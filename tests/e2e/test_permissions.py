@@ -23,7 +23,7 @@ PASSWORD = "Correct-Horse-42"
 VIEW = ["access.departments.view", "access.operators.view"]
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, (r.status_code, r.text)
     return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
 
@@ -104,33 +104,33 @@ class Case:
         return self.path.format(ids=type("I", (), access_firm["ids"]), dept=type("D", (), access_firm["dept"]))
 
 
-def logins(r, access_firm):  # noqa: ANN001
+def logins(r, access_firm):
     return sorted(o["login_name"] for o in r.json()["items"])
 
 
-def masked_no_email(r, access_firm):  # noqa: ANN001
+def masked_no_email(r, access_firm):
     body = r.json()
     assert body["phone"] == "138****5678" and "email" not in body
 
 
-def clear(r, access_firm):  # noqa: ANN001
+def clear(r, access_firm):
     body = r.json()
     assert body["phone"] == "13812345678" and body["email"].endswith("@firm.cn")
 
 
-def csv_rows(r):  # noqa: ANN001
+def csv_rows(r):
     assert r.headers["content-type"].startswith("text/csv")
     return list(csv.DictReader(io.StringIO(r.text)))
 
 
-def trail_masked(r, access_firm):  # noqa: ANN001
+def trail_masked(r, access_firm):
     created = r.json()["items"][0]
     assert created["data"]["phone"] == "138****5678" and "email" not in created["data"]
     assert created["changes"]["phone"]["new"] == "138****5678" and "email" not in created["changes"]
     assert "password_hash" not in str(r.json())
 
 
-def trail_clear(r, access_firm):  # noqa: ANN001
+def trail_clear(r, access_firm):
     created = r.json()["items"][0]
     assert created["data"]["phone"] == "13812345678" and created["data"]["email"] == "target_sh@firm.cn"
     assert "password_hash" not in str(r.json())

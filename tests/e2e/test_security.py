@@ -25,7 +25,7 @@ ALL_ACCESS = ["access.departments.view", "access.departments.manage", "access.op
               "access.field_rules.manage", "access.api_tokens.manage", "audit.view"]
 
 
-def ok(r, status=200):  # noqa: ANN001
+def ok(r, status=200):
     assert r.status_code == status, (r.status_code, r.text)
     return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
 

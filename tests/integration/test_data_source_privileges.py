@@ -320,7 +320,7 @@ def test_start_up_puts_back_a_dropped_scope_policy_even_when_processes_start_tog
     def start():
         try:
             forms.sql_runner.ensure_role(forms.allowed_tables)
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+        except Exception as exc:  # collected for the assertion
             errors.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(4)]

@@ -20,7 +20,7 @@ def _race(n, action):
         barrier.wait()
         try:
             results[i] = ("ok", action(i))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             results[i] = ("error", exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]

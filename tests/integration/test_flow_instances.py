@@ -91,7 +91,7 @@ def _race(actions):
         barrier.wait()
         try:
             results[i] = ("ok", actions[i]())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             results[i] = ("error", exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]

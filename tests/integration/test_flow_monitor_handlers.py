@@ -36,7 +36,7 @@ def _check(container):
     return side
 
 
-def test_the_handler_side_table_follows_every_change_and_a_rebuild_makes_it_again(firm):  # noqa: F811
+def test_the_handler_side_table_follows_every_change_and_a_rebuild_makes_it_again(firm):
     container, _ = firm
     flows = container.flows
     a = flows.start_instance(as_("sam"), "tenant_signing", "institution", START, title="甲").id

@@ -21,7 +21,7 @@ LINE = "brokerage"
 AGENT = "lead_agent"  # a role with leads permissions: employees who may receive leads
 
 
-def employee(access, login: str, department: str, roles=(AGENT,), lines=(LINE,)):  # noqa: ANN001, ANN201
+def employee(access, login: str, department: str, roles=(AGENT,), lines=(LINE,)):
     """An operator who can receive leads of the line (unless told otherwise)."""
     op = access.create_operator(ADMIN, login, login, department, None, None, None).id
     if roles:

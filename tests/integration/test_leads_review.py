@@ -23,7 +23,7 @@ TZ = "Asia/Shanghai"
 
 
 class Outbound:
-    def __init__(self, fail_on: str | None = None, during=None):  # noqa: ANN001
+    def __init__(self, fail_on: str | None = None, during=None):
         self.sent: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.fail_on, self.during = fail_on, during
@@ -46,20 +46,20 @@ class Outbound:
 class Members:
     """The read-model port with a fixed segment (the runs under test decide, not the query)."""
 
-    def __init__(self, targets):  # noqa: ANN001
+    def __init__(self, targets):
         self.targets = targets
 
-    def segment_members(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def segment_members(self, *args, **kwargs):
         return self.targets
 
 
-def _sop_app(container, clock, targets, outbound):  # noqa: ANN001
+def _sop_app(container, clock, targets, outbound):
     """A leads application as the composition root builds it, with a test gateway and segment."""
     return LeadsApplication(container.store, clock=clock, turns=LineTurns(container.store.datastore),
                             reads=Members(targets), outbound=outbound, timezone_name=TZ)
 
 
-def _targets(container, deps, n=6):  # noqa: ANN001
+def _targets(container, deps, n=6):
     leads = container.leads
     leads.save_rule(ADMIN, LINE, rule(deps, strategy="round_robin", members=[{"id": "operator:ann"}]))
     out = leads.intake(ADMIN, "ths", [{"phone": phone(i)} for i in range(n)], "api")["results"]
@@ -166,7 +166,7 @@ def test_many_processes_taking_single_leads_at_once_all_succeed(firm):  # noqa: 
             try:
                 owners[apps[k].intake(ADMIN, "ths", [{"phone": f"139{k:02d}{j:06d}"}], "api")["results"][0]
                        ["owner"]] += 1
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 errors.append(type(exc).__name__)
 
     threads = [threading.Thread(target=go, args=(k,)) for k in range(len(apps))]
@@ -211,7 +211,7 @@ def test_the_leads_job_keeps_going_when_one_part_fails(firm, tmp_path):  # noqa:
     container = firm[0]
 
     class BrokenFeed:
-        def poll(self, leads):  # noqa: ANN001, ANN201
+        def poll(self, leads):
             raise RuntimeError("disk gone")
 
     class CountingSop:

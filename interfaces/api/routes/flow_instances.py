@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, PlainSerializer
 
 from application.access.policy import Policy
 from application.forms.engine.diff import diff
-from domain.flows.fields import _ABSENT as HIDDEN  # noqa: PLC2701 - present_change's "not for you" marker
+from domain.flows.fields import _ABSENT as HIDDEN  # present_change's "not for you" marker
 from domain.flows.fields import drop_paths, hidden_paths, present_change, present_form_edit, restore_unseen
 from domain.flows.graph import to_mermaid
 from domain.flows.instance import Task
@@ -779,7 +779,7 @@ def batch(body: Batch, request: Request, container: ContainerDep, policy: Handle
             status = next(s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls))
             results.append({**item.model_dump(mode="json"), "status": status, "code": exc.code,
                             "detail": exc.message})
-        except Exception:  # noqa: BLE001 - one item's unexpected failure must not lose the others' answers
+        except Exception:  # one item's unexpected failure must not lose the others' answers
             log.exception("batch %s of %s/%s failed", body.action, item.instance_id, item.task_id)
             results.append({**item.model_dump(mode="json"), "status": 500, "code": "internal_error",
                             "detail": "this item failed unexpectedly; the others are unaffected"})

@@ -48,7 +48,7 @@ def _csv(rows: list[dict[str, Any]], keys: tuple[str, ...], filename: str) -> St
 def channel_analytics(container: ContainerDep, policy: Analyst, business_line: Annotated[str, Query(max_length=32)],
                       granularity: Granularity | None = None, since: Instant = None,
                       until: Instant = None, channel: Annotated[str | None, Query(max_length=48)] = None,
-                      format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
+                      format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     _range(since, until)
     data = container.lead_analytics.by_channel(_line(container, policy, business_line), granularity=granularity,
                                                since=since, until=until, channel=channel,
@@ -67,7 +67,7 @@ def employee_analytics(container: ContainerDep, policy: Analyst,
                        since: Instant = None, until: Instant = None,
                        channel: Annotated[str | None, Query(max_length=48)] = None,
                        employee: Annotated[str | None, Query(max_length=60)] = None,
-                       format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002
+                       format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     _range(since, until)
     data = container.lead_analytics.by_employee(_line(container, policy, business_line), granularity=granularity,
                                                 since=since, until=until, channel=channel, employee=employee,
