@@ -79,6 +79,13 @@ class ProjectionWorkers:
     def stop(self) -> None:
         self._stop.set()
         self.wake()
+        # Wake the LISTEN thread out of its blocking read at once (other processes' workers take
+        # it as one more poll); without it a stop waits up to half a second.
+        try:
+            with self.store.datastore.get_connection() as conn:
+                conn.execute(SQL("NOTIFY {0}").format(Identifier(self.store.recorder.channel_name)))
+        except psycopg.Error:
+            pass
         for t in self._threads:
             t.join(timeout=10)
         if self.wake in self.store.recorder.stats.listeners:
