@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from application.forms.engine.diff import patch_with_old_values
 from domain.flows.fields import merge_edit
 from domain.flows.form_data import deferred_sections, numbers_as_declared
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance
+from domain.forms.diff import patch_with_old_values
 from domain.shared.errors import InvalidInputError
 
 

@@ -14,10 +14,10 @@ import jsonpatch
 import jsonpointer
 
 from application.flows.commands import instance_command
-from application.forms.engine.diff import patch_with_old_values
 from application.shared.base import CommandResult
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance, FlowRuntime
+from domain.forms.diff import patch_with_old_values
 from domain.shared.context import current_context
 from domain.shared.errors import ConflictError, RuleViolationError
 

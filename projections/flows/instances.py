@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from application.forms.engine.diff import diff
 from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
+from domain.forms.diff import diff
 from projections.flows import board, calls, overrides
 from projections.flows.migrations import MigratedHandler
-from projections.framework import PostgresProjection, SqlWriter, handles
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 FI = FlowInstance
 
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 TASK_COLUMNS = ("instance_id, task_id, node, mode, status, candidates, decided_by, business_type, business_line,"
@@ -108,7 +103,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         w.execute("INSERT INTO flows_timeline VALUES (%s, %s, %s, coalesce(%s, (SELECT node FROM flows_tasks"
                   " WHERE instance_id = %s AND task_id = %s)), %s, %s, %s, %s::jsonb, %s)",
                   (e.originator_id, e.originator_version, kind, node, e.originator_id, task, task, e.actor, comment,
-                   _json(detail) if detail is not None else None, e.timestamp))
+                   json_text(detail) if detail is not None else None, e.timestamp))
 
     def _tokens(self, w: SqlWriter, e: Any, expression: str, params: tuple) -> None:
         """Update the token map (token -> node); current nodes are derived from it."""
@@ -137,7 +132,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
                    e.business_line, e.department_id, e.fund_account, e.initiator, e.timestamp, e.timestamp,
                    e.originator_version, position))
         w.execute("INSERT INTO flows_instance_data VALUES (%s, %s::jsonb) ON CONFLICT (instance_id) DO UPDATE"
-                  " SET data = excluded.data", (e.originator_id, _json(e.data)))
+                  " SET data = excluded.data", (e.originator_id, json_text(e.data)))
         self._summarise(w, e.originator_id, e.data)
         self._line(w, e, "started", comment=e.title)
 
@@ -151,7 +146,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
             return
         summary = board.summary_of(data, list(row["summary_fields"] or []))
         w.execute("UPDATE flows_instances SET summary = %s::jsonb, search = %s WHERE id = %s",
-                  (_json(summary), board.search_text(row["title"], row["fund_account"], summary), instance_id))
+                  (json_text(summary), board.search_text(row["title"], row["fund_account"], summary), instance_id))
 
     @handles(FlowDefinition.Created)
     def definition_created(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -165,7 +160,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         w.execute("INSERT INTO flows_version_facts SELECT key, %s, %s::jsonb, %s FROM flows_definition_keys"
                   " WHERE id = %s ON CONFLICT (definition_key, number) DO UPDATE SET names = excluded.names,"
                   " summary_fields = excluded.summary_fields",
-                  (e.number, _json(names), board.summary_fields(e.settings), e.originator_id))
+                  (e.number, json_text(names), board.summary_fields(e.settings), e.originator_id))
 
     @handles(FI.NodeEntered)
     def entered(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -391,7 +386,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
     def forked(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE flows_instances SET visited = visited || %s::text[] WHERE id = %s",
                   (list(e.children.values()), e.originator_id))
-        self._tokens(w, e, "(tokens - %s::text) || %s::jsonb", (e.token, _json(e.children)))
+        self._tokens(w, e, "(tokens - %s::text) || %s::jsonb", (e.token, json_text(e.children)))
 
     @handles(FI.ArrivedAtJoin)
     def arrived(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -438,10 +433,10 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         for seq, change in enumerate(diff(old, e.data)):
             w.execute("INSERT INTO flows_instance_changes VALUES (%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s,%s,%s)"
                       " ON CONFLICT DO NOTHING",
-                      (e.originator_id, e.originator_version, seq, change.kind, change.path, _json(change.old),
-                       _json(change.new), e.node, task, e.actor, e.timestamp))
+                      (e.originator_id, e.originator_version, seq, change.kind, change.path, json_text(change.old),
+                       json_text(change.new), e.node, task, e.actor, e.timestamp))
         w.execute("INSERT INTO flows_instance_data VALUES (%s, %s::jsonb) ON CONFLICT (instance_id) DO UPDATE"
-                  " SET data = excluded.data", (e.originator_id, _json(e.data)))
+                  " SET data = excluded.data", (e.originator_id, json_text(e.data)))
         self._summarise(w, e.originator_id, e.data)
         self._line(w, e, "form_edited", node=e.node, task=task,
                    detail={"patch": e.patch, "old_values": e.old_values})

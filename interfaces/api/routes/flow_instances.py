@@ -11,15 +11,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, PlainSerializer
 
 from application.access.policy import Policy
-from application.forms.engine.diff import diff
 from domain.flows.fields import _ABSENT as HIDDEN  # present_change's "not for you" marker
 from domain.flows.fields import drop_paths, hidden_paths, present_change, present_form_edit, restore_unseen
 from domain.flows.graph import to_mermaid
 from domain.flows.instance import Task
+from domain.forms.diff import diff
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError, NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import STATUS_BY_ERROR, ApiProblem
 from interfaces.api.routes.flow_calls import CallChildPublic, CallParentPublic, present_calls
 from interfaces.api.schemas import CommandAccepted, FundAccount, Page, accepted
@@ -324,30 +324,7 @@ Keyword = Annotated[str | None, Query(min_length=1, max_length=100,
                                       description="Substring of the title, fund account or summary fields")]
 
 
-def _cursor(cursor: str | None, *kinds: str) -> tuple[Any, ...] | None:
-    """A keyset cursor's values, typed: 'at' an instant (null: none), 'at!' an instant, 'id' a
-    UUID, 'bool' 0/1, 'text' text, 'int' an integer."""
-    values = decode_cursor(cursor, len(kinds))
-    if values is None:
-        return None
-    try:
-        out: list[Any] = []
-        for kind, value in zip(kinds, values, strict=True):
-            if kind == "at" and value is None:
-                out.append(None)
-            elif kind in ("at", "at!"):
-                out.append(datetime.fromisoformat(str(value)))
-            elif kind == "id":
-                out.append(UUID(str(value)))
-            elif kind == "bool" and value in (0, 1):
-                out.append(bool(value))
-            elif kind == "int" and isinstance(value, int) or kind == "text" and isinstance(value, str):
-                out.append(value)
-            else:
-                raise ValueError(kind)
-    except ValueError:
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor") from None
-    return tuple(out)
+_cursor = typed_cursor  # the typed keyset cursor of every list (interfaces/api/pagination.py)
 
 
 def _iso(value: datetime | None) -> str | None:
