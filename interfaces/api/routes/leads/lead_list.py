@@ -11,8 +11,7 @@ from application.access.policy import Policy
 from domain.shared.errors import PermissionDeniedError
 from domain.shared.text import MAX_INT
 from interfaces.api.deps import ContainerDep
-from interfaces.api.pagination import decode_cursor, encode_cursor
-from interfaces.api.problems import ApiProblem
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.routes.leads.common import (
     READS,
     RESOURCE,
@@ -52,12 +51,7 @@ def _leads_phone(raw: str) -> str:
 
 def _page(container: Container, policy: Policy, filters: dict[str, Any], cursor: str | None, limit: int,
           with_count: bool, sort: str = "newest") -> dict[str, Any]:
-    after = decode_cursor(cursor, 2)
-    try:
-        key = (datetime.fromisoformat(after[0]), UUID(after[1])) if after else None
-    except (TypeError, ValueError):
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
-                         field="cursor") from None
+    key = typed_cursor(cursor, "at!", "id")
     scope = policy.scope_params()
     rows = container.lead_queries.leads(scope, filters=filters, after=key, limit=limit + 1, sort=sort)
     more = len(rows) > limit

@@ -8,8 +8,7 @@ from pydantic import Field
 from application.leads.inputs import ScreenedBody
 from domain.leads.settings import IntakeConfig
 from interfaces.api.deps import ContainerDep
-from interfaces.api.pagination import decode_cursor, encode_cursor
-from interfaces.api.problems import ApiProblem
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.routes.leads.common import (
     LINE_404,
     READS,
@@ -74,10 +73,7 @@ def blacklist(business_line: str, body: PhoneList, request: Request, container: 
             summary="The blacklist, by phone (keyset-paged; phones masked like a lead's).")
 def list_blacklist(business_line: str, container: ContainerDep, policy: RuleAdmin, cursor: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], str):
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page",
-                         field="cursor")
+    after = typed_cursor(cursor, "text")
     phones = _leads(container).blacklist_page(_line(container, policy, business_line), after[0] if after else None,
                                                limit + 1)
     items = phones[:limit]
