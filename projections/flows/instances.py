@@ -119,6 +119,12 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         w.execute(INBOX_INSERT, (e.originator_id, task))
         w.execute(board.ROLL_UP, (e.originator_id,))
 
+    def _seen(self, w: SqlWriter, e: Any, position: int) -> None:
+        """Events that change no listed column still advance the row's version, so the row's
+        version is the aggregate's whenever the read model has caught up with it."""
+        w.execute("UPDATE flows_instances SET version = %s, position = %s WHERE id = %s",
+                  (e.originator_version, position, e.originator_id))
+
     def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE flows_instances SET updated_at = %s, version = %s, position = %s WHERE id = %s",
                   (e.timestamp, e.originator_version, position, e.originator_id))
@@ -258,6 +264,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
                   (e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._line(w, e, "sla_warning", node=e.node, task=e.task, detail={"due_at": e.due_at})
+        self._seen(w, e, position)
 
     @handles(FI.SlaBreached)
     def sla_breached(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -265,6 +272,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
                   (e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._line(w, e, "sla_breached", node=e.node, task=e.task, detail={"due_at": e.due_at})
+        self._seen(w, e, position)
 
     @handles(FI.Urged)
     def urged(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -272,6 +280,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
                   (e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._line(w, e, "urged", task=e.task)
+        self._seen(w, e, position)
 
     @handles(FI.CarbonCopied)
     def copied(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -280,6 +289,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
                       " %s FROM flows_instances WHERE id = %s ON CONFLICT DO NOTHING",
                       (recipient, e.by, e.note, e.timestamp, e.originator_id))
         self._line(w, e, "cc", comment=e.note, detail={"to": e.to})
+        self._seen(w, e, position)
 
     @handles(FI.TaskTransferred)
     def transferred(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -355,6 +365,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         w.execute("UPDATE flows_cc SET read_at = %s WHERE instance_id = %s AND recipient = %s AND read_at IS NULL",
                   (e.timestamp, e.originator_id, e.by))
         self._line(w, e, "cc_read")
+        self._seen(w, e, position)
 
     @handles(FI.PauseStarted)
     def pause_started(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -381,21 +392,24 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
     @handles(FI.BranchTaken)
     def branch(self, w: SqlWriter, e: Any, position: int) -> None:
         self._line(w, e, "branch_taken", node=e.gateway, detail={"targets": e.targets})
+        self._seen(w, e, position)
 
     @handles(FI.Forked)
     def forked(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE flows_instances SET visited = visited || %s::text[] WHERE id = %s",
                   (list(e.children.values()), e.originator_id))
         self._tokens(w, e, "(tokens - %s::text) || %s::jsonb", (e.token, json_text(e.children)))
+        self._seen(w, e, position)
 
     @handles(FI.ArrivedAtJoin)
     def arrived(self, w: SqlWriter, e: Any, position: int) -> None:
-        pass  # the token stays on the join node until the others arrive
+        self._seen(w, e, position)  # the token stays on the join node until the others arrive
 
     @handles(FI.Joined)
     def joined(self, w: SqlWriter, e: Any, position: int) -> None:
         self._tokens(w, e, "(tokens - %s::text[]) || jsonb_build_object(%s::text, %s::text)",
                      (e.tokens, e.token, e.node))
+        self._seen(w, e, position)
 
     @handles(FI.Completed, FI.Finished)
     def finished(self, w: SqlWriter, e: Any, position: int) -> None:
@@ -415,14 +429,17 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
     def chained(self, w: SqlWriter, e: Any, position: int) -> None:
         following = str(e.next_instance) if e.next_instance else None
         self._line(w, e, "chained", comment=e.problem, detail={"next_flow": e.next_flow, "next_instance": following})
+        self._seen(w, e, position)
 
     @handles(FI.Remarked)
     def remarked(self, w: SqlWriter, e: Any, position: int) -> None:
         self._line(w, e, "remark", comment=e.text)
+        self._seen(w, e, position)
 
     @handles(FI.Resubmitted)
     def resubmitted(self, w: SqlWriter, e: Any, position: int) -> None:
         self._line(w, e, "resubmitted")
+        self._seen(w, e, position)
 
     @handles(FI.FormEdited)
     def form_edited(self, w: SqlWriter, e: Any, position: int) -> None:
