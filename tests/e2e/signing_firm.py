@@ -4,8 +4,7 @@ The fixture itself, ``signing`` (each person's auth headers), is in conftest.py.
 from __future__ import annotations
 
 from domain.shared.context import CommandContext
-from interfaces.demo_forms import TENANT_SIGNING
-from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
+from tests.flows import publish_plain_signing
 
 SETUP = CommandContext("admin:bootstrap", "setup")
 PASSWORD = "Signing-Flow-2026"
@@ -37,14 +36,7 @@ def set_up(client, app) -> dict:
         app.access.set_data_scope(SETUP, op, [{"department_id": str(hq), "include_children": True}], [])
     app.access.define_field_rule(SETUP, "flows.instance", "bank_account", "masked", "bank_card", [], [],
                                  ["finance"], [])
-    app.forms.create_business_type(SETUP, "tenant_signing", "Tenant signing", "brokerage", "", ["institution"])
-    app.forms.save_draft(SETUP, "tenant_signing", "institution", TENANT_SIGNING, None)
-    app.forms.publish(SETUP, "tenant_signing", None)
-    app.flows.create_definition(SETUP, "tenant_signing", "Tenant signing", "tenant_signing", "brokerage", "")
-    app.flows.save_draft(SETUP, "tenant_signing", TENANT_SIGNING_FLOW,
-                         {"deduplication": "none", "empty_assignee": "block"}, None)
-    published = app.flows.publish(SETUP, "tenant_signing", None)[0]
-    assert app.progress.wait_for(list(app.runners), published.position, 10)
+    assert app.progress.wait_for(list(app.runners), publish_plain_signing(app, SETUP), 10)
     for login in ("sam", "olga", "clara", "fiona"):
         t = ok(c.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))
         tokens[login] = {"Authorization": f"Bearer {t['access_token']}"}

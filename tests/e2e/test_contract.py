@@ -24,9 +24,8 @@ from starlette.testclient import TestClient
 
 from domain.shared.context import CommandContext
 from interfaces.api.app import create_app
-from interfaces.demo_forms import TENANT_SIGNING
 from tests.engines import TEST_ADMIN_TOKEN, EngineSet, running_container
-from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
+from tests.flows import publish_plain_signing
 
 PASSWORD = "Correct-Horse-42"
 LOW_LOGIN = "contract-clerk"
@@ -87,13 +86,7 @@ class Api:
         app.access.create_business_line(SETUP, "brokerage", "Brokerage")
         app.access.set_business_lines(SETUP, clerk, ["brokerage"])
         app.access.set_data_scope(SETUP, clerk, [{"department_id": dept, "include_children": True}], [])
-        app.forms.create_business_type(SETUP, "tenant_signing", "Tenant signing", "brokerage", "", ["institution"])
-        app.forms.save_draft(SETUP, "tenant_signing", "institution", TENANT_SIGNING, None)
-        app.forms.publish(SETUP, "tenant_signing", None)
-        app.flows.create_definition(SETUP, "tenant_signing", "Tenant signing", "tenant_signing", "brokerage", "")
-        app.flows.save_draft(SETUP, "tenant_signing", TENANT_SIGNING_FLOW,
-                             {"deduplication": "none", "empty_assignee": "block"}, None)
-        app.flows.publish(SETUP, "tenant_signing", None)
+        publish_plain_signing(app, SETUP)
         started = _ok(self.client.post("/api/v1/flows/instances", headers=self.headers("low", "/"), json={
             "definition": "tenant_signing", "subject": "institution", "title": "甲公司签约", "data": FORM_DATA}), 201)
         assert app.progress.wait_for(list(app.runners), started["position"], 10)

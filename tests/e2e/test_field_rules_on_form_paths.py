@@ -8,9 +8,8 @@ import pytest
 from domain.access.masking import FieldRuleView, apply_rules
 from domain.forms.paths import schema_has_path
 from domain.shared.context import CommandContext
-from interfaces.demo_forms import TENANT_SIGNING
 from tests.engines import ADMIN_HEADERS as ADMIN
-from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
+from tests.flows import publish_plain_signing
 
 SETUP = CommandContext("admin:bootstrap", "setup")
 PASSWORD = "Signing-Flow-2026"
@@ -35,14 +34,7 @@ def sales_and_ops(client, live_container):
         app.access.grant_roles(SETUP, op, [role])
         app.access.set_business_lines(SETUP, op, ["brokerage"])
         app.access.set_data_scope(SETUP, op, [{"department_id": str(hq), "include_children": True}], [])
-    app.forms.create_business_type(SETUP, "tenant_signing", "Tenant signing", "brokerage", "", ["institution"])
-    app.forms.save_draft(SETUP, "tenant_signing", "institution", TENANT_SIGNING, None)
-    app.forms.publish(SETUP, "tenant_signing", None)
-    app.flows.create_definition(SETUP, "tenant_signing", "Tenant signing", "tenant_signing", "brokerage", "")
-    app.flows.save_draft(SETUP, "tenant_signing", TENANT_SIGNING_FLOW,
-                         {"deduplication": "none", "empty_assignee": "block"}, None)
-    published = app.flows.publish(SETUP, "tenant_signing", None)[0]
-    assert app.progress.wait_for(list(app.runners), published.position, 10)
+    assert app.progress.wait_for(list(app.runners), publish_plain_signing(app, SETUP), 10)
     return {login: {"Authorization": "Bearer " + ok(client.post("/api/v1/auth/login", json={
         "login_name": login, "password": PASSWORD}))["access_token"]} for login in ("sam", "olga")}
 
