@@ -4,11 +4,15 @@ Tokens carry 256 bits of randomness, so a fast hash is enough to store them; pas
 are low-entropy and get argon2's memory-hard hashing."""
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from application.shared.tokens import token_hash
+
+__all__ = ["ACCESS_PREFIX", "API_PREFIX", "REFRESH_PREFIX", "hash_password", "new_token", "token_hash",
+           "verify_password"]
 
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("dummy-password-for-timing")
@@ -31,6 +35,3 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 def new_token(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

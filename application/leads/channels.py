@@ -1,19 +1,15 @@
 """Channels (渠道): creation, edits, intake tokens, landing pages."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any
 
 from application.shared.base import CommandResult, command
+from application.shared.tokens import token_hash
 from domain.leads.channel import Channel, channel_id
 from domain.shared.errors import AuthenticationError, NotFoundError
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Channels:
