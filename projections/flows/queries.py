@@ -50,6 +50,17 @@ INSTANCE_COLUMNS = ", ".join(f"t.{c}" for c in (
     "department_id", "fund_account", "initiator", "current_nodes", "started_at", "updated_at", "version"))
 
 
+TASK_FIELDS = ("task_id", "node", "mode", "status", "candidates", "decided_by", "signers_before", "signers_after",
+               "opened_at", "closed_at")
+DETAIL = (
+    "SELECT i.*, coalesce(d.data, '{}'::jsonb) AS data,"
+    " (SELECT coalesce(jsonb_agg(jsonb_build_object("
+    + ", ".join(f"'{c}', t.{c}" for c in TASK_FIELDS) +
+    ") ORDER BY t.opened_at, t.task_id), '[]'::jsonb) FROM flows_tasks t WHERE t.instance_id = i.id) AS tasks,"
+    " ARRAY(SELECT DISTINCT x.candidate FROM flows_todo_inbox x WHERE x.instance_id = i.id ORDER BY 1) AS handlers"
+    " FROM flows_instances i LEFT JOIN flows_instance_data d ON d.instance_id = i.id WHERE i.id = %s")
+
+
 def _filters(filters: dict[str, Any]) -> dict[str, Any]:
     return {k: filters.get(k) for k in ("bt", "line", "initiator", "account", "node", "urgent", "since", "until",
                                         "keyword")}
@@ -113,6 +124,12 @@ class FlowInstanceQueries:
 
     def instance(self, instance_id: UUID) -> dict[str, Any] | None:
         return self.db.fetch_one("SELECT * FROM flows_instances WHERE id = %s", (instance_id,))
+
+    def detail(self, instance_id: UUID) -> dict[str, Any] | None:
+        """What an instance's detail shows, read in one statement (so one snapshot): the row, its
+        form data (``data``), its tasks with everyone who is or was a handler (``tasks``, in
+        opening order) and its current handlers (``handlers``)."""
+        return self.db.fetch_one(DETAIL, (instance_id,))
 
     def tasks(self, instance_id: UUID) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT task_id, node, mode, status, candidates, decided_by, opened_at, closed_at"

@@ -3,8 +3,10 @@ and FINANCE (one person each), the signing published, and bank data masked for a
 The fixture itself, ``signing`` (each person's auth headers), is in conftest.py."""
 from __future__ import annotations
 
+import copy
+
 from domain.shared.context import CommandContext
-from tests.flows import publish_plain_signing
+from tests.flows import PLAIN_SIGNING_FLOW, publish_plain_signing
 
 SETUP = CommandContext("admin:bootstrap", "setup")
 PASSWORD = "Signing-Flow-2026"
@@ -48,3 +50,13 @@ def todo_task(client, who, headers, position):
     todo = ok(client.get("/api/v1/flows/todo", params={"wait_for_position": position}, headers=headers))
     assert len(todo["items"]) == 1, (who, todo)
     return todo["items"][0]
+
+
+def hide_commercial_at_ops_entry(container) -> None:
+    """Publish the plain signing again with the commercial section hidden from OPS entry's handlers."""
+    flow = copy.deepcopy(PLAIN_SIGNING_FLOW)
+    ops_entry = next(n for n in flow["nodes"] if n["id"] == "ops_entry")
+    ops_entry["field_permissions"] = {**ops_entry["field_permissions"], "commercial": "hidden"}
+    container.flows.save_draft(SETUP, "tenant_signing", flow, {"deduplication": "none", "empty_assignee": "block"},
+                               None)
+    container.flows.publish(SETUP, "tenant_signing", None)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import copy
 import json
 
-from tests.e2e.signing_firm import BASE, SETUP, START, ok, todo_task
+from tests.e2e.signing_firm import BASE, SETUP, START, hide_commercial_at_ops_entry, ok, todo_task
 from tests.engines import ADMIN_HEADERS as ADMIN
-from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 
 
 def test_tenant_signing_end_to_end_with_the_permission_matrix(client, signing):
@@ -112,12 +111,7 @@ def test_batch_approval_answers_per_item(client, signing):
 
 def test_a_node_hides_fields_from_its_handlers(client, signing, live_container):
     t = signing
-    flow = copy.deepcopy(TENANT_SIGNING_FLOW)
-    ops_entry = next(n for n in flow["nodes"] if n["id"] == "ops_entry")
-    ops_entry["field_permissions"] = {**ops_entry["field_permissions"], "commercial": "hidden"}
-    live_container.flows.save_draft(SETUP, "tenant_signing", flow, {"deduplication": "none",
-                                                                    "empty_assignee": "block"}, None)
-    live_container.flows.publish(SETUP, "tenant_signing", None)
+    hide_commercial_at_ops_entry(live_container)
     started = ok(client.post("/api/v1/flows/instances", headers=t["sam"], json={
         "definition": "tenant_signing", "subject": "institution", "title": "hidden", "data": START}), 201)
     olga = ok(client.get(f"/api/v1/flows/instances/{started['id']}",

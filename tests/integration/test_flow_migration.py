@@ -12,8 +12,8 @@ import pytest
 from application.flows.migration import MigrationRequest
 from domain.flows.instance import FlowInstance
 from domain.flows.migration_record import InstanceMigration
+from domain.flows.visibility import hidden_in as _viewer_hidden
 from domain.shared.errors import InvalidInputError, RuleViolationError
-from interfaces.api.routes.flow_instances import _viewer_hidden
 from interfaces.demo_flows import ACCOUNT_OPENING_FLOW, FEE_RATE_FLOW, approval, edge
 from tests.flows import PLAIN_SIGNING_FLOW
 from tests.integration.flow_firm import ADMIN, START, as_
