@@ -235,6 +235,9 @@ def main() -> None:
                   f"{p99:>9.1f}{pct(load.lag[label], 0.99):>9.1f}{p99 / TARGET_MS:>10.2f}×{p99 / floor:>11.1f}×")
         over = [label for label, v in load.service.items() if pct(v, 0.99) > TARGET_MS]
         print(f"\np99 over {TARGET_MS:.0f} ms: {', '.join(sorted(over)) or 'none'}")
+        if load.service.get("detail") and load.service.get("todo"):
+            ratio = pct(load.service["detail"], 0.95) / pct(load.service["todo"], 0.95)
+            print(f"instance detail p95 / todo page p95: {ratio:.2f}× (target ≤ 2×)")
     finally:
         if process is not None:
             process.terminate()
