@@ -15,6 +15,7 @@ from application.archive.exports import ExportLimits
 from application.archive.mount import MountLimits
 from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
+from application.calendar.app import CalendarApplication
 from application.flows.assignees import AssigneeResolver
 from application.flows.service import FlowsApplication
 from application.forms.service import FormsApplication
@@ -23,6 +24,7 @@ from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
 from domain.shared.context import CommandContext
 from infrastructure.archive.blobs import FilesystemBlobStore
+from infrastructure.calendar.chinese_holidays import ChineseHolidays
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
@@ -96,6 +98,7 @@ class Container:
     progress: ProgressBoard
     runners: dict[str, ProjectionRunner]
     access: AccessApplication
+    calendar: CalendarApplication
     audit: AuditService
     readmodels: ReadModelDb
     access_queries: AccessQueries
@@ -176,6 +179,7 @@ class Container:
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
+            calendar=CalendarApplication(store, holidays=ChineseHolidays()),
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
             forms=forms, forms_queries=forms_queries,
             flows=flows, flow_queries=FlowQueries(readmodels), instance_queries=instance_queries,

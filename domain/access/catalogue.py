@@ -69,6 +69,10 @@ MENUS: tuple[Menu, ...] = (
         Action("leads.opening.ingest", "Deliver account-opening events (adapter webhook)"),
         Action("leads.analytics.view", "View and export conversion analytics"),
     )),
+    Menu("calendar", "工作日历 Business calendar", (
+        Action("calendar.view", "View the business calendar: working hours, holidays, make-up working days"),
+        Action("calendar.manage", "Edit the business calendar: seed or enter a year's holidays, set hours and days"),
+    )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),

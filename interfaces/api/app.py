@@ -19,6 +19,7 @@ from interfaces.api.routes import (
     archive,
     audit,
     auth,
+    calendar,
     departments,
     flow_instances,
     flow_migrations,
@@ -122,7 +123,7 @@ class _Authenticated:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    routers = (health, auth, departments, operators, access_admin, forms, flows, flow_monitor, flow_instances,
+    routers = (health, auth, departments, operators, access_admin, calendar, forms, flows, flow_monitor, flow_instances,
                flow_overrides, flow_migrations, audit, projections, archive, leads)
     for module in routers:
         app.include_router(module.router)

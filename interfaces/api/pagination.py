@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -56,7 +56,8 @@ def _instant(value: Any) -> datetime:
 # 'at' an instant or null, 'at!' an instant, 'id' a UUID, 'bool' 0/1, 'text' text, 'int' an integer.
 KINDS: dict[str, Callable[[Any], Any]] = {
     "at": lambda v: None if v is None else _instant(v), "at!": _instant, "id": lambda v: UUID(str(v)),
-    "bool": _flag, "int": _exactly(int), "text": _exactly(str)}
+    "bool": _flag, "int": _exactly(int), "text": _exactly(str),
+    "date": lambda v: date.fromisoformat(_exactly(str)(v))}
 
 
 def typed_cursor(cursor: str | None, *kinds: str) -> tuple[Any, ...] | None:
