@@ -2,10 +2,12 @@
 (natural-key ids make every creation idempotent)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from application.calendar.calendars import YearUnknownError
 from domain.access.business_line import STANDARD_LINES
 from domain.access.field_rule import FieldRule
 from domain.shared.context import CommandContext
@@ -28,7 +30,7 @@ DEPARTMENTS = [
     ("FIN", "财务部 Finance", "other", "HQ"),
 ]
 
-ALL_ACCESS = ["access.departments.view", "access.operators.view"]
+ALL_ACCESS = ["access.departments.view", "access.operators.view", "calendar.view"]
 # Every department works in flows: sees the definitions and forms, handles its tasks, reads
 # the customer directory and the archive of its records (004 §3 participants).
 FLOW_WORK = ["flows.definitions.view", "flows.instances.view", "flows.tasks.handle", "forms.business_types.view",
@@ -108,6 +110,7 @@ def load_demo(container: Container) -> str:
         access.set_business_lines(DEMO, operator_id, lines)
         access.set_data_scope(DEMO, operator_id, [{"department_id": str(dept[d]), "include_children": c}
                                                   for d, c in scope], [])
+    created += _load_calendar(container)
     # (resource, field, effect, mask, applies to roles, exempt roles)
     rules = [("access.operator", "phone", "masked", "phone", [], ["admin"]),
              ("access.operator", "email", "masked", "email", [], ["admin", "finance"]),
@@ -128,6 +131,21 @@ def load_demo(container: Container) -> str:
 
     created += load_leads(container)
     return f"demo data: {created} records created; operators log in with password {DEMO_PASSWORD!r}"
+
+
+def _load_calendar(container: Container) -> int:
+    """The firm calendar with every year around today that chinese-calendar knows (ADR 0014)."""
+    calendar, created = container.calendar, _once(container.calendar.open_calendar, None, "公司工作日历 Firm calendar")
+    this_year = datetime.now(timezone.utc).year
+    for year in range(this_year - 1, this_year + 2):
+        if year in calendar.calendar().years:
+            continue
+        try:
+            calendar.seed_year(DEMO, year)
+            created += 1
+        except YearUnknownError:
+            pass  # a year the installed release does not know: an administrator enters it
+    return created
 
 
 def _load_forms(container: Container) -> int:

@@ -159,3 +159,11 @@ def test_an_administrators_override_of_a_demo_signing_waits_for_the_flow_adminis
     done = ok(client.post(f"{path}/overrides/{asked['override_id']}/approve", headers=t["ma.chao"]))
     detail = ok(client.get(path, headers=t["qian.yu"], params={"wait_for_position": done["position"]}))
     assert detail["current_nodes"] == ["ops_review"]
+
+
+def test_every_demo_login_reads_the_firm_calendar_with_the_2026_spring_festival(demo):
+    client, tokens = demo
+    for who in PEOPLE:
+        days = ok(client.get("/api/v1/calendar/days", params={"start": "2026-02-14", "end": "2026-02-15"},
+                             headers=tokens[who]))
+        assert [d["kind"] for d in days["items"]] == ["workday", "holiday"], who
