@@ -134,10 +134,10 @@ def load_demo(container: Container) -> str:
 
 
 def _load_calendar(container: Container) -> int:
-    """The firm calendar with every year around today that chinese-calendar knows (ADR 0014)."""
+    """The firm calendar with every year chinese-calendar knows from 2026 (the demo's dates) to next year."""
     calendar, created = container.calendar, _once(container.calendar.open_calendar, None, "公司工作日历 Firm calendar")
     this_year = datetime.now(timezone.utc).year
-    for year in range(this_year - 1, this_year + 2):
+    for year in range(min(2026, this_year - 1), this_year + 2):
         if year in calendar.calendar().years:
             continue
         try:
