@@ -48,6 +48,13 @@ PARKED_DDL = (
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
+def _single(row: dict[str, Any] | None) -> dict[str, Any]:
+    """The row of a query that always returns exactly one (an aggregate, an EXISTS)."""
+    if row is None:
+        raise RuntimeError("expected one row from an aggregate query")
+    return row
+
+
 def is_data_error(exc: BaseException) -> bool:
     """Errors caused by one event's values, which retrying cannot cure: PostgreSQL data
     exceptions (SQLSTATE class 22: bad text, \\u0000, out of range, bad dates; class 54: a value
@@ -57,7 +64,8 @@ def is_data_error(exc: BaseException) -> bool:
         exc = exc.__cause__  # eventsourcing's connection wrapper re-raises psycopg errors as its own
     if isinstance(exc, psycopg.DataError):
         return True
-    if getattr(exc, "sqlstate", None) and str(exc.sqlstate).startswith("54"):
+    sqlstate = getattr(exc, "sqlstate", None)  # psycopg errors carry one; other exceptions do not
+    if sqlstate and str(sqlstate).startswith("54"):
         return True  # program limit exceeded: a value too large for an index entry or a row
     if isinstance(exc, jsonpatch.JsonPatchException | jsonpointer.JsonPointerException):
         return True
@@ -147,7 +155,7 @@ class ProjectionRunner:
                 return 0
             position = row["position"]
             cur.execute(self._head)
-            head = cur.fetchone()["head"]
+            head = _single(cur.fetchone())["head"]
             if head <= position:
                 return 0
             params: list[Any] = [position, head] + ([self._topics] if self._topics else []) + [self.batch_size]
@@ -274,7 +282,7 @@ class ProjectionRunner:
         with self.store.datastore.get_connection() as conn:
             row = conn.execute("SELECT EXISTS (SELECT 1 FROM projection_parked WHERE name = %s"
                                " AND originator_id = ANY(%s)) AS parked", (self.name, list(originator_ids))).fetchone()
-        return bool(row["parked"])
+        return bool(_single(row)["parked"])
 
     def parked(self) -> list[dict[str, Any]]:
         with self.store.datastore.get_connection() as conn:
@@ -321,7 +329,7 @@ class ProjectionRunner:
                             (self.name, r["notification_id"]))
                 applied += 1
             cur.execute("SELECT count(*) AS n FROM projection_parked WHERE name = %s", (self.name,))
-            remaining = cur.fetchone()["n"]
+            remaining = _single(cur.fetchone())["n"]
         return applied, remaining
 
     def position(self) -> int:

@@ -15,7 +15,7 @@ class ReadModelDb:
                   prepare: bool | None = None) -> list[dict[str, Any]]:
         """``prepare=False``: planned for these values on every call (never a cached generic plan)."""
         with self.datastore.get_connection() as conn:
-            return conn.execute(sql, params, prepare=prepare).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params, prepare=prepare).fetchall()
 
     def fetch_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
         rows = self.fetch_all(sql, params)

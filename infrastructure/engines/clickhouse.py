@@ -37,7 +37,7 @@ class ClickHouse:
         with self._lock:
             return self.client.command(sql, parameters=parameters)
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         with self._lock:
             return self.client.query(sql, parameters=parameters).result_rows
 

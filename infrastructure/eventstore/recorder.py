@@ -135,7 +135,8 @@ class LedgerRecorder(PostgresApplicationRecorder):
             self._cv.wait(remaining)
 
     def _take_batch(self) -> list[_Request]:
-        batch, size = [], 0
+        batch: list[_Request] = []
+        size = 0
         while self._queue and (not batch or size + len(self._queue[0].events) <= self.max_batch_events):
             request = self._queue.pop(0)
             batch.append(request)

@@ -25,12 +25,18 @@ from infrastructure.eventstore.transcoder import OrjsonTranscoder
 
 def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int) -> PostgresDatastore:
     params = conninfo_to_dict(url)
+
+    def part(key: str, default: str) -> str:
+        # A URL's parts parse as text; conninfo_to_dict's type also allows the ints and None of kwargs.
+        value = params.get(key)
+        return default if value is None else str(value)
+
     return PostgresDatastore(
-        dbname=params.get("dbname", "postgres"),
-        host=params.get("host", "127.0.0.1"),
-        port=params.get("port", 5432),
-        user=params.get("user", "postgres"),
-        password=params.get("password", ""),
+        dbname=part("dbname", "postgres"),
+        host=part("host", "127.0.0.1"),
+        port=part("port", "5432"),
+        user=part("user", "postgres"),
+        password=part("password", ""),
         pool_size=pool_size,
         max_overflow=pool_size,
         lock_timeout=lock_timeout,

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from infrastructure.redis.supervisor import RedisSupervisor
 
@@ -87,7 +88,8 @@ class ProgressBoard:
 
     def rebuilder(self, positions: Callable[[], dict[str, int]]) -> Callable[[redis.Redis], None]:
         def rebuild(client: redis.Redis) -> None:
-            current = positions()
+            # redis-py's mapping type is keyed by any field type (Mapping is invariant in its key).
+            current: dict[FieldT, EncodableT] = {name: position for name, position in positions().items()}
             if current:
                 client.hset(self.supervisor.key(POSITIONS), mapping=current)
         return rebuild

@@ -23,7 +23,7 @@ from interfaces.api.deps import (
     requires,
     security_barrier,
 )
-from interfaces.api.pagination import decode_cursor, encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 
@@ -157,9 +157,9 @@ def list_operators(container: ContainerDep, policy: Viewer, department_id: UUID 
                    status: Annotated[str | None, Query(pattern="^(active|disabled)$")] = None,
                    q: Annotated[str | None, Query(max_length=64)] = None, cursor: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> OperatorPage:
-    after = decode_cursor(cursor, 1)
+    after = typed_cursor(cursor, "text")
     rows = container.access_queries.operators(policy.scope_params(), department_id=department_id, status=status,
-                                              q=q, after=str(after[0]) if after else None, limit=limit + 1)
+                                              q=q, after=after[0] if after else None, limit=limit + 1)
     items = [OperatorPublic(**r) for r in policy.present_all(RESOURCE, rows[:limit])]
     return OperatorPage(items=items, next_cursor=encode_cursor([items[-1].login_name]) if len(rows) > limit else None)
     # (next_cursor is set explicitly, so it stays in the answer even when null)
