@@ -24,7 +24,15 @@ def channel_id(code: str) -> Any:
 
 
 class Channel(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        code: str
+        name: str
+        channel_type: str
+        promotion_type: str
+        business_line: str
+        department_id: str
+
+    @event(Created)
     def __init__(self, code: str, name: str, channel_type: str, promotion_type: str, business_line: str,
                  department_id: str):
         self.code, self.name, self.channel_type, self.promotion_type = code, name, channel_type, promotion_type
@@ -44,17 +52,31 @@ class Channel(LedgerAggregate):
         return cls._create(cls.Created, id=channel_id(code), code=code, name=name, channel_type=channel_type,
                            promotion_type=promotion_type, business_line=business_line, department_id=department_id)
 
-    @event("Updated")
+    class Updated(LedgerAggregate.Event):
+        name: str
+        channel_type: str
+        promotion_type: str
+        department_id: str
+        enabled: bool
+
+    @event(Updated)
     def update(self, name: str, channel_type: str, promotion_type: str, department_id: str, enabled: bool) -> None:
         self.name, self.channel_type, self.promotion_type = name, channel_type, promotion_type
         self.department_id, self.enabled = department_id, enabled
 
-    @event("TokenIssued")
+    class TokenIssued(LedgerAggregate.Event):
+        token_hash: str
+
+    @event(TokenIssued)
     def issue_token(self, token_hash: str) -> None:
         """Only the hash is recorded; the token itself is shown once."""
         self.token_hash = token_hash
 
-    @event("LandingPageConfigured")
+    class LandingPageConfigured(LedgerAggregate.Event):
+        key: str
+        config: dict[str, Any]
+
+    @event(LandingPageConfigured)
     def configure_landing_page(self, key: str, config: dict[str, Any]) -> None:
         self.landing_pages[key] = config
 

@@ -78,7 +78,13 @@ def sop_id(business_line: str, key: str) -> Any:
 
 
 class Segment(LedgerAggregate):
-    @event("Saved")
+    class Saved(LedgerAggregate.Created):
+        business_line: str
+        key: str
+        name: str
+        filter: dict[str, Any]
+
+    @event(Saved)
     def __init__(self, business_line: str, key: str, name: str, filter: dict[str, Any]):
         self.business_line, self.key, self.name, self.filter = business_line, key, name, filter
 
@@ -87,13 +93,21 @@ class Segment(LedgerAggregate):
         return cls._create(cls.Saved, id=segment_id(business_line, config.key), business_line=business_line,
                            key=config.key, name=config.name, filter=config.filter.model_dump(mode="json"))
 
-    @event("Changed")
+    class Changed(LedgerAggregate.Event):
+        name: str
+        filter: dict[str, Any]
+
+    @event(Changed)
     def change(self, name: str, filter: dict[str, Any]) -> None:
         self.name, self.filter = name, filter
 
 
 class SopTask(LedgerAggregate):
-    @event("Saved")
+    class Saved(LedgerAggregate.Created):
+        business_line: str
+        config: dict[str, Any]
+
+    @event(Saved)
     def __init__(self, business_line: str, config: dict[str, Any]):
         self.business_line, self.config = business_line, config
         self.reached: set[str] = set()
@@ -104,23 +118,39 @@ class SopTask(LedgerAggregate):
         return cls._create(cls.Saved, id=sop_id(business_line, config.key), business_line=business_line,
                            config=config.model_dump(mode="json"))
 
-    @event("Changed")
+    class Changed(LedgerAggregate.Event):
+        config: dict[str, Any]
+
+    @event(Changed)
     def change(self, config: dict[str, Any]) -> None:
         self.config = config
 
-    @event("Ran")
+    class Ran(LedgerAggregate.Event):
+        on: str
+        at: str
+        contacts: list[dict[str, Any]]
+
+    @event(Ran)
     def ran(self, on: str, at: str, contacts: list[dict[str, Any]]) -> None:
         """One run: every lead contacted (lead, phone, adapter reference or error)."""
         self.last_run_on = on
         self.reached |= {c["lead"] for c in contacts if c.get("reference")}
 
-    @event("Scoped")
+    class Scoped(LedgerAggregate.Event):
+        departments: list[str] | None
+
+    @event(Scoped)
     def scope(self, departments: list[str] | None) -> None:
         """The data scope of whoever saved the task: a run reaches only leads of these
         departments (None: every department of the business line)."""
         self.departments = departments
 
-    @event("Blocked")
+    class Blocked(LedgerAggregate.Event):
+        at: str
+        content: str | None
+        sensitive_hits: list[str]
+
+    @event(Blocked)
     def blocked(self, at: str, content: str | None, sensitive_hits: list[str]) -> None:
         """A run refused: the text holds sensitive words (block mode), checked at send time."""
         self.blocked_content = content
@@ -141,7 +171,13 @@ class SopClaim(LedgerAggregate):
     unique (id, version) decides which runner contacts the lead; a failed send releases the
     claim for the next run; a claim left by a crash between claim and send stays (at most once)."""
 
-    @event("Claimed")
+    class Claimed(LedgerAggregate.Created):
+        business_line: str
+        task: str
+        lead: str
+        at: str
+
+    @event(Claimed)
     def __init__(self, business_line: str, task: str, lead: str, at: str):
         self.business_line, self.task, self.lead = business_line, task, lead
         self.state, self.reference, self.attempts = "claimed", None, 1
@@ -151,15 +187,26 @@ class SopClaim(LedgerAggregate):
         return cls._create(cls.Claimed, id=sop_claim_id(business_line, task, lead), business_line=business_line,
                            task=task, lead=lead, at=at)
 
-    @event("Sent")
+    class Sent(LedgerAggregate.Event):
+        reference: str
+        at: str
+
+    @event(Sent)
     def sent(self, reference: str, at: str) -> None:
         self.state, self.reference = "sent", reference
 
-    @event("Failed")
+    class Failed(LedgerAggregate.Event):
+        error: str
+        at: str
+
+    @event(Failed)
     def failed(self, error: str, at: str) -> None:
         self.state = "failed"
 
-    @event("Reclaimed")
+    class Reclaimed(LedgerAggregate.Event):
+        at: str
+
+    @event(Reclaimed)
     def reclaim(self, at: str) -> None:
         self.state = "claimed"
         self.attempts += 1

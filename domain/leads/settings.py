@@ -33,7 +33,10 @@ class IntakeConfig(BaseModel):
 
 
 class LeadSettings(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        business_line: str
+
+    @event(Created)
     def __init__(self, business_line: str):
         self.business_line = business_line
         self.config: dict[str, Any] = IntakeConfig().model_dump()
@@ -44,16 +47,28 @@ class LeadSettings(LedgerAggregate):
     def create(cls, business_line: str) -> LeadSettings:
         return cls._create(cls.Created, id=settings_id(business_line), business_line=business_line)
 
-    @event("Configured")
+    class Configured(LedgerAggregate.Event):
+        config: dict[str, Any]
+
+    @event(Configured)
     def configure(self, config: dict[str, Any]) -> None:
         self.config = config
 
-    @event("BlacklistChanged")
+    class BlacklistChanged(LedgerAggregate.Event):
+        added: list[str]
+        removed: list[str]
+        reason: str
+
+    @event(BlacklistChanged)
     def change_blacklist(self, added: list[str], removed: list[str], reason: str) -> None:
         self.blacklist |= set(added)
         self.blacklist -= set(removed)
 
-    @event("SensitiveWordsChanged")
+    class SensitiveWordsChanged(LedgerAggregate.Event):
+        added: list[str]
+        removed: list[str]
+
+    @event(SensitiveWordsChanged)
     def change_sensitive_words(self, added: list[str], removed: list[str]) -> None:
         self.sensitive_words |= set(added)
         self.sensitive_words -= set(removed)
