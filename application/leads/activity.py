@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
 from uuid import UUID
 
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.leads.lead import Lead
 from domain.leads.sensitive import SensitiveContentError
 from domain.leads.settings import LeadSettings
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.context import current_context
 
 
@@ -19,8 +19,8 @@ def _iso(at: datetime) -> str:
 
 
 class Activity:
-    load: Callable[..., Any]
-    save_one: Callable[[Any], CommandResult]
+    load: Loader
+    save_one: Callable[[LedgerAggregate], CommandResult]
     lead: Callable[[UUID], Lead]
     now_iso: Callable[[], str]
     settings: Callable[[str], LeadSettings]

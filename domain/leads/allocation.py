@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -88,6 +89,16 @@ class RuleConfig(BaseModel):
         except (KeyError, ValueError):
             raise ValueError(f"unknown timezone {self.timezone!r}") from None
         return self
+
+
+class AllocationInputs(TypedDict):
+    """The facts of one lead that ``allocate`` decides on (recorded with the decisions)."""
+
+    purpose: str
+    department: str
+    channel: str
+    at: datetime
+    recycle_count: int
 
 
 def empty_state() -> dict[str, Any]:
@@ -210,7 +221,7 @@ def unavailable_among(rules: list[RuleConfig], decisions: list[dict[str, Any]],
     return sorted({m.id for r in rules if r.key in used for m in r.members if m.id in unavailable})
 
 
-def allocation_entry(lead: Any, phone: str, inputs: dict[str, Any], at: str, decisions: list[dict[str, Any]],
+def allocation_entry(lead: UUID, phone: str, inputs: AllocationInputs, at: str, decisions: list[dict[str, Any]],
                      unavailable: list[str]) -> dict[str, Any]:
     """One lead's record in the rule book's Allocated event: its inputs (the members unavailable
     then among them, when any) and the decisions."""

@@ -3,7 +3,7 @@ from the legacy system (or an adapter); intake filters bound phones out and attr
 account opening weighs them against the referral department."""
 from __future__ import annotations
 
-from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import event
 
@@ -12,7 +12,7 @@ from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
 
 
-def binding_id(phone: str) -> Any:
+def binding_id(phone: str) -> UUID:
     return natural_id("lead_binding", phone)
 
 

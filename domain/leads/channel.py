@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import event
 
@@ -19,7 +20,7 @@ CHANNEL_TYPES = ("tonghuashun", "douyin", "baidu", "360", "dazhihui", "app_store
 CHANNEL_CODE = re.compile(r"[a-z0-9][a-z0-9_\-]{1,47}")
 
 
-def channel_id(code: str) -> Any:
+def channel_id(code: str) -> UUID:
     return natural_id("lead_channel", code)
 
 
@@ -36,7 +37,7 @@ class Channel(LedgerAggregate):
     def __init__(self, code: str, name: str, channel_type: str, promotion_type: str, business_line: str,
                  department_id: str):
         self.code, self.name, self.channel_type, self.promotion_type = code, name, channel_type, promotion_type
-        self.business_line = business_line
+        self.business_line: str = business_line
         self.department_id = department_id     # the pool its leads reach (网金部 or 总部)
         self.token_hash: str | None = None
         self.landing_pages: dict[str, dict[str, Any]] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, get_args
+from uuid import UUID
 
 from eventsourcing.domain import event
 
@@ -22,7 +23,7 @@ INTENTS = ("none", "has", "strong")
 DEPOSIT_INTENTS = ("none", "has", "strong", "deposited")
 
 
-def lead_id(business_line: str, phone: str) -> Any:
+def lead_id(business_line: str, phone: str) -> UUID:
     return natural_id("lead", f"{business_line}:{phone}")
 
 
@@ -41,7 +42,8 @@ class Lead(LedgerAggregate):
     @event(Created)
     def __init__(self, business_line: str, phone: str, intake: dict[str, Any], status: str, reason: str | None,
                  flag: str, department_id: str, owner: str | None, decisions: list[dict[str, Any]]):
-        self.business_line, self.phone = business_line, phone
+        self.business_line: str = business_line
+        self.phone = phone
         self.channel_code = intake["channel_code"]    # the channel of the first valid intake (attribution)
         self.intakes: list[dict[str, Any]] = []
         self.status = "filtered"
@@ -111,7 +113,7 @@ class Lead(LedgerAggregate):
         self._intake(intake, status, reason, flag, department_id, owner)
 
     # -- assignment -----------------------------------------------------------------------------
-    def assign(self, to: str, department_id: str, at: str, reason: str, kind: str = "manual",
+    def assign(self, to: str | None, department_id: str, at: str, reason: str, kind: str = "manual",
                decisions: list[dict[str, Any]] | None = None) -> None:
         """手动分配 / 转移 (kind manual, becoming transfer when someone owned it) or a
         reassignment rule's decision after recycling (kind reassign)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field
@@ -16,7 +17,7 @@ from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
 
-def rulebook_id(business_line: str) -> Any:
+def rulebook_id(business_line: str) -> UUID:
     return natural_id("lead_rulebook", business_line)
 
 
@@ -40,7 +41,7 @@ class RuleBook(LedgerAggregate):
 
     @event(Created)
     def __init__(self, business_line: str):
-        self.business_line = business_line
+        self.business_line: str = business_line
         self.rules: dict[str, dict[str, Any]] = {}
         self.recycle_rules: dict[str, dict[str, Any]] = {}
         self.states: dict[str, dict[str, Any]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import event
@@ -69,11 +70,11 @@ class SopConfig(BaseModel):
         return self
 
 
-def segment_id(business_line: str, key: str) -> Any:
+def segment_id(business_line: str, key: str) -> UUID:
     return natural_id("lead_segment", f"{business_line}:{key}")
 
 
-def sop_id(business_line: str, key: str) -> Any:
+def sop_id(business_line: str, key: str) -> UUID:
     return natural_id("lead_sop", f"{business_line}:{key}")
 
 
@@ -86,7 +87,8 @@ class Segment(LedgerAggregate):
 
     @event(Saved)
     def __init__(self, business_line: str, key: str, name: str, filter: dict[str, Any]):
-        self.business_line, self.key, self.name, self.filter = business_line, key, name, filter
+        self.business_line: str = business_line
+        self.key, self.name, self.filter = key, name, filter
 
     @classmethod
     def create(cls, business_line: str, config: SegmentConfig) -> Segment:
@@ -109,7 +111,8 @@ class SopTask(LedgerAggregate):
 
     @event(Saved)
     def __init__(self, business_line: str, config: dict[str, Any]):
-        self.business_line, self.config = business_line, config
+        self.business_line: str = business_line
+        self.config = config
         self.reached: set[str] = set()
         self.last_run_on: str | None = None
 
@@ -162,7 +165,7 @@ class SopTask(LedgerAggregate):
         return getattr(self, "departments", None)
 
 
-def sop_claim_id(business_line: str, key: str, lead: str) -> Any:
+def sop_claim_id(business_line: str, key: str, lead: str) -> UUID:
     return natural_id("lead_sop_claim", f"{business_line}:{key}:{lead}")
 
 
@@ -179,8 +182,10 @@ class SopClaim(LedgerAggregate):
 
     @event(Claimed)
     def __init__(self, business_line: str, task: str, lead: str, at: str):
-        self.business_line, self.task, self.lead = business_line, task, lead
-        self.state, self.reference, self.attempts = "claimed", None, 1
+        self.business_line: str = business_line
+        self.task, self.lead = task, lead
+        self.state, self.attempts = "claimed", 1
+        self.reference: str | None = None
 
     @classmethod
     def create(cls, business_line: str, task: str, lead: str, at: str) -> SopClaim:

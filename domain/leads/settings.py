@@ -3,6 +3,7 @@ blacklist, the attribution mode and the sensitive words."""
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import UUID
 
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field
@@ -14,7 +15,7 @@ from domain.shared.ids import natural_id
 AttributionMode = Literal["time", "branch", "referral"]
 
 
-def settings_id(business_line: str) -> Any:
+def settings_id(business_line: str) -> UUID:
     return natural_id("lead_settings", business_line)
 
 
@@ -38,7 +39,7 @@ class LeadSettings(LedgerAggregate):
 
     @event(Created)
     def __init__(self, business_line: str):
-        self.business_line = business_line
+        self.business_line: str = business_line
         self.config: dict[str, Any] = IntakeConfig().model_dump()
         self.blacklist: set[str] = set()
         self.sensitive_words: set[str] = set()
