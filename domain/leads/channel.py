@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -12,9 +12,10 @@ from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
 from domain.shared.text import require_text
 
-CHANNEL_TYPES = ("tonghuashun", "douyin", "baidu", "360", "dazhihui", "app_store_xiaomi", "app_store_huawei",
-                 "app_store_vivo", "app_store_oppo", "app_store_honor", "app_store_apple", "referral",
-                 "manual_import", "landing_page", "other")
+ChannelType = Literal["tonghuashun", "douyin", "baidu", "360", "dazhihui", "app_store_xiaomi", "app_store_huawei",
+                      "app_store_vivo", "app_store_oppo", "app_store_honor", "app_store_apple", "referral",
+                      "manual_import", "landing_page", "other"]
+CHANNEL_TYPES: tuple[str, ...] = get_args(ChannelType)
 
 
 CHANNEL_CODE = re.compile(r"[a-z0-9][a-z0-9_\-]{1,47}")

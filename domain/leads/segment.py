@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field, model_validator
 
-from domain.leads.lead import OpeningKind
+from domain.leads.lead import Intent, Lifecycle, OpeningKind
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.ids import natural_id
 
@@ -29,8 +29,8 @@ class SegmentFilter(BaseModel):
     flag: Literal["new", "repeat"] | None = None
     channels: list[str] | None = Field(None, max_length=200)
     owner: str | None = Field(None, max_length=60)
-    lifecycles: list[Literal["prospect", "opened", "closed"]] | None = None
-    opening_intents: list[Literal["none", "has", "strong"]] | None = None
+    lifecycles: list[Lifecycle] | None = None
+    opening_intents: list[Intent] | None = None
     followed_up: bool | None = Field(None, description="false: 未跟进")
     ever_connected: bool | None = Field(None, description="false: 从未接通过")
     reassigned: bool | None = Field(None, description="true: 重新分配客户 (recycled at least once)")
