@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from domain.leads.employee import AssigneeUnavailableError
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
@@ -118,11 +119,15 @@ class Lead(LedgerAggregate):
 
     # -- assignment -----------------------------------------------------------------------------
     def assign(self, to: str | None, department_id: str, at: str, reason: str, kind: str = "manual",
-               decisions: list[dict[str, Any]] | None = None) -> None:
+               decisions: list[dict[str, Any]] | None = None, unavailable: str | None = None) -> None:
         """手动分配 / 转移 (kind manual, becoming transfer when someone owned it) or a
-        reassignment rule's decision after recycling (kind reassign)."""
+        reassignment rule's decision after recycling (kind reassign). ``unavailable``: why the
+        employee cannot receive leads of the line now (disabled, outside the line, without a
+        leads permission), which refuses a manual assignment as it refuses a rule member."""
         if kind != "reassign":
             self.require_open()
+            if unavailable is not None:
+                raise AssigneeUnavailableError(f"{to} cannot receive leads ({unavailable})", field="owner")
             if self.owner == to:
                 raise RuleViolationError(f"the lead already belongs to {to}", field="owner")
             if self.owner is not None:

@@ -30,7 +30,11 @@ class AssignBody(ScreenedBody):
 
 
 @router.post("/{lead_id}/assign", response_model=CommandAccepted,
-             summary="Assign (手动分配) or transfer (转移) a lead to an employee, with a reason.")
+             summary="Assign (手动分配) or transfer (转移) a lead to an employee, with a reason.",
+             responses={404: {"description": "`not_found`: unknown lead (or outside your scope), department or "
+                                             "employee (field `owner`)"},
+                        422: {"description": "`assignee_unavailable` (field `owner`): the employee is disabled, "
+                                             "outside the lead's business line or without a leads permission"}})
 def assign(lead_id: UUID, body: AssignBody, request: Request, container: ContainerDep, policy: Assigner,
            expected: ExpectedVersion, response: Response) -> CommandAccepted:
     lead = _visible(container, policy, lead_id)
