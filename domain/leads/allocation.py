@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, time
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, Unpack
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -116,7 +116,7 @@ def applies(rule: RuleConfig, *, purpose: str, department: str, channel: str, at
     return rule.window is None or rule.window.contains(at.astimezone(ZoneInfo(rule.timezone)))
 
 
-def select_rule(rules: list[RuleConfig], **facts: Any) -> RuleConfig | None:
+def select_rule(rules: list[RuleConfig], **facts: Unpack[AllocationInputs]) -> RuleConfig | None:
     candidates = [r for r in rules if applies(r, **facts)]
     candidates.sort(key=lambda r: (r.window is None, r.priority, r.key))
     return candidates[0] if candidates else None

@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.leads.employee import AssigneeUnavailableError
+from domain.leads.rulebook import RecycleRule
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
@@ -156,14 +157,14 @@ class Lead(LedgerAggregate):
         if self.status != "valid":
             raise RuleViolationError(f"lead {self.id} was filtered at intake ({self.reason}); it cannot be worked")
 
-    def due_for_recycling(self, rule: Any, now: datetime) -> bool:
+    def due_for_recycling(self, rule: RecycleRule, now: datetime) -> bool:
         """回收: owned, not opened, assigned *more than* ``rule.days`` days ago, in the rule's scope."""
         return (self.owner is not None and self.lifecycle == "prospect" and self.assigned_at is not None
                 and datetime.fromisoformat(self.assigned_at) < now - timedelta(days=rule.days)
                 and self.department_id in rule.scope_departments
                 and (not rule.channels or self.channel_code in rule.channels))
 
-    def recycle(self, rule: Any, now: datetime) -> None:
+    def recycle(self, rule: RecycleRule, now: datetime) -> None:
         """Back to the rule's pool; the recycle count decides which reassignment rules apply."""
         if not self.due_for_recycling(rule, now):
             raise RuleViolationError(f"lead {self.id} is not due for recycling by {rule.key}")
