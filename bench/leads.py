@@ -9,7 +9,8 @@ Run from the repository root::
 
 What one lead costs in the measured path (``LeadsApplication.intake``, batches of ``--batch``
 rows, one writer): phone normalisation, the repeat check by natural id against the event
-store, the 渠道1.0 binding lookup, the blacklist, a CEL custom filter, rule selection with a
+store, the 渠道1.0 binding lookup, the blacklist, a CEL custom filter, the rules' employees'
+availability (the Staff port over the access aggregates, once per batch), rule selection with a
 night-shift window, smooth weighted round-robin with caps, one ``Lead.Created`` (or
 ``IntakeRecorded``) event, and its share of one ``RuleBook.Allocated`` event — all saved in one
 transaction per batch. The generated stream has ~4% repeats, ~2% malformed phones, ~2% bound
@@ -48,6 +49,7 @@ from domain.leads.settings import IntakeConfig
 from domain.shared.context import CommandContext
 from infrastructure.eventstore.store import EventStore
 from infrastructure.leads.locks import LineTurns
+from infrastructure.leads.staff import AccessStaff
 
 TARGET = 1_000.0
 LINE = "brokerage"
@@ -78,12 +80,20 @@ def generate(n: int, seed: int = 5) -> tuple[list[dict], list[str], list[str]]:
 
 
 def setup(store: EventStore) -> tuple[LeadsApplication, list[str]]:
-    access, leads = AccessApplication(store), LeadsApplication(store, turns=LineTurns(store.datastore))
+    """The leads application as the composition root builds it for intake (interfaces/bootstrap.py):
+    the Staff port over the access context, so rules take only employees who can receive leads
+    and intake skips those who no longer can; the read models, the outbound adapters and the
+    import progress are not on the measured path."""
+    access = AccessApplication(store)
+    leads = LeadsApplication(store, turns=LineTurns(store.datastore), staff=AccessStaff(access))
     access.create_business_line(CTX, LINE, "Brokerage")
     online = str(access.create_department(CTX, "online", "网金部", "online_finance", None).id)
+    access.create_role(CTX, "lead_agent", "客户经理", ["leads.view", "leads.work"])
     employees = []
     for i in range(8):
-        access.create_operator(CTX, f"am{i:02d}", f"AM {i}", uuid.UUID(online), None, None, None)
+        am = access.create_operator(CTX, f"am{i:02d}", f"AM {i}", uuid.UUID(online), None, None, None).id
+        access.grant_roles(CTX, am, ["lead_agent"])
+        access.set_business_lines(CTX, am, [LINE])
         employees.append(f"operator:am{i:02d}")
     leads.create_channel(CTX, "ths", "同花顺", "tonghuashun", "同花顺", LINE, online)
     leads.configure_intake(CTX, LINE, IntakeConfig(repeat_window_days=3, filter_rules=[

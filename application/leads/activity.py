@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
 from uuid import UUID
 
-from application.shared.base import CommandResult, command
+from application.leads.staff import Staff
+from application.shared.base import CommandResult, Loader, command
 from domain.leads.lead import Lead
 from domain.leads.sensitive import SensitiveContentError
 from domain.leads.settings import LeadSettings
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.context import current_context
 
 
@@ -19,22 +20,26 @@ def _iso(at: datetime) -> str:
 
 
 class Activity:
-    load: Callable[..., Any]
-    save_one: Callable[[Any], CommandResult]
+    load: Loader
+    save_one: Callable[[LedgerAggregate], CommandResult]
     lead: Callable[[UUID], Lead]
     now_iso: Callable[[], str]
     settings: Callable[[str], LeadSettings]
     require_department: Callable[[str, str], None]
     require_member: Callable[[str, str, str], None]
+    staff: Staff
 
     @command
     def assign(self, lead_uuid: UUID, owner: str, department_id: str, reason: str,
                expected_version: int | None = None) -> CommandResult:
-        """手动分配 / 转移: to an employee of a department, with the reason recorded."""
+        """手动分配 / 转移: to an employee of a department who can receive leads of the lead's
+        line now (checked like a rule's members), with the reason recorded."""
         self.require_department(department_id, "department_id")
         self.require_member(owner, "employee", "owner")
         lead = self.load(lead_uuid, Lead, expected_version=expected_version)
-        lead.assign(owner, department_id, self.now_iso(), reason)
+        employee = self.staff.employees([owner], lead.business_line).get(owner)
+        lead.assign(owner, department_id, self.now_iso(), reason,
+                    unavailable=employee.unavailable if employee is not None else None)
         return self.save_one(lead)
 
     @command

@@ -20,7 +20,15 @@ from application.leads.imports import Imports
 from application.leads.intake import Intake
 from application.leads.line_settings import LineSettings
 from application.leads.opening import Opening
-from application.leads.ports import NoReadModel, ReadProgress
+from application.leads.ports import (
+    ImportProgress,
+    LeadReads,
+    NoOutbound,
+    NoReadModel,
+    NoReads,
+    Outbound,
+    ReadProgress,
+)
 from application.leads.recycling import Recycling
 from application.leads.rules import Rules
 from application.leads.sop import SopTasks
@@ -28,25 +36,16 @@ from application.leads.staff import EveryoneAvailable, Staff
 from application.shared.base import LedgerApplication
 from domain.leads.lead import Lead, lead_id
 from domain.leads.phone import normalise_phone
+from domain.leads.rulebook import RuleBook
 from domain.shared.errors import NotFoundError
 from domain.shared.ids import natural_id
+from infrastructure.eventstore.store import EventStore
 
 Clock = Callable[[], datetime]
 
 
 class LineTurnsPort(Protocol):
     def turn(self, business_line: str) -> AbstractContextManager[None]: ...
-
-
-class LeadReads(Protocol):
-    """What the use cases read from the leads read models (candidates only: the aggregates decide)."""
-
-    def recycle_candidates(self, business_line: str, departments: list[str], cutoff: datetime) -> list[UUID]: ...
-
-    def sop_tasks(self, scope: dict[str, Any]) -> list[dict[str, Any]]: ...
-
-    def segment_members(self, line: str, spec: dict[str, Any], today: datetime, tomorrow: datetime,
-                        limit: int = 10_000, departments: list[str] | None = None) -> list[tuple[UUID, str]]: ...
 
 
 class _NoTurns:
@@ -58,8 +57,9 @@ class LeadsApplication(Channels, LineSettings, Rules, Bindings, Intake, Imports,
                        Opening, LedgerApplication):
     name = "leads"
 
-    def __init__(self, store: Any, *, clock: Clock | None = None, turns: LineTurnsPort | None = None,
-                 reads: LeadReads | None = None, outbound: Any = None, progress: Any = None,
+    def __init__(self, store: EventStore, *, clock: Clock | None = None, turns: LineTurnsPort | None = None,
+                 reads: LeadReads | None = None, outbound: Outbound | None = None,
+                 progress: ImportProgress | None = None,
                  staff: Staff | None = None, read_progress: ReadProgress | None = None,
                  timezone_name: str = "Asia/Shanghai"):
         super().__init__(store)
@@ -67,9 +67,11 @@ class LeadsApplication(Channels, LineSettings, Rules, Bindings, Intake, Imports,
         self.turns = turns or _NoTurns()
         self.staff: Staff = staff or EveryoneAvailable()
         self.read_progress: ReadProgress = read_progress or NoReadModel()
-        self.reads, self.outbound, self.progress, self.timezone_name = reads, outbound, progress, timezone_name
+        self.reads: LeadReads = reads if reads is not None else NoReads()
+        self.outbound: Outbound = outbound if outbound is not None else NoOutbound()
+        self.progress, self.timezone_name = progress, timezone_name
         self._programs: dict[str, Any] = {}
-        self._books: dict[str, Any] = {}
+        self._books: dict[str, RuleBook] = {}
         self._books_lock = threading.Lock()
         self._line_locks: dict[str, threading.Lock] = {}
 

@@ -9,16 +9,18 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from application.leads.inputs import BindingRow, first_error
-from application.shared.base import CommandResult, command
+from application.leads.ports import SaveAll
+from application.shared.base import CommandResult, Loader, command
 from domain.leads.binding import Binding, binding_id
 from domain.leads.phone import InvalidPhoneError, normalise_phone
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import NotFoundError
 
 
 class Bindings:
-    load: Callable[..., Any]
-    save_all: Callable[..., int]
-    save_one: Callable[[Any], CommandResult]
+    load: Loader
+    save_all: SaveAll
+    save_one: Callable[[LedgerAggregate], CommandResult]
     exists: Callable[[UUID], bool]
     existing: Callable[[Iterable[UUID]], set[UUID]]
     now_iso: Callable[[], str]
@@ -41,8 +43,9 @@ class Bindings:
             except InvalidPhoneError as exc:
                 results.append({"row": n, "status": "rejected", "reason": exc.message})
                 continue
-            department = str(row.department_id) if row.department_id else None
-            if department is not None:
+            department = None
+            if row.department_id is not None:
+                department = str(row.department_id)
                 if department not in departments:
                     departments[department] = self.exists(row.department_id)
                 if not departments[department]:
@@ -54,13 +57,14 @@ class Bindings:
             results.append({"row": n, "status": "accepted", "phone": phone})
         known = self.existing(binding_id(p) for p in pending)
         aggregates = []
-        for phone, row in pending.items():
-            bound_at = row["bound_at"] or self.now_iso()
+        for phone, entry in pending.items():
+            bound_at = entry["bound_at"] or self.now_iso()
             if binding_id(phone) in known:
                 binding = self.load(binding_id(phone), Binding)
-                binding.rebind(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
+                binding.rebind(phone, entry["kind"], entry["holder"], entry["department_id"], bound_at, source)
             else:
-                binding = Binding.create(phone, row["kind"], row["holder"], row["department_id"], bound_at, source)
+                binding = Binding.create(phone, entry["kind"], entry["holder"], entry["department_id"], bound_at,
+                                         source)
             aggregates.append(binding)
         if aggregates:
             self.save_all(*aggregates)

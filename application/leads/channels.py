@@ -6,16 +6,17 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from application.shared.tokens import token_hash
 from domain.leads.channel import Channel, channel_id
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import AuthenticationError, NotFoundError
 
 
 class Channels:
-    load: Callable[..., Any]
-    save_one: Callable[[Any], CommandResult]
-    create_unique: Callable[[Any, str], CommandResult]
+    load: Loader
+    save_one: Callable[[LedgerAggregate], CommandResult]
+    create_unique: Callable[[LedgerAggregate, str], CommandResult]
     require_department: Callable[[str, str], None]
 
     def channel(self, code: str) -> Channel:

@@ -42,7 +42,7 @@ def _csv_rows(stream: IO[bytes]) -> Iterator[list[str]]:
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not merely a character cut at the sample's end
             encoding = "gb18030"   # Excel's CSV on Chinese Windows
-    text = codecs.getreader(encoding)(stream, errors="strict")
+    text = codecs.getreader(encoding)(stream, "strict")  # errors: positional in the StreamReader protocol
     try:
         yield from csv.reader(text)
     except UnicodeDecodeError:

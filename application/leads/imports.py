@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import IO, Any
 
 from application.leads.importer import Importer
+from application.leads.ports import ImportProgress
 from domain.shared.context import CommandContext
 
 
 class Imports:
-    progress: Any
+    progress: ImportProgress | None
 
     def import_file(self, ctx: CommandContext, channel: str, stream: IO[bytes], *, business_line: str,
                     started_by: str, import_id: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.leads.lead import OpeningKind
 from domain.shared.text import text_problem
@@ -89,7 +89,7 @@ class OpeningEvent(BaseModel):
     external_id: Annotated[SafeStr, Field(max_length=100)] | None = None
 
 
-def first_error(exc: Any) -> str:
+def first_error(exc: ValidationError) -> str:
     """A pydantic ValidationError as one short message: 'field: why'."""
     e = exc.errors()[0]
     where = ".".join(str(p) for p in e["loc"])

@@ -15,8 +15,9 @@ from uuid import UUID
 
 import cel
 
-from application.shared.base import command
-from domain.leads.allocation import RuleConfig, allocate, allocation_entry, outcome, unavailable_among
+from application.leads.ports import SaveAll
+from application.shared.base import Loader, command
+from domain.leads.allocation import AllocationInputs, RuleConfig, allocate, allocation_entry, outcome, unavailable_among
 from domain.leads.binding import Binding
 from domain.leads.channel import Channel
 from domain.leads.lead import Lead, lead_id
@@ -26,14 +27,15 @@ from domain.leads.rulebook import RuleBook
 from domain.leads.settings import IntakeConfig, LeadSettings
 from domain.shared.errors import ConcurrencyConflictError, NotFoundError, RuleViolationError
 from domain.shared.text import text_problem
+from infrastructure.eventstore.store import EventStore
 
 RETRIES = 8  # optimistic retries of a batch (jittered backoff between them)
 
 
 class Intake:
     clock: Callable[[], datetime]
-    load: Callable[..., Any]
-    save_all: Callable[..., int]
+    load: Loader
+    save_all: SaveAll
     existing: Callable[[Iterable[UUID]], set[UUID]]
     line_turn: Callable[[str], AbstractContextManager[None]]
     backoff: Callable[[int], None]
@@ -43,7 +45,7 @@ class Intake:
     availability: Callable[[str, list[RuleConfig]], tuple[set[str], dict[str, str]]]
     bindings: Callable[[Iterable[str]], dict[str, Binding]]
     _programs: dict[str, Any]
-    _store: Any
+    _store: EventStore
 
     @command
     def submit(self, channel_code: str, rows: list[Any], landing_page: str | None,
@@ -148,7 +150,8 @@ class Intake:
         for n, phone, fields in parsed:
             lid = lead_id(line, phone)
             lead = leads.get(lid)
-            reason, notes = None, []
+            reason: str | None = None
+            notes: list[dict[str, str]] = []
             if phone in settings.blacklist:
                 reason = "blacklisted"
             elif lead is not None and window and lead.last_valid_intake_at is not None and (
@@ -163,8 +166,9 @@ class Intake:
             decisions: list[dict[str, Any]] = []
             department, owner = (lead.department_id, lead.owner) if lead else (channel.department_id, None)
             if status == "valid" and (lead is None or lead.owner is None):
-                inputs = {"purpose": "intake", "department": channel.department_id, "channel": channel.code,
-                          "at": now, "recycle_count": lead.recycle_count if lead else 0}
+                inputs: AllocationInputs = {
+                    "purpose": "intake", "department": channel.department_id, "channel": channel.code, "at": now,
+                    "recycle_count": lead.recycle_count if lead else 0}
                 decisions = allocate(rules, states, **inputs, unavailable=unavailable)
                 department, owner = outcome(decisions, channel.department_id, homes)
                 if decisions:

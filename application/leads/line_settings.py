@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import cel
 
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.leads.settings import IntakeConfig, LeadSettings, settings_id
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import InvalidInputError, NotFoundError
 
 
 class LineSettings:
-    load: Callable[..., Any]
-    save_one: Callable[[Any], CommandResult]
-    exists: Callable[[Any], bool]
+    load: Loader
+    save_one: Callable[[LedgerAggregate], CommandResult]
+    exists: Callable[[UUID], bool]
 
     def settings(self, business_line: str) -> LeadSettings:
         try:

@@ -18,18 +18,20 @@ from domain.leads.binding import Binding
 from domain.leads.lead import Lead, lead_id
 from domain.leads.phone import normalise_phone
 from domain.leads.settings import LeadSettings
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError
+from infrastructure.eventstore.store import EventStore
 
 log = logging.getLogger(__name__)
 
 
 class Opening:
-    save_one: Callable[[Any], CommandResult]
+    save_one: Callable[[LedgerAggregate], CommandResult]
     lead: Callable[[UUID], Lead]
     settings: Callable[[str], LeadSettings]
     bindings: Callable[[Iterable[str]], dict[str, Binding]]
-    _store: Any
+    _store: EventStore
 
     @command
     def opening_event(self, business_line: str, phone: str, kind: str, at: datetime, node: str | None = None,

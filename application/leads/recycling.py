@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
-from application.shared.base import command
-from domain.leads.allocation import RuleConfig, allocate, allocation_entry, outcome, unavailable_among
+from application.leads.ports import LeadReads, SaveAll
+from application.shared.base import Loader, command
+from domain.leads.allocation import AllocationInputs, RuleConfig, allocate, allocation_entry, outcome, unavailable_among
 from domain.leads.lead import Lead
 from domain.leads.rulebook import RuleBook
 from domain.shared.errors import ConcurrencyConflictError
@@ -20,9 +21,9 @@ ATTEMPTS = 6
 
 class Recycling:
     clock: Callable[[], datetime]
-    load: Callable[..., Any]
-    save_all: Callable[..., int]
-    reads: Any
+    load: Loader
+    save_all: SaveAll
+    reads: LeadReads
     line_turn: Callable[[str], AbstractContextManager[None]]
     backoff: Callable[[int], None]
     rulebook: Callable[[str], RuleBook]
@@ -61,8 +62,9 @@ class Recycling:
                     continue
                 lead.recycle(rule, now)
                 recycled += 1
-                inputs = {"purpose": "reassign", "department": rule.to_department,
-                          "channel": lead.channel_code, "at": now, "recycle_count": lead.recycle_count}
+                inputs: AllocationInputs = {"purpose": "reassign", "department": rule.to_department,
+                                            "channel": lead.channel_code, "at": now,
+                                            "recycle_count": lead.recycle_count}
                 decisions = allocate(rules, states, **inputs, unavailable=unavailable)
                 if decisions:
                     department, owner = outcome(decisions, rule.to_department, homes)

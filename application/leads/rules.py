@@ -5,22 +5,25 @@ import copy
 import threading
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import project_aggregate
+from eventsourcing.persistence import EventStore
 
 from application.leads.staff import Staff
-from application.shared.base import CommandResult, command
+from application.shared.base import CommandResult, Loader, command
 from domain.leads.allocation import RuleConfig
 from domain.leads.replay import replay_assignments
 from domain.leads.rulebook import RecycleRule, RuleBook, rulebook_id
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import NotFoundError
 
 
 class Rules:
-    load: Callable[..., Any]
-    save_one: Callable[[Any], CommandResult]
-    events: Any
-    exists: Callable[[Any], bool]
+    load: Loader
+    save_one: Callable[[LedgerAggregate], CommandResult]
+    events: EventStore[UUID]
+    exists: Callable[[UUID], bool]
     require_department: Callable[[str, str], None]
     require_member: Callable[[str, str, str], None]
     staff: Staff
@@ -41,7 +44,9 @@ class Rules:
             except NotFoundError:
                 return RuleBook.create(business_line)
         else:
-            book = project_aggregate(copy.deepcopy(cached), self.events.get(book_id, gt=cached.version))
+            caught_up = project_aggregate(copy.deepcopy(cached), self.events.get(book_id, gt=cached.version))
+            assert caught_up is not None  # events only ever advance a rule book, never discard it
+            book = caught_up
         with self._books_lock:
             current = self._books.get(business_line)
             if current is None or current.version < book.version:

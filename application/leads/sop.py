@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from application.leads.ports import ReadProgress
-from application.shared.base import CommandResult, command
+from application.leads.ports import LeadReads, Outbound, ReadProgress, SaveAll
+from application.shared.base import CommandResult, Loader, command
 from domain.leads.lead import Lead
 from domain.leads.segment import (
     Segment,
@@ -27,20 +27,22 @@ from domain.leads.segment import (
 )
 from domain.leads.sensitive import SensitiveContentError
 from domain.leads.settings import LeadSettings
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConcurrencyConflictError, NotFoundError, UnavailableError
+from infrastructure.eventstore.store import EventStore
 
 
 class SopTasks:
     clock: Callable[[], datetime]
-    load: Callable[..., Any]
-    save_one: Callable[[Any], CommandResult]
-    save_all: Callable[..., int]
+    load: Loader
+    save_one: Callable[[LedgerAggregate], CommandResult]
+    save_all: SaveAll
     settings: Callable[[str], LeadSettings]
     lock: Callable[[str], threading.Lock]
-    reads: Any
+    reads: LeadReads
     read_progress: ReadProgress
-    outbound: Any
-    _store: Any
+    outbound: Outbound
+    _store: EventStore
     timezone_name: str
 
     def segment(self, business_line: str, key: str) -> Segment:
@@ -155,7 +157,9 @@ class SopTasks:
         cfg = task.settings()
         if not cfg.enabled or (cfg.start and local.date() < cfg.start) or (cfg.end and local.date() > cfg.end):
             return 0, 0
-        if cfg.mode == "fixed_time" and (local.time() < cfg.at_time or task.last_run_on == local.date().isoformat()):
+        # (SopConfig requires at_time of a fixed-time task)
+        if cfg.mode == "fixed_time" and (cfg.at_time is None or local.time() < cfg.at_time
+                                        or task.last_run_on == local.date().isoformat()):
             return 0, 0
         at = now.astimezone(timezone.utc).isoformat()
         hits: list[str] = []
@@ -186,8 +190,11 @@ class SopTasks:
             if claim is None:
                 continue
             try:
-                reference = (self.outbound.send_sms(phone, cfg.content, cfg.template) if cfg.action == "sms"
-                             else self.outbound.place_call(phone, cfg.key))
+                if cfg.action == "sms":
+                    assert cfg.content is not None  # SopConfig refuses an SMS task without its text
+                    reference = self.outbound.send_sms(phone, cfg.content, cfg.template)
+                else:
+                    reference = self.outbound.place_call(phone, cfg.key)
             except Exception as exc:  # an adapter failure is recorded, the lead retried next run
                 claim.failed(str(exc)[:200], at)
                 self.save_all(claim)

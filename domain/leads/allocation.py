@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -90,6 +91,16 @@ class RuleConfig(BaseModel):
         return self
 
 
+class AllocationInputs(TypedDict):
+    """The facts of one lead that ``allocate`` decides on (recorded with the decisions)."""
+
+    purpose: str
+    department: str
+    channel: str
+    at: datetime
+    recycle_count: int
+
+
 def empty_state() -> dict[str, Any]:
     return {"counts": {}, "current": {}, "next": 0}
 
@@ -105,7 +116,7 @@ def applies(rule: RuleConfig, *, purpose: str, department: str, channel: str, at
     return rule.window is None or rule.window.contains(at.astimezone(ZoneInfo(rule.timezone)))
 
 
-def select_rule(rules: list[RuleConfig], **facts: Any) -> RuleConfig | None:
+def select_rule(rules: list[RuleConfig], **facts: Unpack[AllocationInputs]) -> RuleConfig | None:
     candidates = [r for r in rules if applies(r, **facts)]
     candidates.sort(key=lambda r: (r.window is None, r.priority, r.key))
     return candidates[0] if candidates else None
@@ -210,7 +221,7 @@ def unavailable_among(rules: list[RuleConfig], decisions: list[dict[str, Any]],
     return sorted({m.id for r in rules if r.key in used for m in r.members if m.id in unavailable})
 
 
-def allocation_entry(lead: Any, phone: str, inputs: dict[str, Any], at: str, decisions: list[dict[str, Any]],
+def allocation_entry(lead: UUID, phone: str, inputs: AllocationInputs, at: str, decisions: list[dict[str, Any]],
                      unavailable: list[str]) -> dict[str, Any]:
     """One lead's record in the rule book's Allocated event: its inputs (the members unavailable
     then among them, when any) and the decisions."""

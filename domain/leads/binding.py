@@ -3,7 +3,7 @@ from the legacy system (or an adapter); intake filters bound phones out and attr
 account opening weighs them against the referral department."""
 from __future__ import annotations
 
-from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import event
 
@@ -12,12 +12,20 @@ from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
 
 
-def binding_id(phone: str) -> Any:
+def binding_id(phone: str) -> UUID:
     return natural_id("lead_binding", phone)
 
 
 class Binding(LedgerAggregate):
-    @event("Bound")
+    class Bound(LedgerAggregate.Created):
+        phone: str
+        kind: str
+        holder: str
+        department_id: str | None
+        bound_at: str
+        source: str
+
+    @event(Bound)
     def __init__(self, phone: str, kind: str, holder: str, department_id: str | None, bound_at: str,
                  source: str):
         self.phone, self.kind, self.holder, self.department_id = phone, kind, holder, department_id
@@ -30,7 +38,15 @@ class Binding(LedgerAggregate):
         return cls._create(cls.Bound, id=binding_id(phone), phone=phone, kind=kind, holder=holder,
                            department_id=department_id, bound_at=bound_at, source=source)
 
-    @event("Rebound")
+    class Rebound(LedgerAggregate.Event):
+        phone: str
+        kind: str
+        holder: str
+        department_id: str | None
+        bound_at: str
+        source: str
+
+    @event(Rebound)
     def rebind(self, phone: str, kind: str, holder: str, department_id: str | None, bound_at: str,
                source: str) -> None:
         self.kind, self.holder, self.department_id, self.bound_at, self.source = (
@@ -44,6 +60,10 @@ class Binding(LedgerAggregate):
             raise RuleViolationError(f"{self.phone} is not bound (the binding was removed before)", field="phone")
         self._unbound(self.phone, reason)
 
-    @event("Unbound")
+    class Unbound(LedgerAggregate.Event):
+        phone: str
+        reason: str
+
+    @event(Unbound)
     def _unbound(self, phone: str, reason: str) -> None:
         self.active = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field
@@ -16,7 +17,7 @@ from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
 
-def rulebook_id(business_line: str) -> Any:
+def rulebook_id(business_line: str) -> UUID:
     return natural_id("lead_rulebook", business_line)
 
 
@@ -35,9 +36,12 @@ class RecycleRule(BaseModel):
 
 
 class RuleBook(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        business_line: str
+
+    @event(Created)
     def __init__(self, business_line: str):
-        self.business_line = business_line
+        self.business_line: str = business_line
         self.rules: dict[str, dict[str, Any]] = {}
         self.recycle_rules: dict[str, dict[str, Any]] = {}
         self.states: dict[str, dict[str, Any]] = {}
@@ -60,7 +64,10 @@ class RuleBook(LedgerAggregate):
                 f"{member} ({unavailable[member]})" for _, member in refused), field=f"members[{refused[0][0]}].id")
         self._rule_saved(rule.model_dump(mode="json"))
 
-    @event("RuleSaved")
+    class RuleSaved(LedgerAggregate.Event):
+        rule: dict[str, Any]
+
+    @event(RuleSaved)
     def _rule_saved(self, rule: dict[str, Any]) -> None:
         self.rules[rule["key"]] = rule
         members = {m["id"] for m in rule["members"]}
@@ -72,7 +79,10 @@ class RuleBook(LedgerAggregate):
     def save_recycle_rule(self, rule: RecycleRule) -> None:
         self._recycle_rule_saved(rule.model_dump(mode="json"))
 
-    @event("RecycleRuleSaved")
+    class RecycleRuleSaved(LedgerAggregate.Event):
+        rule: dict[str, Any]
+
+    @event(RecycleRuleSaved)
     def _recycle_rule_saved(self, rule: dict[str, Any]) -> None:
         self.recycle_rules[rule["key"]] = rule
 
@@ -90,7 +100,11 @@ class RuleBook(LedgerAggregate):
     def working_states(self) -> dict[str, dict[str, Any]]:
         return copy.deepcopy(self.states)
 
-    @event("Allocated")
+    class Allocated(LedgerAggregate.Event):
+        decisions: list[dict[str, Any]]
+        states: dict[str, dict[str, Any]]
+
+    @event(Allocated)
     def allocated(self, decisions: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> None:
         """One event per batch: every decision (lead, its inputs, rule, member, why) and the
         state of each rule it advanced, as left by the last decision."""

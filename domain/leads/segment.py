@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field, model_validator
 
-from domain.leads.lead import OpeningKind
+from domain.leads.lead import Intent, Lifecycle, OpeningKind
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.ids import natural_id
 
@@ -28,8 +29,8 @@ class SegmentFilter(BaseModel):
     flag: Literal["new", "repeat"] | None = None
     channels: list[str] | None = Field(None, max_length=200)
     owner: str | None = Field(None, max_length=60)
-    lifecycles: list[Literal["prospect", "opened", "closed"]] | None = None
-    opening_intents: list[Literal["none", "has", "strong"]] | None = None
+    lifecycles: list[Lifecycle] | None = None
+    opening_intents: list[Intent] | None = None
     followed_up: bool | None = Field(None, description="false: 未跟进")
     ever_connected: bool | None = Field(None, description="false: 从未接通过")
     reassigned: bool | None = Field(None, description="true: 重新分配客户 (recycled at least once)")
@@ -69,33 +70,49 @@ class SopConfig(BaseModel):
         return self
 
 
-def segment_id(business_line: str, key: str) -> Any:
+def segment_id(business_line: str, key: str) -> UUID:
     return natural_id("lead_segment", f"{business_line}:{key}")
 
 
-def sop_id(business_line: str, key: str) -> Any:
+def sop_id(business_line: str, key: str) -> UUID:
     return natural_id("lead_sop", f"{business_line}:{key}")
 
 
 class Segment(LedgerAggregate):
-    @event("Saved")
+    class Saved(LedgerAggregate.Created):
+        business_line: str
+        key: str
+        name: str
+        filter: dict[str, Any]
+
+    @event(Saved)
     def __init__(self, business_line: str, key: str, name: str, filter: dict[str, Any]):
-        self.business_line, self.key, self.name, self.filter = business_line, key, name, filter
+        self.business_line: str = business_line
+        self.key, self.name, self.filter = key, name, filter
 
     @classmethod
     def create(cls, business_line: str, config: SegmentConfig) -> Segment:
         return cls._create(cls.Saved, id=segment_id(business_line, config.key), business_line=business_line,
                            key=config.key, name=config.name, filter=config.filter.model_dump(mode="json"))
 
-    @event("Changed")
+    class Changed(LedgerAggregate.Event):
+        name: str
+        filter: dict[str, Any]
+
+    @event(Changed)
     def change(self, name: str, filter: dict[str, Any]) -> None:
         self.name, self.filter = name, filter
 
 
 class SopTask(LedgerAggregate):
-    @event("Saved")
+    class Saved(LedgerAggregate.Created):
+        business_line: str
+        config: dict[str, Any]
+
+    @event(Saved)
     def __init__(self, business_line: str, config: dict[str, Any]):
-        self.business_line, self.config = business_line, config
+        self.business_line: str = business_line
+        self.config = config
         self.reached: set[str] = set()
         self.last_run_on: str | None = None
 
@@ -104,23 +121,39 @@ class SopTask(LedgerAggregate):
         return cls._create(cls.Saved, id=sop_id(business_line, config.key), business_line=business_line,
                            config=config.model_dump(mode="json"))
 
-    @event("Changed")
+    class Changed(LedgerAggregate.Event):
+        config: dict[str, Any]
+
+    @event(Changed)
     def change(self, config: dict[str, Any]) -> None:
         self.config = config
 
-    @event("Ran")
+    class Ran(LedgerAggregate.Event):
+        on: str
+        at: str
+        contacts: list[dict[str, Any]]
+
+    @event(Ran)
     def ran(self, on: str, at: str, contacts: list[dict[str, Any]]) -> None:
         """One run: every lead contacted (lead, phone, adapter reference or error)."""
         self.last_run_on = on
         self.reached |= {c["lead"] for c in contacts if c.get("reference")}
 
-    @event("Scoped")
+    class Scoped(LedgerAggregate.Event):
+        departments: list[str] | None
+
+    @event(Scoped)
     def scope(self, departments: list[str] | None) -> None:
         """The data scope of whoever saved the task: a run reaches only leads of these
         departments (None: every department of the business line)."""
         self.departments = departments
 
-    @event("Blocked")
+    class Blocked(LedgerAggregate.Event):
+        at: str
+        content: str | None
+        sensitive_hits: list[str]
+
+    @event(Blocked)
     def blocked(self, at: str, content: str | None, sensitive_hits: list[str]) -> None:
         """A run refused: the text holds sensitive words (block mode), checked at send time."""
         self.blocked_content = content
@@ -132,7 +165,7 @@ class SopTask(LedgerAggregate):
         return getattr(self, "departments", None)
 
 
-def sop_claim_id(business_line: str, key: str, lead: str) -> Any:
+def sop_claim_id(business_line: str, key: str, lead: str) -> UUID:
     return natural_id("lead_sop_claim", f"{business_line}:{key}:{lead}")
 
 
@@ -141,25 +174,44 @@ class SopClaim(LedgerAggregate):
     unique (id, version) decides which runner contacts the lead; a failed send releases the
     claim for the next run; a claim left by a crash between claim and send stays (at most once)."""
 
-    @event("Claimed")
+    class Claimed(LedgerAggregate.Created):
+        business_line: str
+        task: str
+        lead: str
+        at: str
+
+    @event(Claimed)
     def __init__(self, business_line: str, task: str, lead: str, at: str):
-        self.business_line, self.task, self.lead = business_line, task, lead
-        self.state, self.reference, self.attempts = "claimed", None, 1
+        self.business_line: str = business_line
+        self.task, self.lead = task, lead
+        self.state, self.attempts = "claimed", 1
+        self.reference: str | None = None
 
     @classmethod
     def create(cls, business_line: str, task: str, lead: str, at: str) -> SopClaim:
         return cls._create(cls.Claimed, id=sop_claim_id(business_line, task, lead), business_line=business_line,
                            task=task, lead=lead, at=at)
 
-    @event("Sent")
+    class Sent(LedgerAggregate.Event):
+        reference: str
+        at: str
+
+    @event(Sent)
     def sent(self, reference: str, at: str) -> None:
         self.state, self.reference = "sent", reference
 
-    @event("Failed")
+    class Failed(LedgerAggregate.Event):
+        error: str
+        at: str
+
+    @event(Failed)
     def failed(self, error: str, at: str) -> None:
         self.state = "failed"
 
-    @event("Reclaimed")
+    class Reclaimed(LedgerAggregate.Event):
+        at: str
+
+    @event(Reclaimed)
     def reclaim(self, at: str) -> None:
         self.state = "claimed"
         self.attempts += 1

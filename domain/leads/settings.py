@@ -3,6 +3,7 @@ blacklist, the attribution mode and the sensitive words."""
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import UUID
 
 from eventsourcing.domain import event
 from pydantic import BaseModel, Field
@@ -14,7 +15,7 @@ from domain.shared.ids import natural_id
 AttributionMode = Literal["time", "branch", "referral"]
 
 
-def settings_id(business_line: str) -> Any:
+def settings_id(business_line: str) -> UUID:
     return natural_id("lead_settings", business_line)
 
 
@@ -33,9 +34,12 @@ class IntakeConfig(BaseModel):
 
 
 class LeadSettings(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        business_line: str
+
+    @event(Created)
     def __init__(self, business_line: str):
-        self.business_line = business_line
+        self.business_line: str = business_line
         self.config: dict[str, Any] = IntakeConfig().model_dump()
         self.blacklist: set[str] = set()
         self.sensitive_words: set[str] = set()
@@ -44,16 +48,28 @@ class LeadSettings(LedgerAggregate):
     def create(cls, business_line: str) -> LeadSettings:
         return cls._create(cls.Created, id=settings_id(business_line), business_line=business_line)
 
-    @event("Configured")
+    class Configured(LedgerAggregate.Event):
+        config: dict[str, Any]
+
+    @event(Configured)
     def configure(self, config: dict[str, Any]) -> None:
         self.config = config
 
-    @event("BlacklistChanged")
+    class BlacklistChanged(LedgerAggregate.Event):
+        added: list[str]
+        removed: list[str]
+        reason: str
+
+    @event(BlacklistChanged)
     def change_blacklist(self, added: list[str], removed: list[str], reason: str) -> None:
         self.blacklist |= set(added)
         self.blacklist -= set(removed)
 
-    @event("SensitiveWordsChanged")
+    class SensitiveWordsChanged(LedgerAggregate.Event):
+        added: list[str]
+        removed: list[str]
+
+    @event(SensitiveWordsChanged)
     def change_sensitive_words(self, added: list[str], removed: list[str]) -> None:
         self.sensitive_words |= set(added)
         self.sensitive_words -= set(removed)

@@ -2,21 +2,15 @@
 
 ``FileOutbound`` is the embedded-mode adapter: it appends each request as a JSON line (what a
 real gateway would receive) and answers a reference. A production adapter implements the same
-two methods against the vendor's API."""
+two methods against the vendor's API (the ``Outbound`` port in application/leads/ports.py)."""
 from __future__ import annotations
 
 import threading
 import uuid
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import orjson
-
-
-class Outbound(Protocol):
-    def send_sms(self, phone: str, content: str, template: str | None) -> str: ...
-
-    def place_call(self, phone: str, task: str) -> str: ...
 
 
 class FileOutbound:
@@ -24,7 +18,7 @@ class FileOutbound:
         self.path = path
         self._lock = threading.Lock()
 
-    def _write(self, record: dict) -> str:
+    def _write(self, record: dict[str, Any]) -> str:
         reference = uuid.uuid4().hex
         with self._lock, self.path.open("ab") as f:
             f.write(orjson.dumps({**record, "reference": reference}) + b"\n")

@@ -45,42 +45,42 @@ class LeadConversionSink(ClickHouseSink):
                               "employee", "department_id", "fact")}
 
     @staticmethod
-    def _row(e: Any, position: int, n: int, at: str, channel: str, employee: str | None, department: str,
+    def _row(e: Lead.Event, position: int, n: int, at: str, channel: str, employee: str | None, department: str,
              fact: str) -> tuple[str, Sequence[Any]]:
         return "lead_facts", (position, n, datetime.fromisoformat(at), e.business_line or "", e.originator_id,
                               channel, employee or "", str(department), fact)
 
     @handles(Lead.Created, Lead.IntakeRecorded)
-    def intake(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+    def intake(self, e: Lead.Created | Lead.IntakeRecorded, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
         if e.status == "valid":
             yield self._row(e, position, 0, e.intake["at"], e.intake["channel_code"], e.owner, e.department_id,
                             "valid")
 
     @handles(Lead.Assigned)
-    def assigned(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+    def assigned(self, e: Lead.Assigned, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
         """A lead placed with an employee by hand (手动分配 / 转移) or by a reassignment rule
         counts as a valid lead of that employee (人员管理); channel figures ignore it."""
         if e.owner:
             yield self._row(e, position, 0, e.at, e.channel_code, e.owner, e.department_id, "assigned")
 
     @handles(Lead.WechatAdded)
-    def wechat(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+    def wechat(self, e: Lead.WechatAdded, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
         yield self._row(e, position, 0, e.at, e.channel_code, e.owner, e.department_id, "wechat")
 
     @handles(Lead.CallRecorded)
-    def call(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+    def call(self, e: Lead.CallRecorded, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
         if e.connected:
             yield self._row(e, position, 0, e.started_at, e.channel_code, e.owner, e.department_id, "connected")
 
     @handles(Lead.FollowedUp)
-    def follow_up(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+    def follow_up(self, e: Lead.FollowedUp, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
         if e.connected:
             yield self._row(e, position, 0, e.at, e.channel_code, e.owner, e.department_id, "connected")
         if e.opening_intent in ("has", "strong"):
             yield self._row(e, position, 1, e.at, e.channel_code, e.owner, e.department_id, "intent")
 
     @handles(Lead.OpeningProgressed)
-    def opening(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+    def opening(self, e: Lead.OpeningProgressed, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
         if e.kind in ("opened", "closed"):
             yield self._row(e, position, 0, e.at, e.channel_code, e.owner, e.department_id, e.kind)
 

@@ -60,52 +60,52 @@ class LeadsProjection(PostgresProjection):
 
     # -- channels ---------------------------------------------------------------------------------
     @handles(Channel.Created)
-    def channel_created(self, w: SqlWriter, e: Any, position: int) -> None:
+    def channel_created(self, w: SqlWriter, e: Channel.Created, position: int) -> None:
         w.execute("INSERT INTO leads_channels (code, id, name, channel_type, promotion_type, business_line,"
                   " department_id, enabled, version, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,true,%s,%s)",
                   (e.code, e.originator_id, e.name, e.channel_type, e.promotion_type, e.business_line,
                    e.department_id, e.originator_version, e.timestamp))
 
     @handles(Channel.Updated)
-    def channel_updated(self, w: SqlWriter, e: Any, position: int) -> None:
+    def channel_updated(self, w: SqlWriter, e: Channel.Updated, position: int) -> None:
         w.execute("UPDATE leads_channels SET name=%s, channel_type=%s, promotion_type=%s, department_id=%s,"
                   " enabled=%s, version=%s WHERE id=%s", (e.name, e.channel_type, e.promotion_type, e.department_id,
                                                           e.enabled, e.originator_version, e.originator_id))
 
     @handles(Channel.TokenIssued)
-    def token(self, w: SqlWriter, e: Any, position: int) -> None:
+    def token(self, w: SqlWriter, e: Channel.TokenIssued, position: int) -> None:
         w.execute("UPDATE leads_channels SET token_issued_at=%s, version=%s WHERE id=%s",
                   (e.timestamp, e.originator_version, e.originator_id))
 
     @handles(Channel.LandingPageConfigured)
-    def landing(self, w: SqlWriter, e: Any, position: int) -> None:
+    def landing(self, w: SqlWriter, e: Channel.LandingPageConfigured, position: int) -> None:
         w.execute("UPDATE leads_channels SET landing_pages = landing_pages || jsonb_build_object(%s::text, %s::jsonb),"
                   " version=%s WHERE id=%s", (e.key, _json(e.config), e.originator_version, e.originator_id))
 
     # -- bindings ---------------------------------------------------------------------------------
     @handles(Binding.Bound, Binding.Rebound)
-    def bound(self, w: SqlWriter, e: Any, position: int) -> None:
+    def bound(self, w: SqlWriter, e: Binding.Bound | Binding.Rebound, position: int) -> None:
         w.execute("INSERT INTO leads_bindings VALUES (%s,%s,%s,%s,%s,true,%s) ON CONFLICT (phone) DO UPDATE SET"
                   " kind=EXCLUDED.kind, holder=EXCLUDED.holder, department_id=EXCLUDED.department_id,"
                   " bound_at=EXCLUDED.bound_at, active=true, source=EXCLUDED.source",
                   (e.phone, e.kind, e.holder, e.department_id, e.bound_at, e.source))
 
     @handles(Binding.Unbound)
-    def unbound(self, w: SqlWriter, e: Any, position: int) -> None:
+    def unbound(self, w: SqlWriter, e: Binding.Unbound, position: int) -> None:
         w.execute("UPDATE leads_bindings SET active = false WHERE phone = %s", (e.phone,))
 
     # -- leads --------------------------------------------------------------------------------------
-    def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
+    def _touch(self, w: SqlWriter, e: Lead.Event, position: int) -> None:
         """An event that changes no column of the lead still moves its version and position."""
         w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
                   (e.originator_version, position, e.originator_id))
 
-    def _timeline(self, w: SqlWriter, e: Any, position: int, kind: str, category: str, at: Any,
+    def _timeline(self, w: SqlWriter, e: Lead.Event, position: int, kind: str, category: str, at: Any,
                   detail: dict[str, Any]) -> None:
         w.execute("INSERT INTO leads_timeline VALUES (%s,%s,%s,%s,%s,%s,%s::jsonb)",
                   (e.originator_id, position, kind, category, at, e.actor, _json(detail)))
 
-    def _intake_row(self, w: SqlWriter, e: Any, seq: int, phone: str) -> None:
+    def _intake_row(self, w: SqlWriter, e: Lead.Created | Lead.IntakeRecorded, seq: int, phone: str) -> None:
         i = e.intake
         w.execute("INSERT INTO leads_intakes VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb)",
                   (e.originator_id, seq, phone, e.business_line, i["source"], e.status, e.reason, e.flag,
@@ -113,7 +113,7 @@ class LeadsProjection(PostgresProjection):
                    _json(i.get("fields") or {})))
 
     @handles(Lead.Created)
-    def created(self, w: SqlWriter, e: Any, position: int) -> None:
+    def created(self, w: SqlWriter, e: Lead.Created, position: int) -> None:
         i = e.intake
         assigned_at = i["at"] if e.owner else None
         w.execute("INSERT INTO leads_leads (id, business_line, phone, status, reason, flag, channel_code,"
@@ -130,7 +130,7 @@ class LeadsProjection(PostgresProjection):
             **({"rule_errors": i["rule_errors"]} if i.get("rule_errors") else {})})
 
     @handles(Lead.IntakeRecorded)
-    def intake(self, w: SqlWriter, e: Any, position: int) -> None:
+    def intake(self, w: SqlWriter, e: Lead.IntakeRecorded, position: int) -> None:
         i = e.intake
         row = w.execute("UPDATE leads_leads SET intakes = intakes + 1, last_intake_at = %s, flag = %s,"
                         " status = CASE WHEN %s = 'valid' THEN 'valid' ELSE status END,"
@@ -151,7 +151,7 @@ class LeadsProjection(PostgresProjection):
             **({"rule_errors": i["rule_errors"]} if i.get("rule_errors") else {})})
 
     @handles(Lead.Assigned)
-    def assigned(self, w: SqlWriter, e: Any, position: int) -> None:
+    def assigned(self, w: SqlWriter, e: Lead.Assigned, position: int) -> None:
         w.execute("UPDATE leads_leads SET department_id=%s, owner=%s, assigned_at=%s, version=%s, position=%s"
                   " WHERE id=%s", (e.department_id, e.owner, e.at if e.owner else None, e.originator_version,
                                    position, e.originator_id))
@@ -160,7 +160,7 @@ class LeadsProjection(PostgresProjection):
             "to_department": e.department_id, "reason": e.reason, "decisions": e.decisions})
 
     @handles(Lead.Recycled)
-    def recycled(self, w: SqlWriter, e: Any, position: int) -> None:
+    def recycled(self, w: SqlWriter, e: Lead.Recycled, position: int) -> None:
         w.execute("UPDATE leads_leads SET department_id=%s, owner=NULL, assigned_at=NULL,"
                   " recycle_count = recycle_count + 1, version=%s, position=%s WHERE id=%s",
                   (e.to_department, e.originator_version, position, e.originator_id))
@@ -169,7 +169,7 @@ class LeadsProjection(PostgresProjection):
             "to_department": e.to_department})
 
     @handles(Lead.FollowedUp)
-    def followed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def followed(self, w: SqlWriter, e: Lead.FollowedUp, position: int) -> None:
         w.execute("UPDATE leads_leads SET follow_ups = follow_ups + 1, last_follow_up_at = %s,"
                   " connected_follow_ups = connected_follow_ups + %s,"
                   " next_follow_up_at = %s, opening_intent = COALESCE(%s, opening_intent),"
@@ -182,32 +182,32 @@ class LeadsProjection(PostgresProjection):
             "deposit_intent": e.deposit_intent, "tags": e.tags, "by": e.by})
 
     @handles(Lead.CallRecorded)
-    def call(self, w: SqlWriter, e: Any, position: int) -> None:
+    def call(self, w: SqlWriter, e: Lead.CallRecorded, position: int) -> None:
         w.execute("UPDATE leads_leads SET calls = calls + 1, connected_calls = connected_calls + %s, version=%s,"
                   " position=%s WHERE id=%s", (int(e.connected), e.originator_version, position, e.originator_id))
         self._timeline(w, e, position, "call", "call", e.started_at, {
             "duration_seconds": e.duration_seconds, "connected": e.connected, "by": e.by})
 
     @handles(Lead.WechatAdded)
-    def wechat(self, w: SqlWriter, e: Any, position: int) -> None:
+    def wechat(self, w: SqlWriter, e: Lead.WechatAdded, position: int) -> None:
         w.execute("UPDATE leads_leads SET wechat_added = true, version=%s, position=%s WHERE id=%s",
                   (e.originator_version, position, e.originator_id))
         self._timeline(w, e, position, "wechat_added", "activity", e.at, {"nickname": e.nickname, "by": e.by})
 
     @handles(Lead.SmsSent)
-    def sms(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sms(self, w: SqlWriter, e: Lead.SmsSent, position: int) -> None:
         self._touch(w, e, position)
         self._timeline(w, e, position, "sms", "activity", e.at, {
             "content": e.content, "template": e.template, "sensitive_hits": e.sensitive_hits, "by": e.by})
 
     @handles(Lead.ContentBlocked)
-    def blocked(self, w: SqlWriter, e: Any, position: int) -> None:
+    def blocked(self, w: SqlWriter, e: Lead.ContentBlocked, position: int) -> None:
         self._touch(w, e, position)
         self._timeline(w, e, position, "content_blocked", "activity", e.at, {
             "kind": e.kind, "content": e.content, "sensitive_hits": e.sensitive_hits, "by": e.by})
 
     @handles(Lead.OpeningProgressed)
-    def opening(self, w: SqlWriter, e: Any, position: int) -> None:
+    def opening(self, w: SqlWriter, e: Lead.OpeningProgressed, position: int) -> None:
         lifecycle = {"opened": "opened", "closed": "closed"}.get(e.kind)
         w.execute("UPDATE leads_leads SET opening_kind=%s, opening_node=COALESCE(%s, opening_node), opening_at=%s,"
                   " lifecycle = COALESCE(%s, lifecycle),"
@@ -220,7 +220,7 @@ class LeadsProjection(PostgresProjection):
             "node": e.node, "external_id": e.external_id, "attribution": e.attribution})
 
     @handles(Lead.SopExecuted)
-    def sop(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sop(self, w: SqlWriter, e: Lead.SopExecuted, position: int) -> None:
         self._touch(w, e, position)
         self._timeline(w, e, position, f"sop_{e.action}", "activity", e.at, {
             "task": e.task, "reference": e.reference, "content": e.content,
@@ -228,25 +228,25 @@ class LeadsProjection(PostgresProjection):
 
     # -- segments and SOP tasks -----------------------------------------------------------------
     @handles(Segment.Saved)
-    def segment(self, w: SqlWriter, e: Any, position: int) -> None:
+    def segment(self, w: SqlWriter, e: Segment.Saved, position: int) -> None:
         w.execute("INSERT INTO leads_segments VALUES (%s,%s,%s,%s,%s::jsonb)",
                   (e.business_line, e.key, e.originator_id, e.name, _json(e.filter)))
 
     @handles(Segment.Changed)
-    def segment_changed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def segment_changed(self, w: SqlWriter, e: Segment.Changed, position: int) -> None:
         w.execute("UPDATE leads_segments SET name=%s, filter=%s::jsonb WHERE id=%s",
                   (e.name, _json(e.filter), e.originator_id))
 
     @handles(SopTask.Saved)
-    def sop_saved(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sop_saved(self, w: SqlWriter, e: SopTask.Saved, position: int) -> None:
         w.execute("INSERT INTO leads_sop_tasks (business_line, key, id, config) VALUES (%s,%s,%s,%s::jsonb)",
                   (e.business_line, e.config["key"], e.originator_id, _json(e.config)))
 
     @handles(SopTask.Changed)
-    def sop_changed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sop_changed(self, w: SqlWriter, e: SopTask.Changed, position: int) -> None:
         w.execute("UPDATE leads_sop_tasks SET config=%s::jsonb WHERE id=%s", (_json(e.config), e.originator_id))
 
     @handles(SopTask.Ran)
-    def sop_ran(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sop_ran(self, w: SqlWriter, e: SopTask.Ran, position: int) -> None:
         w.execute("UPDATE leads_sop_tasks SET reached = reached + %s, last_run_on = %s WHERE id=%s",
                   (sum(1 for c in e.contacts if c.get("reference")), e.on, e.originator_id))

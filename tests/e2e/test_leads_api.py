@@ -248,6 +248,16 @@ def test_segments_and_sop_tasks_over_http(client, firm):
     assert [(t["key"], t["reached"]) for t in tasks] == [("sms", 2)]
 
 
+def test_a_lead_is_not_assigned_by_hand_to_an_employee_who_cannot_receive_leads(client, firm):
+    out = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": firm["token"]},
+                         json={"leads": [{"phone": "13500000001"}]}))
+    lead = out["results"][0]["lead_id"]
+    refused = client.post(f"/api/v1/leads/{lead}/assign", headers=ADMIN, json={
+        "owner": "operator:newbie", "department_id": firm["online"], "reason": "x"})  # no role, no line
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert (refused.json()["code"], refused.json()["field"]) == ("assignee_unavailable", "owner")
+    assert "operator:newbie" in refused.json()["detail"]
+
 def test_an_account_manager_works_her_own_leads_only(client, firm, live_container):
     access = live_container.access
     other = str(access.create_department(SETUP, "other", "other", "branch", None).id)

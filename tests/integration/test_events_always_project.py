@@ -479,7 +479,10 @@ def test_any_leads_command_either_is_refused_or_projects_cleanly(quiet_container
     access.create_business_line(ADMIN, LINE, "Brokerage")
     hq = access.create_department(ADMIN, "HQ", "总部", "head_office", None).id
     online = str(access.create_department(ADMIN, "ONLINE", "online", "online_finance", hq).id)
-    access.create_operator(ADMIN, "ann", "ann", UUID(online), None, None, None)
+    ann = access.create_operator(ADMIN, "ann", "ann", UUID(online), None, None, None).id
+    access.create_role(ADMIN, "agent", "agent", ["leads.work"])  # so leads can be assigned to ann
+    access.grant_roles(ADMIN, ann, ["agent"])
+    access.set_business_lines(ADMIN, ann, [LINE])
     leads.create_channel(ADMIN, "ths", "同花顺", "tonghuashun", "同花顺", LINE, online)
     assert settle(c) == []
 

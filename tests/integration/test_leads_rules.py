@@ -78,6 +78,26 @@ def test_an_employee_disabled_after_the_rule_was_saved_receives_no_more_leads_an
     assert leads.verify_assignments(LINE) == (6, [])
 
 
+def test_a_lead_is_assigned_by_hand_only_to_an_employee_who_can_receive_leads(firm):  # noqa: F811
+    """手动分配 / 转移 checks the assignee as rules check their members: enabled, working in the
+    lead's business line, holding a leads permission."""
+    container, _, deps = firm
+    access, leads = container.access, container.leads
+    access.disable_operator(ADMIN, access_id("bob"), "left the firm")
+    employee(access, "otto", deps["online"], lines=())        # not in the business line
+    employee(access, "pete", deps["online"], roles=())        # no leads permission
+    lid = UUID(leads.intake(ADMIN, "ths", [{"phone": phone(1)}], "api")["results"][0]["lead_id"])
+    for who, why in (("bob", "disabled"), ("otto", "business line"), ("pete", "leads permission")):
+        with pytest.raises(RuleViolationError) as refused:
+            leads.assign(ADMIN, lid, f"operator:{who}", deps["online"], "手动分配")
+        assert (refused.value.code, refused.value.field) == ("assignee_unavailable", "owner")
+        assert f"operator:{who}" in refused.value.message and why in refused.value.message
+    assert leads.load(lid, Lead).version == 1  # nothing recorded
+    leads.assign(ADMIN, lid, "operator:ann", deps["online"], "手动分配")
+    with pytest.raises(RuleViolationError, match="operator:pete"):  # a transfer is checked the same way
+        leads.assign(ADMIN, lid, "operator:pete", deps["online"], "转移")
+    assert leads.load(lid, Lead).owner == "operator:ann"
+
 def test_a_lead_reassigned_by_a_head_office_rule_lands_in_the_employees_department(firm):  # noqa: F811
     container, clock, deps = firm
     access, leads = container.access, container.leads

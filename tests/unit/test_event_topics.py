@@ -85,12 +85,53 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.forms.record:FormRecord.Created': (),
     'domain.forms.record:FormRecord.Saved': ('patch', 'old_values', 'data', 'node', 'inputs'),
     'domain.forms.record:FormRecord.Started': ('business_type_id', 'business_type', 'form_version', 'subject', 'fund_account', 'department_id', 'data', 'node', 'inputs'),
+    'domain.leads.binding:Binding.Bound': ('phone', 'kind', 'holder', 'department_id', 'bound_at', 'source'),
+    'domain.leads.binding:Binding.Created': (),
+    'domain.leads.binding:Binding.Rebound': ('phone', 'kind', 'holder', 'department_id', 'bound_at', 'source'),
+    'domain.leads.binding:Binding.Unbound': ('phone', 'reason'),
+    'domain.leads.channel:Channel.Created': ('code', 'name', 'channel_type', 'promotion_type', 'department_id'),
+    'domain.leads.channel:Channel.LandingPageConfigured': ('key', 'config'),
+    'domain.leads.channel:Channel.TokenIssued': ('token_hash',),
+    'domain.leads.channel:Channel.Updated': ('name', 'channel_type', 'promotion_type', 'department_id', 'enabled'),
+    'domain.leads.lead:Lead.Assigned': ('kind', 'department_id', 'owner', 'at', 'reason', 'decisions', 'previous_owner', 'previous_department', 'channel_code'),
+    'domain.leads.lead:Lead.CallRecorded': ('started_at', 'duration_seconds', 'connected', 'by', 'channel_code', 'owner', 'department_id'),
+    'domain.leads.lead:Lead.ContentBlocked': ('kind', 'content', 'at', 'by', 'sensitive_hits'),
+    'domain.leads.lead:Lead.Created': ('phone', 'intake', 'status', 'reason', 'flag', 'department_id', 'owner', 'decisions'),
+    'domain.leads.lead:Lead.FollowedUp': ('content', 'connected', 'next_at', 'opening_intent', 'deposit_intent', 'tags', 'at', 'by', 'channel_code', 'owner', 'department_id'),
+    'domain.leads.lead:Lead.IntakeRecorded': ('intake', 'status', 'reason', 'flag', 'department_id', 'owner', 'decisions'),
+    'domain.leads.lead:Lead.OpeningProgressed': ('kind', 'node', 'at', 'external_id', 'attribution', 'channel_code', 'owner', 'department_id'),
+    'domain.leads.lead:Lead.Recycled': ('rule', 'to_department', 'at', 'days', 'previous_owner', 'previous_department', 'channel_code'),
+    'domain.leads.lead:Lead.SmsSent': ('content', 'template', 'at', 'by', 'sensitive_hits', 'channel_code', 'owner', 'department_id'),
+    'domain.leads.lead:Lead.SopExecuted': ('task', 'action', 'reference', 'at', 'content', 'channel_code', 'owner', 'department_id', 'sensitive_hits'),
+    'domain.leads.lead:Lead.WechatAdded': ('at', 'by', 'nickname', 'channel_code', 'owner', 'department_id'),
+    'domain.leads.rulebook:RuleBook.Allocated': ('decisions', 'states'),
+    'domain.leads.rulebook:RuleBook.Created': (),
+    'domain.leads.rulebook:RuleBook.RecycleRuleSaved': ('rule',),
+    'domain.leads.rulebook:RuleBook.RuleSaved': ('rule',),
+    'domain.leads.segment:Segment.Changed': ('name', 'filter'),
+    'domain.leads.segment:Segment.Created': (),
+    'domain.leads.segment:Segment.Saved': ('key', 'name', 'filter'),
+    'domain.leads.segment:SopClaim.Claimed': ('task', 'lead', 'at'),
+    'domain.leads.segment:SopClaim.Created': (),
+    'domain.leads.segment:SopClaim.Failed': ('error', 'at'),
+    'domain.leads.segment:SopClaim.Reclaimed': ('at',),
+    'domain.leads.segment:SopClaim.Sent': ('reference', 'at'),
+    'domain.leads.segment:SopTask.Blocked': ('at', 'content', 'sensitive_hits'),
+    'domain.leads.segment:SopTask.Changed': ('config',),
+    'domain.leads.segment:SopTask.Created': (),
+    'domain.leads.segment:SopTask.Ran': ('on', 'at', 'contacts'),
+    'domain.leads.segment:SopTask.Saved': ('config',),
+    'domain.leads.segment:SopTask.Scoped': ('departments',),
+    'domain.leads.settings:LeadSettings.BlacklistChanged': ('added', 'removed', 'reason'),
+    'domain.leads.settings:LeadSettings.Configured': ('config',),
+    'domain.leads.settings:LeadSettings.Created': (),
+    'domain.leads.settings:LeadSettings.SensitiveWordsChanged': ('added', 'removed'),
 }
 
 
 def _event_classes() -> dict[str, type]:
     found: dict[str, type] = {}
-    for package in ("domain.access", "domain.archive", "domain.forms"):
+    for package in ("domain.access", "domain.archive", "domain.forms", "domain.leads"):
         for module_info in pkgutil.iter_modules(importlib.import_module(package).__path__):
             module = importlib.import_module(f"{package}.{module_info.name}")
             for aggregate in vars(module).values():

@@ -1,14 +1,14 @@
 """Working a lead: assign / transfer, follow-ups, calls, WeChat, SMS."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from application.leads.inputs import ScreenedBody
-from domain.leads.lead import DEPOSIT_INTENTS, INTENTS
+from domain.leads.lead import DepositIntent, Intent
 from interfaces.api.deps import ContainerDep, ExpectedVersion
 from interfaces.api.routes.leads.common import (
     Assigner,
@@ -30,7 +30,11 @@ class AssignBody(ScreenedBody):
 
 
 @router.post("/{lead_id}/assign", response_model=CommandAccepted,
-             summary="Assign (手动分配) or transfer (转移) a lead to an employee, with a reason.")
+             summary="Assign (手动分配) or transfer (转移) a lead to an employee, with a reason.",
+             responses={404: {"description": "`not_found`: unknown lead (or outside your scope), department or "
+                                             "employee (field `owner`)"},
+                        422: {"description": "`assignee_unavailable` (field `owner`): the employee is disabled, "
+                                             "outside the lead's business line or without a leads permission"}})
 def assign(lead_id: UUID, body: AssignBody, request: Request, container: ContainerDep, policy: Assigner,
            expected: ExpectedVersion, response: Response) -> CommandAccepted:
     lead = _visible(container, policy, lead_id)
@@ -45,8 +49,8 @@ class FollowUpBody(ScreenedBody):
     content: str = Field("", max_length=2000)
     connected: bool | None = None
     next_at: datetime | None = None
-    opening_intent: Literal[INTENTS] | None = None  # type: ignore[valid-type]
-    deposit_intent: Literal[DEPOSIT_INTENTS] | None = None  # type: ignore[valid-type]
+    opening_intent: Intent | None = None
+    deposit_intent: DepositIntent | None = None
     tags: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=20)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from application.leads.inputs import ScreenedBody
-from domain.leads.channel import CHANNEL_TYPES
+from domain.leads.channel import ChannelType
 from interfaces.api.deps import ContainerDep, ExpectedVersion
 from interfaces.api.routes.leads.common import (
     LINE_404,
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 class ChannelCreate(ScreenedBody):
     code: Code = Field(examples=["ths-futures-tab"])
     name: str = Field(min_length=1, max_length=100, examples=["[手炒开户]期货交易tab"])
-    channel_type: Literal[CHANNEL_TYPES] = Field(examples=["tonghuashun"])  # type: ignore[valid-type]
+    channel_type: ChannelType = Field(examples=["tonghuashun"])
     promotion_type: str = Field(min_length=1, max_length=60, examples=["同花顺"])
     business_line: Line
     department_id: UUID = Field(description="The department whose pool receives the channel's leads")
@@ -41,7 +41,7 @@ class ChannelCreate(ScreenedBody):
 
 class ChannelUpdate(ScreenedBody):
     name: str = Field(min_length=1, max_length=100)
-    channel_type: Literal[CHANNEL_TYPES]  # type: ignore[valid-type]
+    channel_type: ChannelType
     promotion_type: str = Field(min_length=1, max_length=60)
     department_id: UUID
     enabled: bool = True

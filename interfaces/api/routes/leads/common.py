@@ -13,6 +13,7 @@ from domain.shared.errors import InvalidInputError, NotFoundError, PermissionDen
 from domain.shared.ids import natural_id
 from domain.shared.text import MAX_INT
 from interfaces.api.deps import consistent_with, requires
+from interfaces.api.problems import Responses
 from interfaces.bootstrap import Container
 
 READS = Depends(consistent_with("leads.leads"))
@@ -29,8 +30,8 @@ Code = Annotated[str, Field(min_length=2, max_length=48, pattern=r"^[a-z0-9][a-z
 Line = Annotated[str, Field(min_length=1, max_length=32)]
 OperatorRef = Annotated[str, Field(pattern=r"^operator:[a-z][a-z0-9._\-]{2,31}$")]
 RESOURCE = "leads.lead"
-LINE_404 = {404: {"description": "`not_found` (field `business_line`): the business line does not exist or is "
-                                 "not yours"}}
+LINE_404: Responses = {404: {"description": "`not_found` (field `business_line`): the business line does not "
+                                            "exist or is not yours"}}
 # Event positions are bigint: a cursor beyond them is a 422, never a database error.
 Position = Annotated[int, Query(ge=1, le=MAX_INT, description="next_before of the previous page")]
 # What ClickHouse DateTime (and the analytics) can hold.

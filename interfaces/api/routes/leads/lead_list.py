@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from application.access.policy import Policy
+from domain.leads.lead import Intent, Lifecycle
 from domain.shared.errors import PermissionDeniedError
 from domain.shared.text import MAX_INT
 from interfaces.api.deps import ContainerDep
@@ -74,8 +75,8 @@ def list_leads(container: ContainerDep, policy: Viewer,
                status: Annotated[Literal["valid", "filtered"] | None, Query()] = None,
                flag: Annotated[Literal["new", "repeat"] | None, Query()] = None,
                channel: ListQuery = None, owner: ListQuery = None,
-               lifecycle: Annotated[Literal["prospect", "opened", "closed"] | None, Query()] = None,
-               intent: Annotated[Literal["none", "has", "strong"] | None, Query()] = None,
+               lifecycle: Annotated[Lifecycle | None, Query()] = None,
+               intent: Annotated[Intent | None, Query()] = None,
                phone: Annotated[str | None, Query(max_length=32)] = None, department: UUID | None = None,
                unassigned: bool | None = None, since: Instant = None, until: Instant = None,
                cursor: Annotated[str | None, Query(max_length=400)] = None,
@@ -94,7 +95,7 @@ def list_leads(container: ContainerDep, policy: Viewer,
             responses={400: {"description": "`invalid_cursor`"}},
             summary="My leads (account manager): leads I own, newest first.")
 def my_leads(container: ContainerDep, policy: Worker,
-             lifecycle: Annotated[Literal["prospect", "opened", "closed"] | None, Query()] = None,
+             lifecycle: Annotated[Lifecycle | None, Query()] = None,
              flag: Annotated[Literal["new", "repeat"] | None, Query()] = None,
              cursor: Annotated[str | None, Query(max_length=400)] = None,
              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
