@@ -26,7 +26,14 @@ SUMMARY_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{
 
 
 class FlowDefinition(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        key: str
+        name: str
+        business_type: str
+        business_line: str
+        description: str
+
+    @event(Created)
     def __init__(self, key: str, name: str, business_type: str, business_line: str, description: str):
         self.key, self.name, self.business_type = key, name, business_type
         self.business_line, self.description = business_line, description
@@ -69,7 +76,11 @@ class FlowDefinition(LedgerAggregate):
         if (graph, settings) != (self.draft, self.settings):
             self._draft_saved(graph=graph, settings=settings)
 
-    @event("DraftSaved")
+    class DraftSaved(LedgerAggregate.Event):
+        graph: dict[str, Any]
+        settings: dict[str, str]
+
+    @event(DraftSaved)
     def _draft_saved(self, graph: dict[str, Any], settings: dict[str, str]) -> None:
         self.draft, self.settings = graph, settings
 
@@ -84,7 +95,12 @@ class FlowDefinition(LedgerAggregate):
         self._published(number=number, graph=self.draft, settings=dict(self.settings))
         return number
 
-    @event("Published")
+    class Published(LedgerAggregate.Event):
+        number: int
+        graph: dict[str, Any]
+        settings: dict[str, str]
+
+    @event(Published)
     def _published(self, number: int, graph: dict[str, Any], settings: dict[str, str]) -> None:
         self.versions = [*self.versions, {"number": number, "graph": graph, "settings": settings}]
 
