@@ -36,9 +36,10 @@ class FlowDefinition(LedgerAggregate):
     @event(Created)
     def __init__(self, key: str, name: str, business_type: str, business_line: str, description: str):
         self.key, self.name, self.business_type = key, name, business_type
-        self.business_line, self.description = business_line, description
+        self.business_line: str = business_line   # always one: a definition belongs to a business line
+        self.description = description
         self.draft: dict[str, Any] | None = None
-        self.settings = {"deduplication": "none", "empty_assignee": "to_admin"}
+        self.settings: dict[str, Any] = {"deduplication": "none", "empty_assignee": "to_admin"}
         self.versions: list[dict[str, Any]] = []
 
     @classmethod
@@ -78,10 +79,10 @@ class FlowDefinition(LedgerAggregate):
 
     class DraftSaved(LedgerAggregate.Event):
         graph: dict[str, Any]
-        settings: dict[str, str]
+        settings: dict[str, Any]
 
     @event(DraftSaved)
-    def _draft_saved(self, graph: dict[str, Any], settings: dict[str, str]) -> None:
+    def _draft_saved(self, graph: dict[str, Any], settings: dict[str, Any]) -> None:
         self.draft, self.settings = graph, settings
 
     def publish(self) -> int:
@@ -98,10 +99,10 @@ class FlowDefinition(LedgerAggregate):
     class Published(LedgerAggregate.Event):
         number: int
         graph: dict[str, Any]
-        settings: dict[str, str]
+        settings: dict[str, Any]
 
     @event(Published)
-    def _published(self, number: int, graph: dict[str, Any], settings: dict[str, str]) -> None:
+    def _published(self, number: int, graph: dict[str, Any], settings: dict[str, Any]) -> None:
         self.versions = [*self.versions, {"number": number, "graph": graph, "settings": settings}]
 
     def published_version(self, number: int) -> dict[str, Any]:

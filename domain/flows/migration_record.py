@@ -32,7 +32,8 @@ class InstanceMigration(LedgerAggregate):
     @event(Planned)
     def __init__(self, definition_key: str, business_line: str, from_version: int, to_version: int,
                  mapping: dict[str, str], reason: str, dry_run: bool, by: str, items: list[dict[str, Any]]):
-        self.definition_key, self.business_line = definition_key, business_line
+        self.definition_key = definition_key
+        self.business_line: str = business_line   # always one: its definition's
         self.from_version, self.to_version = from_version, to_version
         self.mapping, self.reason, self.dry_run, self.by = mapping, reason, dry_run, by
         self.items = items        # a dry run's plan, per instance; applied results are added below

@@ -75,7 +75,8 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
                  parent_token: str | None = None):
         self.definition_key, self.definition_version = definition_key, definition_version
         self.business_type, self.form_version, self.subject = business_type, form_version, subject
-        self.business_line, self.fund_account, self.department_id = business_line, fund_account, department_id
+        self.business_line: str = business_line   # always one: its definition's
+        self.fund_account, self.department_id = fund_account, department_id
         self.initiator, self.title, self.data = initiator, title, data
         self.empty_assignee = empty_assignee      # skip | to_admin | block (to_admin is resolved upstream)
         self.deduplication = deduplication        # none | approve_all | approve_consecutive
