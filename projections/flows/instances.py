@@ -3,8 +3,6 @@ todo/done lists (tasks with their candidates: projections/flows/tasks.py), the t
 due pauses the scheduler rebuilds its Redis queue from."""
 from __future__ import annotations
 
-from typing import Any
-
 from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
 from domain.forms.diff import diff
@@ -76,7 +74,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
     )
 
     @handles(FI.Started)
-    def started(self, w: SqlWriter, e: Any, position: int) -> None:
+    def started(self, w: SqlWriter, e: FI.Started, position: int) -> None:
         w.execute("INSERT INTO flows_instances (id, definition_key, definition_version, business_type, title, status,"
                   " business_line, department_id, fund_account, initiator, started_at, updated_at, version, position)"
                   " VALUES (%s,%s,%s,%s,%s,'running',%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -89,12 +87,12 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         self._line(w, e, "started", comment=e.title)
 
     @handles(FlowDefinition.Created)
-    def definition_created(self, w: SqlWriter, e: Any, position: int) -> None:
+    def definition_created(self, w: SqlWriter, e: FlowDefinition.Created, position: int) -> None:
         w.execute("INSERT INTO flows_definition_keys VALUES (%s, %s) ON CONFLICT DO NOTHING",
                   (e.originator_id, e.key))
 
     @handles(FlowDefinition.Published)
-    def definition_published(self, w: SqlWriter, e: Any, position: int) -> None:
+    def definition_published(self, w: SqlWriter, e: FlowDefinition.Published, position: int) -> None:
         nodes = (e.graph or {}).get("nodes", []) if isinstance(e.graph, dict) else []
         names = {str(n["id"]): str(n.get("name") or n["id"]) for n in nodes if isinstance(n, dict) and "id" in n}
         w.execute("INSERT INTO flows_version_facts SELECT key, %s, %s::jsonb, %s FROM flows_definition_keys"
@@ -103,14 +101,14 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
                   (e.number, json_text(names), board.summary_fields(e.settings), e.originator_id))
 
     @handles(FI.NodeEntered)
-    def entered(self, w: SqlWriter, e: Any, position: int) -> None:
+    def entered(self, w: SqlWriter, e: FI.NodeEntered, position: int) -> None:
         w.execute("UPDATE flows_instances SET visited = array_append(visited, %s) WHERE id = %s",
                   (e.node, e.originator_id))
         self._tokens(w, e, "tokens || jsonb_build_object(%s::text, %s::text)", (e.token, e.node))
         self._touch(w, e, position)
 
     @handles(FI.CarbonCopied)
-    def copied(self, w: SqlWriter, e: Any, position: int) -> None:
+    def copied(self, w: SqlWriter, e: FI.CarbonCopied, position: int) -> None:
         for recipient in e.to:
             w.execute("INSERT INTO flows_cc SELECT id, %s, %s, %s, title, business_line, department_id, fund_account,"
                       " %s FROM flows_instances WHERE id = %s ON CONFLICT DO NOTHING",
@@ -119,28 +117,29 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         self._seen(w, e, position)
 
     @handles(FI.CarbonCopyRead)
-    def cc_read(self, w: SqlWriter, e: Any, position: int) -> None:
+    def cc_read(self, w: SqlWriter, e: FI.CarbonCopyRead, position: int) -> None:
         w.execute("UPDATE flows_cc SET read_at = %s WHERE instance_id = %s AND recipient = %s AND read_at IS NULL",
                   (e.timestamp, e.originator_id, e.by))
         self._line(w, e, "cc_read")
         self._seen(w, e, position)
 
     @handles(FI.PauseStarted)
-    def pause_started(self, w: SqlWriter, e: Any, position: int) -> None:
+    def pause_started(self, w: SqlWriter, e: FI.PauseStarted, position: int) -> None:
         w.execute("INSERT INTO flows_pauses VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                   (e.originator_id, e.token, e.node, e.due_at))
         self._line(w, e, "paused", node=e.node, detail={"due_at": e.due_at})
         self._touch(w, e, position)
 
     @handles(FI.PauseEnded)
-    def pause_ended(self, w: SqlWriter, e: Any, position: int) -> None:
+    def pause_ended(self, w: SqlWriter, e: FI.PauseEnded, position: int) -> None:
         w.execute("DELETE FROM flows_pauses WHERE instance_id = %s AND token = %s", (e.originator_id, e.token))
         self._line(w, e, "pause_ended", node=e.node, comment=e.reason or None,
                    detail={"early_by": e.early_by} if e.early_by else None)
         self._touch(w, e, position)
 
     @handles(FI.SystemTaskDone, FI.NodeSkipped, FI.TokenEnded)
-    def passed_through(self, w: SqlWriter, e: Any, position: int) -> None:
+    def passed_through(self, w: SqlWriter, e: FI.SystemTaskDone | FI.NodeSkipped | FI.TokenEnded,
+                       position: int) -> None:
         if isinstance(e, FI.TokenEnded):
             self._tokens(w, e, "tokens - %s::text", (e.token,))
         kinds = {FI.SystemTaskDone: "system_task", FI.NodeSkipped: "skipped", FI.TokenEnded: "ended"}
@@ -148,29 +147,29 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         self._touch(w, e, position)
 
     @handles(FI.BranchTaken)
-    def branch(self, w: SqlWriter, e: Any, position: int) -> None:
+    def branch(self, w: SqlWriter, e: FI.BranchTaken, position: int) -> None:
         self._line(w, e, "branch_taken", node=e.gateway, detail={"targets": e.targets})
         self._seen(w, e, position)
 
     @handles(FI.Forked)
-    def forked(self, w: SqlWriter, e: Any, position: int) -> None:
+    def forked(self, w: SqlWriter, e: FI.Forked, position: int) -> None:
         w.execute("UPDATE flows_instances SET visited = visited || %s::text[] WHERE id = %s",
                   (list(e.children.values()), e.originator_id))
         self._tokens(w, e, "(tokens - %s::text) || %s::jsonb", (e.token, json_text(e.children)))
         self._seen(w, e, position)
 
     @handles(FI.ArrivedAtJoin)
-    def arrived(self, w: SqlWriter, e: Any, position: int) -> None:
+    def arrived(self, w: SqlWriter, e: FI.ArrivedAtJoin, position: int) -> None:
         self._seen(w, e, position)  # the token stays on the join node until the others arrive
 
     @handles(FI.Joined)
-    def joined(self, w: SqlWriter, e: Any, position: int) -> None:
+    def joined(self, w: SqlWriter, e: FI.Joined, position: int) -> None:
         self._tokens(w, e, "(tokens - %s::text[]) || jsonb_build_object(%s::text, %s::text)",
                      (e.tokens, e.token, e.node))
         self._seen(w, e, position)
 
     @handles(FI.Completed, FI.Finished)
-    def finished(self, w: SqlWriter, e: Any, position: int) -> None:
+    def finished(self, w: SqlWriter, e: FI.Completed | FI.Finished, position: int) -> None:
         status = getattr(e, "status", "completed")
         w.execute("UPDATE flows_instances SET status = %s, tokens = '{}', current_nodes = '{}', ended_at = %s"
                   " WHERE id = %s", (status, e.timestamp, e.originator_id))
@@ -184,23 +183,23 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         self._touch(w, e, position)
 
     @handles(FI.Chained)
-    def chained(self, w: SqlWriter, e: Any, position: int) -> None:
+    def chained(self, w: SqlWriter, e: FI.Chained, position: int) -> None:
         following = str(e.next_instance) if e.next_instance else None
         self._line(w, e, "chained", comment=e.problem, detail={"next_flow": e.next_flow, "next_instance": following})
         self._seen(w, e, position)
 
     @handles(FI.Remarked)
-    def remarked(self, w: SqlWriter, e: Any, position: int) -> None:
+    def remarked(self, w: SqlWriter, e: FI.Remarked, position: int) -> None:
         self._line(w, e, "remark", comment=e.text)
         self._seen(w, e, position)
 
     @handles(FI.Resubmitted)
-    def resubmitted(self, w: SqlWriter, e: Any, position: int) -> None:
+    def resubmitted(self, w: SqlWriter, e: FI.Resubmitted, position: int) -> None:
         self._line(w, e, "resubmitted")
         self._seen(w, e, position)
 
     @handles(FI.FormEdited)
-    def form_edited(self, w: SqlWriter, e: Any, position: int) -> None:
+    def form_edited(self, w: SqlWriter, e: FI.FormEdited, position: int) -> None:
         task = getattr(e, "task", None) or self._task_at(w, e)
         w.execute("SELECT data FROM flows_instance_data WHERE instance_id = %s", (e.originator_id,))
         row = w.fetchone()
@@ -217,7 +216,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
                    detail={"patch": e.patch, "old_values": e.old_values})
         self._touch(w, e, position)
 
-    def _task_at(self, w: SqlWriter, e: Any) -> str | None:
+    def _task_at(self, w: SqlWriter, e: FI.FormEdited) -> str | None:
         """The task an edit was made at: the open task at its node, the editor's own first (none
         for a resubmission at the start node or an administrator's edit where no task is open)."""
         w.execute("SELECT task_id FROM flows_tasks WHERE instance_id = %s AND node = %s AND status = 'open'"

@@ -6,7 +6,9 @@ the aggregate's once the read model has caught up with it)."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
+from domain.shared.aggregate import LedgerAggregate
 from projections.flows import board
 from projections.framework import SqlWriter, json_text
 
@@ -32,15 +34,15 @@ INBOX_INSERT = (
 class InstanceRows:
     """The base of FlowInstancesProjection and of the handler groups mixed into it."""
 
-    def _line(self, w: SqlWriter, e: Any, kind: str, *, node: str | None = None, task: str | None = None,
-              comment: str | None = None, detail: Any = None) -> None:
+    def _line(self, w: SqlWriter, e: LedgerAggregate.Event, kind: str, *, node: str | None = None,
+              task: str | None = None, comment: str | None = None, detail: Any = None) -> None:
         # Every entry about a task names its node too (from the task when the event does not).
         w.execute("INSERT INTO flows_timeline VALUES (%s, %s, %s, coalesce(%s, (SELECT node FROM flows_tasks"
                   " WHERE instance_id = %s AND task_id = %s)), %s, %s, %s, %s::jsonb, %s)",
                   (e.originator_id, e.originator_version, kind, node, e.originator_id, task, task, e.actor, comment,
                    json_text(detail) if detail is not None else None, e.timestamp))
 
-    def _tokens(self, w: SqlWriter, e: Any, expression: str, params: tuple) -> None:
+    def _tokens(self, w: SqlWriter, e: LedgerAggregate.Event, expression: str, params: tuple[Any, ...]) -> None:
         """Update the token map (token -> node); current nodes are derived from it."""
         w.execute(f"UPDATE flows_instances SET tokens = {expression} WHERE id = %s", (*params, e.originator_id))
         w.execute("UPDATE flows_instances SET current_nodes = ARRAY(SELECT DISTINCT value FROM"
@@ -48,23 +50,23 @@ class InstanceRows:
         w.execute("UPDATE flows_todo_inbox x SET current_nodes = i.current_nodes FROM flows_instances i"
                   " WHERE i.id = %s AND x.instance_id = i.id", (e.originator_id,))
 
-    def _inbox(self, w: SqlWriter, e: Any, task: str) -> None:
+    def _inbox(self, w: SqlWriter, e: LedgerAggregate.Event, task: str) -> None:
         """Re-derive one task's inbox rows from flows_tasks: open tasks, one row per current handler."""
         w.execute("DELETE FROM flows_todo_inbox WHERE instance_id = %s AND task_id = %s", (e.originator_id, task))
         w.execute(INBOX_INSERT, (e.originator_id, task))
         w.execute(board.ROLL_UP, (e.originator_id,))
 
-    def _seen(self, w: SqlWriter, e: Any, position: int) -> None:
+    def _seen(self, w: SqlWriter, e: LedgerAggregate.Event, position: int) -> None:
         """Events that change no listed column still advance the row's version, so the row's
         version is the aggregate's whenever the read model has caught up with it."""
         w.execute("UPDATE flows_instances SET version = %s, position = %s WHERE id = %s",
                   (e.originator_version, position, e.originator_id))
 
-    def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
+    def _touch(self, w: SqlWriter, e: LedgerAggregate.Event, position: int) -> None:
         w.execute("UPDATE flows_instances SET updated_at = %s, version = %s, position = %s WHERE id = %s",
                   (e.timestamp, e.originator_version, position, e.originator_id))
 
-    def _summarise(self, w: SqlWriter, instance_id: Any, data: Any) -> None:
+    def _summarise(self, w: SqlWriter, instance_id: UUID, data: dict[str, Any]) -> None:
         """The OA summary (摘要): the version's summary_fields read from the form data."""
         w.execute("SELECT i.title, i.fund_account, v.summary_fields FROM flows_instances i LEFT JOIN"
                   " flows_version_facts v ON v.definition_key = i.definition_key AND v.number = i.definition_version"

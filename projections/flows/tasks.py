@@ -5,8 +5,6 @@ and jumps. Mixed into FlowInstancesProjection: the rows live and are rebuilt wit
 tables, in the same transaction as the instance's other events."""
 from __future__ import annotations
 
-from typing import Any
-
 from domain.flows.instance import FlowInstance as FI
 from projections.flows import board
 from projections.flows.rows import InstanceRows
@@ -18,7 +16,7 @@ ADD_SIGNER = {position: f"UPDATE flows_tasks SET signers_{position} = array_appe
 
 class TaskHandlers(InstanceRows):
     @handles(FI.TaskOpened)
-    def task_opened(self, w: SqlWriter, e: Any, position: int) -> None:
+    def task_opened(self, w: SqlWriter, e: FI.TaskOpened, position: int) -> None:
         w.execute("INSERT INTO flows_tasks (instance_id, task_id, node, mode, status, candidates, business_type,"
                   " business_line, department_id, fund_account, initiator, title, opened_at, sla_due_at, sla_warn_at)"
                   " SELECT id, %s, %s, %s, 'open', %s, business_type, business_line, department_id, fund_account,"
@@ -30,7 +28,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.TaskApproved, FI.TaskRejected)
-    def decided(self, w: SqlWriter, e: Any, position: int) -> None:
+    def decided(self, w: SqlWriter, e: FI.TaskApproved | FI.TaskRejected, position: int) -> None:
         w.execute("UPDATE flows_tasks SET decided_by = array_append(decided_by, %s) WHERE instance_id = %s"
                   " AND task_id = %s", (e.by, e.originator_id, e.task))
         self._inbox(w, e, e.task)
@@ -41,14 +39,14 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.TaskClosed)
-    def closed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def closed(self, w: SqlWriter, e: FI.TaskClosed, position: int) -> None:
         w.execute("UPDATE flows_tasks SET status = %s, closed_at = %s WHERE instance_id = %s AND task_id = %s",
                   (e.outcome, e.timestamp, e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._touch(w, e, position)
 
     @handles(FI.TaskDelegated)
-    def delegated(self, w: SqlWriter, e: Any, position: int) -> None:
+    def delegated(self, w: SqlWriter, e: FI.TaskDelegated, position: int) -> None:
         w.execute("UPDATE flows_tasks SET candidates = array_replace(candidates, %s, %s) WHERE instance_id = %s"
                   " AND task_id = %s", (e.by, e.to, e.originator_id, e.task))
         self._inbox(w, e, e.task)
@@ -56,7 +54,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.DelegationAnswered)
-    def delegation_answered(self, w: SqlWriter, e: Any, position: int) -> None:
+    def delegation_answered(self, w: SqlWriter, e: FI.DelegationAnswered, position: int) -> None:
         w.execute("UPDATE flows_tasks SET candidates = array_replace(candidates, %s, (SELECT actor FROM flows_timeline"
                   " WHERE instance_id = %s AND task_id = %s AND kind = 'delegated' AND detail->>'to' = %s"
                   " ORDER BY seq DESC LIMIT 1)) WHERE instance_id = %s AND task_id = %s",
@@ -66,7 +64,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.SignerAdded)
-    def signer_added(self, w: SqlWriter, e: Any, position: int) -> None:
+    def signer_added(self, w: SqlWriter, e: FI.SignerAdded, position: int) -> None:
         w.execute(ADD_SIGNER[e.position], (e.signer, e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._line(w, e, "signer_added", task=e.task, comment=e.comment,
@@ -74,7 +72,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.SignerApproved)
-    def signer_approved(self, w: SqlWriter, e: Any, position: int) -> None:
+    def signer_approved(self, w: SqlWriter, e: FI.SignerApproved, position: int) -> None:
         w.execute("UPDATE flows_tasks SET decided_by = array_append(decided_by, %s),"
                   " signers_before = CASE WHEN cardinality(signers_before) > 0 THEN signers_before[2:]"
                   " ELSE signers_before END,"
@@ -86,14 +84,14 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.AfterSignersPending)
-    def after_signers_pending(self, w: SqlWriter, e: Any, position: int) -> None:
+    def after_signers_pending(self, w: SqlWriter, e: FI.AfterSignersPending, position: int) -> None:
         w.execute("UPDATE flows_tasks SET after_phase = true WHERE instance_id = %s AND task_id = %s",
                   (e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._touch(w, e, position)
 
     @handles(FI.TaskReassigned)
-    def reassigned(self, w: SqlWriter, e: Any, position: int) -> None:
+    def reassigned(self, w: SqlWriter, e: FI.TaskReassigned, position: int) -> None:
         w.execute("UPDATE flows_tasks SET candidates = %s WHERE instance_id = %s AND task_id = %s",
                   (e.candidates, e.originator_id, e.task))
         self._inbox(w, e, e.task)
@@ -101,7 +99,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.SlaWarned)
-    def sla_warned(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sla_warned(self, w: SqlWriter, e: FI.SlaWarned, position: int) -> None:
         w.execute("UPDATE flows_tasks SET sla_warned = true, urgent = true WHERE instance_id = %s AND task_id = %s",
                   (e.originator_id, e.task))
         self._inbox(w, e, e.task)
@@ -109,7 +107,7 @@ class TaskHandlers(InstanceRows):
         self._seen(w, e, position)
 
     @handles(FI.SlaBreached)
-    def sla_breached(self, w: SqlWriter, e: Any, position: int) -> None:
+    def sla_breached(self, w: SqlWriter, e: FI.SlaBreached, position: int) -> None:
         w.execute("UPDATE flows_tasks SET overdue = true, urgent = true WHERE instance_id = %s AND task_id = %s",
                   (e.originator_id, e.task))
         self._inbox(w, e, e.task)
@@ -117,7 +115,7 @@ class TaskHandlers(InstanceRows):
         self._seen(w, e, position)
 
     @handles(FI.Urged)
-    def urged(self, w: SqlWriter, e: Any, position: int) -> None:
+    def urged(self, w: SqlWriter, e: FI.Urged, position: int) -> None:
         w.execute("UPDATE flows_tasks SET urgent = true WHERE instance_id = %s AND task_id = %s",
                   (e.originator_id, e.task))
         self._inbox(w, e, e.task)
@@ -125,7 +123,7 @@ class TaskHandlers(InstanceRows):
         self._seen(w, e, position)
 
     @handles(FI.TaskTransferred)
-    def transferred(self, w: SqlWriter, e: Any, position: int) -> None:
+    def transferred(self, w: SqlWriter, e: FI.TaskTransferred, position: int) -> None:
         w.execute("UPDATE flows_tasks SET candidates = array_replace(candidates, %s, %s) WHERE instance_id = %s"
                   " AND task_id = %s", (e.by, e.to, e.originator_id, e.task))
         self._inbox(w, e, e.task)
@@ -133,7 +131,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.Returned)
-    def returned(self, w: SqlWriter, e: Any, position: int) -> None:
+    def returned(self, w: SqlWriter, e: FI.Returned, position: int) -> None:
         w.execute("UPDATE flows_tasks SET status = CASE WHEN task_id = %s THEN 'returned' ELSE 'cancelled' END,"
                   " closed_at = %s WHERE instance_id = %s AND status = 'open'", (e.task, e.timestamp, e.originator_id))
         w.execute("DELETE FROM flows_pauses WHERE instance_id = %s", (e.originator_id,))
@@ -148,7 +146,8 @@ class TaskHandlers(InstanceRows):
                            **({"reason_code": e.reason_code} if getattr(e, "reason_code", None) else {})})
         self._touch(w, e, position)
 
-    def _cancel_and_move(self, w: SqlWriter, e: Any, cancelled: list[str], token: str, node: str) -> None:
+    def _cancel_and_move(self, w: SqlWriter, e: FI.TaskTakenBack | FI.Jumped, cancelled: list[str], token: str,
+                         node: str) -> None:
         """Take-back and jump: the listed open tasks are cancelled, one token stands at ``node``."""
         w.execute("UPDATE flows_tasks SET status = 'cancelled', closed_at = %s WHERE instance_id = %s"
                   " AND task_id = ANY(%s) AND status = 'open'", (e.timestamp, e.originator_id, list(cancelled)))
@@ -161,14 +160,14 @@ class TaskHandlers(InstanceRows):
         w.execute(board.ROLL_UP, (e.originator_id,))
 
     @handles(FI.TaskTakenBack)
-    def taken_back(self, w: SqlWriter, e: Any, position: int) -> None:
+    def taken_back(self, w: SqlWriter, e: FI.TaskTakenBack, position: int) -> None:
         self._cancel_and_move(w, e, e.cancelled, e.token, e.node)
         self._line(w, e, "taken_back", node=e.node, task=e.task, comment=e.comment or None,
                    detail={"cancelled": e.cancelled})
         self._touch(w, e, position)
 
     @handles(FI.SignerRemoved)
-    def signer_removed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def signer_removed(self, w: SqlWriter, e: FI.SignerRemoved, position: int) -> None:
         w.execute(f"UPDATE flows_tasks SET signers_{'before' if e.position == 'before' else 'after'} ="
                   f" array_remove(signers_{'before' if e.position == 'before' else 'after'}, %s)"
                   " WHERE instance_id = %s AND task_id = %s", (e.signer, e.originator_id, e.task))
@@ -178,7 +177,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.Jumped)
-    def jumped(self, w: SqlWriter, e: Any, position: int) -> None:
+    def jumped(self, w: SqlWriter, e: FI.Jumped, position: int) -> None:
         self._cancel_and_move(w, e, e.cancelled, e.token, e.target)
         # node = the target (a jump may leave several nodes at once: detail.from lists them).
         self._line(w, e, "jumped", node=e.target, comment=e.reason,
@@ -186,7 +185,7 @@ class TaskHandlers(InstanceRows):
         self._touch(w, e, position)
 
     @handles(FI.TaskClaimed)
-    def claimed(self, w: SqlWriter, e: Any, position: int) -> None:
+    def claimed(self, w: SqlWriter, e: FI.TaskClaimed, position: int) -> None:
         w.execute("UPDATE flows_tasks SET candidates = ARRAY[%s] WHERE instance_id = %s AND task_id = %s",
                   (e.by, e.originator_id, e.task))
         self._inbox(w, e, e.task)

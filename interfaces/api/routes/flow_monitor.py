@@ -20,7 +20,6 @@ from application.shared.spreadsheet import safe_cell
 from interfaces.api.deps import ContainerDep, consistent_with, requires
 from interfaces.api.pagination import encode_cursor
 from interfaces.api.routes.flow_instances import (
-    INVALID_CURSOR,
     InstanceSummaryPublic,
     Instant,
     Keyword,
@@ -29,6 +28,7 @@ from interfaces.api.routes.flow_instances import (
     _iso,
     present_summary,
 )
+from interfaces.api.routes.flows import INVALID_CURSOR
 from interfaces.api.schemas import Page
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
