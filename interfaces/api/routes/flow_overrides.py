@@ -15,9 +15,9 @@ from application.shared.base import CommandResult
 from domain.flows.graph import Assignee
 from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import encode_cursor
+from interfaces.api.pagination import encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem, Responses
-from interfaces.api.routes.flow_instances import Instant, Limit, _cursor, _sent_data, acting_on, require_visible
+from interfaces.api.routes.flow_instances import Instant, Limit, _sent_data, acting_on, require_visible
 from interfaces.api.routes.flows import INVALID_CURSOR
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 
@@ -189,7 +189,7 @@ def overrides(container: ContainerDep, policy: Admin, cursor: str | None = None,
               status: Annotated[Literal["pending", "approved", "declined", "lapsed", "all"],
                                 Query(description="Default `pending`; `all` is every status")] = "pending",
               ) -> OverridePage:
-    after = _cursor(cursor, "at!", "id", "text")
+    after = typed_cursor(cursor, "at!", "id", "text")
     rows = container.instance_queries.overrides.overrides(policy.scope_params(), status=None if status == "all"
                                                           else status, after=after,
                                                           limit=limit + 1)
@@ -202,7 +202,7 @@ def instance_overrides(instance_id: UUID, container: ContainerDep, policy: Admin
                        limit: Limit = 50) -> OverridePage:
     require_visible(container, policy, instance_id)
     rows = container.instance_queries.overrides.overrides(policy.scope_params(), status=None, instance_id=instance_id,
-                                                          after=_cursor(cursor, "at!", "id", "text"),
+                                                          after=typed_cursor(cursor, "at!", "id", "text"),
                                                           limit=limit + 1)
     return _page(rows, limit)
 

@@ -14,8 +14,8 @@ from application.flows.service import parse_graph
 from domain.flows.graph import segregation_warnings, to_mermaid
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import decode_cursor, encode_cursor
-from interfaces.api.problems import ApiProblem, Responses
+from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.problems import Responses
 from interfaces.api.schemas import CommandAccepted, Page, VersionNumber, accepted
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -186,9 +186,7 @@ def publish(key: str, request: Request, container: ContainerDep, policy: Designe
             responses=INVALID_CURSOR)
 def list_definitions(container: ContainerDep, policy: Viewer, cursor: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DefinitionsPage:
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], str):
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor")
+    after = typed_cursor(cursor, "text")
     rows = container.flow_queries.definitions(policy.scope_params(), after=after[0] if after else None,
                                               limit=limit + 1)
     items = rows[:limit]
