@@ -16,17 +16,23 @@ flow and goes on with the child's outcome. (流程接龙, ``chain_to``, starts a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from application.flows.commands import instance_command
 from application.shared.base import CommandResult
-from domain.flows.graph import Node
-from domain.flows.instance import FlowInstance
+from application.shared.hot import HotAggregates
+from domain.flows.graph import Graph, Node
+from domain.flows.instance import FlowInstance, FlowRuntime
 from domain.shared.context import CommandContext, acting_as, current_context
 from domain.shared.errors import DomainError, InvalidInputError, RuleViolationError
+from infrastructure.eventstore.store import EventStore
+
+if TYPE_CHECKING:  # instances.py imports CallPlan from here
+    from application.flows.instances import Clock, DueQueue
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +51,15 @@ class CallPlan:
     same transaction), calls it stopped waiting for, instances that end with it and have a parent."""
     children: list[FlowInstance] = field(default_factory=list)
     cancelled: list[tuple[UUID, UUID]] = field(default_factory=list)  # (child, parent)
-    ended: list[FlowInstance] = field(default_factory=list)
+    ended: list[tuple[UUID, UUID]] = field(default_factory=list)  # (child, parent)
 
 
-def _ends_now(instance: FlowInstance) -> bool:
-    return instance.parent_instance is not None and any(
-        isinstance(e, (FlowInstance.Completed, FlowInstance.Finished)) for e in instance.pending_events)
+def _ends_now(instance: FlowInstance) -> tuple[UUID, UUID] | None:
+    """(child, parent): the instance, when it ends with this save and has a parent to tell."""
+    if instance.parent_instance is None or not any(
+            isinstance(e, (FlowInstance.Completed, FlowInstance.Finished)) for e in instance.pending_events):
+        return None
+    return instance.id, instance.parent_instance
 
 
 def _problem(exc: DomainError) -> str:
@@ -61,12 +70,21 @@ def _problem(exc: DomainError) -> str:
 class CallActivities:
     """Around every save of an instance (``Instances.save_instance``): the calls are planned before,
     the children saved with it, and the rest settled after."""
+    clock: Clock
+    due_queue: DueQueue
+    hot: HotAggregates
+    _store: EventStore
+    # from the host: LedgerApplication, Instances, Starts
+    save_all: Callable[..., int]
+    instance: Callable[[UUID], FlowInstance]
+    save_instance: Callable[[FlowInstance], CommandResult]
+    _graph: Callable[[FlowInstance], Graph]
+    _runtime: Callable[[FlowInstance], FlowRuntime]
+    _new_instance_from: Callable[..., FlowInstance]
 
     # -- around every save of an instance ------------------------------------------------------
-    def plan_calls(self: Any, aggregate: Any) -> CallPlan:
+    def plan_calls(self, aggregate: FlowInstance) -> CallPlan:
         plan = CallPlan()
-        if not isinstance(aggregate, FlowInstance):
-            return plan
         plan.cancelled = [(child, aggregate.id) for child in aggregate.cancel_calls()]
         waiting = aggregate.calls_to_start(self._graph(aggregate)) if aggregate.tokens else []
         if waiting:
@@ -74,25 +92,25 @@ class CallActivities:
             with acting_as(CommandContext.system(CALLER, current_context().correlation_id)):
                 for token, node in waiting:
                     plan.children += self._call(aggregate, token, node)
-        plan.ended = [i for i in (aggregate, *plan.children) if _ends_now(i)]
+        plan.ended = [ended for i in (aggregate, *plan.children) if (ended := _ends_now(i)) is not None]
         return plan
 
-    def save_with_children(self: Any, aggregate: Any, plan: CallPlan) -> CommandResult:
+    def save_with_children(self, aggregate: FlowInstance, plan: CallPlan) -> CommandResult:
         position = self.save_all(aggregate, *plan.children)
         return CommandResult(aggregate.id, aggregate.version, position)
 
-    def settle_calls(self: Any, result: CommandResult, plan: CallPlan) -> CommandResult:
+    def settle_calls(self, result: CommandResult, plan: CallPlan) -> CommandResult:
         """After the save: parents told and cancelled children ended. The command's position then
         covers those saves too (read-your-writes)."""
-        for instance in plan.ended:
-            self._drive(RESUME, instance.parent_instance, instance.id)
+        for child_id, parent_id in plan.ended:
+            self._drive(RESUME, parent_id, child_id)
         for child_id, parent_id in plan.cancelled:
             self._drive(CANCEL, child_id, parent_id)
         if not (plan.ended or plan.cancelled):
             return result
         return CommandResult(result.id, result.version, max(result.position, self._store.head()))
 
-    def _call(self: Any, parent: FlowInstance, token: str, node: Node) -> list[FlowInstance]:
+    def _call(self, parent: FlowInstance, token: str, node: Node) -> list[FlowInstance]:
         """Build the child for a token on a call node (and, recursively, the children it calls at
         once); the parent records it, or why it could not start."""
         key = node.call_flow or ""
@@ -111,7 +129,7 @@ class CallActivities:
         parent.record_child(token, node.id, key, child.id)
         return [child, *descendants]
 
-    def _drive(self: Any, kind: str, instance_id: UUID, other: UUID) -> None:
+    def _drive(self, kind: str, instance_id: UUID, other: UUID) -> None:
         """Resume a parent or cancel a child now; when that fails (or calls nest too deep) the
         scheduler's queue gets it, due at once, and its reconciliation with the read model would
         find it anyway."""
@@ -132,20 +150,20 @@ class CallActivities:
 
     # -- the commands the scheduler re-drives ----------------------------------------------------
     @instance_command(hot=False)
-    def fire_call(self: Any, kind: str, instance_id: UUID, other: UUID) -> str:
+    def fire_call(self, kind: str, instance_id: UUID, other: UUID) -> str:
         """``call``: tell parent ``instance_id`` that child ``other`` ended ("resumed", "rejected" or
         "gone"); ``call_cancel``: terminate child ``instance_id`` its parent ``other`` cancelled
         ("cancelled" or "gone"). Idempotent: a second firing is "gone"."""
         return self._fire_call(kind, instance_id, other)
 
-    def _fire_call(self: Any, kind: str, instance_id: UUID, other: UUID) -> str:
+    def _fire_call(self, kind: str, instance_id: UUID, other: UUID) -> str:
         if kind == RESUME:
             return self._resume_parent(instance_id, other)
         if kind == CANCEL:
             return self._cancel_child(instance_id, other)
         raise ValueError(f"not a call activity: {kind!r}")
 
-    def _resume_parent(self: Any, parent_id: UUID, child_id: UUID) -> str:
+    def _resume_parent(self, parent_id: UUID, child_id: UUID) -> str:
         child = self.instance(child_id)
         if child.status == "running" or child.parent_instance != parent_id:
             return "gone"
@@ -155,7 +173,7 @@ class CallActivities:
             self.save_instance(parent)
         return outcome
 
-    def _cancel_child(self: Any, child_id: UUID, parent_id: UUID) -> str:
+    def _cancel_child(self, child_id: UUID, parent_id: UUID) -> str:
         call = self.instance(parent_id).call_of(child_id)
         if call is None or call["status"] != "cancelled":
             return "gone"

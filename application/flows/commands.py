@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
+from application.shared.hot import HotAggregates
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import ConcurrencyConflictError
 
 P = ParamSpec("P")
 R = TypeVar("R")
-S = TypeVar("S")
+
+
+class HasHotCache(Protocol):
+    """A use-case class whose host keeps the instances in memory (FlowsApplication.hot)."""
+    hot: HotAggregates
+
+
+S = TypeVar("S", bound=HasHotCache)
 ATTEMPTS = 8  # a commuting action retried this often on lost races before the 409 stands
 
 
@@ -32,12 +40,11 @@ def instance_command(*, commutes: bool = False, hot: bool = True) -> Callable[
         def run(self: S, ctx: CommandContext, /, *args: P.args, **kwargs: P.kwargs) -> R:
             if not isinstance(ctx, CommandContext):
                 raise TypeError(f"{method.__qualname__} needs a CommandContext first")
-            app: Any = self
             with acting_as(ctx):
                 for attempt in range(attempts):
                     try:
                         if hot:
-                            return app.hot.run(lambda: method(self, *args, **kwargs))  # type: ignore[no-any-return]
+                            return self.hot.run(lambda: method(self, *args, **kwargs))
                         return method(self, *args, **kwargs)
                     except ConcurrencyConflictError:
                         if attempt == attempts - 1:

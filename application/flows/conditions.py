@@ -8,6 +8,7 @@ from typing import Any
 
 import cel
 
+from application.flows.forms_port import Forms
 from domain.shared.errors import DomainError
 
 MACRO = re.compile(r"\.\s*(all|exists_one|exists|map|filter)\s*\(")
@@ -66,7 +67,7 @@ def _plain(value: Any) -> Any:
 
 
 class Conditions:
-    forms: Any  # the forms context: data sources
+    forms: Forms  # the forms context: data sources
 
     def evaluate(self, condition: str, activation: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Evaluate a branch condition. Data sources it names (``ds.<key>``) are queried with the

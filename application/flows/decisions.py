@@ -8,7 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from application.flows.commands import instance_command
+from application.flows.forms_port import Forms
 from application.shared.base import CommandResult
+from application.shared.hot import HotAggregates
 from domain.flows.form_data import missing_required
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance, FlowRuntime
@@ -17,7 +19,8 @@ from domain.shared.errors import InvalidInputError, RuleViolationError
 
 
 class Decisions:
-    forms: Any
+    forms: Forms
+    hot: HotAggregates
     # from the host: Instances, FormEdits
     instance: Callable[..., FlowInstance]
     _for_command: Callable[..., FlowInstance]

@@ -3,18 +3,23 @@ change, so they are cached exactly (instances, diagrams and form edits all read 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 from pydantic import ValidationError
 
 from application.flows.call_targets import call_problems
 from application.flows.conditions import compile_condition
-from application.shared.base import CommandResult, command
+from application.flows.forms_port import Forms
+from application.shared.base import CommandResult, Loader, command
 from domain.flows.definition import FlowDefinition
 from domain.flows.graph import Graph, check_graph
 from domain.forms.paths import schema_has_path
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
+
+A = TypeVar("A", bound=LedgerAggregate)
 
 
 def parse_graph(raw: Any) -> Graph:
@@ -26,13 +31,19 @@ def parse_graph(raw: Any) -> Graph:
                                 code="invalid_flow_graph") from None
 
 
+class CurrentReader(Protocol):
+    """``LedgerApplication.read_current`` as the mixin sees it on its host."""
+
+    def __call__(self, aggregate_id: UUID, kind: type[A], what: str | None = None) -> A: ...
+
+
 class Definitions:
-    forms: Any
+    forms: Forms
     _graphs: dict[tuple[str, int], Graph]
     _settings: dict[tuple[str, int], dict[str, Any]]
     # from the host (LedgerApplication)
-    load: Callable[..., Any]
-    read_current: Callable[..., Any]
+    load: Loader
+    read_current: CurrentReader
     exists: Callable[..., bool]
     create_unique: Callable[..., CommandResult]
     save_one: Callable[..., CommandResult]
@@ -53,13 +64,12 @@ class Definitions:
         return settings
 
     def definition(self, key: str, expected_version: int | None = None) -> FlowDefinition:
-        return self.load(natural_id("flow_definition", key), FlowDefinition,  # type: ignore[no-any-return]
-                         expected_version=expected_version, what=f"flow {key!r}")
+        return self.load(natural_id("flow_definition", key), FlowDefinition, expected_version=expected_version,
+                         what=f"flow {key!r}")
 
     def current_definition(self, key: str) -> FlowDefinition:
         """Read-only and shared (see LedgerApplication.read_current): for starts and chaining."""
-        return self.read_current(natural_id("flow_definition", key), FlowDefinition,  # type: ignore[no-any-return]
-                                 what=f"flow {key!r}")
+        return self.read_current(natural_id("flow_definition", key), FlowDefinition, what=f"flow {key!r}")
 
     @command
     def create_definition(self, key: str, name: str, business_type: str, business_line: str,

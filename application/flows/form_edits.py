@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from application.flows.forms_port import Forms
 from domain.flows.fields import merge_edit
 from domain.flows.form_data import deferred_sections, numbers_as_declared
 from domain.flows.graph import Graph, Node
@@ -15,7 +16,7 @@ from domain.shared.errors import InvalidInputError
 
 
 class FormEdits:
-    forms: Any
+    forms: Forms
     _graph: Callable[[FlowInstance], Graph]  # from the host: Instances
 
     def _edit_within(self, instance: FlowInstance, node: Node, data: dict[str, Any], **who: Any) -> None:
@@ -39,4 +40,4 @@ class FormEdits:
         errors = [e for e in errors if not (e["rule"] == "required" and e["path"] in deferred)]
         if errors:
             raise InvalidInputError(f"{len(errors)} field(s) need attention", errors, code="invalid_form_data")
-        return cleaned  # type: ignore[no-any-return]
+        return cleaned

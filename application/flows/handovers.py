@@ -7,6 +7,7 @@ from uuid import UUID
 
 from application.flows.commands import instance_command
 from application.shared.base import CommandResult
+from application.shared.hot import HotAggregates
 from domain.flows.graph import Node
 from domain.flows.instance import FlowInstance, FlowRuntime
 from domain.shared.context import current_context
@@ -15,6 +16,7 @@ from domain.shared.errors import RuleViolationError
 
 class Handovers:
     candidates: Callable[..., list[str]]
+    hot: HotAggregates
     # from the host: Instances
     _for_command: Callable[..., FlowInstance]
     _runtime: Callable[..., FlowRuntime]

@@ -12,10 +12,11 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from application.flows.calls import CallPlan
-from application.shared.base import CommandResult
+from application.shared.base import CommandResult, Loader
 from application.shared.hot import HotAggregates
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance, FlowRuntime
+from infrastructure.eventstore.store import EventStore
 
 Clock = Callable[[], datetime]
 Candidates = Callable[[Node, dict[str, Any]], list[str]]
@@ -38,9 +39,9 @@ class Instances:
     due_queue: DueQueue
     hot: HotAggregates
     _scopes: dict[UUID, tuple[str, UUID | None, str | None]]
-    _store: Any
+    _store: EventStore
     # from the host: LedgerApplication, Definitions, Conditions, CallActivities, Starts
-    load: Callable[..., Any]
+    load: Loader
     published_graph: Callable[[str, int], Graph]
     published_settings: Callable[[str, int], dict[str, Any]]
     evaluate: Callable[[str, dict[str, Any]], tuple[bool, dict[str, Any]]]
@@ -50,13 +51,13 @@ class Instances:
     chain: Callable[[FlowInstance], None]
 
     def instance(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
-        return self.load(instance_id, FlowInstance,  # type: ignore[no-any-return]
-                         expected_version=expected_version, what=f"flow instance {instance_id}")
+        return self.load(instance_id, FlowInstance, expected_version=expected_version,
+                         what=f"flow instance {instance_id}")
 
     def _for_command(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
         cached = self.hot.take(instance_id)
-        if cached is not None and expected_version in (None, cached.version):
-            return cached  # type: ignore[no-any-return]
+        if isinstance(cached, FlowInstance) and expected_version in (None, cached.version):
+            return cached
         return self.instance(instance_id, expected_version)
 
     def _graph(self, instance: FlowInstance) -> Graph:

@@ -14,7 +14,11 @@ from typing import Any
 from uuid import UUID
 
 from application.flows.commands import instance_command
-from application.shared.base import CommandResult
+from application.shared.base import CommandResult, Loader
+from application.shared.hot import HotAggregates
+from domain.flows.definition import FlowDefinition
+from domain.flows.graph import Graph
+from domain.flows.instance import FlowInstance, FlowRuntime
 from domain.flows.migration import MigrationTarget, migration_target, plan_instance
 from domain.flows.migration_record import InstanceMigration
 from domain.shared.context import current_context
@@ -60,11 +64,15 @@ class InstanceMigrations:
     # Port (read model): ids of running instances of (key, version) in a data scope, id > after,
     # ordered by id, at most ``limit``. Given by the composition root.
     running_instances: RunningInstances
-    # from the host: LedgerApplication, Definitions
-    load: Callable[..., Any]
+    hot: HotAggregates
+    # from the host: LedgerApplication, Definitions, Instances
+    load: Loader
+    instance: Callable[[UUID], FlowInstance]
+    save_instance: Callable[[FlowInstance], CommandResult]
+    _runtime: Callable[[FlowInstance, Graph], FlowRuntime]
     save_one: Callable[..., CommandResult]
-    current_definition: Callable[[str], Any]
-    published_graph: Callable[[str, int], Any]
+    current_definition: Callable[[str], FlowDefinition]
+    published_graph: Callable[[str, int], Graph]
 
     @instance_command(hot=False)
     def plan_migration(self, request: MigrationRequest, scope: dict[str, Any] | None = None) -> MigrationReport:
@@ -115,9 +123,9 @@ class InstanceMigrations:
         if request.to_version <= request.from_version:
             raise RuleViolationError("instances move to a newer version only", field="to_version")
         settings = definition.published_version(request.to_version)["settings"]
-        graphs = [self.published_graph(request.key, n)
-                  for n in (request.from_version, request.to_version)]
-        target = migration_target(request.from_version, request.to_version, *graphs, request.mapping,
+        old = self.published_graph(request.key, request.from_version)
+        new = self.published_graph(request.key, request.to_version)
+        target = migration_target(request.from_version, request.to_version, old, new, request.mapping,
                                   {k: settings[k] for k in ("empty_assignee", "deduplication") if k in settings})
         return definition.business_line, target
 
@@ -135,14 +143,14 @@ class InstanceMigrations:
                      reason: str) -> dict[str, Any]:
         """Plan one instance on its stored state and carry the plan out; with a migration id, save
         it (a lost race plans again on what the other command did: nothing of it is lost)."""
-        app: Any = self
         for _ in range(ATTEMPTS):
             if migration_id is not None:
-                app.hot.discard(instance_id)  # decided on the stored state; the saved one goes back
-            item = {"instance_id": instance_id, "title": None, "outcome": "unsafe", "reasons": [], "moves": [],
-                    "current_nodes": [], "current_nodes_after": [], "tasks_opened": [], "instance_version": None}
+                self.hot.discard(instance_id)  # decided on the stored state; the saved one goes back
+            item: dict[str, Any] = {
+                "instance_id": instance_id, "title": None, "outcome": "unsafe", "reasons": [], "moves": [],
+                "current_nodes": [], "current_nodes_after": [], "tasks_opened": [], "instance_version": None}
             try:
-                instance = app.instance(instance_id)
+                instance = self.instance(instance_id)
             except NotFoundError as exc:
                 return {**item, "reasons": [exc.message]}
             item.update(title=instance.title, current_nodes=sorted(set(instance.tokens.values())))
@@ -154,7 +162,7 @@ class InstanceMigrations:
             before = set(instance.tasks)
             try:
                 instance.migrate(target, plan, current_context().actor, reason, migration_id or UUID(int=0),
-                                 app._runtime(instance, target.new))
+                                 self._runtime(instance, target.new))
             except DomainError as exc:  # e.g. nobody can take a reopened task (empty_assignee: block)
                 return {**item, "reasons": [exc.message]}
             item.update(outcome="safe", moves=plan.moves, current_nodes_after=sorted(set(instance.tokens.values())),
@@ -163,7 +171,7 @@ class InstanceMigrations:
             if migration_id is None:
                 return item  # a dry run: the changed copy is dropped, never saved
             try:
-                saved = app.save_instance(instance)  # with the timers of reopened tasks
+                saved = self.save_instance(instance)  # with the timers of reopened tasks
             except ConcurrencyConflictError:
                 continue
             return {**item, "outcome": "migrated", "instance_version": saved.version}

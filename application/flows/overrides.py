@@ -15,6 +15,7 @@ import jsonpointer
 
 from application.flows.commands import instance_command
 from application.shared.base import CommandResult
+from application.shared.hot import HotAggregates
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance, FlowRuntime
 from domain.forms.diff import patch_with_old_values
@@ -37,12 +38,14 @@ def _replayed_edit(data: dict[str, Any], params: dict[str, Any]) -> dict[str, An
     replaces still hold the values the requester saw (JSON Patch ``test`` operations)."""
     tests = [{"op": "test", "path": path, "value": value} for path, value in params["old_values"].items()]
     try:
-        return jsonpatch.apply_patch(data, [*tests, *params["patch"]], in_place=False)  # type: ignore[no-any-return]
+        patched: dict[str, Any] = jsonpatch.apply_patch(data, [*tests, *params["patch"]], in_place=False)
+        return patched
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
         raise OverrideOutdatedError("the form changed since this edit was requested: ask for it again") from None
 
 
 class Overrides:
+    hot: HotAggregates
     # from the host: Instances, FormEdits
     instance: Callable[..., FlowInstance]
     _graph: Callable[[FlowInstance], Graph]

@@ -15,6 +15,7 @@ from application.flows.conditions import Conditions, compile_condition
 from application.flows.decisions import Decisions
 from application.flows.definitions import Definitions, parse_graph
 from application.flows.form_edits import FormEdits
+from application.flows.forms_port import Forms
 from application.flows.handovers import Handovers
 from application.flows.instances import Candidates, Clock, DueQueue, Instances, NoQueue
 from application.flows.migration import InstanceMigrations, RunningInstances, no_instances
@@ -24,6 +25,7 @@ from application.flows.timers import Timers
 from application.shared.base import LedgerApplication
 from application.shared.hot import HotAggregates
 from domain.flows.graph import Graph
+from infrastructure.eventstore.store import EventStore
 
 __all__ = ["FlowsApplication", "compile_condition", "parse_graph"]
 
@@ -32,7 +34,7 @@ class FlowsApplication(Definitions, Starts, Decisions, Handovers, Overrides, Tim
                        InstanceMigrations, FormEdits, Conditions, Instances, LedgerApplication):
     name = "flows"
 
-    def __init__(self, store: Any, *, forms: Any, candidates: Candidates, clock: Clock | None = None,
+    def __init__(self, store: EventStore, *, forms: Forms, candidates: Candidates, clock: Clock | None = None,
                  facts: Callable[[str], dict[str, Any]] | None = None, due_queue: DueQueue | None = None,
                  running_instances: RunningInstances = no_instances, hot_instances: int = 2_000):
         super().__init__(store)

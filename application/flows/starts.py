@@ -9,7 +9,9 @@ from typing import Any
 from uuid import UUID
 
 from application.flows.commands import instance_command
+from application.flows.forms_port import Forms
 from application.shared.base import CommandResult
+from application.shared.hot import HotAggregates
 from domain.flows.definition import FlowDefinition
 from domain.flows.fields import merge_edit
 from domain.flows.graph import Graph
@@ -25,8 +27,9 @@ _chain_depth: ContextVar[int] = ContextVar("flow_chain_depth", default=0)
 
 
 class Starts:
-    forms: Any
+    forms: Forms
     facts: Callable[[str], dict[str, Any]]
+    hot: HotAggregates
     # from the host: Definitions, Instances, FormEdits
     current_definition: Callable[[str], FlowDefinition]
     published_graph: Callable[[str, int], Graph]

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from application.flows.commands import instance_command
 from application.shared.base import CommandResult
+from application.shared.hot import HotAggregates
 from domain.flows.instance import FlowInstance, FlowRuntime
 from domain.shared.context import current_context
 from domain.shared.errors import RuleViolationError
@@ -15,6 +16,7 @@ from domain.shared.errors import RuleViolationError
 
 class Timers:
     clock: Callable[[], datetime]
+    hot: HotAggregates
     # from the host: Instances
     instance: Callable[..., FlowInstance]
     _runtime: Callable[..., FlowRuntime]

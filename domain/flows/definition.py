@@ -26,12 +26,20 @@ SUMMARY_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{
 
 
 class FlowDefinition(LedgerAggregate):
-    @event("Created")
+    class Created(LedgerAggregate.Created):
+        key: str
+        name: str
+        business_type: str
+        business_line: str
+        description: str
+
+    @event(Created)
     def __init__(self, key: str, name: str, business_type: str, business_line: str, description: str):
         self.key, self.name, self.business_type = key, name, business_type
-        self.business_line, self.description = business_line, description
+        self.business_line: str = business_line   # always one: a definition belongs to a business line
+        self.description = description
         self.draft: dict[str, Any] | None = None
-        self.settings = {"deduplication": "none", "empty_assignee": "to_admin"}
+        self.settings: dict[str, Any] = {"deduplication": "none", "empty_assignee": "to_admin"}
         self.versions: list[dict[str, Any]] = []
 
     @classmethod
@@ -69,8 +77,12 @@ class FlowDefinition(LedgerAggregate):
         if (graph, settings) != (self.draft, self.settings):
             self._draft_saved(graph=graph, settings=settings)
 
-    @event("DraftSaved")
-    def _draft_saved(self, graph: dict[str, Any], settings: dict[str, str]) -> None:
+    class DraftSaved(LedgerAggregate.Event):
+        graph: dict[str, Any]
+        settings: dict[str, Any]
+
+    @event(DraftSaved)
+    def _draft_saved(self, graph: dict[str, Any], settings: dict[str, Any]) -> None:
         self.draft, self.settings = graph, settings
 
     def publish(self) -> int:
@@ -84,8 +96,13 @@ class FlowDefinition(LedgerAggregate):
         self._published(number=number, graph=self.draft, settings=dict(self.settings))
         return number
 
-    @event("Published")
-    def _published(self, number: int, graph: dict[str, Any], settings: dict[str, str]) -> None:
+    class Published(LedgerAggregate.Event):
+        number: int
+        graph: dict[str, Any]
+        settings: dict[str, Any]
+
+    @event(Published)
+    def _published(self, number: int, graph: dict[str, Any], settings: dict[str, Any]) -> None:
         self.versions = [*self.versions, {"number": number, "graph": graph, "settings": settings}]
 
     def published_version(self, number: int) -> dict[str, Any]:

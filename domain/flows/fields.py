@@ -10,7 +10,7 @@ editable fields take the sent value. Pure: no I/O, no policy object."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from domain.shared.errors import PermissionDeniedError
@@ -18,7 +18,7 @@ from domain.shared.errors import PermissionDeniedError
 _ABSENT = object()
 
 
-def access_of(permissions: dict[str, str], path: str) -> str:
+def access_of(permissions: Mapping[str, str], path: str) -> str:
     """The access at ``path``: the most specific permission covering it, else read-only."""
     best: tuple[str, str] | None = None
     for key, access in permissions.items():
@@ -27,17 +27,17 @@ def access_of(permissions: dict[str, str], path: str) -> str:
     return best[1] if best else "readonly"
 
 
-def _deeper(permissions: dict[str, str], path: str) -> bool:
+def _deeper(permissions: Mapping[str, str], path: str) -> bool:
     return any(key.startswith(path + ".") for key in permissions)
 
 
-def merge_edit(stored: dict[str, Any], sent: dict[str, Any], permissions: dict[str, str], where: str
+def merge_edit(stored: dict[str, Any], sent: dict[str, Any], permissions: Mapping[str, str], where: str
                ) -> dict[str, Any]:
     """The data after an edit within ``permissions``; 403 naming the first read-only field changed."""
     return _merge(stored, sent, permissions, "", where)
 
 
-def _merge(stored: dict[str, Any], sent: dict[str, Any], permissions: dict[str, str], prefix: str,
+def _merge(stored: dict[str, Any], sent: dict[str, Any], permissions: Mapping[str, str], prefix: str,
            where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in list(stored) + [k for k in sent if k not in stored]:
@@ -93,7 +93,7 @@ def drop_paths(record: Any, paths: Iterable[str]) -> Any:
     return out
 
 
-def hidden_paths(permissions: dict[str, str]) -> set[str]:
+def hidden_paths(permissions: Mapping[str, str]) -> set[str]:
     return {path for path, access in permissions.items() if access == "hidden"}
 
 

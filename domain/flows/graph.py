@@ -384,8 +384,8 @@ def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[st
         label = _label(n.name)
         lines.append(f'  {mid(n.id)}{shapes[n.type].format(chr(34) + label + chr(34))}')
     for e in graph.edges:
-        label = e.label or ("default" if e.default else e.condition)
-        text = f'|"{_label(label)}"|' if label else ""
+        edge_label = e.label or ("default" if e.default else e.condition)
+        text = f'|"{_label(edge_label)}"|' if edge_label else ""
         lines.append(f"  {mid(e.source)} -->{text} {mid(e.target)}")
     lines.append("  classDef current fill:#fde68a,stroke:#d97706,stroke-width:2px")
     lines.append("  classDef visited fill:#d1fae5,stroke:#059669")

@@ -18,10 +18,22 @@ OUTCOMES = ("safe", "unsafe", "migrated", "conflict")
 
 
 class InstanceMigration(LedgerAggregate):
-    @event("Planned")
+    class Planned(LedgerAggregate.Created):
+        definition_key: str
+        business_line: str
+        from_version: int
+        to_version: int
+        mapping: dict[str, str]
+        reason: str
+        dry_run: bool
+        by: str
+        items: list[dict[str, Any]]
+
+    @event(Planned)
     def __init__(self, definition_key: str, business_line: str, from_version: int, to_version: int,
                  mapping: dict[str, str], reason: str, dry_run: bool, by: str, items: list[dict[str, Any]]):
-        self.definition_key, self.business_line = definition_key, business_line
+        self.definition_key = definition_key
+        self.business_line: str = business_line   # always one: its definition's
         self.from_version, self.to_version = from_version, to_version
         self.mapping, self.reason, self.dry_run, self.by = mapping, reason, dry_run, by
         self.items = items        # a dry run's plan, per instance; applied results are added below
@@ -44,7 +56,17 @@ class InstanceMigration(LedgerAggregate):
             raise RuleViolationError(f"unknown outcome {item['outcome']!r}")
         self._instance_migrated(**item)
 
-    @event("InstanceMigrated")
+    class InstanceMigrated(LedgerAggregate.Event):
+        instance_id: UUID
+        outcome: str
+        reasons: list[str]
+        moves: list[dict[str, Any]]
+        current_nodes: list[str]
+        current_nodes_after: list[str]
+        tasks_opened: list[dict[str, Any]]
+        instance_version: int | None
+
+    @event(InstanceMigrated)
     def _instance_migrated(self, instance_id: UUID, outcome: str, reasons: list[str], moves: list[dict[str, Any]],
                            current_nodes: list[str], current_nodes_after: list[str],
                            tasks_opened: list[dict[str, Any]], instance_version: int | None) -> None:
@@ -57,6 +79,11 @@ class InstanceMigration(LedgerAggregate):
         counts = {outcome: sum(1 for i in self.items if i["outcome"] == outcome) for outcome in OUTCOMES[1:]}
         self._applied(**counts)
 
-    @event("Applied")
+    class Applied(LedgerAggregate.Event):
+        unsafe: int
+        migrated: int
+        conflict: int
+
+    @event(Applied)
     def _applied(self, unsafe: int, migrated: int, conflict: int) -> None:
         self.status = "applied"

@@ -64,11 +64,18 @@ class DueQueue:
                                                            start=0, num=limit)
         except redis.RedisError:
             return None
-        return [tuple(m.decode().split("|", 2)) for m in members]  # type: ignore[misc]
+        return [_item(m) for m in members]
 
     def done(self, kind: str, instance_id: str, key: str) -> None:
         with contextlib.suppress(redis.RedisError):  # the item stays and fires as "gone" next time
             self.supervisor.client.zrem(self.supervisor.key(DUE), self.member(kind, instance_id, key))
+
+
+def _item(member: object) -> tuple[str, str, str]:
+    """A queue member (``kind|instance_id|key``; bytes, as Redis answers without withscores) as
+    (kind, instance_id, key)."""
+    kind, instance_id, key = (member.decode() if isinstance(member, bytes) else str(member)).split("|", 2)
+    return kind, instance_id, key
 
 
 class Scheduler:

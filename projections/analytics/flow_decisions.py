@@ -25,7 +25,8 @@ class FlowDecisionsSink(ClickHouseSink):
                                   "handler", "target_node", "business_line", "comment")}
 
     @handles(FlowInstance.TaskApproved, FlowInstance.TaskRejected, FlowInstance.Returned)
-    def decided(self, e: Any, position: int) -> Iterable[tuple[str, Sequence[Any]]]:
+    def decided(self, e: FlowInstance.TaskApproved | FlowInstance.TaskRejected | FlowInstance.Returned,
+                position: int) -> Iterable[tuple[str, Sequence[Any]]]:
         decision = {FlowInstance.TaskApproved: "approved", FlowInstance.TaskRejected: "rejected",
                     FlowInstance.Returned: "returned"}[type(e)]
         yield "flow_decisions", (position, e.timestamp, e.originator_id, e.task, decision, e.node, e.by,

@@ -5,9 +5,8 @@ that still runs (kind ``call_cancel``). Both are due at once (``epoch``): they a
 not timers, so they fire whatever the clock says."""
 from __future__ import annotations
 
-from typing import Any
-
 from domain.flows.instance import FlowInstance as FI
+from projections.flows.rows import InstanceRows
 from projections.framework import SqlWriter, handles
 
 TABLES = ("flows_calls",)
@@ -33,14 +32,11 @@ CHILDREN = (f"SELECT c.child_id AS instance_id, c.node, c.child_flow, c.state, c
             " ON i.id = c.child_id WHERE c.parent_id = %s ORDER BY c.seq")
 
 
-class CallsView:
-    """Mixed into FlowInstancesProjection (its ``_line`` and ``_touch`` write the timeline)."""
-
-    _line: Any
-    _touch: Any
+class CallsView(InstanceRows):
+    """Mixed into FlowInstancesProjection (``_line`` and ``_touch`` write the timeline)."""
 
     @handles(FI.ChildStarted, FI.ChildNotStarted)
-    def child_started(self, w: SqlWriter, e: Any, position: int) -> None:
+    def child_started(self, w: SqlWriter, e: FI.ChildStarted | FI.ChildNotStarted, position: int) -> None:
         child = getattr(e, "child_instance", None)
         problem = getattr(e, "problem", None)
         w.execute("INSERT INTO flows_calls (parent_id, seq, token, node, child_flow, child_id, state, problem,"
@@ -53,7 +49,7 @@ class CallsView:
         self._touch(w, e, position)
 
     @handles(FI.ChildFinished)
-    def child_finished(self, w: SqlWriter, e: Any, position: int) -> None:
+    def child_finished(self, w: SqlWriter, e: FI.ChildFinished, position: int) -> None:
         w.execute("UPDATE flows_calls SET state = 'finished', outcome = %s, ended_at = %s WHERE child_id = %s",
                   (e.outcome, e.timestamp, e.child_instance))
         self._line(w, e, "child_finished", node=e.node,
@@ -61,7 +57,7 @@ class CallsView:
         self._touch(w, e, position)
 
     @handles(FI.ChildCancelled)
-    def child_cancelled(self, w: SqlWriter, e: Any, position: int) -> None:
+    def child_cancelled(self, w: SqlWriter, e: FI.ChildCancelled, position: int) -> None:
         w.execute("UPDATE flows_calls SET state = 'cancelled', reason = %s, ended_at = %s WHERE child_id = %s",
                   (e.reason, e.timestamp, e.child_instance))
         self._line(w, e, "child_cancelled", node=e.node, comment=e.reason,

@@ -23,7 +23,7 @@ class FlowDefinitionsProjection(PostgresProjection):
     )
 
     @handles(FlowDefinition.Created)
-    def created(self, w: SqlWriter, e: Any, position: int) -> None:
+    def created(self, w: SqlWriter, e: FlowDefinition.Created, position: int) -> None:
         w.execute("INSERT INTO flows_definitions (id, key, name, business_type, business_line, description, settings,"
                   " version, updated_at, position) VALUES (%s,%s,%s,%s,%s,%s,%s::jsonb,%s,%s,%s)",
                   (e.originator_id, e.key, e.name, e.business_type, e.business_line, e.description,
@@ -31,14 +31,14 @@ class FlowDefinitionsProjection(PostgresProjection):
                    e.originator_version, e.timestamp, position))
 
     @handles(FlowDefinition.DraftSaved)
-    def draft(self, w: SqlWriter, e: Any, position: int) -> None:
+    def draft(self, w: SqlWriter, e: FlowDefinition.DraftSaved, position: int) -> None:
         w.execute("UPDATE flows_definitions SET draft = %s::jsonb, settings = %s::jsonb, version = %s,"
                   " updated_at = %s, position = %s WHERE id = %s",
                   (orjson.dumps(e.graph).decode(), orjson.dumps(e.settings).decode(), e.originator_version,
                    e.timestamp, position, e.originator_id))
 
     @handles(FlowDefinition.Published)
-    def published(self, w: SqlWriter, e: Any, position: int) -> None:
+    def published(self, w: SqlWriter, e: FlowDefinition.Published, position: int) -> None:
         w.execute("INSERT INTO flows_definition_versions VALUES (%s,%s,%s::jsonb,%s::jsonb,%s,%s)",
                   (e.originator_id, e.number, orjson.dumps(e.graph).decode(), orjson.dumps(e.settings).decode(),
                    e.timestamp, e.actor))

@@ -9,19 +9,21 @@ from uuid import UUID
 
 from domain.flows.instance import FlowInstance
 from domain.flows.migration_record import InstanceMigration
+from domain.shared.aggregate import LedgerAggregate
 from projections.flows import board
 from projections.flows.board import SCOPE
+from projections.flows.rows import InstanceRows
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 IM = InstanceMigration
 
 
 
-class MigratedHandler:
+class MigratedHandler(InstanceRows):
     """Mixed into FlowInstancesProjection: the instance rows after a migration."""
 
     @handles(FlowInstance.Migrated)
-    def migrated(self: Any, w: SqlWriter, e: Any, position: int) -> None:
+    def migrated(self, w: SqlWriter, e: FlowInstance.Migrated, position: int) -> None:
         instance, renames = e.originator_id, json_text(e.renames)
         reopened = [m["task"] for m in e.moves if m["wait"] == "task_reopened"]
         w.execute("UPDATE flows_tasks SET status = 'cancelled', closed_at = %s WHERE instance_id = %s"
@@ -72,19 +74,19 @@ class FlowMigrationsProjection(PostgresProjection):
         " (definition_key, definition_version, id) WHERE status = 'running'",
     )
 
-    def _item(self, w: SqlWriter, e: Any, seq: int, item: dict[str, Any]) -> None:
+    def _item(self, w: SqlWriter, e: IM.Planned | IM.InstanceMigrated, seq: int, item: dict[str, Any]) -> None:
         w.execute(ITEM, (e.originator_id, seq, item["instance_id"], item["outcome"], json_text(item["reasons"]),
                          json_text(item["moves"]), item["current_nodes"], item["current_nodes_after"],
                          json_text(item["tasks_opened"]), item.get("instance_version")))
         column = COUNTERS[item["outcome"]]
         w.execute(f"UPDATE flows_migrations SET {column} = {column} + 1 WHERE id = %s", (e.originator_id,))
 
-    def _touch(self, w: SqlWriter, e: Any, position: int) -> None:
+    def _touch(self, w: SqlWriter, e: LedgerAggregate.Event, position: int) -> None:
         w.execute("UPDATE flows_migrations SET version = %s, position = %s WHERE id = %s",
                   (e.originator_version, position, e.originator_id))
 
     @handles(IM.Planned)
-    def planned(self, w: SqlWriter, e: Any, position: int) -> None:
+    def planned(self, w: SqlWriter, e: IM.Planned, position: int) -> None:
         w.execute("INSERT INTO flows_migrations (id, definition_key, business_line, from_version, to_version,"
                   " dry_run, mapping, reason, actor, status, planned_at, version, position)"
                   " VALUES (%s,%s,%s,%s,%s,%s,%s::jsonb,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
@@ -95,14 +97,14 @@ class FlowMigrationsProjection(PostgresProjection):
             self._item(w, e, seq, item)
 
     @handles(IM.InstanceMigrated)
-    def instance_migrated(self, w: SqlWriter, e: Any, position: int) -> None:
+    def instance_migrated(self, w: SqlWriter, e: IM.InstanceMigrated, position: int) -> None:
         self._item(w, e, e.originator_version, {k: getattr(e, k) for k in (
             "instance_id", "outcome", "reasons", "moves", "current_nodes", "current_nodes_after", "tasks_opened",
             "instance_version")})
         self._touch(w, e, position)
 
     @handles(IM.Applied)
-    def applied(self, w: SqlWriter, e: Any, position: int) -> None:
+    def applied(self, w: SqlWriter, e: IM.Applied, position: int) -> None:
         w.execute("UPDATE flows_migrations SET status = 'applied', applied_at = %s WHERE id = %s",
                   (e.timestamp, e.originator_id))
         self._touch(w, e, position)

@@ -7,7 +7,7 @@ walk the index that leads with it (projections/flows/board.py) instead of a catc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 COLUMNS = ", ".join(f"t.{c}" for c in (
@@ -80,6 +80,13 @@ def where(scope: dict[str, Any], filters: dict[str, Any], *, skip: tuple[str, ..
     return sql, {**scope, **active, "department_1": department_1}
 
 
+class Board(TypedDict):
+    """Counts per current node and per department, and over all (count, overdue, urgent)."""
+    by_node: list[dict[str, Any]]
+    by_department: list[dict[str, Any]]
+    total: dict[str, Any]
+
+
 class MonitorQueries:
     def __init__(self, db: Any):
         self.db = db
@@ -116,7 +123,7 @@ class MonitorQueries:
             f"SELECT {COLUMNS}, {NODE_NAMES} FROM ({page}) p JOIN flows_instances t ON t.id = p.id{VERSION_JOIN}"
             f" ORDER BY {order}", params, **unprepared)
 
-    def board(self, scope: dict[str, Any], filters: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    def board(self, scope: dict[str, Any], filters: dict[str, Any]) -> Board:
         """004 §7.1: in-flight work per current node and per department, with the overdue share."""
         sql, params = where(scope, filters)
         by_node = self.db.fetch_all(

@@ -11,7 +11,9 @@ from uuid import UUID
 import orjson
 
 from domain.flows.instance import FlowInstance as FI
+from domain.shared.aggregate import LedgerAggregate
 from projections.flows.monitor import scope_sql
+from projections.flows.rows import InstanceRows
 from projections.framework import SqlWriter, handles
 
 TABLES = ("flows_overrides",)
@@ -31,14 +33,11 @@ def _shown(action: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: params[k] for k in SHOWN.get(action, ()) if k in params}
 
 
-class OverrideHandlers:
-    """Handlers of FlowInstancesProjection (which provides _line and _touch)."""
-
-    _line: Any
-    _touch: Any
+class OverrideHandlers(InstanceRows):
+    """Handlers of FlowInstancesProjection."""
 
     @handles(FI.OverrideRequested)
-    def override_requested(self, w: SqlWriter, e: Any, position: int) -> None:
+    def override_requested(self, w: SqlWriter, e: FI.OverrideRequested, position: int) -> None:
         w.execute("INSERT INTO flows_overrides VALUES (%s, %s, %s, %s::jsonb, %s, %s, 'pending', NULL, NULL, %s,"
                   " NULL) ON CONFLICT DO NOTHING",
                   (e.originator_id, e.override, e.action, orjson.dumps(e.params).decode(), e.by, e.reason,
@@ -48,18 +47,18 @@ class OverrideHandlers:
         self._touch(w, e, position)
 
     @handles(FI.OverrideApproved, FI.OverrideDeclined)
-    def override_decided(self, w: SqlWriter, e: Any, position: int) -> None:
+    def override_decided(self, w: SqlWriter, e: FI.OverrideApproved | FI.OverrideDeclined, position: int) -> None:
         approved = isinstance(e, FI.OverrideApproved)
+        reason = None if isinstance(e, FI.OverrideApproved) else e.reason
         w.execute("UPDATE flows_overrides SET status = %s, decided_by = %s, decision_reason = %s, decided_at = %s"
                   " WHERE instance_id = %s AND override_id = %s",
-                  ("approved" if approved else "declined", e.by, None if approved else e.reason, e.timestamp,
-                   e.originator_id, e.override))
+                  ("approved" if approved else "declined", e.by, reason, e.timestamp, e.originator_id, e.override))
         self._line(w, e, "override_approved" if approved else "override_declined",
-                   comment=None if approved else e.reason, detail={"override": e.override})
+                   comment=reason, detail={"override": e.override})
         self._touch(w, e, position)
 
     @handles(FI.DepartmentMoved)
-    def department_moved(self, w: SqlWriter, e: Any, position: int) -> None:
+    def department_moved(self, w: SqlWriter, e: FI.DepartmentMoved, position: int) -> None:
         # Every row that carries the instance's department follows it (lists, board, todo, CC).
         for table, key in (("flows_instances", "id"), ("flows_tasks", "instance_id"),
                            ("flows_todo_inbox", "instance_id"), ("flows_cc", "instance_id")):
@@ -71,7 +70,7 @@ class OverrideHandlers:
         self._touch(w, e, position)
 
 
-def lapse_pending(w: SqlWriter, e: Any) -> None:
+def lapse_pending(w: SqlWriter, e: LedgerAggregate.Event) -> None:
     """A flow that finished leaves its pending requests nothing to apply to."""
     w.execute("UPDATE flows_overrides SET status = 'lapsed', decided_at = %s WHERE instance_id = %s"
               " AND status = 'pending'", (e.timestamp, e.originator_id))

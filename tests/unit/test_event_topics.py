@@ -1,8 +1,8 @@
 """Stored events name their class by topic (``module:Aggregate.Event``) and carry their
 fields by name, so renaming or re-nesting an event class, or changing its fields, would
 leave events already in the store unreadable or misread. This list was taken from the
-classes the ``@event("Name")`` decorators generated before the events of access, archive
-and forms became explicit classes; it may only grow."""
+classes the ``@event("Name")`` decorators generated before the events of access, archive,
+forms and flows became explicit classes; it may only grow."""
 from __future__ import annotations
 
 import dataclasses
@@ -74,6 +74,65 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.archive.sync:SyncBatch.Imported': ('batch_id', 'source', 'entries', 'department_id'),
     'domain.archive.sync:SyncBatchClaim.Claimed': ('batch_id',),
     'domain.archive.sync:SyncBatchClaim.Created': (),
+    'domain.calendar.calendar:BusinessCalendar.Created': ('department_id', 'name', 'timezone', 'weekend', 'hours'),
+    'domain.calendar.calendar:BusinessCalendar.DaySet': ('day', 'kind', 'name'),
+    'domain.calendar.calendar:BusinessCalendar.HoursSet': ('weekend', 'hours'),
+    'domain.calendar.calendar:BusinessCalendar.YearSet': ('year', 'holidays', 'workdays', 'source'),
+    'domain.flows.definition:FlowDefinition.Created': ('key', 'name', 'business_type', 'description'),
+    'domain.flows.definition:FlowDefinition.DraftSaved': ('graph', 'settings'),
+    'domain.flows.definition:FlowDefinition.Published': ('number', 'graph', 'settings'),
+    'domain.flows.instance:FlowInstance.AfterSignersPending': ('task',),
+    'domain.flows.instance:FlowInstance.ArrivedAtJoin': ('node', 'token'),
+    'domain.flows.instance:FlowInstance.BranchTaken': ('token', 'gateway', 'targets', 'inputs'),
+    'domain.flows.instance:FlowInstance.CarbonCopied': ('by', 'to', 'note'),
+    'domain.flows.instance:FlowInstance.CarbonCopyRead': ('by',),
+    'domain.flows.instance:FlowInstance.Chained': ('next_flow', 'next_instance', 'problem'),
+    'domain.flows.instance:FlowInstance.ChildCancelled': ('token', 'node', 'child_instance', 'reason'),
+    'domain.flows.instance:FlowInstance.ChildFinished': ('token', 'node', 'child_instance', 'outcome', 'data'),
+    'domain.flows.instance:FlowInstance.ChildNotStarted': ('token', 'node', 'child_flow', 'problem'),
+    'domain.flows.instance:FlowInstance.ChildStarted': ('token', 'node', 'child_flow', 'child_instance'),
+    'domain.flows.instance:FlowInstance.Completed': (),
+    'domain.flows.instance:FlowInstance.Created': (),
+    'domain.flows.instance:FlowInstance.DelegationAnswered': ('task', 'by', 'comment'),
+    'domain.flows.instance:FlowInstance.DepartmentMoved': ('from_department', 'to_department', 'by', 'reason'),
+    'domain.flows.instance:FlowInstance.Finished': ('status', 'reason'),
+    'domain.flows.instance:FlowInstance.Forked': ('token', 'node', 'children', 'join'),
+    'domain.flows.instance:FlowInstance.FormEdited': ('node', 'patch', 'old_values', 'data', 'by', 'task', 'reason'),
+    'domain.flows.instance:FlowInstance.Joined': ('node', 'tokens', 'token'),
+    'domain.flows.instance:FlowInstance.Jumped': ('from_nodes', 'target', 'by', 'reason', 'token', 'cancelled'),
+    'domain.flows.instance:FlowInstance.Migrated': ('from_version', 'to_version', 'mapping', 'renames', 'moves', 'settings', 'retired_hidden', 'by', 'reason', 'migration_id'),
+    'domain.flows.instance:FlowInstance.NodeEntered': ('token', 'node'),
+    'domain.flows.instance:FlowInstance.NodeSkipped': ('token', 'node', 'reason'),
+    'domain.flows.instance:FlowInstance.OverrideApproved': ('override', 'action', 'by'),
+    'domain.flows.instance:FlowInstance.OverrideDeclined': ('override', 'by', 'reason'),
+    'domain.flows.instance:FlowInstance.OverrideRequested': ('override', 'action', 'params', 'by', 'reason'),
+    'domain.flows.instance:FlowInstance.PauseEnded': ('token', 'node', 'early_by', 'reason'),
+    'domain.flows.instance:FlowInstance.PauseStarted': ('token', 'node', 'due_at'),
+    'domain.flows.instance:FlowInstance.Remarked': ('by', 'text'),
+    'domain.flows.instance:FlowInstance.Resubmitted': ('by',),
+    'domain.flows.instance:FlowInstance.Returned': ('task', 'node', 'by', 'target', 'comment', 'token', 'reason_code'),
+    'domain.flows.instance:FlowInstance.SignerAdded': ('task', 'by', 'signer', 'position', 'comment'),
+    'domain.flows.instance:FlowInstance.SignerApproved': ('task', 'by', 'comment'),
+    'domain.flows.instance:FlowInstance.SignerRemoved': ('task', 'by', 'signer', 'position', 'comment'),
+    'domain.flows.instance:FlowInstance.SlaBreached': ('task', 'node', 'due_at'),
+    'domain.flows.instance:FlowInstance.SlaWarned': ('task', 'node', 'due_at'),
+    'domain.flows.instance:FlowInstance.Started': ('definition_key', 'definition_version', 'business_type', 'form_version', 'subject', 'fund_account', 'department_id', 'initiator', 'title', 'data', 'empty_assignee', 'deduplication', 'chained_from', 'initiator_facts', 'parent_instance', 'parent_token'),
+    'domain.flows.instance:FlowInstance.SystemTaskDone': ('token', 'node', 'hook'),
+    'domain.flows.instance:FlowInstance.TaskApproved': ('task', 'node', 'by', 'comment'),
+    'domain.flows.instance:FlowInstance.TaskClaimed': ('task', 'node', 'by', 'pool'),
+    'domain.flows.instance:FlowInstance.TaskClosed': ('task', 'outcome'),
+    'domain.flows.instance:FlowInstance.TaskDelegated': ('task', 'by', 'to', 'comment'),
+    'domain.flows.instance:FlowInstance.TaskOpened': ('task', 'token', 'node', 'mode', 'candidates', 'threshold', 'sla_due_at', 'sla_warn_at', 'independent_of', 'excluded'),
+    'domain.flows.instance:FlowInstance.TaskReassigned': ('task', 'by', 'candidates', 'reason'),
+    'domain.flows.instance:FlowInstance.TaskRejected': ('task', 'node', 'by', 'comment', 'reason_code'),
+    'domain.flows.instance:FlowInstance.TaskTakenBack': ('task', 'node', 'by', 'comment', 'token', 'cancelled'),
+    'domain.flows.instance:FlowInstance.TaskTransferred': ('task', 'by', 'to', 'comment'),
+    'domain.flows.instance:FlowInstance.TokenEnded': ('token', 'node'),
+    'domain.flows.instance:FlowInstance.Urged': ('task', 'by'),
+    'domain.flows.migration_record:InstanceMigration.Applied': ('unsafe', 'migrated', 'conflict'),
+    'domain.flows.migration_record:InstanceMigration.Created': (),
+    'domain.flows.migration_record:InstanceMigration.InstanceMigrated': ('instance_id', 'outcome', 'reasons', 'moves', 'current_nodes', 'current_nodes_after', 'tasks_opened', 'instance_version'),
+    'domain.flows.migration_record:InstanceMigration.Planned': ('definition_key', 'from_version', 'to_version', 'mapping', 'reason', 'dry_run', 'by', 'items'),
     'domain.forms.business_type:BusinessType.Created': ('code', 'name', 'description', 'subjects'),
     'domain.forms.business_type:BusinessType.DraftSaved': ('subject', 'schema'),
     'domain.forms.business_type:BusinessType.Published': ('number', 'forms'),
@@ -131,9 +190,11 @@ STORED: dict[str, tuple[str, ...]] = {
 
 def _event_classes() -> dict[str, type]:
     found: dict[str, type] = {}
-    for package in ("domain.access", "domain.archive", "domain.forms", "domain.leads"):
-        for module_info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-            module = importlib.import_module(f"{package}.{module_info.name}")
+    for package in ("domain.access", "domain.archive", "domain.calendar", "domain.flows", "domain.forms",
+                    "domain.leads"):
+        # walk_packages, not iter_modules: flows keeps FlowInstance in a package (domain.flows.instance)
+        for module_info in pkgutil.walk_packages(importlib.import_module(package).__path__, prefix=f"{package}."):
+            module = importlib.import_module(module_info.name)
             for aggregate in vars(module).values():
                 if (inspect.isclass(aggregate) and issubclass(aggregate, LedgerAggregate)
                         and aggregate.__module__ == module.__name__):

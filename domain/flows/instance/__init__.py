@@ -47,7 +47,26 @@ __all__ = ["RESUBMIT", "AlreadyActedError", "AlreadyClaimedError", "AlreadyReadE
 
 class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating, TaskRules,
                    LedgerAggregate):
-    @event("Started")
+    class Started(LedgerAggregate.Created):
+        definition_key: str
+        definition_version: int
+        business_type: str
+        form_version: int
+        subject: str
+        business_line: str
+        fund_account: str | None
+        department_id: UUID | None
+        initiator: str
+        title: str
+        data: dict[str, Any]
+        empty_assignee: str
+        deduplication: str
+        chained_from: UUID | None
+        initiator_facts: dict[str, Any] | None
+        parent_instance: UUID | None
+        parent_token: str | None
+
+    @event(Started)
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
                  subject: str, business_line: str, fund_account: str | None, department_id: UUID | None,
                  initiator: str, title: str, data: dict[str, Any], empty_assignee: str = "block",
@@ -56,7 +75,8 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
                  parent_token: str | None = None):
         self.definition_key, self.definition_version = definition_key, definition_version
         self.business_type, self.form_version, self.subject = business_type, form_version, subject
-        self.business_line, self.fund_account, self.department_id = business_line, fund_account, department_id
+        self.business_line: str = business_line   # always one: its definition's
+        self.fund_account, self.department_id = fund_account, department_id
         self.initiator, self.title, self.data = initiator, title, data
         self.empty_assignee = empty_assignee      # skip | to_admin | block (to_admin is resolved upstream)
         self.deduplication = deduplication        # none | approve_all | approve_consecutive
@@ -108,25 +128,51 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.visited = [*self.visited, node]
 
     # -- tokens ---------------------------------------------------------------------------------
-    @event("NodeEntered")
+    class NodeEntered(LedgerAggregate.Event):
+        token: str
+        node: str
+
+    @event(NodeEntered)
     def _entered(self, token: str, node: str) -> None:
         self._seq += 1
         self.tokens = {**self.tokens, token: node}
         self.visited = [*self.visited, node]
 
-    @event("NodeSkipped")
+    class NodeSkipped(LedgerAggregate.Event):
+        token: str
+        node: str
+        reason: str
+
+    @event(NodeSkipped)
     def _skipped(self, token: str, node: str, reason: str) -> None:
         pass
 
-    @event("SystemTaskDone")
+    class SystemTaskDone(LedgerAggregate.Event):
+        token: str
+        node: str
+        hook: str
+
+    @event(SystemTaskDone)
     def _system_done(self, token: str, node: str, hook: str) -> None:
         self.system_done_at = self._seq
 
-    @event("BranchTaken")
+    class BranchTaken(LedgerAggregate.Event):
+        token: str
+        gateway: str
+        targets: list[str]
+        inputs: dict[str, Any]
+
+    @event(BranchTaken)
     def _branch_taken(self, token: str, gateway: str, targets: list[str], inputs: dict[str, Any]) -> None:
         pass
 
-    @event("Forked")
+    class Forked(LedgerAggregate.Event):
+        token: str
+        node: str
+        children: dict[str, str]
+        join: str | None
+
+    @event(Forked)
     def _forked(self, token: str, node: str, children: dict[str, str], join: str | None = None) -> None:
         tokens = {k: v for k, v in self.tokens.items() if k != token}
         self.tokens = {**tokens, **children}
@@ -134,11 +180,20 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         if join is not None:
             self.expected = {**self.expected, join: len(children)}
 
-    @event("ArrivedAtJoin")
+    class ArrivedAtJoin(LedgerAggregate.Event):
+        node: str
+        token: str
+
+    @event(ArrivedAtJoin)
     def _arrived(self, node: str, token: str) -> None:
         self.arrivals = {**self.arrivals, node: [*self.arrivals.get(node, []), token]}
 
-    @event("Joined")
+    class Joined(LedgerAggregate.Event):
+        node: str
+        tokens: list[str]
+        token: str
+
+    @event(Joined)
     def _joined(self, node: str, tokens: list[str], token: str) -> None:
         self._seq += 1
         remaining = {k: v for k, v in self.tokens.items() if k not in tokens}
@@ -146,23 +201,45 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.arrivals = {k: v for k, v in self.arrivals.items() if k != node}
         self.expected = {k: v for k, v in self.expected.items() if k != node}
 
-    @event("PauseStarted")
+    class PauseStarted(LedgerAggregate.Event):
+        token: str
+        node: str
+        due_at: str
+
+    @event(PauseStarted)
     def _pause_started(self, token: str, node: str, due_at: str) -> None:
         self.pauses = {**self.pauses, token: due_at}
 
-    @event("PauseEnded")
+    class PauseEnded(LedgerAggregate.Event):
+        token: str
+        node: str
+        early_by: str | None
+        reason: str
+
+    @event(PauseEnded)
     def _pause_ended(self, token: str, node: str, early_by: str | None, reason: str) -> None:
         self.pauses = {k: v for k, v in self.pauses.items() if k != token}
 
-    @event("TokenEnded")
+    class TokenEnded(LedgerAggregate.Event):
+        token: str
+        node: str
+
+    @event(TokenEnded)
     def _token_ended(self, token: str, node: str) -> None:
         self.tokens = {k: v for k, v in self.tokens.items() if k != token}
 
-    @event("Completed")
+    class Completed(LedgerAggregate.Event):
+        pass
+
+    @event(Completed)
     def _completed(self) -> None:
         self.status = "completed"
 
-    @event("Finished")
+    class Finished(LedgerAggregate.Event):
+        status: str
+        reason: str
+
+    @event(Finished)
     def _finished(self, status: str, reason: str) -> None:
         self.status = status
         self.tokens, self.pauses = {}, {}
@@ -171,7 +248,19 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
                 t.status = "cancelled"
 
     # -- tasks ----------------------------------------------------------------------------------
-    @event("TaskOpened")
+    class TaskOpened(LedgerAggregate.Event):
+        task: str
+        token: str
+        node: str
+        mode: str
+        candidates: list[str]
+        threshold: float | None
+        sla_due_at: str | None
+        sla_warn_at: str | None
+        independent_of: list[str] | None
+        excluded: list[str] | None
+
+    @event(TaskOpened)
     def _task_opened(self, task: str, token: str, node: str, mode: str, candidates: list[str],
                      threshold: float | None, sla_due_at: str | None = None, sla_warn_at: str | None = None,
                      independent_of: list[str] | None = None, excluded: list[str] | None = None) -> None:
@@ -181,15 +270,31 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
                                 independent_of=independent_of or [], excluded=excluded or [])
         self.acted = {**self.acted, node: []}  # a new round at this node
 
-    @event("SlaWarned")
+    class SlaWarned(LedgerAggregate.Event):
+        task: str
+        node: str
+        due_at: str
+
+    @event(SlaWarned)
     def _sla_warned(self, task: str, node: str, due_at: str) -> None:
         self.tasks[task].sla_warned = True
 
-    @event("SlaBreached")
+    class SlaBreached(LedgerAggregate.Event):
+        task: str
+        node: str
+        due_at: str
+
+    @event(SlaBreached)
     def _sla_breached(self, task: str, node: str, due_at: str) -> None:
         self.tasks[task].overdue = True
 
-    @event("TaskApproved")
+    class TaskApproved(LedgerAggregate.Event):
+        task: str
+        node: str
+        by: str
+        comment: str
+
+    @event(TaskApproved)
     def _approved(self, task: str, node: str, by: str, comment: str) -> None:
         t = self.tasks[task]
         t.approvals = [*t.approvals, by]
@@ -197,16 +302,36 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.approvers = [*self.approvers, by]
         self._acted_at(node, by)
 
-    @event("TaskRejected")
+    class TaskRejected(LedgerAggregate.Event):
+        task: str
+        node: str
+        by: str
+        comment: str
+        reason_code: str | None
+
+    @event(TaskRejected)
     def _rejected_task(self, task: str, node: str, by: str, comment: str, reason_code: str | None = None) -> None:
         t = self.tasks[task]
         t.rejections = [*t.rejections, by]
 
-    @event("TaskClosed")
+    class TaskClosed(LedgerAggregate.Event):
+        task: str
+        outcome: str
+
+    @event(TaskClosed)
     def _task_closed(self, task: str, outcome: str) -> None:
         self.tasks[task].status = outcome
 
-    @event("Returned")
+    class Returned(LedgerAggregate.Event):
+        task: str
+        node: str
+        by: str
+        target: str
+        comment: str
+        token: str
+        reason_code: str | None
+
+    @event(Returned)
     def _returned(self, task: str, node: str, by: str, target: str, comment: str, token: str,
                   reason_code: str | None = None) -> None:
         for k, t in self.tasks.items():
@@ -219,13 +344,29 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         # person, never approved again on someone's earlier say-so (de-duplication).
         self.approvers = [*self.approvers, ""]
 
-    @event("TaskTakenBack")
+    class TaskTakenBack(LedgerAggregate.Event):
+        task: str
+        node: str
+        by: str
+        comment: str
+        token: str
+        cancelled: list[str]
+
+    @event(TaskTakenBack)
     def _taken_back(self, task: str, node: str, by: str, comment: str, token: str, cancelled: list[str]) -> None:
         self._cancel(cancelled)
         self._restart_at(token, node)
         self.approvers = [*self.approvers, ""]  # the retaken decision is made again, never de-duplicated
 
-    @event("Jumped")
+    class Jumped(LedgerAggregate.Event):
+        from_nodes: list[str]
+        target: str
+        by: str
+        reason: str
+        token: str
+        cancelled: list[str]
+
+    @event(Jumped)
     def _jumped(self, from_nodes: list[str], target: str, by: str, reason: str, token: str,
                 cancelled: list[str]) -> None:
         self._cancel(cancelled)
@@ -233,17 +374,32 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.awaiting_resubmit = target == "start"
         self.approvers = [*self.approvers, ""]
 
-    @event("Resubmitted")
+    class Resubmitted(LedgerAggregate.Event):
+        by: str
+
+    @event(Resubmitted)
     def _resubmitted(self, by: str) -> None:
         self.awaiting_resubmit = False
 
-    @event("SignerAdded")
+    class SignerAdded(LedgerAggregate.Event):
+        task: str
+        by: str
+        signer: str
+        position: str
+        comment: str
+
+    @event(SignerAdded)
     def _signer_added(self, task: str, by: str, signer: str, position: str, comment: str) -> None:
         t = self.tasks[task]
         setattr(t, position, [*getattr(t, position), signer])
         t.added_by = {**t.added_by, signer: by}
 
-    @event("SignerApproved")
+    class SignerApproved(LedgerAggregate.Event):
+        task: str
+        by: str
+        comment: str
+
+    @event(SignerApproved)
     def _signer_approved(self, task: str, by: str, comment: str) -> None:
         t = self.tasks[task]
         if t.before:
@@ -254,64 +410,128 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.approvers = [*self.approvers, by]
         self._acted_at(t.node, by)
 
-    @event("AfterSignersPending")
+    class AfterSignersPending(LedgerAggregate.Event):
+        task: str
+
+    @event(AfterSignersPending)
     def _after_phase(self, task: str) -> None:
         self.tasks[task].after_phase = True
 
-    @event("SignerRemoved")
+    class SignerRemoved(LedgerAggregate.Event):
+        task: str
+        by: str
+        signer: str
+        position: str
+        comment: str
+
+    @event(SignerRemoved)
     def _signer_removed(self, task: str, by: str, signer: str, position: str, comment: str) -> None:
         t = self.tasks[task]
         setattr(t, position, [s for s in getattr(t, position) if s != signer])
 
-    @event("TaskTransferred")
+    class TaskTransferred(LedgerAggregate.Event):
+        task: str
+        by: str
+        to: str
+        comment: str
+
+    @event(TaskTransferred)
     def _transferred(self, task: str, by: str, to: str, comment: str) -> None:
         t = self.tasks[task]
         t.candidates = [to if c == by else c for c in t.candidates]
 
-    @event("TaskDelegated")
+    class TaskDelegated(LedgerAggregate.Event):
+        task: str
+        by: str
+        to: str
+        comment: str
+
+    @event(TaskDelegated)
     def _delegated(self, task: str, by: str, to: str, comment: str) -> None:
         t = self.tasks[task]
         t.candidates = [to if c == by else c for c in t.candidates]
         self.delegations = {**self.delegations, task: {**self.delegations.get(task, {}), to: by}}
 
-    @event("DelegationAnswered")
+    class DelegationAnswered(LedgerAggregate.Event):
+        task: str
+        by: str
+        comment: str
+
+    @event(DelegationAnswered)
     def _delegation_answered(self, task: str, by: str, comment: str) -> None:
         delegator = self.delegations[task][by]
         t = self.tasks[task]
         t.candidates = [delegator if c == by else c for c in t.candidates]
         self.delegations = {**self.delegations, task: {k: v for k, v in self.delegations[task].items() if k != by}}
 
-    @event("TaskReassigned")
+    class TaskReassigned(LedgerAggregate.Event):
+        task: str
+        by: str
+        candidates: list[str]
+        reason: str
+
+    @event(TaskReassigned)
     def _reassigned(self, task: str, by: str, candidates: list[str], reason: str) -> None:
         # Signers added before or after belonged to the old handlers' decision: they go too.
         t = self.tasks[task]
         t.candidates, t.before, t.after, t.after_phase, t.claimed_by = candidates, [], [], False, None
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
-    @event("TaskClaimed")
+    class TaskClaimed(LedgerAggregate.Event):
+        task: str
+        node: str
+        by: str
+        pool: list[str]
+
+    @event(TaskClaimed)
     def _claimed(self, task: str, node: str, by: str, pool: list[str]) -> None:
         t = self.tasks[task]
         t.candidates, t.claimed_by, t.pool = [by], by, pool
 
-    @event("Urged")
+    class Urged(LedgerAggregate.Event):
+        task: str
+        by: str
+
+    @event(Urged)
     def _urged(self, task: str, by: str) -> None:
         pass
 
     # -- the flow as a whole --------------------------------------------------------------------
-    @event("CarbonCopied")
+    class CarbonCopied(LedgerAggregate.Event):
+        by: str
+        to: list[str]
+        note: str
+
+    @event(CarbonCopied)
     def _copied(self, by: str, to: list[str], note: str) -> None:
         self.cc_unread = [*self.cc_unread, *(r for r in to if r not in self.cc_unread)]
         self.cc_to = [*self.cc_to, *(r for r in to if r not in self.cc_to)]
 
-    @event("CarbonCopyRead")
+    class CarbonCopyRead(LedgerAggregate.Event):
+        by: str
+
+    @event(CarbonCopyRead)
     def _cc_read(self, by: str) -> None:
         self.cc_unread = [r for r in self.cc_unread if r != by]
 
-    @event("Remarked")
+    class Remarked(LedgerAggregate.Event):
+        by: str
+        text: str
+
+    @event(Remarked)
     def _remarked(self, by: str, text: str) -> None:
         pass
 
-    @event("FormEdited")
+    class FormEdited(LedgerAggregate.Event):
+        node: str
+        patch: list[dict[str, Any]]
+        old_values: dict[str, Any]
+        data: dict[str, Any]
+        by: str | None
+        task: str | None
+        reason: str | None
+
+    @event(FormEdited)
     def edit_form(self, node: str, patch: list[dict[str, Any]], old_values: dict[str, Any],
                   data: dict[str, Any], by: str | None = None, task: str | None = None,
                   reason: str | None = None) -> None:
@@ -321,41 +541,88 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         if by is not None and task is not None and task in self.tasks:
             self._acted_at(self.tasks[task].node, by)
 
-    @event("DepartmentMoved")
+    class DepartmentMoved(LedgerAggregate.Event):
+        from_department: UUID | None
+        to_department: UUID
+        by: str
+        reason: str
+
+    @event(DepartmentMoved)
     def _department_moved(self, from_department: UUID | None, to_department: UUID, by: str, reason: str) -> None:
         self.department_id = to_department
 
-    @event("OverrideRequested")
+    class OverrideRequested(LedgerAggregate.Event):
+        override: str
+        action: str
+        params: dict[str, Any]
+        by: str
+        reason: str
+
+    @event(OverrideRequested)
     def _override_requested(self, override: str, action: str, params: dict[str, Any], by: str, reason: str) -> None:
         self.overrides = {**self.overrides, override: {"id": override, "action": action, "params": params,
                                                        "by": by, "reason": reason, "status": "pending"}}
 
-    @event("OverrideApproved")
+    class OverrideApproved(LedgerAggregate.Event):
+        override: str
+        action: str
+        by: str
+
+    @event(OverrideApproved)
     def _override_approved(self, override: str, action: str, by: str) -> None:
         self.overrides = {**self.overrides, override: {**self.overrides[override], "status": "approved",
                                                        "decided_by": by}}
 
-    @event("OverrideDeclined")
+    class OverrideDeclined(LedgerAggregate.Event):
+        override: str
+        by: str
+        reason: str
+
+    @event(OverrideDeclined)
     def _override_declined(self, override: str, by: str, reason: str) -> None:
         self.overrides = {**self.overrides, override: {**self.overrides[override], "status": "declined",
                                                        "decided_by": by}}
 
-    @event("Chained")
+    class Chained(LedgerAggregate.Event):
+        next_flow: str
+        next_instance: UUID | None
+        problem: str | None
+
+    @event(Chained)
     def _chained(self, next_flow: str, next_instance: UUID | None, problem: str | None) -> None:
         self.chain = {"next_flow": next_flow, "next_instance": next_instance, "problem": problem}
 
     # -- 父子流程 ----------------------------------------------------------------------------------
-    @event("ChildStarted")
+    class ChildStarted(LedgerAggregate.Event):
+        token: str
+        node: str
+        child_flow: str
+        child_instance: UUID
+
+    @event(ChildStarted)
     def _child_started(self, token: str, node: str, child_flow: str, child_instance: UUID) -> None:
         self.calls = [*self.calls, {"token": token, "node": node, "child_flow": child_flow,
                                     "child_instance": child_instance, "status": "running"}]
 
-    @event("ChildNotStarted")
+    class ChildNotStarted(LedgerAggregate.Event):
+        token: str
+        node: str
+        child_flow: str
+        problem: str
+
+    @event(ChildNotStarted)
     def _child_not_started(self, token: str, node: str, child_flow: str, problem: str) -> None:
         self.calls = [*self.calls, {"token": token, "node": node, "child_flow": child_flow, "child_instance": None,
                                     "status": "not_started", "problem": problem}]
 
-    @event("ChildFinished")
+    class ChildFinished(LedgerAggregate.Event):
+        token: str
+        node: str
+        child_instance: UUID
+        outcome: str
+        data: dict[str, Any]
+
+    @event(ChildFinished)
     def _child_finished(self, token: str, node: str, child_instance: UUID, outcome: str,
                         data: dict[str, Any]) -> None:
         self.calls = [{**c, "status": "finished", "outcome": outcome} if c["child_instance"] == child_instance
@@ -363,13 +630,31 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.call_results = {**self.call_results, node: {"outcome": outcome, "data": data,
                                                          "instance": str(child_instance)}}
 
-    @event("ChildCancelled")
+    class ChildCancelled(LedgerAggregate.Event):
+        token: str
+        node: str
+        child_instance: UUID
+        reason: str
+
+    @event(ChildCancelled)
     def _child_cancelled(self, token: str, node: str, child_instance: UUID, reason: str) -> None:
         self.calls = [{**c, "status": "cancelled", "reason": reason} if c["child_instance"] == child_instance
                       else c for c in self.calls]
 
     # -- migration (ADR 0012) ---------------------------------------------------------------------
-    @event("Migrated")
+    class Migrated(LedgerAggregate.Event):
+        from_version: int
+        to_version: int
+        mapping: dict[str, str]
+        renames: dict[str, str]
+        moves: list[dict[str, Any]]
+        settings: dict[str, str]
+        retired_hidden: dict[str, list[str]]
+        by: str
+        reason: str
+        migration_id: UUID
+
+    @event(Migrated)
     def _migrated(self, from_version: int, to_version: int, mapping: dict[str, str], renames: dict[str, str],
                   moves: list[dict[str, Any]], settings: dict[str, str], retired_hidden: dict[str, list[str]],
                   by: str, reason: str, migration_id: UUID) -> None:

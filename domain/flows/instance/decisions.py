@@ -3,12 +3,11 @@ answers to a return: resubmit or withdraw. ``Decisions`` is mixed into ``FlowIns
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from domain.flows.graph import return_targets_allowed
 from domain.flows.instance.errors import AlreadyActedError
 from domain.flows.instance.runtime import FlowRuntime
-from domain.flows.instance.tasks import RESUBMIT, Task, seq_of, sla_times
+from domain.flows.instance.tasks import RESUBMIT, Segregation, Task, seq_of, sla_times
 from domain.shared.errors import PermissionDeniedError, RuleViolationError
 
 
@@ -136,8 +135,8 @@ class Decisions:
         token = self._next_id("t")
         self._taken_back(task=task_id, node=node.id, by=actor, comment=comment, token=token,
                          cancelled=[t.id for t in later if t.status == "open"])
-        segregation: dict[str, Any] = {"independent_of": list(task.independent_of),
-                                       "excluded": list(task.excluded)} if task.independent_of else {}
+        segregation: Segregation = {"independent_of": list(task.independent_of),
+                                    "excluded": list(task.excluded)} if task.independent_of else {}
         self._task_opened(task=self._next_id("k"), token=token, node=node.id, mode="single", candidates=[actor],
                           threshold=None, **sla_times(node, rt.now), **segregation)
 

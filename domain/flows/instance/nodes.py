@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.flows.graph import Edge, Node, matching_join
 from domain.flows.instance.runtime import FlowRuntime
-from domain.flows.instance.tasks import sla_times
+from domain.flows.instance.tasks import Segregation, sla_times
 from domain.shared.errors import RuleViolationError
 
 if TYPE_CHECKING:
@@ -61,8 +61,8 @@ class Approval(NodeHandler):
             raise RuleViolationError(f"nobody can take node {node.name!r}: {why} resolved")
         mode = node.mode or "single"
         task_id = flow._next_id("k")
-        segregation = {"independent_of": list(node.independent_of), "excluded": removed} if node.independent_of \
-            else {}
+        segregation: Segregation = {"independent_of": list(node.independent_of), "excluded": removed} \
+            if node.independent_of else {}
         flow._task_opened(task=task_id, token=token, node=node.id, mode=mode, candidates=candidates,
                           threshold=node.vote_threshold, **sla_times(node, rt.now), **segregation)
         # An independent node is never approved on someone's earlier approval. De-duplication never
@@ -76,7 +76,8 @@ class Approval(NodeHandler):
         return True
 
 
-def _holding(flow: FlowInstance, edges: list[Edge], rt: FlowRuntime, *, first: bool) -> tuple[list[str], dict]:
+def _holding(flow: FlowInstance, edges: list[Edge], rt: FlowRuntime, *, first: bool
+             ) -> tuple[list[str], dict[str, Any]]:
     """The targets of the conditional edges whose condition holds (``first``: the first one only),
     and the data-source values the conditions consulted."""
     inputs: dict[str, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from domain.flows.graph import INITIATOR, Node
 from domain.flows.instance.errors import (
@@ -71,7 +71,19 @@ class Task:
         return (approvals + remaining) / len(self.candidates) >= (self.threshold or 1.0)
 
 
-def sla_times(node: Node, now: datetime) -> dict[str, str | None]:
+class SlaTimes(TypedDict):
+    sla_due_at: str | None
+    sla_warn_at: str | None
+
+
+class Segregation(TypedDict, total=False):
+    """A task's segregation of duties: the nodes (or the initiator) it must be independent of, and
+    whom that excluded when it opened. Left out for a task anyone may act on."""
+    independent_of: list[str]
+    excluded: list[str]
+
+
+def sla_times(node: Node, now: datetime) -> SlaTimes:
     """A task's SLA deadline and warning time, recorded when it opens."""
     sla = warn = None
     if node.sla_seconds:

@@ -13,9 +13,10 @@ from application.access.policy import Policy
 from application.flows.migration import DEFAULT_LIMIT, MAX_INSTANCES, MigrationReport, MigrationRequest
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, consistent_with, requires
-from interfaces.api.pagination import encode_cursor
-from interfaces.api.routes.flow_instances import INVALID_CURSOR, Instant, Limit, _cursor
-from interfaces.api.routes.flows import _definition, _definition_line
+from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.problems import Responses
+from interfaces.api.routes.flow_instances import Instant, Limit
+from interfaces.api.routes.flows import INVALID_CURSOR, _definition, _definition_line
 from interfaces.api.schemas import MAX_VERSION, CommandAccepted, Page, accepted
 from projections.flows.migrations import MigrationQueries
 
@@ -24,7 +25,7 @@ READS = Depends(consistent_with("flows.migrations", "flows.instances"))
 Migrator = Annotated[Policy, Depends(requires("flows.instances.migrate"))]
 NodeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
-REFUSED = {404: {"description": "The flow (or a named instance) does not exist or lies outside your scope."},
+REFUSED: Responses = {404: {"description": "The flow (or a named instance) does not exist or lies outside your scope."},
            422: {"description": "`invalid_migration_mapping` (one `errors` entry per mapping key), a version "
                                 "that is not published or not newer, a blank reason."}}
 
@@ -181,7 +182,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 def list_migrations(key: str, container: ContainerDep, policy: Migrator, queries: Queries,
                     cursor: str | None = None, limit: Limit = 50) -> MigrationsPage:
     _definition(container, policy, key)
-    rows = queries.migrations(key, policy.scope_params(), after=_cursor(cursor, "at!", "id"), limit=limit + 1)
+    rows = queries.migrations(key, policy.scope_params(), after=typed_cursor(cursor, "at!", "id"), limit=limit + 1)
     items = rows[:limit]
     nxt = encode_cursor([items[-1]["planned_at"].isoformat(), str(items[-1]["id"])]) if len(rows) > limit else None
     return MigrationsPage(items=[MigrationSummaryPublic(**_summary(r)) for r in items], next_cursor=nxt)

@@ -18,17 +18,9 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from application.shared.spreadsheet import safe_cell
 from interfaces.api.deps import ContainerDep, consistent_with, requires
-from interfaces.api.pagination import encode_cursor
-from interfaces.api.routes.flow_instances import (
-    INVALID_CURSOR,
-    InstanceSummaryPublic,
-    Instant,
-    Keyword,
-    Limit,
-    _cursor,
-    _iso,
-    present_summary,
-)
+from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.routes.flow_instances import InstanceSummaryPublic, Instant, Keyword, Limit, _iso, present_summary
+from interfaces.api.routes.flows import INVALID_CURSOR
 from interfaces.api.schemas import Page
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -143,7 +135,7 @@ def _page(container: ContainerDep, policy: Policy, filters: BoardFilters, sort: 
             summary="Monitoring: find instances in your lines and scope — filters, sorts, keyset paging.")
 def monitor(container: ContainerDep, policy: Monitor, filters: Filters, sort: Sort = "started",
             cursor: str | None = None, limit: Limit = 50) -> MonitorPage:
-    items, nxt = _page(container, policy, filters, sort, _cursor(cursor, "at", "id"), limit)
+    items, nxt = _page(container, policy, filters, sort, typed_cursor(cursor, "at", "id"), limit)
     return MonitorPage(items=[MonitoredInstancePublic(**r) for r in items], next_cursor=nxt)
 
 

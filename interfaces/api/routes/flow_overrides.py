@@ -15,19 +15,10 @@ from application.shared.base import CommandResult
 from domain.flows.graph import Assignee
 from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import encode_cursor
-from interfaces.api.problems import ApiProblem
-from interfaces.api.routes.flow_instances import (
-    INVALID_CURSOR,
-    NOT_FOUND,
-    STALE,
-    Instant,
-    Limit,
-    _cursor,
-    _sent_data,
-    acting_on,
-    require_visible,
-)
+from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.problems import ApiProblem, Responses
+from interfaces.api.routes.flow_instances import Instant, Limit, _sent_data, acting_on, require_visible
+from interfaces.api.routes.flows import INVALID_CURSOR
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -35,12 +26,17 @@ READS = Depends(consistent_with("flows.instances"))
 Admin = Annotated[Policy, Depends(requires("flows.instances.admin"))]
 OverrideId = Annotated[str, Path(pattern=r"^o[0-9]{1,6}$", examples=["o1"])]
 
-PENDING = {202: {"description": "The flow requires a second administrator (`override_approval`): the override "
-                                "is recorded as a pending request (`override_id`) and applies once another "
-                                "administrator approves it."}}
-RUNNING = {409: {"description": "`instance_not_running`: the flow is withdrawn, terminated, rejected or completed."}}
-RULE = {422: {"description": "The flow's rules refuse the override (e.g. an unknown or unreachable node, a reason "
-                            "missing), or the form data breaks the version's rules."}}
+NOT_FOUND: Responses = {404: {"description": "The instance (or task) does not exist or lies outside your data scope."}}
+STALE: Responses = {409: {"description": "`conflict`: the instance changed since you read it (If-Match)."}}
+PENDING: Responses = {
+    202: {"description": "The flow requires a second administrator (`override_approval`): the override "
+                         "is recorded as a pending request (`override_id`) and applies once another "
+                         "administrator approves it."}}
+RUNNING: Responses = {
+    409: {"description": "`instance_not_running`: the flow is withdrawn, terminated, rejected or completed."}}
+RULE: Responses = {
+    422: {"description": "The flow's rules refuse the override (e.g. an unknown or unreachable node, a reason "
+                         "missing), or the form data breaks the version's rules."}}
 
 
 class OverrideAccepted(CommandAccepted):
@@ -193,7 +189,7 @@ def overrides(container: ContainerDep, policy: Admin, cursor: str | None = None,
               status: Annotated[Literal["pending", "approved", "declined", "lapsed", "all"],
                                 Query(description="Default `pending`; `all` is every status")] = "pending",
               ) -> OverridePage:
-    after = _cursor(cursor, "at!", "id", "text")
+    after = typed_cursor(cursor, "at!", "id", "text")
     rows = container.instance_queries.overrides.overrides(policy.scope_params(), status=None if status == "all"
                                                           else status, after=after,
                                                           limit=limit + 1)
@@ -206,12 +202,12 @@ def instance_overrides(instance_id: UUID, container: ContainerDep, policy: Admin
                        limit: Limit = 50) -> OverridePage:
     require_visible(container, policy, instance_id)
     rows = container.instance_queries.overrides.overrides(policy.scope_params(), status=None, instance_id=instance_id,
-                                                          after=_cursor(cursor, "at!", "id", "text"),
+                                                          after=typed_cursor(cursor, "at!", "id", "text"),
                                                           limit=limit + 1)
     return _page(rows, limit)
 
 
-DECIDE = {404: {"description": "`not_found`: the instance does not exist or lies outside your scope; "
+DECIDE: Responses = {404: {"description": "`not_found`: the instance does not exist or lies outside your scope; "
                                "`override_not_found`: it has no such request."},
           403: {"description": "`second_administrator_required`: you asked for this override yourself."},
           409: {"description": "`override_already_decided`; `instance_not_running`; `override_outdated`: the form "

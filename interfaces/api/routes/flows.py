@@ -14,8 +14,8 @@ from application.flows.service import parse_graph
 from domain.flows.graph import segregation_warnings, to_mermaid
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import decode_cursor, encode_cursor
-from interfaces.api.problems import ApiProblem
+from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.problems import Responses
 from interfaces.api.schemas import CommandAccepted, Page, VersionNumber, accepted
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -62,8 +62,10 @@ class DefinitionDraft(BaseModel):
 
 # Read-model rows are rendered with isoformat(), as they were before these models existed.
 Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")]
-NOT_FOUND = {404: {"description": "The flow (or version) does not exist or lies outside your business lines."}}
-STALE = {409: {"description": "`conflict`: the definition changed since you read it (If-Match)."}}
+NOT_FOUND: Responses = {
+    404: {"description": "The flow (or version) does not exist or lies outside your business lines."}}
+STALE: Responses = {409: {"description": "`conflict`: the definition changed since you read it (If-Match)."}}
+INVALID_CURSOR: Responses = {400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}}
 
 
 class PublishWarningPublic(BaseModel):
@@ -181,12 +183,10 @@ def publish(key: str, request: Request, container: ContainerDep, policy: Designe
 
 @router.get("/definitions", response_model=DefinitionsPage, dependencies=[Consistent],
             summary="Flow definitions of your business lines, by key (keyset-paged).",
-            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
+            responses=INVALID_CURSOR)
 def list_definitions(container: ContainerDep, policy: Viewer, cursor: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DefinitionsPage:
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], str):
-        raise ApiProblem(400, "invalid_cursor", "cursor is malformed", field="cursor")
+    after = typed_cursor(cursor, "text")
     rows = container.flow_queries.definitions(policy.scope_params(), after=after[0] if after else None,
                                               limit=limit + 1)
     items = rows[:limit]
