@@ -8,12 +8,12 @@ import copy
 import pytest
 
 from domain.flows.graph import Graph, jump_targets_allowed
-from domain.flows.instance import (
+from domain.flows.instance import FlowInstance
+from domain.flows.instance.errors import (
     AlreadyActedError,
     AlreadyClaimedError,
     AlreadyReadError,
     AlreadySignedError,
-    FlowInstance,
 )
 from domain.shared.errors import DomainError, PermissionDeniedError, RuleViolationError
 from tests.integration.flow_firm import ADMIN, START, as_, open_task

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain.flows.instance import TaskAlreadyDecidedError
+from domain.flows.instance.errors import TaskAlreadyDecidedError
 from domain.shared.context import CommandContext
 from domain.shared.errors import PermissionDeniedError, RuleViolationError
 from interfaces.demo_flows import FEE_RATE_FLOW

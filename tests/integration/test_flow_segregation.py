@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from domain.flows.instance import InstanceNotRunningError, SegregationOfDutiesError, TaskNotFoundError
+from domain.flows.instance.errors import InstanceNotRunningError, SegregationOfDutiesError, TaskNotFoundError
 from domain.shared.errors import InvalidInputError, PermissionDeniedError, RuleViolationError
 from tests.flows import PLAIN_SIGNING_FLOW as TENANT_SIGNING_FLOW
 from tests.integration.flow_firm import ADMIN, START, TENANT, as_, open_task

@@ -9,62 +9,79 @@ This module holds the state and the events that change it (their topics name thi
 the class stays here); the commands live in the capability mixins beside it."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 from eventsourcing.domain import event
 
+from domain.flows.instance import events
 from domain.flows.instance.calls import Calls
 from domain.flows.instance.decisions import Decisions
-from domain.flows.instance.errors import (
-    AlreadyActedError,
-    AlreadyClaimedError,
-    AlreadyReadError,
-    AlreadySignedError,
-    InstanceNotRunningError,
-    OverrideDecidedError,
-    OverrideNotFoundError,
-    SecondAdministratorRequiredError,
-    SegregationOfDutiesError,
-    TaskAlreadyDecidedError,
-    TaskNotFoundError,
-)
 from domain.flows.instance.handovers import Handovers
 from domain.flows.instance.migrating import Migrating
 from domain.flows.instance.nodes import NodeEngine
 from domain.flows.instance.overrides import Overrides
 from domain.flows.instance.runtime import Evaluate, FlowRuntime, Resolve
+from domain.flows.instance.state import State
 from domain.flows.instance.tasks import RESUBMIT, Task, TaskRules
 from domain.flows.instance.timers import Timers
 from domain.flows.migration import apply_migration
 from domain.shared.aggregate import LedgerAggregate
 
-__all__ = ["RESUBMIT", "AlreadyActedError", "AlreadyClaimedError", "AlreadyReadError", "AlreadySignedError",
-           "Evaluate", "FlowInstance", "FlowRuntime", "InstanceNotRunningError", "OverrideDecidedError",
-           "OverrideNotFoundError", "Resolve", "SecondAdministratorRequiredError", "SegregationOfDutiesError",
-           "Task", "TaskAlreadyDecidedError", "TaskNotFoundError"]
+__all__ = ["RESUBMIT", "Evaluate", "FlowInstance", "FlowRuntime", "Resolve", "Task"]
 
 
-class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating, TaskRules,
+class FlowInstance(State, NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating, TaskRules,
                    LedgerAggregate):
-    class Started(LedgerAggregate.Created):
-        definition_key: str
-        definition_version: int
-        business_type: str
-        form_version: int
-        subject: str
-        business_line: str
-        fund_account: str | None
-        department_id: UUID | None
-        initiator: str
-        title: str
-        data: dict[str, Any]
-        empty_assignee: str
-        deduplication: str
-        chained_from: UUID | None
-        initiator_facts: dict[str, Any] | None
-        parent_instance: UUID | None
-        parent_token: str | None
+    # The events (declared in events.py), bound here: the aggregate's metaclass re-declares each as
+    # FlowInstance.<Name> of this module, the topic every stored event carries.
+    Started: TypeAlias = events.Started
+    NodeEntered: TypeAlias = events.NodeEntered
+    NodeSkipped: TypeAlias = events.NodeSkipped
+    SystemTaskDone: TypeAlias = events.SystemTaskDone
+    BranchTaken: TypeAlias = events.BranchTaken
+    Forked: TypeAlias = events.Forked
+    ArrivedAtJoin: TypeAlias = events.ArrivedAtJoin
+    Joined: TypeAlias = events.Joined
+    PauseStarted: TypeAlias = events.PauseStarted
+    PauseEnded: TypeAlias = events.PauseEnded
+    TokenEnded: TypeAlias = events.TokenEnded
+    Completed: TypeAlias = events.Completed
+    Finished: TypeAlias = events.Finished
+    TaskOpened: TypeAlias = events.TaskOpened
+    SlaWarned: TypeAlias = events.SlaWarned
+    SlaBreached: TypeAlias = events.SlaBreached
+    TaskApproved: TypeAlias = events.TaskApproved
+    TaskRejected: TypeAlias = events.TaskRejected
+    TaskClosed: TypeAlias = events.TaskClosed
+    Returned: TypeAlias = events.Returned
+    TaskTakenBack: TypeAlias = events.TaskTakenBack
+    Jumped: TypeAlias = events.Jumped
+    Resubmitted: TypeAlias = events.Resubmitted
+    SignerAdded: TypeAlias = events.SignerAdded
+    SignerApproved: TypeAlias = events.SignerApproved
+    AfterSignersPending: TypeAlias = events.AfterSignersPending
+    SignerRemoved: TypeAlias = events.SignerRemoved
+    TaskTransferred: TypeAlias = events.TaskTransferred
+    TaskDelegated: TypeAlias = events.TaskDelegated
+    DelegationAnswered: TypeAlias = events.DelegationAnswered
+    TaskReassigned: TypeAlias = events.TaskReassigned
+    TaskClaimed: TypeAlias = events.TaskClaimed
+    Urged: TypeAlias = events.Urged
+    CarbonCopied: TypeAlias = events.CarbonCopied
+    CarbonCopyRead: TypeAlias = events.CarbonCopyRead
+    Remarked: TypeAlias = events.Remarked
+    FormEdited: TypeAlias = events.FormEdited
+    DepartmentMoved: TypeAlias = events.DepartmentMoved
+    OverrideRequested: TypeAlias = events.OverrideRequested
+    OverrideApproved: TypeAlias = events.OverrideApproved
+    OverrideDeclined: TypeAlias = events.OverrideDeclined
+    Chained: TypeAlias = events.Chained
+    ChildStarted: TypeAlias = events.ChildStarted
+    ChildNotStarted: TypeAlias = events.ChildNotStarted
+    ChildFinished: TypeAlias = events.ChildFinished
+    ChildCancelled: TypeAlias = events.ChildCancelled
+    Migrated: TypeAlias = events.Migrated
 
     @event(Started)
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
@@ -105,72 +122,24 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.calls: list[dict[str, Any]] = []
         self.call_results: dict[str, dict[str, Any]] = {}
 
-    def _next_id(self, prefix: str) -> str:
-        return f"{prefix}{self._seq + 1}"
-
-    def _move(self, token: str, target: str) -> None:
-        self._entered(token=token, node=target)
-
-    def _activation(self) -> dict[str, Any]:
-        return {**self.data, "initiator": {"actor": self.initiator, **self.initiator_facts},
-                "fund_account": self.fund_account, "calls": self.call_results}
-
-    def _cancel(self, task_ids: list[str]) -> None:
-        for k, t in self.tasks.items():
-            if k in task_ids:
-                t.status = "cancelled"
-        self.delegations = {k: v for k, v in self.delegations.items() if k not in task_ids}
-
-    def _restart_at(self, token: str, node: str) -> None:
-        """A return, take-back or jump: one token on ``node``, nothing else waiting."""
-        self._seq += 1
-        self.tokens, self.pauses, self.arrivals, self.expected = {token: node}, {}, {}, {}
-        self.visited = [*self.visited, node]
-
     # -- tokens ---------------------------------------------------------------------------------
-    class NodeEntered(LedgerAggregate.Event):
-        token: str
-        node: str
-
     @event(NodeEntered)
     def _entered(self, token: str, node: str) -> None:
         self._seq += 1
         self.tokens = {**self.tokens, token: node}
         self.visited = [*self.visited, node]
 
-    class NodeSkipped(LedgerAggregate.Event):
-        token: str
-        node: str
-        reason: str
-
     @event(NodeSkipped)
     def _skipped(self, token: str, node: str, reason: str) -> None:
         pass
-
-    class SystemTaskDone(LedgerAggregate.Event):
-        token: str
-        node: str
-        hook: str
 
     @event(SystemTaskDone)
     def _system_done(self, token: str, node: str, hook: str) -> None:
         self.system_done_at = self._seq
 
-    class BranchTaken(LedgerAggregate.Event):
-        token: str
-        gateway: str
-        targets: list[str]
-        inputs: dict[str, Any]
-
     @event(BranchTaken)
     def _branch_taken(self, token: str, gateway: str, targets: list[str], inputs: dict[str, Any]) -> None:
         pass
-
-    class Forked(LedgerAggregate.Event):
-        token: str
-        node: str
-        children: dict[str, str]
-        join: str | None
 
     @event(Forked)
     def _forked(self, token: str, node: str, children: dict[str, str], join: str | None = None) -> None:
@@ -180,18 +149,9 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         if join is not None:
             self.expected = {**self.expected, join: len(children)}
 
-    class ArrivedAtJoin(LedgerAggregate.Event):
-        node: str
-        token: str
-
     @event(ArrivedAtJoin)
     def _arrived(self, node: str, token: str) -> None:
         self.arrivals = {**self.arrivals, node: [*self.arrivals.get(node, []), token]}
-
-    class Joined(LedgerAggregate.Event):
-        node: str
-        tokens: list[str]
-        token: str
 
     @event(Joined)
     def _joined(self, node: str, tokens: list[str], token: str) -> None:
@@ -201,43 +161,21 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.arrivals = {k: v for k, v in self.arrivals.items() if k != node}
         self.expected = {k: v for k, v in self.expected.items() if k != node}
 
-    class PauseStarted(LedgerAggregate.Event):
-        token: str
-        node: str
-        due_at: str
-
     @event(PauseStarted)
     def _pause_started(self, token: str, node: str, due_at: str) -> None:
         self.pauses = {**self.pauses, token: due_at}
-
-    class PauseEnded(LedgerAggregate.Event):
-        token: str
-        node: str
-        early_by: str | None
-        reason: str
 
     @event(PauseEnded)
     def _pause_ended(self, token: str, node: str, early_by: str | None, reason: str) -> None:
         self.pauses = {k: v for k, v in self.pauses.items() if k != token}
 
-    class TokenEnded(LedgerAggregate.Event):
-        token: str
-        node: str
-
     @event(TokenEnded)
     def _token_ended(self, token: str, node: str) -> None:
         self.tokens = {k: v for k, v in self.tokens.items() if k != token}
 
-    class Completed(LedgerAggregate.Event):
-        pass
-
     @event(Completed)
     def _completed(self) -> None:
         self.status = "completed"
-
-    class Finished(LedgerAggregate.Event):
-        status: str
-        reason: str
 
     @event(Finished)
     def _finished(self, status: str, reason: str) -> None:
@@ -248,18 +186,6 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
                 t.status = "cancelled"
 
     # -- tasks ----------------------------------------------------------------------------------
-    class TaskOpened(LedgerAggregate.Event):
-        task: str
-        token: str
-        node: str
-        mode: str
-        candidates: list[str]
-        threshold: float | None
-        sla_due_at: str | None
-        sla_warn_at: str | None
-        independent_of: list[str] | None
-        excluded: list[str] | None
-
     @event(TaskOpened)
     def _task_opened(self, task: str, token: str, node: str, mode: str, candidates: list[str],
                      threshold: float | None, sla_due_at: str | None = None, sla_warn_at: str | None = None,
@@ -270,29 +196,13 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
                                 independent_of=independent_of or [], excluded=excluded or [])
         self.acted = {**self.acted, node: []}  # a new round at this node
 
-    class SlaWarned(LedgerAggregate.Event):
-        task: str
-        node: str
-        due_at: str
-
     @event(SlaWarned)
     def _sla_warned(self, task: str, node: str, due_at: str) -> None:
         self.tasks[task].sla_warned = True
 
-    class SlaBreached(LedgerAggregate.Event):
-        task: str
-        node: str
-        due_at: str
-
     @event(SlaBreached)
     def _sla_breached(self, task: str, node: str, due_at: str) -> None:
         self.tasks[task].overdue = True
-
-    class TaskApproved(LedgerAggregate.Event):
-        task: str
-        node: str
-        by: str
-        comment: str
 
     @event(TaskApproved)
     def _approved(self, task: str, node: str, by: str, comment: str) -> None:
@@ -302,34 +212,14 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.approvers = [*self.approvers, by]
         self._acted_at(node, by)
 
-    class TaskRejected(LedgerAggregate.Event):
-        task: str
-        node: str
-        by: str
-        comment: str
-        reason_code: str | None
-
     @event(TaskRejected)
     def _rejected_task(self, task: str, node: str, by: str, comment: str, reason_code: str | None = None) -> None:
         t = self.tasks[task]
         t.rejections = [*t.rejections, by]
 
-    class TaskClosed(LedgerAggregate.Event):
-        task: str
-        outcome: str
-
     @event(TaskClosed)
     def _task_closed(self, task: str, outcome: str) -> None:
         self.tasks[task].status = outcome
-
-    class Returned(LedgerAggregate.Event):
-        task: str
-        node: str
-        by: str
-        target: str
-        comment: str
-        token: str
-        reason_code: str | None
 
     @event(Returned)
     def _returned(self, task: str, node: str, by: str, target: str, comment: str, token: str,
@@ -344,27 +234,11 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         # person, never approved again on someone's earlier say-so (de-duplication).
         self.approvers = [*self.approvers, ""]
 
-    class TaskTakenBack(LedgerAggregate.Event):
-        task: str
-        node: str
-        by: str
-        comment: str
-        token: str
-        cancelled: list[str]
-
     @event(TaskTakenBack)
     def _taken_back(self, task: str, node: str, by: str, comment: str, token: str, cancelled: list[str]) -> None:
         self._cancel(cancelled)
         self._restart_at(token, node)
         self.approvers = [*self.approvers, ""]  # the retaken decision is made again, never de-duplicated
-
-    class Jumped(LedgerAggregate.Event):
-        from_nodes: list[str]
-        target: str
-        by: str
-        reason: str
-        token: str
-        cancelled: list[str]
 
     @event(Jumped)
     def _jumped(self, from_nodes: list[str], target: str, by: str, reason: str, token: str,
@@ -374,30 +248,15 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.awaiting_resubmit = target == "start"
         self.approvers = [*self.approvers, ""]
 
-    class Resubmitted(LedgerAggregate.Event):
-        by: str
-
     @event(Resubmitted)
     def _resubmitted(self, by: str) -> None:
         self.awaiting_resubmit = False
-
-    class SignerAdded(LedgerAggregate.Event):
-        task: str
-        by: str
-        signer: str
-        position: str
-        comment: str
 
     @event(SignerAdded)
     def _signer_added(self, task: str, by: str, signer: str, position: str, comment: str) -> None:
         t = self.tasks[task]
         setattr(t, position, [*getattr(t, position), signer])
         t.added_by = {**t.added_by, signer: by}
-
-    class SignerApproved(LedgerAggregate.Event):
-        task: str
-        by: str
-        comment: str
 
     @event(SignerApproved)
     def _signer_approved(self, task: str, by: str, comment: str) -> None:
@@ -410,52 +269,25 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.approvers = [*self.approvers, by]
         self._acted_at(t.node, by)
 
-    class AfterSignersPending(LedgerAggregate.Event):
-        task: str
-
     @event(AfterSignersPending)
     def _after_phase(self, task: str) -> None:
         self.tasks[task].after_phase = True
-
-    class SignerRemoved(LedgerAggregate.Event):
-        task: str
-        by: str
-        signer: str
-        position: str
-        comment: str
 
     @event(SignerRemoved)
     def _signer_removed(self, task: str, by: str, signer: str, position: str, comment: str) -> None:
         t = self.tasks[task]
         setattr(t, position, [s for s in getattr(t, position) if s != signer])
 
-    class TaskTransferred(LedgerAggregate.Event):
-        task: str
-        by: str
-        to: str
-        comment: str
-
     @event(TaskTransferred)
     def _transferred(self, task: str, by: str, to: str, comment: str) -> None:
         t = self.tasks[task]
         t.candidates = [to if c == by else c for c in t.candidates]
-
-    class TaskDelegated(LedgerAggregate.Event):
-        task: str
-        by: str
-        to: str
-        comment: str
 
     @event(TaskDelegated)
     def _delegated(self, task: str, by: str, to: str, comment: str) -> None:
         t = self.tasks[task]
         t.candidates = [to if c == by else c for c in t.candidates]
         self.delegations = {**self.delegations, task: {**self.delegations.get(task, {}), to: by}}
-
-    class DelegationAnswered(LedgerAggregate.Event):
-        task: str
-        by: str
-        comment: str
 
     @event(DelegationAnswered)
     def _delegation_answered(self, task: str, by: str, comment: str) -> None:
@@ -464,12 +296,6 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         t.candidates = [delegator if c == by else c for c in t.candidates]
         self.delegations = {**self.delegations, task: {k: v for k, v in self.delegations[task].items() if k != by}}
 
-    class TaskReassigned(LedgerAggregate.Event):
-        task: str
-        by: str
-        candidates: list[str]
-        reason: str
-
     @event(TaskReassigned)
     def _reassigned(self, task: str, by: str, candidates: list[str], reason: str) -> None:
         # Signers added before or after belonged to the old handlers' decision: they go too.
@@ -477,59 +303,28 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         t.candidates, t.before, t.after, t.after_phase, t.claimed_by = candidates, [], [], False, None
         self.delegations = {k: v for k, v in self.delegations.items() if k != task}
 
-    class TaskClaimed(LedgerAggregate.Event):
-        task: str
-        node: str
-        by: str
-        pool: list[str]
-
     @event(TaskClaimed)
     def _claimed(self, task: str, node: str, by: str, pool: list[str]) -> None:
         t = self.tasks[task]
         t.candidates, t.claimed_by, t.pool = [by], by, pool
-
-    class Urged(LedgerAggregate.Event):
-        task: str
-        by: str
 
     @event(Urged)
     def _urged(self, task: str, by: str) -> None:
         pass
 
     # -- the flow as a whole --------------------------------------------------------------------
-    class CarbonCopied(LedgerAggregate.Event):
-        by: str
-        to: list[str]
-        note: str
-
     @event(CarbonCopied)
     def _copied(self, by: str, to: list[str], note: str) -> None:
         self.cc_unread = [*self.cc_unread, *(r for r in to if r not in self.cc_unread)]
         self.cc_to = [*self.cc_to, *(r for r in to if r not in self.cc_to)]
 
-    class CarbonCopyRead(LedgerAggregate.Event):
-        by: str
-
     @event(CarbonCopyRead)
     def _cc_read(self, by: str) -> None:
         self.cc_unread = [r for r in self.cc_unread if r != by]
 
-    class Remarked(LedgerAggregate.Event):
-        by: str
-        text: str
-
     @event(Remarked)
     def _remarked(self, by: str, text: str) -> None:
         pass
-
-    class FormEdited(LedgerAggregate.Event):
-        node: str
-        patch: list[dict[str, Any]]
-        old_values: dict[str, Any]
-        data: dict[str, Any]
-        by: str | None
-        task: str | None
-        reason: str | None
 
     @event(FormEdited)
     def edit_form(self, node: str, patch: list[dict[str, Any]], old_values: dict[str, Any],
@@ -541,86 +336,39 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         if by is not None and task is not None and task in self.tasks:
             self._acted_at(self.tasks[task].node, by)
 
-    class DepartmentMoved(LedgerAggregate.Event):
-        from_department: UUID | None
-        to_department: UUID
-        by: str
-        reason: str
-
     @event(DepartmentMoved)
     def _department_moved(self, from_department: UUID | None, to_department: UUID, by: str, reason: str) -> None:
         self.department_id = to_department
-
-    class OverrideRequested(LedgerAggregate.Event):
-        override: str
-        action: str
-        params: dict[str, Any]
-        by: str
-        reason: str
 
     @event(OverrideRequested)
     def _override_requested(self, override: str, action: str, params: dict[str, Any], by: str, reason: str) -> None:
         self.overrides = {**self.overrides, override: {"id": override, "action": action, "params": params,
                                                        "by": by, "reason": reason, "status": "pending"}}
 
-    class OverrideApproved(LedgerAggregate.Event):
-        override: str
-        action: str
-        by: str
-
     @event(OverrideApproved)
     def _override_approved(self, override: str, action: str, by: str) -> None:
         self.overrides = {**self.overrides, override: {**self.overrides[override], "status": "approved",
                                                        "decided_by": by}}
-
-    class OverrideDeclined(LedgerAggregate.Event):
-        override: str
-        by: str
-        reason: str
 
     @event(OverrideDeclined)
     def _override_declined(self, override: str, by: str, reason: str) -> None:
         self.overrides = {**self.overrides, override: {**self.overrides[override], "status": "declined",
                                                        "decided_by": by}}
 
-    class Chained(LedgerAggregate.Event):
-        next_flow: str
-        next_instance: UUID | None
-        problem: str | None
-
     @event(Chained)
     def _chained(self, next_flow: str, next_instance: UUID | None, problem: str | None) -> None:
         self.chain = {"next_flow": next_flow, "next_instance": next_instance, "problem": problem}
 
     # -- 父子流程 ----------------------------------------------------------------------------------
-    class ChildStarted(LedgerAggregate.Event):
-        token: str
-        node: str
-        child_flow: str
-        child_instance: UUID
-
     @event(ChildStarted)
     def _child_started(self, token: str, node: str, child_flow: str, child_instance: UUID) -> None:
         self.calls = [*self.calls, {"token": token, "node": node, "child_flow": child_flow,
                                     "child_instance": child_instance, "status": "running"}]
 
-    class ChildNotStarted(LedgerAggregate.Event):
-        token: str
-        node: str
-        child_flow: str
-        problem: str
-
     @event(ChildNotStarted)
     def _child_not_started(self, token: str, node: str, child_flow: str, problem: str) -> None:
         self.calls = [*self.calls, {"token": token, "node": node, "child_flow": child_flow, "child_instance": None,
                                     "status": "not_started", "problem": problem}]
-
-    class ChildFinished(LedgerAggregate.Event):
-        token: str
-        node: str
-        child_instance: UUID
-        outcome: str
-        data: dict[str, Any]
 
     @event(ChildFinished)
     def _child_finished(self, token: str, node: str, child_instance: UUID, outcome: str,
@@ -630,30 +378,12 @@ class FlowInstance(NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, M
         self.call_results = {**self.call_results, node: {"outcome": outcome, "data": data,
                                                          "instance": str(child_instance)}}
 
-    class ChildCancelled(LedgerAggregate.Event):
-        token: str
-        node: str
-        child_instance: UUID
-        reason: str
-
     @event(ChildCancelled)
     def _child_cancelled(self, token: str, node: str, child_instance: UUID, reason: str) -> None:
         self.calls = [{**c, "status": "cancelled", "reason": reason} if c["child_instance"] == child_instance
                       else c for c in self.calls]
 
     # -- migration (ADR 0012) ---------------------------------------------------------------------
-    class Migrated(LedgerAggregate.Event):
-        from_version: int
-        to_version: int
-        mapping: dict[str, str]
-        renames: dict[str, str]
-        moves: list[dict[str, Any]]
-        settings: dict[str, str]
-        retired_hidden: dict[str, list[str]]
-        by: str
-        reason: str
-        migration_id: UUID
-
     @event(Migrated)
     def _migrated(self, from_version: int, to_version: int, mapping: dict[str, str], renames: dict[str, str],
                   moves: list[dict[str, Any]], settings: dict[str, str], retired_hidden: dict[str, list[str]],
