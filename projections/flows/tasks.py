@@ -92,7 +92,10 @@ class TaskHandlers(InstanceRows):
 
     @handles(FI.TaskReassigned)
     def reassigned(self, w: SqlWriter, e: FI.TaskReassigned, position: int) -> None:
-        w.execute("UPDATE flows_tasks SET candidates = %s WHERE instance_id = %s AND task_id = %s",
+        # Signers added before or after belonged to the old handlers' decision: they go too (as
+        # in FlowInstance), so the inbox holds the new candidates, not a signer left over.
+        w.execute("UPDATE flows_tasks SET candidates = %s, signers_before = '{}', signers_after = '{}',"
+                  " after_phase = false WHERE instance_id = %s AND task_id = %s",
                   (e.candidates, e.originator_id, e.task))
         self._inbox(w, e, e.task)
         self._line(w, e, "reassigned", task=e.task, comment=e.reason, detail={"candidates": e.candidates})

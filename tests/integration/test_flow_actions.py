@@ -115,6 +115,21 @@ def test_taking_back_is_refused_once_someone_after_signed_as_an_added_signer(fir
         flows.take_back(as_("olga"), iid, entry["id"], "")
 
 
+def test_a_reassigned_task_drops_its_added_signers_in_the_todo_lists_too(firm):
+    container, _ = firm
+    flows = container.flows
+    iid = _start(flows)
+    task = open_task(flows.instance(iid))
+    flows.add_signer(as_("olga"), iid, task["id"], "operator:fiona", "before", "请财务先看")
+    flows.reassign(ADMIN, iid, task["id"], [{"kind": "role", "value": "clearing"}], "运营人手不足")
+    instance = flows.instance(iid)
+    handlers = instance.current_handlers(open_task(instance))
+    assert "operator:fiona" not in handlers
+    container.runners["flows.instances"].catch_up()
+    inbox = container.instance_queries.detail(iid)["handlers"]
+    assert sorted(inbox) == sorted(handlers)
+
+
 # -- 减签 ---------------------------------------------------------------------------------------
 def test_a_handler_removes_a_signer_they_added_before_the_signer_signs(firm):
     container, _ = firm
