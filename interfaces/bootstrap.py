@@ -161,10 +161,11 @@ class Container:
             customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
             max_rows=settings.datasource_row_limit)
         due_queue = DueQueue(supervisor)
+        calendar = CalendarApplication(store, holidays=ChineseHolidays())
         flows = FlowsApplication(store, forms=forms, candidates=AssigneeResolver(access_queries),
                                  facts=access_queries.initiator_facts, due_queue=due_queue,
                                  running_instances=MigrationQueries(readmodels).running,  # ADR 0012
-                                 hot_instances=settings.flow_hot_instances)
+                                 hot_instances=settings.flow_hot_instances, working_time=calendar.working_time)
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
         lead_queries = LeadQueries(readmodels)
@@ -179,7 +180,7 @@ class Container:
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
-            calendar=CalendarApplication(store, holidays=ChineseHolidays()),
+            calendar=calendar,
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
             forms=forms, forms_queries=forms_queries,
             flows=flows, flow_queries=FlowQueries(readmodels), instance_queries=instance_queries,

@@ -1,5 +1,6 @@
 """Who a flow node goes to: operators, roles, departments, the initiator, the initiator's
-department head (operators of their department holding the role ``department_head``), or
+department head (operators of their department holding the role ``department_head``), the heads
+of the flow's own department (``department_head``: where a timeout escalates), or
 the operator named in a form field. Only active operators working in the record's line."""
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class AssigneeResolver:
             elif a.kind == "initiator_department_head":
                 login = str(facts["initiator"]).removeprefix("operator:")
                 found += self.queries.department_heads(login, line)
+            elif a.kind == "department_head":  # the flow's department; else the initiator's
+                department = facts.get("department_id")
+                login = str(facts["initiator"]).removeprefix("operator:")
+                found += self.queries.heads_of(department, line) if department is not None \
+                    else self.queries.department_heads(login, line)
             elif a.kind == "form_field":
                 value = facts.get("data", {})
                 for key in (a.value or "").split("."):

@@ -14,6 +14,7 @@ from eventsourcing.utils import get_topic
 from application.flows.calls import CallPlan
 from application.shared.base import CommandResult, Loader
 from application.shared.hot import HotAggregates
+from domain.calendar.working_time import WorkingTime
 from domain.flows.graph import Graph, Node
 from domain.flows.instance import FlowInstance, FlowRuntime
 from infrastructure.eventstore.store import EventStore
@@ -28,6 +29,9 @@ class DueQueue(Protocol):
     def schedule(self, instance_id: UUID, token: str, due: datetime, kind: str = "pause") -> None: ...
 
 
+WorkingTimeOf = Callable[[UUID | None], WorkingTime]  # a department's business calendar
+
+
 class NoQueue:
     def schedule(self, instance_id: UUID, token: str, due: datetime, kind: str = "pause") -> None:
         pass
@@ -37,6 +41,7 @@ class Instances:
     candidates: Candidates
     clock: Clock
     due_queue: DueQueue
+    working_time: WorkingTimeOf
     hot: HotAggregates
     _scopes: dict[UUID, tuple[str, UUID | None, str | None]]
     _store: EventStore
@@ -67,7 +72,8 @@ class Instances:
         return self.published_settings(instance.definition_key, instance.definition_version)
 
     def _runtime(self, instance: FlowInstance, graph: Graph | None = None) -> FlowRuntime:
-        return FlowRuntime(graph or self._graph(instance), self._resolver(instance), self.evaluate, self.clock())
+        return FlowRuntime(graph or self._graph(instance), self._resolver(instance), self.evaluate, self.clock(),
+                           self.working_time(instance.department_id))
 
     def _resolver(self, instance: FlowInstance) -> Callable[[Node], list[str]]:
         facts = {"initiator": instance.initiator, "department_id": instance.department_id, "data": instance.data,

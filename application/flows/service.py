@@ -17,13 +17,14 @@ from application.flows.definitions import Definitions, parse_graph
 from application.flows.form_edits import FormEdits
 from application.flows.forms_port import Forms
 from application.flows.handovers import Handovers
-from application.flows.instances import Candidates, Clock, DueQueue, Instances, NoQueue
+from application.flows.instances import Candidates, Clock, DueQueue, Instances, NoQueue, WorkingTimeOf
 from application.flows.migration import InstanceMigrations, RunningInstances, no_instances
 from application.flows.overrides import Overrides
 from application.flows.starts import Starts
 from application.flows.timers import Timers
 from application.shared.base import LedgerApplication
 from application.shared.hot import HotAggregates
+from domain.calendar.working_time import WorkingTime
 from domain.flows.graph import Graph
 from infrastructure.eventstore.store import EventStore
 
@@ -36,7 +37,8 @@ class FlowsApplication(Definitions, Starts, Decisions, Handovers, Overrides, Tim
 
     def __init__(self, store: EventStore, *, forms: Forms, candidates: Candidates, clock: Clock | None = None,
                  facts: Callable[[str], dict[str, Any]] | None = None, due_queue: DueQueue | None = None,
-                 running_instances: RunningInstances = no_instances, hot_instances: int = 2_000):
+                 running_instances: RunningInstances = no_instances, hot_instances: int = 2_000,
+                 working_time: WorkingTimeOf | None = None):
         super().__init__(store)
         self.forms = forms
         self.candidates = candidates
@@ -44,6 +46,8 @@ class FlowsApplication(Definitions, Starts, Decisions, Handovers, Overrides, Tim
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.due_queue = due_queue or NoQueue()
         self.running_instances = running_instances
+        # The business calendar of a department (the calendar context); none: Monday to Friday.
+        self.working_time = working_time or (lambda department_id: WorkingTime())
         self.hot = HotAggregates(hot_instances)
         self._graphs: dict[tuple[str, int], Graph] = {}
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}

@@ -37,9 +37,10 @@ class Timers:
 
     @instance_command(hot=False)
     def fire_sla(self, instance_id: UUID, task_id: str, kind: str) -> str:
-        """Fired by the scheduler for a task's SLA warning (``sla_warn``) or deadline (``sla``)."""
+        """Fired by the scheduler for a task's SLA warning (``sla_warn``), deadline (``sla``) or
+        timeout step (``timeout``: a reminder, an escalation, an automatic decision)."""
         instance = self.instance(instance_id)
-        outcome = instance.sla_timer(task_id, kind, self.clock())
-        if outcome in ("warned", "breached"):
+        outcome = instance.sla_timer(task_id, kind, self._runtime(instance))
+        if outcome in ("warned", "breached", "reminded", "escalated", "acted"):
             self.save_instance(instance)
         return outcome

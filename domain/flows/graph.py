@@ -10,17 +10,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.flows.timeouts import Assignee, Timeout, check_timeout
+
 NodeType = Literal["start", "approval", "exclusive", "parallel_split", "parallel_join", "inclusive",
                    "inclusive_join", "pause", "system", "end", "call"]
 ApprovalMode = Literal["single", "any", "all", "sequential", "vote"]
 FieldAccess = Literal["editable", "readonly", "hidden"]
 NodeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
-
-
-class Assignee(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["operator", "role", "department", "initiator", "initiator_department_head", "form_field"]
-    value: str | None = Field(None, max_length=128, description="login, role key, department id or field path")
 
 
 class Node(BaseModel):
@@ -42,6 +38,9 @@ class Node(BaseModel):
     sla_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     sla_warning_seconds: int | None = Field(None, gt=0, le=366 * 86400,
                                             description="warn this long before the SLA deadline")
+    sla_basis: Literal["working", "wall"] = Field(
+        "working", description="SLA and timeout durations count working time of the business calendar, or wall time")
+    timeout: Timeout | None = Field(None, description="What happens once the SLA deadline has passed")
     independent_of: list[str] = Field(
         default_factory=list, max_length=20,
         description="Segregation of duties: 'initiator' and/or ids of approval nodes whose handlers (in this "
@@ -151,6 +150,7 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                                                     "outside any parallel or inclusive branch"))
         if n.return_to_any_visited and n.type != "approval":
             problems.append((where, "return_to_any_visited is a setting of approval nodes"))
+        problems += [(where, p) for p in check_timeout(n.type, n.sla_seconds, n.timeout, known)]
         problems += _check_segregation(graph, n)
         if n.type == "pause" and (n.pause_seconds is None) == (n.pause_until_field is None):
             problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))

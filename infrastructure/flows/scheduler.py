@@ -66,9 +66,14 @@ class DueQueue:
             return None
         return [_item(m) for m in members]
 
-    def done(self, kind: str, instance_id: str, key: str) -> None:
+    def done(self, kind: str, instance_id: str, key: str, fired_at: datetime) -> None:
+        """Drop a fired item — unless firing it scheduled the same item again for later (a timeout's
+        next step), which must stay."""
+        member, queue = self.member(kind, instance_id, key), self.supervisor.key(DUE)
         with contextlib.suppress(redis.RedisError):  # the item stays and fires as "gone" next time
-            self.supervisor.client.zrem(self.supervisor.key(DUE), self.member(kind, instance_id, key))
+            score = self.supervisor.client.zscore(queue, member)
+            if score is not None and score <= fired_at.timestamp():
+                self.supervisor.client.zrem(queue, member)
 
 
 def _item(member: object) -> tuple[str, str, str]:
@@ -115,14 +120,15 @@ class Scheduler:
         items, from_redis = self._due_items(now)
         fired = 0
         ctx = CommandContext.system("scheduler")
+        sla = CommandContext.system("sla")  # SLA steps are recorded as system:sla (the rule names itself)
         clock = time.monotonic()
         for item in items:
             kind, instance_id, key = item
             if self._retry_at.get(item, (0.0, 0.0))[0] > clock:
                 continue
             try:
-                if kind in ("sla", "sla_warn"):
-                    outcome = self.flows.fire_sla(ctx, UUID(instance_id), key, kind)
+                if kind in ("sla", "sla_warn", "timeout"):
+                    outcome = self.flows.fire_sla(sla, UUID(instance_id), key, kind)
                 elif kind in CALLS:  # 父子流程 left over: a parent to resume, a child to cancel
                     outcome = self.flows.fire_call(ctx, kind, UUID(instance_id), UUID(key))
                 else:
@@ -131,10 +137,11 @@ class Scheduler:
                 self._failed(item, exc, from_redis, now)
                 continue
             self._retry_at.pop(item, None)
-            if outcome in ("ended", "breached", "warned", "resumed", "rejected", "cancelled"):
+            if outcome in ("ended", "breached", "warned", "reminded", "escalated", "acted", "resumed", "rejected",
+                           "cancelled"):
                 fired += 1
             if from_redis and outcome != "not_due":
-                self.queue.done(kind, instance_id, key)
+                self.queue.done(kind, instance_id, key, now)
         self.fired += fired
         return fired
 

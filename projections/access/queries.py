@@ -121,6 +121,14 @@ class AccessQueries:
             {"login": login_name, "line": business_line})
         return [f"operator:{r['login_name']}" for r in rows]
 
+    def heads_of(self, department_id: Any, business_line: str | None) -> list[str]:
+        """The heads (role ``department_head``) of a department: whom a timeout escalates to."""
+        rows = self.db.fetch_all(
+            "SELECT login_name FROM access_operators WHERE department_id = %(department)s AND status = 'active'"
+            " AND 'department_head' = ANY(roles) AND (%(line)s::text IS NULL OR %(line)s = ANY(business_lines))"
+            " ORDER BY login_name", {"department": department_id, "line": business_line})
+        return [f"operator:{r['login_name']}" for r in rows]
+
     def initiator_facts(self, actor: str) -> dict[str, Any]:
         """What branch conditions may know about whoever starts a flow, as it is at that moment."""
         row = self.db.fetch_one("SELECT department_id, roles, business_lines FROM access_operators"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
 from domain.forms.diff import diff
-from projections.flows import board, calls, overrides
+from projections.flows import board, calls, overrides, timeouts
 from projections.flows.migrations import MigratedHandler
 from projections.flows.tasks import TaskHandlers
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
@@ -15,7 +15,7 @@ FI = FlowInstance
 
 
 class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, MigratedHandler,  # ADR 0012
-                              TaskHandlers, PostgresProjection):
+                              TaskHandlers, timeouts.TimeoutHandlers, PostgresProjection):
     name = "flows.instances"
     tables = ("flows_instances", "flows_tasks", "flows_todo_inbox", "flows_timeline", "flows_pauses", "flows_cc",
               *board.TABLES, *calls.TABLES, *overrides.TABLES)
@@ -71,6 +71,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         "ALTER TABLE flows_cc ADD COLUMN IF NOT EXISTS read_at timestamptz",  # 抄送已读
         *calls.SCHEMA,  # 父子流程
         *overrides.SCHEMA,  # 四眼原则
+        *timeouts.SCHEMA,  # 超时处理
     )
 
     @handles(FI.Started)

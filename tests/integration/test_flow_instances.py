@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -285,18 +286,23 @@ def test_an_administrator_reassigns_a_task_to_another_role(firm):
         flows.reassign(ADMIN, started.id, task["id"], [{"kind": "role", "value": "nobody"}], "x")
 
 
-def test_an_sla_warns_before_its_deadline_and_marks_a_missed_one_overdue(firm):
+def test_an_sla_in_working_hours_warns_before_its_deadline_and_marks_a_missed_one_overdue(firm):
     container, clock = firm
     flows = container.flows
+    # Opened on Saturday 21 November 2026 at 17:00 in Shanghai: 4 working hours (09:00-12:00,
+    # 13:00-17:30) run from Monday morning, so the deadline is Monday 14:00 and the warning,
+    # an hour of working time before it, Monday 12:00.
     started = flows.start_instance(as_("sam"), "account_opening", "individual", OPENING, title="SLA")
     task = open_task(flows.instance(started.id))
-    assert datetime.fromisoformat(task["sla_due_at"]) == clock.now + timedelta(hours=4)
+    monday = datetime(2026, 11, 23, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert datetime.fromisoformat(task["sla_due_at"]) == monday.replace(hour=14)
+    assert datetime.fromisoformat(task["sla_warn_at"]) == monday.replace(hour=12)
+    clock.now = monday.replace(hour=11, minute=59)
     everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
-    clock.now += timedelta(hours=2, minutes=59)
     assert container.scheduler.tick() == 0
     container.runners["flows.instances"].catch_up()
     assert container.instance_queries.todo("operator:olga", everyone, filters={"urgent": True}) == []
-    clock.now += timedelta(minutes=1)  # an hour before the deadline: the warning (sla_warning_seconds)
+    clock.now += timedelta(minutes=1)  # an hour of working time before the deadline: the warning
     assert container.scheduler.tick() == 1 and container.scheduler.tick() == 0
     assert flows.instance(started.id).tasks[task["id"]]["sla_warned"]
     container.runners["flows.instances"].catch_up()

@@ -24,6 +24,7 @@ from domain.flows.instance.overrides import Overrides
 from domain.flows.instance.runtime import Evaluate, FlowRuntime, Resolve
 from domain.flows.instance.state import State
 from domain.flows.instance.tasks import RESUBMIT, Task, TaskRules
+from domain.flows.instance.timeouts import Timeouts
 from domain.flows.instance.timers import Timers
 from domain.flows.migration import apply_migration
 from domain.shared.aggregate import LedgerAggregate
@@ -31,7 +32,7 @@ from domain.shared.aggregate import LedgerAggregate
 __all__ = ["RESUBMIT", "Evaluate", "FlowInstance", "FlowRuntime", "Resolve", "Task"]
 
 
-class FlowInstance(State, NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating, TaskRules,
+class FlowInstance(State, Timeouts, NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating, TaskRules,
                    LedgerAggregate):
     # The events (declared in events.py), bound here: the aggregate's metaclass re-declares each as
     # FlowInstance.<Name> of this module, the topic every stored event carries.
@@ -82,6 +83,10 @@ class FlowInstance(State, NodeEngine, Decisions, Handovers, Overrides, Calls, Ti
     ChildFinished: TypeAlias = events.ChildFinished
     ChildCancelled: TypeAlias = events.ChildCancelled
     Migrated: TypeAlias = events.Migrated
+    TimeoutArmed: TypeAlias = events.TimeoutArmed
+    SlaReminded: TypeAlias = events.SlaReminded
+    TaskEscalated: TypeAlias = events.TaskEscalated
+    TimeoutActed: TypeAlias = events.TimeoutActed
 
     @event(Started)
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
@@ -99,28 +104,8 @@ class FlowInstance(State, NodeEngine, Decisions, Handovers, Overrides, Calls, Ti
         self.deduplication = deduplication        # none | approve_all | approve_consecutive
         self.chained_from = chained_from          # the flow whose completion started this one
         self.initiator_facts = initiator_facts or {}  # department, roles... as they were at start
-        self.chain: dict[str, Any] | None = None  # what happened to the follow-up flow
-        self.approvers: list[str] = []            # who approved, in order (for de-duplication)
-        self.delegations: dict[str, dict[str, str]] = {}  # task -> {delegate: delegator}
-        self.status = "running"
-        self.tokens: dict[str, str] = {}          # token -> node
-        self.tasks: dict[str, Task] = {}
-        self.arrivals: dict[str, list[str]] = {}  # join node -> tokens arrived
-        self.expected: dict[str, int] = {}        # inclusive join -> branches taken
-        self.pauses: dict[str, str] = {}          # token -> due at (ISO)
-        self.visited: list[str] = []
-        self.decisions = 0                         # approvals so far (withdrawal allowed while 0)
-        self.awaiting_resubmit = False             # returned to the initiator
-        self.acted: dict[str, list[str]] = {}     # node -> who approved or edited there since its task opened
-        self.system_done_at = 0                    # _seq when a system task last ran (take-back stops there)
-        self.cc_to: list[str] = []                 # everyone copied (抄送)
-        self.cc_unread: list[str] = []             # copied to, not marked read yet
-        self.overrides: dict[str, dict[str, Any]] = {}  # administrator overrides awaiting a second one
-        self._seq = 0
-        # 父子流程: the parent this child reports to, the children called, their outcomes per node
-        self.parent_instance, self.parent_token = parent_instance, parent_token
-        self.calls: list[dict[str, Any]] = []
-        self.call_results: dict[str, dict[str, Any]] = {}
+        self.parent_instance, self.parent_token = parent_instance, parent_token  # 父子流程: the parent
+        self._empty_state()
 
     # -- tokens ---------------------------------------------------------------------------------
     @event(NodeEntered)
@@ -203,6 +188,29 @@ class FlowInstance(State, NodeEngine, Decisions, Handovers, Overrides, Calls, Ti
     @event(SlaBreached)
     def _sla_breached(self, task: str, node: str, due_at: str) -> None:
         self.tasks[task].overdue = True
+
+    @event(TimeoutArmed)
+    def _timeout_armed(self, task: str, node: str, at: str, rule: str) -> None:
+        self.tasks[task].timeout_at = at
+
+    @event(SlaReminded)
+    def _sla_reminded(self, task: str, node: str, count: int, next_at: str | None, rule: str) -> None:
+        self.tasks[task].reminders, self.tasks[task].timeout_at = count, next_at
+
+    @event(TaskEscalated)
+    def _escalated(self, task: str, node: str, mode: str, added: list[str], candidates: list[str], rule: str) -> None:
+        t = self.tasks[task]
+        t.candidates, t.timeout_at = candidates, None
+        if mode == "reassign":  # as a reassignment: the old handlers' signers go with them
+            t.before, t.after, t.after_phase, t.claimed_by = [], [], False, None
+            self.delegations = {k: v for k, v in self.delegations.items() if k != task}
+
+    @event(TimeoutActed)
+    def _timeout_acted(self, task: str, node: str, action: str, comment: str, rule: str,
+                       problem: str | None) -> None:
+        self.tasks[task].timeout_at = None
+        if action == "auto_approve":
+            self.decisions += 1  # as an approval: the initiator can no longer withdraw
 
     @event(TaskApproved)
     def _approved(self, task: str, node: str, by: str, comment: str) -> None:

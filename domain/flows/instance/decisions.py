@@ -8,6 +8,7 @@ from domain.flows.graph import return_targets_allowed
 from domain.flows.instance.errors import AlreadyActedError
 from domain.flows.instance.runtime import FlowRuntime
 from domain.flows.instance.tasks import RESUBMIT, Segregation, Task, seq_of, sla_times
+from domain.flows.timeouts import SLA_ACTOR
 from domain.shared.errors import PermissionDeniedError, RuleViolationError
 
 
@@ -84,11 +85,16 @@ class Decisions:
                   reason_code: str | None = None) -> None:
         """驳回/退回 to the initiator (start), the previous node or any allowed earlier node."""
         task = self.require_own_handler(task_id, actor, "return it")
+        self._return_task(task, actor, target, comment, rt, reason_code)
+
+    def _return_target(self, task: Task, target: str, rt: FlowRuntime, *, any_visited: bool = False) -> str:
+        """Where a return of ``task`` goes: ``target`` resolved ("previous") and allowed by the node
+        (``any_visited``: any visited approval or the start, as a timeout may), else 422."""
         node = rt.node(task.node)
         returnable = return_targets_allowed(rt.graph)
         allowed = [n for n in self.visited if n != node.id] if node.return_targets == "any_earlier" \
             else list(node.return_targets)
-        if node.return_to_any_visited:  # any visited approval or the start (filtered just below)
+        if node.return_to_any_visited or any_visited:  # any visited approval or the start (filtered below)
             allowed += [n for n in self.visited if n != node.id]
         allowed = list(dict.fromkeys(n for n in allowed if n in returnable))
         if target == "previous":  # the last person-facing node before this one
@@ -98,8 +104,14 @@ class Decisions:
             allowed.append(target)
         if target not in allowed or target not in self.visited:
             raise RuleViolationError(f"this node may return to: {', '.join(allowed) or 'nowhere'}", field="target")
+        return target
+
+    def _return_task(self, task: Task, actor: str, target: str, comment: str, rt: FlowRuntime,
+                     reason_code: str | None = None) -> None:
+        target = self._return_target(task, target, rt, any_visited=actor == SLA_ACTOR)
+        node = rt.node(task.node)
         token = self._next_id("t")
-        self._returned(task=task_id, node=node.id, by=actor, target=target, comment=comment, token=token,
+        self._returned(task=task.id, node=node.id, by=actor, target=target, comment=comment, token=token,
                        reason_code=reason_code)
         if target == "start":
             self._await_resubmission(token)
@@ -138,7 +150,7 @@ class Decisions:
         segregation: Segregation = {"independent_of": list(task.independent_of),
                                     "excluded": list(task.excluded)} if task.independent_of else {}
         self._task_opened(task=self._next_id("k"), token=token, node=node.id, mode="single", candidates=[actor],
-                          threshold=None, **sla_times(node, rt.now), **segregation)
+                          threshold=None, **sla_times(node, rt), **segregation)
 
     def resubmit(self, actor: str, rt: FlowRuntime) -> None:
         self.require_running()

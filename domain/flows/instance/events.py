@@ -338,3 +338,37 @@ class Migrated(LedgerAggregate.Event):
     by: str
     reason: str
     migration_id: UUID
+
+
+# -- timeouts (超时处理, domain/flows/timeouts.py) ----------------------------------------------
+class TimeoutArmed(LedgerAggregate.Event):
+    task: str
+    node: str
+    at: str             # when the timeout's first step falls due
+    rule: str
+
+
+class SlaReminded(LedgerAggregate.Event):
+    task: str
+    node: str
+    count: int
+    next_at: str | None  # the next step (another reminder, or the action); None: nothing follows
+    rule: str
+
+
+class TaskEscalated(LedgerAggregate.Event):
+    task: str
+    node: str
+    mode: str            # add | reassign
+    added: list[str]
+    candidates: list[str]
+    rule: str
+
+
+class TimeoutActed(LedgerAggregate.Event):
+    task: str
+    node: str
+    action: str          # auto_approve | auto_reject | auto_return | escalate (nobody to escalate to)
+    comment: str
+    rule: str
+    problem: str | None

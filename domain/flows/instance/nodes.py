@@ -64,7 +64,7 @@ class Approval(NodeHandler):
         segregation: Segregation = {"independent_of": list(node.independent_of), "excluded": removed} \
             if node.independent_of else {}
         flow._task_opened(task=task_id, token=token, node=node.id, mode=mode, candidates=candidates,
-                          threshold=node.vote_threshold, **sla_times(node, rt.now), **segregation)
+                          threshold=node.vote_threshold, **sla_times(node, rt), **segregation)
         # An independent node is never approved on someone's earlier approval. De-duplication never
         # decides for an independent review, nor for an entry whose required sections someone must fill.
         who = flow._dedup_approver(candidates) if mode in ("single", "any") and not node.independent_of \

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from domain.calendar.working_time import WorkingTime
 from domain.flows.graph import Edge, Graph, Node
 
 Resolve = Callable[[Node], list[str]]           # node -> candidate actors (operator:<login>)
@@ -22,6 +23,7 @@ class FlowRuntime:
     resolve: Resolve
     evaluate: Evaluate
     now: datetime
+    time: WorkingTime = field(default_factory=WorkingTime)  # the business calendar of the instance's department
     _out: dict[str, list[Edge]] = field(init=False, repr=False)
     _nodes: dict[str, Node] = field(init=False, repr=False)
 
@@ -34,6 +36,13 @@ class FlowRuntime:
 
     def outgoing(self, node_id: str) -> list[Edge]:
         return self._out[node_id]
+
+    def after(self, node: Node, seconds: int, start: datetime | None = None) -> datetime:
+        """``seconds`` after ``start`` (now by default), in working time unless the node counts wall time."""
+        start = start or self.now
+        if node.sla_basis == "wall":
+            return start + timedelta(seconds=seconds)
+        return self.time.add(start, timedelta(seconds=seconds))
 
     def next_after(self, node_id: str) -> str:
         """Where a token goes on from a node with one outgoing edge."""

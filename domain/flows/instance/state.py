@@ -26,6 +26,29 @@ class State:
     # from the host: the events of FlowInstance
     _entered: Callable[..., None]
 
+    def _empty_state(self) -> None:
+        """What a new instance holds before anything happened (Started sets the rest)."""
+        self.chain: dict[str, Any] | None = None  # what happened to the follow-up flow
+        self.approvers: list[str] = []            # who approved, in order (for de-duplication)
+        self.delegations: dict[str, dict[str, str]] = {}  # task -> {delegate: delegator}
+        self.status = "running"
+        self.tokens: dict[str, str] = {}          # token -> node
+        self.tasks: dict[str, Task] = {}
+        self.arrivals: dict[str, list[str]] = {}  # join node -> tokens arrived
+        self.expected: dict[str, int] = {}        # inclusive join -> branches taken
+        self.pauses: dict[str, str] = {}          # token -> due at (ISO)
+        self.visited: list[str] = []
+        self.decisions = 0                         # approvals so far (withdrawal allowed while 0)
+        self.awaiting_resubmit = False             # returned to the initiator
+        self.acted: dict[str, list[str]] = {}     # node -> who approved or edited there since its task opened
+        self.system_done_at = 0                    # _seq when a system task last ran (take-back stops there)
+        self.cc_to: list[str] = []                 # everyone copied (抄送)
+        self.cc_unread: list[str] = []             # copied to, not marked read yet
+        self.overrides: dict[str, dict[str, Any]] = {}  # administrator overrides awaiting a second one
+        self._seq = 0
+        self.calls: list[dict[str, Any]] = []
+        self.call_results: dict[str, dict[str, Any]] = {}
+
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{self._seq + 1}"
 

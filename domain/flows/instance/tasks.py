@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from domain.flows.graph import INITIATOR, Node
@@ -14,6 +13,7 @@ from domain.flows.instance.errors import (
     TaskAlreadyDecidedError,
     TaskNotFoundError,
 )
+from domain.flows.instance.runtime import FlowRuntime
 from domain.shared.errors import PermissionDeniedError, RuleViolationError
 
 RESUBMIT = "resubmit"  # the mode of the task that puts a returned flow in the initiator's todo
@@ -44,6 +44,8 @@ class Task:
     added_by: dict[str, str] = field(default_factory=dict)  # added signer -> who added them
     signed: list[str] = field(default_factory=list)         # added signers who signed
     claimed_by: str | None = None
+    reminders: int = 0                  # 超时提醒 sent since the deadline passed
+    timeout_at: str | None = None       # when the node's timeout takes its next step
     pool: list[str] = field(default_factory=list)           # 认领: who the task was offered to
 
     def __getitem__(self, key: str) -> Any:
@@ -83,13 +85,14 @@ class Segregation(TypedDict, total=False):
     excluded: list[str]
 
 
-def sla_times(node: Node, now: datetime) -> SlaTimes:
-    """A task's SLA deadline and warning time, recorded when it opens."""
+def sla_times(node: Node, rt: FlowRuntime) -> SlaTimes:
+    """A task's SLA deadline and warning time, recorded when it opens: working time of the
+    business calendar unless the node counts wall time (``sla_basis``)."""
     sla = warn = None
     if node.sla_seconds:
-        sla = (now + timedelta(seconds=node.sla_seconds)).isoformat()
+        sla = rt.after(node, node.sla_seconds).isoformat()
         if node.sla_warning_seconds:
-            warn = (now + timedelta(seconds=node.sla_seconds - node.sla_warning_seconds)).isoformat()
+            warn = rt.after(node, node.sla_seconds - node.sla_warning_seconds).isoformat()
     return {"sla_due_at": sla, "sla_warn_at": warn}
 
 

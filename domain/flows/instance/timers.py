@@ -20,6 +20,8 @@ class Timers:
     _pause_ended: Callable[..., None]
     _sla_warned: Callable[..., None]
     _sla_breached: Callable[..., None]
+    arm_timeout: Callable[[Task, FlowRuntime], None]
+    timeout_timer: Callable[[str, FlowRuntime], str]
 
     def end_pause(self, token: str, rt: FlowRuntime, *, early_by: str | None = None, reason: str = "") -> str:
         """The scheduler (or an admin, early) ends a pause: "ended", "not_due" or "gone" (already
@@ -34,9 +36,12 @@ class Timers:
         self.advance(rt)
         return "ended"
 
-    def sla_timer(self, task_id: str, kind: str, now: datetime) -> str:
+    def sla_timer(self, task_id: str, kind: str, rt: FlowRuntime) -> str:
         """The scheduler asks when an SLA timer of a task falls due — ``sla_warn`` (the warning
         before the deadline) or ``sla`` (the deadline): "warned"/"breached", "not_due" or "gone"."""
+        if kind == "timeout":
+            return self.timeout_timer(task_id, rt)
+        now = rt.now
         warning = {"sla_warn": True, "sla": False}[kind]
         task = self.tasks.get(task_id)
         if task is None or task.status != "open" or task.overdue or self.status != "running":
@@ -48,6 +53,8 @@ class Timers:
             return "not_due"
         record = self._sla_warned if warning else self._sla_breached
         record(task=task_id, node=task.node, due_at=task.sla_due_at)
+        if not warning:
+            self.arm_timeout(task, rt)
         return "warned" if warning else "breached"
 
     def due_timers(self) -> Iterator[tuple[str, datetime, str]]:
@@ -60,3 +67,5 @@ class Timers:
                 yield task.id, datetime.fromisoformat(task.sla_due_at), "sla"
                 if task.sla_warn_at and not task.sla_warned:
                     yield task.id, datetime.fromisoformat(task.sla_warn_at), "sla_warn"
+            if task.status == "open" and task.timeout_at:
+                yield task.id, datetime.fromisoformat(task.timeout_at), "timeout"

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from application.flows.overrides import PendingOverride
 from application.shared.base import CommandResult
-from domain.flows.graph import Assignee
+from domain.flows.timeouts import Assignee
 from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import encode_cursor, typed_cursor
