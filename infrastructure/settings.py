@@ -133,6 +133,10 @@ class Settings(BaseSettings):
                                 "a first start on an old store re-derives the in-app list and sends nothing.")
     notify_stream_keepalive_seconds: float = Field(
         15.0, gt=0, le=300, description="The notification stream (SSE) sends a keep-alive comment this often.")
+    notify_stream_max_seconds: float = Field(
+        600.0, gt=0, le=86_400, description="A notification stream ends after this long; the browser's EventSource "
+                                            "reconnects with Last-Event-ID, so nothing is lost (bounds a connection's "
+                                            "life behind proxies).")
     public_base_url: str = Field(
         "http://localhost:8000", description="The UI's public address: deep links in external notifications "
                                              "(e-mail, SMS, WeCom, OA) start with it.")
