@@ -45,12 +45,11 @@ class FlowNotices:
 
     @handles(FD.Published)
     def definition_published(self, w: SqlWriter, e: Any, position: int) -> None:
-        nodes = (e.graph or {}).get("nodes", []) if isinstance(e.graph, dict) else []
-        names = {str(n["id"]): str(n.get("name") or n["id"]) for n in nodes if isinstance(n, dict) and "id" in n}
         w.execute("INSERT INTO notifications_flow_versions SELECT key, %s, %s::jsonb, %s FROM notifications_flow_keys"
                   " WHERE id = %s ON CONFLICT (definition_key, number) DO UPDATE SET names = excluded.names,"
                   " summary_fields = excluded.summary_fields",
-                  (e.number, json_text(names), board.summary_fields(e.settings), e.originator_id))
+                  (e.number, json_text(board.node_names(e.graph)), board.summary_fields(e.settings),
+                   e.originator_id))
 
     @handles(FI.Started)
     def started(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain.leads.allocation import RuleConfig
 from domain.shared.context import CommandContext
 from domain.shared.errors import InvalidInputError, NotFoundError
-from tests.integration.flow_firm import ADMIN, START, as_, open_task
+from tests.flows import PLAIN_SIGNING_FLOW
+from tests.integration.flow_firm import ADMIN, START, as_, open_task, publish_flow
 
 INBOX = "notifications.inbox"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def inbox(container, login, **filters):
@@ -70,6 +73,19 @@ def test_handovers_signers_and_urging_reach_whoever_holds_the_task_now(firm):
     flows.approve(as_("clara"), iid, task, "意见")  # the delegate answers: back to fiona
     assert [k for k, _ in kinds(container, "clara")] == ["task_arrived"]
     assert [k for k, _ in kinds(container, "fiona")] == ["task_arrived", "task_arrived"]
+
+
+def test_a_task_approved_by_de_duplication_as_it_opens_is_nobodys_news(firm):
+    container, _ = firm
+    flows = container.flows
+    publish_flow(flows, "signing_dedup", PLAIN_SIGNING_FLOW, deduplication="approve_consecutive")
+    iid = flows.start_instance(as_("sam"), "signing_dedup", "institution", START, title="连续审批").id
+    flows.approve(as_("olga"), iid, open_task(flows.instance(iid))["id"], "")  # OPS review: olga again
+    review = next(t for t in flows.instance(iid).tasks.values() if t.node == "ops_review")
+    assert review.status == "approved" and review.approvals == ["operator:olga"]
+    assert [k for k, _ in kinds(container, "oscar")] == ["task_arrived"]  # OPS entry only
+    assert [k for k, _ in kinds(container, "clara")] == ["task_arrived"]  # CLEARING entry, next
+    assert [k for k, _ in kinds(container, "sam")] == ["instance_approved", "instance_approved"]
 
 
 def test_a_return_reaches_the_target_nodes_handlers_or_the_initiator(firm):
@@ -152,17 +168,17 @@ def test_each_operator_reads_in_their_language_and_chooses_channels_within_polic
 
 def test_quiet_hours_delay_external_channels_never_the_in_app_row(firm):
     container, _ = firm
-    quiet = {"start": "00:00", "end": "23:59", "timezone": "Asia/Shanghai"}
+    outlet = container.runners[INBOX].projection.outlet
+    late = datetime(2026, 11, 23, 23, 30, tzinfo=SHANGHAI)
+    outlet.rules = replace(outlet.rules, clock=lambda: late, max_age=timedelta(days=3650))  # late, whenever now is
+    quiet = {"start": "22:00", "end": "08:00", "timezone": "Asia/Shanghai"}
     container.notifications.set_preferences(as_("oscar"), "operator:oscar", "zh",
                                             {"task_arrived": ["in_app", "sms"]}, quiet)
     container.runners[INBOX].catch_up()
     start(container)
-    assert [k for k, _ in kinds(container, "oscar")] == ["task_arrived"]
+    assert [k for k, _ in kinds(container, "oscar")] == ["task_arrived"]  # in-app at once
     (sms,) = outbox(container)
-    local = sms["next_attempt_at"].astimezone(timezone(timedelta(hours=8)))
-    now = datetime.now(timezone(timedelta(hours=8)))
-    in_window = (local.hour, local.minute) == (23, 59) and timedelta(0) < local - now <= timedelta(days=1)
-    assert in_window or local <= now + timedelta(seconds=5) and (now.hour, now.minute) == (23, 59)
+    assert (sms["channel"], sms["next_attempt_at"]) == ("sms", datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI))
 
 
 def test_paging_unread_count_and_read_marks_survive_a_rebuild(firm):
