@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.notifications.policy import FirmPolicy
+
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 DEV_AUDIT_CHAIN_KEY = "dev-audit-chain-key-change-me"
 
@@ -115,6 +117,41 @@ class Settings(BaseSettings):
     leads_opening_file: str | None = Field(
         None, description="Account-opening events as JSON lines, tailed in embedded mode; unset = "
         "<data_dir>/account_opening.jsonl.")
+
+    # Notifications (ADR 0015, docs/notifications.md): the firm's policy and the live stream.
+    notify_channels: str = Field(
+        "email,sms,wecom,oa", description="External notification channels the firm has enabled (comma-separated: "
+                                          "email, sms, wecom, oa); operators may choose only these.")
+    notify_default_channels: str = Field(
+        "", description="External channels every kind of notification goes to for an operator who chose none "
+                        "for it (in-app always); empty = in-app only.")
+    notify_required_in_app: str = Field(
+        "task_arrived,returned_to_you,sla_breached,sla_escalated",
+        description="Kinds of notification nobody may mute in the in-app list (comma-separated).")
+    notify_max_age_seconds: int = Field(
+        3600, ge=0, description="Only events younger than this enqueue external messages: a projection rebuild or "
+                                "a first start on an old store re-derives the in-app list and sends nothing.")
+    notify_stream_keepalive_seconds: float = Field(
+        15.0, gt=0, le=300, description="The notification stream (SSE) sends a keep-alive comment this often.")
+    notify_stream_max_seconds: float = Field(
+        600.0, gt=0, le=86_400, description="A notification stream ends after this long; the browser's EventSource "
+                                            "reconnects with Last-Event-ID, so nothing is lost (bounds a connection's "
+                                            "life behind proxies).")
+    public_base_url: str = Field(
+        "http://localhost:8000", description="The UI's public address: deep links in external notifications "
+                                             "(e-mail, SMS, WeCom, OA) start with it.")
+
+    def notify_policy(self) -> FirmPolicy:
+        def names(value: str) -> list[str]:
+            return [v.strip() for v in value.split(",") if v.strip()]
+
+        return FirmPolicy.of(names(self.notify_channels), names(self.notify_default_channels),
+                             names(self.notify_required_in_app))
+
+    @model_validator(mode="after")
+    def _check_notify_policy(self) -> Settings:
+        self.notify_policy()  # unknown channels or kinds refuse to start, named
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from application.flows.assignees import AssigneeResolver
 from application.flows.service import FlowsApplication
 from application.forms.service import FormsApplication
 from application.leads.app import LeadsApplication
+from application.notifications.app import NotificationsApplication
 from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
 from domain.shared.context import CommandContext
@@ -53,6 +55,8 @@ from projections.flows.queries import FlowInstanceQueries
 from projections.forms.queries import FormsQueries
 from projections.framework import ClickHouseSink
 from projections.leads.queries import LeadQueries
+from projections.notifications.delivery import DeliveryRules
+from projections.notifications.queries import NotificationQueries
 from projections.registry import all_projections
 
 log = logging.getLogger(__name__)
@@ -118,6 +122,8 @@ class Container:
     lead_recycler: Recycler
     lead_rate_limiter: RateLimiter
     lead_sop: SopRunner
+    notifications: NotificationsApplication
+    notification_queries: NotificationQueries
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -141,7 +147,7 @@ class Container:
                                        settings.archive_export_max_bytes),
             retention=RetentionRule(default_days=settings.archive_retention_days))
         runners = {}
-        for projection in all_projections(archiver=filing_archiver(archive)):
+        for projection in all_projections(archiver=filing_archiver(archive), notifications=delivery_rules(settings)):
             runner = ProjectionRunner(store, projection, batch_size=settings.projection_batch_size,
                                       clickhouse=clickhouse if isinstance(projection, ClickHouseSink) else None)
             runner.create()
@@ -177,6 +183,7 @@ class Container:
                                  timezone_name=settings.leads_report_timezone)
         lead_sop = SopRunner(leads, lead_queries)
         opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
+        notification_queries = NotificationQueries(readmodels)
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
@@ -196,7 +203,9 @@ class Container:
             lead_recycler=Recycler(leads, lead_queries, settings.leads_recycle_poll_seconds, lead_sop,
                                    FileOpeningFeed(opening_file)),
             lead_rate_limiter=RateLimiter(supervisor, settings.leads_intake_rate_per_minute), lead_sop=lead_sop,
-            owns_engines=owns,
+            notifications=NotificationsApplication(store, policy=settings.notify_policy(),
+                                                   inbox=notification_queries),
+            notification_queries=notification_queries, owns_engines=owns,
         )
         supervisor.start()
         board.start()
@@ -222,6 +231,12 @@ class Container:
         self.store.close()
         if self.owns_engines:
             self.engines.stop()
+
+
+def delivery_rules(settings: Settings) -> DeliveryRules:
+    """What the notifications projection takes from settings (ADR 0015)."""
+    return DeliveryRules(policy=settings.notify_policy(), max_age=timedelta(seconds=settings.notify_max_age_seconds),
+                         base_url=settings.public_base_url)
 
 
 def blob_store(settings: Settings) -> BlobStore:

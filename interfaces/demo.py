@@ -195,4 +195,20 @@ def _load_flows(container: Container) -> int:
         container.flows.save_draft(DEMO, key, graph, settings, None)
         container.flows.publish(DEMO, key, None)
         created += 1
-    return created
+    return created + (_start_samples(container) if created else 0)
+
+
+def _start_samples(container: Container) -> int:
+    """Businesses under way (the published flows' first run): tasks in people's todo lists, copies,
+    and so notifications in every demo operator's in-app list (ADR 0015)."""
+    from interfaces.demo_flows import SAMPLES
+
+    flows = container.flows
+    for key, subject, title, data, initiator, copied, approver in SAMPLES:
+        ctx = CommandContext(f"operator:{initiator}", "demo-load")
+        started = flows.start_instance(ctx, key, subject, data, title=title)
+        flows.cc(ctx, started.id, [f"operator:{login}" for login in copied], "请知悉 For your information")
+        if approver is not None:
+            (task,) = [t for t in flows.instance(started.id).tasks.values() if t.status == "open"]
+            flows.approve(CommandContext(f"operator:{approver}", "demo-load"), started.id, task.id, "资料齐全")
+    return len(SAMPLES)

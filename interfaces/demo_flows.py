@@ -120,6 +120,24 @@ FLOWS: list[tuple[str, str, str, dict[str, Any]]] = [
 ]
 
 
+# A few businesses under way, as the demo's operators would have started them (so every demo login
+# finds tasks or copies, and their notifications): flow, subject, title, data, initiator, copied to,
+# and who has approved the first step since (if anyone).
+SAMPLES: list[tuple[str, str, str, dict[str, Any], str, list[str], str | None]] = [
+    ("tenant_signing", "institution", "上海某某贸易有限公司租户签约", {"commercial": {"products": ["VCC"],
+                                                                           "term_months": 12}},
+     "wang.fang", ["zhou.qiang", "huang.jie", "wu.min", "zheng.hao", "ma.chao", "qian.yu"], None),
+    ("fee_rate_change", "individual", "张三手续费率调整", {
+        "customer": {"fund_account": "88001234"}, "exchange": "SHFE", "effective_date": "2026-12-01",
+        "special_reason": "大客户", "rates": [{"id": "r1", "product": "cu", "rate": 0.5}]},
+     "li.na", ["wang.fang", "zhang.wei"], None),
+    ("account_opening", "individual", "李四开户", {
+        "name": "李四", "id_number": "11010519491231002X", "phone": "13812345678",
+        "bank_card": "6222021234567890128", "risk_level": "C3"},
+     "chen.jing", ["liu.yang", "li.na"], "zhao.lei"),  # then the 24-hour cooling-off
+]
+
+
 def without_settings(graph: dict[str, Any], *names: str) -> dict[str, Any]:
     """A copy of ``graph`` whose nodes lack the named settings (tests of one concern at a time)."""
     return {**graph, "nodes": [{k: v for k, v in node.items() if k not in names} for node in graph["nodes"]]}

@@ -15,11 +15,16 @@ from projections.forms.catalogue import FormsCatalogueProjection
 from projections.forms.records import FormRecordsProjection
 from projections.framework import ClickHouseSink, PostgresProjection
 from projections.leads.leads import LeadsProjection
+from projections.notifications.delivery import DeliveryRules
+from projections.notifications.inbox import NotificationsProjection
 
 
-def all_projections(archiver: Archiver | None = None) -> list[PostgresProjection | ClickHouseSink]:
-    """``archiver``: the automatic-archiving command port (ArchiveFilingProcess); None to list them."""
+def all_projections(archiver: Archiver | None = None, notifications: DeliveryRules | None = None
+                    ) -> list[PostgresProjection | ClickHouseSink]:
+    """``archiver``: the automatic-archiving command port (ArchiveFilingProcess); None to list them.
+    ``notifications``: the firm's notification policy and limits from settings (defaults: none)."""
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
             FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink(),
             ArchiveDocumentsProjection(), ArchiveFilingProcess(archiver), LeadsProjection(), LeadConversionSink(),
-            FlowMigrationsProjection()]  # after flows.instances: it indexes flows_instances
+            FlowMigrationsProjection(),  # after flows.instances: it indexes flows_instances
+            NotificationsProjection(notifications)]  # after flows.instances and leads (ADR 0015)

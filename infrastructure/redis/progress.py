@@ -33,10 +33,32 @@ class ProgressBoard:
         self._cv = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._subscribers: list[Callable[[str | None], None]] = []
 
-    def publish(self, name: str, position: int) -> None:
+    def subscribe(self, callback: Callable[[str | None], None]) -> Callable[[], None]:
+        """Call ``callback`` with a projection's name (None: unknown) whenever one may have moved,
+        in this process or another; it runs on the publisher's thread, so it only hands over (an
+        event loop's ``call_soon_threadsafe``). Returns the unsubscribe. For live streams: a waiter
+        that is woken instead of holding a thread (ADR 0015)."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    @property
+    def subscribed(self) -> int:
+        """How many subscribers are listening (open live streams)."""
+        return len(self._subscribers)
+
+    def _moved(self, name: str | None) -> None:
         with self._cv:
             self._cv.notify_all()
+        for callback in list(self._subscribers):
+            try:
+                callback(name)
+            except Exception:  # a closed stream's loop: its own finally unsubscribes it
+                log.debug("progress subscriber failed", exc_info=True)
+
+    def publish(self, name: str, position: int) -> None:
+        self._moved(name)
         if not self.supervisor.available:
             return
         try:
@@ -71,9 +93,11 @@ class ProgressBoard:
                 pubsub = self.supervisor.client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.supervisor.key(CHANNEL))
                 while not self._stop.is_set():
-                    if pubsub.get_message(timeout=0.5) is not None:
-                        with self._cv:
-                            self._cv.notify_all()
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is not None:
+                        data = message.get("data")
+                        text = data.decode() if isinstance(data, bytes) else str(data or "")
+                        self._moved(text.partition("=")[0] or None)
             except redis.RedisError:
                 self._stop.wait(self.supervisor.check_seconds)
 

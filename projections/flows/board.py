@@ -124,6 +124,13 @@ def summary_fields(settings: Any) -> list[str]:
     return [p for p in raw if isinstance(p, str) and 0 < len(p) <= 128][:MAX_SUMMARY_FIELDS]
 
 
+def node_names(graph: Any) -> dict[str, str]:
+    """A published graph's node names by node id (the id where a node has no name), read
+    defensively (validated at publish by the engine)."""
+    nodes = graph.get("nodes", []) if isinstance(graph, dict) else []
+    return {str(n["id"]): str(n.get("name") or n["id"]) for n in nodes if isinstance(n, dict) and "id" in n}
+
+
 def value_at(data: Any, path: str) -> Any:
     for part in path.split("."):
         if not isinstance(data, dict) or part not in data:

@@ -107,7 +107,9 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(embedded_engines: EngineSet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with running_container(embedded_engines, tmp_path_factory.mktemp("contract"), workers=True) as container:
+    # The notification stream ends after half a second here: each example reads a whole answer.
+    with running_container(embedded_engines, tmp_path_factory.mktemp("contract"), workers=True,
+                           notify_stream_max_seconds=0.5) as container:
         with TestClient(create_app(container)) as client:
             yield Api(client, container)
 

@@ -1,14 +1,16 @@
 """Seed 004's tenant signing on the demo as shipped — no grants, no republishing: SALES starts with
 only the business terms; OPS, CLEARING and FINANCE each enter their section (refused while it is
 empty) and a second person of the department reviews it; returns to OPS entry, to SALES (rate
-beyond authority) and to FINANCE entry; the tenant signs and the signing is in force."""
+beyond authority) and to FINANCE entry; the tenant signs and the signing is in force. And what every
+demo login finds: the firm calendar, and notifications in their in-app list (站内信)."""
 from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
 
 from interfaces.api.app import create_app
-from interfaces.demo import DEMO_PASSWORD, load_demo
+from interfaces.demo import DEMO_PASSWORD, OPERATORS, load_demo
+from interfaces.demo_leads import MANAGERS
 from tests.engines import running_container
 
 BUSINESS_TERMS = {"commercial": {"products": ["VCC"], "term_months": 12}}
@@ -26,16 +28,21 @@ def ok(r, status=200):
 
 
 @pytest.fixture(scope="module")
-def demo(engines, tmp_path_factory):
+def demo_container(engines, tmp_path_factory):
     if engines.mode != "embedded":  # the demo's behaviour does not depend on the engine mode
         pytest.skip("the demo runs on the embedded engines only")
     with running_container(engines, tmp_path_factory.mktemp("demo"), workers=True) as container:
         load_demo(container)
-        assert container.progress.wait_for(list(container.runners), container.store.head(), 60)
-        client = TestClient(create_app(container))
-        tokens = {who: {"Authorization": "Bearer " + ok(client.post("/api/v1/auth/login", json={
-            "login_name": who, "password": DEMO_PASSWORD}))["access_token"]} for who in PEOPLE}
-        yield client, tokens
+        assert container.progress.wait_for(list(container.runners), container.store.head(), 120)
+        yield container
+
+
+@pytest.fixture(scope="module")
+def demo(demo_container):
+    client = TestClient(create_app(demo_container))
+    tokens = {who: {"Authorization": "Bearer " + ok(client.post("/api/v1/auth/login", json={
+        "login_name": who, "password": DEMO_PASSWORD}))["access_token"]} for who in PEOPLE}
+    return client, tokens
 
 
 class Signing:
@@ -167,3 +174,22 @@ def test_every_demo_login_reads_the_firm_calendar_with_the_2026_spring_festival(
         days = ok(client.get("/api/v1/calendar/days", params={"start": "2026-02-14", "end": "2026-02-15"},
                              headers=tokens[who]))
         assert [d["kind"] for d in days["items"]] == ["workday", "holiday"], who
+
+
+def test_every_demo_operator_finds_notifications_in_their_in_app_list(demo, demo_container):
+    client, _ = demo
+    kinds = {}
+    for login in [login for login, *_ in OPERATORS] + [login for login, _ in MANAGERS]:
+        rows = demo_container.notification_queries.page(f"operator:{login}", limit=200)
+        kinds[login] = sorted({n["kind"] for n in rows})
+    assert [login for login, found in kinds.items() if not found] == [], kinds
+    # The demo's businesses under way give tasks, copies and an approval; its leads, their owners.
+    # (Other tests here may have walked a signing on: these are there whatever they did.)
+    assert "task_arrived" in kinds["zhao.lei"] and "task_arrived" in kinds["admin"]
+    assert "copied" in kinds["qian.yu"] and "instance_approved" in kinds["chen.jing"]
+    assert {"lead_assigned", "lead_account_opened"} <= set(kinds["feng.sizhao"])
+    for login, *_ in OPERATORS:  # and each sees them over HTTP
+        token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": DEMO_PASSWORD}))
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        assert ok(client.get("/api/v1/notifications", headers=headers))["items"], login
+        assert ok(client.get("/api/v1/notifications/unread-count", headers=headers))["unread"] > 0, login
