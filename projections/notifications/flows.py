@@ -5,7 +5,7 @@ module keeps what they need from earlier events (a task's handlers, a version's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from domain.flows.definition import FlowDefinition
@@ -159,6 +159,23 @@ class FlowNotices:
         if task is not None:
             notice = rules.sla_passed(task, breached=isinstance(e, FI.SlaBreached))
             self._flow_notice(w, e, position, notice, e.task, task.node, due_at=str(e.due_at or ""))
+
+    @handles(FI.SlaReminded)
+    def sla_reminded(self, w: SqlWriter, e: Any, position: int) -> None:
+        """A timeout's reminder (超时提醒) reaches the task's handlers as an urge does."""
+        task = self._task(w, e)
+        if task is not None:
+            self._flow_notice(w, e, position, rules.urged(task), e.task, task.node)
+
+    @handles(FI.TaskEscalated)
+    def escalated(self, w: SqlWriter, e: Any, position: int) -> None:
+        """超时升级: whoever the task was escalated to hears of it (sla_escalated)."""
+        task = self._task(w, e)
+        if task is None:
+            return
+        after = task.reassigned(e.candidates) if e.mode == "reassign" else replace(task, candidates=tuple(e.candidates))
+        self._save(w, e, e.task, asdict(after))
+        self._flow_notice(w, e, position, rules.escalated(e.added), e.task, after.node)
 
     @handles(FI.TaskClosed)
     def task_closed(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -99,6 +99,12 @@ def test_reminders_three_times_then_escalation_to_the_department_head(festival):
     assert escalated["actor"] == "system:sla" and escalated["detail"]["added"] == ["operator:hank"]
     assert escalated["detail"]["rule"] == "timeout"
     assert all(e["actor"] == "system:sla" for e in reminded)
+    # Each reminder urges the handlers; the department head hears of the escalation.
+    container.runners["notifications.inbox"].catch_up()
+    olga = [n["kind"] for n in container.notification_queries.page("operator:olga", limit=50)]
+    assert olga.count("task_urged") == 3
+    (heard,) = container.notification_queries.page("operator:hank", limit=50)
+    assert heard["kind"] == "sla_escalated" and heard["instance_id"] == iid
     # The department head now has the task in the todo list.
     everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
     assert [t["task_id"] for t in container.instance_queries.todo("operator:hank", everyone, filters={})] == \
