@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from infrastructure.settings import Settings
+from interfaces.cli.notifications import notifications_app
 
 app = typer.Typer(help="Ledgerflow: approval flows, leads, image archive, audit.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -34,6 +35,7 @@ app.add_typer(leads_app, name="leads")
 archive_app = typer.Typer(help="The image archive: integrity scan, static mount, cloud sync, export, purge.",
                           no_args_is_help=True)
 app.add_typer(archive_app, name="archive")
+app.add_typer(notifications_app, name="notifications")
 console = Console()
 
 
