@@ -76,7 +76,9 @@ class SmtpMailer:
         except smtplib.SMTPResponseException as exc:
             permanent = exc.smtp_code >= 500 and exc.smtp_code not in NOT_THE_MESSAGE
             raise DeliveryError(f"SMTP answered {exc.smtp_code} {_text(exc.smtp_error)}", permanent=permanent) from None
-        except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, TLS failed, dropped
+        except smtplib.SMTPException as exc:  # dropped, no STARTTLS or AUTH offered: not the message's fault
+            raise DeliveryError(f"SMTP session failed: {type(exc).__name__}: {exc}") from None
+        except OSError as exc:  # refused, timed out, TLS handshake failed
             raise DeliveryError(f"SMTP server unreachable: {type(exc).__name__}: {exc}") from None
         return Receipt(str(mail["Message-ID"]))
 
