@@ -62,6 +62,9 @@ class FakeHttp:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a gateway answers a kept-alive client
+            disable_nagle_algorithm = True  # headers and body go out in two writes
+
             def _answer(self) -> None:
                 parts = urlsplit(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -51,21 +51,28 @@ class Notifier:
         """Claim one batch of due rows and send them (``concurrency`` at a time); the outcome of
         each row by status."""
         rows = self.outbox.claim(list(self.channels), self.clock(), self.lease, self.batch_size)
+        addresses: dict[tuple[str, str], str | None] = {}  # a batch often has one recipient many times
+
+        def deliver(row: OutboxRow) -> Status:
+            return self._deliver(row, addresses)
+
         outcomes: Iterable[Status]
         if self.concurrency > 1 and len(rows) > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="notifier-send")
-            outcomes = self._pool.map(self._deliver, rows)
+            outcomes = self._pool.map(deliver, rows)
         else:
-            outcomes = map(self._deliver, rows)
+            outcomes = map(deliver, rows)
         done: Counter[str] = Counter(outcomes)
         self.totals.update(done)
         return done
 
-    def _deliver(self, row: OutboxRow) -> Status:
+    def _deliver(self, row: OutboxRow, addresses: dict[tuple[str, str], str | None]) -> Status:
         address = None
         try:
-            address = self.recipients.address(row.recipient, row.channel)
+            if (row.recipient, row.channel) not in addresses:
+                addresses[row.recipient, row.channel] = self.recipients.address(row.recipient, row.channel)
+            address = addresses[row.recipient, row.channel]
             if not address:
                 raise DeliveryError(f"{row.recipient} has no {row.channel} address (unknown, disabled or none "
                                     "on file)", permanent=True)
