@@ -173,8 +173,12 @@ class Settings(BaseSettings):
             ("LEDGERFLOW_NOTIFY_OA_SECRET", self.notify_oa_url, self.notify_oa_secret)) if wanted and value is None]
         if missing:
             raise ValueError("notification channel settings missing: " + ", ".join(missing))
-        if self.notify_lease_seconds < 2 * self.notify_timeout_seconds:
-            raise ValueError("LEDGERFLOW_NOTIFY_LEASE_SECONDS must be at least twice LEDGERFLOW_NOTIFY_TIMEOUT_SECONDS")
+        # A claimed batch is sent `concurrency` at a time, each send waiting up to the timeout: the
+        # lease must outlast the slowest batch, or live sends would be taken for interrupted ones.
+        slowest = self.notify_timeout_seconds * -(-self.notify_batch_size // self.notify_concurrency)
+        if self.notify_lease_seconds < 2 * slowest:
+            raise ValueError(f"LEDGERFLOW_NOTIFY_LEASE_SECONDS must be at least {2 * slowest:g}: twice the timeout "
+                             "times the batch size over the concurrency")
         if self.mode is Mode.production:
             weak = [name for name, secret in (("LEDGERFLOW_NOTIFY_SMS_SECRET", self.notify_sms_secret),
                                               ("LEDGERFLOW_NOTIFY_OA_SECRET", self.notify_oa_secret))

@@ -32,6 +32,10 @@ class Outbox(Protocol):
 
     def record_sent(self, key: str, attempts: int, at: datetime) -> bool: ...
 
+    def release(self, key: str, attempts: int, now: datetime) -> bool:
+        """A claimed row this worker will not try after all: back to pending, the attempt uncounted."""
+        ...
+
     def record_failure(self, key: str, attempts: int, status: Status, error: str, next_attempt_at: datetime) -> bool:
         ...
 

@@ -68,6 +68,9 @@ class Notifier:
         return done
 
     def _deliver(self, row: OutboxRow, addresses: dict[tuple[str, str], str | None]) -> Status:
+        if self._stop.is_set():  # shutting down: claimed, never tried — not in doubt, just not yet
+            self.outbox.release(row.key, row.attempts, self.clock())
+            return "pending"
         address = None
         try:
             if (row.recipient, row.channel) not in addresses:
@@ -150,13 +153,14 @@ class Notifier:
                 self._wake.clear()
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stops taking rows at once; a send in flight finishes (bounded by the adapters' timeouts)
-        and is recorded, or its row is recovered later."""
+        """Stops taking rows at once: the claimed rows not yet tried go back to pending, a send in
+        flight finishes (bounded by the adapters' timeouts) and is recorded — or, if the process
+        ends first, its row is found interrupted later."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=False)
             self._pool = None

@@ -75,6 +75,12 @@ class OutboxStore:
             " WHERE key = %(key)s AND attempts = %(attempts)s AND status = ANY(%(from)s)",
             {"at": at, "key": key, "attempts": attempts, "from": SENT_FROM}) == 1
 
+    def release(self, key: str, attempts: int, now: datetime) -> bool:
+        return self._count(
+            f"UPDATE {TABLE} SET status = 'pending', attempts = attempts - 1, next_attempt_at = %(now)s"
+            " WHERE key = %(key)s AND attempts = %(attempts)s AND status = 'sending'",
+            {"now": now, "key": key, "attempts": attempts}) == 1
+
     def record_failure(self, key: str, attempts: int, status: Status, error: str, next_attempt_at: datetime) -> bool:
         return self._count(
             f"UPDATE {TABLE} SET status = %(status)s, last_error = %(error)s, next_attempt_at = %(next)s"

@@ -5,20 +5,16 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from infrastructure.settings import Settings
+from interfaces.cli.common import _bar, _running, _settings, console
 from interfaces.cli.notifications import notifications_app
 
 app = typer.Typer(help="Ledgerflow: approval flows, leads, image archive, audit.", no_args_is_help=True,
@@ -36,36 +32,6 @@ archive_app = typer.Typer(help="The image archive: integrity scan, static mount,
                           no_args_is_help=True)
 app.add_typer(archive_app, name="archive")
 app.add_typer(notifications_app, name="notifications")
-console = Console()
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        console.print(f"[red]invalid settings:[/red] {exc}")
-        raise typer.Exit(2) from None
-
-
-def _container(workers: bool = False):  # imported lazily to keep `version` instant
-    from interfaces.bootstrap import Container
-
-    return Container.start(_settings(), workers=workers)
-
-
-@contextmanager
-def _running(workers: bool = False) -> Iterator[Any]:
-    """A started container for one command, closed however the command ends."""
-    container = _container(workers)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-def _bar(description: str):
-    """The progress bar of every long CLI job."""
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console)
 
 
 @app.command()

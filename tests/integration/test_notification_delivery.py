@@ -182,3 +182,32 @@ def test_the_worker_runs_beside_the_projection_workers_and_stops_promptly(engine
         started = time.monotonic()
         container.notifier.stop()
         assert time.monotonic() - started < 1.0
+
+
+class Held:
+    """Holds its first send until released, to stop a worker in the middle of a batch."""
+
+    def __init__(self, channel):
+        self.channel, self.dedup_seconds = channel, channel.dedup_seconds
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def send(self, message: Message, idempotency_key: str) -> Receipt:
+        self.entered.set()
+        self.release.wait(5)
+        return self.channel.send(message, idempotency_key)
+
+
+def test_a_stopped_worker_finishes_its_send_and_puts_the_untried_rows_back(delivery, fakes):
+    keys = [enqueue(delivery, WANG, "email", body=f"第{i}条") for i in range(3)]
+    held = Held(delivery.notifier.channels["email"])
+    notifier = worker(delivery, channels={"email": held}, poll_seconds=0.05)
+    notifier.start()
+    assert held.entered.wait(5)
+    notifier.stop(timeout=0)  # asked to stop while the first e-mail is being sent
+    held.release.set()
+    deadline = time.monotonic() + 5
+    while "sending" in {row(delivery, k).status for k in keys} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(row(delivery, k).status, row(delivery, k).attempts) for k in keys] == [
+        ("sent", 1), ("pending", 0), ("pending", 0)]  # not in doubt: never tried
+    assert len(fakes.mailbox.messages) == 1

@@ -107,8 +107,8 @@ def test_a_configured_channel_must_be_complete():
         Settings(notify_sms_url="https://sms.firm.cn/send")
     with pytest.raises(ValueError, match="NOTIFY_WECOM_AGENT_ID"):
         Settings(notify_wecom_corp_id="ww1", notify_wecom_secret="s")
-    with pytest.raises(ValueError, match="at least twice"):
-        Settings(notify_lease_seconds=10, notify_timeout_seconds=10)
+    with pytest.raises(ValueError, match="LEASE_SECONDS must be at least 260"):
+        Settings(notify_lease_seconds=100, notify_timeout_seconds=10, notify_batch_size=50, notify_concurrency=4)
 
 
 def test_production_refuses_short_channel_secrets_and_a_password_in_clear():
