@@ -15,9 +15,12 @@ operators of the access read model (``access_operators``, the projection's state
   (f)  the delivery worker (``Notifier``, the composition root's classes: claim with SKIP LOCKED,
        the recipient's phone from access_operators, send, record) into the embedded file sink,
        1 send in flight, then ``--concurrency`` (default 4);
-  (s)  the same into a local SMS gateway over HTTP (a ThreadingHTTPServer that checks the HMAC and
-       deduplicates by request_id, as a firm's shim would), 1 and ``--concurrency`` in flight;
-  (s2) two workers sharing the table (as two processes would), ``--concurrency`` each, to the gateway.
+  (s)  the same into a local SMS gateway over HTTP (the tests' fake: a ThreadingHTTPServer that checks
+       the HMAC and deduplicates by request_id, as a firm's shim would; in a process of its own, so it
+       does not share the worker's interpreter lock), 1 and ``--concurrency`` in flight;
+  (s2) two workers sharing the table, ``--concurrency`` each, to the gateway: the SKIP LOCKED claim under
+       contention (both workers live in this one process and share its interpreter lock, so this shows
+       that nothing is sent twice and little is lost to contention, not how processes scale).
 
 Printed: rows/s of each and its ratio to (r). The in-app derivation (events to the ``notifications``
 rows and the outbox, in the projection's transaction) is measured by the notifications projection's
@@ -35,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from multiprocessing import Event, Process, Queue
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +123,14 @@ def deliver(url: str, store: EventStore, n: int, channel: Channel, workers: int,
     return len(rows) / elapsed
 
 
+def _serve_gateway(started: Queue, stop: Event, counts: Queue) -> None:  # type: ignore[type-arg]
+    gateway = FakeSmsGateway(SECRET)
+    started.put(gateway.url)
+    stop.wait()
+    counts.put((len(gateway.requests), len(gateway.delivered)))
+    gateway.close()
+
+
 def prepare(url: str) -> EventStore:
     store = EventStore(url, events_table="bench_notify_events", chain_key=b"bench-chain-key-0123456789abcdef",
                        pool_size=16)
@@ -150,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with postgres_url(args.database_url) as (url, embedded), tempfile.TemporaryDirectory() as tmp:
         store = prepare(url)
-        gateway = FakeSmsGateway(SECRET)
+        started, counts, stop = Queue(), Queue(), Event()  # type: ignore[var-annotated]
+        gateway = Process(target=_serve_gateway, args=(started, stop, counts), daemon=True)
+        gateway.start()
         try:
             with psycopg.connect(url) as conn:
                 version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  run       : {args.rows:,} outbox rows per measurement to {OPERATORS} operators; "
                   f"batch 50; fresh table and keys each time; {args.repeat} interleaved rounds")
             print()
-            sms = HttpSmsGateway(f"{gateway.url}/sms", SECRET)
+            sms = HttpSmsGateway(f"{started.get(timeout=30)}/sms", SECRET)
             c = args.concurrency
             runs: list[tuple[str, Callable[[], float]]] = [
                 ("(r)  raw INSERT, autocommit, 1 connection", lambda: raw_insert(url, _rows(args.rows))),
@@ -184,11 +198,13 @@ def main(argv: list[str] | None = None) -> int:
                 rate = statistics.median(values)
                 print(f"  {label:<46} {rate:>10,.0f} {rate / base:>7.2f}x   "
                       + ", ".join(f"{v:,.0f}" for v in values))
-            repeats = len(gateway.requests) - len(gateway.delivered)
-            print(f"\n  gateway: {len(gateway.requests):,} requests, {repeats:,} repeated request_ids "
+            stop.set()
+            requests, delivered = counts.get(timeout=30)
+            print(f"\n  gateway: {requests:,} requests, {requests - delivered:,} repeated request_ids "
                   f"(each measurement has fresh keys, so a repeat would be a row sent twice)")
         finally:
-            gateway.close()
+            stop.set()
+            gateway.join(10)
             store.close()
     return 0
 
