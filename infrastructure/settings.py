@@ -153,6 +153,81 @@ class Settings(BaseSettings):
         self.notify_policy()  # unknown channels or kinds refuse to start, named
         return self
 
+    # -- notification delivery (docs/notification-delivery.md, ADR 0015) -------------------------
+    notify_poll_seconds: float = Field(1.0, gt=0, description="How often the delivery worker looks for due "
+                                                              "outbox rows when nothing woke it.")
+    notify_batch_size: int = Field(50, ge=1, le=1000, description="Outbox rows one delivery pass claims.")
+    notify_concurrency: int = Field(4, ge=1, le=64, description="Sends in flight at once per process.")
+    notify_max_attempts: int = Field(8, ge=1, le=100, description="Attempts before a delivery goes to the "
+                                                                  "dead-letter list.")
+    notify_backoff_seconds: float = Field(30.0, gt=0, description="Delay before the second attempt; it doubles "
+                                                                  "with each further failure (with jitter).")
+    notify_backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between two attempts.")
+    notify_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Longest wait for a gateway's answer.")
+    notify_lease_seconds: float = Field(300.0, gt=0, description="A delivery still 'sending' this long after its "
+                                        "claim is taken as interrupted (its worker died): sent again with the same "
+                                        "key where the other side deduplicates, else in_doubt.")
+    notify_keep_sent_days: int = Field(90, ge=0, description="Sent outbox rows are deleted after this many days "
+                                                             "(0 = kept).")
+    notify_sink_dir: Path | None = Field(None, description="Channels without a gateway write JSON lines here "
+                                         "(development and test modes only); unset = <data_dir>/notifications.")
+    notify_smtp_host: str | None = Field(None, description="SMTP server for e-mail; unset = no SMTP.")
+    notify_smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 SSL).")
+    notify_smtp_security: str = Field("starttls", pattern="^(starttls|ssl|none)$",
+                                      description="starttls, ssl (implicit TLS) or none.")
+    notify_smtp_username: str | None = Field(None, description="SMTP login; unset = no AUTH.")
+    notify_smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    notify_smtp_from: str = Field("Ledgerflow <ledgerflow@localhost>", description="From: of notification e-mails.")
+    notify_smtp_ca_file: Path | None = Field(None, description="CA bundle for the SMTP server's certificate "
+                                                               "(an internal CA); unset = the system's.")
+    notify_sms_url: str | None = Field(None, description="The SMS gateway (or the firm's shim in front of it) "
+                                                         "that takes POST {request_id, phone, text}; unset = none.")
+    notify_sms_auth: str = Field("hmac", pattern="^(hmac|bearer)$", description="How requests to the SMS gateway "
+                                 "prove themselves: hmac (signed timestamp and body) or bearer (the secret as a "
+                                 "token).")
+    notify_sms_secret: SecretStr | None = Field(None, description="HMAC key or bearer token for the SMS gateway.")
+    notify_wecom_corp_id: str | None = Field(None, description="WeCom corpid; unset = no WeCom.")
+    notify_wecom_secret: SecretStr | None = Field(None, description="The WeCom application's secret.")
+    notify_wecom_agent_id: int | None = Field(None, description="The WeCom application's agentid.")
+    notify_wecom_base_url: str = Field("https://qyapi.weixin.qq.com", description="WeCom API address (a proxy, "
+                                                                                   "or a fake in tests).")
+    notify_wecom_duplicate_check_seconds: int = Field(
+        1800, ge=1, le=14_400, description="WeCom's duplicate_check_interval (at most 4 h): an interrupted send is "
+        "repeated only within it.")
+    notify_wecom_userids: str = Field("", description="login=userid pairs, comma-separated, where a WeCom userid "
+                                                      "is not the login name.")
+    notify_oa_url: str | None = Field(None, description="The OA's webhook for to-dos; unset = none.")
+    notify_oa_secret: SecretStr | None = Field(None, description="Shared HMAC key of the OA webhook.")
+
+    @model_validator(mode="after")
+    def _notify_channels_complete(self) -> Settings:
+        """A configured channel has what it needs; in production its secrets are long and no SMTP
+        password travels in clear."""
+        missing = [name for name, wanted, value in (
+            ("LEDGERFLOW_NOTIFY_SMS_SECRET", self.notify_sms_url, self.notify_sms_secret),
+            ("LEDGERFLOW_NOTIFY_WECOM_SECRET", self.notify_wecom_corp_id, self.notify_wecom_secret),
+            ("LEDGERFLOW_NOTIFY_WECOM_AGENT_ID", self.notify_wecom_corp_id, self.notify_wecom_agent_id),
+            ("LEDGERFLOW_NOTIFY_OA_SECRET", self.notify_oa_url, self.notify_oa_secret)) if wanted and value is None]
+        if missing:
+            raise ValueError("notification channel settings missing: " + ", ".join(missing))
+        # A claimed batch is sent `concurrency` at a time, each send waiting up to the timeout: the
+        # lease must outlast the slowest batch, or live sends would be taken for interrupted ones.
+        slowest = self.notify_timeout_seconds * -(-self.notify_batch_size // self.notify_concurrency)
+        if self.notify_lease_seconds < 2 * slowest:
+            raise ValueError(f"LEDGERFLOW_NOTIFY_LEASE_SECONDS must be at least {2 * slowest:g}: twice the timeout "
+                             "times the batch size over the concurrency")
+        if self.mode is Mode.production:
+            weak = [name for name, secret in (("LEDGERFLOW_NOTIFY_SMS_SECRET", self.notify_sms_secret),
+                                              ("LEDGERFLOW_NOTIFY_OA_SECRET", self.notify_oa_secret))
+                    if secret is not None and len(secret.get_secret_value()) < 24]
+            if weak:
+                raise InsecureSettingsError("refusing to start in production with short secrets: " + ", ".join(weak)
+                                            + " (at least 24 characters)")
+            if self.notify_smtp_password is not None and self.notify_smtp_security == "none":
+                raise InsecureSettingsError("refusing to send the SMTP password in clear in production: set "
+                                            "LEDGERFLOW_NOTIFY_SMTP_SECURITY to starttls or ssl")
+        return self
+
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:
         """Development-default secrets are refused outside development mode; in production every

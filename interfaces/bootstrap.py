@@ -22,8 +22,11 @@ from application.flows.service import FlowsApplication
 from application.forms.service import FormsApplication
 from application.leads.app import LeadsApplication
 from application.notifications.app import NotificationsApplication
+from application.notifications.delivery import Deliveries
+from application.notifications.delivery_worker import Notifier
 from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
+from domain.notifications.delivery import RetryPolicy
 from domain.shared.context import CommandContext
 from infrastructure.archive.blobs import FilesystemBlobStore
 from infrastructure.calendar.chinese_holidays import ChineseHolidays
@@ -39,6 +42,9 @@ from infrastructure.leads.progress import ImportProgressBoard, LeadsReadProgress
 from infrastructure.leads.rate_limit import RateLimiter
 from infrastructure.leads.recycler import Recycler, SopRunner
 from infrastructure.leads.staff import AccessStaff
+from infrastructure.notifications.channels import delivery_channels, wecom_userids
+from infrastructure.notifications.outbox import OutboxStore
+from infrastructure.notifications.recipients import AccessRecipients
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -124,6 +130,8 @@ class Container:
     lead_sop: SopRunner
     notifications: NotificationsApplication
     notification_queries: NotificationQueries
+    notification_deliveries: Deliveries
+    notifier: Notifier
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -182,6 +190,8 @@ class Container:
                                  read_progress=LeadsReadProgress(board, settings.read_wait_max_seconds),
                                  timezone_name=settings.leads_report_timezone)
         lead_sop = SopRunner(leads, lead_queries)
+        outbox = OutboxStore(store.datastore)
+        outbox.create()  # the notifications.inbox projection writes it; either side may come first
         opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
         notification_queries = NotificationQueries(readmodels)
         container = cls(
@@ -205,7 +215,9 @@ class Container:
             lead_rate_limiter=RateLimiter(supervisor, settings.leads_intake_rate_per_minute), lead_sop=lead_sop,
             notifications=NotificationsApplication(store, policy=settings.notify_policy(),
                                                    inbox=notification_queries),
-            notification_queries=notification_queries, owns_engines=owns,
+            notification_queries=notification_queries,
+            notification_deliveries=Deliveries(outbox), notifier=notifier(settings, outbox, access_queries),
+            owns_engines=owns,
         )
         supervisor.start()
         board.start()
@@ -216,6 +228,9 @@ class Container:
     def start_workers(self) -> None:
         self.scheduler.start()
         self.lead_recycler.start()
+        self.notifier.start()
+        # New outbox rows are committed with the inbox projection's position: wake the notifier then.
+        self.progress.subscribe(lambda name: self.notifier.wake() if name in (None, "notifications.inbox") else None)
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
                                          self.engines.database_url, self.settings.projection_poll_seconds)
         self.workers.start()
@@ -223,6 +238,7 @@ class Container:
     def close(self) -> None:
         self.scheduler.stop()
         self.lead_recycler.stop()
+        self.notifier.stop()
         if self.workers:
             self.workers.stop()
         self.progress.stop()
@@ -253,6 +269,16 @@ def blob_store(settings: Settings) -> BlobStore:
                            access_key=settings.archive_s3_access_key,
                            secret_key=secret.get_secret_value() if secret else None)
     return FilesystemBlobStore(root)
+
+
+def notifier(settings: Settings, outbox: OutboxStore, access_queries: AccessQueries) -> Notifier:
+    """The delivery worker over the channels the settings configure (ADR 0015)."""
+    s = settings
+    return Notifier(outbox, delivery_channels(s), AccessRecipients(access_queries, wecom_userids(s)),
+                    policy=RetryPolicy(s.notify_max_attempts, s.notify_backoff_seconds, s.notify_backoff_max_seconds),
+                    lease_seconds=s.notify_lease_seconds, batch_size=s.notify_batch_size,
+                    concurrency=s.notify_concurrency, poll_seconds=s.notify_poll_seconds,
+                    keep_sent_days=s.notify_keep_sent_days)
 
 
 def filing_archiver(archive: ArchiveApplication) -> Any:

@@ -73,6 +73,11 @@ MENUS: tuple[Menu, ...] = (
         Action("calendar.view", "View the business calendar: working hours, holidays, make-up working days"),
         Action("calendar.manage", "Edit the business calendar: seed or enter a year's holidays, set hours and days"),
     )),
+    Menu("notification_deliveries", "消息投递 Notification delivery", (
+        Action("notifications.deliveries.view", "View external deliveries (e-mail, SMS, WeCom, OA) and the "
+                                                "dead-letter list"),
+        Action("notifications.deliveries.manage", "Send dead-letter deliveries again"),
+    )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),

@@ -29,6 +29,7 @@ from interfaces.api.routes import (
     forms,
     health,
     leads,
+    notification_deliveries,
     notifications,
     operators,
     projections,
@@ -125,7 +126,8 @@ class _Authenticated:
 def _routes(app: FastAPI) -> None:
     problems.install(app)
     routers = (health, auth, departments, operators, access_admin, calendar, forms, flows, flow_monitor, flow_instances,
-               flow_overrides, flow_migrations, audit, projections, archive, leads, notifications)
+               flow_overrides, flow_migrations, audit, projections, archive, leads, notifications,
+               notification_deliveries)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from interfaces.cli.audit import audit_app
 from interfaces.cli.common import _running, _settings, console
 from interfaces.cli.customers import customers_app
 from interfaces.cli.leads import leads_app
+from interfaces.cli.notifications import notifications_app
 from interfaces.cli.projections import projections_app
 
 app = typer.Typer(help="Ledgerflow: approval flows, leads, image archive, audit.", no_args_is_help=True,
@@ -25,6 +26,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(customers_app, name="customers")
 app.add_typer(leads_app, name="leads")
 app.add_typer(archive_app, name="archive")
+app.add_typer(notifications_app, name="notifications")
 
 
 @app.command()
