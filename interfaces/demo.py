@@ -204,6 +204,13 @@ def _start_samples(container: Container) -> int:
     from interfaces.demo_flows import SAMPLES
 
     flows = container.flows
+    # Assignees are resolved from the access read models: they must know the demo's operators first.
+    access = ["access.departments", "access.principals"]
+    if container.workers is None:
+        for name in access:
+            container.runners[name].catch_up()
+    elif not container.progress.wait_for(access, container.store.head(), 60):
+        raise RuntimeError("the access read models did not catch up with the demo's operators within 60 s")
     for key, subject, title, data, initiator, copied, approver in SAMPLES:
         ctx = CommandContext(f"operator:{initiator}", "demo-load")
         started = flows.start_instance(ctx, key, subject, data, title=title)

@@ -132,11 +132,11 @@ def test_sla_warnings_and_breaches_reach_the_tasks_handlers(firm):
     data = {"name": "王五", "id_number": "11010519491231002X", "phone": "13812345678",
             "bank_card": "6222021234567890128", "risk_level": "C3"}
     iid = flows.start_instance(as_("sam"), "account_opening", "individual", data, title="王五开户").id
-    task = open_task(flows.instance(iid))["id"]
-    clock.now += timedelta(hours=3, minutes=1)
-    assert flows.fire_sla(ADMIN, iid, task, "sla_warn") == "warned"
-    clock.now += timedelta(hours=1)
-    assert flows.fire_sla(ADMIN, iid, task, "sla") == "breached"
+    task = open_task(flows.instance(iid))
+    clock.now = datetime.fromisoformat(task.sla_warn_at)  # in working time (the business calendar)
+    assert flows.fire_sla(ADMIN, iid, task.id, "sla_warn") == "warned"
+    clock.now = datetime.fromisoformat(task.sla_due_at)
+    assert flows.fire_sla(ADMIN, iid, task.id, "sla") == "breached"
     assert [k for k, _ in kinds(container, "oscar")] == ["task_arrived", "sla_warning", "sla_breached"]
     assert inbox(container, "oscar")[0]["title"] == "已超时：王五开户"
 
