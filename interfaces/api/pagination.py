@@ -10,7 +10,7 @@ from uuid import UUID
 import orjson
 
 from domain.shared.text import value_problem
-from interfaces.api.problems import ApiProblem
+from interfaces.api.problems import ApiProblem, Responses
 
 MALFORMED = "cursor is malformed; use next_cursor from a previous page"
 
@@ -58,6 +58,10 @@ KINDS: dict[str, Callable[[Any], Any]] = {
     "at": lambda v: None if v is None else _instant(v), "at!": _instant, "id": lambda v: UUID(str(v)),
     "bool": _flag, "int": _exactly(int), "text": _exactly(str),
     "date": lambda v: date.fromisoformat(_exactly(str)(v))}
+
+
+# The 400 every keyset-paged list can answer (declared in its OpenAPI responses).
+INVALID_CURSOR: Responses = {400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}}
 
 
 def typed_cursor(cursor: str | None, *kinds: str) -> tuple[Any, ...] | None:

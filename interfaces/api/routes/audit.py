@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from interfaces.api.deps import ContainerDep, requires
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem, Responses
 from interfaces.api.schemas import MAX_VERSION, Page
 
@@ -56,7 +56,7 @@ class VerifyPublic(BaseModel):
 
 @router.get("/aggregates/{aggregate_id}/trail", response_model=TrailPage,
             summary="Ordered event trail of one aggregate: who, when, what changed (paged by version).",
-            responses={**NOT_FOUND, 400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
+            responses={**NOT_FOUND, **INVALID_CURSOR})
 def trail(aggregate_id: UUID, container: ContainerDep, policy: Auditor, cursor: str | None = None,
           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TrailPage:
     after = typed_cursor(cursor, "int")

@@ -14,7 +14,7 @@ from domain.calendar.calendar import BusinessCalendar
 from domain.calendar.working_time import NoWorkingTimeError
 from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import Acting, ContainerDep, ExpectedVersion, requires
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import Responses
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 
@@ -170,7 +170,7 @@ def set_day(day: date, body: DayEdit, container: ContainerDep, policy: Manager, 
 
 
 @router.get("/days", response_model=DayPage,
-            responses={**NOT_FOUND, 400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}},
+            responses={**NOT_FOUND, **INVALID_CURSOR},
             summary="Day by day from `start` to `end`: working or not, and why (keyset-paged by date).")
 def days(container: ContainerDep, policy: Viewer, start: date, end: date, department_id: Department = None,
          cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=366)] = 31) -> DayPage:

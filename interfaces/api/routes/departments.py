@@ -20,7 +20,7 @@ from interfaces.api.deps import (
     requires,
     security_barrier,
 )
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem, Responses
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 from projections.access.departments import DepartmentQueries
@@ -147,7 +147,7 @@ def close_department(department_id: UUID, body: DepartmentClose, container: Cont
 
 @router.get("", response_model=DepartmentPage, dependencies=[Consistent], response_model_exclude_unset=True,
             summary="List the departments in your data scope, sorted by name, keyset-paginated.",
-            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}})
+            responses=INVALID_CURSOR)
 def list_departments(queries: Queries, policy: Viewer,
                      parent_id: UUID | None = None,
                      kind: str | None = None,

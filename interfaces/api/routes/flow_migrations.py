@@ -13,10 +13,10 @@ from application.access.policy import Policy
 from application.flows.migration import DEFAULT_LIMIT, MAX_INSTANCES, MigrationReport, MigrationRequest
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, consistent_with, requires
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import Responses
 from interfaces.api.routes.flow_instances import Instant, Limit
-from interfaces.api.routes.flows import INVALID_CURSOR, _definition, _definition_line
+from interfaces.api.routes.flows import _definition, _definition_line
 from interfaces.api.schemas import MAX_VERSION, CommandAccepted, Page, accepted
 from projections.flows.migrations import MigrationQueries
 

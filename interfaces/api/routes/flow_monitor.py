@@ -18,9 +18,8 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from application.shared.spreadsheet import safe_cell
 from interfaces.api.deps import ContainerDep, consistent_with, requires
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.routes.flow_instances import InstanceSummaryPublic, Instant, Keyword, Limit, _iso, present_summary
-from interfaces.api.routes.flows import INVALID_CURSOR
 from interfaces.api.schemas import Page
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])

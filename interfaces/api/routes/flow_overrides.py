@@ -15,10 +15,17 @@ from application.shared.base import CommandResult
 from domain.flows.timeouts import Assignee
 from domain.shared.errors import NotFoundError, RuleViolationError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem, Responses
-from interfaces.api.routes.flow_instances import Instant, Limit, _sent_data, acting_on, require_visible
-from interfaces.api.routes.flows import INVALID_CURSOR
+from interfaces.api.routes.flow_instances import (
+    NOT_FOUND,
+    STALE,
+    Instant,
+    Limit,
+    _sent_data,
+    acting_on,
+    require_visible,
+)
 from interfaces.api.schemas import CommandAccepted, Page, accepted
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -26,8 +33,6 @@ READS = Depends(consistent_with("flows.instances"))
 Admin = Annotated[Policy, Depends(requires("flows.instances.admin"))]
 OverrideId = Annotated[str, Path(pattern=r"^o[0-9]{1,6}$", examples=["o1"])]
 
-NOT_FOUND: Responses = {404: {"description": "The instance (or task) does not exist or lies outside your data scope."}}
-STALE: Responses = {409: {"description": "`conflict`: the instance changed since you read it (If-Match)."}}
 PENDING: Responses = {
     202: {"description": "The flow requires a second administrator (`override_approval`): the override "
                          "is recorded as a pending request (`override_id`) and applies once another "

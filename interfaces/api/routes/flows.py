@@ -14,7 +14,7 @@ from application.flows.service import parse_graph
 from domain.flows.graph import segregation_warnings, to_mermaid
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import Responses
 from interfaces.api.schemas import CommandAccepted, Page, VersionNumber, accepted
 
@@ -65,7 +65,6 @@ Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=st
 NOT_FOUND: Responses = {
     404: {"description": "The flow (or version) does not exist or lies outside your business lines."}}
 STALE: Responses = {409: {"description": "`conflict`: the definition changed since you read it (If-Match)."}}
-INVALID_CURSOR: Responses = {400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}}
 
 
 class PublishWarningPublic(BaseModel):

@@ -8,10 +8,8 @@ from fastapi import APIRouter
 
 from interfaces.api.routes.flow_instances import commands, reads
 from interfaces.api.routes.flow_instances.common import (
-    INVALID_CURSOR,
     Keyword,
     Limit,
-    _cursor,
     _iso,
     _sent_data,
     acting_on,
@@ -20,8 +18,8 @@ from interfaces.api.routes.flow_instances.common import (
 )
 from interfaces.api.routes.flow_instances.schemas import NOT_FOUND, STALE, InstanceSummaryPublic, Instant
 
-__all__ = ["INVALID_CURSOR", "NOT_FOUND", "STALE", "InstanceSummaryPublic", "Instant", "Keyword", "Limit", "_cursor",
-           "_iso", "_sent_data", "acting_on", "present_summary", "require_visible", "router"]
+__all__ = ["NOT_FOUND", "STALE", "InstanceSummaryPublic", "Instant", "Keyword", "Limit", "_iso", "_sent_data",
+           "acting_on", "present_summary", "require_visible", "router"]
 
 router = APIRouter()
 router.include_router(commands.router)

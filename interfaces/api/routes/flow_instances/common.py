@@ -21,8 +21,6 @@ from domain.forms.diff import diff
 from domain.shared.context import CommandContext
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, consistent_with, requires
-from interfaces.api.pagination import typed_cursor
-from interfaces.api.problems import Responses
 
 READS = Depends(consistent_with("flows.instances"))
 Starter = Annotated[Policy, Depends(requires("flows.instances.start"))]
@@ -30,13 +28,11 @@ Viewer = Annotated[Policy, Depends(requires("flows.instances.view"))]
 Handler = Annotated[Policy, Depends(requires("flows.tasks.handle"))]
 Admin = Annotated[Policy, Depends(requires("flows.instances.admin"))]
 RESOURCE = "flows.instance"
-INVALID_CURSOR: Responses = {400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}}
 Limit = Annotated[int, Query(ge=1, le=200)]
 Keyword = Annotated[str | None, Query(min_length=1, max_length=100,
                                       description="Substring of the title, fund account or summary fields")]
 
 
-_cursor = typed_cursor  # the typed keyset cursor of every list (interfaces/api/pagination.py)
 
 
 def _iso(value: datetime | None) -> str | None:

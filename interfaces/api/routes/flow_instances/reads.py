@@ -12,17 +12,15 @@ from domain.flows.fields import _ABSENT as HIDDEN  # present_change's "not for y
 from domain.flows.fields import present_change
 from domain.flows.graph import to_mermaid
 from interfaces.api.deps import ContainerDep
-from interfaces.api.pagination import encode_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.routes.flow_calls import present_calls
 from interfaces.api.routes.flow_instances.common import (
-    INVALID_CURSOR,
     READS,
     Handler,
     Keyword,
     Limit,
     Starter,
     Viewer,
-    _cursor,
     _iso,
     _present_timeline,
     instance_view,
@@ -60,7 +58,7 @@ def todo(container: ContainerDep, policy: Handler, business_type: str | None = N
          sort: Annotated[Literal["opened_desc", "opened_asc", "sla_due", "urgency"], Query(
              description="urgency: urgent first, then by SLA due (none last)")] = "opened_desc",
          cursor: str | None = None, limit: Limit = 50) -> TodoPage:
-    after = _cursor(cursor, "at", "bool", "id", "text")
+    after = typed_cursor(cursor, "at", "bool", "id", "text")
     filters = {"bt": business_type, "line": business_line, "initiator": initiator, "account": fund_account,
                "node": node, "urgent": urgent, "since": since, "until": until, "keyword": keyword}
     rows = container.instance_queries.todo(policy.principal.actor, policy.scope_params(), filters=filters, sort=sort,
@@ -80,7 +78,7 @@ def todo(container: ContainerDep, policy: Handler, business_type: str | None = N
             summary="Tasks you have decided: still-open ones first, then newest closed first (keyset-paged).")
 def done(container: ContainerDep, policy: Handler, cursor: str | None = None, limit: Limit = 50) -> DonePage:
     rows = container.instance_queries.done(policy.principal.actor, policy.scope_params(),
-                                           after=_cursor(cursor, "at", "id", "text"), limit=limit + 1)
+                                           after=typed_cursor(cursor, "at", "id", "text"), limit=limit + 1)
     items = rows[:limit]
     nxt = encode_cursor([_iso(items[-1]["closed_at"]), str(items[-1]["instance_id"]), items[-1]["task_id"]]) \
         if len(rows) > limit else None
@@ -91,7 +89,7 @@ def done(container: ContainerDep, policy: Handler, cursor: str | None = None, li
             summary="Flows copied (CC'd) to you, newest first (keyset-paged).")
 def copied(container: ContainerDep, policy: Viewer, cursor: str | None = None, limit: Limit = 50) -> CopiedPage:
     rows = container.instance_queries.copied_to(policy.principal.actor, policy.scope_params(),
-                                                after=_cursor(cursor, "at!", "id"), limit=limit + 1)
+                                                after=typed_cursor(cursor, "at!", "id"), limit=limit + 1)
     items = rows[:limit]
     nxt = encode_cursor([items[-1]["copied_at"].isoformat(), str(items[-1]["instance_id"])]) \
         if len(rows) > limit else None
@@ -103,7 +101,7 @@ def copied(container: ContainerDep, policy: Viewer, cursor: str | None = None, l
 def initiated(container: ContainerDep, policy: Starter, cursor: str | None = None,
               limit: Limit = 50) -> InitiatedPage:
     rows = container.instance_queries.initiated(policy.principal.actor, policy.scope_params(),
-                                                after=_cursor(cursor, "at!", "id"), limit=limit + 1)
+                                                after=typed_cursor(cursor, "at!", "id"), limit=limit + 1)
     items = rows[:limit]
     nxt = encode_cursor([items[-1]["started_at"].isoformat(), str(items[-1]["id"])]) if len(rows) > limit else None
     return InitiatedPage(items=[InstanceSummaryPublic(**{**r, "summary": present_summary(policy, r["summary"])})
@@ -134,7 +132,7 @@ def timeline(instance_id: UUID, container: ContainerDep, policy: Viewer, cursor:
              limit: Limit = 50) -> TimelinePage:
     view = instance_view(container, policy, instance_id)
     present, hidden = view.present, view.hidden
-    after = _cursor(cursor, "int")
+    after = typed_cursor(cursor, "int")
     rows = container.instance_queries.timeline(instance_id, after=after[0] if after else None, limit=limit + 1)
     items = rows[:limit]
     return TimelinePage(items=[TimelineEntryPublic(**e) for e in _present_timeline(items, present, hidden)],
@@ -149,7 +147,7 @@ def changes(instance_id: UUID, container: ContainerDep, policy: Viewer, cursor: 
             limit: Annotated[int, Query(ge=1, le=500)] = 200) -> InstanceChangesPage:
     view = instance_view(container, policy, instance_id)
     present, hidden = view.present, view.hidden
-    after = _cursor(cursor, "int", "int")
+    after = typed_cursor(cursor, "int", "int")
     rows = container.instance_queries.monitor.changes(instance_id, after=after, limit=limit + 1)
     items = []
     for change in rows[:limit]:

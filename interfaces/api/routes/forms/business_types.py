@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from application.access.policy import Policy
 from domain.shared.errors import NotFoundError, PermissionDeniedError
 from interfaces.api.deps import ContainerDep, ExpectedVersion
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import ApiProblem
 from interfaces.api.routes.forms.common import CATALOGUE_READS, PREFIX, Code, Designer, Viewer, _business_type_line
 from interfaces.api.schemas import CommandAccepted, Page, VersionNumber, accepted
@@ -117,7 +117,7 @@ def create_business_type(body: BusinessTypeCreate, request: Request, container: 
 
 @router.get("/business-types", dependencies=[CATALOGUE_READS],
             response_model=BusinessTypesPage,
-            responses={400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}},
+            responses=INVALID_CURSOR,
             summary="Business types of your business lines, with their latest version, by code (keyset-paged).")
 def list_business_types(container: ContainerDep, policy: Viewer, cursor: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> BusinessTypesPage:

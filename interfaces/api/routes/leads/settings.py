@@ -8,7 +8,7 @@ from pydantic import Field
 from application.leads.inputs import ScreenedBody
 from domain.leads.settings import IntakeConfig
 from interfaces.api.deps import ContainerDep
-from interfaces.api.pagination import encode_cursor, typed_cursor
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.routes.leads.common import (
     LINE_404,
     READS,
@@ -69,7 +69,7 @@ def blacklist(business_line: str, body: PhoneList, request: Request, container: 
 
 
 @router.get("/settings/{business_line}/blacklist", response_model=BlacklistPage, response_model_exclude_unset=True,
-            responses={**LINE_404, 400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}},
+            responses={**LINE_404, **INVALID_CURSOR},
             summary="The blacklist, by phone (keyset-paged; phones masked like a lead's).")
 def list_blacklist(business_line: str, container: ContainerDep, policy: RuleAdmin, cursor: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:

@@ -8,18 +8,16 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from domain.notifications.kinds import Kind
 from interfaces.api.deps import Acting, ContainerDep, consistent_with
-from interfaces.api.pagination import encode_cursor, typed_cursor
-from interfaces.api.problems import Responses
+from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.routes.notifications.common import INBOX, NOT_OPERATOR, Recipient
 from interfaces.api.routes.notifications.schemas import NotificationPage, NotificationPublic, ReadAll, UnreadCount
 from interfaces.api.schemas import CommandAccepted, accepted
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 READS = Depends(consistent_with(INBOX))
-CURSOR: Responses = {400: {"description": "`invalid_cursor`: use next_cursor from a previous page."}}
 
 
-@router.get("", response_model=NotificationPage, dependencies=[READS], responses={**NOT_OPERATOR, **CURSOR},
+@router.get("", response_model=NotificationPage, dependencies=[READS], responses={**NOT_OPERATOR, **INVALID_CURSOR},
             summary="Your notifications, newest first (keyset-paged); unread only, or of one kind.")
 def notifications(container: ContainerDep, me: Recipient, cursor: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50,
