@@ -72,8 +72,9 @@ class Instances:
         return self.published_settings(instance.definition_key, instance.definition_version)
 
     def _runtime(self, instance: FlowInstance, graph: Graph | None = None) -> FlowRuntime:
+        department = instance.department_id
         return FlowRuntime(graph or self._graph(instance), self._resolver(instance), self.evaluate, self.clock(),
-                           self.working_time(instance.department_id))
+                           lambda: self.working_time(department))
 
     def _resolver(self, instance: FlowInstance) -> Callable[[Node], list[str]]:
         facts = {"initiator": instance.initiator, "department_id": instance.department_id, "data": instance.data,

@@ -23,13 +23,22 @@ class FlowRuntime:
     resolve: Resolve
     evaluate: Evaluate
     now: datetime
-    time: WorkingTime = field(default_factory=WorkingTime)  # the business calendar of the instance's department
+    # The business calendar of the instance's department, asked for only when a deadline is
+    # computed (opening a task with an SLA, a timeout step): most commands never need it.
+    calendar: Callable[[], WorkingTime] = WorkingTime
+    _time: WorkingTime | None = field(init=False, default=None, repr=False)
     _out: dict[str, list[Edge]] = field(init=False, repr=False)
     _nodes: dict[str, Node] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._out = self.graph.outgoing()
         self._nodes = {n.id: n for n in self.graph.nodes}
+
+    @property
+    def time(self) -> WorkingTime:
+        if self._time is None:
+            self._time = self.calendar()
+        return self._time
 
     def node(self, node_id: str) -> Node:
         return self._nodes[node_id]
