@@ -42,6 +42,8 @@ ROLES = [
     ("admin", "系统管理员 Administrator", None),
     ("sales", "销售 Sales", ALL_ACCESS + FLOW_WORK + STARTS + ["leads.view", "leads.work"]),
     ("account_manager", "客户经理 Account manager", ALL_ACCESS + FLOW_WORK + STARTS + ["leads.view", "leads.work"]),
+    # Heads approve their department's expense claims; a timeout may escalate to them.
+    ("department_head", "部门负责人 Department head", ALL_ACCESS + FLOW_WORK + STARTS),
     ("ops", "运营 Operations", ALL_ACCESS + FLOW_WORK + ["access.operators.export"]),
     ("clearing", "清算 Clearing", ALL_ACCESS + FLOW_WORK),
     ("finance", "财务 Finance", ALL_ACCESS + FLOW_WORK + ["access.operators.export"]),
@@ -60,6 +62,7 @@ ROLES = [
 OPERATORS = [
     ("admin", "系统管理员", "HQ", ["admin"], [c for c, _ in STANDARD_LINES], [("HQ", True)]),
     ("wang.fang", "王芳", "SH01", ["sales"], ["brokerage"], [("SH01", True)]),
+    ("xu.ming", "徐明", "SH01", ["sales", "department_head"], ["brokerage"], [("SH01", True)]),
     ("li.na", "李娜", "SH01-S1", ["account_manager"], ["brokerage"], [("SH01-S1", False)]),
     ("zhang.wei", "张伟", "BJ01", ["sales"], ["brokerage", "ib"], [("BJ01", True)]),
     ("liu.yang", "刘洋", "BJ01", ["account_manager"], ["brokerage"], [("BJ01", False)]),
@@ -214,7 +217,8 @@ def _start_samples(container: Container) -> int:
     for key, subject, title, data, initiator, copied, approver in SAMPLES:
         ctx = CommandContext(f"operator:{initiator}", "demo-load")
         started = flows.start_instance(ctx, key, subject, data, title=title)
-        flows.cc(ctx, started.id, [f"operator:{login}" for login in copied], "请知悉 For your information")
+        if copied:
+            flows.cc(ctx, started.id, [f"operator:{login}" for login in copied], "请知悉 For your information")
         if approver is not None:
             (task,) = [t for t in flows.instance(started.id).tasks.values() if t.status == "open"]
             flows.approve(CommandContext(f"operator:{approver}", "demo-load"), started.id, task.id, "资料齐全")

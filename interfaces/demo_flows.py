@@ -94,6 +94,46 @@ TENANT_SIGNING_FLOW = {
               edge("generate_contract", "tenant_sign"), edge("tenant_sign", "archive"), edge("archive", "end")],
 }
 
+# 费用报销 with the three IF-THEN rules of seed 001 §三 (domain/flows/rules.py): route by region, warn
+# at 1.5 h and escalate at 2 h, approve travel under 5,000 of managers on their own. FINANCE's review
+# has a node timeout too (超时处理): two reminders four working hours apart, then the flow
+# administrators join.
+EXPENSE_FLOW = {
+    "nodes": [
+        {"id": "start", "type": "start", "name": "员工提交 Employee submits"},
+        {"id": "head_review", "type": "approval", "name": "部门负责人审批 Department head", "mode": "single",
+         "assignees": [{"kind": "initiator_department_head"}], "return_targets": ["start"],
+         "sla_seconds": 4 * 3600},
+        {"id": "finance_review", "type": "approval", "name": "财务审核 Finance review", "mode": "any",
+         "assignees": [{"kind": "role", "value": "finance"}], "return_targets": ["start"],
+         "sla_seconds": 8 * 3600, "timeout": {"remind_every_seconds": 4 * 3600, "remind_times": 2,
+                                              "action": "escalate",
+                                              "escalate_to": [{"kind": "role", "value": "flow_admin"}]}},
+        {"id": "end", "type": "end", "name": "报销完成 Paid"},
+    ],
+    "edges": [edge("start", "head_review"), edge("head_review", "finance_review"), edge("finance_review", "end")],
+    "amount_field": "expense.amount",
+    "rules": [
+        {"id": "north_to_beijing_finance", "name": "华北报销由北京财务审核 Northern claims to Beijing finance",
+         "trigger": "task_opened", "nodes": ["finance_review"], "condition": 'expense.region == "north"',
+         "actions": [{"kind": "assign", "to": [{"kind": "operator", "value": "zheng.hao"}]}]},
+        {"id": "warn_at_90_minutes", "name": "1.5小时预警 Warn at 1.5 h", "trigger": "task_overdue",
+         "nodes": ["head_review"], "after_seconds": 5400,
+         "actions": [{"kind": "mark_urgent"},
+                     {"kind": "notify", "handlers": True, "message": "已等待1.5小时，请尽快审批 Waiting 1.5 h"}]},
+        {"id": "escalate_at_2_hours", "name": "2小时升级 Escalate at 2 h", "trigger": "task_overdue",
+         "nodes": ["head_review"], "after_seconds": 7200,
+         "actions": [{"kind": "assign", "mode": "add", "to": [{"kind": "role", "value": "flow_admin"}]},
+                     {"kind": "notify", "to": [{"kind": "initiator"}],
+                      "message": "审批超过2小时，已升级给流程管理员 Escalated after 2 h"}]},
+        {"id": "small_travel_of_managers", "name": "经理差旅费5000元以下自动通过 Managers' travel under 5,000",
+         "trigger": "task_opened", "nodes": ["head_review"],
+         "condition": 'expense.kind == "travel" && context.amount < 5000.0 && initiator.rank == "manager"',
+         "actions": [{"kind": "approve",
+                      "reason": "经理差旅费低于5000元，按规则自动通过 Manager's travel under 5,000"}]},
+    ],
+}
+
 # OA 摘要: what todo and board rows show of each business, without opening it.
 SUMMARY_FIELDS = {
     "fee_rate_change": ["customer.name", "customer.fund_account", "exchange", "effective_date"],
@@ -117,6 +157,7 @@ FLOWS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("fee_rate_change", "手续费率审批 Fee-rate approval", "fee_rate_change", FEE_RATE_FLOW),
     ("account_opening", "开户审批 Account opening", "account_opening", ACCOUNT_OPENING_FLOW),
     ("tenant_signing", "租户签约 Tenant signing", "tenant_signing", TENANT_SIGNING_FLOW),
+    ("expense_claim", "费用报销 Expense claim", "expense_claim", EXPENSE_FLOW),
 ]
 
 
@@ -135,6 +176,14 @@ SAMPLES: list[tuple[str, str, str, dict[str, Any], str, list[str], str | None]] 
         "name": "李四", "id_number": "11010519491231002X", "phone": "13812345678",
         "bank_card": "6222021234567890128", "risk_level": "C3"},
      "chen.jing", ["liu.yang", "li.na"], "zhao.lei"),  # then the 24-hour cooling-off
+    # 费用报销 and its rules: wang.fang's claim waits for her head, xu.ming (warned at 1.5 h,
+    # escalated at 2 h); xu.ming's own travel under 5,000 is approved by rule and waits for FINANCE.
+    ("expense_claim", "employee", "王芳北京出差报销", {"expense": {
+        "kind": "travel", "amount": 6800.0, "region": "north", "purpose": "北京客户拜访 Client visit in Beijing"}},
+     "wang.fang", [], None),
+    ("expense_claim", "employee", "徐明杭州差旅报销", {"expense": {
+        "kind": "travel", "amount": 3200.0, "region": "east", "purpose": "杭州营业部巡检 Hangzhou branch visit"}},
+     "xu.ming", [], None),
 ]
 
 

@@ -121,6 +121,22 @@ TENANT_SIGNING = {
     "required": ["basic", "commercial"],
 }
 
+# 费用报销 (seed 001 §三's examples): what the demo's IF-THEN rules read (interfaces/demo_flows.py).
+EXPENSE = {
+    "type": "object",
+    "properties": {
+        "expense": {"type": "object", "title": "报销 Expense", "x-component": "Section",
+                    "x-component-props": {"title": "报销 Expense"}, "properties": {
+            "kind": field("Select", "类别 Kind", enum=["travel", "entertainment", "training", "other"]),
+            "amount": field("NumberPicker", "金额(元) Amount (CNY)", "number", minimum=0, maximum=10_000_000),
+            "region": field("Select", "地区 Region", enum=["east", "north", "south", "west"]),
+            "purpose": field("Input.TextArea", "事由 Purpose", maxLength=500),
+            "priority": field("Select", "优先级 Priority", enum=["normal", "high"]),
+        }, "required": ["kind", "amount", "region", "purpose"]},
+    },
+    "required": ["expense"],
+}
+
 BUSINESS_TYPES = [
     ("fee_rate_change", "手续费率变更 Fee-rate change", "brokerage",
      "Change a customer's commission rates; approved rates go to the trading counter (CTP).",
@@ -131,6 +147,10 @@ BUSINESS_TYPES = [
     ("tenant_signing", "租户签约 Tenant signing", "brokerage",
      "Multi-department contract (seed 004): SALES, OPS, CLEARING and FINANCE each own a section.",
      {"institution": TENANT_SIGNING}),
+    ("expense_claim", "费用报销 Expense claim", "brokerage",
+     "An employee's expense claim: department head, then FINANCE; IF-THEN rules route, warn, escalate and "
+     "approve small travel claims of managers on their own.",
+     {"employee": EXPENSE}),
 ]
 
 CUSTOMERS = [

@@ -81,6 +81,7 @@ class CallActivities:
     _graph: Callable[[FlowInstance], Graph]
     _runtime: Callable[[FlowInstance], FlowRuntime]
     _new_instance_from: Callable[..., FlowInstance]
+    start_rule_flows: Callable[..., list[FlowInstance]]
 
     # -- around every save of an instance ------------------------------------------------------
     def plan_calls(self, aggregate: FlowInstance) -> CallPlan:
@@ -92,8 +93,21 @@ class CallActivities:
             with acting_as(CommandContext.system(CALLER, current_context().correlation_id)):
                 for token, node in waiting:
                     plan.children += self._call(aggregate, token, node)
+        if aggregate.rule_starts:  # flows IF-THEN rules start (application/flows/rules.py)
+            plan.children += self.start_rule_flows(aggregate, self._started_by_rule)
         plan.ended = [ended for i in (aggregate, *plan.children) if (ended := _ends_now(i)) is not None]
         return plan
+
+    def _started_by_rule(self, flow: FlowInstance) -> list[FlowInstance]:
+        """What a flow a rule started calls or starts at once, within the same depth limit."""
+        depth = _call_depth.get()
+        if depth >= MAX_CALL_DEPTH:
+            raise RuleViolationError(f"more than {MAX_CALL_DEPTH} flows started in one step (a loop?)")
+        reset = _call_depth.set(depth + 1)
+        try:
+            return self.plan_calls(flow).children
+        finally:
+            _call_depth.reset(reset)
 
     def save_with_children(self, aggregate: FlowInstance, plan: CallPlan) -> CommandResult:
         position = self.save_all(aggregate, *plan.children)

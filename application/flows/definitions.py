@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from application.flows.call_targets import call_problems
 from application.flows.conditions import compile_condition
 from application.flows.forms_port import Forms
+from application.flows.rule_checks import rule_flow_problems, rule_form_problems
 from application.shared.base import CommandResult, Loader, command
 from domain.flows.definition import FlowDefinition
 from domain.flows.graph import Graph, check_graph
@@ -100,7 +101,8 @@ class Definitions:
         if definition.draft is not None:
             graph = parse_graph(definition.draft)
             problems = check_graph(graph, compile_condition) + self._field_problems(definition, graph) \
-                + call_problems(self, definition, graph, publishing=True)
+                + call_problems(self, definition, graph, publishing=True) \
+                + rule_flow_problems(definition, graph, self.current_definition)
             if problems:
                 raise InvalidInputError(f"{len(problems)} problem(s) in the flow; nothing was published",
                                         [{"path": where, "message": what} for where, what in problems],
@@ -156,4 +158,5 @@ class Definitions:
                 (f"nodes.{n.id}", f"required_fields: the form has no field {path!r}")
                 for n in graph.nodes for path in n.required_fields if not exists(path)] + [
                 ("settings.summary_fields", f"the form has no field {path!r}")
-                for path in summary if not any(schema_has_path(s, path) for s in schemas)]
+                for path in summary if not any(schema_has_path(s, path) for s in schemas)] + \
+            rule_form_problems(graph, schemas)

@@ -54,6 +54,8 @@ class Instances:
     save_with_children: Callable[[FlowInstance, CallPlan], CommandResult]
     settle_calls: Callable[[CommandResult, CallPlan], CommandResult]
     chain: Callable[[FlowInstance], None]
+    run_rules: Callable[[FlowInstance], None]
+    _validated: Callable[..., dict[str, Any]]
 
     def instance(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
         return self.load(instance_id, FlowInstance, expected_version=expected_version,
@@ -73,8 +75,13 @@ class Instances:
 
     def _runtime(self, instance: FlowInstance, graph: Graph | None = None) -> FlowRuntime:
         department = instance.department_id
-        return FlowRuntime(graph or self._graph(instance), self._resolver(instance), self.evaluate, self.clock(),
-                           lambda: self.working_time(department))
+        pinned = graph or self._graph(instance)
+
+        def validate(data: dict[str, Any]) -> dict[str, Any]:
+            return self._validated(instance.business_type, instance.form_version, instance.subject, data, pinned)
+
+        return FlowRuntime(pinned, self._resolver(instance), self.evaluate, self.clock(),
+                           lambda: self.working_time(department), validate)
 
     def _resolver(self, instance: FlowInstance) -> Callable[[Node], list[str]]:
         facts = {"initiator": instance.initiator, "department_id": instance.department_id, "data": instance.data,
@@ -111,7 +118,10 @@ class Instances:
     def save_instance(self, instance: FlowInstance) -> CommandResult:
         """Save an instance with the children it starts (one transaction, ADR 0008), keep it in the
         hot cache, then settle its calls (parents told, cancelled children ended) and set off what
-        the save means for it and its new children (``after_save``)."""
+        the save means for it and its new children (``after_save``). The rules its new events
+        trigger fire first, and are saved with it."""
+        if self._graph(instance).rules:
+            self.run_rules(instance)  # IF-THEN rules the command's events trigger (application/flows/rules.py)
         plan = self.plan_calls(instance)
         result = self.save_with_children(instance, plan)
         if instance.status == "completed" and instance.chain is None:

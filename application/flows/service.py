@@ -20,6 +20,7 @@ from application.flows.handovers import Handovers
 from application.flows.instances import Candidates, Clock, DueQueue, Instances, NoQueue, WorkingTimeOf
 from application.flows.migration import InstanceMigrations, RunningInstances, no_instances
 from application.flows.overrides import Overrides
+from application.flows.rules import Rules
 from application.flows.starts import Starts
 from application.flows.timers import Timers
 from application.shared.base import LedgerApplication
@@ -31,7 +32,7 @@ from infrastructure.eventstore.store import EventStore
 __all__ = ["FlowsApplication", "compile_condition", "parse_graph"]
 
 
-class FlowsApplication(Definitions, Starts, Decisions, Handovers, Overrides, Timers, CallActivities,
+class FlowsApplication(Definitions, Starts, Decisions, Handovers, Overrides, Timers, Rules, CallActivities,
                        InstanceMigrations, FormEdits, Conditions, Instances, LedgerApplication):
     name = "flows"
 

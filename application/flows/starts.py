@@ -37,6 +37,7 @@ class Starts:
     _runtime: Callable[..., FlowRuntime]
     _validated: Callable[..., dict[str, Any]]
     save_instance: Callable[[FlowInstance], CommandResult]
+    run_rules: Callable[..., None]
 
     @instance_command(hot=False)
     def start_instance(self, key: str, subject: str, data: dict[str, Any], *, title: str,
@@ -73,7 +74,10 @@ class Starts:
             business_line=definition.business_line, fund_account=fund_account, department_id=department_id,
             initiator=initiator, title=title, data=cleaned, chained_from=chained_from,
             initiator_facts=self.facts(initiator), parent_instance=parent_instance, parent_token=parent_token)
-        instance.advance(self._runtime(instance, graph))
+        rt = self._runtime(instance, graph)
+        self.run_rules(instance, rt)  # instance_started rules act before the first step (a field they set routes)
+        instance.advance(rt)
+        self.run_rules(instance, rt)  # and what the first steps trigger (a child is saved without save_instance)
         return instance
 
     def _new_instance_from(self, source: FlowInstance, key: str, **link: Any) -> FlowInstance:

@@ -3,13 +3,13 @@ pass before a version is published. Pure: conditions are compiled by a function 
 application passes in (CEL lives outside the domain)."""
 from __future__ import annotations
 
-import re
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.flows.rules import FIELD_PATH, Rule, check_rules
 from domain.flows.timeouts import Assignee, Timeout, check_timeout
 
 NodeType = Literal["start", "approval", "exclusive", "parallel_split", "parallel_join", "inclusive",
@@ -69,6 +69,10 @@ class Graph(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nodes: list[Node] = Field(min_length=2, max_length=500)
     edges: list[Edge] = Field(min_length=1, max_length=2000)
+    rules: list[Rule] = Field(default_factory=list, description="IF-THEN rules (domain/flows/rules.py)")
+    amount_field: str | None = Field(None, pattern=FIELD_PATH,
+                                     description="the form path of the business's amount: rules read it as "
+                                                 "context.amount")
 
     def node(self, node_id: str) -> Node:
         return next(n for n in self.nodes if n.id == node_id)
@@ -174,6 +178,8 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
                     problems.append((f"{where}.edges[{e.target}]", f"condition does not compile: {error}"))
     problems += _check_splits(graph, out)
     problems += _check_cycles(graph, out)
+    problems += check_rules(graph.rules, {n.id: n.type for n in graph.nodes},
+                            {n.id for n in graph.nodes if n.sla_seconds}, compile_condition)
     return problems
 
 
@@ -359,41 +365,3 @@ def _first_join(graph: Graph, out: dict[str, list[Edge]], start: str, join_type:
         for e in out[node_id]:
             queue.append((e.target, depth))
     return None
-
-
-_UNSAFE_LABEL = re.compile(r"[\x00-\x1f\x7f`|<>{}\[\]]")
-
-
-def _label(text: str) -> str:
-    """A label that cannot break out of its quotes or line (newlines, brackets, pipes, tags)."""
-    return _UNSAFE_LABEL.sub(" ", text.replace('"', "'")).strip()
-
-
-def to_mermaid(graph: Graph, *, current: set[str] | None = None, visited: set[str] | None = None) -> str:
-    """Mermaid flowchart text; the instance's current nodes and visited path are styled. Every
-    Mermaid id is the node id behind ``n_`` (a node called ``end``, ``graph`` or ``class`` is a
-    Mermaid keyword); every label is quoted with what could close it removed (``_label``)."""
-    def mid(node_id: str) -> str:
-        return f"n_{node_id}"
-
-    shapes = {"start": "(({}))", "end": "(({}))", "exclusive": "{{{{{}}}}}", "inclusive": "{{{{{}}}}}",
-              "parallel_split": "[/{}/]", "parallel_join": "[\\{}\\]", "inclusive_join": "[\\{}\\]",
-              "pause": "[({})]", "system": "[[{}]]", "approval": "[{}]", "call": "([{}])"}
-    lines = ["flowchart TD"]
-    for n in graph.nodes:
-        label = _label(n.name)
-        lines.append(f'  {mid(n.id)}{shapes[n.type].format(chr(34) + label + chr(34))}')
-    for e in graph.edges:
-        edge_label = e.label or ("default" if e.default else e.condition)
-        text = f'|"{_label(edge_label)}"|' if edge_label else ""
-        lines.append(f"  {mid(e.source)} -->{text} {mid(e.target)}")
-    lines.append("  classDef current fill:#fde68a,stroke:#d97706,stroke-width:2px")
-    lines.append("  classDef visited fill:#d1fae5,stroke:#059669")
-    known = {n.id for n in graph.nodes}
-    past = sorted(((visited or set()) - (current or set())) & known)
-    if past:
-        lines.append(f"  class {','.join(mid(n) for n in past)} visited")
-    now = sorted((current or set()) & known)
-    if now:
-        lines.append(f"  class {','.join(mid(n) for n in now)} current")
-    return "\n".join(lines)

@@ -9,7 +9,7 @@ from domain.shared.ids import NAMESPACE
 
 Kind = Literal["task_arrived", "task_urged", "sla_warning", "sla_breached", "sla_escalated", "returned_to_you",
                "instance_approved", "instance_rejected", "instance_completed", "copied", "lead_assigned",
-               "lead_account_opened"]
+               "lead_account_opened", "rule_notice"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
 # in_app is the read model (站内信); the others go through the outbox to the notifier.

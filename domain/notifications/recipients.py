@@ -140,3 +140,8 @@ def lead_owned(previous: str | None, owner: str | None) -> Notice | None:
 def lead_opening(kind: str, owner: str | None) -> Notice | None:
     """开户: the lead's owner hears that their lead opened an account."""
     return Notice("lead_account_opened", (owner,)) if kind == "opened" and owner else None
+
+
+def rule_notice(to: Iterable[str]) -> Notice:
+    """An IF-THEN rule's notify action (e.g. 超时预警 at 1.5 h): the recipients it resolved."""
+    return Notice("rule_notice", tuple(to))

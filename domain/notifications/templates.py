@@ -18,15 +18,17 @@ class Fields(TypedDict):
     due_at: str        # an SLA's deadline
     channel: str       # a lead's channel code
     lead_id: str
+    message: str       # rule_notice: the message of the IF-THEN rule as published with its flow version
+
 
 
 FIELDS: tuple[str, ...] = tuple(Fields.__annotations__)
 
 
 def fields(*, title: str = "", node: str = "", instance_id: str = "", link: str = "", due_at: str = "",
-           channel: str = "", lead_id: str = "") -> Fields:
+           channel: str = "", lead_id: str = "", message: str = "") -> Fields:
     return Fields(title=title, node=node, instance_id=instance_id, link=link, due_at=due_at, channel=channel,
-                  lead_id=lead_id)
+                  lead_id=lead_id, message=message)
 
 
 def _t(title: str, body: str) -> tuple[Template, Template]:
@@ -77,6 +79,10 @@ TEMPLATES: dict[str, dict[str, tuple[Template, Template]]] = {
     "lead_assigned": {
         "zh": _t("新线索", "收到一条线索，请尽快跟进（渠道 ${channel}）。"),
         "en": _t("New lead", "A lead was assigned to you: please follow it up soon (channel ${channel})."),
+    },
+    "rule_notice": {
+        "zh": _t("规则提醒：${title}", "「${title}」${node}：${message}"),
+        "en": _t("Rule notice: ${title}", "\"${title}\" ${node}: ${message}"),
     },
     "lead_account_opened": {
         "zh": _t("线索已开户", "您跟进的线索已开户（渠道 ${channel}）。"),

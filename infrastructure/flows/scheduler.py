@@ -121,6 +121,7 @@ class Scheduler:
         fired = 0
         ctx = CommandContext.system("scheduler")
         sla = CommandContext.system("sla")  # SLA steps are recorded as system:sla (the rule names itself)
+        rules = CommandContext.system("rules")
         clock = time.monotonic()
         for item in items:
             kind, instance_id, key = item
@@ -129,6 +130,8 @@ class Scheduler:
             try:
                 if kind in ("sla", "sla_warn", "timeout"):
                     outcome = self.flows.fire_sla(sla, UUID(instance_id), key, kind)
+                elif kind == "rule":  # a task_overdue IF-THEN rule (application/flows/rules.py)
+                    outcome = self.flows.fire_rule(rules, UUID(instance_id), key)
                 elif kind in CALLS:  # 父子流程 left over: a parent to resume, a child to cancel
                     outcome = self.flows.fire_call(ctx, kind, UUID(instance_id), UUID(key))
                 else:
@@ -138,7 +141,7 @@ class Scheduler:
                 continue
             self._retry_at.pop(item, None)
             if outcome in ("ended", "breached", "warned", "reminded", "escalated", "acted", "resumed", "rejected",
-                           "cancelled"):
+                           "cancelled", "fired"):
                 fired += 1
             if from_redis and outcome != "not_due":
                 self.queue.done(kind, instance_id, key, now)

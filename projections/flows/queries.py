@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.flows import calls, timeouts
+from projections.flows import calls, rules, timeouts
 from projections.flows.board import SCOPE
 from projections.flows.monitor import MonitorQueries
 from projections.flows.overrides import OverrideQueries
@@ -147,7 +147,7 @@ class FlowInstanceQueries:
               " WHERE status = 'open' AND NOT overdue AND sla_due_at IS NOT NULL"
               " UNION ALL SELECT 'sla_warn', instance_id, task_id, sla_warn_at FROM flows_tasks"
               " WHERE status = 'open' AND NOT overdue AND NOT sla_warned AND sla_warn_at IS NOT NULL"
-              + timeouts.TIMERS + calls.TIMERS)  # and call activities left to re-drive (projections/flows/calls.py)
+              + timeouts.TIMERS + rules.TIMERS + calls.TIMERS)  # timeouts, timed rules, calls to re-drive
 
     def calls(self, instance_id: UUID) -> dict[str, Any]:
         """父子流程: the parent this instance reports to (or None) and the children it called."""

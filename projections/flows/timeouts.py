@@ -18,6 +18,17 @@ TIMERS = (" UNION ALL SELECT 'timeout', instance_id, task_id, timeout_at FROM fl
 SET_TIMEOUT = "UPDATE flows_tasks SET timeout_at = %s WHERE instance_id = %s AND task_id = %s"
 
 
+def set_handlers(w: SqlWriter, e: FI.TaskEscalated | FI.RuleAssigned) -> None:
+    """An escalation or a rule's assignment: the task's candidates as the event says; as a
+    reassignment, added signers go with the old handlers (as in FlowInstance)."""
+    reassign = e.mode == "reassign"
+    w.execute("UPDATE flows_tasks SET candidates = %s, timeout_at = CASE WHEN %s THEN NULL ELSE timeout_at END,"
+              " signers_before = CASE WHEN %s THEN '{}' ELSE signers_before END,"
+              " signers_after = CASE WHEN %s THEN '{}' ELSE signers_after END,"
+              " after_phase = after_phase AND NOT %s WHERE instance_id = %s AND task_id = %s",
+              (e.candidates, isinstance(e, FI.TaskEscalated), reassign, reassign, reassign, e.originator_id, e.task))
+
+
 class TimeoutHandlers(InstanceRows):
     @handles(FI.TimeoutArmed)
     def timeout_armed(self, w: SqlWriter, e: FI.TimeoutArmed, position: int) -> None:
@@ -33,12 +44,7 @@ class TimeoutHandlers(InstanceRows):
 
     @handles(FI.TaskEscalated)
     def escalated(self, w: SqlWriter, e: FI.TaskEscalated, position: int) -> None:
-        reassign = e.mode == "reassign"  # as a reassignment: added signers go with the old handlers
-        w.execute("UPDATE flows_tasks SET candidates = %s, timeout_at = NULL,"
-                  " signers_before = CASE WHEN %s THEN '{}' ELSE signers_before END,"
-                  " signers_after = CASE WHEN %s THEN '{}' ELSE signers_after END,"
-                  " after_phase = after_phase AND NOT %s WHERE instance_id = %s AND task_id = %s",
-                  (e.candidates, reassign, reassign, reassign, e.originator_id, e.task))
+        set_handlers(w, e)
         self._inbox(w, e, e.task)
         self._line(w, e, "escalated", node=e.node, task=e.task,
                    detail={"mode": e.mode, "added": e.added, "candidates": e.candidates, "rule": e.rule})

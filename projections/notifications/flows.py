@@ -177,6 +177,23 @@ class FlowNotices:
         self._save(w, e, e.task, asdict(after))
         self._flow_notice(w, e, position, rules.escalated(e.added), e.task, after.node)
 
+    @handles(FI.RuleAssigned)
+    def rule_assigned(self, w: SqlWriter, e: Any, position: int) -> None:
+        """A rule routed the task (e.g. by region): whoever holds it now and did not before."""
+        self._change(w, e, position, lambda t: t.reassigned(e.candidates) if e.mode == "reassign"
+                     else replace(t, candidates=tuple(e.candidates)))
+
+    @handles(FI.RuleFired)
+    def rule_fired(self, w: SqlWriter, e: Any, position: int) -> None:
+        """A rule's notify actions, to the recipients the firing recorded (one notice per recipient
+        and firing: a second notify action of the same rule reaches only those the first did not)."""
+        told: set[str] = set()
+        for action in e.actions:
+            if action["kind"] == "notify" and not action.get("problem"):
+                to = [r for r in action["to"] if r not in told]
+                told.update(to)
+                self._flow_notice(w, e, position, rules.rule_notice(to), e.task, e.node, message=action["message"])
+
     @handles(FI.TaskClosed)
     def task_closed(self, w: SqlWriter, e: Any, position: int) -> None:
         task = self._task(w, e)
@@ -221,7 +238,7 @@ class FlowNotices:
         self._flow_notice(w, e, position, rules.handed_over(before, after), e.task, after.node)
 
     def _flow_notice(self, w: SqlWriter, e: Any, position: int, notice: Notice | None, task_id: str | None,
-                node: str | None, due_at: str = "") -> None:
+                node: str | None, due_at: str = "", message: str = "") -> None:
         if notice is None or not notice.to(e.actor):
             return
         row = w.execute(INSTANCE, (e.originator_id,)).fetchone()
@@ -229,7 +246,8 @@ class FlowNotices:
             return
         name = str((row["names"] or {}).get(node, node)) if node else ""
         link = f"/flows/instances/{e.originator_id}"
-        values = fields(title=row["title"], node=name, instance_id=str(e.originator_id), link=link, due_at=due_at)
+        values = fields(title=row["title"], node=name, instance_id=str(e.originator_id), link=link, due_at=due_at,
+                        message=message)
         oa = {"instance_id": str(e.originator_id), "title": row["title"], "node": name, "summary": row["summary"]}
         self.outlet.send(w, e, position, notice, values,
                          Subject(link, e.originator_id, task_id, None, row["business_line"], row["department_id"], oa))

@@ -193,3 +193,26 @@ def test_every_demo_operator_finds_notifications_in_their_in_app_list(demo, demo
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         assert ok(client.get("/api/v1/notifications", headers=headers))["items"], login
         assert ok(client.get("/api/v1/notifications/unread-count", headers=headers))["unread"] > 0, login
+
+
+def test_the_demo_expense_claims_show_the_flow_rules_at_work(demo_container):
+    client = TestClient(create_app(demo_container))
+    login = {who: {"Authorization": "Bearer " + ok(client.post("/api/v1/auth/login", json={
+        "login_name": who, "password": DEMO_PASSWORD}))["access_token"]} for who in ("xu.ming", "zheng.hao", "wu.min")}
+    todo = ok(client.get("/api/v1/flows/todo", headers=login["xu.ming"]))["items"]
+    (claim,) = [t for t in todo if t["title"] == "王芳北京出差报销"]
+    # xu.ming's own travel claim under 5,000 was approved by rule: FINANCE has it, he does not.
+    finance = ok(client.get("/api/v1/flows/todo", headers=login["wu.min"]))["items"]
+    (own,) = [t for t in finance if t["title"] == "徐明杭州差旅报销"]
+    timeline = ok(client.get(f"/api/v1/flows/instances/{own['instance_id']}/timeline",
+                             headers=login["xu.ming"]))["items"]
+    assert [e["actor"] for e in timeline if e["kind"] in ("rule_fired", "auto_approved")] == ["system:rules"] * 2
+    # He approves wang.fang's claim from the north: a rule routes it to zheng.hao alone.
+    done = ok(client.post(f"/api/v1/flows/instances/{claim['instance_id']}/tasks/{claim['task_id']}/approve",
+                          json={"comment": "同意"}, headers=login["xu.ming"]), 200)
+    routed = ok(client.get("/api/v1/flows/todo", headers=login["zheng.hao"],
+                           params={"wait_for_position": done["position"]}))["items"]
+    assert [t["title"] for t in routed if t["instance_id"] == claim["instance_id"]] == ["王芳北京出差报销"]
+    others = ok(client.get("/api/v1/flows/todo", headers=login["wu.min"],
+                           params={"wait_for_position": done["position"]}))["items"]
+    assert claim["instance_id"] not in [t["instance_id"] for t in others]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from application.flows.service import parse_graph
-from domain.flows.graph import to_mermaid
+from domain.flows.diagram import to_mermaid
 from interfaces.demo_flows import FLOWS
 from tests.e2e.board_firm import ADMIN, SETUP, get, ok, start
 

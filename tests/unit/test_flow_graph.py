@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 
 from application.flows.service import compile_condition, parse_graph
-from domain.flows.graph import check_graph, to_mermaid
+from domain.flows.diagram import to_mermaid
+from domain.flows.graph import check_graph
 from interfaces.demo_flows import FEE_RATE_FLOW, FLOWS
 
 

@@ -1,7 +1,7 @@
 """The Mermaid text of a flow graph, pure domain: a node's name stays inside its label."""
 from __future__ import annotations
 
-from domain.flows.graph import to_mermaid
+from domain.flows.diagram import to_mermaid
 from tests.unit.flow_graphs import edge, graph, node
 
 

@@ -14,13 +14,14 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.flows.instance import events
+from domain.flows.instance import events, rules, timeouts
 from domain.flows.instance.calls import Calls
 from domain.flows.instance.decisions import Decisions
 from domain.flows.instance.handovers import Handovers
 from domain.flows.instance.migrating import Migrating
 from domain.flows.instance.nodes import NodeEngine
 from domain.flows.instance.overrides import Overrides
+from domain.flows.instance.rules import RuleEngine
 from domain.flows.instance.runtime import Evaluate, FlowRuntime, Resolve
 from domain.flows.instance.state import State
 from domain.flows.instance.tasks import RESUBMIT, Task, TaskRules
@@ -32,8 +33,8 @@ from domain.shared.aggregate import LedgerAggregate
 __all__ = ["RESUBMIT", "Evaluate", "FlowInstance", "FlowRuntime", "Resolve", "Task"]
 
 
-class FlowInstance(State, Timeouts, NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating, TaskRules,
-                   LedgerAggregate):
+class FlowInstance(State, RuleEngine, Timeouts, NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating,
+                   TaskRules, LedgerAggregate):
     # The events (declared in events.py), bound here: the aggregate's metaclass re-declares each as
     # FlowInstance.<Name> of this module, the topic every stored event carries.
     Started: TypeAlias = events.Started
@@ -87,6 +88,16 @@ class FlowInstance(State, Timeouts, NodeEngine, Decisions, Handovers, Overrides,
     SlaReminded: TypeAlias = events.SlaReminded
     TaskEscalated: TypeAlias = events.TaskEscalated
     TimeoutActed: TypeAlias = events.TimeoutActed
+    RuleFired: TypeAlias = events.RuleFired
+    RuleArmed: TypeAlias = events.RuleArmed
+    RuleAssigned: TypeAlias = events.RuleAssigned
+    TaskAutoApproved: TypeAlias = events.TaskAutoApproved
+    RuleFlowStarted: TypeAlias = events.RuleFlowStarted
+    # 超时处理 and IF-THEN rules: their mutators live with their commands (instance/timeouts.py, rules.py)
+    _timeout_armed, _sla_reminded = timeouts.timeout_armed, timeouts.sla_reminded
+    _escalated, _timeout_acted = timeouts.escalated, timeouts.timeout_acted
+    _rule_fired, _rule_armed, _rule_assigned = rules.rule_fired, rules.rule_armed, rules.rule_assigned
+    _task_auto_approved, _rule_flow_started = rules.task_auto_approved, rules.rule_flow_started
 
     @event(Started)
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,
@@ -188,29 +199,6 @@ class FlowInstance(State, Timeouts, NodeEngine, Decisions, Handovers, Overrides,
     @event(SlaBreached)
     def _sla_breached(self, task: str, node: str, due_at: str) -> None:
         self.tasks[task].overdue = True
-
-    @event(TimeoutArmed)
-    def _timeout_armed(self, task: str, node: str, at: str, rule: str) -> None:
-        self.tasks[task].timeout_at = at
-
-    @event(SlaReminded)
-    def _sla_reminded(self, task: str, node: str, count: int, next_at: str | None, rule: str) -> None:
-        self.tasks[task].reminders, self.tasks[task].timeout_at = count, next_at
-
-    @event(TaskEscalated)
-    def _escalated(self, task: str, node: str, mode: str, added: list[str], candidates: list[str], rule: str) -> None:
-        t = self.tasks[task]
-        t.candidates, t.timeout_at = candidates, None
-        if mode == "reassign":  # as a reassignment: the old handlers' signers go with them
-            t.before, t.after, t.after_phase, t.claimed_by = [], [], False, None
-            self.delegations = {k: v for k, v in self.delegations.items() if k != task}
-
-    @event(TimeoutActed)
-    def _timeout_acted(self, task: str, node: str, action: str, comment: str, rule: str,
-                       problem: str | None) -> None:
-        self.tasks[task].timeout_at = None
-        if action == "auto_approve":
-            self.decisions += 1  # as an approval: the initiator can no longer withdraw
 
     @event(TaskApproved)
     def _approved(self, task: str, node: str, by: str, comment: str) -> None:

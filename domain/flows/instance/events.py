@@ -372,3 +372,45 @@ class TimeoutActed(LedgerAggregate.Event):
     comment: str
     rule: str
     problem: str | None
+
+
+# -- IF-THEN rules (domain/flows/rules.py): recorded by system:rules -------------------------------
+class RuleFired(LedgerAggregate.Event):
+    rule: str
+    trigger: str
+    node: str | None
+    task: str | None
+    held: bool                   # the condition held (a timed rule is recorded either way: its timer is spent)
+    inputs: dict[str, Any]       # what the condition saw: the rule context and the form values it names
+    actions: list[dict[str, Any]]  # the actions as resolved (recipients as operator:<login>)
+    error: str | None            # why the condition could not be evaluated (it then does not hold)
+
+
+class RuleArmed(LedgerAggregate.Event):
+    task: str
+    node: str
+    rule: str
+    at: str                      # when the task_overdue rule falls due for this task
+
+
+class RuleAssigned(LedgerAggregate.Event):
+    task: str
+    node: str
+    rule: str
+    mode: str                    # reassign | add
+    added: list[str]
+    candidates: list[str]
+
+
+class TaskAutoApproved(LedgerAggregate.Event):
+    task: str
+    node: str
+    rule: str
+    reason: str
+
+
+class RuleFlowStarted(LedgerAggregate.Event):
+    rule: str
+    flow: str
+    instance: UUID | None        # the flow started, saved with this event; None: it could not start
+    problem: str | None

@@ -26,6 +26,9 @@ class FlowRuntime:
     # The business calendar of the instance's department, asked for only when a deadline is
     # computed (opening a task with an SLA, a timeout step): most commands never need it.
     calendar: Callable[[], WorkingTime] = WorkingTime
+    # The pinned form's validation of whole form data (raises a DomainError): what a rule's
+    # set_field checks its result with before recording it.
+    validate: Callable[[dict[str, Any]], dict[str, Any]] = dict
     _time: WorkingTime | None = field(init=False, default=None, repr=False)
     _out: dict[str, list[Edge]] = field(init=False, repr=False)
     _nodes: dict[str, Node] = field(init=False, repr=False)

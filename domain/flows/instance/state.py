@@ -48,6 +48,7 @@ class State:
         self._seq = 0
         self.calls: list[dict[str, Any]] = []
         self.call_results: dict[str, dict[str, Any]] = {}
+        self.rule_starts: list[dict[str, str]] = []  # flows rules asked to start, not started yet
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{self._seq + 1}"

@@ -47,6 +47,7 @@ class Task:
     reminders: int = 0                  # 超时提醒 sent since the deadline passed
     timeout_at: str | None = None       # when the node's timeout takes its next step
     pool: list[str] = field(default_factory=list)           # 认领: who the task was offered to
+    rule_timers: dict[str, str] = field(default_factory=dict)  # task_overdue rule -> when it fires
 
     def __getitem__(self, key: str) -> Any:
         """Read access by name, as callers written against the former dict tasks read them."""

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import event
 
 from domain.flows.graph import Node
+from domain.flows.instance import events
 from domain.flows.instance.runtime import FlowRuntime
 from domain.flows.instance.tasks import Task
 from domain.flows.timeouts import SLA_ACTOR, Timeout, step_after
@@ -104,3 +108,32 @@ class Timeouts:
         elif timeout.action == "auto_return" and timeout.return_to:
             self._return_task(task, SLA_ACTOR, timeout.return_to, comment, rt)
         return "acted"
+
+
+# -- the events' mutators, bound on FlowInstance (their events are its TimeoutArmed, ...) -------------
+@event(events.TimeoutArmed)
+def timeout_armed(self: Any, task: str, node: str, at: str, rule: str) -> None:
+    self.tasks[task].timeout_at = at
+
+
+@event(events.SlaReminded)
+def sla_reminded(self: Any, task: str, node: str, count: int, next_at: str | None, rule: str) -> None:
+    self.tasks[task].reminders, self.tasks[task].timeout_at = count, next_at
+
+
+@event(events.TaskEscalated)
+def escalated(self: Any, task: str, node: str, mode: str, added: list[str], candidates: list[str],
+              rule: str) -> None:
+    t = self.tasks[task]
+    t.candidates, t.timeout_at = candidates, None
+    if mode == "reassign":  # as a reassignment: the old handlers' signers go with them
+        t.before, t.after, t.after_phase, t.claimed_by = [], [], False, None
+        self.delegations = {k: v for k, v in self.delegations.items() if k != task}
+
+
+@event(events.TimeoutActed)
+def timeout_acted(self: Any, task: str, node: str, action: str, comment: str, rule: str,
+                  problem: str | None) -> None:
+    self.tasks[task].timeout_at = None
+    if action == "auto_approve":
+        self.decisions += 1  # as an approval: the initiator can no longer withdraw

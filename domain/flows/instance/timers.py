@@ -69,3 +69,6 @@ class Timers:
                     yield task.id, datetime.fromisoformat(task.sla_warn_at), "sla_warn"
             if task.status == "open" and task.timeout_at:
                 yield task.id, datetime.fromisoformat(task.timeout_at), "timeout"
+            if task.status == "open":  # task_overdue rules armed for the task
+                for rule, at in task.rule_timers.items():
+                    yield f"{task.id}:{rule}", datetime.fromisoformat(at), "rule"

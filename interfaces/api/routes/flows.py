@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from application.access.policy import Policy
 from application.flows.service import parse_graph
-from domain.flows.graph import segregation_warnings, to_mermaid
+from domain.flows.diagram import to_mermaid
+from domain.flows.graph import segregation_warnings
 from domain.shared.errors import NotFoundError
 from interfaces.api.deps import ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
@@ -56,7 +57,8 @@ class DraftSettings(BaseModel):
 
 
 class DefinitionDraft(BaseModel):
-    graph: dict[str, Any] = Field(description="{nodes: [...], edges: [...]} — see docs/flows.md")
+    graph: dict[str, Any] = Field(description="{nodes: [...], edges: [...], rules: [...], amount_field} — see "
+                                  "docs/flows.md (Definitions; Rules)")
     settings: DraftSettings = Field(default_factory=DraftSettings)
 
 

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from domain.flows.diagram import to_mermaid
 from domain.flows.fields import _ABSENT as HIDDEN  # present_change's "not for you" marker
 from domain.flows.fields import present_change
-from domain.flows.graph import to_mermaid
 from interfaces.api.deps import ContainerDep
 from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.routes.flow_calls import present_calls
