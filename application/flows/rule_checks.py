@@ -11,7 +11,7 @@ import jsonschema
 
 from domain.flows.definition import FlowDefinition
 from domain.flows.graph import Graph
-from domain.flows.rules import SetFieldAction, StartFlowAction
+from domain.flows.rules import Rule, SetFieldAction, StartFlowAction
 from domain.forms.paths import schema_has_path
 from domain.shared.errors import NotFoundError
 
@@ -79,4 +79,33 @@ def rule_flow_problems(definition: FlowDefinition, graph: Graph,
                 problems.append((where, f"start_flow: flow {action.flow!r} does not exist"))
             elif not target.versions:
                 problems.append((where, f"start_flow: flow {action.flow!r} has no published version"))
+    loop = _start_loop(definition.key, graph, current_definition)
+    if loop:
+        problems.append(("rules", "start_flow forms a loop: " + " -> ".join(loop)))
     return problems
+
+
+def _started_by(graph: Graph | dict[str, Any]) -> list[str]:
+    rules = graph.rules if isinstance(graph, Graph) else [Rule.model_validate(r) for r in graph.get("rules", [])]
+    return [a.flow for r in rules for a in r.actions if isinstance(a, StartFlowAction)]
+
+
+def _start_loop(key: str, graph: Graph, current_definition: Callable[[str], FlowDefinition]) -> list[str] | None:
+    """Follow start_flow over the published versions: a path back to ``key``, if any (each flow
+    would start the next for ever, each start a real instance in someone's todo list)."""
+    seen: set[str] = set()
+    queue = [[key, flow] for flow in _started_by(graph)]
+    while queue:
+        path = queue.pop()
+        if path[-1] == key:
+            return path
+        if path[-1] in seen:
+            continue
+        seen.add(path[-1])
+        try:
+            target = current_definition(path[-1])
+        except NotFoundError:
+            continue
+        if target.versions:
+            queue += [[*path, flow] for flow in _started_by(target.versions[-1]["graph"])]
+    return None

@@ -179,7 +179,8 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
     problems += _check_splits(graph, out)
     problems += _check_cycles(graph, out)
     problems += check_rules(graph.rules, {n.id: n.type for n in graph.nodes},
-                            {n.id for n in graph.nodes if n.sla_seconds}, compile_condition)
+                            {n.id for n in graph.nodes if n.sla_seconds},
+                            {n.id for n in graph.nodes if n.independent_of or n.required_fields}, compile_condition)
     return problems
 
 

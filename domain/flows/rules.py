@@ -118,9 +118,12 @@ class Rule(BaseModel):
         return any(c == f or c.startswith(f + ".") or f.startswith(c + ".") for c in changed for f in self.fields)
 
 
-def check_rules(rules: list[Rule], nodes: dict[str, str], sla_nodes: set[str],
+def check_rules(rules: list[Rule], nodes: dict[str, str], sla_nodes: set[str], guarded: set[str],
                 compile_condition: Callable[[str], str | None]) -> list[tuple[str, str]]:
-    """Every problem of the rules as (where, what); ``nodes`` maps node ids to their types."""
+    """Every problem of the rules as (where, what); ``nodes`` maps node ids to their types;
+    ``guarded``: approval nodes with ``independent_of`` or ``required_fields``, which a rule never
+    approves (as de-duplication never does: an independent review or a section someone must fill
+    is not decided on values the initiator typed)."""
     problems: list[tuple[str, str]] = []
     if len(rules) > MAX_RULES:
         problems.append(("rules", f"at most {MAX_RULES} rules per flow"))
@@ -156,6 +159,9 @@ def check_rules(rules: list[Rule], nodes: dict[str, str], sla_nodes: set[str],
                 problems.append((f"{where}.actions[{i}]",
                                  f"a {rule.trigger} rule cannot {action.kind} "
                                  f"(it may: {', '.join(sorted(ALLOWED[rule.trigger]))})"))
+            if action.kind == "approve" and (set(rule.nodes) or approvals) & guarded:
+                problems.append((f"{where}.actions[{i}]", "a rule cannot approve at nodes with independent_of or "
+                                 "required_fields: " + ", ".join(sorted((set(rule.nodes) or approvals) & guarded))))
             if isinstance(action, NotifyAction) and not action.to and not action.handlers:
                 problems.append((f"{where}.actions[{i}]", "notify names recipients (to) or the handlers"))
             if isinstance(action, NotifyAction) and action.handlers and rule.trigger not in TASK_TRIGGERS:

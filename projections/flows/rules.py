@@ -20,9 +20,17 @@ TIMERS = (" UNION ALL SELECT 'rule', r.instance_id, r.task_id || ':' || r.rule, 
           " JOIN flows_tasks t ON t.instance_id = r.instance_id AND t.task_id = r.task_id WHERE t.status = 'open'")
 
 
+PUBLIC = frozenset({"kind", "mode", "to", "reason", "note", "message", "flow", "field", "tasks", "problem"})
+# Timers of this instance's tasks that are no longer open (decided, returned, cancelled): dropped
+# whenever the instance arms another, so the table holds about one row per open task's rule.
+STALE = ("DELETE FROM flows_rule_timers r USING flows_tasks t WHERE r.instance_id = %s"
+         " AND t.instance_id = r.instance_id AND t.task_id = r.task_id AND t.status <> 'open'")
+
+
 class RuleHandlers(InstanceRows):
     @handles(FI.RuleArmed)
     def rule_armed(self, w: SqlWriter, e: FI.RuleArmed, position: int) -> None:
+        w.execute(STALE, (e.originator_id,))
         w.execute("INSERT INTO flows_rule_timers VALUES (%s, %s, %s, %s) ON CONFLICT (instance_id, task_id, rule)"
                   " DO UPDATE SET due_at = excluded.due_at", (e.originator_id, e.task, e.rule, e.at))
         self._seen(w, e, position)
@@ -32,10 +40,12 @@ class RuleHandlers(InstanceRows):
         if e.trigger == "task_overdue" and e.task is not None:
             w.execute("DELETE FROM flows_rule_timers WHERE instance_id = %s AND task_id = %s AND rule = %s",
                       (e.originator_id, e.task, e.rule))
+        # The timeline says which rule did what, never the values it read or wrote: those are form
+        # data that field rules may hide from a reader (the event, in the audit trail, has them all;
+        # a field set by a rule is a form_edited entry, presented like any edit).
         self._line(w, e, "rule_fired", node=e.node, task=e.task,
-                   detail={"rule": e.rule, "trigger": e.trigger, "held": e.held, "inputs": e.inputs,
-                           "actions": [{k: v for k, v in a.items() if k not in ("data", "old_values")}
-                                       for a in e.actions], "error": e.error})
+                   detail={"rule": e.rule, "trigger": e.trigger, "held": e.held, "error": e.error,
+                           "actions": [{k: v for k, v in a.items() if k in PUBLIC} for a in e.actions]})
         self._seen(w, e, position)
 
     @handles(FI.RuleAssigned)

@@ -109,10 +109,7 @@ class FlowNotices:
     def task_approved(self, w: SqlWriter, e: Any, position: int) -> None:
         if e.comment == DEDUPLICATED:
             # Approved by de-duplication as it opened: nobody is waited for, so nobody is told.
-            task = self._task(w, e)
-            if task is not None:
-                w.execute("DELETE FROM notifications WHERE source_id = %s AND source_version = %s AND task_id = %s"
-                          " AND read_at IS NULL", (e.originator_id, task.opened_version, e.task))
+            self._withdraw_opening(w, e, keep=[])
         self._change(w, e, position, lambda t: t.approved(e.by))
 
     @handles(FI.SignerApproved)
@@ -179,9 +176,27 @@ class FlowNotices:
 
     @handles(FI.RuleAssigned)
     def rule_assigned(self, w: SqlWriter, e: Any, position: int) -> None:
-        """A rule routed the task (e.g. by region): whoever holds it now and did not before."""
+        """A rule routed the task (e.g. by region): whoever holds it now and did not before; the
+        unread notice of its opening is withdrawn from whoever no longer holds it."""
+        if e.mode == "reassign":
+            self._withdraw_opening(w, e, keep=list(e.candidates))
         self._change(w, e, position, lambda t: t.reassigned(e.candidates) if e.mode == "reassign"
                      else replace(t, candidates=tuple(e.candidates)))
+
+    @handles(FI.TaskAutoApproved)
+    def auto_approved(self, w: SqlWriter, e: Any, position: int) -> None:
+        """Approved by a rule: nobody is waited for any more (the initiator hears of the approval
+        from TaskClosed)."""
+        self._withdraw_opening(w, e, keep=[])
+
+    def _withdraw_opening(self, w: SqlWriter, e: Any, keep: list[str]) -> None:
+        """Unread in-app notices of the task's opening, for those not in ``keep`` (an external
+        message already enqueued stays: the projection only ever inserts into the outbox)."""
+        task = self._task(w, e)
+        if task is not None:
+            w.execute("DELETE FROM notifications WHERE source_id = %s AND source_version = %s AND task_id = %s"
+                      " AND read_at IS NULL AND NOT (recipient = ANY(%s))",
+                      (e.originator_id, task.opened_version, e.task, keep))
 
     @handles(FI.RuleFired)
     def rule_fired(self, w: SqlWriter, e: Any, position: int) -> None:

@@ -113,9 +113,16 @@ def test_a_rule_routes_a_northern_claim_to_the_person_who_handles_that_region(ex
     assert fired.actions == [{"kind": "assign", "mode": "reassign", "to": ["operator:carl"]}]
     (assigned,) = _timeline(container, north, "rule_assigned")
     assert assigned["actor"] == "system:rules" and assigned["detail"]["candidates"] == ["operator:carl"]
-    # Carl has it in his todo list and heard of it; clara, whom the node named, has neither.
+    # Carl has it in his todo list and heard of it; clara, whom the node named, has neither (the
+    # notice of the task's opening is withdrawn from her in-app list).
     container.runners["notifications.inbox"].catch_up()
     assert [n["kind"] for n in container.notification_queries.page("operator:carl", limit=10)] == ["task_arrived"]
+    assert container.notification_queries.page("operator:clara", limit=10) == []
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+    assert container.instance_queries.todo("operator:clara", everyone, filters={}) == []
+    # The timeline names the rule and what it did, not the form values it read.
+    (line,) = _timeline(container, north, "rule_fired")
+    assert line["detail"]["rule"] == "north_to_beijing_finance" and "inputs" not in line["detail"]
 
 
 def test_an_eastern_claim_stays_with_whoever_the_node_names_and_no_rule_is_recorded(expenses):
@@ -316,3 +323,57 @@ def test_a_rule_of_an_unknown_kind_is_refused_when_the_draft_is_saved(expenses):
         container.flows.save_draft(ADMIN, "expense_claim", _graph(rules=rules),
                                    {"deduplication": "none", "empty_assignee": "block"}, None)
     assert refused.value.code == "invalid_flow_graph"
+
+
+def test_a_rule_that_sets_two_fields_keeps_both(expenses):
+    container, _ = expenses
+    _publish(container, _graph(rules=[
+        {"id": "tidy", "name": "整理", "trigger": "instance_started",
+         "actions": [{"kind": "set_field", "field": "expense.priority", "value": "high"},
+                     {"kind": "set_field", "field": "expense.purpose", "value": "已整理"}]}]))
+    instance = _claim(container, kind="training")
+    assert instance.data["expense"]["priority"] == "high" and instance.data["expense"]["purpose"] == "已整理"
+    assert container.flows.instance(instance.id).data == instance.data
+
+
+def test_a_node_entered_rule_at_a_join_fires_once_when_the_branches_meet(expenses):
+    container, _ = expenses
+    graph = {"nodes": [{"id": "start", "type": "start", "name": "s"},
+                       {"id": "split", "type": "parallel_split", "name": "split"},
+                       {"id": "a", "type": "system", "name": "a", "hook": "notify"},
+                       {"id": "b", "type": "system", "name": "b", "hook": "notify"},
+                       {"id": "join", "type": "parallel_join", "name": "join"},
+                       {"id": "review", "type": "approval", "name": "r", "mode": "any",
+                        "assignees": [{"kind": "role", "value": "clearing"}]},
+                       {"id": "end", "type": "end", "name": "e"}],
+             "edges": [{"source": "start", "target": "split"}, {"source": "split", "target": "a"},
+                       {"source": "split", "target": "b"}, {"source": "a", "target": "join"},
+                       {"source": "b", "target": "join"}, {"source": "join", "target": "review"},
+                       {"source": "review", "target": "end"}],
+             "rules": [{"id": "met", "name": "汇合", "trigger": "node_entered", "nodes": ["join"],
+                        "actions": [{"kind": "cc", "to": [{"kind": "operator", "value": "fiona"}]}]}]}
+    _publish(container, graph)
+    instance = _claim(container)
+    assert [e.rule for e in _fired(instance)] == ["met"]
+
+
+def test_publishing_refuses_a_rule_approving_an_independent_review_and_flows_starting_each_other(expenses):
+    container, _ = expenses
+    graph = _graph()
+    graph["nodes"][1]["independent_of"] = ["initiator"]
+    container.flows.save_draft(ADMIN, "expense_claim", graph, {"deduplication": "none", "empty_assignee": "block"},
+                               None)
+    with pytest.raises(InvalidInputError) as refused:
+        container.flows.publish(ADMIN, "expense_claim", None)
+    assert [e["path"] for e in refused.value.errors] == ["rules.small_travel_of_managers.actions[0]"]
+    # expense_claim starts expense_followup, which starts expense_claim: refused at publish.
+    _publish(container, _graph())
+    flows = container.flows
+    flows.create_definition(ADMIN, "expense_followup", "expense_followup", "expense_claim", "brokerage", "")
+    _publish(container, {**AUTO, "rules": [{"id": "back", "name": "回", "trigger": "instance_started",
+                                            "actions": [{"kind": "start_flow", "flow": "expense_claim"}]}]},
+             key="expense_followup")
+    with pytest.raises(InvalidInputError) as looping:
+        _publish(container, _graph(rules=[{"id": "on", "name": "续", "trigger": "instance_completed",
+                                           "actions": [{"kind": "start_flow", "flow": "expense_followup"}]}]))
+    assert "expense_claim -> expense_followup -> expense_claim" in looping.value.errors[0]["message"]

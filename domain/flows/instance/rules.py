@@ -36,7 +36,10 @@ from domain.flows.rules import (
 from domain.forms.diff import patch_with_old_values
 from domain.shared.errors import DomainError, RuleViolationError
 
-MAX_FIRINGS = 100  # per command: an automatic approval looping through a gateway stops here
+# Per command: one rule firing this often is a loop (an automatic approval going round a gateway);
+# all rules together, a runaway configuration. Either refuses the command (422).
+MAX_FIRINGS_PER_RULE, MAX_FIRINGS = 20, 1000
+JOINS = ("parallel_join", "inclusive_join")
 NAMES = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -73,7 +76,7 @@ class RuleEngine:
         if not rt.graph.rules:
             return
         upto: int = getattr(self, "_rules_upto", 0)
-        fired = 0
+        self._rule_counts: dict[str, int] = {}
         while True:
             pending: list[Any] = getattr(self, "pending_events")  # noqa: B009 (the host aggregate's; typing it here clashes)
             new = [e for e in pending if e.originator_version > upto]
@@ -81,15 +84,22 @@ class RuleEngine:
                 break
             upto = self._rules_upto = new[-1].originator_version
             for e in new:
-                fired += self._on_event(e, rt)
-                if fired > MAX_FIRINGS:
-                    raise RuleViolationError(f"rules fired more than {MAX_FIRINGS} times in one step (a loop?)")
+                self._on_event(e, rt)
+
+    def _count(self, rule: Rule) -> None:
+        counts = self._rule_counts
+        counts[rule.id] = counts.get(rule.id, 0) + 1
+        if counts[rule.id] > MAX_FIRINGS_PER_RULE or sum(counts.values()) > MAX_FIRINGS:
+            raise RuleViolationError(f"rule {rule.id!r} fired more than {MAX_FIRINGS_PER_RULE} times in one step "
+                                     "(a loop?)" if counts[rule.id] > MAX_FIRINGS_PER_RULE else
+                                     f"rules fired more than {MAX_FIRINGS} times in one step")
 
     def _on_event(self, e: Any, rt: FlowRuntime) -> int:
         kind = type(e).__name__
         if kind == "Started":
             return self._trigger("instance_started", rt)
-        if kind in ("NodeEntered", "Joined"):
+        if kind == "Joined" or (kind == "NodeEntered" and rt.node(e.node).type not in JOINS):
+            # A join is entered once, when its branches meet (not by each arriving branch).
             return self._trigger("node_entered", rt, node=e.node)
         if kind == "Forked":
             return sum(self._trigger("node_entered", rt, node=n) for n in e.children.values())
@@ -136,10 +146,13 @@ class RuleEngine:
             return "gone"
         if rt.now < datetime.fromisoformat(at):
             return "not_due"
+        self._rule_counts = {}
         rule = next((r for r in rt.graph.rules if r.id == rule_id), None)
-        if rule is None:  # migrated to a version without it: the timer is spent, and says why
+        if rule is None or rule.trigger != "task_overdue" or not rule.applies_at(task.node):
+            # Migrated to a version without it (or where the id means another rule): the timer
+            # is spent, and says why.
             self._rule_fired(rule=rule_id, trigger="task_overdue", node=task.node, task=task.id, held=False,
-                             inputs={}, actions=[], error="the flow's version no longer has this rule")
+                             inputs={}, actions=[], error="the flow's version no longer has this timed rule here")
         else:
             self._fire(rule, rt, node=task.node, task=task, timed=True)
         return "fired"
@@ -157,14 +170,24 @@ class RuleEngine:
             error = used.pop("condition_error", None)
         if not held and error is None and not timed:
             return 0  # nothing happened: not recorded (a timed rule is, as its timer is spent)
-        resolved = [self._resolve(a, node, task, rt) for a in rule.actions] if held else []
+        self._count(rule)
+        resolved: list[dict[str, Any]] = []
+        if held:  # in order: a field set, or a task reassigned, by an earlier action is what a later one sees
+            data, handlers = self.data, list(task.candidates) if task is not None else []
+            for action in rule.actions:
+                resolved.append(self._resolve(action, task, handlers, data, rt))
+                if "data" in resolved[-1]:
+                    data = resolved[-1]["data"]
+                if resolved[-1]["kind"] == "assign" and "problem" not in resolved[-1]:
+                    keep = handlers if resolved[-1]["mode"] == "add" else []
+                    handlers = list(dict.fromkeys([*keep, *resolved[-1]["to"]]))
         inputs = {"context": context, "form": _named_values(rule.condition or "", self.data),
                   **({"ds": used} if used else {})}
         self._rule_fired(rule=rule.id, trigger=rule.trigger, node=node, task=task.id if task else None, held=held,
                          inputs=inputs, actions=resolved, error=error)
-        for action in resolved:
-            if "problem" not in action:
-                self._apply(rule, action, node, task, rt)
+        for done in resolved:
+            if "problem" not in done:
+                self._apply(rule, done, node, task, rt)
         return 1
 
     def _rule_context(self, rule: Rule, rt: FlowRuntime, node: str | None, task: Task | None,
@@ -172,7 +195,6 @@ class RuleEngine:
         """What a condition may read as ``context`` (recorded with the firing)."""
         facts = self.initiator_facts
         roles = list(facts.get("roles") or [])
-        local = rt.now.astimezone(rt.time.zone)
         amount = _at_path(self.data, rt.graph.amount_field) if rt.graph.amount_field else None
         return {
             "trigger": rule.trigger, "definition": self.definition_key, "version": self.definition_version,
@@ -184,23 +206,23 @@ class RuleEngine:
             "node": node, "task": task.id if task else None,
             "handlers": list(task.candidates) if task else [],
             "changed": changed or [], "outcome": self.status,
-            "time": {"at": rt.now.isoformat(), "date": local.date().isoformat(), "hour": local.hour,
-                     "minute": local.minute, "weekday": local.isoweekday(),
-                     "working_day": rt.time.is_working_day(local.date())},
+            "time": _time(rt) if "time" in (rule.condition or "") else {"at": rt.now.isoformat()},
         }
 
-    def _resolve(self, action: RuleAction, node: str | None, task: Task | None, rt: FlowRuntime) -> dict[str, Any]:
+    def _resolve(self, action: RuleAction, task: Task | None, handlers: list[str], data: dict[str, Any],
+                 rt: FlowRuntime) -> dict[str, Any]:
         """An action as it will be applied: recipients resolved now and recorded (a replay never
-        resolves again); a problem (nobody found, an invalid field value) is recorded instead."""
+        resolves again); a problem (nobody found, an invalid field value) is recorded instead.
+        ``handlers`` and ``data``: the task's handlers and the form as the earlier actions leave them."""
         out: dict[str, Any] = action.model_dump(exclude={"to"})
         if isinstance(action, (AssignAction, CcAction, NotifyAction)):
             where = rt.node(task.node) if task is not None else Node(id="rule", type="approval", name="rule")
             found = rt.resolve(where.model_copy(update={"assignees": action.to})) if action.to else []
-            if isinstance(action, AssignAction):
-                excluded = self.excluded_for(where.independent_of)
+            if isinstance(action, AssignAction):  # never to the initiator (maker-checker), nor to
+                excluded = self.excluded_for(where.independent_of) | {self.initiator}  # whom the node excludes
                 found = [c for c in found if c not in excluded]
             if isinstance(action, NotifyAction) and action.handlers and task is not None:
-                found = [*found, *task.candidates]
+                found = [*found, *handlers]
             out["to"] = list(dict.fromkeys(found))
             if not found:
                 out["problem"] = "nobody to " + action.kind
@@ -209,12 +231,12 @@ class RuleEngine:
                 [t.id for t in self.tasks.values() if t.status == "open" and t.mode != RESUBMIT]
         elif isinstance(action, SetFieldAction):
             try:
-                data = rt.validate(_set_path(self.data, action.field, action.value))
+                changed = rt.validate(_set_path(data, action.field, action.value))
             except DomainError as exc:
                 out["problem"] = exc.message
             else:
-                out["patch"], out["old_values"] = patch_with_old_values(self.data, data)
-                out["data"] = data
+                out["patch"], out["old_values"] = patch_with_old_values(data, changed)
+                out["data"] = changed
         return out
 
     def _apply(self, rule: Rule, action: dict[str, Any], node: str | None, task: Task | None,
@@ -252,6 +274,14 @@ class RuleEngine:
 
     def record_rule_start(self, rule: str, flow: str, instance: UUID | None, problem: str | None) -> None:
         self._rule_flow_started(rule=rule, flow=flow, instance=instance, problem=problem)
+
+
+def _time(rt: FlowRuntime) -> dict[str, Any]:
+    """The time in the business calendar's zone (loading the calendar: only for a condition that
+    reads it)."""
+    local = rt.now.astimezone(rt.time.zone)
+    return {"at": rt.now.isoformat(), "date": local.date().isoformat(), "hour": local.hour, "minute": local.minute,
+            "weekday": local.isoweekday(), "working_day": rt.time.is_working_day(local.date())}
 
 
 def _named_values(condition: str, data: dict[str, Any]) -> dict[str, Any]:
