@@ -72,7 +72,8 @@ def _middleware(app: FastAPI, settings: Settings, metrics: object) -> None:
         # Off unless UI origins are listed: browsers elsewhere cannot call the API with a token.
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-ID"],
+                           allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-ID",
+                                          delegation.HEADER],
                            expose_headers=["ETag", "Location", "Retry-After", "X-Event-Position", "X-Request-ID",
                                            "X-Correlation-ID"], max_age=600)
 

@@ -73,7 +73,7 @@ def test_a_todo_read_grant_lists_the_operators_todo_but_cannot_approve(firm):
     detail = ok(firm["client"].get(f"{FLOWS}/instances/{item['instance_id']}", headers=_as(client, "olga")))
     assert detail["id"] == item["instance_id"]
     me = ok(firm["client"].get("/api/v1/me", headers=_as(client, "olga")))
-    assert (me["actor"], me["kind"]) == ("operator:olga", "delegated")
+    assert (me["actor"], me["kind"], me["via"]) == ("operator:olga", "delegated", f"api_token:{token_id}")
     _refused(_approve(firm, _as(client, "olga"), item), "delegation_scope_missing")
     assert ok(_todo(firm, client))["items"] == []  # without the header the token is itself: no tasks
 
