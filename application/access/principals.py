@@ -13,7 +13,10 @@ rights (ADR 0011).
 
 An API token is worth at most what its issuer holds now: its permissions, business lines,
 data scope and investor accounts are the intersection of what it was issued with and what
-the issuer holds at the moment of use."""
+the issuer holds at the moment of use.
+
+An API token holding ``oa.act_on_behalf`` may act for an operator who granted it a delegation
+(``on_behalf``, ADR 0016): the grant, the operator and their roles are checked the same way."""
 from __future__ import annotations
 
 import hmac

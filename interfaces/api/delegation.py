@@ -4,6 +4,7 @@
 needs. Every other endpoint refuses the header: deny by default, one table to review."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -13,6 +14,7 @@ from application.access.policy import Principal
 from domain.access.delegation import TASKS_ACT, TODO_READ, DelegationRefusedError
 from interfaces.bootstrap import Container
 
+log = logging.getLogger(__name__)
 HEADER = "X-On-Behalf-Of"
 _FLOWS = "/api/v1/flows"
 _TASK = _FLOWS + "/instances/{instance_id}/tasks/{task_id}"
@@ -43,12 +45,14 @@ DELEGABLE: dict[tuple[str, str], str] = {
 
 def on_behalf(request: Request, container: Container, token: Principal, login_name: str) -> Principal:
     """The principal of a request carrying the header: the operator as this token may act for them."""
+    route = getattr(request.scope.get("route"), "path", "")
     if not may_delegate(token):
+        log.warning("refusing %s on %s %s: not allowed to act on behalf", token.actor, request.method, route)
         raise DelegationRefusedError(f"only API tokens holding 'oa.act_on_behalf' may send {HEADER}",
                                      code="delegation_not_permitted")
-    route = request.scope.get("route")
-    scope = DELEGABLE.get((request.method, getattr(route, "path", "")))
+    scope = DELEGABLE.get((request.method, route))
     if scope is None:
+        log.warning("refusing %s on %s %s: not a delegable endpoint", token.actor, request.method, route)
         raise DelegationRefusedError(f"this endpoint does not take {HEADER}; see ADR 0016 for those that do",
                                      code="delegation_not_allowed_here")
     return container.principals.on_behalf(token, login_name.strip(), scope)
