@@ -26,7 +26,7 @@ SECRET_FIELDS = frozenset({"password_hash", "access_hash", "refresh_hash", "toke
 @dataclass(frozen=True)
 class Principal:
     actor: str                      # recorded on events: operator:<login>, api_token:<id>, admin:bootstrap
-    kind: str                       # operator | api_token | bootstrap
+    kind: str                       # operator | api_token | bootstrap | delegated
     permissions: frozenset[str]
     business_lines: frozenset[str] | None = None   # None: every line
     departments: frozenset[UUID] | None = None     # None: every department
@@ -42,6 +42,8 @@ class Principal:
     # people, not credentials, so nobody approves their own request with a second token.
     acting_for: UUID | None = None
     issuer_actor: str | None = None
+    # A delegated request (kind "delegated", ADR 0016): the API token acting for ``actor``.
+    via: str | None = None
 
     @property
     def self_id(self) -> UUID | None:
@@ -65,7 +67,8 @@ class Policy:
 
     # -- who acts ------------------------------------------------------------------------
     def context(self, correlation_id: str, business_line: str | None = None) -> CommandContext:
-        return CommandContext(actor=self.principal.actor, correlation_id=correlation_id, business_line=business_line)
+        return CommandContext(actor=self.principal.actor, correlation_id=correlation_id, business_line=business_line,
+                              via=self.principal.via)
 
     # -- actions ---------------------------------------------------------------------------
     def can(self, action: str) -> bool:

@@ -13,7 +13,10 @@ rights (ADR 0011).
 
 An API token is worth at most what its issuer holds now: its permissions, business lines,
 data scope and investor accounts are the intersection of what it was issued with and what
-the issuer holds at the moment of use."""
+the issuer holds at the moment of use.
+
+An API token holding ``oa.act_on_behalf`` may act for an operator who granted it a delegation
+(``on_behalf``, ADR 0016): the grant, the operator and their roles are checked the same way."""
 from __future__ import annotations
 
 import hmac
@@ -22,15 +25,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+from application.access.delegated import act_for, may_delegate, token_id_of
 from application.access.policy import Principal
 from application.access.secrets import ACCESS_PREFIX, API_PREFIX, token_hash
+from domain.access.delegation import DelegationRefusedError, grant_id, require_covers
+from domain.access.operator import LOGIN_NAME
 from domain.shared.errors import AuthenticationError, UnavailableError
 from domain.shared.ids import natural_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long a request waits for the access read models to catch up with its subject before it
 # is refused (a command's own security barrier normally makes this wait zero).
@@ -48,6 +55,10 @@ class AccessReadModel(Protocol):
     def roles_of(self, roles: list[str]) -> list[dict[str, Any]]: ...
 
     def expand_jurisdiction(self, jurisdiction: list[dict[str, Any]]) -> set[UUID]: ...
+
+    def operator_by_login(self, login_name: str) -> dict[str, Any] | None: ...
+
+    def delegation(self, delegation_id: UUID) -> dict[str, Any] | None: ...
 
 
 class PrincipalResolver:
@@ -74,8 +85,55 @@ class PrincipalResolver:
             return self._fresh(lambda: self._api_token(token, now))
         raise AuthenticationError("the bearer token is not valid", code="invalid_token")
 
+    def on_behalf(self, token: Principal, login_name: str, scope: str) -> Principal:
+        """The principal of a request ``token`` (a resolved API token) makes for the operator
+        ``login_name``, needing the delegation scope ``scope`` (ADR 0016). The grant and the
+        operator's rights are read like every principal: refused unless the read models hold
+        the stored versions of the grant, the operator and their roles, so a revocation counts
+        from the moment it is stored, and a grant not yet applied is waited for."""
+        if not may_delegate(token):
+            raise DelegationRefusedError("only API tokens holding 'oa.act_on_behalf' act on an operator's behalf",
+                                         code="delegation_not_permitted")
+        now = datetime.now(timezone.utc)
+        outcome = self._fresh(lambda: self._delegated(token, login_name, scope, now), who=token.actor)
+        if isinstance(outcome, DelegationRefusedError):
+            log.warning("refusing %s acting for operator:%s: %s", token.actor, login_name, outcome.code)
+            raise outcome
+        return outcome
+
+    def _delegated(self, token: Principal, login_name: str, scope: str,
+                   now: datetime) -> tuple[Principal | DelegationRefusedError, dict[UUID, int]]:
+        # Unknown, disabled and never-granted operators answer alike: the client learns nothing
+        # about login names nobody delegated to it.
+        missing = DelegationRefusedError(f"operator:{login_name} has not delegated to this client",
+                                         code="delegation_missing")
+        token_id = token_id_of(token)
+        if token_id is None or not LOGIN_NAME.fullmatch(login_name):
+            return missing, {}
+        operator_id = natural_id("operator", login_name)
+        delegation_id = grant_id(operator_id, token_id)
+        row = self.queries.operator_by_login(login_name)
+        grant = self.queries.delegation(delegation_id)
+        seen = {operator_id: row["version"] if row else 0, delegation_id: grant["version"] if grant else 0}
+        if row is None or grant is None or row["status"] != "active" or grant["api_token_id"] != token_id:
+            return missing, seen
+        actor = f"operator:{login_name}"
+        try:
+            require_covers(grant["scopes"], grant["revoked"], grant["expires_at"], scope, now, actor)
+        except DelegationRefusedError as refusal:
+            return refusal, seen
+        jurisdiction = list(row["jurisdiction"] or [])
+        roles = list(row["roles"])
+        operator = Principal(
+            actor=actor, kind="operator", permissions=frozenset(self._roles(roles, seen)),
+            business_lines=frozenset(row["business_lines"]),
+            departments=frozenset(self.queries.expand_jurisdiction(jurisdiction)),
+            investor_accounts=frozenset(row["investor_accounts"]), roles=frozenset(roles), operator_id=row["id"],
+            department_id=row["department_id"], display_name=row["display_name"], jurisdiction=tuple(jurisdiction))
+        return act_for(token, operator, grant["scopes"]), seen
+
     # -- fail closed --------------------------------------------------------------------------
-    def _fresh(self, build: Callable[[], tuple[Principal, dict[UUID, int]]]) -> Principal:
+    def _fresh(self, build: Callable[[], tuple[T, dict[UUID, int]]], who: str | None = None) -> T:
         """Build the principal from the read models; accept it only if every read-model version
         it rests on equals the stored version of that aggregate."""
         deadline = time.monotonic() + CATCH_UP_SECONDS
@@ -84,13 +142,14 @@ class PrincipalResolver:
             behind = self._behind(seen)
             if not behind:
                 return principal
+            actor = who or str(getattr(principal, "actor", "?"))
             if self._parked is not None and self._parked(behind):
-                self._refuse("parked", principal, behind)
+                self._refuse("parked", actor, behind)
                 raise AuthenticationError(
                     "your access records could not be applied; an administrator must repair them "
                     "(ledgerflow projections status)", code="access_records_inconsistent")
             if time.monotonic() >= deadline:
-                self._refuse("lagging", principal, behind)
+                self._refuse("lagging", actor, behind)
                 raise UnavailableError("your access records are being updated; retry shortly",
                                        code="read_model_lagging")
             time.sleep(0.05)
@@ -101,9 +160,9 @@ class PrincipalResolver:
         stored = self._stored_versions(list(seen))
         return [i for i, version in seen.items() if stored.get(i, 0) != version]
 
-    def _refuse(self, reason: str, principal: Principal, behind: list[UUID]) -> None:
+    def _refuse(self, reason: str, actor: str, behind: list[UUID]) -> None:
         self.refusals[reason] += 1
-        log.warning("refusing %s: access read models are %s for %s", principal.actor, reason,
+        log.warning("refusing %s: access read models are %s for %s", actor, reason,
                     ", ".join(str(i) for i in behind))
 
     def _roles(self, keys: list[str], seen: dict[UUID, int]) -> set[str]:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain.access.business_line import BusinessLine
 from domain.access.credentials import ApiToken, Session
+from domain.access.delegation import DelegationGrant
 from domain.access.department import Department
 from domain.access.field_rule import FieldRule
 from domain.access.operator import Operator
@@ -56,6 +57,7 @@ RESOURCES: dict[type, AuditedResource] = {
     FieldRule: AuditedResource("access.field_rule", admin_only=True),
     Session: AuditedResource("access.session", admin_only=True),
     ApiToken: AuditedResource("access.api_token", admin_only=True),
+    DelegationGrant: AuditedResource("access.delegation", admin_only=True),
     BusinessType: AuditedResource("forms.business_type", line_only=True),
     FlowDefinition: AuditedResource("flows.definition", line_only=True),
     FlowInstance: AuditedResource("flows.instance", department_of=lambda a: a.department_id,

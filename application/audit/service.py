@@ -13,7 +13,7 @@ from domain.shared.errors import NotFoundError
 from infrastructure.eventstore.store import EventLog, VerifyReport
 
 METADATA = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-            "correlation_id", "business_line"}
+            "correlation_id", "business_line", "via"}
 
 
 def public_state(aggregate: Any) -> dict[str, Any]:
@@ -34,6 +34,7 @@ class TrailEntry:
     correlation_id: str | None
     data: dict[str, Any]
     changes: dict[str, dict[str, Any]]
+    via: str | None = None  # the client the actor acted through (a delegation, ADR 0016)
 
 
 class AuditService:
@@ -99,7 +100,7 @@ class AuditService:
                 position=position, version=event.originator_version, event_type=event_type,
                 aggregate_type=aggregate_type, occurred_at=event.timestamp,
                 actor=getattr(event, "actor", None), business_line=getattr(event, "business_line", None),
-                correlation_id=getattr(event, "correlation_id", None),
+                correlation_id=getattr(event, "correlation_id", None), via=getattr(event, "via", None),
                 data={k: v for k, v in vars(event).items() if k not in METADATA and k not in SECRET_FIELDS},
                 changes=changes,
             ))

@@ -78,6 +78,12 @@ MENUS: tuple[Menu, ...] = (
                                                 "dead-letter list"),
         Action("notifications.deliveries.manage", "Send dead-letter deliveries again"),
     )),
+    Menu("oa", "OA 与移动端 OA and mobile clients", (
+        # Honoured for API tokens only, and only for operators who granted the token a delegation
+        # (ADR 0016); an operator's own session never acts for anyone else.
+        Action("oa.act_on_behalf", "API tokens: list the todo of, and act on tasks for, operators who delegated "
+                                   "to the client"),
+    )),
     Menu("audit", "审计 Audit", (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),

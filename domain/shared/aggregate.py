@@ -1,7 +1,7 @@
 """Base aggregate whose every event says who, when, business line and correlation id."""
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
@@ -29,6 +29,10 @@ class LedgerAggregate(Aggregate):
         actor: str
         correlation_id: str
         business_line: str | None
+        # Not a dataclass field (a defaulted field would break every subclass's fields, and the
+        # stored field lists are frozen): set on the instance only when a delegate acted, stored
+        # in the event's state like a field, and read as None from events without it (ADR 0016).
+        via: ClassVar[str | None] = None
 
     class Created(Event, Aggregate.Created):
         pass
@@ -39,9 +43,20 @@ class LedgerAggregate(Aggregate):
         line = kwargs.get("business_line")
         for key, value in _metadata(line).items():
             kwargs.setdefault(key, value)
-        return super()._create(event_class, id=id, **kwargs)
+        aggregate = super()._create(event_class, id=id, **kwargs)
+        _stamp_via(aggregate.pending_events[-1])
+        return aggregate
 
     def trigger_event(self, event_class: type[CanMutateAggregate[UUID]], **kwargs: Any) -> None:
         for key, value in _metadata(self.business_line).items():
             kwargs.setdefault(key, value)
         super().trigger_event(event_class, **kwargs)
+        _stamp_via(self.pending_events[-1])
+
+
+def _stamp_via(event: object) -> None:
+    via = current_context().via
+    if via is not None:
+        # Events are frozen dataclasses; the mapper stores ``vars(event)`` and restores it as the
+        # instance's __dict__, so the attribute round-trips without being a declared field.
+        object.__setattr__(event, "via", via)

@@ -18,6 +18,9 @@ class CommandContext:
     actor: str
     correlation_id: str
     business_line: str | None = None
+    # The credential a person acts through when it is not their own (a client holding their
+    # delegation, ADR 0016): recorded beside ``actor`` on every event, so the trail names both.
+    via: str | None = None
 
     @staticmethod
     def system(component: str, correlation_id: str | None = None) -> CommandContext:

@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from domain.shared.errors import DomainError
 from infrastructure.settings import Settings
-from interfaces.api import problems
+from interfaces.api import delegation, problems
 from interfaces.api.metrics import Metrics
 from interfaces.api.middleware import RequestContextMiddleware
 from interfaces.api.routes import (
@@ -20,6 +20,7 @@ from interfaces.api.routes import (
     audit,
     auth,
     calendar,
+    delegations,
     departments,
     flow_instances,
     flow_migrations,
@@ -71,7 +72,8 @@ def _middleware(app: FastAPI, settings: Settings, metrics: object) -> None:
         # Off unless UI origins are listed: browsers elsewhere cannot call the API with a token.
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-ID"],
+                           allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-ID",
+                                          delegation.HEADER],
                            expose_headers=["ETag", "Location", "Retry-After", "X-Event-Position", "X-Request-ID",
                                            "X-Correlation-ID"], max_age=600)
 
@@ -125,8 +127,8 @@ class _Authenticated:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
-    routers = (health, auth, departments, operators, access_admin, calendar, forms, flows, flow_monitor, flow_instances,
-               flow_overrides, flow_migrations, audit, projections, archive, leads, notifications,
+    routers = (health, auth, departments, operators, access_admin, delegations, calendar, forms, flows, flow_monitor,
+               flow_instances, flow_overrides, flow_migrations, audit, projections, archive, leads, notifications,
                notification_deliveries)
     for module in routers:
         app.include_router(module.router)
@@ -146,6 +148,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             _declare_problems(path, method, operation)
+            delegation.declare(path, method, operation)
     app.openapi_schema = schema
     return schema
 

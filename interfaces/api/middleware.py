@@ -230,5 +230,5 @@ class RequestContextMiddleware:
         # One line per request: the route template, never the path's values or the query.
         access_log.info(json.dumps({
             "method": scope["method"], "route": path, "status": status, "ms": round(seconds * 1000, 1),
-            "actor": state.get("actor"), "correlation_id": state.get("correlation_id"),
+            "actor": state.get("actor"), "via": state.get("via"), "correlation_id": state.get("correlation_id"),
             "request_id": state.get("request_id")}, ensure_ascii=False))

@@ -31,7 +31,8 @@ def audit_trail(aggregate_id: UUID, as_json: Annotated[bool, typer.Option("--jso
     for e in entries:
         changes = "; ".join(f"{k}: {v['old']!r} → {v['new']!r}" for k, v in e.changes.items())
         table.add_row(str(e.position), str(e.version), f"{e.aggregate_type}.{e.event_type}",
-                      e.occurred_at.isoformat(timespec="seconds"), e.actor or "", e.business_line or "", changes)
+                      e.occurred_at.isoformat(timespec="seconds"),
+                      f"{e.actor or ''} via {e.via}" if e.via else e.actor or "", e.business_line or "", changes)
     console.print(table)
 
 

@@ -1,6 +1,6 @@
 """Read models the policy consults on every request: operators, roles, business lines,
-field rules, sessions and API tokens. One projection, so one position to wait for after a
-security-relevant command (ADR 0006)."""
+field rules, sessions, API tokens and delegations (projections/access/delegations.py). One
+projection, so one position to wait for after a security-relevant command (ADR 0006)."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,6 +13,7 @@ from domain.access.field_rule import FieldRule
 from domain.access.operator import Operator
 from domain.access.role import Role
 from domain.shared.aggregate import LedgerAggregate
+from projections.access import delegations
 from projections.framework import PostgresProjection, SqlWriter, handles
 
 OPERATOR_COLUMNS = ("id, login_name, display_name, department_id, phone, email, status, roles, business_lines,"
@@ -26,10 +27,10 @@ def _touch(w: SqlWriter, table: str, e: LedgerAggregate.Event, position: int, as
               (*params, e.originator_version, e.timestamp, position, e.originator_id))
 
 
-class PrincipalsProjection(PostgresProjection):
+class PrincipalsProjection(delegations.DelegationRows, PostgresProjection):
     name = "access.principals"
     tables = ("access_operators", "access_roles", "access_business_lines", "access_field_rules",
-              "access_sessions", "access_api_tokens")
+              "access_sessions", "access_api_tokens", delegations.TABLE)
     schema = (
         "CREATE TABLE IF NOT EXISTS access_operators (id uuid PRIMARY KEY, login_name text UNIQUE NOT NULL,"
         " display_name text NOT NULL, department_id uuid NOT NULL, phone text, email text, status text NOT NULL,"
@@ -62,6 +63,7 @@ class PrincipalsProjection(PostgresProjection):
         " business_lines text[] NOT NULL, expires_at timestamptz, revoked boolean NOT NULL DEFAULT false,"
         " created_by text NOT NULL, issuer jsonb NOT NULL, created_at timestamptz NOT NULL, version int NOT NULL,"
         " updated_at timestamptz NOT NULL, position bigint NOT NULL)",
+        *delegations.SCHEMA,
     )
 
     # -- operators ----------------------------------------------------------------

@@ -101,6 +101,37 @@ class AccessQueries:
     def api_tokens(self) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT * FROM access_api_tokens ORDER BY created_at, id")
 
+    # -- delegations (ADR 0016) -------------------------------------------------------------------
+    def operator_by_login(self, login_name: str) -> dict[str, Any] | None:
+        return self.db.fetch_one("SELECT * FROM access_operators WHERE login_name = %s", (login_name,))
+
+    def delegation(self, delegation_id: UUID) -> dict[str, Any] | None:
+        return self.db.fetch_one(
+            "SELECT d.*, t.name AS api_token_name, o.department_id FROM access_delegations d"
+            " JOIN access_operators o ON o.id = d.operator_id"
+            " LEFT JOIN access_api_tokens t ON t.id = d.api_token_id WHERE d.id = %s", (delegation_id,))
+
+    def delegations(self, scope: dict[str, Any], *, operator_id: UUID | None = None,
+                    after: tuple[Any, ...] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Grants, oldest first, keyset-paged by (created_at, id); ``scope`` limits them to operators
+        of departments in the caller's scope (``Policy.scope_params``)."""
+        at, last = after if after is not None else (None, None)
+        return self.db.fetch_all(
+            "SELECT d.*, t.name AS api_token_name, o.department_id FROM access_delegations d"
+            " JOIN access_operators o ON o.id = d.operator_id"
+            " LEFT JOIN access_api_tokens t ON t.id = d.api_token_id WHERE " + SCOPE_BY_DEPARTMENT +
+            " AND (%(operator)s::uuid IS NULL OR d.operator_id = %(operator)s)"
+            " AND (%(at)s::timestamptz IS NULL OR (d.created_at, d.id) > (%(at)s, %(last)s::uuid))"
+            " ORDER BY d.created_at, d.id LIMIT %(limit)s",
+            {**scope, "operator": operator_id, "at": at, "last": last, "limit": limit})
+
+    def delegation_clients(self) -> list[dict[str, Any]]:
+        """Live API tokens issued to act on behalf: the clients an operator may delegate to."""
+        return self.db.fetch_all(
+            "SELECT id, name, expires_at FROM access_api_tokens WHERE NOT revoked"
+            " AND (expires_at IS NULL OR expires_at > now()) AND 'oa.act_on_behalf' = ANY(permissions)"
+            " ORDER BY name, id")
+
     # -- flow assignees ---------------------------------------------------------------------------
     def assignees(self, kind: str, value: str | None, business_line: str | None) -> list[str]:
         """Active operators a flow node may be given to, as actors (operator:<login>), who work in

@@ -183,9 +183,21 @@ def test_any_access_command_either_is_refused_or_projects_cleanly(quiet_containe
         token, reason = tokens.pop(), d.draw(hostile_text)
         return lambda: access.revoke_api_token(ADMIN, token, reason)
 
+    client = access.issue_api_token(ADMIN, "oa", [], ["oa.act_on_behalf"], [], None, {"operator_id": None}).id
+    delegation_scopes = st.lists(st.one_of(st.sampled_from(["todo.read", "tasks.act"]), hostile_text), max_size=3)
+
+    def grant_delegation(d):
+        scopes, until = d.draw(delegation_scopes), d.draw(maybe(any_datetime))
+        return lambda: access.grant_delegation(ADMIN, op, client, scopes, until)
+
+    def revoke_delegation(d):
+        reason = d.draw(hostile_text)
+        grant = access.grant_delegation(ADMIN, op, client, ["todo.read"], None).id
+        return lambda: access.revoke_delegation(ADMIN, grant, reason)
+
     commands = [create_department, rename_department, close_department, create_operator, change_operator_profile,
                 disable_operator, request_department_move, set_data_scope, create_role, create_business_line,
-                define_field_rule, issue_api_token, revoke_api_token]
+                define_field_rule, issue_api_token, revoke_api_token, grant_delegation, revoke_delegation]
 
     @given(st.data())
     @examples(EXAMPLES)

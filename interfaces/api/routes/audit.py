@@ -26,6 +26,9 @@ class TrailEntryPublic(BaseModel):
     aggregate_type: str = Field(examples=["Department"])
     occurred_at: datetime
     actor: str | None = Field(examples=["admin:bootstrap"])
+    via: str | None = Field(None, examples=["api_token:7f0c2a9e-7c1e-4e0a-9a57-5a1f3f2b8d10"],
+                            description="The client the actor acted through: an OA or mobile client holding "
+                                        "the actor's delegation (ADR 0016); null when they acted themselves")
     business_line: str | None = None
     correlation_id: str | None = None
     data: dict[str, Any] = Field(description="The event's own fields")

@@ -40,7 +40,9 @@ class Tokens(BaseModel):
 
 class Me(BaseModel):
     actor: str = Field(examples=["operator:zhang.wei"])
-    kind: str = Field(description="operator, api_token or bootstrap")
+    kind: str = Field(description="operator, api_token, bootstrap, or delegated (an API token acting for the "
+                                  "operator named by `actor`, ADR 0016)")
+    via: str | None = Field(None, description="For delegated requests: the API token acting for you")
     display_name: str | None
     department_id: UUID | None
     roles: list[str]
@@ -112,7 +114,7 @@ def logout(request: Request, container: ContainerDep, policy: CurrentPolicy) -> 
 @router.get("/me", response_model=Me, summary="Who you are and what you may see and do.")
 def me(policy: CurrentPolicy) -> Me:
     p = policy.principal
-    return Me(actor=p.actor, kind=p.kind, display_name=p.display_name, department_id=p.department_id,
+    return Me(actor=p.actor, kind=p.kind, via=p.via, display_name=p.display_name, department_id=p.department_id,
               roles=sorted(p.roles), permissions=sorted(p.permissions), menus=policy.menus(),
               business_lines=sorted(p.business_lines) if p.business_lines is not None else None,
               jurisdiction=list(p.jurisdiction),
