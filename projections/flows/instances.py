@@ -69,6 +69,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
             "sla_warned boolean NOT NULL DEFAULT false")),
         *board.SCHEMA,
         "ALTER TABLE flows_cc ADD COLUMN IF NOT EXISTS read_at timestamptz",  # 抄送已读
+        "ALTER TABLE flows_timeline ADD COLUMN IF NOT EXISTS via text",  # delegated access (ADR 0016)
         *calls.SCHEMA,  # 父子流程
         *overrides.SCHEMA,  # 四眼原则
         *timeouts.SCHEMA,  # 超时处理

@@ -138,7 +138,7 @@ class FlowInstanceQueries:
 
     def timeline(self, instance_id: UUID, *, after: int | None = None, limit: int | None = None
                  ) -> list[dict[str, Any]]:
-        return self.db.fetch_all("SELECT seq, kind, node, task_id, actor, comment, detail, occurred_at"
+        return self.db.fetch_all("SELECT seq, kind, node, task_id, actor, via, comment, detail, occurred_at"
                                  " FROM flows_timeline WHERE instance_id = %s AND seq > %s ORDER BY seq LIMIT %s",
                                  (instance_id, after or 0, limit))
 

@@ -37,10 +37,12 @@ class InstanceRows:
     def _line(self, w: SqlWriter, e: LedgerAggregate.Event, kind: str, *, node: str | None = None,
               task: str | None = None, comment: str | None = None, detail: Any = None) -> None:
         # Every entry about a task names its node too (from the task when the event does not).
-        w.execute("INSERT INTO flows_timeline VALUES (%s, %s, %s, coalesce(%s, (SELECT node FROM flows_tasks"
-                  " WHERE instance_id = %s AND task_id = %s)), %s, %s, %s, %s::jsonb, %s)",
+        # ``via``: the client a person acted through (delegated access, ADR 0016), else null.
+        w.execute("INSERT INTO flows_timeline (instance_id, seq, kind, node, task_id, actor, comment, detail,"
+                  " occurred_at, via) VALUES (%s, %s, %s, coalesce(%s, (SELECT node FROM flows_tasks"
+                  " WHERE instance_id = %s AND task_id = %s)), %s, %s, %s, %s::jsonb, %s, %s)",
                   (e.originator_id, e.originator_version, kind, node, e.originator_id, task, task, e.actor, comment,
-                   json_text(detail) if detail is not None else None, e.timestamp))
+                   json_text(detail) if detail is not None else None, e.timestamp, getattr(e, "via", None)))
 
     def _tokens(self, w: SqlWriter, e: LedgerAggregate.Event, expression: str, params: tuple[Any, ...]) -> None:
         """Update the token map (token -> node); current nodes are derived from it."""

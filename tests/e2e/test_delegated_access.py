@@ -93,6 +93,10 @@ def test_a_tasks_act_grant_approves_and_the_event_names_operator_and_token(firm)
     trail = ok(firm["client"].get(f"/api/v1/audit/aggregates/{approved['id']}/trail", headers=ADMIN))["items"]
     decided = [e for e in trail if e["event_type"] == "TaskApproved"]
     assert [(e["actor"], e["via"]) for e in decided] == [("operator:olga", f"api_token:{token_id}")]
+    timeline = ok(firm["client"].get(f"/api/v1/flows/instances/{approved['id']}/timeline", headers=ADMIN,
+                                     params={"wait_for_position": approved["position"]}))["items"]
+    (line,) = [e for e in timeline if e["kind"] == "approved"]
+    assert (line["actor"], line["via"]) == ("operator:olga", f"api_token:{token_id}")
 
 
 def test_a_revoked_grant_stops_working_at_once(firm):

@@ -218,6 +218,8 @@ class TimelineEntryPublic(BaseModel):
                                          "`returned` the node returned from (detail names origin and target)")
     task_id: str | None = Field(description="The task, for every task entry and for form edits made at one")
     actor: str
+    via: str | None = Field(None, description="The client the actor acted through (`api_token:<id>`: delegated "
+                                              "access from an OA or mobile client), else null")
     comment: str | None
     detail: Any = Field(description="Kind-specific facts (free-form JSON); field rules apply to form edits")
     occurred_at: Instant
