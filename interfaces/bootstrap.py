@@ -53,6 +53,7 @@ from infrastructure.redis.throttle import FailureThrottle
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
+from projections.analytics.flow_facts import FlowFactsSink
 from projections.analytics.lead_conversion import LeadAnalytics
 from projections.archive.queries import ArchiveQueries
 from projections.flows.definitions import FlowQueries
@@ -180,6 +181,11 @@ class Container:
                                  facts=access_queries.initiator_facts, due_queue=due_queue,
                                  running_instances=MigrationQueries(readmodels).running,  # ADR 0012
                                  hot_instances=settings.flow_hot_instances, working_time=calendar.working_time)
+        # Flow facts fold an instance's history from the store when they meet it mid-way (a restart).
+        facts_sink = runners["analytics.flow_facts"].projection
+        assert isinstance(facts_sink, FlowFactsSink)
+        facts_sink.history = lambda instance_id, version: flows.events.get(instance_id, lte=version)
+        facts_sink.working_time = calendar.working_time
         instance_queries = FlowInstanceQueries(readmodels)
         supervisor.register("flows-due-queue", due_queue.rebuilder(instance_queries.timers))
         lead_queries = LeadQueries(readmodels)

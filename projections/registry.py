@@ -5,6 +5,7 @@ from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
 from projections.analytics.event_facts import EventFactsSink
 from projections.analytics.flow_decisions import FlowDecisionsSink
+from projections.analytics.flow_facts import FlowFactsSink
 from projections.analytics.lead_conversion import LeadConversionSink
 from projections.archive.documents import ArchiveDocumentsProjection
 from projections.archive.filing import ArchiveFilingProcess, Archiver
@@ -25,6 +26,7 @@ def all_projections(archiver: Archiver | None = None, notifications: DeliveryRul
     ``notifications``: the firm's notification policy and limits from settings (defaults: none)."""
     return [DepartmentsProjection(), PrincipalsProjection(), FormsCatalogueProjection(), FormRecordsProjection(),
             FlowDefinitionsProjection(), FlowInstancesProjection(), EventFactsSink(), FlowDecisionsSink(),
+            FlowFactsSink(),  # the event store and the calendar are given at composition
             ArchiveDocumentsProjection(), ArchiveFilingProcess(archiver), LeadsProjection(), LeadConversionSink(),
             FlowMigrationsProjection(),  # after flows.instances: it indexes flows_instances
             NotificationsProjection(notifications)]  # after flows.instances and leads (ADR 0015)
