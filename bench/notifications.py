@@ -22,9 +22,16 @@ operators of the access read model (``access_operators``, the projection's state
        contention (both workers live in this one process and share its interpreter lock, so this shows
        that nothing is sent twice and little is lost to contention, not how processes scale).
 
-Printed: rows/s of each and its ratio to (r). The in-app derivation (events to the ``notifications``
-rows and the outbox, in the projection's transaction) is measured by the notifications projection's
-own bench, not here. Timing code lives here only; the tests never time anything.
+Printed: rows/s of each and its ratio to (r).
+
+``--mode inbox`` measures the other half instead (bench/notifications_inbox.py): in-app
+notifications the ``notifications.inbox`` projection derives per second from real flow events
+(tenant signings started through the flows application, the projection runner's ``catch_up``),
+beside raw INSERT of the same rows in the same run::
+
+    .venv/bin/python bench/notifications.py --mode inbox [--instances 2000] [--default-channels sms]
+
+Timing code lives here only; the tests never time anything.
 """
 from __future__ import annotations
 
@@ -158,7 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=5000, help="outbox rows per measurement (default 5000)")
     parser.add_argument("--concurrency", type=int, default=4, help="sends in flight per worker (default 4)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of every measurement (default 3)")
+    parser.add_argument("--mode", choices=("delivery", "inbox"), default="delivery",
+                        help="delivery: the outbox worker (default); inbox: the projection's in-app derivation")
+    parser.add_argument("--instances", type=int, default=2000,
+                        help="inbox: flow instances started per round, 2 notifications each (default 2000)")
+    parser.add_argument("--default-channels", default="",
+                        help="inbox: external channels every kind also goes to (e.g. sms: one outbox row per "
+                             "in-app row); default none")
     args = parser.parse_args(argv)
+    if args.mode == "inbox":
+        from bench.notifications_inbox import run
+
+        return run(args.instances, args.repeat, args.default_channels)
 
     with postgres_url(args.database_url) as (url, embedded), tempfile.TemporaryDirectory() as tmp:
         store = prepare(url)

@@ -244,6 +244,28 @@ class Settings(BaseSettings):
                 + ", ".join(weak) + " (set each to a random value of at least 24 characters)")
         return self
 
+    @model_validator(mode="after")
+    def _notify_channels_served(self) -> Settings:
+        """Fail closed: in production every channel the firm enables has its gateway, or the
+        service does not start (a channel without one would queue messages nobody ever sends).
+        Development and test modes write such a channel to the file sink instead."""
+        if self.mode is not Mode.production:
+            return self
+        gateways = {"email": ("LEDGERFLOW_NOTIFY_SMTP_HOST", self.notify_smtp_host),
+                    "sms": ("LEDGERFLOW_NOTIFY_SMS_URL", self.notify_sms_url),
+                    "wecom": ("LEDGERFLOW_NOTIFY_WECOM_CORP_ID", self.notify_wecom_corp_id),
+                    "oa": ("LEDGERFLOW_NOTIFY_OA_URL", self.notify_oa_url)}
+        unserved = []
+        for channel in sorted(self.notify_policy().enabled):
+            setting, value = gateways.get(channel, ("its gateway settings", None))
+            if not value:
+                unserved.append(f"{channel} ({setting})")
+        if unserved:
+            raise ValueError("refusing to start in production with notification channels enabled but no gateway: "
+                             + ", ".join(unserved) + "; configure each, or leave it out of "
+                             "LEDGERFLOW_NOTIFY_CHANNELS (empty = in-app notifications only)")
+        return self
+
     @property
     def effective_clickhouse_url(self) -> str:
         return self.clickhouse_url or f"chdb:///{self.data_dir.resolve() / 'clickhouse'}"

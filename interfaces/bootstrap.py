@@ -194,7 +194,7 @@ class Container:
         leads = LeadsApplication(store, turns=LineTurns(store.datastore), reads=lead_queries, outbound=outbound,
                                  progress=ImportProgressBoard(supervisor), staff=AccessStaff(access),
                                  read_progress=LeadsReadProgress(board, settings.read_wait_max_seconds),
-                                 timezone_name=settings.leads_report_timezone)
+                                 timezone_name=settings.leads_report_timezone, working_time=calendar.working_time)
         lead_sop = SopRunner(leads, lead_queries)
         outbox = OutboxStore(store.datastore)
         outbox.create()  # the notifications.inbox projection writes it; either side may come first

@@ -29,11 +29,12 @@ from application.leads.ports import (
     Outbound,
     ReadProgress,
 )
-from application.leads.recycling import Recycling
+from application.leads.recycling import Recycling, WorkingTimeOf
 from application.leads.rules import Rules
 from application.leads.sop import SopTasks
 from application.leads.staff import EveryoneAvailable, Staff
 from application.shared.base import LedgerApplication
+from domain.calendar.working_time import WorkingTime
 from domain.leads.lead import Lead, lead_id
 from domain.leads.phone import normalise_phone
 from domain.leads.rulebook import RuleBook
@@ -61,8 +62,11 @@ class LeadsApplication(Channels, LineSettings, Rules, Bindings, Intake, Imports,
                  reads: LeadReads | None = None, outbound: Outbound | None = None,
                  progress: ImportProgress | None = None,
                  staff: Staff | None = None, read_progress: ReadProgress | None = None,
-                 timezone_name: str = "Asia/Shanghai"):
+                 timezone_name: str = "Asia/Shanghai", working_time: WorkingTimeOf | None = None):
         super().__init__(store)
+        # The business calendar of a department (the calendar context), for recycle windows of
+        # working days; none: Monday to Friday.
+        self.working_time = working_time or (lambda department_id: WorkingTime())
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.turns = turns or _NoTurns()
         self.staff: Staff = staff or EveryoneAvailable()

@@ -1,6 +1,7 @@
-"""回收 then 回收再分配: recycle rules take back leads assigned more than N days without an
-opening, and reassignment rules (purpose reassign, condition on the recycle count) distribute
-them again through the same rule book (recorded and replayable)."""
+"""回收 then 回收再分配: recycle rules take back leads assigned more than N days (or N working
+days of the business calendar) without an opening, and reassignment rules (purpose reassign,
+condition on the recycle count) distribute them again through the same rule book (recorded and
+replayable)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,12 +12,22 @@ from uuid import UUID
 
 from application.leads.ports import LeadReads, SaveAll
 from application.shared.base import Loader, command
+from domain.calendar.working_time import WorkingTime
 from domain.leads.allocation import AllocationInputs, RuleConfig, allocate, allocation_entry, outcome, unavailable_among
 from domain.leads.lead import Lead
 from domain.leads.rulebook import RuleBook
 from domain.shared.errors import ConcurrencyConflictError
 
 ATTEMPTS = 6
+WorkingTimeOf = Callable[[UUID | None], WorkingTime]  # a department's business calendar
+
+
+def _department(value: str) -> UUID | None:
+    """Leads carry their department as text; one that is not an id counts the firm's calendar."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
 
 
 class Recycling:
@@ -28,6 +39,7 @@ class Recycling:
     backoff: Callable[[int], None]
     rulebook: Callable[[str], RuleBook]
     availability: Callable[[str, list[RuleConfig]], tuple[set[str], dict[str, str]]]
+    working_time: WorkingTimeOf
 
     @command
     def recycle_due(self, business_line: str) -> dict[str, int]:
@@ -52,15 +64,25 @@ class Recycling:
         entries: list[dict[str, Any]] = []
         changed: dict[UUID, Lead] = {}
         recycled = reassigned = 0
+        calendars: dict[str, WorkingTime] = {}  # one look-up per department and run
+
+        def working_time(lead: Lead) -> WorkingTime:
+            if lead.department_id not in calendars:
+                calendars[lead.department_id] = self.working_time(_department(lead.department_id))
+            return calendars[lead.department_id]
+
         for rule in book.recycle_configs():
             if not rule.enabled:
                 continue
-            cutoff = now - timedelta(days=rule.days)
+            # N working days are never fewer calendar days than N - 1 (add_days may stop at the
+            # close of the last day's hours), so this cutoff misses no lead due by working days.
+            cutoff = now - timedelta(days=rule.days if rule.days_basis == "calendar" else rule.days - 1)
             for lid in self.reads.recycle_candidates(business_line, rule.scope_departments, cutoff):
                 lead = changed.get(lid) or self.load(lid, Lead)
-                if not lead.due_for_recycling(rule, now):
+                calendar = working_time(lead) if rule.days_basis == "working" else None
+                if not lead.due_for_recycling(rule, now, calendar):
                     continue
-                lead.recycle(rule, now)
+                lead.recycle(rule, now, calendar)
                 recycled += 1
                 inputs: AllocationInputs = {"purpose": "reassign", "department": rule.to_department,
                                             "channel": lead.channel_code, "at": now,

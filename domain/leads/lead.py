@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from domain.calendar.working_time import WorkingTime
 from domain.leads.employee import AssigneeUnavailableError
 from domain.leads.rulebook import RecycleRule
 from domain.shared.aggregate import LedgerAggregate
@@ -157,19 +158,40 @@ class Lead(LedgerAggregate):
         if self.status != "valid":
             raise RuleViolationError(f"lead {self.id} was filtered at intake ({self.reason}); it cannot be worked")
 
-    def due_for_recycling(self, rule: RecycleRule, now: datetime) -> bool:
-        """回收: owned, not opened, assigned *more than* ``rule.days`` days ago, in the rule's scope."""
-        return (self.owner is not None and self.lifecycle == "prospect" and self.assigned_at is not None
-                and datetime.fromisoformat(self.assigned_at) < now - timedelta(days=rule.days)
+    def recycling_due_at(self, rule: RecycleRule, working_time: WorkingTime | None = None) -> datetime | None:
+        """When the lead's window under ``rule`` ends: ``rule.days`` days after its assignment, or
+        that many working days of ``working_time`` (the business calendar of its department).
+        None when the rule cannot take it: not owned, opened, outside the rule's scope."""
+        if not (self.owner is not None and self.lifecycle == "prospect" and self.assigned_at is not None
                 and self.department_id in rule.scope_departments
-                and (not rule.channels or self.channel_code in rule.channels))
+                and (not rule.channels or self.channel_code in rule.channels)):
+            return None
+        assigned = datetime.fromisoformat(self.assigned_at)
+        if rule.days_basis == "calendar":
+            return assigned + timedelta(days=rule.days)
+        if working_time is None:
+            raise ValueError(f"recycle rule {rule.key} counts working days: it needs the business calendar")
+        return working_time.add_days(assigned, rule.days)
 
-    def recycle(self, rule: RecycleRule, now: datetime) -> None:
-        """Back to the rule's pool; the recycle count decides which reassignment rules apply."""
-        if not self.due_for_recycling(rule, now):
+    def due_for_recycling(self, rule: RecycleRule, now: datetime, working_time: WorkingTime | None = None) -> bool:
+        """回收: owned, not opened, assigned *more than* ``rule.days`` (working) days ago, in the rule's scope."""
+        due = self.recycling_due_at(rule, working_time)
+        return due is not None and due < now
+
+    def recycle(self, rule: RecycleRule, now: datetime, working_time: WorkingTime | None = None) -> None:
+        """Back to the rule's pool; the recycle count decides which reassignment rules apply. A
+        window of working days records its end: the calendar may change, the decision may not."""
+        due = self.recycling_due_at(rule, working_time)
+        if due is None or not due < now:
             raise RuleViolationError(f"lead {self.id} is not due for recycling by {rule.key}")
-        self._recycled(rule.key, rule.to_department, now.astimezone(timezone.utc).isoformat(), rule.days,
-                       self.owner, self.department_id, self.channel_code)
+        at = now.astimezone(timezone.utc).isoformat()
+        if rule.days_basis == "working":
+            self._recycled_after_working_days(rule.key, rule.to_department, at, rule.days,
+                                              due.astimezone(timezone.utc).isoformat(), self.owner,
+                                              self.department_id, self.channel_code)
+        else:
+            self._recycled(rule.key, rule.to_department, at, rule.days, self.owner, self.department_id,
+                           self.channel_code)
 
     class Recycled(LedgerAggregate.Event):
         rule: str
@@ -183,6 +205,26 @@ class Lead(LedgerAggregate):
     @event(Recycled)
     def _recycled(self, rule: str, to_department: str, at: str, days: int, previous_owner: str | None,
                   previous_department: str, channel_code: str) -> None:
+        self._to_pool(to_department)
+
+    class RecycledAfterWorkingDays(LedgerAggregate.Event):
+        """``Recycled`` by a rule counting working days, with the window's end (``due_at``)."""
+        rule: str
+        to_department: str
+        at: str
+        days: int
+        due_at: str
+        previous_owner: str | None
+        previous_department: str
+        channel_code: str
+
+    @event(RecycledAfterWorkingDays)
+    def _recycled_after_working_days(self, rule: str, to_department: str, at: str, days: int, due_at: str,
+                                     previous_owner: str | None, previous_department: str,
+                                     channel_code: str) -> None:
+        self._to_pool(to_department)
+
+    def _to_pool(self, to_department: str) -> None:
         self.recycle_count += 1
         self.department_id, self.owner, self.assigned_at = to_department, None, None
 

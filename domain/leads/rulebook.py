@@ -5,7 +5,7 @@ leads, and its history is the complete, ordered record of every automatic decisi
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -16,6 +16,10 @@ from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
 
+# How a recycle window counts its days: every calendar day, or only the working days of the
+# business calendar of the lead's department (ADR 0014).
+DaysBasis = Literal["calendar", "working"]
+
 
 def rulebook_id(business_line: str) -> UUID:
     return natural_id("lead_rulebook", business_line)
@@ -23,7 +27,9 @@ def rulebook_id(business_line: str) -> UUID:
 
 class RecycleRule(BaseModel):
     """回收规则: leads assigned to employees of ``scope_departments`` more than ``days`` days
-    without account opening go back to ``to_department``'s pool."""
+    without account opening go back to ``to_department``'s pool. ``days_basis: working`` counts
+    the working days of the business calendar of the lead's department instead (3 working days
+    from the Friday before the Spring Festival end after the holiday, not during it)."""
 
     key: str = Field(min_length=1, max_length=48, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     name: str = Field(min_length=1, max_length=100)
@@ -31,6 +37,8 @@ class RecycleRule(BaseModel):
     scope_departments: list[str] = Field(min_length=1, max_length=200, description="回收范围")
     channels: list[str] = Field(default_factory=list, max_length=200, description="回收渠道; empty = all")
     days: int = Field(ge=1, le=3650, description="大于 N 天未开户")
+    days_basis: DaysBasis = Field("calendar", description="calendar: every day counts; working: only the "
+                                  "working days of the lead's department's business calendar (工作日)")
     to_department: str = Field(description="回收到")
     enabled: bool = True
 

@@ -17,7 +17,7 @@ from uuid import UUID
 import redis
 
 from domain.shared.context import CommandContext
-from domain.shared.errors import DomainError
+from domain.shared.errors import ConcurrencyConflictError, DomainError
 from infrastructure.redis.supervisor import RedisSupervisor
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ class Scheduler:
         self.reconcile_seconds = reconcile_seconds
         self.fired = 0
         self.failures = 0
+        self.lost = 0  # timers another process fired first (a lost save, nothing recorded twice)
         self._retry_at: dict[tuple[str, str, str], tuple[float, float]] = {}  # item -> (not before, delay)
         self._reconciled_at: float | None = None
         self._stop = threading.Event()
@@ -136,6 +137,14 @@ class Scheduler:
                     outcome = self.flows.fire_call(ctx, kind, UUID(instance_id), UUID(key))
                 else:
                     outcome = self.flows.end_pause(ctx, UUID(instance_id), key)
+            except ConcurrencyConflictError:
+                # Another process (a second scheduler, a user) saved the instance first; its save
+                # queued every timer the instance still has, at its own time. Queueing this one
+                # again "in a few seconds" would pull the next step forward and fire it, not due,
+                # on every tick until its time.
+                self._retry_at.pop(item, None)
+                self.lost += 1
+                continue
             except Exception as exc:  # one failing timer must not stop the others
                 self._failed(item, exc, from_redis, now)
                 continue

@@ -1,6 +1,7 @@
 """The channel adapters the settings configure: a gateway where one is set, else (development and
-test modes) a JSON-lines file sink; in production a channel without a gateway is not served and
-its rows wait as ``pending`` (docs/notification-delivery.md)."""
+test modes) a JSON-lines file sink. In production every enabled channel has its gateway — the
+settings refuse to start otherwise — so only channels the firm has not enabled go unserved (rows
+queued before one was disabled wait as ``pending``; docs/notification-delivery.md)."""
 from __future__ import annotations
 
 import logging
@@ -46,7 +47,7 @@ def delivery_channels(settings: Settings) -> dict[str, Channel]:
     unserved = [name for name in CHANNELS if name not in channels]
     if s.mode is Mode.production:
         if unserved:
-            log.warning("notification channels without a gateway, not delivered: %s", ", ".join(unserved))
+            log.info("notification channels not enabled, not served: %s", ", ".join(unserved))
     else:
         for name in unserved:
             channels[name] = FileSink(sink_dir(s) / f"{name}.jsonl")

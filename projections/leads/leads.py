@@ -159,14 +159,16 @@ class LeadsProjection(PostgresProjection):
             "from_owner": e.previous_owner, "from_department": e.previous_department, "to_owner": e.owner,
             "to_department": e.department_id, "reason": e.reason, "decisions": e.decisions})
 
-    @handles(Lead.Recycled)
-    def recycled(self, w: SqlWriter, e: Lead.Recycled, position: int) -> None:
+    @handles(Lead.Recycled, Lead.RecycledAfterWorkingDays)
+    def recycled(self, w: SqlWriter, e: Lead.Recycled | Lead.RecycledAfterWorkingDays, position: int) -> None:
         w.execute("UPDATE leads_leads SET department_id=%s, owner=NULL, assigned_at=NULL,"
                   " recycle_count = recycle_count + 1, version=%s, position=%s WHERE id=%s",
                   (e.to_department, e.originator_version, position, e.originator_id))
+        window = ({"days_basis": "working", "due_at": e.due_at} if isinstance(e, Lead.RecycledAfterWorkingDays)
+                  else {})
         self._timeline(w, e, position, "recycled", "transfer", e.at, {
-            "rule": e.rule, "days": e.days, "from_owner": e.previous_owner, "from_department": e.previous_department,
-            "to_department": e.to_department})
+            "rule": e.rule, "days": e.days, **window, "from_owner": e.previous_owner,
+            "from_department": e.previous_department, "to_department": e.to_department})
 
     @handles(Lead.FollowedUp)
     def followed(self, w: SqlWriter, e: Lead.FollowedUp, position: int) -> None:

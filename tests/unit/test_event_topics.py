@@ -173,6 +173,7 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.leads.lead:Lead.IntakeRecorded': ('intake', 'status', 'reason', 'flag', 'department_id', 'owner', 'decisions'),
     'domain.leads.lead:Lead.OpeningProgressed': ('kind', 'node', 'at', 'external_id', 'attribution', 'channel_code', 'owner', 'department_id'),
     'domain.leads.lead:Lead.Recycled': ('rule', 'to_department', 'at', 'days', 'previous_owner', 'previous_department', 'channel_code'),
+    'domain.leads.lead:Lead.RecycledAfterWorkingDays': ('rule', 'to_department', 'at', 'days', 'due_at', 'previous_owner', 'previous_department', 'channel_code'),
     'domain.leads.lead:Lead.SmsSent': ('content', 'template', 'at', 'by', 'sensitive_hits', 'channel_code', 'owner', 'department_id'),
     'domain.leads.lead:Lead.SopExecuted': ('task', 'action', 'reference', 'at', 'content', 'channel_code', 'owner', 'department_id', 'sensitive_hits'),
     'domain.leads.lead:Lead.WechatAdded': ('at', 'by', 'nickname', 'channel_code', 'owner', 'department_id'),

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from domain.notifications.delivery import DeliveryError, Message, RetryPolicy, after_interruption, redact
+from infrastructure.notifications.channels import delivery_channels
 from infrastructure.notifications.email import SmtpMailer, message_id
 from infrastructure.notifications.http import signature, verify
 from infrastructure.notifications.oa import OaWebhook
@@ -113,8 +114,49 @@ def test_a_configured_channel_must_be_complete():
 
 def test_production_refuses_short_channel_secrets_and_a_password_in_clear():
     with pytest.raises(ValueError, match="NOTIFY_OA_SECRET"):
-        Settings(mode=Mode.production, notify_oa_url="https://oa.firm.cn/todo", notify_oa_secret="short", **STRONG)
+        Settings(mode=Mode.production, notify_channels="oa", notify_oa_url="https://oa.firm.cn/todo",
+                 notify_oa_secret="short", **STRONG)
     with pytest.raises(ValueError, match="in clear"):
-        Settings(mode=Mode.production, notify_smtp_host="smtp.firm.cn", notify_smtp_security="none",
-                 notify_smtp_password="p" * 30, **STRONG)
-    assert Settings(mode=Mode.production, notify_smtp_host="smtp.firm.cn", notify_smtp_password="p", **STRONG)
+        Settings(mode=Mode.production, notify_channels="email", notify_smtp_host="smtp.firm.cn",
+                 notify_smtp_security="none", notify_smtp_password="p" * 30, **STRONG)
+    assert Settings(mode=Mode.production, notify_channels="email", notify_smtp_host="smtp.firm.cn",
+                    notify_smtp_password="p", **STRONG)
+
+
+def test_production_refuses_to_start_with_an_enabled_channel_that_has_no_gateway():
+    with pytest.raises(ValueError, match=r"no gateway: sms \(LEDGERFLOW_NOTIFY_SMS_URL\);"):
+        Settings(mode=Mode.production, notify_channels="email,sms", notify_smtp_host="smtp.firm.cn", **STRONG)
+    with pytest.raises(ValueError) as every:  # the default enables all four
+        Settings(mode=Mode.production, **STRONG)
+    for named in ("NOTIFY_SMTP_HOST", "NOTIFY_SMS_URL", "NOTIFY_WECOM_CORP_ID", "NOTIFY_OA_URL"):
+        assert named in str(every.value)
+
+
+def test_production_starts_with_every_enabled_channel_served_or_with_in_app_only():
+    served = Settings(mode=Mode.production, notify_channels="email,oa", notify_smtp_host="smtp.firm.cn",
+                      notify_oa_url="https://oa.firm.cn/todo", notify_oa_secret="o" * 32, **STRONG)
+    assert sorted(delivery_channels(served)) == ["email", "oa"]  # no file sink in production
+    in_app_only = Settings(mode=Mode.production, notify_channels="", **STRONG)
+    assert delivery_channels(in_app_only) == {}
+
+
+def test_development_and_test_modes_fall_back_to_the_file_sinks(tmp_path):
+    for mode, secrets in ((Mode.development, {}), (Mode.test, STRONG)):
+        settings = Settings(mode=mode, data_dir=tmp_path, **secrets)  # every channel enabled, no gateway
+        assert {name: type(c) for name, c in delivery_channels(settings).items()} == dict.fromkeys(
+            ("email", "sms", "wecom", "oa"), FileSink)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"]])
+def test_serve_and_worker_stop_before_opening_anything_when_an_enabled_channel_has_no_gateway(command, tmp_path):
+    from typer.testing import CliRunner
+
+    from interfaces.cli.main import app as cli
+
+    env = {"LEDGERFLOW_MODE": "production", "LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN": "a" * 32,
+           "LEDGERFLOW_AUDIT_CHAIN_KEY": "b" * 32, "LEDGERFLOW_DATA_DIR": str(tmp_path),
+           "LEDGERFLOW_NOTIFY_CHANNELS": "sms"}
+    result = CliRunner().invoke(cli, command, env=env)
+    assert result.exit_code == 2
+    assert "no gateway: sms" in " ".join(result.output.split())
+    assert list(tmp_path.iterdir()) == []  # no engine started, nothing written

@@ -15,7 +15,7 @@ def test_production_refuses_short_secrets():
 
 
 def test_production_accepts_strong_secrets():
-    s = Settings(mode=Mode.production, bootstrap_admin_token="a" * 32, audit_chain_key="b" * 32)
+    s = Settings(mode=Mode.production, bootstrap_admin_token="a" * 32, audit_chain_key="b" * 32, notify_channels="")
     assert s.bootstrap_admin_token.get_secret_value() == "a" * 32
     assert "a" * 32 not in repr(s)  # secrets never show up in logs or reprs
 

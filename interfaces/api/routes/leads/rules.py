@@ -8,7 +8,7 @@ from pydantic import Field, ValidationError
 
 from application.leads.inputs import ScreenedBody
 from domain.leads.allocation import Member, RuleConfig, Window
-from domain.leads.rulebook import RecycleRule
+from domain.leads.rulebook import DaysBasis, RecycleRule
 from interfaces.api.deps import ContainerDep
 from interfaces.api.routes.leads.common import (
     LINE_404,
@@ -52,6 +52,8 @@ class RecycleRuleBody(ScreenedBody):
     scope_departments: list[UUID] = Field(min_length=1, max_length=200)
     channels: list[str] = Field(default_factory=list, max_length=200)
     days: int = Field(ge=1, le=3650)
+    days_basis: DaysBasis = Field("calendar", description="working: count the working days of the business "
+                                  "calendar of the lead's department")
     to_department: UUID
     enabled: bool = True
 
