@@ -49,7 +49,7 @@ class LeadNotices:
     def assigned(self, w: SqlWriter, e: Any, position: int) -> None:
         self._owned(w, e, position, e.owner, e.channel_code)
 
-    @handles(Lead.Recycled)
+    @handles(Lead.Recycled, Lead.RecycledAfterWorkingDays)
     def recycled(self, w: SqlWriter, e: Any, position: int) -> None:
         w.execute("UPDATE notifications_leads SET owner = NULL WHERE id = %s", (e.originator_id,))
 
