@@ -128,7 +128,7 @@ class ProjectionRunner:
                     cur.execute(statement)
         if isinstance(self.projection, ClickHouseSink):
             assert self.clickhouse is not None
-            for ddl in self.projection.tables.values():
+            for ddl in (*self.projection.tables.values(), *self.projection.views.values()):
                 self.clickhouse.command(ddl.format(db=self.clickhouse.db))
 
     # -- processing -------------------------------------------------------------

@@ -84,6 +84,9 @@ class ClickHouseSink(_Dispatching):
 
     kind: ClassVar[str] = "clickhouse"
     tables: ClassVar[Mapping[str, str]] = {}   # table -> CREATE TABLE template with {db}
+    # view -> CREATE OR REPLACE VIEW template with {db}: stable names BI tools query (plain views
+    # over FINAL reads, never materialized: see above), created after the tables, never truncated.
+    views: ClassVar[Mapping[str, str]] = {}
     columns: ClassVar[Mapping[str, Sequence[str]]] = {}
     all_events: ClassVar[bool] = False
 

@@ -65,6 +65,26 @@ class FlowFactsSink(ClickHouseSink):
             " target_node String, reason_code String, handling_seconds Float64, handling_working_seconds Float64"
             ") ENGINE = ReplacingMergeTree ORDER BY position" + ENTITY),
     }
+    # What BI tools query (docs/analytics.md): one row per entity, deduplicated, with the durations in
+    # hours and working days as well (a working day: 7.5 h, the default calendar's).
+    views = {
+        "bi_flow_instances": (
+            "CREATE OR REPLACE VIEW {db}.bi_flow_instances AS SELECT instance_id, business_type, definition_key,"
+            " definition_version, business_line, department_id, initiator, started_at, ended_at, outcome,"
+            " wall_seconds / 3600 AS wall_hours, working_seconds / 3600 AS working_hours,"
+            " working_seconds / 27000 AS working_days, returns, rejections, visits, sla_breaches, first_pass, sla_met"
+            " FROM {db}.flow_instance_facts FINAL"),
+        "bi_flow_visits": (
+            "CREATE OR REPLACE VIEW {db}.bi_flow_visits AS SELECT instance_id, task_id, business_type,"
+            " definition_key, business_line, department_id, node, mode, handlers, decided_by, entered_at, left_at,"
+            " outcome, reason_code, wall_seconds / 3600 AS wall_hours, working_seconds / 3600 AS working_hours,"
+            " sla_due_at, sla_warned, sla_breached FROM {db}.flow_visit_facts FINAL"),
+        "bi_flow_decisions": (
+            "CREATE OR REPLACE VIEW {db}.bi_flow_decisions AS SELECT occurred_at, instance_id, task_id,"
+            " business_type, definition_key, business_line, department_id, node, decision, handler, target_node,"
+            " reason_code, handling_seconds / 3600 AS handling_hours,"
+            " handling_working_seconds / 3600 AS handling_working_hours FROM {db}.flow_decision_facts FINAL"),
+    }
     columns = {
         "flow_instance_facts": ("instance_id", "position", "business_type", "definition_key", "definition_version",
                                 "business_line", "department_id", "initiator", "started_at", "ended_at", "outcome",

@@ -111,6 +111,11 @@ def test_each_instance_visit_and_decision_is_a_fact_with_wall_and_working_durati
     assert [d[1:] for d in facts["decisions"] if d[0] == rejected] == [
         ("review", "rejected", "operator:olga", "CUSTOMER_REQUEST", 0.5 * hours, 0.5 * hours)]
     assert [d[2] for d in facts["decisions"] if d[0] == slow] == ["approved", "returned", "approved", "approved"]
+    # BI tools read the same through the stable views, in hours and working days.
+    db = container.clickhouse.db
+    assert container.clickhouse.query(f"SELECT outcome, working_hours, working_days FROM {db}.bi_flow_instances"
+                                      " WHERE instance_id = {id:UUID}", parameters={"id": slow}) == \
+        [("completed", 14.0, 14 * 3600 / 27000)]
 
 
 def test_the_facts_are_the_same_folded_from_the_store_mid_way_and_after_a_rebuild(history):
