@@ -5,12 +5,14 @@ rebuild."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain.shared.aggregate import LedgerAggregate
 from projections.analytics.flow_facts import FlowFactsSink
+from projections.analytics.report_engine import ReportSpec, Scope, run_report
 from tests.integration.flow_firm import ADMIN, TENANT, as_, open_task, publish_flow
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -132,3 +134,21 @@ def test_the_facts_are_the_same_folded_from_the_store_mid_way_and_after_a_rebuil
     runner.projection = FlowFactsSink(fresh.history, fresh.working_time)
     runner.catch_up()
     assert _facts(container) == expected
+
+
+def test_a_report_compiled_from_a_specification_answers_within_the_callers_scope(history):
+    container, ids = history
+    container.runners["analytics.flow_facts"].catch_up()
+    spec = ReportSpec(source="visits", dimensions=["node"], measures=["count", "p90_working_hours", "returned"],
+                      filters={"definition_key": ["review"]}, order_by="node", chart="bar")
+    report = run_report(container.clickhouse, spec, Scope(["brokerage"], None))
+    assert report["columns"] == ["node", "count", "p90_working_hours", "returned"]
+    assert report["rows"] == [{"node": "check", "count": 3, "p90_working_hours": 1.0, "returned": 1},
+                              {"node": "review", "count": 4, "p90_working_hours": 10.0, "returned": 0}]
+    monthly = ReportSpec(source="instances", measures=["count", "first_pass_rate"], grain="month",
+                         filters={"definition_key": ["review"]})
+    assert [(r["period"].month, r["count"], r["first_pass_rate"]) for r in run_report(
+        container.clickhouse, monthly, Scope(["brokerage"], None))["rows"]] == [(2, 1, 0.0), (3, 2, 1.0)]
+    # Another line's caller, or a department outside the flows', sees nothing.
+    assert run_report(container.clickhouse, spec, Scope(["ib"], None))["rows"] == []
+    assert run_report(container.clickhouse, spec, Scope(["brokerage"], [str(uuid4())]))["rows"] == []
