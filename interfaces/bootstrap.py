@@ -54,6 +54,7 @@ from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
 from projections.analytics.flow_facts import FlowFactsSink
+from projections.analytics.flow_statistics import FlowStatistics
 from projections.analytics.lead_conversion import LeadAnalytics
 from projections.archive.queries import ArchiveQueries
 from projections.flows.definitions import FlowQueries
@@ -126,6 +127,7 @@ class Container:
     leads: LeadsApplication
     lead_queries: LeadQueries
     lead_analytics: LeadAnalytics
+    flow_statistics: FlowStatistics
     lead_recycler: Recycler
     lead_rate_limiter: RateLimiter
     lead_sop: SopRunner
@@ -200,13 +202,14 @@ class Container:
         outbox.create()  # the notifications.inbox projection writes it; either side may come first
         opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
         notification_queries = NotificationQueries(readmodels)
+        flow_queries = FlowQueries(readmodels)
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
             calendar=calendar,
             audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
             forms=forms, forms_queries=forms_queries,
-            flows=flows, flow_queries=FlowQueries(readmodels), instance_queries=instance_queries,
+            flows=flows, flow_queries=flow_queries, instance_queries=instance_queries,
             scheduler=Scheduler(due_queue, flows, instance_queries, settings.scheduler_poll_seconds),
             principals=PrincipalResolver(access_queries, settings.bootstrap_admin_token.get_secret_value(),
                                          stored_versions=store.versions,
@@ -216,6 +219,8 @@ class Container:
                                      window=settings.throttle_window_seconds),
             leads=leads, lead_queries=lead_queries,
             lead_analytics=LeadAnalytics(clickhouse, settings.leads_report_timezone),
+            flow_statistics=FlowStatistics(clickhouse, settings.leads_report_timezone,
+                                           reason_codes=flow_queries.reason_codes),
             lead_recycler=Recycler(leads, lead_queries, settings.leads_recycle_poll_seconds, lead_sop,
                                    FileOpeningFeed(opening_file)),
             lead_rate_limiter=RateLimiter(supervisor, settings.leads_intake_rate_per_minute), lead_sop=lead_sop,

@@ -48,6 +48,8 @@ MENUS: tuple[Menu, ...] = (
         Action("flows.tasks.handle", "Handle tasks: approve, reject, return, transfer"),
         Action("flows.instances.admin", "Monitor flows: terminate, end pauses early"),
         Action("flows.instances.monitor", "Monitoring board: find, count and export instances in your scope"),
+        Action("flows.statistics.view", "Flow statistics and KPIs in your lines and scope: volumes, durations, SLA, "
+                                        "first pass, rejections, handlers (export)"),
         Action("flows.instances.migrate", "Move running instances to a newer published version (dry run, apply)"),
     )),
     Menu("archive", "影像资料 Image archive", (

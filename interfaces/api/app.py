@@ -26,6 +26,7 @@ from interfaces.api.routes import (
     flow_migrations,
     flow_monitor,
     flow_overrides,
+    flow_statistics,
     flows,
     forms,
     health,
@@ -128,8 +129,8 @@ class _Authenticated:
 def _routes(app: FastAPI) -> None:
     problems.install(app)
     routers = (health, auth, departments, operators, access_admin, delegations, calendar, forms, flows, flow_monitor,
-               flow_instances, flow_overrides, flow_migrations, audit, projections, archive, leads, notifications,
-               notification_deliveries)
+               flow_statistics, flow_instances, flow_overrides, flow_migrations, audit, projections, archive, leads,
+               notifications, notification_deliveries)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -64,3 +64,11 @@ class FlowQueries:
     def versions(self, definition_id: Any) -> list[dict[str, Any]]:
         return self.db.fetch_all("SELECT number, published_at, published_by FROM flows_definition_versions"
                                  " WHERE definition_id = %s ORDER BY number", (definition_id,))
+
+    def reason_codes(self, keys: list[str]) -> dict[tuple[str, int], dict[str, bool]]:
+        """The reason codes of every published version of these definitions: {code: counted}."""
+        rows = self.db.fetch_all(
+            "SELECT d.key, v.number, v.settings->'reason_codes' AS codes FROM flows_definition_versions v"
+            " JOIN flows_definitions d ON d.id = v.definition_id WHERE d.key = ANY(%s)", (keys,))
+        return {(r["key"], r["number"]): {c["code"]: bool(c.get("counted", True)) for c in r["codes"] or []}
+                for r in rows}

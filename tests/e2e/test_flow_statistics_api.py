@@ -1,0 +1,83 @@
+"""Flow statistics over HTTP (issue 15, item 2): their own permission, figures only of the caller's
+lines and data-scope departments, CSV and XLSX downloads, a backwards range refused."""
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+
+from tests.e2e.board_firm import PASSWORD, SETUP, ok, start
+
+STATS = "/api/v1/flows/statistics"
+
+
+def _analysts(firm) -> dict:
+    """Analysts with flows.statistics.view: stan (Shanghai), sara (both branches), ivy (another line)."""
+    app, client = firm["app"], firm["client"]
+    app.access.create_business_line(SETUP, "ib", "IB")
+    app.access.create_role(SETUP, "analyst", "analyst", ["flows.statistics.view"])
+    dept = firm["dept"]
+    for login, lines, scope in (("stan", ["brokerage"], ["SH"]), ("sara", ["brokerage"], ["SH", "BJ"]),
+                                ("ivy", ["ib"], ["SH", "BJ"])):
+        op = app.access.create_operator(SETUP, login, login, dept["SH"], None, None, PASSWORD).id
+        app.access.grant_roles(SETUP, op, ["analyst"])
+        app.access.set_business_lines(SETUP, op, lines)
+        app.access.set_data_scope(SETUP, op, [{"department_id": dept[d], "include_children": True} for d in scope],
+                                  [])
+        t = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))
+        firm["tokens"][login] = {"Authorization": f"Bearer {t['access_token']}"}
+    start(firm, "sam", "上海甲")
+    start(firm, "sam", "上海乙")
+    return start(firm, "bella", "北京丙")
+
+
+def _get(firm, who, path, **params):
+    return firm["client"].get(f"{STATS}{path}", params=params, headers=firm["tokens"][who])
+
+
+def test_statistics_need_their_own_permission(firm):
+    _analysts(firm)
+    for who in ("mona", "sam", "olga"):  # monitors, sellers and handlers do not see statistics
+        assert _get(firm, who, "/volume").status_code == 403
+        assert _get(firm, who, "/kpi/tenant_signing").status_code == 403
+
+
+def test_figures_count_only_the_callers_lines_and_departments(firm):
+    last = _analysts(firm)
+    sara = ok(_get(firm, "sara", "/volume", wait_for_position=last["position"]))
+    assert [(r["business_type"], r["started"], r["running"]) for r in sara["rows"]] == [("tenant_signing", 3, 3)]
+    stan = ok(_get(firm, "stan", "/volume"))
+    assert stan["total"]["started"] == 2
+    assert ok(_get(firm, "stan", "/volume", department_id=firm["dept"]["BJ"]))["total"]["started"] == 0
+    assert ok(_get(firm, "sara", "/volume", department_id=firm["dept"]["BJ"]))["total"]["started"] == 1
+    assert ok(_get(firm, "ivy", "/volume"))["rows"] == []  # another line: nothing of brokerage
+    refused = _get(firm, "ivy", "/volume", business_line="brokerage")
+    assert refused.status_code == 404 and refused.json()["field"] == "business_line"
+    by_day = ok(_get(firm, "sara", "/first-pass", grain="day"))
+    assert by_day["total"] == {"completed": 0, "first_pass": 0, "rate": None}
+    kpi = ok(_get(firm, "sara", "/kpi/tenant_signing"))
+    assert kpi["cycle"]["target_days"] == 5 and kpi["first_pass"]["target"] == 0.8
+    for path in ("/slow-businesses", "/slow-nodes", "/timeliness", "/rejections", "/handlers", "/stages"):
+        assert _get(firm, "sara", path).status_code == 200, path
+
+
+def test_statistics_download_as_csv_and_xlsx(firm):
+    last = _analysts(firm)
+    r = _get(firm, "sara", "/volume", format="csv", wait_for_position=last["position"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [(row["table"], row["business_type"], row["started"]) for row in rows] == [
+        ("rows", "tenant_signing", "3"), ("total", "", "3")]
+    x = _get(firm, "sara", "/timeliness", format="xlsx")
+    assert x.status_code == 200 and "spreadsheetml" in x.headers["content-type"]
+    book = load_workbook(io.BytesIO(x.content))
+    assert book.sheetnames == ["by_node", "by_department", "by_handler", "total"]
+    assert [c.value for c in book["total"][1]] == ["with_sla", "met", "breached", "rate"]
+
+
+def test_a_backwards_range_is_refused(firm):
+    _analysts(firm)
+    r = _get(firm, "sara", "/volume", since="2026-03-02T00:00:00Z", until="2026-03-01T00:00:00Z")
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert _get(firm, "sara", "/volume", since="1960-01-01T00:00:00Z").status_code == 422
