@@ -214,9 +214,11 @@ def _start_samples(container: Container) -> int:
             container.runners[name].catch_up()
     elif not container.progress.wait_for(access, container.store.head(), 60):
         raise RuntimeError("the access read models did not catch up with the demo's operators within 60 s")
+    department_of = {login: natural_id("department", department) for login, _, department, *_ in OPERATORS}
     for key, subject, title, data, initiator, copied, approver in SAMPLES:
         ctx = CommandContext(f"operator:{initiator}", "demo-load")
-        started = flows.start_instance(ctx, key, subject, data, title=title)
+        # In the initiator's department, as the API starts it: a branch head sees his branch's flows.
+        started = flows.start_instance(ctx, key, subject, data, title=title, department_id=department_of[initiator])
         if copied:
             flows.cc(ctx, started.id, [f"operator:{login}" for login in copied], "请知悉 For your information")
         if approver is not None:
