@@ -1,5 +1,5 @@
-"""The flow facts in ClickHouse equal a recomputation from the event store, instance by instance
-and visit by visit, over a generated history of more than 2,000 instances of three business types
+"""The flow facts in ClickHouse, and the statistics over them, equal a recomputation from the event
+store — instance by instance, visit by visit, figure by figure — over a generated history of more than 2,000 instances of three business types
 with returns, rejections, SLA breaches, running instances and the 2026 Spring Festival."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timezone
 import pytest
 
 from domain.shared.aggregate import LedgerAggregate
+from projections.analytics.flow_statistics import StatsFilter
 from tests.integration.analytics_history import TYPES, generate, publish_types, recompute
 from tests.integration.flow_firm import ADMIN
 
@@ -35,10 +36,16 @@ def _seconds(value) -> float | None:
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
 
 
-def test_every_instance_and_visit_fact_equals_its_recomputation_from_the_events(generated):
+def test_every_fact_and_statistic_equals_its_recomputation_from_the_events(generated):
+    """One test (the history takes a minute to make): the facts, then the statistics over them."""
     container, ids = generated
     time = container.calendar.working_time(None)
     expected = {iid: recompute(list(container.flows.events.get(iid)), time) for iid in ids}
+    _facts_equal(container, ids, expected)
+    _statistics_equal(container, expected)
+
+
+def _facts_equal(container, ids, expected) -> None:
     db, q = container.clickhouse.db, container.clickhouse.query
     instances = {r[0]: r[1:] for r in q(
         "SELECT instance_id, business_type, outcome, started_at, ended_at, wall_seconds, working_seconds, returns,"
@@ -69,3 +76,51 @@ def test_every_instance_and_visit_fact_equals_its_recomputation_from_the_events(
     assert sum(not f["sla_met"] for f in expected.values()) > 100
     festive = [v for v in want_visits.values() if v["wall"] > 5 * 86400 and v["working"] < 2 * 86400]
     assert festive, "some visits span the Spring Festival"
+
+
+def _quantile_exact(values: list[float], level: float) -> float:
+    """ClickHouse's quantileExact: the element at position floor(level × n) of the sorted values."""
+    ordered = sorted(values)
+    return ordered[min(int(level * len(ordered)), len(ordered) - 1)]
+
+
+def _statistics_equal(container, facts) -> None:
+    stats = container.flow_statistics
+    scope = StatsFilter(business_lines=["brokerage"])
+    # Volume and hot businesses.
+    volume = {r["business_type"]: r for r in stats.volume(scope)["rows"]}
+    for business_type in TYPES:
+        mine = [f for f in facts.values() if f["business_type"] == business_type]
+        assert (volume[business_type]["started"], volume[business_type]["completed"],
+                volume[business_type]["rejected"], volume[business_type]["running"]) == \
+            (len(mine), sum(f["outcome"] == "completed" for f in mine), sum(f["outcome"] == "rejected" for f in mine),
+             sum(f["outcome"] == "running" for f in mine)), business_type
+    # First-pass rate.
+    completed = [f for f in facts.values() if f["outcome"] == "completed"]
+    total = stats.first_pass(scope)["total"]
+    assert (total["completed"], total["first_pass"]) == (len(completed), sum(f["first_pass"] for f in completed))
+    assert total["rate"] == round(sum(f["first_pass"] for f in completed) / len(completed), 4)
+    # Slow nodes: closed visits' median and p90 working time per node.
+    closed: dict[tuple[str, str], list[float]] = {}
+    for f in facts.values():
+        for v in f["visits"].values():
+            if v["left_at"] is not None and v["outcome"] != "cancelled":
+                closed.setdefault((f["business_type"], v["node"]), []).append(v["working"])
+    for row in stats.slow_nodes(scope)["rows"]:
+        values = closed[(row["definition_key"], row["node"])]
+        assert row["visits"] == len(values)
+        assert row["p50_working_seconds"] == pytest.approx(_quantile_exact(values, 0.5), abs=1e-3)
+        assert row["p90_working_seconds"] == pytest.approx(_quantile_exact(values, 0.9), abs=1e-3)
+    assert sum(r["visits"] for r in stats.slow_nodes(scope)["rows"]) == sum(len(v) for v in closed.values())
+    # Timeliness: closed visits with an SLA (every visit here has one), met and breached.
+    sla = stats.timeliness(scope)["total"]
+    all_closed = [v for f in facts.values() for v in f["visits"].values()
+                  if v["left_at"] is not None and v["outcome"] != "cancelled"]
+    assert (sla["with_sla"], sla["breached"]) == (len(all_closed), sum(v["sla_breached"] for v in all_closed))
+    # Handler ranking: decisions per person.
+    decided: dict[str, int] = {}
+    for f in facts.values():
+        for v in f["visits"].values():
+            for who in v["decided_by"]:
+                decided[who] = decided.get(who, 0) + 1
+    assert {r["handler"]: r["decisions"] for r in stats.handlers(scope)["rows"]} == decided
