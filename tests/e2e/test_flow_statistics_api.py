@@ -81,3 +81,19 @@ def test_a_backwards_range_is_refused(firm):
     r = _get(firm, "sara", "/volume", since="2026-03-02T00:00:00Z", until="2026-03-01T00:00:00Z")
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert _get(firm, "sara", "/volume", since="1960-01-01T00:00:00Z").status_code == 422
+
+
+def test_a_report_specification_runs_within_the_callers_scope_and_names_outside_the_allow_lists_are_refused(firm):
+    last = _analysts(firm)
+    spec = {"source": "instances", "dimensions": ["outcome"], "measures": ["count"], "chart": "pie"}
+    answer = firm["client"].post(f"{STATS}/reports/run", json=spec, headers=firm["tokens"]["sara"],
+                                 params={"wait_for_position": last["position"]})
+    assert ok(answer) == {"columns": ["outcome", "count"], "rows": [{"outcome": "running", "count": 3}],
+                          "chart": "pie"}
+    stan = ok(firm["client"].post(f"{STATS}/reports/run", json=spec, headers=firm["tokens"]["stan"]))
+    assert stan["rows"] == [{"outcome": "running", "count": 2}]
+    assert ok(firm["client"].post(f"{STATS}/reports/run", json=spec, headers=firm["tokens"]["ivy"]))["rows"] == []
+    bad = firm["client"].post(f"{STATS}/reports/run", headers=firm["tokens"]["sara"],
+                              json={**spec, "measures": ["sum(wall_seconds)"]})
+    assert bad.status_code == 422 and "is not one of" in bad.text
+    assert firm["client"].post(f"{STATS}/reports/run", json=spec, headers=firm["tokens"]["sam"]).status_code == 403
