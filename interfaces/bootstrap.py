@@ -18,6 +18,7 @@ from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
 from application.calendar.app import CalendarApplication
 from application.flows.assignees import AssigneeResolver
+from application.flows.reports import FlowReportsApplication
 from application.flows.service import FlowsApplication
 from application.forms.service import FormsApplication
 from application.leads.app import LeadsApplication
@@ -60,6 +61,7 @@ from projections.archive.queries import ArchiveQueries
 from projections.flows.definitions import FlowQueries
 from projections.flows.migrations import MigrationQueries
 from projections.flows.queries import FlowInstanceQueries
+from projections.flows.reports import FlowReportQueries
 from projections.forms.queries import FormsQueries
 from projections.framework import ClickHouseSink
 from projections.leads.queries import LeadQueries
@@ -128,6 +130,8 @@ class Container:
     lead_queries: LeadQueries
     lead_analytics: LeadAnalytics
     flow_statistics: FlowStatistics
+    flow_reports: FlowReportsApplication
+    flow_report_queries: FlowReportQueries
     lead_recycler: Recycler
     lead_rate_limiter: RateLimiter
     lead_sop: SopRunner
@@ -221,6 +225,7 @@ class Container:
             lead_analytics=LeadAnalytics(clickhouse, settings.leads_report_timezone),
             flow_statistics=FlowStatistics(clickhouse, settings.leads_report_timezone,
                                            reason_codes=flow_queries.reason_codes),
+            flow_reports=FlowReportsApplication(store), flow_report_queries=FlowReportQueries(readmodels),
             lead_recycler=Recycler(leads, lead_queries, settings.leads_recycle_poll_seconds, lead_sop,
                                    FileOpeningFeed(opening_file)),
             lead_rate_limiter=RateLimiter(supervisor, settings.leads_intake_rate_per_minute), lead_sop=lead_sop,

@@ -12,6 +12,7 @@ from projections.archive.filing import ArchiveFilingProcess, Archiver
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
 from projections.flows.migrations import FlowMigrationsProjection
+from projections.flows.reports import FlowReportsProjection
 from projections.forms.catalogue import FormsCatalogueProjection
 from projections.forms.records import FormRecordsProjection
 from projections.framework import ClickHouseSink, PostgresProjection
@@ -29,4 +30,5 @@ def all_projections(archiver: Archiver | None = None, notifications: DeliveryRul
             FlowFactsSink(),  # the event store and the calendar are given at composition
             ArchiveDocumentsProjection(), ArchiveFilingProcess(archiver), LeadsProjection(), LeadConversionSink(),
             FlowMigrationsProjection(),  # after flows.instances: it indexes flows_instances
+            FlowReportsProjection(),
             NotificationsProjection(notifications)]  # after flows.instances and leads (ADR 0015)

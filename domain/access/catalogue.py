@@ -50,6 +50,7 @@ MENUS: tuple[Menu, ...] = (
         Action("flows.instances.monitor", "Monitoring board: find, count and export instances in your scope"),
         Action("flows.statistics.view", "Flow statistics and KPIs in your lines and scope: volumes, durations, SLA, "
                                         "first pass, rejections, handlers (export)"),
+        Action("flows.reports.manage", "Save, change and delete reports and cockpits (报表, 管理驾驶舱) others run"),
         Action("flows.instances.migrate", "Move running instances to a newer published version (dry run, apply)"),
     )),
     Menu("archive", "影像资料 Image archive", (

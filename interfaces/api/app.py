@@ -36,6 +36,7 @@ from interfaces.api.routes import (
     operators,
     projections,
 )
+from interfaces.api.routes import flow_reports as saved_reports
 from interfaces.api.routes.flow_statistics import reports as flow_reports
 from interfaces.bootstrap import Container
 
@@ -130,8 +131,8 @@ class _Authenticated:
 def _routes(app: FastAPI) -> None:
     problems.install(app)
     routers = (health, auth, departments, operators, access_admin, delegations, calendar, forms, flows, flow_monitor,
-               flow_statistics, flow_reports, flow_instances, flow_overrides, flow_migrations, audit, projections,
-               archive, leads, notifications, notification_deliveries)
+               flow_statistics, flow_reports, saved_reports, flow_instances, flow_overrides, flow_migrations, audit,
+               projections, archive, leads, notifications, notification_deliveries)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,5 +1,5 @@
-"""The report engine (报表引擎, seed 001 §四): a report is a *specification* — a source, dimensions,
-measures, filters, a time grain and a chart kind — compiled here to parameterised ClickHouse SQL
+"""The report engine (报表引擎, seed 001 §四): a report is a *specification* (domain/flows/report_spec.py)
+— a source, dimensions, measures, filters, a time grain and a chart kind — compiled here to parameterised ClickHouse SQL
 over the flow facts (docs/analytics.md). Every name in a specification is looked up in the
 allow-lists below, and every value a user gives travels as a query parameter: no text from a
 request ever becomes SQL. The caller's business lines and departments (their data scope) are
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from domain.flows.report_spec import DIMENSION_NAMES, FILTER_NAMES, MEASURE_NAMES, ReportSpec
 
-Source = Literal["instances", "visits", "decisions"]
 TABLES: dict[str, tuple[str, str]] = {   # source -> (table, its time column)
     "instances": ("flow_instance_facts", "started_at"),
     "visits": ("flow_visit_facts", "entered_at"),
@@ -71,40 +70,9 @@ FILTERS: dict[str, dict[str, str]] = {   # filter -> column, per source (values 
 }
 TS = "Nullable(DateTime64(6, 'UTC'))"
 BUCKETS = {"day": "toStartOfDay", "week": "toMonday", "month": "toStartOfMonth"}
-Name = str
-
-
-class ReportSpec(BaseModel):
-    """A saved report's definition: what a drag-and-drop board stores."""
-    model_config = ConfigDict(extra="forbid")
-    source: Source
-    dimensions: list[Name] = Field(default_factory=list, max_length=3)
-    measures: list[Name] = Field(min_length=1, max_length=8)
-    filters: dict[Name, list[str]] = Field(default_factory=dict,
-                                           description="filter name -> values (any of them)")
-    grain: Literal["day", "week", "month"] | None = None
-    chart: Literal["table", "bar", "line", "pie", "kpi"] = "table"
-    order_by: Name | None = Field(None, description="a measure or dimension (default: the period, then the "
-                                                    "first measure, descending)")
-    limit: int = Field(100, ge=1, le=1000)
-
-    @model_validator(mode="after")
-    def _known(self) -> ReportSpec:
-        """Every name is one of the source's allow-listed names (the message lists them)."""
-        problems = []
-        for kind, names, known in (("dimension", self.dimensions, DIMENSIONS[self.source]),
-                                   ("measure", self.measures, MEASURES[self.source]),
-                                   ("filter", list(self.filters), FILTERS[self.source])):
-            problems += [f"{kind} {n!r} is not one of {', '.join(sorted(known))}" for n in names if n not in known]
-        if len(set(self.dimensions)) != len(self.dimensions) or len(set(self.measures)) != len(self.measures):
-            problems.append("a dimension or measure is named twice")
-        if self.order_by is not None and self.order_by not in {*self.dimensions, *self.measures, "period"}:
-            problems.append(f"order_by {self.order_by!r} is neither a chosen dimension nor a chosen measure")
-        if any(len(v) > 100 or any(len(x) > 128 for x in v) for v in self.filters.values()):
-            problems.append("at most 100 filter values of at most 128 characters")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+# The names a specification may use are the domain's (domain/flows/report_spec.py); each has its SQL here.
+assert all(set(DIMENSIONS[s]) == DIMENSION_NAMES[s] and set(MEASURES[s]) == MEASURE_NAMES[s]
+           and set(FILTERS[s]) == FILTER_NAMES[s] for s in TABLES), "report names and their SQL differ"
 
 
 @dataclass(frozen=True)

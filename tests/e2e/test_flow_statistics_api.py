@@ -97,3 +97,42 @@ def test_a_report_specification_runs_within_the_callers_scope_and_names_outside_
                               json={**spec, "measures": ["sum(wall_seconds)"]})
     assert bad.status_code == 422 and "is not one of" in bad.text
     assert firm["client"].post(f"{STATS}/reports/run", json=spec, headers=firm["tokens"]["sam"]).status_code == 403
+
+
+def test_a_designer_saves_reports_on_a_cockpit_and_each_viewer_runs_it_in_their_own_scope(firm):
+    last = _analysts(firm)
+    app, client, tokens = firm["app"], firm["client"], firm["tokens"]
+    app.access.create_role(SETUP, "designer", "designer", ["flows.statistics.view", "flows.reports.manage"])
+    dora = app.access.create_operator(SETUP, "dora", "dora", firm["dept"]["SH"], None, None, PASSWORD).id
+    app.access.grant_roles(SETUP, dora, ["designer"])
+    app.access.set_business_lines(SETUP, dora, ["brokerage"])
+    t = ok(client.post("/api/v1/auth/login", json={"login_name": "dora", "password": PASSWORD}))
+    tokens["dora"] = {"Authorization": f"Bearer {t['access_token']}"}
+    by_outcome = {"name": "按状态 By outcome", "spec": {"source": "instances", "dimensions": ["outcome"],
+                                                      "measures": ["count"], "chart": "pie"}}
+    saved = client.put("/api/v1/flows/reports/by_outcome", json=by_outcome, headers=tokens["dora"])
+    assert saved.status_code == 200, saved.text
+    assert client.put("/api/v1/flows/reports/by_outcome", json=by_outcome, headers=tokens["sara"]).status_code == 403
+    bad = client.put("/api/v1/flows/reports/wrong", headers=tokens["dora"],
+                     json={"name": "x", "spec": {"source": "visits", "measures": ["count(*)"]}})
+    assert bad.status_code == 422 and "is not one of" in bad.text
+    missing = client.put("/api/v1/flows/cockpits/board", headers=tokens["dora"],
+                         json={"name": "驾驶舱", "reports": ["by_outcome", "nowhere"]})
+    assert missing.status_code == 404
+    cockpit = ok(client.put("/api/v1/flows/cockpits/board", headers=tokens["dora"],
+                            json={"name": "驾驶舱 Cockpit", "reports": ["by_outcome"]}))
+    listed = ok(client.get("/api/v1/flows/cockpits", headers=tokens["sara"],
+                           params={"wait_for_position": cockpit["position"]}))
+    assert [c["key"] for c in listed["items"]] == ["board"]
+    run = ok(client.post("/api/v1/flows/cockpits/board/run", headers=tokens["sara"],
+                         params={"wait_for_position": last["position"]}))
+    assert run["boards"][0]["result"]["rows"] == [{"outcome": "running", "count": 3}]
+    stan = ok(client.post("/api/v1/flows/cockpits/board/run", headers=tokens["stan"]))
+    assert stan["boards"][0]["result"]["rows"] == [{"outcome": "running", "count": 2}]
+    # A stale save is refused; a deleted report leaves an empty board.
+    stale = client.put("/api/v1/flows/reports/by_outcome", json={**by_outcome, "name": "改"},
+                       headers={**tokens["dora"], "If-Match": '"0"'})
+    assert stale.status_code == 409
+    assert client.delete("/api/v1/flows/reports/by_outcome", headers=tokens["dora"]).status_code == 200
+    assert ok(client.post("/api/v1/flows/cockpits/board/run", headers=tokens["sara"]))["boards"][0]["result"] is None
+    assert client.get("/api/v1/flows/reports/by_outcome", headers=tokens["sara"]).status_code == 404

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from interfaces.api.deps import ContainerDep
 from interfaces.api.routes.flow_statistics import ERRORS, READS, Scoped
+from projections.analytics.flow_statistics import StatsFilter
 from projections.analytics.report_engine import ReportSpec, Scope, run_report
 
 router = APIRouter(prefix="/api/v1/flows/statistics", tags=["flows"])
@@ -29,6 +30,11 @@ class ReportResult(BaseModel):
              responses={404: ERRORS[404], 422: {"description": INVALID}},
              summary="Run a report specification (报表引擎) within your lines and departments.")
 def run(spec: ReportSpec, container: ContainerDep, f: Scoped) -> Any:
+    return run_in_scope(container, spec, f)
+
+
+def run_in_scope(container: ContainerDep, spec: ReportSpec, f: StatsFilter) -> dict[str, Any]:
+    """A specification run within the caller's lines and departments (and the filters' window)."""
     departments = None if f.departments is None else list(f.departments)
     if f.department is not None:  # one department, and only within the caller's scope
         departments = [f.department] if departments is None or f.department in departments else []
