@@ -126,6 +126,7 @@ def load_demo(container: Container) -> str:
             access.define_field_rule(DEMO, resource, field, effect, mask, applies_to, [], exempt, [])
             created += 1
     created += _load_forms(container)
+    created += _load_cockpit(container)
     from interfaces.demo_archive import load_archive
 
     created += load_archive(container.archive, container.store, DEMO)
@@ -148,6 +149,32 @@ def _load_calendar(container: Container) -> int:
             created += 1
         except YearUnknownError:
             pass  # a year the installed release does not know: an administrator enters it
+    return created
+
+
+# The management cockpit (管理驾驶舱, seed 001 §四) a flow administrator opens: hot businesses,
+# slow nodes, first-pass rate by month, the handler ranking (docs/api.md, Statistics).
+REPORTS = [
+    ("hot_businesses", "热门业务 Hot businesses", {"source": "instances", "dimensions": ["business_type"],
+                                                  "measures": ["count", "completed", "running"], "chart": "bar"}),
+    ("slow_nodes", "慢节点 Slow nodes", {"source": "visits", "dimensions": ["definition_key", "node"],
+                                        "measures": ["count", "p50_working_hours", "p90_working_hours"],
+                                        "order_by": "p90_working_hours", "chart": "bar", "limit": 20}),
+    ("first_pass_by_month", "一次通过率 First-pass rate", {"source": "instances", "measures": ["first_pass_rate"],
+                                                        "grain": "month", "chart": "line"}),
+    ("handler_ranking", "处理人排名 Handler ranking", {"source": "decisions", "dimensions": ["handler"],
+                                                   "measures": ["count", "avg_handling_working_hours"],
+                                                   "chart": "table", "limit": 20}),
+]
+
+
+def _load_cockpit(container: Container) -> int:
+    reports = container.flow_reports
+    created = sum(_once(reports.save_report, key, name, spec, None) for key, name, spec in REPORTS
+                  if not container.store.versions([natural_id("flow_report", key)]))
+    if not container.store.versions([natural_id("flow_cockpit", "management")]):
+        reports.save_cockpit(DEMO, "management", "管理驾驶舱 Management cockpit", [k for k, *_ in REPORTS], None)
+        created += 1
     return created
 
 

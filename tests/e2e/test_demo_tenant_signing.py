@@ -216,3 +216,14 @@ def test_the_demo_expense_claims_show_the_flow_rules_at_work(demo_container):
     others = ok(client.get("/api/v1/flows/todo", headers=login["wu.min"],
                            params={"wait_for_position": done["position"]}))["items"]
     assert claim["instance_id"] not in [t["instance_id"] for t in others]
+
+
+def test_the_demo_flow_administrator_opens_the_management_cockpit(demo_container):
+    client = TestClient(create_app(demo_container))
+    token = ok(client.post("/api/v1/auth/login", json={"login_name": "ma.chao", "password": DEMO_PASSWORD}))
+    cockpit = ok(client.post("/api/v1/flows/cockpits/management/run",
+                             headers={"Authorization": f"Bearer {token['access_token']}"}))
+    assert [b["key"] for b in cockpit["boards"]] == ["hot_businesses", "slow_nodes", "first_pass_by_month",
+                                                      "handler_ranking"]
+    hot = cockpit["boards"][0]["result"]
+    assert {r["business_type"] for r in hot["rows"]} >= {"tenant_signing", "expense_claim"}
