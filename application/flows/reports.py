@@ -3,6 +3,7 @@ Saving creates the report or revises it (optimistic concurrency with the version
 names saved reports, which must exist when it is saved."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from application.shared.base import CommandResult, LedgerApplication, command
@@ -24,6 +25,10 @@ class FlowReportsApplication(LedgerApplication):
     def cockpit(self, key: str) -> Cockpit:
         return self._live(natural_id("flow_cockpit", key), Cockpit, f"cockpit {key!r}")
 
+    def board(self, key: str) -> SavedReport:
+        """A report as a cockpit names it: deleted ones too (the board then shows as empty)."""
+        return self.load(natural_id("flow_report", key), SavedReport, what=f"report {key!r}")
+
     def _live(self, aggregate_id: Any, kind: type[A], what: str, expected_version: int | None = None) -> A:
         found = self.load(aggregate_id, kind, expected_version=expected_version, what=what)
         if found.deleted and expected_version is None:
@@ -33,12 +38,9 @@ class FlowReportsApplication(LedgerApplication):
     @command
     def save_report(self, key: str, name: str, spec: dict[str, Any], expected_version: int | None
                     ) -> CommandResult:
-        report_id = natural_id("flow_report", key)
-        if expected_version is None and not self.exists(report_id):
-            return self.create_unique(SavedReport.create(key, name, spec, current_context().actor), f"report {key!r}")
-        report = self.load(report_id, SavedReport, expected_version=expected_version, what=f"report {key!r}")
-        report.revise(name, spec)
-        return self.save_one(report)
+        return self._save(natural_id("flow_report", key), SavedReport, f"report {key!r}", expected_version,
+                          lambda: SavedReport.create(key, name, spec, current_context().actor),
+                          lambda report: report.revise(name, spec))
 
     @command
     def delete_report(self, key: str, expected_version: int | None) -> CommandResult:
@@ -48,14 +50,22 @@ class FlowReportsApplication(LedgerApplication):
     @command
     def save_cockpit(self, key: str, name: str, reports: list[str], expected_version: int | None) -> CommandResult:
         for report in reports:  # every board on it exists now (a later deletion shows as a missing board)
-            if not self.exists(natural_id("flow_report", report)) or self.report(report).deleted:
-                raise NotFoundError(f"report {report!r} does not exist", field="reports")
-        cockpit_id = natural_id("flow_cockpit", key)
-        if expected_version is None and not self.exists(cockpit_id):
-            return self.create_unique(Cockpit.create(key, name, reports, current_context().actor), f"cockpit {key!r}")
-        cockpit = self.load(cockpit_id, Cockpit, expected_version=expected_version, what=f"cockpit {key!r}")
-        cockpit.revise(name, reports)
-        return self.save_one(cockpit)
+            try:
+                self.report(report)
+            except NotFoundError:
+                raise NotFoundError(f"report {report!r} does not exist", field="reports") from None
+        return self._save(natural_id("flow_cockpit", key), Cockpit, f"cockpit {key!r}", expected_version,
+                          lambda: Cockpit.create(key, name, reports, current_context().actor),
+                          lambda cockpit: cockpit.revise(name, reports))
+
+    def _save(self, aggregate_id: Any, kind: type[A], what: str, expected_version: int | None,
+              create: Callable[[], A], revise: Callable[[A], None]) -> CommandResult:
+        """Create under the key, or revise what is there (at the version read, when one is given)."""
+        if expected_version is None and not self.exists(aggregate_id):
+            return self.create_unique(create(), what)
+        found = self.load(aggregate_id, kind, expected_version=expected_version, what=what)
+        revise(found)
+        return self.save_one(found)
 
     @command
     def delete_cockpit(self, key: str, expected_version: int | None) -> CommandResult:

@@ -14,18 +14,9 @@ from domain.shared.aggregate import LedgerAggregate
 from interfaces.demo_forms import TENANT_SIGNING
 from projections.analytics.flow_statistics import StatsFilter
 from tests.integration.flow_firm import ADMIN, TENANT, as_, open_task, publish_flow
+from tests.integration.test_flow_facts import REASONS, REVIEW
 
 SH = ZoneInfo("Asia/Shanghai")
-REASONS = [{"code": "DATA_INCOMPLETE", "label": "资料不全", "counted": True},
-           {"code": "CUSTOMER_REQUEST", "label": "客户要求", "counted": False}]
-REVIEW = {"nodes": [{"id": "start", "type": "start", "name": "发起"},
-                    {"id": "review", "type": "approval", "name": "运营审核", "mode": "any",
-                     "assignees": [{"kind": "role", "value": "ops"}], "sla_seconds": 7200},
-                    {"id": "check", "type": "approval", "name": "结算复核", "mode": "any",
-                     "assignees": [{"kind": "role", "value": "clearing"}], "return_targets": ["review"]},
-                    {"id": "end", "type": "end", "name": "完成"}],
-          "edges": [{"source": "start", "target": "review"}, {"source": "review", "target": "check"},
-                    {"source": "check", "target": "end"}]}
 BROKERAGE = StatsFilter(business_lines=["brokerage"])
 
 

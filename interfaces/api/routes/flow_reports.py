@@ -11,9 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
-from domain.flows.report import SavedReport as _SavedReport
 from domain.flows.report_spec import ReportSpec
-from domain.shared.ids import natural_id
 from interfaces.api.deps import Acting, ContainerDep, ExpectedVersion, consistent_with, requires
 from interfaces.api.pagination import INVALID_CURSOR, encode_cursor, typed_cursor
 from interfaces.api.problems import Responses
@@ -82,8 +80,9 @@ class CockpitResult(BaseModel):
     boards: list[CockpitBoard]
 
 
-def _report_id(key: str) -> Any:
-    return natural_id("flow_report", key)
+def _page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """A keyset page by key: the rows to show and the cursor of the next (``limit + 1`` were read)."""
+    return rows[:limit], encode_cursor([rows[limit - 1]["key"]]) if len(rows) > limit else None
 
 
 # -- reports -------------------------------------------------------------------------------------------
@@ -91,10 +90,9 @@ def _report_id(key: str) -> Any:
             summary="Saved reports, by key.")
 def list_reports(container: ContainerDep, policy: Viewer, limit: Limit = 50, cursor: str | None = None) -> Any:
     after = typed_cursor(cursor, "text")
-    rows = container.flow_report_queries.reports(after=after[0] if after else None, limit=limit + 1)
-    more = len(rows) > limit
-    return ReportsPage(items=[ReportPublic(**r) for r in rows[:limit]],
-                       next_cursor=encode_cursor([rows[limit - 1]["key"]]) if more else None)
+    rows, next_cursor = _page(container.flow_report_queries.reports(after=after[0] if after else None,
+                                                                    limit=limit + 1), limit)
+    return ReportsPage(items=[ReportPublic(**r) for r in rows], next_cursor=next_cursor)
 
 
 @router.put("/reports/{key}", response_model=CommandAccepted, responses=SAVE,
@@ -130,10 +128,9 @@ def run_saved(key: Key, container: ContainerDep, f: Scoped) -> Any:
             summary="Cockpits (管理驾驶舱), by key.")
 def list_cockpits(container: ContainerDep, policy: Viewer, limit: Limit = 50, cursor: str | None = None) -> Any:
     after = typed_cursor(cursor, "text")
-    rows = container.flow_report_queries.cockpits(after=after[0] if after else None, limit=limit + 1)
-    more = len(rows) > limit
-    return CockpitsPage(items=[CockpitPublic(**r) for r in rows[:limit]],
-                        next_cursor=encode_cursor([rows[limit - 1]["key"]]) if more else None)
+    rows, next_cursor = _page(container.flow_report_queries.cockpits(after=after[0] if after else None,
+                                                                     limit=limit + 1), limit)
+    return CockpitsPage(items=[CockpitPublic(**r) for r in rows], next_cursor=next_cursor)
 
 
 @router.put("/cockpits/{key}", response_model=CommandAccepted, responses=SAVE,
@@ -156,7 +153,7 @@ def run_cockpit(key: Key, container: ContainerDep, f: Scoped) -> Any:
     cockpit = container.flow_reports.cockpit(key)
     boards = []
     for report_key in cockpit.reports:
-        report = container.flow_reports.load(_report_id(report_key), _SavedReport, what=f"report {report_key!r}")
+        report = container.flow_reports.board(report_key)
         boards.append(CockpitBoard(key=report_key, name=report.name, result=None if report.deleted else ReportResult(
             **run_in_scope(container, ReportSpec.model_validate(report.spec), f))))
     return CockpitResult(key=cockpit.key, name=cockpit.name, boards=boards)
