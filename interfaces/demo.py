@@ -51,7 +51,9 @@ ROLES = [
     # A second administrator of flows: monitors, overrides, and approves another's overrides (四眼原则).
     ("flow_admin", "流程管理员 Flow administrator", ALL_ACCESS + [
         "flows.definitions.view", "flows.instances.view", "flows.instances.monitor", "flows.instances.admin",
-        "flows.statistics.view", "flows.reports.manage", "forms.business_types.view", "audit.view"]),
+        # Expense claims waiting too long are escalated to them (管理层介入): they handle those tasks.
+        "flows.tasks.handle", "flows.statistics.view", "flows.reports.manage", "forms.business_types.view",
+        "audit.view"]),
     ("auditor", "合规稽核 Compliance auditor", ALL_ACCESS + [
         "audit.view", "audit.verify", "flows.definitions.view", "flows.instances.view",
         "forms.business_types.view", "forms.records.view", "forms.customers.view", "archive.documents.read",
