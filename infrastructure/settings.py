@@ -111,6 +111,14 @@ class Settings(BaseSettings):
         6000, description="Most leads one channel token may submit per minute (0 = unlimited).")
     leads_recycle_poll_seconds: float = Field(60.0, description="How often the lead recycling job runs.")
     leads_report_timezone: str = Field("Asia/Shanghai", description="Time zone of lead analytics days/weeks/months.")
+    flows_statistics_timezone: str = Field(
+        "Asia/Shanghai", description="Time zone of flow statistics' and reports' days, weeks and months.")
+    flows_working_day_hours: float = Field(
+        7.5, gt=0, le=24, description="Hours of a working day, in which flow statistics count working days.")
+    flows_kpi_cycle_target_days: float = Field(
+        5.0, gt=0, description="004 KPI: target of a business's average cycle, in working days.")
+    flows_kpi_first_pass_target: float = Field(
+        0.8, ge=0, le=1, description="004 KPI: target first-pass rate (0-1).")
     leads_outbound_file: str | None = Field(
         None, description="Embedded SMS/outbound-call adapter: requests appended as JSON lines; unset = "
         "<data_dir>/outbound.jsonl.")

@@ -10,7 +10,13 @@ restart, an eviction, a replayed batch). The same events always give the same ro
 Instance and visit rows are *latest state per entity*: ReplacingMergeTree(position) ordered by
 the entity, so each event that changes one writes its whole new row and a replay writes the same
 (entity, position) row again; read them with FINAL (ADR 0018). Decisions are one row per event,
-ordered by position, as the other sinks."""
+keyed by position, as the other sinks.
+
+Each table is partitioned by month of a time that never changes for its entity (started, entered,
+occurred) and sorted by columns that never change for it either (line, type or flow and node, or
+handler) before its identity: a replayed row lands in the same partition under the same key, so
+it still collapses, while a cockpit query reads only the months and lines it asks for, and FINAL
+merges only within a partition — settled months cost a plain read (bench/analytics.py)."""
 from __future__ import annotations
 
 import inspect
@@ -47,7 +53,8 @@ class FlowFactsSink(ClickHouseSink):
             " initiator String, started_at DateTime64(6, 'UTC'), ended_at Nullable(DateTime64(6, 'UTC')),"
             " outcome LowCardinality(String), wall_seconds Float64, working_seconds Float64, returns UInt32,"
             " rejections UInt32, visits UInt32, sla_breaches UInt32, first_pass UInt8, sla_met UInt8"
-            ") ENGINE = ReplacingMergeTree(position) ORDER BY instance_id" + ENTITY),
+            ") ENGINE = ReplacingMergeTree(position) PARTITION BY toYYYYMM(started_at)"
+            " ORDER BY (business_line, business_type, instance_id, started_at)" + ENTITY),
         "flow_visit_facts": (
             "CREATE TABLE IF NOT EXISTS {db}.flow_visit_facts ("
             " instance_id UUID, task_id String, position UInt64, business_type LowCardinality(String),"
@@ -56,14 +63,17 @@ class FlowFactsSink(ClickHouseSink):
             " entered_at DateTime64(6, 'UTC'), left_at Nullable(DateTime64(6, 'UTC')), outcome LowCardinality(String),"
             " reason_code String, wall_seconds Float64, working_seconds Float64,"
             " sla_due_at Nullable(DateTime64(6, 'UTC')), sla_warned UInt8, sla_breached UInt8"
-            ") ENGINE = ReplacingMergeTree(position) ORDER BY (instance_id, task_id)" + ENTITY),
+            ") ENGINE = ReplacingMergeTree(position) PARTITION BY toYYYYMM(entered_at)"
+            " ORDER BY (business_line, definition_key, node, instance_id, task_id, entered_at)" + ENTITY),
         "flow_decision_facts": (
             "CREATE TABLE IF NOT EXISTS {db}.flow_decision_facts ("
             " position UInt64, occurred_at DateTime64(6, 'UTC'), instance_id UUID, task_id String,"
-            " business_type LowCardinality(String), definition_key String, business_line LowCardinality(String),"
-            " department_id Nullable(UUID), node String, decision LowCardinality(String), handler String,"
-            " target_node String, reason_code String, handling_seconds Float64, handling_working_seconds Float64"
-            ") ENGINE = ReplacingMergeTree ORDER BY position" + ENTITY),
+            " business_type LowCardinality(String), definition_key String, definition_version UInt32,"
+            " business_line LowCardinality(String), department_id Nullable(UUID), node String,"
+            " decision LowCardinality(String), handler String, target_node String, reason_code String,"
+            " handling_seconds Float64, handling_working_seconds Float64"
+            ") ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(occurred_at)"
+            " ORDER BY (business_line, handler, position, occurred_at)" + ENTITY),
     }
     # What BI tools query (docs/analytics.md): one row per entity, deduplicated, with the durations in
     # hours and working days as well (a working day: 7.5 h, the default calendar's).
@@ -81,7 +91,8 @@ class FlowFactsSink(ClickHouseSink):
             " sla_due_at, sla_warned, sla_breached FROM {db}.flow_visit_facts FINAL"),
         "bi_flow_decisions": (
             "CREATE OR REPLACE VIEW {db}.bi_flow_decisions AS SELECT occurred_at, instance_id, task_id,"
-            " business_type, definition_key, business_line, department_id, node, decision, handler, target_node,"
+            " business_type, definition_key, definition_version, business_line, department_id, node, decision,"
+            " handler, target_node,"
             " reason_code, handling_seconds / 3600 AS handling_hours,"
             " handling_working_seconds / 3600 AS handling_working_hours FROM {db}.flow_decision_facts FINAL"),
     }
@@ -95,8 +106,9 @@ class FlowFactsSink(ClickHouseSink):
                              "entered_at", "left_at", "outcome", "reason_code", "wall_seconds", "working_seconds",
                              "sla_due_at", "sla_warned", "sla_breached"),
         "flow_decision_facts": ("position", "occurred_at", "instance_id", "task_id", "business_type",
-                                "definition_key", "business_line", "department_id", "node", "decision", "handler",
-                                "target_node", "reason_code", "handling_seconds", "handling_working_seconds"),
+                                "definition_key", "definition_version", "business_line", "department_id", "node",
+                                "decision", "handler", "target_node", "reason_code", "handling_seconds",
+                                "handling_working_seconds"),
     }
 
     def __init__(self, history: History | None = None, working_time: WorkingTimeOf | None = None):
@@ -120,7 +132,8 @@ class FlowFactsSink(ClickHouseSink):
             yield "flow_visit_facts", self._visit_row(facts, visit, position, time)
         for d in facts.decisions:
             yield "flow_decision_facts", (d.position, d.occurred_at, facts.instance_id, d.task_id,
-                                          facts.business_type, facts.definition_key, facts.business_line,
+                                          facts.business_type, facts.definition_key, facts.definition_version,
+                                          facts.business_line,
                                           facts.department_id, d.node, d.decision, d.handler, d.target_node,
                                           d.reason_code or "", d.handling_seconds, d.handling_working_seconds)
 

@@ -1,9 +1,7 @@
 """ClickHouse: flow statistics over the flow facts (issue 15, item 2; 004 §7 流程统计与 KPI).
 
 Every figure is computed at query time from the fact tables read with FINAL (ADR 0003: no
-materialized aggregates over sink tables), scoped to the caller's business lines (a list, never
-"all": the query class refuses an empty one) and data-scope departments (None = every department;
-facts without a department are then hidden, as ``Policy.sees`` hides such records).
+materialized aggregates over sink tables), within the caller's scope (projections/analytics/scope.py).
 
 Time filters apply where a figure belongs: instance figures by ``started_at``, node visits by
 ``entered_at``, decisions by ``occurred_at``; ``grain`` buckets by the same instant in the
@@ -21,13 +19,16 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from projections.analytics.scope import CONDITION as SCOPE
+from projections.analytics.scope import Scope
+
 Grain = Literal["day", "week", "month"]
 # (definition_key, version) -> {code: counted}: the reason codes of published flow versions.
 ReasonCodes = Callable[[list[str]], dict[tuple[str, int], dict[str, bool]]]
 TS = "Nullable(DateTime64(6, 'UTC'))"
 BUCKETS = {"day": "toStartOfDay", "week": "toMonday", "month": "toStartOfMonth"}
 CLOSED = "left_at IS NOT NULL AND outcome != 'cancelled'"
-WORKING_DAY_SECONDS = 27_000.0  # 7.5 h, the firm's working day (004 KPI: cycle in working days)
+WORKING_DAY_SECONDS = 27_000.0  # 7.5 h, the default working day (setting flows_working_day_hours)
 Columns = Sequence[tuple[str, str]]  # (name, SQL expression): constants of this module, never user input
 
 
@@ -43,21 +44,22 @@ class StatsFilter:
     definition_key: str | None = None
     department: str | None = None
 
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.business_lines, self.departments)
+
     def __post_init__(self) -> None:
-        if not self.business_lines:
-            raise ValueError("statistics need the caller's business lines (an empty list would mean none)")
+        Scope(self.business_lines, self.departments)  # refuses an empty list of lines
 
     def params(self) -> dict[str, Any]:
-        return {"lines": list(self.business_lines), "all_departments": self.departments is None,
-                "departments": list(self.departments or ()), "since": self.since, "until": self.until,
+        return {**self.scope.params(), "since": self.since, "until": self.until,
                 "business_type": self.business_type, "definition_key": self.definition_key,
                 "department": self.department}
 
 
 def _where(at: str) -> str:
     return (
-        "has({lines:Array(String)}, business_line)"
-        " AND ({all_departments:Bool} OR has({departments:Array(String)}, ifNull(toString(department_id), '')))"
+        f"{SCOPE}"
         f" AND ({{since:{TS}}} IS NULL OR {at} >= {{since:{TS}}})"
         f" AND ({{until:{TS}}} IS NULL OR {at} < {{until:{TS}}})"
         " AND ({business_type:Nullable(String)} IS NULL OR business_type = {business_type:Nullable(String)})"
@@ -67,7 +69,10 @@ def _where(at: str) -> str:
 
 
 def _quantiles(column: str, *levels: int) -> list[tuple[str, str]]:
-    return [(f"p{q}_{column}", f"quantileExact({q / 100})({column})") for q in levels]
+    # One quantilesExact for all levels: ClickHouse computes an identical aggregate once, so the
+    # values are sorted once, not once per level.
+    fused = f"quantilesExact({', '.join(str(q / 100) for q in levels)})({column})"
+    return [(f"p{q}_{column}", f"{fused}[{i}]") for i, q in enumerate(levels, start=1)]
 
 
 def _plain(value: Any) -> Any:
@@ -110,11 +115,13 @@ class FlowStatistics:
     """Queries over flow_instance_facts, flow_visit_facts and flow_decision_facts."""
 
     def __init__(self, clickhouse: Any, timezone: str = "Asia/Shanghai", reason_codes: ReasonCodes | None = None,
-                 working_day_seconds: float = WORKING_DAY_SECONDS):
+                 working_day_seconds: float = WORKING_DAY_SECONDS, cycle_target_days: float = 5.0,
+                 first_pass_target: float = 0.8):
         self.ch = clickhouse
         self.tz = timezone
         self.reason_codes = reason_codes or (lambda keys: {})
         self.working_day_seconds = working_day_seconds
+        self.cycle_target_days, self.first_pass_target = cycle_target_days, first_pass_target
 
     # -- the one query shape -----------------------------------------------------------------------------
     def _source(self, facts: str) -> tuple[str, str]:
@@ -123,10 +130,7 @@ class FlowStatistics:
             return f"{db}.flow_instance_facts FINAL", "started_at"
         if facts == "visits":
             return f"{db}.flow_visit_facts FINAL", "entered_at"
-        # Decisions with their instance's flow version (whose reason codes say what counts).
-        return (f"(SELECT d.*, v.definition_version AS definition_version FROM {db}.flow_decision_facts AS d FINAL"
-                f" LEFT JOIN (SELECT instance_id, definition_version FROM {db}.flow_instance_facts FINAL) AS v"
-                " ON v.instance_id = d.instance_id)", "occurred_at")
+        return f"{db}.flow_decision_facts FINAL", "occurred_at"
 
     def _rows(self, facts: str, f: StatsFilter, grain: Grain | None, dims: Columns, metrics: Columns, *,
               where: str = "", order: Sequence[str] = (), array_join: str = "") -> list[dict[str, Any]]:
@@ -183,8 +187,8 @@ class FlowStatistics:
 
     def rejections(self, f: StatsFilter, grain: Grain | None = None) -> dict[str, Any]:
         """Rejections and returns per node, handler and reason code, each marked ``counted`` by the
-        reason codes of the instance's flow version (None: a code that version does not define,
-        or none given)."""
+        reason codes of the flow version the instance ran when it was decided (None: a code that
+        version does not define, or none given)."""
         turned = "decision IN ('rejected', 'returned')"
         version = [("definition_key", "definition_key"), ("definition_version", "definition_version")]
         rows = self._rows("decisions", f, grain, [*version, ("node", "node"), ("handler", "handler"),
@@ -210,10 +214,10 @@ class FlowStatistics:
         rows = self._rows("visits", f, grain, DEPARTMENT, STAGES, where=CLOSED, order=["avg_working_seconds DESC"])
         return {"rows": rows, "total": self._total("visits", f, STAGES, CLOSED)}
 
-    def kpi(self, business_type: str, f: StatsFilter, *, cycle_target_days: float = 5.0,
-            first_pass_target: float = 0.8) -> dict[str, Any]:
+    def kpi(self, business_type: str, f: StatsFilter) -> dict[str, Any]:
         """The 004 KPI set of one business type: average cycle in working days against its target,
         stage time per department, the first-pass rate against its target, rejection reasons."""
+        cycle_target_days, first_pass_target = self.cycle_target_days, self.first_pass_target
         f = replace(f, business_type=business_type)
         day = self.working_day_seconds
         cycle = self._total("instances", f, [("completed", "count()"), ("avg_working_seconds", "avg(working_seconds)")],

@@ -114,6 +114,14 @@ def test_applying_moves_safe_instances_which_go_on_in_the_new_version(firm):
             line["detail"]["by"]) == ("admin:test", REASON, 1, 2, "admin:test")
     record = flows.migration(report.result.id)
     assert record.status == "applied" and [i["outcome"] for i in record.items] == ["migrated", "unsafe"]
+    # Each decision is a fact of the flow version its instance ran when it was taken (whose reason
+    # codes say whether a rejection counts for assessment).
+    container.runners["analytics.flow_facts"].catch_up()
+    ch = container.clickhouse
+    versions = ch.query(f"SELECT instance_id, node, definition_version FROM {ch.db}.flow_decision_facts FINAL"
+                        " WHERE definition_key = 'tenant_signing' ORDER BY position")
+    assert [(i, node, v) for i, node, v in versions if i in (at_entry, at_review)] == [
+        (at_review, "ops_entry", 1), (at_entry, "ops_entry", 2)]
 
 
 def test_an_instance_at_a_removed_node_is_refused_unless_mapped_and_a_changed_node_reopens_its_task(firm):

@@ -38,5 +38,6 @@ def run_in_scope(container: ContainerDep, spec: ReportSpec, f: StatsFilter) -> d
     departments = None if f.departments is None else list(f.departments)
     if f.department is not None:  # one department, and only within the caller's scope
         departments = [f.department] if departments is None or f.department in departments else []
+    stats = container.flow_statistics
     return run_report(container.clickhouse, spec, Scope(list(f.business_lines), departments),
-                      since=f.since, until=f.until)
+                      since=f.since, until=f.until, timezone=stats.tz, working_day_seconds=stats.working_day_seconds)
