@@ -48,6 +48,7 @@ class Definitions:
     exists: Callable[..., bool]
     create_unique: Callable[..., CommandResult]
     save_one: Callable[..., CommandResult]
+    hook_problems: Callable[[Graph], list[tuple[str, str]]]
 
     def published_graph(self, key: str, number: int) -> Graph:
         """A published version's parsed graph."""
@@ -102,7 +103,7 @@ class Definitions:
             graph = parse_graph(definition.draft)
             problems = check_graph(graph, compile_condition) + self._field_problems(definition, graph) \
                 + call_problems(self, definition, graph, publishing=True) \
-                + rule_flow_problems(definition, graph, self.current_definition)
+                + rule_flow_problems(definition, graph, self.current_definition) + self.hook_problems(graph)
             if problems:
                 raise InvalidInputError(f"{len(problems)} problem(s) in the flow; nothing was published",
                                         [{"path": where, "message": what} for where, what in problems],

@@ -55,6 +55,7 @@ class Instances:
     settle_calls: Callable[[CommandResult, CallPlan], CommandResult]
     chain: Callable[[FlowInstance], None]
     run_rules: Callable[[FlowInstance], None]
+    external_hook: Callable[[str], bool]
     _validated: Callable[..., dict[str, Any]]
 
     def instance(self, instance_id: UUID, expected_version: int | None = None) -> FlowInstance:
@@ -81,7 +82,7 @@ class Instances:
             return self._validated(instance.business_type, instance.form_version, instance.subject, data, pinned)
 
         return FlowRuntime(pinned, self._resolver(instance), self.evaluate, self.clock(),
-                           lambda: self.working_time(department), validate)
+                           lambda: self.working_time(department), validate, self.external_hook)
 
     def _resolver(self, instance: FlowInstance) -> Callable[[Node], list[str]]:
         facts = {"initiator": instance.initiator, "department_id": instance.department_id, "data": instance.data,

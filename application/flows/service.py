@@ -22,6 +22,7 @@ from application.flows.migration import InstanceMigrations, RunningInstances, no
 from application.flows.overrides import Overrides
 from application.flows.rules import Rules
 from application.flows.starts import Starts
+from application.flows.system_tasks import SystemTasks
 from application.flows.timers import Timers
 from application.shared.base import LedgerApplication
 from application.shared.hot import HotAggregates
@@ -33,7 +34,7 @@ __all__ = ["FlowsApplication", "compile_condition", "parse_graph"]
 
 
 class FlowsApplication(Definitions, Starts, Decisions, Handovers, Overrides, Timers, Rules, CallActivities,
-                       InstanceMigrations, FormEdits, Conditions, Instances, LedgerApplication):
+                       SystemTasks, InstanceMigrations, FormEdits, Conditions, Instances, LedgerApplication):
     name = "flows"
 
     def __init__(self, store: EventStore, *, forms: Forms, candidates: Candidates, clock: Clock | None = None,
@@ -50,6 +51,7 @@ class FlowsApplication(Definitions, Starts, Decisions, Handovers, Overrides, Tim
         # The business calendar of a department (the calendar context); none: Monday to Friday.
         self.working_time = working_time or (lambda department_id: WorkingTime())
         self.hot = HotAggregates(hot_instances)
+        self.system_hooks = {}  # hooks system nodes hand work to (register_hook, at composition)
         self._graphs: dict[tuple[str, int], Graph] = {}
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}
         self._scopes: dict[UUID, tuple[str, UUID | None, str | None]] = {}

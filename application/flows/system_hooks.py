@@ -44,7 +44,8 @@ class HookOutcome:
 
 class SystemHook(Protocol):
     """One kind of system work. ``run`` may be called again for the same request (retries): it must
-    give the same outcome and leave the same side effects."""
+    give the same outcome and leave the same side effects. A hook may also offer
+    ``check(params: dict) -> list[str]``: the problems of a node's ``hook_params``, refused at publish."""
     name: str
 
     def run(self, request: HookRequest) -> HookOutcome: ...

@@ -3,9 +3,10 @@ pass before a version is published. Pure: conditions are compiled by a function 
 application passes in (CEL lives outside the domain)."""
 from __future__ import annotations
 
+import json
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +35,10 @@ class Node(BaseModel):
         False, description="Returns may name any visited approval node or the start (outside parallel regions)")
     pause_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     pause_until_field: str | None = Field(None, max_length=128)
-    hook: str | None = Field(None, max_length=64, description="system task: notify, archive, export, ...")
+    hook: str | None = Field(None, max_length=64, description=(
+        "system task: a registered hook (ctp_writeback, generate_agreement, e_sign, aml_screening: the token "
+        "waits for its answer, outputs.<node>) or notify, archive, export (done on the spot)"))
+    hook_params: dict[str, Any] = Field(default_factory=dict, description="system task: the hook's configuration")
     sla_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     sla_warning_seconds: int | None = Field(None, gt=0, le=366 * 86400,
                                             description="warn this long before the SLA deadline")
@@ -160,6 +164,8 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
             problems.append((where, "a pause node waits either pause_seconds or until pause_until_field"))
         if n.type == "system" and not n.hook:
             problems.append((where, "a system task names its hook"))
+        if n.hook_params and (n.type != "system" or len(json.dumps(n.hook_params, default=str)) > 8192):
+            problems.append((where, "hook_params belong to a system task and stay under 8 KB"))
         problems += _check_call_node(n)
         if n.type in BRANCHING:
             defaults = [e for e in out[n.id] if e.default]

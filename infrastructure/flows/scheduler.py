@@ -123,6 +123,7 @@ class Scheduler:
         ctx = CommandContext.system("scheduler")
         sla = CommandContext.system("sla")  # SLA steps are recorded as system:sla (the rule names itself)
         rules = CommandContext.system("rules")
+        hooks = CommandContext.system("hooks")
         clock = time.monotonic()
         for item in items:
             kind, instance_id, key = item
@@ -133,6 +134,8 @@ class Scheduler:
                     outcome = self.flows.fire_sla(sla, UUID(instance_id), key, kind)
                 elif kind == "rule":  # a task_overdue IF-THEN rule (application/flows/rules.py)
                     outcome = self.flows.fire_rule(rules, UUID(instance_id), key)
+                elif kind == "system":  # a system node's hook to run (application/flows/system_tasks.py)
+                    outcome = self.flows.run_system_task(hooks, UUID(instance_id), key)
                 elif kind in CALLS:  # 父子流程 left over: a parent to resume, a child to cancel
                     outcome = self.flows.fire_call(ctx, kind, UUID(instance_id), UUID(key))
                 else:
@@ -150,7 +153,7 @@ class Scheduler:
                 continue
             self._retry_at.pop(item, None)
             if outcome in ("ended", "breached", "warned", "reminded", "escalated", "acted", "resumed", "rejected",
-                           "cancelled", "fired"):
+                           "cancelled", "fired", "completed", "waiting"):
                 fired += 1
             if from_redis and outcome != "not_due":
                 self.queue.done(kind, instance_id, key, now)

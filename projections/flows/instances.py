@@ -6,7 +6,7 @@ from __future__ import annotations
 from domain.flows.definition import FlowDefinition
 from domain.flows.instance import FlowInstance
 from domain.forms.diff import diff
-from projections.flows import board, calls, overrides, rules, timeouts
+from projections.flows import board, calls, overrides, rules, system_tasks, timeouts
 from projections.flows.migrations import MigratedHandler
 from projections.flows.tasks import TaskHandlers
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
@@ -15,10 +15,11 @@ FI = FlowInstance
 
 
 class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, MigratedHandler,  # ADR 0012
-                              TaskHandlers, timeouts.TimeoutHandlers, rules.RuleHandlers, PostgresProjection):
+                              TaskHandlers, timeouts.TimeoutHandlers, rules.RuleHandlers,
+                              system_tasks.SystemTaskHandlers, PostgresProjection):
     name = "flows.instances"
     tables = ("flows_instances", "flows_tasks", "flows_todo_inbox", "flows_timeline", "flows_pauses", "flows_cc",
-              *board.TABLES, *calls.TABLES, *overrides.TABLES, *rules.TABLES)
+              *board.TABLES, *calls.TABLES, *overrides.TABLES, *rules.TABLES, *system_tasks.TABLES)
     schema = (
         "CREATE TABLE IF NOT EXISTS flows_instances (id uuid PRIMARY KEY, definition_key text NOT NULL,"
         " definition_version int NOT NULL, business_type text NOT NULL, title text NOT NULL, status text NOT NULL,"
@@ -74,6 +75,7 @@ class FlowInstancesProjection(calls.CallsView, overrides.OverrideHandlers, Migra
         *overrides.SCHEMA,  # 四眼原则
         *timeouts.SCHEMA,  # 超时处理
         *rules.SCHEMA,  # IF-THEN rules
+        *system_tasks.SCHEMA,  # system work handed to hooks (issue 16)
     )
 
     @handles(FI.Started)

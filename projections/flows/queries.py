@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.flows import calls, rules, timeouts
+from projections.flows import calls, rules, system_tasks, timeouts
 from projections.flows.board import SCOPE
 from projections.flows.monitor import MonitorQueries
 from projections.flows.overrides import OverrideQueries
@@ -147,7 +147,12 @@ class FlowInstanceQueries:
               " WHERE status = 'open' AND NOT overdue AND sla_due_at IS NOT NULL"
               " UNION ALL SELECT 'sla_warn', instance_id, task_id, sla_warn_at FROM flows_tasks"
               " WHERE status = 'open' AND NOT overdue AND NOT sla_warned AND sla_warn_at IS NOT NULL"
-              + timeouts.TIMERS + rules.TIMERS + calls.TIMERS)  # timeouts, timed rules, calls to re-drive
+              + timeouts.TIMERS + rules.TIMERS + calls.TIMERS  # timeouts, timed rules, calls to re-drive
+              + system_tasks.TIMERS)  # hooks to run
+
+    def system_tasks(self, instance_id: UUID) -> list[dict[str, Any]]:
+        """The work this instance handed to hooks: waiting, answered, and what each answered."""
+        return self.db.fetch_all(system_tasks.OF_INSTANCE, (instance_id,))
 
     def calls(self, instance_id: UUID) -> dict[str, Any]:
         """父子流程: the parent this instance reports to (or None) and the children it called."""

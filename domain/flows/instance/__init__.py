@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.flows.instance import events, rules, timeouts
+from domain.flows.instance import events, rules, system_work, timeouts
 from domain.flows.instance.calls import Calls
 from domain.flows.instance.decisions import Decisions
 from domain.flows.instance.handovers import Handovers
@@ -24,6 +24,7 @@ from domain.flows.instance.overrides import Overrides
 from domain.flows.instance.rules import RuleEngine
 from domain.flows.instance.runtime import Evaluate, FlowRuntime, Resolve
 from domain.flows.instance.state import State
+from domain.flows.instance.system_work import SystemWork
 from domain.flows.instance.tasks import RESUBMIT, Task, TaskRules
 from domain.flows.instance.timeouts import Timeouts
 from domain.flows.instance.timers import Timers
@@ -34,7 +35,7 @@ __all__ = ["RESUBMIT", "Evaluate", "FlowInstance", "FlowRuntime", "Resolve", "Ta
 
 
 class FlowInstance(State, RuleEngine, Timeouts, NodeEngine, Decisions, Handovers, Overrides, Calls, Timers, Migrating,
-                   TaskRules, LedgerAggregate):
+                   TaskRules, SystemWork, LedgerAggregate):
     # The events (declared in events.py), bound here: the aggregate's metaclass re-declares each as
     # FlowInstance.<Name> of this module, the topic every stored event carries.
     Started: TypeAlias = events.Started
@@ -98,6 +99,12 @@ class FlowInstance(State, RuleEngine, Timeouts, NodeEngine, Decisions, Handovers
     _escalated, _timeout_acted = timeouts.escalated, timeouts.timeout_acted
     _rule_fired, _rule_armed, _rule_assigned = rules.rule_fired, rules.rule_armed, rules.rule_assigned
     _task_auto_approved, _rule_flow_started = rules.task_auto_approved, rules.rule_flow_started
+    SystemTaskRequested: TypeAlias = events.SystemTaskRequested
+    SystemTaskWaiting: TypeAlias = events.SystemTaskWaiting
+    SystemTaskCompleted: TypeAlias = events.SystemTaskCompleted
+    # System work handed to hooks (instance/system_work.py)
+    _system_requested, _system_waiting = system_work.system_requested, system_work.system_waiting
+    _system_completed = system_work.system_completed
 
     @event(Started)
     def __init__(self, definition_key: str, definition_version: int, business_type: str, form_version: int,

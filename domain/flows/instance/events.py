@@ -414,3 +414,27 @@ class RuleFlowStarted(LedgerAggregate.Event):
     flow: str
     instance: UUID | None        # the flow started, saved with this event; None: it could not start
     problem: str | None
+
+
+class SystemTaskRequested(LedgerAggregate.Event):
+    """A system node handed its work to a hook (application/flows/system_hooks.py); the token waits."""
+    token: str
+    node: str
+    hook: str
+    request_id: str
+
+
+class SystemTaskWaiting(LedgerAggregate.Event):
+    """The hook ran and now waits for something outside (the counter's import result, a signature)."""
+    request_id: str
+    node: str
+    result: dict[str, Any]
+
+
+class SystemTaskCompleted(LedgerAggregate.Event):
+    """The hook's answer: ``done`` or ``failed``; its result is ``outputs.<node>`` for conditions."""
+    request_id: str
+    token: str
+    node: str
+    status: str
+    result: dict[str, Any]

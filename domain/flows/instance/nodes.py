@@ -35,7 +35,15 @@ class Start(NodeHandler):
 
 
 class System(NodeHandler):
+    """A hook the application runs outside the command (rt.external: instance/system_work.py) is
+    requested once and waited for; any other hook (notify, archive, export) is done on the spot."""
+
     def run(self, flow: FlowInstance, token: str, node: Node, rt: FlowRuntime) -> bool:
+        if rt.external(node.hook or ""):
+            if flow.system_request_at(token, node.id) is not None:
+                return False
+            flow.request_system_work(token, node)
+            return True
         flow._system_done(token=token, node=node.id, hook=node.hook or "")
         flow._move(token, rt.next_after(node.id))
         return True

@@ -29,6 +29,9 @@ class FlowRuntime:
     # The pinned form's validation of whole form data (raises a DomainError): what a rule's
     # set_field checks its result with before recording it.
     validate: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    # Whether a system node's hook is run by the application outside the command (a registered
+    # SystemHook: the token waits for its answer) rather than done on the spot.
+    external: Callable[[str], bool] = lambda hook: False
     _time: WorkingTime | None = field(init=False, default=None, repr=False)
     _out: dict[str, list[Edge]] = field(init=False, repr=False)
     _nodes: dict[str, Node] = field(init=False, repr=False)

@@ -48,6 +48,8 @@ class State:
         self._seq = 0
         self.calls: list[dict[str, Any]] = []
         self.call_results: dict[str, dict[str, Any]] = {}
+        self.system_requests: dict[str, dict[str, Any]] = {}  # request id -> system work handed to a hook
+        self.outputs: dict[str, dict[str, Any]] = {}          # system node -> its hook's answer
         self.rule_starts: list[dict[str, str]] = []  # flows rules asked to start, not started yet
 
     def _next_id(self, prefix: str) -> str:
@@ -58,7 +60,8 @@ class State:
 
     def _activation(self) -> dict[str, Any]:
         return {**self.data, "initiator": {"actor": self.initiator, **self.initiator_facts},
-                "fund_account": self.fund_account, "calls": self.call_results}
+                "fund_account": self.fund_account, "calls": self.call_results,
+                "outputs": self.outputs}
 
     def _cancel(self, task_ids: list[str]) -> None:
         for k, t in self.tasks.items():

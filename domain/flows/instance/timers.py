@@ -3,10 +3,13 @@ to the scheduler. ``Timers`` is mixed into ``FlowInstance``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
 from domain.flows.instance.runtime import FlowRuntime
 from domain.flows.instance.tasks import Task
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Timers:
@@ -22,6 +25,7 @@ class Timers:
     _sla_breached: Callable[..., None]
     arm_timeout: Callable[[Task, FlowRuntime], None]
     timeout_timer: Callable[[str, FlowRuntime], str]
+    pending_system_work: Callable[[], list[dict[str, Any]]]
 
     def end_pause(self, token: str, rt: FlowRuntime, *, early_by: str | None = None, reason: str = "") -> str:
         """The scheduler (or an admin, early) ends a pause: "ended", "not_due" or "gone" (already
@@ -72,3 +76,5 @@ class Timers:
             if task.status == "open":  # task_overdue rules armed for the task
                 for rule, at in task.rule_timers.items():
                     yield f"{task.id}:{rule}", datetime.fromisoformat(at), "rule"
+        for r in self.pending_system_work():  # work left for a hook, not a timer: due whatever the clock says
+            yield r["request_id"], EPOCH, "system"

@@ -38,6 +38,7 @@ from interfaces.api.routes.flow_instances.schemas import (
     InstancePublic,
     InstanceSummaryPublic,
     InstanceTaskPublic,
+    SystemTaskPublic,
     TimelineEntryPublic,
     TimelinePage,
     TodoCountPublic,
@@ -122,6 +123,7 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
         current_handlers=view.handlers, data=view.present(view.data), hidden_fields=sorted(view.hidden),
         tasks=[InstanceTaskPublic(**t) for t in row["tasks"]], timeline=[TimelineEntryPublic(**e) for e in timeline],
         mermaid=to_mermaid(view.graph, current=set(row["current_nodes"]), visited=set(row["visited"])),
+        system_tasks=[SystemTaskPublic(**t) for t in container.instance_queries.system_tasks(instance_id)],
         **present_calls(policy, container.instance_queries.calls(instance_id)))
 
 

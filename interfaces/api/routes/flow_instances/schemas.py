@@ -225,6 +225,19 @@ class TimelineEntryPublic(BaseModel):
     occurred_at: Instant
 
 
+class SystemTaskPublic(BaseModel):
+    """Work a system node handed to a hook (counter write-back, agreement, e-signature, screening)."""
+    request_id: str
+    node: str
+    hook: str
+    status: str = Field(description="requested (the hook has not answered), waiting (for the outside: a "
+                                    "counter's import result, a signature), done or failed")
+    result: dict[str, Any] | None = Field(None, description="What the hook answered (conditions read it as "
+                                                             "outputs.<node>)")
+    requested_at: Instant
+    answered_at: Instant | None
+
+
 class InstancePublic(InstanceSummaryPublic):
     visited: list[str]
     current_handlers: list[str]
@@ -235,6 +248,8 @@ class InstancePublic(InstanceSummaryPublic):
     mermaid: str
     parent: CallParentPublic | None = Field(None, description="父子流程: the flow that called this one")
     children: list[CallChildPublic] = Field(default_factory=list, description="父子流程: the flows this one called")
+    system_tasks: list[SystemTaskPublic] = Field(default_factory=list,
+                                                 description="Work its system nodes handed to hooks, in order")
 
 
 class TimelinePage(Page):
