@@ -59,7 +59,7 @@ class FakeCap:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 with fake._lock:
                     fake.calls += 1
                     fake.paths.append(self.path)

@@ -18,8 +18,14 @@ from typing import Any, Protocol
 
 import pybreaker
 from cachetools import TTLCache
-from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential,
-                      wait_random)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from application.forms.customer_lookup import CustomerLookup, LiveAnswer, LiveLookupUnavailable
 from infrastructure.forms.cap_live import CapContract, HttpCap, TransientLiveError, parse_fields
