@@ -34,6 +34,7 @@ class FakeCap:
         self.status: int | None = None         # answer this status to every request
         self.delay = 0.0                       # seconds before answering
         self.trickle = 0.0                     # seconds between bytes of the body
+        self.encoding: str | None = None       # a Content-Encoding the body does not have
         self.calls = 0
         self.paths: list[str] = []
         self.auth: list[str | None] = []
@@ -82,6 +83,8 @@ class FakeCap:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if fake.encoding:
+                    self.send_header("Content-Encoding", fake.encoding)
                 self.end_headers()
                 try:
                     if not fake.trickle:

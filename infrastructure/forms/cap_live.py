@@ -133,6 +133,8 @@ class HttpCap:
             raise TransientLiveError(f"no answer within {timeout:g} s") from None
         except httpx.TransportError as exc:
             raise TransientLiveError(type(exc).__name__) from None
+        except httpx.HTTPError as exc:  # an undecodable body, a malformed answer: not worth a retry
+            raise LiveLookupUnavailable(type(exc).__name__) from None
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:

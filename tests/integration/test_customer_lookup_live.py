@@ -129,6 +129,12 @@ def test_an_answer_that_fails_validation_is_never_used(cap, body):
     assert cap.calls == 1  # a wrong answer is not worth another attempt
 
 
+def test_an_answer_that_cannot_be_decoded_is_never_used(cap):
+    cap.encoding = "gzip"  # a body that claims to be gzip and is not
+    found = lookup(cap).find("88001234")
+    assert (found.source, found.stale) == ("copy", True) and cap.calls == 1
+
+
 @pytest.mark.parametrize("account", ["../admin", "8800 1234", "88001234?x=1", "八八", "", "x" * 33])
 def test_an_account_outside_the_directory_alphabet_is_never_sent(cap, account):
     assert lookup(cap).find(account) is None and cap.calls == 0
