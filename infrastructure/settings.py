@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.notifications.policy import FirmPolicy
+from infrastructure.forms.cap_live import check_url_template, parse_fields
 
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 DEV_AUDIT_CHAIN_KEY = "dev-audit-chain-key-change-me"
@@ -85,6 +86,53 @@ class Settings(BaseSettings):
     customer_directory: str | None = Field(
         None, description="Account-opening system: http(s)://... for its API, or a JSON file path; "
         "unset = <data_dir>/customers.json.")
+    # Live customer lookup (ADR 0019, docs/integrations.md): CAP asked per fund account, the copy behind it.
+    customer_live_url: str | None = Field(
+        None, description="The account-opening system's one-customer URL, holding {fund_account} once "
+        "(https://cap.example/api/customers/{fund_account}); unset = no live lookup: the synced copy is the source.")
+    customer_live_record_path: str = Field(
+        "", max_length=200, description="Dotted path to the customer record in the JSON answer (data.customer); "
+                                        "empty = the answer itself.")
+    customer_live_fields: str = Field(
+        "", max_length=2000, description="Comma-separated field=answer_key pairs (name=custName,id_number=cert.no) "
+                                         "where the answer's key differs from the profile field's name.")
+    customer_live_auth_header: str = Field(
+        "Authorization", pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Header carrying LEDGERFLOW_CUSTOMER_LIVE_TOKEN (Authorization: Bearer <token>; any other "
+                    "header: the token as it is).")
+    customer_live_token: SecretStr | None = Field(None, description="Credential for the live lookup; unset = none.")
+    customer_live_ca_file: Path | None = Field(None, description="CA bundle for the live lookup's certificate "
+                                                                 "(an internal CA); unset = the system's.")
+    customer_live_timeout_seconds: float = Field(
+        1.0, gt=0, le=10, description="One attempt: connecting, each read and the whole answer.")
+    customer_live_attempts: int = Field(3, ge=1, le=5, description="Attempts per lookup (timeouts, connection "
+                                                                   "errors, 5xx and 429 are tried again).")
+    customer_live_backoff_seconds: float = Field(0.1, ge=0, le=5, description="First wait between attempts; "
+                                                 "doubles with each further failure, with jitter.")
+    customer_live_backoff_max_seconds: float = Field(1.0, ge=0, le=10, description="Longest wait between attempts.")
+    customer_live_budget_seconds: float = Field(
+        3.0, gt=0, le=15, description="A whole lookup, retries and waits included; then the copy is served.")
+    customer_live_breaker_failures: int = Field(
+        5, ge=1, le=100, description="Consecutive failed attempts that open the circuit (the copy is then served "
+                                     "at once, marked stale).")
+    customer_live_breaker_reset_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How long the circuit stays open before one trial attempt.")
+    customer_live_cache_seconds: float = Field(
+        30.0, ge=0, le=300, description="How long a live answer (found or not) is reused; 0 = no cache.")
+    customer_live_cache_size: int = Field(10_000, ge=1, le=1_000_000, description="Most answers cached per process.")
+
+    @model_validator(mode="after")
+    def _check_customer_live(self) -> Settings:
+        """A live lookup that cannot work refuses to start, named; in production it goes over TLS
+        (fund accounts and ID numbers travel in it)."""
+        if self.customer_live_url is None:
+            return self
+        check_url_template(self.customer_live_url)
+        parse_fields(self.customer_live_fields)
+        if self.mode is Mode.production and not self.customer_live_url.startswith("https://"):
+            raise InsecureSettingsError("refusing to send customer lookups in clear in production: "
+                                        "LEDGERFLOW_CUSTOMER_LIVE_URL must be https://")
+        return self
     archive_max_file_bytes: int = Field(
         100 * 1_048_576, description="Largest archive file (upload, version, mount member), in bytes.")
     archive_blob_store: str = Field("filesystem", pattern="^(filesystem|s3)$",

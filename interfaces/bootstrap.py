@@ -35,6 +35,7 @@ from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.flows.scheduler import DueQueue, Scheduler
+from infrastructure.forms.live_lookup import customer_lookup
 from infrastructure.forms.sql_source import SqlSourceRunner
 from infrastructure.leads.account_opening import FileOpeningFeed
 from infrastructure.leads.locks import LineTurns
@@ -179,8 +180,8 @@ class Container:
         sql_runner.ensure_role(datasource_tables)  # after the projections created their tables
         forms = FormsApplication(
             store, allowed_tables=datasource_tables, sql_runner=sql_runner,
-            customer_lookup=forms_queries.customer, max_timeout_ms=settings.datasource_timeout_ms,
-            max_rows=settings.datasource_row_limit)
+            customer_lookup=customer_lookup(settings, forms_queries.customer),  # ADR 0019: live, else the copy
+            max_timeout_ms=settings.datasource_timeout_ms, max_rows=settings.datasource_row_limit)
         due_queue = DueQueue(supervisor)
         calendar = CalendarApplication(store, holidays=ChineseHolidays())
         flows = FlowsApplication(store, forms=forms, candidates=AssigneeResolver(access_queries),

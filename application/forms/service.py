@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from application.access.policy import SECRET_FIELDS, Policy
+from application.forms.customer_lookup import CustomerFound, CustomerLookup
 from application.forms.engine.schema import CompiledForm, FormSchemaError, compile_form, validate
 from application.forms.engine.sql_guard import UnsafeSqlError, check_select, referenced_columns, scope_plan
 from application.shared.base import CommandResult, LedgerApplication, command
@@ -37,7 +38,7 @@ class FormsApplication(LedgerApplication):
     name = "forms"
 
     def __init__(self, store: Any, *, allowed_tables: set[str], sql_runner: Any = None,
-                 customer_lookup: Callable[[str], dict[str, Any] | None] | None = None,
+                 customer_lookup: CustomerLookup | None = None,
                  max_timeout_ms: int = 2000, max_rows: int = 500):
         super().__init__(store)
         self.allowed_tables = allowed_tables
@@ -300,8 +301,8 @@ class FormsApplication(LedgerApplication):
             return {"rows": source.config["options"], "cached": False}
         if source.kind == "customer":
             account = str(params.get("fund_account", ""))
-            customer = self.customer_lookup(account) if self.customer_lookup else None
-            return {"rows": [customer] if customer else [], "cached": False}
+            found = self.customer(account)
+            return {"rows": [found.row] if found else [], "cached": False}
         config = source.config
         try:  # re-checked: the allow-list may have shrunk
             checked = check_select(config["sql"], self.allowed_tables)
@@ -316,6 +317,12 @@ class FormsApplication(LedgerApplication):
         return {"rows": rows, "cached": cached}
 
     # -- customers ------------------------------------------------------------------------------
+    def customer(self, fund_account: str) -> CustomerFound | None:
+        """The customer of a fund account, live from the account-opening system when one is
+        configured, else from the synced copy (CustomerLookup.find; the answer says which). Callers
+        apply the data scope and field rules to the row, whichever source it came from."""
+        return self.customer_lookup.find(fund_account) if self.customer_lookup else None
+
     @command
     def sync_customers(self, profiles: Any, progress: Callable[[int], None] | None = None) -> dict[str, int]:
         counts = {"registered": 0, "updated": 0, "unchanged": 0}

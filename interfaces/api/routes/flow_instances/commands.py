@@ -61,10 +61,11 @@ def start(body: InstanceStart, request: Request, container: ContainerDep, policy
     department = policy.principal.department_id
     if body.fund_account:
         # A known customer's account must lie in the starter's data scope (404 like a missing
-        # one); an account not (yet) in the customer directory files under the starter's department.
-        customer = container.forms_queries.customer(body.fund_account)
+        # one); an account unknown to the customer lookup (live, else the copy) files under the
+        # starter's department.
+        customer = container.forms.customer(body.fund_account)
         if customer:
-            department = customer["department_id"]
+            department = customer.row["department_id"]
             if not policy.sees(business_line=line, department_id=department, investor_account=body.fund_account):
                 raise NotFoundError(f"fund account {body.fund_account} does not exist", field="fund_account")
     # Field rules hold at the start as at every later edit: a field a rule makes read-only,

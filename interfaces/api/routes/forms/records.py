@@ -84,8 +84,8 @@ def start_record(body: RecordStart, request: Request, container: ContainerDep, p
     line = _business_type_line(container, policy, body.business_type)
     department = policy.principal.department_id
     if body.fund_account:
-        known = container.forms_queries.customer(body.fund_account)
-        department = known["department_id"] if known else department
+        known = container.forms.customer(body.fund_account)
+        department = known.row["department_id"] if known else department
     if not policy.sees(business_line=line, department_id=department, investor_account=body.fund_account):
         raise PermissionDeniedError("the record would fall outside your data scope", field="fund_account")
     ctx = policy.context(request.state.correlation_id, line)
