@@ -33,11 +33,11 @@ def signing(container):
     return container
 
 
-def request(instance_id, form=FORM, request_id=None, language="zh") -> HookRequest:
+def request(instance_id, form=FORM, request_id=None, language="zh", department_id=None) -> HookRequest:
     return HookRequest(instance_id=instance_id, request_id=request_id or f"{instance_id}:{uuid4()}",
                        node="generate_contract", hook="generate_agreement",
                        params={"template": "tenant_signing", "language": language}, form=form,
-                       business_type="tenant_signing", business_line="brokerage", department_id=None,
+                       business_type="tenant_signing", business_line="brokerage", department_id=department_id,
                        initiator="operator:sam", subject="institution", fund_account=None)
 
 
