@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from projections.access.departments import DepartmentsProjection
-from projections.agreements.catalogue import AgreementsProjection
 from projections.access.principals import PrincipalsProjection
+from projections.agreements.catalogue import AgreementsProjection
 from projections.analytics.event_facts import EventFactsSink
 from projections.analytics.flow_decisions import FlowDecisionsSink
 from projections.analytics.flow_facts import FlowFactsSink
