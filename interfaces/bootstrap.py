@@ -12,6 +12,7 @@ from typing import Any
 
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
+from application.agreements.service import AgreementsApplication
 from application.archive.exports import ExportLimits
 from application.archive.mount import MountLimits
 from application.archive.service import ArchiveApplication
@@ -55,6 +56,7 @@ from infrastructure.redis.throttle import FailureThrottle
 from infrastructure.settings import Settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
+from projections.agreements.queries import AgreementQueries
 from projections.analytics.flow_facts import FlowFactsSink
 from projections.analytics.flow_statistics import FlowStatistics
 from projections.analytics.lead_conversion import LeadAnalytics
@@ -140,6 +142,9 @@ class Container:
     notification_queries: NotificationQueries
     notification_deliveries: Deliveries
     notifier: Notifier
+    # -- agreements (issue 16): templates, generation, section reviews --
+    agreements: AgreementsApplication
+    agreement_queries: AgreementQueries
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -237,6 +242,9 @@ class Container:
                                                    inbox=notification_queries),
             notification_queries=notification_queries,
             notification_deliveries=Deliveries(outbox), notifier=notifier(settings, outbox, access_queries),
+            # -- agreements (issue 16) --
+            agreements=AgreementsApplication(store, forms=forms, archive=archive),
+            agreement_queries=AgreementQueries(readmodels),
             owns_engines=owns,
         )
         supervisor.start()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from projections.access.departments import DepartmentsProjection
 from projections.access.principals import PrincipalsProjection
+from projections.agreements.catalogue import AgreementsProjection
 from projections.analytics.event_facts import EventFactsSink
 from projections.analytics.flow_decisions import FlowDecisionsSink
 from projections.analytics.flow_facts import FlowFactsSink
@@ -31,4 +32,5 @@ def all_projections(archiver: Archiver | None = None, notifications: DeliveryRul
             ArchiveDocumentsProjection(), ArchiveFilingProcess(archiver), LeadsProjection(), LeadConversionSink(),
             FlowMigrationsProjection(),  # after flows.instances: it indexes flows_instances
             FlowReportsProjection(),
-            NotificationsProjection(notifications)]  # after flows.instances and leads (ADR 0015)
+            NotificationsProjection(notifications),  # after flows.instances and leads (ADR 0015)
+            AgreementsProjection()]

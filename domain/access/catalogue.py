@@ -61,6 +61,12 @@ MENUS: tuple[Menu, ...] = (
         Action("archive.sync", "Import cloud-platform batches and resolve their anomalies"),
         Action("archive.mount", "Mount historical loose documents in bulk"),
     )),
+    Menu("agreements", "协议 Agreements", (
+        Action("agreements.templates.view", "View agreement templates and their versions"),
+        Action("agreements.templates.manage", "Create agreement templates, edit drafts, publish versions"),
+        Action("agreements.view", "View generated agreements in your lines and scope: preview, PDF, compare"),
+        Action("agreements.review", "Approve or reject your department's sections, comment on any section (批注)"),
+    )),
     Menu("leads", "渠道2.0 Leads", (
         Action("leads.channels.view", "View channels and landing pages"),
         Action("leads.channels.manage", "Create channels, issue intake tokens, configure landing pages"),

@@ -59,6 +59,15 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.access.role:Role.OwnerSet': ('department_id',),
     'domain.access.role:Role.PermissionsSet': ('permissions', 'old_permissions'),
     'domain.access.role:Role.Renamed': ('name',),
+    'domain.agreements.agreement:Agreement.Created': ('instance_id', 'template_key', 'language', 'title', 'business_type', 'department_id', 'fund_account'),
+    'domain.agreements.agreement:Agreement.Filed': ('number', 'document_id'),
+    'domain.agreements.agreement:Agreement.Generated': ('number', 'request_id', 'template_version', 'form_sha256', 'sections', 'generated_at', 'pdf_sha256', 'pdf_size', 'renderer'),
+    'domain.agreements.agreement:Agreement.SectionApproved': ('number', 'section', 'role', 'text'),
+    'domain.agreements.agreement:Agreement.SectionCommented': ('number', 'section', 'role', 'text'),
+    'domain.agreements.agreement:Agreement.SectionRejected': ('number', 'section', 'role', 'text'),
+    'domain.agreements.template:AgreementTemplate.Created': ('key', 'language', 'name', 'business_type'),
+    'domain.agreements.template:AgreementTemplate.DraftSaved': ('title', 'sections'),
+    'domain.agreements.template:AgreementTemplate.Published': ('number', 'title', 'sections'),
     'domain.archive.document:Document.ContentPurged': ('sha256s', 'rule'),
     'domain.archive.document:Document.Created': (),
     'domain.archive.document:Document.Deleted': ('reason',),
@@ -213,7 +222,7 @@ STORED: dict[str, tuple[str, ...]] = {
 
 def _event_classes() -> dict[str, type]:
     found: dict[str, type] = {}
-    for package in ("domain.access", "domain.archive", "domain.calendar", "domain.flows", "domain.forms",
+    for package in ("domain.access", "domain.agreements", "domain.archive", "domain.calendar", "domain.flows", "domain.forms",
                     "domain.leads"):
         # walk_packages, not iter_modules: flows keeps FlowInstance in a package (domain.flows.instance)
         for module_info in pkgutil.walk_packages(importlib.import_module(package).__path__, prefix=f"{package}."):

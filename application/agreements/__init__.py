@@ -1,0 +1,1 @@
+"""Use cases of the agreements context (ADR 0021)."""
