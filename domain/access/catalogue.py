@@ -61,6 +61,11 @@ MENUS: tuple[Menu, ...] = (
         Action("archive.sync", "Import cloud-platform batches and resolve their anomalies"),
         Action("archive.mount", "Mount historical loose documents in bulk"),
     )),
+    Menu("signatures", "电子签章 E-signature", (
+        Action("signatures.manage", "Ask signers to e-sign archived agreements, list and revoke requests, re-issue "
+                                    "links, retry a seal"),
+        Action("signatures.verify", "Verify the seals and hashes of archived PDFs"),
+    )),
     Menu("leads", "渠道2.0 Leads", (
         Action("leads.channels.view", "View channels and landing pages"),
         Action("leads.channels.manage", "Create channels, issue intake tokens, configure landing pages"),
