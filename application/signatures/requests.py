@@ -26,7 +26,7 @@ from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import ConcurrencyConflictError, RuleViolationError
 from domain.shared.ids import natural_id
 from domain.shared.text import require_text
-from domain.signatures.request import SigningLink, SigningRequest, link_id
+from domain.signatures.request import SigningLink, SigningRequest
 
 log = logging.getLogger(__name__)
 MAX_LINK_HOURS = 24 * 30
@@ -85,7 +85,7 @@ class SigningRequests:
             check_identifier(flow.customer, "customer")
             check_code(flow.business_type, "business_type")
         token, expires_at = secrets.token_urlsafe(32), self.clock() + timedelta(hours=hours)
-        request = SigningRequest(
+        request = SigningRequest.create(
             id=flow_request_id(flow.flow_request) if flow else uuid4(), document_id=document.id,
             document_sha256=current["sha256"], filename=current["filename"], signer_name=signer.name.strip(),
             signer_phone=signer.phone, signer_email=signer.email, token_hash=token_hash(token), expires_at=expires_at,
@@ -96,8 +96,7 @@ class SigningRequests:
             business_type=flow.business_type if flow else document.business_type,
             flow_instance=flow.flow_instance if flow else document.flow_instance,
             flow_request=flow.flow_request if flow else None)
-        link = SigningLink(id=link_id(request.token_hash), request_id=request.id,
-                           business_line=request.business_line)
+        link = SigningLink.issue(request.token_hash, request.id, request.business_line)
         return self._issued(request, token, link)
 
     @command
@@ -110,8 +109,7 @@ class SigningRequests:
         request = self.signing_request(request_id)
         token = secrets.token_urlsafe(32)
         request.reissue(token_hash(token), self.clock() + timedelta(hours=hours), reason)
-        link = SigningLink(id=link_id(request.token_hash), request_id=request.id,
-                           business_line=request.business_line)
+        link = SigningLink.issue(request.token_hash, request.id, request.business_line)
         return self._issued(request, token, link)
 
     def _issued(self, request: SigningRequest, token: str, link: SigningLink) -> IssuedLink:

@@ -43,6 +43,10 @@ class SigningLink(LedgerAggregate):
     def __init__(self, request_id: UUID, business_line: str):
         self.request_id, self.business_line = request_id, business_line
 
+    @classmethod
+    def issue(cls, token_hash: str, request_id: UUID, business_line: str) -> SigningLink:
+        return cls._create(cls.Issued, id=link_id(token_hash), request_id=request_id, business_line=business_line)
+
 
 class SigningRequest(LedgerAggregate):
     class Requested(LedgerAggregate.Created):
@@ -77,6 +81,11 @@ class SigningRequest(LedgerAggregate):
         self.signed: dict[str, Any] | None = None
         self.sealed: dict[str, Any] | None = None
         self.closed_reason: str | None = None
+
+    @classmethod
+    def create(cls, id: UUID, **fields: Any) -> SigningRequest:
+        """A request under a given id (a flow's: derived from its node visit, so a repeat collides)."""
+        return cls._create(cls.Requested, id=id, **fields)
 
     # -- the link ---------------------------------------------------------------------------------
     def require_link(self, token_hash: str) -> None:
