@@ -3,6 +3,7 @@ request while the request is pending: viewing may be repeated until it is signed
 signing happens once. Expiry is applied lazily here, on access, as well as by ``expire_due``."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -70,10 +71,8 @@ class PublicSigning:
         client = clean_client(client)
         with acting_as(signer_context(request, correlation_id)):
             if request.view(client.ip, client.user_agent):
-                try:
+                with contextlib.suppress(ConcurrencyConflictError):   # a view is a trace: a parallel change wins
                     self.save_one(request)
-                except ConcurrencyConflictError:
-                    pass   # a view is a trace, not a decision: a parallel change wins
         return request
 
     def link_document(self, token: str, client: Client, correlation_id: str) -> tuple[SigningRequest, bytes]:

@@ -25,8 +25,10 @@ class ArchiveDocuments(Protocol):
 
     def content(self, document: Document, number: int | None = None) -> tuple[dict[str, Any], BinaryIO]: ...
 
-    # ``upload(ctx, content, *, filename, declared_type, filing, metadata, source) -> Uploaded`` (a command).
-    upload: Callable[..., Any]
+    @property
+    def upload(self) -> Callable[..., Any]:
+        """``upload(ctx, content, *, filename, declared_type, filing, metadata, source) -> Uploaded`` (a command)."""
+        ...
 
 
 class SigningReads(Protocol):

@@ -73,9 +73,7 @@ class SigningRequests:
         """A signing request for the current version of an archived PDF, and its link (returned
         once). Filed like the document, or, for a flow, under the flow's customer and business."""
         _check_signer(signer)
-        hours = self.link_hours if expires_hours is None else expires_hours
-        if not 1 <= hours <= MAX_LINK_HOURS:
-            raise RuleViolationError(f"a link lasts 1 to {MAX_LINK_HOURS} hours", field="expires_hours")
+        expires_at = self._expiry(expires_hours)
         document = self.archive.document(document_id)
         document._require_live()
         current = document.current
@@ -84,7 +82,7 @@ class SigningRequests:
         if flow is not None:
             check_identifier(flow.customer, "customer")
             check_code(flow.business_type, "business_type")
-        token, expires_at = secrets.token_urlsafe(32), self.clock() + timedelta(hours=hours)
+        token = secrets.token_urlsafe(32)
         request = SigningRequest.create(
             id=flow_request_id(flow.flow_request) if flow else uuid4(), document_id=document.id,
             document_sha256=current["sha256"], filename=current["filename"], signer_name=signer.name.strip(),
@@ -103,14 +101,18 @@ class SigningRequests:
     def reissue_link(self, request_id: UUID, *, reason: str, expires_hours: int | None = None) -> IssuedLink:
         """A new link for a pending request (the old one stops working: 410 replaced)."""
         require_text(reason, "reason", 500)
-        hours = self.link_hours if expires_hours is None else expires_hours
-        if not 1 <= hours <= MAX_LINK_HOURS:
-            raise RuleViolationError(f"a link lasts 1 to {MAX_LINK_HOURS} hours", field="expires_hours")
+        expires_at = self._expiry(expires_hours)
         request = self.signing_request(request_id)
         token = secrets.token_urlsafe(32)
-        request.reissue(token_hash(token), self.clock() + timedelta(hours=hours), reason)
+        request.reissue(token_hash(token), expires_at, reason)
         link = SigningLink.issue(request.token_hash, request.id, request.business_line)
         return self._issued(request, token, link)
+
+    def _expiry(self, hours: int | None) -> datetime:
+        hours = self.link_hours if hours is None else hours
+        if not 1 <= hours <= MAX_LINK_HOURS:
+            raise RuleViolationError(f"a link lasts 1 to {MAX_LINK_HOURS} hours", field="expires_hours")
+        return self.clock() + timedelta(hours=hours)
 
     def _issued(self, request: SigningRequest, token: str, link: SigningLink) -> IssuedLink:
         position = self.save_all(request, link)   # both or neither: a link always finds its request

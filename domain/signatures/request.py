@@ -40,11 +40,11 @@ class SigningLink(LedgerAggregate):
         request_id: UUID
 
     @event(Issued)
-    def __init__(self, request_id: UUID, business_line: str):
+    def __init__(self, request_id: UUID, business_line: str | None):
         self.request_id, self.business_line = request_id, business_line
 
     @classmethod
-    def issue(cls, token_hash: str, request_id: UUID, business_line: str) -> SigningLink:
+    def issue(cls, token_hash: str, request_id: UUID, business_line: str | None) -> SigningLink:
         return cls._create(cls.Issued, id=link_id(token_hash), request_id=request_id, business_line=business_line)
 
 
