@@ -322,6 +322,21 @@ class Settings(BaseSettings):
                              "LEDGERFLOW_NOTIFY_CHANNELS (empty = in-app notifications only)")
         return self
 
+    # -- e-signature (docs/signatures.md, ADR 0022) -------------------------------------------------
+    signatures_pkcs12_path: Path | None = Field(
+        None, description="The firm's seal: a PKCS#12 file (key, certificate, chain). Unset in development and test "
+                          "= a development CA and seal generated once under <data_dir>/signatures/dev; required in "
+                          "production.")
+    signatures_pkcs12_passphrase: SecretStr | None = Field(None, description="Passphrase of the seal's PKCS#12 file.")
+    signatures_trust_roots: Path | None = Field(
+        None, description="PEM file of the CA certificate(s) seals are verified against; unset = the self-signed "
+                          "certificates in the PKCS#12 chain (or the development CA).")
+    signatures_tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority for PAdES B-T seals; "
+                                                             "unset = PAdES B-B (no timestamp).")
+    signatures_link_hours: int = Field(72, ge=1, le=720, description="How long a signing link works by default.")
+    signatures_seal_location: str = Field("", max_length=200, description="The seal's /Location (e.g. the firm's "
+                                                                          "city).")
+
     @property
     def effective_clickhouse_url(self) -> str:
         return self.clickhouse_url or f"chdb:///{self.data_dir.resolve() / 'clickhouse'}"

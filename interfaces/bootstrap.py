@@ -26,6 +26,7 @@ from application.leads.app import LeadsApplication
 from application.notifications.app import NotificationsApplication
 from application.notifications.delivery import Deliveries
 from application.notifications.delivery_worker import Notifier
+from application.signatures.service import SignaturesApplication
 from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
 from domain.notifications.delivery import RetryPolicy
@@ -54,6 +55,7 @@ from infrastructure.redis.progress import ProgressBoard
 from infrastructure.redis.supervisor import RedisSupervisor
 from infrastructure.redis.throttle import FailureThrottle
 from infrastructure.settings import Settings
+from infrastructure.signatures.factory import sealer_from_settings
 from infrastructure.workers import ProjectionWorkers
 from projections.access.queries import AccessQueries
 from projections.agreements.queries import AgreementQueries
@@ -71,6 +73,7 @@ from projections.leads.queries import LeadQueries
 from projections.notifications.delivery import DeliveryRules
 from projections.notifications.queries import NotificationQueries
 from projections.registry import all_projections
+from projections.signatures.requests import SigningQueries
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,8 @@ class Container:
     # -- agreements (issue 16): templates, generation, section reviews --
     agreements: AgreementsApplication
     agreement_queries: AgreementQueries
+    signatures: SignaturesApplication  # e-signature (ADR 0022)
+    signing_queries: SigningQueries
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -213,6 +218,13 @@ class Container:
         opening_file = Path(settings.leads_opening_file or settings.data_dir / "account_opening.jsonl")
         notification_queries = NotificationQueries(readmodels)
         flow_queries = FlowQueries(readmodels)
+        # -- e-signature (ADR 0022): the seal from settings, the archive as its document store. The
+        # flow's callback (on_complete) and the e_sign hook are wired with the flow's system nodes.
+        signing_queries = SigningQueries(readmodels)
+        signatures = SignaturesApplication(
+            store, archive=archive, sealer=sealer_from_settings(settings), link_hours=settings.signatures_link_hours,
+            public_base_url=settings.public_base_url, seal_location=settings.signatures_seal_location,
+            reads=signing_queries)
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
@@ -245,6 +257,7 @@ class Container:
             # -- agreements (issue 16) --
             agreements=AgreementsApplication(store, forms=forms, archive=archive),
             agreement_queries=AgreementQueries(readmodels),
+            signatures=signatures, signing_queries=signing_queries,
             owns_engines=owns,
         )
         supervisor.start()

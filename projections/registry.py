@@ -20,6 +20,7 @@ from projections.framework import ClickHouseSink, PostgresProjection
 from projections.leads.leads import LeadsProjection
 from projections.notifications.delivery import DeliveryRules
 from projections.notifications.inbox import NotificationsProjection
+from projections.signatures.requests import SigningRequestsProjection
 
 
 def all_projections(archiver: Archiver | None = None, notifications: DeliveryRules | None = None
@@ -33,4 +34,5 @@ def all_projections(archiver: Archiver | None = None, notifications: DeliveryRul
             FlowMigrationsProjection(),  # after flows.instances: it indexes flows_instances
             FlowReportsProjection(),
             NotificationsProjection(notifications),  # after flows.instances and leads (ADR 0015)
-            AgreementsProjection()]
+            AgreementsProjection(),
+            SigningRequestsProjection()]

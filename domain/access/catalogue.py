@@ -67,6 +67,11 @@ MENUS: tuple[Menu, ...] = (
         Action("agreements.view", "View generated agreements in your lines and scope: preview, PDF, compare"),
         Action("agreements.review", "Approve or reject your department's sections, comment on any section (批注)"),
     )),
+    Menu("signatures", "电子签章 E-signature", (
+        Action("signatures.manage", "Ask signers to e-sign archived agreements, list and revoke requests, re-issue "
+                                    "links, retry a seal"),
+        Action("signatures.verify", "Verify the seals and hashes of archived PDFs"),
+    )),
     Menu("leads", "渠道2.0 Leads", (
         Action("leads.channels.view", "View channels and landing pages"),
         Action("leads.channels.manage", "Create channels, issue intake tokens, configure landing pages"),

@@ -37,6 +37,8 @@ from interfaces.api.routes import (
     notifications,
     operators,
     projections,
+    signatures,
+    signatures_public,
 )
 from interfaces.api.routes import flow_reports as saved_reports
 from interfaces.api.routes.flow_statistics import reports as flow_reports
@@ -46,7 +48,8 @@ DESCRIPTION = """
 Ledgerflow: approval flows, lead management and the image archive for futures and
 securities firms. Every change is an event; reads come from projections.
 
-* **Authentication**: `Authorization: Bearer <token>` on every endpoint except `/health` and `/ready`.
+* **Authentication**: `Authorization: Bearer <token>` on every endpoint except `/health`, `/ready` and the
+  signer's one-time links under `/api/v1/sign/` (the link is the credential).
 * **Errors**: `application/problem+json` with a machine-readable `code` and the offending `field`.
 * **Concurrency**: reads return an `ETag`; send it back as `If-Match`. A stale write answers 409.
 * **Read your writes**: commands return `position`; pass it as `wait_for_position` to a read.
@@ -135,7 +138,8 @@ def _routes(app: FastAPI) -> None:
     routers = (health, auth, departments, operators, access_admin, delegations, calendar, forms, flows, flow_monitor,
                flow_statistics, flow_reports, saved_reports, flow_instances, flow_overrides, flow_migrations, audit,
                projections, archive, leads, notifications, notification_deliveries,
-               agreements_templates, agreements)
+               agreements_templates, agreements,
+               signatures, signatures_public)  # e-signature (ADR 0022)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

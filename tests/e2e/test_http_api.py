@@ -9,6 +9,8 @@ from tests.legacy import legacy_department
 
 OPEN = {"/health", "/ready"}
 CREDENTIAL_EXCHANGE = {"/api/v1/auth/login", "/api/v1/auth/refresh"}  # public by nature: they take credentials
+# The signer's one-time links (ADR 0022): the link in the path is the credential.
+SIGNING_LINKS = {"/api/v1/sign/{token}", "/api/v1/sign/{token}/document"}
 
 
 def test_every_endpoint_but_health_requires_a_bearer_token(client):
@@ -22,6 +24,8 @@ def test_every_endpoint_but_health_requires_a_bearer_token(client):
                 assert response.status_code in (200, 503), (method, path)
             elif template in CREDENTIAL_EXCHANGE:
                 assert response.status_code == 422, (method, path)  # no credentials in the body
+            elif template in SIGNING_LINKS:
+                assert response.status_code in (404, 422), (method, path)  # no such link, or no consent
             else:
                 assert response.status_code == 401, (method, path, response.status_code)
                 assert response.headers["content-type"] == "application/problem+json"

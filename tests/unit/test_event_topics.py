@@ -217,13 +217,23 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.leads.settings:LeadSettings.Configured': ('config',),
     'domain.leads.settings:LeadSettings.Created': (),
     'domain.leads.settings:LeadSettings.SensitiveWordsChanged': ('added', 'removed'),
+    'domain.signatures.request:SigningLink.Created': (),
+    'domain.signatures.request:SigningLink.Issued': ('request_id',),
+    'domain.signatures.request:SigningRequest.Created': (),
+    'domain.signatures.request:SigningRequest.Expired': ('expires_at',),
+    'domain.signatures.request:SigningRequest.LinkReissued': ('token_hash', 'expires_at', 'reason'),
+    'domain.signatures.request:SigningRequest.LinkViewed': ('client_ip', 'user_agent'),
+    'domain.signatures.request:SigningRequest.Requested': ('document_id', 'document_sha256', 'filename', 'signer_name', 'signer_phone', 'signer_email', 'token_hash', 'expires_at', 'department_id', 'customer', 'fund_account', 'business_type', 'flow_instance', 'flow_request'),
+    'domain.signatures.request:SigningRequest.Revoked': ('reason',),
+    'domain.signatures.request:SigningRequest.Sealed': ('signed_document_id', 'sealed_sha256', 'certificate_fingerprint', 'development_certificate'),
+    'domain.signatures.request:SigningRequest.Signed': ('signer_name', 'consent_version', 'consent_sha256', 'signed_at', 'client_ip', 'user_agent'),
 }
 
 
 def _event_classes() -> dict[str, type]:
     found: dict[str, type] = {}
-    for package in ("domain.access", "domain.agreements", "domain.archive", "domain.calendar", "domain.flows", "domain.forms",
-                    "domain.leads"):
+    for package in ("domain.access", "domain.agreements", "domain.archive", "domain.calendar", "domain.flows",
+                    "domain.forms", "domain.leads", "domain.signatures"):
         # walk_packages, not iter_modules: flows keeps FlowInstance in a package (domain.flows.instance)
         for module_info in pkgutil.walk_packages(importlib.import_module(package).__path__, prefix=f"{package}."):
             module = importlib.import_module(module_info.name)

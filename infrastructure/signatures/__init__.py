@@ -1,0 +1,1 @@
+"""Signatures: the PAdES sealer (pyHanko) and the firm's certificates."""

@@ -1,0 +1,1 @@
+"""Signatures: the signing requests read model (staff list)."""
