@@ -20,6 +20,7 @@ from interfaces.api.routes import (
     audit,
     auth,
     calendar,
+    compliance,
     delegations,
     departments,
     flow_instances,
@@ -54,7 +55,7 @@ securities firms. Every change is an event; reads come from projections.
 
 def _large_bodies(settings: Settings) -> tuple:
     """Routes whose bodies may exceed the JSON limit: archive uploads and lead imports."""
-    return archive.upload_limits(settings) + leads.large_bodies(settings)
+    return archive.upload_limits(settings) + leads.large_bodies(settings) + compliance.large_bodies()
 
 
 def create_app(container: Container) -> FastAPI:
@@ -132,7 +133,8 @@ def _routes(app: FastAPI) -> None:
     problems.install(app)
     routers = (health, auth, departments, operators, access_admin, delegations, calendar, forms, flows, flow_monitor,
                flow_statistics, flow_reports, saved_reports, flow_instances, flow_overrides, flow_migrations, audit,
-               projections, archive, leads, notifications, notification_deliveries)
+               projections, archive, leads, notifications, notification_deliveries,
+               compliance)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -129,3 +129,19 @@ def test_a_malformed_list_file_is_refused_whole_with_each_bad_row_named(containe
     with pytest.raises(InvalidInputError):
         container.compliance.load_list(ctx, "sanctions", "s.csv", b"entry_id,name\n")  # no entries: refused
     assert not container.compliance.exists(list_id("sanctions"))
+
+
+def test_the_cli_loads_a_list_file_and_refuses_a_malformed_one(container, tmp_path):
+    from typer.testing import CliRunner
+
+    from interfaces.cli.main import app as cli
+    from tests.integration.test_audit import _cli_env
+
+    good, bad = tmp_path / "internal.csv", tmp_path / "bad.json"
+    good.write_bytes(CSV_V1)
+    bad.write_bytes(b'[{"entry_id": "A"}]')
+    runner, env = CliRunner(), _cli_env(container)
+    loaded = runner.invoke(cli, ["compliance", "load-list", "internal", str(good)], env=env)
+    assert loaded.exit_code == 0 and "internal list version 1: 1 entries" in loaded.output, loaded.output
+    refused = runner.invoke(cli, ["compliance", "load-list", "pep", str(bad)], env=env)
+    assert refused.exit_code == 1 and "invalid_list_file" in refused.output and "entries[0].name" in refused.output
