@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from application.compliance.screenings import ScreeningOrder
 from application.flows.system_hooks import HookOutcome, HookRequest
 from domain.compliance.lists import LIST_KINDS
 from domain.compliance.matching import DEFAULT_THRESHOLD
+from domain.compliance.screening import ScreeningOrder
 from domain.compliance.subjects import subjects_of
 from domain.shared.context import CommandContext
 from domain.shared.errors import RuleViolationError

@@ -10,7 +10,7 @@ from uuid import UUID
 from application.shared.base import CommandResult, Loader, command
 from domain.compliance.lists import LIST_KINDS
 from domain.compliance.matching import DEFAULT_THRESHOLD, Hit, NameMatcher, PreparedList, Subject, screen
-from domain.compliance.screening import Decision, Screening, screening_id
+from domain.compliance.screening import Decision, Screening, ScreeningOrder, screening_id
 from domain.shared.context import current_context
 from domain.shared.errors import AlreadyExistsError, ConcurrencyConflictError, RuleViolationError
 
@@ -19,20 +19,6 @@ from domain.shared.errors import AlreadyExistsError, ConcurrencyConflictError, R
 class ScreeningResult:
     hits: list[Hit]
     list_versions: dict[str, int]     # kind -> version screened against
-
-
-@dataclass(frozen=True)
-class ScreeningOrder:
-    """What a flow asks to have screened, and where it comes from."""
-    request_id: str
-    instance_id: UUID | None
-    node: str
-    business_type: str
-    business_line: str | None
-    initiator: str
-    subjects: list[Subject]
-    lists: list[str]
-    threshold: float = DEFAULT_THRESHOLD
 
 
 def _kinds(lists: Sequence[str]) -> list[str]:
@@ -71,9 +57,7 @@ class Screenings:
         if self.exists(sid):
             return self.load(sid, Screening)
         result = self.screen(order.subjects, order.lists, order.threshold)
-        screening = Screening.perform(order.request_id, order.instance_id, order.node, order.business_type,
-                                      order.business_line, order.initiator, order.subjects, result.list_versions,
-                                      _threshold(order.threshold), result.hits)
+        screening = Screening.perform(order, result.list_versions, result.hits)
         try:
             self.save_one(screening)
         except (AlreadyExistsError, ConcurrencyConflictError):

@@ -8,12 +8,13 @@ to review the hit: the name, where on the form it was, and the ID number masked 
 stays in the form; PIPL art. 28)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.compliance.matching import Hit, Subject, mask_id
+from domain.compliance.matching import DEFAULT_THRESHOLD, Hit, Subject, mask_id
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import ConflictError, PermissionDeniedError, RuleViolationError
 from domain.shared.ids import natural_id
@@ -30,6 +31,20 @@ class AlreadyReviewedError(ConflictError):
 
 class SegregationOfDutiesError(PermissionDeniedError):
     code = "segregation_of_duties"
+
+
+@dataclass(frozen=True)
+class ScreeningOrder:
+    """What a flow asks to have screened, and where it comes from."""
+    request_id: str                 # the flow's request (one node visit): one screening each
+    instance_id: UUID | None
+    node: str
+    business_type: str
+    business_line: str | None
+    initiator: str
+    subjects: list[Subject]
+    lists: list[str]
+    threshold: float = DEFAULT_THRESHOLD
 
 
 def screening_id(request_id: str) -> UUID:
@@ -62,16 +77,15 @@ class Screening(LedgerAggregate):
         self.decision: dict[str, Any] | None = None
 
     @classmethod
-    def perform(cls, request_id: str, instance_id: UUID | None, node: str, business_type: str,
-                business_line: str | None, initiator: str, subjects: list[Subject], list_versions: dict[str, int],
-                threshold: float, hits: list[Hit]) -> Screening:
+    def perform(cls, order: ScreeningOrder, list_versions: dict[str, int], hits: list[Hit]) -> Screening:
+        o = order
         return cls._create(
-            cls.Performed, id=screening_id(request_id), request_id=request_id, instance_id=instance_id,
-            node=require_text(node, "node", 64), business_type=business_type, business_line=business_line,
-            initiator=initiator,
+            cls.Performed, id=screening_id(o.request_id), request_id=o.request_id, instance_id=o.instance_id,
+            node=require_text(o.node, "node", 64), business_type=o.business_type, business_line=o.business_line,
+            initiator=o.initiator,
             subjects=[{"ref": s.ref, "name": s.name, "id_number": mask_id(s.id_number) if s.id_number else ""}
-                      for s in subjects],
-            lists=sorted(list_versions), list_versions=dict(sorted(list_versions.items())), threshold=threshold,
+                      for s in o.subjects],
+            lists=sorted(list_versions), list_versions=dict(sorted(list_versions.items())), threshold=o.threshold,
             hits=[h.as_dict() for h in hits])
 
     @property

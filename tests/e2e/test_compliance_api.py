@@ -9,30 +9,23 @@ from application.flows.system_hooks import HookRequest
 from domain.shared.context import CommandContext
 from domain.shared.ids import natural_id
 from interfaces.demo_compliance import INTERNAL_LIST
+from tests.e2e.test_notification_deliveries_api import _login as login_with
+from tests.e2e.test_notification_deliveries_api import ok
 
 URL = "/api/v1/compliance"
 SETUP = CommandContext("admin:bootstrap", "setup")
-PASSWORD = "Compliance-2026!"
 LINE = "brokerage"
 
 
-def ok(r, status=200):
-    assert r.status_code == status, (r.status_code, r.text)
-    return r.json()
-
-
 def _login(client, container, login, permissions):
+    """An operator with these permissions in the brokerage line (the screenings' line)."""
+    auth = login_with(client, container, login, permissions)
     access = container.access
-    dept = access.create_department(SETUP, f"D{login.replace('.', '')}", login, "other", None).id
-    access.create_role(SETUP, login.replace(".", "_"), login, permissions)
-    op = access.create_operator(SETUP, login, login, dept, None, None, PASSWORD).id
-    access.grant_roles(SETUP, op, [login.replace(".", "_")])
     if not access.exists(natural_id("business_line", LINE)):
         access.create_business_line(SETUP, LINE, "经纪 Brokerage")
-    result = access.set_business_lines(SETUP, op, [LINE])
+    result = access.set_business_lines(SETUP, natural_id("operator", login), [LINE])
     container.progress.wait_for(list(container.runners), result.position, 10)
-    token = ok(client.post("/api/v1/auth/login", json={"login_name": login, "password": PASSWORD}))["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+    return auth
 
 
 def _upload(client, auth, kind, name, content, media="text/csv"):
@@ -75,24 +68,24 @@ def test_a_malformed_list_file_is_a_422_naming_the_bad_rows_and_nothing_is_loade
 
 
 def test_without_the_permissions_uploads_reads_and_reviews_are_403(client, live_container):
-    viewer = _login(client, live_container, "view.only", ["compliance.screening.view"])
+    viewer = _login(client, live_container, "viewonly", ["compliance.screening.view"])
     assert _upload(client, viewer, "internal", "i.csv", INTERNAL_LIST.encode()).status_code == 403
     assert client.get(f"{URL}/lists/loads", headers=viewer).status_code == 403
     assert client.post(f"{URL}/screenings/{uuid4()}/review", json={"decision": "clear", "reason": "x"},
                        headers=viewer).status_code == 403
-    nobody = _login(client, live_container, "no.rights", ["calendar.view"])
+    nobody = _login(client, live_container, "norights", ["calendar.view"])
     assert client.get(f"{URL}/screenings", headers=nobody).status_code == 403
 
 
 def test_a_hit_waits_in_the_review_queue_and_is_reviewed_once_not_by_the_initiator(client, live_container, auth):
     ok(_upload(client, auth, "internal", "internal.csv", INTERNAL_LIST.encode()), 201)
-    hit = _screen(live_container, {"tenant_name": "王建國"}, initiator="operator:li.compliance")
+    hit = _screen(live_container, {"tenant_name": "王建國"}, initiator="operator:licompliance")
     _screen(live_container, {"tenant_name": "李娜"})
     queue = ok(client.get(f"{URL}/screenings", params={"status": "pending_review"}, headers=auth))
     assert [i["id"] for i in queue["items"]] == [hit]
     detail = client.get(f"{URL}/screenings/{hit}", headers=auth)
     assert detail.json()["hits"][0]["entry_id"] == "DEMO-INT-001" and detail.json()["list_versions"] == {"internal": 1}
-    reviewer = _login(client, live_container, "li.compliance", ["compliance.screening.view",
+    reviewer = _login(client, live_container, "licompliance", ["compliance.screening.view",
                                                                  "compliance.screening.review"])
     mine = client.post(f"{URL}/screenings/{hit}/review", json={"decision": "clear", "reason": "me"}, headers=reviewer)
     assert mine.status_code == 403 and mine.json()["code"] == "segregation_of_duties"
