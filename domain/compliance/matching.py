@@ -87,14 +87,6 @@ def id_key(id_number: str) -> str:
     return text
 
 
-def ric_check_digit_ok(id_number: str) -> bool:
-    """Whether an 18-character Chinese resident ID's last character is its check digit."""
-    key = id_key(id_number)
-    if len(key) != 18 or not key[:17].isascii() or not key[:17].isdigit():
-        return False
-    return _RIC_CHECK[sum(int(d) * w for d, w in zip(key[:17], _RIC_WEIGHTS, strict=True)) % 11] == key[17]
-
-
 def mask_id(id_number: str) -> str:
     """What a screening keeps of an ID number (PIPL: sensitive personal information): the first six
     and last four characters; the full number stays in the form it came from."""
