@@ -18,6 +18,8 @@ from application.archive.mount import MountLimits
 from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
 from application.calendar.app import CalendarApplication
+from application.compliance.app import ComplianceApplication
+from application.compliance.names import ChineseNameMatcher
 from application.flows.assignees import AssigneeResolver
 from application.flows.reports import FlowReportsApplication
 from application.flows.service import FlowsApplication
@@ -33,6 +35,7 @@ from domain.notifications.delivery import RetryPolicy
 from domain.shared.context import CommandContext
 from infrastructure.archive.blobs import FilesystemBlobStore
 from infrastructure.calendar.chinese_holidays import ChineseHolidays
+from infrastructure.compliance.entries import PostgresListEntries
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
@@ -63,6 +66,7 @@ from projections.analytics.flow_facts import FlowFactsSink
 from projections.analytics.flow_statistics import FlowStatistics
 from projections.analytics.lead_conversion import LeadAnalytics
 from projections.archive.queries import ArchiveQueries
+from projections.compliance.queries import ComplianceQueries
 from projections.flows.definitions import FlowQueries
 from projections.flows.migrations import MigrationQueries
 from projections.flows.queries import FlowInstanceQueries
@@ -150,6 +154,8 @@ class Container:
     agreement_queries: AgreementQueries
     signatures: SignaturesApplication  # e-signature (ADR 0022)
     signing_queries: SigningQueries
+    compliance: ComplianceApplication          # AML screening (issue 16, ADR 0020)
+    compliance_queries: ComplianceQueries
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -225,6 +231,11 @@ class Container:
             store, archive=archive, sealer=sealer_from_settings(settings), link_hours=settings.signatures_link_hours,
             public_base_url=settings.public_base_url, seal_location=settings.signatures_seal_location,
             reads=signing_queries)
+        # -- compliance: AML screening lists and screenings (ADR 0020) --
+        list_entries = PostgresListEntries(store.datastore)
+        list_entries.create()  # the content list-load events point to (not a read model)
+        compliance = ComplianceApplication(store, entries=list_entries, names=ChineseNameMatcher())
+        # -- end compliance --
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
@@ -258,6 +269,7 @@ class Container:
             agreements=AgreementsApplication(store, forms=forms, archive=archive),
             agreement_queries=AgreementQueries(readmodels),
             signatures=signatures, signing_queries=signing_queries,
+            compliance=compliance, compliance_queries=ComplianceQueries(readmodels),
             owns_engines=owns,
         )
         supervisor.start()

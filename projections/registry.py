@@ -10,6 +10,7 @@ from projections.analytics.flow_facts import FlowFactsSink
 from projections.analytics.lead_conversion import LeadConversionSink
 from projections.archive.documents import ArchiveDocumentsProjection
 from projections.archive.filing import ArchiveFilingProcess, Archiver
+from projections.compliance.screenings import ComplianceProjection
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
 from projections.flows.migrations import FlowMigrationsProjection
@@ -35,4 +36,5 @@ def all_projections(archiver: Archiver | None = None, notifications: DeliveryRul
             FlowReportsProjection(),
             NotificationsProjection(notifications),  # after flows.instances and leads (ADR 0015)
             AgreementsProjection(),
-            SigningRequestsProjection()]
+            SigningRequestsProjection(),
+            ComplianceProjection()]  # AML screening (ADR 0020)

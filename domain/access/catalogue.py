@@ -92,6 +92,12 @@ MENUS: tuple[Menu, ...] = (
                                                 "dead-letter list"),
         Action("notifications.deliveries.manage", "Send dead-letter deliveries again"),
     )),
+    Menu("compliance", "合规 Compliance (AML screening 人员筛查)", (
+        Action("compliance.lists.manage", "Load screening lists (sanctions, PEP, internal blacklist) and view their "
+                                          "versions"),
+        Action("compliance.screening.view", "View screenings of flows and their hits"),
+        Action("compliance.screening.review", "Review a screening's hits: clear or confirm"),
+    )),
     Menu("oa", "OA 与移动端 OA and mobile clients", (
         # Honoured for API tokens only, and only for operators who granted the token a delegation
         # (ADR 0016); an operator's own session never acts for anyone else.

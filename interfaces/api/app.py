@@ -22,6 +22,7 @@ from interfaces.api.routes import (
     audit,
     auth,
     calendar,
+    compliance,
     delegations,
     departments,
     flow_instances,
@@ -59,7 +60,7 @@ securities firms. Every change is an event; reads come from projections.
 
 def _large_bodies(settings: Settings) -> tuple:
     """Routes whose bodies may exceed the JSON limit: archive uploads and lead imports."""
-    return archive.upload_limits(settings) + leads.large_bodies(settings)
+    return archive.upload_limits(settings) + leads.large_bodies(settings) + compliance.large_bodies()
 
 
 def create_app(container: Container) -> FastAPI:
@@ -139,7 +140,8 @@ def _routes(app: FastAPI) -> None:
                flow_statistics, flow_reports, saved_reports, flow_instances, flow_overrides, flow_migrations, audit,
                projections, archive, leads, notifications, notification_deliveries,
                agreements_templates, agreements,
-               signatures, signatures_public)  # e-signature (ADR 0022)
+               signatures, signatures_public,  # e-signature (ADR 0022)
+               compliance)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ import typer
 from interfaces.cli.archive import archive_app
 from interfaces.cli.audit import audit_app
 from interfaces.cli.common import _running, _settings, console
+from interfaces.cli.compliance import compliance_app
 from interfaces.cli.customers import customers_app
 from interfaces.cli.leads import leads_app
 from interfaces.cli.notifications import notifications_app
@@ -27,6 +28,7 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(leads_app, name="leads")
 app.add_typer(archive_app, name="archive")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(compliance_app, name="compliance")
 
 
 @app.command()

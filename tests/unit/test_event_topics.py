@@ -91,6 +91,12 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.calendar.calendar:BusinessCalendar.DaySet': ('day', 'kind', 'name'),
     'domain.calendar.calendar:BusinessCalendar.HoursSet': ('weekend', 'hours'),
     'domain.calendar.calendar:BusinessCalendar.YearSet': ('year', 'holidays', 'workdays', 'source'),
+    'domain.compliance.lists:ScreeningList.Created': ('kind',),
+    'domain.compliance.lists:ScreeningList.ListLoaded': ('version', 'entries_hash', 'entry_count', 'source_filename'),
+    'domain.compliance.screening:Screening.Cleared': ('reason',),
+    'domain.compliance.screening:Screening.Confirmed': ('reason',),
+    'domain.compliance.screening:Screening.Created': (),
+    'domain.compliance.screening:Screening.Performed': ('request_id', 'instance_id', 'node', 'business_type', 'initiator', 'subjects', 'lists', 'list_versions', 'threshold', 'hits'),
     'domain.flows.definition:FlowDefinition.Created': ('key', 'name', 'business_type', 'description'),
     'domain.flows.definition:FlowDefinition.DraftSaved': ('graph', 'settings'),
     'domain.flows.definition:FlowDefinition.Published': ('number', 'graph', 'settings'),
@@ -232,8 +238,8 @@ STORED: dict[str, tuple[str, ...]] = {
 
 def _event_classes() -> dict[str, type]:
     found: dict[str, type] = {}
-    for package in ("domain.access", "domain.agreements", "domain.archive", "domain.calendar", "domain.flows",
-                    "domain.forms", "domain.leads", "domain.signatures"):
+    for package in ("domain.access", "domain.agreements", "domain.archive", "domain.calendar", "domain.compliance",
+                    "domain.flows", "domain.forms", "domain.leads", "domain.signatures"):
         # walk_packages, not iter_modules: flows keeps FlowInstance in a package (domain.flows.instance)
         for module_info in pkgutil.walk_packages(importlib.import_module(package).__path__, prefix=f"{package}."):
             module = importlib.import_module(module_info.name)

@@ -1,0 +1,74 @@
+"""Screenings: screening people against the current list versions, recording what a flow's
+screening found (once per flow request), and the compliance review of a hit."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from application.shared.base import CommandResult, Loader, command
+from domain.compliance.lists import LIST_KINDS
+from domain.compliance.matching import DEFAULT_THRESHOLD, Hit, NameMatcher, PreparedList, Subject, screen
+from domain.compliance.screening import Decision, Screening, ScreeningOrder, screening_id
+from domain.shared.context import current_context
+from domain.shared.errors import AlreadyExistsError, ConcurrencyConflictError, RuleViolationError
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    hits: list[Hit]
+    list_versions: dict[str, int]     # kind -> version screened against
+
+
+def _kinds(lists: Sequence[str]) -> list[str]:
+    kinds = list(dict.fromkeys(lists))
+    if not kinds or any(k not in LIST_KINDS for k in kinds):
+        raise RuleViolationError(f"lists: one or more of {', '.join(LIST_KINDS)}", field="lists")
+    return kinds
+
+
+def _threshold(threshold: float) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.5 <= threshold <= 1:
+        raise RuleViolationError("threshold: a number from 0.5 to 1", field="threshold")
+    return float(threshold)
+
+
+class Screenings:
+    # From the host (LedgerApplication), the ScreeningLists capability and the composition root:
+    load: Loader
+    save_one: Callable[[Any], CommandResult]
+    exists: Callable[[Any], bool]
+    prepared: Callable[[str], PreparedList]
+    names: NameMatcher
+
+    def screen(self, subjects: Sequence[Subject], lists: Sequence[str],
+               threshold: float = DEFAULT_THRESHOLD) -> ScreeningResult:
+        """Who of ``subjects`` hits the current versions of ``lists`` (nothing recorded)."""
+        prepared = [self.prepared(kind) for kind in _kinds(lists)]
+        hits = screen(subjects, prepared, self.names, _threshold(threshold))
+        return ScreeningResult(hits, {p.kind: p.version for p in prepared})
+
+    @command
+    def perform_screening(self, order: ScreeningOrder) -> Screening:
+        """Screen and record it; for a request screened before, the screening it recorded (a retried
+        hook answers as the first run did, whatever the lists hold now)."""
+        sid = screening_id(order.request_id)
+        if self.exists(sid):
+            return self.load(sid, Screening)
+        result = self.screen(order.subjects, order.lists, order.threshold)
+        screening = Screening.perform(order, result.list_versions, result.hits)
+        try:
+            self.save_one(screening)
+        except (AlreadyExistsError, ConcurrencyConflictError):
+            return self.load(sid, Screening)  # a concurrent run of the same request recorded it first
+        return screening
+
+    @command
+    def review(self, screening: UUID, decision: Decision, reason: str,
+               expected_version: int | None = None) -> CommandResult:
+        """The compliance reviewer's decision on a screening's hits: ``clear`` (false positive) or
+        ``confirm`` (the person is on the list). The reviewer is who acts (the command's actor)."""
+        record = self.load(screening, Screening, expected_version=expected_version, what=f"screening {screening}")
+        record.review(decision, reason, by=current_context().actor)
+        return self.save_one(record)
