@@ -9,6 +9,7 @@ from projections.analytics.flow_facts import FlowFactsSink
 from projections.analytics.lead_conversion import LeadConversionSink
 from projections.archive.documents import ArchiveDocumentsProjection
 from projections.archive.filing import ArchiveFilingProcess, Archiver
+from projections.feerates.templates import FeeRateTemplatesProjection
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
 from projections.flows.migrations import FlowMigrationsProjection
@@ -31,4 +32,5 @@ def all_projections(archiver: Archiver | None = None, notifications: DeliveryRul
             ArchiveDocumentsProjection(), ArchiveFilingProcess(archiver), LeadsProjection(), LeadConversionSink(),
             FlowMigrationsProjection(),  # after flows.instances: it indexes flows_instances
             FlowReportsProjection(),
+            FeeRateTemplatesProjection(),
             NotificationsProjection(notifications)]  # after flows.instances and leads (ADR 0015)

@@ -22,6 +22,8 @@ from interfaces.api.routes import (
     calendar,
     delegations,
     departments,
+    feerates,
+    feerates_writebacks,
     flow_instances,
     flow_migrations,
     flow_monitor,
@@ -132,7 +134,8 @@ def _routes(app: FastAPI) -> None:
     problems.install(app)
     routers = (health, auth, departments, operators, access_admin, delegations, calendar, forms, flows, flow_monitor,
                flow_statistics, flow_reports, saved_reports, flow_instances, flow_overrides, flow_migrations, audit,
-               projections, archive, leads, notifications, notification_deliveries)
+               projections, archive, leads, notifications, notification_deliveries,
+               feerates, feerates_writebacks)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

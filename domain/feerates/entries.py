@@ -1,0 +1,154 @@
+"""A template entry: the rates of one product (or instrument) on one exchange, and the exchange's
+own rates (the base the floating ones follow)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from domain.feerates.rates import (
+    COMMISSION_RATES,
+    HEDGE_FLAGS,
+    MARGIN_RATES,
+    RateSpec,
+    check_exchange,
+    check_product,
+    check_range,
+    decimal,
+    invalid,
+    text,
+)
+from domain.shared.errors import InvalidInputError
+
+MAX_ENTRIES = 500
+
+
+class MarginSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    HedgeFlag: str = "1"
+    rates: dict[str, RateSpec]
+
+    @field_validator("HedgeFlag")
+    @classmethod
+    def _hedge(cls, value: str) -> str:
+        if value not in HEDGE_FLAGS:
+            raise ValueError(f"HedgeFlag: one of {', '.join(HEDGE_FLAGS)}")
+        return value
+
+    @field_validator("rates")
+    @classmethod
+    def _all_margin_rates(cls, rates: dict[str, RateSpec]) -> dict[str, RateSpec]:
+        return _complete(rates, MARGIN_RATES)
+
+
+class TemplateEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    exchange: str
+    product: str
+    commission: dict[str, RateSpec]
+    margin: MarginSpec | None = None
+
+    _exchange = field_validator("exchange")(classmethod(lambda cls, v: check_exchange(v)))
+    _product = field_validator("product")(classmethod(lambda cls, v: check_product(v)))
+
+    @field_validator("commission")
+    @classmethod
+    def _all_commission_rates(cls, rates: dict[str, RateSpec]) -> dict[str, RateSpec]:
+        return _complete(rates, COMMISSION_RATES)
+
+    @model_validator(mode="after")
+    def _absolute_in_range(self) -> TemplateEntry:
+        specs = {**self.commission, **(self.margin.rates if self.margin else {})}
+        for name, spec in specs.items():
+            if spec.value is not None:
+                check_range(name, spec.value)
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"exchange": self.exchange, "product": self.product,
+                                 "commission": {f: self.commission[f].stored() for f in COMMISSION_RATES}}
+        if self.margin is not None:
+            entry["margin"] = {"HedgeFlag": self.margin.HedgeFlag,
+                               "rates": {f: self.margin.rates[f].stored() for f in MARGIN_RATES}}
+        return entry
+
+
+def _complete(rates: dict[str, RateSpec], names: tuple[str, ...]) -> dict[str, RateSpec]:
+    # Every rate stated: a missing one would reach the counter as 0 (no fee), silently.
+    unknown = sorted(set(rates) - set(names))
+    if unknown:
+        raise ValueError(f"unknown rate {unknown[0]!r}; the rates are {', '.join(names)}")
+    missing = [n for n in names if n not in rates]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}: state every rate (0 for none)")
+    return rates
+
+
+def checked_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Template entries as stored: validated, canonical (rates as text), sorted, one per product,
+    exchange and hedge flag."""
+    if len(entries) > MAX_ENTRIES:
+        raise _too_many(f"at most {MAX_ENTRIES} entries", "invalid_template")
+    checked: dict[tuple[str, str], dict[str, Any]] = {}
+    errors: list[dict[str, Any]] = []
+    for i, raw in enumerate(entries):
+        try:
+            entry = TemplateEntry.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(invalid(exc, f"entries.{i}", "entry", "invalid_template").errors)
+            continue
+        if (entry.exchange, entry.product) in checked:
+            errors.append({"path": f"entries.{i}", "message": f"{entry.exchange} {entry.product} appears twice"})
+        checked[(entry.exchange, entry.product)] = entry.stored()
+    if errors:
+        raise InvalidInputError(f"the template has {len(errors)} problem(s): {errors[0]['message']}", errors,
+                                code="invalid_template")
+    return [checked[k] for k in sorted(checked)]
+
+
+class ExchangeRate(BaseModel):
+    """The exchange's own rates for a product: what floating template rates multiply."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    exchange: str
+    product: str
+    rates: dict[str, Decimal] = Field(description="Any of the commission and margin rate names")
+
+    _exchange = field_validator("exchange")(classmethod(lambda cls, v: check_exchange(v)))
+    _product = field_validator("product")(classmethod(lambda cls, v: check_product(v)))
+
+    @field_validator("rates", mode="before")
+    @classmethod
+    def _rates(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or not raw:
+            raise ValueError("rates: at least one rate by name")
+        out = {}
+        for name, value in raw.items():
+            if name not in COMMISSION_RATES + MARGIN_RATES:
+                raise ValueError(f"unknown rate {name!r}")
+            out[name] = check_range(name, decimal(value, name))
+        return out
+
+
+def checked_exchange_rates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not entries or len(entries) > 5 * MAX_ENTRIES:
+        raise _too_many(f"between 1 and {5 * MAX_ENTRIES} products", "invalid_exchange_rates")
+    checked: dict[tuple[str, str], dict[str, Any]] = {}
+    errors: list[dict[str, Any]] = []
+    for i, raw in enumerate(entries):
+        try:
+            rate = ExchangeRate.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(invalid(exc, f"entries.{i}", "entry", "invalid_exchange_rates").errors)
+            continue
+        checked[(rate.exchange, rate.product)] = {
+            "exchange": rate.exchange, "product": rate.product,
+            "rates": {n: text(rate.rates[n]) for n in COMMISSION_RATES + MARGIN_RATES if n in rate.rates}}
+    if errors:
+        raise InvalidInputError(f"the exchange rates have {len(errors)} problem(s): {errors[0]['message']}",
+                                errors, code="invalid_exchange_rates")
+    return [checked[k] for k in sorted(checked)]
+
+
+def _too_many(message: str, code: str) -> InvalidInputError:
+    return InvalidInputError(message, [{"path": "entries", "message": message}], code=code)
