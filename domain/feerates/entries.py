@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from domain.feerates.rates import (
     COMMISSION_RATES,
@@ -57,14 +57,6 @@ class TemplateEntry(BaseModel):
     def _all_commission_rates(cls, rates: dict[str, RateSpec]) -> dict[str, RateSpec]:
         return _complete(rates, COMMISSION_RATES)
 
-    @model_validator(mode="after")
-    def _absolute_in_range(self) -> TemplateEntry:
-        specs = {**self.commission, **(self.margin.rates if self.margin else {})}
-        for name, spec in specs.items():
-            if spec.value is not None:
-                check_range(name, spec.value)
-        return self
-
     def stored(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"exchange": self.exchange, "product": self.product,
                                  "commission": {f: self.commission[f].stored() for f in COMMISSION_RATES}}
@@ -82,6 +74,9 @@ def _complete(rates: dict[str, RateSpec], names: tuple[str, ...]) -> dict[str, R
     missing = [n for n in names if n not in rates]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}: state every rate (0 for none)")
+    for name, spec in rates.items():
+        if spec.value is not None:
+            check_range(name, spec.value)
     return rates
 
 
