@@ -7,17 +7,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.shared.errors import ConflictError
+from domain.feerates.writeback import ImportFileConflictError
+
+__all__ = ["ArchiveTarget", "Completion", "CounterPort", "ImportArchive", "ImportFileConflictError"]
 
 # on_complete(request_id, status, result): the flow's system task answered ("done" / "failed").
 # Called at least once per result (again when a result is delivered again): it must be idempotent.
 Completion = Callable[[str, str, dict[str, Any]], None]
-
-
-class ImportFileConflictError(ConflictError):
-    """A different file under a name already written: never overwritten (a replay or retry must
-    produce the same file for the same approval)."""
-    code = "import_file_conflict"
 
 
 class CounterPort(Protocol):

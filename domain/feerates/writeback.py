@@ -27,6 +27,12 @@ def file_name(request_id: str, suffix: str) -> str:
     return f"feerate_{request_id.replace(':', '_')}.{suffix}"
 
 
+class ImportFileConflictError(ConflictError):
+    """A different file under a name already written: never overwritten (a replay or retry must
+    produce the same file for the same approval)."""
+    code = "import_file_conflict"
+
+
 class ResultConflictError(ConflictError):
     code = "writeback_result_conflict"
 

@@ -14,7 +14,7 @@ import re
 import uuid
 from pathlib import Path
 
-from application.feerates.ports import ImportFileConflictError
+from domain.feerates.writeback import ImportFileConflictError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 

@@ -18,11 +18,10 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from application.feerates.app import FeeRatesApplication
 from domain.shared.context import CommandContext
 from domain.shared.errors import DomainError
 
@@ -49,8 +48,14 @@ def parse(name: str, raw: bytes) -> list[dict[str, Any]]:
     return value if isinstance(value, list) else [value]
 
 
+class ResultRecorder(Protocol):
+    """FeeRatesApplication.report_result, as this adapter sees it."""
+
+    def report_result(self, ctx: CommandContext, reference: str, status: str, message: str, channel: str) -> Any: ...
+
+
 class ResultFeed:
-    def __init__(self, root: Path, feerates: FeeRatesApplication):
+    def __init__(self, root: Path, feerates: ResultRecorder):
         self.inbox = root / "results"
         self.processed, self.rejected = self.inbox / "processed", self.inbox / "rejected"
         for folder in (self.inbox, self.processed, self.rejected):

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from application.feerates.ports import ImportFileConflictError
 from application.feerates.writebacks import request_id_of
 from domain.feerates.entries import checked_entries
 from domain.feerates.form_mapping import FormMapping, combine, row_rates
 from domain.feerates.layouts import BUILT_IN, Layout
 from domain.feerates.records import Investor, records, resolve
 from domain.feerates.template import FeeRateTemplate
+from domain.feerates.writeback import ImportFileConflictError
 from domain.shared.context import CommandContext, acting_as
 from domain.shared.errors import InvalidInputError, RuleViolationError
 from infrastructure.feerates.directory import DirectoryDropCounter
