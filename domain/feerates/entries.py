@@ -2,6 +2,7 @@
 own rates (the base the floating ones follow)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -80,26 +81,31 @@ def _complete(rates: dict[str, RateSpec], names: tuple[str, ...]) -> dict[str, R
     return rates
 
 
-def checked_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Template entries as stored: validated, canonical (rates as text), sorted, one per product,
-    exchange and hedge flag."""
-    if len(entries) > MAX_ENTRIES:
-        raise _too_many(f"at most {MAX_ENTRIES} entries", "invalid_template")
+def _checked(entries: list[dict[str, Any]], model: type[TemplateEntry] | type[ExchangeRate], code: str,
+             what: str, stored: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries validated one by one (every problem at once, with its path), one per exchange and
+    product, canonical and sorted: the same rates always store the same way."""
     checked: dict[tuple[str, str], dict[str, Any]] = {}
     errors: list[dict[str, Any]] = []
     for i, raw in enumerate(entries):
         try:
-            entry = TemplateEntry.model_validate(raw)
+            entry = model.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(invalid(exc, f"entries.{i}", "entry", "invalid_template").errors)
+            errors.extend(invalid(exc, f"entries.{i}", "entry", code).errors)
             continue
         if (entry.exchange, entry.product) in checked:
             errors.append({"path": f"entries.{i}", "message": f"{entry.exchange} {entry.product} appears twice"})
-        checked[(entry.exchange, entry.product)] = entry.stored()
+        checked[(entry.exchange, entry.product)] = stored(entry)
     if errors:
-        raise InvalidInputError(f"the template has {len(errors)} problem(s): {errors[0]['message']}", errors,
-                                code="invalid_template")
+        raise InvalidInputError(f"{what} {len(errors)} problem(s): {errors[0]['message']}", errors, code=code)
     return [checked[k] for k in sorted(checked)]
+
+
+def checked_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Template entries as stored (rates as text)."""
+    if len(entries) > MAX_ENTRIES:
+        raise _too_many(f"at most {MAX_ENTRIES} entries", "invalid_template")
+    return _checked(entries, TemplateEntry, "invalid_template", "the template has", lambda e: e.stored())
 
 
 class ExchangeRate(BaseModel):
@@ -128,21 +134,9 @@ class ExchangeRate(BaseModel):
 def checked_exchange_rates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not entries or len(entries) > 5 * MAX_ENTRIES:
         raise _too_many(f"between 1 and {5 * MAX_ENTRIES} products", "invalid_exchange_rates")
-    checked: dict[tuple[str, str], dict[str, Any]] = {}
-    errors: list[dict[str, Any]] = []
-    for i, raw in enumerate(entries):
-        try:
-            rate = ExchangeRate.model_validate(raw)
-        except ValidationError as exc:
-            errors.extend(invalid(exc, f"entries.{i}", "entry", "invalid_exchange_rates").errors)
-            continue
-        checked[(rate.exchange, rate.product)] = {
-            "exchange": rate.exchange, "product": rate.product,
-            "rates": {n: text(rate.rates[n]) for n in COMMISSION_RATES + MARGIN_RATES if n in rate.rates}}
-    if errors:
-        raise InvalidInputError(f"the exchange rates have {len(errors)} problem(s): {errors[0]['message']}",
-                                errors, code="invalid_exchange_rates")
-    return [checked[k] for k in sorted(checked)]
+    return _checked(entries, ExchangeRate, "invalid_exchange_rates", "the exchange rates have", lambda rate: {
+        "exchange": rate.exchange, "product": rate.product,
+        "rates": {n: text(rate.rates[n]) for n in COMMISSION_RATES + MARGIN_RATES if n in rate.rates}})
 
 
 def _too_many(message: str, code: str) -> InvalidInputError:

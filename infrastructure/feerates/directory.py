@@ -15,16 +15,9 @@ import uuid
 from pathlib import Path
 
 from domain.feerates.writeback import ImportFileConflictError
+from infrastructure.archive.blobs import _fsync_dir
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_once(path: Path, content: bytes) -> bool:
