@@ -174,6 +174,19 @@ class Settings(BaseSettings):
         None, description="Account-opening events as JSON lines, tailed in embedded mode; unset = "
         "<data_dir>/account_opening.jsonl.")
 
+    # Fee rates and the counter write-back (ADR 0023, docs/feerates.md).
+    feerates_broker_id: str = Field("9999", pattern=r"^[0-9A-Za-z]{1,10}$",
+                                    description="The firm's CTP BrokerID, written into every counter record.")
+    feerates_counters: str = Field("ctp2,other", pattern=r"^[a-z][a-z0-9_]{0,31}(,[a-z][a-z0-9_]{0,31})*$",
+                                   description="Counters import files may go to (comma-separated); each is a "
+                                               "directory drop under feerates_counter_dir/outbox/<counter>.")
+    feerates_counter_dir: Path | None = Field(None, description="Counter directory drop: outbox/<counter>/, sent/, "
+                                              "results/; unset = <data_dir>/counter.")
+    feerates_layouts_file: Path | None = Field(None, description="JSON file of further import-file layouts "
+                                               "({\"layouts\": {name: layout}}); unset = the built-ins only.")
+    feerates_results_poll_seconds: float = Field(5.0, gt=0, description="How often the counter's result files "
+                                                 "are read.")
+
     # Notifications (ADR 0015, docs/notifications.md): the firm's policy and the live stream.
     notify_channels: str = Field(
         "email,sms,wecom,oa", description="External notification channels the firm has enabled (comma-separated: "

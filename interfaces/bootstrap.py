@@ -20,6 +20,8 @@ from application.audit.service import AuditService
 from application.calendar.app import CalendarApplication
 from application.compliance.app import ComplianceApplication
 from application.compliance.names import ChineseNameMatcher
+from application.feerates.app import FeeRatesApplication
+from application.feerates.archiving import ArchivedImportFiles
 from application.flows.assignees import AssigneeResolver
 from application.flows.reports import FlowReportsApplication
 from application.flows.service import FlowsApplication
@@ -39,6 +41,9 @@ from infrastructure.compliance.entries import PostgresListEntries
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
 from infrastructure.eventstore.store import EventLog, EventStore
+from infrastructure.feerates.directory import DirectoryDropCounter
+from infrastructure.feerates.layouts import load_layouts
+from infrastructure.feerates.results import ResultFeed, ResultFeedPoller
 from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.live_lookup import customer_lookup
 from infrastructure.forms.sql_source import SqlSourceRunner
@@ -67,6 +72,7 @@ from projections.analytics.flow_statistics import FlowStatistics
 from projections.analytics.lead_conversion import LeadAnalytics
 from projections.archive.queries import ArchiveQueries
 from projections.compliance.queries import ComplianceQueries
+from projections.feerates.templates import FeeRateQueries
 from projections.flows.definitions import FlowQueries
 from projections.flows.migrations import MigrationQueries
 from projections.flows.queries import FlowInstanceQueries
@@ -156,6 +162,9 @@ class Container:
     signing_queries: SigningQueries
     compliance: ComplianceApplication          # AML screening (issue 16, ADR 0020)
     compliance_queries: ComplianceQueries
+    feerates: FeeRatesApplication            # fee rates and the CTP write-back (ADR 0023)
+    feerate_queries: FeeRateQueries
+    feerate_results: ResultFeedPoller
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
@@ -236,6 +245,14 @@ class Container:
         list_entries.create()  # the content list-load events point to (not a read model)
         compliance = ComplianceApplication(store, entries=list_entries, names=ChineseNameMatcher())
         # -- end compliance --
+        # -- fee rates and the CTP write-back (issue 16 item 1, ADR 0023) ------------------------------
+        counter_dir = settings.feerates_counter_dir or settings.data_dir / "counter"
+        feerates = FeeRatesApplication(
+            store, broker_id=settings.feerates_broker_id, layouts=load_layouts(settings.feerates_layouts_file),
+            counters={c: DirectoryDropCounter(counter_dir, c) for c in settings.feerates_counters.split(",")},
+            import_archive=ArchivedImportFiles(archive))  # on_complete: set where the system hooks are wired
+        feerate_results = ResultFeedPoller(ResultFeed(counter_dir, feerates), settings.feerates_results_poll_seconds)
+        # -- end fee rates ------------------------------------------------------------------------------
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
@@ -270,6 +287,7 @@ class Container:
             agreement_queries=AgreementQueries(readmodels),
             signatures=signatures, signing_queries=signing_queries,
             compliance=compliance, compliance_queries=ComplianceQueries(readmodels),
+            feerates=feerates, feerate_queries=FeeRateQueries(readmodels), feerate_results=feerate_results,
             owns_engines=owns,
         )
         supervisor.start()
@@ -282,6 +300,8 @@ class Container:
         self.scheduler.start()
         self.lead_recycler.start()
         self.notifier.start()
+        if self.feerates.on_complete is not None:  # results are read once the flow can hear them
+            self.feerate_results.start()
         # New outbox rows are committed with the inbox projection's position: wake the notifier then.
         self.progress.subscribe(lambda name: self.notifier.wake() if name in (None, "notifications.inbox") else None)
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
@@ -292,6 +312,7 @@ class Container:
         self.scheduler.stop()
         self.lead_recycler.stop()
         self.notifier.stop()
+        self.feerate_results.stop()
         if self.workers:
             self.workers.stop()
         self.progress.stop()

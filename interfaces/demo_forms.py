@@ -35,7 +35,17 @@ FEE_RATE = {
                 "rate": field("PercentInput", "费率(万分之) Rate", "number", minimum=0, maximum=100),
                 "multiple_of_exchange": field("NumberPicker", "交易所倍数 Multiple", "number", minimum=0,
                                               **{"x-reactions": [{"fulfill": {"value": "row.rate / 0.5"}}]}),
+                # Optional, for the counter write-back (docs/feerates.md): absent = as the rate says / none.
+                "close_today_rate": field("PercentInput", "平今费率(万分之) Close-today rate", "number",
+                                          minimum=0, maximum=100),
+                "per_lot": field("MoneyInput", "每手(元) Per lot (yuan)", "number", minimum=0, maximum=1000),
+                "long_margin": field("PercentInput", "多头保证金率(%) Long margin", "number", minimum=0, maximum=100),
+                "short_margin": field("PercentInput", "空头保证金率(%) Short margin", "number", minimum=0,
+                                      maximum=100),
+                "hedge_flag": field("Select", "投机套保 Hedge flag", enum=["1", "2", "3", "5"]),
             }}),
+        "fee_template": field("Select", "费率模板 Fee-rate template", pattern=r"^[a-z][a-z0-9_]{1,47}$",
+                              description="A published template's key (浮动手续费); the rows override it"),
         "special_rows": field("NumberPicker", "低于1的费率行数 Rows below 1", "integer", **{
             "x-reactions": [{"fulfill": {"value": "rates.filter(r, r.rate < 1.0).size()"}}]}),
         "special_reason": field("Input.TextArea", "特殊审批理由 Reason for a special rate", **{

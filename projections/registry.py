@@ -11,6 +11,7 @@ from projections.analytics.lead_conversion import LeadConversionSink
 from projections.archive.documents import ArchiveDocumentsProjection
 from projections.archive.filing import ArchiveFilingProcess, Archiver
 from projections.compliance.screenings import ComplianceProjection
+from projections.feerates.templates import FeeRateTemplatesProjection
 from projections.flows.definitions import FlowDefinitionsProjection
 from projections.flows.instances import FlowInstancesProjection
 from projections.flows.migrations import FlowMigrationsProjection
@@ -37,4 +38,5 @@ def all_projections(archiver: Archiver | None = None, notifications: DeliveryRul
             NotificationsProjection(notifications),  # after flows.instances and leads (ADR 0015)
             AgreementsProjection(),
             SigningRequestsProjection(),
-            ComplianceProjection()]  # AML screening (ADR 0020)
+            ComplianceProjection(),  # AML screening (ADR 0020)
+            FeeRateTemplatesProjection()]

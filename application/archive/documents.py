@@ -38,14 +38,17 @@ class Documents:
 
     @command
     def upload(self, content: Iterable[bytes], *, filename: str, declared_type: str | None, filing: Filing,
-               metadata: dict[str, Any] | None = None, source: str = "upload") -> Uploaded:
+               metadata: dict[str, Any] | None = None, source: str = "upload",
+               generated_type: str | None = None) -> Uploaded:
+        """``generated_type``: content the platform produced itself (never a caller's upload), of a
+        type sniffing cannot recognise (rules.GENERATED_TYPES)."""
         check_filing(filing)
         metadata = check_text(metadata or {}, "metadata")
         if not self.exists(natural_id("business_line", filing.business_line)):
             raise NotFoundError(f"unknown business line {filing.business_line!r}", field="business_line")
         if filing.fund_account and not filing.customer:
             raise RuleViolationError("an account-level document names its customer too", field="customer")
-        got, staged = check(self.blobs, content, filename, declared_type, self.max_file_bytes)
+        got, staged = check(self.blobs, content, filename, declared_type, self.max_file_bytes, generated_type)
         document = Document(customer=filing.customer, fund_account=filing.fund_account,
                             business_line=filing.business_line, department_id=filing.department_id,
                             business_type=filing.business_type, flow_instance=filing.flow_instance,

@@ -28,7 +28,7 @@ class Accepted:
 
 
 def check(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_type: str | None,
-          limit: int) -> tuple[Accepted, StagedBlob]:
+          limit: int, generated_type: str | None = None) -> tuple[Accepted, StagedBlob]:
     """Stage and check the content without committing it: the caller commits it (under the
     content's lock) together with the event that references it."""
     name = sanitise_filename(filename)
@@ -39,7 +39,7 @@ def check(blobs: BlobStore, chunks: Iterable[bytes], filename: str, declared_typ
     except EmptyBlobError as exc:
         raise EmptyFileError(str(exc), field="file") from None
     try:
-        media_type = check_media_type(sniff(staged.head), declared_type, name)
+        media_type = check_media_type(sniff(staged.head), declared_type, name, generated_type)
     except BaseException:
         blobs.discard(staged)
         raise

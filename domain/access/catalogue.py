@@ -87,6 +87,13 @@ MENUS: tuple[Menu, ...] = (
         Action("calendar.view", "View the business calendar: working hours, holidays, make-up working days"),
         Action("calendar.manage", "Edit the business calendar: seed or enter a year's holidays, set hours and days"),
     )),
+    Menu("feerates", "手续费率 Fee rates", (
+        Action("feerates.templates.view", "View fee-rate templates and the exchanges' rates"),
+        Action("feerates.templates.manage", "Create, revise and publish fee-rate templates; load the exchanges' rates"),
+        Action("feerates.writeback.view", "View counter write-backs (import files and their results)"),
+        # For the counter's (or its operator's) API token: results of imports come back through it.
+        Action("feerates.writeback.report", "Report a counter import result (imported / failed)"),
+    )),
     Menu("notification_deliveries", "消息投递 Notification delivery", (
         Action("notifications.deliveries.view", "View external deliveries (e-mail, SMS, WeCom, OA) and the "
                                                 "dead-letter list"),

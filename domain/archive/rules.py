@@ -23,6 +23,10 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
     "audio/x-wav": ("wav",),
     "audio/wav": ("wav",),
 }
+# Content the platform generates itself (the fee-rate import file for the counter, issue 16): text
+# has no magic number to sniff, so these are kept only when the producer names the type; an upload
+# never does (documents.Documents.upload ``generated_type``).
+GENERATED_TYPES: dict[str, tuple[str, ...]] = {"text/csv": ("csv",), "application/json": ("json",)}
 # Declared Content-Type aliases that mean the same thing as the sniffed type.
 TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/wav": "audio/x-wav",
                 "audio/wave": "audio/x-wav", "audio/mp3": "audio/mpeg", "application/x-pdf": "application/pdf"}
@@ -78,9 +82,14 @@ def extension(filename: str) -> str:
     return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
 
 
-def check_media_type(sniffed: str | None, declared: str | None, filename: str) -> str:
+def check_media_type(sniffed: str | None, declared: str | None, filename: str, generated: str | None = None) -> str:
     """The media type to store: what the content is. Refused when the content is of a type we
     do not keep, or when the declared type or the extension says something else."""
+    if generated is not None:
+        if generated not in GENERATED_TYPES or extension(filename) not in GENERATED_TYPES[generated]:
+            raise UnsupportedMediaTypeError(f"generated content {generated} named {filename!r} is not kept",
+                                            field="file")
+        return generated
     if sniffed is None or sniffed not in ALLOWED_TYPES:
         kinds = ", ".join(sorted({e for exts in ALLOWED_TYPES.values() for e in exts}))
         raise UnsupportedMediaTypeError(

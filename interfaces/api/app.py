@@ -25,6 +25,8 @@ from interfaces.api.routes import (
     compliance,
     delegations,
     departments,
+    feerates,
+    feerates_writebacks,
     flow_instances,
     flow_migrations,
     flow_monitor,
@@ -141,7 +143,7 @@ def _routes(app: FastAPI) -> None:
                projections, archive, leads, notifications, notification_deliveries,
                agreements_templates, agreements,
                signatures, signatures_public,  # e-signature (ADR 0022)
-               compliance)
+               compliance, feerates, feerates_writebacks)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

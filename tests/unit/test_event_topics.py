@@ -97,6 +97,16 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.compliance.screening:Screening.Confirmed': ('reason',),
     'domain.compliance.screening:Screening.Created': (),
     'domain.compliance.screening:Screening.Performed': ('request_id', 'instance_id', 'node', 'business_type', 'initiator', 'subjects', 'lists', 'list_versions', 'threshold', 'hits'),
+    'domain.feerates.exchange_rates:ExchangeRateTable.Created': (),
+    'domain.feerates.exchange_rates:ExchangeRateTable.Loaded': ('entries', 'source', 'effective_date'),
+    'domain.feerates.template:FeeRateTemplate.Created': ('key', 'name', 'entries', 'note'),
+    'domain.feerates.template:FeeRateTemplate.Published': ('number',),
+    'domain.feerates.template:FeeRateTemplate.Revised': ('number', 'name', 'entries', 'note'),
+    'domain.feerates.writeback:Writeback.Archived': ('document_id',),
+    'domain.feerates.writeback:Writeback.Created': (),
+    'domain.feerates.writeback:Writeback.Exported': ('request_id', 'instance_id', 'node', 'counter', 'layout', 'file', 'sha256', 'records', 'source'),
+    'domain.feerates.writeback:Writeback.Failed': ('message', 'channel'),
+    'domain.feerates.writeback:Writeback.Imported': ('message', 'channel'),
     'domain.flows.definition:FlowDefinition.Created': ('key', 'name', 'business_type', 'description'),
     'domain.flows.definition:FlowDefinition.DraftSaved': ('graph', 'settings'),
     'domain.flows.definition:FlowDefinition.Published': ('number', 'graph', 'settings'),
@@ -239,7 +249,7 @@ STORED: dict[str, tuple[str, ...]] = {
 def _event_classes() -> dict[str, type]:
     found: dict[str, type] = {}
     for package in ("domain.access", "domain.agreements", "domain.archive", "domain.calendar", "domain.compliance",
-                    "domain.flows", "domain.forms", "domain.leads", "domain.signatures"):
+                    "domain.feerates", "domain.flows", "domain.forms", "domain.leads", "domain.signatures"):
         # walk_packages, not iter_modules: flows keeps FlowInstance in a package (domain.flows.instance)
         for module_info in pkgutil.walk_packages(importlib.import_module(package).__path__, prefix=f"{package}."):
             module = importlib.import_module(module_info.name)
