@@ -5,13 +5,16 @@ Nothing else opens a connection. Tests call ``Container.start`` with other setti
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from application.access.principals import PrincipalResolver
 from application.access.service import AccessApplication
+from application.agreements.hook import GenerateAgreementHook
 from application.agreements.service import AgreementsApplication
 from application.archive.exports import ExportLimits
 from application.archive.mount import MountLimits
@@ -19,9 +22,11 @@ from application.archive.service import ArchiveApplication
 from application.audit.service import AuditService
 from application.calendar.app import CalendarApplication
 from application.compliance.app import ComplianceApplication
+from application.compliance.hook import AmlScreeningHook
 from application.compliance.names import ChineseNameMatcher
 from application.feerates.app import FeeRatesApplication
 from application.feerates.archiving import ArchivedImportFiles
+from application.feerates.hook import CtpWritebackHook
 from application.flows.assignees import AssigneeResolver
 from application.flows.reports import FlowReportsApplication
 from application.flows.service import FlowsApplication
@@ -30,6 +35,7 @@ from application.leads.app import LeadsApplication
 from application.notifications.app import NotificationsApplication
 from application.notifications.delivery import Deliveries
 from application.notifications.delivery_worker import Notifier
+from application.signatures.hook import ESignHook
 from application.signatures.service import SignaturesApplication
 from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
@@ -290,6 +296,7 @@ class Container:
             feerates=feerates, feerate_queries=FeeRateQueries(readmodels), feerate_results=feerate_results,
             owns_engines=owns,
         )
+        register_hooks(container)
         supervisor.start()
         board.start()
         if workers:
@@ -321,6 +328,29 @@ class Container:
         self.store.close()
         if self.owns_engines:
             self.engines.stop()
+
+
+def register_hooks(c: Container) -> None:
+    """The system hooks flows hand work to (ADR 0024), each over its context's application, and the
+    answers that come back later (a counter's import result, a seal, a screening review) routed
+    to the waiting flow."""
+    for hook in (GenerateAgreementHook(c.agreements), ESignHook(c.signatures), AmlScreeningHook(c.compliance),
+                 CtpWritebackHook(c.feerates)):
+        c.flows.register_hook(hook)
+    c.signatures.on_complete = answering(c.flows, "e-sign")
+    c.compliance.on_complete = answering(c.flows, "aml-screening")
+    c.feerates.on_complete = answering(c.flows, "ctp-writeback")
+
+
+def answering(flows: FlowsApplication, actor: str) -> Callable[[str, str, dict[str, Any]], None]:
+    """``on_complete(request_id, status, result)`` for a context whose work a flow waits for: the
+    answer is recorded on the flow (once; a repeat is "gone") under the request's correlation id."""
+
+    def complete(request_id: str, status: str, result: dict[str, Any]) -> None:
+        instance_id = UUID(request_id.partition(":")[0])
+        flows.complete_system_task(CommandContext.system(actor, request_id), instance_id, request_id, status, result)
+
+    return complete
 
 
 def delivery_rules(settings: Settings) -> DeliveryRules:

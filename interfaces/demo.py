@@ -35,17 +35,20 @@ ALL_ACCESS = ["access.departments.view", "access.operators.view", "calendar.view
 # the customer directory and the archive of its records (004 §3 participants).
 FLOW_WORK = ["flows.definitions.view", "flows.instances.view", "flows.tasks.handle", "forms.business_types.view",
              "forms.records.view", "forms.customers.view", "forms.data_sources.query", "archive.documents.read",
-             "archive.documents.upload"]
+             "archive.documents.upload", "agreements.view", "agreements.review"]
 # Whoever starts business: a flow, its form record, the documents that go with it.
 STARTS = ["flows.instances.start", "forms.records.edit"]
 ROLES = [
     ("admin", "系统管理员 Administrator", None),
-    ("sales", "销售 Sales", ALL_ACCESS + FLOW_WORK + STARTS + ["leads.view", "leads.work"]),
+    # SALES sends the tenant the e-signature link (a fresh one makes earlier ones stop working).
+    ("sales", "销售 Sales", ALL_ACCESS + FLOW_WORK + STARTS + ["leads.view", "leads.work", "signatures.manage"]),
     ("account_manager", "客户经理 Account manager", ALL_ACCESS + FLOW_WORK + STARTS + ["leads.view", "leads.work"]),
     # Heads approve their department's expense claims; a timeout may escalate to them.
     ("department_head", "部门负责人 Department head", ALL_ACCESS + FLOW_WORK + STARTS),
     ("ops", "运营 Operations", ALL_ACCESS + FLOW_WORK + ["access.operators.export"]),
-    ("clearing", "清算 Clearing", ALL_ACCESS + FLOW_WORK),
+    # CLEARING keeps the fee-rate templates and follows the counter write-backs.
+    ("clearing", "清算 Clearing", ALL_ACCESS + FLOW_WORK + ["feerates.templates.view", "feerates.templates.manage",
+                                                          "feerates.writeback.view"]),
     ("finance", "财务 Finance", ALL_ACCESS + FLOW_WORK + ["access.operators.export"]),
     # Compliance reads everything it audits: instances, records, documents, trails, lead figures.
     # A second administrator of flows: monitors, overrides, and approves another's overrides (四眼原则).
@@ -57,7 +60,10 @@ ROLES = [
     ("auditor", "合规稽核 Compliance auditor", ALL_ACCESS + [
         "audit.view", "audit.verify", "flows.definitions.view", "flows.instances.view",
         "forms.business_types.view", "forms.records.view", "forms.customers.view", "archive.documents.read",
-        "leads.view", "leads.analytics.view", "flows.statistics.view"]),
+        "leads.view", "leads.analytics.view", "flows.statistics.view", "agreements.view",
+        # 人员筛查: compliance keeps the screening lists and reviews hits (a hit waits for them).
+        "compliance.lists.manage", "compliance.screening.view", "compliance.screening.review",
+        "signatures.verify"]),
 ]
 
 # login, name, department, roles, lines, jurisdiction (department, with children)
@@ -136,7 +142,10 @@ def load_demo(container: Container) -> str:
     from interfaces.demo_leads import load_leads
 
     created += load_leads(container)
-    return f"demo data: {created} records created; operators log in with password {DEMO_PASSWORD!r}"
+    link = _signer_link(container)
+    return (f"demo data: {created} records created; operators log in with password {DEMO_PASSWORD!r}"
+            + (f"\nthe tenant (王) signs the demo agreement at {link} (a new link each time the demo loads)"
+               if link else ""))
 
 
 def _load_calendar(container: Container) -> int:
@@ -207,6 +216,14 @@ def _load_forms(container: Container) -> int:
     if not directory.exists():
         directory.write_text(json.dumps(CUSTOMERS, ensure_ascii=False, indent=1), encoding="utf-8")
     counts = forms.sync_customers(DEMO, FileCustomerDirectory(directory).customers())
+    # What the flows' business outputs need (issue 16): the tenant signing's agreement templates
+    # (004 §5), the internal screening list the account opening screens against, the exchanges'
+    # rates floating fee rates follow.
+    from interfaces.demo_agreements import load_agreement_templates
+    from interfaces.demo_compliance import load_demo_screening_list
+
+    load_agreement_templates(container.agreements, DEMO)
+    load_demo_screening_list(container)
     return created + counts["registered"] + _load_flows(container)
 
 
@@ -244,13 +261,97 @@ def _start_samples(container: Container) -> int:
     elif not container.progress.wait_for(access, container.store.head(), 60):
         raise RuntimeError("the access read models did not catch up with the demo's operators within 60 s")
     department_of = {login: natural_id("department", department) for login, _, department, *_ in OPERATORS}
+    started_ids = {}
     for key, subject, title, data, initiator, copied, approver in SAMPLES:
         ctx = CommandContext(f"operator:{initiator}", "demo-load")
         # In the initiator's department, as the API starts it: a branch head sees his branch's flows.
         started = flows.start_instance(ctx, key, subject, data, title=title, department_id=department_of[initiator])
+        started_ids[title] = started.id
+        _run_hooks(container, started.id)  # a screening before anyone reviews
         if copied:
             flows.cc(ctx, started.id, [f"operator:{login}" for login in copied], "请知悉 For your information")
         if approver is not None:
             (task,) = [t for t in flows.instance(started.id).tasks.values() if t.status == "open"]
             flows.approve(CommandContext(f"operator:{approver}", "demo-load"), started.id, task.id, "资料齐全")
+    # Two businesses taken to their outputs (issue 16): a signing waiting for the tenant's
+    # e-signature (its agreement generated), and a fee-rate change the counter has imported.
+    from interfaces.demo_flows import DRIVEN, SIGNING_FILLS
+
+    _drive(container, started_ids[DRIVEN["signing"]], SIGNING_FILLS)
+    writeback = started_ids[DRIVEN["fee_rate"]]
+    _drive(container, writeback, {})
+    _counter_imports(container, writeback)
     return len(SAMPLES)
+
+
+def _run_hooks(container: Container, instance_id: Any) -> None:
+    """The system work a sample has reached (a screening, an agreement, a signing request, a counter
+    file), run now as the scheduler would run it."""
+    flows, ctx = container.flows, CommandContext.system("hooks", "demo-load")
+    for _ in range(10):
+        pending = flows.instance(instance_id).pending_system_work()
+        if not pending:
+            return
+        for request in pending:
+            flows.run_system_task(ctx, instance_id, request["request_id"])
+
+
+def _drive(container: Container, instance_id: Any, fills: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    """Approve a sample's open tasks as their first able candidate would (filling the section an
+    entry node requires) until it waits for something outside or ends."""
+    from domain.shared.errors import DomainError
+
+    flows = container.flows
+    for _ in range(30):
+        _run_hooks(container, instance_id)
+        instance = flows.instance(instance_id)
+        tasks = [t for t in instance.tasks.values() if t.status == "open"]
+        if instance.status != "running" or not tasks:
+            return
+        for task in tasks:
+            for who in task.candidates:
+                ctx = CommandContext(who, "demo-load")
+                try:
+                    if task.node in fills:
+                        section, value = fills[task.node]
+                        flows.edit_at_task(ctx, instance_id, task.id, {**flows.instance(instance_id).data,
+                                                                       section: value}, None)
+                    flows.approve(ctx, instance_id, task.id, "同意 Agreed")
+                    break
+                except DomainError:
+                    continue  # not this candidate (segregation of duties, already signed): the next
+    raise RuntimeError(f"demo sample {instance_id} did not reach its waiting point")
+
+
+def _counter_imports(container: Container, instance_id: Any) -> None:
+    """The counter imports the sample's fee-rate file: its result file, read by the result feed."""
+    import json
+
+    from infrastructure.feerates.results import ResultFeed
+
+    waiting = [r for r in container.flows.instance(instance_id).system_requests.values()
+               if r["hook"] == "ctp_writeback" and r["status"] == "waiting"]
+    if not waiting:
+        return
+    feed = ResultFeed(container.settings.feerates_counter_dir or container.settings.data_dir / "counter",
+                      container.feerates)
+    name = waiting[0]["result"]["file"]
+    (feed.inbox / f"{name}.result.json").write_text(json.dumps({"file": name, "status": "imported",
+                                                                "message": "导入成功 imported"}), encoding="utf-8")
+    feed.poll()
+
+
+def _signer_link(container: Container) -> str | None:
+    """A fresh link for the demo tenant's pending signing request, as SALES sends it (earlier
+    links stop working)."""
+    if container.workers is None:
+        container.runners["signatures.requests"].catch_up()
+    else:
+        container.progress.wait_for(["signatures.requests"], container.store.head(), 60)
+    everyone = {"all_lines": True, "lines": [], "all_departments": True, "departments": [], "accounts": []}
+    pending = container.signing_queries.page(everyone, status="pending", flow_instance=None, after=None, limit=1)
+    if not pending:
+        return None
+    issued = container.signatures.reissue_link(CommandContext("operator:wang.fang", "demo-load"), pending[0]["id"],
+                                               reason="演示：发给租户 demo: sent to the tenant")
+    return issued.url

@@ -153,10 +153,60 @@ REASON_CODES = {
 # 四眼原则: an administrator's override of these flows waits for a second administrator.
 FOUR_EYES = {"tenant_signing"}
 
+def _replaced(graph: dict[str, Any], nodes: dict[str, dict[str, Any]], added: list[dict[str, Any]],
+              edges: list[dict[str, Any]], dropped: set[tuple[str, str]]) -> dict[str, Any]:
+    return {"nodes": [nodes.get(n["id"], n) for n in graph["nodes"]] + added,
+            "edges": [e for e in graph["edges"] if (e["source"], e["target"]) not in dropped] + edges}
+
+
+# The business outputs the demo ships with (issue 16: system nodes whose hooks the firm has
+# registered, ADR 0024). The graphs above keep plain system steps: the flow tests of other
+# concerns run them without a counter, an agreement or a signer.
+#
+# 手续费率审批: the approved rates go to the CTP counter as an import file; a failed import comes
+# back to CLEARING, who fix it and send it again.
+FEE_RATE_WITH_WRITEBACK = _replaced(
+    FEE_RATE_FLOW,
+    {"counter_writeback": {"id": "counter_writeback", "type": "system", "name": "回写柜台 Write back to CTP",
+                           "hook": "ctp_writeback", "hook_params": {"counter": "ctp2", "layout": "ctp2"}}},
+    [{"id": "imported", "type": "exclusive", "name": "柜台导入成功? Imported?"},
+     approval("writeback_repair", "柜台导入失败处理 Fix the failed import", "any", "clearing")],
+    [edge("counter_writeback", "imported"),
+     edge("imported", "writeback_repair", condition='outputs.counter_writeback.status == "failed"',
+          label="导入失败 failed"),
+     edge("imported", "end", default=True), edge("writeback_repair", "counter_writeback")],
+    {("counter_writeback", "end")})
+# 开户审批: 人员筛查 before anyone reviews; a hit waits for compliance, a confirmed hit ends it.
+OPENING_WITH_SCREENING = _replaced(
+    ACCOUNT_OPENING_FLOW, {},
+    [{"id": "screening", "type": "system", "name": "人员筛查 AML screening", "hook": "aml_screening",
+      "hook_params": {"fields": ["name"], "id_fields": ["id_number"], "lists": ["internal"], "threshold": 0.85},
+      "on_hook_failure": "reject"}],
+    [edge("start", "screening"), edge("screening", "ops_review")],
+    {("start", "ops_review")})
+# 租户签约 (004 §6): 生成协议 → 租户签署 → 协议生效. The agreement is generated from the form, the
+# tenant e-signs it through a one-time link (the signed PDF is sealed and archived); an expired or
+# revoked link comes back to SALES, who ask again.
+SIGNING_WITH_AGREEMENT = _replaced(
+    TENANT_SIGNING_FLOW,
+    {"generate_contract": {"id": "generate_contract", "type": "system", "name": "生成协议 Generate the agreement",
+                           "hook": "generate_agreement",
+                           "hook_params": {"template": "tenant_signing", "language": "zh"}},
+     "tenant_sign": {"id": "tenant_sign", "type": "system", "name": "租户签署 Tenant e-signs", "hook": "e_sign",
+                     "hook_params": {"document_from": "generate_contract", "signer_name_field": "basic.contact_name",
+                                     "signer_phone_field": "basic.contact_phone", "customer_field": "basic.uscc"}}},
+    [{"id": "signed", "type": "exclusive", "name": "已签署? Signed?"},
+     {"id": "sign_again", "type": "approval", "name": "重新发起签署 Ask the tenant again", "mode": "single",
+      "assignees": [{"kind": "initiator"}]}],
+    [edge("tenant_sign", "signed"),
+     edge("signed", "sign_again", condition='outputs.tenant_sign.status == "failed"', label="未签署 not signed"),
+     edge("signed", "archive", default=True), edge("sign_again", "tenant_sign")],
+    {("tenant_sign", "archive")})
+
 FLOWS: list[tuple[str, str, str, dict[str, Any]]] = [
-    ("fee_rate_change", "手续费率审批 Fee-rate approval", "fee_rate_change", FEE_RATE_FLOW),
-    ("account_opening", "开户审批 Account opening", "account_opening", ACCOUNT_OPENING_FLOW),
-    ("tenant_signing", "租户签约 Tenant signing", "tenant_signing", TENANT_SIGNING_FLOW),
+    ("fee_rate_change", "手续费率审批 Fee-rate approval", "fee_rate_change", FEE_RATE_WITH_WRITEBACK),
+    ("account_opening", "开户审批 Account opening", "account_opening", OPENING_WITH_SCREENING),
+    ("tenant_signing", "租户签约 Tenant signing", "tenant_signing", SIGNING_WITH_AGREEMENT),
     ("expense_claim", "费用报销 Expense claim", "expense_claim", EXPENSE_FLOW),
 ]
 
@@ -176,6 +226,19 @@ SAMPLES: list[tuple[str, str, str, dict[str, Any], str, list[str], str | None]] 
         "name": "李四", "id_number": "11010519491231002X", "phone": "13812345678",
         "bank_card": "6222021234567890128", "risk_level": "C3"},
      "chen.jing", ["liu.yang", "li.na"], "zhao.lei"),  # then the 24-hour cooling-off
+    # 人员筛查: 王建国 is on the firm's internal list; his opening waits for compliance (qian.yu).
+    ("account_opening", "individual", "王建国开户", {
+        "name": "王建国", "id_number": "110101196503071236", "phone": "13912345678",
+        "bank_card": "6222021234567890128", "risk_level": "C3"},
+     "chen.jing", [], None),
+    # Taken to their outputs by the demo (DRIVEN): the agreement generated and waiting for the
+    # tenant's e-signature; the fee-rate file imported by the counter.
+    ("tenant_signing", "institution", "甲公司租户签约（待租户签署）", {
+        "commercial": {"products": ["VCC"], "term_months": 12}}, "wang.fang", [], None),
+    ("fee_rate_change", "individual", "王五手续费率调整（已回写柜台）", {
+        "customer": {"fund_account": "88001234"}, "exchange": "SHFE", "effective_date": "2026-12-01",
+        "special_reason": "年度重点客户 Key account", "rates": [{"id": "r1", "product": "cu", "rate": 0.5}]},
+     "wang.fang", [], None),
     # 费用报销 and its rules: wang.fang's claim waits for her head, xu.ming (warned at 1.5 h,
     # escalated at 2 h); xu.ming's own travel under 5,000 is approved by rule and waits for FINANCE.
     ("expense_claim", "employee", "王芳北京出差报销", {"expense": {
@@ -185,6 +248,17 @@ SAMPLES: list[tuple[str, str, str, dict[str, Any], str, list[str], str | None]] 
         "kind": "travel", "amount": 3200.0, "region": "east", "purpose": "杭州营业部巡检 Hangzhou branch visit"}},
      "xu.ming", [], None),
 ]
+
+
+DRIVEN = {"signing": "甲公司租户签约（待租户签署）", "fee_rate": "王五手续费率调整（已回写柜台）"}
+# What each department enters at its entry node of the driven signing (004 §5).
+SIGNING_FILLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ops_entry": ("basic", {"tenant_name_cn": "甲公司（上海）贸易有限公司", "uscc": "91350100M000100Y43",
+                            "contact_name": "王", "contact_phone": "13812345678"}),
+    "clearing_entry": ("rates", {"fee_items": [{"id": "r1", "product": "VCC", "item": "交易手续费", "percent": 0.3}]}),
+    "finance_entry": ("settlement", {"bank_name": "招商银行", "bank_account": "6222021234567890128",
+                                     "settlement_cycle": "T+1"}),
+}
 
 
 def without_settings(graph: dict[str, Any], *names: str) -> dict[str, Any]:

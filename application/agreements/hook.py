@@ -20,10 +20,17 @@ class GenerateAgreementHook:
     def __init__(self, agreements: AgreementsApplication):
         self.agreements = agreements
 
+    @staticmethod
+    def check(params: dict[str, object]) -> list[str]:
+        """At publish: the node names a template and a language."""
+        if not isinstance(params.get("template"), str) or params.get("language", "zh") not in LANGUAGES:
+            return ["generate_agreement needs hook_params {template: key, language: zh|en}"]
+        return []
+
     def run(self, request: HookRequest) -> HookOutcome:
         template = request.params.get("template")
         language = request.params.get("language", "zh")
-        if not isinstance(template, str) or language not in LANGUAGES:
+        if self.check(request.params) or not isinstance(template, str):
             return HookOutcome("failed", {"problem": "hook_params needs {template: key, language: zh|en}"})
         ctx = CommandContext.system("agreements", correlation_id=request.request_id)
         try:

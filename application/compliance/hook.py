@@ -5,8 +5,11 @@ hook_params: ``{"fields": ["tenant_name", "contacts[].name"], "id_fields": ["id_
 (paths: domain/compliance/subjects.py; ``id_fields`` optional, null where a name has none;
 ``lists`` default all three; ``threshold`` default 0.85).
 
-Answers ``done`` with ``{"hit": bool, "hits": n, "screening_id": "..."}`` for a gateway to route on
-``outputs.<node>.hit`` (a hit goes to the compliance review task). Nothing of it reaches the
+No hit answers ``done`` with ``{"hit": false, "hits": 0, "screening_id": "..."}``. A hit *waits*: the
+screening is in compliance's review queue (``GET /api/v1/compliance/screenings?status=pending``),
+and the reviewer's decision answers the flow (ComplianceApplication.tell_flow): cleared → ``done``,
+the flow goes on; confirmed → ``failed``, which the node's ``on_hook_failure: reject`` turns into
+the flow's end, or a gateway on ``outputs.<node>.decision`` routes. Nothing of it reaches the
 customer: a hit stops the service without telling them. A list that was never loaded raises
 (the scheduler retries; the flow waits at the node until the list is loaded: fail closed).
 Parameters no screening can run with (a bad path, an unknown list, no name on the form) answer
@@ -51,5 +54,11 @@ class AmlScreeningHook:
         except RuleViolationError as exc:
             return HookOutcome("failed", {"hit": True, "hits": 0, "screening_id": None, "error": exc.code,
                                           "message": exc.message})
-        return HookOutcome("done", {"hit": screening.hit, "hits": len(screening.hits),
-                                    "screening_id": str(screening.id)})
+        answer = {"hit": screening.hit, "hits": len(screening.hits), "screening_id": str(screening.id)}
+        if not screening.hit:
+            return HookOutcome("done", answer)
+        if screening.decision is not None:  # reviewed before this retry was recorded: the review's answer
+            confirmed = screening.decision["decision"] == "confirm"
+            return HookOutcome("failed" if confirmed else "done",
+                               {**answer, "decision": "confirmed" if confirmed else "cleared"})
+        return HookOutcome("waiting", answer)

@@ -41,6 +41,9 @@ class Screenings:
     exists: Callable[[Any], bool]
     prepared: Callable[[str], PreparedList]
     names: NameMatcher
+    # The flow waiting on a screening's review (the system hook answered "waiting" on a hit):
+    # on_complete(request_id, status, result), set at composition (ADR 0024). None: nobody waits.
+    on_complete: Callable[[str, str, dict[str, Any]], Any] | None = None
 
     def screen(self, subjects: Sequence[Subject], lists: Sequence[str],
                threshold: float = DEFAULT_THRESHOLD) -> ScreeningResult:
@@ -71,4 +74,17 @@ class Screenings:
         ``confirm`` (the person is on the list). The reviewer is who acts (the command's actor)."""
         record = self.load(screening, Screening, expected_version=expected_version, what=f"screening {screening}")
         record.review(decision, reason, by=current_context().actor)
-        return self.save_one(record)
+        result = self.save_one(record)
+        self.tell_flow(record)
+        return result
+
+    def tell_flow(self, record: Screening) -> None:
+        """The flow waiting at the screening node hears the decision: a cleared hit goes on
+        (``done``), a confirmed one answers ``failed`` — the node's ``on_hook_failure`` ends the flow
+        or a gateway routes it. Telling twice is harmless (the flow answers "gone")."""
+        if self.on_complete is None or record.instance_id is None or record.decision is None:
+            return
+        confirmed = record.decision["decision"] == "confirm"
+        self.on_complete(record.request_id, "failed" if confirmed else "done",
+                         {"hit": True, "hits": len(record.hits), "screening_id": str(record.id),
+                          "decision": "confirmed" if confirmed else "cleared"})

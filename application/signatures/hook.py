@@ -9,10 +9,12 @@ hook_params: ``document_from`` (the generating node: its result's ``document_id`
 agreement is filed under when the flow has no fund account, e.g. the tenant's USCC) and
 ``expires_hours``.
 
-The link is known only when it is made (only its hash is kept), so the outcome carries it once.
-Run again for the same visit (the flow did not record the first answer, so nobody received that
-link), the hook re-issues the link if nobody has opened it yet, and otherwise answers from the
-request's state: waiting (without a link), done once sealed, failed once expired or revoked."""
+The link never travels in the answer: the answer is recorded in the flow's events and shown on
+the instance page, and whoever holds the link can sign. Whoever sends it to the tenant (the
+initiator, with ``signatures.manage``) issues it from the signing request
+(``POST /api/v1/signatures/requests/{id}/link``), which makes any earlier link answer 410. Run
+again for the same visit, the hook answers from the request's state: waiting, done once sealed,
+failed once expired or revoked."""
 from __future__ import annotations
 
 from typing import Any
@@ -51,7 +53,7 @@ class ESignHook:
         except NotFoundError:
             existing = None
         if existing is not None:
-            return self._again(ctx, existing)
+            return self._again(existing)
         source = params.get("document_from")
         document_id = _field(request.outputs, f"{source}.document_id") if isinstance(source, str) else None
         signer_name = _field(request.form, params.get("signer_name_field"))
@@ -71,23 +73,20 @@ class ESignHook:
                                                        expires_hours=hours if isinstance(hours, int) else None)
         except (AlreadyExistsError, ConcurrencyConflictError):
             # Another run of the same visit made it a moment ago: answer as a repeat does.
-            return self._again(ctx, self.signatures.signing_request(flow_request_id(request.request_id)))
+            return self._again(self.signatures.signing_request(flow_request_id(request.request_id)))
         except (DomainError, ValueError) as exc:
             return HookOutcome("failed", {"problem": getattr(exc, "code", "invalid"), "detail": str(exc)})
-        return HookOutcome("waiting", {"signing_request_id": str(issued.request_id), "link": issued.path,
-                                       "url": issued.url, "expires_at": issued.expires_at.isoformat()})
+        return HookOutcome("waiting", {"signing_request_id": str(issued.request_id),
+                                       "expires_at": issued.expires_at.isoformat()})
 
-    def _again(self, ctx: CommandContext, request: SigningRequest) -> HookOutcome:
+    def _again(self, request: SigningRequest) -> HookOutcome:
         if request.status == "sealed" and request.sealed:
             return HookOutcome("done", {"signed_document_id": str(request.sealed["signed_document_id"]),
                                         "sha256": request.sealed["sha256"]})
         if request.status in ("expired", "revoked"):
             return HookOutcome("failed", {"problem": request.status})
-        waiting: dict[str, Any] = {"signing_request_id": str(request.id)}
-        if request.status == "pending" and not request.viewers:
-            issued = self.signatures.reissue_link(ctx, request.id, reason="the flow asked again (hook retried)")
-            waiting.update(link=issued.path, url=issued.url, expires_at=issued.expires_at.isoformat())
-        return HookOutcome("waiting", waiting)
+        return HookOutcome("waiting", {"signing_request_id": str(request.id),
+                                       "expires_at": request.expires_at.isoformat()})
 
 
 def _text(value: Any) -> str | None:

@@ -39,6 +39,9 @@ class Node(BaseModel):
         "system task: a registered hook (ctp_writeback, generate_agreement, e_sign, aml_screening: the token "
         "waits for its answer, outputs.<node>) or notify, archive, export (done on the spot)"))
     hook_params: dict[str, Any] = Field(default_factory=dict, description="system task: the hook's configuration")
+    on_hook_failure: Literal["reject", "continue"] | None = Field(
+        None, description="system task: a hook answering failed rejects the flow (reject) or the token goes on "
+                          "and may branch on outputs.<node>.status (continue, the default)")
     sla_seconds: int | None = Field(None, gt=0, le=366 * 86400)
     sla_warning_seconds: int | None = Field(None, gt=0, le=366 * 86400,
                                             description="warn this long before the SLA deadline")
@@ -166,6 +169,8 @@ def check_graph(graph: Graph, compile_condition: Callable[[str], str | None]) ->
             problems.append((where, "a system task names its hook"))
         if n.hook_params and (n.type != "system" or len(json.dumps(n.hook_params, default=str)) > 8192):
             problems.append((where, "hook_params belong to a system task and stay under 8 KB"))
+        if n.on_hook_failure is not None and n.type != "system":
+            problems.append((where, "on_hook_failure is a setting of system tasks"))
         problems += _check_call_node(n)
         if n.type in BRANCHING:
             defaults = [e for e in out[n.id] if e.default]

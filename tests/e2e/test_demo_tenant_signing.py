@@ -5,6 +5,8 @@ beyond authority) and to FINANCE entry; the tenant signs and the signing is in f
 demo login finds: the firm calendar, and notifications in their in-app list (站内信)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -80,6 +82,16 @@ class Signing:
                                            json={"data": {**current, section: value}},
                                            headers=self.tokens[who]))["position"]
 
+    def wait_for(self, who: str, holds, seconds: float = 60.0) -> dict:
+        """The instance once ``holds(detail)``: the scheduler runs system work in the background."""
+        deadline = time.monotonic() + seconds
+        while True:
+            detail = ok(self.client.get(f"/api/v1/flows/instances/{self.id}", headers=self.tokens[who]))
+            if holds(detail) or time.monotonic() > deadline:
+                assert holds(detail), detail
+                return detail
+            time.sleep(0.2)
+
     def detail(self, who: str) -> dict:
         return ok(self.client.get(f"/api/v1/flows/instances/{self.id}", headers=self.tokens[who],
                                   params={"wait_for_position": self.position}))
@@ -136,10 +148,27 @@ def test_the_demo_tenant_signing_runs_with_segregated_reviews_and_three_returns(
     s.act("wu.min", "approve", node="finance_entry")
     s.act("zheng.hao", "approve", node="finance_review")
 
-    # The tenant signs (the initiator's task in the demo); the signing is in force.
-    s.act("wang.fang", "approve", node="tenant_sign")
-    detail = s.detail("wang.fang")
+    # 生成协议 → 租户签署 (004 §6): the agreement is generated from the form and the tenant asked to
+    # sign (the scheduler runs both); SALES sends the tenant a link; the tenant signs without an
+    # account; the seal is applied and the signing is in force.
+    waiting = s.wait_for("wang.fang", lambda d: any(
+        t["node"] == "tenant_sign" and t["status"] == "waiting" for t in d["system_tasks"]))
+    generated, asked = waiting["system_tasks"]
+    assert (generated["node"], generated["status"], asked["hook"]) == ("generate_contract", "done", "e_sign")
+    assert "link" not in asked["result"]  # the link is never recorded where staff can read it
+    link = ok(client.post(f"/api/v1/signatures/requests/{asked['result']['signing_request_id']}/link",
+                          json={"reason": "发给租户 sent to the tenant"}, headers=t["wang.fang"]))
+    shown = ok(client.get(link["link"]))  # public: no login
+    assert client.get(link["link"] + "/document").content.startswith(b"%PDF")
+    signed = ok(client.post(link["link"], json={"signer_name": "王", "consent": True,
+                                                "consent_version": shown["consent_version"]}))
+    assert signed["status"] == "sealed"
+    detail = s.wait_for("wang.fang", lambda d: d["status"] != "running")
     assert detail["status"] == "completed"
+    sealed = next(e for e in detail["system_tasks"] if e["node"] == "tenant_sign")["result"]
+    verified = ok(client.get(f"/api/v1/signatures/documents/{sealed['signed_document_id']}/verification",
+                             headers=t["qian.yu"]))
+    assert verified["valid"] and verified["sha256"] == sealed["sha256"], verified
     approvals = {(e["node"], e["actor"]) for e in detail["timeline"] if e["kind"] == "approved"}
     entries = {"ops_entry": "ops_review", "clearing_entry": "clearing_review", "finance_entry": "finance_review"}
     for entry, review in entries.items():

@@ -34,6 +34,7 @@ class SystemWork:
     _system_requested: Callable[..., None]
     _system_waiting: Callable[..., None]
     _system_completed: Callable[..., None]
+    _finished: Callable[..., None]
 
     def request_system_work(self, token: str, node: Node) -> None:
         """The token stands on an external system node: ask once per visit (the id is new per visit,
@@ -70,7 +71,8 @@ class SystemWork:
         return "waiting"
 
     def complete_system_work(self, request_id: str, status: str, result: dict[str, Any], rt: FlowRuntime) -> str:
-        """The hook's answer: the token goes on ("completed"), or "gone" when nothing waits for it."""
+        """The hook's answer: the token goes on ("completed"); a failure at a node that says
+        ``on_hook_failure: reject`` ends the flow ("rejected"); "gone" when nothing waits for it."""
         if status not in STATUSES:
             raise RuleViolationError(f"a system task ends done or failed, not {status!r}")
         r = self.system_request(request_id)
@@ -78,6 +80,11 @@ class SystemWork:
             return "gone"
         self._system_completed(request_id=request_id, token=r["token"], node=r["node"], status=status,
                                result=result)
+        node = rt.node(r["node"])
+        if status == "failed" and node.on_hook_failure == "reject":
+            why = result.get("decision") or result.get("problem") or "failed"
+            self._finished(status="rejected", reason=f"{node.name}: {why}")
+            return "rejected"
         self._move(r["token"], rt.next_after(r["node"]))
         self.advance(rt)
         return "completed"
