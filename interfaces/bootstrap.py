@@ -30,6 +30,7 @@ from application.feerates.hook import CtpWritebackHook
 from application.flows.assignees import AssigneeResolver
 from application.flows.reports import FlowReportsApplication
 from application.flows.service import FlowsApplication
+from application.forms.customer_lookup import CustomerLookup
 from application.forms.service import FormsApplication
 from application.leads.app import LeadsApplication
 from application.notifications.app import NotificationsApplication
@@ -51,7 +52,7 @@ from infrastructure.feerates.directory import DirectoryDropCounter
 from infrastructure.feerates.layouts import load_layouts
 from infrastructure.feerates.results import ResultFeed, ResultFeedPoller
 from infrastructure.flows.scheduler import DueQueue, Scheduler
-from infrastructure.forms.live_lookup import customer_lookup
+from infrastructure.forms.live_lookup import live_customers
 from infrastructure.forms.sql_source import SqlSourceRunner
 from infrastructure.leads.account_opening import FileOpeningFeed
 from infrastructure.leads.locks import LineTurns
@@ -211,7 +212,8 @@ class Container:
         sql_runner.ensure_role(datasource_tables)  # after the projections created their tables
         forms = FormsApplication(
             store, allowed_tables=datasource_tables, sql_runner=sql_runner,
-            customer_lookup=customer_lookup(settings, forms_queries.customer),  # ADR 0019: live, else the copy
+            # ADR 0019: the account-opening system live, else the synced copy
+            customer_lookup=CustomerLookup(forms_queries.customer, live_customers(settings)),
             max_timeout_ms=settings.datasource_timeout_ms, max_rows=settings.datasource_row_limit)
         due_queue = DueQueue(supervisor)
         calendar = CalendarApplication(store, holidays=ChineseHolidays())

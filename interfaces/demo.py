@@ -265,7 +265,8 @@ def _start_samples(container: Container) -> int:
     for key, subject, title, data, initiator, copied, approver in SAMPLES:
         ctx = CommandContext(f"operator:{initiator}", "demo-load")
         # In the initiator's department, as the API starts it: a branch head sees his branch's flows.
-        started = flows.start_instance(ctx, key, subject, data, title=title, department_id=department_of[initiator])
+        started = flows.start_instance(ctx, key, subject, data, title=title, department_id=department_of[initiator],
+                                       fund_account=(data.get("customer") or {}).get("fund_account"))
         started_ids[title] = started.id
         _run_hooks(container, started.id)  # a screening before anyone reviews
         if copied:

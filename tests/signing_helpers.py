@@ -59,3 +59,11 @@ def hook_request(document_id: UUID, department_id: UUID | None, *, instance_id: 
 
 def token_of(link: str) -> str:
     return link.rsplit("/", 1)[-1]
+
+
+def link_for(app: Any, waiting: Any, expires_hours: int | None = None) -> str:
+    """The link SALES issues to send the tenant, for the signing request a hook's answer names (the
+    answer itself never carries one)."""
+    issued = app.reissue_link(SETUP, UUID(waiting.result["signing_request_id"]), reason="发给租户 sent to the tenant",
+                              expires_hours=expires_hours)
+    return str(issued.path)

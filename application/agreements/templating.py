@@ -28,8 +28,30 @@ class TemplateRenderError(RuleViolationError):
     code = "agreement_template_error"
 
 
+MAX_VALUE = 100_000  # characters of a repeated string or list; digits of a power
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox bounds attribute access, not the size of values: ``{{ 'a' * 10**10 }}`` or
+    ``{{ 7 ** 99999999 }}`` would exhaust the process the scheduler renders in. Products and powers
+    are checked before they are computed."""
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and right > 0 \
+                    and right * max(abs(left), 2).bit_length() > MAX_VALUE * 4:
+                raise SecurityError("a power too large for an agreement")
+            return left ** right
+        sized = [v for v in (left, right) if isinstance(v, (str, list, tuple))]
+        counts = [v for v in (left, right) if isinstance(v, int) and not isinstance(v, bool)]
+        if sized and counts and len(sized[0]) * max(counts[0], 0) > MAX_VALUE:
+            raise SecurityError("a repetition too long for an agreement")
+        return left * right
+
+
 def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.globals.clear()
     return env
 

@@ -2,6 +2,7 @@
 screening found (once per flow request), and the compliance review of a hit."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,8 @@ from domain.compliance.matching import DEFAULT_THRESHOLD, Hit, NameMatcher, Prep
 from domain.compliance.screening import Decision, Screening, ScreeningOrder, screening_id
 from domain.shared.context import current_context
 from domain.shared.errors import AlreadyExistsError, ConcurrencyConflictError, RuleViolationError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,11 @@ class Screenings:
 
     @command
     def review(self, screening: UUID, decision: Decision, reason: str,
-               expected_version: int | None = None) -> CommandResult:
+               expected_version: int | None = None, person: str | None = None) -> CommandResult:
         """The compliance reviewer's decision on a screening's hits: ``clear`` (false positive) or
         ``confirm`` (the person is on the list). The reviewer is who acts (the command's actor)."""
         record = self.load(screening, Screening, expected_version=expected_version, what=f"screening {screening}")
-        record.review(decision, reason, by=current_context().actor)
+        record.review(decision, reason, by=current_context().actor, person=person)
         result = self.save_one(record)
         self.tell_flow(record)
         return result
@@ -85,6 +88,10 @@ class Screenings:
         if self.on_complete is None or record.instance_id is None or record.decision is None:
             return
         confirmed = record.decision["decision"] == "confirm"
-        self.on_complete(record.request_id, "failed" if confirmed else "done",
-                         {"hit": True, "hits": len(record.hits), "screening_id": str(record.id),
-                          "decision": "confirmed" if confirmed else "cleared"})
+        try:
+            self.on_complete(record.request_id, "failed" if confirmed else "done",
+                             {"hit": True, "hits": len(record.hits), "screening_id": str(record.id),
+                              "decision": "confirmed" if confirmed else "cleared"})
+        except Exception as exc:  # the review stands; the scheduler's re-check of waiting work tells the flow
+            log.warning("compliance: screening %s reviewed, its flow not told yet (%s: %s)", record.id,
+                        type(exc).__name__, getattr(exc, "message", exc))

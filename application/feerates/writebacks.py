@@ -105,10 +105,13 @@ class Writebacks:
             return
         result = {"status": writeback.status, "file": writeback.file, "writeback_id": str(writeback.id),
                   "message": writeback.message}
-        if writeback.status == "imported":
-            self.on_complete(writeback.request_id, "done", result)
-        else:
-            self.on_complete(writeback.request_id, "failed", {**result, "problem": "counter_failed"})
+        status, answer = ("done", result) if writeback.status == "imported" else \
+            ("failed", {**result, "problem": "counter_failed"})
+        try:
+            self.on_complete(writeback.request_id, status, answer)
+        except Exception as exc:  # the result stands; the scheduler's re-check of waiting work tells the flow
+            log.warning("fee-rate write-back %s: %s recorded, its flow not told yet (%s: %s)", writeback.file,
+                        writeback.status, type(exc).__name__, getattr(exc, "message", exc))
 
 
 def request_id_of(reference: str) -> str:

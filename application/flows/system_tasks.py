@@ -61,17 +61,20 @@ class SystemTasks:
 
     @instance_command(hot=False)
     def run_system_task(self, instance_id: UUID, request_id: str) -> str:
-        """Run the hook of an open request and record its answer: "completed", "waiting", or "gone"
-        (answered already, or the flow has moved on). The scheduler calls it; a hook's exception
-        propagates, so the scheduler retries."""
+        """Run the hook of an open request and record its answer: "completed", "waiting", "rejected",
+        "still_waiting" (a waiting request asked again: nothing new), or "gone" (answered already,
+        or the flow has moved on). The scheduler calls it; a hook's exception propagates, so the
+        scheduler retries."""
         instance = self.instance(instance_id)
         request = instance.system_request(request_id)
-        if request is None or request["status"] != "requested":
+        if request is None:
             return "gone"
         hook = self.system_hooks.get(request["hook"])
         if hook is None:  # unregistered since the request (a configuration change): retried, logged
             raise RuleViolationError(f"no system hook {request['hook']!r} is registered")
         outcome = hook.run(self._hook_request(instance, request_id, request))
+        if request["status"] == "waiting" and outcome.status == "waiting":
+            return "still_waiting"  # asked again (the scheduler's re-check): nothing new outside yet
         return self._record_answer(instance_id, request_id, outcome)
 
     def _hook_request(self, instance: FlowInstance, request_id: str, request: dict[str, Any]) -> HookRequest:

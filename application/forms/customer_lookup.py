@@ -8,36 +8,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from domain.forms.live_customers import LiveAnswer, LiveCustomers, LiveLookupUnavailable
 from domain.shared.ids import CUSTOMER_ACCOUNT, natural_id
+
+__all__ = ["CustomerFound", "CustomerLookup", "LiveAnswer", "LiveCustomers", "LiveLookupUnavailable"]
 
 log = logging.getLogger(__name__)
 
 Source = Literal["live", "copy"]
-
-
-class LiveLookupUnavailable(Exception):
-    """The live system gave no usable answer (down, slow, 5xx, an answer that fails validation,
-    or its circuit is open). The message names the reason, never the account or the data."""
-
-
-@dataclass(frozen=True)
-class LiveAnswer:
-    """What the live system said about one fund account: its profile (the fields of
-    ``infrastructure.forms.customers.PROFILE_FIELDS``), or None when it does not know the account."""
-
-    profile: dict[str, Any] | None
-    fetched_at: datetime
-
-
-class LiveCustomers(Protocol):
-    """The port: one customer from the account-opening system, now.
-
-    ``fetch`` returns the LiveAnswer (profile None = the system says it has no such account) or
-    raises LiveLookupUnavailable; implementations bound their own time (timeouts, retries)."""
-
-    def fetch(self, fund_account: str) -> LiveAnswer: ...
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,10 @@ class ESignHook:
                                        "expires_at": issued.expires_at.isoformat()})
 
     def _again(self, request: SigningRequest) -> HookOutcome:
+        # Asked again while waiting (the scheduler re-drives waiting work, ADR 0024): a link past
+        # its expiry expires now, so the flow hears it even if nobody opens the link again.
+        if self.signatures.expire_if_due(request, self.signatures.clock(), CommandContext.system("e-sign-expiry")):
+            request = self.signatures.signing_request(request.id)
         if request.status == "sealed" and request.sealed:
             return HookOutcome("done", {"signed_document_id": str(request.sealed["signed_document_id"]),
                                         "sha256": request.sealed["sha256"]})

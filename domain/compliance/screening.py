@@ -99,14 +99,14 @@ class Screening(LedgerAggregate):
     class Confirmed(LedgerAggregate.Event):
         reason: str
 
-    def review(self, decision: Decision, reason: str, by: str) -> None:
+    def review(self, decision: Decision, reason: str, by: str, person: str | None = None) -> None:
         """Checks first: only hits are reviewed, once, with a reason, by someone other than the
         person who entered the data (制单/复核: maker and checker are two people)."""
         if self.status == "clear":
             raise RuleViolationError("this screening found no hit: there is nothing to review", field="decision")
         if self.decision is not None:
             raise AlreadyReviewedError(f"this screening was already reviewed ({self.status})")
-        if by == self.initiator:
+        if self.initiator in (by, person):  # ``person``: who stands behind a token acting for them
             raise SegregationOfDutiesError("the initiator of the business may not review its screening")
         reason = require_text(reason.strip(), "reason", 1000)
         if not reason:

@@ -59,11 +59,20 @@ def template_key(form: dict[str, Any], mapping: FormMapping, default: str | None
     return value if isinstance(value, str) and value else default
 
 
-def fund_account(form: dict[str, Any], mapping: FormMapping, fallback: str | None) -> str:
-    value = pick(form, mapping.fund_account_field) or fallback
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or not 6 <= len(value) <= 20:
-        raise RuleViolationError(f"the form has no fund account at {mapping.fund_account_field}",
+def fund_account(form: dict[str, Any], mapping: FormMapping, instance_account: str | None) -> str:
+    """The investor the records are for: the flow's own fund account — the one the initiator's data
+    scope was checked against at the start — never one only the form names. A form naming another
+    account is refused: the counter would change a customer nobody in scope approved for."""
+    named = pick(form, mapping.fund_account_field)
+    if not instance_account:
+        raise RuleViolationError("the flow has no customer (fund account) of its own: start it with the customer's "
+                                 "fund_account", field="fund_account")
+    if named not in (None, "", instance_account):
+        raise RuleViolationError(f"the form's {mapping.fund_account_field} is not the flow's customer",
                                  field=mapping.fund_account_field)
+    value = instance_account
+    if not value.isascii() or not value.isdigit() or not 6 <= len(value) <= 20:
+        raise RuleViolationError(f"the fund account {value!r} is not 6-20 digits", field="fund_account")
     return value
 
 
@@ -76,7 +85,7 @@ def row_rates(form: dict[str, Any], mapping: FormMapping) -> list[Rates]:
     for i, row in enumerate(rows):
         try:
             out.append(_row(row if isinstance(row, dict) else {}, form, mapping))
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:  # ArithmeticError: a decimal like 1E+999999999 overflowing
             errors.append({"path": f"{mapping.rows_field}.{i}", "message": str(exc)})
     if errors:
         raise InvalidInputError(f"the form's rates have {len(errors)} problem(s): {errors[0]['message']}", errors,

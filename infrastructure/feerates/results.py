@@ -65,7 +65,8 @@ class ResultFeed:
     def poll(self) -> list[dict[str, Any]]:
         """Read every complete result file once; per result: recorded, or why not."""
         outcomes: list[dict[str, Any]] = []
-        for path in sorted(p for p in self.inbox.iterdir() if p.is_file()):
+        # Never a symlink: the drop is the counter's, and a link would read any file the service can.
+        for path in sorted(p for p in self.inbox.iterdir() if p.is_file() and not p.is_symlink()):
             if path.name.startswith(".") or path.name.endswith(".tmp") or not path.name.endswith(SUFFIXES):
                 continue
             outcomes.extend(self._file(path))

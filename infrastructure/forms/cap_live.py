@@ -18,8 +18,8 @@ import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from application.forms.customer_lookup import LiveAnswer, LiveLookupUnavailable
 from domain.forms.customer import check_profile
+from domain.forms.live_customers import LiveAnswer, LiveLookupUnavailable
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import CUSTOMER_ACCOUNT
 from infrastructure.forms.customers import PROFILE_FIELDS

@@ -27,7 +27,7 @@ from tenacity import (
     wait_random,
 )
 
-from application.forms.customer_lookup import CustomerLookup, LiveAnswer, LiveLookupUnavailable
+from domain.forms.live_customers import LiveAnswer, LiveCustomers, LiveLookupUnavailable
 from infrastructure.forms.cap_live import CapContract, HttpCap, TransientLiveError, parse_fields
 
 log = logging.getLogger(__name__)
@@ -108,12 +108,12 @@ class ResilientLiveCustomers:
             close()
 
 
-def customer_lookup(settings: Any, copy: Callable[[str], dict[str, Any] | None]) -> CustomerLookup:
-    """The lookup the settings describe: live in front of the copy when
-    LEDGERFLOW_CUSTOMER_LIVE_URL is set, else the copy alone (it is then the source, never stale)."""
+def live_customers(settings: Any) -> LiveCustomers | None:
+    """The live adapter the settings describe (LEDGERFLOW_CUSTOMER_LIVE_URL), or None: the copy alone
+    is then the source, never stale. The composition root puts it in front of the copy."""
     s = settings
     if not s.customer_live_url:
-        return CustomerLookup(copy)
+        return None
     headers = {}
     if s.customer_live_token is not None:
         token = s.customer_live_token.get_secret_value()
@@ -128,4 +128,4 @@ def customer_lookup(settings: Any, copy: Callable[[str], dict[str, Any] | None])
         budget=s.customer_live_budget_seconds, breaker_failures=s.customer_live_breaker_failures,
         breaker_reset=s.customer_live_breaker_reset_seconds, cache_seconds=s.customer_live_cache_seconds,
         cache_size=s.customer_live_cache_size)
-    return CustomerLookup(copy, ResilientLiveCustomers(http, resilience))
+    return ResilientLiveCustomers(http, resilience)

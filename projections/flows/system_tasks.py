@@ -17,8 +17,15 @@ SCHEMA = (
 )
 TABLES = ("flows_system_tasks",)
 # kind, instance, key, due: see projections/flows/queries.py TIMERS (requests of running flows only).
-TIMERS = (" UNION ALL SELECT 'system', s.instance_id, s.request_id, 'epoch'::timestamptz FROM flows_system_tasks s"
-          " JOIN flows_instances i ON i.id = s.instance_id WHERE s.status = 'requested' AND i.status = 'running'")
+# A request whose hook has not answered is due at once; one waiting for the outside is asked again
+# from WAITING_RECHECK on, at every reconciliation (once a minute): the hook answers from its own
+# context's state, so an answer whose callback was lost (a crash between the context's save and
+# the flow's, a lost race) still reaches the flow, and a signing link expires on time.
+WAITING_RECHECK = "10 minutes"
+TIMERS = (" UNION ALL SELECT 'system', s.instance_id, s.request_id, CASE s.status WHEN 'requested'"
+          f" THEN 'epoch'::timestamptz ELSE s.requested_at + interval '{WAITING_RECHECK}' END"
+          " FROM flows_system_tasks s JOIN flows_instances i ON i.id = s.instance_id"
+          " WHERE s.status IN ('requested', 'waiting') AND i.status = 'running'")
 OF_INSTANCE = ("SELECT request_id, node, hook, status, result, requested_at, answered_at FROM flows_system_tasks"
                " WHERE instance_id = %s ORDER BY requested_at, request_id")
 

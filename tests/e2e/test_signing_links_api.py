@@ -8,7 +8,7 @@ import pytest
 
 from application.signatures.hook import ESignHook
 from domain.signatures.consent import CONSENT_VERSION
-from tests.signing_helpers import SETUP, SIGNER, TENANT, archived_agreement, hook_request
+from tests.signing_helpers import SETUP, SIGNER, TENANT, archived_agreement, hook_request, link_for
 
 PASSWORD = "Signing-Links-2026"
 BROWSER = {"User-Agent": "Mozilla/5.0 (tenant's phone)"}
@@ -46,7 +46,7 @@ def firm(client, live_container):
 def test_the_tenant_signs_through_the_link_and_all_four_departments_see_the_signed_pdf(client, firm, auth):
     app, headers, sh01 = firm
     request = hook_request(archived_agreement(app, sh01), sh01)
-    link = ESignHook(app.signatures).run(request).result["link"]
+    link = link_for(app.signatures, ESignHook(app.signatures).run(request))
 
     page = ok(client.get(link, headers=BROWSER))   # no Authorization: the link is the credential
     assert (page["signer_name"], page["consent_version"]) == (SIGNER, CONSENT_VERSION)
@@ -73,7 +73,7 @@ def test_the_tenant_signs_through_the_link_and_all_four_departments_see_the_sign
 
     detail = ok(client.get(f"/api/v1/signatures/requests/{signed['request_id']}",
                            params={"wait_for_position": position}, headers=auth))
-    assert [s["kind"] for s in detail["trail"]] == ["requested", "viewed", "signed", "sealed"]
+    assert [s["kind"] for s in detail["trail"]] == ["requested", "link_reissued", "viewed", "signed", "sealed"]
     assert detail["trail"][2]["detail"]["user_agent"] == BROWSER["User-Agent"]
     report = ok(client.get(f"/api/v1/signatures/documents/{detail['signed_document_id']}/verification",
                            headers=auth))

@@ -16,7 +16,7 @@ import pytest
 
 from application.forms.customer_lookup import CustomerLookup, customer_row
 from domain.shared.ids import natural_id
-from infrastructure.forms.live_lookup import customer_lookup
+from infrastructure.forms.live_lookup import live_customers
 from infrastructure.settings import Mode, Settings
 from interfaces.demo_forms import CUSTOMERS
 from tests.cap_fake import SETTINGS, TOKEN, FakeCap
@@ -41,7 +41,7 @@ def cap() -> Iterator[FakeCap]:
 
 def lookup(cap: FakeCap, **overrides: Any) -> CustomerLookup:
     settings = Settings(customer_live_url=cap.url, **SETTINGS, **{**FAST, **overrides})
-    return customer_lookup(settings, copy)
+    return CustomerLookup(copy, live_customers(settings))
 
 
 def test_a_customer_opened_today_is_found_live_with_its_fields_mapped(cap):
@@ -150,7 +150,7 @@ def test_neither_the_credential_nor_customer_data_reach_the_logs(cap, caplog):
 
 
 def test_without_a_live_system_the_copy_is_the_source_and_not_stale():
-    found = customer_lookup(Settings(), copy).find("88001234")
+    found = CustomerLookup(copy, live_customers(Settings())).find("88001234")
     assert (found.source, found.stale, found.fetched_at) == ("copy", False, None)
 
 

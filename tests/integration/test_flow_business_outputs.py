@@ -70,6 +70,18 @@ def test_an_approved_fee_rate_change_drops_one_file_and_a_failed_import_reopens_
     assert flows.instance(iid).status == "completed"
 
 
+def test_a_form_naming_another_customer_than_the_flows_own_writes_no_file(counter):
+    container = counter
+    flows = container.flows
+    other = {**FORM, "special_reason": "大客户", "customer": {"fund_account": "88009999", "name": "李四"}}
+    iid = flows.start_instance(as_("sam"), "fee_writeback", "individual", other, title="他人费率",
+                               fund_account="88001234").id
+    container.scheduler.tick()
+    instance = flows.instance(iid)
+    assert instance.outputs["counter_writeback"]["status"] == "failed" and not outbox(container)
+    assert open_task(instance)["node"] == "writeback_repair"
+
+
 @pytest.fixture
 def screened(firm):
     container, _ = firm

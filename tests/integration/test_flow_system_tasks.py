@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from application.flows.system_hooks import HookOutcome, HookRequest
+from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import InvalidInputError
 from tests.integration.flow_firm import TENANT, as_, open_task, publish_flow
 
@@ -170,3 +171,24 @@ def test_a_hook_refuses_its_misconfigured_node_at_publish(stamped):
     with pytest.raises(InvalidInputError) as refused:
         publish_flow(container.flows, "unsealed", bad)
     assert refused.value.errors == [{"path": "nodes.stamp.hook_params", "message": "seal: which seal to stamp with"}]
+
+
+def test_a_waiting_request_is_asked_again_so_an_answer_whose_callback_was_lost_still_arrives(firm, tmp_path,
+                                                                                              monkeypatch):
+    container, clock = firm
+    monkeypatch.setattr(LedgerAggregate.Event, "create_timestamp", staticmethod(lambda: clock.now))
+    flows = container.flows
+    hook = StampHook(tmp_path, wait=True)
+    flows.register_hook(hook)
+    publish_flow(flows, "stamped", graph())
+    iid = start(flows)
+    assert container.scheduler.tick() == 1 and hook.runs == 1  # waiting for the outside
+    hook.wait = False  # the outside has answered, but its callback never reached the flow
+    container.runners["flows.instances"].catch_up()
+    clock.now += timedelta(minutes=5)
+    container.scheduler._reconciled_at = None
+    assert container.scheduler.tick() == 0 and hook.runs == 1  # not yet asked again
+    clock.now += timedelta(minutes=6)
+    container.scheduler._reconciled_at = None
+    assert container.scheduler.tick() == 1 and hook.runs == 2
+    assert open_task(flows.instance(iid))["node"] == "review"

@@ -14,7 +14,17 @@ from domain.shared.errors import ConflictError
 from domain.signatures.consent import CONSENT_VERSION
 from domain.signatures.errors import SigningLinkGoneError, SigningLinkUnknownError, SigningLinkUsedError
 from domain.signatures.request import SigningRequest
-from tests.signing_helpers import SETUP, SIGNER, TENANT, Clock, Completions, archived_agreement, hook_request, token_of
+from tests.signing_helpers import (
+    SETUP,
+    SIGNER,
+    TENANT,
+    Clock,
+    Completions,
+    archived_agreement,
+    hook_request,
+    link_for,
+    token_of,
+)
 
 BROWSER = Client("203.0.113.7", "Mozilla/5.0 (iPhone) 掌厅")
 
@@ -39,8 +49,8 @@ def test_the_tenant_signs_through_the_link_and_the_sealed_pdf_verifies_and_is_fi
     container, app, hook, document_id, sh01 = signing
     request = hook_request(document_id, sh01)
     waiting = hook.run(request)
-    assert waiting.status == "waiting" and waiting.result["link"].startswith("/api/v1/sign/")
-    token = token_of(waiting.result["link"])
+    assert waiting.status == "waiting" and "link" not in waiting.result
+    token = token_of(link_for(app, waiting))
     assert app.view_link(token, BROWSER, "corr-view").signer_name == SIGNER
     _, original = app.link_document(token, BROWSER, "corr-view")
     assert original.startswith(b"%PDF")
@@ -69,23 +79,23 @@ def test_the_tenant_signs_through_the_link_and_the_sealed_pdf_verifies_and_is_fi
 
 def test_consent_is_recorded_with_name_time_and_client_details_in_events(signing):
     container, app, hook, document_id, sh01 = signing
-    token = token_of(hook.run(hook_request(document_id, sh01)).result["link"])
+    token = token_of(link_for(app, hook.run(hook_request(document_id, sh01))))
     outcome = sign(app, token, name=" 王小明 ")
     stored = list(container.store.recorder.select_events(outcome.request_id))
     events = [container.signatures.mapper.to_domain_event(e) for e in stored]
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["Requested", "Signed", "Sealed"]
-    signed = events[1]
+    assert kinds == ["Requested", "LinkReissued", "Signed", "Sealed"]
+    signed = events[2]
     assert (signed.signer_name, signed.consent_version, signed.client_ip, signed.user_agent) == (
         "王小明", CONSENT_VERSION, BROWSER.ip, BROWSER.user_agent)
     assert signed.signed_at == app.clock.now and signed.actor == f"signer:{outcome.request_id}"
-    assert events[2].sealed_sha256 == outcome.sha256
+    assert events[3].sealed_sha256 == outcome.sha256
     assert all(token not in repr(vars(e)) for e in events)   # only the link's hash is ever stored
 
 
 def test_a_link_signs_once(signing):
     _, app, hook, document_id, sh01 = signing
-    token = token_of(hook.run(hook_request(document_id, sh01)).result["link"])
+    token = token_of(link_for(app, hook.run(hook_request(document_id, sh01))))
     sign(app, token)
     with pytest.raises(SigningLinkUsedError):
         sign(app, token)
@@ -96,7 +106,7 @@ def test_a_link_signs_once(signing):
 def test_an_expired_link_answers_gone_and_the_flow_hears_it(signing):
     container, app, hook, document_id, sh01 = signing
     request = hook_request(document_id, sh01, expires_hours=2)
-    token = token_of(hook.run(request).result["link"])
+    token = token_of(link_for(app, hook.run(request), expires_hours=2))
     app.clock.now += timedelta(hours=2)
     with pytest.raises(SigningLinkGoneError) as gone:
         sign(app, token)
@@ -120,9 +130,10 @@ def test_a_revoked_link_answers_gone_and_the_flow_hears_it(signing):
     _, app, hook, document_id, sh01 = signing
     request = hook_request(document_id, sh01)
     waiting = hook.run(request)
+    token = token_of(link_for(app, waiting))
     app.revoke(SETUP, waiting.result["signing_request_id"], "wrong agreement")
     with pytest.raises(SigningLinkGoneError) as gone:
-        app.view_link(token_of(waiting.result["link"]), BROWSER, "corr")
+        app.view_link(token, BROWSER, "corr")
     assert gone.value.code == "signing_link_revoked"
     assert app.on_complete.calls == [(request.request_id, "failed", {"problem": "revoked"})]
     with pytest.raises(ConflictError):
@@ -133,17 +144,11 @@ def test_the_hook_makes_one_request_per_visit_and_answers_repeats_from_its_state
     _, app, hook, document_id, sh01 = signing
     request = hook_request(document_id, sh01)
     first = hook.run(request)
-    # The flow did not record the first answer (nobody got that link): a repeat re-issues it.
-    again = hook.run(request)
-    assert again.result["signing_request_id"] == first.result["signing_request_id"]
-    assert again.result["link"] != first.result["link"]
-    with pytest.raises(SigningLinkGoneError) as gone:
-        app.view_link(token_of(first.result["link"]), BROWSER, "corr")
-    assert gone.value.code == "signing_link_replaced"
-    token = token_of(again.result["link"])
+    again = hook.run(request)  # the flow did not record the first answer: the same request, waiting
+    assert again.status == "waiting" and again.result == first.result and "link" not in again.result
+    token = token_of(link_for(app, first))
     app.view_link(token, BROWSER, "corr")
-    # Once someone opened the link, a repeat keeps it: waiting, without a new link.
-    assert hook.run(request).result == {"signing_request_id": first.result["signing_request_id"]}
+    assert hook.run(request).result == first.result
     outcome = sign(app, token)
     done = hook.run(request)
     assert (done.status, done.result) == ("done", {"signed_document_id": str(outcome.signed_document_id),

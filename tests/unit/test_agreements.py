@@ -165,3 +165,10 @@ def test_the_pdf_has_extractable_chinese_text_in_section_order_and_the_same_byte
     assert positions == sorted(positions)
     assert "甲公司" in text and "CLEARING" in text
     assert len(first) < 100_000   # the font is subset
+
+
+def test_a_template_cannot_build_a_value_large_enough_to_exhaust_the_process():
+    assert render("{{ 'ab' * 3 }} {{ 2 ** 10 }}", {}, "1.1") == "ababab 1024"
+    for body in ("{{ 'a' * 10**10 }}", "{{ 7 ** 99999999 }}", "{{ [1] * 10**9 }}"):
+        with pytest.raises(TemplateRenderError, match="sandbox"):
+            render(body, {}, "1.1")

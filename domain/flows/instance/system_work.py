@@ -82,8 +82,9 @@ class SystemWork:
                                result=result)
         node = rt.node(r["node"])
         if status == "failed" and node.on_hook_failure == "reject":
-            why = result.get("decision") or result.get("problem") or "failed"
-            self._finished(status="rejected", reason=f"{node.name}: {why}")
+            # A neutral reason: the timeline is read by the initiator, and a screening's confirmed
+            # hit must not be told to the customer (the result itself is compliance's to read).
+            self._finished(status="rejected", reason=f"{node.name}: not passed")
             return "rejected"
         self._move(r["token"], rt.next_after(r["node"]))
         self.advance(rt)

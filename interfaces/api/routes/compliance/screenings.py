@@ -112,5 +112,6 @@ def get_screening(screening_id: UUID, container: ContainerDep, policy: Viewer, r
 def review_screening(screening_id: UUID, body: Review, container: ContainerDep, policy: Reviewer, ctx: Acting,
                      expected: ExpectedVersion, response: Response) -> CommandAccepted:
     _visible(policy, container.compliance_queries.screening(screening_id))
-    result = container.compliance.review(ctx, screening_id, body.decision, body.reason, expected)
+    result = container.compliance.review(ctx, screening_id, body.decision, body.reason, expected,
+                                         person=policy.principal.person)
     return accepted(result, response)

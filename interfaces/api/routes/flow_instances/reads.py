@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from application.access.policy import Policy
 from domain.flows.diagram import to_mermaid
 from domain.flows.fields import _ABSENT as HIDDEN  # present_change's "not for you" marker
 from domain.flows.fields import present_change
@@ -123,8 +124,19 @@ def detail(instance_id: UUID, container: ContainerDep, policy: Viewer, response:
         current_handlers=view.handlers, data=view.present(view.data), hidden_fields=sorted(view.hidden),
         tasks=[InstanceTaskPublic(**t) for t in row["tasks"]], timeline=[TimelineEntryPublic(**e) for e in timeline],
         mermaid=to_mermaid(view.graph, current=set(row["current_nodes"]), visited=set(row["visited"])),
-        system_tasks=[SystemTaskPublic(**t) for t in container.instance_queries.system_tasks(instance_id)],
+        system_tasks=present_system_tasks(policy, container.instance_queries.system_tasks(instance_id)),
         **present_calls(policy, container.instance_queries.calls(instance_id)))
+
+
+# A hook whose answer only some may read: an AML screening's hit must not reach the business's
+# initiator or anyone who could tip the customer off (人员筛查: a hit stops the service without
+# telling them) — its result is compliance's. Gateways still read it (outputs.<node>).
+CONFIDENTIAL_RESULTS = {"aml_screening": "compliance.screening.view"}
+
+
+def present_system_tasks(policy: Policy, rows: list[dict[str, Any]]) -> list[SystemTaskPublic]:
+    return [SystemTaskPublic(**{**r, "result": r["result"] if policy.can(CONFIDENTIAL_RESULTS.get(r["hook"], ""))
+                                or r["hook"] not in CONFIDENTIAL_RESULTS else None}) for r in rows]
 
 
 @router.get("/instances/{instance_id}/timeline", response_model=TimelinePage, dependencies=[READS],
