@@ -183,7 +183,7 @@ class Container:
         store = EventStore(
             engines.database_url, events_table=settings.events_table,
             chain_key=settings.audit_chain_key.get_secret_value().encode(),
-            pool_size=settings.db_pool_size, group_commit=settings.group_commit,
+            pool_size=pool_size(settings, workers), group_commit=settings.group_commit,
             max_batch_events=settings.group_commit_max_events, lock_timeout=settings.lock_timeout_seconds,
         )
         clickhouse = ClickHouse(engines.clickhouse_url, settings.clickhouse_database)
@@ -330,6 +330,13 @@ class Container:
         self.store.close()
         if self.owns_engines:
             self.engines.stop()
+
+
+def pool_size(settings: Settings, workers: bool) -> int:
+    """Connections for the process: the setting, plus one per projection thread when this process
+    runs the workers — each holds a connection for its batch (a sink folding history takes a
+    second for a moment), and the commands of the same process must not wait behind them."""
+    return settings.db_pool_size + (len(all_projections()) if workers else 0)
 
 
 def register_hooks(c: Container) -> None:

@@ -16,6 +16,8 @@ from domain.shared.errors import InvalidInputError
 from interfaces.demo_agreements import TENANT_SIGNING_ZH, load_agreement_templates
 from tests.flows import publish_plain_signing
 
+pytestmark = pytest.mark.usefixtures("embedded_only")
+
 SETUP = CommandContext("admin:bootstrap", "setup")
 FORM = {"basic": {"tenant_name_cn": "深圳前海星河跨境科技有限公司", "uscc": "91350100M000100Y43",
                   "contact_name": "王", "contact_phone": "13812345678"},

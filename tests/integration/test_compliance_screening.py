@@ -16,6 +16,8 @@ from domain.shared.context import CommandContext
 from domain.shared.errors import InvalidInputError, RuleViolationError
 from interfaces.demo_compliance import load_demo_screening_list
 
+pytestmark = pytest.mark.usefixtures("embedded_only")
+
 CSV_V1 = ("entry_id,name,aliases,id_type,id_number,birth_date,remarks\n"
           "INT-001,王建国,Wang Jianguo,cn_ric,110101196503071234,1965-03-07,demo\n").encode()
 JSON_V2 = orjson.dumps([{"entry_id": "INT-001", "name": "王建国", "id_number": "110101196503071234"},

@@ -19,6 +19,8 @@ from domain.feerates.writeback import Writeback
 from domain.shared.context import CommandContext
 from tests.unit.test_feerates import COMMISSION, FORM
 
+pytestmark = pytest.mark.usefixtures("embedded_only")
+
 ADMIN = CommandContext(actor="op:admin", correlation_id="feerates-test")
 
 

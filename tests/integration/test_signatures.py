@@ -26,6 +26,8 @@ from tests.signing_helpers import (
     token_of,
 )
 
+pytestmark = pytest.mark.usefixtures("embedded_only")
+
 BROWSER = Client("203.0.113.7", "Mozilla/5.0 (iPhone) 掌厅")
 
 
