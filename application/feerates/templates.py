@@ -7,9 +7,9 @@ from uuid import UUID
 
 from application.shared.base import CommandResult, Loader, command
 from domain.feerates.exchange_rates import TABLE_ID, ExchangeRateTable
-from domain.feerates.template import FeeRateTemplate, check_key, template_id
+from domain.feerates.template import FeeRateTemplate, template_id
 from domain.shared.errors import NotFoundError
-from domain.shared.ids import natural_id
+from domain.shared.ids import check_key, natural_id
 
 
 class Templates:

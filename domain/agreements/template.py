@@ -3,7 +3,6 @@ bodies use the form's fields as variables. Designers edit a draft; publishing fr
 (the application checks the bodies first), and every generated agreement names the version it used."""
 from __future__ import annotations
 
-import re
 from typing import Any
 from uuid import UUID
 
@@ -12,10 +11,9 @@ from eventsourcing.domain import event
 from domain.agreements.sections import SECTION_NUMBER, sort_key
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import InvalidInputError, NotFoundError, RuleViolationError
-from domain.shared.ids import natural_id
+from domain.shared.ids import check_key, natural_id
 from domain.shared.text import require_text, text_problem
 
-KEY = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 LANGUAGES = ("zh", "en")
 MAX_SECTIONS = 100
 MAX_TITLE = 200
@@ -79,8 +77,7 @@ class AgreementTemplate(LedgerAggregate):
     @classmethod
     def create(cls, key: str, language: str, name: str, business_type: str, business_line: str
                ) -> AgreementTemplate:
-        if not KEY.fullmatch(key):
-            raise RuleViolationError("key must be 2-48 of a-z, 0-9, '_' starting with a letter", field="key")
+        check_key(key)
         if language not in LANGUAGES:
             raise RuleViolationError(f"language must be one of {', '.join(LANGUAGES)}", field="language")
         name = require_text(name.strip(), "name")

@@ -3,7 +3,6 @@ rates, absolute or floating. Every revision is a new numbered version; flows use
 one, and a write-back records which version it used, so a retry renders the same file."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from eventsourcing.domain import event
@@ -11,20 +10,12 @@ from eventsourcing.domain import event
 from domain.feerates.entries import checked_entries
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import NotFoundError, RuleViolationError
-from domain.shared.ids import natural_id
+from domain.shared.ids import check_key, natural_id
 from domain.shared.text import require_text
-
-KEY = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 
 
 def template_id(key: str) -> Any:
     return natural_id("feerate_template", key)
-
-
-def check_key(key: str) -> str:
-    if not KEY.fullmatch(key):
-        raise RuleViolationError("key must be 2-48 of a-z, 0-9, '_' starting with a letter", field="key")
-    return key
 
 
 class FeeRateTemplate(LedgerAggregate):

@@ -9,9 +9,8 @@ from eventsourcing.domain import event
 
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import NotFoundError, RuleViolationError
-from domain.shared.ids import natural_id
+from domain.shared.ids import KEY, check_key, natural_id
 
-KEY = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 EMPTY_ASSIGNEE_RULES = ("skip", "to_admin", "block")
 DEDUPLICATION = ("none", "approve_all", "approve_consecutive")
 # 四眼原则: whether an administrator's override (jump, form edit, reassign, terminate, department
@@ -45,9 +44,7 @@ class FlowDefinition(LedgerAggregate):
     @classmethod
     def create(cls, key: str, name: str, business_type: str, business_line: str, description: str
                ) -> FlowDefinition:
-        if not KEY.fullmatch(key):
-            raise RuleViolationError("key must be 2-48 of a-z, 0-9, '_' starting with a letter", field="key")
-        return cls._create(cls.Created, id=natural_id("flow_definition", key), key=key, name=name.strip(),
+        return cls._create(cls.Created, id=natural_id("flow_definition", check_key(key)), key=key, name=name.strip(),
                            business_type=business_type, business_line=business_line, description=description)
 
     def save_draft(self, graph: dict[str, Any], settings: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@ saves — a report is a named specification (domain/flows/report_spec.py), a coc
 ordered set of reports. Configuration, so every change is an event (who changed a board, when)."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from eventsourcing.domain import event
@@ -12,10 +11,9 @@ from pydantic import ValidationError
 from domain.flows.report_spec import ReportSpec
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import InvalidInputError, RuleViolationError
-from domain.shared.ids import natural_id
+from domain.shared.ids import check_key, natural_id
 from domain.shared.text import require_text
 
-KEY = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 MAX_REPORTS = 24  # per cockpit: a board, not a warehouse
 
 
@@ -28,12 +26,6 @@ def checked_spec(spec: dict[str, Any]) -> dict[str, Any]:
                    "message": e["msg"]} for e in exc.errors()]
         raise InvalidInputError(f"the report specification has {len(errors)} problem(s)", errors,
                                 code="invalid_report") from None
-
-
-def _key(key: str) -> str:
-    if not KEY.fullmatch(key):
-        raise RuleViolationError("key must be 2-48 of a-z, 0-9, '_' starting with a letter", field="key")
-    return key
 
 
 class SavedReport(LedgerAggregate):
@@ -50,7 +42,7 @@ class SavedReport(LedgerAggregate):
 
     @classmethod
     def create(cls, key: str, name: str, spec: dict[str, Any], owner: str) -> SavedReport:
-        return cls._create(cls.Created, id=natural_id("flow_report", _key(key)), key=key,
+        return cls._create(cls.Created, id=natural_id("flow_report", check_key(key)), key=key,
                            name=require_text(name, "name"), spec=checked_spec(spec), owner=owner)
 
     class Revised(LedgerAggregate.Event):
@@ -92,7 +84,7 @@ class Cockpit(LedgerAggregate):
 
     @classmethod
     def create(cls, key: str, name: str, reports: list[str], owner: str) -> Cockpit:
-        return cls._create(cls.Created, id=natural_id("flow_cockpit", _key(key)), key=key,
+        return cls._create(cls.Created, id=natural_id("flow_cockpit", check_key(key)), key=key,
                            name=require_text(name, "name"), reports=_reports(reports), owner=owner)
 
     class Revised(LedgerAggregate.Event):
@@ -124,5 +116,5 @@ def _reports(reports: list[str]) -> list[str]:
     if not reports or len(reports) > MAX_REPORTS or len(set(reports)) != len(reports):
         raise RuleViolationError(f"a cockpit holds 1-{MAX_REPORTS} different reports", field="reports")
     for key in reports:
-        _key(key)
+        check_key(key)
     return list(reports)
