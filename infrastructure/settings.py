@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     audit_chain_key: SecretStr = Field(
         SecretStr(DEV_AUDIT_CHAIN_KEY), description="HMAC key of the tamper-evidence hash chain."
     )
+    audit_anchor: str | None = Field(
+        None, description="Where checkpoints of the audit chain head are appended (ADR 0027): file:///path "
+        "(JSON lines), s3://bucket/prefix?endpoint=URL&region=R&retain_days=N (object-locked bucket, credentials "
+        "from the AWS environment) or tsa+https://host/path?file=/path (RFC 3161 time-stamping authority, tokens "
+        "kept in a local file); unset = file://<data_dir>/audit/anchors.jsonl.")
+    audit_checkpoint_seconds: float = Field(
+        300.0, gt=0, description="How often the worker process anchors a checkpoint of the chain head (only "
+        "when the head moved).")
 
     host: str = Field("127.0.0.1", description="HTTP listen address.")
     port: int = Field(8000, description="HTTP listen port.")

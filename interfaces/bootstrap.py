@@ -19,6 +19,7 @@ from application.agreements.service import AgreementsApplication
 from application.archive.exports import ExportLimits
 from application.archive.mount import MountLimits
 from application.archive.service import ArchiveApplication
+from application.audit.anchoring import ChainAnchoring
 from application.audit.service import AuditService
 from application.calendar.app import CalendarApplication
 from application.compliance.app import ComplianceApplication
@@ -40,9 +41,12 @@ from application.signatures.hook import ESignHook
 from application.signatures.service import SignaturesApplication
 from domain.archive.content import BlobStore
 from domain.archive.rules import RetentionRule
+from domain.audit.anchors import checkpoint_key
 from domain.notifications.delivery import RetryPolicy
 from domain.shared.context import CommandContext
 from infrastructure.archive.blobs import FilesystemBlobStore
+from infrastructure.audit.factory import anchor_from_url
+from infrastructure.audit.periodic import Every
 from infrastructure.calendar.chinese_holidays import ChineseHolidays
 from infrastructure.compliance.entries import PostgresListEntries
 from infrastructure.engines.clickhouse import ClickHouse
@@ -173,6 +177,7 @@ class Container:
     feerate_queries: FeeRateQueries
     feerate_results: ResultFeedPoller
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
+    audit_checkpoints: Every | None = None  # the periodic chain checkpoint (ADR 0027), with the workers
     owns_engines: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -265,7 +270,7 @@ class Container:
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,
             progress=board, runners=runners, access=access,
             calendar=calendar,
-            audit=AuditService(EventLog(store)), readmodels=readmodels, access_queries=access_queries,
+            audit=audit_service(settings, store), readmodels=readmodels, access_queries=access_queries,
             forms=forms, forms_queries=forms_queries,
             flows=flows, flow_queries=flow_queries, instance_queries=instance_queries,
             scheduler=Scheduler(due_queue, flows, instance_queries, settings.scheduler_poll_seconds),
@@ -316,8 +321,13 @@ class Container:
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
                                          self.engines.database_url, self.settings.projection_poll_seconds)
         self.workers.start()
+        self.audit_checkpoints = Every(self.settings.audit_checkpoint_seconds,
+                                       self.audit.anchoring.checkpoint_if_moved, "audit-checkpoints")
+        self.audit_checkpoints.start()
 
     def close(self) -> None:
+        if self.audit_checkpoints:
+            self.audit_checkpoints.stop()
         self.scheduler.stop()
         self.lead_recycler.stop()
         self.notifier.stop()
@@ -330,6 +340,12 @@ class Container:
         self.store.close()
         if self.owns_engines:
             self.engines.stop()
+
+
+def audit_service(settings: Settings, store: EventStore) -> AuditService:
+    log = EventLog(store)
+    anchor = anchor_from_url(settings.audit_anchor, settings.data_dir)
+    return AuditService(log, ChainAnchoring(log, anchor, checkpoint_key(store.chain_key)))
 
 
 def pool_size(settings: Settings, workers: bool) -> int:

@@ -7,10 +7,12 @@ from typing import Any
 from uuid import UUID
 
 from application.access.policy import SECRET_FIELDS, Policy
+from application.audit.anchoring import ChainAnchoring, Verification
 from application.audit.resources import AuditedResource, resource_of
 from domain.access.masking import apply_rules
+from domain.audit.anchors import Checkpoint
 from domain.shared.errors import NotFoundError
-from infrastructure.eventstore.store import EventLog, VerifyReport
+from infrastructure.eventstore.store import EventLog
 
 METADATA = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
             "correlation_id", "business_line", "via"}
@@ -38,8 +40,8 @@ class TrailEntry:
 
 
 class AuditService:
-    def __init__(self, log: EventLog):
-        self.log = log
+    def __init__(self, log: EventLog, anchoring: ChainAnchoring):
+        self.log, self.anchoring = log, anchoring
 
     @staticmethod
     def _audited(aggregate_id: UUID, aggregate: Any) -> AuditedResource:
@@ -134,5 +136,9 @@ class AuditService:
         return {"aggregate_type": type(aggregate).__qualname__,
                 "state": {k: v for k, v in state.items() if k not in SECRET_FIELDS}}
 
-    def verify(self, progress: Any = None) -> VerifyReport:
-        return self.log.verify(progress)
+    def verify(self, progress: Any = None, *, since_checkpoint: bool = False) -> Verification:
+        """The whole chain (or the part after the newest good checkpoint) and the anchored checkpoints."""
+        return self.anchoring.verify(progress, since_checkpoint=since_checkpoint)
+
+    def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
+        return self.anchoring.checkpoint(force=force)

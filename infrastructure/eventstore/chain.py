@@ -10,11 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from psycopg.sql import SQL, Identifier
+
+from domain.audit.anchors import ChainProblem
+
+__all__ = ["GENESIS", "ChainProblem", "ChainTable", "VerifyReport", "link_hash", "verify_rows"]
 
 GENESIS = b"\x00" * 32
 
@@ -50,20 +55,23 @@ class ChainTable:
             "INSERT INTO {t} (notification_id, prev_notification_id, hash)"
             " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])"
         ).format(t=ident)
+        # Both sides are cut at the start position before the join, so an incremental walk
+        # (from a checkpoint) reads only the newer rows through the primary keys. originator_id
+        # arrives as text: the MAC covers its text form, and text skips building UUID objects.
         self.walk_sql = SQL(
             "SELECT coalesce(c.notification_id, e.notification_id) AS position,"
-            " c.prev_notification_id, c.hash, e.originator_id, e.originator_version,"
+            " c.prev_notification_id, c.hash, e.originator_id::text, e.originator_version,"
             " e.topic, e.state, e.notification_id AS event_position"
-            " FROM {c} c FULL OUTER JOIN {e} e ON e.notification_id = c.notification_id"
+            " FROM (SELECT * FROM {c} WHERE notification_id > %(after)s) c"
+            " FULL OUTER JOIN (SELECT * FROM {e} WHERE notification_id > %(after)s) e"
+            " ON e.notification_id = c.notification_id"
             " ORDER BY 1"
         ).format(c=ident, e=Identifier(schema, events_table))
-
-
-@dataclass(frozen=True)
-class ChainProblem:
-    position: int
-    kind: str  # "modified" | "deleted" | "unchained" | "broken_link"
-    detail: str
+        self.at_sql = SQL(
+            "SELECT notification_id, hash FROM {t} WHERE notification_id = ANY(%s::bigint[])").format(t=ident)
+        self.last_sql = SQL(
+            "SELECT greatest((SELECT max(notification_id) FROM {t}), (SELECT max(notification_id) FROM {e}))"
+        ).format(t=ident, e=Identifier(schema, events_table))
 
 
 @dataclass
@@ -80,29 +88,53 @@ class VerifyReport:
         return self.problems[0].position if self.problems else None
 
 
-def verify_rows(key: bytes, rows: Iterable[dict]) -> Iterator[ChainProblem | int]:
-    """Walk joined chain/event rows in position order; yield problems (and the count at the end)."""
-    prev_pos, prev_hash, checked = 0, GENESIS, 0
-    for row in rows:
+def verify_rows(key: bytes, rows: Iterable[Sequence[Any]], *, after: int = 0,
+                after_hash: bytes = GENESIS) -> Iterator[ChainProblem | int]:
+    """Walk joined chain/event rows (``walk_sql`` columns, as tuples) in position order; yield
+    problems, then the number of rows checked. ``after``/``after_hash``: the entry the walk
+    starts behind (genesis, or a checkpoint whose hash matches the stored chain).
+
+    Only the rows at fault are named. When chain entries are missing, the entry after them
+    links to a predecessor whose hash is gone, so its own MAC cannot be recomputed: the
+    deletion is reported at the position it names, and the walk goes on from the next
+    entry's stored hash instead of calling that untouched event "modified"."""
+    prev_pos, prev_hash, checked = after, after_hash, 0
+    compare, new_mac, pack = hmac.compare_digest, hmac.new, struct.pack
+    sha256 = hashlib.sha256
+    for pos, prev_link, stored, originator_id, version, topic, state, event_pos in rows:
         checked += 1
-        pos = row["position"]
-        if row["hash"] is None:
+        if stored is None:
             yield ChainProblem(pos, "unchained", f"event at position {pos} has no chain entry "
                                "(inserted outside the event store)")
             continue
-        if row["event_position"] is None:
-            yield ChainProblem(pos, "deleted", f"event row at position {pos} was deleted")
-            prev_pos, prev_hash = pos, bytes(row["hash"])
-            continue
-        if row["prev_notification_id"] != prev_pos:
-            yield ChainProblem(pos, "broken_link", f"chain entry at position {pos} links to "
-                               f"{row['prev_notification_id']} but the previous entry is {prev_pos} "
-                               "(rows between were deleted)")
-        expected = link_hash(key, prev_hash, pos, row["originator_id"], row["originator_version"],
-                             row["topic"], bytes(row["state"]))
-        if not hmac.compare_digest(expected, bytes(row["hash"])):
-            yield ChainProblem(pos, "modified", f"event at position {pos} "
-                               f"({row['originator_id']} v{row['originator_version']}) does not "
-                               "match its chain hash (updated after it was stored)")
-        prev_pos, prev_hash = pos, bytes(row["hash"])
+        linked = prev_link == prev_pos
+        if not linked:
+            yield _link_problem(pos, prev_link, prev_pos)
+        if event_pos is None:
+            yield ChainProblem(pos, "deleted", f"event row at position {pos} was deleted "
+                               "(its chain entry remains)")
+        elif linked:
+            # link_hash, inlined: this loop is the whole cost of a verify
+            mac = new_mac(key, prev_hash, sha256)
+            mac.update(pack(">qq", pos, version))
+            mac.update(originator_id.encode())
+            mac.update(b"\x1f")
+            mac.update(topic.encode())
+            mac.update(b"\x1f")
+            mac.update(state)
+            if not compare(mac.digest(), stored):
+                yield ChainProblem(pos, "modified", f"event at position {pos} ({originator_id} v{version}) "
+                                   "does not match its chain hash (updated after it was stored)")
+        prev_pos, prev_hash = pos, stored
     yield checked
+
+
+def _link_problem(pos: int, prev_link: int, prev_pos: int) -> ChainProblem:
+    if prev_link > prev_pos:
+        between = (f" (positions {prev_pos + 1}–{prev_link - 1} are unaccounted for too: deleted, or never used)"
+                   if prev_link - prev_pos > 1 else "")
+        return ChainProblem(prev_link, "deleted", f"event and chain entry at position {prev_link} were deleted: "
+                            f"the entry at {pos} links to it{between}; the event at {pos} cannot be checked "
+                            "against the lost hash")
+    return ChainProblem(pos, "broken_link", f"chain entry at position {pos} links to {prev_link} but the "
+                        f"previous entry is {prev_pos} (an entry was inserted before it)")

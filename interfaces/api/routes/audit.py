@@ -46,15 +46,28 @@ class StatePublic(BaseModel):
 
 class ChainProblemPublic(BaseModel):
     position: int
-    kind: str = Field(description="modified | deleted | broken_link | unchained")
+    kind: str = Field(description="modified | deleted | broken_link | unchained (the chain walk); missing | "
+                                  "checkpoint_mismatch | checkpoint_forged | anchor_unavailable (the anchored "
+                                  "checkpoints, ADR 0027)")
     detail: str
+
+
+class CheckpointPublic(BaseModel):
+    position: int = Field(description="Chain head position the checkpoint recorded")
+    hash: str = Field(description="Chain hash at that position (hex)")
+    at: datetime
 
 
 class VerifyPublic(BaseModel):
     ok: bool
-    checked: int
+    checked: int = Field(description="Rows walked")
     first_break: int | None = Field(description="Position where the chain first breaks")
     problems: list[ChainProblemPublic]
+    anchor: str = Field(description="Where the checkpoints are anchored")
+    checkpoint: CheckpointPublic | None = Field(
+        description="The newest anchored checkpoint that is genuine and matches the store")
+    walked_after: int = Field(description="0: the whole chain was walked; else the walk started after this "
+                                          "checkpoint position, trusting its hash")
 
 
 @router.get("/aggregates/{aggregate_id}/trail", response_model=TrailPage,
@@ -83,8 +96,14 @@ def state(aggregate_id: UUID, container: ContainerDep, policy: Auditor,
 
 
 @router.post("/verify", response_model=VerifyPublic,
-             summary="Re-compute the tamper-evidence hash chain over every stored event.")
-def verify(container: ContainerDep, _: Annotated[Policy, Depends(requires("audit.verify"))]) -> VerifyPublic:
-    report = container.audit.verify()
+             summary="Re-compute the tamper-evidence hash chain and check it against the anchored checkpoints.")
+def verify(container: ContainerDep, _: Annotated[Policy, Depends(requires("audit.verify"))],
+           since_checkpoint: Annotated[bool, Query(description="Walk only the events after the newest good "
+                                                               "checkpoint (trusting its hash)")] = False,
+           ) -> VerifyPublic:
+    report = container.audit.verify(since_checkpoint=since_checkpoint)
+    cp = report.checkpoint
     return VerifyPublic(ok=report.ok, checked=report.checked, first_break=report.first_break,
-                        problems=[ChainProblemPublic(**vars(p)) for p in report.problems])
+                        problems=[ChainProblemPublic(**vars(p)) for p in report.problems], anchor=report.anchor,
+                        checkpoint=CheckpointPublic(position=cp.position, hash=cp.hash.hex(), at=cp.at) if cp else None,
+                        walked_after=report.walked_after)

@@ -1,0 +1,1 @@
+"""audit: the tamper-evidence rules (chain problems, anchored checkpoints of the chain head)."""

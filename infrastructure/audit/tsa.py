@@ -1,0 +1,63 @@
+"""RFC 3161 anchor: a time-stamping authority signs each checkpoint's digest, and the token is
+kept beside the checkpoint in a local JSON-lines file. The token proves the checkpoint existed
+at the TSA's time, signed by a key nobody at the firm holds; a line whose token does not cover
+it (a changed checkpoint, a token copied from another line) is reported. pyHanko's RFC 3161
+client (already used for PAdES seals, ADR 0022) builds the request and checks the answer's
+nonce; its CMS validation checks the token's signature and message imprint."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from pathlib import Path
+
+from asn1crypto import cms
+from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+
+from domain.audit.anchors import AnchoredEntry, Checkpoint
+from infrastructure.audit.lines import append_line, entry, newest_lines
+
+
+class TsaAnchor:
+    def __init__(self, url: str, tokens: Path, timeout: float = 10.0):
+        self.url, self.tokens = url, tokens
+        self.description = f"time-stamping authority {url} (tokens in {tokens})"
+        self._client = RequestsHTTPTimeStamper(url, timeout=timeout)
+
+    def append(self, checkpoint: Checkpoint) -> None:
+        digest = hashlib.sha256(checkpoint.payload).digest()
+        token = asyncio.run(self._client.async_timestamp(digest, "sha256"))
+        append_line(self.tokens, {**checkpoint.to_json(), "tsa_token": base64.b64encode(token.dump()).decode()})
+
+    def latest(self, limit: int) -> list[AnchoredEntry]:
+        out = []
+        for number, record, error in newest_lines(self.tokens, limit):
+            found = entry(f"{self.tokens.name}:{number}", record, error)
+            if found.checkpoint is not None and record is not None:
+                problem = token_problem(record.get("tsa_token"), found.checkpoint)
+                if problem:
+                    found = AnchoredEntry(found.where, None, problem)
+            out.append(found)
+        return out
+
+
+def token_problem(token: object, checkpoint: Checkpoint) -> str | None:
+    """Why the stored token does not vouch for the checkpoint (None: it does)."""
+    if not isinstance(token, str):
+        return "no time-stamp token"
+    try:
+        info = cms.ContentInfo.load(base64.b64decode(token, validate=True))
+        signed = info["content"]
+        if not isinstance(signed, cms.SignedData):
+            return "the time-stamp token is not CMS SignedData"
+        payload = checkpoint.payload
+        status = asyncio.run(validate_tst_signed_data(
+            signed, None, lambda algorithm: hashlib.new(algorithm, payload).digest()))
+    except Exception as exc:  # any malformed token is a finding, not a crash of verify
+        return f"the time-stamp token is unreadable ({type(exc).__name__})"
+    if not status.get("intact"):
+        return "the time-stamp token does not cover this checkpoint (message imprint differs)"
+    if not status.get("valid"):
+        return "the time-stamp token's signature is not valid"
+    return None
