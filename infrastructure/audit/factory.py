@@ -28,6 +28,8 @@ def anchor_from_url(url: str | None, data_dir: Path) -> Anchor:
         from infrastructure.audit.tsa import TsaAnchor
 
         target = parts._replace(scheme=parts.scheme[4:], query="").geturl()
-        return TsaAnchor(target, Path(query.get("file") or data_dir / "audit" / "anchors-tsa.jsonl"))
+        trust = query.get("trust")
+        return TsaAnchor(target, Path(query.get("file") or data_dir / "audit" / "anchors-tsa.jsonl"),
+                         trust=Path(trust) if trust else None)
     raise ValueError(f"LEDGERFLOW_AUDIT_ANCHOR: unknown scheme {parts.scheme!r} "
                      "(file://, s3:// or tsa+https://)")

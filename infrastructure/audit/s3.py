@@ -33,7 +33,13 @@ class S3Anchor:
         """Checked before the first write (not at start-up: an S3 outage must not stop the API)."""
         if self._lock_checked:
             return
-        lock = self.client.get_object_lock_configuration(Bucket=self.bucket).get("ObjectLockConfiguration", {})
+        try:
+            answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ObjectLockConfigurationNotFoundError":
+                raise
+            answer = {}
+        lock = answer.get("ObjectLockConfiguration", {})
         if lock.get("ObjectLockEnabled") != "Enabled":
             raise ValueError(f"bucket {self.bucket} has no object lock: its checkpoints could be deleted")
         self._lock_checked = True

@@ -11,18 +11,23 @@ import base64
 import hashlib
 from pathlib import Path
 
-from asn1crypto import cms
+from asn1crypto import cms, pem, x509
 from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+from pyhanko_certvalidator import ValidationContext
 
 from domain.audit.anchors import AnchoredEntry, Checkpoint
 from infrastructure.audit.lines import append_line, entry, newest_lines
 
 
 class TsaAnchor:
-    def __init__(self, url: str, tokens: Path, timeout: float = 10.0):
+    """``trust``: PEM file of the TSA's root certificate(s); then a token must chain to one of
+    them. Without it, the token's signature and imprint are checked, not who signed it."""
+
+    def __init__(self, url: str, tokens: Path, *, trust: Path | None = None, timeout: float = 10.0):
         self.url, self.tokens = url, tokens
         self.description = f"time-stamping authority {url} (tokens in {tokens})"
+        self.roots = load_roots(trust) if trust else []
         self._client = RequestsHTTPTimeStamper(url, timeout=timeout)
 
     def append(self, checkpoint: Checkpoint) -> None:
@@ -35,14 +40,18 @@ class TsaAnchor:
         for number, record, error in newest_lines(self.tokens, limit):
             found = entry(f"{self.tokens.name}:{number}", record, error)
             if found.checkpoint is not None and record is not None:
-                problem = token_problem(record.get("tsa_token"), found.checkpoint)
+                problem = token_problem(record.get("tsa_token"), found.checkpoint, self.roots)
                 if problem:
                     found = AnchoredEntry(found.where, None, problem)
             out.append(found)
         return out
 
 
-def token_problem(token: object, checkpoint: Checkpoint) -> str | None:
+def load_roots(path: Path) -> list[x509.Certificate]:
+    return [x509.Certificate.load(der) for _, _, der in pem.unarmor(path.read_bytes(), multiple=True)]
+
+
+def token_problem(token: object, checkpoint: Checkpoint, roots: list[x509.Certificate]) -> str | None:
     """Why the stored token does not vouch for the checkpoint (None: it does)."""
     if not isinstance(token, str):
         return "no time-stamp token"
@@ -52,12 +61,16 @@ def token_problem(token: object, checkpoint: Checkpoint) -> str | None:
         if not isinstance(signed, cms.SignedData):
             return "the time-stamp token is not CMS SignedData"
         payload = checkpoint.payload
+        # Explicit roots (possibly none): never the operating system's trust list.
+        context = ValidationContext(trust_roots=roots)
         status = asyncio.run(validate_tst_signed_data(
-            signed, None, lambda algorithm: hashlib.new(algorithm, payload).digest()))
+            signed, context, lambda algorithm: hashlib.new(algorithm, payload).digest()))
     except Exception as exc:  # any malformed token is a finding, not a crash of verify
         return f"the time-stamp token is unreadable ({type(exc).__name__})"
     if not status.get("intact"):
         return "the time-stamp token does not cover this checkpoint (message imprint differs)"
     if not status.get("valid"):
         return "the time-stamp token's signature is not valid"
+    if roots and status.get("trust_problem_indic") is not None:
+        return "the time-stamp token was not signed by a trusted time-stamping authority"
     return None

@@ -141,7 +141,7 @@ def test_readiness_metrics_and_projection_status(client, auth):
     assert names == {p.name for p in all_projections()} and "analytics.event_facts" in names
 
 
-def test_audit_state_as_of_and_verify(client, auth):
+def test_audit_state_as_of_and_verify(client, auth, live_container):
     dept = client.post("/api/v1/access/departments", json={"code": "X", "name": "First", "kind": "other"},
                        headers=auth).json()
     client.patch(f"/api/v1/access/departments/{dept['id']}", json={"name": "Second"}, headers=auth)
@@ -154,6 +154,10 @@ def test_audit_state_as_of_and_verify(client, auth):
                         headers=auth)
     assert before.status_code == 404
     assert client.post("/api/v1/audit/verify", headers=auth).json()["ok"] is True
+    anchored = live_container.audit.checkpoint(force=True)
+    answer = client.post("/api/v1/audit/verify", params={"since_checkpoint": "true"}, headers=auth).json()
+    assert answer["ok"] is True and answer["checkpoint"]["position"] == anchored.position
+    assert answer["walked_after"] == anchored.position and answer["checkpoint"]["hash"] == anchored.hash.hex()
 
 
 def test_openapi_documents_every_operation(client):

@@ -48,14 +48,29 @@ def test_verify_detects_a_deleted_row(container, ctx):
     assert [(p.position, p.kind) for p in report.problems] == [(4, "deleted")]
 
 
-def test_verify_detects_deleting_the_event_and_its_chain_entry(container, ctx):
+def test_deleting_a_middle_event_with_its_chain_entry_reports_only_that_position(container, ctx):
     for i in range(5):
         container.access.create_department(ctx, f"D{i}", f"Dept {i}", "other", None)
     t = container.settings.events_table
     _tamper(container, f"DELETE FROM {t} WHERE notification_id = %s", (2,))
     _tamper(container, f"DELETE FROM {t}_chain WHERE notification_id = %s", (2,))
     report = container.audit.verify()
-    assert report.first_break == 3 and report.problems[0].kind == "broken_link"
+    assert [(p.position, p.kind) for p in report.problems] == [(2, "deleted")]
+
+
+def test_truncating_the_newest_events_after_a_checkpoint_is_reported_with_the_missing_range(container, ctx):
+    for i in range(8):
+        container.access.create_department(ctx, f"D{i}", f"Dept {i}", "other", None)
+    anchored = container.audit.checkpoint()
+    assert anchored is not None and anchored.position == 8
+    t = container.settings.events_table
+    _tamper(container, f"DELETE FROM {t} WHERE notification_id > %s", (5,))
+    _tamper(container, f"DELETE FROM {t}_chain WHERE notification_id > %s", (5,))
+    for since_checkpoint in (False, True):
+        report = container.audit.verify(since_checkpoint=since_checkpoint)
+        assert [(p.position, p.kind) for p in report.problems] == [(6, "missing")]
+        assert report.problems[0].detail.startswith("events 6–8 are missing: the checkpoint at "
+                                                    f"{anchored.at.isoformat(timespec='seconds')} recorded head 8")
 
 
 def test_cli_verify_and_trail(container, ctx):
