@@ -58,6 +58,16 @@ def test_deleting_a_middle_event_with_its_chain_entry_reports_only_that_position
     assert [(p.position, p.kind) for p in report.problems] == [(2, "deleted")]
 
 
+def test_an_event_inserted_outside_the_store_is_reported_as_unchained(container, ctx):
+    for i in range(3):
+        container.access.create_department(ctx, f"D{i}", f"Dept {i}", "other", None)
+    t = container.settings.events_table
+    _tamper(container, f"INSERT INTO {t} (originator_id, originator_version, topic, state, notification_id)"
+                       f" SELECT gen_random_uuid(), 1, topic, state, 7 FROM {t} WHERE notification_id = 1", ())
+    report = container.audit.verify()
+    assert [(p.position, p.kind) for p in report.problems] == [(7, "unchained")] and report.checked == 4
+
+
 def test_truncating_the_newest_events_after_a_checkpoint_is_reported_with_the_missing_range(container, ctx):
     for i in range(8):
         container.access.create_department(ctx, f"D{i}", f"Dept {i}", "other", None)

@@ -72,3 +72,4 @@ def test_a_walk_from_a_checkpoint_trusts_its_hash():
 
 def test_a_wrong_key_fails_every_row():
     assert len([p for p in verify_rows(b"other", chain(3)) if not isinstance(p, int)]) == 3
+
