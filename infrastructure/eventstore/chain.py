@@ -56,18 +56,16 @@ class ChainTable:
             " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])"
         ).format(t=ident)
         # The walk: chain rows in position order with their event (a merge left join over the
-        # two primary keys, no sort; a FULL JOIN would be sorted again on the coalesced key),
-        # streamed by COPY so the server produces rows while the client computes MACs. Events
-        # without a chain row are found apart, and only when the counts say there are some.
-        # originator_id leaves as text: the MAC covers its text form.
+        # two primary keys, no sort; a FULL JOIN would be sorted again on the coalesced key).
+        # Events without a chain row are found apart (walk.py). originator_id leaves as text:
+        # the MAC covers its text form.
         events = Identifier(schema, events_table)
         self.walk_sql = SQL(
-            "COPY (SELECT c.notification_id, c.prev_notification_id, c.hash, e.originator_id::text,"
+            "SELECT c.notification_id, c.prev_notification_id, c.hash, e.originator_id::text,"
             " e.originator_version, e.topic, e.state, e.notification_id"
             " FROM {c} c LEFT JOIN {e} e ON e.notification_id = c.notification_id"
-            " WHERE c.notification_id > %s ORDER BY c.notification_id) TO STDOUT (FORMAT BINARY)"
+            " WHERE c.notification_id > %s ORDER BY c.notification_id"
         ).format(c=ident, e=events)
-        self.walk_types = ["bigint", "bigint", "bytea", "text", "bigint", "text", "bytea", "bigint"]
         self.count_events_sql = SQL("SELECT count(*) FROM {e} WHERE notification_id > %s").format(e=events)
         self.unchained_sql = SQL(
             "SELECT e.notification_id FROM {e} e WHERE e.notification_id > %s AND NOT EXISTS"

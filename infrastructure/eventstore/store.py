@@ -22,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from infrastructure.eventstore.chain import GENESIS, ChainProblem, VerifyReport, unchained, verify_rows
 from infrastructure.eventstore.recorder import LedgerRecorder
 from infrastructure.eventstore.transcoder import OrjsonTranscoder
+from infrastructure.eventstore.walk import ChainWalk
 
 PROGRESS_EVERY = 20_000  # rows between progress callbacks of a verify
 
@@ -128,6 +129,13 @@ class SharedStoreFactory(InfrastructureFactory[TrackingRecorder]):
         pass
 
 
+def _reporting(rows: Iterator[tuple[Any, ...]], progress: Any) -> Iterator[tuple[Any, ...]]:
+    for n, row in enumerate(rows, 1):
+        if not n % PROGRESS_EVERY:
+            progress(n)
+        yield row
+
+
 class EventLog:
     """Read access to stored events for audit: positions, trails and chain verification."""
 
@@ -179,33 +187,16 @@ class EventLog:
         whose stored hash is ``after_hash``)."""
         problems: list[ChainProblem] = []
         checked = 0
-        chain = self.store.recorder.chain
-        seen = [0, 0]  # rows walked, rows whose event row is gone
-
-        def rows(source: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-            for row in source:
-                seen[0] += 1
-                if row[7] is None:
-                    seen[1] += 1
-                elif progress and not seen[0] % PROGRESS_EVERY:
-                    progress(seen[0])
-                yield row
-
-        with self.store.datastore.get_connection() as conn, conn.transaction():
-            # One snapshot for the walk and the count of events after it.
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            conn.execute("SET LOCAL jit = off")  # compiling a plain merge join costs more than it saves
-            with conn.cursor().copy(chain.walk_sql, (after,)) as copy:
-                copy.set_types(chain.walk_types)
-                for item in verify_rows(self.store.chain_key, rows(copy.rows()), after=after, after_hash=after_hash):
-                    if isinstance(item, int):
-                        checked = item
-                    else:
-                        problems.append(item)
-            row = conn.execute(chain.count_events_sql, (after,)).fetchone()
-            if row is not None and row["count"] != seen[0] - seen[1]:
-                found = conn.execute(chain.unchained_sql, (after,)).fetchall()
-                problems += [unchained(r["notification_id"]) for r in found]
-                checked += len(found)
+        walk = ChainWalk(self.store.datastore, self.store.recorder.chain, after)
+        rows = walk.rows()
+        if progress:
+            rows = _reporting(rows, progress)
+        for item in verify_rows(self.store.chain_key, rows, after=after, after_hash=after_hash):
+            if isinstance(item, int):
+                checked = item
+            else:
+                problems.append(item)
+        problems += [unchained(position) for position in walk.unchained]
+        checked += len(walk.unchained)
         problems.sort(key=lambda p: p.position)
         return VerifyReport(checked=checked, problems=problems)

@@ -53,8 +53,8 @@ def audit_verify(since_checkpoint: Annotated[bool, typer.Option(
     if report.ok:
         console.print(f"[green]chain intact[/green]: {report.checked} events verified {walked}; {anchored}")
         return
-    console.print(f"[red]chain broken at position {report.first_break}[/red] ({report.checked} rows checked "
-                  f"{walked}; {anchored})")
+    where = f"chain broken at position {report.first_break}" if report.first_break else "audit problems found"
+    console.print(f"[red]{where}[/red] ({report.checked} rows checked {walked}; {anchored})")
     for p in report.problems:
         console.print(f"  position {p.position}: {p.kind}: {p.detail}")
     raise typer.Exit(1)
