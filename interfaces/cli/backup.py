@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import typer
 from rich.progress import Progress
@@ -32,15 +33,19 @@ def data_keys(settings: Settings) -> dict[str, bytes | None]:
 
 
 def anchors_path(settings: Settings) -> Path | None:
-    """The audit anchors file (LEDGERFLOW_AUDIT_ANCHOR, default <data_dir>/audit/anchors.jsonl); None
-    when the anchors live in an external target (an object-locked bucket, a TSA) that keeps them."""
+    """The audit anchors file (LEDGERFLOW_AUDIT_ANCHOR, ADR 0027): ``file:///path`` or unset
+    (<data_dir>/audit/anchors.jsonl), or the local token file of a time-stamping authority
+    (``tsa+https://…?file=/path``); None when an object-locked bucket keeps them itself."""
     value = getattr(settings, "audit_anchor", None)
     if not value:
         return settings.data_dir / "audit" / "anchors.jsonl"
-    text = str(value)
-    if text.startswith("file://"):
-        return Path(text.removeprefix("file://"))
-    return None if "://" in text else Path(text)
+    url = urlsplit(str(value))
+    if url.scheme == "file":
+        return Path(url.path)
+    if url.scheme.startswith("tsa+"):
+        files = parse_qs(url.query).get("file")
+        return Path(files[0]) if files else None
+    return None if url.scheme else Path(str(value))
 
 
 def read_models() -> set[str]:
