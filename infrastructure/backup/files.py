@@ -82,17 +82,10 @@ def dump_anchors(source: Path | None, root: Path, files: dict[str, dict[str, Any
     return {"included": True, "source": str(source), "file": ANCHORS, "lines": data.count(b"\n")}
 
 
-def load_anchors(root: Path, manifest: Manifest, target: Path | None, force: bool) -> bool:
-    if not manifest.anchors.get("included"):
-        return False
-    if target is None:
-        raise BackupError("the backup holds audit anchors but no anchor file is configured here")
-    if target.exists() and target.stat().st_size and not force:
-        raise BackupError(f"{target} already holds anchors: restore into a fresh data directory, or pass --force")
+def load_anchors(root: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     data = (root / ANCHORS).read_bytes()
     with target.open("wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
-    return True

@@ -76,11 +76,14 @@ def restore_backup(src: Path, manifest: Manifest, *, database_url: str, events_t
                    anchors: Path | None, force: bool = False, schema: str = "public",
                    progress: Progress | None = None) -> dict[str, int]:
     """Load a checked backup: tables in one transaction, then blobs, then anchors."""
-    if manifest.anchors.get("included") and anchors is not None and anchors.exists() and anchors.stat().st_size \
-            and not force:
+    with_anchors = bool(manifest.anchors.get("included"))
+    if with_anchors and anchors is None:
+        raise BackupError("the backup holds an anchors file, but LEDGERFLOW_AUDIT_ANCHOR names no local file here")
+    if with_anchors and anchors is not None and anchors.exists() and anchors.stat().st_size and not force:
         raise BackupError(f"{anchors} already holds anchors: restore into a fresh data directory, or pass --force")
     rows = load_tables(database_url, src, manifest, schema=schema, events_table=events_table, force=force,
                        progress=progress)
     count = load_blobs(blobs, src, manifest, progress)
-    load_anchors(src, manifest, anchors, force=True)
+    if with_anchors and anchors is not None:
+        load_anchors(src, anchors)
     return {"rows": rows, "blobs": count}

@@ -67,11 +67,11 @@ def dump_tables(database_url: str, root: Path, *, schema: str, events_table: str
             included = [n for n in names if n not in read_models]
             cur.execute(SQL("SELECT coalesce(max(notification_id), 0) FROM {e}").format(
                 e=Identifier(schema, events_table)))
-            out.head = cur.fetchone()[0]  # type: ignore[index]
+            out.head = _scalar(cur)
             counts = {}
             for name in included:
                 cur.execute(SQL("SELECT count(*) FROM {t}").format(t=Identifier(schema, name)))
-                counts[name] = cur.fetchone()[0]  # type: ignore[index]
+                counts[name] = _scalar(cur)
             total, done = sum(counts.values()), 0
             for name in included:
                 columns = _columns(cur, schema, name)
@@ -138,9 +138,16 @@ def load_tables(database_url: str, root: Path, manifest: Manifest, *, schema: st
     return done
 
 
+def _scalar(cur: Any) -> Any:
+    row = cur.fetchone()
+    if row is None:
+        raise BackupError("expected one row from an aggregate query")
+    return row[0]
+
+
 def _has_rows(cur: Any, schema: str, table: str) -> bool:
     cur.execute(SQL("SELECT EXISTS (SELECT 1 FROM {t})").format(t=Identifier(schema, table)))
-    return bool(cur.fetchone()[0])
+    return bool(_scalar(cur))
 
 
 def _advance_sequences(cur: Any, schema: str, table: str, columns: list[str]) -> None:
@@ -148,7 +155,7 @@ def _advance_sequences(cur: Any, schema: str, table: str, columns: list[str]) ->
     relation = Identifier(schema, table).as_string(cur)
     for column in columns:
         cur.execute("SELECT pg_get_serial_sequence(%s, %s)", (relation, column))
-        sequence = cur.fetchone()[0]
+        sequence = _scalar(cur)
         if sequence is not None:
             cur.execute(SQL("SELECT setval(%s, coalesce(max({c}), 0) + 1, false) FROM {t}").format(
                 c=Identifier(column), t=Identifier(schema, table)), (sequence,))

@@ -145,10 +145,15 @@ def test_a_restore_under_another_chain_key_is_refused(backup: Path, engines: Eng
     assert "audit_chain_key is not the one the backup was made with" in " ".join(refused.output.split())
 
 
-def test_a_store_that_already_holds_events_is_not_overwritten_without_force(source: dict, backup: Path,
-                                                                            engines: EngineSet, tmp_path: Path):
+def test_a_store_that_already_holds_events_is_replaced_only_with_force(source: dict, backup: Path,
+                                                                      engines: EngineSet, tmp_path: Path):
+    """(Last in the module: it replaces the source's store with the backup's, which is the same.)"""
     c = source["container"]
-    head = c.store.head()
-    refused = cli(["restore", str(backup)], env_for(engines, tmp_path, _url(c), "lf_test_refused"))
+    head, leads = c.store.head(), rows_of(_url(c), "leads_leads")
+    env = env_for(engines, tmp_path, _url(c), c.settings.clickhouse_database)
+    refused = cli(["restore", str(backup)], env)
     assert refused.exit_code == 2, refused.output
     assert "already hold rows" in " ".join(refused.output.split()) and c.store.head() == head
+    replaced = cli(["restore", str(backup), "--force"], env)
+    assert replaced.exit_code == 0, replaced.output
+    assert c.store.head() == head and rows_of(_url(c), "leads_leads") == leads and len(leads) == 30
