@@ -81,13 +81,13 @@ def dump_tables(database_url: str, root: Path, *, schema: str, events_table: str
                     hashed = HashingWriter(raw)
                     with gzip.GzipFile(fileobj=hashed, mode="wb", compresslevel=1, mtime=0) as packed, \
                             cur.copy(_copy("TO STDOUT", schema, name, columns)) as copy:
+                        # COPY hands out one row per chunk: compress and count them a megabyte at a time.
+                        pending = bytearray()
                         for data in copy:
-                            packed.write(data)
-                            lines = bytes(data).count(b"\n")  # the text format escapes newlines in values
-                            rows += lines
-                            done += lines
-                            if progress and lines:
-                                progress("tables", done, total)
+                            pending += data
+                            if len(pending) >= CHUNK:
+                                rows, done = _flush(packed, pending, rows, done, total, progress)
+                        rows, done = _flush(packed, pending, rows, done, total, progress)
                     raw.flush()
                     os.fsync(raw.fileno())
                 if rows != counts[name]:
@@ -95,6 +95,16 @@ def dump_tables(database_url: str, root: Path, *, schema: str, events_table: str
                 out.tables[name] = {"file": relative, "rows": rows, "columns": columns}
                 out.files[relative] = hashed.entry()
     return out
+
+
+def _flush(packed: gzip.GzipFile, pending: bytearray, rows: int, done: int, total: int,
+           progress: Progress | None) -> tuple[int, int]:
+    lines = pending.count(b"\n")  # the text format escapes newlines inside values
+    packed.write(pending)
+    pending.clear()
+    if progress and lines:
+        progress("tables", done + lines, total)
+    return rows + lines, done + lines
 
 
 def load_tables(database_url: str, root: Path, manifest: Manifest, *, schema: str, events_table: str,
