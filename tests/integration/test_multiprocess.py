@@ -206,6 +206,7 @@ def test_a_killed_worker_s_projection_is_taken_over_and_every_read_model_equals_
         with psycopg.connect(database_url, autocommit=True) as conn:
             while caught is None and time.monotonic() < deadline:
                 caught = conn.execute(HOLDERS).fetchone()
+                time.sleep(0.005)  # a batch under load lasts tens of milliseconds; leave the CPU to the fleet
         assert caught is not None, "no worker was seen holding a projection under load"
         projection, position_before, holder = caught
         victim = holder.removeprefix("lf-")
@@ -248,5 +249,5 @@ def test_a_killed_worker_s_projection_is_taken_over_and_every_read_model_equals_
                 runner.reset()
                 runner.catch_up()
     rebuilt = tables(database_url)
-    assert sum(map(len, served.values())) > 100 and position_before < head_at_kill
+    assert served["leads_leads"] and served["flows_instances"] and position_before < head_at_kill
     assert [t for t in served if served[t] != rebuilt[t]] == []
