@@ -1,5 +1,5 @@
 """The ``ledgerflow`` command line: the process commands (serve, worker, demo, version) here, one
-module per command group (projections, audit, customers, leads, archive)."""
+module per command group (projections, audit, customers, leads, archive) and for backup/restore."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +13,7 @@ import typer
 
 from interfaces.cli.archive import archive_app
 from interfaces.cli.audit import audit_app
+from interfaces.cli.backup import backup, restore
 from interfaces.cli.common import _running, _settings, console
 from interfaces.cli.compliance import compliance_app
 from interfaces.cli.customers import customers_app
@@ -29,6 +30,8 @@ app.add_typer(leads_app, name="leads")
 app.add_typer(archive_app, name="archive")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(compliance_app, name="compliance")
+app.command()(backup)
+app.command()(restore)
 
 
 @app.command()

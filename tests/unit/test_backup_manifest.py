@@ -1,0 +1,44 @@
+"""The backup manifest's key fingerprints and where the audit anchors are found (ADR 0030)."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from infrastructure.backup import BackupError
+from infrastructure.backup.manifest import Manifest, fingerprint, new_salt
+from interfaces.cli.backup import anchors_path
+
+
+def manifest(keys: dict[str, bytes]) -> Manifest:
+    salt = new_salt()
+    return Manifest(created_at="2026-11-27T00:00:00+00:00", head_position=0, settings={}, tables={},
+                    excluded_tables=[], keys={n: fingerprint(k, salt, 1000) for n, k in keys.items()}, salt=salt,
+                    iterations=1000)
+
+
+def test_a_manifest_accepts_the_keys_it_was_made_with_and_names_the_one_that_differs():
+    m = manifest({"audit_chain_key": b"chain-key-0123456789abcdef", "master_key": b"master-key-0123456789abcd"})
+    m.check_keys({"audit_chain_key": b"chain-key-0123456789abcdef", "master_key": b"master-key-0123456789abcd"})
+    with pytest.raises(BackupError, match="master_key is not the one"):
+        m.check_keys({"audit_chain_key": b"chain-key-0123456789abcdef", "master_key": b"another-master-key-01234"})
+    with pytest.raises(BackupError, match="master_key set; it is not set here"):
+        m.check_keys({"audit_chain_key": b"chain-key-0123456789abcdef"})
+
+
+def test_fingerprints_of_one_key_differ_between_backups_and_do_not_contain_it():
+    key = b"chain-key-0123456789abcdef"
+    a, b = fingerprint(key, new_salt(), 1000), fingerprint(key, new_salt(), 1000)
+    assert a != b and key.hex() not in a and key.decode() not in a
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    (None, "/data/audit/anchors.jsonl"),
+    ("file:///var/lib/anchors.jsonl", "/var/lib/anchors.jsonl"),
+    ("tsa+https://tsa.example/stamp?file=/var/lib/tokens.jsonl", "/var/lib/tokens.jsonl"),
+    ("s3://anchors/ledgerflow?retain_days=3650", None),
+])
+def test_the_anchors_file_is_found_where_the_anchor_setting_keeps_it(setting, expected):
+    found = anchors_path(SimpleNamespace(audit_anchor=setting, data_dir=Path("/data")))  # type: ignore[arg-type]
+    assert found == (Path(expected) if expected else None)
