@@ -26,6 +26,7 @@ from eventsourcing.persistence import PersistenceError, StoredEvent
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.engines.clickhouse import ClickHouse
+from infrastructure.eventstore.schema import lock_schema
 from infrastructure.eventstore.store import EventStore
 from projections.framework import ClickHouseSink, PostgresProjection
 
@@ -118,6 +119,8 @@ class ProjectionRunner:
     # -- setup ------------------------------------------------------------------
     def create(self) -> None:
         with self.store.datastore.transaction(commit=True) as cur:
+            # One process at a time creates tables (CREATE IF NOT EXISTS races between sessions).
+            lock_schema(cur)
             cur.execute(TRACKING_DDL)
             for statement in PARKED_DDL:
                 cur.execute(statement)

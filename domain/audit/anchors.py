@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 KEY_LABEL = b"ledgerflow audit checkpoint v1"
@@ -82,6 +83,11 @@ class Anchor(Protocol):
     """An append-only place outside the events table (file, object-locked bucket, TSA)."""
 
     description: str
+    @property
+    def local_file(self) -> Path | None:
+        """The file on this machine that holds the records (a backup copies it); None when the
+        records live elsewhere (an object-locked bucket keeps them itself)."""
+        ...
 
     def append(self, checkpoint: Checkpoint) -> None: ...
 

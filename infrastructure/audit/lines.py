@@ -66,7 +66,7 @@ class FileAnchor:
     docs/operations.md."""
 
     def __init__(self, path: Path):
-        self.path = path
+        self.path = self.local_file = path
         self.description = f"file {path}"
 
     def append(self, checkpoint: Checkpoint) -> None:

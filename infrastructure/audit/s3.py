@@ -24,6 +24,7 @@ class S3Anchor:
         from botocore.config import Config
 
         self.bucket, self.prefix, self.retain = bucket, prefix, timedelta(days=retain_days)
+        self.local_file: None = None
         self.description = f"s3://{bucket}/{prefix} (object lock, {retain_days} days)"
         self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region,
                                         config=Config(s3={"addressing_style": "path"}))

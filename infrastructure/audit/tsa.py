@@ -26,6 +26,7 @@ class TsaAnchor:
 
     def __init__(self, url: str, tokens: Path, *, trust: Path | None = None, timeout: float = 10.0):
         self.url, self.tokens = url, tokens
+        self.local_file: Path | None = tokens
         self.description = f"time-stamping authority {url} (tokens in {tokens})"
         self.roots = load_roots(trust) if trust else []
         self._client = RequestsHTTPTimeStamper(url, timeout=timeout)

@@ -11,6 +11,7 @@ import orjson
 from eventsourcing.postgres import PostgresDatastore
 
 from domain.compliance.lists import ListEntry
+from infrastructure.eventstore.schema import create_tables
 
 TABLE = "compliance_list_entries"
 CREATE = (
@@ -26,9 +27,7 @@ class PostgresListEntries:
         self.datastore = datastore
 
     def create(self) -> None:
-        with self.datastore.get_connection() as conn:
-            for statement in CREATE:
-                conn.execute(statement)
+        create_tables(self.datastore, CREATE)
 
     def put(self, entries_hash: str, entries: Sequence[ListEntry]) -> None:
         ordered = sorted(entries, key=lambda e: e.entry_id)

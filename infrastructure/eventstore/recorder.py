@@ -28,6 +28,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.eventstore.chain import GENESIS, ChainTable, link_hash
+from infrastructure.eventstore.schema import lock_schema
 
 GATHER_SECONDS = 0.0005  # longest a leader waits for the writers of its previous batch
 
@@ -97,6 +98,12 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self._head_sql = self.chain.head_sql.as_string(None)
         self._lock_sql = SQL("LOCK TABLE {events} IN EXCLUSIVE MODE").format(events=events).as_string(None)
         self._lock_timeout = f"{datastore.lock_timeout}s"
+
+    def _create_table(self, curs: Any) -> None:
+        # Several processes starting on an empty database would race on CREATE ... IF NOT EXISTS
+        # (which is not safe under concurrency: a unique violation in pg_type): one at a time.
+        lock_schema(curs)
+        super()._create_table(curs)
 
     # -- the library calls this from Application.save() -------------------------
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:

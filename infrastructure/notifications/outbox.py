@@ -11,6 +11,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from domain.notifications.delivery import DUE, ChannelName, OutboxRow, Status
+from infrastructure.eventstore.schema import create_tables
 
 TABLE = "notifications_outbox"
 # The contract's statement, word for word the projection's: whichever side starts first creates it.
@@ -47,9 +48,7 @@ class OutboxStore:
         self.datastore = datastore
 
     def create(self) -> None:
-        with self.datastore.get_connection() as conn:
-            for statement in (CREATE_TABLE, *INDEXES):
-                conn.execute(statement)
+        create_tables(self.datastore, (CREATE_TABLE, *INDEXES))
 
     def _all(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self.datastore.get_connection() as conn:

@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import parse_qs, urlsplit
 
 import typer
 from rich.progress import Progress
 
+from infrastructure.audit.factory import anchor_from_url
 from infrastructure.settings import Settings
 from interfaces.cli.common import _bar, _running, _settings, console
 
@@ -27,25 +27,15 @@ STAGES = "{task.description}"
 def data_keys(settings: Settings) -> dict[str, bytes | None]:
     keys: dict[str, bytes | None] = {}
     for name in DATA_KEYS:
-        secret = getattr(settings, name, None)
+        secret = getattr(settings, name, None)  # master_key: only once personal data is encrypted
         keys[name] = secret.get_secret_value().encode() if secret is not None else None
     return keys
 
 
 def anchors_path(settings: Settings) -> Path | None:
-    """The audit anchors file (LEDGERFLOW_AUDIT_ANCHOR, ADR 0027): ``file:///path`` or unset
-    (<data_dir>/audit/anchors.jsonl), or the local token file of a time-stamping authority
-    (``tsa+https://…?file=/path``); None when an object-locked bucket keeps them itself."""
-    value = getattr(settings, "audit_anchor", None)
-    if not value:
-        return settings.data_dir / "audit" / "anchors.jsonl"
-    url = urlsplit(str(value))
-    if url.scheme == "file":
-        return Path(url.path)
-    if url.scheme.startswith("tsa+"):
-        files = parse_qs(url.query).get("file")
-        return Path(files[0]) if files else None
-    return None if url.scheme else Path(str(value))
+    """The local file of the audit anchor (LEDGERFLOW_AUDIT_ANCHOR, ADR 0027): the anchors file or a
+    time-stamping authority's token file; None when an object-locked bucket keeps them itself."""
+    return anchor_from_url(settings.audit_anchor, settings.data_dir).local_file
 
 
 def read_models() -> set[str]:

@@ -37,6 +37,7 @@ def test_fingerprints_of_one_key_differ_between_backups_and_do_not_contain_it():
     (None, "/data/audit/anchors.jsonl"),
     ("file:///var/lib/anchors.jsonl", "/var/lib/anchors.jsonl"),
     ("tsa+https://tsa.example/stamp?file=/var/lib/tokens.jsonl", "/var/lib/tokens.jsonl"),
+    ("tsa+https://tsa.example/stamp", "/data/audit/anchors-tsa.jsonl"),
     ("s3://anchors/ledgerflow?retain_days=3650", None),
 ])
 def test_the_anchors_file_is_found_where_the_anchor_setting_keeps_it(setting, expected):
