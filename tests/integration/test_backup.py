@@ -53,9 +53,7 @@ def source(engines: EngineSet, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                        "e1,张三,,id_card,110101199001011234,1990-01-01,\n".encode())
         for runner in container.runners.values():
             runner.catch_up()
-        anchors = data_dir / "audit" / "anchors.jsonl"
-        anchors.parent.mkdir()
-        anchors.write_text(json.dumps({"position": container.store.head(), "hash": "00" * 32}) + "\n")
+        assert container.audit.checkpoint() is not None  # written to <data_dir>/audit/anchors.jsonl
         yield {"container": container, "data_dir": data_dir}
 
 
