@@ -228,3 +228,14 @@ def _calls(dependant) -> set:
     for sub in dependant.dependencies:
         found |= _calls(sub)
     return found
+
+
+def test_a_retried_file_import_is_answered_from_its_key_without_importing_again(api):
+    client, container, _ = api
+    key, csv = str(uuid.uuid4()), f"phone,name\n{_phone()},甲\n{_phone()},乙\n".encode()
+    headers = {**ADMIN, "Content-Type": "text/csv", "Idempotency-Key": key}
+    first = client.post("/api/v1/leads/channels/ths/imports", headers=headers, content=csv)
+    head = container.store.head()
+    again = client.post("/api/v1/leads/channels/ths/imports", headers=headers, content=csv)
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true" and container.store.head() == head
