@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
 
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
@@ -53,7 +52,7 @@ class KeyRecord:
     request: str
     fingerprint: bytes
     position: int
-    created_at: datetime
+    age_seconds: float                # by the database's clock, like every time of the row
     answered: bool                    # the first request finished (its answer kept or not)
     status: int | None                # None: no answer kept (a credential in it, a 5xx, too large)
     headers: list[tuple[str, str]]
@@ -105,7 +104,8 @@ class IdempotencyKeys:
         self.datastore = datastore
         self.table = table
         self._find = SQL(
-            "SELECT request, fingerprint, position, created_at, answered_at, status, headers, body FROM {t}"
+            "SELECT request, fingerprint, position, extract(epoch FROM now() - created_at)::float8 AS age,"
+            " answered_at, status, headers, body FROM {t}"
             " WHERE owner = %s AND key = %s AND expires_at > now()").format(t=table.ident)
         self._answer = SQL(
             "UPDATE {t} SET answered_at = now(), status = %s, headers = %s::jsonb, body = %s"
@@ -118,7 +118,7 @@ class IdempotencyKeys:
             return None
         return KeyRecord(
             request=row["request"], fingerprint=bytes(row["fingerprint"]), position=row["position"],
-            created_at=row["created_at"], answered=row["answered_at"] is not None, status=row["status"],
+            age_seconds=row["age"], answered=row["answered_at"] is not None, status=row["status"],
             headers=[(k, v) for k, v in (row["headers"] or [])], body=bytes(row["body"] or b""))
 
     def answer(self, claim: KeyClaim, status: int | None, headers: list[tuple[str, str]] | None = None,

@@ -3,9 +3,9 @@ gets that request's answer again instead of doing the work twice.
 
 Three parts meet here:
 
-* the middleware (middleware.py) reads the key and the whole body (so the request's fingerprint is known before
-  anything runs), puts a :class:`KeyClaim` in the request's context, buffers the answer and,
-  when the request's events were stored with the key, keeps the answer on the key's row;
+* the middleware (middleware.py) reads the key and the whole body (so the request's fingerprint
+  is known before anything runs), puts a :class:`KeyClaim` in the request's context, buffers
+  the answer and, when the request's events were stored with the key, keeps it on the key's row;
 * :func:`claim`, called by each way of authenticating (bearer tokens, channel tokens, signing
   links) once it knows who the key belongs to: it answers a retry from the row, or lets the
   request run and its first save write the row (infrastructure/eventstore/idempotency.py);
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -94,7 +93,7 @@ def settle(keys: IdempotencyKeys, owner: str, key: str) -> KeyRecord | None:
 
 
 def _running(record: KeyRecord) -> bool:
-    return not record.answered and (datetime.now(timezone.utc) - record.created_at).total_seconds() < IN_FLIGHT_SECONDS
+    return not record.answered and record.age_seconds < IN_FLIGHT_SECONDS
 
 
 def outcome(record: KeyRecord, pending: KeyClaim, request_id: str | None) -> Response:
@@ -112,8 +111,8 @@ def outcome(record: KeyRecord, pending: KeyClaim, request_id: str | None) -> Res
         return problem(None, 409, "idempotency_key_in_use",
                        "the first request with this Idempotency-Key is still running; retry shortly",
                        field=HEADER, headers={"Retry-After": "1"}, request_id=request_id)
-    why = ("it carried a credential, which is never stored" if record.answered else
-           "it was not kept (the request ended in a server error or before it answered)")
+    why = ("it was not kept (it carried a credential, was a server error after the change was recorded, "
+           "or was too large)" if record.answered else "the request ended before it answered")
     return problem(None, 409, "idempotency_answer_not_kept",
                    f"the first request with this Idempotency-Key was recorded (event position {record.position}), "
                    f"but its answer is not available: {why}; read the resource to see the outcome",
