@@ -20,6 +20,7 @@ from interfaces.api.app import create_app
 from interfaces.api.deps import current_principal
 from interfaces.api.routes import signatures_public
 from interfaces.api.routes.leads.intake import intake_channel
+from tests.archive_samples import png
 from tests.engines import ADMIN_HEADERS as ADMIN
 from tests.engines import running_container
 
@@ -239,3 +240,14 @@ def test_a_retried_file_import_is_answered_from_its_key_without_importing_again(
     again = client.post("/api/v1/leads/channels/ths/imports", headers=headers, content=csv)
     assert first.status_code == again.status_code == 200 and again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true" and container.store.head() == head
+
+
+def test_a_retried_upload_matches_its_first_attempt_despite_a_new_multipart_boundary(api):
+    client, container, _ = api
+    key, image = str(uuid.uuid4()), png()
+    attempts = [client.post("/api/v1/archive/documents", headers=_keyed(ADMIN, key),
+                            files={"file": ("身份证正面.png", image, "image/png")},
+                            data={"business_line": "brokerage", "category": "id_card", "customer": "88001234"})
+                for _ in range(2)]  # httpx draws a new boundary for each
+    assert attempts[0].status_code == attempts[1].status_code == 201
+    assert attempts[1].json() == attempts[0].json() and attempts[1].headers["Idempotent-Replayed"] == "true"
