@@ -15,6 +15,8 @@ Scenarios (each on its own freshly created tables, so results are independent):
        EXCLUSIVE table lock per transaction), against the same baseline.
   (c)  1 writer, 100 events (100 aggregates) per call, vs raw psycopg ``COPY`` of 100
        rows per transaction.
+  (k)  the writers of (b), each call carrying its own Idempotency-Key (ADR 0025: the key's
+       row is written in the same transaction), vs the same writers without keys.
 
 The baseline tables have the same shape as the event table (originator_id uuid,
 originator_version bigint, topic text, state bytea, notification_id bigserial,
@@ -48,6 +50,7 @@ from common import cpu_model, postgres_url
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Identifier
 
+from infrastructure.eventstore.idempotency import KeyClaim, current_claim
 from infrastructure.eventstore.store import EventStore
 
 TOPIC = "bench:ApprovalRequest.Submitted"
@@ -271,10 +274,10 @@ class Bench:
         return measure(factory, writers=writers, per_call=per_call, seconds=self.args.seconds,
                        events=self.args.events, warmup=self.args.warmup, on_start=on_start)
 
-    def ours(self, table: str, *, writers: int, per_call: int, group_commit: bool) -> Result:
-        chain = f"{table}_chain"
-        drop_tables(self.url, table, chain)
-        self.tables += [table, chain]
+    def ours(self, table: str, *, writers: int, per_call: int, group_commit: bool, keyed: bool = False) -> Result:
+        chain, keys = f"{table}_chain", f"{table}_idempotency"
+        drop_tables(self.url, table, chain, keys)
+        self.tables += [table, chain, keys]
         store = EventStore(self.url, events_table=table, chain_key=CHAIN_KEY,
                            pool_size=max(1, writers), group_commit=group_commit)
         recorder = store.recorder
@@ -282,7 +285,18 @@ class Bench:
 
         def factory(i: int):
             source = EventSource()
-            return (lambda: recorder.insert_events(source.stored(per_call))), (lambda: None)
+            if not keyed:
+                return (lambda: recorder.insert_events(source.stored(per_call))), (lambda: None)
+
+            def call() -> None:
+                token = current_claim.set(KeyClaim(key=uuid.uuid4().hex, request="POST /bench", fingerprint=b"f" * 32,
+                                                   ttl_seconds=86_400, owner=f"bench:{i}"))
+                try:
+                    recorder.insert_events(source.stored(per_call))
+                finally:
+                    current_claim.reset(token)
+
+            return call, (lambda: None)
 
         def on_start() -> None:
             snap["txns"], snap["events"] = recorder.stats.transactions, recorder.stats.events
@@ -395,8 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, default=16, help="concurrent writers in scenario (b) (default 16)")
     parser.add_argument("--batch", type=int, default=100, help="events per transaction in scenario (c) (default 100)")
     parser.add_argument("--warmup", type=float, default=0.5, help="untimed warm-up seconds per measurement")
-    parser.add_argument("--only", default="a,b,b',c",
-                        help="comma-separated subset of scenarios: a, b, b' (group_commit=False), c")
+    parser.add_argument("--only", default="a,b,b',c,k",
+                        help="comma-separated subset of scenarios: a, b, b' (group_commit=False), c, "
+                             "k (idempotency keys)")
     parser.add_argument("--keep-tables", action="store_true", help="do not drop the bench tables at the end")
     args = parser.parse_args(argv)
     if args.seconds is None and args.events is None:
@@ -447,6 +462,11 @@ def main(argv: list[str] | None = None) -> int:
             ours = bench.ours(f"bench_es_batch{args.batch}", writers=1, per_call=args.batch, group_commit=True)
             base = bench.raw_copy(f"bench_raw_copy{args.batch}", per_call=args.batch)
             rows.append(Row(f"(c) 1 writer, {args.batch} events/txn", ours, base, f"COPY {args.batch} rows/txn"))
+        if "k" in wanted:
+            print(f"  running (k) {w} writers with idempotency keys ...", flush=True)
+            base = bench.ours(f"bench_es_{w}w_nokey", writers=w, per_call=1, group_commit=True)
+            ours = bench.ours(f"bench_es_{w}w_keyed", writers=w, per_call=1, group_commit=True, keyed=True)
+            rows.append(Row(f"(k) {w} writers, 1 event/call, each keyed", ours, base, "(b) without keys"))
         print()
         print_table(rows)
 

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
                                                              "(0 = reload every time; ADR 0008).")
     projection_poll_seconds: float = Field(1.0, description="Polling interval when no wake-up arrives.")
     read_wait_max_seconds: float = Field(10.0, description="Longest wait a read may ask for (wait_for_position).")
+    idempotency_key_hours: float = Field(24.0, gt=0, le=24 * 30, description=(
+        "How long a command's Idempotency-Key is remembered: a retry within it gets the first answer (ADR 0025)."))
     redis_check_seconds: float = Field(1.0, description="How often Redis health is checked.")
     run_workers: bool = Field(True, description="serve: run projection workers in the API process.")
     scheduler_poll_seconds: float = Field(1.0, description="How often the scheduler looks for due timers.")

@@ -14,6 +14,9 @@ for the previous writer's fsync. Two things make appends fast despite it (ADR 00
   function that locks, checks the head is still what it expected, inserts events
   and chain entries and notifies. If another process wrote in between, the head
   check fails and the batch is redone inside an explicit locked transaction.
+* Idempotency keys (ADR 0025): a request carrying a key (idempotency.py) has its key's row
+  written by the same function call as its first events, so the row exists exactly when they
+  do; a second request with the key breaks the row's primary key and fails alone (KeyTaken).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from infrastructure.eventstore.chain import GENESIS, ChainTable, link_hash
+from infrastructure.eventstore.idempotency import IdempotencyKeys, KeyClaim, KeyTable, KeyTaken, current_claim
 from infrastructure.eventstore.schema import lock_schema
 
 GATHER_SECONDS = 0.0005  # longest a leader waits for the writers of its previous batch
@@ -36,6 +40,7 @@ GATHER_SECONDS = 0.0005  # longest a leader waits for the writers of its previou
 @dataclass
 class _Request:
     events: Sequence[StoredEvent]
+    claim: KeyClaim | None = None  # captured on the caller's thread: the leader runs on another
     ids: list[int] | None = None
     error: BaseException | None = None
     done: bool = False
@@ -55,6 +60,8 @@ class LedgerRecorder(PostgresApplicationRecorder):
                  group_commit: bool = True, max_batch_events: int = 2000):
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain = ChainTable(datastore.schema, events_table_name)
+        key_table = KeyTable(datastore.schema, events_table_name)
+        self.keys = IdempotencyKeys(datastore, key_table)
         self._chain_key = chain_key
         self.group_commit = group_commit
         self.max_batch_events = max_batch_events
@@ -68,9 +75,13 @@ class LedgerRecorder(PostgresApplicationRecorder):
         chain = Identifier(datastore.schema, self.chain.name)
         function = Identifier(datastore.schema, f"{events_table_name}_append")
         self.sql_create_statements.append(self.chain.create_sql)
+        self.sql_create_statements.extend(key_table.create_sql)
+        # A new signature (the key arrays) is a new overload: a process of the previous release
+        # keeps calling the old one during a rolling deploy.
         self.sql_create_statements.append(SQL(
             "CREATE OR REPLACE FUNCTION {fn}(expected_head bigint, ids {idtype}[], versions bigint[],"
-            " topics text[], states bytea[], hashes bytea[], lock_timeout text)"
+            " topics text[], states bytea[], hashes bytea[], lock_timeout text, key_owners text[],"
+            " key_values text[], key_requests text[], key_prints bytea[], key_offsets bigint[], key_ttls integer[])"
             " RETURNS TABLE(head bigint, ok boolean) LANGUAGE plpgsql AS $body$"
             " DECLARE current_head bigint; current_hash bytea;"
             " BEGIN"
@@ -81,6 +92,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
             "  IF coalesce(current_head, 0) <> expected_head THEN"
             "   RETURN QUERY SELECT coalesce(current_head, 0), false; RETURN;"
             "  END IF;"
+            "{keys}"
             "  INSERT INTO {events} (notification_id, originator_id, originator_version, topic, state)"
             "   SELECT expected_head + t.i, t.oid, t.ver, t.topic, t.state"
             "   FROM unnest(ids, versions, topics, states) WITH ORDINALITY AS t(oid, ver, topic, state, i);"
@@ -91,9 +103,12 @@ class LedgerRecorder(PostgresApplicationRecorder):
             "  RETURN QUERY SELECT expected_head + array_length(ids, 1), true;"
             " END $body$"
         ).format(fn=function, idtype=SQL(datastore.originator_id_type), events=events, chain=chain,
-                 channel=Identifier(self.channel_name)))
+                 keys=key_table.append_sql(), channel=Identifier(self.channel_name)))
+        self._key_constraint = key_table.constraint
         # Rendered once: composing SQL objects on every call costs more than the insert.
-        self._append_sql = SQL("SELECT head, ok FROM {fn}(%s, %b, %b, %b, %b, %b, %s)").format(
+        self._append_sql = SQL(
+            "SELECT head, ok FROM {fn}(%s, %b, %b, %b, %b, %b, %s,"
+            " %b::text[], %b::text[], %b::text[], %b::bytea[], %b::bigint[], %b::integer[])").format(
             fn=function).as_string(None)
         self._head_sql = self.chain.head_sql.as_string(None)
         self._lock_sql = SQL("LOCK TABLE {events} IN EXCLUSIVE MODE").format(events=events).as_string(None)
@@ -109,7 +124,10 @@ class LedgerRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
-        request = _Request(stored_events)
+        claim = current_claim.get()
+        if claim is not None and claim.collided:
+            raise KeyTaken(f"idempotency key {claim.key!r} was used by a request that committed first")
+        request = _Request(stored_events, claim if claim is not None and claim.writes_now() else None)
         if not self.group_commit:
             self._commit([request])
             return self._result(request)
@@ -164,7 +182,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
             self._write(batch)
         except IntegrityError as exc:
             if len(batch) == 1:
-                batch[0].error = exc
+                batch[0].error = self._key_taken(batch[0], exc) or exc
             else:
                 # Someone in the batch is stale: retry each alone so only they fail.
                 self.stats.fallbacks += 1
@@ -177,13 +195,23 @@ class LedgerRecorder(PostgresApplicationRecorder):
         for request in batch:
             request.done = True
 
+    def _key_taken(self, request: _Request, exc: IntegrityError) -> KeyTaken | None:
+        diag = getattr(exc.__cause__, "diag", None)
+        if request.claim is None or getattr(diag, "constraint_name", None) != self._key_constraint:
+            return None
+        request.claim.collided = True
+        taken = KeyTaken(f"idempotency key {request.claim.key!r} was used by a request that committed first")
+        taken.__cause__ = exc
+        return taken
+
     def _write(self, batch: list[_Request]) -> None:
         events = [e for r in batch for e in r.events]
+        keys = _KeyArrays(batch)
         with self.datastore.get_connection() as conn:
             head = self._head
             if head is not None:
                 with conn.cursor() as cur:
-                    new_head = self._append(cur, head, events)
+                    new_head = self._append(cur, head, events, keys)
             if head is None or new_head is None:
                 # Another process wrote since our last commit (or we never did): read the
                 # head and append inside one transaction that holds the lock throughout.
@@ -194,7 +222,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
                     cur.execute(self._head_sql)
                     row = cur.fetchone()
                     head = (row["notification_id"], bytes(row["hash"])) if row else (0, GENESIS)
-                    new_head = self._append(cur, head, events)
+                    new_head = self._append(cur, head, events, keys)
                     if new_head is None:
                         raise RuntimeError("event chain head moved while the table was locked")
         self._head = new_head
@@ -205,10 +233,13 @@ class LedgerRecorder(PostgresApplicationRecorder):
         for request in batch:
             request.ids = list(range(first + offset, first + offset + len(request.events)))
             offset += len(request.events)
+            if request.claim is not None:
+                request.claim.position = request.ids[0]
         for listener in self.stats.listeners:
             listener(len(events), new_head[0])
 
-    def _append(self, cur: Any, head: tuple[int, bytes], events: list[StoredEvent]) -> tuple[int, bytes] | None:
+    def _append(self, cur: Any, head: tuple[int, bytes], events: list[StoredEvent],
+                keys: _KeyArrays) -> tuple[int, bytes] | None:
         """Call the append function; None when the stored head is not the one we expected."""
         position, prev_hash = head
         hashes = []
@@ -219,8 +250,33 @@ class LedgerRecorder(PostgresApplicationRecorder):
             hashes.append(prev_hash)
         cur.execute(self._append_sql, (
             head[0], [e.originator_id for e in events], [e.originator_version for e in events],
-            [e.topic for e in events], [e.state for e in events], hashes, self._lock_timeout), prepare=True)
+            [e.topic for e in events], [e.state for e in events], hashes, self._lock_timeout,
+            keys.owners, keys.values, keys.requests, keys.prints, keys.offsets, keys.ttls), prepare=True)
         row = cur.fetchone()
         if not row["ok"]:  # another process moved the head since we last wrote
             return None
         return row["head"], prev_hash
+
+
+class _KeyArrays:
+    """The key rows of a batch as the append function takes them: one per request that claims
+    a key, at the offset of its first event within the batch."""
+
+    def __init__(self, batch: list[_Request]):
+        self.owners: list[str] = []
+        self.values: list[str] = []
+        self.requests: list[str] = []
+        self.prints: list[bytes] = []
+        self.offsets: list[int] = []
+        self.ttls: list[int] = []
+        offset = 0
+        for request in batch:
+            claim = request.claim
+            if claim is not None and claim.owner is not None:
+                self.owners.append(claim.owner)
+                self.values.append(claim.key)
+                self.requests.append(claim.request)
+                self.prints.append(claim.fingerprint)
+                self.offsets.append(offset)
+                self.ttls.append(claim.ttl_seconds)
+            offset += len(request.events)

@@ -11,7 +11,8 @@ from fastapi.openapi.utils import get_openapi
 
 from domain.shared.errors import DomainError
 from infrastructure.settings import Settings
-from interfaces.api import delegation, problems
+from interfaces.api import delegation, idempotency, problems
+from interfaces.api.idempotency.middleware import IdempotencyMiddleware
 from interfaces.api.metrics import Metrics
 from interfaces.api.middleware import RequestContextMiddleware
 from interfaces.api.routes import (
@@ -57,6 +58,8 @@ securities firms. Every change is an event; reads come from projections.
 * **Concurrency**: reads return an `ETag`; send it back as `If-Match`. A stale write answers 409.
 * **Read your writes**: commands return `position`; pass it as `wait_for_position` to a read.
 * **Correlation**: send `X-Correlation-ID` to tie a request to your own logs; every event records it.
+* **Retries**: send `Idempotency-Key: <a UUID>` on a command; a retry with the same key gets the first answer
+  (`Idempotent-Replayed: true`) instead of doing the work twice (docs/api.md, "Retries and Idempotency-Key").
 """
 
 
@@ -75,6 +78,8 @@ def create_app(container: Container) -> FastAPI:
 
 
 def _middleware(app: FastAPI, settings: Settings, metrics: object) -> None:
+    # Added first, so it runs inside the request-context middleware (bounded body, ids, headers).
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        large_bodies=_large_bodies(settings), authenticated=_Authenticated(app),
                        hsts_seconds=settings.hsts_seconds)
@@ -84,9 +89,9 @@ def _middleware(app: FastAPI, settings: Settings, metrics: object) -> None:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-ID",
-                                          delegation.HEADER],
+                                          delegation.HEADER, idempotency.HEADER],
                            expose_headers=["ETag", "Location", "Retry-After", "X-Event-Position", "X-Request-ID",
-                                           "X-Correlation-ID"], max_age=600)
+                                           "X-Correlation-ID", idempotency.REPLAYED], max_age=600)
 
 
 def create_app_from_settings(settings: Settings) -> FastAPI:
@@ -138,6 +143,7 @@ class _Authenticated:
 
 def _routes(app: FastAPI) -> None:
     problems.install(app)
+    idempotency.install(app)
     routers = (health, auth, departments, operators, access_admin, delegations, calendar, forms, flows, flow_monitor,
                flow_statistics, flow_reports, saved_reports, flow_instances, flow_overrides, flow_migrations, audit,
                projections, archive, leads, notifications, notification_deliveries,
@@ -161,6 +167,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components.pop("ValidationError", None)
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
+            idempotency.declare(path, method, operation)
             _declare_problems(path, method, operation)
             delegation.declare(path, method, operation)
     app.openapi_schema = schema
@@ -175,7 +182,7 @@ def _declare_problems(path: str, method: str, operation: dict[str, Any]) -> None
         statuses |= {401, 403, 404, 429}
     if "{" in path:
         statuses.add(404)
-    if params & {"cursor", "if-match", "wait_for_position"} or "requestBody" in operation:
+    if params & {"cursor", "if-match", "wait_for_position", "idempotency-key"} or "requestBody" in operation:
         statuses.add(400)
     if "wait_for_position" in params:
         statuses.add(504)

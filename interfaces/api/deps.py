@@ -14,7 +14,7 @@ from application.access.policy import Policy, Principal
 from domain.shared.context import CommandContext
 from domain.shared.errors import AuthenticationError
 from infrastructure.redis.throttle import Rule
-from interfaces.api import delegation
+from interfaces.api import delegation, idempotency
 from interfaces.api.problems import ApiProblem
 from interfaces.bootstrap import Container
 
@@ -63,12 +63,14 @@ def current_principal(
                                  headers={"Retry-After": str(wait)}) from None
             container.throttle.fail(address)
         raise
+    authenticated = principal.actor  # a delegated request's key belongs to the token that sent it
     on_behalf_of = request.headers.get(delegation.HEADER)
     if on_behalf_of is not None:
         request.state.actor = principal.actor  # the access log names the token when it is refused
         principal = delegation.on_behalf(request, container, principal, on_behalf_of)
         request.state.via = principal.via
     request.state.actor = principal.actor
+    idempotency.claim(request, authenticated)
     return principal
 
 

@@ -4,6 +4,7 @@ and depend on nothing that resolves a principal). Guessing links is throttled pe
 address like guessing tokens; the access log records the route template, never the link."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
@@ -16,6 +17,7 @@ from application.signatures.ports import PUBLIC_PREFIX, Client
 from domain.signatures.consent import CONSENT_TEXT, CONSENT_VERSION
 from domain.signatures.errors import SigningLinkGoneError, SigningLinkUnknownError
 from infrastructure.redis.throttle import Rule
+from interfaces.api import idempotency
 from interfaces.api.deps import ContainerDep
 from interfaces.api.problems import PROBLEM_JSON, ApiProblem, Responses
 from interfaces.bootstrap import Container
@@ -117,6 +119,8 @@ def document(token: Token, request: Request, container: ContainerDep) -> Respons
                  503: {"description": "`sealing_failed`: your signature is recorded; the seal follows", **_PROBLEM}},
              summary="Sign: consent and your typed name. The link works once; the firm's seal is applied at once.")
 def sign(token: Token, body: Consent, request: Request, container: ContainerDep) -> SignedPublic:
+    # The link is the credential: a retried signature's key belongs to it (never stored in clear).
+    idempotency.claim(request, "sign-link:" + hashlib.sha256(token.encode()).hexdigest())
     outcome = _guarded(container, request, lambda: container.signatures.sign_with_link(
         token, signer_name=body.signer_name, consent_version=body.consent_version, client=_client(request),
         correlation_id=request.state.correlation_id))

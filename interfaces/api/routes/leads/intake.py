@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from domain.shared.context import CommandContext
 from domain.shared.errors import NotFoundError, RuleViolationError
+from interfaces.api import idempotency
 from interfaces.api.deps import ContainerDep
 from interfaces.api.problems import ApiProblem
 from interfaces.api.routes.leads.common import (
@@ -32,7 +33,7 @@ class IntakeBatch(BaseModel):  # rows are checked one by one (per-row results)
     privacy_consent: bool | None = Field(None, description="Landing pages that require consent refuse without it")
 
 
-def intake_channel(container: ContainerDep, x_channel_token: Annotated[str | None, Header(
+def intake_channel(request: Request, container: ContainerDep, x_channel_token: Annotated[str | None, Header(
         description="The channel's intake token (POST /channels/{code}/token)")] = None) -> Any:
     """Dependency: the channel behind the token (checked before the body is read) and its rate limit."""
     if not x_channel_token:
@@ -44,6 +45,7 @@ def intake_channel(container: ContainerDep, x_channel_token: Annotated[str | Non
         raise ApiProblem(429, "rate_limited", f"channel {channel.code!r} exceeded "
                          f"{container.settings.leads_intake_rate_per_minute} leads per minute",
                          headers={"Retry-After": str(max(retry, 1))})
+    idempotency.claim(request, f"channel:{channel.code}")
     return channel
 
 
