@@ -57,16 +57,9 @@ class ClickHouse:
         its /ping endpoint (not through the shared client, whose timeouts suit long queries);
         the in-process engine counts as up while another thread holds it."""
         if not self.embedded:
-            parts = urlparse(self.url)
-            scheme = "https" if parts.scheme in ("https", "clickhouses") else "http"
-            try:
-                with urllib.request.urlopen(f"{scheme}://{parts.hostname}:{parts.port or 8123}/ping",
-                                            timeout=timeout) as answer:
-                    return None if answer.status == 200 else f"HTTP {answer.status}"
-            except OSError as exc:
-                return type(exc).__name__
-        if not self._lock.acquire(timeout=timeout):
-            return None
+            return http_ping(self.url, timeout)
+        if not self._lock.acquire(blocking=False):
+            return None  # busy answering a query: up, and the probe must not queue behind it
         try:
             return None if self.client.query("SELECT 1").result_rows == [(1,)] else "unexpected answer"
         except Exception as exc:  # readiness reports, it does not raise
@@ -83,3 +76,15 @@ class ClickHouse:
             self._watch.stop()
         if not self.embedded:
             self.client.close()
+
+
+def http_ping(url: str, timeout: float) -> str | None:
+    """None when the ClickHouse server at ``url`` answers its /ping within ``timeout``, else why not."""
+    parts = urlparse(url)
+    scheme = "https" if parts.scheme in ("https", "clickhouses") else "http"
+    try:
+        with urllib.request.urlopen(f"{scheme}://{parts.hostname}:{parts.port or 8123}/ping",
+                                    timeout=timeout) as answer:
+            return None if answer.status == 200 else f"HTTP {answer.status}"
+    except OSError as exc:
+        return type(exc).__name__

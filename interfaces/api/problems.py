@@ -151,7 +151,7 @@ def unexpected_error(exc: Exception, request_id: str | None) -> tuple[int, JSONR
 
 def database_unavailable(request_id: str | None, exc: BaseException) -> JSONResponse:
     """An expected outage (ADR 0026): one log line, no traceback, and a 503 the client may retry."""
-    log.warning("database unavailable (request %s): %s", request_id or "-", type(exc).__name__)
+    log.info("database unavailable (request %s): %s", request_id or "-", type(exc).__name__)
     return _problem_with_id(request_id, 503, "database_unavailable", "the database is unavailable; retry shortly",
                             headers={"Retry-After": "2"})
 

@@ -160,6 +160,8 @@ def _outage(stack: Stack, caplog: pytest.LogCaptureFixture, cut: str) -> None:
     assert stack.stored(marker) == 0, "the request answered 503 was written later"
     assert len(_lines(caplog, "PostgreSQL unavailable")) == 1
     assert len(_lines(caplog, "PostgreSQL available again")) == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
+            and not r.getMessage().startswith("PostgreSQL ")] == [], "an outage is two warnings, no more"
     _no_traceback(caplog)
 
 
