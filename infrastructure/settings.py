@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     group_commit: bool = Field(True, description="Save concurrent commands in one transaction (ADR 0002).")
     group_commit_max_events: int = Field(2000, description="Most events in one group commit.")
     lock_timeout_seconds: int = Field(10, description="Longest wait for the event table lock.")
+    db_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="Longest a request waits on an unreachable PostgreSQL before it answers 503 "
+        "`database_unavailable` (pool wait, connect, group-commit queue; ADR 0026).")
+    engine_check_seconds: float = Field(
+        0.5, gt=0, le=10, description="How often PostgreSQL and ClickHouse are probed (readiness, outage warnings, "
+        "failing fast while PostgreSQL is down).")
     projection_batch_size: int = Field(500, description="Events per projection transaction.")
     flow_hot_instances: int = Field(2000, ge=0, description="Flow instances kept in memory between their commands "
                                                              "(0 = reload every time; ADR 0008).")

@@ -6,8 +6,10 @@ import logging
 import threading
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from psycopg.sql import SQL, Identifier
 
+from infrastructure.engines.postgres import is_outage, libpq_timeouts
 from infrastructure.eventstore.store import EventStore
 from infrastructure.projections import ProjectionRunner
 from infrastructure.redis.progress import ProgressBoard
@@ -56,6 +58,10 @@ class ProjectionWorkers:
                 backoff = self.poll_seconds
             except Exception as exc:  # a failing projection must not stop the others
                 runner.last_error = f"{type(exc).__name__}: {exc}"
+                if is_outage(exc):  # the engine watch logs the outage once (ADR 0026); retry at the pace of polling
+                    log.debug("projection %s waits for PostgreSQL: %s", runner.name, runner.last_error)
+                    self._stop.wait(self.poll_seconds)
+                    continue
                 log.exception("projection %s failed; retrying in %.1fs", runner.name, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
@@ -66,14 +72,15 @@ class ProjectionWorkers:
         channel = self.store.recorder.channel_name
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.database_url, autocommit=True) as conn:
+                with psycopg.connect(self.database_url, autocommit=True, **libpq_timeouts(self.store.timeout)) as conn:
                     conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=0.5, stop_after=1):
                             self.notifications_received += 1
                             self.wake()
             except psycopg.Error:
-                log.warning("LISTEN connection lost; projections poll until it is back")
+                # INFO: an outage is logged once, by the engine watch; projections still poll.
+                log.info("LISTEN connection lost; projections poll until it is back")
                 self._stop.wait(self.poll_seconds)
 
     def stop(self) -> None:
@@ -84,7 +91,7 @@ class ProjectionWorkers:
         try:
             with self.store.datastore.get_connection() as conn:
                 conn.execute(SQL("NOTIFY {0}").format(Identifier(self.store.recorder.channel_name)))
-        except psycopg.Error:
+        except (psycopg.Error, PersistenceError):  # PostgreSQL is away: the threads stop on their own
             pass
         for t in self._threads:
             t.join(timeout=10)

@@ -51,6 +51,7 @@ from infrastructure.calendar.chinese_holidays import ChineseHolidays
 from infrastructure.compliance.entries import PostgresListEntries
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.engines.embedded import EmbeddedPostgres, EmbeddedRedis, quiet_platformdirs_warning
+from infrastructure.engines.postgres import quiet_outages
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.feerates.directory import DirectoryDropCounter
 from infrastructure.feerates.layouts import load_layouts
@@ -190,8 +191,12 @@ class Container:
             chain_key=settings.audit_chain_key.get_secret_value().encode(),
             pool_size=pool_size(settings, workers), group_commit=settings.group_commit,
             max_batch_events=settings.group_commit_max_events, lock_timeout=settings.lock_timeout_seconds,
+            timeout=settings.db_timeout_seconds,
         )
+        quiet_outages()  # an outage is logged by the engine watches, once (ADR 0026)
+        store.watch(settings.engine_check_seconds)
         clickhouse = ClickHouse(engines.clickhouse_url, settings.clickhouse_database)
+        clickhouse.watch(settings.engine_check_seconds, timeout=min(1.0, settings.db_timeout_seconds))
         archive = ArchiveApplication(
             store, blobs=blob_store(settings), max_file_bytes=settings.archive_max_file_bytes,
             mount_limits=MountLimits(settings.archive_mount_max_files, settings.archive_max_file_bytes,

@@ -90,6 +90,9 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         # Many tests send bad tokens on purpose from one test client; the address throttle has
         # its own tests (tests/e2e/test_login_throttle.py).
         address_free_failures=10_000,
+        # The outage probe gives up after a third of this: on a loaded CI machine a 1 s probe
+        # could count a busy database down and break the connections of an unrelated test.
+        db_timeout_seconds=10.0,
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

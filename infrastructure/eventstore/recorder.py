@@ -30,6 +30,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
+from infrastructure.engines.postgres import DatabaseUnavailable
 from infrastructure.eventstore.chain import GENESIS, ChainTable, link_hash
 from infrastructure.eventstore.idempotency import IdempotencyKeys, KeyClaim, KeyTable, KeyTaken, current_claim
 from infrastructure.eventstore.schema import lock_schema
@@ -44,6 +45,7 @@ class _Request:
     ids: list[int] | None = None
     error: BaseException | None = None
     done: bool = False
+    taken: bool = False  # by a leader, who settles it
 
 
 @dataclass
@@ -70,6 +72,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self._leader = False
         self._last_batch_requests = 1
         self._head: tuple[int, bytes] | None = None  # (position, hash) this process wrote or read last
+        self.wait_seconds: float | None = None  # longest a writer waits in the queue (None: no limit)
         self.stats = CommitStats()
         events = Identifier(datastore.schema, events_table_name)
         chain = Identifier(datastore.schema, self.chain.name)
@@ -133,8 +136,15 @@ class LedgerRecorder(PostgresApplicationRecorder):
             return self._result(request)
         with self._cv:
             self._queue.append(request)
+            give_up = None if self.wait_seconds is None else time.monotonic() + self.wait_seconds
             while not request.done and self._leader:
-                self._cv.wait()
+                remaining = None if give_up is None or request.taken else give_up - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    # Leave the queue, so it can never be written after its caller has answered
+                    # (a request a leader took is settled by that leader, within its own bounds).
+                    self._queue[:] = [r for r in self._queue if r is not request]
+                    raise DatabaseUnavailable("the event store did not accept the write in time")
+                self._cv.wait(remaining)
             if request.done:
                 return self._result(request)
             self._leader = True
@@ -164,6 +174,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         size = 0
         while self._queue and (not batch or size + len(self._queue[0].events) <= self.max_batch_events):
             request = self._queue.pop(0)
+            request.taken = True
             batch.append(request)
             size += len(request.events)
         self._last_batch_requests = len(batch)

@@ -5,20 +5,29 @@ fact in the system: read-your-writes, projections and the audit chain use it.
 """
 from __future__ import annotations
 
+import os
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
     Mapper,
+    OperationalError,
     ProcessRecorder,
     TrackingRecorder,
 )
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import PoolTimeout
 
+from infrastructure.engines.health import EngineHealth, Watch
+from infrastructure.engines.postgres import DatabaseUnavailable, PostgresProbe, libpq_timeouts
 from infrastructure.eventstore.chain import GENESIS, ChainProblem, VerifyReport, unchained, verify_rows
 from infrastructure.eventstore.recorder import LedgerRecorder
 from infrastructure.eventstore.transcoder import OrjsonTranscoder
@@ -27,7 +36,63 @@ from infrastructure.eventstore.walk import ChainWalk
 PROGRESS_EVERY = 20_000  # rows between progress callbacks of a verify
 
 
-def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int) -> PostgresDatastore:
+class LedgerDatastore(PostgresDatastore):
+    """The library's datastore, failing fast while PostgreSQL is down (ADR 0026).
+
+    While the watch counts the database down, asking for a connection raises
+    DatabaseUnavailable at once: requests answer 503 in milliseconds instead of holding a
+    thread (and queueing the requests behind it) for the whole pool wait. When the watch
+    sees the database go, the connections in use are broken (their threads may be blocked on
+    a server that stopped answering) and the idle ones are discarded: after an outage no
+    request meets a connection to the server that went away.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.health = EngineHealth("PostgreSQL")
+        self._in_use: set[Any] = set()
+        self._in_use_lock = threading.Lock()
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        if self.health.checked and not self.health.up:
+            raise DatabaseUnavailable(f"PostgreSQL is unavailable ({self.health.reason})")
+        acquired = False
+        try:
+            with super().get_connection() as conn:
+                acquired = True
+                with self._in_use_lock:
+                    self._in_use.add(conn)
+                try:
+                    yield conn
+                finally:
+                    with self._in_use_lock:
+                        self._in_use.discard(conn)
+        except OperationalError as exc:
+            # The pool waited its whole timeout: not an error the library should retry (ten
+            # times, each waiting again), but the end of this request's wait.
+            if not acquired and isinstance(exc.__cause__, PoolTimeout):
+                raise DatabaseUnavailable(f"no PostgreSQL connection within {self.pool.timeout:g} s") from exc
+            raise
+
+    def interrupt(self) -> None:
+        """Break every connection in use and drain the pool. Shutting the socket down (on a
+        duplicate of its descriptor, under the lock that keeps the connection checked out)
+        wakes a thread blocked on it with an error; the pool then replaces the connection."""
+        with self._in_use_lock:
+            for conn in self._in_use:
+                try:
+                    with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+                        sock.shutdown(socket.SHUT_RDWR)
+                except (OSError, psycopg.Error):
+                    pass  # closed already
+        if not self.pool.closed:
+            self.pool.drain()
+
+
+def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int, timeout: float = 10.0) -> LedgerDatastore:
+    """``timeout`` bounds each wait on PostgreSQL: for a pooled connection, for a new
+    connection, and (tcp_user_timeout) for sent data to be acknowledged (ADR 0026)."""
     params = conninfo_to_dict(url)
 
     def part(key: str, default: str) -> str:
@@ -35,7 +100,7 @@ def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int) -> Postgr
         value = params.get(key)
         return default if value is None else str(value)
 
-    return PostgresDatastore(
+    datastore = LedgerDatastore(
         dbname=part("dbname", "postgres"),
         host=part("host", "127.0.0.1"),
         port=part("port", "5432"),
@@ -44,21 +109,36 @@ def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int) -> Postgr
         pool_size=pool_size,
         max_overflow=pool_size,
         lock_timeout=lock_timeout,
-        pre_ping=False,  # a broken connection fails one call and is discarded by the pool
-        connect_timeout=10,
+        pre_ping=False,  # a broken connection fails one call and is discarded; an outage drains them all
+        connect_timeout=timeout,  # the library passes it to the pool as its wait for a connection
     )
+    assert isinstance(datastore.pool.kwargs, dict)
+    datastore.pool.kwargs.update(libpq_timeouts(timeout))
+    # The pool retries a failed connection with a doubling delay until reconnect_timeout (5 min
+    # by default), so after a long outage its next attempt could be half a minute away. Giving
+    # up after `timeout` instead leaves no attempt pending: the first request after the
+    # outage grows the pool at once.
+    datastore.pool.reconnect_timeout = timeout
+    return datastore
 
 
 class EventStore:
     """The one event store of a process (owned by the composition root)."""
 
     def __init__(self, database_url: str, *, events_table: str, chain_key: bytes, pool_size: int = 8,
-                 group_commit: bool = True, max_batch_events: int = 2000, lock_timeout: int = 10):
-        self.datastore = datastore_from_url(database_url, pool_size=pool_size, lock_timeout=lock_timeout)
+                 group_commit: bool = True, max_batch_events: int = 2000, lock_timeout: int = 10,
+                 timeout: float = 10.0):
+        self.timeout = timeout
+        self.datastore = datastore_from_url(database_url, pool_size=pool_size, lock_timeout=lock_timeout,
+                                            timeout=timeout)
         self.recorder = LedgerRecorder(
             self.datastore, events_table_name=events_table, chain_key=chain_key,
             group_commit=group_commit, max_batch_events=max_batch_events,
         )
+        # A writer waiting in the group-commit queue gives up after the same bound (ADR 0026).
+        self.recorder.wait_seconds = timeout
+        self.health = self.datastore.health
+        self._watch: Watch | None = None
         self.recorder.create_table()
         self.transcoder = OrjsonTranscoder()
         self.mapper: Mapper[Any] = Mapper(transcoder=self.transcoder)
@@ -99,7 +179,21 @@ class EventStore:
             rows = conn.execute(self._versions, (list(ids),)).fetchall()
         return {r["originator_id"]: r["version"] for r in rows if r["version"] is not None}
 
+    def watch(self, interval: float) -> None:
+        """Probe PostgreSQL every ``interval`` seconds (on a connection of its own, giving up
+        after a third of the timeout): readiness reads the state, requests fail fast while it
+        is down, and the connections in use are broken when it goes."""
+        assert isinstance(self.datastore.pool.kwargs, dict)
+        probe = PostgresProbe(self.datastore.pool.kwargs, timeout=self.timeout / 3)
+        self._watch = Watch(self.health, probe, interval, on_down=self.datastore.interrupt)
+        self._watch.start()
+
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            probe = self._watch.probe
+            assert isinstance(probe, PostgresProbe)
+            probe.close()
         self.datastore.close()
 
 

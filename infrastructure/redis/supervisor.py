@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import redis
 
+from infrastructure.engines.health import EngineHealth
+
 log = logging.getLogger(__name__)
 
 Rebuilder = Callable[[redis.Redis], None]
@@ -22,12 +24,22 @@ class RedisSupervisor:
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
                                            health_check_interval=0)
         self.check_seconds = check_seconds
-        self.available = False
+        self.health = EngineHealth("Redis")
         self.rebuilds = 0
         self._rebuilders: list[tuple[str, Rebuilder]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self.health.up
+
+    @available.setter
+    def available(self, value: bool) -> None:
+        # Set by every component whose Redis call failed, so the outage is logged by whoever
+        # meets it first: one warning when it goes, one when the next check finds it back.
+        self.health.mark(value, "wake-ups and waits fall back to polling")
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -42,26 +54,25 @@ class RedisSupervisor:
             try:
                 self.client.ping()
                 fresh = not self.client.exists(self.key(EPOCH_KEY))
-            except redis.RedisError:
-                if self.available:
-                    log.warning("Redis unavailable: wake-ups and waits fall back to polling")
-                self.available = False
+            except redis.RedisError as exc:
+                self.health.mark(False, f"{type(exc).__name__}; wake-ups and waits fall back to polling")
                 return False
-            if fresh or not self.available:
-                self._rebuild()
+            rebuilt = (fresh or not self.available) and self._rebuild()
             self.available = True
+            if rebuilt:  # counted once the state is readable as available (tests wait on it)
+                self.rebuilds += 1
             return True
 
-    def _rebuild(self) -> None:
+    def _rebuild(self) -> bool:
         for name, rebuilder in self._rebuilders:
             try:
                 rebuilder(self.client)
             except Exception:  # one failing rebuilder must not hide the others
                 log.exception("rebuilding Redis state %s failed", name)
-                return
+                return False
         self.client.set(self.key(EPOCH_KEY), "1")
-        self.rebuilds += 1
         log.info("Redis derived state rebuilt (%d rebuilders)", len(self._rebuilders))
+        return True
 
     def start(self) -> None:
         self.check()

@@ -23,6 +23,7 @@ from domain.shared.errors import (
     RuleViolationError,
     UnavailableError,
 )
+from infrastructure.engines.postgres import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +143,17 @@ def unexpected_error(exc: Exception, request_id: str | None) -> tuple[int, JSONR
     """The answer to an exception no handler took (called by the middleware, which keeps the
     connection open: a re-raised error would make the server drop it). A database outage is
     a 503 without a traceback; anything else is logged once with its traceback."""
-    from eventsourcing.persistence import InterfaceError, OperationalError
-    from psycopg import OperationalError as PsycopgOperationalError
-    from psycopg_pool import PoolTimeout
-
-    if isinstance(exc, (OperationalError, InterfaceError, PsycopgOperationalError, PoolTimeout)):
-        log.warning("database unavailable (request %s): %s", request_id or "-", type(exc).__name__)
-        return 503, _problem_with_id(request_id, 503, "database_unavailable",
-                                     "the database is unavailable; retry shortly", headers={"Retry-After": "2"})
+    if is_outage(exc):
+        return 503, database_unavailable(request_id, exc)
     log.error("unhandled error (request %s)", request_id or "-", exc_info=exc)
     return 500, _problem_with_id(request_id, 500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def database_unavailable(request_id: str | None, exc: BaseException) -> JSONResponse:
+    """An expected outage (ADR 0026): one log line, no traceback, and a 503 the client may retry."""
+    log.info("database unavailable (request %s): %s", request_id or "-", type(exc).__name__)
+    return _problem_with_id(request_id, 503, "database_unavailable", "the database is unavailable; retry shortly",
+                            headers={"Retry-After": "2"})
 
 
 def _problem_with_id(request_id: str | None, status: int, code: str, detail: str,

@@ -3,21 +3,12 @@ keep-alive connection (a dropped connection after every error makes clients retr
 from __future__ import annotations
 
 import http.client
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from interfaces.api.app import create_app
+from tests import live
 from tests.engines import ADMIN_HEADERS as ADMIN
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -26,17 +17,8 @@ def served(live_container, monkeypatch):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(live_container.access_queries, "operators", broken)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(live_container), host="127.0.0.1", port=port,
-                                           log_level="warning", server_header=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live.served(create_app(live_container)) as port:
+        yield port
 
 
 def test_errors_are_answered_on_the_same_keep_alive_connection(served):

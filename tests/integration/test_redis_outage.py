@@ -1,8 +1,6 @@
 """Redis is derived state only: commands go on while it is down; it is rebuilt when it returns."""
 from __future__ import annotations
 
-import time
-
 from starlette.testclient import TestClient
 
 from infrastructure.engines.embedded import EmbeddedRedis
@@ -10,15 +8,7 @@ from infrastructure.redis.progress import POSITIONS
 from interfaces.api.app import create_app
 from tests.engines import ADMIN_HEADERS as AUTH
 from tests.engines import running_container
-
-
-def _eventually(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.live import eventually
 
 
 def test_commands_survive_a_redis_outage_and_redis_state_is_rebuilt(engines, tmp_path):
@@ -31,10 +21,10 @@ def test_commands_survive_a_redis_outage_and_redis_state_is_rebuilt(engines, tmp
             positions_key = container.redis.key(POSITIONS)
             first = client.post("/api/v1/access/departments", json={"code": "HQ", "name": "HQ", "kind": "head_office"},
                                 headers=AUTH).json()
-            assert _eventually(lambda: container.redis.client.hget(positions_key, "access.departments") == b"1")
+            assert eventually(lambda: container.redis.client.hget(positions_key, "access.departments") == b"1")
 
             redis_server.stop()
-            assert _eventually(lambda: not container.redis.available)
+            assert eventually(lambda: not container.redis.available)
             created = client.post("/api/v1/access/departments",
                                   json={"code": "SH", "name": "Shanghai", "kind": "branch", "parent_id": first["id"]},
                                   headers=AUTH)
@@ -49,7 +39,7 @@ def test_commands_survive_a_redis_outage_and_redis_state_is_rebuilt(engines, tmp
 
             # Redis returns empty (it keeps nothing on disk): the supervisor restores derived state.
             returned.start()
-            assert _eventually(lambda: container.redis.rebuilds > rebuilds)
+            assert eventually(lambda: container.redis.rebuilds > rebuilds)
             assert container.redis.client.hgetall(positions_key) == {
                 name.encode(): b"2" for name in container.runners}
             assert client.get("/ready").json()["status"] == "ok"
