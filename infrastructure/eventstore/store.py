@@ -20,7 +20,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 from infrastructure.eventstore.chain import ChainProblem, VerifyReport, verify_rows
 from infrastructure.eventstore.recorder import LedgerRecorder
+from infrastructure.eventstore.sealing import SealedAsAesGcm, SealingMapper
 from infrastructure.eventstore.transcoder import OrjsonTranscoder
+from infrastructure.privacy.keyring import Keyring
+from infrastructure.privacy.keywrap import LocalKeyWrapper
 
 
 def datastore_from_url(url: str, *, pool_size: int, lock_timeout: int) -> PostgresDatastore:
@@ -49,7 +52,8 @@ class EventStore:
     """The one event store of a process (owned by the composition root)."""
 
     def __init__(self, database_url: str, *, events_table: str, chain_key: bytes, pool_size: int = 8,
-                 group_commit: bool = True, max_batch_events: int = 2000, lock_timeout: int = 10):
+                 group_commit: bool = True, max_batch_events: int = 2000, lock_timeout: int = 10,
+                 key_wrapper: Any = None, key_cache_seconds: float = 60.0):
         self.datastore = datastore_from_url(database_url, pool_size=pool_size, lock_timeout=lock_timeout)
         self.recorder = LedgerRecorder(
             self.datastore, events_table_name=events_table, chain_key=chain_key,
@@ -57,7 +61,13 @@ class EventStore:
         )
         self.recorder.create_table()
         self.transcoder = OrjsonTranscoder()
-        self.mapper: Mapper[Any] = Mapper(transcoder=self.transcoder)
+        # Personal fields are sealed per data subject (ADR 0028). A store built by hand (benchmarks)
+        # wraps subject keys under its chain key; the composition root passes the master key's wrapper.
+        self.keyring = Keyring(self.datastore, key_wrapper or LocalKeyWrapper(chain_key),
+                               cache_seconds=key_cache_seconds)
+        self.keyring.create()
+        self.transcoder.register(SealedAsAesGcm(self.keyring, self.transcoder))
+        self.mapper: Mapper[Any] = SealingMapper(transcoder=self.transcoder)
         self.chain_key = chain_key
         from psycopg.sql import SQL, Identifier
 

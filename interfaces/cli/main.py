@@ -18,6 +18,7 @@ from interfaces.cli.compliance import compliance_app
 from interfaces.cli.customers import customers_app
 from interfaces.cli.leads import leads_app
 from interfaces.cli.notifications import notifications_app
+from interfaces.cli.privacy import privacy_app
 from interfaces.cli.projections import projections_app
 
 app = typer.Typer(help="Ledgerflow: approval flows, leads, image archive, audit.", no_args_is_help=True,
@@ -29,6 +30,7 @@ app.add_typer(leads_app, name="leads")
 app.add_typer(archive_app, name="archive")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.command()
