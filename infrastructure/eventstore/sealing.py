@@ -65,12 +65,12 @@ class SealingMapper(Mapper[Any]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
         cls = type(domain_event)
-        event_state = dict(vars(domain_event))
+        # Sealed while the subject's id (the originator, for most) is still in the state.
+        event_state = transform(dict(vars(domain_event)), cls, Sealed)
         originator_id = event_state.pop("originator_id")
         originator_version = event_state.pop("originator_version")
         class_version = getattr(cls, "class_version", 1)
         if class_version > 1:
             event_state["class_version"] = class_version
-        event_state = transform(event_state, cls, Sealed)
         return StoredEvent(originator_id=originator_id, originator_version=originator_version,
                            topic=get_topic(cls), state=self.transcoder.encode(event_state))

@@ -240,12 +240,12 @@ class LeadsProjection(PostgresProjection):
             return
         w.execute("UPDATE leads_leads SET phone = %(x)s, name = CASE WHEN name IS NULL THEN NULL ELSE %(x)s END"
                   " WHERE id = %(id)s", {"x": ERASED, "id": e.subject_id})
-        w.execute("UPDATE leads_intakes SET phone = %(x)s, fields = (SELECT coalesce(jsonb_object_agg(k, %(x)s),"
+        w.execute("UPDATE leads_intakes SET phone = %(x)s, fields = (SELECT coalesce(jsonb_object_agg(k, %(x)s::text),"
                   " '{}'::jsonb) FROM jsonb_object_keys(fields) AS k) WHERE lead_id = %(id)s",
                   {"x": ERASED, "id": e.subject_id})
         for key in ("content", "nickname"):
-            w.execute("UPDATE leads_timeline SET detail = jsonb_set(detail, ARRAY[%(k)s], to_jsonb(%(x)s::text))"
-                      " WHERE lead_id = %(id)s AND jsonb_typeof(detail -> %(k)s) = 'string'",
+            w.execute("UPDATE leads_timeline SET detail = jsonb_set(detail, ARRAY[%(k)s::text], to_jsonb(%(x)s::text))"
+                      " WHERE lead_id = %(id)s AND jsonb_typeof(detail -> %(k)s::text) = 'string'",
                       {"k": key, "x": ERASED, "id": e.subject_id})
 
     # -- segments and SOP tasks -----------------------------------------------------------------
