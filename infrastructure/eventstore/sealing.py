@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +18,10 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoding
+from eventsourcing.persistence import EventStore, Mapper, StoredEvent, Transcoding
 from eventsourcing.utils import get_topic
 
-from domain.privacy.personal import ERASED, transform
+from domain.privacy.personal import ERASED, declared, transform
 from infrastructure.privacy.keyring import Keyring
 
 
@@ -63,6 +64,19 @@ class SealedAsAesGcm(Transcoding):
 class SealingMapper(Mapper[Any]):
     """The library's Mapper with the declared personal values sealed before encoding."""
 
+    def __init__(self, transcoder: Any, keyring: Keyring):
+        super().__init__(transcoder=transcoder)
+        self.keyring = keyring
+
+    def prepare(self, domain_events: Sequence[Any]) -> None:
+        """Fetch or create, in one go, the keys these events' personal values will need."""
+        refs: set[str] = set()
+        for e in domain_events:
+            if declared(type(e)):
+                transform(dict(vars(e)), type(e), lambda ref, value: refs.add(ref))
+        if refs:
+            self.keyring.prepare(refs)
+
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
         cls = type(domain_event)
         # Sealed while the subject's id (the originator, for most) is still in the state.
@@ -74,3 +88,12 @@ class SealingMapper(Mapper[Any]):
             event_state["class_version"] = class_version
         return StoredEvent(originator_id=originator_id, originator_version=originator_version,
                            topic=get_topic(cls), state=self.transcoder.encode(event_state))
+
+
+class SealingEventStore(EventStore[Any]):
+    """The library's EventStore, which has the mapper prepare the keys of a whole save at once."""
+
+    def put(self, domain_events: Sequence[Any], **kwargs: Any) -> Any:
+        if isinstance(self.mapper, SealingMapper):
+            self.mapper.prepare(domain_events)
+        return super().put(domain_events, **kwargs)

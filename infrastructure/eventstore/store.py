@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from infrastructure.eventstore.chain import ChainProblem, VerifyReport, verify_rows
 from infrastructure.eventstore.recorder import LedgerRecorder
-from infrastructure.eventstore.sealing import SealedAsAesGcm, SealingMapper
+from infrastructure.eventstore.sealing import SealedAsAesGcm, SealingEventStore, SealingMapper
 from infrastructure.eventstore.transcoder import OrjsonTranscoder
 from infrastructure.privacy.keyring import Keyring
 from infrastructure.privacy.keywrap import LocalKeyWrapper
@@ -67,7 +67,7 @@ class EventStore:
                                cache_seconds=key_cache_seconds)
         self.keyring.create()
         self.transcoder.register(SealedAsAesGcm(self.keyring, self.transcoder))
-        self.mapper: Mapper[Any] = SealingMapper(transcoder=self.transcoder)
+        self.mapper: Mapper[Any] = SealingMapper(self.transcoder, self.keyring)
         self.chain_key = chain_key
         from psycopg.sql import SQL, Identifier
 
@@ -118,6 +118,11 @@ class SharedStoreFactory(InfrastructureFactory[TrackingRecorder]):
 
     def mapper(self, transcoder: Any = None, mapper_class: Any = None) -> Mapper[Any]:
         return self.store.mapper
+
+    def event_store(self, mapper: Mapper[Any] | None = None,
+                    recorder: AggregateRecorder | None = None) -> SealingEventStore:
+        # Personal values of a whole save get their subjects' keys in one go (ADR 0028).
+        return SealingEventStore(mapper=mapper or self.store.mapper, recorder=recorder or self.store.recorder)
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         raise NotImplementedError("snapshots are not used; aggregates are short-lived")

@@ -100,6 +100,31 @@ class Keyring:
                                      " nothing new is recorded about it")
         return key
 
+    def prepare(self, refs: set[str]) -> None:
+        """Have the keys of these subjects at hand before sealing: one query for those not
+        cached, one INSERT for those that have none (a batch of new leads costs two statements,
+        not one per lead)."""
+        missing = [r for r in refs if not self._cached(r)[0]]
+        if not missing:
+            return
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute("SELECT subject, wrapped FROM subject_keys WHERE subject = ANY(%s)",
+                                (missing,)).fetchall()
+            found = {r["subject"]: r["wrapped"] for r in rows}
+            new = {r: os.urandom(32) for r in missing if r not in found}
+            if new:
+                won = {r["subject"] for r in conn.execute(
+                    "INSERT INTO subject_keys (subject, wrapped, wrapped_by) SELECT * FROM unnest(%s::text[],"
+                    " %s::bytea[], %s::text[]) ON CONFLICT (subject) DO NOTHING RETURNING subject",
+                    (list(new), [self.wrapper.wrap(k, r) for r, k in new.items()],
+                     [self.wrapper.key_id] * len(new))).fetchall()}
+                for r in set(new) - won:  # another process created it first: it is read on use
+                    del new[r]
+        for r, wrapped in found.items():
+            self._remember(r, None if wrapped is None else self.wrapper.unwrap(bytes(wrapped), r))
+        for r, key in new.items():
+            self._remember(r, key)
+
     def _insert(self, ref: str) -> bytes | None:
         key = os.urandom(32)
         with self.datastore.get_connection() as conn:

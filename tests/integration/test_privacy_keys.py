@@ -104,3 +104,18 @@ def test_a_lead_from_before_keyed_ids_is_still_found_by_its_phone_and_reads_with
     event = firm.store.mapper.to_domain_event(StoredEvent(old_id, 1, "domain.leads.lead:Lead.Created",
                                                           orjson.dumps(state)))
     assert event.phone_digest is None and event.phone == "+8613811110006"
+
+
+def test_a_batch_of_subjects_gets_its_keys_in_one_go_and_an_erased_one_stays_erased(firm):
+    erased_id = _intake(firm, "13811110007")["lead_id"]
+    firm.privacy.erase(ADMIN, "lead", erased_id, "request")
+    other = _keyring_of_another_process(firm, 60)
+    refs = {f"lead:batch-{i}" for i in range(50)} | {f"lead:{erased_id}"}
+    other.prepare(refs)
+    with firm.store.datastore.get_connection() as conn:
+        stored = conn.execute("SELECT count(*) AS n FROM subject_keys WHERE subject LIKE 'lead:batch-%%'"
+                              " AND wrapped IS NOT NULL").fetchone()["n"]
+    assert stored == 50
+    assert other.sealing_key("lead:batch-7") == _keyring_of_another_process(firm, 0).sealing_key("lead:batch-7")
+    with pytest.raises(SubjectErasedError):
+        other.sealing_key(f"lead:{erased_id}")
