@@ -64,46 +64,44 @@ def declarations() -> Iterator[tuple[type, Personal]]:
             yield cls, d
 
 
-def _scopes(state: dict[str, Any], d: Personal) -> Iterator[dict[str, Any]]:
-    if d.each is None:
-        yield state
-        return
-    for item in state.get(d.each) or ():
-        if isinstance(item, dict):
-            yield item
-
-
 def transform(state: dict[str, Any], event_class: type, seal: Any) -> dict[str, Any]:
     """A copy of ``state`` with every declared personal value replaced by ``seal(ref, value)``
-    (``ref`` the subject's ``subject_ref``). Absent, None and erased values stay as they are."""
+    (``ref`` the subject's ``subject_ref``). Absent, None and erased values stay as they are.
+    Only the containers on a declared path are copied (a batch event's long lists are not deep
+    copied twice per save); the event object in memory keeps its clear values."""
     decls = declared(event_class)
     if not decls:
         return state
-    out = _copy_paths(state, decls)
+    out = dict(state)
     for d in decls:
-        for scope in _scopes(out, d):
-            ref = subject_ref(d.kind, scope[d.subject])
-            for path in d.fields:
-                _replace(scope, path.split("."), lambda v, ref=ref: seal(ref, v))
+        if d.each is None:
+            out = _scope(out, d, seal)
+        elif isinstance(out.get(d.each), list):
+            out[d.each] = [_scope(item, d, seal) if isinstance(item, dict) else item for item in out[d.each]]
     return out
 
 
-def _copy_paths(state: dict[str, Any], decls: tuple[Personal, ...]) -> dict[str, Any]:
-    """A copy deep where sealing writes: the event object in memory keeps its clear values."""
-    import copy
+def _scope(scope: dict[str, Any], d: Personal, seal: Any) -> dict[str, Any]:
+    ref = subject_ref(d.kind, scope[d.subject])
+    for path in d.fields:
+        scope = _replaced(scope, path.split("."), ref, seal)
+    return scope
 
-    tops = {d.each or p.split(".")[0] for d in decls for p in d.fields}
-    return {k: copy.deepcopy(v) if k in tops else v for k, v in state.items()}
 
-
-def _replace(node: Any, parts: list[str], fn: Any) -> None:
+def _replaced(node: Any, parts: list[str], ref: str, seal: Any) -> Any:
     head, rest = parts[0], parts[1:]
-    if head == "*":
-        keys: Any = range(len(node)) if isinstance(node, list) else list(node) if isinstance(node, dict) else ()
+    keys: Any
+    if isinstance(node, dict):
+        keys = list(node) if head == "*" else [head] if head in node else []
+        out: Any = dict(node)
+    elif isinstance(node, list) and head == "*":
+        keys, out = range(len(node)), list(node)
     else:
-        keys = [head] if isinstance(node, dict) and head in node else ()
+        return node
     for k in keys:
+        value = out[k]
         if rest:
-            _replace(node[k], rest, fn)
-        elif node[k] is not None and not is_erased(node[k]):  # the marker is no personal value
-            node[k] = fn(node[k])
+            out[k] = _replaced(value, rest, ref, seal)
+        elif value is not None and not is_erased(value):  # the marker is no personal value
+            out[k] = seal(ref, value)
+    return out
