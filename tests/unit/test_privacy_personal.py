@@ -69,3 +69,10 @@ def test_a_wrapped_key_unwraps_only_for_its_own_subject_and_master_key():
         LocalKeyWrapper(b"another master key, as long").unwrap(wrapped, "lead:1")
     assert wrapper.key_id == LocalKeyWrapper(b"a master key of enough length").key_id != LocalKeyWrapper(
         b"another master key, as long").key_id
+
+
+def test_a_masked_field_shows_the_erasure_marker_as_it_is():
+    from domain.access.masking import mask_value
+
+    assert mask_value(ERASED, "name") == ERASED and mask_value(ERASED, "phone") == ERASED
+    assert mask_value("张三丰", "name") == "张**"
