@@ -68,11 +68,13 @@ def erased(engines, tmp_path_factory):
             "subject_kind": "lead", "subject_id": lead_id, "reason": "asked twice"})
         refused = client.post("/api/v1/privacy/erasures", headers=auditor, json={
             "subject_kind": "lead", "subject_id": kept_id, "reason": "not mine to erase"})
+        scoped = client.post("/api/v1/privacy/erasures", headers=login_with(client, live, "scoped_dpo", [
+            "privacy.erase"]), json={"subject_kind": "lead", "subject_id": kept_id, "reason": "a branch's own"})
         cli = _cli_erase(live, customer_id)
         assert live.progress.wait_for(list(live.runners), live.store.head(), 20)
         yield {"live": live, "client": client, "raw": raw, "e164": e164, "name": name, "lead_id": lead_id,
                "kept_id": kept_id, "other_e164": other_e164, "other": other, "customer": customer,
-               "customer_id": customer_id, "first": first, "again": again, "refused": refused, "cli": cli,
+               "customer_id": customer_id, "first": first, "again": again, "refused": refused, "scoped": scoped, "cli": cli,
                "token": token}
 
 
@@ -111,11 +113,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def test_the_erasure_answers_201_then_200_with_the_first_record_and_403_without_the_permission(erased):
+def test_the_erasure_answers_201_then_200_with_the_first_record_and_403_without_the_permission_or_firm_scope(
+        erased):
     first, again = ok(erased["first"], 201), ok(erased["again"], 200)
     assert first["already_erased"] is False and again["already_erased"] is True
     assert again["id"] == first["id"] and again["erased_at"] == first["erased_at"]
     assert erased["refused"].status_code == 403
+    assert erased["scoped"].status_code == 403 and "every business line" in erased["scoped"].json()["detail"]
     assert erased["cli"].exit_code == 0, erased["cli"].output
     assert "erased at" in erased["cli"].output
 

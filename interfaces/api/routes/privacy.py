@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from application.privacy.app import ErasureResult
+from domain.shared.errors import PermissionDeniedError
 from interfaces.api.deps import Acting, ContainerDep, requires
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
@@ -34,6 +35,13 @@ class ErasurePublic(BaseModel):
     already_erased: bool = Field(description="True: erased before by an earlier request; nothing new recorded")
 
 
+def _require_firm_wide(policy: Policy) -> None:
+    """Erasure is irreversible and reaches every record of the subject, whichever line or
+    department holds it: only a holder of ``privacy.erase`` scoped over the whole firm may ask."""
+    if policy.principal.business_lines is not None or policy.principal.departments is not None:
+        raise PermissionDeniedError("erasure needs a scope over every business line and department")
+
+
 def _public(result: ErasureResult, response: Response) -> ErasurePublic:
     response.headers["X-Event-Position"] = str(result.position)
     response.headers["Cache-Control"] = "no-store"
@@ -49,6 +57,7 @@ def _public(result: ErasureResult, response: Response) -> ErasurePublic:
                         404: {"description": "No such lead or customer."}})
 def erase(body: ErasureCreate, container: ContainerDep, policy: Eraser, ctx: Acting,
           response: Response) -> ErasurePublic:
+    _require_firm_wide(policy)
     result = container.privacy.erase(ctx, body.subject_kind, body.subject_id, body.reason)
     if result.already:
         response.status_code = 200
