@@ -17,7 +17,7 @@ from domain.privacy.erasure import Erasure, erasure_id
 from domain.privacy.personal import SUBJECT_KINDS, subject_ref
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.context import current_context
-from domain.shared.errors import NotFoundError, RuleViolationError
+from domain.shared.errors import ConcurrencyConflictError, NotFoundError, RuleViolationError
 
 # The aggregate each kind of subject is.
 SUBJECTS: dict[str, type[LedgerAggregate]] = {"lead": Lead, "customer": Customer}
@@ -50,7 +50,10 @@ class PrivacyApplication(LedgerApplication):
         self.load(subject_id, SUBJECTS[subject_kind], what=f"{subject_kind} {subject_id}")
         erasure = Erasure.record(subject_kind, subject_id, reason, current_context().actor)
         self._store.keyring.erase(ref)  # first: see the module's docstring
-        return self._result(erasure, self.save_one(erasure).position, already=False)
+        try:
+            return self._result(erasure, self.save_one(erasure).position, already=False)
+        except ConcurrencyConflictError:  # a simultaneous request recorded it first
+            return self._result(self.load(eid, Erasure), self._store.head(), already=True)
 
     def erasure(self, subject_kind: str, subject_id: UUID) -> ErasureResult:
         eid = erasure_id(subject_kind, subject_id)
