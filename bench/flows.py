@@ -162,7 +162,7 @@ class Ours:
         suffix = uuid.uuid4().hex[:10]
         settings = Settings(mode=Mode.test, data_dir=data_dir, redis_prefix=f"lf-bench-{suffix}:",
                             clickhouse_database=f"lf_bench_{suffix}", bootstrap_admin_token=uuid.uuid4().hex * 2,
-                            audit_chain_key=uuid.uuid4().hex * 2)
+                            audit_chain_key=uuid.uuid4().hex * 2, master_key=uuid.uuid4().hex * 2)
         self.settings = settings
         self.container = Container.start(settings, engines=Engines(database_url, redis_url, clickhouse_url),
                                          workers=False)

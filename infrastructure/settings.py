@@ -12,6 +12,7 @@ from infrastructure.forms.cap_live import check_url_template, parse_fields
 
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 DEV_AUDIT_CHAIN_KEY = "dev-audit-chain-key-change-me"
+DEV_MASTER_KEY = "dev-master-key-change-me"
 
 
 class Mode(str, Enum):
@@ -56,6 +57,12 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(
         300.0, gt=0, description="How often the worker process anchors a checkpoint of the chain head (only "
         "when the head moved).")
+    master_key: SecretStr = Field(
+        SecretStr(DEV_MASTER_KEY), description="Master key wrapping every data subject's key (personal fields of "
+                                               "events, ADR 0028); losing it loses every personal value.")
+    privacy_key_cache_seconds: float = Field(
+        60.0, ge=0, le=3600, description="How long a process keeps a subject's unwrapped key: after an erasure "
+                                         "another process may still read the subject's values this long.")
 
     host: str = Field("127.0.0.1", description="HTTP listen address.")
     port: int = Field(8000, description="HTTP listen port.")
@@ -318,7 +325,8 @@ class Settings(BaseSettings):
         """Development-default secrets are refused outside development mode; in production every
         secret must also be at least 24 characters."""
         secrets = {"LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN": (self.bootstrap_admin_token, DEV_ADMIN_TOKEN),
-                   "LEDGERFLOW_AUDIT_CHAIN_KEY": (self.audit_chain_key, DEV_AUDIT_CHAIN_KEY)}
+                   "LEDGERFLOW_AUDIT_CHAIN_KEY": (self.audit_chain_key, DEV_AUDIT_CHAIN_KEY),
+                   "LEDGERFLOW_MASTER_KEY": (self.master_key, DEV_MASTER_KEY)}
         if self.mode is Mode.development:
             return self
         weak = [name for name, (secret, default) in secrets.items() if secret.get_secret_value() == default

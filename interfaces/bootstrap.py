@@ -37,6 +37,7 @@ from application.leads.app import LeadsApplication
 from application.notifications.app import NotificationsApplication
 from application.notifications.delivery import Deliveries
 from application.notifications.delivery_worker import Notifier
+from application.privacy.app import PrivacyApplication
 from application.signatures.hook import ESignHook
 from application.signatures.service import SignaturesApplication
 from domain.archive.content import BlobStore
@@ -69,6 +70,7 @@ from infrastructure.leads.staff import AccessStaff
 from infrastructure.notifications.channels import delivery_channels, wecom_userids
 from infrastructure.notifications.outbox import OutboxStore
 from infrastructure.notifications.recipients import AccessRecipients
+from infrastructure.privacy.keywrap import LocalKeyWrapper
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
 from infrastructure.redis.progress import ProgressBoard
@@ -173,6 +175,7 @@ class Container:
     signatures: SignaturesApplication  # e-signature (ADR 0022)
     signing_queries: SigningQueries
     compliance: ComplianceApplication          # AML screening (issue 16, ADR 0020)
+    privacy: PrivacyApplication                # erasure of personal data (ADR 0028)
     compliance_queries: ComplianceQueries
     feerates: FeeRatesApplication            # fee rates and the CTP write-back (ADR 0023)
     feerate_queries: FeeRateQueries
@@ -192,6 +195,8 @@ class Container:
             pool_size=pool_size(settings, workers), group_commit=settings.group_commit,
             max_batch_events=settings.group_commit_max_events, lock_timeout=settings.lock_timeout_seconds,
             timeout=settings.db_timeout_seconds,
+            key_wrapper=LocalKeyWrapper(settings.master_key.get_secret_value().encode()),
+            key_cache_seconds=settings.privacy_key_cache_seconds,
         )
         quiet_outages()  # an outage is logged by the engine watches, once (ADR 0026)
         store.watch(settings.engine_check_seconds)
@@ -305,6 +310,7 @@ class Container:
             agreement_queries=AgreementQueries(readmodels),
             signatures=signatures, signing_queries=signing_queries,
             compliance=compliance, compliance_queries=ComplianceQueries(readmodels),
+            privacy=PrivacyApplication(store),
             feerates=feerates, feerate_queries=FeeRateQueries(readmodels), feerate_results=feerate_results,
             owns_engines=owns,
         )

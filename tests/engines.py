@@ -87,6 +87,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         mode=Mode.test, data_dir=tmp_path, redis_prefix=f"lf-test-{suffix}:",
         clickhouse_database=f"lf_test_{suffix}", projection_poll_seconds=0.2, redis_check_seconds=0.2,
         bootstrap_admin_token=TEST_ADMIN_TOKEN, audit_chain_key="test-audit-chain-key-0123456789abcdef",
+        master_key="test-master-key-0123456789abcdef",
         # Many tests send bad tokens on purpose from one test client; the address throttle has
         # its own tests (tests/e2e/test_login_throttle.py).
         address_free_failures=10_000,

@@ -331,7 +331,9 @@ class FormsApplication(LedgerApplication):
             customer_id = natural_id("customer", profile["fund_account"])
             if self.exists(customer_id):
                 customer = self.load(customer_id, Customer)
-                if customer.sync(profile):
+                if customer.erased:  # its personal data was erased: never taken in again (ADR 0028)
+                    counts["erased"] = counts.get("erased", 0) + 1
+                elif customer.sync(profile):
                     batch.append(customer)
                     counts["updated"] += 1
                 else:

@@ -35,7 +35,7 @@ from application.leads.sop import SopTasks
 from application.leads.staff import EveryoneAvailable, Staff
 from application.shared.base import LedgerApplication
 from domain.calendar.working_time import WorkingTime
-from domain.leads.lead import Lead, lead_id
+from domain.leads.lead import Lead
 from domain.leads.phone import normalise_phone
 from domain.leads.rulebook import RuleBook
 from domain.shared.errors import NotFoundError
@@ -106,7 +106,8 @@ class LeadsApplication(Channels, LineSettings, Rules, Bindings, Intake, Imports,
         return self.load(lead_uuid, Lead, what=f"lead {lead_uuid}")
 
     def lead_for(self, business_line: str, phone: str) -> UUID:
-        return lead_id(business_line, normalise_phone(phone))
+        phone = normalise_phone(phone)
+        return self.current_leads(business_line, [phone])[phone].id
 
     def require_department(self, department_id: str, field: str) -> None:
         try:

@@ -15,12 +15,13 @@ from uuid import UUID
 
 import cel
 
+from application.leads.identity import LeadIdentity
 from application.leads.ports import SaveAll
 from application.shared.base import Loader, command
 from domain.leads.allocation import AllocationInputs, RuleConfig, allocate, allocation_entry, outcome, unavailable_among
 from domain.leads.binding import Binding
 from domain.leads.channel import Channel
-from domain.leads.lead import Lead, lead_id
+from domain.leads.lead import Lead
 from domain.leads.phone import InvalidPhoneError, normalise_phone
 from domain.leads.rows import MAX_BATCH, check_row
 from domain.leads.rulebook import RuleBook
@@ -32,7 +33,7 @@ from infrastructure.eventstore.store import EventStore
 RETRIES = 8  # optimistic retries of a batch (jittered backoff between them)
 
 
-class Intake:
+class Intake(LeadIdentity):
     clock: Callable[[], datetime]
     load: Loader
     save_all: SaveAll
@@ -138,8 +139,8 @@ class Intake:
             results.append({"row": n, "status": "rejected", "reason": error, "phone": raw if isinstance(
                 raw, str) and len(raw) <= 32 and text_problem(raw) is None else None})
         phones = {p for _, p, _ in parsed}
-        known = self.existing(lead_id(line, p) for p in phones)
-        leads: dict[UUID, Lead] = {i: self.load(i, Lead) for i in known}
+        current = self.current_leads(line, phones)  # keyed ids, erased leads passed over (ADR 0028)
+        leads: dict[UUID, Lead] = {c.id: c.lead for c in current.values() if c.lead is not None}
         bound = self.bindings(phones)
         rules, states = book.configs(), book.working_states()
         unavailable, homes = self.availability(line, rules) if rules else (set(), {})
@@ -148,7 +149,7 @@ class Intake:
         changed: dict[UUID, Lead] = {}
         intake_base = {**channel.facts(), **(extra or {}), "source": source, "at": at}
         for n, phone, fields in parsed:
-            lid = lead_id(line, phone)
+            lid = current[phone].id
             lead = leads.get(lid)
             reason: str | None = None
             notes: list[dict[str, str]] = []
@@ -177,7 +178,8 @@ class Intake:
                                                     unavailable_among(rules, decisions, unavailable)))
             intake = {**intake_base, "row": n, "fields": fields, **({"rule_errors": notes} if notes else {})}
             if lead is None:
-                lead = Lead.create(line, phone, intake, status, reason, department, owner, decisions)
+                lead = Lead.create(lid, line, phone, current[phone].digest, intake, status, reason, department,
+                                   owner, decisions)
                 leads[lid] = lead
                 flag = "new"
             else:

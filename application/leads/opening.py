@@ -11,11 +11,12 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from application.leads.identity import LeadIdentity
 from application.leads.inputs import OpeningEvent, first_error
 from application.shared.base import CommandResult, command
 from domain.leads.attribution import attribute
 from domain.leads.binding import Binding
-from domain.leads.lead import Lead, lead_id
+from domain.leads.lead import Lead
 from domain.leads.phone import normalise_phone
 from domain.leads.settings import LeadSettings
 from domain.shared.aggregate import LedgerAggregate
@@ -26,7 +27,7 @@ from infrastructure.eventstore.store import EventStore
 log = logging.getLogger(__name__)
 
 
-class Opening:
+class Opening(LeadIdentity):
     save_one: Callable[[LedgerAggregate], CommandResult]
     lead: Callable[[UUID], Lead]
     settings: Callable[[str], LeadSettings]
@@ -37,7 +38,7 @@ class Opening:
     def opening_event(self, business_line: str, phone: str, kind: str, at: datetime, node: str | None = None,
                       external_id: str | None = None) -> CommandResult:
         normalised = normalise_phone(phone)
-        lead = self.lead(lead_id(business_line, normalised))
+        lead = self.lead(self.current_leads(business_line, [normalised])[normalised].id)
         if lead.already_applied(external_id):  # a webhook retry: accepted, nothing recorded
             return CommandResult(lead.id, lead.version, self._store.head())
         attribution = None

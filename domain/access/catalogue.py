@@ -115,6 +115,9 @@ MENUS: tuple[Menu, ...] = (
         Action("audit.view", "View event trails and past states"),
         Action("audit.verify", "Verify the tamper-evidence chain"),
     )),
+    Menu("privacy", "个人信息 Privacy", (
+        Action("privacy.erase", "Erase a lead's or a customer's personal data (PIPL art. 47): irreversible"),
+    )),
     Menu("operations", "运维 Operations", (
         Action("ops.projections.view", "View projection status and lag"),
         Action("ops.projections.manage", "Re-apply events a projection parked (after a fix)"),

@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.privacy.personal import is_erased
+
 EFFECTS = ("hidden", "masked", "read_only")
 
 # The fields each resource lets rules target: optional text fields only, so hiding or masking
@@ -33,8 +35,8 @@ def mask_value(value: Any, style: str) -> Any:
     bank_card 6222021234567891234 -> 6222****1234; id_card keeps 4 + 4; phone keeps 3 + 4;
     name keeps the first character; email keeps the first character of the local part.
     """
-    if value is None:
-        return None
+    if value is None or is_erased(value):  # the erasure marker hides nothing (ADR 0028)
+        return value
     if not isinstance(value, str):
         return "****"
     # Show at most half of the characters, never the whole value.

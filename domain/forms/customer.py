@@ -6,10 +6,14 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from domain.privacy.personal import Personal, is_erased, personal
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import CUSTOMER_ACCOUNT, natural_id
 from domain.shared.text import require_text
+
+# The personal fields of a customer profile, sealed under the customer's key (ADR 0028).
+PERSONAL_PROFILE_FIELDS = ("name", "id_number", "phone", "bank_account", "address", "email")
 
 
 def check_profile(fund_account: str, profile: dict[str, Any]) -> None:
@@ -41,6 +45,12 @@ class Customer(LedgerAggregate):
         return cls._create(cls.Registered, id=natural_id("customer", fund_account), fund_account=fund_account,
                            profile=profile)
 
+    @property
+    def erased(self) -> bool:
+        """The customer's personal data was erased: the account-opening system's copy is not
+        taken in again (ADR 0028)."""
+        return any(is_erased(self.profile.get(f)) for f in PERSONAL_PROFILE_FIELDS)
+
     def sync(self, profile: dict[str, Any]) -> bool:
         check_profile(self.fund_account, profile)
         if profile == self.profile:
@@ -55,3 +65,8 @@ class Customer(LedgerAggregate):
     @event(Updated)
     def _updated(self, profile: dict[str, Any], old_profile: dict[str, Any]) -> None:
         self.profile = profile
+
+
+personal(Customer.Registered, Personal("customer", tuple(f"profile.{f}" for f in PERSONAL_PROFILE_FIELDS)))
+personal(Customer.Updated, Personal("customer", tuple(f"{p}.{f}" for p in ("profile", "old_profile")
+                                                      for f in PERSONAL_PROFILE_FIELDS)))

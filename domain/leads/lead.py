@@ -14,6 +14,7 @@ from eventsourcing.domain import event
 from domain.calendar.working_time import WorkingTime
 from domain.leads.employee import AssigneeUnavailableError
 from domain.leads.rulebook import RecycleRule
+from domain.privacy.personal import Personal, is_erased, personal
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import RuleViolationError
 from domain.shared.ids import natural_id
@@ -30,14 +31,24 @@ DepositIntent = Literal[Intent, "deposited"]
 DEPOSIT_INTENTS: tuple[str, ...] = get_args(DepositIntent)
 
 
-def lead_id(business_line: str, phone: str) -> UUID:
+def lead_id(business_line: str, phone_digest: str, generation: int = 0) -> UUID:
+    """The id of the lead of a phone: derived from the phone's keyed hash (ADR 0028), so the id
+    says nothing about the phone to whoever lacks the index key. ``generation`` counts erasures:
+    after the lead of a phone was erased, the same phone comes in as a new lead."""
+    return natural_id("lead", f"{business_line}:h:{phone_digest}" + (f":{generation}" if generation else ""))
+
+
+def legacy_lead_id(business_line: str, phone: str) -> UUID:
+    """The id leads created before ADR 0028 have (derived from the clear phone): still found."""
     return natural_id("lead", f"{business_line}:{phone}")
 
 
 class Lead(LedgerAggregate):
     class Created(LedgerAggregate.Created):
+        class_version = 2
         business_line: str
         phone: str
+        phone_digest: str | None  # the keyed hash lookups use (None: created before ADR 0028)
         intake: dict[str, Any]
         status: str
         reason: str | None
@@ -46,11 +57,17 @@ class Lead(LedgerAggregate):
         owner: str | None
         decisions: list[dict[str, Any]]
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["phone_digest"] = None
+
     @event(Created)
-    def __init__(self, business_line: str, phone: str, intake: dict[str, Any], status: str, reason: str | None,
-                 flag: str, department_id: str, owner: str | None, decisions: list[dict[str, Any]]):
+    def __init__(self, business_line: str, phone: str, phone_digest: str | None, intake: dict[str, Any],
+                 status: str, reason: str | None, flag: str, department_id: str, owner: str | None,
+                 decisions: list[dict[str, Any]]):
         self.business_line: str = business_line
         self.phone = phone
+        self.phone_digest = phone_digest
         self.channel_code = intake["channel_code"]    # the channel of the first valid intake (attribution)
         self.intakes: list[dict[str, Any]] = []
         self.status = "filtered"
@@ -69,11 +86,18 @@ class Lead(LedgerAggregate):
         self._intake(intake, status, reason, flag, department_id, owner)
 
     @classmethod
-    def create(cls, business_line: str, phone: str, intake: dict[str, Any], status: str, reason: str | None,
-               department_id: str, owner: str | None, decisions: list[dict[str, Any]]) -> Lead:
-        return cls._create(cls.Created, id=lead_id(business_line, phone), business_line=business_line, phone=phone,
-                           intake=intake, status=status, reason=reason, flag="new", department_id=department_id,
-                           owner=owner, decisions=decisions)
+    def create(cls, lead_uuid: UUID, business_line: str, phone: str, phone_digest: str, intake: dict[str, Any],
+               status: str, reason: str | None, department_id: str, owner: str | None,
+               decisions: list[dict[str, Any]]) -> Lead:
+        """``lead_uuid``: ``lead_id`` of the phone's digest (the caller knows its generation)."""
+        return cls._create(cls.Created, id=lead_uuid, business_line=business_line, phone=phone,
+                           phone_digest=phone_digest, intake=intake, status=status, reason=reason, flag="new",
+                           department_id=department_id, owner=owner, decisions=decisions)
+
+    @property
+    def erased(self) -> bool:
+        """The lead's personal data was erased (its phone reads as erased)."""
+        return is_erased(self.phone)
 
     def _intake(self, intake: dict[str, Any], status: str, reason: str | None, flag: str, department_id: str,
                 owner: str | None) -> None:
@@ -389,3 +413,13 @@ class Lead(LedgerAggregate):
             self.opening["attribution"] = attribution
         elif kind == "closed":
             self.lifecycle = "closed"
+
+
+# Personal data of the lead (ADR 0028, docs/privacy.md): sealed under the lead's key in the store.
+personal(Lead.Created, Personal("lead", ("phone", "intake.fields.*")))
+personal(Lead.IntakeRecorded, Personal("lead", ("intake.fields.*",)))
+personal(Lead.FollowedUp, Personal("lead", ("content",)))
+personal(Lead.SmsSent, Personal("lead", ("content",)))
+personal(Lead.ContentBlocked, Personal("lead", ("content",)))
+personal(Lead.SopExecuted, Personal("lead", ("content",)))
+personal(Lead.WechatAdded, Personal("lead", ("nickname",)))

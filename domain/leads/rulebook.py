@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 from pydantic import BaseModel, Field
 
 from domain.leads.allocation import RuleConfig
+from domain.privacy.personal import Personal, personal
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.errors import NotFoundError, RuleViolationError
 from domain.shared.ids import natural_id
@@ -118,3 +119,7 @@ class RuleBook(LedgerAggregate):
         state of each rule it advanced, as left by the last decision."""
         self.states.update(copy.deepcopy(states))
         self.allocations += len(decisions)
+
+
+# Each allocation entry names its lead's phone: sealed under that lead's key (ADR 0028).
+personal(RuleBook.Allocated, Personal("lead", ("phone",), subject="lead", each="decisions"))

@@ -30,8 +30,11 @@ from infrastructure.engines.health import EngineHealth, Watch
 from infrastructure.engines.postgres import DatabaseUnavailable, PostgresProbe, libpq_timeouts
 from infrastructure.eventstore.chain import GENESIS, ChainProblem, VerifyReport, unchained, verify_rows
 from infrastructure.eventstore.recorder import LedgerRecorder
+from infrastructure.eventstore.sealing import SealedAsAesGcm, SealingEventStore, SealingMapper
 from infrastructure.eventstore.transcoder import OrjsonTranscoder
 from infrastructure.eventstore.walk import ChainWalk
+from infrastructure.privacy.keyring import Keyring
+from infrastructure.privacy.keywrap import LocalKeyWrapper
 
 PROGRESS_EVERY = 20_000  # rows between progress callbacks of a verify
 
@@ -127,7 +130,7 @@ class EventStore:
 
     def __init__(self, database_url: str, *, events_table: str, chain_key: bytes, pool_size: int = 8,
                  group_commit: bool = True, max_batch_events: int = 2000, lock_timeout: int = 10,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, key_wrapper: Any = None, key_cache_seconds: float = 60.0):
         self.timeout = timeout
         self.datastore = datastore_from_url(database_url, pool_size=pool_size, lock_timeout=lock_timeout,
                                             timeout=timeout)
@@ -141,7 +144,13 @@ class EventStore:
         self._watch: Watch | None = None
         self.recorder.create_table()
         self.transcoder = OrjsonTranscoder()
-        self.mapper: Mapper[Any] = Mapper(transcoder=self.transcoder)
+        # Personal fields are sealed per data subject (ADR 0028). A store built by hand (benchmarks)
+        # wraps subject keys under its chain key; the composition root passes the master key's wrapper.
+        self.keyring = Keyring(self.datastore, key_wrapper or LocalKeyWrapper(chain_key),
+                               cache_seconds=key_cache_seconds)
+        self.keyring.create()
+        self.transcoder.register(SealedAsAesGcm(self.keyring, self.transcoder))
+        self.mapper: Mapper[Any] = SealingMapper(self.transcoder, self.keyring)
         self.chain_key = chain_key
         from psycopg.sql import SQL, Identifier
 
@@ -206,6 +215,11 @@ class SharedStoreFactory(InfrastructureFactory[TrackingRecorder]):
 
     def mapper(self, transcoder: Any = None, mapper_class: Any = None) -> Mapper[Any]:
         return self.store.mapper
+
+    def event_store(self, mapper: Mapper[Any] | None = None,
+                    recorder: AggregateRecorder | None = None) -> SealingEventStore:
+        # Personal values of a whole save get their subjects' keys in one go (ADR 0028).
+        return SealingEventStore(mapper=mapper or self.store.mapper, recorder=recorder or self.store.recorder)
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         raise NotImplementedError("snapshots are not used; aggregates are short-lived")

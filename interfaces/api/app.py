@@ -40,6 +40,7 @@ from interfaces.api.routes import (
     notification_deliveries,
     notifications,
     operators,
+    privacy,
     projections,
     signatures,
     signatures_public,
@@ -149,7 +150,8 @@ def _routes(app: FastAPI) -> None:
                projections, archive, leads, notifications, notification_deliveries,
                agreements_templates, agreements,
                signatures, signatures_public,  # e-signature (ADR 0022)
-               compliance, feerates, feerates_writebacks)
+               compliance, feerates, feerates_writebacks,
+               privacy)  # erasure (ADR 0028)
     for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from infrastructure.projections import ProjectionRunner
 
 # Settings whose keys the stored data depends on: the chain's HMACs, and the master key that
-# encrypts the per-subject keys of personal data (named so when that setting exists). Only
+# encrypts the per-subject keys of personal data (ADR 0028). Only
 # their fingerprints go into a backup; a restore under other keys is refused.
 DATA_KEYS = ("audit_chain_key", "master_key")
 STAGES = "{task.description}"
@@ -27,8 +27,8 @@ STAGES = "{task.description}"
 def data_keys(settings: Settings) -> dict[str, bytes | None]:
     keys: dict[str, bytes | None] = {}
     for name in DATA_KEYS:
-        secret = getattr(settings, name, None)  # master_key: only once personal data is encrypted
-        keys[name] = secret.get_secret_value().encode() if secret is not None else None
+        secret = getattr(settings, name)
+        keys[name] = secret.get_secret_value().encode()
     return keys
 
 

@@ -19,6 +19,7 @@ from interfaces.cli.compliance import compliance_app
 from interfaces.cli.customers import customers_app
 from interfaces.cli.leads import leads_app
 from interfaces.cli.notifications import notifications_app
+from interfaces.cli.privacy import privacy_app
 from interfaces.cli.projections import projections_app
 
 app = typer.Typer(help="Ledgerflow: approval flows, leads, image archive, audit.", no_args_is_help=True,
@@ -32,6 +33,7 @@ app.add_typer(notifications_app, name="notifications")
 app.add_typer(compliance_app, name="compliance")
 app.command()(backup)
 app.command()(restore)
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.command()

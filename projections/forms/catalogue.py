@@ -4,6 +4,8 @@ from __future__ import annotations
 from domain.forms.business_type import BusinessType
 from domain.forms.customer import Customer
 from domain.forms.data_source import DataSource
+from domain.privacy.erasure import Erasure
+from domain.privacy.personal import ERASED
 from domain.shared.ids import natural_id
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
@@ -24,6 +26,9 @@ class FormsCatalogueProjection(PostgresProjection):
         "CREATE TABLE IF NOT EXISTS forms_customers (fund_account text PRIMARY KEY, name text, subject text,"
         " id_type text, id_number text, phone text, department_id uuid, account_manager text, opened_on text,"
         " status text, risk_level text, updated_at timestamptz NOT NULL, position bigint NOT NULL)",
+        # The customer aggregate's id, so an erasure (which names the subject by it) finds the row.
+        "ALTER TABLE forms_customers ADD COLUMN IF NOT EXISTS customer_id uuid",
+        "CREATE INDEX IF NOT EXISTS forms_customers_customer_id ON forms_customers (customer_id)",
     )
 
     @handles(BusinessType.Created)
@@ -56,12 +61,24 @@ class FormsCatalogueProjection(PostgresProjection):
     def customer(self, w: SqlWriter, e: Customer.Registered | Customer.Updated, position: int) -> None:
         p = e.profile
         department = natural_id("department", p["department_code"]) if p.get("department_code") else None
-        w.execute("INSERT INTO forms_customers VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        w.execute("INSERT INTO forms_customers (fund_account, name, subject, id_type, id_number, phone,"
+                  " department_id, account_manager, opened_on, status, risk_level, updated_at, position,"
+                  " customer_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
                   " ON CONFLICT (fund_account) DO UPDATE SET name = EXCLUDED.name, subject = EXCLUDED.subject,"
                   " id_type = EXCLUDED.id_type, id_number = EXCLUDED.id_number, phone = EXCLUDED.phone,"
                   " department_id = EXCLUDED.department_id, account_manager = EXCLUDED.account_manager,"
                   " opened_on = EXCLUDED.opened_on, status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,"
-                  " updated_at = EXCLUDED.updated_at, position = EXCLUDED.position",
+                  " updated_at = EXCLUDED.updated_at, position = EXCLUDED.position,"
+                  " customer_id = EXCLUDED.customer_id",
                   (p["fund_account"], p.get("name"), p.get("subject"), p.get("id_type"), p.get("id_number"),
                    p.get("phone"), department, p.get("account_manager"), p.get("opened_on"), p.get("status"),
-                   p.get("risk_level"), e.timestamp, position))
+                   p.get("risk_level"), e.timestamp, position, e.originator_id))
+
+    @handles(Erasure.SubjectErased)
+    def erased(self, w: SqlWriter, e: Erasure.SubjectErased, position: int) -> None:
+        """The customer's personal columns become the erased marker (ADR 0028)."""
+        if e.subject_kind != "customer":
+            return
+        w.execute("UPDATE forms_customers SET " + ", ".join(
+            f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE %(x)s END" for c in ("name", "id_number", "phone")) +
+            " WHERE customer_id = %(id)s", {"x": ERASED, "id": e.subject_id})

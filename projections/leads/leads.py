@@ -8,6 +8,8 @@ from domain.leads.binding import Binding
 from domain.leads.channel import Channel
 from domain.leads.lead import Lead
 from domain.leads.segment import Segment, SopTask
+from domain.privacy.erasure import Erasure
+from domain.privacy.personal import ERASED
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 
@@ -41,6 +43,9 @@ class LeadsProjection(PostgresProjection):
         "CREATE INDEX IF NOT EXISTS leads_leads_recycle ON leads_leads (business_line, department_id, assigned_at)"
         " WHERE owner IS NOT NULL AND lifecycle = 'prospect'",
         "CREATE INDEX IF NOT EXISTS leads_leads_phone ON leads_leads (phone)",
+        # Lookups by phone use its keyed hash (ADR 0028); NULL for leads created before it.
+        "ALTER TABLE leads_leads ADD COLUMN IF NOT EXISTS phone_hash text",
+        "CREATE INDEX IF NOT EXISTS leads_leads_phone_hash ON leads_leads (phone_hash)",
         "CREATE TABLE IF NOT EXISTS leads_intakes (lead_id uuid NOT NULL, seq int NOT NULL, phone text NOT NULL,"
         " business_line text NOT NULL, source text NOT NULL, status text NOT NULL, reason text, flag text NOT NULL,"
         " channel_code text NOT NULL, channel_name text NOT NULL, channel_type text NOT NULL,"
@@ -116,12 +121,12 @@ class LeadsProjection(PostgresProjection):
     def created(self, w: SqlWriter, e: Lead.Created, position: int) -> None:
         i = e.intake
         assigned_at = i["at"] if e.owner else None
-        w.execute("INSERT INTO leads_leads (id, business_line, phone, status, reason, flag, channel_code,"
+        w.execute("INSERT INTO leads_leads (id, business_line, phone, phone_hash, status, reason, flag, channel_code,"
                   " department_id, owner, assigned_at, first_intake_at, last_intake_at, name, version, position)"
-                  " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                  (e.originator_id, e.business_line, e.phone, e.status, e.reason, e.flag, i["channel_code"],
-                   e.department_id, e.owner, assigned_at, i["at"], i["at"], (i.get("fields") or {}).get("name"),
-                   e.originator_version, position))
+                  " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                  (e.originator_id, e.business_line, e.phone, e.phone_digest, e.status, e.reason, e.flag,
+                   i["channel_code"], e.department_id, e.owner, assigned_at, i["at"], i["at"],
+                   (i.get("fields") or {}).get("name"), e.originator_version, position))
         self._intake_row(w, e, 1, e.phone)
         self._timeline(w, e, position, "intake", "intake", i["at"], {
             "channel_code": i["channel_code"], "channel_name": i["channel_name"], "status": e.status,
@@ -227,6 +232,21 @@ class LeadsProjection(PostgresProjection):
         self._timeline(w, e, position, f"sop_{e.action}", "activity", e.at, {
             "task": e.task, "reference": e.reference, "content": e.content,
             "sensitive_hits": getattr(e, "sensitive_hits", None) or []})
+
+    # -- erasure (ADR 0028): the lead's personal values become the erased marker -------------------
+    @handles(Erasure.SubjectErased)
+    def erased(self, w: SqlWriter, e: Erasure.SubjectErased, position: int) -> None:
+        if e.subject_kind != "lead":
+            return
+        w.execute("UPDATE leads_leads SET phone = %(x)s, name = CASE WHEN name IS NULL THEN NULL ELSE %(x)s END"
+                  " WHERE id = %(id)s", {"x": ERASED, "id": e.subject_id})
+        w.execute("UPDATE leads_intakes SET phone = %(x)s, fields = (SELECT coalesce(jsonb_object_agg(k, %(x)s::text),"
+                  " '{}'::jsonb) FROM jsonb_object_keys(fields) AS k) WHERE lead_id = %(id)s",
+                  {"x": ERASED, "id": e.subject_id})
+        for key in ("content", "nickname"):
+            w.execute("UPDATE leads_timeline SET detail = jsonb_set(detail, ARRAY[%(k)s::text], to_jsonb(%(x)s::text))"
+                      " WHERE lead_id = %(id)s AND jsonb_typeof(detail -> %(k)s::text) = 'string'",
+                      {"k": key, "x": ERASED, "id": e.subject_id})
 
     # -- segments and SOP tasks -----------------------------------------------------------------
     @handles(Segment.Saved)

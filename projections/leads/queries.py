@@ -11,7 +11,11 @@ LIST_COLUMNS = ("l.id, l.business_line, l.phone, l.name, l.status, l.reason, l.f
                 " l.owner, l.assigned_at, l.recycle_count, l.lifecycle, l.intakes, l.first_intake_at,"
                 " l.last_intake_at, l.calls, l.connected_calls, l.follow_ups, l.next_follow_up_at, l.wechat_added,"
                 " l.opening_intent, l.deposit_intent, l.opening_kind, l.opening_node, l.opened_at, l.version")
-FILTERS = ("status", "flag", "channel_code", "owner", "lifecycle", "opening_intent", "phone")
+FILTERS = ("status", "flag", "channel_code", "owner", "lifecycle", "opening_intent")
+# A phone is found by its keyed hash (ADR 0028); leads from before keyed hashes by the clear phone.
+PHONE = (" AND (%(phone)s::text IS NULL OR l.phone_hash = %(phone_hash)s"
+         " OR (l.phone_hash IS NULL AND l.phone = %(phone)s))")
+FILTER_PARAMS = (*FILTERS, "phone", "phone_hash", "department", "unassigned", "since", "until")
 CATEGORIES = ("intake", "follow_up", "transfer", "call", "activity")
 SORTS = {"newest": ("l.last_intake_at DESC, l.id DESC", "<"), "oldest": ("l.last_intake_at ASC, l.id ASC", ">")}
 
@@ -52,25 +56,25 @@ class LeadQueries:
         order, cmp = SORTS[sort]
         return self.db.fetch_all(
             "SELECT " + LIST_COLUMNS + " FROM leads_leads l WHERE " + SCOPE +
-            "".join(f" AND (%({f})s::text IS NULL OR l.{f} = %({f})s)" for f in FILTERS) +
+            "".join(f" AND (%({f})s::text IS NULL OR l.{f} = %({f})s)" for f in FILTERS) + PHONE +
             " AND (%(department)s::uuid IS NULL OR l.department_id = %(department)s)"
             " AND (%(unassigned)s::boolean IS NULL OR (l.owner IS NULL) = %(unassigned)s)"
             " AND (%(since)s::timestamptz IS NULL OR l.last_intake_at >= %(since)s)"
             " AND (%(until)s::timestamptz IS NULL OR l.last_intake_at < %(until)s)"
             f" AND (%(a_at)s::timestamptz IS NULL OR (l.last_intake_at, l.id) {cmp} (%(a_at)s, %(a_id)s::uuid))"
             f" ORDER BY {order} LIMIT %(limit)s",
-            {**scope, **{f: filters.get(f) for f in (*FILTERS, "department", "unassigned", "since", "until")},
+            {**scope, **{f: filters.get(f) for f in FILTER_PARAMS},
              "a_at": after[0] if after else None, "a_id": after[1] if after else None, "limit": limit})
 
     def count(self, scope: dict[str, Any], filters: dict[str, Any]) -> int:
         row = self.db.fetch_one(
             "SELECT count(*) AS n FROM leads_leads l WHERE " + SCOPE +
-            "".join(f" AND (%({f})s::text IS NULL OR l.{f} = %({f})s)" for f in FILTERS) +
+            "".join(f" AND (%({f})s::text IS NULL OR l.{f} = %({f})s)" for f in FILTERS) + PHONE +
             " AND (%(department)s::uuid IS NULL OR l.department_id = %(department)s)"
             " AND (%(unassigned)s::boolean IS NULL OR (l.owner IS NULL) = %(unassigned)s)"
             " AND (%(since)s::timestamptz IS NULL OR l.last_intake_at >= %(since)s)"
             " AND (%(until)s::timestamptz IS NULL OR l.last_intake_at < %(until)s)",
-            {**scope, **{f: filters.get(f) for f in (*FILTERS, "department", "unassigned", "since", "until")}})
+            {**scope, **{f: filters.get(f) for f in FILTER_PARAMS}})
         return row["n"] if row else 0
 
     def lead(self, lead_id: UUID) -> dict[str, Any] | None:
@@ -118,7 +122,8 @@ class LeadQueries:
                         limit: int = 10_000, departments: list[str] | None = None) -> list[tuple[UUID, str]]:
         """The segment's leads; with ``departments``, only leads of these departments (the SOP
         task's data scope)."""
-        rows = self.db.fetch_all("SELECT l.id, l.phone FROM leads_leads l WHERE " + SEGMENT +
+        # An erased lead is reached no more (ADR 0028).
+        rows = self.db.fetch_all("SELECT l.id, l.phone FROM leads_leads l WHERE l.phone <> 'erased' AND " + SEGMENT +
                                  " AND (%(departments)s::uuid[] IS NULL OR l.department_id = ANY(%(departments)s))"
                                  " ORDER BY l.last_intake_at, l.id LIMIT %(limit)s",
                                  {**_segment_params(line, spec, today, tomorrow), "limit": limit,

@@ -25,6 +25,7 @@ def _cli_env(container):
         "LEDGERFLOW_MODE": "test",
         "LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN": s.bootstrap_admin_token.get_secret_value(),
         "LEDGERFLOW_AUDIT_CHAIN_KEY": s.audit_chain_key.get_secret_value(),
+        "LEDGERFLOW_MASTER_KEY": s.master_key.get_secret_value(),
     }
 
 

@@ -202,7 +202,8 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.leads.lead:Lead.Assigned': ('kind', 'department_id', 'owner', 'at', 'reason', 'decisions', 'previous_owner', 'previous_department', 'channel_code'),
     'domain.leads.lead:Lead.CallRecorded': ('started_at', 'duration_seconds', 'connected', 'by', 'channel_code', 'owner', 'department_id'),
     'domain.leads.lead:Lead.ContentBlocked': ('kind', 'content', 'at', 'by', 'sensitive_hits'),
-    'domain.leads.lead:Lead.Created': ('phone', 'intake', 'status', 'reason', 'flag', 'department_id', 'owner', 'decisions'),
+    # phone_digest: class_version 2 (ADR 0028); version 1 events are upcast with None.
+    'domain.leads.lead:Lead.Created': ('phone', 'phone_digest', 'intake', 'status', 'reason', 'flag', 'department_id', 'owner', 'decisions'),
     'domain.leads.lead:Lead.FollowedUp': ('content', 'connected', 'next_at', 'opening_intent', 'deposit_intent', 'tags', 'at', 'by', 'channel_code', 'owner', 'department_id'),
     'domain.leads.lead:Lead.IntakeRecorded': ('intake', 'status', 'reason', 'flag', 'department_id', 'owner', 'decisions'),
     'domain.leads.lead:Lead.OpeningProgressed': ('kind', 'node', 'at', 'external_id', 'attribution', 'channel_code', 'owner', 'department_id'),
@@ -237,6 +238,8 @@ STORED: dict[str, tuple[str, ...]] = {
     'domain.signatures.request:SigningLink.Issued': ('request_id',),
     'domain.signatures.request:SigningRequest.Created': (),
     'domain.signatures.request:SigningRequest.Expired': ('expires_at',),
+    'domain.privacy.erasure:Erasure.Created': (),
+    'domain.privacy.erasure:Erasure.SubjectErased': ('subject_kind', 'subject_id', 'reason', 'requested_by'),
     'domain.signatures.request:SigningRequest.LinkReissued': ('token_hash', 'expires_at', 'reason'),
     'domain.signatures.request:SigningRequest.LinkViewed': ('client_ip', 'user_agent'),
     'domain.signatures.request:SigningRequest.Requested': ('document_id', 'document_sha256', 'filename', 'signer_name', 'signer_phone', 'signer_email', 'token_hash', 'expires_at', 'department_id', 'customer', 'fund_account', 'business_type', 'flow_instance', 'flow_request'),
@@ -249,7 +252,8 @@ STORED: dict[str, tuple[str, ...]] = {
 def _event_classes() -> dict[str, type]:
     found: dict[str, type] = {}
     for package in ("domain.access", "domain.agreements", "domain.archive", "domain.calendar", "domain.compliance",
-                    "domain.feerates", "domain.flows", "domain.forms", "domain.leads", "domain.signatures"):
+                    "domain.feerates", "domain.flows", "domain.forms", "domain.leads", "domain.privacy",
+                    "domain.signatures"):
         # walk_packages, not iter_modules: flows keeps FlowInstance in a package (domain.flows.instance)
         for module_info in pkgutil.walk_packages(importlib.import_module(package).__path__, prefix=f"{package}."):
             module = importlib.import_module(module_info.name)

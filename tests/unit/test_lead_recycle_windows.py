@@ -4,6 +4,7 @@ calendar, around the 2026 Spring Festival (holidays 15–23 February, make-up wo
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from uuid import uuid4
 
 import pytest
 
@@ -19,7 +20,7 @@ FRIDAY_BEFORE_THE_FESTIVAL = datetime(2026, 2, 13, 10, tzinfo=SH)
 
 def owned_lead(assigned: datetime) -> Lead:
     with acting_as(CTX):
-        return Lead.create("brokerage", "+8613800000001",
+        return Lead.create(uuid4(), "brokerage", "+8613800000001", "digest",
                            {"channel_code": "ths", "at": assigned.astimezone(timezone.utc).isoformat()},
                            "valid", None, "dep", "operator:ann", [])
 

@@ -3,6 +3,7 @@ which texts hit a sensitive word."""
 from __future__ import annotations
 
 from datetime import time
+from uuid import uuid4
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_sensitive_words_match_words_not_the_middle_of_other_phrases(text, hits)
 
 def test_a_lead_refuses_an_opening_step_of_a_kind_it_does_not_know():
     with acting_as(CTX):
-        lead = Lead.create("brokerage", "+8613800000001", {"channel_code": "ths", "at": "2026-11-23T02:00:00+00:00"},
+        lead = Lead.create(uuid4(), "brokerage", "+8613800000001", "digest", {"channel_code": "ths", "at": "2026-11-23T02:00:00+00:00"},
                            "valid", None, "dep", None, [])
         with pytest.raises(RuleViolationError, match="teleported"):
             lead.progress_opening("teleported", None, "2026-11-23T03:00:00+00:00", None, None)

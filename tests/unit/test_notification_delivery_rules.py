@@ -21,7 +21,7 @@ KEY = "3f1c2d4e-0000-4000-8000-000000000001:4:operator:wang.fang:wecom"
 MESSAGE = Message("wang.fang", "operator:wang.fang", "task_arrived", "zh", "待办：甲公司签约", "您有一条新的待办",
                   "https://ledgerflow.firm.cn/flows/instances/42")
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
-STRONG = {"bootstrap_admin_token": "a" * 32, "audit_chain_key": "b" * 32}
+STRONG = {"bootstrap_admin_token": "a" * 32, "audit_chain_key": "b" * 32, "master_key": "m" * 32}
 
 
 def test_backoff_doubles_up_to_its_cap_with_a_jitter_fixed_by_key_and_attempt():
@@ -154,7 +154,8 @@ def test_serve_and_worker_stop_before_opening_anything_when_an_enabled_channel_h
     from interfaces.cli.main import app as cli
 
     env = {"LEDGERFLOW_MODE": "production", "LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN": "a" * 32,
-           "LEDGERFLOW_AUDIT_CHAIN_KEY": "b" * 32, "LEDGERFLOW_DATA_DIR": str(tmp_path),
+           "LEDGERFLOW_AUDIT_CHAIN_KEY": "b" * 32, "LEDGERFLOW_MASTER_KEY": "m" * 32,
+           "LEDGERFLOW_DATA_DIR": str(tmp_path),
            "LEDGERFLOW_NOTIFY_CHANNELS": "sms"}
     result = CliRunner().invoke(cli, command, env=env)
     assert result.exit_code == 2

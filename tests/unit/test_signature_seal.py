@@ -78,6 +78,7 @@ def test_garbage_and_unsigned_files_are_reported_never_raised(sealer, garbage):
 
 def test_production_refuses_to_seal_with_a_development_certificate(tmp_path):
     settings = Settings(mode=Mode.production, bootstrap_admin_token="a" * 32, audit_chain_key="b" * 32,
+                        master_key="m" * 32,
                         notify_channels="", data_dir=tmp_path)
     with pytest.raises(InsecureSettingsError, match="LEDGERFLOW_SIGNATURES_PKCS12_PATH"):
         sealer_from_settings(settings)

@@ -1,6 +1,7 @@
 """The lead list, my leads and the customer detail."""
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -36,12 +37,15 @@ router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
 def _filters(status: str | None, flag: str | None, channel: str | None, owner: str | None, lifecycle: str | None,
              intent: str | None, phone: str | None, department: UUID | None, unassigned: bool | None,
-             since: datetime | None, until: datetime | None) -> dict[str, Any]:
+             since: datetime | None, until: datetime | None, digest: Callable[[str], str] | None = None
+             ) -> dict[str, Any]:
+    phone_hash = None
     if phone is not None:
         phone = _leads_phone(phone)
+        phone_hash = digest(phone) if digest else None  # the read model finds a phone by its keyed hash
     return {"status": status, "flag": flag, "channel_code": channel, "owner": owner, "lifecycle": lifecycle,
-            "opening_intent": intent, "phone": phone, "department": department, "unassigned": unassigned,
-            "since": since, "until": until}
+            "opening_intent": intent, "phone": phone, "phone_hash": phone_hash, "department": department,
+            "unassigned": unassigned, "since": since, "until": until}
 
 
 def _leads_phone(raw: str) -> str:
@@ -88,7 +92,8 @@ def list_leads(container: ContainerDep, policy: Viewer,
         _require_phone_searchable(policy)
     _range(since, until)
     return _page(container, policy, _filters(status, flag, channel, owner, lifecycle, intent, phone, department,
-                                             unassigned, since, until), cursor, limit, count, sort)
+                                             unassigned, since, until, container.leads.phone_digest),
+                 cursor, limit, count, sort)
 
 
 @router.get("/mine", dependencies=[READS], response_model=LeadPage, response_model_exclude_unset=True,

@@ -1,0 +1,1 @@
+"""Privacy adapters: subject keys in PostgreSQL, wrapped under a master key (ADR 0028)."""
