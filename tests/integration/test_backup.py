@@ -22,7 +22,8 @@ from tests.engines import EngineSet, fresh_database, running_container
 from tests.integration.flow_firm import ADMIN, START, as_, open_task
 from tests.integration.flow_firm import set_up as set_up_flow_firm
 
-CHAIN_KEY = "test-audit-chain-key-0123456789abcdef"  # make_settings' key
+CHAIN_KEY = "test-audit-chain-key-0123456789abcdef"  # make_settings' keys
+MASTER_KEY = "test-master-key-0123456789abcdef"
 SOURCES_OF_TRUTH = {"ledgerflow_events", "ledgerflow_events_chain", "compliance_list_entries", "notifications_outbox"}
 
 
@@ -68,7 +69,7 @@ def env_for(engines: EngineSet, data_dir: Path, database_url: str, clickhouse_da
             "LEDGERFLOW_CLICKHOUSE_DATABASE": clickhouse_database,
             "LEDGERFLOW_REDIS_PREFIX": f"{clickhouse_database}:",
             "LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN": "test-admin-token-0123456789abcdef",
-            "LEDGERFLOW_AUDIT_CHAIN_KEY": CHAIN_KEY, **overrides}
+            "LEDGERFLOW_AUDIT_CHAIN_KEY": CHAIN_KEY, "LEDGERFLOW_MASTER_KEY": MASTER_KEY, **overrides}
 
 
 def cli(args: list[str], env: dict[str, str]):

@@ -63,6 +63,7 @@ class Fleet:
                         LEDGERFLOW_REDIS_PREFIX=f"lf-mp-{suffix}:", LEDGERFLOW_CLICKHOUSE_DATABASE=f"lf_mp_{suffix}",
                         LEDGERFLOW_BOOTSTRAP_ADMIN_TOKEN=TEST_ADMIN_TOKEN,
                         LEDGERFLOW_AUDIT_CHAIN_KEY="test-audit-chain-key-0123456789abcdef",
+                        LEDGERFLOW_MASTER_KEY="test-master-key-0123456789abcdef",
                         LEDGERFLOW_RUN_WORKERS="false", LEDGERFLOW_PROJECTION_POLL_SECONDS="0.5",
                         LEDGERFLOW_ADDRESS_FREE_FAILURES="10000")
 
