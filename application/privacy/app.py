@@ -14,7 +14,7 @@ from application.shared.base import LedgerApplication, command
 from domain.forms.customer import Customer
 from domain.leads.lead import Lead
 from domain.privacy.erasure import Erasure, erasure_id
-from domain.privacy.personal import SUBJECT_KINDS, subject_ref
+from domain.privacy.personal import SUBJECT_KINDS, subject_ref, transform
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.context import current_context
 from domain.shared.errors import ConcurrencyConflictError, NotFoundError, RuleViolationError
@@ -49,11 +49,28 @@ class PrivacyApplication(LedgerApplication):
             return self._result(self.load(eid, Erasure), self._store.head(), already=True)
         self.load(subject_id, SUBJECTS[subject_kind], what=f"{subject_kind} {subject_id}")
         erasure = Erasure.record(subject_kind, subject_id, reason, current_context().actor)
+        values = self._personal_values(subject_id, ref)
         self._store.keyring.erase(ref)  # first: see the module's docstring
+        # Kept answers of idempotent retries (ADR 0025) may quote the subject (an intake's answer):
+        # they are forgotten too, so no clear copy outlives the key.
+        self._store.recorder.keys.forget_answers_quoting(values)
         try:
             return self._result(erasure, self.save_one(erasure).position, already=False)
         except ConcurrencyConflictError:  # a simultaneous request recorded it first
             return self._result(self.load(eid, Erasure), self._store.head(), already=True)
+
+    def _personal_values(self, subject_id: UUID, ref: str) -> set[str]:
+        """The subject's personal values as its own events hold them (opened, before the key goes)."""
+        values: set[str] = set()
+
+        def collect(owner: str, value: object) -> object:
+            if owner == ref and isinstance(value, str | int) and str(value).strip():
+                values.add(str(value))
+            return value
+
+        for event in self.events.get(subject_id):
+            transform(dict(vars(event)), type(event), collect)
+        return values
 
     def erasure(self, subject_kind: str, subject_id: UUID) -> ErasureResult:
         eid = erasure_id(subject_kind, subject_id)

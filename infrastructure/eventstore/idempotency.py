@@ -130,6 +130,20 @@ class IdempotencyKeys:
                                         body if status is not None else None, claim.owner, claim.key,
                                         claim.position))
 
+    def forget_answers_quoting(self, values: set[str]) -> int:
+        """Drop the kept answers whose body holds any of these values (as sent or JSON-escaped):
+        an erased subject's personal data must not outlive its key here. A retry of such a request
+        is then told its change was recorded without the answer (409, as after a crash)."""
+        needles = sorted({form.encode() for v in values for form in (v, json.dumps(v)[1:-1]) if form})
+        if not needles:
+            return 0
+        with self.datastore.get_connection() as conn:
+            cur = conn.execute(SQL(
+                "UPDATE {t} SET status = NULL, headers = NULL, body = NULL WHERE body IS NOT NULL"
+                " AND EXISTS (SELECT 1 FROM unnest(%s::bytea[]) AS n(v) WHERE position(n.v IN body) > 0)"
+            ).format(t=self.table.ident), (needles,))
+            return cur.rowcount
+
     def expire(self, owner: str, key: str) -> None:
         """Let a key run out now (what the passing of its period does; for operators and tests)."""
         with self.datastore.get_connection() as conn:

@@ -50,7 +50,9 @@ def erased(engines, tmp_path_factory):
         raw, e164 = _unique_phone()
         other_raw, other_e164 = _unique_phone()
         name, other = f"Erasable{secrets.token_hex(4)}", f"Kept{secrets.token_hex(4)}"
-        intake = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": token}, json={"leads": [
+        # Sent with an Idempotency-Key: the kept answer is one more place the subject must leave.
+        intake = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": token,
+                                                                 "Idempotency-Key": secrets.token_hex(8)}, json={"leads": [
             {"phone": raw, "name": name, "city": f"{name}-city"}, {"phone": other_raw, "name": other}]}))
         lead_id, kept_id = (r["lead_id"] for r in intake["results"])
         live.leads.follow_up(SETUP, lead_id_uuid(lead_id), f"called {name} on {e164}", True, None, None, None, [])
