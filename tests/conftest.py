@@ -14,6 +14,23 @@ from tests.engines import EngineSet, running_container, server_engines, server_m
 MODES = ["embedded"] + (["server"] if server_mode_requested() else [])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its production cost takes about 0.17 s of CPU per hash and per check, and the
+    suite creates and logs in hundreds of operators: in tests (this process only; served
+    subprocesses keep the real cost) passwords are hashed with argon2's lowest parameters. What
+    the hashing must do (argon2id, a dummy check for unknown names) does not depend on its cost."""
+    from argon2 import PasswordHasher
+
+    from application.access import secrets
+
+    real = secrets._hasher, secrets._DUMMY
+    secrets._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    secrets._DUMMY = secrets._hasher.hash("dummy-password-for-timing")
+    yield
+    secrets._hasher, secrets._DUMMY = real
+
+
 @pytest.fixture(scope="session")
 def engine_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("engines")
