@@ -65,16 +65,24 @@ class Watch:
     so readiness reads a state instead of queueing behind the engine's busy connections."""
 
     def __init__(self, health: EngineHealth, probe: Probe, interval: float,
-                 on_down: Callable[[], None] | None = None):
+                 on_down: Callable[[], None] | None = None, failures_to_down: int = 2):
         self.health = health
         self.probe = probe
         self.interval = interval
         self.on_down = on_down
+        # One slow answer is not an outage: ``on_down`` breaks the connections in use, and a
+        # connection whose COMMIT the server already made would then answer 503 for a change that
+        # was recorded. Only consecutive failures count (the first check at start counts at once).
+        self.failures_to_down = failures_to_down
+        self._failures = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
         reason = self.probe()
+        self._failures = 0 if reason is None else self._failures + 1
+        if reason is not None and self.health.checked and self._failures < self.failures_to_down:
+            return False  # not yet counted down
         if self.health.mark(reason is None, reason or "") and reason is not None and self.on_down:
             self.on_down()
         return reason is None

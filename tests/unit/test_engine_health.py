@@ -68,3 +68,17 @@ def test_a_clickhouse_server_that_stops_answering_its_ping_is_one_warning_going_
         server.server_close()
     assert len(_warnings(caplog, "ClickHouse unavailable")) == 1
     assert len(_warnings(caplog, "ClickHouse available again")) == 1
+
+
+def test_one_failed_probe_is_not_an_outage_and_does_not_break_the_connections_in_use():
+    answers = iter([None, "timeout", None, "timeout", "timeout"])
+    interrupted: list[bool] = []
+    watch = Watch(EngineHealth("PostgreSQL"), lambda: next(answers), 60, on_down=lambda: interrupted.append(True))
+
+    assert watch.check() and watch.health.up
+    assert not watch.check() and watch.health.up and not interrupted  # one slow answer
+    assert watch.check() and watch.health.up
+    watch.check()
+    assert watch.health.up and not interrupted
+    watch.check()  # the second failure in a row
+    assert not watch.health.up and interrupted == [True]
