@@ -22,7 +22,7 @@ class Source:
     """Where a backup reads from and which settings it records."""
     database_url: str
     events_table: str
-    read_models: Collection[str]  # tables rebuilt by projections, left out
+    read_models: Collection[str]  # tables left out: rebuilt by projections, or no source of truth
     blobs: BlobStore | None  # None: the blob store is backed up by other means (S3 versioning)
     anchors: Path | None
     settings: Mapping[str, Any]  # recorded as they are: no secrets here
