@@ -31,6 +31,7 @@ class KeyClaim:
     fingerprint: bytes
     ttl_seconds: int
     owner: str | None = None
+    looked_up: bool = False           # the key's row was looked up for a retry (after authorisation)
     position: int | None = None       # first event position: the row exists from then on
     collided: bool = False            # another request with this key committed first
     closed: bool = False              # the answer is out: later saves (background work) are not the request's
