@@ -99,6 +99,9 @@ class Manifest:
     def check_keys(self, keys: Mapping[str, bytes | None]) -> None:
         """Refuse when a key the backup was made under is not the one configured now: the chain
         would not verify, or encrypted personal data would not decrypt."""
+        if not isinstance(self.iterations, int) or not 1 <= self.iterations <= 10 * FINGERPRINT_ITERATIONS:
+            # Checked before the MAC (which needs the right key): a forged count must not stall the restore.
+            raise BackupError(f"the manifest's fingerprint iterations {self.iterations!r} are out of range")
         for name, expected in sorted(self.keys.items()):
             key = keys.get(name)
             if key is None:

@@ -90,3 +90,10 @@ def test_a_table_or_anchors_file_without_a_checksum_is_refused(tmp_path):
     anchors = _written(tmp_path, anchors={"included": True, "file": "audit/anchors.jsonl"})
     with pytest.raises(BackupError, match="anchors file is not among"):
         anchors.check_paths()
+
+
+def test_a_manifest_with_an_absurd_fingerprint_cost_is_refused_before_any_hashing():
+    m = manifest({"audit_chain_key": b"chain-key-0123456789abcdef"})
+    m.iterations = 10**12
+    with pytest.raises(BackupError, match="iterations .* out of range"):
+        m.check_keys({"audit_chain_key": b"chain-key-0123456789abcdef"})
