@@ -140,13 +140,14 @@ def tsa_identity() -> tuple[x509.Certificate, keys.PrivateKeyInfo]:
 
 
 @contextmanager
-def fake_tsa(cert_pem: Path | None = None) -> Iterator[str]:
+def fake_tsa(cert_pem: Path | None = None, at: datetime | None = None) -> Iterator[str]:
     """RFC 3161 over HTTP: a TimeStampReq in, a TimeStampResp signed by the test TSA out (its
-    certificate written to ``cert_pem`` when given, as the trust root)."""
+    certificate written to ``cert_pem`` when given, as the trust root; ``at``: the time it
+    stamps, else the current time)."""
     cert, key = tsa_identity()
     if cert_pem is not None:
         cert_pem.write_bytes(pem.armor("CERTIFICATE", cert.dump()))
-    stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key)
+    stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key, fixed_dt=at)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:

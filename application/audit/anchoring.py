@@ -12,9 +12,9 @@ from infrastructure.eventstore.store import EventLog
 
 log = logging.getLogger("ledgerflow.audit")
 
-# Checkpoints compared with the store on each verify. The newest authentic one already covers
-# every position before it; the others catch a forged or mismatching line among recent ones
-# (one primary-key lookup each).
+# Checkpoint positions compared with the store on each verify (the highest genuine ones). The
+# highest already covers every position before it; the others catch a mismatching line among
+# recent ones (one primary-key lookup each). Every record read is checked for its MAC and order.
 CHECKPOINTS_CHECKED = 100
 
 
@@ -53,9 +53,8 @@ class ChainAnchoring:
         except Exception as exc:  # fail closed: an unreadable anchor is a finding, not a pass
             return [ChainProblem(0, "anchor_unavailable", f"{self.anchor.description} could not be read "
                                                           f"({type(exc).__name__}: {exc})")], None, []
-        positions = [e.checkpoint.position for e in entries if e.checkpoint is not None]
-        problems, good = check_checkpoints(entries, self.key, self.log.chain_hashes(positions),
-                                           self.log.last_position())
+        problems, good = check_checkpoints(entries, self.key, self.log.chain_hashes, self.log.last_position(),
+                                           CHECKPOINTS_CHECKED)
         return problems, good, entries
 
     def verify(self, progress: Any = None, *, since_checkpoint: bool = False) -> Verification:

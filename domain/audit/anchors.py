@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,9 @@ KEY_LABEL = b"ledgerflow audit checkpoint v1"
 @dataclass(frozen=True)
 class ChainProblem:
     position: int
-    kind: str  # modified | deleted | unchained | broken_link | missing | checkpoint_mismatch | checkpoint_forged
+    # modified | deleted | unchained | broken_link | missing | checkpoint_mismatch | checkpoint_forged
+    # | checkpoint_regressed | anchor_unavailable
+    kind: str
     detail: str
 
 
@@ -92,21 +94,29 @@ class Anchor(Protocol):
     def append(self, checkpoint: Checkpoint) -> None: ...
 
     def latest(self, limit: int) -> list[AnchoredEntry]:
-        """Up to ``limit`` newest records, newest first."""
+        """Records newest first: every record when they are in a local file (cheap to read, and
+        the highest position among them is the truncation reference, so copies of an old
+        checkpoint appended after the newest cannot hide it), or the ``limit`` first in a store
+        whose names sort by position (a name that does not match its content is not genuine)."""
         ...
 
 
-def check_checkpoints(entries: Iterable[AnchoredEntry], key: bytes, stored: Mapping[int, bytes],
-                      last_position: int) -> tuple[list[ChainProblem], Checkpoint | None]:
-    """Compare anchored checkpoints with the chain rows stored at their positions.
+def check_checkpoints(entries: Iterable[AnchoredEntry], key: bytes,
+                      lookup: Callable[[list[int]], Mapping[int, bytes]], last_position: int,
+                      compared: int = 100) -> tuple[list[ChainProblem], Checkpoint | None]:
+    """Compare anchored checkpoints (newest first, in the anchor's order) with the store.
 
-    ``stored`` maps each checkpoint's position to the chain hash stored there (absent: no row);
+    The truncation reference is the HIGHEST genuine position among every entry, not the newest
+    entry's: a copy of an old genuine checkpoint is still genuine, so the order of appending
+    proves nothing. A genuine entry whose position is lower than one appended before it is
+    reported (``checkpoint_regressed``): the head never moves back. ``lookup`` gives the chain
+    hashes stored at positions (absent: no row); the ``compared`` highest genuine positions are
+    compared with it (the highest already covers every position before it).
     ``last_position`` is the newest position present in the store (events or chain rows).
-    Returns the problems and the newest checkpoint that is authentic and matches the store
+    Returns the problems and the highest checkpoint that is authentic and matches the store
     (from which an incremental walk may start)."""
     problems: list[ChainProblem] = []
-    good: Checkpoint | None = None
-    truncation_reported = False
+    genuine: list[tuple[AnchoredEntry, Checkpoint]] = []
     for entry in entries:
         cp = entry.checkpoint
         if cp is None or not cp.authentic(key):
@@ -115,15 +125,27 @@ def check_checkpoints(entries: Iterable[AnchoredEntry], key: bytes, stored: Mapp
             problems.append(ChainProblem(position, "checkpoint_forged", f"checkpoint {entry.where} is not "
                                                                         f"genuine: {why}"))
             continue
-        when = cp.at.isoformat(timespec="seconds")
-        if cp.position > last_position:
-            if not truncation_reported:  # the newest checkpoint names the whole missing range
-                first = last_position + 1
-                span = f"events {first}–{cp.position} are" if first < cp.position else f"event {first} is"
-                problems.append(ChainProblem(first, "missing", f"{span} missing: the checkpoint at {when} "
-                                                               f"recorded head {cp.position}"))
-                truncation_reported = True
+        genuine.append((entry, cp))
+    highest: Checkpoint | None = None
+    for entry, cp in reversed(genuine):  # in the order of appending
+        if highest is not None and cp.position < highest.position:
+            problems.append(ChainProblem(cp.position, "checkpoint_regressed", f"checkpoint {entry.where} "
+                                         f"records head {cp.position}, below head {highest.position} anchored "
+                                         "before it (an old checkpoint replayed?)"))
+        if highest is None or cp.position > highest.position:
+            highest = cp
+    if highest is not None and highest.position > last_position:
+        first = last_position + 1
+        span = f"events {first}–{highest.position} are" if first < highest.position else f"event {first} is"
+        problems.append(ChainProblem(first, "missing", f"{span} missing: the checkpoint at "
+                                     f"{highest.at.isoformat(timespec='seconds')} recorded head {highest.position}"))
+    present = sorted({cp.position for _, cp in genuine if cp.position <= last_position}, reverse=True)[:compared]
+    stored, compare = (lookup(present) if present else {}), set(present)
+    good: Checkpoint | None = None
+    for _, cp in sorted(genuine, key=lambda pair: -pair[1].position):  # stable: newest first per position
+        if cp.position not in compare:
             continue
+        when = cp.at.isoformat(timespec="seconds")
         chain_hash = stored.get(cp.position)
         if chain_hash is None:
             problems.append(ChainProblem(cp.position, "missing", f"the chain entry at position {cp.position} "
@@ -132,6 +154,6 @@ def check_checkpoints(entries: Iterable[AnchoredEntry], key: bytes, stored: Mapp
             problems.append(ChainProblem(cp.position, "checkpoint_mismatch", f"the chain hash at position "
                                          f"{cp.position} differs from the checkpoint at {when} (the chain "
                                          "was rewritten after it)"))
-        elif good is None or cp.position > good.position:
+        elif good is None:
             good = cp
     return problems, good

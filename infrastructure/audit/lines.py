@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +30,16 @@ def append_line(path: Path, record: dict[str, Any]) -> None:
             os.close(dir_fd)
 
 
-def newest_lines(path: Path, limit: int) -> list[tuple[int, dict[str, Any] | None, str | None]]:
-    """Up to ``limit`` newest non-empty lines, newest first: (line number, record or None, error)."""
+def newest_lines(path: Path) -> list[tuple[int, dict[str, Any] | None, str | None]]:
+    """Every non-empty line, newest first: (line number, record or None, error). All of them,
+    not a tail: the highest checkpoint may lie anywhere (copies of an old one can be appended
+    after it), and a line a checkpoint every few minutes for years is still a few megabytes."""
     if not path.exists():
         return []
-    tail: deque[tuple[int, str]] = deque(maxlen=limit)
     with path.open("r", encoding="utf-8", errors="replace") as f:
-        for number, text in enumerate(f, 1):
-            if text.strip():
-                tail.append((number, text))
+        lines = [(number, text) for number, text in enumerate(f, 1) if text.strip()]
     out: list[tuple[int, dict[str, Any] | None, str | None]] = []
-    for number, text in reversed(tail):
+    for number, text in reversed(lines):
         try:
             record = json.loads(text)
         except ValueError:
@@ -73,5 +71,5 @@ class FileAnchor:
         append_line(self.path, checkpoint.to_json())
 
     def latest(self, limit: int) -> list[AnchoredEntry]:
-        return [entry(f"{self.path.name}:{n}", record, error)
-                for n, record, error in newest_lines(self.path, limit)]
+        """Every line (``limit`` does not apply to a local file, see ``Anchor.latest``)."""
+        return [entry(f"{self.path.name}:{n}", record, error) for n, record, error in newest_lines(self.path)]

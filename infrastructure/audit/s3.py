@@ -67,5 +67,11 @@ class S3Anchor:
             except ValueError:
                 out.append(AnchoredEntry(key, None, "the object is not JSON"))
                 continue
-            out.append(entry(key, record if isinstance(record, dict) else None, "not an object"))
+            found = entry(key, record if isinstance(record, dict) else None, "not an object")
+            if found.checkpoint is not None and self.key(found.checkpoint) != key:
+                # The list order is trusted only because a key is named after its content: an old
+                # checkpoint copied under a key that sorts first would otherwise hide the newest.
+                found = AnchoredEntry(key, None, f"its key does not match its content (position "
+                                                 f"{found.checkpoint.position})")
+            out.append(found)
         return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
+from datetime import timedelta
 from pathlib import Path
 
 from asn1crypto import cms, pem, x509
@@ -19,16 +21,28 @@ from pyhanko_certvalidator import ValidationContext
 from domain.audit.anchors import AnchoredEntry, Checkpoint
 from infrastructure.audit.lines import append_line, entry, newest_lines
 
+log = logging.getLogger("ledgerflow.audit")
+
+
+# The most a token's time may differ from the checkpoint's ``at`` (the token is asked for right
+# after the checkpoint is signed; clocks drift a little).
+TIME_TOLERANCE = timedelta(minutes=5)
+
 
 class TsaAnchor:
     """``trust``: PEM file of the TSA's root certificate(s); then a token must chain to one of
-    them. Without it, the token's signature and imprint are checked, not who signed it."""
+    them. Without it, a token signed by ANY certificate is accepted (its signature, imprint and
+    time are checked, not who signed it): anyone can mint one, so it proves nothing more than
+    the checkpoint's MAC; a warning is logged when such an anchor is set up."""
 
     def __init__(self, url: str, tokens: Path, *, trust: Path | None = None, timeout: float = 10.0):
         self.url, self.tokens = url, tokens
         self.local_file: Path | None = tokens
         self.description = f"time-stamping authority {url} (tokens in {tokens})"
         self.roots = load_roots(trust) if trust else []
+        if not trust:
+            log.warning("audit anchor %s has no trust root (trust=): a time-stamp token signed by any "
+                        "certificate is accepted", url)
         self._client = RequestsHTTPTimeStamper(url, timeout=timeout)
 
     def append(self, checkpoint: Checkpoint) -> None:
@@ -37,10 +51,12 @@ class TsaAnchor:
         append_line(self.tokens, {**checkpoint.to_json(), "tsa_token": base64.b64encode(token.dump()).decode()})
 
     def latest(self, limit: int) -> list[AnchoredEntry]:
+        """Every line (their MACs and order are checked); the tokens of the ``limit`` newest
+        (validating a token costs milliseconds, a MAC microseconds)."""
         out = []
-        for number, record, error in newest_lines(self.tokens, limit):
+        for index, (number, record, error) in enumerate(newest_lines(self.tokens)):
             found = entry(f"{self.tokens.name}:{number}", record, error)
-            if found.checkpoint is not None and record is not None:
+            if index < limit and found.checkpoint is not None and record is not None:
                 problem = token_problem(record.get("tsa_token"), found.checkpoint, self.roots)
                 if problem:
                     found = AnchoredEntry(found.where, None, problem)
@@ -74,4 +90,8 @@ def token_problem(token: object, checkpoint: Checkpoint, roots: list[x509.Certif
         return "the time-stamp token's signature is not valid"
     if roots and status.get("trust_problem_indic") is not None:
         return "the time-stamp token was not signed by a trusted time-stamping authority"
+    stamped = signed["encap_content_info"]["content"].parsed["gen_time"].native
+    if abs(stamped - checkpoint.at) > TIME_TOLERANCE:
+        return (f"the time-stamp token's time {stamped.isoformat(timespec='seconds')} is not the "
+                f"checkpoint's ({checkpoint.at.isoformat(timespec='seconds')})")
     return None

@@ -1,5 +1,6 @@
 """The manifest of a backup: what it holds, from which store position, the checksum of every file,
-and fingerprints of the keys the data depends on (never the keys)."""
+and fingerprints of the keys the data depends on (never the keys); authenticated by an HMAC under
+a key derived from the audit chain key, so the checksums cannot be rewritten with the files."""
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,7 @@ from typing import Any, BinaryIO
 
 from infrastructure.backup import BackupError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest carries a MAC (older backups are refused: nothing vouches for them)
 MANIFEST = "manifest.json"
 # A fingerprint is a slow salted hash: a backup's reader learns whether a key they hold is the
 # right one, and guessing a key from it costs this many HMACs per guess.
@@ -22,6 +23,23 @@ FINGERPRINT_ITERATIONS = 200_000
 CHUNK = 1 << 20
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+MAC_LABEL = b"ledgerflow backup manifest v1"
+
+
+def manifest_key(chain_key: bytes) -> bytes:
+    """The manifest's own key: its MAC can never stand in for a chain hash or a checkpoint's."""
+    return hmac.new(chain_key, MAC_LABEL, hashlib.sha256).digest()
+
+
+def inside(name: object) -> str:
+    """``name`` when it is a relative path that stays inside the backup directory; else refused
+    (a manifest must not make a restore read /etc/passwd or ../other-backup)."""
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
+        raise BackupError(f"the manifest names a file {name!r} that is not a path inside the backup")
+    parts = name.split("/")
+    if name.startswith("/") or any(p in ("", ".", "..") for p in parts) or Path(name).is_absolute():
+        raise BackupError(f"the manifest names a file {name!r} outside the backup directory")
+    return name
 
 
 def fingerprint(key: bytes, salt: str, iterations: int = FINGERPRINT_ITERATIONS) -> str:
@@ -46,8 +64,16 @@ class Manifest:
     anchors: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     iterations: int = FINGERPRINT_ITERATIONS
+    mac: str = ""  # HMAC-SHA256 under manifest_key(chain key) of every other field
 
-    def write(self, root: Path) -> None:
+    def _signed(self, key: bytes) -> str:
+        content = {k: v for k, v in asdict(self).items() if k != "mac"}
+        data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+    def write(self, root: Path, key: bytes) -> None:
+        """``key``: :func:`manifest_key` of the chain key."""
+        self.mac = self._signed(key)
         path = root / MANIFEST
         with path.open("w", encoding="utf-8") as out:
             json.dump(asdict(self), out, indent=1, sort_keys=True)
@@ -73,6 +99,9 @@ class Manifest:
     def check_keys(self, keys: Mapping[str, bytes | None]) -> None:
         """Refuse when a key the backup was made under is not the one configured now: the chain
         would not verify, or encrypted personal data would not decrypt."""
+        if not isinstance(self.iterations, int) or not 1 <= self.iterations <= 10 * FINGERPRINT_ITERATIONS:
+            # Checked before the MAC (which needs the right key): a forged count must not stall the restore.
+            raise BackupError(f"the manifest's fingerprint iterations {self.iterations!r} are out of range")
         for name, expected in sorted(self.keys.items()):
             key = keys.get(name)
             if key is None:
@@ -80,6 +109,23 @@ class Manifest:
             if not hmac.compare_digest(fingerprint(key, self.salt, self.iterations), expected):
                 raise BackupError(f"the configured {name} is not the one the backup was made with "
                                   "(its fingerprint differs); restore with the original key")
+
+    def check_mac(self, key: bytes) -> None:
+        """Refuse a manifest changed after it was written (its checksums with it): only a holder
+        of the chain key can write one a restore accepts."""
+        if not isinstance(self.mac, str) or not hmac.compare_digest(self._signed(key).encode(), self.mac.encode()):
+            raise BackupError("the manifest's MAC does not match: it was changed after the backup was made "
+                              "(or made without this chain key)")
+
+    def check_paths(self) -> None:
+        """Every file the restore reads is inside the backup and listed with its checksum."""
+        for name in self.files:
+            inside(name)
+        for table, entry in sorted(self.tables.items()):
+            if not isinstance(entry, dict) or inside(entry.get("file")) not in self.files:
+                raise BackupError(f"table {table}'s file is not among the backup's checksummed files")
+        if self.anchors.get("included") and inside(self.anchors.get("file")) not in self.files:
+            raise BackupError("the anchors file is not among the backup's checksummed files")
 
     def verify_files(self, root: Path, progress: Progress | None = None) -> None:
         """Re-hash every file the manifest lists; refuse on the first one missing or changed."""

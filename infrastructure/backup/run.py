@@ -12,8 +12,8 @@ from typing import Any
 from domain.archive.content import BlobStore
 from infrastructure.archive.blobs import _fsync_dir
 from infrastructure.backup import BackupError
-from infrastructure.backup.files import dump_anchors, dump_blobs, load_anchors, load_blobs
-from infrastructure.backup.manifest import Manifest, Progress, fingerprint, new_salt
+from infrastructure.backup.files import ANCHORS, dump_anchors, dump_blobs, load_anchors, load_blobs
+from infrastructure.backup.manifest import Manifest, Progress, fingerprint, manifest_key, new_salt
 from infrastructure.backup.tables import dump_tables, load_tables
 
 
@@ -22,7 +22,7 @@ class Source:
     """Where a backup reads from and which settings it records."""
     database_url: str
     events_table: str
-    read_models: Collection[str]  # tables rebuilt by projections, left out
+    read_models: Collection[str]  # tables left out: rebuilt by projections, or no source of truth
     blobs: BlobStore | None  # None: the blob store is backed up by other means (S3 versioning)
     anchors: Path | None
     settings: Mapping[str, Any]  # recorded as they are: no secrets here
@@ -30,9 +30,21 @@ class Source:
     schema: str = "public"
 
 
+# The key (in ``keys``) the manifest's MAC key is derived from.
+MAC_KEY = "audit_chain_key"
+
+
+def _mac_key(keys: Mapping[str, bytes | None]) -> bytes:
+    key = keys.get(MAC_KEY)
+    if not key:
+        raise BackupError(f"{MAC_KEY} is not set: a backup's manifest is authenticated with it")
+    return manifest_key(key)
+
+
 def make_backup(dest: Path, source: Source, progress: Progress | None = None) -> Manifest:
     """Write the backup to ``dest`` (absent or an empty directory). It is written beside it as
     ``<dest>.partial`` and renamed when complete, so a directory named ``dest`` is always whole."""
+    mac_key = _mac_key(source.keys)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} exists and is not an empty directory")
     partial = dest.with_name(dest.name + ".partial")
@@ -52,7 +64,7 @@ def make_backup(dest: Path, source: Source, progress: Progress | None = None) ->
         settings=dict(source.settings), tables=dump.tables, excluded_tables=dump.excluded,
         keys={name: fingerprint(key, salt) for name, key in sorted(source.keys.items()) if key is not None},
         salt=salt, files=files, blobs=blobs, anchors=anchors)
-    manifest.write(partial)
+    manifest.write(partial, mac_key)
     if dest.exists():
         dest.rmdir()
     os.replace(partial, dest)
@@ -67,7 +79,11 @@ def check_backup(src: Path, *, events_table: str, keys: Mapping[str, bytes | Non
     if manifest.settings.get("events_table") != events_table:
         raise BackupError(f"the backup's event store table is {manifest.settings.get('events_table')!r}, this "
                           f"installation's is {events_table!r} (LEDGERFLOW_EVENTS_TABLE)")
-    manifest.check_keys(keys)
+    manifest.check_keys(keys)  # first: another key is named precisely, not as a MAC mismatch
+    manifest.check_mac(_mac_key(keys))
+    manifest.check_paths()
+    if manifest.anchors.get("included") and manifest.anchors.get("file") != ANCHORS:
+        raise BackupError(f"the backup's anchors file must be {ANCHORS}")
     manifest.verify_files(src, progress)
     return manifest
 

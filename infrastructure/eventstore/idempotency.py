@@ -10,6 +10,8 @@ After the answer is built, the HTTP layer stores it on the row for retries to re
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -21,13 +23,15 @@ from psycopg.sql import SQL, Composed, Identifier
 @dataclass
 class KeyClaim:
     """One request's key: who owns it (None until authentication names them), what the request
-    was (method, path and the sha256 of its canonical body) and what its first save wrote."""
+    was (method, path and an HMAC of the request and its canonical body) and what its first save
+    wrote."""
 
     key: str
     request: str                      # "POST /api/v1/leads/intake", for the operator and the 422 detail
     fingerprint: bytes
     ttl_seconds: int
     owner: str | None = None
+    looked_up: bool = False           # the key's row was looked up for a retry (after authorisation)
     position: int | None = None       # first event position: the row exists from then on
     collided: bool = False            # another request with this key committed first
     closed: bool = False              # the answer is out: later saves (background work) are not the request's
@@ -97,12 +101,24 @@ class KeyTable:
         ).format(t=self.ident, n=self.PURGE_BATCH)
 
 
-class IdempotencyKeys:
-    """Reads a key's row and stores the answer of the request that wrote it."""
+FINGERPRINT_LABEL = b"ledgerflow idempotency fingerprint v1"
 
-    def __init__(self, datastore: PostgresDatastore, table: KeyTable):
+
+def fingerprint_key(chain_key: bytes) -> bytes:
+    """The server key a request's fingerprint is an HMAC under, derived from the chain key. A
+    plain hash of the request would let anyone who reads the table (or a copy of it) test guesses
+    of what a request carried — a set-password body is a password hash away — offline and fast."""
+    return hmac.new(chain_key, FINGERPRINT_LABEL, hashlib.sha256).digest()
+
+
+class IdempotencyKeys:
+    """Reads a key's row and stores the answer of the request that wrote it. ``fingerprint_key``:
+    the key of the requests' fingerprints (see :func:`fingerprint_key`)."""
+
+    def __init__(self, datastore: PostgresDatastore, table: KeyTable, fingerprint_key: bytes):
         self.datastore = datastore
         self.table = table
+        self.fingerprint_key = fingerprint_key
         self._find = SQL(
             "SELECT request, fingerprint, position, extract(epoch FROM now() - created_at)::float8 AS age,"
             " answered_at, status, headers, body FROM {t}"

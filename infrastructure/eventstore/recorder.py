@@ -32,7 +32,14 @@ from psycopg.sql import SQL, Identifier
 
 from infrastructure.engines.postgres import DatabaseUnavailable
 from infrastructure.eventstore.chain import GENESIS, ChainTable, link_hash
-from infrastructure.eventstore.idempotency import IdempotencyKeys, KeyClaim, KeyTable, KeyTaken, current_claim
+from infrastructure.eventstore.idempotency import (
+    IdempotencyKeys,
+    KeyClaim,
+    KeyTable,
+    KeyTaken,
+    current_claim,
+    fingerprint_key,
+)
 from infrastructure.eventstore.schema import lock_schema
 
 GATHER_SECONDS = 0.0005  # longest a leader waits for the writers of its previous batch
@@ -63,7 +70,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain = ChainTable(datastore.schema, events_table_name)
         key_table = KeyTable(datastore.schema, events_table_name)
-        self.keys = IdempotencyKeys(datastore, key_table)
+        self.keys = IdempotencyKeys(datastore, key_table, fingerprint_key(chain_key))
         self._chain_key = chain_key
         self.group_commit = group_commit
         self.max_batch_events = max_batch_events

@@ -70,7 +70,7 @@ def current_principal(
         principal = delegation.on_behalf(request, container, principal, on_behalf_of)
         request.state.via = principal.via
     request.state.actor = principal.actor
-    idempotency.claim(request, authenticated)
+    idempotency.own(authenticated)  # a retry is answered after the route's authorisation (requires)
     return principal
 
 
@@ -87,8 +87,9 @@ CurrentPolicy = Annotated[Policy, Depends(current_policy)]
 def requires(action: str) -> Callable[..., Policy]:
     """Dependency: the caller's policy, after checking it grants ``action``."""
 
-    def check(policy: CurrentPolicy) -> Policy:
+    def check(request: Request, policy: CurrentPolicy) -> Policy:
         policy.require(action)
+        idempotency.answer_retry(request)  # only now: a revoked permission gets its 403, not the kept answer
         return policy
 
     return check

@@ -50,6 +50,13 @@ def read_models() -> set[str]:
     return tables
 
 
+def not_sources(settings: Settings) -> set[str]:
+    """Tables left out of a backup: the read models, and the idempotency keys (ADR 0025), which are
+    no source of truth (a retry after a restore is a new request) and hold request fingerprints
+    and kept answers that have no business in a long-lived copy."""
+    return read_models() | {f"{settings.events_table}_idempotency"}
+
+
 @contextmanager
 def _database(settings: Settings) -> Iterator[str]:
     """The database URL; in embedded mode the data directory's PostgreSQL (shared with a running
@@ -101,7 +108,7 @@ def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) directory
 
     settings = _settings()
     with _database(settings) as url:
-        source = Source(database_url=url, events_table=settings.events_table, read_models=read_models(),
+        source = Source(database_url=url, events_table=settings.events_table, read_models=not_sources(settings),
                         blobs=blob_store(settings) if blobs else None, anchors=anchors_path(settings),
                         settings={"events_table": settings.events_table,
                                   "clickhouse_database": settings.clickhouse_database,

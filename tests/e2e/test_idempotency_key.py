@@ -251,3 +251,24 @@ def test_a_retried_upload_matches_its_first_attempt_despite_a_new_multipart_boun
                 for _ in range(2)]  # httpx draws a new boundary for each
     assert attempts[0].status_code == attempts[1].status_code == 201
     assert attempts[1].json() == attempts[0].json() and attempts[1].headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_retry_by_a_caller_whose_permission_was_revoked_is_refused_not_answered(api):
+    """The kept answer is handed out only after the route's authorisation: a retry does not
+    outlive the permission the first request had."""
+    client, container, _ = api
+    hq = container.access.create_department(SETUP, "idem-hq", "HQ", "other", None).id
+    container.access.create_role(SETUP, "idem_dept_admin", "Dept admin", ["access.departments.manage"])
+    operator = container.access.create_operator(SETUP, "idem_ann", "Ann", hq, None, None, "Idem-Retry-2026").id
+    container.access.set_data_scope(SETUP, operator, [{"department_id": str(hq), "include_children": True}], [])
+    granted = container.access.grant_roles(SETUP, operator, ["idem_dept_admin"])
+    assert container.progress.wait_for(["access.departments", "access.principals"], granted.position, 10)
+    login = ok(client.post("/api/v1/auth/login", json={"login_name": "idem_ann", "password": "Idem-Retry-2026"}))
+    ann = _keyed({"Authorization": f"Bearer {login['access_token']}"}, str(uuid.uuid4()))
+    body = {"code": "idem-new", "name": "New", "kind": "other", "parent_id": str(hq)}
+    ok(client.post("/api/v1/access/departments", headers=ann, json=body), 201)
+    assert client.post("/api/v1/access/departments", headers=ann, json=body).headers["Idempotent-Replayed"] == "true"
+    revoked = container.access.revoke_roles(SETUP, operator, ["idem_dept_admin"])
+    assert container.progress.wait_for(["access.principals"], revoked.position, 10)
+    again = client.post("/api/v1/access/departments", headers=ann, json=body)
+    assert again.status_code == 403 and "Idempotent-Replayed" not in again.headers, again.text

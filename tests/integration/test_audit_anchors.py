@@ -3,6 +3,7 @@ with them, incremental verification, and the three anchors against local servers
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -163,3 +164,58 @@ def test_the_tsa_anchor_keeps_a_token_that_covers_each_checkpoint(container, ctx
     report = anchoring.verify()
     assert [(p.position, p.kind) for p in report.problems] == [(0, "checkpoint_forged")]
     assert "does not cover this checkpoint" in report.problems[0].detail
+
+
+def test_copies_of_an_old_checkpoint_appended_after_the_newest_do_not_hide_a_truncation(container, ctx):
+    """Copies of a genuine checkpoint are genuine: the highest position read is the reference,
+    however many copies of a lower one were appended after it, and no new checkpoint is written."""
+    _events(container, ctx, 5)
+    container.audit.checkpoint()
+    _events(container, ctx, 7, start=5)
+    container.audit.checkpoint()
+    t = container.settings.events_table
+    _tamper(container, f"DELETE FROM {t} WHERE notification_id > 9", ())
+    _tamper(container, f"DELETE FROM {t}_chain WHERE notification_id > 9", ())
+    old = _anchors_file(container).read_text().splitlines()[0]
+    with _anchors_file(container).open("a") as f:
+        f.write((old + "\n") * 101)  # more than the checkpoints whose positions are compared
+    report = container.audit.verify(since_checkpoint=True)
+    kinds = [(p.position, p.kind) for p in report.problems]
+    assert kinds == [(5, "checkpoint_regressed")] * 101 + [(10, "missing")]
+    assert "events 10–12 are missing" in report.problems[-1].detail and report.checkpoint.position == 5
+    with pytest.raises(ChainRefusedError):  # the next checkpoint would vouch for the truncated head
+        container.audit.checkpoint()
+    assert len(_anchors_file(container).read_text().splitlines()) == 103
+
+
+def test_an_s3_checkpoint_whose_key_does_not_match_its_content_is_forged(container, ctx, s3):
+    _, url = s3
+    anchor = anchor_from_url(f"s3://anchors/renamed/?endpoint={url}&region=us-east-1&retain_days=1",
+                             container.settings.data_dir)
+    anchoring = ChainAnchoring(container.audit.log, anchor, _key(container))
+    _events(container, ctx, 2)
+    genuine = anchoring.checkpoint()
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+    first = "renamed/0000000000000000000-0000000000000000000.json"  # sorts before every real key
+    client.put_object(Bucket="anchors", Key=first, Body=json.dumps(genuine.to_json()).encode(),
+                      ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=1))
+    report = anchoring.verify()
+    assert [(p.position, p.kind) for p in report.problems] == [(0, "checkpoint_forged")]
+    assert first in report.problems[0].detail and "key does not match its content" in report.problems[0].detail
+
+
+def test_a_tsa_token_whose_time_is_not_the_checkpoints_is_refused(container, ctx, tmp_path):
+    with fake_tsa(tmp_path / "tsa.pem", at=datetime(2020, 1, 1, tzinfo=UTC)) as url:
+        anchor = anchor_from_url(f"tsa+{url}?file={tmp_path / 'tsa.jsonl'}&trust={tmp_path / 'tsa.pem'}",
+                                 container.settings.data_dir)
+        anchoring = ChainAnchoring(container.audit.log, anchor, _key(container))
+        _events(container, ctx, 2)
+        anchoring.checkpoint()
+    found = anchor.latest(1)[0]
+    assert found.checkpoint is None and "time-stamp token's time 2020-01-01T00:00:00+00:00 is not" in (found.error or "")
+
+
+def test_a_tsa_anchor_without_a_trust_root_is_warned_about(container, caplog):
+    with caplog.at_level("WARNING", logger="ledgerflow.audit"):
+        anchor_from_url("tsa+http://127.0.0.1:9/tsa", container.settings.data_dir)
+    assert "no trust root" in caplog.text and "any certificate is accepted" in caplog.text

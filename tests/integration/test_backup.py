@@ -3,6 +3,8 @@ a fresh data directory and database, and comes back with an intact chain and the
 a damaged backup, other keys or a store that already holds events are refused."""
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -97,8 +99,11 @@ def test_a_restore_into_a_fresh_data_directory_verifies_and_rebuilds_every_read_
     with psycopg.connect(_url(c)) as conn:
         every_table = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     included, excluded = set(manifest["tables"]), set(manifest["excluded_tables"])
-    # Every table but the read models, whichever feature added it (today the four below).
-    assert included | excluded == every_table and excluded == read_models() and included >= SOURCES_OF_TRUTH
+    # Every table but the read models and the idempotency keys (no source of truth), whichever
+    # feature added it (today the four below).
+    assert "ledgerflow_events_idempotency" in every_table
+    assert included | excluded == every_table and excluded == read_models() | {"ledgerflow_events_idempotency"}
+    assert included >= SOURCES_OF_TRUTH
     assert manifest["head_position"] == manifest["tables"]["ledgerflow_events"]["rows"] == c.store.head()
     assert CHAIN_KEY not in (backup / "manifest.json").read_text() and "audit_chain_key" in manifest["keys"]
 
@@ -137,6 +142,25 @@ def test_a_corrupted_backup_file_is_refused_before_anything_is_written(backup: P
         assert "ledgerflow_events.copy.gz does not match its checksum" in " ".join(refused.output.split())
         with psycopg.connect(target_url) as conn:  # nothing was started, nothing created
             assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+
+
+def test_a_backup_whose_file_and_checksum_were_both_changed_is_refused_by_the_manifest_mac(
+        backup: Path, engines: EngineSet, tmp_path: Path):
+    """Checksums beside the files prove nothing alone: whoever changes a file can change its
+    checksum too. The manifest's MAC needs the chain key."""
+    forged = tmp_path / "forged"
+    shutil.copytree(backup, forged)
+    events = forged / "postgres" / "ledgerflow_events.copy.gz"
+    events.write_bytes(gzip.compress(b""))
+    manifest = json.loads((forged / "manifest.json").read_text())
+    manifest["files"]["postgres/ledgerflow_events.copy.gz"] = {
+        "sha256": hashlib.sha256(events.read_bytes()).hexdigest(), "bytes": events.stat().st_size}
+    manifest["tables"]["ledgerflow_events"]["rows"] = 0
+    (forged / "manifest.json").write_text(json.dumps(manifest))
+    with fresh_database(engines) as target_url:
+        refused = cli(["restore", str(forged)], env_for(engines, tmp_path / "data", target_url, "lf_test_refused"))
+    assert refused.exit_code == 2, refused.output
+    assert "manifest's MAC does not match" in " ".join(refused.output.split())
 
 
 def test_a_restore_under_another_chain_key_is_refused(backup: Path, engines: EngineSet, tmp_path: Path):

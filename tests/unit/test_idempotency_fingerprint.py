@@ -1,7 +1,12 @@
 """The fingerprint of a command's body (ADR 0025): a faithful retry matches, another body does not."""
 from __future__ import annotations
 
-from interfaces.api.idempotency.body import Canonical
+import asyncio
+import hashlib
+import io
+
+from infrastructure.eventstore.idempotency import fingerprint_key
+from interfaces.api.idempotency.body import Canonical, RequestBody
 
 
 def _digest(content_type: str, *chunks: bytes) -> bytes:
@@ -36,3 +41,26 @@ def test_other_bodies_are_compared_as_sent():
     assert _digest("text/csv", b"phone\n138", b"12345678\n") == _digest("text/csv", b"phone\n13812345678\n")
     assert _digest("text/csv", b"phone\n13812345678\n") != _digest("text/csv", b"phone\n13812345679\n")
     assert _digest("application/json") == _digest("application/json", b"")
+
+
+def _fingerprint(key: bytes, body: bytes) -> bytes:
+    scope = {"method": "PUT", "path": "/api/v1/users/u1/password", "query_string": b"",
+             "headers": [(b"content-type", b"application/json")]}
+    messages = iter([{"type": "http.request", "body": body, "more_body": False}])
+
+    async def receive():
+        return next(messages)
+
+    return asyncio.run(RequestBody.read(scope, receive, io.BytesIO(), key)).fingerprint
+
+
+def test_a_stored_fingerprint_cannot_be_recomputed_without_the_server_key():
+    """A set-password request's fingerprint must not let a reader of the table test guesses."""
+    body = b'{"password": "Summer2026!"}'
+    key = fingerprint_key(b"chain key of this installation")
+    stored = _fingerprint(key, body)
+    assert stored == _fingerprint(key, body)  # a faithful retry still matches
+    assert stored != _fingerprint(fingerprint_key(b"another installation"), body)
+    unkeyed = hashlib.sha256(b"PUT /api/v1/users/u1/password?\n\n")
+    unkeyed.update(_digest("application/json", body))
+    assert stored != unkeyed.digest()

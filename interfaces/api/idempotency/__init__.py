@@ -6,9 +6,10 @@ Three parts meet here:
 * the middleware (middleware.py) reads the key and the whole body (so the request's fingerprint
   is known before anything runs), puts a :class:`KeyClaim` in the request's context, buffers
   the answer and, when the request's events were stored with the key, keeps it on the key's row;
-* :func:`claim`, called by each way of authenticating (bearer tokens, channel tokens, signing
-  links) once it knows who the key belongs to: it answers a retry from the row, or lets the
-  request run and its first save write the row (infrastructure/eventstore/idempotency.py);
+* :func:`own`, called by each way of authenticating (bearer tokens; :func:`claim` for channel
+  tokens and signing links) once it knows who the key belongs to, and :func:`answer_retry`,
+  called once the route's authorisation passed (``requires``): it answers a retry from the row,
+  or lets the request run and its first save write the row (infrastructure/eventstore/idempotency.py);
 * a request whose save lost the key to a concurrent one waits briefly for that one's answer.
 """
 from __future__ import annotations
@@ -50,7 +51,7 @@ NOT_CLAIMED = frozenset({("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/
 
 
 class Answered(Exception):
-    """Raised by :func:`claim`: the request is a retry and this is its answer."""
+    """Raised by :func:`answer_retry`: the request is a retry and this is its answer."""
 
     def __init__(self, response: Response):
         super().__init__("answered from the idempotency key")
@@ -70,16 +71,34 @@ def keys_of(app: Any) -> IdempotencyKeys:
 
 
 def claim(request: Request, owner: str) -> None:
-    """The key of this request (if it sent one) belongs to ``owner``: answer a retry from the key's
-    row (raises :class:`Answered`), or let the request run and record the key with its events."""
+    """For a credential that authenticates and authorises at once (a channel token, a signing
+    link): the key belongs to ``owner``, and a retry is answered now (see :func:`answer_retry`)."""
+    own(owner)
+    answer_retry(request)
+
+
+def own(owner: str) -> None:
+    """Authentication names whom this request's key (if it sent one) belongs to; its first save
+    will write the key's row. A retry is NOT answered yet: that waits for the route's
+    authorisation (:func:`answer_retry`), else a caller whose permission was revoked would still
+    be handed the kept answer."""
     pending = current_claim.get()
-    if pending is None or pending.owner is not None:
-        return
-    record = settle(keys_of(request.app), owner, pending.key)
-    if record is None:
+    if pending is not None and pending.owner is None:
         pending.owner = owner
+
+
+def answer_retry(request: Request) -> None:
+    """Once the route's authorisation passed: answer a retry from the key's row (raises
+    :class:`Answered`), or let the request run. A route that checks its permissions only inside
+    the application is answered when its save meets the key's row (the middleware's collision
+    path), i.e. after those checks."""
+    pending = current_claim.get()
+    if pending is None or pending.owner is None or pending.looked_up:
         return
-    raise Answered(outcome(record, pending, getattr(request.state, "request_id", None)))
+    pending.looked_up = True
+    record = settle(keys_of(request.app), pending.owner, pending.key)
+    if record is not None:
+        raise Answered(outcome(record, pending, getattr(request.state, "request_id", None)))
 
 
 def settle(keys: IdempotencyKeys, owner: str, key: str) -> KeyRecord | None:

@@ -1,9 +1,11 @@
-"""A command's body read whole before it runs, and its fingerprint: the sha256 of the request
+"""A command's body read whole before it runs, and its fingerprint: an HMAC under a server key
+(never a plain hash: the table would let its readers guess passwords offline) of the request
 (method, path, query, X-On-Behalf-Of) and of its body in a canonical form."""
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ class RequestBody:
         self._last: Message | None = None  # what ended the body when it was not the body (a disconnect)
 
     @classmethod
-    async def read(cls, scope: Scope, receive: Receive, spool: IO[bytes]) -> RequestBody:
+    async def read(cls, scope: Scope, receive: Receive, spool: IO[bytes], key: bytes) -> RequestBody:
         body = cls(spool)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         canonical = Canonical(headers.get("content-type", ""))
@@ -40,8 +42,8 @@ class RequestBody:
             body.spool.write(chunk)
             canonical.update(chunk)
             more = message.get("more_body", False)
-        digest = hashlib.sha256(f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode('latin-1')}"
-                                f"\n{headers.get('x-on-behalf-of', '')}\n".encode())
+        digest = hmac.new(key, f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode('latin-1')}"
+                                f"\n{headers.get('x-on-behalf-of', '')}\n".encode(), hashlib.sha256)
         digest.update(canonical.digest())
         body.fingerprint = digest.digest()
         body.spool.seek(0)

@@ -51,7 +51,7 @@ class IdempotencyMiddleware:
                           request_id=request_id)(scope, receive, send)
             return
         with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as spool:  # files beyond 1 MiB go to disk
-            body = await RequestBody.read(scope, receive, spool)
+            body = await RequestBody.read(scope, receive, spool, keys_of(scope["app"]).fingerprint_key)
             container = scope["app"].state.container
             pending = KeyClaim(key=key, request=f"{scope['method']} {scope['path']}", fingerprint=body.fingerprint,
                                ttl_seconds=round(container.settings.idempotency_key_hours * 3600))
