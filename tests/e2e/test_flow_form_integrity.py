@@ -79,3 +79,21 @@ def test_a_flow_returned_to_its_initiator_is_in_their_todo(client, signing):
     assert (mine["node"], mine["mode"]) == ("start", "resubmit")
     pos = ok(client.post(f"{URL}/{started['id']}/resubmit", json={}, headers=signing["sam"]))["position"]
     assert todo_task(client, "olga", signing["olga"], pos)["node"] == "ops_entry"
+
+
+def test_a_retried_approval_with_its_idempotency_key_gets_the_first_answer_not_already_acted(client, signing):
+    # The approval checks its permissions inside the application, so the retry runs into "task
+    # already acted" before its key is looked up: it must still be answered as the first time.
+    started = ok(_start(client, signing["sam"]), 201)
+    task = todo_task(client, "olga", signing["olga"], started["position"])
+    url = f"{URL}/{started['id']}/tasks/{task['task_id']}/approve"
+    keyed = {**signing["olga"], "Idempotency-Key": f"approve-{task['task_id']}"}
+    ok(client.put(f"{URL}/{started['id']}/tasks/{task['task_id']}/form", json={"data": BASE}, headers=signing["olga"]))
+    first = client.post(url, json={}, headers=keyed)
+    retry = client.post(url, json={}, headers=keyed)
+    unkeyed = client.post(url, json={}, headers=signing["olga"])
+
+    assert first.status_code == 200, first.text
+    assert (retry.status_code, retry.json()) == (200, first.json())
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert unkeyed.status_code in (409, 422)  # without the key, the second approval is refused

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Answers kept for replay at most this large (command answers are small; a larger one is not kept).
 MAX_KEPT_BODY = 1024 * 1024
+# Refusals a retry of a request already done meets when the route checks inside the application.
+REFUSED_AS_DONE = frozenset({409, 422})
 
 
 class IdempotencyMiddleware:
@@ -88,6 +90,17 @@ class IdempotencyMiddleware:
             return
         if pending.position is not None:
             await run_in_threadpool(_keep, keys, pending, scope, answer)
+        elif (answer.status in REFUSED_AS_DONE and not answer.passed and pending.owner is not None
+              and not pending.looked_up):
+            # A route that checks its permissions inside the application (a task's approval) runs
+            # before a retry is looked up; when it refuses because the first request already did
+            # the work ("task already acted": 409/422; never a 401/403/404, which must stand), the
+            # retry gets the first answer, as it would on any other route.
+            pending.looked_up = True
+            record = await run_in_threadpool(settle, keys, pending.owner, pending.key)
+            if record is not None:
+                await outcome(record, pending, request_id)(scope, receive, send)
+                return
         await answer.flush()
 
 
