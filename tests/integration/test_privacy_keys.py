@@ -1,6 +1,7 @@
 """Subject keys and sealed values on real PostgreSQL (ADR 0028): what the events table holds,
 how long another process may still open an erased subject's values, tampering, leads from
-before keyed ids, and that nothing new is recorded about an erased subject. Engine-independent
+before keyed ids, that nothing new is recorded about an erased subject, not even by a process that
+still holds its key, and that read models keep the marker for events applied after an erasure. Engine-independent
 (the same PostgreSQL SQL in both modes): embedded only."""
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import orjson
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from domain.forms.customer import Customer
 from domain.leads.lead import Lead, legacy_lead_id
 from domain.privacy.errors import SubjectErasedError
 from domain.shared.context import CommandContext, acting_as
+from domain.shared.ids import natural_id
 from infrastructure.eventstore.sealing import Sealed, SealedValueTamperedError
 from infrastructure.privacy.keyring import Keyring
 from infrastructure.privacy.keywrap import LocalKeyWrapper
@@ -163,3 +166,23 @@ def test_a_process_still_holding_an_erased_key_records_nothing_new_and_read_mode
     assert "late note" not in read and "Cached Person" not in read and "13811110008" not in read
     assert firm.leads.phone_digest("+8613811110008") not in read  # phone_hash is gone with the phone
     keyring.forget()
+
+
+def test_a_customer_update_sealed_before_the_erasure_and_applied_after_it_leaves_the_row_erased(firm):
+    firm.forms.sync_customers(ADMIN, [{"fund_account": "88000011", "name": "Early Customer",
+                                       "phone": "13700000011"}])
+    customer_id = natural_id("customer", "88000011")
+    customer = firm.forms.load(customer_id, Customer)
+    with acting_as(ADMIN):
+        customer.sync({"fund_account": "88000011", "name": "Renamed Customer", "phone": "13700000012"})
+    late = [firm.store.mapper.to_stored_event(e) for e in customer.collect_events()]
+    key = firm.store.keyring.opening_key(f"customer:{customer_id}")
+    firm.privacy.erase(ADMIN, "customer", customer_id, "request")
+    firm.store.recorder.insert_events(late)
+    firm.store.keyring._remember(f"customer:{customer_id}", key)  # a projection worker still holding the key
+    firm.runners["forms.catalogue"].catch_up()
+    with firm.store.datastore.get_connection() as conn:
+        row = conn.execute("SELECT name, phone, id_number FROM forms_customers WHERE customer_id = %s",
+                           (customer_id,)).fetchone()
+    firm.store.keyring.forget()
+    assert (row["name"], row["phone"], row["id_number"]) == ("erased", "erased", None)
