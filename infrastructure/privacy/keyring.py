@@ -38,7 +38,7 @@ def _erased_error(ref: str) -> SubjectErasedError:
 
 
 class Keyring:
-    def __init__(self, datastore: Any, wrapper: Any, *, cache_seconds: float = 60.0, cache_entries: int = 50_000,
+    def __init__(self, datastore: Any, wrapper: Any, *, cache_seconds: float = 15.0, cache_entries: int = 50_000,
                  readahead: int = 256):
         self.datastore = datastore
         self.wrapper = wrapper
