@@ -61,8 +61,9 @@ class Settings(BaseSettings):
         SecretStr(DEV_MASTER_KEY), description="Master key wrapping every data subject's key (personal fields of "
                                                "events, ADR 0028); losing it loses every personal value.")
     privacy_key_cache_seconds: float = Field(
-        60.0, ge=0, le=3600, description="How long a process keeps a subject's unwrapped key: after an erasure "
-                                         "another process may still read the subject's values this long.")
+        15.0, ge=0, le=3600, description="How long a process keeps a subject's unwrapped key: after an erasure "
+                                         "another process may still read (never write) the subject's values this "
+                                         "long.")
 
     host: str = Field("127.0.0.1", description="HTTP listen address.")
     port: int = Field(8000, description="HTTP listen port.")

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from application.shared.base import Loader
 from domain.leads.lead import Lead, lead_id, legacy_lead_id
+from domain.privacy.personal import subject_ref
 from infrastructure.eventstore.store import EventStore
 
 
@@ -42,11 +43,14 @@ class LeadIdentity:
             candidates = {p: ([legacy_lead_id(business_line, p)] if first else [])
                           + [lead_id(business_line, digests[p], generation[p])] for p in todo}
             found = self.existing(i for ids in candidates.values() for i in ids)
+            # Erasure as the key table says, not as a cached key or aggregate would: a lead erased
+            # by another process is passed over at once (nothing new may be recorded about it).
+            erased = self._store.keyring.erased_among({subject_ref("lead", i) for i in found})
             todo, first = set(), False
             for p, ids in candidates.items():
                 for i in (i for i in ids if i in found):
                     lead = self.load(i, Lead)
-                    if not lead.erased:
+                    if not lead.erased and subject_ref("lead", i) not in erased:
                         out[p] = PhoneLead(i, lead, digests[p])
                         break
                 else:

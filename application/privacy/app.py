@@ -14,7 +14,7 @@ from application.shared.base import LedgerApplication, command
 from domain.forms.customer import Customer
 from domain.leads.lead import Lead
 from domain.privacy.erasure import Erasure, erasure_id
-from domain.privacy.personal import SUBJECT_KINDS, subject_ref, transform
+from domain.privacy.personal import SUBJECT_KINDS, is_erased, subject_ref, transform
 from domain.shared.aggregate import LedgerAggregate
 from domain.shared.context import current_context
 from domain.shared.errors import ConcurrencyConflictError, NotFoundError, RuleViolationError
@@ -22,6 +22,9 @@ from domain.shared.errors import ConcurrencyConflictError, NotFoundError, RuleVi
 # The aggregate each kind of subject is.
 SUBJECTS: dict[str, type[LedgerAggregate]] = {"lead": Lead, "customer": Customer}
 assert set(SUBJECTS) == set(SUBJECT_KINDS)
+
+# The shortest personal value whose quotation makes a kept idempotent answer forgotten.
+MIN_QUOTED_CHARS = 4
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,10 @@ class PrivacyApplication(LedgerApplication):
         values: set[str] = set()
 
         def collect(owner: str, value: object) -> object:
-            if owner == ref and isinstance(value, str | int) and str(value).strip():
-                values.add(str(value))
+            text = str(value).strip() if isinstance(value, str | int) else ""
+            # A short value ("1", "M") would match unrelated answers, and wipe them.
+            if owner == ref and len(text) >= MIN_QUOTED_CHARS and not is_erased(text):
+                values.add(text)
             return value
 
         for event in self.events.get(subject_id):

@@ -48,7 +48,7 @@ class Lead(LedgerAggregate):
         class_version = 2
         business_line: str
         phone: str
-        phone_digest: str | None  # the keyed hash lookups use (None: created before ADR 0028)
+        phone_digest: str | None  # the keyed hash lookups use (None: created before ADR 0028); sealed
         intake: dict[str, Any]
         status: str
         reason: str | None
@@ -416,7 +416,8 @@ class Lead(LedgerAggregate):
 
 
 # Personal data of the lead (ADR 0028, docs/privacy.md): sealed under the lead's key in the store.
-personal(Lead.Created, Personal("lead", ("phone", "intake.fields.*")))
+# The digest too: it is the phone's keyed hash, by which an erased lead could still be found.
+personal(Lead.Created, Personal("lead", ("phone", "phone_digest", "intake.fields.*")))
 personal(Lead.IntakeRecorded, Personal("lead", ("intake.fields.*",)))
 personal(Lead.FollowedUp, Personal("lead", ("content",)))
 personal(Lead.SmsSent, Personal("lead", ("content",)))

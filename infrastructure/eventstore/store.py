@@ -130,7 +130,7 @@ class EventStore:
 
     def __init__(self, database_url: str, *, events_table: str, chain_key: bytes, pool_size: int = 8,
                  group_commit: bool = True, max_batch_events: int = 2000, lock_timeout: int = 10,
-                 timeout: float = 10.0, key_wrapper: Any = None, key_cache_seconds: float = 60.0):
+                 timeout: float = 10.0, key_wrapper: Any = None, key_cache_seconds: float = 15.0):
         self.timeout = timeout
         self.datastore = datastore_from_url(database_url, pool_size=pool_size, lock_timeout=lock_timeout,
                                             timeout=timeout)

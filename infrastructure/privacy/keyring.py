@@ -7,7 +7,8 @@ can never be given a new key and nothing new is sealed for it.
 
 Unwrapped keys are cached in the process for ``cache_seconds`` (bounded in entries): erasure
 clears the local entry at once, another process may still open the subject's values until its
-entry expires. An erased subject is cached for good (erasure is final)."""
+entry expires (reads only: every write reads erasure from the table, see ``prepare``). An erased
+subject is cached for good (erasure is final)."""
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,13 @@ SCHEMA = (
 )
 
 
+def _erased_error(ref: str) -> SubjectErasedError:
+    kind, _, subject_id = ref.partition(":")
+    return SubjectErasedError(f"the personal data of {kind} {subject_id} was erased; nothing new is recorded about it")
+
+
 class Keyring:
-    def __init__(self, datastore: Any, wrapper: Any, *, cache_seconds: float = 60.0, cache_entries: int = 50_000,
+    def __init__(self, datastore: Any, wrapper: Any, *, cache_seconds: float = 15.0, cache_entries: int = 50_000,
                  readahead: int = 256):
         self.datastore = datastore
         self.wrapper = wrapper
@@ -114,7 +120,9 @@ class Keyring:
                                                                                                r["subject"]))
 
     def sealing_key(self, ref: str) -> bytes:
-        """The subject's key, created on first use; SubjectErasedError once it was erased."""
+        """The subject's key, created on first use; SubjectErasedError once it was erased.
+        Trusts the cache: writes call ``prepare`` first (SealingEventStore.put), which reads
+        erasure from the table."""
         hit, key = self._cached(ref)
         if not hit:
             exists, key = self._load(ref)
@@ -122,21 +130,24 @@ class Keyring:
                 key = self._insert(ref)
             self._remember(ref, key)
         if key is None:
-            raise SubjectErasedError(f"the personal data of {ref.split(':')[0]} {ref.split(':', 1)[1]} was erased;"
-                                     " nothing new is recorded about it")
+            raise _erased_error(ref)
         return key
 
     def prepare(self, refs: set[str]) -> None:
-        """Have the keys of these subjects at hand before sealing: one query for those not
-        cached, one INSERT for those that have none (a batch of new leads costs two statements,
-        not one per lead)."""
-        missing = [r for r in refs if not self._cached(r)[0]]
-        if not missing:
+        """Have the keys of these subjects at hand before sealing, and refuse an erased one.
+
+        Erasure is read from the table for every subject, cached or not (one query): another
+        process may have erased a subject whose key this one still holds, and nothing new may be
+        sealed for an erased subject (its repeat intake would join the erased lead, its follow-up
+        be recorded). Keys are unwrapped only for those not cached; one INSERT creates those that
+        have none (a batch of new leads costs two statements, not one per lead)."""
+        if not refs:
             return
         with self.datastore.get_connection() as conn:
             rows = conn.execute("SELECT subject, wrapped FROM subject_keys WHERE subject = ANY(%s)",
-                                (missing,)).fetchall()
+                                (list(refs),)).fetchall()
             found = {r["subject"]: r["wrapped"] for r in rows}
+            missing = [r for r in refs if not self._cached(r)[0]]
             new = {r: os.urandom(32) for r in missing if r not in found}
             if new:
                 won = {r["subject"] for r in conn.execute(
@@ -146,10 +157,16 @@ class Keyring:
                      [self.wrapper.key_id] * len(new))).fetchall()}
                 for r in set(new) - won:  # another process created it first: it is read on use
                     del new[r]
-        for r, wrapped in found.items():
-            self._remember(r, None if wrapped is None else self.wrapper.unwrap(bytes(wrapped), r))
+        erased = sorted(r for r, wrapped in found.items() if wrapped is None)
+        for r in erased:
+            self._remember(r, None)  # this process stops opening it too
+        for r in missing:
+            if r in found and found[r] is not None:
+                self._remember(r, self.wrapper.unwrap(bytes(found[r]), r))
         for r, key in new.items():
             self._remember(r, key)
+        if erased:
+            raise _erased_error(erased[0])
 
     def _insert(self, ref: str) -> bytes | None:
         key = os.urandom(32)
@@ -174,6 +191,20 @@ class Keyring:
         if changed:
             self._vacuum()
         return changed is not None
+
+    def erased_among(self, refs: set[str]) -> set[str]:
+        """The subjects among these that are erased, read from the table, not the cache (another
+        process may have erased one this process holds the key of); this process stops opening
+        them too."""
+        if not refs:
+            return set()
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute("SELECT subject FROM subject_keys WHERE subject = ANY(%s) AND wrapped IS NULL",
+                                (list(refs),)).fetchall()
+        erased = {r["subject"] for r in rows}
+        for r in erased:
+            self._remember(r, None)
+        return erased
 
     def erased(self, ref: str) -> bool:
         return self.opening_key(ref) is None

@@ -9,6 +9,13 @@ from domain.privacy.personal import ERASED
 from domain.shared.ids import natural_id
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
+_PERSONAL_COLUMNS = ("name", "id_number", "phone")
+_MARKER = f"'{ERASED}'"  # a constant, inlined (the statement's parameters are positional)
+_ROW_ERASED = (f"(forms_customers.customer_id = EXCLUDED.customer_id AND {_MARKER} IN ("
+               + ", ".join(f"forms_customers.{c}" for c in _PERSONAL_COLUMNS) + "))")
+_KEEP_ERASED = ", ".join(f"{c} = CASE WHEN EXCLUDED.{c} IS NOT NULL AND {_ROW_ERASED} THEN {_MARKER}"
+                         f" ELSE EXCLUDED.{c} END" for c in _PERSONAL_COLUMNS)
+
 
 class FormsCatalogueProjection(PostgresProjection):
     name = "forms.catalogue"
@@ -57,6 +64,8 @@ class FormsCatalogueProjection(PostgresProjection):
         w.execute("INSERT INTO forms_data_sources VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
                   (e.originator_id, e.key, e.name, e.kind, json_text(e.config), e.originator_version))
 
+    # An update applied after the customer's erasure may still carry clear values (sealed by, or
+    # opened in, a process that had the key cached, ADR 0028): an erased row keeps the marker.
     @handles(Customer.Registered, Customer.Updated)
     def customer(self, w: SqlWriter, e: Customer.Registered | Customer.Updated, position: int) -> None:
         p = e.profile
@@ -64,9 +73,9 @@ class FormsCatalogueProjection(PostgresProjection):
         w.execute("INSERT INTO forms_customers (fund_account, name, subject, id_type, id_number, phone,"
                   " department_id, account_manager, opened_on, status, risk_level, updated_at, position,"
                   " customer_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-                  " ON CONFLICT (fund_account) DO UPDATE SET name = EXCLUDED.name, subject = EXCLUDED.subject,"
-                  " id_type = EXCLUDED.id_type, id_number = EXCLUDED.id_number, phone = EXCLUDED.phone,"
-                  " department_id = EXCLUDED.department_id, account_manager = EXCLUDED.account_manager,"
+                  " ON CONFLICT (fund_account) DO UPDATE SET " + _KEEP_ERASED + ", subject = EXCLUDED.subject,"
+                  " id_type = EXCLUDED.id_type, department_id = EXCLUDED.department_id,"
+                  " account_manager = EXCLUDED.account_manager,"
                   " opened_on = EXCLUDED.opened_on, status = EXCLUDED.status, risk_level = EXCLUDED.risk_level,"
                   " updated_at = EXCLUDED.updated_at, position = EXCLUDED.position,"
                   " customer_id = EXCLUDED.customer_id",
@@ -80,5 +89,5 @@ class FormsCatalogueProjection(PostgresProjection):
         if e.subject_kind != "customer":
             return
         w.execute("UPDATE forms_customers SET " + ", ".join(
-            f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE %(x)s END" for c in ("name", "id_number", "phone")) +
+            f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE %(x)s END" for c in _PERSONAL_COLUMNS) +
             " WHERE customer_id = %(id)s", {"x": ERASED, "id": e.subject_id})

@@ -9,12 +9,19 @@ from domain.leads.channel import Channel
 from domain.leads.lead import Lead
 from domain.leads.segment import Segment, SopTask
 from domain.privacy.erasure import Erasure
-from domain.privacy.personal import ERASED
+from domain.privacy.personal import ERASED, is_erased
 from projections.framework import PostgresProjection, SqlWriter, handles, json_text
 
 
 def _json(value: Any) -> str:
     return json_text(value, default=str)  # dates and decimals inside lead facts as text
+
+
+def _erased(row: Any) -> bool:
+    """The lead's row (``RETURNING phone``) was redacted by its erasure."""
+    if row is None:
+        return False
+    return is_erased(row["phone"] if isinstance(row, dict) else row[0])
 
 
 class LeadsProjection(PostgresProjection):
@@ -100,22 +107,31 @@ class LeadsProjection(PostgresProjection):
         w.execute("UPDATE leads_bindings SET active = false WHERE phone = %s", (e.phone,))
 
     # -- leads --------------------------------------------------------------------------------------
-    def _touch(self, w: SqlWriter, e: Lead.Event, position: int) -> None:
-        """An event that changes no column of the lead still moves its version and position."""
-        w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s",
-                  (e.originator_version, position, e.originator_id))
+    # An event applied after its lead's erasure may still carry clear values: sealed by, or
+    # opened in, a process that had the key cached (ADR 0028). Each handler learns from the
+    # lead's row (RETURNING phone, no extra query) whether it was erased, and writes the marker.
+    def _touch(self, w: SqlWriter, e: Lead.Event, position: int) -> bool:
+        """An event that changes no column of the lead still moves its version and position.
+        True: the lead was erased."""
+        return _erased(w.execute("UPDATE leads_leads SET version=%s, position=%s WHERE id=%s RETURNING phone",
+                                 (e.originator_version, position, e.originator_id)).fetchone())
 
     def _timeline(self, w: SqlWriter, e: Lead.Event, position: int, kind: str, category: str, at: Any,
-                  detail: dict[str, Any]) -> None:
+                  detail: dict[str, Any], erased: bool = False) -> None:
+        if erased:  # the keys the erasure handler redacts
+            detail = {k: ERASED if k in ("content", "nickname") and isinstance(v, str) else v
+                      for k, v in detail.items()}
         w.execute("INSERT INTO leads_timeline VALUES (%s,%s,%s,%s,%s,%s,%s::jsonb)",
                   (e.originator_id, position, kind, category, at, e.actor, _json(detail)))
 
-    def _intake_row(self, w: SqlWriter, e: Lead.Created | Lead.IntakeRecorded, seq: int, phone: str) -> None:
+    def _intake_row(self, w: SqlWriter, e: Lead.Created | Lead.IntakeRecorded, seq: int, phone: str,
+                    erased: bool = False) -> None:
         i = e.intake
+        fields = i.get("fields") or {}
         w.execute("INSERT INTO leads_intakes VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb)",
                   (e.originator_id, seq, phone, e.business_line, i["source"], e.status, e.reason, e.flag,
                    i["channel_code"], i["channel_name"], i["channel_type"], i["promotion_type"], i["at"],
-                   _json(i.get("fields") or {})))
+                   _json(dict.fromkeys(fields, ERASED) if erased else fields)))
 
     @handles(Lead.Created)
     def created(self, w: SqlWriter, e: Lead.Created, position: int) -> None:
@@ -124,7 +140,9 @@ class LeadsProjection(PostgresProjection):
         w.execute("INSERT INTO leads_leads (id, business_line, phone, phone_hash, status, reason, flag, channel_code,"
                   " department_id, owner, assigned_at, first_intake_at, last_intake_at, name, version, position)"
                   " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                  (e.originator_id, e.business_line, e.phone, e.phone_digest, e.status, e.reason, e.flag,
+                  (e.originator_id, e.business_line, e.phone,
+                   None if is_erased(e.phone_digest) else e.phone_digest,  # a rebuild after the erasure
+                   e.status, e.reason, e.flag,
                    i["channel_code"], e.department_id, e.owner, assigned_at, i["at"], i["at"],
                    (i.get("fields") or {}).get("name"), e.originator_version, position))
         self._intake_row(w, e, 1, e.phone)
@@ -148,12 +166,12 @@ class LeadsProjection(PostgresProjection):
                         (i["at"], e.flag, e.status, e.status, e.status, i["channel_code"], e.department_id, e.owner,
                          e.owner, e.owner, i["at"], e.originator_version, position, e.originator_id)).fetchone()
         self._intake_row(w, e, row["intakes"] if isinstance(row, dict) else row[1],
-                         row["phone"] if isinstance(row, dict) else row[0])
+                         row["phone"] if isinstance(row, dict) else row[0], _erased(row))
         self._timeline(w, e, position, "intake", "intake", i["at"], {
             "channel_code": i["channel_code"], "channel_name": i["channel_name"], "status": e.status,
             "reason": e.reason, "flag": e.flag, "source": i["source"], "owner": e.owner,
             "department_id": e.department_id, "decisions": e.decisions,
-            **({"rule_errors": i["rule_errors"]} if i.get("rule_errors") else {})})
+            **({"rule_errors": i["rule_errors"]} if i.get("rule_errors") else {})}, _erased(row))
 
     @handles(Lead.Assigned)
     def assigned(self, w: SqlWriter, e: Lead.Assigned, position: int) -> None:
@@ -177,16 +195,16 @@ class LeadsProjection(PostgresProjection):
 
     @handles(Lead.FollowedUp)
     def followed(self, w: SqlWriter, e: Lead.FollowedUp, position: int) -> None:
-        w.execute("UPDATE leads_leads SET follow_ups = follow_ups + 1, last_follow_up_at = %s,"
-                  " connected_follow_ups = connected_follow_ups + %s,"
-                  " next_follow_up_at = %s, opening_intent = COALESCE(%s, opening_intent),"
-                  " deposit_intent = COALESCE(%s, deposit_intent), version=%s, position=%s WHERE id=%s",
-                  (e.at, int(bool(e.connected)), e.next_at, e.opening_intent, e.deposit_intent, e.originator_version,
-                   position,
-                   e.originator_id))
+        row = w.execute("UPDATE leads_leads SET follow_ups = follow_ups + 1, last_follow_up_at = %s,"
+                        " connected_follow_ups = connected_follow_ups + %s,"
+                        " next_follow_up_at = %s, opening_intent = COALESCE(%s, opening_intent),"
+                        " deposit_intent = COALESCE(%s, deposit_intent), version=%s, position=%s WHERE id=%s"
+                        " RETURNING phone", (e.at, int(bool(e.connected)), e.next_at, e.opening_intent,
+                                             e.deposit_intent, e.originator_version, position,
+                                             e.originator_id)).fetchone()
         self._timeline(w, e, position, "follow_up", "follow_up", e.at, {
             "content": e.content, "connected": e.connected, "next_at": e.next_at, "opening_intent": e.opening_intent,
-            "deposit_intent": e.deposit_intent, "tags": e.tags, "by": e.by})
+            "deposit_intent": e.deposit_intent, "tags": e.tags, "by": e.by}, _erased(row))
 
     @handles(Lead.CallRecorded)
     def call(self, w: SqlWriter, e: Lead.CallRecorded, position: int) -> None:
@@ -197,21 +215,22 @@ class LeadsProjection(PostgresProjection):
 
     @handles(Lead.WechatAdded)
     def wechat(self, w: SqlWriter, e: Lead.WechatAdded, position: int) -> None:
-        w.execute("UPDATE leads_leads SET wechat_added = true, version=%s, position=%s WHERE id=%s",
-                  (e.originator_version, position, e.originator_id))
-        self._timeline(w, e, position, "wechat_added", "activity", e.at, {"nickname": e.nickname, "by": e.by})
+        row = w.execute("UPDATE leads_leads SET wechat_added = true, version=%s, position=%s WHERE id=%s"
+                        " RETURNING phone", (e.originator_version, position, e.originator_id)).fetchone()
+        self._timeline(w, e, position, "wechat_added", "activity", e.at, {"nickname": e.nickname, "by": e.by},
+                       _erased(row))
 
     @handles(Lead.SmsSent)
     def sms(self, w: SqlWriter, e: Lead.SmsSent, position: int) -> None:
-        self._touch(w, e, position)
+        erased = self._touch(w, e, position)
         self._timeline(w, e, position, "sms", "activity", e.at, {
-            "content": e.content, "template": e.template, "sensitive_hits": e.sensitive_hits, "by": e.by})
+            "content": e.content, "template": e.template, "sensitive_hits": e.sensitive_hits, "by": e.by}, erased)
 
     @handles(Lead.ContentBlocked)
     def blocked(self, w: SqlWriter, e: Lead.ContentBlocked, position: int) -> None:
-        self._touch(w, e, position)
+        erased = self._touch(w, e, position)
         self._timeline(w, e, position, "content_blocked", "activity", e.at, {
-            "kind": e.kind, "content": e.content, "sensitive_hits": e.sensitive_hits, "by": e.by})
+            "kind": e.kind, "content": e.content, "sensitive_hits": e.sensitive_hits, "by": e.by}, erased)
 
     @handles(Lead.OpeningProgressed)
     def opening(self, w: SqlWriter, e: Lead.OpeningProgressed, position: int) -> None:
@@ -228,18 +247,20 @@ class LeadsProjection(PostgresProjection):
 
     @handles(Lead.SopExecuted)
     def sop(self, w: SqlWriter, e: Lead.SopExecuted, position: int) -> None:
-        self._touch(w, e, position)
+        erased = self._touch(w, e, position)
         self._timeline(w, e, position, f"sop_{e.action}", "activity", e.at, {
             "task": e.task, "reference": e.reference, "content": e.content,
-            "sensitive_hits": getattr(e, "sensitive_hits", None) or []})
+            "sensitive_hits": getattr(e, "sensitive_hits", None) or []}, erased)
 
     # -- erasure (ADR 0028): the lead's personal values become the erased marker -------------------
     @handles(Erasure.SubjectErased)
     def erased(self, w: SqlWriter, e: Erasure.SubjectErased, position: int) -> None:
         if e.subject_kind != "lead":
             return
-        w.execute("UPDATE leads_leads SET phone = %(x)s, name = CASE WHEN name IS NULL THEN NULL ELSE %(x)s END"
-                  " WHERE id = %(id)s", {"x": ERASED, "id": e.subject_id})
+        # phone_hash too: the list's phone filter would still find the erased lead by it.
+        w.execute("UPDATE leads_leads SET phone = %(x)s, phone_hash = NULL,"
+                  " name = CASE WHEN name IS NULL THEN NULL ELSE %(x)s END WHERE id = %(id)s",
+                  {"x": ERASED, "id": e.subject_id})
         w.execute("UPDATE leads_intakes SET phone = %(x)s, fields = (SELECT coalesce(jsonb_object_agg(k, %(x)s::text),"
                   " '{}'::jsonb) FROM jsonb_object_keys(fields) AS k) WHERE lead_id = %(id)s",
                   {"x": ERASED, "id": e.subject_id})

@@ -1,7 +1,8 @@
 """Erasure (crypto-shredding, ADR 0028) over HTTP and the CLI: after a lead and a customer are
 erased, no clear value of theirs is left in PostgreSQL (every table, events' bytes included),
 ClickHouse, Redis or the blob store; their trails show "erased"; the chain still verifies; a
-rebuild stays redacted; the same phone comes in again as a new lead. One firm, one erasure,
+rebuild stays redacted; the erased lead is not found by its phone; the same phone comes in again as
+a new lead; a kept answer quoting only a short value of the subject is still replayed. One firm, one erasure,
 several checks (module-scoped: the set-up is the expensive part)."""
 from __future__ import annotations
 
@@ -53,8 +54,12 @@ def erased(engines, tmp_path_factory):
         # Sent with an Idempotency-Key: the kept answer is one more place the subject must leave.
         intake = ok(client.post("/api/v1/leads/intake", headers={"X-Channel-Token": token,
                                                                  "Idempotency-Key": secrets.token_hex(8)}, json={"leads": [
-            {"phone": raw, "name": name, "city": f"{name}-city"}, {"phone": other_raw, "name": other}]}))
+            {"phone": raw, "name": name, "city": f"{name}-city", "level": "1"}, {"phone": other_raw, "name": other}]}))
         lead_id, kept_id = (r["lead_id"] for r in intake["results"])
+        # Another kept answer, quoting none of the subject's values but its 1-character one ("row": 1).
+        unrelated = {"X-Channel-Token": token, "Idempotency-Key": secrets.token_hex(8)}
+        unrelated_body = {"leads": [{"phone": _unique_phone()[0], "name": f"Third{secrets.token_hex(4)}"}]}
+        unrelated_answer = ok(client.post("/api/v1/leads/intake", headers=unrelated, json=unrelated_body))
         live.leads.follow_up(SETUP, lead_id_uuid(lead_id), f"called {name} on {e164}", True, None, None, None, [])
         customer = {"fund_account": "88000001", "name": f"Cust{secrets.token_hex(4)}",
                     "id_number": "110101199003077777", "phone": "13700000000",
@@ -77,7 +82,7 @@ def erased(engines, tmp_path_factory):
         yield {"live": live, "client": client, "raw": raw, "e164": e164, "name": name, "lead_id": lead_id,
                "kept_id": kept_id, "other_e164": other_e164, "other": other, "customer": customer,
                "customer_id": customer_id, "first": first, "again": again, "refused": refused, "scoped": scoped, "cli": cli,
-               "token": token}
+               "token": token, "unrelated": (unrelated, unrelated_body, unrelated_answer)}
 
 
 def lead_id_uuid(text: str) -> Any:
@@ -177,14 +182,28 @@ def test_the_erased_lead_reads_erased_in_its_detail_its_intakes_and_its_audit_tr
     client = erased["client"]
     detail = ok(client.get(f"/api/v1/leads/{erased['lead_id']}", headers=ADMIN))
     assert detail["lead"]["phone"] == "erased" and detail["lead"]["name"] == "erased"
-    assert [(i["phone"], i["fields"]) for i in detail["intakes"]] == [("erased", {"name": "erased", "city": "erased"})]
+    assert [(i["phone"], i["fields"]) for i in detail["intakes"]] == [
+        ("erased", {"name": "erased", "city": "erased", "level": "erased"})]
     assert [t["detail"]["content"] for t in detail["timeline"] if t["kind"] == "follow_up"] == ["erased"]
     trail = ok(client.get(f"/api/v1/audit/aggregates/{erased['lead_id']}/trail", headers=ADMIN))["items"]
     assert trail[0]["data"]["phone"] == "erased"
-    assert trail[0]["data"]["intake"]["fields"] == {"name": "erased", "city": "erased"}
+    assert trail[0]["data"]["intake"]["fields"] == {"name": "erased", "city": "erased", "level": "erased"}
     assert trail[1]["data"]["content"] == "erased"
     erasure = ok(client.get(f"/api/v1/privacy/erasures/lead/{erased['lead_id']}", headers=ADMIN))
     assert erasure["requested_by"] == "admin:bootstrap"
+
+
+def test_the_erased_lead_is_not_found_by_its_phone(erased):
+    listed = ok(erased["client"].get("/api/v1/leads", headers=ADMIN, params={"phone": erased["raw"]}))
+    assert erased["lead_id"] not in json.dumps(listed)
+    with erased["live"].store.datastore.get_connection() as conn:
+        row = conn.execute("SELECT phone_hash FROM leads_leads WHERE id = %s", (erased["lead_id"],)).fetchone()
+    assert row["phone_hash"] is None
+
+
+def test_a_kept_answer_quoting_only_a_short_value_of_the_subject_is_still_replayed(erased):
+    headers, body, answer = erased["unrelated"]
+    assert ok(erased["client"].post("/api/v1/leads/intake", headers=headers, json=body)) == answer
 
 
 def test_the_chain_verifies_after_the_erasure(erased):
@@ -201,6 +220,9 @@ def test_a_rebuild_yields_redacted_rows(erased):
     runner.catch_up()
     row = live.lead_queries.lead(lead_id_uuid(erased["lead_id"]))
     assert row is not None and row["phone"] == "erased" and row["name"] == "erased"
+    with live.store.datastore.get_connection() as conn:
+        rebuilt = conn.execute("SELECT phone_hash FROM leads_leads WHERE id = %s", (erased["lead_id"],)).fetchone()
+    assert rebuilt["phone_hash"] is None
     assert live.lead_queries.lead(lead_id_uuid(erased["kept_id"]))["phone"] == erased["other_e164"]
 
 

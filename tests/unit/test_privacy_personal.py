@@ -18,7 +18,7 @@ def seal(ref, value):
     return ("sealed", ref, value)
 
 
-def test_a_lead_created_seals_its_phone_and_each_intake_field_value_and_keeps_the_field_names():
+def test_a_lead_created_seals_its_phone_its_phone_digest_and_each_intake_field_value_and_keeps_the_field_names():
     lead = uuid4()
     state = {"originator_id": lead, "phone": "+8613800000001", "phone_digest": "d", "business_line": "b",
              "intake": {"channel_code": "ths", "fields": {"name": "张三", "city": "上海"}}}
@@ -27,7 +27,7 @@ def test_a_lead_created_seals_its_phone_and_each_intake_field_value_and_keeps_th
     assert out["phone"] == ("sealed", ref, "+8613800000001")
     assert out["intake"] == {"channel_code": "ths", "fields": {"name": ("sealed", ref, "张三"),
                                                                "city": ("sealed", ref, "上海")}}
-    assert out["phone_digest"] == "d" and out["business_line"] == "b"
+    assert out["phone_digest"] == ("sealed", ref, "d") and out["business_line"] == "b"
     assert state["intake"]["fields"]["name"] == "张三"  # the event in memory keeps its clear values
 
 
