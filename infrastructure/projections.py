@@ -96,6 +96,22 @@ def is_data_error(exc: BaseException) -> bool:
     return isinstance(exc, (TypeError, ValueError, KeyError, AttributeError, UnicodeError))
 
 
+class PipelineWriter:
+    """The writer handlers get in pipeline mode: a cursor per statement, because a pipelined
+    cursor that ran several statements answers a fetch with the first one's result, not the last's."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self.cursor: Any = None
+
+    def execute(self, query: Any, params: Any = None) -> Any:
+        self.cursor = self.conn.cursor()
+        return self.cursor.execute(query, params)
+
+    def fetchone(self) -> Any:
+        return self.cursor.fetchone()
+
+
 class InjectedCrash(RuntimeError):
     """Raised by tests (via ``crash_after``) to die in the middle of a batch."""
 
@@ -255,8 +271,9 @@ class ProjectionRunner:
                 # Pipeline mode: statements go out without waiting for each answer (a handler that
                 # reads waits for its own); an error surfaces at the end and re-runs the batch carefully.
                 with conn.pipeline():
+                    writer = PipelineWriter(conn)
                     for applied, (pos, event, _r) in enumerate(events, 1):
-                        self.projection.apply(cur, event, pos)
+                        self.projection.apply(writer, event, pos)
                         self._maybe_crash(applied)
             elif isinstance(self.projection, PostgresProjection):
                 for applied, (pos, event, r) in enumerate(events, 1):

@@ -181,12 +181,25 @@ class BlueGreenRebuild:
             # The DDL also makes tables the projection writes but does not own (the notifications
             # outbox): its handlers must keep writing the live ones.
             cur.execute(SQL("DROP TABLE {}.{} CASCADE").format(schema, Identifier(table)))
-        missing = set(self._owned()) - made
-        if missing:
-            raise RuntimeError(f"{self.name}: the schema statements did not create {sorted(missing)} in the build"
-                               " schema (a statement that tests for the live table?); rebuild it in place")
+        for table in sorted(set(self._owned()) - made):
+            self._clone_live(cur, table)
         for table in self._owned():
             cur.execute(SQL("ALTER TABLE {}.{} SET UNLOGGED").format(schema, Identifier(table)))
+
+    def _clone_live(self, cur: Any, table: str) -> None:
+        """A table the DDL creates only when it does not exist yet (a DO block testing
+        ``to_regclass``, which finds the live one): the live table's shape, with its keys; its
+        other indexes come before the switch (``_finish_tables``)."""
+        t = Identifier(table)
+        if cur.execute("SELECT to_regclass(%s) AS t", (f"public.{table}",)).fetchone()["t"] is None:
+            raise RuntimeError(f"{self.name}: the schema statements did not create {table}")
+        cur.execute(SQL("CREATE TABLE {}.{} (LIKE public.{} INCLUDING ALL EXCLUDING INDEXES)").format(
+            Identifier(self.schema), t, t))
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
+                    " WHERE conrelid = to_regclass(%s) AND contype IN ('p', 'u', 'x')", (f"public.{table}",))
+        for constraint in cur.fetchall():
+            cur.execute(SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} {}").format(
+                Identifier(self.schema), t, Identifier(constraint["conname"]), SQL(constraint["definition"])))
 
     def _create_ch_tables(self) -> None:
         sink = self.live.projection

@@ -6,6 +6,8 @@ import threading
 import time
 
 from infrastructure.rebuilds import BlueGreenRebuild, RebuildBusy, build_schema
+from interfaces.api.routes.health import _rebuilding
+from interfaces.api.routes.projections import list_projections
 from interfaces.bootstrap import Container, Engines
 from projections.access.departments import DepartmentsProjection
 from tests.engines import fresh_database, make_settings
@@ -54,10 +56,18 @@ def test_a_rebuild_keeps_the_read_model_complete_throughout_and_switches_in_new_
     reader = Reader(container, COUNT)
     reader.start()
     rebuild = BlueGreenRebuild(live, batch_size=15)
-    switched = rebuild.run(progress=lambda position, head: time.sleep(0.01))  # slow enough to be read many times
+    progress = []
+
+    def report(position, head):
+        progress.append(live.status().rebuild)
+        time.sleep(0.01)  # slow enough to be read many times
+
+    switched = rebuild.run(progress=report)
     answers = reader.stop()
 
     assert switched
+    assert progress[0].version == 1 and 0 < progress[0].position < progress[-1].position <= progress[-1].head
+    assert progress[-1].percent == 100.0
     assert answers == {before}, "a reader saw an empty, partial or changed read model during the rebuild"
     assert len(reader.seen) > 10
     assert _oid(container, "access_departments") != old_table
@@ -162,6 +172,9 @@ def test_a_version_bump_rebuilds_at_start_while_the_old_version_serves(engines, 
             time.sleep(0.5)
             assert live.status().version == 1, "a second process rebuilt while another held the rebuild"
             assert tuple(second.readmodels.fetch_one(COUNT).values()) == before  # the old version serves
+            assert _rebuilding(second) == {"access.departments": "version 1 serves; version 2 waits"}
+            listed = {p.name: p for p in list_projections(second, None)}["access.departments"]
+            assert (listed.version, listed.code_version) == (1, 2)
             other.close()  # the waiting worker builds, then switches
             deadline = time.monotonic() + 20
             while live.status().version != 2 and time.monotonic() < deadline:
@@ -170,6 +183,7 @@ def test_a_version_bump_rebuilds_at_start_while_the_old_version_serves(engines, 
             assert (status.version, status.rebuild) == (2, None)
             assert tuple(second.readmodels.fetch_one(COUNT).values()) == before
             assert _oid(second, "access_departments") != old_table
+            assert _rebuilding(second) == {}
         finally:
             other.close()
             second.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from interfaces.api.deps import ContainerDep, requires
@@ -19,6 +19,9 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str]
+    # Not a failed check: the old tables serve until the switch (ADR 0029).
+    rebuilding: dict[str, str] = Field(default_factory=dict, description="Projections being rebuilt blue/green"
+                                                                        " by this release, with their progress")
 
 
 @router.get("/health", response_model=Health, summary="Liveness: the process answers (no authentication).")
@@ -43,7 +46,22 @@ def ready(container: ContainerDep, response: Response) -> Readiness:
         "degraded" if checks["postgres"] == "ok" and checks["clickhouse"] == "ok" else "down")
     if status != "ok":
         response.status_code = 503
-    return Readiness(status=status, checks=checks)
+    return Readiness(status=status, checks=checks, rebuilding=_rebuilding(container) if status == "ok" else {})
+
+
+def _rebuilding(container: ContainerDep) -> dict[str, str]:
+    """Only projections this process found stale at start (one query each, usually none)."""
+    out = {}
+    for runner in container.runners.values():
+        if not runner.needs_rebuild:
+            continue
+        s = runner.status()
+        if s.version >= runner.projection.version and s.rebuild is None:
+            runner.needs_rebuild = False  # switched in by this or another process
+            continue
+        out[s.name] = (f"version {s.version} serves; building {s.rebuild.version}: {s.rebuild.percent:.0f}%"
+                       if s.rebuild else f"version {s.version} serves; version {runner.projection.version} waits")
+    return out
 
 
 @router.get("/metrics", summary="Prometheus metrics (bearer token required).",
