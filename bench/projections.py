@@ -123,7 +123,7 @@ def copy_store(container: Any, seed: list[tuple], remap: set[bytes], target: int
     with psycopg.connect(container.engines.database_url, autocommit=True) as conn:
         while position < target:
             copies += 1
-            new_id = Remap(remap, copies)
+            new_id = Remap(remap, position)  # the first position of the copy: unique across runs
             with conn.transaction():
                 with conn.cursor().copy(SQL("COPY {e} (notification_id, originator_id, originator_version, topic,"
                                             " state) FROM STDIN (FORMAT BINARY)").format(e=events)) as copy_e:
