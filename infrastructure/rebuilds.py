@@ -110,8 +110,10 @@ class BlueGreenRebuild:
                              self.position)
                     return True
             finally:
-                if not conn.closed:
+                try:  # a connection that broke took the session's lock with it
                     conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_CLASS, self.name))
+                except psycopg.Error:
+                    log.warning("rebuild of %s: its connection was lost (and with it the rebuild lock)", self.name)
 
     def _current(self, conn: Any) -> bool:
         row = conn.execute("SELECT version, EXISTS (SELECT 1 FROM projection_tracking b WHERE b.name = %s"
