@@ -172,7 +172,7 @@ def test_a_version_bump_rebuilds_at_start_while_the_old_version_serves(engines, 
             time.sleep(0.5)
             assert live.status().version == 1, "a second process rebuilt while another held the rebuild"
             assert tuple(second.readmodels.fetch_one(COUNT).values()) == before  # the old version serves
-            assert _rebuilding(second) == {"access.departments": "version 1 serves; version 2 waits"}
+            assert _rebuilding(second) == {"access.departments": "version 2 building (waiting); the older tables serve"}
             listed = {p.name: p for p in list_projections(second, None)}["access.departments"]
             assert (listed.version, listed.code_version) == (1, 2)
             other.close()  # the waiting worker builds, then switches

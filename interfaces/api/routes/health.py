@@ -50,17 +50,17 @@ def ready(container: ContainerDep, response: Response) -> Readiness:
 
 
 def _rebuilding(container: ContainerDep) -> dict[str, str]:
-    """Only projections this process found stale at start (one query each, usually none)."""
+    """What this process's workers know, from memory (readiness asks no engine for it): the
+    projections found built by an older version at start, until their rebuild switches in."""
+    if container.workers is None:
+        return {}  # an API-only process: GET /api/v1/projections shows every rebuild
     out = {}
     for runner in container.runners.values():
         if not runner.needs_rebuild:
             continue
-        s = runner.status()
-        if s.version >= runner.projection.version and s.rebuild is None:
-            runner.needs_rebuild = False  # switched in by this or another process
-            continue
-        out[s.name] = (f"version {s.version} serves; building {s.rebuild.version}: {s.rebuild.percent:.0f}%"
-                       if s.rebuild else f"version {s.version} serves; version {runner.projection.version} waits")
+        rebuild = container.workers.rebuilds.get(runner.name)
+        done = f"{100 * rebuild.position / rebuild.head:.0f}%" if rebuild is not None and rebuild.head else "waiting"
+        out[runner.name] = f"version {runner.projection.version} building ({done}); the older tables serve"
     return out
 
 
