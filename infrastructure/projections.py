@@ -16,6 +16,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import jsonpatch
 import jsonpointer
 import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from infrastructure.engines.clickhouse import ClickHouse
 from infrastructure.eventstore.schema import lock_schema
@@ -35,8 +36,14 @@ log = logging.getLogger(__name__)
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
     " name text PRIMARY KEY, position bigint NOT NULL DEFAULT 0,"
-    " updated_at timestamptz NOT NULL DEFAULT now())"
+    " updated_at timestamptz NOT NULL DEFAULT now())",
+    # The projection version its tables were built by (rows from before versions: 1, the first),
+    # and when the row was made (a blue/green build's row: its UNLOGGED tables do not survive a
+    # server crash after that, ADR 0029).
+    "ALTER TABLE projection_tracking ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1",
+    "ALTER TABLE projection_tracking ADD COLUMN IF NOT EXISTS created_at timestamptz NOT NULL DEFAULT now()",
 )
+BUILD_SUFFIX = "@rebuild"  # the tracking (and parked) key of a projection's blue/green build
 PARKED_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_parked ("
     " name text NOT NULL, position bigint NOT NULL, originator_id uuid NOT NULL, originator_version int NOT NULL,"
@@ -54,6 +61,22 @@ def _single(row: dict[str, Any] | None) -> dict[str, Any]:
     if row is None:
         raise RuntimeError("expected one row from an aggregate query")
     return row
+
+
+def create_tracking(store: EventStore) -> None:
+    """The tracking and parked tables, and the columns added since (only when missing: an ALTER
+    would lock the table every running projection updates)."""
+    with store.datastore.transaction(commit=True) as cur:
+        lock_schema(cur)  # one process at a time creates tables (CREATE IF NOT EXISTS races)
+        cur.execute(TRACKING_DDL[0])
+        for statement in PARKED_DDL:
+            cur.execute(statement)
+        cur.execute("SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'projection_tracking'"
+                    " AND table_schema = current_schema() AND column_name IN ('version', 'created_at')")
+        if _single(cur.fetchone())["n"] < 2:
+            cur.execute("LOCK TABLE projection_tracking IN ACCESS EXCLUSIVE MODE")
+            for statement in TRACKING_DDL[1:]:
+                cur.execute(statement)
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -75,6 +98,22 @@ def is_data_error(exc: BaseException) -> bool:
     return isinstance(exc, (TypeError, ValueError, KeyError, AttributeError, UnicodeError))
 
 
+class PipelineWriter:
+    """The writer handlers get in pipeline mode: a cursor per statement, because a pipelined
+    cursor that ran several statements answers a fetch with the first one's result, not the last's."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self.cursor: Any = None
+
+    def execute(self, query: Any, params: Any = None) -> Any:
+        self.cursor = self.conn.cursor()
+        return self.cursor.execute(query, params)
+
+    def fetchone(self) -> Any:
+        return self.cursor.fetchone()
+
+
 class InjectedCrash(RuntimeError):
     """Raised by tests (via ``crash_after``) to die in the middle of a batch."""
 
@@ -87,20 +126,45 @@ class ProjectionStatus:
     head: int
     error: str | None = None
     parked: int = 0
+    version: int = 1                         # the version the serving tables were built by
+    rebuild: RebuildProgress | None = None   # a blue/green build under way (ADR 0029)
 
     @property
     def lag(self) -> int:
         return max(self.head - self.position, 0)
 
 
+@dataclass
+class RebuildProgress:
+    version: int
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 if self.head <= 0 else min(100.0, 100.0 * self.position / self.head)
+
+
 class ProjectionRunner:
     def __init__(self, store: EventStore, projection: PostgresProjection | ClickHouseSink, *,
-                 clickhouse: ClickHouse | None = None, batch_size: int = 500):
+                 clickhouse: ClickHouse | None = None, batch_size: int = 500, key: str | None = None,
+                 build_schema: str | None = None, table_suffix: str = ""):
+        """``key``, ``build_schema``, ``table_suffix``: a blue/green build's runner (infrastructure/
+        rebuilds.py) tracks under its own key and writes to its own schema (PostgreSQL: first on the
+        search path, then public) or to suffixed tables (ClickHouse)."""
         self.store = store
         self.projection = projection
         self.clickhouse = clickhouse
         self.batch_size = batch_size
         self.name = projection.name
+        self.key = key or projection.name
+        self.build_schema = build_schema
+        self.table_suffix = table_suffix
+        self.needs_rebuild = False  # set by create(): the serving tables were built by another version
         self.last_error: str | None = None
         self.crash_after: int | None = None  # test hook: raise after applying N events
         if isinstance(projection, ClickHouseSink) and clickhouse is None:
@@ -118,41 +182,79 @@ class ProjectionRunner:
 
     # -- setup ------------------------------------------------------------------
     def create(self) -> None:
-        with self.store.datastore.transaction(commit=True) as cur:
-            # One process at a time creates tables (CREATE IF NOT EXISTS races between sessions).
-            lock_schema(cur)
-            cur.execute(TRACKING_DDL)
-            for statement in PARKED_DDL:
-                cur.execute(statement)
-            cur.execute("INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT DO NOTHING",
-                        (self.name,))
+        create_tracking(self.store)
+        with self.store.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
+            lock_schema(cur)  # one process at a time creates tables (CREATE IF NOT EXISTS races)
+            cur.execute("INSERT INTO projection_tracking (name, version) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+                        " RETURNING version", (self.key, self.projection.version))
+            if cur.fetchone() is None:  # tables from an earlier start: built by which version?
+                cur.execute("SELECT version FROM projection_tracking WHERE name = %s", (self.key,))
+                stored = _single(cur.fetchone())["version"]
+                self.needs_rebuild = stored < self.projection.version
+                if stored > self.projection.version:
+                    log.warning("projection %s: the tables were built by version %s, this code is version %s;"
+                                " `ledgerflow projections rebuild %s` builds them for this code",
+                                self.name, stored, self.projection.version, self.name)
+            # A blue/green build of this version that was interrupted: the workers resume it.
+            cur.execute("SELECT version FROM projection_tracking WHERE name = %s", (self.key + BUILD_SUFFIX,))
+            build = cur.fetchone()
+            resume = build is not None and build["version"] == self.projection.version
+            self.needs_rebuild = self.needs_rebuild or resume
             if isinstance(self.projection, PostgresProjection):
                 for statement in self.projection.schema:
-                    cur.execute(statement)
+                    if not self.needs_rebuild:
+                        cur.execute(statement)
+                        continue
+                    try:  # the new version's schema may not fit the old tables: they serve as they are
+                        with conn.transaction():
+                            cur.execute(statement)
+                    except psycopg.Error as exc:
+                        log.warning("projection %s: the serving tables (an older version) keep their shape (%s);"
+                                    " the blue/green rebuild builds the new one", self.name, exc)
         if isinstance(self.projection, ClickHouseSink):
             assert self.clickhouse is not None
             for ddl in (*self.projection.tables.values(), *self.projection.views.values()):
                 self.clickhouse.command(ddl.format(db=self.clickhouse.db))
 
     # -- processing -------------------------------------------------------------
-    def run_batch(self) -> int:
-        """Apply the next batch; returns how many events it read (0 = caught up or busy)."""
+    def run_batch(self, conn: Any = None) -> int:
+        """Apply the next batch; returns how many events it read (0 = caught up or busy).
+        ``conn``: a connection to run it on (a blue/green build holds one; inside its transaction
+        the batch is a savepoint), else one from the pool."""
         try:
-            return self._run_batch(careful=False)
+            return self._run_batch(careful=False, conn=conn)
         except Exception as exc:
             if not is_data_error(exc):
                 raise
             # Some event in the batch carries a value the projection cannot take: apply the
             # batch again event by event, parking the ones that fail (and their aggregates').
-            log.warning("projection %s: %s; re-running the batch event by event", self.name, exc)
-            return self._run_batch(careful=True)
+            log.warning("projection %s: %s; re-running the batch event by event", self.key, exc)
+            return self._run_batch(careful=True, conn=conn)
 
-    def _run_batch(self, careful: bool) -> int:
-        with self.store.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
+    def _connection(self, conn: Any) -> Any:
+        return nullcontext(conn) if conn is not None else self.store.datastore.get_connection()
+
+    def _enter_build(self, cur: Any) -> None:
+        """A build writes its own tables (unqualified names resolve to its schema first) and need
+        not wait for its commits to reach the disk: a lost commit loses rows and position together,
+        and the build resumes from the position (ADR 0029)."""
+        if self.build_schema is not None:
+            cur.execute(SQL("SELECT set_config('search_path', {}, true)").format(
+                Literal(f"{Identifier(self.build_schema).as_string()}, public")))
+        if self.key != self.name:
+            cur.execute("SET LOCAL synchronous_commit = off")
+            # The build tables grow from empty without statistics: a prepared statement's generic
+            # plan, made while they were small, scans them whole ever after (a 100k-event build of
+            # leads.leads took 80 s with it, 34 s planning each statement for its values).
+            cur.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+    def _run_batch(self, careful: bool, conn: Any = None) -> int:
+        with self._connection(conn) as conn, conn.transaction(), conn.cursor() as cur:
+            self._enter_build(cur)
             # SKIP LOCKED: while another runner holds this projection, we do nothing.
             # (Whether anything is parked comes with the lock, so the common case costs no query.)
             cur.execute("SELECT position, EXISTS (SELECT 1 FROM projection_parked p WHERE p.name = t.name) AS parked"
-                        " FROM projection_tracking t WHERE t.name = %s FOR UPDATE SKIP LOCKED", (self.name,))
+                        " FROM projection_tracking t WHERE t.name = %s FOR UPDATE SKIP LOCKED", (self.key,))
             row = cur.fetchone()
             if row is None:
                 return 0
@@ -172,11 +274,17 @@ class ProjectionRunner:
                     self._park(cur, r, f"parked behind an earlier event of aggregate {r['originator_id']}")
                 else:
                     events.append((r["notification_id"], self._decode(r), r))
-            if isinstance(self.projection, PostgresProjection):
+            if isinstance(self.projection, PostgresProjection) and not careful:
+                # Pipeline mode: statements go out without waiting for each answer (a handler that
+                # reads waits for its own); an error surfaces at the end and re-runs the batch carefully.
+                with conn.pipeline():
+                    writer = PipelineWriter(conn)
+                    for applied, (pos, event, _r) in enumerate(events, 1):
+                        self.projection.apply(writer, event, pos)
+                        self._maybe_crash(applied)
+            elif isinstance(self.projection, PostgresProjection):
                 for applied, (pos, event, r) in enumerate(events, 1):
-                    if not careful:
-                        self.projection.apply(cur, event, pos)
-                    elif r["originator_id"] in parked:
+                    if r["originator_id"] in parked:
                         self._park(cur, r, f"parked behind an earlier event of aggregate {r['originator_id']}")
                     else:
                         try:
@@ -191,7 +299,7 @@ class ProjectionRunner:
             else:
                 self._sink([(pos, event) for pos, event, _ in events], position, new_position, careful, cur)
             cur.execute("UPDATE projection_tracking SET position = %s, updated_at = now() WHERE name = %s",
-                        (new_position, self.name))
+                        (new_position, self.key))
         self.last_error = None
         return max(len(rows), 1)
 
@@ -199,7 +307,7 @@ class ProjectionRunner:
         if not originators:
             return set()
         cur.execute("SELECT DISTINCT originator_id FROM projection_parked WHERE name = %s AND originator_id = ANY(%s)",
-                    (self.name, list(originators)))
+                    (self.key, list(originators)))
         return {r["originator_id"] for r in cur.fetchall()}
 
     def _park(self, cur: Any, row: dict, error: str) -> None:
@@ -210,7 +318,7 @@ class ProjectionRunner:
                   row["originator_id"], error)
         cur.execute("INSERT INTO projection_parked (name, position, originator_id, originator_version, topic, error)"
                     " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (self.name, row["notification_id"], row["originator_id"], row["originator_version"],
+                    (self.key, row["notification_id"], row["originator_id"], row["originator_version"],
                      row["topic"], error[:2000]))
 
     def _sink(self, events: list[tuple[int, Any]], start: int, end: int, careful: bool = False,
@@ -225,8 +333,8 @@ class ProjectionRunner:
                     for table, row in rows:
                         by_table[table].append(row)
                     for table, table_rows in by_table.items():
-                        self.clickhouse.insert(table, table_rows, self.projection.columns[table],
-                                               dedup_token=f"{self.name}:{table}:{pos - 1}:{pos}")
+                        self.clickhouse.insert(table + self.table_suffix, table_rows, self.projection.columns[table],
+                                               dedup_token=f"{self.key}:{table}:{pos - 1}:{pos}")
                 except Exception as exc:
                     if not is_data_error(exc):
                         raise
@@ -239,8 +347,8 @@ class ProjectionRunner:
             for table, row in self.projection.rows(event, pos):
                 by_table[table].append(row)
         for table, rows in by_table.items():
-            self.clickhouse.insert(table, rows, self.projection.columns[table],
-                                   dedup_token=f"{self.name}:{table}:{start}:{end}")
+            self.clickhouse.insert(table + self.table_suffix, rows, self.projection.columns[table],
+                                   dedup_token=f"{self.key}:{table}:{start}:{end}")
         self._maybe_crash(len(events))
 
     def _maybe_crash(self, applied: int) -> None:
@@ -268,7 +376,7 @@ class ProjectionRunner:
     def reset(self) -> None:
         """Empty the read model and set the position to 0, in one transaction."""
         with self.store.datastore.transaction(commit=True) as cur:
-            cur.execute("SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE", (self.name,))
+            cur.execute("SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE", (self.key,))
             if isinstance(self.projection, PostgresProjection):
                 for table in self.projection.tables:
                     cur.execute(SQL("TRUNCATE {t}").format(t=Identifier(table)))
@@ -276,21 +384,21 @@ class ProjectionRunner:
                 assert self.clickhouse is not None
                 for table in self.projection.tables:
                     self.clickhouse.command(f"TRUNCATE TABLE IF EXISTS {self.clickhouse.db}.`{table}`")
-            cur.execute("DELETE FROM projection_parked WHERE name = %s", (self.name,))
+            cur.execute("DELETE FROM projection_parked WHERE name = %s", (self.key,))
             cur.execute("UPDATE projection_tracking SET position = 0, updated_at = now() WHERE name = %s",
-                        (self.name,))
+                        (self.key,))
 
     def has_parked(self, originator_ids: list[Any]) -> bool:
         """Whether any event of these aggregates is parked by this projection."""
         with self.store.datastore.get_connection() as conn:
             row = conn.execute("SELECT EXISTS (SELECT 1 FROM projection_parked WHERE name = %s"
-                               " AND originator_id = ANY(%s)) AS parked", (self.name, list(originator_ids))).fetchone()
+                               " AND originator_id = ANY(%s)) AS parked", (self.key, list(originator_ids))).fetchone()
         return bool(_single(row)["parked"])
 
     def parked(self) -> list[dict[str, Any]]:
         with self.store.datastore.get_connection() as conn:
             return conn.execute("SELECT position, originator_id, originator_version, topic, error, parked_at"
-                                " FROM projection_parked WHERE name = %s ORDER BY position", (self.name,)).fetchall()
+                                " FROM projection_parked WHERE name = %s ORDER BY position", (self.key,)).fetchall()
 
     def retry_parked(self, skip: set[int] | frozenset[int] = frozenset()) -> tuple[int, int]:
         """Re-apply parked events in order (after a fix); returns (applied, still parked). An
@@ -302,11 +410,11 @@ class ProjectionRunner:
             raise NotImplementedError("parked analytics rows are re-sent by rebuilding the sink")
         applied = 0
         with self.store.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute("SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE", (self.name,))
+            cur.execute("SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE", (self.key,))
             events = Identifier(self.store.datastore.schema, self.store.recorder.events_table_name)
             cur.execute(SQL("SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state"
                             " FROM projection_parked p JOIN {e} e ON e.notification_id = p.position"
-                            " WHERE p.name = %s ORDER BY p.position").format(e=events), (self.name,))
+                            " WHERE p.name = %s ORDER BY p.position").format(e=events), (self.key,))
             failed: set[Any] = set()
             for r in cur.fetchall():
                 if r["originator_id"] in failed:
@@ -315,7 +423,7 @@ class ProjectionRunner:
                     log.warning("projection %s: parked event %s of %s set aside by an operator", self.name,
                                 r["notification_id"], r["originator_id"])
                     cur.execute("DELETE FROM projection_parked WHERE name = %s AND position = %s",
-                                (self.name, r["notification_id"]))
+                                (self.key, r["notification_id"]))
                     continue
                 try:
                     with conn.transaction():
@@ -325,27 +433,35 @@ class ProjectionRunner:
                         raise
                     failed.add(r["originator_id"])
                     cur.execute("UPDATE projection_parked SET error = %s WHERE name = %s AND position = %s",
-                                (_QUOTED.sub("'…'", f"{type(exc).__name__}: {exc}")[:2000], self.name,
+                                (_QUOTED.sub("'…'", f"{type(exc).__name__}: {exc}")[:2000], self.key,
                                  r["notification_id"]))
                     continue
                 cur.execute("DELETE FROM projection_parked WHERE name = %s AND position = %s",
-                            (self.name, r["notification_id"]))
+                            (self.key, r["notification_id"]))
                 applied += 1
-            cur.execute("SELECT count(*) AS n FROM projection_parked WHERE name = %s", (self.name,))
+            cur.execute("SELECT count(*) AS n FROM projection_parked WHERE name = %s", (self.key,))
             remaining = _single(cur.fetchone())["n"]
         return applied, remaining
 
     def position(self) -> int:
         with self.store.datastore.get_connection() as conn:
             row = conn.execute("SELECT position FROM projection_tracking WHERE name = %s",
-                               (self.name,)).fetchone()
+                               (self.key,)).fetchone()
         return row["position"] if row else 0
 
     def status(self) -> ProjectionStatus:
+        """Position, lag, parked events, the version built, and a blue/green build under way."""
         with self.store.datastore.get_connection() as conn:
-            row = conn.execute("SELECT t.position, (SELECT count(*) FROM projection_parked p WHERE p.name = t.name)"
-                               " AS parked FROM projection_tracking t WHERE t.name = %s", (self.name,)).fetchone()
-        position, parked = (row["position"], row["parked"]) if row else (0, 0)
-        return ProjectionStatus(self.name, self.projection.kind, position, self.store.head(), self.last_error,
-                                parked)
+            row = conn.execute("SELECT t.position, t.version, (SELECT count(*) FROM projection_parked p"
+                               " WHERE p.name = t.name) AS parked, b.position AS build_position,"
+                               " b.version AS build_version FROM projection_tracking t"
+                               " LEFT JOIN projection_tracking b ON b.name = t.name || %s WHERE t.name = %s",
+                               (BUILD_SUFFIX, self.key)).fetchone()
+        head = self.store.head()
+        if row is None:
+            return ProjectionStatus(self.name, self.projection.kind, 0, head, self.last_error)
+        rebuild = None if row["build_version"] is None else RebuildProgress(
+            row["build_version"], row["build_position"], head)
+        return ProjectionStatus(self.name, self.projection.kind, row["position"], head, self.last_error,
+                                row["parked"], row["version"], rebuild)
 

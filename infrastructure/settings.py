@@ -90,6 +90,8 @@ class Settings(BaseSettings):
         0.5, gt=0, le=10, description="How often PostgreSQL and ClickHouse are probed (readiness, outage warnings, "
         "failing fast while PostgreSQL is down).")
     projection_batch_size: int = Field(500, description="Events per projection transaction.")
+    projection_rebuild_batch_size: int = Field(10_000, ge=1, description="Events per transaction of a blue/green "
+                                                                           "rebuild (ADR 0029).")
     flow_hot_instances: int = Field(2000, ge=0, description="Flow instances kept in memory between their commands "
                                                              "(0 = reload every time; ADR 0008).")
     projection_poll_seconds: float = Field(1.0, description="Polling interval when no wake-up arrives.")

@@ -1,5 +1,7 @@
 """Projection workers: one thread per projection, woken by PostgreSQL NOTIFY on commit
-(and at once by commits made in this process), polling as the fallback."""
+(and at once by commits made in this process), polling as the fallback. A projection whose
+tables were built by an older version of its code is rebuilt blue/green by one more thread
+while its live tables keep serving and updating (ADR 0029)."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +14,7 @@ from psycopg.sql import SQL, Identifier
 from infrastructure.engines.postgres import is_outage, libpq_timeouts
 from infrastructure.eventstore.store import EventStore
 from infrastructure.projections import ProjectionRunner
+from infrastructure.rebuilds import BlueGreenRebuild, RebuildBusy
 from infrastructure.redis.progress import ProgressBoard
 
 log = logging.getLogger(__name__)
@@ -19,7 +22,7 @@ log = logging.getLogger(__name__)
 
 class ProjectionWorkers:
     def __init__(self, store: EventStore, runners: list[ProjectionRunner], board: ProgressBoard | None,
-                 database_url: str, poll_seconds: float = 1.0):
+                 database_url: str, poll_seconds: float = 1.0, rebuild_batch_size: int = 10_000):
         self.store = store
         self.runners = runners
         self.board = board
@@ -29,6 +32,8 @@ class ProjectionWorkers:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.notifications_received = 0
+        self.rebuild_batch_size = rebuild_batch_size
+        self.rebuilds: dict[str, BlueGreenRebuild] = {}  # those under way in this process
 
     def wake(self, *_: object) -> None:
         for event in self._wake.values():
@@ -40,6 +45,11 @@ class ProjectionWorkers:
             t = threading.Thread(target=self._run, args=(runner,), name=f"projection:{runner.name}", daemon=True)
             t.start()
             self._threads.append(t)
+            if runner.needs_rebuild:
+                t = threading.Thread(target=self._rebuild, args=(runner,), name=f"rebuild:{runner.name}",
+                                     daemon=True)
+                t.start()
+                self._threads.append(t)
         t = threading.Thread(target=self._listen, name="projection-listen", daemon=True)
         t.start()
         self._threads.append(t)
@@ -67,6 +77,31 @@ class ProjectionWorkers:
                 backoff = min(backoff * 2, 30.0)
                 continue
             wake.wait(self.poll_seconds)
+
+    def _rebuild(self, runner: ProjectionRunner) -> None:
+        """Rebuild blue/green until this version's tables serve: here, or in another process that
+        holds the rebuild (this one then waits, and takes over from its position if it dies)."""
+        rebuild = BlueGreenRebuild(runner, batch_size=self.rebuild_batch_size, stop=self._stop)
+        self.rebuilds[runner.name] = rebuild
+        wait = self.poll_seconds
+        try:
+            while not self._stop.is_set() and runner.needs_rebuild:
+                try:
+                    if rebuild.run(if_stale=True):
+                        self._wake[runner.name].set()
+                        if self.board is not None:
+                            self.board.publish(runner.name, runner.position())
+                        return
+                except RebuildBusy:
+                    log.info("projection %s: another process is rebuilding it; waiting", runner.name)
+                    runner.needs_rebuild = runner.status().version < runner.projection.version
+                except Exception as exc:  # a failing rebuild leaves the old tables serving; try again later
+                    rebuild.error = f"{type(exc).__name__}: {exc}"
+                    log.exception("rebuild of %s failed; retrying in %.1fs", runner.name, wait)
+                self._stop.wait(wait)
+                wait = min(wait * 2, 30.0)
+        finally:
+            self.rebuilds.pop(runner.name, None)
 
     def _listen(self) -> None:
         channel = self.store.recorder.channel_name

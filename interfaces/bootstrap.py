@@ -330,7 +330,8 @@ class Container:
         # New outbox rows are committed with the inbox projection's position: wake the notifier then.
         self.progress.subscribe(lambda name: self.notifier.wake() if name in (None, "notifications.inbox") else None)
         self.workers = ProjectionWorkers(self.store, list(self.runners.values()), self.progress,
-                                         self.engines.database_url, self.settings.projection_poll_seconds)
+                                         self.engines.database_url, self.settings.projection_poll_seconds,
+                                         self.settings.projection_rebuild_batch_size)
         self.workers.start()
         self.audit_checkpoints = Every(self.settings.audit_checkpoint_seconds,
                                        self.audit.anchoring.checkpoint_if_moved, "audit-checkpoints")

@@ -29,6 +29,10 @@ Handler = Callable[[Any, SqlWriter, Any, int], None]
 
 class _Dispatching:
     name: ClassVar[str]
+    # Bump when a change to the handlers or the schema needs the history replayed: at the next
+    # start the workers rebuild the projection blue/green (new tables, built beside the serving
+    # ones, switched when caught up) and record the version built (ADR 0029).
+    version: ClassVar[int] = 1
     _handlers: ClassVar[dict[type, Callable[..., Any]]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -63,7 +67,7 @@ class PostgresProjection(_Dispatching):
 
     kind: ClassVar[str] = "postgres"
     schema: ClassVar[Sequence[str]] = ()   # CREATE ... IF NOT EXISTS statements
-    tables: ClassVar[Sequence[str]] = ()   # emptied on rebuild
+    tables: ClassVar[Sequence[str]] = ()   # the tables it owns: built anew and swapped in by a rebuild
     all_events: ClassVar[bool] = False
 
     def apply(self, writer: SqlWriter, event: Any, position: int) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,17 +14,24 @@ projections_app = typer.Typer(help="Inspect and rebuild projections.", no_args_i
 
 @projections_app.command("status")
 def projections_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List projections with their position, lag and parked events."""
+    """List projections with their position, lag, parked events, the version their tables were
+    built by, and a blue/green rebuild under way (its version and progress)."""
     with _running() as container:
-        rows = [runner.status() for runner in container.runners.values()]
+        rows = [(runner.status(), runner.projection.version) for runner in container.runners.values()]
     if as_json:
         print(json.dumps([{"name": s.name, "kind": s.kind, "position": s.position, "head": s.head, "lag": s.lag,
-                           "parked": s.parked} for s in rows]))
+                           "parked": s.parked, "version": s.version, "code_version": code,
+                           "rebuild": None if s.rebuild is None else {
+                               "version": s.rebuild.version, "position": s.rebuild.position,
+                               "lag": s.rebuild.lag, "percent": round(s.rebuild.percent, 1)}}
+                          for s, code in rows]))
         return
-    table = Table("projection", "kind", "position", "head", "lag", "parked")
-    for s in rows:
+    table = Table("projection", "kind", "position", "head", "lag", "parked", "version", "rebuild")
+    for s, code in rows:
+        version = str(s.version) if s.version == code else f"[yellow]{s.version} (code {code})[/yellow]"
+        rebuild = "" if s.rebuild is None else f"v{s.rebuild.version} {s.rebuild.percent:.0f}% (lag {s.rebuild.lag})"
         table.add_row(s.name, s.kind, str(s.position), str(s.head), str(s.lag),
-                      f"[red]{s.parked}[/red]" if s.parked else "0")
+                      f"[red]{s.parked}[/red]" if s.parked else "0", version, rebuild)
     console.print(table)
 
 
@@ -48,17 +55,40 @@ def projections_retry(name: str, skip: Annotated[list[int] | None, typer.Option(
 
 
 @projections_app.command("rebuild")
-def projections_rebuild(name: str) -> None:
-    """Empty one projection and replay every event into it, with a progress bar."""
+def projections_rebuild(
+        name: Annotated[str | None, typer.Argument(help="The projection (omit with --all)")] = None,
+        every: Annotated[bool, typer.Option("--all", help="Rebuild every projection, one after the other")] = False,
+        restart: Annotated[bool, typer.Option(help="Start over even if a build of this version is under way")] = False,
+        batch_size: Annotated[int | None, typer.Option(help="Events per transaction (default: the setting)")] = None,
+) -> None:
+    """Rebuild projections blue/green (ADR 0029): new tables are built from position 0 while the
+    current ones keep serving, then switched in atomically and the old ones dropped. An interrupted
+    rebuild resumes where it stopped. Exits 1 if another process is rebuilding the projection."""
     with _running() as container:
-        runner = container.runners.get(name)
-        if runner is None:
-            console.print(f"[red]unknown projection {name!r}[/red]; known: {', '.join(container.runners)}")
+        if every == (name is not None):
+            console.print("[red]name one projection, or --all[/red]")
             raise typer.Exit(2)
-        runner.reset()
-        head = container.store.head()
-        with _bar(f"rebuilding {name}") as progress:
-            task = progress.add_task(name, total=head)
-            runner.catch_up(lambda position, h: progress.update(task, completed=position, total=h))
-            progress.update(task, completed=progress.tasks[0].total)
-        console.print(f"{name} rebuilt up to position {runner.position()}")
+        names = [name] if name is not None else list(container.runners)
+        unknown = [n for n in names if n not in container.runners]
+        if unknown:
+            console.print(f"[red]unknown projection {unknown[0]!r}[/red]; known: {', '.join(container.runners)}")
+            raise typer.Exit(2)
+        for one in names:
+            _rebuild(container, one, restart, batch_size or container.settings.projection_rebuild_batch_size)
+
+
+def _rebuild(container: Any, name: str, restart: bool, batch_size: int) -> None:
+    from infrastructure.rebuilds import BlueGreenRebuild, RebuildBusy
+
+    runner = container.runners[name]
+    rebuild = BlueGreenRebuild(runner, batch_size=batch_size)
+    with _bar(f"rebuilding {name} (version {runner.projection.version})") as progress:
+        task = progress.add_task(name, total=container.store.head())
+        try:
+            rebuild.run(restart=restart,
+                        progress=lambda position, head: progress.update(task, completed=position, total=head))
+        except RebuildBusy:
+            console.print(f"[red]another process is rebuilding {name}[/red]; see `ledgerflow projections status`")
+            raise typer.Exit(1) from None
+        progress.update(task, completed=progress.tasks[0].total)
+    console.print(f"{name} rebuilt and switched in at position {rebuild.position}")

@@ -11,6 +11,7 @@ import pytest
 from domain.leads.allocation import RuleConfig
 from domain.shared.context import CommandContext
 from domain.shared.errors import InvalidInputError, NotFoundError
+from infrastructure.rebuilds import BlueGreenRebuild
 from tests.flows import PLAIN_SIGNING_FLOW
 from tests.integration.flow_firm import ADMIN, START, as_, open_task, publish_flow
 
@@ -204,9 +205,8 @@ def test_paging_unread_count_and_read_marks_survive_a_rebuild(firm):
     assert queries.unread_count("operator:oscar") == 1  # what arrived after "all read" stays unread
     before = container.readmodels.fetch_all("SELECT * FROM notifications ORDER BY id")
 
-    runner = container.runners[INBOX]  # `ledgerflow projections rebuild notifications.inbox`
-    runner.reset()
-    runner.catch_up()
+    runner = container.runners[INBOX]  # `ledgerflow projections rebuild notifications.inbox` (blue/green)
+    assert BlueGreenRebuild(runner).run()
     assert container.readmodels.fetch_all("SELECT * FROM notifications ORDER BY id") == before
     assert queries.unread_count(olga) == 5 and queries.unread_count("operator:oscar") == 1
 
@@ -224,8 +224,7 @@ def test_a_rebuild_enqueues_nothing_new_and_old_events_enqueue_nothing(firm):
         (who, channel) for who in ("operator:olga", "operator:oscar", "operator:sam") for channel in ("email", "wecom")}
     container.readmodels.fetch_all("UPDATE notifications_outbox SET status = 'sent' RETURNING key")
 
-    runner.reset()
-    runner.catch_up()
+    assert BlueGreenRebuild(runner).run()  # builds new inbox tables; the outbox is not among them
     assert [r["key"] for r in outbox(container)] == [r["key"] for r in sent]  # nothing new to send
 
     later = rules.clock() + rules.max_age + timedelta(seconds=1)  # the same events, seen an hour later

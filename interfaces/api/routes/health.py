@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from application.access.policy import Policy
 from interfaces.api.deps import ContainerDep, requires
@@ -19,6 +19,9 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str]
+    # Not a failed check: the old tables serve until the switch (ADR 0029).
+    rebuilding: dict[str, str] = Field(default_factory=dict, description="Projections being rebuilt blue/green"
+                                                                        " by this release, with their progress")
 
 
 @router.get("/health", response_model=Health, summary="Liveness: the process answers (no authentication).")
@@ -40,7 +43,22 @@ async def ready(request: Request, response: Response) -> Readiness:
         "degraded" if checks["postgres"] == "ok" and checks["clickhouse"] == "ok" else "down")
     if status != "ok":
         response.status_code = 503
-    return Readiness(status=status, checks=checks)
+    return Readiness(status=status, checks=checks, rebuilding=_rebuilding(container) if status == "ok" else {})
+
+
+def _rebuilding(container: ContainerDep) -> dict[str, str]:
+    """What this process's workers know, from memory (readiness asks no engine for it): the
+    projections found built by an older version at start, until their rebuild switches in."""
+    if container.workers is None:
+        return {}  # an API-only process: GET /api/v1/projections shows every rebuild
+    out = {}
+    for runner in container.runners.values():
+        if not runner.needs_rebuild:
+            continue
+        rebuild = container.workers.rebuilds.get(runner.name)
+        done = f"{100 * rebuild.position / rebuild.head:.0f}%" if rebuild is not None and rebuild.head else "waiting"
+        out[runner.name] = f"version {runner.projection.version} building ({done}); the older tables serve"
+    return out
 
 
 @router.get("/metrics", summary="Prometheus metrics (bearer token required).",

@@ -17,6 +17,13 @@ router = APIRouter(prefix="/api/v1/projections", tags=["operations"])
 NOT_FOUND: Responses = {404: {"description": "No projection has that name."}}
 
 
+class RebuildPublic(BaseModel):
+    version: int = Field(description="The projection version being built")
+    position: int = Field(description="Last event position applied to the new tables")
+    lag: int = Field(description="Events still to apply before the switch")
+    percent: float = Field(description="Progress of the build, 0-100")
+
+
 class ProjectionPublic(BaseModel):
     name: str = Field(examples=["access.departments"])
     kind: str = Field(examples=["postgres"], description="postgres (read model) or clickhouse (analytics sink)")
@@ -25,6 +32,11 @@ class ProjectionPublic(BaseModel):
     lag: int = Field(description="Events stored but not yet applied")
     error: str | None = Field(None, description="Last failure of this projection's worker, if it is failing")
     parked: int = Field(0, description="Events parked because their data could not be applied (see /parked)")
+    version: int = Field(1, description="The projection version the serving tables were built by")
+    code_version: int = Field(1, description="The projection version of this release's code (a higher one is"
+                                             " rebuilt blue/green at start)")
+    rebuild: RebuildPublic | None = Field(None, description="A blue/green rebuild under way: the serving tables"
+                                                            " answer until it switches (ADR 0029)")
 
 
 class ParkedEvent(BaseModel):
@@ -47,8 +59,12 @@ def list_projections(container: ContainerDep,
     out = []
     for runner in container.runners.values():
         s = runner.status()
+        rebuild = None if s.rebuild is None else RebuildPublic(
+            version=s.rebuild.version, position=s.rebuild.position, lag=s.rebuild.lag,
+            percent=round(s.rebuild.percent, 1))
         out.append(ProjectionPublic(name=s.name, kind=s.kind, position=s.position, head=s.head, lag=s.lag,
-                                    error=s.error, parked=s.parked))
+                                    error=s.error, parked=s.parked, version=s.version,
+                                    code_version=runner.projection.version, rebuild=rebuild))
     return out
 
 
