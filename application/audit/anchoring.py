@@ -72,7 +72,15 @@ class ChainAnchoring:
         Refused while the anchored checkpoints or the chain after the newest good one show a
         problem: a new checkpoint would vouch for the tampering, and enough of them would push
         the evidence out of the checkpoints verify reads. ``force`` (after an incident has been
-        investigated) anchors the head anyway; an unreadable anchor is never written past."""
+        investigated) anchors the head anyway; an unreadable anchor is never written past.
+
+        One writer at a time across processes (every worker runs the periodic job, an operator
+        may run the CLI): two writers could append out of order, an older head after a newer,
+        which verify rightly reports as a regressed checkpoint."""
+        with self.log.exclusive("ledgerflow:audit-checkpoint"):
+            return self._checkpoint(force)
+
+    def _checkpoint(self, force: bool) -> Checkpoint | None:
         head = self.log.chain_head()
         if head is None:
             return None

@@ -279,6 +279,17 @@ class EventLog:
             rows = conn.execute(self._chain_at, (positions,)).fetchall()
         return {r["notification_id"]: bytes(r["hash"]) for r in rows}
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Across processes, one holder at a time: a session advisory lock on a connection kept
+        for the duration (released by the server too if this process dies)."""
+        with self.store.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+
     def chain_head(self) -> tuple[int, bytes] | None:
         with self.store.datastore.get_connection() as conn:
             row = conn.execute(self._chain_head).fetchone()

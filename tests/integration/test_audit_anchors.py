@@ -3,6 +3,7 @@ with them, incremental verification, and the three anchors against local servers
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -48,6 +49,38 @@ def test_a_checkpoint_is_written_only_when_the_head_moved(container, ctx):
     lines = [json.loads(line) for line in _anchors_file(container).read_text().splitlines()]
     assert [line["position"] for line in lines] == [3, 5]
     assert all(Checkpoint.from_json(line).authentic(_key(container)) for line in lines)
+
+
+def test_two_checkpoint_writers_never_append_an_older_head_after_a_newer(container, ctx):
+    # The first writer reads head 3 and is slow to append; meanwhile events move the head to 5
+    # and a second writer (another worker, the CLI) anchors. One writer at a time: the second
+    # waits, reads head 5 after the first appended 3, and no checkpoint regresses.
+    anchoring = container.audit.anchoring
+    _events(container, ctx, 3)
+    entered, release = threading.Event(), threading.Event()
+    append = anchoring.anchor.append
+
+    def slow_append(checkpoint):
+        if checkpoint.position == 3:
+            entered.set()
+            release.wait(10)
+        append(checkpoint)
+
+    anchoring.anchor.append = slow_append
+    first = threading.Thread(target=anchoring.checkpoint)
+    first.start()
+    assert entered.wait(10)
+    _events(container, ctx, 2, start=3)
+    second = threading.Thread(target=anchoring.checkpoint)
+    second.start()
+    second.join(0.5)
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    lines = [json.loads(line) for line in _anchors_file(container).read_text().splitlines()]
+    assert [line["position"] for line in lines] == [3, 5]
+    assert container.audit.verify().ok
 
 
 def test_incremental_verify_walks_only_the_events_after_the_newest_good_checkpoint(container, ctx):
