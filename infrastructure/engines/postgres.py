@@ -103,8 +103,10 @@ def _wait(fd: int, deadline: float, *, write: bool = False) -> None:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError
-    ready = select.select([], [fd], [], remaining) if write else select.select([fd], [], [], remaining)
-    if not any(ready):
+    # poll, not select: select() refuses descriptors above 1023, which a busy process reaches.
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if write else select.POLLIN)
+    if not poller.poll(remaining * 1000):
         raise TimeoutError
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -208,3 +209,18 @@ def test_a_write_queued_behind_a_stuck_commit_gives_up_in_time_and_is_never_writ
             recorder._cv.notify_all()
     assert stack.create(_code("next"))[0] == 201  # the next leader's batch
     assert stack.stored(marker) == 0
+
+
+def test_the_probe_answers_in_a_process_holding_more_than_a_thousand_descriptors(engines):
+    # select() refuses descriptors above 1023; a busy process (many pooled connections, files,
+    # threads) gets there, and the probe must not then count a healthy database down.
+    from infrastructure.engines.postgres import PostgresProbe
+
+    held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]
+    try:
+        probe = PostgresProbe(conninfo_to_dict(engines.admin_database_url), timeout=5)
+        assert probe() is None
+        probe.close()
+    finally:
+        for fd in held:
+            os.close(fd)
