@@ -47,7 +47,6 @@ from domain.notifications.delivery import RetryPolicy
 from domain.shared.context import CommandContext
 from infrastructure.archive.blobs import FilesystemBlobStore
 from infrastructure.audit.factory import anchor_from_url
-from infrastructure.audit.periodic import Every
 from infrastructure.calendar.chinese_holidays import ChineseHolidays
 from infrastructure.compliance.entries import PostgresListEntries
 from infrastructure.engines.clickhouse import ClickHouse
@@ -56,7 +55,7 @@ from infrastructure.engines.postgres import quiet_outages
 from infrastructure.eventstore.store import EventLog, EventStore
 from infrastructure.feerates.directory import DirectoryDropCounter
 from infrastructure.feerates.layouts import load_layouts
-from infrastructure.feerates.results import ResultFeed, ResultFeedPoller
+from infrastructure.feerates.results import ResultFeed
 from infrastructure.flows.scheduler import DueQueue, Scheduler
 from infrastructure.forms.live_lookup import live_customers
 from infrastructure.forms.sql_source import SqlSourceRunner
@@ -70,6 +69,7 @@ from infrastructure.leads.staff import AccessStaff
 from infrastructure.notifications.channels import delivery_channels, wecom_userids
 from infrastructure.notifications.outbox import OutboxStore
 from infrastructure.notifications.recipients import AccessRecipients
+from infrastructure.periodic import Every
 from infrastructure.privacy.keywrap import LocalKeyWrapper
 from infrastructure.projections import ProjectionRunner
 from infrastructure.readmodels import ReadModelDb
@@ -179,7 +179,7 @@ class Container:
     compliance_queries: ComplianceQueries
     feerates: FeeRatesApplication            # fee rates and the CTP write-back (ADR 0023)
     feerate_queries: FeeRateQueries
-    feerate_results: ResultFeedPoller
+    feerate_results: Every
     workers: ProjectionWorkers | None = None  # started by start_workers, not a dependency
     audit_checkpoints: Every | None = None  # the periodic chain checkpoint (ADR 0027), with the workers
     owns_engines: bool = True
@@ -274,7 +274,8 @@ class Container:
             store, broker_id=settings.feerates_broker_id, layouts=load_layouts(settings.feerates_layouts_file),
             counters={c: DirectoryDropCounter(counter_dir, c) for c in settings.feerates_counters.split(",")},
             import_archive=ArchivedImportFiles(archive))  # on_complete: set where the system hooks are wired
-        feerate_results = ResultFeedPoller(ResultFeed(counter_dir, feerates), settings.feerates_results_poll_seconds)
+        feerate_results = Every(settings.feerates_results_poll_seconds, ResultFeed(counter_dir, feerates).poll,
+                                "feerates-results")
         # -- end fee rates ------------------------------------------------------------------------------
         container = cls(
             settings=settings, engines=engines, store=store, clickhouse=clickhouse, redis=supervisor,

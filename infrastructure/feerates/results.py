@@ -16,7 +16,6 @@ import csv
 import io
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,29 +109,3 @@ class ResultFeed:
                     "message": exc.message}
         return {**where, "reference": reference, "outcome": "recorded", "writeback_id": str(writeback.id),
                 "status": writeback.status}
-
-
-class ResultFeedPoller:
-    """Polls the feed every ``poll_seconds`` in a daemon thread (with the projection workers)."""
-
-    def __init__(self, feed: ResultFeed, poll_seconds: float):
-        self.feed, self.poll_seconds = feed, poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="feerates-results", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self.feed.poll()
-            except Exception:  # the job goes on; the file stays and is read again next time
-                log.exception("counter result feed failed")

@@ -94,25 +94,25 @@ def test_a_failed_import_result_tells_the_flow_with_the_counters_message_once_re
         f"file,status,message\r\n{outcome.result['file']},failed,投资者88001234不存在\r\n".encode("gbk"))
     (results / ".batch2.csv.tmp").write_bytes(b"still being written")
 
-    recorded = container.feerate_results.feed.poll()
+    recorded = container.feerate_results.job()
     assert [(r["outcome"], r["status"]) for r in recorded] == [("recorded", "failed")]
     assert completed == [(asked.request_id, "failed", {
         "status": "failed", "problem": "counter_failed", "message": "投资者88001234不存在",
         "file": outcome.result["file"], "writeback_id": outcome.result["writeback_id"]})]
     assert not (results / "batch1.csv").exists() and (results / "processed" / "batch1.csv").exists()
-    assert container.feerate_results.feed.poll() == []
+    assert container.feerate_results.job() == []
 
     # The same result delivered again (the counter re-sent it): nothing new recorded, the flow told again.
     (results / "again.jsonl").write_text(f'{{"request_id": "{asked.request_id}", "status": "failed", '
                                          f'"message": "投资者88001234不存在"}}\n')
-    container.feerate_results.feed.poll()
+    container.feerate_results.job()
     events = list(container.feerates.events.get(uuid_of(outcome)))
     assert [type(e).__name__ for e in events] == ["Exported", "Archived", "Failed"]
     assert events[-1].channel == "feed:batch1.csv" and len(completed) == 2
 
     # A contradicting result is refused and reported beside the file, the write-back unchanged.
     (results / "late.json").write_text(f'{{"file": "{outcome.result["file"]}", "status": "imported"}}')
-    assert container.feerate_results.feed.poll()[0]["problem"] == "writeback_result_conflict"
+    assert container.feerate_results.job()[0]["problem"] == "writeback_result_conflict"
     assert (results / "processed" / "late.json.errors.json").exists()
     assert container.feerates.writeback(uuid_of(outcome)).status == "failed"
     # The hook, run again after the answer, answers with it.

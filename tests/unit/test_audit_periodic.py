@@ -1,7 +1,7 @@
 """The worker's periodic checkpoint job keeps running when one run fails (an anchor outage)."""
 import threading
 
-from infrastructure.audit.periodic import Every
+from infrastructure.periodic import Every
 
 
 def test_a_periodic_job_runs_again_after_a_failure():

@@ -1,11 +1,12 @@
-"""Runs the checkpoint job every few minutes in a daemon thread of the worker process."""
+"""A job run every few seconds or minutes in a daemon thread of the worker process (audit
+checkpoints, the counter result feed): a failing run is logged and the job runs again next time."""
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
 
-log = logging.getLogger("ledgerflow.audit")
+log = logging.getLogger(__name__)
 
 
 class Every:
@@ -28,5 +29,5 @@ class Every:
         while not self._stop.wait(self.seconds):
             try:
                 self.job()
-            except Exception:  # the job runs again next time; an anchor outage must not stop the worker
+            except Exception:  # the job runs again next time; an outage must not stop the worker
                 log.exception("%s failed", self.name)
